@@ -1,0 +1,100 @@
+// swift-tools-version:6.2
+
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "chainvault",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "chainvault", targets: ["chainvault"]),
+        .library(name: "S3Protocol", targets: ["S3Protocol"]),
+        .library(name: "BucketStore", targets: ["BucketStore"]),
+        .library(name: "S3Gateway", targets: ["S3Gateway"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
+        .package(url: "https://github.com/CoreOffice/XMLCoder.git", from: "0.18.2"),
+    ],
+    targets: [
+        // Pure S3 wire protocol: SigV4, payload hashes and checksums, XML types, error codes.
+        .target(
+            name: "S3Protocol",
+            dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "XMLCoder", package: "XMLCoder"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Buckets as directories, objects as plain files; knows nothing of HTTP.
+        .target(
+            name: "BucketStore",
+            dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "_NIOFileSystem", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The Hummingbird S3 front end over BucketStore.
+        .target(
+            name: "S3Gateway",
+            dependencies: [
+                "S3Protocol",
+                "BucketStore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "chainvault",
+            dependencies: [
+                "S3Gateway",
+                "BucketStore",
+                "S3Protocol",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "S3ProtocolTests",
+            dependencies: ["S3Protocol"],
+            resources: [.copy("Vectors")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "BucketStoreTests",
+            dependencies: ["BucketStore"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "S3GatewayTests",
+            dependencies: [
+                "S3Gateway",
+                "S3Protocol",
+                "BucketStore",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

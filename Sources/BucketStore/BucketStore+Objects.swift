@@ -1,0 +1,315 @@
+import Crypto
+import Foundation
+import NIOCore
+import _NIOFileSystem
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension BucketStore {
+    /// Stores an object from a stream of bytes, atomically and durably.
+    ///
+    /// The body streams into a temporary file; the object appears under its key only after the stream
+    /// ended without error and the file was fsynced. An error thrown by `body` (a failed checksum, a
+    /// client that went away) leaves the previous object, if any, untouched.
+    ///
+    /// - Parameters:
+    ///   - bucket: The bucket name.
+    ///   - key: The object key (see ``ObjectKey`` for the rule).
+    ///   - attributes: Content type, user metadata and checksums to keep with the object.
+    ///   - body: The bytes.
+    /// - Returns: The stored object's info (size, ETag, time).
+    /// - Throws: ``StorageError`` (`noSuchBucket`, key errors, `parentIsObject`, `objectExistsAsPrefix`,
+    ///   `insufficientStorage`, `io`) or whatever `body` throws.
+    public func putObject<Body: AsyncSequence>(
+        bucket: String,
+        key: String,
+        attributes: ObjectAttributes,
+        body: Body
+    ) async throws -> ObjectInfo where Body.Element == ByteBuffer {
+        let objectKey = try ObjectKey(key)
+        try await blocking { () throws(StorageError) in
+            try Self.checkPlacement(bucketPath: try self.existingBucketPath(bucket), key: objectKey, bucket: bucket)
+        }
+        let temporary = newTemporaryPath()
+        let etag: String
+        do {
+            etag = try await writeTemporary(temporary, body: body)
+        } catch {
+            _ = try? await blocking { () throws(StorageError) in try FileOperations.removeFile(temporary) }
+            throw Self.mapFileSystemError(error, bucket: bucket, key: key)
+        }
+        do {
+            return try await publish(temporary: temporary, bucket: bucket, key: objectKey, etag: etag, attributes: attributes)
+        } catch {
+            _ = try? await blocking { () throws(StorageError) in try FileOperations.removeFile(temporary) }
+            throw error
+        }
+    }
+
+    /// Streams `body` into a new file at `path`, fsyncs it, and returns the hex MD5 of what was written.
+    private func writeTemporary<Body: AsyncSequence>(_ path: String, body: Body) async throws -> String
+    where Body.Element == ByteBuffer {
+        let handle = try await fileSystem.openFile(forWritingAt: FilePath(path), options: .newFile(replaceExisting: false))
+        do {
+            var md5 = Insecure.MD5()
+            try await handle.withBufferedWriter(capacity: .kibibytes(256)) { writer in
+                for try await chunk in body {
+                    chunk.withUnsafeReadableBytes { md5.update(bufferPointer: $0) }
+                    _ = try await writer.write(contentsOf: chunk)
+                }
+            }
+            try await handle.synchronize()
+            try await handle.close()
+            return Self.hex(md5.finalize())
+        } catch {
+            try? await handle.close()
+            throw error
+        }
+    }
+
+    /// Moves a finished temporary file under its key, with its metadata record, durably.
+    private func publish(
+        temporary: String,
+        bucket: String,
+        key: ObjectKey,
+        etag: String,
+        attributes: ObjectAttributes
+    ) async throws -> ObjectInfo {
+        let metadata = metadataPath(bucket: bucket, key: key.key)
+        let recordTemporary = newTemporaryPath()
+        return try await locks.withLock(bucket + "/" + key.key) {
+            try await blocking { () throws(StorageError) in
+                let bucketPath = try self.existingBucketPath(bucket)
+                guard let written = try FileOperations.status(temporary) else {
+                    throw .io(operation: "stat", path: temporary, errno: ENOENT)
+                }
+                let destination = bucketPath + "/" + key.relativePath
+                let version = MetadataRecord.Version(
+                    size: written.size,
+                    modificationNanos: written.modificationNanos,
+                    etag: etag,
+                    attributes: attributes
+                )
+                var record = MetadataRecord(versions: [version])
+                if let current = try FileOperations.status(destination), current.isRegular,
+                    let previous = try Self.readMetadata(metadata.file)?.version(size: current.size, modificationNanos: current.modificationNanos)
+                {
+                    record.versions.append(previous)
+                }
+                try FileOperations.makeDirectory(self.metadataBucketPath(bucket), mode: 0o700)
+                try FileOperations.makeDirectory(metadata.directory, mode: 0o700)
+                try FileOperations.replaceFile(metadata.file, bytes: Array(try Self.encode(record)), temporaryPath: recordTemporary, mode: 0o600)
+                // A concurrent delete may remove an emptied parent folder between mkdir and rename: retry.
+                var attempt = 0
+                while true {
+                    try Self.checkPlacement(bucketPath: bucketPath, key: key, bucket: bucket)
+                    try FileOperations.makeDirectories(base: bucketPath, relative: Array(key.segments.dropLast()))
+                    do throws(StorageError) {
+                        try FileOperations.rename(temporary, destination)
+                        break
+                    } catch .io("rename", _, ENOENT) where attempt < 3 {
+                        attempt += 1
+                    }
+                }
+                try FileOperations.syncDirectory(FileOperations.parent(of: destination))
+                return ObjectInfo(
+                    bucket: bucket,
+                    key: key.key,
+                    size: written.size,
+                    modificationNanos: written.modificationNanos,
+                    etag: etag,
+                    attributes: attributes
+                )
+            }
+        }
+    }
+
+    /// The object's size, time, ETag and attributes.
+    /// - Throws: ``StorageError/noSuchBucket(_:)``, ``StorageError/noSuchKey(bucket:key:)``.
+    public func objectInfo(bucket: String, key: String) async throws(StorageError) -> ObjectInfo {
+        let objectKey = try Self.lookupKey(bucket: bucket, key: key)
+        return try await blocking { () throws(StorageError) in
+            let path = try self.existingBucketPath(bucket) + "/" + objectKey.relativePath
+            guard let status = try FileOperations.status(path), status.isRegular else {
+                throw .noSuchKey(bucket: bucket, key: key)
+            }
+            return try self.info(bucket: bucket, key: key, path: path, size: status.size, modificationNanos: status.modificationNanos)
+        }
+    }
+
+    /// Opens an object for reading. The reader's info and bytes come from the same open file, so a
+    /// concurrent overwrite never mixes the old object's headers with the new one's bytes.
+    /// - Throws: ``StorageError/noSuchBucket(_:)``, ``StorageError/noSuchKey(bucket:key:)``.
+    public func openObject(bucket: String, key: String) async throws(StorageError) -> ObjectReader {
+        let objectKey = try Self.lookupKey(bucket: bucket, key: key)
+        let path = try await blocking { () throws(StorageError) in
+            let path = try self.existingBucketPath(bucket) + "/" + objectKey.relativePath
+            guard let status = try FileOperations.status(path), status.isRegular else {
+                throw .noSuchKey(bucket: bucket, key: key)
+            }
+            return path
+        }
+        let handle: ReadFileHandle
+        let fileInfo: FileInfo
+        do {
+            handle = try await fileSystem.openFile(forReadingAt: FilePath(path), options: .init(followSymbolicLinks: false))
+        } catch {
+            throw .noSuchKey(bucket: bucket, key: key)
+        }
+        do {
+            fileInfo = try await handle.info()
+        } catch {
+            try? await handle.close()
+            throw .io(operation: "fstat", path: path, errno: 0)
+        }
+        let modification = fileInfo.lastDataModificationTime
+        let nanos = Int64(modification.seconds) * 1_000_000_000 + Int64(modification.nanoseconds)
+        do {
+            let info = try await blocking { () throws(StorageError) in
+                try self.info(bucket: bucket, key: key, path: path, size: fileInfo.size, modificationNanos: nanos)
+            }
+            return ObjectReader(info: info, handle: handle)
+        } catch {
+            try? await handle.close()
+            throw error
+        }
+    }
+
+    /// Deletes an object; deleting a missing key succeeds, as in S3.
+    /// - Throws: ``StorageError/noSuchBucket(_:)``, ``StorageError/io(operation:path:errno:)``.
+    public func deleteObject(bucket: String, key: String) async throws(StorageError) {
+        guard let objectKey = try? ObjectKey(key) else {
+            // A key that cannot be stored cannot exist; only the bucket must.
+            try await blocking { () throws(StorageError) in _ = try self.existingBucketPath(bucket) }
+            return
+        }
+        let metadata = metadataPath(bucket: bucket, key: key)
+        do {
+            try await locks.withLock(bucket + "/" + key) {
+                try await blocking { () throws(StorageError) in
+                    let bucketPath = try self.existingBucketPath(bucket)
+                    let path = bucketPath + "/" + objectKey.relativePath
+                    guard try FileOperations.status(path)?.isRegular == true else { return }
+                    try FileOperations.removeFile(path)
+                    try FileOperations.syncDirectory(FileOperations.parent(of: path))
+                    try FileOperations.removeFile(metadata.file)
+                    // Remove folders the delete emptied, so that their names can become objects again.
+                    var folder = FileOperations.parent(of: path)
+                    while folder.count > bucketPath.count, FileOperations.removeDirectory(folder) {
+                        folder = FileOperations.parent(of: folder)
+                    }
+                }
+            }
+        } catch let error as StorageError {
+            throw error
+        } catch {
+            throw .io(operation: "delete", path: key, errno: 0)
+        }
+    }
+
+    // MARK: - Helpers
+
+    /// Validates a key for lookup: a key that cannot be stored is simply not there.
+    static func lookupKey(bucket: String, key: String) throws(StorageError) -> ObjectKey {
+        guard BucketName.isValid(bucket) else { throw .invalidBucketName(bucket) }
+        do {
+            return try ObjectKey(key)
+        } catch .keyTooLong(let key) {
+            throw .keyTooLong(key)
+        } catch {
+            throw .noSuchKey(bucket: bucket, key: key)
+        }
+    }
+
+    /// Refuses a key whose path runs through an object or onto a folder of other objects.
+    static func checkPlacement(bucketPath: String, key: ObjectKey, bucket: String) throws(StorageError) {
+        var path = bucketPath
+        for (index, segment) in key.segments.enumerated() {
+            path += "/" + segment
+            guard let status = try FileOperations.status(path) else { return }
+            let isLast = index == key.segments.count - 1
+            if isLast {
+                if status.isDirectory { throw .objectExistsAsPrefix(bucket: bucket, key: key.key) }
+                if !status.isRegular { throw .invalidKey(key: key.key, reason: "the key's path is not a regular file") }
+            } else if !status.isDirectory {
+                throw .parentIsObject(bucket: bucket, key: key.key)
+            }
+        }
+    }
+
+    static func readMetadata(_ path: String) throws(StorageError) -> MetadataRecord? {
+        guard let bytes = try FileOperations.readFile(path) else { return nil }
+        return try? JSONDecoder().decode(MetadataRecord.self, from: Data(bytes))
+    }
+
+    /// The object's info from its metadata record; for a file without a matching record (an operator
+    /// copied it in, or edited it in place) the ETag is computed from the bytes and the record rewritten.
+    func info(bucket: String, key: String, path: String, size: Int64, modificationNanos: Int64) throws(StorageError) -> ObjectInfo {
+        let metadata = metadataPath(bucket: bucket, key: key)
+        if let version = try Self.readMetadata(metadata.file)?.version(size: size, modificationNanos: modificationNanos) {
+            return ObjectInfo(
+                bucket: bucket,
+                key: key,
+                size: size,
+                modificationNanos: modificationNanos,
+                etag: version.etag,
+                attributes: version.attributes
+            )
+        }
+        let etag = try Self.md5(ofFile: path)
+        let version = MetadataRecord.Version(size: size, modificationNanos: modificationNanos, etag: etag, attributes: ObjectAttributes())
+        _ = try? FileOperations.makeDirectory(metadataBucketPath(bucket), mode: 0o700)
+        _ = try? FileOperations.makeDirectory(metadata.directory, mode: 0o700)
+        if let bytes = try? Self.encode(MetadataRecord(versions: [version])) {
+            try? FileOperations.replaceFile(metadata.file, bytes: Array(bytes), temporaryPath: newTemporaryPath(), mode: 0o600)
+        }
+        return ObjectInfo(bucket: bucket, key: key, size: size, modificationNanos: modificationNanos, etag: etag, attributes: ObjectAttributes())
+    }
+
+    static func md5(ofFile path: String) throws(StorageError) -> String {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw FileOperations.fail("open", path) }
+        defer { close(fd) }
+        var md5 = Insecure.MD5()
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress!, $0.count) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw FileOperations.fail("read", path)
+            }
+            if count == 0 { break }
+            buffer.withUnsafeBytes { md5.update(bufferPointer: UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
+        }
+        return hex(md5.finalize())
+    }
+
+    static func hex<D: Sequence>(_ digest: D) -> String where D.Element == UInt8 {
+        digest.map { String($0, radix: 16).leftPadded(to: 2) }.joined()
+    }
+
+    static func mapFileSystemError(_ error: any Error, bucket: String, key: String) -> any Error {
+        guard let error = error as? FileSystemError else { return error }
+        if error.code == .resourceExhausted { return StorageError.insufficientStorage(bucket: bucket, key: key) }
+        return StorageError.io(operation: "write", path: key, errno: 0)
+    }
+}
+
+/// An open object: its info and its bytes, read from one file descriptor.
+public struct ObjectReader: Sendable {
+    /// The object's info, taken from the open file.
+    public let info: ObjectInfo
+    let handle: ReadFileHandle
+
+    /// The bytes in `range`, in chunks of at most 128 KiB.
+    public func chunks(in range: Range<Int64>) -> FileChunks {
+        handle.readChunks(in: range, chunkLength: .kibibytes(128))
+    }
+
+    /// Closes the file. Call once, after the last chunk.
+    public func close() async {
+        try? await handle.close()
+    }
+}

@@ -1,0 +1,102 @@
+import Crypto
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import _NIOFileSystem
+
+/// Buckets as directories under one data root, objects as plain files at their key paths.
+///
+/// Layout of the data root:
+///
+/// ```
+/// <root>/<bucket>/<key path>             the object's bytes, a plain file
+/// <root>/.chainvault/buckets/<bucket>.json  owner and creation time
+/// <root>/.chainvault/meta/<bucket>/<2 hex>/<sha256(key)>.json  ETag, content type, user metadata
+/// <root>/.chainvault/tmp/                in-flight writes (same file system, so renames are atomic)
+/// ```
+///
+/// A write streams into a temporary file, is fsynced, then renamed over the key and the directory is
+/// fsynced: an acknowledged write survives power loss, a crash or a client that disconnects mid-body
+/// leaves no partial object, and a reader sees the whole old or the whole new object.
+public final class BucketStore: Sendable {
+    /// The data root (absolute path).
+    public let root: String
+    /// The store's own folder inside the data root.
+    public let systemPath: String
+    let threadPool: NIOThreadPool
+    let fileSystem: FileSystem
+    let locks = KeyLocks()
+    let logger: Logger
+
+    /// Opens (creating if needed) the store at `root` and removes leftovers of interrupted writes.
+    /// - Parameters:
+    ///   - root: The data root directory.
+    ///   - threadPool: The pool that runs blocking file-system calls.
+    /// - Throws: ``StorageError/io(operation:path:errno:)`` when the root cannot be created or read.
+    public init(root: String, threadPool: NIOThreadPool = .singleton, logger: Logger = Logger(label: "chainvault.store")) throws(StorageError) {
+        let absolute = root.hasPrefix("/") ? root : FileManager.default.currentDirectoryPath + "/" + root
+        self.root = absolute.count > 1 && absolute.hasSuffix("/") ? String(absolute.dropLast()) : absolute
+        self.systemPath = self.root + "/.chainvault"
+        self.threadPool = threadPool
+        self.fileSystem = FileSystem(threadPool: threadPool)
+        self.logger = logger
+        try FileOperations.makeDirectory(self.root)
+        for folder in ["", "/tmp", "/buckets", "/meta"] {
+            try FileOperations.makeDirectory(systemPath + folder, mode: 0o700)
+        }
+        try sweepTemporaryFiles()
+    }
+
+    var temporaryPath: String { systemPath + "/tmp" }
+
+    private func sweepTemporaryFiles() throws(StorageError) {
+        for entry in try FileOperations.entries(temporaryPath) ?? [] where entry.kind == .file {
+            try FileOperations.removeFile(temporaryPath + "/" + entry.name)
+            logger.info("removed leftover temporary file", metadata: ["file": "\(entry.name)"])
+        }
+    }
+
+    /// A fresh temporary file path in the store's tmp folder.
+    func newTemporaryPath() -> String {
+        var generator = SystemRandomNumberGenerator()
+        let suffix = String(generator.next(), radix: 16) + String(generator.next(), radix: 16)
+        return temporaryPath + "/" + suffix
+    }
+
+    /// Runs blocking file-system work on the thread pool.
+    func blocking<T: Sendable>(_ body: @escaping @Sendable () throws(StorageError) -> T) async throws(StorageError) -> T {
+        do {
+            return try await threadPool.runIfActive { () throws -> T in try body() }
+        } catch let error as StorageError {
+            throw error
+        } catch {
+            throw .io(operation: "thread pool", path: root, errno: 0)
+        }
+    }
+
+    func bucketPath(_ bucket: String) -> String { root + "/" + bucket }
+    func bucketRecordPath(_ bucket: String) -> String { systemPath + "/buckets/" + bucket + ".json" }
+    func metadataBucketPath(_ bucket: String) -> String { systemPath + "/meta/" + bucket }
+
+    func metadataPath(bucket: String, key: String) -> (directory: String, file: String) {
+        let digest = Array(SHA256.hash(data: Array(key.utf8)))
+        let name = digest.map { String($0, radix: 16).leftPadded(to: 2) }.joined()
+        let directory = metadataBucketPath(bucket) + "/" + name.prefix(2)
+        return (directory, directory + "/" + name + ".json")
+    }
+
+    /// The bucket's directory, after checking the name and that it exists.
+    func existingBucketPath(_ bucket: String) throws(StorageError) -> String {
+        guard BucketName.isValid(bucket) else { throw .invalidBucketName(bucket) }
+        let path = bucketPath(bucket)
+        guard try FileOperations.status(path)?.isDirectory == true else { throw .noSuchBucket(bucket) }
+        return path
+    }
+}
+
+extension String {
+    func leftPadded(to width: Int) -> String {
+        count >= width ? self : String(repeating: "0", count: width - count) + self
+    }
+}

@@ -1,0 +1,178 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The blocking file-system calls the store makes, each mapped to ``StorageError``.
+///
+/// These run on the NIO thread pool (see ``BucketStore``), never on an event loop.
+enum FileOperations {
+    struct Status: Sendable, Equatable {
+        var isDirectory: Bool
+        var isRegular: Bool
+        var isSymlink: Bool
+        var size: Int64
+        var modificationNanos: Int64
+    }
+
+    static func fail(_ operation: String, _ path: String) -> StorageError {
+        .io(operation: operation, path: path, errno: errno)
+    }
+
+    /// `lstat(2)`; nil when nothing is at `path` (or a parent is not a directory).
+    static func status(_ path: String) throws(StorageError) -> Status? {
+        var info = stat()
+        guard lstat(path, &info) == 0 else {
+            if errno == ENOENT || errno == ENOTDIR { return nil }
+            throw fail("lstat", path)
+        }
+        let type = info.st_mode & S_IFMT
+        return Status(
+            isDirectory: type == S_IFDIR,
+            isRegular: type == S_IFREG,
+            isSymlink: type == S_IFLNK,
+            size: Int64(info.st_size),
+            modificationNanos: Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec)
+        )
+    }
+
+    /// `fsync(2)` of a directory, so that a rename or creation inside it survives power loss.
+    static func syncDirectory(_ path: String) throws(StorageError) {
+        let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw fail("open", path) }
+        defer { close(fd) }
+        guard fsync(fd) == 0 else { throw fail("fsync", path) }
+    }
+
+    /// Creates `path` as a directory; true when it was created, false when one was already there.
+    @discardableResult
+    static func makeDirectory(_ path: String, mode: mode_t = 0o755) throws(StorageError) -> Bool {
+        if mkdir(path, mode) == 0 { return true }
+        if errno == EEXIST, try status(path)?.isDirectory == true { return false }
+        throw fail("mkdir", path)
+    }
+
+    /// Creates every missing directory from `base` down to `base/relative`, syncing each new directory's parent.
+    static func makeDirectories(base: String, relative: [Substring]) throws(StorageError) {
+        var path = base
+        for segment in relative {
+            let parent = path
+            path += "/" + segment
+            if try makeDirectory(path) { try syncDirectory(parent) }
+        }
+    }
+
+    /// `rename(2)`.
+    static func rename(_ from: String, _ to: String) throws(StorageError) {
+        guard Glibc.rename(from, to) == 0 else { throw fail("rename", to) }
+    }
+
+    /// `unlink(2)`; false when nothing was there.
+    @discardableResult
+    static func removeFile(_ path: String) throws(StorageError) -> Bool {
+        if unlink(path) == 0 { return true }
+        if errno == ENOENT { return false }
+        throw fail("unlink", path)
+    }
+
+    /// `rmdir(2)`; false when the directory is missing or not empty.
+    @discardableResult
+    static func removeDirectory(_ path: String) -> Bool {
+        rmdir(path) == 0
+    }
+
+    /// The names in a directory with their kinds, without `.` and `..`; nil when it does not exist.
+    static func entries(_ path: String) throws(StorageError) -> [(name: String, kind: EntryKind)]? {
+        guard let dir = opendir(path) else {
+            if errno == ENOENT || errno == ENOTDIR { return nil }
+            throw fail("opendir", path)
+        }
+        defer { closedir(dir) }
+        var result: [(String, EntryKind)] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw -> String? in
+                let bytes = raw.prefix(while: { $0 != 0 })
+                return String(validating: bytes, as: UTF8.self)
+            }
+            // Names that are not UTF-8 cannot be S3 keys; an operator may have put them there.
+            guard let name, name != ".", name != ".." else { continue }
+            let kind: EntryKind
+            switch Int32(entry.pointee.d_type) {
+            case Int32(DT_DIR): kind = .directory
+            case Int32(DT_REG): kind = .file
+            case Int32(DT_LNK): kind = .other
+            case Int32(DT_UNKNOWN):
+                let info = try status(path + "/" + name)
+                kind = info?.isDirectory == true ? .directory : info?.isRegular == true ? .file : .other
+            default: kind = .other
+            }
+            result.append((name, kind))
+        }
+        return result
+    }
+
+    enum EntryKind: Sendable {
+        case file
+        case directory
+        case other
+    }
+
+    /// Writes `bytes` to a new file at `path`, fsyncs it and sets `mode`.
+    static func writeFile(_ path: String, bytes: [UInt8], mode: mode_t = 0o644) throws(StorageError) {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
+        guard fd >= 0 else { throw fail("open", path) }
+        defer { close(fd) }
+        var written = 0
+        while written < bytes.count {
+            let count = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + written, $0.count - written) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw fail("write", path)
+            }
+            written += count
+        }
+        guard fsync(fd) == 0 else { throw fail("fsync", path) }
+    }
+
+    /// Reads a whole small file; nil when it does not exist.
+    static func readFile(_ path: String, limit: Int = 1 << 20) throws(StorageError) -> [UInt8]? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            if errno == ENOENT || errno == ENOTDIR { return nil }
+            throw fail("open", path)
+        }
+        defer { close(fd) }
+        var result: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 16384)
+        while result.count <= limit {
+            let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress!, $0.count) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw fail("read", path)
+            }
+            if count == 0 { return result }
+            result.append(contentsOf: buffer[0..<count])
+        }
+        throw .io(operation: "read", path: path, errno: EFBIG)
+    }
+
+    /// Writes a small file atomically and durably: temp file, fsync, rename, fsync of the directory.
+    static func replaceFile(_ path: String, bytes: [UInt8], temporaryPath: String, mode: mode_t = 0o644) throws(StorageError) {
+        do {
+            try writeFile(temporaryPath, bytes: bytes, mode: mode)
+            try rename(temporaryPath, path)
+        } catch {
+            _ = try? removeFile(temporaryPath)
+            throw error
+        }
+        try syncDirectory(parent(of: path))
+    }
+
+    static func parent(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        return slash == path.startIndex ? "/" : String(path[..<slash])
+    }
+}

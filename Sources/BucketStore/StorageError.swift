@@ -1,0 +1,46 @@
+/// What can go wrong in the bucket store. The gateway maps each case to an S3 error code.
+public enum StorageError: Error, Sendable, Equatable {
+    /// The bucket name breaks the S3 naming rules.
+    case invalidBucketName(String)
+    /// No bucket of that name.
+    case noSuchBucket(String)
+    /// The bucket exists and belongs to another user.
+    case bucketAlreadyExists(String)
+    /// The bucket exists and belongs to the caller.
+    case bucketAlreadyOwnedByYou(String)
+    /// The bucket still holds objects.
+    case bucketNotEmpty(String)
+    /// No object under that key.
+    case noSuchKey(bucket: String, key: String)
+    /// The key is longer than 1024 bytes, or a segment longer than the file system allows.
+    case keyTooLong(String)
+    /// The key cannot be a file path (empty or dot segments, NUL, trailing slash); the reason says which rule.
+    case invalidKey(key: String, reason: String)
+    /// Other objects live below this key (`key/...`), so it cannot hold data itself.
+    case objectExistsAsPrefix(bucket: String, key: String)
+    /// A prefix of the key (`a` for `a/b`) is an object.
+    case parentIsObject(bucket: String, key: String)
+    /// The file system is full.
+    case insufficientStorage(bucket: String, key: String)
+    /// A file-system call failed; `operation` names the call and `path` the file, `errno` the cause.
+    case io(operation: String, path: String, errno: Int32)
+}
+
+extension StorageError: CustomStringConvertible {
+    public var description: String {
+        switch self {
+        case .invalidBucketName(let name): "invalid bucket name '\(name)'"
+        case .noSuchBucket(let name): "no bucket '\(name)'"
+        case .bucketAlreadyExists(let name): "bucket '\(name)' belongs to another user"
+        case .bucketAlreadyOwnedByYou(let name): "bucket '\(name)' already exists"
+        case .bucketNotEmpty(let name): "bucket '\(name)' is not empty"
+        case .noSuchKey(let bucket, let key): "no object '\(key)' in bucket '\(bucket)'"
+        case .keyTooLong(let key): "key too long (\(key.utf8.count) bytes)"
+        case .invalidKey(_, let reason): "invalid key: \(reason)"
+        case .objectExistsAsPrefix(let bucket, let key): "'\(key)' in '\(bucket)' is a prefix of other objects"
+        case .parentIsObject(let bucket, let key): "a prefix of '\(key)' in '\(bucket)' is an object"
+        case .insufficientStorage(let bucket, let key): "no space left to store '\(key)' in '\(bucket)'"
+        case .io(let operation, let path, let errno): "\(operation) \(path) failed: errno \(errno)"
+        }
+    }
+}
