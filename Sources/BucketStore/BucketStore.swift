@@ -29,7 +29,7 @@ public final class BucketStore: Sendable {
     let locks = KeyLocks()
     let logger: Logger
 
-    /// Opens (creating if needed) the store at `root` and removes leftovers of interrupted writes.
+    /// Opens (creating if needed) the store at `root`.
     /// - Parameters:
     ///   - root: The data root directory.
     ///   - threadPool: The pool that runs blocking file-system calls.
@@ -45,16 +45,26 @@ public final class BucketStore: Sendable {
         for folder in ["", "/tmp", "/buckets", "/meta"] {
             try FileOperations.makeDirectory(systemPath + folder, mode: 0o700)
         }
-        try sweepTemporaryFiles()
     }
 
     var temporaryPath: String { systemPath + "/tmp" }
 
-    private func sweepTemporaryFiles() throws(StorageError) {
-        for entry in try FileOperations.entries(temporaryPath) ?? [] where entry.kind == .file {
-            try FileOperations.removeFile(temporaryPath + "/" + entry.name)
-            logger.info("removed leftover temporary file", metadata: ["file": "\(entry.name)"])
+    /// Removes the leftovers of writes a crash interrupted. Call once at start, before serving:
+    /// while serving, the folder holds the files of writes in flight.
+    /// - Returns: How many files were removed.
+    @discardableResult
+    public func removeTemporaryFiles() async throws(StorageError) -> Int {
+        let folder = temporaryPath
+        let count = try await blocking { () throws(StorageError) in
+            var count = 0
+            for entry in try FileOperations.entries(folder) ?? [] where entry.kind == .file {
+                try FileOperations.removeFile(folder + "/" + entry.name)
+                count += 1
+            }
+            return count
         }
+        if count > 0 { logger.info("removed leftover temporary files", metadata: ["count": "\(count)"]) }
+        return count
     }
 
     /// A fresh temporary file path in the store's tmp folder.

@@ -1,0 +1,73 @@
+import BucketStore
+import HTTPTypes
+import Hummingbird
+import Logging
+import S3Protocol
+
+/// Authenticates every request by SigV4, classifies the S3 operation and checks the caller's rights
+/// on the bucket. Nothing is anonymous.
+struct AuthMiddleware: RouterMiddleware {
+    typealias Context = S3RequestContext
+
+    let verifier: SigV4Verifier
+    let credentials: CredentialStore
+    let store: BucketStore
+    let domain: String?
+    let clock: @Sendable () -> Int64
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var context = context
+        let address = try S3Address.parse(target: request.head.path ?? "/", host: request.head.authority, domain: domain)
+        context.address = address
+
+        var headers: [(name: String, value: String)] = []
+        if let authority = request.head.authority { headers.append(("host", authority)) }
+        for field in request.headers { headers.append((field.name.canonicalName, field.value)) }
+        let signed = SigV4Request(method: request.method.rawValue, rawPath: address.rawPath, rawQuery: address.rawQuery, headers: headers)
+        let credentials = self.credentials
+        let authorization = try verifier.verify(signed, now: clock()) { credentials.key(for: $0)?.secretKey }
+        guard let caller = credentials.key(for: authorization.accessKeyId) else { throw S3Error(.invalidAccessKeyId) }
+        context.caller = caller
+        context.payload = authorization.payload
+        context.logger[metadataKey: "access_key"] = "\(caller.accessKeyId)"
+
+        let query = try QueryParameters(raw: address.rawQuery[...])
+        guard
+            let operation = S3Operation.classify(
+                method: request.method.rawValue,
+                hasBucket: address.bucket != nil,
+                hasKey: address.key != nil,
+                query: query,
+                hasCopySource: request.headers[.amzCopySource] != nil
+            )
+        else {
+            throw S3Error(.methodNotAllowed)
+        }
+        context.operation = operation
+        context.logger[metadataKey: "operation"] = "\(operation.rawValue)"
+        try await authorize(caller, operation: operation, bucket: address.bucket)
+        return try await next(request, context)
+    }
+
+    /// Checks that `caller` may run `operation` on `bucket`.
+    /// - Throws: ``S3Error`` `AccessDenied`; `NoSuchBucket` only to callers who could see the bucket.
+    func authorize(_ caller: AccessKey, operation: S3Operation, bucket: String?) async throws {
+        if caller.readOnly, !operation.isRead {
+            throw S3Error(.accessDenied, "This access key is read-only.")
+        }
+        guard let bucket, operation != .createBucket else { return }
+        let info: BucketInfo
+        do {
+            info = try await store.bucket(bucket)
+        } catch {
+            // Callers limited to granted buckets learn nothing about other names.
+            if error == .noSuchBucket(bucket), !caller.isRoot, !caller.buckets.isEmpty, !caller.buckets.contains(bucket) {
+                throw S3Error(.accessDenied)
+            }
+            throw error
+        }
+        guard caller.mayAccess(bucket: bucket, owner: info.owner) else {
+            throw S3Error(.accessDenied, "This access key may not use bucket '\(bucket)'.")
+        }
+    }
+}

@@ -1,0 +1,100 @@
+import Foundation
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The access keys, kept in `<data>/.chainvault/credentials.json` (mode 0600).
+///
+/// The server reads the file at start and again (at most once a second) when a request names an
+/// unknown key, so keys added with `chainvault credentials add` work without a restart.
+public final class CredentialStore: Sendable {
+    struct File: Codable {
+        var keys: [AccessKey]
+    }
+
+    /// Where the keys are stored.
+    public let path: String
+    /// A root pair given in the environment, which takes the place of the stored root key.
+    private let rootOverride: AccessKey?
+    private let state: Mutex<(keys: [String: AccessKey], loadedAt: ContinuousClock.Instant?)>
+
+    /// Opens the credential file inside `configDirectory`.
+    /// - Parameters:
+    ///   - configDirectory: The data root's config folder.
+    ///   - rootOverride: The root key from `CHAINVAULT_ACCESS_KEY` / `CHAINVAULT_SECRET_KEY`, if set.
+    public init(configDirectory: String, rootOverride: AccessKey? = nil) {
+        self.path = configDirectory + "/credentials.json"
+        self.rootOverride = rootOverride
+        self.state = Mutex(([:], nil))
+    }
+
+    /// The stored keys (the root override not included).
+    public func storedKeys() throws -> [AccessKey] {
+        guard FileManager.default.fileExists(atPath: path) else { return [] }
+        let data = try Data(contentsOf: URL(fileURLWithPath: path))
+        return try JSONDecoder().decode(File.self, from: data).keys
+    }
+
+    /// The root key in force: the override, else the stored one.
+    public func rootKey() throws -> AccessKey? {
+        try rootOverride ?? storedKeys().first(where: \.isRoot)
+    }
+
+    /// Makes sure a root key exists, generating and storing one on first start.
+    /// - Returns: The generated key, or nil when one already existed (or the environment sets it).
+    public func ensureRootKey() throws -> AccessKey? {
+        if rootOverride != nil { return nil }
+        var keys = try storedKeys()
+        if keys.contains(where: \.isRoot) { return nil }
+        var generator = SystemRandomNumberGenerator()
+        let root = AccessKey.generate(isRoot: true, using: &generator)
+        keys.insert(root, at: 0)
+        try save(keys)
+        return root
+    }
+
+    /// Adds a non-root key.
+    public func add(readOnly: Bool, buckets: [String]) throws -> AccessKey {
+        var generator = SystemRandomNumberGenerator()
+        let key = AccessKey.generate(isRoot: false, readOnly: readOnly, buckets: buckets, using: &generator)
+        try save(try storedKeys() + [key])
+        return key
+    }
+
+    /// Writes the key file atomically with mode 0600.
+    func save(_ keys: [AccessKey]) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let data = try encoder.encode(File(keys: keys))
+        let temporary = path + ".tmp"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+        let ok = data.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) == $0.count } && fsync(fd) == 0
+        close(fd)
+        guard ok, rename(temporary, path) == 0 else {
+            unlink(temporary)
+            throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)
+        }
+        state.withLock { $0.loadedAt = nil }
+    }
+
+    /// Looks up a key by id, rereading the file (at most once a second) on a miss.
+    public func key(for accessKeyId: String) -> AccessKey? {
+        if let override = rootOverride, override.accessKeyId == accessKeyId { return override }
+        let now = ContinuousClock.now
+        let (found, stale) = state.withLock { state -> (AccessKey?, Bool) in
+            let stale = state.loadedAt.map { now - $0 > .seconds(1) } ?? true
+            return (state.keys[accessKeyId], stale)
+        }
+        if let found { return found }
+        guard stale else { return nil }
+        let keys = (try? storedKeys()) ?? []
+        var map: [String: AccessKey] = [:]
+        // With a root override, stored root keys are not valid.
+        for key in keys where !(rootOverride != nil && key.isRoot) { map[key.accessKeyId] = key }
+        state.withLock { $0 = (map, now) }
+        return map[accessKeyId]
+    }
+}

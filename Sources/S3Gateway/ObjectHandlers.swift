@@ -1,0 +1,212 @@
+import BucketStore
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import _NIOFileSystem
+import S3Protocol
+
+/// Handlers of object operations: put, get, head, delete.
+struct ObjectHandlers: Sendable {
+    let store: BucketStore
+
+    /// The largest single PUT, as in S3.
+    static let maxObjectSize: Int64 = 5 * 1024 * 1024 * 1024
+
+    func putObject(bucket: String, key: String, request: Request, context: S3RequestContext) async throws -> Response {
+        let headers = request.headers
+        var expectations = try Self.expectations(headers: headers, payload: context.payload)
+        if expectations.length > Self.maxObjectSize {
+            throw S3Error(.entityTooLarge, "A single PUT is at most 5 GiB; use a multipart upload.", resource: "/\(bucket)/\(key)")
+        }
+        if let checksum = try Self.checksumHeader(headers) { expectations.checksum = checksum }
+        let body = VerifiedBody(base: request.body, expectations: expectations)
+        let info = try await store.putObject(bucket: bucket, key: key, attributes: Self.attributes(headers), body: body)
+        var response = HTTPFields()
+        response[.eTag] = "\"\(info.etag)\""
+        for (algorithm, value) in body.digests.value.checksums {
+            if let name = HTTPField.Name("x-amz-checksum-" + algorithm.lowercased()) { response[name] = value }
+        }
+        return S3Responses.empty(.ok, headers: response)
+    }
+
+    func getObject(bucket: String, key: String, request: Request, query: QueryParameters, head: Bool) async throws -> Response {
+        let reader = try await store.openObject(bucket: bucket, key: key)
+        let info = reader.info
+        do {
+            try Self.checkConditions(request.headers, info: info)
+            var headers = Self.objectHeaders(info, query: query)
+            let range = try ByteRange.resolve(request.headers[.range], size: info.size)
+            if request.headers[.amzChecksumMode]?.uppercased() == "ENABLED", range == nil {
+                for (algorithm, value) in info.attributes.checksums {
+                    if let name = HTTPField.Name("x-amz-checksum-" + algorithm.lowercased()) { headers[name] = value }
+                }
+            }
+            let status: HTTPResponse.Status
+            let bytes: Range<Int64>
+            if let range {
+                status = .partialContent
+                bytes = range.lowerBound..<(range.upperBound + 1)
+                headers[.contentRange] = "bytes \(range.lowerBound)-\(range.upperBound)/\(info.size)"
+            } else {
+                status = .ok
+                bytes = 0..<info.size
+            }
+            headers[.contentLength] = String(bytes.count)
+            if head || bytes.isEmpty {
+                await reader.close()
+                return Response(status: status, headers: headers)
+            }
+            let body = ResponseBody(contentLength: bytes.count) { writer in
+                do {
+                    for try await chunk in reader.chunks(in: bytes) {
+                        try await writer.write(chunk)
+                    }
+                    await reader.close()
+                } catch {
+                    await reader.close()
+                    throw error
+                }
+                try await writer.finish(nil)
+            }
+            return Response(status: status, headers: headers, body: body)
+        } catch {
+            await reader.close()
+            throw error
+        }
+    }
+
+    func deleteObject(bucket: String, key: String) async throws -> Response {
+        try await store.deleteObject(bucket: bucket, key: key)
+        return S3Responses.empty(.noContent)
+    }
+
+    // MARK: - Request parsing
+
+    /// Length and promised hashes of the body, from the headers and the signature.
+    static func expectations(headers: HTTPFields, payload: SigV4Authorization.Payload?) throws(S3Error) -> BodyExpectations {
+        guard let lengthText = headers[.contentLength] else {
+            throw S3Error(.missingContentLength)
+        }
+        guard let length = Int64(lengthText), length >= 0 else {
+            throw S3Error(.invalidArgument, "Content-Length must be a non-negative integer.")
+        }
+        var expectations = BodyExpectations(length: length)
+        switch payload {
+        case .unsigned, nil: break
+        case .sha256(let hash): expectations.sha256 = hash
+        case .signedBodyHash(let pending): expectations.pendingSignature = pending
+        case .streamingSigned, .streamingUnsignedTrailer:
+            throw S3Error(.notImplemented, "aws-chunked payloads are not supported yet; send the body with a hex SHA-256 or UNSIGNED-PAYLOAD.")
+        }
+        if let md5 = headers[.contentMD5] {
+            guard let data = Data(base64Encoded: md5), data.count == 16 else {
+                throw S3Error(.invalidDigest)
+            }
+            expectations.md5 = Array(data)
+        }
+        return expectations
+    }
+
+    /// The `x-amz-checksum-*` header, if one is sent.
+    /// - Throws: ``S3Error`` `InvalidRequest` when several are sent or the value is not base64 of the right length.
+    static func checksumHeader(_ headers: HTTPFields) throws(S3Error) -> (algorithm: ChecksumAlgorithm, value: String)? {
+        var found: (ChecksumAlgorithm, String)?
+        for algorithm in ChecksumAlgorithm.allCases {
+            guard let name = HTTPField.Name(algorithm.headerName), let value = headers[name] else { continue }
+            guard found == nil else { throw S3Error(.invalidRequest, "Expecting a single x-amz-checksum- header.") }
+            guard let data = Data(base64Encoded: value), data.count == algorithm.digestLength else {
+                throw S3Error(.invalidRequest, "Value for \(algorithm.headerName) header is invalid.")
+            }
+            found = (algorithm, value)
+        }
+        return found
+    }
+
+    /// The attributes a PUT stores: content headers and `x-amz-meta-*`.
+    static func attributes(_ headers: HTTPFields) -> ObjectAttributes {
+        var attributes = ObjectAttributes()
+        attributes.contentType = headers[.contentType] ?? "binary/octet-stream"
+        if let encoding = headers[.contentEncoding] {
+            // aws-chunked describes the transfer, not the object.
+            let kept = encoding.split(separator: ",").map { $0.trimmingCharacters(in: " ") }.filter { $0 != "aws-chunked" }
+            attributes.contentEncoding = kept.isEmpty ? nil : kept.joined(separator: ",")
+        }
+        attributes.contentDisposition = headers[.contentDisposition]
+        attributes.contentLanguage = headers[.contentLanguage]
+        attributes.cacheControl = headers[.cacheControl]
+        attributes.expires = headers[.expires]
+        for field in headers where field.name.canonicalName.hasPrefix("x-amz-meta-") {
+            let name = String(field.name.canonicalName.dropFirst("x-amz-meta-".count))
+            attributes.userMetadata[name] = attributes.userMetadata[name].map { $0 + "," + field.value } ?? field.value
+        }
+        return attributes
+    }
+
+    // MARK: - Response
+
+    /// The headers GET and HEAD send for an object, with `response-*` query overrides applied.
+    static func objectHeaders(_ info: ObjectInfo, query: QueryParameters) -> HTTPFields {
+        var headers = HTTPFields()
+        let attributes = info.attributes
+        headers[.eTag] = "\"\(info.etag)\""
+        headers[.lastModified] = S3Time.httpDate(info.modificationSeconds)
+        headers[.acceptRanges] = "bytes"
+        headers[.contentType] = query["response-content-type"] ?? attributes.contentType ?? "binary/octet-stream"
+        let overrides: [(HTTPField.Name, String, String?)] = [
+            (.contentEncoding, "response-content-encoding", attributes.contentEncoding),
+            (.contentDisposition, "response-content-disposition", attributes.contentDisposition),
+            (.contentLanguage, "response-content-language", attributes.contentLanguage),
+            (.cacheControl, "response-cache-control", attributes.cacheControl),
+            (.expires, "response-expires", attributes.expires),
+        ]
+        for (name, parameter, stored) in overrides {
+            if let value = query[parameter] ?? stored { headers[name] = value }
+        }
+        for (name, value) in attributes.userMetadata.sorted(by: { $0.key < $1.key }) {
+            if let field = HTTPField.Name("x-amz-meta-" + name) { headers[field] = value }
+        }
+        return headers
+    }
+
+    /// `If-Match`, `If-None-Match`, `If-Modified-Since`, `If-Unmodified-Since`, with S3's precedence:
+    /// a matching If-Match overrides a failing If-Unmodified-Since, and a failing If-None-Match
+    /// overrides a passing If-Modified-Since.
+    /// - Throws: ``S3Error`` `PreconditionFailed` (412) or ``NotModified`` (304).
+    static func checkConditions(_ headers: HTTPFields, info: ObjectInfo) throws {
+        let etag = "\"\(info.etag)\""
+        func matches(_ list: String) -> Bool {
+            list.split(separator: ",").contains { candidate in
+                let value = candidate.trimmingCharacters(in: " ")
+                return value == "*" || value == etag[...] || value == info.etag[...]
+            }
+        }
+        let modified = info.modificationSeconds
+        if let ifMatch = headers[.ifMatch] {
+            guard matches(ifMatch) else { throw S3Error(.preconditionFailed) }
+        } else if let since = headers[.ifUnmodifiedSince].flatMap(S3Time.parseHTTPDate), modified > since {
+            throw S3Error(.preconditionFailed)
+        }
+        if let ifNoneMatch = headers[.ifNoneMatch] {
+            if matches(ifNoneMatch) { throw NotModified(etag: etag, lastModified: S3Time.httpDate(modified)) }
+        } else if let since = headers[.ifModifiedSince].flatMap(S3Time.parseHTTPDate), modified <= since {
+            throw NotModified(etag: etag, lastModified: S3Time.httpDate(modified))
+        }
+    }
+}
+
+/// A conditional GET or HEAD whose object did not change: 304 without a body.
+struct NotModified: Error, HTTPResponseError {
+    let etag: String
+    let lastModified: String
+    var status: HTTPResponse.Status { .notModified }
+    var headers: HTTPFields {
+        var headers = HTTPFields()
+        headers[.eTag] = etag
+        headers[.lastModified] = lastModified
+        return headers
+    }
+    func response(from request: Request, context: some RequestContext) throws -> Response {
+        Response(status: status, headers: headers)
+    }
+}

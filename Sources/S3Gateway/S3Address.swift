@@ -1,0 +1,55 @@
+import S3Protocol
+
+/// The bucket and key a request addresses, taken from the raw request path and decoded once.
+///
+/// Path style: `/bucket/key`. Virtual-host style: `bucket.<domain>/key` when a domain is configured.
+/// The key is never normalised: `a//b` and `a/./b` are keys as they stand (and the store decides
+/// whether they can be files).
+public struct S3Address: Sendable, Equatable {
+    public var bucket: String?
+    public var key: String?
+    /// The raw path, without the query.
+    public var rawPath: String
+    /// The raw query, without `?`.
+    public var rawQuery: String
+
+    /// Splits a raw request target (`/bucket/key?query`) into bucket, key and query.
+    /// - Parameters:
+    ///   - target: The request target as sent.
+    ///   - host: The `Host` header (authority), for virtual-host addressing.
+    ///   - domain: The configured base domain; nil disables virtual-host addressing.
+    /// - Throws: ``S3Error`` `InvalidURI`-like `InvalidArgument` when the path is not absolute or badly encoded.
+    public static func parse(target: String, host: String?, domain: String?) throws(S3Error) -> S3Address {
+        let rawPath: Substring
+        let rawQuery: Substring
+        if let question = target.firstIndex(of: "?") {
+            rawPath = target[..<question]
+            rawQuery = target[target.index(after: question)...]
+        } else {
+            rawPath = target[...]
+            rawQuery = ""
+        }
+        guard rawPath.hasPrefix("/") else { throw S3Error(.invalidArgument, "The request path must start with '/'.") }
+        guard let path = URIEncoding.decode(rawPath) else {
+            throw S3Error(.invalidArgument, "The request path holds a malformed percent-encoding.")
+        }
+        var address = S3Address(bucket: nil, key: nil, rawPath: String(rawPath), rawQuery: String(rawQuery))
+        let hostName = host.map { String($0.split(separator: ":", maxSplits: 1).first ?? "").lowercased() }
+        if let domain, let hostName, hostName.hasSuffix("." + domain) {
+            address.bucket = String(hostName.dropLast(domain.count + 1))
+            let key = path.dropFirst()
+            address.key = key.isEmpty ? nil : String(key)
+            return address
+        }
+        let rest = path.dropFirst()
+        guard !rest.isEmpty else { return address }
+        if let slash = rest.firstIndex(of: "/") {
+            address.bucket = String(rest[..<slash])
+            let key = rest[rest.index(after: slash)...]
+            address.key = key.isEmpty ? nil : String(key)
+        } else {
+            address.bucket = String(rest)
+        }
+        return address
+    }
+}

@@ -1,0 +1,81 @@
+import BucketStore
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import S3Protocol
+
+/// Settings of the S3 gateway.
+public struct GatewayConfiguration: Sendable {
+    /// Address to listen on.
+    public var host: String
+    /// Port to listen on; 0 picks a free one.
+    public var port: Int
+    /// The region requests must be signed for.
+    public var region: String
+    /// Base domain for virtual-host addressing (`bucket.<domain>`); nil for path style only.
+    public var domain: String?
+
+    public init(host: String = "127.0.0.1", port: Int = 9000, region: String = "us-east-1", domain: String? = nil) {
+        self.host = host
+        self.port = port
+        self.region = region
+        self.domain = domain
+    }
+}
+
+/// The responder of the S3 gateway: error rendering, then authentication, then the handler.
+struct S3Responder: HTTPResponder {
+    typealias Context = S3RequestContext
+
+    let errors: ErrorMiddleware
+    let auth: AuthMiddleware
+    let dispatcher: S3Dispatcher
+
+    func respond(to request: Request, context: Context) async throws -> Response {
+        try await errors.handle(request, context: context) { request, context in
+            try await auth.handle(request, context: context) { request, context in
+                try await dispatcher.handle(request, context: context)
+            }
+        }
+    }
+}
+
+/// Builds the S3 gateway application; `chainvault serve` and the tests share it.
+/// - Parameters:
+///   - configuration: Listener, region and addressing.
+///   - store: The bucket store to serve.
+///   - credentials: The access keys.
+///   - clock: Seconds since 1970, injected so tests can sign with any time.
+///   - onServerRunning: Called with the bound port once listening.
+///   - logger: The server's logger.
+public func buildApplication(
+    configuration: GatewayConfiguration,
+    store: BucketStore,
+    credentials: CredentialStore,
+    clock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) },
+    onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in },
+    logger: Logger = Logger(label: "chainvault.s3")
+) -> some ApplicationProtocol {
+    let responder = S3Responder(
+        errors: ErrorMiddleware(),
+        auth: AuthMiddleware(
+            verifier: SigV4Verifier(region: configuration.region),
+            credentials: credentials,
+            store: store,
+            domain: configuration.domain,
+            clock: clock
+        ),
+        dispatcher: S3Dispatcher(
+            buckets: BucketHandlers(store: store, region: configuration.region, clock: clock),
+            objects: ObjectHandlers(store: store)
+        )
+    )
+    return Application(
+        responder: responder,
+        server: .http1(configuration: .init(additionalChannelHandlers: [ContinueHandler()], idleTimeout: .seconds(300))),
+        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
+        onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
+        logger: logger
+    )
+}

@@ -1,0 +1,35 @@
+import Hummingbird
+import S3Protocol
+
+/// The per-request state of the S3 gateway: request id, parsed address, operation and caller.
+public struct S3RequestContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    /// The `x-amz-request-id` of this request.
+    public var requestId: String
+    /// Bucket and key, once parsed.
+    public var address: S3Address?
+    /// The S3 operation, once classified.
+    public var operation: S3Operation?
+    /// The caller, once authenticated.
+    public var caller: AccessKey?
+    /// What the signature says about the body, once authenticated.
+    public var payload: SigV4Authorization.Payload?
+
+    public init(source: Source) {
+        self.coreContext = .init(source: source)
+        var generator = SystemRandomNumberGenerator()
+        self.requestId = String(generator.next(), radix: 16, uppercase: true).leftPadded(to: 16)
+    }
+
+    /// The authenticated caller; a handler reached without one is a programming error in the middleware chain.
+    func requireCaller() throws(S3Error) -> AccessKey {
+        guard let caller else { throw S3Error(.accessDenied) }
+        return caller
+    }
+}
+
+extension String {
+    func leftPadded(to width: Int) -> String {
+        count >= width ? self : String(repeating: "0", count: width - count) + self
+    }
+}

@@ -1,0 +1,35 @@
+import BucketStore
+import S3Protocol
+
+extension StorageError {
+    /// The S3 error a storage failure is reported as. Exhaustive: a new storage case does not compile
+    /// until someone chose its S3 code.
+    var s3Error: S3Error {
+        switch self {
+        case .invalidBucketName(let name):
+            S3Error(.invalidBucketName, "The bucket name '\(name)' is not valid: use 3-63 lowercase letters, digits, '.' and '-'.", resource: name)
+        case .noSuchBucket(let name):
+            S3Error(.noSuchBucket, resource: name)
+        case .bucketAlreadyExists(let name):
+            S3Error(.bucketAlreadyExists, resource: name)
+        case .bucketAlreadyOwnedByYou(let name):
+            S3Error(.bucketAlreadyOwnedByYou, resource: name)
+        case .bucketNotEmpty(let name):
+            S3Error(.bucketNotEmpty, resource: name)
+        case .noSuchKey(let bucket, let key):
+            S3Error(.noSuchKey, resource: "/\(bucket)/\(key)")
+        case .keyTooLong:
+            S3Error(.keyTooLongError, "Keys are at most 1024 bytes, and each '/'-separated segment at most 255 bytes.")
+        case .invalidKey(let key, let reason):
+            S3Error(.invalidArgument, "The key cannot be stored: \(reason).", resource: key)
+        case .objectExistsAsPrefix(let bucket, let key):
+            S3Error(.objectExistsAsPrefix, resource: "/\(bucket)/\(key)")
+        case .parentIsObject(let bucket, let key):
+            S3Error(.parentIsObject, resource: "/\(bucket)/\(key)")
+        case .insufficientStorage(let bucket, let key):
+            S3Error(.insufficientStorage, resource: "/\(bucket)/\(key)")
+        case .io:
+            S3Error(.internalError)
+        }
+    }
+}

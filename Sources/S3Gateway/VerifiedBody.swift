@@ -1,0 +1,111 @@
+import Crypto
+import Foundation
+import NIOCore
+import S3Protocol
+
+/// What a request body must turn out to be: its length and the hashes the client promised.
+struct BodyExpectations: Sendable {
+    /// The exact number of bytes (`Content-Length`).
+    var length: Int64
+    /// Hex SHA-256 from `x-amz-content-sha256`.
+    var sha256: String?
+    /// Raw MD5 from `Content-MD5`.
+    var md5: [UInt8]?
+    /// A signature still to be checked against the body's SHA-256 (curl without `x-amz-content-sha256`).
+    var pendingSignature: PendingSignature?
+    /// `x-amz-checksum-*` algorithm and base64 value.
+    var checksum: (algorithm: ChecksumAlgorithm, value: String)?
+}
+
+/// The final hashes of a verified body.
+struct BodyDigests: Sendable {
+    var checksums: [String: String] = [:]
+}
+
+/// Wraps a request body and checks it as it streams: length, SHA-256, MD5, checksum and a deferred
+/// signature. The last `next()` throws if anything does not match, so the store never publishes
+/// an object whose bytes differ from what was signed or promised.
+struct VerifiedBody<Base: AsyncSequence & Sendable>: AsyncSequence, Sendable where Base.Element == ByteBuffer {
+    typealias Element = ByteBuffer
+
+    let base: Base
+    let expectations: BodyExpectations
+    let digests: DigestBox
+
+    /// Receives the computed checksums once the body ended cleanly.
+    final class DigestBox: @unchecked Sendable {
+        // Written once by the iterator when the stream ends, read after the store returned: the store
+        // consumes the body inside the same task, so the accesses never overlap.
+        var value = BodyDigests()
+    }
+
+    init(base: Base, expectations: BodyExpectations) {
+        self.base = base
+        self.expectations = expectations
+        self.digests = DigestBox()
+    }
+
+    struct AsyncIterator: AsyncIteratorProtocol {
+        var base: Base.AsyncIterator
+        let expectations: BodyExpectations
+        let digests: DigestBox
+        var count: Int64 = 0
+        var sha256: SHA256?
+        var md5: Insecure.MD5?
+        var checksum: ChecksumHasher?
+        var finished = false
+
+        mutating func next() async throws -> ByteBuffer? {
+            guard !finished else { return nil }
+            guard let chunk = try await base.next() else {
+                finished = true
+                try finish()
+                return nil
+            }
+            count += Int64(chunk.readableBytes)
+            if count > expectations.length {
+                throw S3Error(.invalidRequest, "The body is longer than its Content-Length.")
+            }
+            chunk.withUnsafeReadableBytes { bytes in
+                sha256?.update(bufferPointer: bytes)
+                md5?.update(bufferPointer: bytes)
+                checksum?.update(bytes)
+            }
+            return chunk
+        }
+
+        private func finish() throws {
+            guard count == expectations.length else { throw S3Error(.incompleteBody) }
+            if let md5, let expected = expectations.md5, Array(md5.finalize()) != expected {
+                throw S3Error(.badDigest, "The Content-MD5 you specified did not match what we received.")
+            }
+            if let checksum, let expected = expectations.checksum {
+                let actual = checksum.finalize()
+                guard actual == expected.value else {
+                    throw S3Error(.badDigest, "The \(expected.algorithm.headerName) you specified did not match the calculated checksum.")
+                }
+                digests.value.checksums[expected.algorithm.rawValue] = actual
+            }
+            if let sha256 {
+                let actual = SigV4.hex(sha256.finalize())
+                if let expected = expectations.sha256, actual != expected {
+                    throw S3Error(.xAmzContentSHA256Mismatch)
+                }
+                if let pending = expectations.pendingSignature, !pending.matches(payloadHash: actual) {
+                    throw S3Error(.signatureDoesNotMatch)
+                }
+            }
+        }
+    }
+
+    func makeAsyncIterator() -> AsyncIterator {
+        AsyncIterator(
+            base: base.makeAsyncIterator(),
+            expectations: expectations,
+            digests: digests,
+            sha256: expectations.sha256 != nil || expectations.pendingSignature != nil ? SHA256() : nil,
+            md5: expectations.md5 != nil ? Insecure.MD5() : nil,
+            checksum: expectations.checksum?.algorithm.makeHasher()
+        )
+    }
+}

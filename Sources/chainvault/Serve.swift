@@ -1,0 +1,87 @@
+import ArgumentParser
+import BucketStore
+import Foundation
+import Hummingbird
+import Logging
+import S3Gateway
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Serve the S3 gateway.",
+        discussion: "Every option can also be set by an environment variable CHAINVAULT_<NAME> (CHAINVAULT_DATA, CHAINVAULT_HOST, CHAINVAULT_S3_PORT, CHAINVAULT_REGION, CHAINVAULT_LOG_LEVEL). CHAINVAULT_ACCESS_KEY and CHAINVAULT_SECRET_KEY set the root key pair."
+    )
+
+    @Option(help: "Data root: one directory per bucket.")
+    var data: String = environment("DATA") ?? "buckets"
+
+    @Option(help: "Address to listen on.")
+    var host: String = environment("HOST") ?? "127.0.0.1"
+
+    @Option(name: .customLong("s3-port"), help: "S3 port; 0 picks a free port.")
+    var s3Port: Int = environment("S3_PORT").flatMap(Int.init) ?? 9000
+
+    @Option(help: "The region clients sign for.")
+    var region: String = environment("REGION") ?? "us-east-1"
+
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
+    var logLevel: String = environment("LOG_LEVEL") ?? "info"
+
+    func validate() throws {
+        guard (0...65535).contains(s3Port) else { throw ValidationError("--s3-port must be between 0 and 65535.") }
+        guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level '\(logLevel)' is not a log level.") }
+        guard !region.isEmpty else { throw ValidationError("--region must not be empty.") }
+    }
+
+    func run() async throws {
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "chainvault")
+        let store = try BucketStore(root: data, logger: logger)
+        try await store.removeTemporaryFiles()
+        let credentials = try CredentialStore.open(configDirectory: store.systemPath)
+        if let generated = try credentials.ensureRootKey() {
+            output("""
+                Generated the root access key (stored in \(credentials.path), shown only now):
+                access key id: \(generated.accessKeyId)
+                secret key:    \(generated.secretKey)
+                """)
+        }
+        let host = self.host
+        let app = buildApplication(
+            configuration: GatewayConfiguration(host: host, port: s3Port, region: region),
+            store: store,
+            credentials: credentials,
+            onServerRunning: { port in output("s3 endpoint: http://\(host):\(port)") },
+            logger: logger
+        )
+        try await app.runService()
+    }
+}
+
+/// Prints a line to stdout and flushes, so that a script reading the pipe sees it at once.
+func output(_ text: String) {
+    FileHandle.standardOutput.write(Data((text + "\n").utf8))
+}
+
+extension CredentialStore {
+    /// The credential store of a data root, with the root pair from the environment if both are set.
+    static func open(configDirectory: String) throws -> CredentialStore {
+        let accessKey = environment("ACCESS_KEY")
+        let secretKey = environment("SECRET_KEY")
+        var override: AccessKey?
+        switch (accessKey, secretKey) {
+        case (let id?, let secret?):
+            guard id.count >= 3, secret.count >= 8 else {
+                throw ValidationError("CHAINVAULT_ACCESS_KEY needs at least 3 and CHAINVAULT_SECRET_KEY at least 8 characters.")
+            }
+            override = AccessKey(accessKeyId: id, secretKey: secret, isRoot: true)
+        case (nil, nil): override = nil
+        default: throw ValidationError("Set both CHAINVAULT_ACCESS_KEY and CHAINVAULT_SECRET_KEY, or neither.")
+        }
+        return CredentialStore(configDirectory: configDirectory, rootOverride: override)
+    }
+}
