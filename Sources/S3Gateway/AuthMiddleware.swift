@@ -1,4 +1,5 @@
 import BucketStore
+import Crypto
 import HTTPTypes
 import Hummingbird
 import Logging
@@ -46,6 +47,16 @@ struct AuthMiddleware: RouterMiddleware {
         context.operation = operation
         context.logger[metadataKey: "operation"] = "\(operation.rawValue)"
         try await authorize(caller, operation: operation, bucket: address.bucket)
+        var request = request
+        if case .signedBodyHash(let pending) = authorization.payload, operation != .putObject {
+            // Only PutObject verifies its body as it streams; other bodies are small XML: check them here.
+            let body = try await request.body.collect(upTo: S3XML.maxRequestBodySize)
+            guard pending.matches(payloadHash: SigV4.hex(SHA256.hash(data: body.readableBytesView))) else {
+                throw S3Error(.signatureDoesNotMatch)
+            }
+            request.body = .init(buffer: body)
+            context.payload = .unsigned
+        }
         return try await next(request, context)
     }
 

@@ -93,6 +93,8 @@ public struct SigV4Verifier: Sendable {
             // or the body's SHA-256; the latter can only be checked once the body has been read.
             if matches(SigV4.emptyPayloadHash) {
                 payload = .unsigned
+            } else if !Self.mayHaveBody(request) {
+                throw S3Error(.signatureDoesNotMatch)
             } else {
                 payload = .signedBodyHash(
                     PendingSignature(
@@ -130,6 +132,12 @@ public struct SigV4Verifier: Sendable {
             }
             return .sha256(claim)
         }
+    }
+
+    /// Whether the request announces a body (a non-zero Content-Length or a chunked transfer).
+    static func mayHaveBody(_ request: SigV4Request) -> Bool {
+        if let length = request.header("content-length") { return length != "0" }
+        return request.header("transfer-encoding") != nil
     }
 
     /// The path as sent, then (if different) the path decoded and re-encoded by AWS's rules.
@@ -235,7 +243,8 @@ public struct SigV4Verifier: Sendable {
         guard scope.count == 5, scope[4] == "aws4_request", !scope[0].isEmpty else {
             throw error("The credential must be ACCESS_KEY/yyyyMMdd/region/service/aws4_request.")
         }
-        guard scope[2] == region else {
+        // "US" is S3's legacy name of us-east-1; s3cmd signs with it by default.
+        guard scope[2] == region || (region == "us-east-1" && scope[2] == "US") else {
             throw error("The region '\(scope[2])' is wrong; expecting '\(region)'.")
         }
         guard scope[3] == service else {
@@ -255,7 +264,7 @@ public struct SigV4Verifier: Sendable {
         return ParsedAuthorization(
             accessKeyId: String(scope[0]),
             date: String(scope[1]),
-            region: region,
+            region: String(scope[2]),
             service: service,
             signedHeaders: headers,
             signature: signature,

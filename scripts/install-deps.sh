@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Installs what ChainVault needs and is missing, on Debian.
+#   install-deps.sh build   libraries the Swift build links against
+#   install-deps.sh test    the real S3 clients the interop suite runs
+#   install-deps.sh bench   the load generator of `make bench`
+# Nothing is installed twice: each package is checked first.
+set -euo pipefail
+
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
+        echo "install-deps: need root to run: $*" >&2; exit 1
+    fi
+}
+
+apt_missing=()
+need_apt() {
+    for pkg in "$@"; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || apt_missing+=("$pkg")
+    done
+}
+
+pip_missing=()
+need_pip() { # need_pip <import-or-command> <pip package>
+    case "$1" in
+        cmd:*) command -v "${1#cmd:}" >/dev/null 2>&1 || pip_missing+=("$2") ;;
+        *) python3 -c "import $1" >/dev/null 2>&1 || pip_missing+=("$2") ;;
+    esac
+}
+
+case "${1:-build}" in
+    build) need_apt libxml2-dev libssl-dev zlib1g-dev ;;
+    test)
+        need_apt curl rclone python3-pip
+        need_pip cmd:aws awscli
+        need_pip boto3 boto3
+        need_pip cmd:s3cmd s3cmd
+        need_pip pytest pytest
+        ;;
+    bench) need_apt wrk curl ;;
+    *) echo "usage: $0 build|test|bench" >&2; exit 2 ;;
+esac
+
+if [ ${#apt_missing[@]} -gt 0 ]; then
+    echo "install-deps: apt-get install ${apt_missing[*]}"
+    as_root apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "${apt_missing[@]}"
+fi
+if [ ${#pip_missing[@]} -gt 0 ]; then
+    echo "install-deps: pip install ${pip_missing[*]}"
+    python3 -m pip install --quiet --disable-pip-version-check "${pip_missing[@]}" \
+        || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages "${pip_missing[@]}"
+fi
