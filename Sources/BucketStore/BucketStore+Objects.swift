@@ -304,7 +304,7 @@ public struct ObjectReader: Sendable {
     let handle: ReadFileHandle
 
     /// The bytes in `range`, in chunks of at most 128 KiB.
-    public func chunks(in range: Range<Int64>) -> FileChunks {
+    public func chunks(in range: Range<Int64>) -> some AsyncSequence<ByteBuffer, any Error> & Sendable {
         handle.readChunks(in: range, chunkLength: .kibibytes(128))
     }
 

@@ -3,7 +3,6 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
-import _NIOFileSystem
 import S3Protocol
 
 /// Handlers of object operations: put, get, head, delete.
