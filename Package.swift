@@ -93,6 +93,7 @@ let package = Package(
                 "S3Protocol",
                 "BucketStore",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings
         ),

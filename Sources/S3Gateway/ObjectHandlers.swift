@@ -18,14 +18,17 @@ struct ObjectHandlers: Sendable {
         if expectations.length > Self.maxObjectSize {
             throw S3Error(.entityTooLarge, "A single PUT is at most 5 GiB; use a multipart upload.", resource: "/\(bucket)/\(key)")
         }
-        if let checksum = try Self.checksumHeader(headers) { expectations.checksum = checksum }
-        let body = VerifiedBody(base: request.body, expectations: expectations)
-        let info = try await store.putObject(bucket: bucket, key: key, attributes: Self.attributes(headers), body: body)
+        var attributes = Self.attributes(headers)
         var response = HTTPFields()
-        response[.eTag] = "\"\(info.etag)\""
-        for (algorithm, value) in body.digests.value.checksums {
-            if let name = HTTPField.Name("x-amz-checksum-" + algorithm.lowercased()) { response[name] = value }
+        if let checksum = try Self.checksumHeader(headers) {
+            // Kept only if the body matches: VerifiedBody fails the write otherwise.
+            expectations.checksum = checksum
+            attributes.checksums[checksum.algorithm.rawValue] = checksum.value
+            if let name = HTTPField.Name(checksum.algorithm.headerName) { response[name] = checksum.value }
         }
+        let body = VerifiedBody(base: request.body, expectations: expectations)
+        let info = try await store.putObject(bucket: bucket, key: key, attributes: attributes, body: body)
+        response[.eTag] = "\"\(info.etag)\""
         return S3Responses.empty(.ok, headers: response)
     }
 

@@ -17,11 +17,6 @@ struct BodyExpectations: Sendable {
     var checksum: (algorithm: ChecksumAlgorithm, value: String)?
 }
 
-/// The final hashes of a verified body.
-struct BodyDigests: Sendable {
-    var checksums: [String: String] = [:]
-}
-
 /// Wraps a request body and checks it as it streams: length, SHA-256, MD5, checksum and a deferred
 /// signature. The last `next()` throws if anything does not match, so the store never publishes
 /// an object whose bytes differ from what was signed or promised.
@@ -30,25 +25,10 @@ struct VerifiedBody<Base: AsyncSequence & Sendable>: AsyncSequence, Sendable whe
 
     let base: Base
     let expectations: BodyExpectations
-    let digests: DigestBox
-
-    /// Receives the computed checksums once the body ended cleanly.
-    final class DigestBox: @unchecked Sendable {
-        // Written once by the iterator when the stream ends, read after the store returned: the store
-        // consumes the body inside the same task, so the accesses never overlap.
-        var value = BodyDigests()
-    }
-
-    init(base: Base, expectations: BodyExpectations) {
-        self.base = base
-        self.expectations = expectations
-        self.digests = DigestBox()
-    }
 
     struct AsyncIterator: AsyncIteratorProtocol {
         var base: Base.AsyncIterator
         let expectations: BodyExpectations
-        let digests: DigestBox
         var count: Int64 = 0
         var sha256: SHA256?
         var md5: Insecure.MD5?
@@ -80,11 +60,9 @@ struct VerifiedBody<Base: AsyncSequence & Sendable>: AsyncSequence, Sendable whe
                 throw S3Error(.badDigest, "The Content-MD5 you specified did not match what we received.")
             }
             if let checksum, let expected = expectations.checksum {
-                let actual = checksum.finalize()
-                guard actual == expected.value else {
+                guard checksum.finalize() == expected.value else {
                     throw S3Error(.badDigest, "The \(expected.algorithm.headerName) you specified did not match the calculated checksum.")
                 }
-                digests.value.checksums[expected.algorithm.rawValue] = actual
             }
             if let sha256 {
                 let actual = SigV4.hex(sha256.finalize())
@@ -102,7 +80,6 @@ struct VerifiedBody<Base: AsyncSequence & Sendable>: AsyncSequence, Sendable whe
         AsyncIterator(
             base: base.makeAsyncIterator(),
             expectations: expectations,
-            digests: digests,
             sha256: expectations.sha256 != nil || expectations.pendingSignature != nil ? SHA256() : nil,
             md5: expectations.md5 != nil ? Insecure.MD5() : nil,
             checksum: expectations.checksum?.algorithm.makeHasher()

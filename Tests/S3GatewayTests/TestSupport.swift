@@ -1,0 +1,135 @@
+import BucketStore
+import Crypto
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import S3Protocol
+
+@testable import S3Gateway
+
+/// A gateway on a fresh temp data root, served live on port 0, with a fixed clock.
+struct TestGateway {
+    static let now: Int64 = 1_795_000_000
+    static let root = AccessKey(accessKeyId: "ROOTKEYID00000000000", secretKey: "root-secret-0123456789-abcdefghijklmnop", isRoot: true)
+
+    let dataRoot: String
+    let store: BucketStore
+    let credentials: CredentialStore
+
+    init() throws {
+        dataRoot = FileManager.default.temporaryDirectory.appendingPathComponent("cv-gw-\(UUID().uuidString)").path
+        store = try BucketStore(root: dataRoot)
+        credentials = CredentialStore(configDirectory: store.systemPath, rootOverride: Self.root)
+    }
+
+    func addKey(readOnly: Bool = false, buckets: [String] = []) throws -> AccessKey {
+        try credentials.add(readOnly: readOnly, buckets: buckets)
+    }
+
+    /// Runs `body` against the live server, then removes the data root.
+    func run(_ body: @escaping @Sendable (any TestClientProtocol) async throws -> Void) async throws {
+        defer { try? FileManager.default.removeItem(atPath: dataRoot) }
+        let app = buildApplication(
+            configuration: GatewayConfiguration(host: "127.0.0.1", port: 0),
+            store: store,
+            credentials: credentials,
+            clock: { Self.now }
+        )
+        try await app.test(.live) { client in try await body(client) }
+    }
+}
+
+/// Signs requests as an S3 SDK would, for host `localhost` (the live test client's authority).
+struct Signer {
+    var key: AccessKey = TestGateway.root
+    var region = "us-east-1"
+    var now = TestGateway.now
+
+    var amzDate: String { S3Time.amzDate(now) }
+    var scope: String { "\(amzDate.prefix(8))/\(region)/s3/aws4_request" }
+
+    /// Headers for a header-signed request. `payloadHash` nil sends no x-amz-content-sha256 (as curl does).
+    func headers(
+        _ method: HTTPRequest.Method,
+        _ target: String,
+        headers extra: HTTPFields = [:],
+        payloadHash: String? = SigV4.emptyPayloadHash,
+        signedPayloadHash: String? = nil
+    ) -> HTTPFields {
+        var fields = extra
+        fields[HTTPField.Name("x-amz-date")!] = amzDate
+        if let payloadHash { fields[HTTPField.Name("x-amz-content-sha256")!] = payloadHash }
+        var pairs: [(name: String, value: String)] = [("host", "localhost")]
+        for field in fields { pairs.append((field.name.canonicalName, field.value)) }
+        let signed = Array(Set(pairs.map(\.name))).sorted()
+        let split = target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
+        let canonical = SigV4.canonicalRequest(
+            method: method.rawValue,
+            canonicalURI: String(split[0]),
+            canonicalQuery: SigV4.canonicalQuery(try! QueryParameters(raw: split.count > 1 ? split[1] : "")),
+            canonicalHeaders: SigV4.canonicalHeaders(signedHeaders: signed, headers: pairs)!,
+            signedHeaders: signed,
+            payloadHash: signedPayloadHash ?? payloadHash ?? SigV4.emptyPayloadHash
+        )
+        let signingKey = SigV4.signingKey(secret: key.secretKey, date: String(amzDate.prefix(8)), region: region, service: "s3")
+        let signature = SigV4.signature(
+            stringToSign: SigV4.stringToSign(amzDate: amzDate, scope: scope, canonicalRequest: canonical),
+            signingKey: signingKey
+        )
+        fields[.authorization] =
+            "AWS4-HMAC-SHA256 Credential=\(key.accessKeyId)/\(scope), SignedHeaders=\(signed.joined(separator: ";")), Signature=\(signature)"
+        return fields
+    }
+
+    /// A presigned URL target (path and query) valid for `expires` seconds.
+    func presign(_ method: HTTPRequest.Method, _ path: String, expires: Int = 600) -> String {
+        let credential = URIEncoding.encode("\(key.accessKeyId)/\(scope)")
+        let query = "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=\(credential)&X-Amz-Date=\(amzDate)&X-Amz-Expires=\(expires)&X-Amz-SignedHeaders=host"
+        let canonical = SigV4.canonicalRequest(
+            method: method.rawValue,
+            canonicalURI: path,
+            canonicalQuery: SigV4.canonicalQuery(try! QueryParameters(raw: query[...])),
+            canonicalHeaders: "host:localhost\n",
+            signedHeaders: ["host"],
+            payloadHash: SigV4.unsignedPayload
+        )
+        let signingKey = SigV4.signingKey(secret: key.secretKey, date: String(amzDate.prefix(8)), region: region, service: "s3")
+        let signature = SigV4.signature(
+            stringToSign: SigV4.stringToSign(amzDate: amzDate, scope: scope, canonicalRequest: canonical),
+            signingKey: signingKey
+        )
+        return "\(path)?\(query)&X-Amz-Signature=\(signature)"
+    }
+}
+
+func sha256Hex(_ bytes: [UInt8]) -> String { SigV4.hex(SHA256.hash(data: bytes)) }
+
+extension TestClientProtocol {
+    /// Sends a signed request and returns the response.
+    @discardableResult
+    func s3(
+        _ method: HTTPRequest.Method,
+        _ target: String,
+        body: [UInt8]? = nil,
+        headers: HTTPFields = [:],
+        signer: Signer = Signer()
+    ) async throws -> TestResponse {
+        var headers = headers
+        let payload = body.map(sha256Hex) ?? SigV4.emptyPayloadHash
+        if let body { headers[.contentLength] = String(body.count) }
+        let signed = signer.headers(method, target, headers: headers, payloadHash: payload)
+        return try await execute(uri: target, method: method, headers: signed, body: body.map { ByteBuffer(bytes: $0) })
+    }
+}
+
+extension TestResponse {
+    var text: String { String(buffer: body) }
+
+    /// The `<Code>` of an S3 error body.
+    var errorCode: String? {
+        guard let start = text.range(of: "<Code>"), let end = text.range(of: "</Code>") else { return nil }
+        return String(text[start.upperBound..<end.lowerBound])
+    }
+}
