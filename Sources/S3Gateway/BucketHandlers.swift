@@ -3,6 +3,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import S3Protocol
+import XMLCoder
 
 /// Handlers of bucket-level operations: create, head, delete, location, listings and probe stubs.
 struct BucketHandlers: Sendable {
@@ -179,12 +180,19 @@ struct VersioningConfiguration: Codable, Sendable {}
 
 /// The GetBucketAcl / GetObjectAcl response: the owner holds FULL_CONTROL.
 struct AccessControlPolicy: Codable, Sendable {
-    struct Grantee: Codable, Sendable {
+    struct Grantee: Codable, Sendable, DynamicNodeEncoding {
+        var xmlnsXsi = "http://www.w3.org/2001/XMLSchema-instance"
+        var type = "CanonicalUser"
         var id: String
         var displayName: String
         enum CodingKeys: String, CodingKey {
+            case xmlnsXsi = "xmlns:xsi"
+            case type = "xsi:type"
             case id = "ID"
             case displayName = "DisplayName"
+        }
+        static func nodeEncoding(for key: any CodingKey) -> XMLEncoder.NodeEncoding {
+            key.stringValue.contains(":") ? .attribute : .element
         }
     }
     struct Grant: Codable, Sendable {

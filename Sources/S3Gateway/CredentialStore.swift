@@ -18,7 +18,13 @@ public final class CredentialStore: Sendable {
     public let path: String
     /// A root pair given in the environment, which takes the place of the stored root key.
     private let rootOverride: AccessKey?
-    private let state: Mutex<(keys: [String: AccessKey], loadedAt: ContinuousClock.Instant?)>
+    /// The keys by id, and the modification time and size of the file they were read from.
+    private let state: Mutex<(keys: [String: AccessKey], version: FileVersion?)>
+
+    struct FileVersion: Equatable {
+        var modificationNanos: Int
+        var size: Int
+    }
 
     /// Opens the credential file inside `configDirectory`.
     /// - Parameters:
@@ -77,24 +83,29 @@ public final class CredentialStore: Sendable {
             unlink(temporary)
             throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)
         }
-        state.withLock { $0.loadedAt = nil }
+        state.withLock { $0.version = nil }
     }
 
-    /// Looks up a key by id, rereading the file (at most once a second) on a miss.
+    /// Looks up a key by id, rereading the file when it changed since it was last read.
     public func key(for accessKeyId: String) -> AccessKey? {
         if let override = rootOverride, override.accessKeyId == accessKeyId { return override }
-        let now = ContinuousClock.now
-        let (found, stale) = state.withLock { state -> (AccessKey?, Bool) in
-            let stale = state.loadedAt.map { now - $0 > .seconds(1) } ?? true
-            return (state.keys[accessKeyId], stale)
-        }
-        if let found { return found }
-        guard stale else { return nil }
+        let current = fileVersion()
+        let (found, fresh) = state.withLock { state in (state.keys[accessKeyId], state.version == current && current != nil) }
+        if fresh { return found }
         let keys = (try? storedKeys()) ?? []
         var map: [String: AccessKey] = [:]
         // With a root override, stored root keys are not valid.
         for key in keys where !(rootOverride != nil && key.isRoot) { map[key.accessKeyId] = key }
-        state.withLock { $0 = (map, now) }
+        state.withLock { $0 = (map, current) }
         return map[accessKeyId]
+    }
+
+    private func fileVersion() -> FileVersion? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        return FileVersion(
+            modificationNanos: Int(info.st_mtim.tv_sec) * 1_000_000_000 + Int(info.st_mtim.tv_nsec),
+            size: Int(info.st_size)
+        )
     }
 }

@@ -117,7 +117,6 @@ import Testing
         "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261124/eu-west-1/s3/aws4_request, SignedHeaders=host, Signature=\(String(repeating: "0", count: 64))",
         "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261123/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=\(String(repeating: "0", count: 64))",
         "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261124/us-east-1/s3/aws4_request, SignedHeaders=x-amz-date, Signature=\(String(repeating: "0", count: 64))",
-        "AWS AKIDEXAMPLE:c2lnbmF0dXJl",
         "garbage",
     ])
     func malformedAuthorizationHeader(_ header: String) {
@@ -125,6 +124,15 @@ import Testing
         request.headers.removeAll { $0.name == "Authorization" }
         request.headers.append(("Authorization", header))
         #expect(errorCode { () throws(S3Error) in _ = try verify(request) } == .authorizationHeaderMalformed)
+    }
+
+    @Test func signatureVersion2IsRefused() {
+        var header = Self.putRequest
+        header.headers.removeAll { $0.name == "Authorization" }
+        header.headers.append(("Authorization", "AWS AKIDEXAMPLE:c2lnbmF0dXJl"))
+        #expect(throws: SigV4Verifier.signatureVersion2) { try verify(header) }
+        let query = SigV4Request(method: "GET", rawPath: "/b/k", rawQuery: "AWSAccessKeyId=AKIDEXAMPLE&Signature=abc&Expires=1", headers: [("host", "h")])
+        #expect(throws: SigV4Verifier.signatureVersion2) { try verify(query) }
     }
 
     @Test func payloadHashMustBeHexOrKnownValue() {

@@ -15,6 +15,12 @@ public struct SigV4Verifier: Sendable {
     public let maxClockSkew: Int64
     private let cache: SigningKeyCache
 
+    /// What S3 answers, in regions without Signature Version 2, to a V2-signed request.
+    static let signatureVersion2 = S3Error(
+        .invalidRequest,
+        "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256."
+    )
+
     /// The longest validity of a presigned URL: 7 days.
     public static let maxPresignedExpiry: Int64 = 7 * 24 * 3600
 
@@ -53,6 +59,8 @@ public struct SigV4Verifier: Sendable {
             parsed = try parseHeader(authorization, request: request)
         } else if query.contains("X-Amz-Algorithm") || query.contains("X-Amz-Signature") {
             parsed = try parseQuery(query, now: now)
+        } else if query.contains("AWSAccessKeyId") && query.contains("Signature") {
+            throw Self.signatureVersion2
         } else {
             throw S3Error(.accessDenied, "Anonymous requests are not allowed; sign the request with an access key.")
         }
@@ -166,9 +174,7 @@ public struct SigV4Verifier: Sendable {
     private func parseHeader(_ header: String, request: SigV4Request) throws(S3Error) -> ParsedAuthorization {
         func malformed(_ message: String) -> S3Error { S3Error(.authorizationHeaderMalformed, message) }
         guard header.hasPrefix(SigV4.algorithm + " ") else {
-            if header.hasPrefix("AWS ") {
-                throw malformed("Signature Version 2 is not supported; sign with AWS4-HMAC-SHA256.")
-            }
+            if header.hasPrefix("AWS ") { throw Self.signatureVersion2 }
             throw malformed("The authorization header must start with AWS4-HMAC-SHA256.")
         }
         var fields: [String: String] = [:]

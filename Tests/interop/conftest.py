@@ -1,0 +1,137 @@
+"""Starts `chainvault serve` on port 0 over a temp data root and hands the real clients its address.
+
+Nothing here sleeps waiting for start-up: the fixture reads the server's stdout until it prints
+`s3 endpoint: http://HOST:PORT`.
+"""
+import os
+import shutil
+import subprocess
+import threading
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+BIN = os.environ.get("CHAINVAULT_BIN") or str(Path(__file__).resolve().parents[2] / ".build/debug/chainvault")
+
+
+@dataclass
+class Server:
+    endpoint: str
+    access_key: str
+    secret_key: str
+    data: Path
+    process: subprocess.Popen
+    lines: list
+
+    @property
+    def hostport(self) -> str:
+        return self.endpoint.removeprefix("http://")
+
+    def bucket(self, prefix: str = "it") -> str:
+        """A fresh bucket name."""
+        return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+def client_env(home: Path, server: "Server | None" = None) -> dict:
+    """The environment the clients run in: their own HOME, no CA-bundle overrides (the endpoint is
+    plain HTTP; rclone 1.60 refuses to start when AWS_CA_BUNDLE is set), and the server's keys."""
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_CA_BUNDLE") and not k.startswith("AWS_")}
+    env["HOME"] = str(home)
+    if server:
+        env["AWS_ACCESS_KEY_ID"] = server.access_key
+        env["AWS_SECRET_ACCESS_KEY"] = server.secret_key
+        env["AWS_DEFAULT_REGION"] = "us-east-1"
+    return env
+
+
+def start_server(data: Path, env_extra: dict, timeout: float = 60.0) -> Server:
+    env = {**os.environ, **env_extra}
+    process = subprocess.Popen(
+        [BIN, "serve", "--data", str(data), "--s3-port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=env,
+        text=True,
+    )
+    lines: list = []
+    found = threading.Event()
+    endpoint = {}
+
+    def read():
+        for line in process.stdout:
+            lines.append(line.rstrip("\n"))
+            if line.startswith("s3 endpoint: "):
+                endpoint["url"] = line.split(": ", 1)[1].strip()
+                found.set()
+        found.set()
+
+    threading.Thread(target=read, daemon=True).start()
+    if not found.wait(timeout) or "url" not in endpoint:
+        process.kill()
+        raise RuntimeError(f"chainvault serve did not start: {lines}")
+    return Server(endpoint["url"], env_extra.get("CHAINVAULT_ACCESS_KEY", ""), env_extra.get("CHAINVAULT_SECRET_KEY", ""), data, process, lines)
+
+
+def stop_server(server: Server):
+    server.process.terminate()
+    try:
+        server.process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory):
+    data = tmp_path_factory.mktemp("data")
+    s = start_server(
+        data,
+        {
+            "CHAINVAULT_ACCESS_KEY": "INTEROPROOTKEY000001",
+            "CHAINVAULT_SECRET_KEY": "interop-secret-" + uuid.uuid4().hex,
+        },
+    )
+    yield s
+    stop_server(s)
+    assert s.process.returncode == 0, "SIGTERM must stop the server cleanly"
+
+
+@pytest.fixture
+def home(tmp_path):
+    h = tmp_path / "home"
+    h.mkdir()
+    return h
+
+
+@pytest.fixture
+def files(tmp_path):
+    """A small tree of files with spaces, '+' and nested folders, under 8 MiB in all."""
+    root = tmp_path / "tree"
+    content = {
+        "a.txt": b"plain text\n",
+        "with space.txt": b"space in name\n",
+        "plus+sign.bin": os.urandom(70_000),
+        "nested/deeper/c d+e.dat": os.urandom(1_500_000),
+        "nested/empty.txt": b"",
+        "unicode-\u00e9t\u00e9.txt": "\u00e9t\u00e9\n".encode(),
+        "big.bin": os.urandom(5 * 1024 * 1024),
+    }
+    for name, data in content.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    return root, content
+
+
+def run(cmd, env, check=True, input=None):
+    result = subprocess.run(cmd, env=env, capture_output=True, input=input, timeout=300)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{cmd!r} exited {result.returncode}\nstdout: {result.stdout[-2000:]!r}\nstderr: {result.stderr[-4000:]!r}")
+    return result
+
+
+def tool(name):
+    path = shutil.which(name)
+    assert path, f"{name} is not installed: run `make test`, which installs it"
+    return path
