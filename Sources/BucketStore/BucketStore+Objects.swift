@@ -4,7 +4,7 @@ import NIOCore
 import _NIOFileSystem
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 extension BucketStore {
@@ -94,13 +94,15 @@ extension BucketStore {
                 )
                 var record = MetadataRecord(versions: [version])
                 if let current = try FileOperations.status(destination), current.isRegular,
-                    let previous = try Self.readMetadata(metadata.file)?.version(size: current.size, modificationNanos: current.modificationNanos)
+                    let previous = try Self.readMetadata(metadata.file)?.version(
+                        size: current.size, modificationNanos: current.modificationNanos)
                 {
                     record.versions.append(previous)
                 }
                 try FileOperations.makeDirectory(self.metadataBucketPath(bucket), mode: 0o700)
                 try FileOperations.makeDirectory(metadata.directory, mode: 0o700)
-                try FileOperations.replaceFile(metadata.file, bytes: Array(try Self.encode(record)), temporaryPath: recordTemporary, mode: 0o600)
+                try FileOperations.replaceFile(
+                    metadata.file, bytes: Array(try Self.encode(record)), temporaryPath: recordTemporary, mode: 0o600)
                 // A concurrent delete may remove an emptied parent folder between mkdir and rename: retry.
                 var attempt = 0
                 while true {
@@ -265,7 +267,8 @@ extension BucketStore {
         if let bytes = try? Self.encode(MetadataRecord(versions: [version])) {
             try? FileOperations.replaceFile(metadata.file, bytes: Array(bytes), temporaryPath: newTemporaryPath(), mode: 0o600)
         }
-        return ObjectInfo(bucket: bucket, key: key, size: size, modificationNanos: modificationNanos, etag: etag, attributes: ObjectAttributes())
+        return ObjectInfo(
+            bucket: bucket, key: key, size: size, modificationNanos: modificationNanos, etag: etag, attributes: ObjectAttributes())
     }
 
     static func md5(ofFile path: String) throws(StorageError) -> String {

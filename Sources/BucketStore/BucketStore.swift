@@ -34,7 +34,9 @@ public final class BucketStore: Sendable {
     ///   - root: The data root directory.
     ///   - threadPool: The pool that runs blocking file-system calls.
     /// - Throws: ``StorageError/io(operation:path:errno:)`` when the root cannot be created or read.
-    public init(root: String, threadPool: NIOThreadPool = .singleton, logger: Logger = Logger(label: "chainvault.store")) throws(StorageError) {
+    public init(root: String, threadPool: NIOThreadPool = .singleton, logger: Logger = Logger(label: "chainvault.store"))
+        throws(StorageError)
+    {
         let absolute = root.hasPrefix("/") ? root : FileManager.default.currentDirectoryPath + "/" + root
         self.root = absolute.count > 1 && absolute.hasSuffix("/") ? String(absolute.dropLast()) : absolute
         self.systemPath = self.root + "/.chainvault"

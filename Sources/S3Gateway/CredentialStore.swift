@@ -2,7 +2,7 @@ import Foundation
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The access keys, kept in `<data>/.chainvault/credentials.json` (mode 0600).

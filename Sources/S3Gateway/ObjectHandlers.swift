@@ -99,7 +99,8 @@ struct ObjectHandlers: Sendable {
         case .sha256(let hash): expectations.sha256 = hash
         case .signedBodyHash(let pending): expectations.pendingSignature = pending
         case .streamingSigned, .streamingUnsignedTrailer:
-            throw S3Error(.notImplemented, "aws-chunked payloads are not supported yet; send the body with a hex SHA-256 or UNSIGNED-PAYLOAD.")
+            throw S3Error(
+                .notImplemented, "aws-chunked payloads are not supported yet; send the body with a hex SHA-256 or UNSIGNED-PAYLOAD.")
         }
         if let md5 = headers[.contentMD5] {
             guard let data = Data(base64Encoded: md5), data.count == 16 else {

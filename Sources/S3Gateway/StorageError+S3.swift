@@ -7,7 +7,9 @@ extension StorageError {
     var s3Error: S3Error {
         switch self {
         case .invalidBucketName(let name):
-            S3Error(.invalidBucketName, "The bucket name '\(name)' is not valid: use 3-63 lowercase letters, digits, '.' and '-'.", resource: name)
+            S3Error(
+                .invalidBucketName, "The bucket name '\(name)' is not valid: use 3-63 lowercase letters, digits, '.' and '-'.",
+                resource: name)
         case .noSuchBucket(let name):
             S3Error(.noSuchBucket, resource: name)
         case .bucketAlreadyExists(let name):

@@ -67,7 +67,8 @@ public enum S3ErrorCode: String, Sendable, CaseIterable {
         case .authorizationHeaderMalformed: "The authorization header is malformed."
         case .authorizationQueryParametersError: "Error parsing the X-Amz-Credential parameter or other query authentication parameters."
         case .badDigest: "The Content-MD5 or checksum you specified did not match what we received."
-        case .bucketAlreadyExists: "The requested bucket name is not available. The bucket namespace is shared by all users of the system. Please select a different name and try again."
+        case .bucketAlreadyExists:
+            "The requested bucket name is not available. The bucket namespace is shared by all users of the system. Please select a different name and try again."
         case .bucketAlreadyOwnedByYou: "Your previous request to create the named bucket succeeded and you already own it."
         case .bucketNotEmpty: "The bucket you tried to delete is not empty."
         case .entityTooLarge: "Your proposed upload exceeds the maximum allowed object size."
@@ -93,7 +94,8 @@ public enum S3ErrorCode: String, Sendable, CaseIterable {
         case .parentIsObject: "A prefix of the key is an object, so the key cannot be stored below it."
         case .preconditionFailed: "At least one of the preconditions you specified did not hold."
         case .requestTimeTooSkewed: "The difference between the request time and the current time is too large."
-        case .signatureDoesNotMatch: "The request signature we calculated does not match the signature you provided. Check your key and signing method."
+        case .signatureDoesNotMatch:
+            "The request signature we calculated does not match the signature you provided. Check your key and signing method."
         case .insufficientStorage: "There is not enough free space to store the object."
         case .xAmzContentSHA256Mismatch: "The provided 'x-amz-content-sha256' header does not match what was computed."
         }

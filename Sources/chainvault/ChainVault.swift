@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 
 @main
 struct ChainVault: AsyncParsableCommand {
@@ -14,5 +15,3 @@ struct ChainVault: AsyncParsableCommand {
 func environment(_ name: String) -> String? {
     ProcessInfo.processInfo.environment["CHAINVAULT_" + name]
 }
-
-import Foundation

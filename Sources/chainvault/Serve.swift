@@ -8,7 +8,8 @@ import S3Gateway
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Serve the S3 gateway.",
-        discussion: "Every option can also be set by an environment variable CHAINVAULT_<NAME> (CHAINVAULT_DATA, CHAINVAULT_HOST, CHAINVAULT_S3_PORT, CHAINVAULT_REGION, CHAINVAULT_LOG_LEVEL). CHAINVAULT_ACCESS_KEY and CHAINVAULT_SECRET_KEY set the root key pair."
+        discussion:
+            "Every option can also be set by an environment variable CHAINVAULT_<NAME> (CHAINVAULT_DATA, CHAINVAULT_HOST, CHAINVAULT_S3_PORT, CHAINVAULT_REGION, CHAINVAULT_LOG_LEVEL). CHAINVAULT_ACCESS_KEY and CHAINVAULT_SECRET_KEY set the root key pair."
     )
 
     @Option(help: "Data root: one directory per bucket.")
@@ -44,7 +45,8 @@ struct Serve: AsyncParsableCommand {
         try await store.removeTemporaryFiles()
         let credentials = try CredentialStore.open(configDirectory: store.systemPath)
         if let generated = try credentials.ensureRootKey() {
-            output("""
+            output(
+                """
                 Generated the root access key (stored in \(credentials.path), shown only now):
                 access key id: \(generated.accessKeyId)
                 secret key:    \(generated.secretKey)

@@ -37,7 +37,8 @@ struct ClientWentAway: Error {}
 
 extension BucketStore {
     @discardableResult
-    func put(_ bucket: String, _ key: String, _ text: String, attributes: ObjectAttributes = ObjectAttributes()) async throws -> ObjectInfo {
+    func put(_ bucket: String, _ key: String, _ text: String, attributes: ObjectAttributes = ObjectAttributes()) async throws -> ObjectInfo
+    {
         try await putObject(bucket: bucket, key: key, attributes: attributes, body: Chunks(chunks: [Array(text.utf8)]))
     }
 
@@ -72,8 +73,12 @@ extension BucketStore {
     @Test func namesAreGlobal() async throws {
         try await withStore { store, _ in
             try await store.createBucket("shared", owner: "AK1", now: 0)
-            await #expect(throws: StorageError.bucketAlreadyOwnedByYou("shared")) { try await store.createBucket("shared", owner: "AK1", now: 0) }
-            await #expect(throws: StorageError.bucketAlreadyExists("shared")) { try await store.createBucket("shared", owner: "AK2", now: 0) }
+            await #expect(throws: StorageError.bucketAlreadyOwnedByYou("shared")) {
+                try await store.createBucket("shared", owner: "AK1", now: 0)
+            }
+            await #expect(throws: StorageError.bucketAlreadyExists("shared")) {
+                try await store.createBucket("shared", owner: "AK2", now: 0)
+            }
         }
     }
 
@@ -150,7 +155,9 @@ extension BucketStore {
             #expect(try await store.read("bkt", "k") == "old")
             #expect(try FileManager.default.contentsOfDirectory(atPath: root + "/.chainvault/tmp").isEmpty)
             #expect(!FileManager.default.fileExists(atPath: root + "/bkt/fresh"))
-            await #expect(throws: StorageError.noSuchKey(bucket: "bkt", key: "fresh/key")) { try await store.objectInfo(bucket: "bkt", key: "fresh/key") }
+            await #expect(throws: StorageError.noSuchKey(bucket: "bkt", key: "fresh/key")) {
+                try await store.objectInfo(bucket: "bkt", key: "fresh/key")
+            }
         }
     }
 
@@ -234,7 +241,9 @@ extension BucketStore {
             #expect(try await store.read("bkt", "a") == "file a")
             #expect(try await store.read("bkt", "d/e") == "file d/e")
             await #expect(throws: StorageError.noSuchKey(bucket: "bkt", key: "d")) { try await store.objectInfo(bucket: "bkt", key: "d") }
-            await #expect(throws: StorageError.noSuchKey(bucket: "bkt", key: "a/b")) { try await store.objectInfo(bucket: "bkt", key: "a/b") }
+            await #expect(throws: StorageError.noSuchKey(bucket: "bkt", key: "a/b")) {
+                try await store.objectInfo(bucket: "bkt", key: "a/b")
+            }
         }
     }
 
@@ -243,7 +252,9 @@ extension BucketStore {
             try await store.createBucket("bkt", owner: "AK1", now: 0)
             try "secret".write(toFile: root + "/outside.txt", atomically: true, encoding: .utf8)
             try FileManager.default.createSymbolicLink(atPath: root + "/bkt/link", withDestinationPath: root + "/outside.txt")
-            await #expect(throws: StorageError.noSuchKey(bucket: "bkt", key: "link")) { try await store.openObject(bucket: "bkt", key: "link") }
+            await #expect(throws: StorageError.noSuchKey(bucket: "bkt", key: "link")) {
+                try await store.openObject(bucket: "bkt", key: "link")
+            }
             #expect(try await store.keys("bkt").isEmpty)
         }
     }
@@ -306,7 +317,9 @@ extension BucketStore {
                     } while after != nil && pages < 50
                     let whole = try await store.listObjects(bucket: "bkt", ListRequest(delimiter: delimiter))
                     let expected = (whole.objects.map(\.key) + whole.commonPrefixes).sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
-                    #expect(seen.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) } == expected, "delimiter \(delimiter ?? "none"), page size \(pageSize)")
+                    #expect(
+                        seen.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) } == expected,
+                        "delimiter \(delimiter ?? "none"), page size \(pageSize)")
                     #expect(Set(seen).count == seen.count)
                 }
             }

@@ -67,7 +67,8 @@ import Testing
             let get = try await client.execute(uri: url, method: .get)
             #expect(get.status == .ok)
             #expect(get.text == "pdf bytes")
-            let put = try await client.execute(uri: Signer().presign(.put, "/bkt/up.txt"), method: .put, headers: [.contentLength: "3"], body: ByteBuffer(string: "abc"))
+            let put = try await client.execute(
+                uri: Signer().presign(.put, "/bkt/up.txt"), method: .put, headers: [.contentLength: "3"], body: ByteBuffer(string: "abc"))
             #expect(put.status == .ok)
             var old = Signer()
             old.now = TestGateway.now - 601
@@ -94,7 +95,10 @@ import Testing
             // The same signature with other bytes is refused and stores nothing.
             headers[.contentLength] = String(body.count)
             let other = Array("form=data&stays=RAW".utf8)
-            let forged = try await client.execute(uri: "/bkt/forged", method: .put, headers: Signer().headers(.put, "/bkt/forged", headers: headers, payloadHash: nil, signedPayloadHash: sha256Hex(body)), body: ByteBuffer(bytes: other))
+            let forged = try await client.execute(
+                uri: "/bkt/forged", method: .put,
+                headers: Signer().headers(.put, "/bkt/forged", headers: headers, payloadHash: nil, signedPayloadHash: sha256Hex(body)),
+                body: ByteBuffer(bytes: other))
             #expect(forged.errorCode == "SignatureDoesNotMatch")
             #expect(try await client.s3(.head, "/bkt/forged").status == .notFound)
 

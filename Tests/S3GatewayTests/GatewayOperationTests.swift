@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
@@ -36,10 +37,13 @@ import Testing
             let invalid = try await client.s3(.put, "/Bad_Name")
             #expect(invalid.status == .badRequest)
             #expect(invalid.errorCode == "InvalidBucketName")
-            let configuration = Array("<CreateBucketConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><LocationConstraint>eu-west-1</LocationConstraint></CreateBucketConfiguration>".utf8)
+            let configuration = Array(
+                "<CreateBucketConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><LocationConstraint>eu-west-1</LocationConstraint></CreateBucketConfiguration>"
+                    .utf8)
             let wrongRegion = try await client.s3(.put, "/eu-bucket", body: configuration)
             #expect(wrongRegion.errorCode == "InvalidLocationConstraint")
-            let ours = Array("<CreateBucketConfiguration><LocationConstraint>us-east-1</LocationConstraint></CreateBucketConfiguration>".utf8)
+            let ours = Array(
+                "<CreateBucketConfiguration><LocationConstraint>us-east-1</LocationConstraint></CreateBucketConfiguration>".utf8)
             #expect(try await client.s3(.put, "/us-bucket", body: ours).status == .ok)
             #expect(try await client.s3(.put, "/xml-bucket", body: Array("<nope".utf8)).errorCode == "MalformedXML")
             #expect(try await client.s3(.get, "/us-bucket?policy").errorCode == "NotImplemented")
@@ -132,12 +136,14 @@ import Testing
             let body = Array("the real bytes".utf8)
 
             // x-amz-content-sha256 of other bytes.
-            let signed = Signer().headers(.put, "/chk/a", headers: [.contentLength: String(body.count)], payloadHash: sha256Hex(Array("other".utf8)))
+            let signed = Signer().headers(
+                .put, "/chk/a", headers: [.contentLength: String(body.count)], payloadHash: sha256Hex(Array("other".utf8)))
             let mismatch = try await client.execute(uri: "/chk/a", method: .put, headers: signed, body: ByteBuffer(bytes: body))
             #expect(mismatch.status == .badRequest)
             #expect(mismatch.errorCode == "XAmzContentSHA256Mismatch")
 
-            let badMD5 = try await client.s3(.put, "/chk/b", body: body, headers: [HTTPField.Name("Content-MD5")!: "1B2M2Y8AsgTpgAmY7PhCfg=="])
+            let badMD5 = try await client.s3(
+                .put, "/chk/b", body: body, headers: [HTTPField.Name("Content-MD5")!: "1B2M2Y8AsgTpgAmY7PhCfg=="])
             #expect(badMD5.errorCode == "BadDigest")
             let malformedMD5 = try await client.s3(.put, "/chk/c", body: body, headers: [HTTPField.Name("Content-MD5")!: "not base64"])
             #expect(malformedMD5.errorCode == "InvalidDigest")
@@ -158,7 +164,8 @@ import Testing
             #expect(good.headers[HTTPField.Name("x-amz-checksum-crc32")!] == crc.finalize())
             let withMode = try await client.s3(.get, "/chk/e", headers: [HTTPField.Name("x-amz-checksum-mode")!: "ENABLED"])
             #expect(withMode.headers[HTTPField.Name("x-amz-checksum-crc32")!] == crc.finalize())
-            let ranged = try await client.s3(.get, "/chk/e", headers: [.range: "bytes=0-3", HTTPField.Name("x-amz-checksum-mode")!: "ENABLED"])
+            let ranged = try await client.s3(
+                .get, "/chk/e", headers: [.range: "bytes=0-3", HTTPField.Name("x-amz-checksum-mode")!: "ENABLED"])
             #expect(ranged.headers[HTTPField.Name("x-amz-checksum-crc32")!] == nil)
         }
     }
@@ -199,7 +206,8 @@ import Testing
             let failed = try await client.s3(.get, "/cnd/k", headers: [.ifMatch: "\"other\""])
             #expect(failed.status == .preconditionFailed)
             #expect(failed.errorCode == "PreconditionFailed")
-            #expect(try await client.s3(.head, "/cnd/k", headers: [.ifModifiedSince: "Sun, 01 Jan 2090 00:00:00 GMT"]).status == .notModified)
+            #expect(
+                try await client.s3(.head, "/cnd/k", headers: [.ifModifiedSince: "Sun, 01 Jan 2090 00:00:00 GMT"]).status == .notModified)
         }
     }
 
@@ -225,5 +233,3 @@ import Testing
 func md5Hex(_ text: String) -> String {
     SigV4.hex(Insecure.MD5.hash(data: Array(text.utf8)))
 }
-
-import Crypto

@@ -86,7 +86,8 @@ struct Signer {
     /// A presigned URL target (path and query) valid for `expires` seconds.
     func presign(_ method: HTTPRequest.Method, _ path: String, expires: Int = 600) -> String {
         let credential = URIEncoding.encode("\(key.accessKeyId)/\(scope)")
-        let query = "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=\(credential)&X-Amz-Date=\(amzDate)&X-Amz-Expires=\(expires)&X-Amz-SignedHeaders=host"
+        let query =
+            "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=\(credential)&X-Amz-Date=\(amzDate)&X-Amz-Expires=\(expires)&X-Amz-SignedHeaders=host"
         let canonical = SigV4.canonicalRequest(
             method: method.rawValue,
             canonicalURI: path,

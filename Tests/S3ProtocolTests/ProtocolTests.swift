@@ -126,7 +126,8 @@ import Testing
 
     @Test func createBucketConfigurationWithAndWithoutNamespace() throws {
         let namespaced = Array(
-            "<CreateBucketConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><LocationConstraint>eu-west-1</LocationConstraint></CreateBucketConfiguration>".utf8
+            "<CreateBucketConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><LocationConstraint>eu-west-1</LocationConstraint></CreateBucketConfiguration>"
+                .utf8
         )
         #expect(try S3XML.decode(CreateBucketConfiguration.self, from: namespaced).locationConstraint == "eu-west-1")
         let plain = Array("<CreateBucketConfiguration><LocationConstraint>us-east-1</LocationConstraint></CreateBucketConfiguration>".utf8)
@@ -143,8 +144,13 @@ import Testing
         )
         let xml = String(decoding: result.xml(), as: UTF8.self)
         #expect(xml.contains("<ListBucketResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Name>b</Name>"))
-        #expect(xml.contains("<Contents><Key>k</Key><LastModified>2015-08-30T12:36:00.000Z</LastModified><ETag>&quot;e&quot;</ETag><Size>3</Size><StorageClass>STANDARD</StorageClass></Contents>"))
+        #expect(
+            xml.contains(
+                "<Contents><Key>k</Key><LastModified>2015-08-30T12:36:00.000Z</LastModified><ETag>&quot;e&quot;</ETag><Size>3</Size><StorageClass>STANDARD</StorageClass></Contents>"
+            ))
         #expect(xml.contains("<CommonPrefixes><Prefix>p/</Prefix></CommonPrefixes>"))
-        #expect(String(decoding: LocationConstraint(region: "us-east-1").xml(), as: UTF8.self).hasSuffix("<LocationConstraint xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"></LocationConstraint>"))
+        #expect(
+            String(decoding: LocationConstraint(region: "us-east-1").xml(), as: UTF8.self).hasSuffix(
+                "<LocationConstraint xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"></LocationConstraint>"))
     }
 }

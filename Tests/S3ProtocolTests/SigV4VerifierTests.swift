@@ -131,7 +131,8 @@ import Testing
         header.headers.removeAll { $0.name == "Authorization" }
         header.headers.append(("Authorization", "AWS AKIDEXAMPLE:c2lnbmF0dXJl"))
         #expect(throws: SigV4Verifier.signatureVersion2) { try verify(header) }
-        let query = SigV4Request(method: "GET", rawPath: "/b/k", rawQuery: "AWSAccessKeyId=AKIDEXAMPLE&Signature=abc&Expires=1", headers: [("host", "h")])
+        let query = SigV4Request(
+            method: "GET", rawPath: "/b/k", rawQuery: "AWSAccessKeyId=AKIDEXAMPLE&Signature=abc&Expires=1", headers: [("host", "h")])
         #expect(throws: SigV4Verifier.signatureVersion2) { try verify(query) }
     }
 
@@ -146,7 +147,9 @@ import Testing
     @Test func legacyUSRegionIsUsEast1() throws {
         // s3cmd signs for "US" by default; it is S3's legacy name for us-east-1.
         let key = SigV4.signingKey(secret: Self.secret, date: "20261124", region: "US", service: "s3")
-        let headers: [(name: String, value: String)] = [("host", "h"), ("x-amz-date", "20261124T132535Z"), ("x-amz-content-sha256", SigV4.emptyPayloadHash)]
+        let headers: [(name: String, value: String)] = [
+            ("host", "h"), ("x-amz-date", "20261124T132535Z"), ("x-amz-content-sha256", SigV4.emptyPayloadHash),
+        ]
         let canonical = SigV4.canonicalRequest(
             method: "GET",
             canonicalURI: "/",
@@ -156,7 +159,8 @@ import Testing
             payloadHash: SigV4.emptyPayloadHash
         )
         let signature = SigV4.signature(
-            stringToSign: SigV4.stringToSign(amzDate: "20261124T132535Z", scope: "20261124/US/s3/aws4_request", canonicalRequest: canonical),
+            stringToSign: SigV4.stringToSign(
+                amzDate: "20261124T132535Z", scope: "20261124/US/s3/aws4_request", canonicalRequest: canonical),
             signingKey: key
         )
         let request = SigV4Request(

