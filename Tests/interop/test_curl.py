@@ -21,8 +21,11 @@ def test_curl_bucket_and_object_lifecycle(server, home, tmp_path):
 
     upload = tmp_path / "upload.bin"
     upload.write_bytes(os.urandom(3 * 1024 * 1024 + 17))
-    # -T signs the empty-payload hash and sends Expect: 100-continue.
-    assert status_of(curl(server, home, "-T", str(upload), "-o", "/dev/null", "-w", "%{http_code}", f"{base}/dir/upload.bin")) == 200
+    # -T signs the empty-payload hash and sends Expect: 100-continue, which the server answers at once.
+    put = curl(server, home, "-v", "-T", str(upload), "-o", "/dev/null", "-w", "%{http_code}", f"{base}/dir/upload.bin")
+    assert status_of(put) == 200
+    verbose = put.stderr.decode()
+    assert "> Expect: 100-continue" in verbose and "< HTTP/1.1 100 Continue" in verbose
 
     # --data-binary signs the body's real SHA-256 and sends a form content type: the bytes must not change.
     form = b"a=1&b=two+three%20&\x00\xff"
