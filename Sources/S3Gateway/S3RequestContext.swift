@@ -18,18 +18,12 @@ public struct S3RequestContext: RequestContext {
     public init(source: Source) {
         self.coreContext = .init(source: source)
         var generator = SystemRandomNumberGenerator()
-        self.requestId = String(generator.next(), radix: 16, uppercase: true).leftPadded(to: 16)
+        self.requestId = SigV4.hex(withUnsafeBytes(of: generator.next() as UInt64) { Array($0) }).uppercased()
     }
 
     /// The authenticated caller; a handler reached without one is a programming error in the middleware chain.
     func requireCaller() throws(S3Error) -> AccessKey {
         guard let caller else { throw S3Error(.accessDenied) }
         return caller
-    }
-}
-
-extension String {
-    func leftPadded(to width: Int) -> String {
-        count >= width ? self : String(repeating: "0", count: width - count) + self
     }
 }

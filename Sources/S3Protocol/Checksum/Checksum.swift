@@ -29,7 +29,7 @@ public enum ChecksumAlgorithm: String, Sendable, CaseIterable {
 /// An incremental checksum; ``finalize()`` gives the base64 text S3 sends in headers.
 public struct ChecksumHasher: Sendable {
     private enum State: Sendable {
-        case crc32(UInt32, CRCTable32)
+        case crc32(UInt32, CRCTable<UInt32>)
         case crc64(UInt64)
         case sha1(Insecure.SHA1)
         case sha256(SHA256)
@@ -41,8 +41,8 @@ public struct ChecksumHasher: Sendable {
     init(_ algorithm: ChecksumAlgorithm) {
         self.algorithm = algorithm
         switch algorithm {
-        case .crc32: state = .crc32(0xFFFF_FFFF, .ieee)
-        case .crc32c: state = .crc32(0xFFFF_FFFF, .castagnoli)
+        case .crc32: state = .crc32(0xFFFF_FFFF, crc32IEEE)
+        case .crc32c: state = .crc32(0xFFFF_FFFF, crc32Castagnoli)
         case .crc64nvme: state = .crc64(~0)
         case .sha1: state = .sha1(Insecure.SHA1())
         case .sha256: state = .sha256(SHA256())
@@ -53,7 +53,7 @@ public struct ChecksumHasher: Sendable {
     public mutating func update(_ bytes: UnsafeRawBufferPointer) {
         switch state {
         case .crc32(let crc, let table): state = .crc32(table.update(crc, bytes), table)
-        case .crc64(let crc): state = .crc64(CRCTable64.nvme.update(crc, bytes))
+        case .crc64(let crc): state = .crc64(crc64NVME.update(crc, bytes))
         case .sha1(var hash):
             hash.update(bufferPointer: bytes)
             state = .sha1(hash)
@@ -77,49 +77,28 @@ public struct ChecksumHasher: Sendable {
     public func finalize() -> String { Data(finalizeBytes()).base64EncodedString() }
 }
 
-/// A reflected table-driven 32-bit CRC.
-struct CRCTable32: Sendable {
-    let table: [UInt32]
+/// A reflected, table-driven CRC over `Word` (32 or 64 bits).
+struct CRCTable<Word: FixedWidthInteger & UnsignedInteger & Sendable>: Sendable {
+    let table: [Word]
 
-    static let ieee = CRCTable32(polynomial: 0xEDB8_8320)
-    static let castagnoli = CRCTable32(polynomial: 0x82F6_3B78)
-
-    init(polynomial: UInt32) {
+    init(polynomial: Word) {
         table = (0..<256).map { index in
-            var crc = UInt32(index)
+            var crc = Word(index)
             for _ in 0..<8 { crc = crc & 1 == 1 ? (crc >> 1) ^ polynomial : crc >> 1 }
             return crc
         }
     }
 
-    func update(_ crc: UInt32, _ bytes: UnsafeRawBufferPointer) -> UInt32 {
+    func update(_ crc: Word, _ bytes: UnsafeRawBufferPointer) -> Word {
         var crc = crc
         table.withUnsafeBufferPointer { table in
-            for byte in bytes { crc = table[Int((crc ^ UInt32(byte)) & 0xFF)] ^ (crc >> 8) }
+            for byte in bytes { crc = table[Int(truncatingIfNeeded: (crc ^ Word(byte)) & 0xFF)] ^ (crc >> 8) }
         }
         return crc
     }
 }
 
-/// The reflected table-driven CRC-64/NVME.
-struct CRCTable64: Sendable {
-    let table: [UInt64]
-
-    static let nvme = CRCTable64(polynomial: 0x9A6C_9329_AC4B_C9B5)
-
-    init(polynomial: UInt64) {
-        table = (0..<256).map { index in
-            var crc = UInt64(index)
-            for _ in 0..<8 { crc = crc & 1 == 1 ? (crc >> 1) ^ polynomial : crc >> 1 }
-            return crc
-        }
-    }
-
-    func update(_ crc: UInt64, _ bytes: UnsafeRawBufferPointer) -> UInt64 {
-        var crc = crc
-        table.withUnsafeBufferPointer { table in
-            for byte in bytes { crc = table[Int((crc ^ UInt64(byte)) & 0xFF)] ^ (crc >> 8) }
-        }
-        return crc
-    }
-}
+/// CRC-32 (IEEE 802.3), CRC-32C (Castagnoli) and CRC-64/NVME, as S3 defines its checksums.
+let crc32IEEE = CRCTable<UInt32>(polynomial: 0xEDB8_8320)
+let crc32Castagnoli = CRCTable<UInt32>(polynomial: 0x82F6_3B78)
+let crc64NVME = CRCTable<UInt64>(polynomial: 0x9A6C_9329_AC4B_C9B5)
