@@ -99,8 +99,7 @@ extension BucketStore {
                 {
                     record.versions.append(previous)
                 }
-                try FileOperations.makeDirectory(self.metadataBucketPath(bucket), mode: 0o700)
-                try FileOperations.makeDirectory(metadata.directory, mode: 0o700)
+                try FileOperations.makeDirectories(base: self.systemPath + "/meta", relative: metadata.relativeDirectory, mode: 0o700)
                 try FileOperations.replaceFile(
                     metadata.file, bytes: Array(try Self.encode(record)), temporaryPath: recordTemporary, mode: 0o600)
                 // A concurrent delete may remove an emptied parent folder between mkdir and rename: retry.
@@ -133,10 +132,7 @@ extension BucketStore {
     public func objectInfo(bucket: String, key: String) async throws(StorageError) -> ObjectInfo {
         let objectKey = try Self.lookupKey(bucket: bucket, key: key)
         return try await blocking { () throws(StorageError) in
-            let path = try self.existingBucketPath(bucket) + "/" + objectKey.relativePath
-            guard let status = try FileOperations.status(path), status.isRegular else {
-                throw .noSuchKey(bucket: bucket, key: key)
-            }
+            let (path, status) = try Self.existingObject(bucketPath: try self.existingBucketPath(bucket), key: objectKey, bucket: bucket)
             return try self.info(bucket: bucket, key: key, path: path, size: status.size, modificationNanos: status.modificationNanos)
         }
     }
@@ -147,11 +143,7 @@ extension BucketStore {
     public func openObject(bucket: String, key: String) async throws(StorageError) -> ObjectReader {
         let objectKey = try Self.lookupKey(bucket: bucket, key: key)
         let path = try await blocking { () throws(StorageError) in
-            let path = try self.existingBucketPath(bucket) + "/" + objectKey.relativePath
-            guard let status = try FileOperations.status(path), status.isRegular else {
-                throw .noSuchKey(bucket: bucket, key: key)
-            }
-            return path
+            try Self.existingObject(bucketPath: try self.existingBucketPath(bucket), key: objectKey, bucket: bucket).path
         }
         let handle: ReadFileHandle
         let fileInfo: FileInfo
@@ -192,8 +184,7 @@ extension BucketStore {
             try await locks.withLock(bucket + "/" + key) {
                 try await blocking { () throws(StorageError) in
                     let bucketPath = try self.existingBucketPath(bucket)
-                    let path = bucketPath + "/" + objectKey.relativePath
-                    guard try FileOperations.status(path)?.isRegular == true else { return }
+                    guard let path = try? Self.existingObject(bucketPath: bucketPath, key: objectKey, bucket: bucket).path else { return }
                     try FileOperations.removeFile(path)
                     try FileOperations.syncDirectory(FileOperations.parent(of: path))
                     try FileOperations.removeFile(metadata.file)
@@ -223,6 +214,26 @@ extension BucketStore {
         } catch {
             throw .noSuchKey(bucket: bucket, key: key)
         }
+    }
+
+    /// The object's file and status. Every folder on the way must be a real directory and the object a
+    /// regular file: symbolic links are never followed, so no key reaches outside its bucket.
+    /// - Throws: ``StorageError/noSuchKey(bucket:key:)`` otherwise.
+    static func existingObject(bucketPath: String, key: ObjectKey, bucket: String) throws(StorageError) -> (
+        path: String, status: FileOperations.Status
+    ) {
+        var path = bucketPath
+        for (index, segment) in key.segments.enumerated() {
+            path += "/" + segment
+            guard let status = try FileOperations.status(path) else { break }
+            if index == key.segments.count - 1 {
+                if status.isRegular { return (path, status) }
+            } else if status.isDirectory {
+                continue
+            }
+            break
+        }
+        throw .noSuchKey(bucket: bucket, key: key.key)
     }
 
     /// Refuses a key whose path runs through an object or onto a folder of other objects.
@@ -262,8 +273,7 @@ extension BucketStore {
         }
         let etag = try Self.md5(ofFile: path)
         let version = MetadataRecord.Version(size: size, modificationNanos: modificationNanos, etag: etag, attributes: ObjectAttributes())
-        _ = try? FileOperations.makeDirectory(metadataBucketPath(bucket), mode: 0o700)
-        _ = try? FileOperations.makeDirectory(metadata.directory, mode: 0o700)
+        try? FileOperations.makeDirectories(base: systemPath + "/meta", relative: metadata.relativeDirectory, mode: 0o700)
         if let bytes = try? Self.encode(MetadataRecord(versions: [version])) {
             try? FileOperations.replaceFile(metadata.file, bytes: Array(bytes), temporaryPath: newTemporaryPath(), mode: 0o600)
         }

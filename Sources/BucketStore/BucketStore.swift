@@ -91,11 +91,11 @@ public final class BucketStore: Sendable {
     func bucketRecordPath(_ bucket: String) -> String { systemPath + "/buckets/" + bucket + ".json" }
     func metadataBucketPath(_ bucket: String) -> String { systemPath + "/meta/" + bucket }
 
-    func metadataPath(bucket: String, key: String) -> (directory: String, file: String) {
-        let digest = Array(SHA256.hash(data: Array(key.utf8)))
-        let name = digest.map { String($0, radix: 16).leftPadded(to: 2) }.joined()
-        let directory = metadataBucketPath(bucket) + "/" + name.prefix(2)
-        return (directory, directory + "/" + name + ".json")
+    /// Where an object's metadata record lives: `meta/<bucket>/<2 hex>/<sha256(key)>.json`.
+    func metadataPath(bucket: String, key: String) -> (relativeDirectory: [Substring], file: String) {
+        let name = Self.hex(SHA256.hash(data: Array(key.utf8)))
+        let relative = [bucket[...], name.prefix(2)]
+        return (relative, systemPath + "/meta/" + relative.joined(separator: "/") + "/" + name + ".json")
     }
 
     /// The bucket's directory, after checking the name and that it exists.

@@ -56,12 +56,12 @@ enum FileOperations {
     }
 
     /// Creates every missing directory from `base` down to `base/relative`, syncing each new directory's parent.
-    static func makeDirectories(base: String, relative: [Substring]) throws(StorageError) {
+    static func makeDirectories(base: String, relative: [Substring], mode: mode_t = 0o755) throws(StorageError) {
         var path = base
         for segment in relative {
             let parent = path
             path += "/" + segment
-            if try makeDirectory(path) { try syncDirectory(parent) }
+            if try makeDirectory(path, mode: mode) { try syncDirectory(parent) }
         }
     }
 

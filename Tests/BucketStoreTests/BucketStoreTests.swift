@@ -255,6 +255,20 @@ extension BucketStore {
             await #expect(throws: StorageError.noSuchKey(bucket: "bkt", key: "link")) {
                 try await store.openObject(bucket: "bkt", key: "link")
             }
+            // A linked folder does not lead out of the bucket either, for reads, deletes or writes.
+            try FileManager.default.createDirectory(atPath: root + "/elsewhere", withIntermediateDirectories: true)
+            try "outside".write(toFile: root + "/elsewhere/file", atomically: true, encoding: .utf8)
+            try FileManager.default.createSymbolicLink(atPath: root + "/bkt/dir", withDestinationPath: root + "/elsewhere")
+            await #expect(throws: StorageError.noSuchKey(bucket: "bkt", key: "dir/file")) {
+                try await store.objectInfo(bucket: "bkt", key: "dir/file")
+            }
+            await #expect(throws: StorageError.noSuchKey(bucket: "bkt", key: "dir/file")) {
+                try await store.openObject(bucket: "bkt", key: "dir/file")
+            }
+            try await store.deleteObject(bucket: "bkt", key: "dir/file")
+            #expect(FileManager.default.fileExists(atPath: root + "/elsewhere/file"))
+            await #expect(throws: StorageError.parentIsObject(bucket: "bkt", key: "dir/new")) { try await store.put("bkt", "dir/new", "x") }
+            #expect(!FileManager.default.fileExists(atPath: root + "/elsewhere/new"))
             #expect(try await store.keys("bkt").isEmpty)
         }
     }
