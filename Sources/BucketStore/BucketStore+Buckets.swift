@@ -55,14 +55,20 @@ extension BucketStore {
     public func deleteBucket(_ name: String) async throws(StorageError) {
         let recordPath = bucketRecordPath(name)
         let metadataPath = metadataBucketPath(name)
+        let uploadsPath = uploadsPath(name)
         let root = self.root
         try await blocking { () throws(StorageError) in
             let path = try self.existingBucketPath(name)
+            // An in-flight multipart upload keeps the bucket from being empty, as in S3.
+            for entry in try FileOperations.entries(uploadsPath) ?? [] where entry.kind == .directory {
+                if try FileOperations.status(uploadsPath + "/" + entry.name + "/completed.json") == nil { throw .bucketNotEmpty(name) }
+            }
             // Only empty folders may remain; removing them bottom-up fails if a file appears meanwhile.
             guard try Self.removeEmptyTree(path) else { throw .bucketNotEmpty(name) }
             try FileOperations.syncDirectory(root)
             try FileOperations.removeFile(recordPath)
             try Self.removeTree(metadataPath)
+            try Self.removeTree(uploadsPath)
         }
     }
 

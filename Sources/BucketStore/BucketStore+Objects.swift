@@ -49,7 +49,7 @@ extension BucketStore {
     }
 
     /// Streams `body` into a new file at `path`, fsyncs it, and returns the hex MD5 of what was written.
-    private func writeTemporary<Body: AsyncSequence>(_ path: String, body: Body) async throws -> String
+    func writeTemporary<Body: AsyncSequence>(_ path: String, body: Body) async throws -> String
     where Body.Element == ByteBuffer {
         let handle = try await fileSystem.openFile(forWritingAt: FilePath(path), options: .newFile(replaceExisting: false))
         do {
@@ -70,7 +70,7 @@ extension BucketStore {
     }
 
     /// Moves a finished temporary file under its key, with its metadata record, durably.
-    private func publish(
+    func publish(
         temporary: String,
         bucket: String,
         key: ObjectKey,

@@ -44,7 +44,7 @@ public final class BucketStore: Sendable {
         self.fileSystem = FileSystem(threadPool: threadPool)
         self.logger = logger
         try FileOperations.makeDirectory(self.root)
-        for folder in ["", "/tmp", "/buckets", "/meta"] {
+        for folder in ["", "/tmp", "/buckets", "/meta", "/uploads"] {
             try FileOperations.makeDirectory(systemPath + folder, mode: 0o700)
         }
     }

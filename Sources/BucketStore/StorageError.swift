@@ -20,6 +20,14 @@ public enum StorageError: Error, Sendable, Equatable {
     case objectExistsAsPrefix(bucket: String, key: String)
     /// A prefix of the key (`a` for `a/b`) is an object.
     case parentIsObject(bucket: String, key: String)
+    /// No in-flight multipart upload with that id for that bucket and key.
+    case noSuchUpload(uploadId: String)
+    /// A part named in CompleteMultipartUpload is missing or its ETag differs.
+    case invalidPart(partNumber: Int)
+    /// The parts of CompleteMultipartUpload are not in ascending order, or the list is empty.
+    case invalidPartOrder
+    /// A part other than the last is smaller than 5 MiB.
+    case entityTooSmall(partNumber: Int, size: Int64)
     /// The file system is full.
     case insufficientStorage(bucket: String, key: String)
     /// A file-system call failed; `operation` names the call and `path` the file, `errno` the cause.
@@ -39,6 +47,10 @@ extension StorageError: CustomStringConvertible {
         case .invalidKey(_, let reason): "invalid key: \(reason)"
         case .objectExistsAsPrefix(let bucket, let key): "'\(key)' in '\(bucket)' is a prefix of other objects"
         case .parentIsObject(let bucket, let key): "a prefix of '\(key)' in '\(bucket)' is an object"
+        case .noSuchUpload(let uploadId): "no multipart upload '\(uploadId)'"
+        case .invalidPart(let partNumber): "part \(partNumber) is missing or has another ETag"
+        case .invalidPartOrder: "the parts are not in ascending order"
+        case .entityTooSmall(let partNumber, let size): "part \(partNumber) has \(size) bytes, less than 5 MiB"
         case .insufficientStorage(let bucket, let key): "no space left to store '\(key)' in '\(bucket)'"
         case .io(let operation, let path, let errno): "\(operation) \(path) failed: errno \(errno)"
         }

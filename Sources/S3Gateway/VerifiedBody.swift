@@ -37,7 +37,16 @@ struct VerifiedBody<Base: AsyncSequence & Sendable>: AsyncSequence, Sendable whe
 
         mutating func next() async throws -> ByteBuffer? {
             guard !finished else { return nil }
-            guard let chunk = try await base.next() else {
+            let next: ByteBuffer?
+            do {
+                next = try await base.next()
+            } catch let error as S3Error {
+                throw error
+            } catch {
+                // The connection closed or broke mid-body: the client's doing, not an internal error.
+                throw S3Error(.incompleteBody, "The connection closed before the whole body arrived.")
+            }
+            guard let chunk = next else {
                 finished = true
                 try finish()
                 return nil

@@ -11,6 +11,7 @@ public enum S3ErrorCode: String, Sendable, CaseIterable {
     case bucketAlreadyOwnedByYou = "BucketAlreadyOwnedByYou"
     case bucketNotEmpty = "BucketNotEmpty"
     case entityTooLarge = "EntityTooLarge"
+    case entityTooSmall = "EntityTooSmall"
     case expiredToken = "ExpiredToken"
     case incompleteBody = "IncompleteBody"
     case internalError = "InternalError"
@@ -19,6 +20,8 @@ public enum S3ErrorCode: String, Sendable, CaseIterable {
     case invalidBucketName = "InvalidBucketName"
     case invalidDigest = "InvalidDigest"
     case invalidLocationConstraint = "InvalidLocationConstraint"
+    case invalidPart = "InvalidPart"
+    case invalidPartOrder = "InvalidPartOrder"
     case invalidRange = "InvalidRange"
     case invalidRequest = "InvalidRequest"
     case keyTooLongError = "KeyTooLongError"
@@ -28,6 +31,10 @@ public enum S3ErrorCode: String, Sendable, CaseIterable {
     case missingSecurityHeader = "MissingSecurityHeader"
     case noSuchBucket = "NoSuchBucket"
     case noSuchKey = "NoSuchKey"
+    case noSuchUpload = "NoSuchUpload"
+    case noSuchBucketPolicy = "NoSuchBucketPolicy"
+    case noSuchCORSConfiguration = "NoSuchCORSConfiguration"
+    case noSuchLifecycleConfiguration = "NoSuchLifecycleConfiguration"
     case notImplemented = "NotImplemented"
     case objectExistsAsPrefix = "ObjectExistsAsPrefix"
     case parentIsObject = "ParentIsObject"
@@ -42,7 +49,8 @@ public enum S3ErrorCode: String, Sendable, CaseIterable {
         switch self {
         case .accessDenied, .invalidAccessKeyId, .requestTimeTooSkewed, .signatureDoesNotMatch:
             403
-        case .authorizationHeaderMalformed, .authorizationQueryParametersError, .badDigest, .entityTooLarge,
+        case .authorizationHeaderMalformed, .authorizationQueryParametersError, .badDigest, .entityTooLarge, .entityTooSmall,
+            .invalidPart, .invalidPartOrder,
             .expiredToken, .incompleteBody, .invalidArgument, .invalidBucketName, .invalidDigest,
             .invalidLocationConstraint, .invalidRequest, .keyTooLongError, .malformedXML, .missingSecurityHeader,
             .xAmzContentSHA256Mismatch:
@@ -52,7 +60,8 @@ public enum S3ErrorCode: String, Sendable, CaseIterable {
         case .internalError: 500
         case .methodNotAllowed: 405
         case .missingContentLength: 411
-        case .noSuchBucket, .noSuchKey: 404
+        case .noSuchBucket, .noSuchKey, .noSuchUpload, .noSuchBucketPolicy, .noSuchCORSConfiguration, .noSuchLifecycleConfiguration:
+            404
         case .notImplemented: 501
         case .preconditionFailed: 412
         case .invalidRange: 416
@@ -72,6 +81,9 @@ public enum S3ErrorCode: String, Sendable, CaseIterable {
         case .bucketAlreadyOwnedByYou: "Your previous request to create the named bucket succeeded and you already own it."
         case .bucketNotEmpty: "The bucket you tried to delete is not empty."
         case .entityTooLarge: "Your proposed upload exceeds the maximum allowed object size."
+        case .entityTooSmall: "Your proposed upload is smaller than the minimum allowed object size."
+        case .invalidPart: "One or more of the specified parts could not be found. The part might not have been uploaded, or the specified entity tag might not have matched the part's entity tag."
+        case .invalidPartOrder: "The list of parts was not in ascending order. Parts must be ordered by part number."
         case .expiredToken: "The provided token has expired."
         case .incompleteBody: "You did not provide the number of bytes specified by the Content-Length HTTP header."
         case .internalError: "We encountered an internal error. Please try again."
@@ -89,6 +101,10 @@ public enum S3ErrorCode: String, Sendable, CaseIterable {
         case .missingSecurityHeader: "Your request is missing a required header."
         case .noSuchBucket: "The specified bucket does not exist"
         case .noSuchKey: "The specified key does not exist."
+        case .noSuchUpload: "The specified multipart upload does not exist. The upload ID might be invalid, or the multipart upload might have been aborted or completed."
+        case .noSuchBucketPolicy: "The bucket policy does not exist."
+        case .noSuchCORSConfiguration: "The CORS configuration does not exist."
+        case .noSuchLifecycleConfiguration: "The lifecycle configuration does not exist."
         case .notImplemented: "A header you provided implies functionality that is not implemented."
         case .objectExistsAsPrefix: "The key is a prefix of other objects, so it cannot hold data itself."
         case .parentIsObject: "A prefix of the key is an object, so the key cannot be stored below it."
