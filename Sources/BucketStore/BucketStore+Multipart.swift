@@ -215,7 +215,7 @@ extension BucketStore {
             throw StorageError.invalidPartOrder
         }
         let stored = Dictionary(uniqueKeysWithValues: try await blocking { () throws(StorageError) in try Self.parts(in: path) }.map { ($0.partNumber, $0) })
-        var chosen: [UploadedPart] = []
+        var selected: [UploadedPart] = []
         for (index, request) in requested.enumerated() {
             guard let part = stored[request.partNumber], part.etag == Self.unquote(request.etag) else {
                 throw StorageError.invalidPart(partNumber: request.partNumber)
@@ -223,8 +223,9 @@ extension BucketStore {
             if index < requested.count - 1, part.size < Self.minPartSize {
                 throw StorageError.entityTooSmall(partNumber: part.partNumber, size: part.size)
             }
-            chosen.append(part)
+            selected.append(part)
         }
+        let chosen = selected
         var md5s: [UInt8] = []
         for part in chosen { md5s += Self.bytes(hex: part.etag) }
         let etag = Self.hex(Insecure.MD5.hash(data: md5s)) + "-\(chosen.count)"
@@ -301,23 +302,33 @@ extension BucketStore {
         return result
     }
 
-    /// Concatenates files into a new, fsynced file (copy_file_range: the bytes never enter this process).
+    /// Concatenates files into a new, fsynced file, 1 MiB at a time.
     static func concatenate(_ sources: [String], into destination: String) throws(StorageError) {
         let out = open(destination, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard out >= 0 else { throw FileOperations.fail("open", destination) }
         defer { close(out) }
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
         for source in sources {
             let input = open(source, O_RDONLY | O_CLOEXEC)
             guard input >= 0 else { throw FileOperations.fail("open", source) }
             defer { close(input) }
             while true {
-                let copied = copy_file_range(input, nil, out, nil, 1 << 30, 0)
-                if copied < 0 {
+                let count = buffer.withUnsafeMutableBytes { read(input, $0.baseAddress!, $0.count) }
+                if count < 0 {
                     if errno == EINTR { continue }
-                    if errno == ENOSPC { throw .insufficientStorage(bucket: "", key: destination) }
-                    throw FileOperations.fail("copy_file_range", source)
+                    throw FileOperations.fail("read", source)
                 }
-                if copied == 0 { break }
+                if count == 0 { break }
+                var written = 0
+                while written < count {
+                    let result = buffer.withUnsafeBytes { write(out, $0.baseAddress! + written, count - written) }
+                    if result < 0 {
+                        if errno == EINTR { continue }
+                        if errno == ENOSPC { throw .insufficientStorage(bucket: "", key: destination) }
+                        throw FileOperations.fail("write", destination)
+                    }
+                    written += result
+                }
             }
         }
         guard fsync(out) == 0 else { throw FileOperations.fail("fsync", destination) }

@@ -28,6 +28,14 @@ extension StorageError {
             S3Error(.objectExistsAsPrefix, resource: "/\(bucket)/\(key)")
         case .parentIsObject(let bucket, let key):
             S3Error(.parentIsObject, resource: "/\(bucket)/\(key)")
+        case .noSuchUpload(let uploadId):
+            S3Error(.noSuchUpload, resource: uploadId)
+        case .invalidPart(let partNumber):
+            S3Error(.invalidPart, "Part \(partNumber) was not uploaded, or its ETag does not match the one given.")
+        case .invalidPartOrder:
+            S3Error(.invalidPartOrder, "List at least one part, in ascending order of part numbers.")
+        case .entityTooSmall(let partNumber, let size):
+            S3Error(.entityTooSmall, "Part \(partNumber) has \(size) bytes; every part but the last needs at least 5 MiB.")
         case .insufficientStorage(let bucket, let key):
             S3Error(.insufficientStorage, resource: "/\(bucket)/\(key)")
         case .io:

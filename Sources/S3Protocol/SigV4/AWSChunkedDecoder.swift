@@ -93,11 +93,6 @@ public struct AWSChunkedDecoder: Sendable {
     /// Checks that the body ended after a complete final chunk (and trailer).
     /// - Returns: The trailing headers by lowercase name.
     public mutating func finish() throws(S3Error) -> [String: String] {
-        if case .trailer = state, line.isEmpty {
-            // Some clients end the trailer section without the final empty line.
-            try endTrailer()
-            state = .done
-        }
         guard case .done = state else { throw Self.malformed("the body ended before the final chunk") }
         return trailers
     }
