@@ -3,7 +3,7 @@ import Foundation
 import NIOCore
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// An in-flight multipart upload.
@@ -82,7 +82,8 @@ extension BucketStore {
         try await blocking { () throws(StorageError) in
             _ = try self.existingBucketPath(bucket)
             try FileOperations.makeDirectories(base: systemPath, relative: ["uploads", bucket[...], uploadId[...]], mode: 0o700)
-            try FileOperations.replaceFile(path + "/upload.json", bytes: Array(try Self.encode(upload)), temporaryPath: temporary, mode: 0o600)
+            try FileOperations.replaceFile(
+                path + "/upload.json", bytes: Array(try Self.encode(upload)), temporaryPath: temporary, mode: 0o600)
         }
         return upload
     }
@@ -112,7 +113,7 @@ extension BucketStore {
         key: String,
         uploadId: String,
         partNumber: Int,
-        checksums: [String: String] = [:],
+        checksums: @Sendable () -> [String: String] = { [:] },
         body: Body
     ) async throws -> UploadedPart where Body.Element == ByteBuffer {
         _ = try await multipartUpload(bucket: bucket, key: key, uploadId: uploadId)
@@ -127,6 +128,7 @@ extension BucketStore {
         }
         let recordTemporary = newTemporaryPath()
         let name = Self.partName(partNumber)
+        let partChecksums = checksums()
         do {
             return try await locks.withLock(uploadId + "/" + name) {
                 try await blocking { () throws(StorageError) in
@@ -140,7 +142,7 @@ extension BucketStore {
                         etag: etag,
                         size: written.size,
                         modificationNanos: written.modificationNanos,
-                        checksums: checksums
+                        checksums: partChecksums
                     )
                     try FileOperations.replaceFile(
                         path + "/" + name + ".json",
@@ -214,7 +216,8 @@ extension BucketStore {
         for (previous, next) in zip(requested, requested.dropFirst()) where next.partNumber <= previous.partNumber {
             throw StorageError.invalidPartOrder
         }
-        let stored = Dictionary(uniqueKeysWithValues: try await blocking { () throws(StorageError) in try Self.parts(in: path) }.map { ($0.partNumber, $0) })
+        let stored = Dictionary(
+            uniqueKeysWithValues: try await blocking { () throws(StorageError) in try Self.parts(in: path) }.map { ($0.partNumber, $0) })
         var selected: [UploadedPart] = []
         for (index, request) in requested.enumerated() {
             guard let part = stored[request.partNumber], part.etag == Self.unquote(request.etag) else {
@@ -234,14 +237,16 @@ extension BucketStore {
             try await blocking { () throws(StorageError) in
                 try Self.concatenate(chosen.map { path + "/" + Self.partName($0.partNumber) }, into: temporary)
             }
-            let info = try await publish(temporary: temporary, bucket: bucket, key: try ObjectKey(key), etag: etag, attributes: upload.attributes)
+            let info = try await publish(
+                temporary: temporary, bucket: bucket, key: try ObjectKey(key), etag: etag, attributes: upload.attributes)
             let completed = CompletedUpload(
                 parts: partList,
                 info: .init(size: info.size, modificationNanos: info.modificationNanos, etag: etag)
             )
             let recordTemporary = newTemporaryPath()
             try await blocking { () throws(StorageError) in
-                try FileOperations.replaceFile(path + "/completed.json", bytes: Array(try Self.encode(completed)), temporaryPath: recordTemporary)
+                try FileOperations.replaceFile(
+                    path + "/completed.json", bytes: Array(try Self.encode(completed)), temporaryPath: recordTemporary)
                 for part in chosen {
                     try FileOperations.removeFile(path + "/" + Self.partName(part.partNumber))
                 }

@@ -28,6 +28,17 @@ extension BucketStore {
         attributes: ObjectAttributes,
         body: Body
     ) async throws -> ObjectInfo where Body.Element == ByteBuffer {
+        try await putObject(bucket: bucket, key: key, attributes: { attributes }, body: body)
+    }
+
+    /// Stores an object whose attributes are known only once the body ended (a checksum sent in an
+    /// aws-chunked trailer): `attributes` is called after the last byte, before the object is published.
+    public func putObject<Body: AsyncSequence>(
+        bucket: String,
+        key: String,
+        attributes: @Sendable () -> ObjectAttributes,
+        body: Body
+    ) async throws -> ObjectInfo where Body.Element == ByteBuffer {
         let objectKey = try ObjectKey(key)
         try await blocking { () throws(StorageError) in
             try Self.checkPlacement(bucketPath: try self.existingBucketPath(bucket), key: objectKey, bucket: bucket)
@@ -41,7 +52,7 @@ extension BucketStore {
             throw Self.mapFileSystemError(error, bucket: bucket, key: key)
         }
         do {
-            return try await publish(temporary: temporary, bucket: bucket, key: objectKey, etag: etag, attributes: attributes)
+            return try await publish(temporary: temporary, bucket: bucket, key: objectKey, etag: etag, attributes: attributes())
         } catch {
             _ = try? await blocking { () throws(StorageError) in try FileOperations.removeFile(temporary) }
             throw error

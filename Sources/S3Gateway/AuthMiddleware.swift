@@ -12,7 +12,7 @@ struct AuthMiddleware: RouterMiddleware {
 
     let verifier: SigV4Verifier
     let credentials: CredentialStore
-    let store: BucketStore
+    let access: BucketAccess
     let domain: String?
     let clock: @Sendable () -> Int64
 
@@ -46,9 +46,9 @@ struct AuthMiddleware: RouterMiddleware {
         }
         context.operation = operation
         context.logger[metadataKey: "operation"] = "\(operation.rawValue)"
-        try await authorize(caller, operation: operation, bucket: address.bucket)
+        try await access.authorize(caller, operation: operation, bucket: address.bucket)
         var request = request
-        if case .signedBodyHash(let pending) = authorization.payload, operation != .putObject {
+        if case .signedBodyHash(let pending) = authorization.payload, operation != .putObject, operation != .uploadPart {
             // Only PutObject verifies its body as it streams; other bodies are small XML: check them here.
             let body = try await request.body.collect(upTo: S3XML.maxRequestBodySize)
             guard pending.matches(payloadHash: SigV4.hex(SHA256.hash(data: body.readableBytesView))) else {
@@ -58,27 +58,5 @@ struct AuthMiddleware: RouterMiddleware {
             context.payload = .unsigned
         }
         return try await next(request, context)
-    }
-
-    /// Checks that `caller` may run `operation` on `bucket`.
-    /// - Throws: ``S3Error`` `AccessDenied`; `NoSuchBucket` only to callers who could see the bucket.
-    func authorize(_ caller: AccessKey, operation: S3Operation, bucket: String?) async throws {
-        if caller.readOnly, !operation.isRead {
-            throw S3Error(.accessDenied, "This access key is read-only.")
-        }
-        guard let bucket, operation != .createBucket else { return }
-        let info: BucketInfo
-        do {
-            info = try await store.bucket(bucket)
-        } catch {
-            // Callers limited to granted buckets learn nothing about other names.
-            if error == .noSuchBucket(bucket), !caller.isRoot, !caller.buckets.isEmpty, !caller.buckets.contains(bucket) {
-                throw S3Error(.accessDenied)
-            }
-            throw error
-        }
-        guard caller.mayAccess(bucket: bucket, owner: info.owner) else {
-            throw S3Error(.accessDenied, "This access key may not use bucket '\(bucket)'.")
-        }
     }
 }

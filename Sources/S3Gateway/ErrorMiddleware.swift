@@ -59,6 +59,13 @@ extension HTTPField.Name {
     static let amzRequestId = Self("x-amz-request-id")!
     static let amzContentSHA256 = Self("x-amz-content-sha256")!
     static let amzDecodedContentLength = Self("x-amz-decoded-content-length")!
+    static let amzTrailer = Self("x-amz-trailer")!
+    static let amzMetadataDirective = Self("x-amz-metadata-directive")!
+    static let amzCopySourceRange = Self("x-amz-copy-source-range")!
+    static let amzCopySourceIfMatch = Self("x-amz-copy-source-if-match")!
+    static let amzCopySourceIfNoneMatch = Self("x-amz-copy-source-if-none-match")!
+    static let amzCopySourceIfModifiedSince = Self("x-amz-copy-source-if-modified-since")!
+    static let amzCopySourceIfUnmodifiedSince = Self("x-amz-copy-source-if-unmodified-since")!
     static let amzBucketRegion = Self("x-amz-bucket-region")!
     static let amzCopySource = Self("x-amz-copy-source")!
     static let amzChecksumMode = Self("x-amz-checksum-mode")!

@@ -8,28 +8,42 @@ import S3Protocol
 /// Handlers of object operations: put, get, head, delete.
 struct ObjectHandlers: Sendable {
     let store: BucketStore
+    let access: BucketAccess
 
     /// The largest single PUT, as in S3.
     static let maxObjectSize: Int64 = 5 * 1024 * 1024 * 1024
 
     func putObject(bucket: String, key: String, request: Request, context: S3RequestContext) async throws -> Response {
         let headers = request.headers
-        var expectations = try Self.expectations(headers: headers, payload: context.payload)
+        let expectations = try BodyExpectations(headers: headers, payload: context.payload)
         if expectations.length > Self.maxObjectSize {
             throw S3Error(.entityTooLarge, "A single PUT is at most 5 GiB; use a multipart upload.", resource: "/\(bucket)/\(key)")
         }
-        var attributes = Self.attributes(headers)
-        var response = HTTPFields()
-        if let checksum = try Self.checksumHeader(headers) {
-            // Kept only if the body matches: VerifiedBody fails the write otherwise.
-            expectations.checksum = checksum
-            attributes.checksums[checksum.algorithm.rawValue] = checksum.value
-            if let name = HTTPField.Name(checksum.algorithm.headerName) { response[name] = checksum.value }
-        }
         let body = VerifiedBody(base: request.body, expectations: expectations)
-        let info = try await store.putObject(bucket: bucket, key: key, attributes: attributes, body: body)
-        response[.eTag] = "\"\(info.etag)\""
-        return S3Responses.empty(.ok, headers: response)
+        let outcome = body.outcome
+        let attributes = Self.attributes(headers)
+        let info = try await store.putObject(
+            bucket: bucket,
+            key: key,
+            attributes: {
+                // Verified checksums only: VerifiedBody fails the write before this on a mismatch.
+                var final = attributes
+                final.checksums = outcome.checksums
+                return final
+            },
+            body: body
+        )
+        return S3Responses.empty(.ok, headers: Self.writeHeaders(etag: info.etag, checksums: outcome.checksums))
+    }
+
+    /// ETag and checksum headers of a PUT or UploadPart response.
+    static func writeHeaders(etag: String, checksums: [String: String]) -> HTTPFields {
+        var headers = HTTPFields()
+        headers[.eTag] = "\"\(etag)\""
+        for (algorithm, value) in checksums {
+            if let name = HTTPField.Name("x-amz-checksum-" + algorithm.lowercased()) { headers[name] = value }
+        }
+        return headers
     }
 
     func getObject(bucket: String, key: String, request: Request, query: QueryParameters, head: Bool) async throws -> Response {
@@ -84,47 +98,6 @@ struct ObjectHandlers: Sendable {
     }
 
     // MARK: - Request parsing
-
-    /// Length and promised hashes of the body, from the headers and the signature.
-    static func expectations(headers: HTTPFields, payload: SigV4Authorization.Payload?) throws(S3Error) -> BodyExpectations {
-        guard let lengthText = headers[.contentLength] else {
-            throw S3Error(.missingContentLength)
-        }
-        guard let length = Int64(lengthText), length >= 0 else {
-            throw S3Error(.invalidArgument, "Content-Length must be a non-negative integer.")
-        }
-        var expectations = BodyExpectations(length: length)
-        switch payload {
-        case .unsigned, nil: break
-        case .sha256(let hash): expectations.sha256 = hash
-        case .signedBodyHash(let pending): expectations.pendingSignature = pending
-        case .streamingSigned, .streamingUnsignedTrailer:
-            throw S3Error(
-                .notImplemented, "aws-chunked payloads are not supported yet; send the body with a hex SHA-256 or UNSIGNED-PAYLOAD.")
-        }
-        if let md5 = headers[.contentMD5] {
-            guard let data = Data(base64Encoded: md5), data.count == 16 else {
-                throw S3Error(.invalidDigest)
-            }
-            expectations.md5 = Array(data)
-        }
-        return expectations
-    }
-
-    /// The `x-amz-checksum-*` header, if one is sent.
-    /// - Throws: ``S3Error`` `InvalidRequest` when several are sent or the value is not base64 of the right length.
-    static func checksumHeader(_ headers: HTTPFields) throws(S3Error) -> (algorithm: ChecksumAlgorithm, value: String)? {
-        var found: (ChecksumAlgorithm, String)?
-        for algorithm in ChecksumAlgorithm.allCases {
-            guard let name = HTTPField.Name(algorithm.headerName), let value = headers[name] else { continue }
-            guard found == nil else { throw S3Error(.invalidRequest, "Expecting a single x-amz-checksum- header.") }
-            guard let data = Data(base64Encoded: value), data.count == algorithm.digestLength else {
-                throw S3Error(.invalidRequest, "Value for \(algorithm.headerName) header is invalid.")
-            }
-            found = (algorithm, value)
-        }
-        return found
-    }
 
     /// The attributes a PUT stores: content headers and `x-amz-meta-*`.
     static func attributes(_ headers: HTTPFields) -> ObjectAttributes {

@@ -6,6 +6,7 @@ import S3Protocol
 struct S3Dispatcher: Sendable {
     let buckets: BucketHandlers
     let objects: ObjectHandlers
+    let multipart: MultipartHandlers
 
     func handle(_ request: Request, context: S3RequestContext) async throws -> Response {
         guard let operation = context.operation, let address = context.address else { throw S3Error(.accessDenied) }
@@ -38,9 +39,28 @@ struct S3Dispatcher: Sendable {
         case .headObject:
             return try await objects.getObject(bucket: try bucket(), key: try key(), request: request, query: query, head: true)
         case .deleteObject: return try await objects.deleteObject(bucket: try bucket(), key: try key())
-        case .listMultipartUploads, .deleteObjects, .copyObject, .createMultipartUpload, .uploadPart, .uploadPartCopy,
-            .completeMultipartUpload, .abortMultipartUpload, .listParts, .unsupported:
-            throw S3Error(.notImplemented, "\(operation.rawValue) is not implemented by this server.")
+        case .copyObject: return try await objects.copyObject(bucket: try bucket(), key: try key(), request: request, context: context)
+        case .deleteObjects: return try await objects.deleteObjects(bucket: try bucket(), request: request)
+        case .createMultipartUpload:
+            return try await multipart.create(bucket: try bucket(), key: try key(), request: request, context: context)
+        case .uploadPart:
+            return try await multipart.uploadPart(bucket: try bucket(), key: try key(), query: query, request: request, context: context)
+        case .uploadPartCopy:
+            return try await multipart.uploadPartCopy(
+                bucket: try bucket(),
+                key: try key(),
+                query: query,
+                request: request,
+                context: context,
+                objects: objects
+            )
+        case .completeMultipartUpload:
+            return try await multipart.complete(bucket: try bucket(), key: try key(), query: query, request: request)
+        case .abortMultipartUpload: return try await multipart.abort(bucket: try bucket(), key: try key(), query: query)
+        case .listParts: return try await multipart.listParts(bucket: try bucket(), key: try key(), query: query, context: context)
+        case .listMultipartUploads: return try await multipart.listUploads(bucket: try bucket(), query: query)
+        case .unsupported:
+            throw S3Error(.notImplemented, "This operation is not implemented by this server.")
         }
     }
 }

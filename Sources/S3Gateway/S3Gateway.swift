@@ -57,18 +57,20 @@ public func buildApplication(
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in },
     logger: Logger = Logger(label: "chainvault.s3")
 ) -> some ApplicationProtocol {
+    let access = BucketAccess(store: store)
     let responder = S3Responder(
         errors: ErrorMiddleware(),
         auth: AuthMiddleware(
             verifier: SigV4Verifier(region: configuration.region),
             credentials: credentials,
-            store: store,
+            access: access,
             domain: configuration.domain,
             clock: clock
         ),
         dispatcher: S3Dispatcher(
             buckets: BucketHandlers(store: store, region: configuration.region, clock: clock),
-            objects: ObjectHandlers(store: store)
+            objects: ObjectHandlers(store: store, access: access),
+            multipart: MultipartHandlers(store: store, clock: clock)
         )
     )
     return Application(

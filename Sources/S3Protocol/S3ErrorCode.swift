@@ -82,7 +82,8 @@ public enum S3ErrorCode: String, Sendable, CaseIterable {
         case .bucketNotEmpty: "The bucket you tried to delete is not empty."
         case .entityTooLarge: "Your proposed upload exceeds the maximum allowed object size."
         case .entityTooSmall: "Your proposed upload is smaller than the minimum allowed object size."
-        case .invalidPart: "One or more of the specified parts could not be found. The part might not have been uploaded, or the specified entity tag might not have matched the part's entity tag."
+        case .invalidPart:
+            "One or more of the specified parts could not be found. The part might not have been uploaded, or the specified entity tag might not have matched the part's entity tag."
         case .invalidPartOrder: "The list of parts was not in ascending order. Parts must be ordered by part number."
         case .expiredToken: "The provided token has expired."
         case .incompleteBody: "You did not provide the number of bytes specified by the Content-Length HTTP header."
@@ -101,7 +102,8 @@ public enum S3ErrorCode: String, Sendable, CaseIterable {
         case .missingSecurityHeader: "Your request is missing a required header."
         case .noSuchBucket: "The specified bucket does not exist"
         case .noSuchKey: "The specified key does not exist."
-        case .noSuchUpload: "The specified multipart upload does not exist. The upload ID might be invalid, or the multipart upload might have been aborted or completed."
+        case .noSuchUpload:
+            "The specified multipart upload does not exist. The upload ID might be invalid, or the multipart upload might have been aborted or completed."
         case .noSuchBucketPolicy: "The bucket policy does not exist."
         case .noSuchCORSConfiguration: "The CORS configuration does not exist."
         case .noSuchLifecycleConfiguration: "The lifecycle configuration does not exist."

@@ -35,8 +35,11 @@ import Testing
 
     static func body(signatures: [String] = chunkSignatures) -> [UInt8] {
         var bytes: [UInt8] = []
-        bytes += Array("10000;chunk-signature=\(signatures[0])\r\n".utf8) + [UInt8](repeating: UInt8(ascii: "a"), count: 65536) + Array("\r\n".utf8)
-        bytes += Array("400;chunk-signature=\(signatures[1])\r\n".utf8) + [UInt8](repeating: UInt8(ascii: "a"), count: 1024) + Array("\r\n".utf8)
+        bytes +=
+            Array("10000;chunk-signature=\(signatures[0])\r\n".utf8) + [UInt8](repeating: UInt8(ascii: "a"), count: 65536)
+            + Array("\r\n".utf8)
+        bytes +=
+            Array("400;chunk-signature=\(signatures[1])\r\n".utf8) + [UInt8](repeating: UInt8(ascii: "a"), count: 1024) + Array("\r\n".utf8)
         bytes += Array("0;chunk-signature=\(signatures[2])\r\n\r\n".utf8)
         return bytes
     }

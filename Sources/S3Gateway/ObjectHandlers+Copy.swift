@@ -1,0 +1,121 @@
+import BucketStore
+import Crypto
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import S3Protocol
+
+/// CopyObject and DeleteObjects.
+extension ObjectHandlers {
+    /// The source named by `x-amz-copy-source` (`bucket/key` or `/bucket/key`, URL-encoded).
+    static func copySource(_ headers: HTTPFields) throws(S3Error) -> (bucket: String, key: String) {
+        guard var text = headers[.amzCopySource] else { throw S3Error(.invalidArgument, "x-amz-copy-source is missing.") }
+        if let question = text.firstIndex(of: "?") {
+            guard text[question...].hasPrefix("?versionId=null") || text[question...] == "?" else {
+                throw S3Error(.notImplemented, "Versioned copy sources are not supported.")
+            }
+            text = String(text[..<question])
+        }
+        guard let decoded = URIEncoding.decode(text.hasPrefix("/") ? String(text.dropFirst()) : text),
+            let slash = decoded.firstIndex(of: "/"), slash != decoded.startIndex, decoded.index(after: slash) != decoded.endIndex
+        else {
+            throw S3Error(.invalidArgument, "x-amz-copy-source must be bucket/key, URL-encoded.")
+        }
+        return (String(decoded[..<slash]), String(decoded[decoded.index(after: slash)...]))
+    }
+
+    /// Opens the copy source after checking the caller may read it and the `x-amz-copy-source-if-*` conditions.
+    func openCopySource(_ headers: HTTPFields, context: S3RequestContext) async throws -> (ObjectReader, bucket: String, key: String) {
+        let (bucket, key) = try Self.copySource(headers)
+        try await access.authorize(try context.requireCaller(), operation: .getObject, bucket: bucket)
+        let reader = try await store.openObject(bucket: bucket, key: key)
+        do {
+            try Self.checkCopyConditions(headers, info: reader.info)
+            return (reader, bucket, key)
+        } catch {
+            await reader.close()
+            throw error
+        }
+    }
+
+    /// `x-amz-copy-source-if-match / -none-match / -modified-since / -unmodified-since`: every failure is 412.
+    static func checkCopyConditions(_ headers: HTTPFields, info: ObjectInfo) throws(S3Error) {
+        let etag = "\"\(info.etag)\""
+        func matches(_ list: String) -> Bool {
+            list.split(separator: ",").contains { candidate in
+                let value = candidate.trimmingCharacters(in: " ")
+                return value == "*" || value == etag[...] || value == info.etag[...]
+            }
+        }
+        let modified = info.modificationSeconds
+        if let ifMatch = headers[.amzCopySourceIfMatch] {
+            guard matches(ifMatch) else { throw S3Error(.preconditionFailed, "x-amz-copy-source-if-match does not match.") }
+        } else if let since = headers[.amzCopySourceIfUnmodifiedSince].flatMap(S3Time.parseHTTPDate), modified > since {
+            throw S3Error(.preconditionFailed, "The copy source was modified since x-amz-copy-source-if-unmodified-since.")
+        }
+        if let ifNoneMatch = headers[.amzCopySourceIfNoneMatch] {
+            if matches(ifNoneMatch) { throw S3Error(.preconditionFailed, "x-amz-copy-source-if-none-match matches.") }
+        } else if let since = headers[.amzCopySourceIfModifiedSince].flatMap(S3Time.parseHTTPDate), modified <= since {
+            throw S3Error(.preconditionFailed, "The copy source was not modified since x-amz-copy-source-if-modified-since.")
+        }
+    }
+
+    func copyObject(bucket: String, key: String, request: Request, context: S3RequestContext) async throws -> Response {
+        let headers = request.headers
+        let directive = headers[.amzMetadataDirective]?.uppercased() ?? "COPY"
+        guard directive == "COPY" || directive == "REPLACE" else {
+            throw S3Error(.invalidArgument, "x-amz-metadata-directive must be COPY or REPLACE.")
+        }
+        let (reader, sourceBucket, sourceKey) = try await openCopySource(headers, context: context)
+        let source = reader.info
+        if sourceBucket == bucket, sourceKey == key, directive == "COPY" {
+            await reader.close()
+            throw S3Error(
+                .invalidRequest,
+                "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes."
+            )
+        }
+        var attributes = directive == "REPLACE" ? Self.attributes(headers) : source.attributes
+        attributes.checksums = source.attributes.checksums
+        let info: ObjectInfo
+        do {
+            // The source stays open on its own file descriptor: copying an object onto itself reads the
+            // old bytes while the new file is written beside them, and the rename replaces it whole.
+            info = try await store.putObject(bucket: bucket, key: key, attributes: attributes, body: reader.chunks(in: 0..<source.size))
+            await reader.close()
+        } catch {
+            await reader.close()
+            throw error
+        }
+        let result = CopyResult(eTag: "\"\(info.etag)\"", lastModified: S3Time.iso8601(info.modificationSeconds))
+        return S3Responses.xml(result.xml(rootKey: "CopyObjectResult"))
+    }
+
+    /// The largest DeleteObjects request: 1000 keys.
+    static let maxDeleteKeys = 1000
+
+    func deleteObjects(bucket: String, request: Request) async throws -> Response {
+        let body = try await request.body.collect(upTo: S3XML.maxRequestBodySize)
+        guard body.readableBytes > 0 else { throw S3Error(.malformedXML) }
+        let delete = try S3XML.decode(DeleteRequest.self, from: Array(buffer: body))
+        guard !delete.objects.isEmpty, delete.objects.count <= Self.maxDeleteKeys else {
+            throw S3Error(.malformedXML, "A DeleteObjects request names 1 to 1000 keys.")
+        }
+        if let md5 = request.headers[.contentMD5] {
+            guard let expected = Data(base64Encoded: md5), expected.count == 16 else { throw S3Error(.invalidDigest) }
+            guard Array(Insecure.MD5.hash(data: body.readableBytesView)) == Array(expected) else { throw S3Error(.badDigest) }
+        }
+        var deleted: [DeleteResult.Deleted] = []
+        var errors: [DeleteResult.Failure] = []
+        for object in delete.objects {
+            do {
+                try await store.deleteObject(bucket: bucket, key: object.key)
+                if !delete.quiet { deleted.append(.init(key: object.key)) }
+            } catch {
+                errors.append(.init(key: object.key, error: error.s3Error))
+            }
+        }
+        return S3Responses.xml(DeleteResult(deleted: deleted, errors: errors).xml())
+    }
+}
