@@ -26,7 +26,19 @@ struct AuthMiddleware: RouterMiddleware {
         for field in request.headers { headers.append((field.name.canonicalName, field.value)) }
         let signed = SigV4Request(method: request.method.rawValue, rawPath: address.rawPath, rawQuery: address.rawQuery, headers: headers)
         let credentials = self.credentials
-        let authorization = try verifier.verify(signed, now: clock()) { credentials.key(for: $0)?.secretKey }
+        let secret: (String) -> String? = { credentials.key(for: $0)?.secretKey }
+        let authorization: SigV4Authorization
+        if request.head.headerFields[.authorization] == nil, SigV2QueryVerifier.isPresigned(try QueryParameters(raw: address.rawQuery[...])) {
+            // boto3 and the aws CLI v1 presign with Signature Version 2 by default: accepted for presigned URLs only.
+            authorization = try SigV2QueryVerifier().verify(
+                signed,
+                bucketPath: address.resourcePath,
+                now: clock(),
+                secretForAccessKey: secret
+            )
+        } else {
+            authorization = try verifier.verify(signed, now: clock(), secretForAccessKey: secret)
+        }
         guard let caller = credentials.key(for: authorization.accessKeyId) else { throw S3Error(.invalidAccessKeyId) }
         context.caller = caller
         context.payload = authorization.payload

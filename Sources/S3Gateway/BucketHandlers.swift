@@ -14,13 +14,29 @@ struct BucketHandlers: Sendable {
     /// The largest CreateBucket body read.
     static let maxConfigurationSize = 64 * 1024
 
-    func listBuckets(context: S3RequestContext) async throws -> Response {
+    /// ListBuckets, paginated when the client sends `max-buckets` (the continuation token is the last name).
+    func listBuckets(query: QueryParameters, context: S3RequestContext) async throws -> Response {
         let caller = try context.requireCaller()
-        let buckets = try await store.listBuckets()
-            .filter { caller.mayAccess(bucket: $0.name, owner: $0.owner) }
-            .map { ListAllMyBucketsResult.Bucket(name: $0.name, creationDate: S3Time.iso8601($0.created)) }
+        var maxBuckets = 10_000
+        if let text = query["max-buckets"] {
+            guard let value = Int(text), (1...10_000).contains(value) else {
+                throw S3Error(.invalidArgument, "max-buckets must be an integer between 1 and 10000.")
+            }
+            maxBuckets = value
+        }
+        let after = query["continuation-token"]
+        let prefix = query["prefix"] ?? ""
+        let visible = try await store.listBuckets()
+            .filter { caller.mayAccess(bucket: $0.name, owner: $0.owner) && $0.name.hasPrefix(prefix) }
+            .filter { bucket in after.map { $0 < bucket.name } ?? true }
+        let page = visible.prefix(maxBuckets)
         let owner = Owner(id: caller.accessKeyId, displayName: caller.accessKeyId)
-        return S3Responses.xml(ListAllMyBucketsResult(owner: owner, buckets: buckets).xml())
+        var result = ListAllMyBucketsResult(
+            owner: owner,
+            buckets: page.map { ListAllMyBucketsResult.Bucket(name: $0.name, creationDate: S3Time.iso8601($0.created)) }
+        )
+        if visible.count > page.count { result.continuationToken = page.last?.name }
+        return S3Responses.xml(result.xml())
     }
 
     func createBucket(_ bucket: String, request: Request, context: S3RequestContext) async throws -> Response {

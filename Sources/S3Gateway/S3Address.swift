@@ -12,6 +12,14 @@ public struct S3Address: Sendable, Equatable {
     public var rawPath: String
     /// The raw query, without `?`.
     public var rawQuery: String
+    /// Whether the bucket came from the Host header (`bucket.<domain>`).
+    public var isVirtualHost = false
+
+    /// The path as S3 signs it in Signature Version 2: `/bucket/key`, also for virtual-host requests.
+    public var resourcePath: String {
+        guard isVirtualHost, let bucket else { return rawPath }
+        return "/" + bucket + rawPath
+    }
 
     /// Splits a raw request target (`/bucket/key?query`) into bucket, key and query.
     /// - Parameters:
@@ -37,6 +45,7 @@ public struct S3Address: Sendable, Equatable {
         let hostName = host.map { String($0.split(separator: ":", maxSplits: 1).first ?? "").lowercased() }
         if let domain, let hostName, hostName.hasSuffix("." + domain) {
             address.bucket = String(hostName.dropLast(domain.count + 1))
+            address.isVirtualHost = true
             let key = path.dropFirst()
             address.key = key.isEmpty ? nil : String(key)
             return address

@@ -20,7 +20,7 @@ struct S3Dispatcher: Sendable {
             return key
         }
         switch operation {
-        case .listBuckets: return try await buckets.listBuckets(context: context)
+        case .listBuckets: return try await buckets.listBuckets(query: query, context: context)
         case .createBucket: return try await buckets.createBucket(try bucket(), request: request, context: context)
         case .headBucket: return try await buckets.headBucket(try bucket())
         case .deleteBucket: return try await buckets.deleteBucket(try bucket())
@@ -31,6 +31,9 @@ struct S3Dispatcher: Sendable {
             _ = try await objects.store.objectInfo(bucket: try bucket(), key: try key())
             return try await buckets.getAcl(try bucket(), context: context)
         case .getBucketTagging, .getObjectTagging: return buckets.getTagging()
+        case .getBucketPolicy: throw S3Error(.noSuchBucketPolicy, resource: try bucket())
+        case .getBucketCors: throw S3Error(.noSuchCORSConfiguration, resource: try bucket())
+        case .getBucketLifecycleConfiguration: throw S3Error(.noSuchLifecycleConfiguration, resource: try bucket())
         case .listObjects: return try await buckets.listObjects(try bucket(), query: query, v2: false)
         case .listObjectsV2: return try await buckets.listObjects(try bucket(), query: query, v2: true)
         case .putObject: return try await objects.putObject(bucket: try bucket(), key: try key(), request: request, context: context)

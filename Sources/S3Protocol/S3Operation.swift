@@ -8,6 +8,9 @@ public enum S3Operation: String, Sendable, CaseIterable {
     case getBucketVersioning = "GetBucketVersioning"
     case getBucketAcl = "GetBucketAcl"
     case getBucketTagging = "GetBucketTagging"
+    case getBucketPolicy = "GetBucketPolicy"
+    case getBucketCors = "GetBucketCors"
+    case getBucketLifecycleConfiguration = "GetBucketLifecycleConfiguration"
     case listObjects = "ListObjects"
     case listObjectsV2 = "ListObjectsV2"
     case listMultipartUploads = "ListMultipartUploads"
@@ -42,6 +45,7 @@ public enum S3Operation: String, Sendable, CaseIterable {
     public var isRead: Bool {
         switch self {
         case .listBuckets, .headBucket, .getBucketLocation, .getBucketVersioning, .getBucketAcl, .getBucketTagging,
+            .getBucketPolicy, .getBucketCors, .getBucketLifecycleConfiguration,
             .listObjects, .listObjectsV2, .listMultipartUploads, .getObject, .headObject, .getObjectAcl,
             .getObjectTagging, .listParts:
             true
@@ -76,6 +80,9 @@ public enum S3Operation: String, Sendable, CaseIterable {
                 if query.contains("acl") { return .getBucketAcl }
                 if query.contains("tagging") { return .getBucketTagging }
                 if query.contains("uploads") { return .listMultipartUploads }
+                if query.contains("policy") { return .getBucketPolicy }
+                if query.contains("cors") { return .getBucketCors }
+                if query.contains("lifecycle") { return .getBucketLifecycleConfiguration }
                 if hasUnsupported(query, unsupportedBucketSubresources) { return .unsupported }
                 return query["list-type"] == "2" ? .listObjectsV2 : .listObjects
             case "HEAD": return .headBucket

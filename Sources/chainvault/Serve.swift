@@ -9,7 +9,7 @@ struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Serve the S3 gateway.",
         discussion:
-            "Every option can also be set by an environment variable CHAINVAULT_<NAME> (CHAINVAULT_DATA, CHAINVAULT_HOST, CHAINVAULT_S3_PORT, CHAINVAULT_REGION, CHAINVAULT_LOG_LEVEL). CHAINVAULT_ACCESS_KEY and CHAINVAULT_SECRET_KEY set the root key pair."
+            "Every option can also be set by an environment variable CHAINVAULT_<NAME> (CHAINVAULT_DATA, CHAINVAULT_HOST, CHAINVAULT_S3_PORT, CHAINVAULT_REGION, CHAINVAULT_DOMAIN, CHAINVAULT_LOG_LEVEL). CHAINVAULT_ACCESS_KEY and CHAINVAULT_SECRET_KEY set the root key pair."
     )
 
     @Option(help: "Data root: one directory per bucket.")
@@ -23,6 +23,9 @@ struct Serve: AsyncParsableCommand {
 
     @Option(help: "The region clients sign for.")
     var region: String = environment("REGION") ?? "us-east-1"
+
+    @Option(help: "Base domain for virtual-host addressing (bucket.DOMAIN); path style always works.")
+    var domain: String? = environment("DOMAIN")
 
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: String = environment("LOG_LEVEL") ?? "info"
@@ -54,7 +57,7 @@ struct Serve: AsyncParsableCommand {
         }
         let host = self.host
         let app = buildApplication(
-            configuration: GatewayConfiguration(host: host, port: s3Port, region: region),
+            configuration: GatewayConfiguration(host: host, port: s3Port, region: region, domain: domain?.lowercased()),
             store: store,
             credentials: credentials,
             onServerRunning: { port in output("s3 endpoint: http://\(host):\(port)") },

@@ -59,7 +59,8 @@ public struct SigV4Verifier: Sendable {
             parsed = try parseHeader(authorization, request: request)
         } else if query.contains("X-Amz-Algorithm") || query.contains("X-Amz-Signature") {
             parsed = try parseQuery(query, now: now)
-        } else if query.contains("AWSAccessKeyId") && query.contains("Signature") {
+        } else if SigV2QueryVerifier.isPresigned(query) {
+            // The caller should have used SigV2QueryVerifier for this request.
             throw Self.signatureVersion2
         } else {
             throw S3Error(.accessDenied, "Anonymous requests are not allowed; sign the request with an access key.")

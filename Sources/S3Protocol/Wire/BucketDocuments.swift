@@ -36,10 +36,13 @@ public struct ListAllMyBucketsResult: Codable, Sendable {
 
     public var owner: Owner
     public var buckets: Buckets
+    /// Set when more buckets follow (ListBuckets with `max-buckets`).
+    public var continuationToken: String?
 
     enum CodingKeys: String, CodingKey {
         case owner = "Owner"
         case buckets = "Buckets"
+        case continuationToken = "ContinuationToken"
     }
 
     public init(owner: Owner, buckets: [Bucket]) {
