@@ -28,7 +28,8 @@ struct AuthMiddleware: RouterMiddleware {
         let credentials = self.credentials
         let secret: (String) -> String? = { credentials.key(for: $0)?.secretKey }
         let authorization: SigV4Authorization
-        if request.head.headerFields[.authorization] == nil, SigV2QueryVerifier.isPresigned(try QueryParameters(raw: address.rawQuery[...])) {
+        if request.head.headerFields[.authorization] == nil, SigV2QueryVerifier.isPresigned(try QueryParameters(raw: address.rawQuery[...]))
+        {
             // boto3 and the aws CLI v1 presign with Signature Version 2 by default: accepted for presigned URLs only.
             authorization = try SigV2QueryVerifier().verify(
                 signed,
