@@ -1,8 +1,11 @@
 import BucketStore
 import Foundation
 import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
 import Logging
 import NIOCore
+import NIOSSL
 import S3Protocol
 
 /// Settings of the S3 gateway.
@@ -15,13 +18,36 @@ public struct GatewayConfiguration: Sendable {
     public var region: String
     /// Base domain for virtual-host addressing (`bucket.<domain>`); nil for path style only.
     public var domain: String?
+    /// PEM certificate chain and private key files: serve HTTPS instead of HTTP.
+    public var tls: TLSFiles?
 
-    public init(host: String = "127.0.0.1", port: Int = 9000, region: String = "us-east-1", domain: String? = nil) {
+    /// The PEM files of a TLS listener.
+    public struct TLSFiles: Sendable {
+        public var certificateChain: String
+        public var privateKey: String
+
+        public init(certificateChain: String, privateKey: String) {
+            self.certificateChain = certificateChain
+            self.privateKey = privateKey
+        }
+    }
+
+    public init(
+        host: String = "127.0.0.1",
+        port: Int = 9000,
+        region: String = "us-east-1",
+        domain: String? = nil,
+        tls: TLSFiles? = nil
+    ) {
         self.host = host
         self.port = port
         self.region = region
         self.domain = domain
+        self.tls = tls
     }
+
+    /// `http` or `https`.
+    public var scheme: String { tls == nil ? "http" : "https" }
 }
 
 /// The responder of the S3 gateway: error rendering, then authentication, then the handler.
@@ -42,8 +68,9 @@ struct S3Responder: HTTPResponder {
 }
 
 /// Builds the S3 gateway application; `chainvault serve` and the tests share it.
+/// - Throws: `NIOSSLError` when the TLS certificate or key cannot be read.
 /// - Parameters:
-///   - configuration: Listener, region and addressing.
+///   - configuration: Listener, region, addressing and TLS.
 ///   - store: The bucket store to serve.
 ///   - credentials: The access keys.
 ///   - clock: Seconds since 1970, injected so tests can sign with any time.
@@ -56,7 +83,7 @@ public func buildApplication(
     clock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) },
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in },
     logger: Logger = Logger(label: "chainvault.s3")
-) -> some ApplicationProtocol {
+) throws -> some ApplicationProtocol {
     let access = BucketAccess(store: store)
     let responder = S3Responder(
         errors: ErrorMiddleware(),
@@ -73,9 +100,17 @@ public func buildApplication(
             multipart: MultipartHandlers(store: store, clock: clock)
         )
     )
+    var server = HTTPServerBuilder.http1(configuration: .init(additionalChannelHandlers: [ContinueHandler()], idleTimeout: .seconds(300)))
+    if let tls = configuration.tls {
+        let chain = try NIOSSLCertificate.fromPEMFile(tls.certificateChain)
+        let key = try NIOSSLPrivateKey(file: tls.privateKey, format: .pem)
+        let tlsConfiguration = TLSConfiguration.makeServerConfiguration(
+            certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
+        server = try .tls(server, tlsConfiguration: tlsConfiguration)
+    }
     return Application(
         responder: responder,
-        server: .http1(configuration: .init(additionalChannelHandlers: [ContinueHandler()], idleTimeout: .seconds(300))),
+        server: server,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
         logger: logger

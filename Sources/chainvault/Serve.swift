@@ -27,6 +27,12 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Base domain for virtual-host addressing (bucket.DOMAIN); path style always works.")
     var domain: String? = environment("DOMAIN")
 
+    @Option(name: .customLong("tls-cert"), help: "PEM certificate chain: serve HTTPS on the S3 port (needs --tls-key).")
+    var tlsCert: String? = environment("TLS_CERT")
+
+    @Option(name: .customLong("tls-key"), help: "PEM private key of --tls-cert.")
+    var tlsKey: String? = environment("TLS_KEY")
+
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: String = environment("LOG_LEVEL") ?? "info"
 
@@ -34,6 +40,7 @@ struct Serve: AsyncParsableCommand {
         guard (0...65535).contains(s3Port) else { throw ValidationError("--s3-port must be between 0 and 65535.") }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level '\(logLevel)' is not a log level.") }
         guard !region.isEmpty else { throw ValidationError("--region must not be empty.") }
+        guard (tlsCert == nil) == (tlsKey == nil) else { throw ValidationError("--tls-cert and --tls-key go together.") }
     }
 
     func run() async throws {
@@ -56,11 +63,19 @@ struct Serve: AsyncParsableCommand {
                 """)
         }
         let host = self.host
-        let app = buildApplication(
-            configuration: GatewayConfiguration(host: host, port: s3Port, region: region, domain: domain?.lowercased()),
+        let configuration = GatewayConfiguration(
+            host: host,
+            port: s3Port,
+            region: region,
+            domain: domain?.lowercased(),
+            tls: tlsCert.flatMap { cert in tlsKey.map { GatewayConfiguration.TLSFiles(certificateChain: cert, privateKey: $0) } }
+        )
+        let scheme = configuration.scheme
+        let app = try buildApplication(
+            configuration: configuration,
             store: store,
             credentials: credentials,
-            onServerRunning: { port in output("s3 endpoint: http://\(host):\(port)") },
+            onServerRunning: { port in output("s3 endpoint: \(scheme)://\(host):\(port)") },
             logger: logger
         )
         try await app.runService()

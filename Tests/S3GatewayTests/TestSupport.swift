@@ -31,7 +31,7 @@ struct TestGateway {
     /// Runs `body` against the live server, then removes the data root.
     func run(_ body: @escaping @Sendable (any TestClientProtocol) async throws -> Void) async throws {
         defer { try? FileManager.default.removeItem(atPath: dataRoot) }
-        let app = buildApplication(
+        let app = try buildApplication(
             configuration: GatewayConfiguration(host: "127.0.0.1", port: 0),
             store: store,
             credentials: credentials,
