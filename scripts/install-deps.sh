@@ -35,6 +35,8 @@ case "${1:-build}" in
         need_pip boto3 boto3
         need_pip cmd:s3cmd s3cmd
         need_pip pytest pytest
+        need_pip minio minio
+        need_apt openssl
         ;;
     bench)
         need_apt wrk curl

@@ -25,9 +25,11 @@ class Server:
     process: subprocess.Popen
     lines: list
 
+    ca_bundle: "str | None" = None
+
     @property
     def hostport(self) -> str:
-        return self.endpoint.removeprefix("http://")
+        return self.endpoint.split("://", 1)[1]
 
     def bucket(self, prefix: str = "it") -> str:
         """A fresh bucket name."""
@@ -46,10 +48,10 @@ def client_env(home: Path, server: "Server | None" = None) -> dict:
     return env
 
 
-def start_server(data: Path, env_extra: dict, timeout: float = 60.0) -> Server:
+def start_server(data: Path, env_extra: dict, timeout: float = 60.0, args: tuple = ()) -> Server:
     env = {**os.environ, **env_extra}
     process = subprocess.Popen(
-        [BIN, "serve", "--data", str(data), "--s3-port", "0"],
+        [BIN, "serve", "--data", str(data), "--s3-port", "0", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         env=env,
@@ -74,6 +76,12 @@ def start_server(data: Path, env_extra: dict, timeout: float = 60.0) -> Server:
     return Server(endpoint["url"], env_extra.get("CHAINVAULT_ACCESS_KEY", ""), env_extra.get("CHAINVAULT_SECRET_KEY", ""), data, process, lines)
 
 
+def random_file(path: Path, size: int) -> bytes:
+    data = os.urandom(size)
+    path.write_bytes(data)
+    return data
+
+
 def stop_server(server: Server):
     server.process.terminate()
     try:
@@ -95,6 +103,27 @@ def server(tmp_path_factory):
     yield s
     stop_server(s)
     assert s.process.returncode == 0, "SIGTERM must stop the server cleanly"
+
+
+@pytest.fixture(scope="session")
+def tls_server(tmp_path_factory):
+    """The same server over HTTPS with a self-signed certificate for 127.0.0.1, made here with openssl."""
+    work = tmp_path_factory.mktemp("tls")
+    cert, key = work / "cert.pem", work / "key.pem"
+    subprocess.run(
+        [tool("openssl"), "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "2",
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
+        check=True, capture_output=True,
+    )
+    s = start_server(
+        work / "data",
+        {"CHAINVAULT_ACCESS_KEY": "INTEROPTLSKEY0000001", "CHAINVAULT_SECRET_KEY": "tls-secret-" + uuid.uuid4().hex},
+        args=("--tls-cert", str(cert), "--tls-key", str(key)),
+    )
+    assert s.endpoint.startswith("https://")
+    s.ca_bundle = str(cert)
+    yield s
+    stop_server(s)
 
 
 @pytest.fixture
