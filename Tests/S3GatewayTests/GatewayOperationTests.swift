@@ -1,3 +1,4 @@
+import BucketStore
 import Crypto
 import Foundation
 import HTTPTypes
@@ -232,4 +233,72 @@ import Testing
 
 func md5Hex(_ text: String) -> String {
     SigV4.hex(Insecure.MD5.hash(data: Array(text.utf8)))
+}
+
+@Suite struct AddressingTests {
+    @Test(arguments: [
+        ("/", nil, nil, "", nil as String?, nil as String?),
+        ("/bkt", "bkt", nil, "", nil, nil),
+        ("/bkt/", "bkt", nil, "", nil, nil),
+        ("/bkt/a%20b/c", "bkt", "a b/c", "", nil, nil),
+        ("/bkt/a//b?list-type=2", "bkt", "a//b", "list-type=2", nil, nil),
+        ("/key/x", "vb", "key/x", "", "vb.s3.test:9000", "s3.test"),
+        ("/", "vb", nil, "", "VB.S3.TEST", "s3.test"),
+        ("/bkt/k", "bkt", "k", "", "other.host:9000", "s3.test"),
+    ])
+    func parse(_ target: String, _ bucket: String?, _ key: String?, _ query: String, _ host: String?, _ domain: String?) throws {
+        let address = try S3Address.parse(target: target, host: host, domain: domain)
+        #expect(address.bucket == bucket)
+        #expect(address.key == key)
+        #expect(address.rawQuery == query)
+    }
+
+    @Test func malformedPaths() {
+        #expect(throws: S3Error.self) { try S3Address.parse(target: "/bkt/%zz", host: nil, domain: nil) }
+        #expect(throws: S3Error.self) { try S3Address.parse(target: "bkt/k", host: nil, domain: nil) }
+    }
+}
+
+@Suite struct ConditionMatrixTests {
+    static let info = ObjectInfo(
+        bucket: "b", key: "k", size: 1, modificationNanos: 1_000 * 1_000_000_000, etag: "abc", attributes: ObjectAttributes())
+    static let before = S3Time.httpDate(500)
+    static let after = S3Time.httpDate(2_000)
+
+    enum Outcome: Equatable { case ok, notModified, preconditionFailed }
+
+    static func outcome(_ headers: HTTPFields) -> Outcome {
+        do {
+            try ObjectHandlers.checkConditions(headers, info: info)
+            return .ok
+        } catch is NotModified {
+            return .notModified
+        } catch {
+            return .preconditionFailed
+        }
+    }
+
+    /// The matrix of RFC 7232 section 6 as S3 applies it, including S3's two documented precedence cases.
+    @Test(
+        arguments: [
+            ([], Outcome.ok),
+            ([(HTTPField.Name.ifMatch, "\"abc\"")], .ok),
+            ([(.ifMatch, "*")], .ok),
+            ([(.ifMatch, "\"xyz\"")], .preconditionFailed),
+            ([(.ifNoneMatch, "\"abc\"")], .notModified),
+            ([(.ifNoneMatch, "\"xyz\"")], .ok),
+            ([(.ifModifiedSince, before)], .ok),
+            ([(.ifModifiedSince, after)], .notModified),
+            ([(.ifUnmodifiedSince, after)], .ok),
+            ([(.ifUnmodifiedSince, before)], .preconditionFailed),
+            // If-Match true and If-Unmodified-Since false: 200.
+            ([(.ifMatch, "\"abc\""), (.ifUnmodifiedSince, before)], .ok),
+            // If-None-Match false and If-Modified-Since true: 304.
+            ([(.ifNoneMatch, "\"abc\""), (.ifModifiedSince, before)], .notModified),
+            ([(.ifMatch, "\"xyz\""), (.ifNoneMatch, "\"abc\"")], .preconditionFailed),
+            ([(.ifModifiedSince, "not a date")], .ok),
+        ] as [([(HTTPField.Name, String)], Outcome)])
+    func matrix(_ pairs: [(HTTPField.Name, String)], _ expected: Outcome) {
+        #expect(Self.outcome(HTTPFields(pairs.map { HTTPField(name: $0.0, value: $0.1) })) == expected)
+    }
 }
