@@ -72,15 +72,24 @@ def start_seaweedfs(work):
     (work / "weed").mkdir()
     config = work / "s3.json"
     config.write_text(json.dumps({"identities": [{"name": "bench", "credentials": [{"accessKey": ACCESS, "secretKey": SECRET}], "actions": ["Admin", "Read", "Write", "List", "Tagging"]}]}))
-    ports = {name: free_port() for name in ["master", "volume", "filer", "s3"]}
+    # Every port explicit: SeaweedFS otherwise derives gRPC ports as port + 10000, which can pass 65535.
+    names = ["master", "volume", "filer", "s3"]
+    ports = {name: free_port() for name in names}
+    grpc = {name: free_port() for name in names}
     args = [
         weed, "server", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", f"-dir={work / 'weed'}", "-master.volumeSizeLimitMB=1024",
-        f"-master.port={ports['master']}", f"-volume.port={ports['volume']}", f"-filer.port={ports['filer']}",
-        "-s3", f"-s3.port={ports['s3']}", f"-s3.config={config}",
+        *[f"-{name}.port={ports[name]}" for name in names], *[f"-{name}.port.grpc={grpc[name]}" for name in names],
+        "-s3", f"-s3.config={config}",
     ]
-    p = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log = open(work / "weed.log", "w")
+    p = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
     endpoint = f"http://127.0.0.1:{ports['s3']}"
-    wait_ready(endpoint)
+    try:
+        wait_ready(endpoint, deadline=120)
+    except RuntimeError:
+        p.kill()
+        print("SeaweedFS did not start; its log ends with:\n" + (work / "weed.log").read_text()[-2000:], file=sys.stderr)
+        return None, None
     return p, endpoint
 
 

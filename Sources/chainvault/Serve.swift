@@ -25,22 +25,27 @@ struct Serve: AsyncParsableCommand {
     var region: String = environment("REGION") ?? "us-east-1"
 
     @Option(help: "Base domain for virtual-host addressing (bucket.DOMAIN); path style always works.")
-    var domain: String? = environment("DOMAIN")
+    var domain: String?
 
     @Option(name: .customLong("tls-cert"), help: "PEM certificate chain: serve HTTPS on the S3 port (needs --tls-key).")
-    var tlsCert: String? = environment("TLS_CERT")
+    var tlsCert: String?
 
     @Option(name: .customLong("tls-key"), help: "PEM private key of --tls-cert.")
-    var tlsKey: String? = environment("TLS_KEY")
+    var tlsKey: String?
 
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: String = environment("LOG_LEVEL") ?? "info"
+
+    /// The options that have no default, with their environment fallbacks.
+    var resolvedDomain: String? { (domain ?? environment("DOMAIN"))?.lowercased() }
+    var resolvedTLSCert: String? { tlsCert ?? environment("TLS_CERT") }
+    var resolvedTLSKey: String? { tlsKey ?? environment("TLS_KEY") }
 
     func validate() throws {
         guard (0...65535).contains(s3Port) else { throw ValidationError("--s3-port must be between 0 and 65535.") }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level '\(logLevel)' is not a log level.") }
         guard !region.isEmpty else { throw ValidationError("--region must not be empty.") }
-        guard (tlsCert == nil) == (tlsKey == nil) else { throw ValidationError("--tls-cert and --tls-key go together.") }
+        guard (resolvedTLSCert == nil) == (resolvedTLSKey == nil) else { throw ValidationError("--tls-cert and --tls-key go together.") }
     }
 
     func run() async throws {
@@ -67,8 +72,10 @@ struct Serve: AsyncParsableCommand {
             host: host,
             port: s3Port,
             region: region,
-            domain: domain?.lowercased(),
-            tls: tlsCert.flatMap { cert in tlsKey.map { GatewayConfiguration.TLSFiles(certificateChain: cert, privateKey: $0) } }
+            domain: resolvedDomain,
+            tls: resolvedTLSCert.flatMap { cert in
+                resolvedTLSKey.map { GatewayConfiguration.TLSFiles(certificateChain: cert, privateKey: $0) }
+            }
         )
         let scheme = configuration.scheme
         let app = try buildApplication(
