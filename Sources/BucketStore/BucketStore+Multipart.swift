@@ -118,18 +118,10 @@ extension BucketStore {
     ) async throws -> UploadedPart where Body.Element == ByteBuffer {
         _ = try await multipartUpload(bucket: bucket, key: key, uploadId: uploadId)
         let path = try uploadPath(bucket: bucket, uploadId: uploadId)
-        let temporary = newTemporaryPath()
-        let etag: String
-        do {
-            etag = try await writeTemporary(temporary, body: body)
-        } catch {
-            _ = try? await blocking { () throws(StorageError) in try FileOperations.removeFile(temporary) }
-            throw Self.mapFileSystemError(error, bucket: bucket, key: key)
-        }
-        let recordTemporary = newTemporaryPath()
         let name = Self.partName(partNumber)
-        let partChecksums = checksums()
-        do {
+        return try await withStagedBody(body, bucket: bucket, key: key) { temporary, etag in
+            let recordTemporary = newTemporaryPath()
+            let partChecksums = checksums()
             return try await locks.withLock(uploadId + "/" + name) {
                 try await blocking { () throws(StorageError) in
                     // The upload may have been aborted or completed while the part streamed.
@@ -155,9 +147,6 @@ extension BucketStore {
                     return part
                 }
             }
-        } catch {
-            _ = try? await blocking { () throws(StorageError) in try FileOperations.removeFile(temporary) }
-            throw error
         }
     }
 

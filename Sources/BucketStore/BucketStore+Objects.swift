@@ -43,16 +43,28 @@ extension BucketStore {
         try await blocking { () throws(StorageError) in
             try Self.checkPlacement(bucketPath: try self.existingBucketPath(bucket), key: objectKey, bucket: bucket)
         }
-        let temporary = newTemporaryPath()
-        let etag: String
-        do {
-            etag = try await writeTemporary(temporary, body: body)
-        } catch {
-            _ = try? await blocking { () throws(StorageError) in try FileOperations.removeFile(temporary) }
-            throw Self.mapFileSystemError(error, bucket: bucket, key: key)
+        return try await withStagedBody(body, bucket: bucket, key: key) { temporary, etag in
+            try await publish(temporary: temporary, bucket: bucket, key: objectKey, etag: etag, attributes: attributes())
         }
+    }
+
+    /// Streams `body` into a new temporary file, then hands its path and hex MD5 to `publish`, which
+    /// must move the file into place. The temporary file is removed when streaming or `publish` fails.
+    func withStagedBody<Body: AsyncSequence, Result: Sendable>(
+        _ body: Body,
+        bucket: String,
+        key: String,
+        publish: (_ temporary: String, _ etag: String) async throws -> Result
+    ) async throws -> Result where Body.Element == ByteBuffer {
+        let temporary = newTemporaryPath()
         do {
-            return try await publish(temporary: temporary, bucket: bucket, key: objectKey, etag: etag, attributes: attributes())
+            let etag: String
+            do {
+                etag = try await writeTemporary(temporary, body: body)
+            } catch {
+                throw Self.mapFileSystemError(error, bucket: bucket, key: key)
+            }
+            return try await publish(temporary, etag)
         } catch {
             _ = try? await blocking { () throws(StorageError) in try FileOperations.removeFile(temporary) }
             throw error

@@ -41,23 +41,14 @@ extension ObjectHandlers {
 
     /// `x-amz-copy-source-if-match / -none-match / -modified-since / -unmodified-since`: every failure is 412.
     static func checkCopyConditions(_ headers: HTTPFields, info: ObjectInfo) throws(S3Error) {
-        let etag = "\"\(info.etag)\""
-        func matches(_ list: String) -> Bool {
-            list.split(separator: ",").contains { candidate in
-                let value = candidate.trimmingCharacters(in: " ")
-                return value == "*" || value == etag[...] || value == info.etag[...]
-            }
-        }
-        let modified = info.modificationSeconds
-        if let ifMatch = headers[.amzCopySourceIfMatch] {
-            guard matches(ifMatch) else { throw S3Error(.preconditionFailed, "x-amz-copy-source-if-match does not match.") }
-        } else if let since = headers[.amzCopySourceIfUnmodifiedSince].flatMap(S3Time.parseHTTPDate), modified > since {
-            throw S3Error(.preconditionFailed, "The copy source was modified since x-amz-copy-source-if-unmodified-since.")
-        }
-        if let ifNoneMatch = headers[.amzCopySourceIfNoneMatch] {
-            if matches(ifNoneMatch) { throw S3Error(.preconditionFailed, "x-amz-copy-source-if-none-match matches.") }
-        } else if let since = headers[.amzCopySourceIfModifiedSince].flatMap(S3Time.parseHTTPDate), modified <= since {
-            throw S3Error(.preconditionFailed, "The copy source was not modified since x-amz-copy-source-if-modified-since.")
+        let conditions = Preconditions(
+            ifMatch: headers[.amzCopySourceIfMatch],
+            ifNoneMatch: headers[.amzCopySourceIfNoneMatch],
+            ifModifiedSince: headers[.amzCopySourceIfModifiedSince],
+            ifUnmodifiedSince: headers[.amzCopySourceIfUnmodifiedSince]
+        )
+        guard conditions.evaluate(info) == .proceed else {
+            throw S3Error(.preconditionFailed, "A condition of the copy source (x-amz-copy-source-if-*) does not hold.")
         }
     }
 

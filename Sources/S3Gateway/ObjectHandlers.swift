@@ -145,28 +145,19 @@ struct ObjectHandlers: Sendable {
         return headers
     }
 
-    /// `If-Match`, `If-None-Match`, `If-Modified-Since`, `If-Unmodified-Since`, with S3's precedence:
-    /// a matching If-Match overrides a failing If-Unmodified-Since, and a failing If-None-Match
-    /// overrides a passing If-Modified-Since.
+    /// `If-Match`, `If-None-Match`, `If-Modified-Since`, `If-Unmodified-Since` of a GET or HEAD.
     /// - Throws: ``S3Error`` `PreconditionFailed` (412) or ``NotModified`` (304).
     static func checkConditions(_ headers: HTTPFields, info: ObjectInfo) throws {
-        let etag = "\"\(info.etag)\""
-        func matches(_ list: String) -> Bool {
-            list.split(separator: ",").contains { candidate in
-                let value = candidate.trimmingCharacters(in: " ")
-                return value == "*" || value == etag[...] || value == info.etag[...]
-            }
-        }
-        let modified = info.modificationSeconds
-        if let ifMatch = headers[.ifMatch] {
-            guard matches(ifMatch) else { throw S3Error(.preconditionFailed) }
-        } else if let since = headers[.ifUnmodifiedSince].flatMap(S3Time.parseHTTPDate), modified > since {
-            throw S3Error(.preconditionFailed)
-        }
-        if let ifNoneMatch = headers[.ifNoneMatch] {
-            if matches(ifNoneMatch) { throw NotModified(etag: etag, lastModified: S3Time.httpDate(modified)) }
-        } else if let since = headers[.ifModifiedSince].flatMap(S3Time.parseHTTPDate), modified <= since {
-            throw NotModified(etag: etag, lastModified: S3Time.httpDate(modified))
+        let conditions = Preconditions(
+            ifMatch: headers[.ifMatch],
+            ifNoneMatch: headers[.ifNoneMatch],
+            ifModifiedSince: headers[.ifModifiedSince],
+            ifUnmodifiedSince: headers[.ifUnmodifiedSince]
+        )
+        switch conditions.evaluate(info) {
+        case .proceed: return
+        case .failed: throw S3Error(.preconditionFailed)
+        case .notModified: throw NotModified(etag: "\"\(info.etag)\"", lastModified: S3Time.httpDate(info.modificationSeconds))
         }
     }
 }

@@ -1,0 +1,43 @@
+import BucketStore
+import S3Protocol
+
+/// The four conditional headers of a GET, HEAD or copy source, evaluated against an object with S3's
+/// precedence: a matching If-Match overrides a failing If-Unmodified-Since, and a failing (matching)
+/// If-None-Match overrides a passing If-Modified-Since.
+struct Preconditions {
+    var ifMatch: String?
+    var ifNoneMatch: String?
+    var ifModifiedSince: String?
+    var ifUnmodifiedSince: String?
+
+    enum Outcome: Equatable {
+        case proceed
+        /// If-Match or If-Unmodified-Since failed.
+        case failed
+        /// If-None-Match matched or If-Modified-Since failed.
+        case notModified
+    }
+
+    /// Whether an `ETag` list (`"a", "b"` or `*`) names the object.
+    static func list(_ list: String, matches info: ObjectInfo) -> Bool {
+        list.split(separator: ",").contains { candidate in
+            let value = candidate.trimmingCharacters(in: " ")
+            return value == "*" || value == "\"\(info.etag)\""[...] || value == info.etag[...]
+        }
+    }
+
+    func evaluate(_ info: ObjectInfo) -> Outcome {
+        let modified = info.modificationSeconds
+        if let ifMatch {
+            guard Self.list(ifMatch, matches: info) else { return .failed }
+        } else if let since = ifUnmodifiedSince.flatMap(S3Time.parseHTTPDate), modified > since {
+            return .failed
+        }
+        if let ifNoneMatch {
+            if Self.list(ifNoneMatch, matches: info) { return .notModified }
+        } else if let since = ifModifiedSince.flatMap(S3Time.parseHTTPDate), modified <= since {
+            return .notModified
+        }
+        return .proceed
+    }
+}
