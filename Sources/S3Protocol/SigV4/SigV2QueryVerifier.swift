@@ -25,8 +25,8 @@ public struct SigV2QueryVerifier: Sendable {
     /// - Parameters:
     ///   - bucketPath: The path of the resource as S3 signs it: `/bucket/key` even for virtual-host requests.
     /// - Returns: The access key id; the body is never signed in this form.
-    /// - Throws: ``S3Error`` `AccessDenied` (expired), `AuthorizationQueryParametersError` (missing or bad
-    ///   parameters, expiry beyond 7 days), `InvalidAccessKeyId`, `SignatureDoesNotMatch`.
+    /// - Throws: ``S3Error`` `AccessDenied` (expired, or expiring more than 7 days ahead),
+    ///   `AuthorizationQueryParametersError` (missing parameters), `InvalidAccessKeyId`, `SignatureDoesNotMatch`.
     public func verify(
         _ request: SigV4Request,
         bucketPath: String,
@@ -41,7 +41,7 @@ public struct SigV2QueryVerifier: Sendable {
         }
         if now > expires { throw S3Error(.accessDenied, "Request has expired.") }
         if expires - now > SigV4Verifier.maxPresignedExpiry {
-            throw S3Error(.authorizationQueryParametersError, "Expires must be less than a week (604800 seconds) in the future.")
+            throw S3Error(.accessDenied, "Expires must be at most 604800 seconds (7 days) in the future.")
         }
         guard let secret = secretForAccessKey(accessKeyId) else { throw S3Error(.invalidAccessKeyId) }
 
