@@ -39,3 +39,12 @@ def test_disconnect_mid_body_stores_nothing(server):
     while any(tmp.iterdir()) and time.time() < deadline:
         time.sleep(0.05)
     assert not any(tmp.iterdir())
+
+
+@pytest.mark.parametrize("length", ["-5", "abc", "1e3"])
+def test_content_length_that_is_not_a_count_is_400(server, length):
+    port = int(server.hostport.split(":")[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(f"PUT /any/key HTTP/1.1\r\nHost: {server.hostport}\r\nContent-Length: {length}\r\n\r\nhello".encode())
+        reply = sock.recv(200)
+    assert reply.startswith(b"HTTP/1.1 400 "), reply
