@@ -67,6 +67,17 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Reports as encrypted, hash-linked chunks over two buckets.
+        .target(
+            name: "ChunkChain",
+            dependencies: [
+                "BucketStore",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "_NIOFileSystem", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "chainvault",
             dependencies: [
@@ -83,6 +94,11 @@ let package = Package(
             name: "S3ProtocolTests",
             dependencies: ["S3Protocol"],
             resources: [.copy("Vectors")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ChunkChainTests",
+            dependencies: ["ChunkChain", "BucketStore", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

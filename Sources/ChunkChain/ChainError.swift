@@ -1,0 +1,34 @@
+/// What can go wrong with a chain. Each tamper case has its own error, so an operator learns what
+/// happened and where.
+public enum ChainError: Error, Sendable, Equatable {
+    /// The chunk a pointer names is in neither place it should be.
+    case missingChunk(index: Int, bucket: ChainBucket, key: String)
+    /// The chunk's bytes do not hash to its pointer: tampering or bit rot.
+    case hashMismatch(index: Int, bucket: ChainBucket, key: String)
+    /// The chunk does not open under the data key: its header or ciphertext was altered, or the key is wrong.
+    case authenticationFailed(index: Int)
+    /// The chunk belongs to another chain.
+    case foreignChunk(index: Int)
+    /// The chunk carries another index than its place in the chain: chunks were reordered.
+    case wrongIndex(expected: Int, found: Int)
+    /// The chain ends before its last chunk.
+    case truncated(chunksRead: Int, expected: Int)
+    /// A chunk is shorter than its header says.
+    case truncatedChunk(index: Int)
+    /// Bytes or chunks follow where the chain or a chunk should end.
+    case extraData(index: Int)
+    /// The keyring holds a key with the id the head names, but it does not unwrap the data key.
+    case wrongMasterKey(String)
+    /// The data key was wrapped by a master key the keyring does not hold.
+    case unknownKeyId(String)
+    /// The chunk's format version is not one this build reads.
+    case unsupportedVersion(Int)
+    /// The bytes are not a chunk (bad magic or reserved fields).
+    case malformedChunk(index: Int, reason: String)
+    /// The plaintext read does not match the length and SHA-256 sealed in the head.
+    case manifestMismatch
+    /// The keyring file cannot be read or written.
+    case keyring(String)
+    /// The chunk store failed; `detail` says how.
+    case store(String)
+}

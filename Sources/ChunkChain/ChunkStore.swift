@@ -1,0 +1,35 @@
+/// Where chunks live: two buckets of content-addressed objects.
+public protocol ChunkStore: Sendable {
+    /// Stores a chunk durably; returns only once it survives power loss.
+    func put(_ bytes: [UInt8], key: String, bucket: ChainBucket) async throws
+    /// The chunk's bytes, or nil when there is no such object.
+    func get(key: String, bucket: ChainBucket) async throws -> [UInt8]?
+    /// Whether the object exists.
+    func head(key: String, bucket: ChainBucket) async throws -> Bool
+    /// Removes the object (missing objects are fine).
+    func delete(key: String, bucket: ChainBucket) async throws
+    /// Every object key in the bucket.
+    func list(bucket: ChainBucket) async throws -> [String]
+}
+
+/// Chunks in memory, for tests. Tamper with them through ``replace(key:bucket:with:)`` and ``remove(key:bucket:)``.
+public actor MemoryChunkStore: ChunkStore {
+    private var objects: [ChainBucket: [String: [UInt8]]] = [.a: [:], .b: [:]]
+
+    public init() {}
+
+    public func put(_ bytes: [UInt8], key: String, bucket: ChainBucket) async throws { objects[bucket]![key] = bytes }
+    public func get(key: String, bucket: ChainBucket) async throws -> [UInt8]? { objects[bucket]![key] }
+    public func head(key: String, bucket: ChainBucket) async throws -> Bool { objects[bucket]![key] != nil }
+    public func delete(key: String, bucket: ChainBucket) async throws { objects[bucket]![key] = nil }
+    public func list(bucket: ChainBucket) async throws -> [String] { objects[bucket]!.keys.sorted() }
+
+    /// Overwrites an object's bytes in place (tests: tampering, bit rot).
+    public func replace(key: String, bucket: ChainBucket, with bytes: [UInt8]) { objects[bucket]![key] = bytes }
+    /// Removes an object without going through the chain (tests: lost chunks).
+    public func remove(key: String, bucket: ChainBucket) { objects[bucket]![key] = nil }
+    /// Every object of both buckets.
+    public func all() -> [(bucket: ChainBucket, key: String, bytes: [UInt8])] {
+        ChainBucket.allCases.flatMap { bucket in objects[bucket]!.map { (bucket, $0.key, $0.value) } }
+    }
+}

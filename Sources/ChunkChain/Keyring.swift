@@ -1,0 +1,147 @@
+import Crypto
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// A master key: an 8-byte id and a 256-bit AES key. Master keys only wrap per-report data keys.
+public struct MasterKey: Sendable, CustomStringConvertible {
+    public let id: [UInt8]
+    let key: SymmetricKey
+    /// Creation time, seconds since 1970.
+    public let created: Int64
+
+    public var idHex: String { id.map { String($0, radix: 16).leftPadded(to: 2) }.joined() }
+    public var description: String { "MasterKey(\(idHex), redacted)" }
+
+    public init(id: [UInt8], keyBytes: [UInt8], created: Int64) {
+        self.id = id
+        self.key = SymmetricKey(data: keyBytes)
+        self.created = created
+    }
+}
+
+/// The master keys: one active key that wraps new data keys, older keys kept to unwrap old ones.
+///
+/// Stored as JSON in `<data>/.chainvault/keyring.json` (mode 0600), or where `CHAINVAULT_MASTER_KEY_FILE` points.
+public struct Keyring: Sendable {
+    public private(set) var keys: [MasterKey]
+    public private(set) var activeId: [UInt8]
+
+    struct File: Codable {
+        struct Entry: Codable {
+            var id: String
+            var key: String
+            var created: Int64
+        }
+        var active: String
+        var keys: [Entry]
+    }
+
+    /// A keyring with one fresh key from `random`.
+    public static func generate(random: @Sendable (Int) -> [UInt8], now: Int64) -> Keyring {
+        let key = MasterKey(id: random(8), keyBytes: random(32), created: now)
+        return Keyring(keys: [key], activeId: key.id)
+    }
+
+    /// The key that wraps new data keys.
+    public var active: MasterKey { keys.first { $0.id == activeId }! }
+
+    /// The key with this id.
+    /// - Throws: ``ChainError/unknownKeyId(_:)``.
+    public func key(id: [UInt8]) throws(ChainError) -> MasterKey {
+        guard let key = keys.first(where: { $0.id == id }) else {
+            throw .unknownKeyId(id.map { String($0, radix: 16).leftPadded(to: 2) }.joined())
+        }
+        return key
+    }
+
+    /// Adds a fresh key and makes it the active one; older keys stay for unwrapping.
+    public mutating func rotate(random: @Sendable (Int) -> [UInt8], now: Int64) -> MasterKey {
+        let key = MasterKey(id: random(8), keyBytes: random(32), created: now)
+        keys.append(key)
+        activeId = key.id
+        return key
+    }
+
+    /// Reads a keyring file; nil when there is none.
+    /// - Throws: ``ChainError/keyring(_:)`` when the file is unreadable or malformed.
+    public static func load(path: String) throws(ChainError) -> Keyring? {
+        guard FileManager.default.fileExists(atPath: path) else { return nil }
+        do {
+            let file = try JSONDecoder().decode(File.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
+            let keys = try file.keys.map { entry in
+                guard let id = Data(hex: entry.id), id.count == 8, let bytes = Data(base64Encoded: entry.key), bytes.count == 32 else {
+                    throw ChainError.keyring("an entry of \(path) is not an 8-byte id with a 32-byte key")
+                }
+                return MasterKey(id: Array(id), keyBytes: Array(bytes), created: entry.created)
+            }
+            guard let active = Data(hex: file.active), keys.contains(where: { $0.id == Array(active) }) else {
+                throw ChainError.keyring("the active key of \(path) is not in the keyring")
+            }
+            return Keyring(keys: keys, activeId: Array(active))
+        } catch let error as ChainError {
+            throw error
+        } catch {
+            throw .keyring("\(path) cannot be read: \(error)")
+        }
+    }
+
+    /// Writes the keyring atomically with mode 0600.
+    public func save(path: String) throws(ChainError) {
+        let file = File(
+            active: activeId.hex,
+            keys: keys.map { key in
+                File.Entry(id: key.idHex, key: key.key.withUnsafeBytes { Data($0).base64EncodedString() }, created: key.created)
+            }
+        )
+        do {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            let data = try encoder.encode(file)
+            let temporary = path + ".tmp"
+            guard FileManager.default.createFile(atPath: temporary, contents: data, attributes: [.posixPermissions: 0o600]) else {
+                throw ChainError.keyring("\(temporary) cannot be created")
+            }
+            guard rename(temporary, path) == 0 else { throw ChainError.keyring("\(path) cannot be replaced: errno \(errno)") }
+        } catch let error as ChainError {
+            throw error
+        } catch {
+            throw .keyring("\(path) cannot be written: \(error)")
+        }
+    }
+
+    /// The keyring at `path`, generated and saved on first use.
+    public static func loadOrCreate(path: String, random: @Sendable (Int) -> [UInt8], now: Int64) throws(ChainError) -> Keyring {
+        if let keyring = try load(path: path) { return keyring }
+        let keyring = generate(random: random, now: now)
+        try keyring.save(path: path)
+        return keyring
+    }
+}
+
+extension [UInt8] {
+    var hex: String { map { String($0, radix: 16).leftPadded(to: 2) }.joined() }
+}
+
+extension Data {
+    init?(hex: String) {
+        var bytes: [UInt8] = []
+        var index = hex.startIndex
+        while index < hex.endIndex {
+            guard let next = hex.index(index, offsetBy: 2, limitedBy: hex.endIndex), let byte = UInt8(hex[index..<next], radix: 16) else {
+                return nil
+            }
+            bytes.append(byte)
+            index = next
+        }
+        self.init(bytes)
+    }
+}
+
+/// Randomness from the system CSPRNG, the default everywhere outside tests.
+public let systemRandom: @Sendable (Int) -> [UInt8] = { count in
+    var generator = SystemRandomNumberGenerator()
+    return (0..<count).map { _ in UInt8.random(in: 0...255, using: &generator) }
+}
