@@ -99,6 +99,7 @@ let package = Package(
         .testTarget(
             name: "ChunkChainTests",
             dependencies: ["ChunkChain", "BucketStore", .product(name: "Crypto", package: "swift-crypto")],
+            resources: [.copy("Vectors")],
             swiftSettings: swiftSettings
         ),
         .testTarget(
