@@ -82,6 +82,7 @@ let package = Package(
             name: "chainvault",
             dependencies: [
                 "S3Gateway",
+                "ChunkChain",
                 "BucketStore",
                 "S3Protocol",
                 .product(name: "Hummingbird", package: "hummingbird"),

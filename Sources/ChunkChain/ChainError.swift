@@ -32,3 +32,28 @@ public enum ChainError: Error, Sendable, Equatable {
     /// The chunk store failed; `detail` says how.
     case store(String)
 }
+
+extension ChainError: CustomStringConvertible {
+    public var description: String {
+        switch self {
+        case .missingChunk(let index, let bucket, let key): "chunk \(index) is missing: no object \(key) in bucket \(bucket)"
+        case .hashMismatch(let index, let bucket, let key):
+            "chunk \(index) (\(bucket):\(key)) does not hash to its pointer: it was altered or has rotted"
+        case .authenticationFailed(let index):
+            "chunk \(index) does not authenticate under the report's key: its header or ciphertext was altered"
+        case .foreignChunk(let index): "chunk \(index) belongs to another chain: a chunk was spliced in"
+        case .wrongIndex(let expected, let found): "chunk \(expected) carries index \(found): chunks were reordered"
+        case .truncated(let read, let expected): "the chain ends after \(read) of its \(expected) chunks"
+        case .truncatedChunk(let index): "chunk \(index) is shorter than its header says"
+        case .extraData(let index): "data follows the end at chunk \(index)"
+        case .wrongMasterKey(let id):
+            "master key \(id) in the keyring does not unwrap this report's key: the keyring holds another key under that id"
+        case .unknownKeyId(let id): "the report's key was wrapped by master key \(id), which is not in the keyring"
+        case .unsupportedVersion(let version): "chunk format version \(version) is not supported by this build (it reads version 1)"
+        case .malformedChunk(let index, let reason): "chunk \(index) is not a valid chunk: \(reason)"
+        case .manifestMismatch: "the report read does not match the length and SHA-256 sealed in its head"
+        case .keyring(let detail): "keyring: \(detail)"
+        case .store(let detail): "chunk store: \(detail)"
+        }
+    }
+}
