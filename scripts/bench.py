@@ -229,8 +229,91 @@ def measure(name, endpoint, pids, work):
     return rows, put_seconds, get_seconds, peak_rss_mib(pids)
 
 
+def run_measured(args, env):
+    """Runs a command; returns (seconds, its peak RSS in MiB, its stdout)."""
+    start = time.time()
+    process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    out = process.stdout.read()
+    err = process.stderr.read()
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.time() - start
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        raise RuntimeError(f"{' '.join(args[1:3])} failed: {err.decode()[-500:]}")
+    return seconds, usage.ru_maxrss / 1024, out.decode().strip()
+
+
+def measure_chain(work):
+    """chainvault chain put / get / verify --no-key of a 256 MiB report (median of RUNS) and a 1 GiB report (once)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHAINVAULT_")}
+    rows = []
+    for label, size, runs in [("256 MiB", 256, RUNS), ("1 GiB", 1024, 1)]:
+        report = work / f"report-{size}"
+        with open(report, "wb") as f:
+            block = os.urandom(1 << 20)
+            for _ in range(size):
+                f.write(block)
+        data = work / f"chain-data-{size}"
+        rates = {"put": [], "get": [], "verify --no-key": []}
+        peak = {name: 0.0 for name in rates}
+        for _ in range(runs):
+            seconds, rss, head = run_measured([BIN, "chain", "put", "--data", str(data), str(report)], env)
+            rates["put"].append(size / seconds)
+            peak["put"] = max(peak["put"], rss)
+            for name, args in [("get", ["get", head, "-o", str(work / "out")]), ("verify --no-key", ["verify", "--no-key", head])]:
+                seconds, rss, _ = run_measured([BIN, "chain", args[0], "--data", str(data), *args[1:]], env)
+                rates[name].append(size / seconds)
+                peak[name] = max(peak[name], rss)
+        for name in rates:
+            rows.append((label, name, statistics.median(rates[name]), rates[name], peak[name]))
+        shutil.rmtree(data, ignore_errors=True)
+        report.unlink()
+        (work / "out").unlink(missing_ok=True)
+    return rows
+
+
 def main():
     os.chdir(ROOT)
+    if os.environ.get("BENCH_ONLY") == "chain":
+        work = Path(tempfile.mkdtemp(prefix="cv-bench-"))
+        try:
+            rows = measure_chain(work)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        append_section(chain_section(rows))
+        return
+    work = Path(tempfile.mkdtemp(prefix="cv-bench-"))
+    try:
+        chain_rows = measure_chain(work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    main_gateway(chain_rows)
+
+
+def chain_section(rows):
+    lines = [
+        "",
+        "Chunk chain with LocalChunkStore (`chainvault chain …`, release build, 1 MiB chunks, every chunk fsynced; MB/s of plaintext, "
+        "median of the runs; peak RSS of the command):",
+        "",
+        "| report | command | MiB/s | runs | peak RSS (MiB) |",
+        "|---|---|---|---|---|",
+    ]
+    for label, name, median, rates, rss in rows:
+        lines.append(f"| {label} | {name} | {median:.0f} | {', '.join(f'{r:.0f}' for r in rates)} | {rss:.0f} |")
+    return "\n".join(lines) + "\n"
+
+
+def append_section(section):
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    text = f"## {stamp}\n" + section
+    print(text)
+    bench = ROOT / "BENCHMARKS.md"
+    with open(bench, "a") as f:
+        f.write("\n" + text)
+
+
+def main_gateway(chain_rows):
     work = Path(tempfile.mkdtemp(prefix="cv-bench-"))
     results = []
     try:
@@ -267,11 +350,9 @@ def main():
     lines += ["", "| server | 1 GiB PUT (s) | 1 GiB GET (s) | peak RSS over the whole run (MiB) |", "|---|---|---|---|"]
     for name, _, put_s, get_s, rss in results:
         lines.append(f"| {name} | {put_s:.1f} | {get_s:.1f} | {rss:.0f} |")
-    section = "\n".join(lines) + "\n"
+    section = "\n".join(lines) + "\n" + chain_section(chain_rows)
     print(section)
     bench = ROOT / "BENCHMARKS.md"
-    if not bench.exists():
-        bench.write_text("# Benchmarks\n\nFigures from `make bench`, newest first is at the bottom. Machines are noisy: compare within one section.\n\n")
     with open(bench, "a") as f:
         f.write("\n" + section)
 
