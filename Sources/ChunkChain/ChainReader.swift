@@ -40,49 +40,54 @@ public struct ChainReader: Sendable {
         let summary = try await walk(head: head) { header, stored, index in
             if let extensionFields = header.head {
                 let master = try keyring.key(id: header.keyId)
-                let wrapped = extensionFields.wrappedKey
                 guard
-                    let box = try? AES.GCM.SealedBox(
-                        nonce: AES.GCM.Nonce(data: extensionFields.wrapNonce),
-                        ciphertext: wrapped[0..<32],
-                        tag: wrapped[32..<48]
-                    ),
-                    let keyBytes = try? AES.GCM.open(box, using: master.key, authenticating: header.chainId + header.keyId)
+                    let keyBytes = Self.open(
+                        sealed: extensionFields.wrappedKey[...],
+                        using: master.key,
+                        nonce: extensionFields.wrapNonce,
+                        authenticating: (header.chainId + header.keyId)[...]
+                    )
                 else { throw ChainError.wrongMasterKey(master.idHex) }
                 let key = SymmetricKey(data: keyBytes)
-                let sealed = extensionFields.sealedManifest
                 guard
-                    let manifestBox = try? AES.GCM.SealedBox(
-                        nonce: AES.GCM.Nonce(data: ChunkHeader.manifestNonce),
-                        ciphertext: sealed[0..<40],
-                        tag: sealed[40..<56]
-                    ),
-                    let manifest = try? AES.GCM.open(manifestBox, using: key, authenticating: header.chainId)
+                    let manifest = Self.open(
+                        sealed: extensionFields.sealedManifest[...],
+                        using: key,
+                        nonce: ChunkHeader.manifestNonce,
+                        authenticating: header.chainId[...]
+                    )
                 else { throw ChainError.authenticationFailed(index: 0) }
-                let bytes = Array(manifest)
-                expected = (Int64(bigEndian: bytes[0..<8]), Array(bytes[8..<40]))
+                expected = (Int64(bigEndian: manifest[0..<8]), Array(manifest[8..<40]))
                 dataKey = key
             }
             guard let dataKey else { throw ChainError.authenticationFailed(index: index) }
             let headerSize = header.size
-            let ciphertextEnd = headerSize + Int(header.ciphertextLength)
             guard
-                let box = try? AES.GCM.SealedBox(
-                    nonce: AES.GCM.Nonce(data: header.nonce),
-                    ciphertext: stored[headerSize..<ciphertextEnd],
-                    tag: stored[ciphertextEnd..<(ciphertextEnd + ChunkHeader.tagSize)]
-                ),
-                let plaintext = try? AES.GCM.open(box, using: dataKey, authenticating: stored[0..<headerSize])
+                let plaintext = Self.open(
+                    sealed: stored[headerSize...], using: dataKey, nonce: header.nonce, authenticating: stored[0..<headerSize])
             else { throw ChainError.authenticationFailed(index: index) }
-            let bytes = Array(plaintext)
-            length += Int64(bytes.count)
-            digest.update(data: bytes)
-            try await consume(bytes)
+            length += Int64(plaintext.count)
+            digest.update(data: plaintext)
+            try await consume(plaintext)
         }
         guard let expected, expected.length == length, expected.sha256 == Array(digest.finalize()) else {
             throw ChainError.manifestMismatch
         }
         return summary
+    }
+
+    /// Opens `ciphertext ‖ 16-byte tag` with AES-256-GCM; nil when it does not authenticate.
+    static func open(sealed: ArraySlice<UInt8>, using key: SymmetricKey, nonce: [UInt8], authenticating data: ArraySlice<UInt8>) -> [UInt8]?
+    {
+        guard sealed.count >= ChunkHeader.tagSize,
+            let box = try? AES.GCM.SealedBox(
+                nonce: AES.GCM.Nonce(data: nonce),
+                ciphertext: sealed.dropLast(ChunkHeader.tagSize),
+                tag: sealed.suffix(ChunkHeader.tagSize)
+            ),
+            let plaintext = try? AES.GCM.open(box, using: key, authenticating: data)
+        else { return nil }
+        return Array(plaintext)
     }
 
     /// Follows the pointers from `head`, checking each chunk before `visit` sees it.

@@ -59,8 +59,14 @@ struct Chain: AsyncParsableCommand {
         func run() async throws {
             let writer = ChainWriter(store: try await options.chunkStore(), keyring: try options.keyring(), chunkSize: chunkSize)
             let source = try await FileSource.open(path: file)
-            defer { Task { await source.close() } }
-            let head = try await writer.write(source)
+            let head: ChainHead
+            do {
+                head = try await writer.write(source)
+                await source.close()
+            } catch {
+                await source.close()
+                throw error
+            }
             output(head.pointer.description)
         }
     }
