@@ -26,6 +26,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/CoreOffice/XMLCoder.git", from: "0.18.2"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
     targets: [
         // Pure S3 wire protocol: SigV4, payload hashes and checksums, XML types, error codes.
@@ -67,11 +68,25 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // A small SigV4-signing S3 client over AsyncHTTPClient, for chunk stores on any S3 service.
+        .target(
+            name: "S3Client",
+            dependencies: [
+                "S3Protocol",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // Reports as encrypted, hash-linked chunks over two buckets.
         .target(
             name: "ChunkChain",
             dependencies: [
                 "BucketStore",
+                "S3Client",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "_NIOFileSystem", package: "swift-nio"),
@@ -101,6 +116,20 @@ let package = Package(
             name: "ChunkChainTests",
             dependencies: ["ChunkChain", "BucketStore", .product(name: "Crypto", package: "swift-crypto")],
             resources: [.copy("Vectors")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "S3ClientTests",
+            dependencies: [
+                "S3Client",
+                "S3Gateway",
+                "S3Protocol",
+                "BucketStore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

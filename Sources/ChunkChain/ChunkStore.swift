@@ -4,6 +4,8 @@ public protocol ChunkStore: Sendable {
     func put(_ bytes: [UInt8], key: String, bucket: ChainBucket) async throws
     /// The chunk's bytes, or nil when there is no such object.
     func get(key: String, bucket: ChainBucket) async throws -> [UInt8]?
+    /// The first `count` bytes of the chunk (all of it when shorter), or nil when there is no such object.
+    func prefix(key: String, bucket: ChainBucket, count: Int) async throws -> [UInt8]?
     /// Whether the object exists.
     func head(key: String, bucket: ChainBucket) async throws -> Bool
     /// Removes the object (missing objects are fine).
@@ -20,6 +22,9 @@ public actor MemoryChunkStore: ChunkStore {
 
     public func put(_ bytes: [UInt8], key: String, bucket: ChainBucket) async throws { objects[bucket]![key] = bytes }
     public func get(key: String, bucket: ChainBucket) async throws -> [UInt8]? { objects[bucket]![key] }
+    public func prefix(key: String, bucket: ChainBucket, count: Int) async throws -> [UInt8]? {
+        objects[bucket]![key].map { Array($0.prefix(count)) }
+    }
     public func head(key: String, bucket: ChainBucket) async throws -> Bool { objects[bucket]![key] != nil }
     public func delete(key: String, bucket: ChainBucket) async throws { objects[bucket]![key] = nil }
     public func list(bucket: ChainBucket) async throws -> [String] { objects[bucket]!.keys.sorted() }

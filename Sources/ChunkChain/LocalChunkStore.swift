@@ -8,6 +8,9 @@ public struct LocalChunkStore: ChunkStore {
     /// The bucket names of A and B (by default `reports-a` and `reports-b`).
     public let buckets: [ChainBucket: String]
 
+    /// The content type chunks are stored with.
+    public static let contentType = "application/vnd.chainvault.chunk"
+
     public init(store: BucketStore, bucketA: String = "reports-a", bucketB: String = "reports-b") {
         self.store = store
         self.buckets = [.a: bucketA, .b: bucketB]
@@ -30,12 +33,21 @@ public struct LocalChunkStore: ChunkStore {
         _ = try await store.putObject(
             bucket: buckets[bucket]!,
             key: key,
-            attributes: ObjectAttributes(contentType: "application/vnd.chainvault.chunk"),
+            attributes: ObjectAttributes(contentType: Self.contentType),
             body: [ByteBuffer(bytes: bytes)].async
         )
     }
 
     public func get(key: String, bucket: ChainBucket) async throws -> [UInt8]? {
+        try await read(key: key, bucket: bucket, count: nil)
+    }
+
+    public func prefix(key: String, bucket: ChainBucket, count: Int) async throws -> [UInt8]? {
+        try await read(key: key, bucket: bucket, count: count)
+    }
+
+    /// The object's bytes, or its first `count` bytes.
+    func read(key: String, bucket: ChainBucket, count: Int?) async throws -> [UInt8]? {
         let name = buckets[bucket]!
         let reader: ObjectReader
         do {
@@ -46,7 +58,9 @@ public struct LocalChunkStore: ChunkStore {
         }
         var bytes: [UInt8] = []
         do {
-            for try await chunk in reader.chunks(in: 0..<reader.info.size) { bytes += Array(buffer: chunk) }
+            let end = count.map { min(Int64($0), reader.info.size) } ?? reader.info.size
+            bytes.reserveCapacity(Int(end))
+            for try await chunk in reader.chunks(in: 0..<end) { bytes += Array(buffer: chunk) }
             await reader.close()
         } catch {
             await reader.close()

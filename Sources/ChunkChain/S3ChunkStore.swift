@@ -1,0 +1,92 @@
+import NIOCore
+import S3Client
+
+/// Chunks in buckets of any S3 service, through ``S3Client`` (each bucket may be on its own endpoint).
+public struct S3ChunkStore: ChunkStore {
+    /// One of the chain's buckets on an S3 service.
+    public struct Target: Sendable {
+        public let client: S3Client
+        public let bucket: String
+
+        public init(client: S3Client, bucket: String) {
+            self.client = client
+            self.bucket = bucket
+        }
+    }
+
+    let targets: [ChainBucket: Target]
+
+    /// The largest chunk this store reads: the largest chunk size plus the head's overhead.
+    static let maxChunkBytes = (64 << 20) + 4096
+
+    /// - Parameter targets: Where A and B are; a store for one bucket only serves that one (see ``RoutingChunkStore``).
+    public init(targets: [ChainBucket: Target]) {
+        self.targets = targets
+    }
+
+    func target(_ bucket: ChainBucket) -> Target {
+        guard let target = targets[bucket] else { preconditionFailure("this S3ChunkStore has no bucket \(bucket)") }
+        return target
+    }
+
+    /// Creates the buckets when they do not exist yet.
+    public func createBuckets() async throws {
+        for target in targets.values { try await target.client.createBucket(target.bucket) }
+    }
+
+    public func put(_ bytes: [UInt8], key: String, bucket: ChainBucket) async throws {
+        let target = target(bucket)
+        try await target.client.putObject(
+            bucket: target.bucket, key: key, body: ByteBuffer(bytes: bytes), contentType: LocalChunkStore.contentType)
+    }
+
+    public func get(key: String, bucket: ChainBucket) async throws -> [UInt8]? {
+        let target = target(bucket)
+        return try await target.client.getObject(bucket: target.bucket, key: key, maxBytes: Self.maxChunkBytes).map { Array(buffer: $0) }
+    }
+
+    public func prefix(key: String, bucket: ChainBucket, count: Int) async throws -> [UInt8]? {
+        let target = target(bucket)
+        do {
+            return try await target.client.getObject(bucket: target.bucket, key: key, range: 0...Int64(count - 1), maxBytes: count)
+                .map { Array(buffer: $0) }
+        } catch let error as S3ClientError where error.status == 416 {
+            return []  // an empty object: no byte in the range
+        }
+    }
+
+    public func head(key: String, bucket: ChainBucket) async throws -> Bool {
+        let target = target(bucket)
+        return try await target.client.headObject(bucket: target.bucket, key: key) != nil
+    }
+
+    public func delete(key: String, bucket: ChainBucket) async throws {
+        let target = target(bucket)
+        try await target.client.deleteObject(bucket: target.bucket, key: key)
+    }
+
+    public func list(bucket: ChainBucket) async throws -> [String] {
+        let target = target(bucket)
+        return try await target.client.listAllObjects(bucket: target.bucket).map(\.key)
+    }
+}
+
+/// Sends each bucket's calls to its own store: A on one service, B on another.
+public struct RoutingChunkStore: ChunkStore {
+    let stores: [ChainBucket: any ChunkStore]
+
+    public init(a: any ChunkStore, b: any ChunkStore) {
+        stores = [.a: a, .b: b]
+    }
+
+    public func put(_ bytes: [UInt8], key: String, bucket: ChainBucket) async throws {
+        try await stores[bucket]!.put(bytes, key: key, bucket: bucket)
+    }
+    public func get(key: String, bucket: ChainBucket) async throws -> [UInt8]? { try await stores[bucket]!.get(key: key, bucket: bucket) }
+    public func prefix(key: String, bucket: ChainBucket, count: Int) async throws -> [UInt8]? {
+        try await stores[bucket]!.prefix(key: key, bucket: bucket, count: count)
+    }
+    public func head(key: String, bucket: ChainBucket) async throws -> Bool { try await stores[bucket]!.head(key: key, bucket: bucket) }
+    public func delete(key: String, bucket: ChainBucket) async throws { try await stores[bucket]!.delete(key: key, bucket: bucket) }
+    public func list(bucket: ChainBucket) async throws -> [String] { try await stores[bucket]!.list(bucket: bucket) }
+}
