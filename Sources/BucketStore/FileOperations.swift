@@ -176,3 +176,24 @@ enum FileOperations {
         return slash == path.startIndex ? "/" : String(path[..<slash])
     }
 }
+
+/// Small files written atomically and durably, for the configuration ChainVault keeps beside the
+/// buckets (keyring, chain index).
+public enum DurableFile {
+    /// Replaces `path` with `bytes`: temp file, fsync, rename, fsync of the directory. A crash leaves the
+    /// old file or the new one, never a mix.
+    public static func replace(_ path: String, bytes: [UInt8], mode: mode_t = 0o600) throws(StorageError) {
+        try FileOperations.replaceFile(path, bytes: bytes, temporaryPath: path + ".tmp-\(UInt64.random(in: 0...UInt64.max))", mode: mode)
+    }
+
+    /// The whole file, or nil when it does not exist.
+    /// - Throws: ``StorageError`` when it cannot be read or is larger than `limit`.
+    public static func read(_ path: String, limit: Int = 1 << 20) throws(StorageError) -> [UInt8]? {
+        try FileOperations.readFile(path, limit: limit)
+    }
+
+    /// Removes `path` and fsyncs its directory; a missing file is fine.
+    public static func remove(_ path: String) throws(StorageError) {
+        if try FileOperations.removeFile(path) { try FileOperations.syncDirectory(FileOperations.parent(of: path)) }
+    }
+}

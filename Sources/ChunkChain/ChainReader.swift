@@ -4,6 +4,10 @@ import Crypto
 public struct ChainSummary: Sendable, Equatable {
     public var chainId: [UInt8]
     public var chunks: [ChunkInfo]
+    /// Mirror copies that were missing or damaged and were rewritten from the good copy.
+    public var repaired: [ChunkPointer] = []
+    /// Mirror copies that were missing or damaged and could not be rewritten (read-only access).
+    public var unrepaired: [ChunkPointer] = []
 
     /// One chunk as `chain inspect` shows it.
     public struct ChunkInfo: Sendable, Equatable {
@@ -25,30 +29,35 @@ public struct ChainReader: Sendable {
 
     /// Checks a chain with SHA-256 only: no key needed (docs/chunk-format.md, "Reading and verifying").
     /// - Throws: ``ChainError`` naming the first problem.
-    public func verify(head: ChunkPointer) async throws -> ChainSummary {
-        try await walk(head: head) { _, _, _ in }
+    /// - Parameter mirrored: The chain was written with mirroring: check both copies of every chunk and
+    ///   rewrite a missing or damaged copy from the good one.
+    public func verify(head: ChunkPointer, mirrored: Bool = false) async throws -> ChainSummary {
+        try await walk(head: head, mirror: mirrored ? .checkBoth : .none) { _, _, _ in }
     }
 
     /// Reads a chain, handing each chunk's plaintext to `consume` in order, then checks the total length
     /// and SHA-256 against the manifest sealed in the head.
     /// - Throws: ``ChainError`` naming the first problem; no plaintext of a chunk that failed is released.
-    public func read(head: ChunkPointer, keyring: Keyring, consume: ([UInt8]) async throws -> Void) async throws -> ChainSummary {
+    /// - Parameters:
+    ///   - wrappedKey: The data key as the index holds it (re-wrapped after a rotation); nil uses the head's.
+    ///   - mirrored: The chain was written with mirroring: a missing or damaged chunk is read from its
+    ///     copy in the other bucket, and rewritten from it.
+    ///   - checkMirror: Also check (and repair) every mirror copy, as verification does.
+    public func read(
+        head: ChunkPointer, keyring: Keyring, wrappedKey: WrappedDataKey? = nil, mirrored: Bool = false, checkMirror: Bool = false,
+        consume: ([UInt8]) async throws -> Void
+    ) async throws -> ChainSummary {
         var dataKey: SymmetricKey?
         var expected: (length: Int64, sha256: [UInt8])?
         var length: Int64 = 0
         var digest = SHA256()
-        let summary = try await walk(head: head) { header, stored, index in
+        let summary = try await walk(head: head, mirror: mirrored ? (checkMirror ? .checkBoth : .fallBack) : .none) {
+            header, stored, index in
             if let extensionFields = header.head {
-                let master = try keyring.key(id: header.keyId)
-                guard
-                    let keyBytes = Self.open(
-                        sealed: extensionFields.wrappedKey[...],
-                        using: master.key,
-                        nonce: extensionFields.wrapNonce,
-                        authenticating: (header.chainId + header.keyId)[...]
-                    )
-                else { throw ChainError.wrongMasterKey(master.idHex) }
-                let key = SymmetricKey(data: keyBytes)
+                let key = try keyring.unwrap(
+                    wrappedKey ?? WrappedDataKey(keyId: header.keyId, nonce: extensionFields.wrapNonce, sealed: extensionFields.wrappedKey),
+                    chainId: header.chainId
+                )
                 guard
                     let manifest = Self.open(
                         sealed: extensionFields.sealedManifest[...],
@@ -90,31 +99,69 @@ public struct ChainReader: Sendable {
         return Array(plaintext)
     }
 
+    /// How a walk treats the second copy of a mirrored chain's chunks.
+    enum MirrorHandling {
+        /// Not mirrored: a chunk is only where its pointer says.
+        case none
+        /// Read the other copy (and repair this one) only when this one is missing or damaged.
+        case fallBack
+        /// Check both copies of every chunk and repair whichever is missing or damaged.
+        case checkBoth
+    }
+
+    /// The chunk's bytes, read from the object named by `pointer` (and with `.fallBack` or `.checkBoth`,
+    /// from its copy in the other bucket), checked against the pointer's hash.
+    func fetch(_ pointer: ChunkPointer, index: Int, mirror: MirrorHandling, summary: inout ChainSummary) async throws -> [UInt8] {
+        let copy = ChunkPointer(bucket: pointer.bucket.other, hash: pointer.hash)
+        let primary = try await load(pointer, index: index)
+        if let primary, Array(SHA256.hash(data: primary)) == pointer.hash {
+            if mirror == .checkBoth {
+                let second = try await load(copy, index: index)
+                if second.map({ Array(SHA256.hash(data: $0)) != pointer.hash }) ?? true {
+                    await repair(copy, with: primary, summary: &summary)
+                }
+            }
+            return primary
+        }
+        if mirror != .none, let second = try await load(copy, index: index), Array(SHA256.hash(data: second)) == pointer.hash {
+            await repair(pointer, with: second, summary: &summary)
+            return second
+        }
+        guard primary != nil else { throw ChainError.missingChunk(index: index, bucket: pointer.bucket, key: pointer.key) }
+        throw ChainError.hashMismatch(index: index, bucket: pointer.bucket, key: pointer.key)
+    }
+
+    func load(_ pointer: ChunkPointer, index: Int) async throws -> [UInt8]? {
+        do {
+            return try await store.get(key: pointer.key, bucket: pointer.bucket)
+        } catch {
+            throw ChainError.store("reading chunk \(index) (\(pointer)): \(error)")
+        }
+    }
+
+    /// Rewrites a missing or damaged copy from the good bytes; a store that refuses (read-only access) is noted, not fatal.
+    func repair(_ pointer: ChunkPointer, with bytes: [UInt8], summary: inout ChainSummary) async {
+        do {
+            try await store.put(bytes, key: pointer.key, bucket: pointer.bucket)
+            summary.repaired.append(pointer)
+        } catch {
+            summary.unrepaired.append(pointer)
+        }
+    }
+
     /// Follows the pointers from `head`, checking each chunk before `visit` sees it.
     func walk(
         head: ChunkPointer,
+        mirror: MirrorHandling = .none,
         visit: (ChunkHeader, [UInt8], Int) async throws -> Void
     ) async throws -> ChainSummary {
         var pointer = head
         var index = 0
         var chainId: [UInt8] = []
         var count = 0
-        var chunks: [ChainSummary.ChunkInfo] = []
+        var summary = ChainSummary(chainId: [], chunks: [])
         while true {
-            let stored: [UInt8]
-            do {
-                guard let bytes = try await store.get(key: pointer.key, bucket: pointer.bucket) else {
-                    throw ChainError.missingChunk(index: index, bucket: pointer.bucket, key: pointer.key)
-                }
-                stored = bytes
-            } catch let error as ChainError {
-                throw error
-            } catch {
-                throw ChainError.store("reading chunk \(index) (\(pointer)): \(error)")
-            }
-            guard Array(SHA256.hash(data: stored)) == pointer.hash else {
-                throw ChainError.hashMismatch(index: index, bucket: pointer.bucket, key: pointer.key)
-            }
+            let stored = try await fetch(pointer, index: index, mirror: mirror, summary: &summary)
             let header = try ChunkHeader.parse(stored[...], position: index)
             if index == 0 {
                 guard let extensionFields = header.head else {
@@ -131,11 +178,12 @@ public struct ChainReader: Sendable {
             if stored.count < expectedSize { throw ChainError.truncatedChunk(index: index) }
             if stored.count > expectedSize { throw ChainError.extraData(index: index) }
             try await visit(header, stored, index)
-            chunks.append(.init(index: index, pointer: pointer, size: stored.count, next: header.next))
+            summary.chunks.append(.init(index: index, pointer: pointer, size: stored.count, next: header.next))
             if header.isLast {
                 guard header.next == nil else { throw ChainError.extraData(index: index) }
                 guard index + 1 == count else { throw ChainError.truncated(chunksRead: index + 1, expected: count) }
-                return ChainSummary(chainId: chainId, chunks: chunks)
+                summary.chainId = chainId
+                return summary
             }
             guard let next = header.next else { throw ChainError.truncated(chunksRead: index + 1, expected: count) }
             guard index + 1 < count else { throw ChainError.extraData(index: index + 1) }

@@ -1,13 +1,14 @@
 import Crypto
 
 /// What the index keeps about a chain: its head pointer and what is needed to read it.
-public struct ChainHead: Sendable, Equatable, Codable {
+public struct ChainHead: Sendable, Equatable {
     public var pointer: ChunkPointer
     public var chainId: [UInt8]
     public var chunkCount: Int
     public var length: Int64
     public var sha256: [UInt8]
-    public var keyId: [UInt8]
+    /// The data key as the head carries it.
+    public var wrappedKey: WrappedDataKey
 }
 
 /// Splits a report into chunks, encrypts each under a fresh data key, places it at random in one of
@@ -16,6 +17,9 @@ public struct ChainWriter: Sendable {
     public let store: any ChunkStore
     public let keyring: Keyring
     public let chunkSize: Int
+    /// Write every chunk to both buckets (a damaged copy is then repaired from the other; each bucket
+    /// then holds the whole report, encrypted).
+    public let mirror: Bool
     let random: @Sendable (Int) -> [UInt8]
 
     /// The default chunk size: 1 MiB.
@@ -24,13 +28,14 @@ public struct ChainWriter: Sendable {
     /// - Parameters:
     ///   - random: The source of keys, chain ids and placement; a CSPRNG outside tests.
     public init(
-        store: any ChunkStore, keyring: Keyring, chunkSize: Int = defaultChunkSize,
+        store: any ChunkStore, keyring: Keyring, chunkSize: Int = defaultChunkSize, mirror: Bool = false,
         random: @escaping @Sendable (Int) -> [UInt8] = systemRandom
     ) {
         precondition(chunkSize > 0, "chunk size")
         self.store = store
         self.keyring = keyring
         self.chunkSize = chunkSize
+        self.mirror = mirror
         self.random = random
     }
 
@@ -63,16 +68,9 @@ public struct ChainWriter: Sendable {
         }
         let sha256 = Array(digest.finalize())
 
-        let master = keyring.active
         let chainId = random(16)
         let dataKey = SymmetricKey(data: random(32))
-        let wrapNonce = random(12)
-        let wrapped = try AES.GCM.seal(
-            dataKey.withUnsafeBytes { Array($0) },
-            using: master.key,
-            nonce: try AES.GCM.Nonce(data: wrapNonce),
-            authenticating: chainId + master.id
-        )
+        let wrapped = try keyring.wrap(dataKey: dataKey, chainId: chainId, random: random)
         let manifest = try AES.GCM.seal(
             source.length.bigEndianBytes + sha256,
             using: dataKey,
@@ -88,14 +86,14 @@ public struct ChainWriter: Sendable {
                 chainId: chainId,
                 index: UInt32(index),
                 isLast: index == ranges.count - 1,
-                keyId: master.id,
+                keyId: wrapped.keyId,
                 next: next,
                 ciphertextLength: UInt64(plaintext.count),
                 head: index == 0
                     ? .init(
                         chunkCount: UInt32(ranges.count),
-                        wrapNonce: wrapNonce,
-                        wrappedKey: Array(wrapped.ciphertext) + Array(wrapped.tag),
+                        wrapNonce: wrapped.nonce,
+                        wrappedKey: wrapped.sealed,
                         sealedManifest: Array(manifest.ciphertext) + Array(manifest.tag)
                     ) : nil
             )
@@ -105,6 +103,7 @@ public struct ChainWriter: Sendable {
             let stored = encodedHeader + Array(sealed.ciphertext) + Array(sealed.tag)
             let pointer = ChunkPointer(bucket: buckets[index], hash: Array(SHA256.hash(data: stored)))
             try await store.put(stored, key: pointer.key, bucket: pointer.bucket)
+            if mirror { try await store.put(stored, key: pointer.key, bucket: pointer.bucket.other) }
             next = pointer
         }
         return ChainHead(
@@ -113,7 +112,7 @@ public struct ChainWriter: Sendable {
             chunkCount: ranges.count,
             length: source.length,
             sha256: sha256,
-            keyId: master.id
+            wrappedKey: wrapped
         )
     }
 }

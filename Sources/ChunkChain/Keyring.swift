@@ -1,9 +1,22 @@
+import BucketStore
 import Crypto
 import Foundation
 
-#if canImport(Glibc)
-    import Glibc
-#endif
+/// A report's data key sealed under a master key: AES-256-GCM, associated data chain id ‖ key id.
+public struct WrappedDataKey: Sendable, Equatable {
+    /// The id of the master key that sealed it.
+    public var keyId: [UInt8]
+    /// 12 random bytes.
+    public var nonce: [UInt8]
+    /// The 32-byte key's ciphertext and the 16-byte tag.
+    public var sealed: [UInt8]
+
+    public init(keyId: [UInt8], nonce: [UInt8], sealed: [UInt8]) {
+        self.keyId = keyId
+        self.nonce = nonce
+        self.sealed = sealed
+    }
+}
 
 /// A master key: an 8-byte id and a 256-bit AES key. Master keys only wrap per-report data keys.
 public struct MasterKey: Sendable, CustomStringConvertible {
@@ -65,12 +78,38 @@ public struct Keyring: Sendable {
         return key
     }
 
+    /// Wraps a report's data key under the active master key, bound to the chain id and the key id.
+    public func wrap(dataKey: SymmetricKey, chainId: [UInt8], random: @Sendable (Int) -> [UInt8]) throws -> WrappedDataKey {
+        let master = active
+        let nonce = random(12)
+        let sealed = try AES.GCM.seal(
+            dataKey.withUnsafeBytes { Array($0) },
+            using: master.key,
+            nonce: try AES.GCM.Nonce(data: nonce),
+            authenticating: chainId + master.id
+        )
+        return WrappedDataKey(keyId: master.id, nonce: nonce, sealed: Array(sealed.ciphertext) + Array(sealed.tag))
+    }
+
+    /// Unwraps a report's data key.
+    /// - Throws: ``ChainError/unknownKeyId(_:)`` when no key has its id, ``ChainError/wrongMasterKey(_:)``
+    ///   when the key with that id does not open it.
+    public func unwrap(_ wrapped: WrappedDataKey, chainId: [UInt8]) throws(ChainError) -> SymmetricKey {
+        let master = try key(id: wrapped.keyId)
+        guard
+            let bytes = ChainReader.open(
+                sealed: wrapped.sealed[...], using: master.key, nonce: wrapped.nonce, authenticating: (chainId + wrapped.keyId)[...]),
+            bytes.count == 32
+        else { throw .wrongMasterKey(master.idHex) }
+        return SymmetricKey(data: bytes)
+    }
+
     /// Reads a keyring file; nil when there is none.
     /// - Throws: ``ChainError/keyring(_:)`` when the file is unreadable or malformed.
     public static func load(path: String) throws(ChainError) -> Keyring? {
-        guard FileManager.default.fileExists(atPath: path) else { return nil }
         do {
-            let file = try JSONDecoder().decode(File.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
+            guard let bytes = try DurableFile.read(path) else { return nil }
+            let file = try JSONDecoder().decode(File.self, from: Data(bytes))
             let keys = try file.keys.map { entry in
                 guard let id = Data(hex: entry.id), id.count == 8, let bytes = Data(base64Encoded: entry.key), bytes.count == 32 else {
                     throw ChainError.keyring("an entry of \(path) is not an 8-byte id with a 32-byte key")
@@ -99,14 +138,7 @@ public struct Keyring: Sendable {
         do {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            let data = try encoder.encode(file)
-            let temporary = path + ".tmp"
-            guard FileManager.default.createFile(atPath: temporary, contents: data, attributes: [.posixPermissions: 0o600]) else {
-                throw ChainError.keyring("\(temporary) cannot be created")
-            }
-            guard rename(temporary, path) == 0 else { throw ChainError.keyring("\(path) cannot be replaced: errno \(errno)") }
-        } catch let error as ChainError {
-            throw error
+            try DurableFile.replace(path, bytes: Array(try encoder.encode(file)), mode: 0o600)
         } catch {
             throw .keyring("\(path) cannot be written: \(error)")
         }
