@@ -100,6 +100,7 @@ let package = Package(
                 "ChunkChain",
                 "BucketStore",
                 "S3Protocol",
+                "S3Client",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),

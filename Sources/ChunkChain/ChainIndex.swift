@@ -49,7 +49,8 @@ public struct ChainIndex: Sendable {
     /// Opens the index, creating its directory (mode 0700) when missing.
     public init(directory: String) throws {
         self.directory = directory
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        try FileManager.default.createDirectory(
+            atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
     }
 
     /// On-disk form: hex and base64 strings, readable by an operator.

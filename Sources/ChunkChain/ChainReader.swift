@@ -29,10 +29,12 @@ public struct ChainReader: Sendable {
 
     /// Checks a chain with SHA-256 only: no key needed (docs/chunk-format.md, "Reading and verifying").
     /// - Throws: ``ChainError`` naming the first problem.
-    /// - Parameter mirrored: The chain was written with mirroring: check both copies of every chunk and
-    ///   rewrite a missing or damaged copy from the good one.
-    public func verify(head: ChunkPointer, mirrored: Bool = false) async throws -> ChainSummary {
-        try await walk(head: head, mirror: mirrored ? .checkBoth : .none) { _, _, _ in }
+    /// - Parameters:
+    ///   - mirrored: The chain was written with mirroring: check both copies of every chunk and
+    ///     rewrite a missing or damaged copy from the good one.
+    ///   - progress: Called with the stored size of each chunk once it checked out.
+    public func verify(head: ChunkPointer, mirrored: Bool = false, progress: (Int) -> Void = { _ in }) async throws -> ChainSummary {
+        try await walk(head: head, mirror: mirrored ? .checkBoth : .none) { _, stored, _ in progress(stored.count) }
     }
 
     /// Reads a chain, handing each chunk's plaintext to `consume` in order, then checks the total length
@@ -58,15 +60,7 @@ public struct ChainReader: Sendable {
                     wrappedKey ?? WrappedDataKey(keyId: header.keyId, nonce: extensionFields.wrapNonce, sealed: extensionFields.wrappedKey),
                     chainId: header.chainId
                 )
-                guard
-                    let manifest = Self.open(
-                        sealed: extensionFields.sealedManifest[...],
-                        using: key,
-                        nonce: ChunkHeader.manifestNonce,
-                        authenticating: header.chainId[...]
-                    )
-                else { throw ChainError.authenticationFailed(index: 0) }
-                expected = (Int64(bigEndian: manifest[0..<8]), Array(manifest[8..<40]))
+                expected = try Self.manifest(extensionFields, chainId: header.chainId, dataKey: key)
                 dataKey = key
             }
             guard let dataKey else { throw ChainError.authenticationFailed(index: index) }
@@ -83,6 +77,19 @@ public struct ChainReader: Sendable {
             throw ChainError.manifestMismatch
         }
         return summary
+    }
+
+    /// The plaintext length and SHA-256 sealed in the head.
+    /// - Throws: ``ChainError/authenticationFailed(index:)`` for chunk 0 when the manifest does not open.
+    static func manifest(_ fields: ChunkHeader.HeadExtension, chainId: [UInt8], dataKey: SymmetricKey) throws(ChainError) -> (
+        length: Int64, sha256: [UInt8]
+    ) {
+        guard
+            let manifest = open(
+                sealed: fields.sealedManifest[...], using: dataKey, nonce: ChunkHeader.manifestNonce, authenticating: chainId[...]),
+            manifest.count == 40
+        else { throw .authenticationFailed(index: 0) }
+        return (Int64(bigEndian: manifest[0..<8]), Array(manifest[8..<40]))
     }
 
     /// Opens `ciphertext ‖ 16-byte tag` with AES-256-GCM; nil when it does not authenticate.

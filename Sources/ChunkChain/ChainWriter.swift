@@ -59,7 +59,8 @@ public struct ChainWriter: Sendable {
     /// Writes a report as a chain. Memory stays at about one chunk whatever the report's size.
     /// - Returns: The head, once every chunk is durable.
     /// - Throws: ``ChainError`` or the store's and source's errors.
-    public func write(_ source: some ReportSource) async throws -> ChainHead {
+    /// - Parameter progress: Called with the plaintext bytes of each chunk once it is stored.
+    public func write(_ source: some ReportSource, progress: (Int) -> Void = { _ in }) async throws -> ChainHead {
         let ranges = Self.ranges(length: source.length, chunkSize: chunkSize)
         // First pass: the plaintext hash, sealed into the head.
         var digest = SHA256()
@@ -104,6 +105,7 @@ public struct ChainWriter: Sendable {
             let pointer = ChunkPointer(bucket: buckets[index], hash: Array(SHA256.hash(data: stored)))
             try await store.put(stored, key: pointer.key, bucket: pointer.bucket)
             if mirror { try await store.put(stored, key: pointer.key, bucket: pointer.bucket.other) }
+            progress(range.count)
             next = pointer
         }
         return ChainHead(

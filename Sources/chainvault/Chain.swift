@@ -2,8 +2,9 @@ import ArgumentParser
 import BucketStore
 import ChunkChain
 import Foundation
+import S3Client
 
-/// Options shared by the chain and key commands: where the data and the keyring are.
+/// Options shared by the chain and key commands: where the data, the keyring and the two buckets are.
 struct ChainOptions: ParsableArguments {
     @Option(help: "Data root.")
     var data: String = environment("DATA") ?? "buckets"
@@ -13,6 +14,39 @@ struct ChainOptions: ParsableArguments {
         help: "Keyring file (default: <data>/.chainvault/keyring.json; env CHAINVAULT_MASTER_KEY_FILE).")
     var masterKeyFile: String?
 
+    @Option(name: .customLong("bucket-a"), help: "Bucket A (env CHAINVAULT_BUCKET_A).")
+    var bucketA: String = environment("BUCKET_A") ?? "reports-a"
+
+    @Option(name: .customLong("bucket-b"), help: "Bucket B (env CHAINVAULT_BUCKET_B).")
+    var bucketB: String = environment("BUCKET_B") ?? "reports-b"
+
+    @Option(
+        name: .customLong("endpoint-a"),
+        help: """
+            S3 endpoint URL of bucket A, such as http://10.0.0.5:8333 (env CHAINVAULT_ENDPOINT_A; default: the local data \
+            root). Credentials come from CHAINVAULT_A_ACCESS_KEY_ID and CHAINVAULT_A_SECRET_ACCESS_KEY, else from \
+            AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.
+            """)
+    var endpointA: String? = environment("ENDPOINT_A")
+
+    @Option(name: .customLong("endpoint-b"), help: "S3 endpoint URL of bucket B (env CHAINVAULT_ENDPOINT_B; credentials as for A, with B).")
+    var endpointB: String? = environment("ENDPOINT_B")
+
+    @Option(name: .customLong("region-a"), help: "Signing region of endpoint A (env CHAINVAULT_REGION_A).")
+    var regionA: String = environment("REGION_A") ?? "us-east-1"
+
+    @Option(name: .customLong("region-b"), help: "Signing region of endpoint B (env CHAINVAULT_REGION_B).")
+    var regionB: String = environment("REGION_B") ?? "us-east-1"
+
+    func validate() throws {
+        for bucket in [bucketA, bucketB] where !BucketName.isValid(bucket) {
+            throw ValidationError("'\(bucket)' is not a valid bucket name.")
+        }
+        if endpointA == nil, endpointB == nil, bucketA == bucketB {
+            throw ValidationError("buckets A and B must differ: no bucket may hold a whole report.")
+        }
+    }
+
     var keyringPath: String {
         get throws {
             if let path = masterKeyFile ?? environment("MASTER_KEY_FILE") { return path }
@@ -21,20 +55,42 @@ struct ChainOptions: ParsableArguments {
     }
 
     func keyring() throws -> Keyring {
-        try Keyring.loadOrCreate(path: try keyringPath, random: systemRandom, now: Int64(Date().timeIntervalSince1970))
+        try Keyring.loadOrCreate(path: try keyringPath, random: systemRandom, now: now())
     }
 
-    func chunkStore() async throws -> LocalChunkStore {
-        let store = LocalChunkStore(store: try BucketStore(root: data))
-        try await store.createBuckets(owner: "chainvault", now: Int64(Date().timeIntervalSince1970))
-        return store
+    func index() throws -> ChainIndex {
+        try ChainIndex(directory: try configDirectory(data) + "/chains")
+    }
+
+    /// Bucket A or B: local, or on an S3 endpoint with credentials from the environment (never from the command line).
+    func location(_ bucket: String, endpoint: String?, region: String, name: String) throws -> ChainStorage.Location {
+        guard let endpoint else { return .local(bucket: bucket) }
+        let variables = ProcessInfo.processInfo.environment
+        guard let accessKey = variables["CHAINVAULT_\(name)_ACCESS_KEY_ID"] ?? variables["AWS_ACCESS_KEY_ID"],
+            let secret = variables["CHAINVAULT_\(name)_SECRET_ACCESS_KEY"] ?? variables["AWS_SECRET_ACCESS_KEY"]
+        else {
+            throw ValidationError(
+                "--endpoint-\(name.lowercased()) needs CHAINVAULT_\(name)_ACCESS_KEY_ID and CHAINVAULT_\(name)_SECRET_ACCESS_KEY in the environment."
+            )
+        }
+        return .s3(endpoint: try S3Endpoint(url: endpoint, region: region, accessKeyId: accessKey, secretAccessKey: secret), bucket: bucket)
+    }
+
+    func chunkStore() async throws -> any ChunkStore {
+        let storage = ChainStorage(
+            a: try location(bucketA, endpoint: endpointA, region: regionA, name: "A"),
+            b: try location(bucketB, endpoint: endpointB, region: regionB, name: "B")
+        )
+        return try await storage.makeStore(local: try BucketStore(root: data), owner: "chainvault", now: now())
     }
 }
+
+func now() -> Int64 { Int64(Date().timeIntervalSince1970) }
 
 struct Chain: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Store, read, inspect and verify reports as encrypted chunk chains.",
-        subcommands: [Put.self, Get.self, Inspect.self, Verify.self]
+        subcommands: [Put.self, Get.self, Inspect.self, Verify.self, Orphans.self, RebuildIndex.self]
     )
 
     static func pointer(_ text: String) throws -> ChunkPointer {
@@ -45,10 +101,15 @@ struct Chain: AsyncParsableCommand {
     }
 
     struct Put: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Write a file as a chain and print its head pointer.")
+        static let configuration = CommandConfiguration(abstract: "Write a file as a chain, index it and print its head pointer.")
         @OptionGroup var options: ChainOptions
         @Option(name: .customLong("chunk-size"), help: "Chunk size in bytes.")
         var chunkSize: Int = ChainWriter.defaultChunkSize
+        @Flag(
+            help:
+                "Write every chunk to both buckets, so that a damaged copy can be repaired (each bucket then holds the whole, encrypted report)."
+        )
+        var mirror = false
         @Argument(help: "The report file.")
         var file: String
 
@@ -57,16 +118,21 @@ struct Chain: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let writer = ChainWriter(store: try await options.chunkStore(), keyring: try options.keyring(), chunkSize: chunkSize)
+            let index = try options.index()
+            let writer = ChainWriter(
+                store: try await options.chunkStore(), keyring: try options.keyring(), chunkSize: chunkSize, mirror: mirror)
             let source = try await FileSource.open(path: file)
+            let bar = ProgressBar("put", total: source.length)
             let head: ChainHead
             do {
-                head = try await writer.write(source)
+                head = try await writer.write(source) { bar.advance(by: Int64($0)) }
                 await source.close()
             } catch {
                 await source.close()
                 throw error
             }
+            bar.finish()
+            try index.put(ChainIndexEntry(head: head, mirrored: mirror, created: now()))
             output(head.pointer.description)
         }
     }
@@ -81,15 +147,24 @@ struct Chain: AsyncParsableCommand {
 
         func run() async throws {
             let pointer = try Chain.pointer(head)
+            let entry = try options.index().entry(head: pointer)
             let reader = ChainReader(store: try await options.chunkStore())
             let keyring = try options.keyring()
             guard FileManager.default.createFile(atPath: output, contents: nil, attributes: [.posixPermissions: 0o600]),
                 let handle = FileHandle(forWritingAtPath: output)
             else { throw ValidationError("cannot create \(output)") }
+            let bar = ProgressBar("get", total: entry?.length ?? 0)
             do {
-                _ = try await reader.read(head: pointer, keyring: keyring) { try handle.write(contentsOf: $0) }
+                let summary = try await reader.read(
+                    head: pointer, keyring: keyring, wrappedKey: entry?.wrappedKey, mirrored: entry?.mirrored ?? false
+                ) {
+                    try handle.write(contentsOf: $0)
+                    bar.advance(by: Int64($0.count))
+                }
                 try handle.synchronize()
                 try handle.close()
+                bar.finish()
+                reportRepairs(summary)
             } catch {
                 try? handle.close()
                 try? FileManager.default.removeItem(atPath: output)
@@ -117,30 +192,115 @@ struct Chain: AsyncParsableCommand {
 
     struct Verify: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Verify a chain: with SHA-256 only (--no-key), or also opening every chunk.")
+            abstract: "Verify one chain or every indexed chain: with SHA-256 only (--no-key), or also opening every chunk.")
         @OptionGroup var options: ChainOptions
         @Flag(name: .customLong("no-key"), help: "Check hashes and headers only; needs read access to the buckets, not the key.")
         var noKey = false
+        @Flag(help: "Verify every chain in the index.")
+        var all = false
         @Argument(help: "The head pointer.")
-        var head: String
+        var head: String?
+
+        func validate() throws {
+            guard all != (head != nil) else { throw ValidationError("give a head pointer or --all, not both.") }
+        }
 
         func run() async throws {
-            let pointer = try Chain.pointer(head)
-            let reader = ChainReader(store: try await options.chunkStore())
-            let summary: ChainSummary
-            if noKey {
-                summary = try await reader.verify(head: pointer)
-            } else {
-                summary = try await reader.read(head: pointer, keyring: try options.keyring()) { _ in }
+            let store = try await options.chunkStore()
+            let index = try options.index()
+            let keyring = noKey ? nil : try options.keyring()
+            let checks = noKey ? "hashes and headers" : "hashes, headers, authentication, manifest"
+            if all {
+                let entries = try index.all()
+                let bar = ProgressBar("verify", total: entries.reduce(0) { $0 + $1.length })
+                let results = try await ChainMaintenance(store: store, index: index).verifyAll(keyring: keyring) { verification in
+                    bar.advance(by: verification.entry.length)
+                }
+                bar.finish()
+                var failed = 0
+                for verification in results {
+                    switch verification.result {
+                    case .success(let summary):
+                        ChainVault.output("ok\t\(verification.entry.head)\t\(summary.chunks.count) chunks")
+                        reportRepairs(summary)
+                    case .failure(let error):
+                        failed += 1
+                        ChainVault.output("FAILED\t\(verification.entry.head)\t\(error)")
+                    }
+                }
+                ChainVault.output("\(results.count - failed) of \(results.count) chains ok (\(checks))")
+                if failed > 0 { throw ExitCode(1) }
+                return
             }
-            ChainVault.output(
-                "ok: \(summary.chunks.count) chunks\(noKey ? " (hashes and headers)" : " (hashes, headers, authentication, manifest)")")
+            let pointer = try Chain.pointer(head!)
+            let entry = try index.entry(head: pointer)
+            let reader = ChainReader(store: store)
+            let summary: ChainSummary
+            if let keyring {
+                let bar = ProgressBar("verify", total: entry?.length ?? 0)
+                summary = try await reader.read(
+                    head: pointer, keyring: keyring, wrappedKey: entry?.wrappedKey, mirrored: entry?.mirrored ?? false, checkMirror: true
+                ) { bar.advance(by: Int64($0.count)) }
+                bar.finish()
+            } else {
+                summary = try await reader.verify(head: pointer, mirrored: entry?.mirrored ?? false)
+            }
+            reportRepairs(summary)
+            ChainVault.output("ok: \(summary.chunks.count) chunks (\(checks))")
+        }
+    }
+
+    struct Orphans: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "List objects of the two buckets that no indexed chain reaches (no key needed).",
+            discussion: """
+                Orphans are left by writes that never finished and by chains removed from the index. Run \
+                `chain rebuild-index` first if the index may be incomplete: chains missing from it show up here.
+                """
+        )
+        @OptionGroup var options: ChainOptions
+
+        func run() async throws {
+            let found = try await ChainMaintenance(store: try await options.chunkStore(), index: try options.index()).orphans()
+            for (head, error) in found.damaged {
+                FileHandle.standardError.write(
+                    Data("warning: chain \(head) is damaged (\(error)); chunks after the break are listed\n".utf8))
+            }
+            for orphan in found.orphans { ChainVault.output(orphan.description) }
+            ChainVault.output("\(found.orphans.count) orphan objects")
+        }
+    }
+
+    struct RebuildIndex: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "rebuild-index",
+            abstract: "Find every chain in the buckets from its head chunk and index it (needs the master keys).")
+        @OptionGroup var options: ChainOptions
+
+        func run() async throws {
+            let rebuild = try await ChainMaintenance(store: try await options.chunkStore(), index: try options.index())
+                .rebuildIndex(keyring: try options.keyring(), now: now())
+            for entry in rebuild.chains { ChainVault.output("indexed\t\(entry.head)\t\(entry.chunkCount) chunks\t\(entry.length) bytes") }
+            for (head, error) in rebuild.failures { ChainVault.output("FAILED\t\(head)\t\(error)") }
+            ChainVault.output("\(rebuild.chains.count) chains indexed, \(rebuild.added) new, \(rebuild.failures.count) failed")
+            if !rebuild.failures.isEmpty { throw ExitCode(1) }
         }
     }
 }
 
+/// Tells on standard error which mirror copies a read or verification rewrote.
+func reportRepairs(_ summary: ChainSummary) {
+    for pointer in summary.repaired {
+        FileHandle.standardError.write(Data("repaired \(pointer) from its mirror copy\n".utf8))
+    }
+    for pointer in summary.unrepaired {
+        FileHandle.standardError.write(Data("warning: \(pointer) is missing or damaged and could not be rewritten\n".utf8))
+    }
+}
+
 struct Keys: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "List or rotate the master keys.", subcommands: [List.self, Rotate.self])
+    static let configuration = CommandConfiguration(
+        abstract: "List or rotate the master keys.", subcommands: [List.self, Rotate.self, Rewrap.self])
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List master key ids (never the keys).")
@@ -156,15 +316,32 @@ struct Keys: AsyncParsableCommand {
 
     struct Rotate: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Make a new master key the active one; older keys stay to read existing chains, and no chunk is rewritten."
+            abstract: "Make a new master key the active one and re-wrap every indexed data key under it; no chunk is rewritten.",
+            discussion: """
+                Older keys stay in the keyring: head chunks still carry their data keys wrapped by them, which \
+                `chain rebuild-index` needs. If a rotation is interrupted, `keys rewrap` finishes it.
+                """
         )
         @OptionGroup var options: ChainOptions
 
         func run() async throws {
             var keyring = try options.keyring()
-            let key = keyring.rotate(random: systemRandom, now: Int64(Date().timeIntervalSince1970))
+            let key = keyring.rotate(random: systemRandom, now: now())
             try keyring.save(path: try options.keyringPath)
             ChainVault.output("active master key: \(key.idHex)")
+            let count = try options.index().rewrap(keyring: keyring)
+            ChainVault.output("re-wrapped \(count) data keys; no chunk was rewritten")
+        }
+    }
+
+    struct Rewrap: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Re-wrap under the active key every indexed data key wrapped by an older one (finishes an interrupted rotation).")
+        @OptionGroup var options: ChainOptions
+
+        func run() async throws {
+            let count = try options.index().rewrap(keyring: try options.keyring())
+            ChainVault.output("re-wrapped \(count) data keys")
         }
     }
 }

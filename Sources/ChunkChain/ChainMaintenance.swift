@@ -1,0 +1,179 @@
+/// Operator tasks over every chain of a store: verify them all, find orphan chunks, rebuild the index
+/// from the buckets.
+public struct ChainMaintenance: Sendable {
+    public let store: any ChunkStore
+    public let index: ChainIndex
+
+    public init(store: any ChunkStore, index: ChainIndex) {
+        self.store = store
+        self.index = index
+    }
+
+    /// What verifying one chain found.
+    public struct Verification: Sendable {
+        public var entry: ChainIndexEntry
+        /// The walk's summary, or the first problem.
+        public var result: Result<ChainSummary, ChainError>
+    }
+
+    /// Verifies every indexed chain, keyless or (with a keyring) opening every chunk; `progress` sees each result.
+    public func verifyAll(keyring: Keyring?, progress: (Verification) async -> Void = { _ in }) async throws -> [Verification] {
+        let reader = ChainReader(store: store)
+        var results: [Verification] = []
+        for entry in try index.all() {
+            let result: Result<ChainSummary, ChainError>
+            do {
+                if let keyring {
+                    result = .success(
+                        try await reader.read(
+                            head: entry.head, keyring: keyring, wrappedKey: entry.wrappedKey, mirrored: entry.mirrored, checkMirror: true
+                        ) { _ in })
+                } else {
+                    result = .success(try await reader.verify(head: entry.head, mirrored: entry.mirrored))
+                }
+            } catch let error as ChainError {
+                result = .failure(error)
+            }
+            let verification = Verification(entry: entry, result: result)
+            await progress(verification)
+            results.append(verification)
+        }
+        return results
+    }
+
+    /// What an orphan search found.
+    public struct Orphans: Sendable {
+        /// Objects no indexed chain reaches, per bucket, in key order.
+        public var orphans: [ChunkPointer]
+        /// Chains whose walk stopped early: chunks after the break are listed as orphans.
+        public var damaged: [(head: ChunkPointer, error: ChainError)]
+    }
+
+    /// Lists the objects of both buckets that no indexed chain reaches: chunks of chains whose write
+    /// never finished, or of chains removed from the index. Keyless.
+    public func orphans() async throws -> Orphans {
+        let reader = ChainReader(store: store)
+        var reached = Set<ChunkPointer>()
+        var damaged: [(head: ChunkPointer, error: ChainError)] = []
+        for entry in try index.all() {
+            var pointer: ChunkPointer? = entry.head
+            do {
+                let summary = try await reader.verify(head: entry.head)
+                for chunk in summary.chunks {
+                    reached.insert(chunk.pointer)
+                    if entry.mirrored { reached.insert(ChunkPointer(bucket: chunk.pointer.bucket.other, hash: chunk.pointer.hash)) }
+                }
+                pointer = nil
+            } catch let error as ChainError {
+                damaged.append((entry.head, error))
+            }
+            // A damaged chain: keep what a plain walk reaches before the break.
+            while let current = pointer, !reached.contains(current) {
+                reached.insert(current)
+                if entry.mirrored { reached.insert(ChunkPointer(bucket: current.bucket.other, hash: current.hash)) }
+                guard let bytes = try? await store.prefix(key: current.key, bucket: current.bucket, count: ChunkHeader.baseSize),
+                    let header = try? ChunkHeader.parse(bytes[...], position: 0)
+                else { break }
+                pointer = header.next
+            }
+        }
+        var orphans: [ChunkPointer] = []
+        for bucket in ChainBucket.allCases {
+            for key in try await store.list(bucket: bucket) {
+                let pointer = ChunkPointer(key: key, bucket: bucket)
+                if let pointer, reached.contains(pointer) { continue }
+                orphans.append(pointer ?? ChunkPointer(bucket: bucket, hash: []))
+            }
+        }
+        return Orphans(orphans: orphans, damaged: damaged)
+    }
+
+    /// What a rebuild found.
+    public struct Rebuild: Sendable {
+        /// Chains found whose head the keyring opens, with their entries as now indexed.
+        public var chains: [ChainIndexEntry]
+        /// Chains that were not in the index before.
+        public var added: Int
+        /// Heads that could not be indexed, and why.
+        public var failures: [(head: ChunkPointer, error: ChainError)]
+    }
+
+    /// Rebuilds the index from the buckets alone: every object whose header says it is a head chunk is
+    /// walked keyless and its data key unwrapped with the keyring. Entries already indexed keep their
+    /// (possibly re-wrapped) key; a head found in both buckets is a mirrored chain.
+    public func rebuildIndex(keyring: Keyring, now: Int64) async throws -> Rebuild {
+        var heads: [[UInt8]: Set<ChainBucket>] = [:]
+        for bucket in ChainBucket.allCases {
+            for key in try await store.list(bucket: bucket) {
+                guard let pointer = ChunkPointer(key: key, bucket: bucket),
+                    let bytes = try await store.prefix(
+                        key: key, bucket: bucket, count: ChunkHeader.baseSize + ChunkHeader.headExtensionSize),
+                    let header = try? ChunkHeader.parse(bytes[...], position: 0), header.head != nil, header.index == 0
+                else { continue }
+                heads[pointer.hash, default: []].insert(bucket)
+            }
+        }
+        let reader = ChainReader(store: store)
+        var result = Rebuild(chains: [], added: 0, failures: [])
+        for (hash, buckets) in heads.sorted(by: { $0.key.lexicographicallyPrecedes($1.key) }) {
+            let pointer = ChunkPointer(bucket: buckets.contains(.a) ? .a : .b, hash: hash)
+            do {
+                if var existing = try index.entry(head: pointer) {
+                    existing.mirrored = existing.mirrored || buckets.count == 2
+                    try index.put(existing)
+                    result.chains.append(existing)
+                    continue
+                }
+                let mirrored = buckets.count == 2
+                let summary = try await reader.verify(head: pointer, mirrored: mirrored)
+                let head = try await readHead(pointer)
+                let wrapped = WrappedDataKey(keyId: head.header.keyId, nonce: head.fields.wrapNonce, sealed: head.fields.wrappedKey)
+                let manifest = try ChainReader.manifest(
+                    head.fields, chainId: head.header.chainId, dataKey: try keyring.unwrap(wrapped, chainId: head.header.chainId))
+                let entry = ChainIndexEntry(
+                    head: pointer, chainId: summary.chainId, chunkCount: summary.chunks.count, length: manifest.length, mirrored: mirrored,
+                    created: now, wrappedKey: wrapped)
+                try index.put(entry)
+                result.chains.append(entry)
+                result.added += 1
+            } catch let error as ChainError {
+                result.failures.append((pointer, error))
+            }
+        }
+        return result
+    }
+
+    func readHead(_ pointer: ChunkPointer) async throws -> (header: ChunkHeader, fields: ChunkHeader.HeadExtension) {
+        guard
+            let bytes = try await store.prefix(
+                key: pointer.key, bucket: pointer.bucket, count: ChunkHeader.baseSize + ChunkHeader.headExtensionSize)
+        else { throw ChainError.missingChunk(index: 0, bucket: pointer.bucket, key: pointer.key) }
+        let header = try ChunkHeader.parse(bytes[...], position: 0)
+        guard let fields = header.head else { throw ChainError.malformedChunk(index: 0, reason: "the head chunk has no head fields") }
+        return (header, fields)
+    }
+}
+
+extension ChainIndex {
+    /// Re-wraps, under the keyring's active key, every indexed data key wrapped by another key. No chunk
+    /// is rewritten. Idempotent: run it again to finish an interrupted rotation.
+    /// - Returns: How many entries were re-wrapped.
+    public func rewrap(keyring: Keyring, random: @Sendable (Int) -> [UInt8] = systemRandom) throws -> Int {
+        var count = 0
+        for var entry in try all() where entry.wrappedKey.keyId != keyring.activeId {
+            let dataKey = try keyring.unwrap(entry.wrappedKey, chainId: entry.chainId)
+            entry.wrappedKey = try keyring.wrap(dataKey: dataKey, chainId: entry.chainId, random: random)
+            try put(entry)
+            count += 1
+        }
+        return count
+    }
+}
+
+extension ChunkPointer {
+    /// The pointer to an object of `bucket` named by a 64-hex-digit key; nil for other names.
+    init?(key: String, bucket: ChainBucket) {
+        self.init("\(bucket):\(key)")
+        guard self.key == key else { return nil }
+    }
+}
