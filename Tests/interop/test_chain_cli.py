@@ -37,7 +37,7 @@ def test_chain_round_trip_rotation_and_tampering(tmp_path):
 
     before = {p: p.read_bytes() for p in (data / "reports-a").iterdir()} | {p: p.read_bytes() for p in (data / "reports-b").iterdir()}
     rotated = chainvault("keys", "rotate", "--data", str(data)).stdout
-    assert "active master key" in rotated
+    assert "active master key" in rotated and "re-wrapped 1 data keys" in rotated
     assert len(chainvault("keys", "list", "--data", str(data)).stdout.splitlines()) == 2
     after = {p: p.read_bytes() for p in before}
     assert before == after, "rotation rewrites no chunk"
@@ -57,3 +57,43 @@ def test_chain_round_trip_rotation_and_tampering(tmp_path):
     assert failed.returncode != 0 and not (tmp_path / "bad.pdf").exists()
     bad_head = chainvault("chain", "inspect", "--data", str(data), "C:00", check=False)
     assert bad_head.returncode != 0 and "head pointer" in bad_head.stderr
+
+
+def test_index_verify_all_orphans_rebuild_and_rotation(tmp_path):
+    data = tmp_path / "data"
+    heads = []
+    for size in (10, 2 * 1024 * 1024 + 1, 0):
+        (tmp_path / f"r{size}").write_bytes(os.urandom(size))
+        heads.append(chainvault("chain", "put", "--data", str(data), str(tmp_path / f"r{size}")).stdout.strip())
+    chains = data / ".chainvault" / "chains"
+    assert sorted(p.name for p in chains.iterdir()) == sorted(h[2:] + ".json" for h in heads)
+    assert all(oct(p.stat().st_mode & 0o777) == "0o600" for p in chains.iterdir())
+
+    for args in ([], ["--no-key"]):
+        out = chainvault("chain", "verify", "--data", str(data), "--all", *args).stdout
+        assert "3 of 3 chains ok" in out
+    assert chainvault("chain", "orphans", "--data", str(data)).stdout.splitlines() == ["0 orphan objects"]
+
+    # Rotation re-wraps the three data keys in the index; the chunk files stay byte for byte.
+    files = {p: p.read_bytes() for bucket in ("reports-a", "reports-b") for p in (data / bucket).iterdir()}
+    out = chainvault("keys", "rotate", "--data", str(data)).stdout
+    assert "re-wrapped 3 data keys" in out
+    assert {p: p.read_bytes() for p in files} == files
+    assert "re-wrapped 0 data keys" in chainvault("keys", "rewrap", "--data", str(data)).stdout
+    chainvault("chain", "get", "--data", str(data), heads[1], "-o", str(tmp_path / "back"))
+    assert (tmp_path / "back").read_bytes() == (tmp_path / f"r{2 * 1024 * 1024 + 1}").read_bytes()
+
+    # Forget one chain: its chunks become orphans until the index is rebuilt from the buckets.
+    (chains / (heads[1][2:] + ".json")).unlink()
+    orphans = chainvault("chain", "orphans", "--data", str(data)).stdout.splitlines()
+    assert orphans[-1] == "3 orphan objects"
+    out = chainvault("chain", "rebuild-index", "--data", str(data)).stdout
+    assert "3 chains indexed, 1 new, 0 failed" in out
+    assert chainvault("chain", "orphans", "--data", str(data)).stdout.splitlines() == ["0 orphan objects"]
+
+    # One chunk of one chain damaged: verify --all names it and exits non-zero.
+    chunk = chainvault("chain", "inspect", "--data", str(data), heads[1]).stdout.splitlines()[2].split("\t")
+    target = data / ("reports-a" if chunk[1] == "A" else "reports-b") / chunk[2]
+    target.write_bytes(b"rot")
+    failed = chainvault("chain", "verify", "--data", str(data), "--all", "--no-key", check=False)
+    assert failed.returncode != 0 and f"FAILED\t{heads[1]}" in failed.stdout and "2 of 3 chains ok" in failed.stdout

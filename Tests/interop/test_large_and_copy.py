@@ -2,7 +2,6 @@
 that real tools use with their default settings, over HTTP and HTTPS. Every test compares bytes."""
 import hashlib
 import json
-import subprocess
 import urllib.request
 
 import boto3
