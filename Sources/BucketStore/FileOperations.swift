@@ -120,8 +120,9 @@ enum FileOperations {
         case other
     }
 
-    /// Writes `bytes` to a new file at `path`, fsyncs it and sets `mode`.
-    static func writeFile(_ path: String, bytes: [UInt8], mode: mode_t = 0o644) throws(StorageError) {
+    /// Writes `bytes` to a new file at `path`, fsyncs it (`fdatasync` with `dataOnly`: the data and
+    /// the size, not the times) and sets `mode`.
+    static func writeFile(_ path: String, bytes: [UInt8], mode: mode_t = 0o644, dataOnly: Bool = false) throws(StorageError) {
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
         guard fd >= 0 else { throw fail("open", path) }
         defer { close(fd) }
@@ -134,14 +135,14 @@ enum FileOperations {
             }
             written += count
         }
-        guard fsync(fd) == 0 else { throw fail("fsync", path) }
+        guard (dataOnly ? fdatasync(fd) : fsync(fd)) == 0 else { throw fail("fsync", path) }
     }
 
-    /// Reads a whole small file; nil when it does not exist.
+    /// Reads a whole small file (never through a symbolic link); nil when it does not exist.
     static func readFile(_ path: String, limit: Int = 1 << 20) throws(StorageError) -> [UInt8]? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
         guard fd >= 0 else {
-            if errno == ENOENT || errno == ENOTDIR { return nil }
+            if errno == ENOENT || errno == ENOTDIR || errno == ELOOP { return nil }
             throw fail("open", path)
         }
         defer { close(fd) }
@@ -157,6 +158,36 @@ enum FileOperations {
             result.append(contentsOf: buffer[0..<count])
         }
         throw .io(operation: "read", path: path, errno: EFBIG)
+    }
+
+    /// The first `count` bytes of a regular file (all of it when shorter), read straight into one array;
+    /// nil when nothing (or a symbolic link, or not a regular file) is at `path`.
+    static func readPrefix(_ path: String, count: Int) throws(StorageError) -> [UInt8]? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+        guard fd >= 0 else {
+            if errno == ENOENT || errno == ENOTDIR || errno == ELOOP { return nil }
+            throw fail("open", path)
+        }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw fail("fstat", path) }
+        guard info.st_mode & S_IFMT == S_IFREG else { return nil }
+        let wanted = min(Int(info.st_size), count)
+        var failure: Int32 = 0
+        let bytes = [UInt8](unsafeUninitializedCapacity: wanted) { buffer, initialized in
+            initialized = 0
+            while initialized < wanted {
+                let got = read(fd, buffer.baseAddress! + initialized, wanted - initialized)
+                if got < 0, errno == EINTR { continue }
+                if got <= 0 {
+                    failure = got < 0 ? errno : EIO
+                    return
+                }
+                initialized += got
+            }
+        }
+        guard failure == 0 else { throw .io(operation: "read", path: path, errno: failure) }
+        return bytes
     }
 
     /// Writes a small file atomically and durably: temp file, fsync, rename, fsync of the directory.

@@ -150,6 +150,7 @@ public struct ChainReader: Sendable {
     func repair(_ pointer: ChunkPointer, with bytes: [UInt8], summary: inout ChainSummary) async {
         do {
             try await store.put(bytes, key: pointer.key, bucket: pointer.bucket)
+            try await store.sync()
             summary.repaired.append(pointer)
         } catch {
             summary.unrepaired.append(pointer)

@@ -1,4 +1,5 @@
 import Crypto
+import Foundation
 
 /// What the index keeps about a chain: its head pointer and what is needed to read it.
 public struct ChainHead: Sendable, Equatable {
@@ -37,6 +38,18 @@ public struct ChainWriter: Sendable {
         self.chunkSize = chunkSize
         self.mirror = mirror
         self.random = random
+    }
+
+    /// `header ‖ AES-256-GCM(plaintext, associated data = header) ‖ tag`, in one buffer.
+    static func seal(_ plaintext: [UInt8], header: ChunkHeader, key: SymmetricKey) throws -> [UInt8] {
+        let encodedHeader = header.encoded()
+        let sealed = try AES.GCM.seal(plaintext, using: key, nonce: try AES.GCM.Nonce(data: header.nonce), authenticating: encodedHeader)
+        var stored: [UInt8] = []
+        stored.reserveCapacity(encodedHeader.count + plaintext.count + ChunkHeader.tagSize)
+        stored += encodedHeader
+        sealed.ciphertext.withUnsafeBytes { stored += $0 }
+        sealed.tag.withUnsafeBytes { stored += $0 }
+        return stored
     }
 
     /// The byte ranges of the chunks of a report of `length` bytes.
@@ -80,34 +93,46 @@ public struct ChainWriter: Sendable {
         )
         let buckets = placement(count: ranges.count)
 
+        // Chunk i is sealed while chunk i + 1 is being stored; chunk i is stored only after chunk i + 1
+        // was, so every chunk is written before the chunk that points to it.
         var next: ChunkPointer?
-        for (index, range) in ranges.enumerated().reversed() {
-            let plaintext = try await source.read(offset: range.lowerBound, count: range.count)
-            let header = ChunkHeader(
-                chainId: chainId,
-                index: UInt32(index),
-                isLast: index == ranges.count - 1,
-                keyId: wrapped.keyId,
-                next: next,
-                ciphertextLength: UInt64(plaintext.count),
-                head: index == 0
-                    ? .init(
-                        chunkCount: UInt32(ranges.count),
-                        wrapNonce: wrapped.nonce,
-                        wrappedKey: wrapped.sealed,
-                        sealedManifest: Array(manifest.ciphertext) + Array(manifest.tag)
-                    ) : nil
-            )
-            let encodedHeader = header.encoded()
-            let sealed = try AES.GCM.seal(
-                plaintext, using: dataKey, nonce: try AES.GCM.Nonce(data: header.nonce), authenticating: encodedHeader)
-            let stored = encodedHeader + Array(sealed.ciphertext) + Array(sealed.tag)
-            let pointer = ChunkPointer(bucket: buckets[index], hash: Array(SHA256.hash(data: stored)))
-            try await store.put(stored, key: pointer.key, bucket: pointer.bucket)
-            if mirror { try await store.put(stored, key: pointer.key, bucket: pointer.bucket.other) }
-            progress(range.count)
-            next = pointer
+        var storing: Task<Void, any Error>?
+        do {
+            for (index, range) in ranges.enumerated().reversed() {
+                let plaintext = try await source.read(offset: range.lowerBound, count: range.count)
+                let header = ChunkHeader(
+                    chainId: chainId,
+                    index: UInt32(index),
+                    isLast: index == ranges.count - 1,
+                    keyId: wrapped.keyId,
+                    next: next,
+                    ciphertextLength: UInt64(plaintext.count),
+                    head: index == 0
+                        ? .init(
+                            chunkCount: UInt32(ranges.count),
+                            wrapNonce: wrapped.nonce,
+                            wrappedKey: wrapped.sealed,
+                            sealedManifest: Array(manifest.ciphertext) + Array(manifest.tag)
+                        ) : nil
+                )
+                let stored = try Self.seal(plaintext, header: header, key: dataKey)
+                let pointer = ChunkPointer(bucket: buckets[index], hash: Array(SHA256.hash(data: stored)))
+                try await storing?.value
+                storing = Task { [store, mirror] in
+                    try await store.put(stored, key: pointer.key, bucket: pointer.bucket)
+                    if mirror { try await store.put(stored, key: pointer.key, bucket: pointer.bucket.other) }
+                }
+                progress(range.count)
+                next = pointer
+            }
+            try await storing?.value
+        } catch {
+            storing?.cancel()
+            _ = try? await storing?.value
+            throw error
         }
+        // The head is returned only once every chunk is durable.
+        try await store.sync()
         return ChainHead(
             pointer: next!,
             chainId: chainId,

@@ -1,7 +1,10 @@
 /// Where chunks live: two buckets of content-addressed objects.
 public protocol ChunkStore: Sendable {
-    /// Stores a chunk durably; returns only once it survives power loss.
+    /// Stores a chunk. It survives power loss once ``sync()`` returned (or at once, for stores whose
+    /// writes are durable when acknowledged).
     func put(_ bytes: [UInt8], key: String, bucket: ChainBucket) async throws
+    /// Makes every chunk put so far durable.
+    func sync() async throws
     /// The chunk's bytes, or nil when there is no such object.
     func get(key: String, bucket: ChainBucket) async throws -> [UInt8]?
     /// The first `count` bytes of the chunk (all of it when shorter), or nil when there is no such object.
@@ -21,6 +24,7 @@ public actor MemoryChunkStore: ChunkStore {
     public init() {}
 
     public func put(_ bytes: [UInt8], key: String, bucket: ChainBucket) async throws { objects[bucket]![key] = bytes }
+    public func sync() async throws {}
     public func get(key: String, bucket: ChainBucket) async throws -> [UInt8]? { objects[bucket]![key] }
     public func prefix(key: String, bucket: ChainBucket, count: Int) async throws -> [UInt8]? {
         objects[bucket]![key].map { Array($0.prefix(count)) }

@@ -8,9 +8,6 @@ public struct LocalChunkStore: ChunkStore {
     /// The bucket names of A and B (by default `reports-a` and `reports-b`).
     public let buckets: [ChainBucket: String]
 
-    /// The content type chunks are stored with.
-    public static let contentType = "application/vnd.chainvault.chunk"
-
     public init(store: BucketStore, bucketA: String = "reports-a", bucketB: String = "reports-b") {
         self.store = store
         self.buckets = [.a: bucketA, .b: bucketB]
@@ -29,55 +26,26 @@ public struct LocalChunkStore: ChunkStore {
         }
     }
 
+    /// Writes the chunk file (fdatasync'd, renamed into place); ``sync()`` makes its name durable.
     public func put(_ bytes: [UInt8], key: String, bucket: ChainBucket) async throws {
-        _ = try await store.putObject(
-            bucket: buckets[bucket]!,
-            key: key,
-            attributes: ObjectAttributes(contentType: Self.contentType),
-            body: [ByteBuffer(bytes: bytes)].async
-        )
+        try await store.putImmutableObject(bucket: buckets[bucket]!, key: key, bytes: bytes)
+    }
+
+    /// fsyncs both bucket directories: every chunk put so far survives power loss.
+    public func sync() async throws {
+        for name in Set(buckets.values) { try await store.syncBucketDirectory(name) }
     }
 
     public func get(key: String, bucket: ChainBucket) async throws -> [UInt8]? {
-        try await read(key: key, bucket: bucket, count: nil)
+        try await store.readObjectPrefix(bucket: buckets[bucket]!, key: key, count: Int.max)
     }
 
     public func prefix(key: String, bucket: ChainBucket, count: Int) async throws -> [UInt8]? {
-        try await read(key: key, bucket: bucket, count: count)
-    }
-
-    /// The object's bytes, or its first `count` bytes.
-    func read(key: String, bucket: ChainBucket, count: Int?) async throws -> [UInt8]? {
-        let name = buckets[bucket]!
-        let reader: ObjectReader
-        do {
-            reader = try await store.openObject(bucket: name, key: key)
-        } catch {
-            if error == .noSuchKey(bucket: name, key: key) { return nil }
-            throw error
-        }
-        var bytes: [UInt8] = []
-        do {
-            let end = count.map { min(Int64($0), reader.info.size) } ?? reader.info.size
-            bytes.reserveCapacity(Int(end))
-            for try await chunk in reader.chunks(in: 0..<end) { bytes += Array(buffer: chunk) }
-            await reader.close()
-        } catch {
-            await reader.close()
-            throw error
-        }
-        return bytes
+        try await store.readObjectPrefix(bucket: buckets[bucket]!, key: key, count: count)
     }
 
     public func head(key: String, bucket: ChainBucket) async throws -> Bool {
-        let name = buckets[bucket]!
-        do {
-            _ = try await store.objectInfo(bucket: name, key: key)
-            return true
-        } catch {
-            if error == .noSuchKey(bucket: name, key: key) { return false }
-            throw error
-        }
+        try await store.readObjectPrefix(bucket: buckets[bucket]!, key: key, count: 0) != nil
     }
 
     public func delete(key: String, bucket: ChainBucket) async throws {
@@ -94,20 +62,4 @@ public struct LocalChunkStore: ChunkStore {
         } while after != nil
         return keys
     }
-}
-
-/// A finite async sequence over an array, for bodies already in memory.
-struct ArrayAsyncSequence<Element: Sendable>: AsyncSequence, Sendable {
-    let elements: [Element]
-
-    struct AsyncIterator: AsyncIteratorProtocol {
-        var remaining: ArraySlice<Element>
-        mutating func next() async -> Element? { remaining.popFirst() }
-    }
-
-    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(remaining: elements[...]) }
-}
-
-extension Array where Element: Sendable {
-    var async: ArrayAsyncSequence<Element> { ArrayAsyncSequence(elements: self) }
 }

@@ -16,6 +16,9 @@ public struct S3ChunkStore: ChunkStore {
 
     let targets: [ChainBucket: Target]
 
+    /// The content type chunks are stored with.
+    public static let contentType = "application/vnd.chainvault.chunk"
+
     /// The largest chunk this store reads: the largest chunk size plus the head's overhead.
     static let maxChunkBytes = (64 << 20) + 4096
 
@@ -37,8 +40,11 @@ public struct S3ChunkStore: ChunkStore {
     public func put(_ bytes: [UInt8], key: String, bucket: ChainBucket) async throws {
         let target = target(bucket)
         try await target.client.putObject(
-            bucket: target.bucket, key: key, body: ByteBuffer(bytes: bytes), contentType: LocalChunkStore.contentType)
+            bucket: target.bucket, key: key, body: ByteBuffer(bytes: bytes), contentType: Self.contentType)
     }
+
+    /// An S3 PUT is durable once answered: nothing to do.
+    public func sync() async throws {}
 
     public func get(key: String, bucket: ChainBucket) async throws -> [UInt8]? {
         let target = target(bucket)
@@ -81,6 +87,10 @@ public struct RoutingChunkStore: ChunkStore {
 
     public func put(_ bytes: [UInt8], key: String, bucket: ChainBucket) async throws {
         try await stores[bucket]!.put(bytes, key: key, bucket: bucket)
+    }
+    public func sync() async throws {
+        try await stores[.a]!.sync()
+        try await stores[.b]!.sync()
     }
     public func get(key: String, bucket: ChainBucket) async throws -> [UInt8]? { try await stores[bucket]!.get(key: key, bucket: bucket) }
     public func prefix(key: String, bucket: ChainBucket, count: Int) async throws -> [UInt8]? {
