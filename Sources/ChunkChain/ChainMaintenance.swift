@@ -43,8 +43,8 @@ public struct ChainMaintenance: Sendable {
 
     /// What an orphan search found.
     public struct Orphans: Sendable {
-        /// Objects no indexed chain reaches, per bucket, in key order.
-        public var orphans: [ChunkPointer]
+        /// Objects no indexed chain reaches, bucket A first, in key order (chunks and any other object).
+        public var orphans: [(bucket: ChainBucket, key: String)]
         /// Chains whose walk stopped early: chunks after the break are listed as orphans.
         public var damaged: [(head: ChunkPointer, error: ChainError)]
     }
@@ -77,12 +77,11 @@ public struct ChainMaintenance: Sendable {
                 pointer = header.next
             }
         }
-        var orphans: [ChunkPointer] = []
+        var orphans: [(bucket: ChainBucket, key: String)] = []
         for bucket in ChainBucket.allCases {
             for key in try await store.list(bucket: bucket) {
-                let pointer = ChunkPointer(key: key, bucket: bucket)
-                if let pointer, reached.contains(pointer) { continue }
-                orphans.append(pointer ?? ChunkPointer(bucket: bucket, hash: []))
+                if let pointer = ChunkPointer(key: key, bucket: bucket), reached.contains(pointer) { continue }
+                orphans.append((bucket, key))
             }
         }
         return Orphans(orphans: orphans, damaged: damaged)

@@ -72,7 +72,7 @@ public struct ChainWriter: Sendable {
     /// Writes a report as a chain. Memory stays at about one chunk whatever the report's size.
     /// - Returns: The head, once every chunk is durable.
     /// - Throws: ``ChainError`` or the store's and source's errors.
-    /// - Parameter progress: Called with the plaintext bytes of each chunk once it is stored.
+    /// - Parameter progress: Called with the plaintext bytes of each chunk once it is sealed and handed to the store.
     public func write(_ source: some ReportSource, progress: (Int) -> Void = { _ in }) async throws -> ChainHead {
         let ranges = Self.ranges(length: source.length, chunkSize: chunkSize)
         // First pass: the plaintext hash, sealed into the head.

@@ -51,14 +51,19 @@ extension S3Client {
     }
 
     /// Streams an object's body (or the bytes in `range`) to `consume`, piece by piece as it arrives.
+    /// A connection lost once the body began is not retried (the pieces are already handed on), unless
+    /// `restart` is given: it is called before the body is read again from the start.
     /// - Returns: false when there is no such object.
     public func getObject(
         bucket: String, key: String, range: ClosedRange<Int64>? = nil,
+        restart: (() -> Void)? = nil,
         consume: (ByteBuffer) async throws -> Void
     ) async throws -> Bool {
         var headers: [(name: String, value: String)] = []
         if let range { headers.append(("range", "bytes=\(range.lowerBound)-\(range.upperBound)")) }
-        let answer = try await send(Call(method: .GET, bucket: bucket, key: key, headers: headers), accepting: [404]) { body in
+        let answer = try await send(
+            Call(method: .GET, bucket: bucket, key: key, headers: headers), accepting: [404], restartBody: restart
+        ) { body in
             for try await piece in body { try await consume(piece) }
         }
         return answer.status != 404
@@ -68,7 +73,7 @@ extension S3Client {
     /// - Returns: nil when there is no such object.
     public func getObject(bucket: String, key: String, range: ClosedRange<Int64>? = nil, maxBytes: Int) async throws -> ByteBuffer? {
         var collected = ByteBuffer()
-        let found = try await getObject(bucket: bucket, key: key, range: range) { piece in
+        let found = try await getObject(bucket: bucket, key: key, range: range, restart: { collected.clear() }) { piece in
             guard collected.readableBytes + piece.readableBytes <= maxBytes else {
                 throw S3ClientError(
                     kind: .invalidConfiguration, message: "the object is larger than \(maxBytes) bytes", request: "GET /\(bucket)/\(key)")
@@ -100,9 +105,10 @@ extension S3Client {
         if let prefix { query.append("prefix=" + URIEncoding.encode(prefix)) }
         if let continuationToken { query.append("continuation-token=" + URIEncoding.encode(continuationToken)) }
         var bytes = ByteBuffer()
-        _ = try await send(Call(method: .GET, bucket: bucket, key: nil, query: query.sorted().joined(separator: "&"))) { body in
-            bytes = try await body.collect(upTo: 16 << 20)
-        }
+        // The whole listing is collected at once, so a retry simply collects it again.
+        _ = try await send(
+            Call(method: .GET, bucket: bucket, key: nil, query: query.sorted().joined(separator: "&")), restartBody: {},
+            body: { body in bytes = try await body.collect(upTo: 16 << 20) })
         let page: ListBody
         do {
             page = try S3XML.decode(ListBody.self, from: Array(buffer: bytes))

@@ -99,23 +99,36 @@ public struct S3Client: Sendable {
 
     /// Sends `call`, signed afresh on each attempt, retrying transient failures; hands the body of a
     /// successful (2xx) answer to `body` and returns the answer. Error answers become ``S3ClientError``.
-    /// - Parameter accepting: Statuses returned as answers rather than thrown (such as 404 for a missing object).
+    /// - Parameters:
+    ///   - accepting: Statuses returned as answers rather than thrown (such as 404 for a missing object).
+    ///   - restartBody: Called before an attempt that follows one whose body `consume` already began to
+    ///     read, so that the caller can drop what it kept. Without it, such a failure is not retried:
+    ///     bytes handed on cannot be taken back.
     func send(
         _ call: Call,
         accepting: Set<Int> = [],
+        restartBody: (() -> Void)? = nil,
         body consume: (HTTPClientResponse.Body) async throws -> Void = { _ in }
     ) async throws -> Answer {
         var attempt = 1
+        var bodyStarted = false
         while true {
             do {
-                return try await attemptOnce(call, accepting: accepting, body: consume)
+                if bodyStarted, let restartBody {
+                    restartBody()
+                    bodyStarted = false
+                }
+                return try await attemptOnce(call, accepting: accepting) { body in
+                    bodyStarted = true
+                    try await consume(body)
+                }
             } catch let error as S3ClientError {
                 guard Self.isTransient(error), attempt < retry.maxAttempts else { throw error }
                 logger.warning("retrying after a transient failure", metadata: ["request": "\(call.label)", "error": "\(error)"])
             } catch let error as CancellationError {
                 throw error
             } catch {
-                guard attempt < retry.maxAttempts else {
+                guard attempt < retry.maxAttempts, !bodyStarted || restartBody != nil else {
                     throw S3ClientError(
                         kind: .transport, message: "\(error) (after \(attempt) attempts)", request: "\(call.label) on \(endpoint.url)")
                 }

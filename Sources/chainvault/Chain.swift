@@ -42,7 +42,7 @@ struct ChainOptions: ParsableArguments {
         for bucket in [bucketA, bucketB] where !BucketName.isValid(bucket) {
             throw ValidationError("'\(bucket)' is not a valid bucket name.")
         }
-        if endpointA == nil, endpointB == nil, bucketA == bucketB {
+        if endpointA == endpointB, bucketA == bucketB {
             throw ValidationError("buckets A and B must differ: no bucket may hold a whole report.")
         }
     }
@@ -266,7 +266,7 @@ struct Chain: AsyncParsableCommand {
                 FileHandle.standardError.write(
                     Data("warning: chain \(head) is damaged (\(error)); chunks after the break are listed\n".utf8))
             }
-            for orphan in found.orphans { ChainVault.output(orphan.description) }
+            for orphan in found.orphans { ChainVault.output("\(orphan.bucket)\t\(orphan.key)") }
             ChainVault.output("\(found.orphans.count) orphan objects")
         }
     }

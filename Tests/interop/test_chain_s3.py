@@ -115,7 +115,7 @@ def test_one_bucket_on_each_service(server, seaweed, tmp_path):
     assert f"indexed\t{head}\t3 chunks\t{len(report)} bytes" in rebuilt
     remote.put_object("A", "stray-object", b"not a chunk")
     orphans = remote.run("orphans").stdout.splitlines()
-    assert orphans[-1] == "1 orphan objects"
+    assert orphans == ["A\tstray-object", "1 orphan objects"]
 
 
 def test_mirrored_chain_repairs_a_lost_copy(server, seaweed, tmp_path):
