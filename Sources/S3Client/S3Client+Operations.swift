@@ -73,14 +73,17 @@ extension S3Client {
     /// - Returns: nil when there is no such object.
     public func getObject(bucket: String, key: String, range: ClosedRange<Int64>? = nil, maxBytes: Int) async throws -> ByteBuffer? {
         var collected = ByteBuffer()
-        let found = try await getObject(bucket: bucket, key: key, range: range, restart: { collected.clear() }) { piece in
-            guard collected.readableBytes + piece.readableBytes <= maxBytes else {
-                throw S3ClientError(
-                    kind: .invalidConfiguration, message: "the object is larger than \(maxBytes) bytes", request: "GET /\(bucket)/\(key)")
-            }
-            var piece = piece
-            collected.writeBuffer(&piece)
-        }
+        let found = try await getObject(
+            bucket: bucket, key: key, range: range, restart: { collected.clear() },
+            consume: { piece in
+                guard collected.readableBytes + piece.readableBytes <= maxBytes else {
+                    throw S3ClientError(
+                        kind: .invalidConfiguration, message: "the object is larger than \(maxBytes) bytes",
+                        request: "GET /\(bucket)/\(key)")
+                }
+                var piece = piece
+                collected.writeBuffer(&piece)
+            })
         return found ? collected : nil
     }
 
