@@ -5,7 +5,8 @@ import Foundation
 #endif
 
 /// A progress bar on standard error, drawn only when standard error is a terminal, at most ten times a
-/// second: `label [#######.............]  35%  90.0 MiB of 256.0 MiB  112.4 MiB/s`.
+/// second: `label [#######.............]  35%  90.0 MiB of 256.0 MiB  112.4 MiB/s`; not at all when the
+/// total is unknown (zero).
 final class ProgressBar: @unchecked Sendable {
     let label: String
     let total: Int64
@@ -18,7 +19,7 @@ final class ProgressBar: @unchecked Sendable {
     init(_ label: String, total: Int64, enabled: Bool = isatty(STDERR_FILENO) == 1) {
         self.label = label
         self.total = total
-        self.enabled = enabled
+        self.enabled = enabled && total > 0
     }
 
     func advance(by count: Int64) {
