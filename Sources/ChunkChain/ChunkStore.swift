@@ -1,3 +1,7 @@
+/// The most bytes a store reads for one chunk: the largest chunk size (64 MiB) plus the head's overhead.
+/// A larger object is not a chunk; reading only this much keeps memory bounded and fails its hash check.
+let maxStoredChunkSize = (64 << 20) + 4096
+
 /// Where chunks live: two buckets of content-addressed objects.
 public protocol ChunkStore: Sendable {
     /// Stores a chunk. It survives power loss once ``sync()`` returned (or at once, for stores whose

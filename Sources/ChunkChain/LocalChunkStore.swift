@@ -36,8 +36,9 @@ public struct LocalChunkStore: ChunkStore {
         for name in Set(buckets.values) { try await store.syncBucketDirectory(name) }
     }
 
+    /// The chunk's bytes; of a larger object, only the first ``maxStoredChunkSize`` (which then fail the hash check).
     public func get(key: String, bucket: ChainBucket) async throws -> [UInt8]? {
-        try await store.readObjectPrefix(bucket: buckets[bucket]!, key: key, count: Int.max)
+        try await store.readObjectPrefix(bucket: buckets[bucket]!, key: key, count: maxStoredChunkSize)
     }
 
     public func prefix(key: String, bucket: ChainBucket, count: Int) async throws -> [UInt8]? {

@@ -19,9 +19,6 @@ public struct S3ChunkStore: ChunkStore {
     /// The content type chunks are stored with.
     public static let contentType = "application/vnd.chainvault.chunk"
 
-    /// The largest chunk this store reads: the largest chunk size plus the head's overhead.
-    static let maxChunkBytes = (64 << 20) + 4096
-
     /// - Parameter targets: Where A and B are; a store for one bucket only serves that one (see ``RoutingChunkStore``).
     public init(targets: [ChainBucket: Target]) {
         self.targets = targets
@@ -48,7 +45,7 @@ public struct S3ChunkStore: ChunkStore {
 
     public func get(key: String, bucket: ChainBucket) async throws -> [UInt8]? {
         let target = target(bucket)
-        return try await target.client.getObject(bucket: target.bucket, key: key, maxBytes: Self.maxChunkBytes).map { Array(buffer: $0) }
+        return try await target.client.getObject(bucket: target.bucket, key: key, maxBytes: maxStoredChunkSize).map { Array(buffer: $0) }
     }
 
     public func prefix(key: String, bucket: ChainBucket, count: Int) async throws -> [UInt8]? {
