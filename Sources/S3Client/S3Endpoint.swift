@@ -42,3 +42,9 @@ public struct S3Endpoint: Sendable {
     /// The base URL, for messages.
     public var url: String { "\(scheme)://\(authority)" }
 }
+
+extension S3Endpoint: CustomStringConvertible, CustomDebugStringConvertible {
+    /// The URL, region and access key id; never the secret.
+    public var description: String { "S3Endpoint(\(url), region \(region), key \(signer.accessKeyId), secret redacted)" }
+    public var debugDescription: String { description }
+}

@@ -184,3 +184,13 @@ enum ServerBootstrapPort {
         return port
     }
 }
+
+@Suite struct SecretRedactionTests {
+    @Test func descriptionsNeverCarryTheSecret() throws {
+        let endpoint = try S3Endpoint(url: "http://host:9000", region: "r", accessKeyId: "KEYID", secretAccessKey: "top-secret-value")
+        for text in ["\(endpoint)", String(reflecting: endpoint), "\(S3Client(endpoint: endpoint).signer)"] {
+            #expect(!text.contains("top-secret-value"))
+            #expect(text.contains("redacted"))
+        }
+    }
+}

@@ -55,3 +55,9 @@ public struct SigV4Signer: Sendable {
         return added + [("authorization", authorization)]
     }
 }
+
+extension SigV4Signer: CustomStringConvertible, CustomDebugStringConvertible {
+    /// The access key id and scope; never the secret.
+    public var description: String { "SigV4Signer(\(accessKeyId), \(region)/\(service), secret redacted)" }
+    public var debugDescription: String { description }
+}
