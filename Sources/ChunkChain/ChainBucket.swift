@@ -1,3 +1,5 @@
+import Foundation
+
 /// One of the two buckets a chain spreads over.
 public enum ChainBucket: UInt8, Sendable, CaseIterable, Codable, CustomStringConvertible {
     case a = 0
@@ -19,7 +21,7 @@ public struct ChunkPointer: Sendable, Hashable, Codable, CustomStringConvertible
     }
 
     /// The object key: lowercase hex SHA-256.
-    public var key: String { hash.map { String($0, radix: 16).leftPadded(to: 2) }.joined() }
+    public var key: String { hash.hex }
 
     public var description: String { "\(bucket):\(key)" }
 
@@ -27,22 +29,16 @@ public struct ChunkPointer: Sendable, Hashable, Codable, CustomStringConvertible
     public init?(_ text: String) {
         let parts = text.split(separator: ":")
         guard parts.count == 2, let bucket = parts[0] == "A" ? ChainBucket.a : parts[0] == "B" ? .b : nil,
-            parts[1].utf8.count == 64
+            parts[1].utf8.count == 64, let bytes = Data(hex: String(parts[1]))
         else { return nil }
-        var bytes: [UInt8] = []
-        var index = parts[1].startIndex
-        while index < parts[1].endIndex {
-            let next = parts[1].index(index, offsetBy: 2)
-            guard let byte = UInt8(parts[1][index..<next], radix: 16) else { return nil }
-            bytes.append(byte)
-            index = next
-        }
-        self.init(bucket: bucket, hash: bytes)
+        self.init(bucket: bucket, hash: Array(bytes))
     }
 }
 
-extension String {
-    func leftPadded(to width: Int) -> String {
-        count >= width ? self : String(repeating: "0", count: width - count) + self
+extension Sequence<UInt8> {
+    /// Lowercase hex, two digits a byte.
+    var hex: String {
+        let digits = Array("0123456789abcdef".utf8)
+        return String(decoding: flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 0x0F)]] }, as: UTF8.self)
     }
 }

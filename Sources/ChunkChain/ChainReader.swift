@@ -4,6 +4,8 @@ import Crypto
 public struct ChainSummary: Sendable, Equatable {
     public var chainId: [UInt8]
     public var chunks: [ChunkInfo]
+    /// The chain id in lowercase hex.
+    public var chainIdHex: String { chainId.hex }
     /// Mirror copies that were missing or damaged and were rewritten from the good copy.
     public var repaired: [ChunkPointer] = []
     /// Mirror copies that were missing or damaged and could not be rewritten (read-only access).

@@ -25,7 +25,7 @@ public struct MasterKey: Sendable, CustomStringConvertible {
     /// Creation time, seconds since 1970.
     public let created: Int64
 
-    public var idHex: String { id.map { String($0, radix: 16).leftPadded(to: 2) }.joined() }
+    public var idHex: String { id.hex }
     public var description: String { "MasterKey(\(idHex), redacted)" }
 
     public init(id: [UInt8], keyBytes: [UInt8], created: Int64) {
@@ -65,7 +65,7 @@ public struct Keyring: Sendable {
     /// - Throws: ``ChainError/unknownKeyId(_:)``.
     public func key(id: [UInt8]) throws(ChainError) -> MasterKey {
         guard let key = keys.first(where: { $0.id == id }) else {
-            throw .unknownKeyId(id.map { String($0, radix: 16).leftPadded(to: 2) }.joined())
+            throw .unknownKeyId(id.hex)
         }
         return key
     }
@@ -151,10 +151,6 @@ public struct Keyring: Sendable {
         try keyring.save(path: path)
         return keyring
     }
-}
-
-extension [UInt8] {
-    var hex: String { map { String($0, radix: 16).leftPadded(to: 2) }.joined() }
 }
 
 extension Data {

@@ -1,5 +1,4 @@
 import BucketStore
-import NIOCore
 
 /// Chunks in two buckets of this very data root, through ``BucketStore``: the same plain, fsynced
 /// files the gateway serves.

@@ -182,7 +182,7 @@ struct Chain: AsyncParsableCommand {
 
         func run() async throws {
             let summary = try await ChainReader(store: try await options.chunkStore()).verify(head: try Chain.pointer(head))
-            ChainVault.output("chain \(summary.chainId.map { String(format: "%02x", $0) }.joined()): \(summary.chunks.count) chunks")
+            ChainVault.output("chain \(summary.chainIdHex): \(summary.chunks.count) chunks")
             for chunk in summary.chunks {
                 ChainVault.output(
                     "\(chunk.index)\t\(chunk.pointer.bucket)\t\(chunk.pointer.key)\t\(chunk.size)\t\(chunk.next?.description ?? "end")")
