@@ -124,11 +124,17 @@ public struct ChainMaintenance: Sendable {
                     continue
                 }
                 let mirrored = buckets.count == 2
-                let summary = try await reader.verify(head: pointer, mirrored: mirrored)
-                let head = try await readHead(pointer)
-                let wrapped = WrappedDataKey(keyId: head.header.keyId, nonce: head.fields.wrapNonce, sealed: head.fields.wrappedKey)
+                // The head's fields are taken from the bytes the walk checked against the pointer, not re-read.
+                var head: (header: ChunkHeader, fields: ChunkHeader.HeadExtension)?
+                let summary = try await reader.walk(head: pointer, mirror: mirrored ? .checkBoth : .none) { header, _, index in
+                    if index == 0, let fields = header.head { head = (header, fields) }
+                }
+                guard let (header, fields) = head else {
+                    throw ChainError.malformedChunk(index: 0, reason: "the head chunk has no head fields")
+                }
+                let wrapped = WrappedDataKey(keyId: header.keyId, nonce: fields.wrapNonce, sealed: fields.wrappedKey)
                 let manifest = try ChainReader.manifest(
-                    head.fields, chainId: head.header.chainId, dataKey: try keyring.unwrap(wrapped, chainId: head.header.chainId))
+                    fields, chainId: header.chainId, dataKey: try keyring.unwrap(wrapped, chainId: header.chainId))
                 let entry = ChainIndexEntry(
                     head: pointer, chainId: summary.chainId, chunkCount: summary.chunks.count, length: manifest.length, mirrored: mirrored,
                     created: now, wrappedKey: wrapped)
@@ -140,16 +146,6 @@ public struct ChainMaintenance: Sendable {
             }
         }
         return result
-    }
-
-    func readHead(_ pointer: ChunkPointer) async throws -> (header: ChunkHeader, fields: ChunkHeader.HeadExtension) {
-        guard
-            let bytes = try await store.prefix(
-                key: pointer.key, bucket: pointer.bucket, count: ChunkHeader.baseSize + ChunkHeader.headExtensionSize)
-        else { throw ChainError.missingChunk(index: 0, bucket: pointer.bucket, key: pointer.key) }
-        let header = try ChunkHeader.parse(bytes[...], position: 0)
-        guard let fields = header.head else { throw ChainError.malformedChunk(index: 0, reason: "the head chunk has no head fields") }
-        return (header, fields)
     }
 }
 
