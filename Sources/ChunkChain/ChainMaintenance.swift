@@ -9,6 +9,19 @@ public struct ChainMaintenance: Sendable {
         self.index = index
     }
 
+    /// Checks one chain: with SHA-256 only, or with a keyring also opening every chunk. An index entry
+    /// supplies the re-wrapped data key and whether both copies of every chunk are to be checked.
+    /// - Parameter progress: Called with the bytes of each chunk checked (stored bytes keyless, plaintext with the key).
+    public func verify(head: ChunkPointer, entry: ChainIndexEntry?, keyring: Keyring?, progress: (Int) -> Void = { _ in }) async throws
+        -> ChainSummary
+    {
+        let reader = ChainReader(store: store)
+        guard let keyring else { return try await reader.verify(head: head, mirrored: entry?.mirrored ?? false, progress: progress) }
+        return try await reader.read(
+            head: head, keyring: keyring, wrappedKey: entry?.wrappedKey, mirrored: entry?.mirrored ?? false, checkMirror: true
+        ) { progress($0.count) }
+    }
+
     /// What verifying one chain found.
     public struct Verification: Sendable {
         public var entry: ChainIndexEntry
@@ -18,19 +31,11 @@ public struct ChainMaintenance: Sendable {
 
     /// Verifies every indexed chain, keyless or (with a keyring) opening every chunk; `progress` sees each result.
     public func verifyAll(keyring: Keyring?, progress: (Verification) async -> Void = { _ in }) async throws -> [Verification] {
-        let reader = ChainReader(store: store)
         var results: [Verification] = []
         for entry in try index.all() {
             let result: Result<ChainSummary, ChainError>
             do {
-                if let keyring {
-                    result = .success(
-                        try await reader.read(
-                            head: entry.head, keyring: keyring, wrappedKey: entry.wrappedKey, mirrored: entry.mirrored, checkMirror: true
-                        ) { _ in })
-                } else {
-                    result = .success(try await reader.verify(head: entry.head, mirrored: entry.mirrored))
-                }
+                result = .success(try await verify(head: entry.head, entry: entry, keyring: keyring))
             } catch let error as ChainError {
                 result = .failure(error)
             }

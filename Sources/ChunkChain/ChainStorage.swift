@@ -19,42 +19,24 @@ public struct ChainStorage: Sendable {
         self.b = b
     }
 
-    /// The store over both buckets, creating the buckets when missing.
-    /// - Parameter local: The data root for local buckets.
-    public func makeStore(local: @autoclosure () throws -> BucketStore, owner: String, now: Int64) async throws -> any ChunkStore {
-        switch (a, b) {
-        case (.local(let bucketA), .local(let bucketB)):
-            let store = LocalChunkStore(store: try local(), bucketA: bucketA, bucketB: bucketB)
-            try await store.createBuckets(owner: owner, now: now)
-            return store
-        case (.s3(let endpointA, let bucketA), .s3(let endpointB, let bucketB)):
-            let store = S3ChunkStore(targets: [
-                .a: .init(client: S3Client(endpoint: endpointA), bucket: bucketA),
-                .b: .init(client: S3Client(endpoint: endpointB), bucket: bucketB),
-            ])
-            try await store.createBuckets()
-            return store
-        default:
-            return RoutingChunkStore(
-                a: try await Self.single(a, as: .a, local: local(), owner: owner, now: now),
-                b: try await Self.single(b, as: .b, local: local(), owner: owner, now: now)
-            )
+    /// The store over both buckets, creating the buckets when missing: each bucket is served by the store
+    /// of its own location.
+    /// - Parameter local: The data root for local buckets; opened only when a bucket is local.
+    public func makeStore(local: () throws -> BucketStore, owner: String, now: Int64) async throws -> any ChunkStore {
+        var root: BucketStore?
+        func store(_ location: Location, as bucket: ChainBucket) async throws -> any ChunkStore {
+            switch location {
+            case .local(let name):
+                if root == nil { root = try local() }
+                let store = LocalChunkStore(store: root!, bucketA: name, bucketB: name)
+                try await store.createBuckets(owner: owner, now: now)
+                return store
+            case .s3(let endpoint, let name):
+                let store = S3ChunkStore(targets: [bucket: .init(client: S3Client(endpoint: endpoint), bucket: name)])
+                try await store.createBuckets()
+                return store
+            }
         }
-    }
-
-    /// A store serving one bucket only.
-    static func single(_ location: Location, as bucket: ChainBucket, local: BucketStore, owner: String, now: Int64) async throws
-        -> any ChunkStore
-    {
-        switch location {
-        case .local(let name):
-            let store = LocalChunkStore(store: local, bucketA: name, bucketB: name)
-            try await store.createBuckets(owner: owner, now: now)
-            return store
-        case .s3(let endpoint, let name):
-            let store = S3ChunkStore(targets: [bucket: .init(client: S3Client(endpoint: endpoint), bucket: name)])
-            try await store.createBuckets()
-            return store
-        }
+        return RoutingChunkStore(a: try await store(a, as: .a), b: try await store(b, as: .b))
     }
 }

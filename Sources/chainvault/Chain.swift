@@ -81,7 +81,7 @@ struct ChainOptions: ParsableArguments {
             a: try location(bucketA, endpoint: endpointA, region: regionA, name: "A"),
             b: try location(bucketB, endpoint: endpointB, region: regionB, name: "B")
         )
-        return try await storage.makeStore(local: try BucketStore(root: data), owner: "chainvault", now: now())
+        return try await storage.makeStore(local: { try BucketStore(root: data) }, owner: "chainvault", now: now())
     }
 }
 
@@ -234,17 +234,11 @@ struct Chain: AsyncParsableCommand {
             }
             let pointer = try Chain.pointer(head!)
             let entry = try index.entry(head: pointer)
-            let reader = ChainReader(store: store)
-            let summary: ChainSummary
-            if let keyring {
-                let bar = ProgressBar("verify", total: entry?.length ?? 0)
-                summary = try await reader.read(
-                    head: pointer, keyring: keyring, wrappedKey: entry?.wrappedKey, mirrored: entry?.mirrored ?? false, checkMirror: true
-                ) { bar.advance(by: Int64($0.count)) }
-                bar.finish()
-            } else {
-                summary = try await reader.verify(head: pointer, mirrored: entry?.mirrored ?? false)
+            let bar = ProgressBar("verify", total: entry?.length ?? 0)
+            let summary = try await ChainMaintenance(store: store, index: index).verify(head: pointer, entry: entry, keyring: keyring) {
+                bar.advance(by: Int64($0))
             }
+            bar.finish()
             reportRepairs(summary)
             ChainVault.output("ok: \(summary.chunks.count) chunks (\(checks))")
         }
