@@ -63,23 +63,16 @@ struct Signer {
         if let payloadHash { fields[HTTPField.Name("x-amz-content-sha256")!] = payloadHash }
         var pairs: [(name: String, value: String)] = [("host", "localhost")]
         for field in fields { pairs.append((field.name.canonicalName, field.value)) }
-        let signed = Array(Set(pairs.map(\.name))).sorted()
         let split = target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
-        let canonical = SigV4.canonicalRequest(
-            method: method.rawValue,
-            canonicalURI: String(split[0]),
-            canonicalQuery: SigV4.canonicalQuery(try! QueryParameters(raw: split.count > 1 ? split[1] : "")),
-            canonicalHeaders: SigV4.canonicalHeaders(signedHeaders: signed, headers: pairs)!,
-            signedHeaders: signed,
-            payloadHash: signedPayloadHash ?? payloadHash ?? SigV4.emptyPayloadHash
-        )
-        let signingKey = SigV4.signingKey(secret: key.secretKey, date: String(amzDate.prefix(8)), region: region, service: "s3")
-        let signature = SigV4.signature(
-            stringToSign: SigV4.stringToSign(amzDate: amzDate, scope: scope, canonicalRequest: canonical),
-            signingKey: signingKey
-        )
-        fields[.authorization] =
-            "AWS4-HMAC-SHA256 Credential=\(key.accessKeyId)/\(scope), SignedHeaders=\(signed.joined(separator: ";")), Signature=\(signature)"
+        fields[.authorization] = try! SigV4Signer(accessKeyId: key.accessKeyId, secretAccessKey: key.secretKey, region: region)
+            .authorization(
+                method: method.rawValue,
+                path: String(split[0]),
+                query: split.count > 1 ? String(split[1]) : "",
+                headers: pairs,
+                payloadHash: signedPayloadHash ?? payloadHash ?? SigV4.emptyPayloadHash,
+                date: now
+            )
         return fields
     }
 

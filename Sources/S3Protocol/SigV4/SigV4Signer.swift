@@ -32,11 +32,26 @@ public struct SigV4Signer: Sendable {
         payloadHash: String,
         date: Int64
     ) throws(S3Error) -> [(name: String, value: String)] {
+        let added: [(name: String, value: String)] = [("x-amz-date", S3Time.amzDate(date)), ("x-amz-content-sha256", payloadHash)]
+        let authorization = try self.authorization(
+            method: method, path: path, query: query, headers: headers + added, payloadHash: payloadHash, date: date)
+        return added + [("authorization", authorization)]
+    }
+
+    /// The `Authorization` header value over exactly the headers given, every one of them signed; the
+    /// caller includes `host` and `x-amz-date`. `payloadHash` is what the canonical request ends with.
+    public func authorization(
+        method: String,
+        path: String,
+        query: String,
+        headers: [(name: String, value: String)],
+        payloadHash: String,
+        date: Int64
+    ) throws(S3Error) -> String {
         let amzDate = S3Time.amzDate(date)
         let day = String(amzDate.prefix(8))
         let scope = "\(day)/\(region)/\(service)/aws4_request"
-        let added: [(name: String, value: String)] = [("x-amz-date", amzDate), ("x-amz-content-sha256", payloadHash)]
-        let all = (headers + added).map { (name: $0.name.lowercased(), value: $0.value) }
+        let all = headers.map { (name: $0.name.lowercased(), value: $0.value) }
         let signedHeaders = Array(Set(all.map(\.name))).sorted()
         let canonical = SigV4.canonicalRequest(
             method: method,
@@ -50,9 +65,8 @@ public struct SigV4Signer: Sendable {
             stringToSign: SigV4.stringToSign(amzDate: amzDate, scope: scope, canonicalRequest: canonical),
             signingKey: SigV4.signingKey(secret: secretAccessKey, date: day, region: region, service: service)
         )
-        let authorization =
+        return
             "\(SigV4.algorithm) Credential=\(accessKeyId)/\(scope), SignedHeaders=\(signedHeaders.joined(separator: ";")), Signature=\(signature)"
-        return added + [("authorization", authorization)]
     }
 }
 
