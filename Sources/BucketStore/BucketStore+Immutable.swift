@@ -6,24 +6,59 @@
 /// written without a metadata record (the gateway computes their ETag from the bytes when first
 /// asked), read straight into memory, and made durable a directory at a time.
 extension BucketStore {
+    /// An immutable object written and synced under a temporary name, not yet visible under its key.
+    public struct StagedObject: Sendable {
+        public let bucket: String
+        public let key: String
+        let objectKey: ObjectKey
+        let temporaryPath: String
+    }
+
     /// Writes `bytes` under `key`: temp file, `fdatasync`, rename. The new name is durable only after
     /// ``syncBucketDirectory(_:)`` (for a key without `/`); a crash before that loses the object, never tears it.
     /// - Throws: ``StorageError`` (`noSuchBucket`, key errors, `io`).
     public func putImmutableObject(bucket: String, key: String, bytes: [UInt8]) async throws(StorageError) {
+        try await publish(try await stageImmutableObject(bucket: bucket, key: key, bytes: bytes))
+    }
+
+    /// The first half of ``putImmutableObject(bucket:key:bytes:)``: writes and `fdatasync`s the bytes
+    /// under a temporary name. Several can be staged at once and then published in the order their
+    /// names must appear; ``publish(_:)`` or ``discard(_:)`` each staged object.
+    /// - Throws: ``StorageError`` (`noSuchBucket`, key errors, `io`); nothing is left behind then.
+    public func stageImmutableObject(bucket: String, key: String, bytes: [UInt8]) async throws(StorageError) -> StagedObject {
         let objectKey = try ObjectKey(key)
-        let temporary = newTemporaryPath()
+        let staged = StagedObject(bucket: bucket, key: key, objectKey: objectKey, temporaryPath: newTemporaryPath())
         try await blocking { () throws(StorageError) in
-            let bucketPath = try self.existingBucketPath(bucket)
+            _ = try self.existingBucketPath(bucket)
             do throws(StorageError) {
-                try FileOperations.writeFile(temporary, bytes: bytes, dataOnly: true)
-                try Self.checkPlacement(bucketPath: bucketPath, key: objectKey, bucket: bucket)
-                try FileOperations.makeDirectories(base: bucketPath, relative: Array(objectKey.segments.dropLast()))
-                try FileOperations.rename(temporary, bucketPath + "/" + objectKey.relativePath)
+                try FileOperations.writeFile(staged.temporaryPath, bytes: bytes, dataOnly: true)
             } catch {
-                _ = try? FileOperations.removeFile(temporary)
+                _ = try? FileOperations.removeFile(staged.temporaryPath)
                 throw error
             }
         }
+        return staged
+    }
+
+    /// Renames a staged object into place (the second half of ``putImmutableObject(bucket:key:bytes:)``).
+    /// - Throws: ``StorageError``; the temporary file is removed then.
+    public func publish(_ staged: StagedObject) async throws(StorageError) {
+        try await blocking { () throws(StorageError) in
+            do throws(StorageError) {
+                let bucketPath = try self.existingBucketPath(staged.bucket)
+                try Self.checkPlacement(bucketPath: bucketPath, key: staged.objectKey, bucket: staged.bucket)
+                try FileOperations.makeDirectories(base: bucketPath, relative: Array(staged.objectKey.segments.dropLast()))
+                try FileOperations.rename(staged.temporaryPath, bucketPath + "/" + staged.objectKey.relativePath)
+            } catch {
+                _ = try? FileOperations.removeFile(staged.temporaryPath)
+                throw error
+            }
+        }
+    }
+
+    /// Removes a staged object that will not be published.
+    public func discard(_ staged: StagedObject) async {
+        _ = try? await blocking { () throws(StorageError) in _ = try FileOperations.removeFile(staged.temporaryPath) }
     }
 
     /// fsyncs the bucket's own directory, making the names of every top-level object (a key without

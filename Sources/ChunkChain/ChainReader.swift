@@ -54,7 +54,8 @@ public struct ChainReader: Sendable {
         var dataKey: SymmetricKey?
         var expected: (length: Int64, sha256: [UInt8])?
         var length: Int64 = 0
-        var digest = SHA256()
+        // The plaintext hash runs on its own task while the walk opens the next chunk.
+        var digest = Task<SHA256, Never> { SHA256() }
         let summary = try await walk(head: head, mirror: mirrored ? (checkMirror ? .checkBoth : .fallBack) : .none) {
             header, stored, index in
             if let extensionFields = header.head {
@@ -72,10 +73,15 @@ public struct ChainReader: Sendable {
                     sealed: stored[headerSize...], using: dataKey, nonce: header.nonce, authenticating: stored[0..<headerSize])
             else { throw ChainError.authenticationFailed(index: index) }
             length += Int64(plaintext.count)
-            digest.update(data: plaintext)
+            // Waiting for the previous chunk's hash keeps one plaintext chunk in flight at most.
+            var running = await digest.value
+            digest = Task {
+                running.update(data: plaintext)
+                return running
+            }
             try await consume(plaintext)
         }
-        guard let expected, expected.length == length, expected.sha256 == Array(digest.finalize()) else {
+        guard let expected, expected.length == length, expected.sha256 == Array(await digest.value.finalize()) else {
             throw ChainError.manifestMismatch
         }
         return summary
@@ -170,8 +176,15 @@ public struct ChainReader: Sendable {
         var chainId: [UInt8] = []
         var count = 0
         var summary = ChainSummary(chainId: [], chunks: [])
+        // Checking both copies of every chunk goes through fetch alone.
+        var prefetcher = mirror == .checkBoth ? nil : ChunkPrefetcher(store: store)
         while true {
-            let stored = try await fetch(pointer, index: index, mirror: mirror, summary: &summary)
+            let stored: [UInt8]
+            if let ahead = await prefetcher?.take(pointer) {
+                stored = ahead
+            } else {
+                stored = try await fetch(pointer, index: index, mirror: mirror, summary: &summary)
+            }
             let header = try ChunkHeader.parse(stored[...], position: index)
             if index == 0 {
                 guard let extensionFields = header.head else {
@@ -187,6 +200,7 @@ public struct ChainReader: Sendable {
             let expectedSize = header.size + Int(header.ciphertextLength) + ChunkHeader.tagSize
             if stored.count < expectedSize { throw ChainError.truncatedChunk(index: index) }
             if stored.count > expectedSize { throw ChainError.extraData(index: index) }
+            await prefetcher?.fill(after: header.next, index: index + 1)
             try await visit(header, stored, index)
             summary.chunks.append(.init(index: index, pointer: pointer, size: stored.count, next: header.next))
             if header.isLast {

@@ -69,37 +69,53 @@ public struct ChainWriter: Sendable {
         return buckets
     }
 
-    /// Writes a report as a chain. Memory stays at about one chunk whatever the report's size.
+    /// How many chunks are written at once: their syncs overlap, and each is still put under its key only
+    /// after the chunk it points to is.
+    static let writesInFlight = 4
+
+    /// Writes a report as a chain. Memory stays at a few chunks whatever the report's size.
     /// - Returns: The head, once every chunk is durable.
     /// - Throws: ``ChainError`` or the store's and source's errors.
     /// - Parameter progress: Called with the plaintext bytes of each chunk once it is sealed and handed to the store.
     public func write(_ source: some ReportSource, progress: (Int) -> Void = { _ in }) async throws -> ChainHead {
         let ranges = Self.ranges(length: source.length, chunkSize: chunkSize)
-        // First pass: the plaintext hash, sealed into the head.
-        var digest = SHA256()
-        for range in ranges {
-            digest.update(data: try await source.read(offset: range.lowerBound, count: range.count))
+        // The plaintext hash is sealed into the head, which is written last: a task reads the report
+        // forwards for it while the chunks are sealed from the tail.
+        let hashing = Task {
+            var digest = SHA256()
+            for range in ranges {
+                digest.update(data: try await source.read(offset: range.lowerBound, count: range.count))
+            }
+            return Array(digest.finalize())
         }
-        let sha256 = Array(digest.finalize())
-
         let chainId = random(16)
         let dataKey = SymmetricKey(data: random(32))
         let wrapped = try keyring.wrap(dataKey: dataKey, chainId: chainId, random: random)
-        let manifest = try AES.GCM.seal(
-            source.length.bigEndianBytes + sha256,
-            using: dataKey,
-            nonce: try AES.GCM.Nonce(data: ChunkHeader.manifestNonce),
-            authenticating: chainId
-        )
         let buckets = placement(count: ranges.count)
 
-        // Chunk i is sealed while chunk i + 1 is being stored; chunk i is stored only after chunk i + 1
-        // was, so every chunk is written before the chunk that points to it.
         var next: ChunkPointer?
-        var storing: Task<Void, any Error>?
+        var sha256: [UInt8] = []
+        // The last few chunk writes, oldest first; each publishes its chunk after the one before it did.
+        var writes: [Task<Void, any Error>] = []
         do {
             for (index, range) in ranges.enumerated().reversed() {
                 let plaintext = try await source.read(offset: range.lowerBound, count: range.count)
+                var head: ChunkHeader.HeadExtension?
+                if index == 0 {
+                    sha256 = try await hashing.value
+                    let manifest = try AES.GCM.seal(
+                        source.length.bigEndianBytes + sha256,
+                        using: dataKey,
+                        nonce: try AES.GCM.Nonce(data: ChunkHeader.manifestNonce),
+                        authenticating: chainId
+                    )
+                    head = .init(
+                        chunkCount: UInt32(ranges.count),
+                        wrapNonce: wrapped.nonce,
+                        wrappedKey: wrapped.sealed,
+                        sealedManifest: Array(manifest.ciphertext) + Array(manifest.tag)
+                    )
+                }
                 let header = ChunkHeader(
                     chainId: chainId,
                     index: UInt32(index),
@@ -107,28 +123,22 @@ public struct ChainWriter: Sendable {
                     keyId: wrapped.keyId,
                     next: next,
                     ciphertextLength: UInt64(plaintext.count),
-                    head: index == 0
-                        ? .init(
-                            chunkCount: UInt32(ranges.count),
-                            wrapNonce: wrapped.nonce,
-                            wrappedKey: wrapped.sealed,
-                            sealedManifest: Array(manifest.ciphertext) + Array(manifest.tag)
-                        ) : nil
+                    head: head
                 )
                 let stored = try Self.seal(plaintext, header: header, key: dataKey)
                 let pointer = ChunkPointer(bucket: buckets[index], hash: Array(SHA256.hash(data: stored)))
-                try await storing?.value
-                storing = Task { [store, mirror] in
-                    try await store.put(stored, key: pointer.key, bucket: pointer.bucket)
-                    if mirror { try await store.put(stored, key: pointer.key, bucket: pointer.bucket.other) }
-                }
+                if writes.count == Self.writesInFlight { try await writes.removeFirst().value }
+                let previous = writes.last
+                writes.append(Task { [store, mirror] in
+                    try await Self.store(stored, at: pointer, mirror: mirror, in: store, after: previous)
+                })
                 progress(range.count)
                 next = pointer
             }
-            try await storing?.value
+            for write in writes { try await write.value }
         } catch {
-            storing?.cancel()
-            _ = try? await storing?.value
+            hashing.cancel()
+            for write in writes { _ = try? await write.value }
             throw error
         }
         // The head is returned only once every chunk is durable.
@@ -141,5 +151,26 @@ public struct ChainWriter: Sendable {
             sha256: sha256,
             wrappedKey: wrapped
         )
+    }
+
+    /// Stages the chunk (and its mirror copy), then, once `previous` (the chunk it points to) is published,
+    /// publishes it. Nothing staged is left behind when anything fails.
+    static func store(_ stored: [UInt8], at pointer: ChunkPointer, mirror: Bool, in store: any ChunkStore, after previous: Task<Void, any Error>?)
+        async throws
+    {
+        var staged: [StagedChunk] = []
+        do {
+            for bucket in mirror ? [pointer.bucket, pointer.bucket.other] : [pointer.bucket] {
+                staged.append(try await store.stage(stored, key: pointer.key, bucket: bucket))
+            }
+            try await previous?.value
+            while let chunk = staged.first {
+                try await store.publish(chunk)
+                staged.removeFirst()
+            }
+        } catch {
+            for chunk in staged { await store.discard(chunk) }
+            throw error
+        }
     }
 }

@@ -1,3 +1,5 @@
+import BucketStore
+
 /// The most bytes a store reads for one chunk: the largest chunk size (64 MiB) plus the head's overhead.
 /// A larger object is not a chunk; reading only this much keeps memory bounded and fails its hash check.
 let maxStoredChunkSize = (64 << 20) + 4096
@@ -9,6 +11,14 @@ public protocol ChunkStore: Sendable {
     func put(_ bytes: [UInt8], key: String, bucket: ChainBucket) async throws
     /// Makes every chunk put so far durable.
     func sync() async throws
+    /// Writes a chunk without showing it under its key yet; ``publish(_:)`` then does. A writer can so
+    /// write many chunks at once and still name each only after the chunk it points to. By default the
+    /// bytes are kept until published; a local store writes and syncs them under a temporary name.
+    func stage(_ bytes: [UInt8], key: String, bucket: ChainBucket) async throws -> StagedChunk
+    /// Puts a staged chunk under its key, as ``put(_:key:bucket:)`` does.
+    func publish(_ chunk: StagedChunk) async throws
+    /// Forgets a staged chunk that will not be published.
+    func discard(_ chunk: StagedChunk) async
     /// The chunk's bytes, or nil when there is no such object.
     func get(key: String, bucket: ChainBucket) async throws -> [UInt8]?
     /// The first `count` bytes of the chunk (all of it when shorter), or nil when there is no such object.
@@ -19,6 +29,33 @@ public protocol ChunkStore: Sendable {
     func delete(key: String, bucket: ChainBucket) async throws
     /// Every object key in the bucket.
     func list(bucket: ChainBucket) async throws -> [String]
+}
+
+/// A chunk written but not yet under its key: see ``ChunkStore/stage(_:key:bucket:)``.
+public struct StagedChunk: Sendable {
+    public let key: String
+    public let bucket: ChainBucket
+    let content: Content
+
+    enum Content: Sendable {
+        /// Kept in memory until published.
+        case bytes([UInt8])
+        /// Written and synced under a temporary name in a local data root.
+        case object(BucketStore.StagedObject)
+    }
+}
+
+extension ChunkStore {
+    public func stage(_ bytes: [UInt8], key: String, bucket: ChainBucket) async throws -> StagedChunk {
+        StagedChunk(key: key, bucket: bucket, content: .bytes(bytes))
+    }
+
+    public func publish(_ chunk: StagedChunk) async throws {
+        guard case .bytes(let bytes) = chunk.content else { preconditionFailure("a chunk staged by another store") }
+        try await put(bytes, key: chunk.key, bucket: chunk.bucket)
+    }
+
+    public func discard(_ chunk: StagedChunk) async {}
 }
 
 /// Chunks in memory, for tests. Tamper with them through ``replace(key:bucket:with:)`` and ``remove(key:bucket:)``.

@@ -30,6 +30,23 @@ public struct LocalChunkStore: ChunkStore {
         try await store.putImmutableObject(bucket: buckets[bucket]!, key: key, bytes: bytes)
     }
 
+    /// Writes and `fdatasync`s the chunk under a temporary name.
+    public func stage(_ bytes: [UInt8], key: String, bucket: ChainBucket) async throws -> StagedChunk {
+        StagedChunk(key: key, bucket: bucket, content: .object(try await store.stageImmutableObject(bucket: buckets[bucket]!, key: key, bytes: bytes)))
+    }
+
+    /// Renames the staged chunk into place; ``sync()`` makes its name durable.
+    public func publish(_ chunk: StagedChunk) async throws {
+        switch chunk.content {
+        case .object(let staged): try await store.publish(staged)
+        case .bytes(let bytes): try await put(bytes, key: chunk.key, bucket: chunk.bucket)
+        }
+    }
+
+    public func discard(_ chunk: StagedChunk) async {
+        if case .object(let staged) = chunk.content { await store.discard(staged) }
+    }
+
     /// fsyncs both bucket directories: every chunk put so far survives power loss.
     public func sync() async throws {
         for name in Set(buckets.values) { try await store.syncBucketDirectory(name) }

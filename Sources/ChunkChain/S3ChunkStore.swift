@@ -85,6 +85,11 @@ public struct RoutingChunkStore: ChunkStore {
     public func put(_ bytes: [UInt8], key: String, bucket: ChainBucket) async throws {
         try await stores[bucket]!.put(bytes, key: key, bucket: bucket)
     }
+    public func stage(_ bytes: [UInt8], key: String, bucket: ChainBucket) async throws -> StagedChunk {
+        try await stores[bucket]!.stage(bytes, key: key, bucket: bucket)
+    }
+    public func publish(_ chunk: StagedChunk) async throws { try await stores[chunk.bucket]!.publish(chunk) }
+    public func discard(_ chunk: StagedChunk) async { await stores[chunk.bucket]!.discard(chunk) }
     public func sync() async throws {
         try await stores[.a]!.sync()
         try await stores[.b]!.sync()

@@ -27,10 +27,10 @@ struct ChainOptions: ParsableArguments {
             root). Credentials come from CHAINVAULT_A_ACCESS_KEY_ID and CHAINVAULT_A_SECRET_ACCESS_KEY, else from \
             AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.
             """)
-    var endpointA: String? = environment("ENDPOINT_A")
+    var endpointA: String?
 
     @Option(name: .customLong("endpoint-b"), help: "S3 endpoint URL of bucket B (env CHAINVAULT_ENDPOINT_B; credentials as for A, with B).")
-    var endpointB: String? = environment("ENDPOINT_B")
+    var endpointB: String?
 
     @Option(name: .customLong("region-a"), help: "Signing region of endpoint A (env CHAINVAULT_REGION_A).")
     var regionA: String = environment("REGION_A") ?? "us-east-1"
@@ -38,11 +38,16 @@ struct ChainOptions: ParsableArguments {
     @Option(name: .customLong("region-b"), help: "Signing region of endpoint B (env CHAINVAULT_REGION_B).")
     var regionB: String = environment("REGION_B") ?? "us-east-1"
 
+    /// --endpoint-a, else CHAINVAULT_ENDPOINT_A; nil: the local data root.
+    var endpointURLA: String? { endpointA ?? environment("ENDPOINT_A") }
+    /// --endpoint-b, else CHAINVAULT_ENDPOINT_B.
+    var endpointURLB: String? { endpointB ?? environment("ENDPOINT_B") }
+
     func validate() throws {
         for bucket in [bucketA, bucketB] where !BucketName.isValid(bucket) {
             throw ValidationError("'\(bucket)' is not a valid bucket name.")
         }
-        if endpointA == endpointB, bucketA == bucketB {
+        if endpointURLA == endpointURLB, bucketA == bucketB {
             throw ValidationError("buckets A and B must differ: no bucket may hold a whole report.")
         }
     }
@@ -78,8 +83,8 @@ struct ChainOptions: ParsableArguments {
 
     func chunkStore() async throws -> any ChunkStore {
         let storage = ChainStorage(
-            a: try location(bucketA, endpoint: endpointA, region: regionA, name: "A"),
-            b: try location(bucketB, endpoint: endpointB, region: regionB, name: "B")
+            a: try location(bucketA, endpoint: endpointURLA, region: regionA, name: "A"),
+            b: try location(bucketB, endpoint: endpointURLB, region: regionB, name: "B")
         )
         return try await storage.makeStore(local: { try BucketStore(root: data) }, owner: "chainvault", now: now())
     }
@@ -161,7 +166,6 @@ struct Chain: AsyncParsableCommand {
                     try handle.write(contentsOf: $0)
                     bar.advance(by: Int64($0.count))
                 }
-                try handle.synchronize()
                 try handle.close()
                 bar.finish()
                 reportRepairs(summary)
