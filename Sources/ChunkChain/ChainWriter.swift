@@ -129,9 +129,10 @@ public struct ChainWriter: Sendable {
                 let pointer = ChunkPointer(bucket: buckets[index], hash: Array(SHA256.hash(data: stored)))
                 if writes.count == Self.writesInFlight { try await writes.removeFirst().value }
                 let previous = writes.last
-                writes.append(Task { [store, mirror] in
-                    try await Self.store(stored, at: pointer, mirror: mirror, in: store, after: previous)
-                })
+                writes.append(
+                    Task { [store, mirror] in
+                        try await Self.store(stored, at: pointer, mirror: mirror, in: store, after: previous)
+                    })
                 progress(range.count)
                 next = pointer
             }
@@ -155,9 +156,9 @@ public struct ChainWriter: Sendable {
 
     /// Stages the chunk (and its mirror copy), then, once `previous` (the chunk it points to) is published,
     /// publishes it. Nothing staged is left behind when anything fails.
-    static func store(_ stored: [UInt8], at pointer: ChunkPointer, mirror: Bool, in store: any ChunkStore, after previous: Task<Void, any Error>?)
-        async throws
-    {
+    static func store(
+        _ stored: [UInt8], at pointer: ChunkPointer, mirror: Bool, in store: any ChunkStore, after previous: Task<Void, any Error>?
+    ) async throws {
         var staged: [StagedChunk] = []
         do {
             for bucket in mirror ? [pointer.bucket, pointer.bucket.other] : [pointer.bucket] {

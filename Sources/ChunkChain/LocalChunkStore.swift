@@ -32,7 +32,9 @@ public struct LocalChunkStore: ChunkStore {
 
     /// Writes and `fdatasync`s the chunk under a temporary name.
     public func stage(_ bytes: [UInt8], key: String, bucket: ChainBucket) async throws -> StagedChunk {
-        StagedChunk(key: key, bucket: bucket, content: .object(try await store.stageImmutableObject(bucket: buckets[bucket]!, key: key, bytes: bytes)))
+        StagedChunk(
+            key: key, bucket: bucket,
+            content: .object(try await store.stageImmutableObject(bucket: buckets[bucket]!, key: key, bytes: bytes)))
     }
 
     /// Renames the staged chunk into place; ``sync()`` makes its name durable.
