@@ -24,9 +24,15 @@ public struct ChainSummary: Sendable, Equatable {
 /// each chunk and releases its plaintext only after it authenticated.
 public struct ChainReader: Sendable {
     public let store: any ChunkStore
+    /// The most bytes of chunks read (and hashed) ahead of the one being handed out.
+    public let readAhead: Int
 
-    public init(store: any ChunkStore) {
+    /// The default read-ahead: 8 MiB, eight chunks of the default size.
+    public static let defaultReadAhead = 8 << 20
+
+    public init(store: any ChunkStore, readAhead: Int = defaultReadAhead) {
         self.store = store
+        self.readAhead = readAhead
     }
 
     /// Checks a chain with SHA-256 only: no key needed (docs/chunk-format.md, "Reading and verifying").
@@ -177,7 +183,7 @@ public struct ChainReader: Sendable {
         var count = 0
         var summary = ChainSummary(chainId: [], chunks: [])
         // Checking both copies of every chunk goes through fetch alone.
-        var prefetcher = mirror == .checkBoth ? nil : ChunkPrefetcher(store: store)
+        var prefetcher = mirror == .checkBoth ? nil : ChunkPrefetcher(store: store, budget: readAhead)
         while true {
             let stored: [UInt8]
             if let ahead = await prefetcher?.take(pointer) {

@@ -9,8 +9,8 @@ import Crypto
 /// fetch, which names the error or repairs from the mirror. At most ``budget`` bytes are held ahead.
 struct ChunkPrefetcher {
     let store: any ChunkStore
-    /// The most bytes read ahead of the walk: 8 MiB, eight chunks of the default size.
-    let budget = 8 << 20
+    /// The most bytes read ahead of the walk.
+    let budget: Int
 
     private struct Entry {
         let pointer: ChunkPointer
@@ -23,8 +23,9 @@ struct ChunkPrefetcher {
     private var entries: [Entry] = []
     private var heldBytes = 0
 
-    init(store: any ChunkStore) {
+    init(store: any ChunkStore, budget: Int) {
         self.store = store
+        self.budget = budget
     }
 
     /// The chunk at `pointer` when it was read ahead and its hash matched; nil otherwise (the caller

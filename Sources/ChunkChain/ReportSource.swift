@@ -7,6 +7,12 @@ public protocol ReportSource: Sendable {
     var length: Int64 { get }
     /// Exactly `count` bytes from `offset`.
     func read(offset: Int64, count: Int) async throws -> [UInt8]
+    /// Releases the file behind it, if any.
+    func close() async
+}
+
+extension ReportSource {
+    public func close() async {}
 }
 
 /// A report held in memory (small reports, tests).

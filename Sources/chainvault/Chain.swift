@@ -115,7 +115,7 @@ struct Chain: AsyncParsableCommand {
                 "Write every chunk to both buckets, so that a damaged copy can be repaired (each bucket then holds the whole, encrypted report)."
         )
         var mirror = false
-        @Argument(help: "The report file.")
+        @Argument(help: "The report file, or - for standard input (spooled, encrypted, to <data>/.chainvault/tmp first).")
         var file: String
 
         func validate() throws {
@@ -126,7 +126,12 @@ struct Chain: AsyncParsableCommand {
             let index = try options.index()
             let writer = ChainWriter(
                 store: try await options.chunkStore(), keyring: try options.keyring(), chunkSize: chunkSize, mirror: mirror)
-            let source = try await FileSource.open(path: file)
+            let source: any ReportSource
+            if file == "-" {
+                source = try await spoolStandardInput()
+            } else {
+                source = try await FileSource.open(path: file)
+            }
             let bar = ProgressBar("put", total: source.length)
             let head: ChainHead
             do {
@@ -139,6 +144,13 @@ struct Chain: AsyncParsableCommand {
             bar.finish()
             try index.put(ChainIndexEntry(head: head, mirrored: mirror, created: now()))
             output(head.pointer.description)
+        }
+
+        /// Standard input, read to its end into an encrypted, unnamed file in the data root's temp folder.
+        func spoolStandardInput() async throws -> SpooledReport {
+            let directory = try configDirectory(options.data) + "/tmp"
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            return try await SpooledReport.spool(StandardInputChunks(chunkSize: chunkSize), in: directory, blockSize: chunkSize)
         }
     }
 

@@ -97,3 +97,29 @@ def test_index_verify_all_orphans_rebuild_and_rotation(tmp_path):
     target.write_bytes(b"rot")
     failed = chainvault("chain", "verify", "--data", str(data), "--all", "--no-key", check=False)
     assert failed.returncode != 0 and f"FAILED\t{heads[1]}" in failed.stdout and "2 of 3 chains ok" in failed.stdout
+
+
+def test_put_from_standard_input(tmp_path):
+    """`chain put -` reads a pipe of unknown length to its end (a pipe hands out 64 KiB a read), spools it
+    encrypted and leaves no temp file; an empty pipe is an empty, one-chunk report."""
+    data = tmp_path / "data"
+    report = os.urandom(2 * 1024 * 1024 + 70_001)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHAINVAULT_")}
+    producer = subprocess.Popen(["cat", "-"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    put = subprocess.Popen([BIN, "chain", "put", "--data", str(data), "-"], stdin=producer.stdout, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, env=env)
+    producer.stdout.close()
+    producer.stdin.write(report)
+    producer.stdin.close()
+    out, err = put.communicate(timeout=120)
+    assert put.returncode == 0, err
+    head = out.decode().strip()
+    assert "3 chunks" in chainvault("chain", "inspect", "--data", str(data), head).stdout.splitlines()[0]
+    chainvault("chain", "get", "--data", str(data), head, "-o", str(tmp_path / "back"))
+    assert (tmp_path / "back").read_bytes() == report
+    assert list((data / ".chainvault" / "tmp").iterdir()) == [], "the spool file is gone"
+
+    empty = subprocess.run([BIN, "chain", "put", "--data", str(data), "-"], input=b"", capture_output=True, env=env, timeout=60)
+    assert empty.returncode == 0, empty.stderr
+    chainvault("chain", "get", "--data", str(data), empty.stdout.decode().strip(), "-o", str(tmp_path / "empty"))
+    assert (tmp_path / "empty").read_bytes() == b""

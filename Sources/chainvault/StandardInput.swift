@@ -1,0 +1,43 @@
+import NIOCore
+import NIOPosix
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Standard input (a pipe, a terminal or a file) as buffers of up to `chunkSize` bytes, each read on NIO's
+/// blocking thread pool; ends at end of file.
+struct StandardInputChunks: AsyncSequence, Sendable {
+    typealias Element = ByteBuffer
+    let chunkSize: Int
+
+    func makeAsyncIterator() -> Iterator { Iterator(chunkSize: chunkSize) }
+
+    struct Iterator: AsyncIteratorProtocol {
+        let chunkSize: Int
+        var ended = false
+
+        mutating func next() async throws -> ByteBuffer? {
+            if ended { return nil }
+            let size = chunkSize
+            let buffer = try await NIOThreadPool.singleton.runIfActive { () throws -> ByteBuffer in
+                var buffer = ByteBufferAllocator().buffer(capacity: size)
+                // A pipe hands out at most 64 KiB a read: fill the buffer unless the input ends.
+                while buffer.readableBytes < size {
+                    let wanted = size - buffer.readableBytes
+                    var count = 0
+                    buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: wanted) {
+                        count = read(STDIN_FILENO, $0.baseAddress, wanted)
+                        return Swift.max(count, 0)
+                    }
+                    if count < 0, errno == EINTR { continue }
+                    if count < 0 { throw IOError(errnoCode: errno, reason: "read standard input") }
+                    if count == 0 { break }
+                }
+                return buffer
+            }
+            if buffer.readableBytes < size { ended = true }
+            return buffer.readableBytes == 0 ? nil : buffer
+        }
+    }
+}
