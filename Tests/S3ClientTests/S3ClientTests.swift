@@ -33,6 +33,9 @@ actor Script {
     var statuses: [Int]
     var requests = 0
     init(_ statuses: [Int]) { self.statuses = statuses }
+    /// A GET whose connection drops after part of the body.
+    static let cut = -1
+    static let object = (0..<1000).map { UInt8(truncatingIfNeeded: $0 * 7) }
     func next() -> Int {
         requests += 1
         return statuses.isEmpty ? 200 : statuses.removeFirst()
@@ -47,6 +50,17 @@ func withScriptedServer(_ script: Script, _ body: @Sendable (S3Client) async thr
         let code = status == 503 ? "SlowDown" : status == 500 ? "InternalError" : "InvalidArgument"
         let xml = "<?xml version=\"1.0\"?><Error><Code>\(code)</Code><Message>scripted</Message><RequestId>r1</RequestId></Error>"
         return Response(status: .init(code: status), body: .init(byteBuffer: ByteBuffer(string: xml)))
+    }
+    // GET answers the scripted object; the status `Script.cut` promises all of it, sends 300 bytes and drops the connection.
+    router.get("/{bucket}/{key}") { _, _ -> Response in
+        let cut = await script.next() == Script.cut
+        return Response(
+            status: .ok, headers: [.contentLength: String(Script.object.count)],
+            body: ResponseBody { writer in
+                try await writer.write(ByteBuffer(bytes: cut ? Array(Script.object.prefix(300)) : Script.object))
+                if cut { throw CancellationError() }
+                try await writer.finish(nil)
+            })
     }
     let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)))
     try await app.test(.live) { client in
@@ -144,6 +158,28 @@ func withScriptedServer(_ script: Script, _ body: @Sendable (S3Client) async thr
                 try await client.putObject(bucket: "b", key: "k", body: ByteBuffer(bytes: [1]))
             }
             #expect(error?.kind == .service(status: 400, code: "InvalidArgument"))
+        }
+        #expect(await script.requests == 1)
+    }
+
+    @Test func aBodyCutMidwayIsReadAgainWhenWhatWasKeptCanBeDropped() async throws {
+        let script = Script([Script.cut, Script.cut])
+        try await withScriptedServer(script) { client in
+            let object = try await client.getObject(bucket: "b", key: "k", maxBytes: 2000)
+            #expect(object.map { Array(buffer: $0) } == Script.object, "the two partial bodies are dropped, not joined")
+        }
+        #expect(await script.requests == 3)
+    }
+
+    @Test func aBodyCutMidwayIsAnErrorWhenPiecesWereHandedOn() async throws {
+        let script = Script([Script.cut])
+        try await withScriptedServer(script) { client in
+            var received = 0
+            let error = await #expect(throws: S3ClientError.self) {
+                _ = try await client.getObject(bucket: "b", key: "k") { received += $0.readableBytes }
+            }
+            #expect(error?.kind == .transport)
+            #expect(received == 300)
         }
         #expect(await script.requests == 1)
     }
