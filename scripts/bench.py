@@ -206,18 +206,23 @@ def measure_chain(work):
         rates = {"put": [], "get": [], "verify --no-key": []}
         peak = {name: 0.0 for name in rates}
         for _ in range(runs):
+            # Each command starts with nothing of the previous one left to write back (untimed sync).
+            os.sync()
             seconds, rss, head = run_measured([BIN, "chain", "put", "--data", str(data), str(report)], env)
             rates["put"].append(size / seconds)
             peak["put"] = max(peak["put"], rss)
-            for name, args in [("get", ["get", head, "-o", str(work / "out")]), ("verify --no-key", ["verify", "--no-key", head])]:
+            # get writes a new file each run (ext4 flushes a file truncated and rewritten when it is closed).
+            output = work / f"out-{uuid.uuid4().hex}"
+            for name, args in [("get", ["get", head, "-o", str(output)]), ("verify --no-key", ["verify", "--no-key", head])]:
+                os.sync()
                 seconds, rss, _ = run_measured([BIN, "chain", args[0], "--data", str(data), *args[1:]], env)
                 rates[name].append(size / seconds)
                 peak[name] = max(peak[name], rss)
+            output.unlink()
         for name in rates:
             rows.append((label, name, statistics.median(rates[name]), rates[name], peak[name]))
         shutil.rmtree(data, ignore_errors=True)
         report.unlink()
-        (work / "out").unlink(missing_ok=True)
     return rows
 
 
@@ -247,9 +252,11 @@ def measure_peer(work):
     peak = {name: 0.0 for name in rates}
     base = [rclone, "--config", str(config), "--transfers", "1"]
     for run in range(RUNS):
+        os.sync()
         seconds, rss, _ = run_measured([*base, "copyto", str(report), f"chunked:r{run}"], env)
         rates["put"].append(256 / seconds)
         peak["put"] = max(peak["put"], rss)
+        os.sync()
         seconds, rss, _ = run_measured([*base, "copyto", f"chunked:r{run}", str(work / "peer-out")], env)
         rates["get"].append(256 / seconds)
         peak["get"] = max(peak["get"], rss)

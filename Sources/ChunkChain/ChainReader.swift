@@ -1,4 +1,5 @@
 import Crypto
+import Foundation
 
 /// What a walk over a chain found.
 public struct ChainSummary: Sendable, Equatable {
@@ -55,7 +56,7 @@ public struct ChainReader: Sendable {
     ///   - checkMirror: Also check (and repair) every mirror copy, as verification does.
     public func read(
         head: ChunkPointer, keyring: Keyring, wrappedKey: WrappedDataKey? = nil, mirrored: Bool = false, checkMirror: Bool = false,
-        consume: ([UInt8]) async throws -> Void
+        consume: (Data) async throws -> Void
     ) async throws -> ChainSummary {
         var dataKey: SymmetricKey?
         var expected: (length: Int64, sha256: [UInt8])?
@@ -100,15 +101,15 @@ public struct ChainReader: Sendable {
     ) {
         guard
             let manifest = open(
-                sealed: fields.sealedManifest[...], using: dataKey, nonce: ChunkHeader.manifestNonce, authenticating: chainId[...]),
+                sealed: fields.sealedManifest[...], using: dataKey, nonce: ChunkHeader.manifestNonce, authenticating: chainId[...]
+            ).map(Array.init),
             manifest.count == 40
         else { throw .authenticationFailed(index: 0) }
         return (Int64(bigEndian: manifest[0..<8]), Array(manifest[8..<40]))
     }
 
     /// Opens `ciphertext ‖ 16-byte tag` with AES-256-GCM; nil when it does not authenticate.
-    static func open(sealed: ArraySlice<UInt8>, using key: SymmetricKey, nonce: [UInt8], authenticating data: ArraySlice<UInt8>) -> [UInt8]?
-    {
+    static func open(sealed: ArraySlice<UInt8>, using key: SymmetricKey, nonce: [UInt8], authenticating data: ArraySlice<UInt8>) -> Data? {
         guard sealed.count >= ChunkHeader.tagSize,
             let box = try? AES.GCM.SealedBox(
                 nonce: AES.GCM.Nonce(data: nonce),
@@ -117,7 +118,7 @@ public struct ChainReader: Sendable {
             ),
             let plaintext = try? AES.GCM.open(box, using: key, authenticating: data)
         else { return nil }
-        return Array(plaintext)
+        return plaintext
     }
 
     /// How a walk treats the second copy of a mirrored chain's chunks.

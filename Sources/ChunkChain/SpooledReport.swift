@@ -81,7 +81,8 @@ public struct SpooledReport: ReportSource {
             guard
                 sealed.readableBytes == plaintextCount + ChunkHeader.tagSize,
                 let plaintext = ChainReader.open(
-                    sealed: Array(buffer: sealed)[...], using: key, nonce: ChunkHeader.nonce(index: UInt64(block)), authenticating: [])
+                    sealed: Array(buffer: sealed)[...], using: key, nonce: ChunkHeader.nonce(index: UInt64(block)), authenticating: []
+                ).map(Array.init)
             else { throw SpoolError.damaged }
             let from = Int(position - start)
             let to = Int(min(end - start, Int64(plaintextCount)))
