@@ -27,6 +27,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/CoreOffice/XMLCoder.git", from: "0.18.2"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     ],
     targets: [
         // Pure S3 wire protocol: SigV4, payload hashes and checksums, XML types, error codes.
@@ -93,15 +95,32 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The hospital service: accounts, slots, reports as chains, consent by one-time code, audit ledger.
+        .target(
+            name: "Hospital",
+            dependencies: [
+                "ChunkChain",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "chainvault",
             dependencies: [
                 "S3Gateway",
                 "ChunkChain",
+                "Hospital",
                 "BucketStore",
                 "S3Protocol",
                 "S3Client",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -116,7 +135,9 @@ let package = Package(
         ),
         .testTarget(
             name: "ChunkChainTests",
-            dependencies: ["ChunkChain", "BucketStore", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: [
+                "ChunkChain", "BucketStore", .product(name: "Crypto", package: "swift-crypto"), .product(name: "NIOCore", package: "swift-nio"),
+            ],
             resources: [.copy("Vectors")],
             swiftSettings: swiftSettings
         ),
@@ -131,6 +152,17 @@ let package = Package(
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "HospitalTests",
+            dependencies: [
+                "Hospital",
+                "ChunkChain",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),

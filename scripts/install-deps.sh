@@ -28,7 +28,7 @@ need_pip() { # need_pip <import-or-command> <pip package>
 }
 
 case "${1:-build}" in
-    build) need_apt libxml2-dev libssl-dev zlib1g-dev ;;
+    build) need_apt libxml2-dev libssl-dev zlib1g-dev libsqlite3-dev ;;
     test)
         need_apt curl rclone python3-pip
         need_pip cmd:aws awscli

@@ -1,0 +1,76 @@
+import Hummingbird
+
+/// `/api/patients`, `/api/staff`, `/api/sessions`, `/api/me`: registration, staff accounts, login and logout.
+struct AccountController {
+    let accounts: Accounts
+
+    /// An account as the API shows it: never the password hash.
+    struct UserView: ResponseCodable {
+        var id: Int64
+        var role: Role
+        var name: String
+        var email: String
+        var dateOfBirth: String?
+        var phone: String?
+        var specialization: String?
+        var createdAt: Int64
+
+        init(_ user: User) {
+            id = user.id ?? 0
+            role = user.role
+            name = user.name
+            email = user.email
+            dateOfBirth = user.dateOfBirth
+            phone = user.phone
+            specialization = user.specialization
+            createdAt = user.createdAt
+        }
+    }
+
+    struct Login: Decodable {
+        var email: String
+        var password: String
+    }
+
+    struct SessionView: ResponseCodable {
+        var token: String
+        var expiresAt: Int64
+        var user: UserView
+    }
+
+    func addRoutes(to group: RouterGroup<HospitalRequestContext>) {
+        group.post("patients", use: register)
+        group.post("staff", use: createStaff)
+        group.post("sessions", use: login)
+        group.delete("sessions/current", use: logout)
+        group.get("me", use: me)
+    }
+
+    @Sendable func register(_ request: Request, context: HospitalRequestContext) async throws -> EditedResponse<UserView> {
+        let input = try await request.decodeJSON(as: Accounts.PatientRegistration.self)
+        return EditedResponse(status: .created, response: UserView(try await accounts.registerPatient(input)))
+    }
+
+    @Sendable func createStaff(_ request: Request, context: HospitalRequestContext) async throws -> EditedResponse<UserView> {
+        _ = try context.requireIdentity(.admin)
+        let input = try await request.decodeJSON(as: Accounts.StaffRegistration.self)
+        return EditedResponse(status: .created, response: UserView(try await accounts.createStaff(input)))
+    }
+
+    @Sendable func login(_ request: Request, context: HospitalRequestContext) async throws -> EditedResponse<SessionView> {
+        let input = try await request.decodeJSON(as: Login.self)
+        let session = try await accounts.login(email: input.email, password: input.password, client: context.clientAddress)
+        return EditedResponse(
+            status: .created, response: SessionView(token: session.token, expiresAt: session.expiresAt, user: UserView(session.user)))
+    }
+
+    @Sendable func logout(_ request: Request, context: HospitalRequestContext) async throws -> HTTPResponse.Status {
+        _ = try context.requireIdentity()
+        if let token = context.token { try await accounts.logout(token: token) }
+        return .noContent
+    }
+
+    @Sendable func me(_ request: Request, context: HospitalRequestContext) async throws -> UserView {
+        UserView(try await accounts.user(id: try context.requireIdentity().userId))
+    }
+}

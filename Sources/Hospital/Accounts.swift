@@ -1,0 +1,203 @@
+import Crypto
+import Foundation
+import GRDB
+
+/// Accounts and sessions: registration, staff creation, login with throttling, bearer tokens that
+/// expire when idle and at an absolute age, logout.
+public struct Accounts: Sendable {
+    public struct SessionPolicy: Sendable {
+        /// A token unused this long (seconds) is void.
+        public var idle: Int64 = 30 * 60
+        /// A token this old (seconds) is void however often it is used.
+        public var absolute: Int64 = 12 * 3600
+        public init() {}
+    }
+
+    let database: HospitalDatabase
+    let hasher: PasswordHasher
+    let policy: SessionPolicy
+    let clock: @Sendable () -> Int64
+    let random: @Sendable (Int) -> [UInt8]
+    let throttle: LoginThrottle
+
+    public init(
+        database: HospitalDatabase, hasher: PasswordHasher, policy: SessionPolicy = SessionPolicy(),
+        clock: @escaping @Sendable () -> Int64, random: @escaping @Sendable (Int) -> [UInt8]
+    ) {
+        self.database = database
+        self.hasher = hasher
+        self.policy = policy
+        self.clock = clock
+        self.random = random
+        self.throttle = LoginThrottle()
+    }
+
+    /// What a patient sends to register.
+    public struct PatientRegistration: Codable, Sendable {
+        public var name: String
+        public var email: String
+        public var password: String
+        public var dateOfBirth: String
+        public var phone: String
+    }
+
+    /// What an admin sends to create a doctor or another admin.
+    public struct StaffRegistration: Codable, Sendable {
+        public var role: Role
+        public var name: String
+        public var email: String
+        public var password: String
+        public var specialization: String?
+
+        public init(role: Role, name: String, email: String, password: String, specialization: String? = nil) {
+            self.role = role
+            self.name = name
+            self.email = email
+            self.password = password
+            self.specialization = specialization
+        }
+    }
+
+    /// A login's result: the bearer token (shown once, stored only hashed) and its user.
+    public struct Session: Sendable {
+        public var token: String
+        public var user: User
+        public var expiresAt: Int64
+    }
+
+    /// Registers a patient.
+    /// - Throws: ``HospitalError`` `invalid_field` naming the field, `email_taken`.
+    public func registerPatient(_ input: PatientRegistration) async throws -> User {
+        let now = clock()
+        let user = User(
+            role: .patient,
+            name: try Validation.name(input.name),
+            email: try Validation.email(input.email),
+            passwordHash: "",
+            dateOfBirth: try Validation.dateOfBirth(input.dateOfBirth, now: now),
+            phone: try Validation.phone(input.phone),
+            createdAt: now
+        )
+        try Validation.password(input.password, email: user.email)
+        return try await insert(user, password: input.password)
+    }
+
+    /// Creates a doctor or an admin (the caller checked that an admin asks, or the command line does).
+    /// - Throws: ``HospitalError`` `invalid_field` naming the field, `email_taken`.
+    public func createStaff(_ input: StaffRegistration) async throws -> User {
+        guard input.role != .patient else {
+            throw HospitalError.invalid("role", "Staff accounts are doctor or admin; patients register themselves.")
+        }
+        var user = User(
+            role: input.role, name: try Validation.name(input.name), email: try Validation.email(input.email), passwordHash: "",
+            createdAt: clock())
+        if input.role == .doctor {
+            user.specialization = try Validation.specialization(input.specialization)
+        } else if input.specialization != nil {
+            throw HospitalError.invalid("specialization", "Only doctors have a specialization.")
+        }
+        try Validation.password(input.password, email: user.email)
+        return try await insert(user, password: input.password)
+    }
+
+    private func insert(_ user: User, password: String) async throws -> User {
+        var user = user
+        user.passwordHash = try await hasher.hash(password)
+        do {
+            return try await database.writer.write { [user] db in
+                var inserted = user
+                try inserted.insert(db)
+                return inserted
+            }
+        } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE {
+            throw HospitalError.conflict("email_taken", "An account with this e-mail exists already.", field: "email")
+        }
+    }
+
+    /// Checks the password and opens a session.
+    /// - Parameter client: The client's address, for throttling.
+    /// - Throws: ``HospitalError`` `bad_credentials` (whether the e-mail or the password is wrong is
+    ///   not told), `throttled`, `busy`.
+    public func login(email: String, password: String, client: String) async throws -> Session {
+        let account = email.lowercased()
+        let now = clock()
+        try await throttle.check(account: account, client: client, now: now)
+        guard password.utf8.count <= Validation.maxPasswordBytes, account.utf8.count <= Validation.maxEmailBytes else {
+            throw HospitalError.badCredentials
+        }
+        let user = try await database.writer.read { db in try User.filter(Column("email") == account).fetchOne(db) }
+        guard let user else {
+            try await hasher.verifyNothing(password)
+            await throttle.recordFailure(account: account, client: client, now: now)
+            throw HospitalError.badCredentials
+        }
+        guard try await hasher.verify(password, against: user.passwordHash) else {
+            await throttle.recordFailure(account: account, client: client, now: now)
+            throw HospitalError.badCredentials
+        }
+        await throttle.recordSuccess(account: account)
+        let token = Self.base64URL(random(32))
+        let rehash = hasher.needsRehash(user.passwordHash) ? try await hasher.hash(password) : nil
+        try await database.writer.write { db in
+            try db.execute(
+                sql: "INSERT INTO session (tokenHash, userId, createdAt, lastUsedAt) VALUES (?, ?, ?, ?)",
+                arguments: [Self.tokenHash(token), user.id, now, now])
+            if let rehash { try db.execute(sql: "UPDATE user SET passwordHash = ? WHERE id = ?", arguments: [rehash, user.id]) }
+        }
+        return Session(token: token, user: user, expiresAt: now + policy.absolute)
+    }
+
+    /// The identity behind a bearer token, refreshing its idle timer.
+    /// - Throws: ``HospitalError/unauthenticated`` for an unknown, expired or revoked token.
+    public func authenticate(token: String) async throws -> Identity {
+        guard token.utf8.count <= 128 else { throw HospitalError.unauthenticated }
+        let hash = Self.tokenHash(token)
+        let now = clock()
+        let policy = self.policy
+        let identity = try await database.writer.write { db -> Identity? in
+            guard
+                let row = try Row.fetchOne(
+                    db,
+                    sql: """
+                        SELECT session.createdAt, session.lastUsedAt, user.id, user.role, user.name
+                        FROM session JOIN user ON user.id = session.userId WHERE session.tokenHash = ?
+                        """, arguments: [hash])
+            else { return nil }
+            let created: Int64 = row[0]
+            let lastUsed: Int64 = row[1]
+            if now - lastUsed >= policy.idle || now - created >= policy.absolute {
+                try db.execute(sql: "DELETE FROM session WHERE tokenHash = ?", arguments: [hash])
+                return nil
+            }
+            if now > lastUsed {
+                try db.execute(sql: "UPDATE session SET lastUsedAt = ? WHERE tokenHash = ?", arguments: [now, hash])
+            }
+            return Identity(userId: row[2], role: row[3], name: row[4])
+        }
+        guard let identity else { throw HospitalError.unauthenticated }
+        return identity
+    }
+
+    /// Revokes the token.
+    public func logout(token: String) async throws {
+        let hash = Self.tokenHash(token)
+        try await database.writer.write { db in try db.execute(sql: "DELETE FROM session WHERE tokenHash = ?", arguments: [hash]) }
+    }
+
+    /// The user's own record.
+    /// - Throws: ``HospitalError/notFound(_:)``.
+    public func user(id: Int64) async throws -> User {
+        guard let user = try await database.writer.read({ db in try User.fetchOne(db, key: id) }) else {
+            throw HospitalError.notFound("user")
+        }
+        return user
+    }
+
+    /// Tokens are stored as their SHA-256 only: a copy of the database opens no session.
+    static func tokenHash(_ token: String) -> Data { Data(SHA256.hash(data: Array(token.utf8))) }
+
+    static func base64URL(_ bytes: [UInt8]) -> String {
+        Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+    }
+}

@@ -1,0 +1,93 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+
+/// Every error the hospital API answers with: an HTTP status and a JSON body
+/// `{"error": {"code": "...", "message": "...", "field": "..."}}` whose `code` a client can switch on.
+/// Messages never contain passwords, tokens or codes.
+public struct HospitalError: Error, Sendable, Equatable, CustomStringConvertible {
+    public var status: HTTPResponse.Status
+    /// A stable, machine-readable code such as `invalid_field` or `not_found`.
+    public var code: String
+    public var message: String
+    /// The request field at fault, when one is.
+    public var field: String?
+    /// Seconds a client should wait before retrying (429).
+    public var retryAfter: Int?
+
+    public init(_ status: HTTPResponse.Status, code: String, message: String, field: String? = nil, retryAfter: Int? = nil) {
+        self.status = status
+        self.code = code
+        self.message = message
+        self.field = field
+        self.retryAfter = retryAfter
+    }
+
+    public var description: String { "\(status.code) \(code): \(message)\(field.map { " (field \($0))" } ?? "")" }
+
+    /// A field is missing or holds a value that is not accepted.
+    public static func invalid(_ field: String, _ message: String) -> HospitalError {
+        HospitalError(.badRequest, code: "invalid_field", message: message, field: field)
+    }
+
+    /// The body is not the JSON this route expects.
+    public static func malformedBody(_ message: String) -> HospitalError {
+        HospitalError(.badRequest, code: "malformed_body", message: message)
+    }
+
+    /// No valid bearer token (missing, unknown, expired or revoked).
+    public static let unauthenticated = HospitalError(
+        .unauthorized, code: "unauthenticated",
+        message: "Log in first: send Authorization: Bearer <token> from POST /api/sessions.")
+
+    /// Wrong e-mail or password; which of the two is never said.
+    public static let badCredentials = HospitalError(
+        .unauthorized, code: "bad_credentials", message: "The e-mail or the password is wrong.")
+
+    /// The caller's role may not do this.
+    public static func forbidden(_ message: String) -> HospitalError { HospitalError(.forbidden, code: "forbidden", message: message) }
+
+    /// No such resource, or one the caller may not see (the two are not told apart).
+    public static func notFound(_ what: String) -> HospitalError {
+        HospitalError(.notFound, code: "not_found", message: "No such \(what).")
+    }
+
+    /// The request conflicts with the current state (an e-mail taken, a slot booked).
+    public static func conflict(_ code: String, _ message: String, field: String? = nil) -> HospitalError {
+        HospitalError(.conflict, code: code, message: message, field: field)
+    }
+
+    /// Too many attempts; retry after the given seconds.
+    public static func throttled(retryAfter: Int) -> HospitalError {
+        HospitalError(
+            .tooManyRequests, code: "throttled", message: "Too many attempts. Try again in \(retryAfter) seconds.", retryAfter: retryAfter)
+    }
+
+    /// Too many password checks are queued already.
+    public static let busy = HospitalError(
+        .tooManyRequests, code: "busy", message: "Too many logins at once. Try again in a few seconds.", retryAfter: 2)
+
+    /// Anything the server did wrong; the cause is logged, never shown.
+    public static let internalError = HospitalError(
+        .internalServerError, code: "internal_error", message: "The server failed; the incident is logged. Try again later.")
+}
+
+extension HospitalError: HTTPResponseError {
+    struct Body: Encodable {
+        struct Detail: Encodable {
+            var code: String
+            var message: String
+            var field: String?
+        }
+        var error: Detail
+    }
+
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let json = try encoder.encode(Body(error: .init(code: code, message: message, field: field)))
+        var headers: HTTPFields = [.contentType: "application/json; charset=utf-8"]
+        if let retryAfter { headers[.retryAfter] = String(retryAfter) }
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: json)))
+    }
+}

@@ -1,0 +1,81 @@
+import Foundation
+import Hummingbird
+import Logging
+
+/// The outermost middleware: every error leaves as a ``HospitalError`` JSON body. Hummingbird's own
+/// errors (no such route, wrong method) get their code; anything else is logged and answered 500
+/// without its cause.
+struct HospitalErrorMiddleware: RouterMiddleware {
+    typealias Context = HospitalRequestContext
+    let logger: Logger
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as HospitalError {
+            throw error
+        } catch let error as HTTPError {
+            throw HospitalError(
+                error.status, code: Self.code(for: error.status),
+                message: error.body ?? "\(error.status.reasonPhrase) (\(request.method) \(request.uri.path)).")
+        } catch {
+            logger.error("hospital request failed", metadata: ["path": "\(request.uri.path)", "error": "\(error)"])
+            throw HospitalError.internalError
+        }
+    }
+
+    static func code(for status: HTTPResponse.Status) -> String {
+        switch status {
+        case .notFound: "not_found"
+        case .methodNotAllowed: "method_not_allowed"
+        case .contentTooLarge: "too_large"
+        case .unsupportedMediaType: "unsupported_media_type"
+        default: status.code < 500 ? "bad_request" : "internal_error"
+        }
+    }
+}
+
+/// Resolves `Authorization: Bearer <token>` into the context's identity. A request without the header
+/// goes on unauthenticated (routes that need a caller say so); a bad or expired token is 401 at once.
+struct AuthenticationMiddleware: RouterMiddleware {
+    typealias Context = HospitalRequestContext
+    let accounts: Accounts
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard let header = request.headers[.authorization] else { return try await next(request, context) }
+        guard header.count > 7, header.prefix(7).lowercased() == "bearer " else { throw HospitalError.unauthenticated }
+        let token = String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces)
+        var context = context
+        context.identity = try await accounts.authenticate(token: token)
+        context.token = token
+        return try await next(request, context)
+    }
+}
+
+extension Request {
+    /// The JSON body decoded as `type`, read up to `limit` bytes; decoding failures name the field.
+    /// - Throws: ``HospitalError`` `malformed_body`, `invalid_field`, or 413 `too_large`.
+    func decodeJSON<T: Decodable>(as type: T.Type, limit: Int = 64 << 10) async throws -> T {
+        let buffer: ByteBuffer
+        do {
+            buffer = try await body.collect(upTo: limit)
+        } catch {
+            throw HospitalError(.contentTooLarge, code: "too_large", message: "The JSON body is larger than \(limit) bytes.")
+        }
+        do {
+            return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView))
+        } catch let DecodingError.keyNotFound(key, context) {
+            throw HospitalError.invalid(Self.path(context.codingPath + [key]), "This field is required.")
+        } catch let DecodingError.typeMismatch(_, context) {
+            throw HospitalError.invalid(Self.path(context.codingPath), "This field has the wrong type.")
+        } catch let DecodingError.valueNotFound(_, context) {
+            throw HospitalError.invalid(Self.path(context.codingPath), "This field must not be null.")
+        } catch let DecodingError.dataCorrupted(context) where !context.codingPath.isEmpty {
+            throw HospitalError.invalid(Self.path(context.codingPath), "This field has a value that is not accepted.")
+        } catch {
+            throw HospitalError.malformedBody("The body is not valid JSON for this request.")
+        }
+    }
+
+    static func path(_ keys: [any CodingKey]) -> String { keys.map(\.stringValue).joined(separator: ".") }
+}

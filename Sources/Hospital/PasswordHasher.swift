@@ -1,0 +1,154 @@
+import Crypto
+import CryptoExtras
+import Foundation
+import NIOPosix
+
+/// Password hashes with scrypt, as PHC strings that carry their parameters
+/// (`$scrypt$ln=17,r=8,p=1$<salt>$<hash>`, base64 without padding), so that the cost can be raised later
+/// and old hashes still verify (``needsRehash(_:)`` tells which to replace at the next login).
+///
+/// Each computation takes about 128 MiB at the default cost: at most ``Parameters/concurrency``
+/// run at once, on NIO's blocking pool, and callers beyond a bounded queue are turned away, so that a
+/// flood of logins cannot exhaust memory or CPU.
+public struct PasswordHasher: Sendable {
+    public struct Parameters: Sendable, Equatable {
+        /// log2 of scrypt's N (its CPU and memory cost).
+        public var logN: Int
+        /// scrypt's block size r.
+        public var blockSize: Int
+        /// scrypt's parallelism p.
+        public var parallelism: Int
+
+        public init(logN: Int, blockSize: Int, parallelism: Int) {
+            self.logN = logN
+            self.blockSize = blockSize
+            self.parallelism = parallelism
+        }
+
+        /// OWASP's recommendation for scrypt: N = 2^17, r = 8, p = 1 (128 MiB, about 0.3 s on one core).
+        public static let recommended = Parameters(logN: 17, blockSize: 8, parallelism: 1)
+        /// Cheap parameters for tests only.
+        public static let testing = Parameters(logN: 4, blockSize: 1, parallelism: 1)
+    }
+
+    public let parameters: Parameters
+    let gate: ComputeGate
+    let random: @Sendable (Int) -> [UInt8]
+
+    /// - Parameters:
+    ///   - concurrency: At most this many hashes are computed at once.
+    ///   - queueLimit: At most this many callers wait for a turn; more get ``HospitalError/busy``.
+    public init(
+        parameters: Parameters = .recommended, concurrency: Int = 2, queueLimit: Int = 64,
+        random: @escaping @Sendable (Int) -> [UInt8]
+    ) {
+        self.parameters = parameters
+        self.gate = ComputeGate(permits: concurrency, queueLimit: queueLimit)
+        self.random = random
+    }
+
+    /// A new PHC string for `password`, with a fresh 16-byte salt.
+    public func hash(_ password: String) async throws -> String {
+        let salt = random(16)
+        let derived = try await derive(password, salt: salt, parameters: parameters)
+        return PHC(parameters: parameters, salt: salt, hash: derived).encoded
+    }
+
+    /// Whether `password` matches `phc` (compared in constant time). A malformed string never matches.
+    public func verify(_ password: String, against phc: String) async throws -> Bool {
+        guard let stored = PHC(phc) else { return false }
+        let derived = try await derive(password, salt: stored.salt, parameters: stored.parameters)
+        // SymmetricKey's == compares in constant time.
+        return SymmetricKey(data: derived) == SymmetricKey(data: stored.hash)
+    }
+
+    /// Spends the time of one verification without a stored hash: used for unknown e-mail addresses,
+    /// so that the answer's timing does not tell which addresses have accounts.
+    public func verifyNothing(_ password: String) async throws {
+        _ = try await derive(password, salt: [UInt8](repeating: 0, count: 16), parameters: parameters)
+    }
+
+    /// Whether `phc` was made with weaker parameters than the current ones.
+    public func needsRehash(_ phc: String) -> Bool {
+        guard let stored = PHC(phc) else { return true }
+        return stored.parameters != parameters
+    }
+
+    func derive(_ password: String, salt: [UInt8], parameters: Parameters) async throws -> [UInt8] {
+        try await gate.run {
+            try await NIOThreadPool.singleton.runIfActive {
+                let key = try KDF.Scrypt.deriveKey(
+                    from: Array(password.utf8), salt: salt, outputByteCount: 32, rounds: 1 << parameters.logN,
+                    blockSize: parameters.blockSize, parallelism: parameters.parallelism)
+                return key.withUnsafeBytes { Array($0) }
+            }
+        }
+    }
+}
+
+/// A PHC string of scrypt: `$scrypt$ln=<log2 N>,r=<r>,p=<p>$<salt>$<hash>`.
+struct PHC: Equatable {
+    var parameters: PasswordHasher.Parameters
+    var salt: [UInt8]
+    var hash: [UInt8]
+
+    init(parameters: PasswordHasher.Parameters, salt: [UInt8], hash: [UInt8]) {
+        self.parameters = parameters
+        self.salt = salt
+        self.hash = hash
+    }
+
+    init?(_ text: String) {
+        let parts = text.split(separator: "$", omittingEmptySubsequences: false)
+        guard parts.count == 5, parts[0].isEmpty, parts[1] == "scrypt" else { return nil }
+        var values: [String: Int] = [:]
+        for pair in parts[2].split(separator: ",") {
+            let keyValue = pair.split(separator: "=")
+            guard keyValue.count == 2, let value = Int(keyValue[1]) else { return nil }
+            values[String(keyValue[0])] = value
+        }
+        guard let logN = values["ln"], (1...24).contains(logN), let r = values["r"], (1...32).contains(r), let p = values["p"],
+            (1...16).contains(p), let salt = Self.decode(parts[3]), let hash = Self.decode(parts[4]), salt.count >= 8, hash.count >= 16
+        else { return nil }
+        self.init(parameters: .init(logN: logN, blockSize: r, parallelism: p), salt: salt, hash: hash)
+    }
+
+    var encoded: String {
+        "$scrypt$ln=\(parameters.logN),r=\(parameters.blockSize),p=\(parameters.parallelism)$\(Self.encode(salt))$\(Self.encode(hash))"
+    }
+
+    static func encode(_ bytes: [UInt8]) -> String {
+        Data(bytes).base64EncodedString().replacingOccurrences(of: "=", with: "")
+    }
+
+    static func decode(_ text: Substring) -> [UInt8]? {
+        let padded = String(text) + String(repeating: "=", count: (4 - text.count % 4) % 4)
+        return Data(base64Encoded: padded).map { Array($0) }
+    }
+}
+
+/// At most `permits` bodies at once; at most `queueLimit` callers waiting, the rest turned away.
+actor ComputeGate {
+    let permits: Int
+    let queueLimit: Int
+    private var running = 0
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+
+    init(permits: Int, queueLimit: Int) {
+        self.permits = permits
+        self.queueLimit = queueLimit
+    }
+
+    func run<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T {
+        if running >= permits {
+            guard waiting.count < queueLimit else { throw HospitalError.busy }
+            await withCheckedContinuation { waiting.append($0) }
+        } else {
+            running += 1
+        }
+        defer {
+            if waiting.isEmpty { running -= 1 } else { waiting.removeFirst().resume() }
+        }
+        return try await body()
+    }
+}

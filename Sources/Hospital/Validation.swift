@@ -1,0 +1,76 @@
+import Foundation
+
+/// The rules for what clients send; each failure names its field.
+enum Validation {
+    static let maxEmailBytes = 254
+    static let maxPasswordBytes = 256
+
+    /// Passwords refused whatever their length: the most common ones in public breach lists.
+    static let commonPasswords: Set<String> = [
+        "password", "password1", "password12", "password123", "password1234", "12345678", "123456789", "1234567890",
+        "12345678910", "qwertyuiop", "qwerty123", "qwerty12", "1q2w3e4r", "1q2w3e4r5t", "1qaz2wsx", "zaq12wsx", "iloveyou",
+        "iloveyou1", "sunshine", "princess", "football", "baseball", "welcome1", "welcome123", "admin123", "administrator",
+        "letmein1", "letmein123", "abc12345", "abcd1234", "aa123456", "11111111", "00000000", "88888888", "87654321",
+        "asdfghjkl", "asdf1234", "superman", "starwars", "dragon12", "master12", "monkey12", "trustno1", "passw0rd",
+        "p@ssw0rd", "p@ssword", "changeme", "changeme1", "hospital", "hospital1", "patient1", "doctor12", "computer",
+        "internet", "whatever", "qwertyui", "michael1", "jennifer", "shadow12", "charlie1", "liverpool", "chelsea1",
+        "basketball", "babygirl", "lovely12", "123123123", "12341234", "1234qwer", "qwer1234", "secret12", "default1",
+    ]
+
+    static func name(_ value: String) throws(HospitalError) -> String {
+        let trimmed = value.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !trimmed.isEmpty, trimmed.count <= 200 else { throw .invalid("name", "A name has 1 to 200 characters.") }
+        guard !trimmed.unicodeScalars.contains(where: { CharacterSet.controlCharacters.contains($0) }) else {
+            throw .invalid("name", "A name holds no control characters.")
+        }
+        return trimmed
+    }
+
+    static func email(_ value: String) throws(HospitalError) -> String {
+        let email = value.trimmingCharacters(in: .whitespaces).lowercased()
+        let parts = email.split(separator: "@", omittingEmptySubsequences: false)
+        guard email.utf8.count <= maxEmailBytes, parts.count == 2, !parts[0].isEmpty, parts[1].contains("."),
+            !parts[1].hasPrefix("."), !parts[1].hasSuffix("."),
+            !email.unicodeScalars.contains(where: { CharacterSet.whitespacesAndNewlines.contains($0) || $0.value < 0x20 })
+        else { throw .invalid("email", "An e-mail address looks like name@example.org (at most 254 characters).") }
+        return email
+    }
+
+    static func password(_ value: String, email: String) throws(HospitalError) {
+        guard value.count >= 8 else { throw .invalid("password", "A password has at least 8 characters.") }
+        guard value.utf8.count <= maxPasswordBytes else { throw .invalid("password", "A password has at most 256 bytes.") }
+        let lowered = value.lowercased()
+        guard !commonPasswords.contains(lowered), lowered != email, lowered != email.split(separator: "@").first.map(String.init)
+        else { throw .invalid("password", "This password is too common or too close to the e-mail address; choose another.") }
+    }
+
+    /// `YYYY-MM-DD`, a real day, from 1900 up to today.
+    static func dateOfBirth(_ value: String, now: Int64) throws(HospitalError) -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "yyyy-MM-dd"
+        guard value.count == 10, let date = formatter.date(from: value), formatter.string(from: date) == value,
+            date.timeIntervalSince1970 <= Double(now), value >= "1900-01-01"
+        else { throw .invalid("dateOfBirth", "A date of birth is YYYY-MM-DD, a real day between 1900 and today.") }
+        return value
+    }
+
+    static func phone(_ value: String) throws(HospitalError) -> String {
+        let trimmed = value.trimmingCharacters(in: .whitespaces)
+        let allowed = CharacterSet(charactersIn: "0123456789+-() ")
+        let digits = trimmed.filter(\.isNumber).count
+        guard (5...32).contains(trimmed.count), digits >= 5, trimmed.unicodeScalars.allSatisfy(allowed.contains) else {
+            throw .invalid("phone", "A phone number has 5 to 32 characters: digits, spaces, + - ( ).")
+        }
+        return trimmed
+    }
+
+    static func specialization(_ value: String?) throws(HospitalError) -> String {
+        let trimmed = (value ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !trimmed.isEmpty, trimmed.count <= 100 else {
+            throw .invalid("specialization", "A doctor has a specialization of 1 to 100 characters.")
+        }
+        return trimmed
+    }
+}

@@ -1,0 +1,303 @@
+import Foundation
+import GRDB
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import Testing
+
+@testable import Hospital
+
+/// A clock the test moves by hand.
+final class TestClock: @unchecked Sendable {
+    // Guarded by the lock: read from request tasks, moved by the test.
+    private var seconds: Int64
+    private let lock = NSLock()
+    init(_ start: Int64 = 1_800_000_000) { seconds = start }
+    var now: Int64 { lock.withLock { seconds } }
+    func advance(by delta: Int64) { lock.withLock { seconds += delta } }
+    var source: @Sendable () -> Int64 { { [self] in self.now } }
+}
+
+/// A patient registration that passes every rule.
+func patient(_ email: String = "ada@example.org", password: String = "correct horse battery") -> [String: String] {
+    ["name": "Ada Patient", "email": email, "password": password, "dateOfBirth": "1985-04-12", "phone": "+44 20 7946 0000"]
+}
+
+func json(_ object: Any) -> ByteBuffer { ByteBuffer(bytes: try! JSONSerialization.data(withJSONObject: object)) }
+
+func decode(_ response: TestResponse) throws -> [String: Any] {
+    try JSONSerialization.jsonObject(with: Data(response.body.readableBytesView)) as? [String: Any] ?? [:]
+}
+
+/// The error object of a JSON error answer.
+func errorOf(_ response: TestResponse) throws -> (code: String, field: String?) {
+    let error = try #require(try decode(response)["error"] as? [String: Any])
+    return (try #require(error["code"] as? String), error["field"] as? String)
+}
+
+struct HospitalFixture {
+    let clock = TestClock()
+    let database: HospitalDatabase
+    let accounts: Accounts
+
+    init() throws {
+        database = try HospitalDatabase.inMemory()
+        accounts = Accounts(
+            database: database, hasher: PasswordHasher(parameters: .testing, random: { [UInt8](repeating: 7, count: $0) }),
+            clock: clock.source, random: { _ in (0..<32).map { _ in UInt8.random(in: 0...255) } })
+    }
+
+    func app() -> some ApplicationProtocol { buildHospitalApplication(configuration: .init(port: 0), accounts: accounts) }
+
+    func login(_ client: some TestClientProtocol, _ email: String, _ password: String) async throws -> String {
+        do {
+            let response = try await client.execute(
+                uri: "/api/sessions", method: .post, body: json(["email": email, "password": password]))
+            #expect(response.status == .created)
+            return try #require(try decode(response)["token"] as? String)
+        }
+    }
+}
+
+extension HTTPFields {
+    static func bearer(_ token: String) -> HTTPFields { [.authorization: "Bearer \(token)"] }
+}
+
+@Suite struct AccountTests {
+    @Test func aPatientRegistersLogsInSeesThemselvesAndLogsOut() async throws {
+        let fixture = try HospitalFixture()
+        try await fixture.app().test(.router) { client in
+            do {
+                let response = try await client.execute(uri: "/api/patients", method: .post, body: json(patient()))
+                #expect(response.status == .created)
+                let user = try decode(response)
+                #expect(user["role"] as? String == "patient" && user["email"] as? String == "ada@example.org")
+                #expect(user["passwordHash"] == nil && user["password"] == nil)
+            }
+            let token = try await fixture.login(client, "ADA@example.org", "correct horse battery")
+            #expect(token.count >= 43)
+            do {
+                let response = try await client.execute(uri: "/api/me", method: .get, headers: .bearer(token))
+                #expect(response.status == .ok)
+                #expect(try decode(response)["name"] as? String == "Ada Patient")
+            }
+            do {
+                let response = try await client.execute(uri: "/api/sessions/current", method: .delete, headers: .bearer(token))
+                #expect(response.status == .noContent)
+            }
+            do {
+                let response = try await client.execute(uri: "/api/me", method: .get, headers: .bearer(token))
+                #expect(response.status == .unauthorized)
+                #expect(try errorOf(response).code == "unauthenticated")
+            }
+        }
+        // The database holds the token's SHA-256 only.
+        let stored = try await fixture.database.writer.read { db in try Data.fetchAll(db, sql: "SELECT tokenHash FROM session") }
+        #expect(stored.allSatisfy { $0.count == 32 })
+    }
+
+    /// Each bad registration gets 400 `invalid_field` naming the field (or 409 for a taken address).
+    @Test(arguments: [
+        ("name", "   ", "name"),
+        ("email", "not-an-address", "email"),
+        ("email", "a@b", "email"),
+        ("password", "short", "password"),
+        ("password", "password123", "password"),
+        ("password", "ada@example.org", "password"),
+        ("dateOfBirth", "1985-02-30", "dateOfBirth"),
+        ("dateOfBirth", "2999-01-01", "dateOfBirth"),
+        ("dateOfBirth", "12/04/1985", "dateOfBirth"),
+        ("phone", "call me", "phone"),
+    ])
+    func badRegistrationsNameTheField(_ key: String, _ value: String, _ field: String) async throws {
+        let fixture = try HospitalFixture()
+        let body = patient().merging([key: value]) { $1 }
+        try await fixture.app().test(.router) { client in
+            do {
+                let response = try await client.execute(uri: "/api/patients", method: .post, body: json(body))
+                #expect(response.status == .badRequest)
+                #expect(try errorOf(response) == ("invalid_field", field))
+            }
+        }
+    }
+
+    @Test func missingWrongTypedTakenAndMalformed() async throws {
+        let fixture = try HospitalFixture()
+        try await fixture.app().test(.router) { client in
+            var missing = patient()
+            missing["phone"] = nil
+            do {
+                let response = try await client.execute(uri: "/api/patients", method: .post, body: json(missing))
+                #expect(response.status == .badRequest)
+                #expect(try errorOf(response) == ("invalid_field", "phone"))
+            }
+            var typed: [String: Any] = patient()
+            typed["name"] = 42
+            do {
+                let response = try await client.execute(uri: "/api/patients", method: .post, body: json(typed))
+                #expect(try errorOf(response) == ("invalid_field", "name"))
+            }
+            do {
+                let response = try await client.execute(uri: "/api/patients", method: .post, body: ByteBuffer(string: "{not json"))
+                #expect(response.status == .badRequest)
+                #expect(try errorOf(response).code == "malformed_body")
+            }
+            do {
+                let response = try await client.execute(
+                    uri: "/api/patients", method: .post, body: ByteBuffer(repeating: 0x20, count: 70_000))
+                #expect(response.status == .contentTooLarge)
+            }
+            do {
+                let response = try await client.execute(uri: "/api/patients", method: .post, body: json(patient()))
+                #expect(response.status == .created)
+            }
+            do {
+                let response = try await client.execute(uri: "/api/patients", method: .post, body: json(patient("Ada@Example.org")))
+                #expect(response.status == .conflict)
+                #expect(try errorOf(response) == ("email_taken", "email"))
+            }
+            do {
+                let response = try await client.execute(uri: "/api/nothing-here", method: .get)
+                #expect(response.status == .notFound)
+                #expect(try errorOf(response).code == "not_found")
+            }
+        }
+    }
+
+    @Test func wrongPasswordAndUnknownAddressLookAlikeThenThrottle() async throws {
+        let fixture = try HospitalFixture()
+        try await fixture.app().test(.router) { client in
+            do {
+                let response = try await client.execute(uri: "/api/patients", method: .post, body: json(patient()))
+                #expect(response.status == .created)
+            }
+            for email in ["ada@example.org", "nobody@example.org"] {
+                do {
+                    let response = try await client.execute(
+                        uri: "/api/sessions", method: .post, body: json(["email": email, "password": "wrong password"]))
+                    #expect(response.status == .unauthorized)
+                    #expect(try errorOf(response).code == "bad_credentials")
+                }
+            }
+            for _ in 0..<4 {
+                do {
+                    let response = try await client.execute(
+                        uri: "/api/sessions", method: .post, body: json(["email": "ada@example.org", "password": "wrong password"])
+                    )
+                    #expect(response.status == .unauthorized)
+                }
+            }
+            // Five failures for this account: even the right password waits now.
+            do {
+                let response = try await client.execute(
+                    uri: "/api/sessions", method: .post, body: json(["email": "ada@example.org", "password": "correct horse battery"])
+                )
+                #expect(response.status == .tooManyRequests)
+                #expect(try errorOf(response).code == "throttled")
+                #expect(Int(response.headers[.retryAfter] ?? "") ?? 0 > 0)
+            }
+            fixture.clock.advance(by: 15 * 60)
+            _ = try await fixture.login(client, "ada@example.org", "correct horse battery")
+        }
+    }
+
+    @Test func tokensExpireWhenIdleAndAtTheirAbsoluteAge() async throws {
+        let fixture = try HospitalFixture()
+        _ = try await fixture.accounts.registerPatient(
+            .init(name: "Ada", email: "ada@example.org", password: "correct horse battery", dateOfBirth: "1985-04-12", phone: "0123456"))
+        let idle = try await fixture.accounts.login(email: "ada@example.org", password: "correct horse battery", client: "t")
+        fixture.clock.advance(by: 29 * 60)
+        _ = try await fixture.accounts.authenticate(token: idle.token)
+        fixture.clock.advance(by: 29 * 60)
+        _ = try await fixture.accounts.authenticate(token: idle.token)  // used within 30 minutes each time
+        fixture.clock.advance(by: 30 * 60)
+        await #expect(throws: HospitalError.unauthenticated) { try await fixture.accounts.authenticate(token: idle.token) }
+
+        let busy = try await fixture.accounts.login(email: "ada@example.org", password: "correct horse battery", client: "t")
+        for _ in 0..<25 {  // 25 × 29 minutes: past 12 hours
+            fixture.clock.advance(by: 29 * 60)
+            _ = try? await fixture.accounts.authenticate(token: busy.token)
+        }
+        await #expect(throws: HospitalError.unauthenticated) { try await fixture.accounts.authenticate(token: busy.token) }
+    }
+
+    @Test func onlyAnAdminCreatesStaffAndADoctorNeedsASpecialization() async throws {
+        let fixture = try HospitalFixture()
+        _ = try await fixture.accounts.createStaff(
+            .init(role: .admin, name: "Root", email: "admin@example.org", password: "admin password 1"))
+        try await fixture.app().test(.router) { client in
+            let doctor: [String: Any] = [
+                "role": "doctor", "name": "Dr Who", "email": "who@example.org", "password": "tardis blue box",
+                "specialization": "Cardiology",
+            ]
+            do {
+                let response = try await client.execute(uri: "/api/staff", method: .post, body: json(doctor))
+                #expect(response.status == .unauthorized)
+            }
+            do {
+                let response = try await client.execute(uri: "/api/patients", method: .post, body: json(patient()))
+                #expect(response.status == .created)
+            }
+            let patientToken = try await fixture.login(client, "ada@example.org", "correct horse battery")
+            do {
+                let response = try await client.execute(
+                    uri: "/api/staff", method: .post, headers: .bearer(patientToken), body: json(doctor))
+                #expect(response.status == .forbidden)
+                #expect(try errorOf(response).code == "forbidden")
+            }
+            let admin = try await fixture.login(client, "admin@example.org", "admin password 1")
+            var noSpecialization = doctor
+            noSpecialization["specialization"] = nil
+            do {
+                let response = try await client.execute(
+                    uri: "/api/staff", method: .post, headers: .bearer(admin), body: json(noSpecialization))
+                #expect(try errorOf(response) == ("invalid_field", "specialization"))
+            }
+            do {
+                let response = try await client.execute(uri: "/api/staff", method: .post, headers: .bearer(admin), body: json(doctor))
+                #expect(response.status == .created)
+                #expect(try decode(response)["specialization"] as? String == "Cardiology")
+            }
+            do {
+                let response = try await client.execute(uri: "/api/me", method: .get, headers: [.authorization: "Bearer not-a-token"])
+                #expect(response.status == .unauthorized)
+            }
+        }
+    }
+}
+
+@Suite struct PasswordHasherTests {
+    @Test func phcStringsCarryTheirParametersAndVerify() async throws {
+        let hasher = PasswordHasher(parameters: .testing, random: { [UInt8](repeating: 1, count: $0) })
+        let phc = try await hasher.hash("correct horse battery")
+        #expect(phc.hasPrefix("$scrypt$ln=4,r=1,p=1$"))
+        #expect(try await hasher.verify("correct horse battery", against: phc))
+        #expect(try await !hasher.verify("correct horse batterz", against: phc))
+        #expect(try await !hasher.verify("correct horse battery", against: "$scrypt$ln=4$garbage"))
+        #expect(!hasher.needsRehash(phc))
+        let stronger = PasswordHasher(
+            parameters: .init(logN: 5, blockSize: 1, parallelism: 1), random: { [UInt8](repeating: 1, count: $0) })
+        #expect(stronger.needsRehash(phc), "raised parameters replace old hashes at the next login")
+        #expect(try await stronger.verify("correct horse battery", against: phc), "old hashes still verify")
+    }
+
+    /// RFC 7914's test vector 2 (N = 1024, r = 8, p = 16, "password" / "NaCl"), first 32 bytes.
+    @Test func matchesRFC7914() async throws {
+        let hasher = PasswordHasher(parameters: .testing, random: { _ in [] })
+        let derived = try await hasher.derive(
+            "password", salt: Array("NaCl".utf8), parameters: .init(logN: 10, blockSize: 8, parallelism: 16))
+        #expect(derived.map { String(format: "%02x", $0) }.joined() == "fdbabe1c9d3472007856e7190d01e9fe7c6ad7cbc8237830e77376634b373162")
+    }
+
+    @Test func theGateTurnsAwayCallersBeyondItsQueue() async throws {
+        let gate = ComputeGate(permits: 1, queueLimit: 1)
+        let release = AsyncStream<Void>.makeStream()
+        async let first: Void = gate.run { for await _ in release.stream { break } }
+        try await Task.sleep(for: .milliseconds(50))
+        async let second: Void = gate.run {}
+        try await Task.sleep(for: .milliseconds(50))
+        await #expect(throws: HospitalError.busy) { try await gate.run {} }
+        release.continuation.yield()
+        _ = try await (first, second)
+    }
+}
