@@ -35,7 +35,7 @@ def client(endpoint):
 
 def start_chainvault(work):
     env = {**os.environ, "CHAINVAULT_ACCESS_KEY": ACCESS, "CHAINVAULT_SECRET_KEY": SECRET, "CHAINVAULT_LOG_LEVEL": "warning"}
-    p = subprocess.Popen([BIN, "serve", "--data", str(work / "cv"), "--s3-port", "0"], stdout=subprocess.PIPE, text=True, env=env)
+    p = subprocess.Popen([BIN, "serve", "--data", str(work / "cv"), "--s3-port", "0", "--hospital-port", "0"], stdout=subprocess.PIPE, text=True, env=env)
     for line in p.stdout:
         if line.startswith("s3 endpoint: "):
             return p, line.split(": ", 1)[1].strip()

@@ -1,15 +1,18 @@
 import ArgumentParser
 import BucketStore
 import Foundation
+import Hospital
 import Hummingbird
 import Logging
 import S3Gateway
+import ServiceLifecycle
+import UnixSignals
 
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Serve the S3 gateway.",
+        abstract: "Serve the S3 gateway and the hospital API.",
         discussion:
-            "Every option can also be set by an environment variable CHAINVAULT_<NAME> (CHAINVAULT_DATA, CHAINVAULT_HOST, CHAINVAULT_S3_PORT, CHAINVAULT_REGION, CHAINVAULT_DOMAIN, CHAINVAULT_LOG_LEVEL). CHAINVAULT_ACCESS_KEY and CHAINVAULT_SECRET_KEY set the root key pair."
+            "Every option can also be set by an environment variable CHAINVAULT_<NAME> (CHAINVAULT_DATA, CHAINVAULT_HOST, CHAINVAULT_S3_PORT, CHAINVAULT_HOSPITAL_PORT, CHAINVAULT_REGION, CHAINVAULT_DOMAIN, CHAINVAULT_LOG_LEVEL). CHAINVAULT_ACCESS_KEY and CHAINVAULT_SECRET_KEY set the root key pair."
     )
 
     @Option(help: "Data root: one directory per bucket.")
@@ -20,6 +23,9 @@ struct Serve: AsyncParsableCommand {
 
     @Option(name: .customLong("s3-port"), help: "S3 port; 0 picks a free port.")
     var s3Port: Int = environment("S3_PORT").flatMap(Int.init) ?? 9000
+
+    @Option(name: .customLong("hospital-port"), help: "Hospital API port; 0 picks a free port.")
+    var hospitalPort: Int = environment("HOSPITAL_PORT").flatMap(Int.init) ?? 8080
 
     @Option(help: "The region clients sign for.")
     var region: String = environment("REGION") ?? "us-east-1"
@@ -43,6 +49,7 @@ struct Serve: AsyncParsableCommand {
 
     func validate() throws {
         guard (0...65535).contains(s3Port) else { throw ValidationError("--s3-port must be between 0 and 65535.") }
+        guard (0...65535).contains(hospitalPort) else { throw ValidationError("--hospital-port must be between 0 and 65535.") }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level '\(logLevel)' is not a log level.") }
         guard !region.isEmpty else { throw ValidationError("--region must not be empty.") }
         guard (resolvedTLSCert == nil) == (resolvedTLSKey == nil) else { throw ValidationError("--tls-cert and --tls-key go together.") }
@@ -78,14 +85,24 @@ struct Serve: AsyncParsableCommand {
             }
         )
         let scheme = configuration.scheme
-        let app = try buildApplication(
+        let gateway = try buildApplication(
             configuration: configuration,
             store: store,
             credentials: credentials,
             onServerRunning: { port in output("s3 endpoint: \(scheme)://\(host):\(port)") },
             logger: logger
         )
-        try await app.runService()
+        let hospital = buildHospitalApplication(
+            configuration: HospitalConfiguration(host: host, port: hospitalPort),
+            accounts: try HospitalCommand.accounts(data: data),
+            onServerRunning: { port in output("hospital endpoint: http://\(host):\(port)") },
+            logger: Logger(label: "chainvault.hospital")
+        )
+        let services = ServiceGroup(
+            configuration: .init(
+                services: [.init(service: gateway), .init(service: hospital)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        )
+        try await services.run()
     }
 }
 

@@ -30,6 +30,7 @@ class Server:
     lines: list
 
     ca_bundle: "str | None" = None
+    hospital: str = ""
 
     @property
     def hostport(self) -> str:
@@ -55,7 +56,7 @@ def client_env(home: Path, server: "Server | None" = None) -> dict:
 def start_server(data: Path, env_extra: dict, timeout: float = 60.0, args: tuple = ()) -> Server:
     env = {**os.environ, **env_extra}
     process = subprocess.Popen(
-        [BIN, "serve", "--data", str(data), "--s3-port", "0", *args],
+        [BIN, "serve", "--data", str(data), "--s3-port", "0", "--hospital-port", "0", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         env=env,
@@ -70,6 +71,9 @@ def start_server(data: Path, env_extra: dict, timeout: float = 60.0, args: tuple
             lines.append(line.rstrip("\n"))
             if line.startswith("s3 endpoint: "):
                 endpoint["url"] = line.split(": ", 1)[1].strip()
+            if line.startswith("hospital endpoint: "):
+                endpoint["hospital"] = line.split(": ", 1)[1].strip()
+            if "url" in endpoint and "hospital" in endpoint:
                 found.set()
         found.set()
 
@@ -77,7 +81,8 @@ def start_server(data: Path, env_extra: dict, timeout: float = 60.0, args: tuple
     if not found.wait(timeout) or "url" not in endpoint:
         process.kill()
         raise RuntimeError(f"chainvault serve did not start: {lines}")
-    return Server(endpoint["url"], env_extra.get("CHAINVAULT_ACCESS_KEY", ""), env_extra.get("CHAINVAULT_SECRET_KEY", ""), data, process, lines)
+    return Server(endpoint["url"], env_extra.get("CHAINVAULT_ACCESS_KEY", ""), env_extra.get("CHAINVAULT_SECRET_KEY", ""), data, process, lines,
+                  hospital=endpoint.get("hospital", ""))
 
 
 def random_file(path: Path, size: int) -> bytes:

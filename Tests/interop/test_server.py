@@ -57,5 +57,5 @@ def test_first_start_generates_and_prints_root_key_once(tmp_path, monkeypatch):
 def test_invalid_options_stop_start_up(tmp_path):
     bad = subprocess.run([BIN, "serve", "--data", str(tmp_path), "--s3-port", "70000"], capture_output=True, text=True, env=clean_env())
     assert bad.returncode != 0 and "--s3-port" in bad.stderr
-    half = subprocess.run([BIN, "serve", "--data", str(tmp_path), "--s3-port", "0"], capture_output=True, text=True, env={**clean_env(), "CHAINVAULT_ACCESS_KEY": "ONLYTHEID"}, timeout=30)
+    half = subprocess.run([BIN, "serve", "--data", str(tmp_path), "--s3-port", "0", "--hospital-port", "0"], capture_output=True, text=True, env={**clean_env(), "CHAINVAULT_ACCESS_KEY": "ONLYTHEID"}, timeout=30)
     assert half.returncode != 0 and "CHAINVAULT_SECRET_KEY" in half.stderr
