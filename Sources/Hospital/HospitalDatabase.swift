@@ -9,18 +9,21 @@ public struct HospitalDatabase: Sendable {
     /// Opens (creating and migrating) the database file at `path`: `<data>/.chainvault/hospital.sqlite`
     /// in a data root.
     public static func open(path: String) throws -> HospitalDatabase {
-        var configuration = Configuration()
-        configuration.foreignKeysEnabled = true
+        var configuration = Self.configuration
         configuration.busyMode = .timeout(5)
-        let pool = try DatabasePool(path: path, configuration: configuration)
-        return try HospitalDatabase(writer: pool)
+        return try HospitalDatabase(writer: DatabasePool(path: path, configuration: configuration))
     }
 
     /// An in-memory database (tests).
     public static func inMemory() throws -> HospitalDatabase {
+        try HospitalDatabase(writer: DatabaseQueue(configuration: Self.configuration))
+    }
+
+    /// Foreign keys on, for files and memory alike.
+    static var configuration: Configuration {
         var configuration = Configuration()
         configuration.foreignKeysEnabled = true
-        return try HospitalDatabase(writer: DatabaseQueue(configuration: configuration))
+        return configuration
     }
 
     init(writer: any DatabaseWriter) throws {
