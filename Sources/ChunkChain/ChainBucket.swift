@@ -37,7 +37,7 @@ public struct ChunkPointer: Sendable, Hashable, Codable, CustomStringConvertible
 
 extension Sequence<UInt8> {
     /// Lowercase hex, two digits a byte.
-    var hex: String {
+    public var hex: String {
         let digits = Array("0123456789abcdef".utf8)
         return String(decoding: flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 0x0F)]] }, as: UTF8.self)
     }

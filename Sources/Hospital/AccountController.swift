@@ -1,3 +1,4 @@
+import Foundation
 import Hummingbird
 
 /// `/api/patients`, `/api/staff`, `/api/sessions`, `/api/me`: registration, staff accounts, login and logout.
@@ -13,7 +14,7 @@ struct AccountController {
         var dateOfBirth: String?
         var phone: String?
         var specialization: String?
-        var createdAt: Int64
+        var createdAt: Date
 
         init(_ user: User) {
             id = user.id ?? 0
@@ -23,7 +24,7 @@ struct AccountController {
             dateOfBirth = user.dateOfBirth
             phone = user.phone
             specialization = user.specialization
-            createdAt = user.createdAt
+            createdAt = Date(seconds: user.createdAt)
         }
     }
 
@@ -34,7 +35,7 @@ struct AccountController {
 
     struct SessionView: ResponseCodable {
         var token: String
-        var expiresAt: Int64
+        var expiresAt: Date
         var user: UserView
     }
 
@@ -61,7 +62,7 @@ struct AccountController {
         let input = try await request.decodeJSON(as: Login.self)
         let session = try await accounts.login(email: input.email, password: input.password, client: context.clientAddress)
         return EditedResponse(
-            status: .created, response: SessionView(token: session.token, expiresAt: session.expiresAt, user: UserView(session.user)))
+            status: .created, response: SessionView(token: session.token, expiresAt: Date(seconds: session.expiresAt), user: UserView(session.user)))
     }
 
     @Sendable func logout(_ request: Request, context: HospitalRequestContext) async throws -> HTTPResponse.Status {

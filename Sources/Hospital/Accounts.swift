@@ -119,20 +119,28 @@ public struct Accounts: Sendable {
     /// - Throws: ``HospitalError`` `bad_credentials` (whether the e-mail or the password is wrong is
     ///   not told), `throttled`, `busy`.
     public func login(email: String, password: String, client: String) async throws -> Session {
-        let account = email.lowercased()
+        let account = String(email.lowercased().prefix(Validation.maxEmailBytes))
         let now = clock()
-        try await throttle.check(account: account, client: client, now: now)
-        guard password.utf8.count <= Validation.maxPasswordBytes, account.utf8.count <= Validation.maxEmailBytes else {
+        do {
+            try await throttle.check(account: account, client: client, now: now)
+        } catch {
+            try await recordFailedLogin(account: account, user: nil, reason: "throttled", now: now)
+            throw error
+        }
+        guard password.utf8.count <= Validation.maxPasswordBytes, email.utf8.count <= Validation.maxEmailBytes else {
+            try await recordFailedLogin(account: account, user: nil, reason: "oversized", now: now)
             throw HospitalError.badCredentials
         }
         let user = try await database.writer.read { db in try User.filter(Column("email") == account).fetchOne(db) }
         guard let user else {
             try await hasher.verifyNothing(password)
             await throttle.recordFailure(account: account, client: client, now: now)
+            try await recordFailedLogin(account: account, user: nil, reason: "unknown account", now: now)
             throw HospitalError.badCredentials
         }
         guard try await hasher.verify(password, against: user.passwordHash) else {
             await throttle.recordFailure(account: account, client: client, now: now)
+            try await recordFailedLogin(account: account, user: user, reason: "wrong password", now: now)
             throw HospitalError.badCredentials
         }
         await throttle.recordSuccess(account: account)
@@ -143,8 +151,22 @@ public struct Accounts: Sendable {
                 sql: "INSERT INTO session (tokenHash, userId, createdAt, lastUsedAt) VALUES (?, ?, ?, ?)",
                 arguments: [Self.tokenHash(token), user.id, now, now])
             if let rehash { try db.execute(sql: "UPDATE user SET passwordHash = ? WHERE id = ?", arguments: [rehash, user.id]) }
+            try AuditLedger.append(
+                .init(actor: user.id, .login, subject: "user:\(user.id ?? 0)", patient: user.role == .patient ? user.id : nil), time: now,
+                in: db)
         }
         return Session(token: token, user: user, expiresAt: now + policy.absolute)
+    }
+
+    /// A refused login in the ledger: the account tried (the e-mail as typed, lowercased) and why.
+    private func recordFailedLogin(account: String, user: User?, reason: String, now: Int64) async throws {
+        try await database.writer.write { db in
+            try AuditLedger.append(
+                .init(
+                    actor: nil, .login, subject: user?.id.map { "user:\($0)" } ?? "account",
+                    patient: user?.role == .patient ? user?.id : nil, outcome: .denied, detail: "\(account): \(reason)"),
+                time: now, in: db)
+        }
     }
 
     /// The identity behind a bearer token, refreshing its idle timer.

@@ -53,6 +53,64 @@ public struct HospitalDatabase: Sendable {
                 table.column("lastUsedAt", .integer).notNull()
             }
         }
+        migrator.registerMigration("v2-care") { db in
+            try db.create(table: "slot") { table in
+                table.autoIncrementedPrimaryKey("id")
+                table.column("doctorId", .integer).notNull().references("user", onDelete: .cascade)
+                table.column("startsAt", .integer).notNull()
+                table.column("durationMinutes", .integer).notNull()
+                table.column("patientId", .integer).indexed().references("user", onDelete: .setNull)
+                table.column("status", .text).notNull().check { ["open", "booked", "completed"].contains($0) }
+                table.column("createdAt", .integer).notNull()
+                table.check(sql: "(status = 'open') = (patientId IS NULL)")
+            }
+            try db.create(index: "slot_doctor_start", on: "slot", columns: ["doctorId", "startsAt"])
+            try db.create(table: "report") { table in
+                table.autoIncrementedPrimaryKey("id")
+                table.column("patientId", .integer).notNull().indexed().references("user", onDelete: .restrict)
+                table.column("doctorId", .integer).notNull().indexed().references("user", onDelete: .restrict)
+                table.column("slotId", .integer).notNull().references("slot", onDelete: .restrict)
+                table.column("title", .text).notNull()
+                table.column("contentType", .text).notNull()
+                table.column("size", .integer).notNull()
+                table.column("sha256", .text).notNull()
+                table.column("head", .text).notNull().unique()
+                table.column("createdAt", .integer).notNull()
+            }
+            try db.create(table: "accessRequest") { table in
+                table.autoIncrementedPrimaryKey("id")
+                table.column("reportId", .integer).notNull().indexed().references("report", onDelete: .cascade)
+                table.column("doctorId", .integer).notNull().indexed().references("user", onDelete: .cascade)
+                table.column("codeMAC", .blob).notNull()
+                table.column("status", .text).notNull()
+                    .check { ["pending", "granted", "denied", "void"].contains($0) }
+                table.column("attempts", .integer).notNull().defaults(to: 0)
+                table.column("createdAt", .integer).notNull()
+                table.column("expiresAt", .integer).notNull()
+                table.column("decidedAt", .integer)
+            }
+            try db.create(table: "grant") { table in
+                table.autoIncrementedPrimaryKey("id")
+                table.column("reportId", .integer).notNull().indexed().references("report", onDelete: .cascade)
+                table.column("doctorId", .integer).notNull().indexed().references("user", onDelete: .cascade)
+                table.column("requestId", .integer).notNull().unique().references("accessRequest", onDelete: .cascade)
+                table.column("createdAt", .integer).notNull()
+                table.column("expiresAt", .integer).notNull()
+                table.column("revokedAt", .integer)
+            }
+            try db.create(table: "audit") { table in
+                table.autoIncrementedPrimaryKey("id")
+                table.column("time", .integer).notNull()
+                table.column("actorId", .integer)
+                table.column("action", .text).notNull()
+                table.column("subject", .text).notNull()
+                table.column("patientId", .integer).indexed()
+                table.column("outcome", .text).notNull()
+                table.column("detail", .text).notNull()
+                table.column("previousHash", .blob).notNull()
+                table.column("hash", .blob).notNull()
+            }
+        }
         return migrator
     }
 }

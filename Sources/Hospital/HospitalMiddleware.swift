@@ -62,8 +62,10 @@ extension Request {
         } catch {
             throw HospitalError(.contentTooLarge, code: "too_large", message: "The JSON body is larger than \(limit) bytes.")
         }
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
         do {
-            return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView))
+            return try decoder.decode(T.self, from: Data(buffer.readableBytesView))
         } catch let DecodingError.keyNotFound(key, context) {
             throw HospitalError.invalid(Self.path(context.codingPath + [key]), "This field is required.")
         } catch let DecodingError.typeMismatch(_, context) {
@@ -75,6 +77,14 @@ extension Request {
         } catch {
             throw HospitalError.malformedBody("The body is not valid JSON for this request.")
         }
+    }
+
+    /// An integer query parameter within `range`, nil when absent.
+    /// - Throws: ``HospitalError`` `invalid_field` naming the parameter, with `message`.
+    func integerQuery(_ name: String, in range: ClosedRange<Int64>, _ message: String) throws(HospitalError) -> Int64? {
+        guard let text = uri.queryParameters.get(name) else { return nil }
+        guard let value = Int64(text), range.contains(value) else { throw .invalid(name, message) }
+        return value
     }
 
     static func path(_ keys: [any CodingKey]) -> String { keys.map(\.stringValue).joined(separator: ".") }

@@ -1,3 +1,4 @@
+import Foundation
 import Hummingbird
 import NIOCore
 
@@ -15,6 +16,23 @@ public struct HospitalRequestContext: RequestContext {
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
         self.clientAddress = source.channel.remoteAddress?.ipAddress ?? "unknown"
+    }
+
+    /// Responses: RFC 3339 times (`2026-12-01T09:00:00Z`), keys sorted.
+    public var responseEncoder: JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        encoder.outputFormatting = [.sortedKeys]
+        return encoder
+    }
+
+    /// A positive integer path parameter such as `{id}`.
+    /// - Throws: ``HospitalError`` `invalid_field` naming the parameter.
+    func id(_ name: String) throws(HospitalError) -> Int64 {
+        guard let text = parameters.get(name), let value = Int64(text), value > 0 else {
+            throw .invalid(name, "This path parameter is a positive integer.")
+        }
+        return value
     }
 
     /// The caller; throws ``HospitalError/unauthenticated`` when the request carried no valid token.

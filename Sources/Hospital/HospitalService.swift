@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import Hummingbird
 import Logging
@@ -14,23 +15,90 @@ public struct HospitalConfiguration: Sendable {
     }
 }
 
+/// Every service of the hospital over one database, clock and random source.
+public struct HospitalServices: Sendable {
+    public let database: HospitalDatabase
+    public let accounts: Accounts
+    public let scheduling: Scheduling
+    public let reports: Reports
+    public let consent: Consent
+
+    /// - Parameters:
+    ///   - codeKey: The key one-time codes are MACed under; kept outside the database.
+    ///   - clock: Seconds since 1970.
+    ///   - random: A CSPRNG outside tests: tokens, codes.
+    public init(
+        database: HospitalDatabase, hasher: PasswordHasher, vault: ReportVault, sender: any CodeSender, codeKey: SymmetricKey,
+        sessionPolicy: Accounts.SessionPolicy = .init(), consentPolicy: Consent.Policy = .init(), maxReportSize: Int64 = Reports.defaultMaxSize,
+        clock: @escaping @Sendable () -> Int64, random: @escaping @Sendable (Int) -> [UInt8]
+    ) {
+        self.database = database
+        accounts = Accounts(database: database, hasher: hasher, policy: sessionPolicy, clock: clock, random: random)
+        scheduling = Scheduling(database: database, clock: clock)
+        reports = Reports(database: database, vault: vault, maxSize: maxReportSize, clock: clock)
+        consent = Consent(database: database, sender: sender, macKey: codeKey, policy: consentPolicy, clock: clock, random: random)
+    }
+}
+
 /// The hospital API over its services.
 /// - Parameter onServerRunning: Called with the bound port once the server listens.
 public func buildHospitalApplication(
     configuration: HospitalConfiguration,
-    accounts: Accounts,
+    services: HospitalServices,
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in },
     logger: Logger = Logger(label: "chainvault.hospital")
 ) -> some ApplicationProtocol {
     let router = Router(context: HospitalRequestContext.self)
     router.add(middleware: HospitalErrorMiddleware(logger: logger))
-    router.add(middleware: AuthenticationMiddleware(accounts: accounts))
+    router.add(middleware: AuthenticationMiddleware(accounts: services.accounts))
+    router.get("openapi.json") { _, _ in
+        Response(
+            status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.json)))
+    }
     let api = router.group("api")
-    AccountController(accounts: accounts).addRoutes(to: api)
+    AccountController(accounts: services.accounts).addRoutes(to: api)
+    CareController(scheduling: services.scheduling).addRoutes(to: api)
+    ReportController(reports: services.reports, consent: services.consent, logger: logger).addRoutes(to: api)
+    ConsentController(consent: services.consent, database: services.database).addRoutes(to: api)
     return Application(
         router: router,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
         logger: logger
     )
+}
+
+/// The key one-time codes are MACed under: 32 random bytes in a file of the config folder (mode 0600),
+/// made on first use. Without it, a copy of the database cannot be used to test codes offline.
+public enum CodeKeyFile {
+    public static func loadOrCreate(path: String, random: @Sendable (Int) -> [UInt8]) throws -> SymmetricKey {
+        if let data = FileManager.default.contents(atPath: path) {
+            guard data.count == 32 else { throw HospitalKeyFileError.damaged(path) }
+            return SymmetricKey(data: data)
+        }
+        let bytes = random(32)
+        let temporary = path + ".tmp"
+        guard FileManager.default.createFile(atPath: temporary, contents: Data(bytes), attributes: [.posixPermissions: 0o600]) else {
+            throw HospitalKeyFileError.unwritable(path)
+        }
+        guard link(temporary, path) == 0 else {
+            unlink(temporary)
+            // Another process made it first: use theirs.
+            return try loadOrCreate(path: path, random: random)
+        }
+        unlink(temporary)
+        return SymmetricKey(data: bytes)
+    }
+}
+
+public enum HospitalKeyFileError: Error, CustomStringConvertible {
+    case damaged(String)
+    case unwritable(String)
+
+    public var description: String {
+        switch self {
+        case .damaged(let path): "\(path) is not a 32-byte code key; restore it from backup or remove it (pending codes then fail)."
+        case .unwritable(let path): "cannot write the code key \(path)"
+        }
+    }
 }

@@ -73,4 +73,24 @@ enum Validation {
         }
         return trimmed
     }
+
+    /// A report title: 1 to 200 characters, no control characters (it goes into messages and file names).
+    static func title(_ value: String) throws(HospitalError) -> String {
+        let trimmed = value.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !trimmed.isEmpty, trimmed.count <= 200,
+            !trimmed.unicodeScalars.contains(where: { CharacterSet.controlCharacters.contains($0) })
+        else { throw .invalid("title", "A title has 1 to 200 characters and no control characters.") }
+        return trimmed
+    }
+
+    /// A media type such as `application/pdf`, parameters allowed, at most 200 characters.
+    static func contentType(_ value: String) throws(HospitalError) -> String {
+        let token = CharacterSet(charactersIn: "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+        let essence = value.split(separator: ";", maxSplits: 1).first.map(String.init) ?? ""
+        let parts = essence.trimmingCharacters(in: .whitespaces).split(separator: "/", omittingEmptySubsequences: false)
+        guard value.count <= 200, parts.count == 2, parts.allSatisfy({ !$0.isEmpty && $0.unicodeScalars.allSatisfy(token.contains) }),
+            !value.unicodeScalars.contains(where: { CharacterSet.controlCharacters.contains($0) })
+        else { throw .invalid("contentType", "The content type is a media type such as application/pdf.") }
+        return value.trimmingCharacters(in: .whitespaces)
+    }
 }

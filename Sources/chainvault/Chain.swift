@@ -9,6 +9,17 @@ struct ChainOptions: ParsableArguments {
     @Option(help: "Data root.")
     var data: String = environment("DATA") ?? "buckets"
 
+    @OptionGroup var storage: ChainStorageOptions
+
+    func keyring() throws -> Keyring { try storage.keyring(data: data) }
+
+    func index() throws -> ChainIndex { try storage.index(data: data) }
+
+    func chunkStore() async throws -> any ChunkStore { try await storage.chunkStore(data: data) }
+}
+
+/// Where the chain's buckets and master keys are: shared by the chain commands and `serve`.
+struct ChainStorageOptions: ParsableArguments {
     @Option(
         name: .customLong("master-key-file"),
         help: "Keyring file (default: <data>/.chainvault/keyring.json; env CHAINVAULT_MASTER_KEY_FILE).")
@@ -52,18 +63,16 @@ struct ChainOptions: ParsableArguments {
         }
     }
 
-    var keyringPath: String {
-        get throws {
-            if let path = masterKeyFile ?? environment("MASTER_KEY_FILE") { return path }
-            return try configDirectory(data) + "/keyring.json"
-        }
+    func keyringPath(data: String) throws -> String {
+        if let path = masterKeyFile ?? environment("MASTER_KEY_FILE") { return path }
+        return try configDirectory(data) + "/keyring.json"
     }
 
-    func keyring() throws -> Keyring {
-        try Keyring.loadOrCreate(path: try keyringPath, random: systemRandom, now: now())
+    func keyring(data: String) throws -> Keyring {
+        try Keyring.loadOrCreate(path: try keyringPath(data: data), random: systemRandom, now: now())
     }
 
-    func index() throws -> ChainIndex {
+    func index(data: String) throws -> ChainIndex {
         try ChainIndex(directory: try configDirectory(data) + "/chains")
     }
 
@@ -81,12 +90,15 @@ struct ChainOptions: ParsableArguments {
         return .s3(endpoint: try S3Endpoint(url: endpoint, region: region, accessKeyId: accessKey, secretAccessKey: secret), bucket: bucket)
     }
 
-    func chunkStore() async throws -> any ChunkStore {
-        let storage = ChainStorage(
+    func chainStorage() throws -> ChainStorage {
+        ChainStorage(
             a: try location(bucketA, endpoint: endpointURLA, region: regionA, name: "A"),
             b: try location(bucketB, endpoint: endpointURLB, region: regionB, name: "B")
         )
-        return try await storage.makeStore(local: { try BucketStore(root: data) }, owner: "chainvault", now: now())
+    }
+
+    func chunkStore(data: String) async throws -> any ChunkStore {
+        try await chainStorage().makeStore(local: { try BucketStore(root: data) }, owner: "chainvault", now: now())
     }
 }
 
@@ -337,7 +349,7 @@ struct Keys: AsyncParsableCommand {
         func run() async throws {
             var keyring = try options.keyring()
             let key = keyring.rotate(random: systemRandom, now: now())
-            try keyring.save(path: try options.keyringPath)
+            try keyring.save(path: try options.storage.keyringPath(data: options.data))
             ChainVault.output("active master key: \(key.idHex)")
             let count = try options.index().rewrap(keyring: keyring)
             ChainVault.output("re-wrapped \(count) data keys; no chunk was rewritten")

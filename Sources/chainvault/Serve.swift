@@ -1,5 +1,6 @@
 import ArgumentParser
 import BucketStore
+import ChunkChain
 import Foundation
 import Hospital
 import Hummingbird
@@ -39,6 +40,14 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("tls-key"), help: "PEM private key of --tls-cert.")
     var tlsKey: String?
 
+    @OptionGroup(title: "Report chains (hospital)") var storage: ChainStorageOptions
+
+    @Option(name: .customLong("report-size-limit"), help: "Largest report the hospital API accepts, in bytes (env CHAINVAULT_REPORT_SIZE_LIMIT).")
+    var reportSizeLimit: Int64 = environment("REPORT_SIZE_LIMIT").flatMap(Int64.init) ?? Reports.defaultMaxSize
+
+    @Option(name: .customLong("grant-lifetime"), help: "Seconds a redeemed access code lets a doctor read a report (env CHAINVAULT_GRANT_LIFETIME).")
+    var grantLifetime: Int64 = environment("GRANT_LIFETIME").flatMap(Int64.init) ?? 3600
+
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: String = environment("LOG_LEVEL") ?? "info"
 
@@ -51,6 +60,8 @@ struct Serve: AsyncParsableCommand {
         guard (0...65535).contains(s3Port) else { throw ValidationError("--s3-port must be between 0 and 65535.") }
         guard (0...65535).contains(hospitalPort) else { throw ValidationError("--hospital-port must be between 0 and 65535.") }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level '\(logLevel)' is not a log level.") }
+        guard reportSizeLimit > 0 else { throw ValidationError("--report-size-limit must be positive.") }
+        guard grantLifetime > 0 else { throw ValidationError("--grant-lifetime must be positive.") }
         guard !region.isEmpty else { throw ValidationError("--region must not be empty.") }
         guard (resolvedTLSCert == nil) == (resolvedTLSKey == nil) else { throw ValidationError("--tls-cert and --tls-key go together.") }
     }
@@ -94,7 +105,7 @@ struct Serve: AsyncParsableCommand {
         )
         let hospital = buildHospitalApplication(
             configuration: HospitalConfiguration(host: host, port: hospitalPort),
-            accounts: try HospitalCommand.accounts(data: data),
+            services: try await hospitalServices(store: store),
             onServerRunning: { port in output("hospital endpoint: http://\(host):\(port)") },
             logger: Logger(label: "chainvault.hospital")
         )
@@ -103,6 +114,26 @@ struct Serve: AsyncParsableCommand {
                 services: [.init(service: gateway), .init(service: hospital)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         )
         try await services.run()
+    }
+}
+
+extension Serve {
+    /// The hospital over the data root: its database, the report chains (the gateway's store for local
+    /// buckets), the code outbox and key in the config folder.
+    func hospitalServices(store: BucketStore) async throws -> HospitalServices {
+        let config = try configDirectory(data)
+        let keyringPath = try storage.keyringPath(data: data)
+        // Made (or checked) now, so that a broken keyring stops start-up rather than the first upload.
+        _ = try Keyring.loadOrCreate(path: keyringPath, random: systemRandom, now: now())
+        let vault = ReportVault(
+            store: try await storage.chainStorage().makeStore(local: { store }, owner: "chainvault", now: now()),
+            keyring: { try Keyring.loadOrCreate(path: keyringPath, random: systemRandom, now: now()) },
+            index: try storage.index(data: data), spoolDirectory: config + "/tmp", clock: { now() })
+        return HospitalServices(
+            database: try HospitalDatabase.open(path: config + "/hospital.sqlite"), hasher: PasswordHasher(random: systemRandom),
+            vault: vault, sender: try OutboxCodeSender(directory: config + "/outbox"),
+            codeKey: try CodeKeyFile.loadOrCreate(path: config + "/code.key", random: systemRandom),
+            consentPolicy: .init(grantLifetime: grantLifetime), maxReportSize: reportSizeLimit, clock: { now() }, random: systemRandom)
     }
 }
 

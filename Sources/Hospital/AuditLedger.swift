@@ -1,0 +1,167 @@
+import Crypto
+import Foundation
+import GRDB
+
+/// What the ledger records: who did what to which subject, and how it went.
+public enum AuditAction: String, Codable, Sendable, CaseIterable {
+    case login, upload, accessRequest = "access_request", codeIssued = "code_issued", redeem, grant, deny, revoke, download
+}
+
+/// How an audited action ended.
+public enum AuditOutcome: String, Codable, Sendable {
+    /// Done as asked.
+    case success
+    /// Refused: wrong credentials or code, no consent, no such thing for this caller.
+    case denied
+    /// Attempted but failed on the server's side (a chain that would not read, a code that could not be sent).
+    case failed
+}
+
+/// One entry of the audit ledger. Each carries the SHA-256 of the entry before it, so that editing,
+/// removing or reordering entries breaks the chain at the first entry touched.
+public struct AuditEntry: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+    public var id: Int64
+    /// Seconds since 1970.
+    public var time: Int64
+    /// The user who acted; nil when nobody was authenticated (a failed login for an unknown e-mail).
+    public var actorId: Int64?
+    public var action: AuditAction
+    /// What was acted on, such as `report:12`, `user:3` or `request:5`.
+    public var subject: String
+    /// The patient whose data the subject is, so that they can see who looked at it.
+    public var patientId: Int64?
+    public var outcome: AuditOutcome
+    /// A short note (the e-mail of a failed login, the reason of a refusal); never a secret or a code.
+    public var detail: String
+    public var previousHash: Data
+    public var hash: Data
+
+    public static let databaseTableName = "audit"
+
+    /// The SHA-256 of the previous entry's hash and every field of this one, each length-prefixed so
+    /// that no two different entries serialize alike.
+    static func digest(
+        previous: Data, id: Int64, time: Int64, actorId: Int64?, action: String, subject: String, patientId: Int64?, outcome: String,
+        detail: String
+    ) -> Data {
+        var hasher = SHA256()
+        hasher.update(data: Array("chainvault-audit-v1".utf8))
+        hasher.update(data: previous)
+        for field in [
+            String(id), String(time), actorId.map(String.init) ?? "-", action, subject, patientId.map(String.init) ?? "-", outcome,
+            detail,
+        ] {
+            let bytes = Array(field.utf8)
+            withUnsafeBytes(of: UInt32(bytes.count).bigEndian) { hasher.update(bufferPointer: $0) }
+            hasher.update(data: bytes)
+        }
+        return Data(hasher.finalize())
+    }
+
+    /// The hash this entry should carry, computed from its stored fields.
+    var expectedHash: Data {
+        Self.digest(
+            previous: previousHash, id: id, time: time, actorId: actorId, action: action.rawValue, subject: subject,
+            patientId: patientId, outcome: outcome.rawValue, detail: detail)
+    }
+}
+
+/// The hash-chained audit ledger in the hospital database.
+public enum AuditLedger {
+    /// The previous hash of the first entry.
+    static let genesis = Data(repeating: 0, count: 32)
+
+    /// What an action adds to the ledger.
+    public struct Event: Sendable {
+        var actorId: Int64?
+        var action: AuditAction
+        var subject: String
+        var patientId: Int64?
+        var outcome: AuditOutcome
+        var detail: String
+
+        init(
+            actor: Int64?, _ action: AuditAction, subject: String, patient: Int64? = nil, outcome: AuditOutcome = .success,
+            detail: String = ""
+        ) {
+            self.actorId = actor
+            self.action = action
+            self.subject = subject
+            self.patientId = patient
+            self.outcome = outcome
+            self.detail = String(detail.prefix(300))
+        }
+    }
+
+    /// Appends an entry in the caller's write transaction, so that the action and its entry commit
+    /// together (SQLite has one writer at a time: the chain never forks).
+    @discardableResult
+    static func append(_ event: Event, time: Int64, in db: Database) throws -> AuditEntry {
+        let last = try Row.fetchOne(db, sql: "SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1")
+        let id: Int64 = (last?[0] ?? 0) + 1
+        let previous: Data = last?[1] ?? genesis
+        let hash = AuditEntry.digest(
+            previous: previous, id: id, time: time, actorId: event.actorId, action: event.action.rawValue, subject: event.subject,
+            patientId: event.patientId, outcome: event.outcome.rawValue, detail: event.detail)
+        let entry = AuditEntry(
+            id: id, time: time, actorId: event.actorId, action: event.action, subject: event.subject, patientId: event.patientId,
+            outcome: event.outcome, detail: event.detail, previousHash: previous, hash: hash)
+        try entry.insert(db)
+        return entry
+    }
+
+    /// Entries after `after` (an entry id), oldest first: an admin sees all, a patient those about their
+    /// own data ("who looked at my reports"), anyone else none.
+    public static func entries(for identity: Identity, after: Int64, limit: Int, in database: HospitalDatabase) async throws -> [AuditEntry] {
+        switch identity.role {
+        case .admin:
+            return try await database.writer.read { db in
+                try AuditEntry.fetchAll(db, sql: "SELECT * FROM audit WHERE id > ? ORDER BY id LIMIT ?", arguments: [after, limit])
+            }
+        case .patient:
+            return try await database.writer.read { db in
+                try AuditEntry.fetchAll(
+                    db, sql: "SELECT * FROM audit WHERE patientId = ? AND id > ? ORDER BY id LIMIT ?", arguments: [identity.userId, after, limit])
+            }
+        case .doctor:
+            return []
+        }
+    }
+
+    /// The result of checking the whole ledger.
+    public enum Verification: Sendable, Equatable {
+        case intact(entries: Int)
+        /// The first entry whose hash, link or number is wrong, and why.
+        case broken(entryId: Int64, reason: String)
+    }
+
+    /// Walks the ledger from the first entry, recomputing every hash.
+    public static func verify(_ database: HospitalDatabase) async throws -> Verification {
+        try await database.writer.read { db in
+            var previous = genesis
+            var expectedId: Int64 = 1
+            let cursor = try Row.fetchCursor(db, sql: "SELECT * FROM audit ORDER BY id")
+            while let row = try cursor.next() {
+                let id: Int64 = row["id"]
+                guard id == expectedId else {
+                    return .broken(entryId: id, reason: "entry \(expectedId) is missing (found \(id) after \(expectedId - 1))")
+                }
+                let entry: AuditEntry
+                do {
+                    entry = try AuditEntry(row: row)
+                } catch {
+                    return .broken(entryId: id, reason: "the entry does not decode: \(error)")
+                }
+                guard entry.previousHash == previous else {
+                    return .broken(entryId: id, reason: "its previous-hash does not match entry \(id - 1)")
+                }
+                guard entry.expectedHash == entry.hash else {
+                    return .broken(entryId: id, reason: "its fields do not match its hash (edited)")
+                }
+                previous = entry.hash
+                expectedId += 1
+            }
+            return .intact(entries: Int(expectedId - 1))
+        }
+    }
+}

@@ -1,0 +1,109 @@
+import Foundation
+import Hummingbird
+
+extension Date {
+    /// A time from the database's seconds since 1970.
+    init(seconds: Int64) { self.init(timeIntervalSince1970: TimeInterval(seconds)) }
+}
+
+/// `/api/doctors`, `/api/slots`: doctor search and appointment slots.
+struct CareController {
+    let scheduling: Scheduling
+
+    /// A doctor as patients find them.
+    struct DoctorView: ResponseCodable {
+        var id: Int64
+        var name: String
+        var specialization: String
+
+        init(_ user: User) {
+            id = user.id ?? 0
+            name = user.name
+            specialization = user.specialization ?? ""
+        }
+    }
+
+    struct SlotView: ResponseCodable {
+        var id: Int64
+        var doctorId: Int64
+        var doctorName: String
+        var startsAt: Date
+        var durationMinutes: Int
+        var status: SlotStatus
+        /// Shown to the slot's doctor and patient only.
+        var patientId: Int64?
+        var patientName: String?
+
+        init(_ listing: SlotListing, showPatient: Bool) {
+            id = listing.slot.id ?? 0
+            doctorId = listing.slot.doctorId
+            doctorName = listing.doctorName
+            startsAt = Date(seconds: listing.slot.startsAt)
+            durationMinutes = listing.slot.durationMinutes
+            status = listing.slot.status
+            patientId = showPatient ? listing.slot.patientId : nil
+            patientName = showPatient ? listing.patientName : nil
+        }
+    }
+
+    struct NewSlot: Decodable {
+        var startsAt: Date
+        var durationMinutes: Int
+    }
+
+    func addRoutes(to group: RouterGroup<HospitalRequestContext>) {
+        group.get("doctors", use: searchDoctors)
+        group.get("doctors/:id/slots", use: openSlots)
+        group.post("slots", use: publish)
+        group.get("slots", use: mySlots)
+        group.delete("slots/:id", use: withdraw)
+        group.post("slots/:id/booking", use: book)
+        group.delete("slots/:id/booking", use: cancel)
+        group.post("slots/:id/completion", use: complete)
+    }
+
+    @Sendable func searchDoctors(_ request: Request, context: HospitalRequestContext) async throws -> [DoctorView] {
+        try await scheduling.searchDoctors(specialization: request.uri.queryParameters.get("specialization")).map(DoctorView.init)
+    }
+
+    @Sendable func openSlots(_ request: Request, context: HospitalRequestContext) async throws -> [SlotView] {
+        _ = try context.requireIdentity()
+        return try await scheduling.openSlots(doctorId: try context.id("id")).map { SlotView($0, showPatient: false) }
+    }
+
+    @Sendable func publish(_ request: Request, context: HospitalRequestContext) async throws -> EditedResponse<SlotView> {
+        let doctor = try context.requireIdentity(.doctor)
+        let input = try await request.decodeJSON(as: NewSlot.self)
+        let slot = try await scheduling.publish(
+            doctorId: doctor.userId, startsAt: Int64(input.startsAt.timeIntervalSince1970.rounded(.down)),
+            durationMinutes: input.durationMinutes)
+        return EditedResponse(status: .created, response: SlotView(slot, showPatient: true))
+    }
+
+    @Sendable func mySlots(_ request: Request, context: HospitalRequestContext) async throws -> [SlotView] {
+        let identity = try context.requireIdentity(.doctor, .patient)
+        return try await scheduling.slots(for: identity).map { SlotView($0, showPatient: true) }
+    }
+
+    @Sendable func withdraw(_ request: Request, context: HospitalRequestContext) async throws -> HTTPResponse.Status {
+        let doctor = try context.requireIdentity(.doctor)
+        try await scheduling.withdraw(slotId: try context.id("id"), doctorId: doctor.userId)
+        return .noContent
+    }
+
+    @Sendable func book(_ request: Request, context: HospitalRequestContext) async throws -> SlotView {
+        let patient = try context.requireIdentity(.patient)
+        return SlotView(try await scheduling.book(slotId: try context.id("id"), patientId: patient.userId), showPatient: true)
+    }
+
+    @Sendable func cancel(_ request: Request, context: HospitalRequestContext) async throws -> HTTPResponse.Status {
+        let patient = try context.requireIdentity(.patient)
+        try await scheduling.cancel(slotId: try context.id("id"), patientId: patient.userId)
+        return .noContent
+    }
+
+    @Sendable func complete(_ request: Request, context: HospitalRequestContext) async throws -> SlotView {
+        let doctor = try context.requireIdentity(.doctor)
+        return SlotView(try await scheduling.complete(slotId: try context.id("id"), doctorId: doctor.userId), showPatient: true)
+    }
+}

@@ -1,0 +1,138 @@
+import ChunkChain
+import Foundation
+import Hummingbird
+
+/// `/api/access-requests`, `/api/grants`, `/api/audit`: consent by one-time code and the ledger.
+struct ConsentController {
+    let consent: Consent
+    let database: HospitalDatabase
+
+    struct AccessRequestView: ResponseCodable {
+        var id: Int64
+        var reportId: Int64
+        var reportTitle: String
+        var patientId: Int64
+        var doctorId: Int64
+        var doctorName: String
+        var status: AccessRequestStatus
+        var attemptsLeft: Int
+        var createdAt: Date
+        var expiresAt: Date
+
+        init(_ listing: AccessRequestListing, maxAttempts: Int = Consent.Policy().maxAttempts) {
+            id = listing.request.id ?? 0
+            reportId = listing.request.reportId
+            reportTitle = listing.reportTitle
+            patientId = listing.patientId
+            doctorId = listing.request.doctorId
+            doctorName = listing.doctorName
+            status = listing.request.status
+            attemptsLeft = max(0, maxAttempts - listing.request.attempts)
+            createdAt = Date(seconds: listing.request.createdAt)
+            expiresAt = Date(seconds: listing.request.expiresAt)
+        }
+    }
+
+    struct GrantView: ResponseCodable {
+        var id: Int64
+        var reportId: Int64
+        var reportTitle: String
+        var patientId: Int64
+        var doctorId: Int64
+        var doctorName: String
+        var createdAt: Date
+        var expiresAt: Date
+        var revokedAt: Date?
+
+        init(_ listing: GrantListing) {
+            id = listing.grant.id ?? 0
+            reportId = listing.grant.reportId
+            reportTitle = listing.reportTitle
+            patientId = listing.patientId
+            doctorId = listing.grant.doctorId
+            doctorName = listing.doctorName
+            createdAt = Date(seconds: listing.grant.createdAt)
+            expiresAt = Date(seconds: listing.grant.expiresAt)
+            revokedAt = listing.grant.revokedAt.map(Date.init(seconds:))
+        }
+    }
+
+    struct AuditView: ResponseCodable {
+        var id: Int64
+        var time: Date
+        var actorId: Int64?
+        var action: AuditAction
+        var subject: String
+        var patientId: Int64?
+        var outcome: AuditOutcome
+        var detail: String
+        var hash: String
+
+        init(_ entry: AuditEntry) {
+            id = entry.id
+            time = Date(seconds: entry.time)
+            actorId = entry.actorId
+            action = entry.action
+            subject = entry.subject
+            patientId = entry.patientId
+            outcome = entry.outcome
+            detail = entry.detail
+            hash = entry.hash.hex
+        }
+    }
+
+    struct Redemption: Decodable {
+        var code: String
+    }
+
+    func addRoutes(to group: RouterGroup<HospitalRequestContext>) {
+        group.get("access-requests", use: requests)
+        group.post("access-requests/:id/redemption", use: redeem)
+        group.post("access-requests/:id/denial", use: deny)
+        group.get("grants", use: grants)
+        group.delete("grants/:id", use: revoke)
+        group.get("audit", use: audit)
+    }
+
+    @Sendable func requests(_ request: Request, context: HospitalRequestContext) async throws -> [AccessRequestView] {
+        let identity = try context.requireIdentity(.patient, .doctor)
+        var status: AccessRequestStatus?
+        if let text = request.uri.queryParameters.get("status") {
+            guard let value = AccessRequestStatus(rawValue: text) else {
+                throw HospitalError.invalid("status", "The status is pending, granted, denied or void.")
+            }
+            status = value
+        }
+        return try await consent.requests(for: identity, status: status).map { AccessRequestView($0, maxAttempts: consent.policy.maxAttempts) }
+    }
+
+    @Sendable func redeem(_ request: Request, context: HospitalRequestContext) async throws -> EditedResponse<GrantView> {
+        let doctor = try context.requireIdentity(.doctor)
+        let input = try await request.decodeJSON(as: Redemption.self)
+        let grant = try await consent.redeem(requestId: try context.id("id"), code: input.code, by: doctor)
+        return EditedResponse(status: .created, response: GrantView(grant))
+    }
+
+    @Sendable func deny(_ request: Request, context: HospitalRequestContext) async throws -> AccessRequestView {
+        let patient = try context.requireIdentity(.patient)
+        return AccessRequestView(try await consent.deny(requestId: try context.id("id"), by: patient), maxAttempts: consent.policy.maxAttempts)
+    }
+
+    @Sendable func grants(_ request: Request, context: HospitalRequestContext) async throws -> [GrantView] {
+        try await consent.grants(for: try context.requireIdentity(.patient, .doctor)).map(GrantView.init)
+    }
+
+    @Sendable func revoke(_ request: Request, context: HospitalRequestContext) async throws -> HTTPResponse.Status {
+        let patient = try context.requireIdentity(.patient)
+        _ = try await consent.revoke(grantId: try context.id("id"), by: patient)
+        return .noContent
+    }
+
+    /// `?after=ID&limit=N` pages through the ledger, oldest first.
+    @Sendable func audit(_ request: Request, context: HospitalRequestContext) async throws -> [AuditView] {
+        let identity = try context.requireIdentity(.patient, .admin)
+        let after = try request.integerQuery("after", in: 0...Int64.max, "An entry id, 0 or more.") ?? 0
+        let limit = try request.integerQuery("limit", in: 1...1000, "1 to 1000 entries.") ?? 100
+        return try await AuditLedger.entries(for: identity, after: after, limit: Int(limit), in: database).map(AuditView.init)
+    }
+}

@@ -1,0 +1,105 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+
+/// `/api/patients/{id}/reports`, `/api/reports`: upload, list, download, and asking for access.
+struct ReportController {
+    let reports: Reports
+    let consent: Consent
+    let logger: Logger
+
+    struct ReportView: ResponseCodable {
+        var id: Int64
+        var patientId: Int64
+        var patientName: String
+        var doctorId: Int64
+        var doctorName: String
+        var title: String
+        var contentType: String
+        var size: Int64
+        var sha256: String
+        var createdAt: Date
+
+        init(_ listing: ReportListing) {
+            id = listing.report.id ?? 0
+            patientId = listing.report.patientId
+            patientName = listing.patientName
+            doctorId = listing.report.doctorId
+            doctorName = listing.doctorName
+            title = listing.report.title
+            contentType = listing.report.contentType
+            size = listing.report.size
+            sha256 = listing.report.sha256
+            createdAt = Date(seconds: listing.report.createdAt)
+        }
+    }
+
+    func addRoutes(to group: RouterGroup<HospitalRequestContext>) {
+        group.post("patients/:id/reports", use: upload)
+        group.get("reports", use: list)
+        group.get("reports/:id", use: show)
+        group.get("reports/:id/content", use: download)
+        group.post("reports/:id/access-requests", use: requestAccess)
+    }
+
+    /// The body is the report itself, streamed; `title` is a query parameter, the Content-Type header is kept.
+    @Sendable func upload(_ request: Request, context: HospitalRequestContext) async throws -> EditedResponse<ReportView> {
+        let doctor = try context.requireIdentity(.doctor)
+        let patientId = try context.id("id")
+        guard let title = request.uri.queryParameters.get("title") else { throw HospitalError.invalid("title", "Give the report a title.") }
+        var declared: Int64?
+        if let header = request.headers[.contentLength] {
+            guard let length = Int64(header), length >= 0 else { throw HospitalError.invalid("Content-Length", "Not a length.") }
+            declared = length
+        }
+        let upload = Reports.Upload(patientId: patientId, title: title, contentType: request.headers[.contentType], declaredLength: declared)
+        let listing = try await reports.upload(upload, body: request.body, by: doctor)
+        return EditedResponse(status: .created, response: ReportView(listing))
+    }
+
+    @Sendable func list(_ request: Request, context: HospitalRequestContext) async throws -> [ReportView] {
+        try await reports.list(for: try context.requireIdentity()).map(ReportView.init)
+    }
+
+    @Sendable func show(_ request: Request, context: HospitalRequestContext) async throws -> ReportView {
+        ReportView(try await reports.report(try context.id("id"), for: try context.requireIdentity()))
+    }
+
+    /// The report's bytes, streamed as each chunk authenticates. A chain that fails mid-way cuts the
+    /// response (the length was announced), so a client never mistakes a part for the whole.
+    @Sendable func download(_ request: Request, context: HospitalRequestContext) async throws -> Response {
+        let identity = try context.requireIdentity()
+        let listing = try await reports.openForDownload(try context.id("id"), by: identity)
+        let report = listing.report
+        let reports = self.reports
+        let logger = self.logger
+        var headers: HTTPFields = [
+            .contentType: report.contentType, .contentLength: String(report.size), .cacheControl: "no-store",
+            .contentDisposition: "attachment; filename=\"report-\(report.id ?? 0)\"",
+        ]
+        headers[HTTPField.Name("X-Content-Type-Options")!] = "nosniff"
+        headers[HTTPField.Name("X-Content-SHA256")!] = report.sha256
+        return Response(
+            status: .ok, headers: headers,
+            body: ResponseBody(contentLength: Int(report.size)) { writer in
+                do {
+                    try await reports.read(report) { try await writer.write(ByteBuffer(bytes: $0)) }
+                } catch {
+                    logger.error("report read failed", metadata: ["report": "\(report.id ?? 0)", "error": "\(error)"])
+                    await reports.recordFailedDownload(report, by: identity, reason: "\(error)")
+                    throw error
+                }
+                try await writer.finish(nil)
+            })
+    }
+
+    @Sendable func requestAccess(_ request: Request, context: HospitalRequestContext) async throws -> EditedResponse<
+        ConsentController.AccessRequestView
+    > {
+        let doctor = try context.requireIdentity(.doctor)
+        let listing = try await consent.request(reportId: try context.id("id"), by: doctor)
+        return EditedResponse(status: .created, response: .init(listing))
+    }
+}

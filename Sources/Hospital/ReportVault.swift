@@ -1,0 +1,63 @@
+import ChunkChain
+import Foundation
+import NIOCore
+
+/// Report bytes as chunk chains: an upload is spooled (encrypted) to a temporary file, written as a
+/// chain over the two report buckets and indexed, so that `chainvault chain verify --all`, `keys rotate`
+/// and `chain orphans` see hospital reports like any other chain. The database keeps only the head.
+public struct ReportVault: Sendable {
+    let store: any ChunkStore
+    /// The master keys, read again for every report: `chainvault keys rotate` may run beside the server.
+    let keyring: @Sendable () throws -> Keyring
+    let index: ChainIndex?
+    let spoolDirectory: String
+    let chunkSize: Int
+    let mirror: Bool
+    let random: @Sendable (Int) -> [UInt8]
+    let clock: @Sendable () -> Int64
+
+    /// - Parameters:
+    ///   - index: The chain index to record every report's chain in; nil keeps none (tests).
+    ///   - spoolDirectory: Where uploads are spooled, encrypted, while their chain is written.
+    public init(
+        store: any ChunkStore, keyring: @escaping @Sendable () throws -> Keyring, index: ChainIndex?, spoolDirectory: String,
+        chunkSize: Int = ChainWriter.defaultChunkSize, mirror: Bool = false, random: @escaping @Sendable (Int) -> [UInt8] = systemRandom,
+        clock: @escaping @Sendable () -> Int64
+    ) {
+        self.store = store
+        self.keyring = keyring
+        self.index = index
+        self.spoolDirectory = spoolDirectory
+        self.chunkSize = chunkSize
+        self.mirror = mirror
+        self.random = random
+        self.clock = clock
+    }
+
+    /// Writes `body` as a chain and indexes it; returns once every chunk is durable.
+    /// - Throws: ``SpoolError/tooLarge(limit:)`` beyond `limit` bytes (nothing is written then).
+    public func write<Body: AsyncSequence>(_ body: Body, limit: Int64) async throws -> ChainHead where Body.Element == ByteBuffer {
+        try FileManager.default.createDirectory(
+            atPath: spoolDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let writer = ChainWriter(store: store, keyring: try keyring(), chunkSize: chunkSize, mirror: mirror, random: random)
+        let spooled = try await SpooledReport.spool(body, in: spoolDirectory, blockSize: chunkSize, limit: limit)
+        let head: ChainHead
+        do {
+            head = try await writer.write(spooled)
+        } catch {
+            await spooled.close()
+            throw error
+        }
+        await spooled.close()
+        try index?.put(ChainIndexEntry(head: head, mirrored: mirror, created: clock()))
+        return head
+    }
+
+    /// Reads the chain at `head`, handing each authenticated piece of plaintext to `consume`.
+    /// - Throws: ``ChainError`` naming what is wrong; nothing of a bad chunk is handed out.
+    public func read(head: ChunkPointer, consume: (Data) async throws -> Void) async throws {
+        let entry = try index?.entry(head: head)
+        _ = try await ChainReader(store: store).read(
+            head: head, keyring: try keyring(), wrappedKey: entry?.wrappedKey, mirrored: entry?.mirrored ?? mirror, consume: consume)
+    }
+}

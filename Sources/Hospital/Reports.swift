@@ -1,0 +1,236 @@
+import ChunkChain
+import Foundation
+import GRDB
+import HTTPTypes
+import NIOCore
+
+/// A report's row: who it is about, who wrote it, and where its chain starts. The bytes are only in
+/// the chain.
+public struct Report: Codable, Sendable, Equatable, FetchableRecord, MutablePersistableRecord {
+    public var id: Int64?
+    public var patientId: Int64
+    public var doctorId: Int64
+    /// The completed checkup it reports on.
+    public var slotId: Int64
+    public var title: String
+    public var contentType: String
+    public var size: Int64
+    /// Lowercase hex SHA-256 of the report's bytes.
+    public var sha256: String
+    /// The chain's head pointer, `A:<hex>` or `B:<hex>`.
+    public var head: String
+    public var createdAt: Int64
+
+    public static let databaseTableName = "report"
+
+    public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
+}
+
+/// A report with the names of its patient and author, as lists show it.
+public struct ReportListing: Sendable, Equatable, FetchableRecord {
+    public var report: Report
+    public var patientName: String
+    public var doctorName: String
+
+    public init(row: Row) throws {
+        report = try Report(row: row)
+        patientName = row["patientName"]
+        doctorName = row["doctorName"]
+    }
+
+    static let select = """
+        SELECT report.*, patient.name AS patientName, doctor.name AS doctorName FROM report
+        JOIN user AS patient ON patient.id = report.patientId JOIN user AS doctor ON doctor.id = report.doctorId
+        """
+
+    static func fetch(_ id: Int64, in db: Database) throws -> ReportListing? {
+        try fetchOne(db, sql: select + " WHERE report.id = ?", arguments: [id])
+    }
+}
+
+/// Reports: doctors upload them after a completed checkup, patients and their authors read them, other
+/// doctors only under a grant from the patient (``Consent``). Every upload, download and refusal is audited.
+public struct Reports: Sendable {
+    let database: HospitalDatabase
+    let vault: ReportVault
+    let clock: @Sendable () -> Int64
+    /// The largest report accepted, in bytes.
+    public let maxSize: Int64
+
+    /// The default size limit: 1 GiB.
+    public static let defaultMaxSize: Int64 = 1 << 30
+
+    public init(database: HospitalDatabase, vault: ReportVault, maxSize: Int64 = defaultMaxSize, clock: @escaping @Sendable () -> Int64) {
+        self.database = database
+        self.vault = vault
+        self.maxSize = maxSize
+        self.clock = clock
+    }
+
+    /// What a doctor sends with the bytes.
+    public struct Upload: Sendable {
+        public var patientId: Int64
+        public var title: String
+        public var contentType: String
+        /// The Content-Length, when the client sent one: refused before reading beyond the limit.
+        public var declaredLength: Int64?
+
+        public init(patientId: Int64, title: String, contentType: String?, declaredLength: Int64?) {
+            self.patientId = patientId
+            self.title = title
+            self.contentType = contentType ?? "application/octet-stream"
+            self.declaredLength = declaredLength
+        }
+    }
+
+    /// Stores a report: checks that the doctor completed a checkup with the patient, writes the body as a
+    /// chain (streamed through an encrypted spool file), then records the row and its ledger entry together.
+    /// - Throws: `invalid_field` (title, contentType), `no_completed_checkup` (also for an unknown patient),
+    ///   413 `too_large`.
+    public func upload<Body: AsyncSequence>(_ upload: Upload, body: Body, by doctor: Identity) async throws -> ReportListing
+    where Body.Element == ByteBuffer {
+        let title = try Validation.title(upload.title)
+        let contentType = try Validation.contentType(upload.contentType)
+        if let declared = upload.declaredLength, declared > maxSize { throw Self.tooLarge(maxSize) }
+        let slotId = try await database.writer.read { db in
+            try Int64.fetchOne(
+                db,
+                sql: "SELECT id FROM slot WHERE doctorId = ? AND patientId = ? AND status = 'completed' ORDER BY startsAt DESC LIMIT 1",
+                arguments: [doctor.userId, upload.patientId])
+        }
+        guard let slotId else {
+            throw HospitalError(
+                .forbidden, code: "no_completed_checkup",
+                message: "You upload reports for patients whose checkup with you is marked completed.", field: "patientId")
+        }
+        let head: ChainHead
+        do {
+            head = try await vault.write(body, limit: maxSize)
+        } catch SpoolError.tooLarge {
+            throw Self.tooLarge(maxSize)
+        }
+        let now = clock()
+        return try await database.writer.write { db in
+            var report = Report(
+                patientId: upload.patientId, doctorId: doctor.userId, slotId: slotId, title: title, contentType: contentType,
+                size: head.length, sha256: head.sha256.hex, head: head.pointer.description, createdAt: now)
+            try report.insert(db)
+            try AuditLedger.append(
+                .init(actor: doctor.userId, .upload, subject: "report:\(report.id!)", patient: upload.patientId, detail: "\(head.length) bytes"),
+                time: now, in: db)
+            return try ReportListing.fetch(report.id!, in: db)!
+        }
+    }
+
+    static func tooLarge(_ limit: Int64) -> HospitalError {
+        HospitalError(.contentTooLarge, code: "too_large", message: "A report has at most \(limit) bytes.")
+    }
+
+    /// The reports the caller may read: a patient's own, a doctor's own and those granted to them.
+    public func list(for identity: Identity) async throws -> [ReportListing] {
+        let now = clock()
+        return try await database.writer.read { db in
+            switch identity.role {
+            case .patient:
+                return try ReportListing.fetchAll(
+                    db, sql: ReportListing.select + " WHERE report.patientId = ? ORDER BY report.id DESC", arguments: [identity.userId])
+            case .doctor:
+                return try ReportListing.fetchAll(
+                    db,
+                    sql: ReportListing.select + """
+                         WHERE report.doctorId = ? OR report.id IN
+                        (SELECT reportId FROM "grant" WHERE doctorId = ? AND revokedAt IS NULL AND expiresAt > ?)
+                        ORDER BY report.id DESC
+                        """, arguments: [identity.userId, identity.userId, now])
+            case .admin:
+                return []
+            }
+        }
+    }
+
+    /// One report's row, for a caller who may read it.
+    /// - Throws: `not_found` for a report that does not exist or is another patient's; `consent_required`
+    ///   (403) for a doctor without a grant — doctors learn that the report exists, so that they can ask.
+    public func report(_ id: Int64, for identity: Identity) async throws -> ReportListing {
+        let now = clock()
+        let decision = try await database.writer.read { db in try Self.decide(id, for: identity, now: now, in: db) }
+        switch decision {
+        case .allowed(let listing): return listing
+        case .refused(let error, _): throw error
+        }
+    }
+
+    /// Opens a report for download: checks access and writes the ledger entry (a refusal too), then
+    /// returns the row; the bytes follow from ``read(_:consume:)``.
+    public func openForDownload(_ id: Int64, by identity: Identity) async throws -> ReportListing {
+        let now = clock()
+        let decision = try await database.writer.write { db in
+            let decision = try Self.decide(id, for: identity, now: now, in: db)
+            switch decision {
+            case .allowed(let listing):
+                try AuditLedger.append(
+                    .init(actor: identity.userId, .download, subject: "report:\(id)", patient: listing.report.patientId), time: now, in: db)
+            case .refused(let error, let patientId?):
+                try AuditLedger.append(
+                    .init(
+                        actor: identity.userId, .download, subject: "report:\(id)", patient: patientId, outcome: .denied,
+                        detail: error.code), time: now, in: db)
+            case .refused(_, nil):
+                break
+            }
+            return decision
+        }
+        switch decision {
+        case .allowed(let listing): return listing
+        case .refused(let error, _): throw error
+        }
+    }
+
+    /// Streams a report's bytes, each piece only after its chunk authenticated.
+    public func read(_ report: Report, consume: (Data) async throws -> Void) async throws {
+        guard let head = ChunkPointer(report.head) else { throw HospitalError.internalError }
+        try await vault.read(head: head, consume: consume)
+    }
+
+    /// Records that a download the ledger saw start did not finish.
+    public func recordFailedDownload(_ report: Report, by identity: Identity, reason: String) async {
+        let now = clock()
+        _ = try? await database.writer.write { db in
+            try AuditLedger.append(
+                .init(
+                    actor: identity.userId, .download, subject: "report:\(report.id ?? 0)", patient: report.patientId, outcome: .failed,
+                    detail: reason), time: now, in: db)
+        }
+    }
+
+    enum Decision {
+        case allowed(ReportListing)
+        /// The error to answer, and the patient whose report it is when it exists (for the ledger).
+        case refused(HospitalError, patientId: Int64?)
+    }
+
+    /// Who may read a report: its patient, its author, and a doctor holding an unexpired, unrevoked grant.
+    static func decide(_ id: Int64, for identity: Identity, now: Int64, in db: Database) throws -> Decision {
+        guard let listing = try ReportListing.fetch(id, in: db) else { return .refused(.notFound("report"), patientId: nil) }
+        let report = listing.report
+        switch identity.role {
+        case .patient where report.patientId == identity.userId, .doctor where report.doctorId == identity.userId:
+            return .allowed(listing)
+        case .doctor:
+            let granted =
+                try Bool.fetchOne(
+                    db,
+                    sql: """
+                        SELECT EXISTS (SELECT 1 FROM "grant" WHERE reportId = ? AND doctorId = ? AND revokedAt IS NULL AND expiresAt > ?)
+                        """, arguments: [id, identity.userId, now]) ?? false
+            if granted { return .allowed(listing) }
+            return .refused(
+                HospitalError(
+                    .forbidden, code: "consent_required",
+                    message: "Reading this report needs the patient's consent: POST /api/reports/\(id)/access-requests."),
+                patientId: report.patientId)
+        case .patient, .admin:
+            return .refused(.notFound("report"), patientId: report.patientId)
+        }
+    }
+}

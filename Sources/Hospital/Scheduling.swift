@@ -1,0 +1,193 @@
+import Foundation
+import GRDB
+
+/// Where an appointment slot stands.
+public enum SlotStatus: String, Codable, Sendable, DatabaseValueConvertible {
+    /// Published by the doctor, bookable.
+    case open
+    /// Booked by a patient.
+    case booked
+    /// The checkup took place: the doctor may now upload reports for the patient.
+    case completed
+}
+
+/// An appointment slot a doctor published.
+public struct Slot: Codable, Sendable, Equatable, FetchableRecord, MutablePersistableRecord {
+    public var id: Int64?
+    public var doctorId: Int64
+    /// Seconds since 1970.
+    public var startsAt: Int64
+    public var durationMinutes: Int
+    public var patientId: Int64?
+    public var status: SlotStatus
+    public var createdAt: Int64
+
+    public static let databaseTableName = "slot"
+
+    public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
+}
+
+/// A slot with the names of the people in it, as lists show it.
+public struct SlotListing: Sendable, Equatable, FetchableRecord {
+    public var slot: Slot
+    public var doctorName: String
+    public var patientName: String?
+
+    public init(row: Row) throws {
+        slot = try Slot(row: row)
+        doctorName = row["doctorName"]
+        patientName = row["patientName"]
+    }
+
+    static let select = """
+        SELECT slot.*, doctor.name AS doctorName, patient.name AS patientName FROM slot
+        JOIN user AS doctor ON doctor.id = slot.doctorId LEFT JOIN user AS patient ON patient.id = slot.patientId
+        """
+}
+
+/// Doctor search and appointment slots: doctors publish, patients book and cancel, doctors complete.
+public struct Scheduling: Sendable {
+    let database: HospitalDatabase
+    let clock: @Sendable () -> Int64
+
+    /// The longest slot, in minutes.
+    static let maxDuration = 8 * 60
+    /// How far ahead a slot may be published, in seconds (two years).
+    static let maxHorizon: Int64 = 2 * 366 * 86400
+    /// The most rows a list returns.
+    static let pageSize = 500
+
+    public init(database: HospitalDatabase, clock: @escaping @Sendable () -> Int64) {
+        self.database = database
+        self.clock = clock
+    }
+
+    /// Doctors whose specialization contains `specialization` (case-insensitive); all doctors when nil or empty.
+    public func searchDoctors(specialization: String?) async throws -> [User] {
+        let query = (specialization ?? "").trimmingCharacters(in: .whitespaces)
+        guard query.count <= 100 else { throw HospitalError.invalid("specialization", "Search with at most 100 characters.") }
+        let pattern = "%" + query.lowercased().replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%")
+            .replacingOccurrences(of: "_", with: "\\_") + "%"
+        return try await database.writer.read { db in
+            try User.fetchAll(
+                db,
+                sql: """
+                    SELECT * FROM user WHERE role = 'doctor' AND lower(specialization) LIKE ? ESCAPE '\\'
+                    ORDER BY name, id LIMIT \(Self.pageSize)
+                    """, arguments: [pattern])
+        }
+    }
+
+    /// Publishes a slot in the doctor's calendar.
+    /// - Throws: `invalid_field` for a start in the past or too far ahead or a bad duration,
+    ///   `slot_overlaps` when it overlaps one of the doctor's slots.
+    public func publish(doctorId: Int64, startsAt: Int64, durationMinutes: Int) async throws -> SlotListing {
+        let now = clock()
+        guard startsAt > now else { throw HospitalError.invalid("startsAt", "A slot starts in the future.") }
+        guard startsAt <= now + Self.maxHorizon else { throw HospitalError.invalid("startsAt", "A slot starts within two years.") }
+        guard (5...Self.maxDuration).contains(durationMinutes) else {
+            throw HospitalError.invalid("durationMinutes", "A slot lasts 5 to \(Self.maxDuration) minutes.")
+        }
+        let end = startsAt + Int64(durationMinutes) * 60
+        return try await database.writer.write { db in
+            let overlapping = try Int.fetchOne(
+                db,
+                sql: "SELECT count(*) FROM slot WHERE doctorId = ? AND startsAt < ? AND startsAt + durationMinutes * 60 > ?",
+                arguments: [doctorId, end, startsAt]) ?? 0
+            guard overlapping == 0 else {
+                throw HospitalError.conflict("slot_overlaps", "The slot overlaps another of your slots.", field: "startsAt")
+            }
+            var slot = Slot(
+                doctorId: doctorId, startsAt: startsAt, durationMinutes: durationMinutes, status: .open, createdAt: now)
+            try slot.insert(db)
+            return try Self.listing(slot.id!, in: db)!
+        }
+    }
+
+    /// A doctor's slots that are still open and start in the future.
+    public func openSlots(doctorId: Int64) async throws -> [SlotListing] {
+        let now = clock()
+        return try await database.writer.read { db in
+            try SlotListing.fetchAll(
+                db,
+                sql: SlotListing.select
+                    + " WHERE slot.doctorId = ? AND doctor.role = 'doctor' AND slot.status = 'open' AND slot.startsAt > ? ORDER BY slot.startsAt LIMIT \(Self.pageSize)",
+                arguments: [doctorId, now])
+        }
+    }
+
+    /// The caller's slots: a doctor's own calendar (with patient names) or a patient's bookings.
+    public func slots(for identity: Identity) async throws -> [SlotListing] {
+        let column = identity.role == .doctor ? "doctorId" : "patientId"
+        return try await database.writer.read { db in
+            try SlotListing.fetchAll(
+                db, sql: SlotListing.select + " WHERE slot.\(column) = ? ORDER BY slot.startsAt LIMIT \(Self.pageSize)",
+                arguments: [identity.userId])
+        }
+    }
+
+    /// Books an open slot for the patient. One UPDATE guarded by the slot's status decides it, so of two
+    /// patients booking at once exactly one gets the slot.
+    /// - Throws: `not_found`, `slot_in_past`, `slot_taken`.
+    public func book(slotId: Int64, patientId: Int64) async throws -> SlotListing {
+        let now = clock()
+        return try await database.writer.write { db in
+            try db.execute(
+                sql: "UPDATE slot SET status = 'booked', patientId = ? WHERE id = ? AND status = 'open' AND startsAt > ?",
+                arguments: [patientId, slotId, now])
+            if db.changesCount == 1 { return try Self.listing(slotId, in: db)! }
+            guard let slot = try Slot.fetchOne(db, key: slotId) else { throw HospitalError.notFound("slot") }
+            if slot.startsAt <= now { throw HospitalError.conflict("slot_in_past", "The slot has started already.") }
+            throw HospitalError.conflict("slot_taken", "The slot is booked already.")
+        }
+    }
+
+    /// Cancels the patient's booking of a slot that has not started; the slot is open again.
+    /// - Throws: `not_found` (also for another patient's booking), `slot_in_past`, `slot_completed`.
+    public func cancel(slotId: Int64, patientId: Int64) async throws {
+        let now = clock()
+        try await database.writer.write { db in
+            guard let slot = try Slot.fetchOne(db, key: slotId), slot.patientId == patientId else {
+                throw HospitalError.notFound("slot")
+            }
+            guard slot.status == .booked else { throw HospitalError.conflict("slot_completed", "The checkup took place already.") }
+            guard slot.startsAt > now else { throw HospitalError.conflict("slot_in_past", "The slot has started already.") }
+            try db.execute(sql: "UPDATE slot SET status = 'open', patientId = NULL WHERE id = ?", arguments: [slotId])
+        }
+    }
+
+    /// Removes one of the doctor's open slots.
+    /// - Throws: `not_found`, `slot_booked`.
+    public func withdraw(slotId: Int64, doctorId: Int64) async throws {
+        try await database.writer.write { db in
+            guard let slot = try Slot.fetchOne(db, key: slotId), slot.doctorId == doctorId else { throw HospitalError.notFound("slot") }
+            guard slot.status == .open else {
+                throw HospitalError.conflict("slot_booked", "A booked slot stays; the patient cancels it.")
+            }
+            try Slot.deleteOne(db, key: slotId)
+        }
+    }
+
+    /// Marks the checkup of one of the doctor's booked slots done, once it has started.
+    /// - Throws: `not_found`, `slot_not_booked`, `checkup_not_started`.
+    public func complete(slotId: Int64, doctorId: Int64) async throws -> SlotListing {
+        let now = clock()
+        return try await database.writer.write { db in
+            guard let slot = try Slot.fetchOne(db, key: slotId), slot.doctorId == doctorId else { throw HospitalError.notFound("slot") }
+            switch slot.status {
+            case .open: throw HospitalError.conflict("slot_not_booked", "Nobody booked this slot.")
+            case .completed: break
+            case .booked:
+                guard slot.startsAt <= now else {
+                    throw HospitalError.conflict("checkup_not_started", "A checkup is completed once its slot has started.")
+                }
+                try db.execute(sql: "UPDATE slot SET status = 'completed' WHERE id = ?", arguments: [slotId])
+            }
+            return try Self.listing(slotId, in: db)!
+        }
+    }
+
+    static func listing(_ id: Int64, in db: Database) throws -> SlotListing? {
+        try SlotListing.fetchOne(db, sql: SlotListing.select + " WHERE slot.id = ?", arguments: [id])
+    }
+}
