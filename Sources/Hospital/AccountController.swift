@@ -62,7 +62,8 @@ struct AccountController {
         let input = try await request.decodeJSON(as: Login.self)
         let session = try await accounts.login(email: input.email, password: input.password, client: context.clientAddress)
         return EditedResponse(
-            status: .created, response: SessionView(token: session.token, expiresAt: Date(seconds: session.expiresAt), user: UserView(session.user)))
+            status: .created,
+            response: SessionView(token: session.token, expiresAt: Date(seconds: session.expiresAt), user: UserView(session.user)))
     }
 
     @Sendable func logout(_ request: Request, context: HospitalRequestContext) async throws -> HTTPResponse.Status {

@@ -10,7 +10,10 @@ public struct Accounts: Sendable {
         public var idle: Int64 = 30 * 60
         /// A token this old (seconds) is void however often it is used.
         public var absolute: Int64 = 12 * 3600
-        public init() {}
+        public init(idle: Int64 = 30 * 60, absolute: Int64 = 12 * 3600) {
+            self.idle = idle
+            self.absolute = absolute
+        }
     }
 
     let database: HospitalDatabase

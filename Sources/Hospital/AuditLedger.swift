@@ -4,7 +4,10 @@ import GRDB
 
 /// What the ledger records: who did what to which subject, and how it went.
 public enum AuditAction: String, Codable, Sendable, CaseIterable {
-    case login, upload, accessRequest = "access_request", codeIssued = "code_issued", redeem, grant, deny, revoke, download
+    case login, upload
+    case accessRequest = "access_request"
+    case codeIssued = "code_issued"
+    case redeem, grant, deny, revoke, download
 }
 
 /// How an audited action ended.
@@ -112,7 +115,8 @@ public enum AuditLedger {
 
     /// Entries after `after` (an entry id), oldest first: an admin sees all, a patient those about their
     /// own data ("who looked at my reports"), anyone else none.
-    public static func entries(for identity: Identity, after: Int64, limit: Int, in database: HospitalDatabase) async throws -> [AuditEntry] {
+    public static func entries(for identity: Identity, after: Int64, limit: Int, in database: HospitalDatabase) async throws -> [AuditEntry]
+    {
         switch identity.role {
         case .admin:
             return try await database.writer.read { db in
@@ -121,7 +125,8 @@ public enum AuditLedger {
         case .patient:
             return try await database.writer.read { db in
                 try AuditEntry.fetchAll(
-                    db, sql: "SELECT * FROM audit WHERE patientId = ? AND id > ? ORDER BY id LIMIT ?", arguments: [identity.userId, after, limit])
+                    db, sql: "SELECT * FROM audit WHERE patientId = ? AND id > ? ORDER BY id LIMIT ?",
+                    arguments: [identity.userId, after, limit])
             }
         case .doctor:
             return []

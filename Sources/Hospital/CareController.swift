@@ -47,7 +47,8 @@ struct CareController {
     }
 
     struct NewSlot: Decodable {
-        var startsAt: Date
+        /// RFC 3339, such as `2026-12-01T09:00:00Z` (parsed here: Foundation's date decoding loses the field name).
+        var startsAt: String
         var durationMinutes: Int
     }
 
@@ -75,7 +76,7 @@ struct CareController {
         let doctor = try context.requireIdentity(.doctor)
         let input = try await request.decodeJSON(as: NewSlot.self)
         let slot = try await scheduling.publish(
-            doctorId: doctor.userId, startsAt: Int64(input.startsAt.timeIntervalSince1970.rounded(.down)),
+            doctorId: doctor.userId, startsAt: try Validation.time(input.startsAt, field: "startsAt"),
             durationMinutes: input.durationMinutes)
         return EditedResponse(status: .created, response: SlotView(slot, showPatient: true))
     }

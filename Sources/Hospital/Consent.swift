@@ -176,7 +176,8 @@ public struct Consent: Sendable {
             try await sender.send(message)
         } catch {
             try await database.writer.write { db in
-                try db.execute(sql: "UPDATE accessRequest SET status = 'void', decidedAt = ? WHERE id = ?", arguments: [now, message.requestId])
+                try db.execute(
+                    sql: "UPDATE accessRequest SET status = 'void', decidedAt = ? WHERE id = ?", arguments: [now, message.requestId])
                 try AuditLedger.append(
                     .init(
                         actor: doctor.userId, .codeIssued, subject: "request:\(message.requestId)", patient: listing.patientId,
@@ -212,7 +213,9 @@ public struct Consent: Sendable {
             let patientId = try Int64.fetchOne(db, sql: "SELECT patientId FROM report WHERE id = ?", arguments: [request.reportId])
             func audit(_ outcome: AuditOutcome, _ detail: String) throws {
                 try AuditLedger.append(
-                    .init(actor: doctor.userId, .redeem, subject: "request:\(requestId)", patient: patientId, outcome: outcome, detail: detail),
+                    .init(
+                        actor: doctor.userId, .redeem, subject: "request:\(requestId)", patient: patientId, outcome: outcome, detail: detail
+                    ),
                     time: now, in: db)
             }
             switch request.status {
@@ -248,11 +251,13 @@ public struct Consent: Sendable {
             }
             try db.execute(sql: "UPDATE accessRequest SET status = 'granted', decidedAt = ? WHERE id = ?", arguments: [now, requestId])
             var grant = Grant(
-                reportId: request.reportId, doctorId: doctor.userId, requestId: requestId, createdAt: now, expiresAt: now + policy.grantLifetime)
+                reportId: request.reportId, doctorId: doctor.userId, requestId: requestId, createdAt: now,
+                expiresAt: now + policy.grantLifetime)
             try grant.insert(db)
             try audit(.success, "")
             try AuditLedger.append(
-                .init(actor: doctor.userId, .grant, subject: "report:\(request.reportId)", patient: patientId, detail: "grant \(grant.id!)"),
+                .init(
+                    actor: doctor.userId, .grant, subject: "report:\(request.reportId)", patient: patientId, detail: "grant \(grant.id!)"),
                 time: now, in: db)
             return .success(try Self.grantListing(grant.id!, in: db)!)
         }
@@ -288,7 +293,8 @@ public struct Consent: Sendable {
             if listing.grant.revokedAt == nil {
                 try db.execute(sql: "UPDATE \"grant\" SET revokedAt = ? WHERE id = ?", arguments: [now, grantId])
                 try AuditLedger.append(
-                    .init(actor: patient.userId, .revoke, subject: "report:\(listing.grant.reportId)", patient: patient.userId,
+                    .init(
+                        actor: patient.userId, .revoke, subject: "report:\(listing.grant.reportId)", patient: patient.userId,
                         detail: "grant \(grantId)"), time: now, in: db)
             }
             return try Self.grantListing(grantId, in: db)!

@@ -103,7 +103,9 @@ struct ConsentController {
             }
             status = value
         }
-        return try await consent.requests(for: identity, status: status).map { AccessRequestView($0, maxAttempts: consent.policy.maxAttempts) }
+        return try await consent.requests(for: identity, status: status).map {
+            AccessRequestView($0, maxAttempts: consent.policy.maxAttempts)
+        }
     }
 
     @Sendable func redeem(_ request: Request, context: HospitalRequestContext) async throws -> EditedResponse<GrantView> {
@@ -115,7 +117,8 @@ struct ConsentController {
 
     @Sendable func deny(_ request: Request, context: HospitalRequestContext) async throws -> AccessRequestView {
         let patient = try context.requireIdentity(.patient)
-        return AccessRequestView(try await consent.deny(requestId: try context.id("id"), by: patient), maxAttempts: consent.policy.maxAttempts)
+        return AccessRequestView(
+            try await consent.deny(requestId: try context.id("id"), by: patient), maxAttempts: consent.policy.maxAttempts)
     }
 
     @Sendable func grants(_ request: Request, context: HospitalRequestContext) async throws -> [GrantView] {

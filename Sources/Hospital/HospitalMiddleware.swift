@@ -62,10 +62,8 @@ extension Request {
         } catch {
             throw HospitalError(.contentTooLarge, code: "too_large", message: "The JSON body is larger than \(limit) bytes.")
         }
-        let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .iso8601
         do {
-            return try decoder.decode(T.self, from: Data(buffer.readableBytesView))
+            return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView))
         } catch let DecodingError.keyNotFound(key, context) {
             throw HospitalError.invalid(Self.path(context.codingPath + [key]), "This field is required.")
         } catch let DecodingError.typeMismatch(_, context) {

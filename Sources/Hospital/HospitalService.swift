@@ -29,7 +29,8 @@ public struct HospitalServices: Sendable {
     ///   - random: A CSPRNG outside tests: tokens, codes.
     public init(
         database: HospitalDatabase, hasher: PasswordHasher, vault: ReportVault, sender: any CodeSender, codeKey: SymmetricKey,
-        sessionPolicy: Accounts.SessionPolicy = .init(), consentPolicy: Consent.Policy = .init(), maxReportSize: Int64 = Reports.defaultMaxSize,
+        sessionPolicy: Accounts.SessionPolicy = .init(), consentPolicy: Consent.Policy = .init(),
+        maxReportSize: Int64 = Reports.defaultMaxSize,
         clock: @escaping @Sendable () -> Int64, random: @escaping @Sendable (Int) -> [UInt8]
     ) {
         self.database = database

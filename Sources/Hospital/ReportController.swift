@@ -54,7 +54,8 @@ struct ReportController {
             guard let length = Int64(header), length >= 0 else { throw HospitalError.invalid("Content-Length", "Not a length.") }
             declared = length
         }
-        let upload = Reports.Upload(patientId: patientId, title: title, contentType: request.headers[.contentType], declaredLength: declared)
+        let upload = Reports.Upload(
+            patientId: patientId, title: title, contentType: request.headers[.contentType], declaredLength: declared)
         let listing = try await reports.upload(upload, body: request.body, by: doctor)
         return EditedResponse(status: .created, response: ReportView(listing))
     }

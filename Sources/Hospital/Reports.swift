@@ -116,7 +116,9 @@ public struct Reports: Sendable {
                 size: head.length, sha256: head.sha256.hex, head: head.pointer.description, createdAt: now)
             try report.insert(db)
             try AuditLedger.append(
-                .init(actor: doctor.userId, .upload, subject: "report:\(report.id!)", patient: upload.patientId, detail: "\(head.length) bytes"),
+                .init(
+                    actor: doctor.userId, .upload, subject: "report:\(report.id!)", patient: upload.patientId,
+                    detail: "\(head.length) bytes"),
                 time: now, in: db)
             return try ReportListing.fetch(report.id!, in: db)!
         }

@@ -66,7 +66,9 @@ public struct Scheduling: Sendable {
     public func searchDoctors(specialization: String?) async throws -> [User] {
         let query = (specialization ?? "").trimmingCharacters(in: .whitespaces)
         guard query.count <= 100 else { throw HospitalError.invalid("specialization", "Search with at most 100 characters.") }
-        let pattern = "%" + query.lowercased().replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%")
+        let pattern =
+            "%"
+            + query.lowercased().replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%")
             .replacingOccurrences(of: "_", with: "\\_") + "%"
         return try await database.writer.read { db in
             try User.fetchAll(
@@ -90,10 +92,11 @@ public struct Scheduling: Sendable {
         }
         let end = startsAt + Int64(durationMinutes) * 60
         return try await database.writer.write { db in
-            let overlapping = try Int.fetchOne(
-                db,
-                sql: "SELECT count(*) FROM slot WHERE doctorId = ? AND startsAt < ? AND startsAt + durationMinutes * 60 > ?",
-                arguments: [doctorId, end, startsAt]) ?? 0
+            let overlapping =
+                try Int.fetchOne(
+                    db,
+                    sql: "SELECT count(*) FROM slot WHERE doctorId = ? AND startsAt < ? AND startsAt + durationMinutes * 60 > ?",
+                    arguments: [doctorId, end, startsAt]) ?? 0
             guard overlapping == 0 else {
                 throw HospitalError.conflict("slot_overlaps", "The slot overlaps another of your slots.", field: "startsAt")
             }

@@ -93,4 +93,16 @@ enum Validation {
         else { throw .invalid("contentType", "The content type is a media type such as application/pdf.") }
         return value.trimmingCharacters(in: .whitespaces)
     }
+
+    /// An RFC 3339 time with an offset (`2026-12-01T09:00:00Z`, `2026-12-01T10:00:00+01:00`, fractions allowed),
+    /// as seconds since 1970.
+    static func time(_ value: String, field: String) throws(HospitalError) -> Int64 {
+        let plain = ISO8601DateFormatter()
+        let fractional = ISO8601DateFormatter()
+        fractional.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        guard value.count <= 40, let date = plain.date(from: value) ?? fractional.date(from: value) else {
+            throw .invalid(field, "A time is RFC 3339 with an offset, such as 2026-12-01T09:00:00Z.")
+        }
+        return Int64(date.timeIntervalSince1970.rounded(.down))
+    }
 }

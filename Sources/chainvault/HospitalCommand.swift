@@ -60,3 +60,27 @@ struct StaffOptions: ParsableArguments {
         }
     }
 }
+
+/// `chainvault audit verify`: checks the hospital's audit ledger hash by hash.
+struct AuditCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "audit", abstract: "Check the hospital's hash-chained audit ledger.", subcommands: [Verify.self])
+
+    struct Verify: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Recompute every entry's hash from the first; name the first entry edited, removed or out of place.")
+        @Option(help: "Data root.")
+        var data: String = environment("DATA") ?? "buckets"
+
+        func run() async throws {
+            let database = try HospitalDatabase.open(path: try configDirectory(data) + "/hospital.sqlite")
+            switch try await AuditLedger.verify(database) {
+            case .intact(let entries):
+                output("audit ledger intact: \(entries) entries")
+            case .broken(let entryId, let reason):
+                output("audit ledger BROKEN at entry \(entryId): \(reason)")
+                throw ExitCode(1)
+            }
+        }
+    }
+}

@@ -42,10 +42,14 @@ struct Serve: AsyncParsableCommand {
 
     @OptionGroup(title: "Report chains (hospital)") var storage: ChainStorageOptions
 
-    @Option(name: .customLong("report-size-limit"), help: "Largest report the hospital API accepts, in bytes (env CHAINVAULT_REPORT_SIZE_LIMIT).")
+    @Option(
+        name: .customLong("report-size-limit"),
+        help: "Largest report the hospital API accepts, in bytes (env CHAINVAULT_REPORT_SIZE_LIMIT).")
     var reportSizeLimit: Int64 = environment("REPORT_SIZE_LIMIT").flatMap(Int64.init) ?? Reports.defaultMaxSize
 
-    @Option(name: .customLong("grant-lifetime"), help: "Seconds a redeemed access code lets a doctor read a report (env CHAINVAULT_GRANT_LIFETIME).")
+    @Option(
+        name: .customLong("grant-lifetime"),
+        help: "Seconds a redeemed access code lets a doctor read a report (env CHAINVAULT_GRANT_LIFETIME).")
     var grantLifetime: Int64 = environment("GRANT_LIFETIME").flatMap(Int64.init) ?? 3600
 
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")

@@ -1,3 +1,5 @@
+import ChunkChain
+import Crypto
 import Foundation
 import GRDB
 import Hummingbird
@@ -35,19 +37,52 @@ func errorOf(_ response: TestResponse) throws -> (code: String, field: String?) 
     return (try #require(error["code"] as? String), error["field"] as? String)
 }
 
+/// A code sender that keeps the messages (and can be made to fail).
+final class RecordingSender: CodeSender, @unchecked Sendable {
+    // Guarded by the lock: appended from request tasks, read by the test.
+    private var sent: [CodeMessage] = []
+    private var failing = false
+    private let lock = NSLock()
+
+    var messages: [CodeMessage] { lock.withLock { sent } }
+    func fail(_ value: Bool) { lock.withLock { failing = value } }
+
+    func send(_ message: CodeMessage) async throws {
+        try lock.withLock {
+            if failing { throw CocoaError(.fileWriteUnknown) }
+            sent.append(message)
+        }
+    }
+}
+
 struct HospitalFixture {
     let clock = TestClock()
     let database: HospitalDatabase
-    let accounts: Accounts
+    let store = MemoryChunkStore()
+    let sender = RecordingSender()
+    let services: HospitalServices
+    var accounts: Accounts { services.accounts }
 
-    init() throws {
+    /// - Parameter chunkSize: Small, so that small reports make chains of several chunks.
+    /// - Parameter sessions: By default a week long, so that tests can move the clock by hours.
+    init(
+        maxReportSize: Int64 = Reports.defaultMaxSize, chunkSize: Int = 4096, grantLifetime: Int64 = 3600,
+        sessions: Accounts.SessionPolicy = .init(idle: 7 * 86400, absolute: 7 * 86400)
+    ) throws {
         database = try HospitalDatabase.inMemory()
-        accounts = Accounts(
-            database: database, hasher: PasswordHasher(parameters: .testing, random: { [UInt8](repeating: 7, count: $0) }),
-            clock: clock.source, random: { _ in (0..<32).map { _ in UInt8.random(in: 0...255) } })
+        let spool = FileManager.default.temporaryDirectory.appendingPathComponent("hospital-spool-\(UUID().uuidString)").path
+        let keyring = Keyring.generate(random: systemRandom, now: 0)
+        let clock = self.clock
+        let vault = ReportVault(
+            store: store, keyring: { keyring }, index: nil, spoolDirectory: spool, chunkSize: chunkSize, clock: clock.source)
+        services = HospitalServices(
+            database: database, hasher: PasswordHasher(parameters: .testing, random: { [UInt8](repeating: 7, count: $0) }), vault: vault,
+            sender: sender, codeKey: SymmetricKey(size: .bits256), sessionPolicy: sessions,
+            consentPolicy: .init(grantLifetime: grantLifetime),
+            maxReportSize: maxReportSize, clock: clock.source, random: systemRandom)
     }
 
-    func app() -> some ApplicationProtocol { buildHospitalApplication(configuration: .init(port: 0), accounts: accounts) }
+    func app() -> some ApplicationProtocol { buildHospitalApplication(configuration: .init(port: 0), services: services) }
 
     func login(_ client: some TestClientProtocol, _ email: String, _ password: String) async throws -> String {
         do {
@@ -202,7 +237,7 @@ extension HTTPFields {
     }
 
     @Test func tokensExpireWhenIdleAndAtTheirAbsoluteAge() async throws {
-        let fixture = try HospitalFixture()
+        let fixture = try HospitalFixture(sessions: .init())
         _ = try await fixture.accounts.registerPatient(
             .init(name: "Ada", email: "ada@example.org", password: "correct horse battery", dateOfBirth: "1985-04-12", phone: "0123456"))
         let idle = try await fixture.accounts.login(email: "ada@example.org", password: "correct horse battery", client: "t")

@@ -1,0 +1,203 @@
+import ChunkChain
+import Crypto
+import Foundation
+import GRDB
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import Testing
+
+@testable import Hospital
+
+/// The people of a test: an admin, two doctors, two patients, each logged in.
+struct Cast {
+    struct Person {
+        var id: Int64
+        var token: String
+        var headers: HTTPFields { .bearer(token) }
+    }
+
+    let admin: Person
+    let cardiologist: Person
+    let dermatologist: Person
+    let ada: Person
+    let bob: Person
+
+    init(_ fixture: HospitalFixture) async throws {
+        let accounts = fixture.accounts
+        let password = "correct horse battery"
+        func staff(_ role: Role, _ name: String, _ email: String, _ specialization: String?) async throws -> Person {
+            let user = try await accounts.createStaff(
+                .init(role: role, name: name, email: email, password: password, specialization: specialization))
+            return Person(id: user.id!, token: try await accounts.login(email: email, password: password, client: "test").token)
+        }
+        func patient(_ name: String, _ email: String) async throws -> Person {
+            let user = try await accounts.registerPatient(
+                .init(name: name, email: email, password: password, dateOfBirth: "1985-04-12", phone: "+44 20 7946 0000"))
+            return Person(id: user.id!, token: try await accounts.login(email: email, password: password, client: "test").token)
+        }
+        admin = try await staff(.admin, "Ann Admin", "admin@example.org", nil)
+        cardiologist = try await staff(.doctor, "Carl Heart", "carl@example.org", "Interventional Cardiology")
+        dermatologist = try await staff(.doctor, "Dora Skin", "dora@example.org", "Dermatology")
+        ada = try await patient("Ada Patient", "ada@example.org")
+        bob = try await patient("Bob Patient", "bob@example.org")
+    }
+}
+
+/// An RFC 3339 time `seconds` after the fixture clock's now.
+func time(_ fixture: HospitalFixture, plus seconds: Int64) -> String {
+    ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: TimeInterval(fixture.clock.now + seconds)))
+}
+
+func decodeList(_ response: TestResponse) throws -> [[String: Any]] {
+    try JSONSerialization.jsonObject(with: Data(response.body.readableBytesView)) as? [[String: Any]] ?? []
+}
+
+/// Publishes a slot an hour ahead, books it for `patient`, moves the clock past its start and completes it.
+/// - Returns: The slot id.
+@discardableResult
+func completedCheckup(
+    _ client: some TestClientProtocol, _ fixture: HospitalFixture, doctor: Cast.Person, patient: Cast.Person
+) async throws -> Int64 {
+    let published = try await client.execute(
+        uri: "/api/slots", method: .post, headers: doctor.headers,
+        body: json(["startsAt": time(fixture, plus: 3600), "durationMinutes": 20]))
+    #expect(published.status == .created)
+    let slot = try #require(try decode(published)["id"] as? Int64)
+    let booked = try await client.execute(uri: "/api/slots/\(slot)/booking", method: .post, headers: patient.headers)
+    #expect(booked.status == .ok)
+    fixture.clock.advance(by: 3600)
+    let completed = try await client.execute(uri: "/api/slots/\(slot)/completion", method: .post, headers: doctor.headers)
+    #expect(completed.status == .ok)
+    return slot
+}
+
+@Suite struct CareTests {
+    @Test func doctorsAreFoundByAnyPartOfTheirSpecializationWhateverTheCase() async throws {
+        let fixture = try HospitalFixture()
+        _ = try await Cast(fixture)
+        try await fixture.app().test(.router) { client in
+            let cardio = try decodeList(try await client.execute(uri: "/api/doctors?specialization=CARDIO", method: .get))
+            #expect(cardio.map { $0["name"] as? String } == ["Carl Heart"])
+            #expect(cardio.first?["email"] == nil)
+            let all = try decodeList(try await client.execute(uri: "/api/doctors", method: .get))
+            #expect(all.count == 2)
+            // LIKE wildcards are literal.
+            let wildcard = try decodeList(try await client.execute(uri: "/api/doctors?specialization=%25", method: .get))
+            #expect(wildcard.isEmpty)
+        }
+    }
+
+    @Test func slotsArePublishedBookedCancelledAndCompletedWithEachRefusalNamed() async throws {
+        let fixture = try HospitalFixture()
+        let cast = try await Cast(fixture)
+        try await fixture.app().test(.router) { client in
+            // Publishing: in the past, too short, overlapping; patients may not publish.
+            let past = try await client.execute(
+                uri: "/api/slots", method: .post, headers: cast.cardiologist.headers,
+                body: json(["startsAt": time(fixture, plus: -60), "durationMinutes": 20]))
+            #expect(try past.status == .badRequest && (errorOf(past)) == ("invalid_field", "startsAt"))
+            let short = try await client.execute(
+                uri: "/api/slots", method: .post, headers: cast.cardiologist.headers,
+                body: json(["startsAt": time(fixture, plus: 3600), "durationMinutes": 1]))
+            #expect((try errorOf(short)) == ("invalid_field", "durationMinutes"))
+            let notATime = try await client.execute(
+                uri: "/api/slots", method: .post, headers: cast.cardiologist.headers,
+                body: json(["startsAt": "tomorrow", "durationMinutes": 20]))
+            #expect((try errorOf(notATime)) == ("invalid_field", "startsAt"))
+            let byPatient = try await client.execute(
+                uri: "/api/slots", method: .post, headers: cast.ada.headers,
+                body: json(["startsAt": time(fixture, plus: 3600), "durationMinutes": 20]))
+            #expect(byPatient.status == .forbidden)
+            let published = try await client.execute(
+                uri: "/api/slots", method: .post, headers: cast.cardiologist.headers,
+                body: json(["startsAt": time(fixture, plus: 3600), "durationMinutes": 30]))
+            #expect(published.status == .created)
+            let slot = try #require(try decode(published)["id"] as? Int64)
+            let overlapping = try await client.execute(
+                uri: "/api/slots", method: .post, headers: cast.cardiologist.headers,
+                body: json(["startsAt": time(fixture, plus: 3600 + 600), "durationMinutes": 30]))
+            #expect(try overlapping.status == .conflict && (errorOf(overlapping)).code == "slot_overlaps")
+
+            // Patients see the open slot, book it; a second booking is refused.
+            let open = try decodeList(
+                try await client.execute(uri: "/api/doctors/\(cast.cardiologist.id)/slots", method: .get, headers: cast.bob.headers))
+            #expect(open.map { $0["id"] as? Int64 } == [slot] && open.first?["patientName"] == nil)
+            #expect(try await client.execute(uri: "/api/slots/\(slot)/booking", method: .post, headers: cast.ada.headers).status == .ok)
+            let taken = try await client.execute(uri: "/api/slots/\(slot)/booking", method: .post, headers: cast.bob.headers)
+            #expect(try taken.status == .conflict && (errorOf(taken)).code == "slot_taken")
+            let missing = try await client.execute(uri: "/api/slots/9999/booking", method: .post, headers: cast.bob.headers)
+            #expect(missing.status == .notFound)
+            let badId = try await client.execute(uri: "/api/slots/abc/booking", method: .post, headers: cast.bob.headers)
+            #expect(try badId.status == .badRequest && (errorOf(badId)) == ("invalid_field", "id"))
+
+            // Bob cannot cancel Ada's booking (404, as if there were none); Ada can, and books again.
+            #expect(
+                try await client.execute(uri: "/api/slots/\(slot)/booking", method: .delete, headers: cast.bob.headers).status == .notFound)
+            #expect(
+                try await client.execute(uri: "/api/slots/\(slot)/booking", method: .delete, headers: cast.ada.headers).status == .noContent
+            )
+            #expect(try await client.execute(uri: "/api/slots/\(slot)/booking", method: .post, headers: cast.ada.headers).status == .ok)
+
+            // The doctor's calendar names the patient; completion waits for the slot to start; another doctor gets 404.
+            let calendar = try decodeList(try await client.execute(uri: "/api/slots", method: .get, headers: cast.cardiologist.headers))
+            #expect(calendar.first?["patientName"] as? String == "Ada Patient" && calendar.first?["status"] as? String == "booked")
+            let early = try await client.execute(uri: "/api/slots/\(slot)/completion", method: .post, headers: cast.cardiologist.headers)
+            #expect(try early.status == .conflict && (errorOf(early)).code == "checkup_not_started")
+            fixture.clock.advance(by: 3600)
+            let lateBooking = try await client.execute(uri: "/api/slots/\(slot)/booking", method: .delete, headers: cast.ada.headers)
+            #expect((try errorOf(lateBooking)).code == "slot_in_past")
+            let foreign = try await client.execute(uri: "/api/slots/\(slot)/completion", method: .post, headers: cast.dermatologist.headers)
+            #expect(foreign.status == .notFound)
+            let done = try await client.execute(uri: "/api/slots/\(slot)/completion", method: .post, headers: cast.cardiologist.headers)
+            #expect(try done.status == .ok && (decode(done))["status"] as? String == "completed")
+            let mine = try decodeList(try await client.execute(uri: "/api/slots", method: .get, headers: cast.ada.headers))
+            #expect(mine.map { $0["doctorName"] as? String } == ["Carl Heart"])
+        }
+    }
+
+    @Test func ofManyConcurrentBookingsOfOneSlotExactlyOneWins() async throws {
+        let fixture = try HospitalFixture()
+        let cast = try await Cast(fixture)
+        let slot = try await fixture.services.scheduling.publish(
+            doctorId: cast.cardiologist.id, startsAt: fixture.clock.now + 3600, durationMinutes: 15)
+        var patients = [cast.ada.id, cast.bob.id]
+        for index in 0..<14 {
+            patients.append(
+                try await fixture.accounts.registerPatient(
+                    .init(
+                        name: "P \(index)", email: "p\(index)@example.org", password: "correct horse battery", dateOfBirth: "1990-01-01",
+                        phone: "0123456789")
+                ).id!)
+        }
+        let scheduling = fixture.services.scheduling
+        let outcomes = await withTaskGroup(of: String.self) { group in
+            for patient in patients {
+                group.addTask {
+                    do {
+                        _ = try await scheduling.book(slotId: slot.slot.id!, patientId: patient)
+                        return "booked"
+                    } catch let error as HospitalError {
+                        return error.code
+                    } catch {
+                        return "\(error)"
+                    }
+                }
+            }
+            return await group.reduce(into: [String]()) { $0.append($1) }
+        }
+        #expect(outcomes.filter { $0 == "booked" }.count == 1)
+        #expect(outcomes.filter { $0 == "slot_taken" }.count == patients.count - 1)
+    }
+
+    @Test func aPublishedSlotCannotBeBookedOnceItStarted() async throws {
+        let fixture = try HospitalFixture()
+        let cast = try await Cast(fixture)
+        let slot = try await fixture.services.scheduling.publish(
+            doctorId: cast.cardiologist.id, startsAt: fixture.clock.now + 60, durationMinutes: 15)
+        fixture.clock.advance(by: 60)
+        await #expect(throws: HospitalError.conflict("slot_in_past", "The slot has started already.")) {
+            try await fixture.services.scheduling.book(slotId: slot.slot.id!, patientId: cast.ada.id)
+        }
+    }
+}

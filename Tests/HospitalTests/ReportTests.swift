@@ -1,0 +1,117 @@
+import ChunkChain
+import Crypto
+import Foundation
+import GRDB
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import Testing
+
+@testable import Hospital
+
+/// Uploads `bytes` as a report for `patient` by `doctor`.
+func upload(
+    _ client: some TestClientProtocol, _ bytes: [UInt8], for patient: Cast.Person, by doctor: Cast.Person, title: String = "Blood%20test"
+) async throws -> TestResponse {
+    var headers = doctor.headers
+    headers[.contentType] = "application/pdf"
+    return try await client.execute(
+        uri: "/api/patients/\(patient.id)/reports?title=\(title)", method: .post, headers: headers, body: ByteBuffer(bytes: bytes))
+}
+
+@Suite struct ReportTests {
+    @Test func aReportIsAChainOverBothBucketsReadableByItsPatientAndAuthorOnly() async throws {
+        let fixture = try HospitalFixture()
+        let cast = try await Cast(fixture)
+        let bytes = (0..<50_000).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) }
+        try await fixture.app().test(.router) { client in
+            // No completed checkup yet: refused, nothing stored.
+            let early = try await upload(client, bytes, for: cast.ada, by: cast.cardiologist)
+            #expect(try early.status == .forbidden && (errorOf(early)) == ("no_completed_checkup", "patientId"))
+            #expect(await fixture.store.all().isEmpty)
+            try await completedCheckup(client, fixture, doctor: cast.cardiologist, patient: cast.ada)
+
+            let noTitle = try await client.execute(
+                uri: "/api/patients/\(cast.ada.id)/reports", method: .post, headers: cast.cardiologist.headers,
+                body: ByteBuffer(bytes: bytes))
+            #expect((try errorOf(noTitle)) == ("invalid_field", "title"))
+            let byPatient = try await upload(client, bytes, for: cast.ada, by: cast.ada)
+            #expect(byPatient.status == .forbidden)
+
+            let created = try await upload(client, bytes, for: cast.ada, by: cast.cardiologist)
+            #expect(created.status == .created)
+            let report = try decode(created)
+            let id = try #require(report["id"] as? Int64)
+            #expect(report["size"] as? Int == bytes.count && report["title"] as? String == "Blood test")
+            #expect(report["sha256"] as? String == SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined())
+            #expect(report["contentType"] as? String == "application/pdf")
+            // 50 000 bytes in 4 KiB chunks: 13 chunks over both buckets, none holding the report.
+            let chunks = await fixture.store.all()
+            #expect(chunks.count == 13 && Set(chunks.map(\.bucket)) == [.a, .b])
+            let head = try #require(
+                try await fixture.database.writer.read { db in try String.fetchOne(db, sql: "SELECT head FROM report") })
+            #expect(head.hasPrefix("A:") || head.hasPrefix("B:"))
+
+            for reader in [cast.ada, cast.cardiologist] {
+                let download = try await client.execute(uri: "/api/reports/\(id)/content", method: .get, headers: reader.headers)
+                #expect(download.status == .ok && Array(download.body.readableBytesView) == bytes)
+                #expect(download.headers[.contentType] == "application/pdf")
+            }
+            // Another patient and an admin: 404, as for a report that does not exist; another doctor: consent needed.
+            for stranger in [cast.bob, cast.admin] {
+                let refused = try await client.execute(uri: "/api/reports/\(id)/content", method: .get, headers: stranger.headers)
+                #expect(refused.status == .notFound)
+                #expect(try await client.execute(uri: "/api/reports/\(id)", method: .get, headers: stranger.headers).status == .notFound)
+            }
+            let consent = try await client.execute(uri: "/api/reports/\(id)/content", method: .get, headers: cast.dermatologist.headers)
+            #expect(try consent.status == .forbidden && (errorOf(consent)).code == "consent_required")
+            #expect(try await client.execute(uri: "/api/reports/999/content", method: .get, headers: cast.ada.headers).status == .notFound)
+
+            let adas = try decodeList(try await client.execute(uri: "/api/reports", method: .get, headers: cast.ada.headers))
+            #expect(adas.map { $0["id"] as? Int64 } == [id])
+            #expect(try decodeList(try await client.execute(uri: "/api/reports", method: .get, headers: cast.bob.headers)).isEmpty)
+            #expect(
+                try decodeList(try await client.execute(uri: "/api/reports", method: .get, headers: cast.dermatologist.headers)).isEmpty)
+        }
+    }
+
+    @Test func aReportOverTheLimitIs413AndLeavesNothingBehind() async throws {
+        let fixture = try HospitalFixture(maxReportSize: 10_000)
+        let cast = try await Cast(fixture)
+        try await fixture.app().test(.router) { client in
+            try await completedCheckup(client, fixture, doctor: cast.cardiologist, patient: cast.ada)
+            let tooLarge = try await upload(client, [UInt8](repeating: 1, count: 10_001), for: cast.ada, by: cast.cardiologist)
+            #expect(try tooLarge.status == .contentTooLarge && (errorOf(tooLarge)).code == "too_large")
+            #expect(await fixture.store.all().isEmpty)
+            #expect(try await fixture.database.writer.read { db in try Report.fetchCount(db) } == 0)
+            let exact = try await upload(client, [UInt8](repeating: 1, count: 10_000), for: cast.ada, by: cast.cardiologist)
+            #expect(exact.status == .created)
+            let badType = try await client.execute(
+                uri: "/api/patients/\(cast.ada.id)/reports?title=x", method: .post,
+                headers: [.authorization: "Bearer \(cast.cardiologist.token)", .contentType: "not a type"], body: ByteBuffer(bytes: [1]))
+            #expect((try errorOf(badType)) == ("invalid_field", "contentType"))
+        }
+    }
+
+    @Test func aTamperedChunkFailsTheDownloadAndTheLedgerSaysSo() async throws {
+        let fixture = try HospitalFixture()
+        let cast = try await Cast(fixture)
+        try await fixture.app().test(.router) { client in
+            try await completedCheckup(client, fixture, doctor: cast.cardiologist, patient: cast.ada)
+            let created = try await upload(client, [UInt8](repeating: 9, count: 20_000), for: cast.ada, by: cast.cardiologist)
+            let id = try #require(try decode(created)["id"] as? Int64)
+            for chunk in await fixture.store.all() {
+                var bytes = chunk.bytes
+                bytes[bytes.count - 1] ^= 1
+                await fixture.store.replace(key: chunk.key, bucket: chunk.bucket, with: bytes)
+            }
+            let response = try? await client.execute(uri: "/api/reports/\(id)/content", method: .get, headers: cast.ada.headers)
+            // The status went out before the chain failed: the body is cut short, never the whole announced length.
+            #expect((response?.body.readableBytes ?? 0) < 20_000)
+        }
+        let outcomes = try await fixture.database.writer.read { db in
+            try String.fetchAll(db, sql: "SELECT outcome FROM audit WHERE action = 'download' ORDER BY id")
+        }
+        #expect(outcomes == ["success", "failed"])
+    }
+}
