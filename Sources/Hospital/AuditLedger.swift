@@ -98,8 +98,7 @@ public enum AuditLedger {
 
     /// Appends an entry in the caller's write transaction, so that the action and its entry commit
     /// together (SQLite has one writer at a time: the chain never forks).
-    @discardableResult
-    static func append(_ event: Event, time: Int64, in db: Database) throws -> AuditEntry {
+    static func append(_ event: Event, time: Int64, in db: Database) throws {
         let last = try Row.fetchOne(db, sql: "SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1")
         let id: Int64 = (last?[0] ?? 0) + 1
         let previous: Data = last?[1] ?? genesis
@@ -110,7 +109,6 @@ public enum AuditLedger {
             id: id, time: time, actorId: event.actorId, action: event.action, subject: event.subject, patientId: event.patientId,
             outcome: event.outcome, detail: event.detail, previousHash: previous, hash: hash)
         try entry.insert(db)
-        return entry
     }
 
     /// Entries after `after` (an entry id), oldest first: an admin sees all, a patient those about their

@@ -203,7 +203,6 @@ public struct Consent: Sendable {
         guard code.count == policy.codeDigits, code.allSatisfy({ $0.isASCII && $0.isNumber }) else {
             throw HospitalError.invalid("code", "The code has \(policy.codeDigits) digits.")
         }
-        let candidate = mac(code, requestId: requestId)
         let macKey = self.macKey
         // Refusals that change state (an attempt counted, a request voided) commit before they are thrown.
         let outcome = try await database.writer.write { db -> Result<GrantListing, HospitalError> in

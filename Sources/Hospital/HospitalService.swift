@@ -54,7 +54,7 @@ public func buildHospitalApplication(
     router.add(middleware: AuthenticationMiddleware(accounts: services.accounts))
     router.get("openapi.json") { _, _ in
         Response(
-            status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.json)))
+            status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: OpenAPIDocument.bytes)))
     }
     let api = router.group("api")
     AccountController(accounts: services.accounts).addRoutes(to: api)
