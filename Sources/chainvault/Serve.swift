@@ -13,7 +13,7 @@ struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Serve the S3 gateway and the hospital API.",
         discussion:
-            "Every option can also be set by an environment variable CHAINVAULT_<NAME> (CHAINVAULT_DATA, CHAINVAULT_HOST, CHAINVAULT_S3_PORT, CHAINVAULT_HOSPITAL_PORT, CHAINVAULT_REGION, CHAINVAULT_DOMAIN, CHAINVAULT_LOG_LEVEL). CHAINVAULT_ACCESS_KEY and CHAINVAULT_SECRET_KEY set the root key pair."
+            "Every option can also be set by an environment variable CHAINVAULT_<NAME> (CHAINVAULT_DATA, CHAINVAULT_HOST, CHAINVAULT_S3_PORT, CHAINVAULT_HOSPITAL_PORT, CHAINVAULT_REGION, CHAINVAULT_DOMAIN, CHAINVAULT_LOG_LEVEL, CHAINVAULT_REPORT_SIZE_LIMIT, CHAINVAULT_GRANT_LIFETIME, CHAINVAULT_SMTP_URL, CHAINVAULT_SMTP_FROM, CHAINVAULT_SMTP_USER, CHAINVAULT_SMTP_CA_FILE, CHAINVAULT_BUCKET_A/B, CHAINVAULT_ENDPOINT_A/B). CHAINVAULT_ACCESS_KEY and CHAINVAULT_SECRET_KEY set the root key pair."
     )
 
     @Option(help: "Data root: one directory per bucket.")
@@ -51,6 +51,26 @@ struct Serve: AsyncParsableCommand {
         name: .customLong("grant-lifetime"),
         help: "Seconds a redeemed access code lets a doctor read a report (env CHAINVAULT_GRANT_LIFETIME).")
     var grantLifetime: Int64 = environment("GRANT_LIFETIME").flatMap(Int64.init) ?? 3600
+
+    @Option(
+        name: .customLong("smtp-url"),
+        help: """
+            Mail one-time codes through this SMTP server, smtp://HOST[:587] (STARTTLS) or smtps://HOST[:465] (env \
+            CHAINVAULT_SMTP_URL); default: one file per code in <data>/.chainvault/outbox. The password comes from \
+            CHAINVAULT_SMTP_PASSWORD or the file CHAINVAULT_SMTP_PASSWORD_FILE, never from the command line.
+            """)
+    var smtpURL: String?
+
+    @Option(name: .customLong("smtp-from"), help: "Sender address of code e-mails (env CHAINVAULT_SMTP_FROM).")
+    var smtpFrom: String?
+
+    @Option(name: .customLong("smtp-user"), help: "SMTP user for AUTH PLAIN (env CHAINVAULT_SMTP_USER).")
+    var smtpUser: String?
+
+    @Option(
+        name: .customLong("smtp-ca-file"),
+        help: "PEM CA certificates to trust for SMTP TLS instead of the system's (env CHAINVAULT_SMTP_CA_FILE).")
+    var smtpCAFile: String?
 
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: String = environment("LOG_LEVEL") ?? "info"
@@ -135,9 +155,34 @@ extension Serve {
             index: try storage.index(data: data), spoolDirectory: config + "/tmp", clock: { now() })
         return HospitalServices(
             database: try HospitalDatabase.open(path: config + "/hospital.sqlite"), hasher: PasswordHasher(random: systemRandom),
-            vault: vault, sender: try OutboxCodeSender(directory: config + "/outbox"),
+            vault: vault, sender: try codeSender(config: config),
             codeKey: try CodeKeyFile.loadOrCreate(path: config + "/code.key", random: systemRandom),
             consentPolicy: .init(grantLifetime: grantLifetime), maxReportSize: reportSizeLimit, clock: { now() }, random: systemRandom)
+    }
+}
+
+extension Serve {
+    /// SMTP when a URL is configured, else the outbox folder.
+    func codeSender(config: String) throws -> any CodeSender {
+        guard let url = smtpURL ?? environment("SMTP_URL") else { return try OutboxCodeSender(directory: config + "/outbox") }
+        guard let from = smtpFrom ?? environment("SMTP_FROM") else {
+            throw ValidationError("--smtp-url needs --smtp-from (CHAINVAULT_SMTP_FROM).")
+        }
+        var password = environment("SMTP_PASSWORD")
+        if let file = environment("SMTP_PASSWORD_FILE") {
+            guard let contents = FileManager.default.contents(atPath: file) else {
+                throw ValidationError("CHAINVAULT_SMTP_PASSWORD_FILE: cannot read \(file).")
+            }
+            password = String(decoding: contents, as: UTF8.self).trimmingCharacters(in: .newlines)
+        }
+        do {
+            let configuration = try SMTPConfiguration(
+                url: url, from: from, username: smtpUser ?? environment("SMTP_USER"), password: password,
+                caFile: smtpCAFile ?? environment("SMTP_CA_FILE"))
+            return try SMTPCodeSender(configuration: configuration)
+        } catch let error as SMTPError {
+            throw ValidationError("\(error)")
+        }
     }
 }
 
