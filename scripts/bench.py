@@ -178,11 +178,11 @@ def measure(name, endpoint, pids, work):
     return rows, put_seconds, get_seconds, peak_rss_mib(pids)
 
 
-def run_measured(args, env):
+def run_measured(args, env, discard_stdout=False):
     """Runs a command; returns (seconds, its peak RSS in MiB, its stdout)."""
     start = time.time()
-    process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-    out = process.stdout.read()
+    process = subprocess.Popen(args, stdout=subprocess.DEVNULL if discard_stdout else subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    out = b"" if discard_stdout else process.stdout.read()
     err = process.stderr.read()
     _, status, usage = os.wait4(process.pid, 0)
     seconds = time.time() - start
@@ -203,7 +203,7 @@ def measure_chain(work):
             for _ in range(size):
                 f.write(block)
         data = work / f"chain-data-{size}"
-        rates = {"put": [], "get": [], "verify --no-key": []}
+        rates = {"put": [], "get -o FILE": [], "get -o - (to /dev/null)": [], "verify --no-key": [], "dd to a file (write ceiling)": []}
         peak = {name: 0.0 for name in rates}
         for _ in range(runs):
             # Each command starts with nothing of the previous one left to write back (untimed sync).
@@ -213,11 +213,19 @@ def measure_chain(work):
             peak["put"] = max(peak["put"], rss)
             # get writes a new file each run (ext4 flushes a file truncated and rewritten when it is closed).
             output = work / f"out-{uuid.uuid4().hex}"
-            for name, args in [("get", ["get", head, "-o", str(output)]), ("verify --no-key", ["verify", "--no-key", head])]:
+            for name, args, discard in [("get -o FILE", ["get", head, "-o", str(output)], False),
+                                        ("get -o - (to /dev/null)", ["get", head, "-o", "-"], True),
+                                        ("verify --no-key", ["verify", "--no-key", head], False)]:
                 os.sync()
-                seconds, rss, _ = run_measured([BIN, "chain", args[0], "--data", str(data), *args[1:]], env)
+                seconds, rss, _ = run_measured([BIN, "chain", args[0], "--data", str(data), *args[1:]], env, discard_stdout=discard)
                 rates[name].append(size / seconds)
                 peak[name] = max(peak[name], rss)
+            output.unlink()
+            # What this machine's page cache takes from one writer, with no chain at all: the ceiling of get -o FILE.
+            os.sync()
+            seconds, rss, _ = run_measured(["dd", "if=/dev/zero", f"of={output}", "bs=1M", f"count={size}"], env)
+            rates["dd to a file (write ceiling)"].append(size / seconds)
+            peak["dd to a file (write ceiling)"] = max(peak["dd to a file (write ceiling)"], rss)
             output.unlink()
         for name in rates:
             rows.append((label, name, statistics.median(rates[name]), rates[name], peak[name]))

@@ -150,6 +150,10 @@ public struct Accounts: Sendable {
         let token = Self.base64URL(random(32))
         let rehash = hasher.needsRehash(user.passwordHash) ? try await hasher.hash(password) : nil
         try await database.writer.write { db in
+            // The user's expired sessions go now: nothing else would remove a token never used again.
+            try db.execute(
+                sql: "DELETE FROM session WHERE userId = ? AND (lastUsedAt <= ? OR createdAt <= ?)",
+                arguments: [user.id, now - policy.idle, now - policy.absolute])
             try db.execute(
                 sql: "INSERT INTO session (tokenHash, userId, createdAt, lastUsedAt) VALUES (?, ?, ?, ?)",
                 arguments: [Self.tokenHash(token), user.id, now, now])

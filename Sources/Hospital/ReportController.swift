@@ -101,6 +101,6 @@ struct ReportController {
     > {
         let doctor = try context.requireIdentity(.doctor)
         let listing = try await consent.request(reportId: try context.id("id"), by: doctor)
-        return EditedResponse(status: .created, response: .init(listing))
+        return EditedResponse(status: .created, response: .init(listing, maxAttempts: consent.policy.maxAttempts))
     }
 }

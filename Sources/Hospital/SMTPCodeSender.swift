@@ -36,7 +36,7 @@ public struct SMTPConfiguration: Sendable {
             throw SMTPError.configuration(
                 "the SMTP URL is smtp://HOST[:PORT] or smtps://HOST[:PORT] (credentials go in their own settings)")
         }
-        guard from.contains("@"), !from.contains(where: { $0 == "\r" || $0 == "\n" || $0 == "<" || $0 == ">" }) else {
+        guard from.contains("@"), !from.unicodeScalars.contains(where: { $0.value < 0x21 || $0 == "<" || $0 == ">" }) else {
             throw SMTPError.configuration("the SMTP sender address is like no-reply@hospital.example")
         }
         guard (username == nil) == (password == nil) else { throw SMTPError.configuration("an SMTP user needs a password, and back") }

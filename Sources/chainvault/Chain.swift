@@ -171,7 +171,7 @@ struct Chain: AsyncParsableCommand {
         @OptionGroup var options: ChainOptions
         @Argument(help: "The head pointer.")
         var head: String
-        @Option(name: .shortAndLong, help: "Output file.")
+        @Option(name: .shortAndLong, help: "Output file, replaced only once the whole chain checked out; - for standard output.")
         var output: String
 
         func run() async throws {
@@ -179,9 +179,17 @@ struct Chain: AsyncParsableCommand {
             let entry = try options.index().entry(head: pointer)
             let reader = ChainReader(store: try await options.chunkStore())
             let keyring = try options.keyring()
-            guard FileManager.default.createFile(atPath: output, contents: nil, attributes: [.posixPermissions: 0o600]),
-                let handle = FileHandle(forWritingAtPath: output)
-            else { throw ValidationError("cannot create \(output)") }
+            // A file is written under a temporary name beside it and renamed into place only once the whole
+            // chain checked out: a failure leaves an existing file as it was. "-" streams to standard output.
+            let temporary = output == "-" ? nil : output + ".chainvault-\(UUID().uuidString.prefix(8)).tmp"
+            let handle: FileHandle
+            if let temporary {
+                let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+                guard descriptor >= 0 else { throw ValidationError("cannot create \(temporary): \(String(cString: strerror(errno)))") }
+                handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
+            } else {
+                handle = FileHandle.standardOutput
+            }
             let bar = ProgressBar("get", total: entry?.length ?? 0)
             do {
                 let summary = try await reader.read(
@@ -190,12 +198,19 @@ struct Chain: AsyncParsableCommand {
                     try handle.write(contentsOf: $0)
                     bar.advance(by: Int64($0.count))
                 }
-                try handle.close()
+                if let temporary {
+                    try handle.close()
+                    guard rename(temporary, output) == 0 else {
+                        throw ValidationError("cannot rename \(temporary) to \(output): \(String(cString: strerror(errno)))")
+                    }
+                }
                 bar.finish()
                 reportRepairs(summary)
             } catch {
-                try? handle.close()
-                try? FileManager.default.removeItem(atPath: output)
+                if let temporary {
+                    try? handle.close()
+                    unlink(temporary)
+                }
                 throw error
             }
         }

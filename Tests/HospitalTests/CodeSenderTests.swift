@@ -1,0 +1,40 @@
+import Foundation
+import Testing
+
+@testable import Hospital
+
+@Suite struct CodeSenderTests {
+    let message = CodeMessage(
+        requestId: 7, patientName: "Ada \"Lovelace\"", patientEmail: "ada@example.org", patientPhone: nil, doctorName: "Dora Skin",
+        reportTitle: "Echo", code: "12345678", issuedAt: 1_800_000_000, expiresAt: 1_800_000_600)
+
+    @Test func theOutboxHoldsOneOwnerOnlyEmailPerCodeNamingDoctorReportAndExpiry() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("outbox-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try await OutboxCodeSender(directory: directory).send(message)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory) == ["request-7.eml"])
+        let path = directory + "/request-7.eml"
+        let attributes = try FileManager.default.attributesOfItem(atPath: path)
+        #expect((attributes[.posixPermissions] as? Int) == 0o600)
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        #expect(text.hasPrefix("To: \"Ada \\\"Lovelace\\\"\" <ada@example.org>\r\n"))
+        #expect(text.contains("Dr. Dora Skin asks to read your report \"Echo\""))
+        #expect(text.contains("Your one-time code is 12345678. It is valid until 2027-01-15T08:10:00Z."))
+        #expect(text.contains("Date: Fri, 15 Jan 2027 08:00:00 +0000\r\n"))
+    }
+
+    @Test func smtpSettingsAreCheckedAtStartUp() throws {
+        let tls = try SMTPConfiguration(url: "smtps://mail.example.org", from: "no-reply@hospital.example")
+        #expect(tls.security == .implicitTLS && tls.port == 465 && tls.serverName == "mail.example.org")
+        let relay = try SMTPConfiguration(url: "smtp://127.0.0.1:25", from: "no-reply@hospital.example")
+        #expect(relay.security == .startTLS && relay.port == 25 && relay.isLoopback && relay.serverName == nil)
+        #expect(try SMTPConfiguration(url: "smtp://mail.example.org", from: "a@b.c").port == 587)
+        for (url, from, user, password) in [
+            ("http://mail.example.org", "a@b.c", nil, nil), ("smtp://user:pw@mail.example.org", "a@b.c", nil, nil),
+            ("smtp://mail.example.org", "nobody", nil, nil), ("smtp://mail.example.org", "a@b.c\r\nBcc: x@y.z", nil, nil),
+            ("smtp://mail.example.org", "a@b.c", "user", nil),
+        ] as [(String, String, String?, String?)] {
+            #expect(throws: SMTPError.self) { try SMTPConfiguration(url: url, from: from, username: user, password: password) }
+        }
+    }
+}
