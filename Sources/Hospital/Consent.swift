@@ -32,26 +32,6 @@ public struct AccessRequest: Codable, Sendable, Equatable, FetchableRecord, Muta
     public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
 }
 
-/// A request with the names a list shows.
-public struct AccessRequestListing: Sendable, Equatable, FetchableRecord {
-    public var request: AccessRequest
-    public var reportTitle: String
-    public var patientId: Int64
-    public var doctorName: String
-
-    public init(row: Row) throws {
-        request = try AccessRequest(row: row)
-        reportTitle = row["reportTitle"]
-        patientId = row["patientId"]
-        doctorName = row["doctorName"]
-    }
-
-    static let select = """
-        SELECT accessRequest.*, report.title AS reportTitle, report.patientId AS patientId, doctor.name AS doctorName
-        FROM accessRequest JOIN report ON report.id = accessRequest.reportId JOIN user AS doctor ON doctor.id = accessRequest.doctorId
-        """
-}
-
 /// Time-limited permission for a doctor to read one report, until it expires or the patient revokes it.
 public struct Grant: Codable, Sendable, Equatable, FetchableRecord, MutablePersistableRecord {
     public var id: Int64?
@@ -67,25 +47,32 @@ public struct Grant: Codable, Sendable, Equatable, FetchableRecord, MutablePersi
     public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
 }
 
-/// A grant with the names a list shows.
-public struct GrantListing: Sendable, Equatable, FetchableRecord {
-    public var grant: Grant
+/// An access request or a grant with what lists show about its report and doctor.
+public struct ConsentListing<Record: FetchableRecord & TableRecord & Sendable & Equatable>: Sendable, Equatable, FetchableRecord {
+    public var record: Record
     public var reportTitle: String
     public var patientId: Int64
     public var doctorName: String
 
     public init(row: Row) throws {
-        grant = try Grant(row: row)
+        record = try Record(row: row)
         reportTitle = row["reportTitle"]
         patientId = row["patientId"]
         doctorName = row["doctorName"]
     }
 
-    static let select = """
-        SELECT "grant".*, report.title AS reportTitle, report.patientId AS patientId, doctor.name AS doctorName
-        FROM "grant" JOIN report ON report.id = "grant".reportId JOIN user AS doctor ON doctor.id = "grant".doctorId
-        """
+    /// Both tables have `reportId` and `doctorId`.
+    static var select: String {
+        let table = "\"\(Record.databaseTableName)\""
+        return """
+            SELECT \(table).*, report.title AS reportTitle, report.patientId AS patientId, doctor.name AS doctorName
+            FROM \(table) JOIN report ON report.id = \(table).reportId JOIN user AS doctor ON doctor.id = \(table).doctorId
+            """
+    }
 }
+
+public typealias AccessRequestListing = ConsentListing<AccessRequest>
+public typealias GrantListing = ConsentListing<Grant>
 
 /// Patient consent by one-time code: a doctor asks for one report, the patient receives a code through
 /// the ``CodeSender``, the doctor redeems it for a time-limited grant the patient can revoke.
@@ -271,7 +258,7 @@ public struct Consent: Sendable {
             guard let listing = try Self.listing(requestId, in: db), listing.patientId == patient.userId else {
                 throw HospitalError.notFound("access request")
             }
-            guard listing.request.status == .pending, now < listing.request.expiresAt else {
+            guard listing.record.status == .pending, now < listing.record.expiresAt else {
                 throw HospitalError.conflict("request_closed", "Only a pending request can be denied.")
             }
             try db.execute(sql: "UPDATE accessRequest SET status = 'denied', decidedAt = ? WHERE id = ?", arguments: [now, requestId])
@@ -289,11 +276,11 @@ public struct Consent: Sendable {
             guard let listing = try Self.grantListing(grantId, in: db), listing.patientId == patient.userId else {
                 throw HospitalError.notFound("grant")
             }
-            if listing.grant.revokedAt == nil {
+            if listing.record.revokedAt == nil {
                 try db.execute(sql: "UPDATE \"grant\" SET revokedAt = ? WHERE id = ?", arguments: [now, grantId])
                 try AuditLedger.append(
                     .init(
-                        actor: patient.userId, .revoke, subject: "report:\(listing.grant.reportId)", patient: patient.userId,
+                        actor: patient.userId, .revoke, subject: "report:\(listing.record.reportId)", patient: patient.userId,
                         detail: "grant \(grantId)"), time: now, in: db)
             }
             return try Self.grantListing(grantId, in: db)!
@@ -302,13 +289,13 @@ public struct Consent: Sendable {
 
     /// A patient's requests (on their reports) or a doctor's own.
     public func requests(for identity: Identity, status: AccessRequestStatus? = nil) async throws -> [AccessRequestListing] {
-        let column = identity.role == .patient ? "report.patientId" : "accessRequest.doctorId"
+        let column = identity.role == .patient ? "report.patientId" : "\"accessRequest\".doctorId"
         guard identity.role != .admin else { return [] }
         return try await database.writer.read { db in
             try AccessRequestListing.fetchAll(
                 db,
-                sql: AccessRequestListing.select + " WHERE \(column) = ? AND (? IS NULL OR accessRequest.status = ?)"
-                    + " ORDER BY accessRequest.id DESC LIMIT 500",
+                sql: AccessRequestListing.select + " WHERE \(column) = ? AND (? IS NULL OR \"accessRequest\".status = ?)"
+                    + " ORDER BY \"accessRequest\".id DESC LIMIT 500",
                 arguments: [identity.userId, status?.rawValue, status?.rawValue])
         }
     }
@@ -342,7 +329,7 @@ public struct Consent: Sendable {
     static func macInput(_ code: String, _ requestId: Int64) -> Data { Data("chainvault-code-v1:\(requestId):\(code)".utf8) }
 
     static func listing(_ id: Int64, in db: Database) throws -> AccessRequestListing? {
-        try AccessRequestListing.fetchOne(db, sql: AccessRequestListing.select + " WHERE accessRequest.id = ?", arguments: [id])
+        try AccessRequestListing.fetchOne(db, sql: AccessRequestListing.select + " WHERE \"accessRequest\".id = ?", arguments: [id])
     }
 
     static func grantListing(_ id: Int64, in db: Database) throws -> GrantListing? {

@@ -20,16 +20,16 @@ struct ConsentController {
         var expiresAt: Date
 
         init(_ listing: AccessRequestListing, maxAttempts: Int = Consent.Policy().maxAttempts) {
-            id = listing.request.id ?? 0
-            reportId = listing.request.reportId
+            id = listing.record.id ?? 0
+            reportId = listing.record.reportId
             reportTitle = listing.reportTitle
             patientId = listing.patientId
-            doctorId = listing.request.doctorId
+            doctorId = listing.record.doctorId
             doctorName = listing.doctorName
-            status = listing.request.status
-            attemptsLeft = max(0, maxAttempts - listing.request.attempts)
-            createdAt = Date(seconds: listing.request.createdAt)
-            expiresAt = Date(seconds: listing.request.expiresAt)
+            status = listing.record.status
+            attemptsLeft = max(0, maxAttempts - listing.record.attempts)
+            createdAt = Date(seconds: listing.record.createdAt)
+            expiresAt = Date(seconds: listing.record.expiresAt)
         }
     }
 
@@ -45,15 +45,15 @@ struct ConsentController {
         var revokedAt: Date?
 
         init(_ listing: GrantListing) {
-            id = listing.grant.id ?? 0
-            reportId = listing.grant.reportId
+            id = listing.record.id ?? 0
+            reportId = listing.record.reportId
             reportTitle = listing.reportTitle
             patientId = listing.patientId
-            doctorId = listing.grant.doctorId
+            doctorId = listing.record.doctorId
             doctorName = listing.doctorName
-            createdAt = Date(seconds: listing.grant.createdAt)
-            expiresAt = Date(seconds: listing.grant.expiresAt)
-            revokedAt = listing.grant.revokedAt.map(Date.init(seconds:))
+            createdAt = Date(seconds: listing.record.createdAt)
+            expiresAt = Date(seconds: listing.record.expiresAt)
+            revokedAt = listing.record.revokedAt.map(Date.init(seconds:))
         }
     }
 

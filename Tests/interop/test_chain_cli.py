@@ -43,6 +43,9 @@ def test_chain_round_trip_rotation_and_tampering(tmp_path):
     assert before == after, "rotation rewrites no chunk"
     chainvault("chain", "get", "--data", str(data), head, "-o", str(tmp_path / "again.pdf"))
     assert (tmp_path / "again.pdf").read_bytes() == report
+    streamed = subprocess.run([BIN, "chain", "get", "--data", str(data), head, "-o", "-"], capture_output=True, timeout=300,
+                              env={k: v for k, v in os.environ.items() if not k.startswith("CHAINVAULT_")})
+    assert streamed.returncode == 0 and streamed.stdout == report
 
     # One flipped byte in the third chunk: both verifications fail, naming the chunk; get leaves no file.
     _, bucket, key, _, _ = chunks[2]
@@ -55,6 +58,10 @@ def test_chain_round_trip_rotation_and_tampering(tmp_path):
         assert failed.returncode != 0 and "chunk 2" in failed.stderr and "does not hash to its pointer" in failed.stderr
     failed = chainvault("chain", "get", "--data", str(data), head, "-o", str(tmp_path / "bad.pdf"), check=False)
     assert failed.returncode != 0 and not (tmp_path / "bad.pdf").exists()
+    # An existing file is replaced only by a whole, checked report: a failed get leaves it as it was, and no temp file.
+    failed = chainvault("chain", "get", "--data", str(data), head, "-o", str(tmp_path / "again.pdf"), check=False)
+    assert failed.returncode != 0 and (tmp_path / "again.pdf").read_bytes() == report
+    assert not [p for p in tmp_path.iterdir() if ".chainvault-" in p.name]
     bad_head = chainvault("chain", "inspect", "--data", str(data), "C:00", check=False)
     assert bad_head.returncode != 0 and "head pointer" in bad_head.stderr
 
