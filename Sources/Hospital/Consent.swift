@@ -295,7 +295,7 @@ public struct Consent: Sendable {
             try AccessRequestListing.fetchAll(
                 db,
                 sql: AccessRequestListing.select + " WHERE \(column) = ? AND (? IS NULL OR \"accessRequest\".status = ?)"
-                    + " ORDER BY \"accessRequest\".id DESC LIMIT 500",
+                    + " ORDER BY \"accessRequest\".id DESC LIMIT \(Page.size)",
                 arguments: [identity.userId, status?.rawValue, status?.rawValue])
         }
     }
@@ -306,7 +306,8 @@ public struct Consent: Sendable {
         guard identity.role != .admin else { return [] }
         return try await database.writer.read { db in
             try GrantListing.fetchAll(
-                db, sql: GrantListing.select + " WHERE \(column) = ? ORDER BY \"grant\".id DESC LIMIT 500", arguments: [identity.userId])
+                db, sql: GrantListing.select + " WHERE \(column) = ? ORDER BY \"grant\".id DESC LIMIT \(Page.size)",
+                arguments: [identity.userId])
         }
     }
 

@@ -135,14 +135,15 @@ public struct Reports: Sendable {
             switch identity.role {
             case .patient:
                 return try ReportListing.fetchAll(
-                    db, sql: ReportListing.select + " WHERE report.patientId = ? ORDER BY report.id DESC", arguments: [identity.userId])
+                    db, sql: ReportListing.select + " WHERE report.patientId = ? ORDER BY report.id DESC LIMIT \(Page.size)",
+                    arguments: [identity.userId])
             case .doctor:
                 return try ReportListing.fetchAll(
                     db,
                     sql: ReportListing.select + """
                          WHERE report.doctorId = ? OR report.id IN
                         (SELECT reportId FROM "grant" WHERE doctorId = ? AND revokedAt IS NULL AND expiresAt > ?)
-                        ORDER BY report.id DESC
+                        ORDER BY report.id DESC LIMIT \(Page.size)
                         """, arguments: [identity.userId, identity.userId, now])
             case .admin:
                 return []

@@ -45,6 +45,11 @@ public struct SlotListing: Sendable, Equatable, FetchableRecord {
         """
 }
 
+/// The most rows any list of the API returns.
+enum Page {
+    static let size = 500
+}
+
 /// Doctor search and appointment slots: doctors publish, patients book and cancel, doctors complete.
 public struct Scheduling: Sendable {
     let database: HospitalDatabase
@@ -54,8 +59,6 @@ public struct Scheduling: Sendable {
     static let maxDuration = 8 * 60
     /// How far ahead a slot may be published, in seconds (two years).
     static let maxHorizon: Int64 = 2 * 366 * 86400
-    /// The most rows a list returns.
-    static let pageSize = 500
 
     public init(database: HospitalDatabase, clock: @escaping @Sendable () -> Int64) {
         self.database = database
@@ -75,7 +78,7 @@ public struct Scheduling: Sendable {
                 db,
                 sql: """
                     SELECT * FROM user WHERE role = 'doctor' AND lower(specialization) LIKE ? ESCAPE '\\'
-                    ORDER BY name, id LIMIT \(Self.pageSize)
+                    ORDER BY name, id LIMIT \(Page.size)
                     """, arguments: [pattern])
         }
     }
@@ -114,7 +117,7 @@ public struct Scheduling: Sendable {
             try SlotListing.fetchAll(
                 db,
                 sql: SlotListing.select
-                    + " WHERE slot.doctorId = ? AND doctor.role = 'doctor' AND slot.status = 'open' AND slot.startsAt > ? ORDER BY slot.startsAt LIMIT \(Self.pageSize)",
+                    + " WHERE slot.doctorId = ? AND doctor.role = 'doctor' AND slot.status = 'open' AND slot.startsAt > ? ORDER BY slot.startsAt LIMIT \(Page.size)",
                 arguments: [doctorId, now])
         }
     }
@@ -124,7 +127,7 @@ public struct Scheduling: Sendable {
         let column = identity.role == .doctor ? "doctorId" : "patientId"
         return try await database.writer.read { db in
             try SlotListing.fetchAll(
-                db, sql: SlotListing.select + " WHERE slot.\(column) = ? ORDER BY slot.startsAt LIMIT \(Self.pageSize)",
+                db, sql: SlotListing.select + " WHERE slot.\(column) = ? ORDER BY slot.startsAt LIMIT \(Page.size)",
                 arguments: [identity.userId])
         }
     }

@@ -30,7 +30,8 @@ def test_first_start_generates_and_prints_root_key_once(tmp_path, monkeypatch):
         assert access in shown and secret in shown
         s3 = boto3.client("s3", endpoint_url=server.endpoint, aws_access_key_id=access, aws_secret_access_key=secret, region_name="us-east-1")
         s3.create_bucket(Bucket="first-start")
-        assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == ["first-start"]
+        # serve creates the hospital's two report buckets at start; they are ordinary buckets.
+        assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == ["first-start", "reports-a", "reports-b"]
 
         added = subprocess.run(
             [BIN, "credentials", "add", "--read-only", "--bucket", "first-start", "--data", str(data)],
