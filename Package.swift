@@ -141,7 +141,10 @@ let package = Package(
         .testTarget(
             name: "ChunkChainTests",
             dependencies: [
-                "ChunkChain", "BucketStore", .product(name: "Crypto", package: "swift-crypto"), .product(name: "NIOCore", package: "swift-nio"),
+                "ChunkChain",
+                "BucketStore",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             resources: [.copy("Vectors")],
             swiftSettings: swiftSettings
