@@ -41,6 +41,14 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // What operators need from every listener: health endpoints (and, as they come, metrics).
+        .target(
+            name: "Operations",
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird")
+            ],
+            swiftSettings: swiftSettings
+        ),
         // Buckets as directories, objects as plain files; knows nothing of HTTP.
         .target(
             name: "BucketStore",
@@ -59,6 +67,7 @@ let package = Package(
             dependencies: [
                 "S3Protocol",
                 "BucketStore",
+                "Operations",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -100,6 +109,7 @@ let package = Package(
             name: "Hospital",
             dependencies: [
                 "ChunkChain",
+                "Operations",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -120,9 +130,12 @@ let package = Package(
                 "S3Gateway",
                 "ChunkChain",
                 "Hospital",
+                "Operations",
                 "BucketStore",
                 "S3Protocol",
                 "S3Client",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -185,6 +198,7 @@ let package = Package(
             name: "S3GatewayTests",
             dependencies: [
                 "S3Gateway",
+                "Operations",
                 "S3Protocol",
                 "BucketStore",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),

@@ -41,6 +41,7 @@ case "${1:-build}" in
         need_pip openapi_spec_validator openapi-spec-validator
         need_pip aiosmtpd aiosmtpd
         need_apt openssl
+        need_apt systemd e2fsprogs
         ;;
     bench)
         need_apt wrk curl

@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import Hummingbird
 import Logging
+import Operations
 
 /// Where the hospital API listens.
 public struct HospitalConfiguration: Sendable {
@@ -42,14 +43,18 @@ public struct HospitalServices: Sendable {
 }
 
 /// The hospital API over its services.
-/// - Parameter onServerRunning: Called with the bound port once the server listens.
+/// - Parameters:
+///   - health: What `/-/health/ready` checks.
+///   - onServerRunning: Called with the bound port once the server listens.
 public func buildHospitalApplication(
     configuration: HospitalConfiguration,
     services: HospitalServices,
+    health: HealthProbe = .alwaysReady,
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in },
     logger: Logger = Logger(label: "chainvault.hospital")
 ) -> some ApplicationProtocol {
     let router = Router(context: HospitalRequestContext.self)
+    router.add(middleware: HealthMiddleware(probe: health))
     router.add(middleware: HospitalErrorMiddleware(logger: logger))
     router.add(middleware: AuthenticationMiddleware(accounts: services.accounts))
     router.get("openapi.json") { _, _ in

@@ -6,6 +6,7 @@ import HummingbirdTLS
 import Logging
 import NIOCore
 import NIOSSL
+import Operations
 import S3Protocol
 
 /// Settings of the S3 gateway.
@@ -57,9 +58,12 @@ struct S3Responder: HTTPResponder {
     let errors: ErrorMiddleware
     let auth: AuthMiddleware
     let dispatcher: S3Dispatcher
+    let health: HealthProbe
 
     func respond(to request: Request, context: Context) async throws -> Response {
-        try await errors.handle(request, context: context) { request, context in
+        // Health first: unauthenticated, and on paths no bucket can have.
+        if let response = await HealthEndpoints.response(to: request, probe: health) { return response }
+        return try await errors.handle(request, context: context) { request, context in
             try await auth.handle(request, context: context) { request, context in
                 try await dispatcher.handle(request, context: context)
             }
@@ -74,6 +78,7 @@ struct S3Responder: HTTPResponder {
 ///   - store: The bucket store to serve.
 ///   - credentials: The access keys.
 ///   - clock: Seconds since 1970, injected so tests can sign with any time.
+///   - health: What `/-/health/ready` checks.
 ///   - onServerRunning: Called with the bound port once listening.
 ///   - logger: The server's logger.
 public func buildApplication(
@@ -81,6 +86,7 @@ public func buildApplication(
     store: BucketStore,
     credentials: CredentialStore,
     clock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) },
+    health: HealthProbe = .alwaysReady,
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in },
     logger: Logger = Logger(label: "chainvault.s3")
 ) throws -> some ApplicationProtocol {
@@ -98,7 +104,8 @@ public func buildApplication(
             buckets: BucketHandlers(store: store, region: configuration.region, clock: clock),
             objects: ObjectHandlers(store: store, access: access),
             multipart: MultipartHandlers(store: store, clock: clock)
-        )
+        ),
+        health: health
     )
     var server = HTTPServerBuilder.http1(configuration: .init(additionalChannelHandlers: [ContinueHandler()], idleTimeout: .seconds(300)))
     if let tls = configuration.tls {

@@ -6,7 +6,7 @@ struct ChainVault: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "chainvault",
         abstract: "An S3-compatible gateway over plain-file buckets, and reports as encrypted chunk chains.",
-        subcommands: [Serve.self, Credentials.self, Chain.self, Keys.self, HospitalCommand.self, AuditCommand.self],
+        subcommands: [Serve.self, Credentials.self, Chain.self, Keys.self, HospitalCommand.self, AuditCommand.self, Health.self],
         defaultSubcommand: Serve.self
     )
 

@@ -5,6 +5,7 @@ import Foundation
 import Hospital
 import Hummingbird
 import Logging
+import Operations
 import S3Gateway
 import ServiceLifecycle
 import UnixSignals
@@ -72,6 +73,11 @@ struct Serve: AsyncParsableCommand {
         help: "PEM CA certificates to trust for SMTP TLS instead of the system's (env CHAINVAULT_SMTP_CA_FILE).")
     var smtpCAFile: String?
 
+    @Option(
+        name: .customLong("free-space-reserve"),
+        help: "Bytes the data root's file system keeps free; below it /-/health/ready answers 503 (env CHAINVAULT_FREE_SPACE_RESERVE).")
+    var freeSpaceReserve: Int64 = environment("FREE_SPACE_RESERVE").flatMap(Int64.init) ?? 1 << 30
+
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: String = environment("LOG_LEVEL") ?? "info"
 
@@ -84,6 +90,7 @@ struct Serve: AsyncParsableCommand {
         guard (0...65535).contains(s3Port) else { throw ValidationError("--s3-port must be between 0 and 65535.") }
         guard (0...65535).contains(hospitalPort) else { throw ValidationError("--hospital-port must be between 0 and 65535.") }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level '\(logLevel)' is not a log level.") }
+        guard freeSpaceReserve >= 0 else { throw ValidationError("--free-space-reserve must be 0 or more.") }
         guard reportSizeLimit > 0 else { throw ValidationError("--report-size-limit must be positive.") }
         guard grantLifetime > 0 else { throw ValidationError("--grant-lifetime must be positive.") }
         guard !region.isEmpty else { throw ValidationError("--region must not be empty.") }
@@ -120,16 +127,20 @@ struct Serve: AsyncParsableCommand {
             }
         )
         let scheme = configuration.scheme
+        let chunks = try await storage.chainStorage().makeStore(local: { store }, owner: "chainvault", now: now())
+        let health = Readiness.probe(store: store, chunks: chunks, reserve: freeSpaceReserve)
         let gateway = try buildApplication(
             configuration: configuration,
             store: store,
             credentials: credentials,
+            health: health,
             onServerRunning: { port in output("s3 endpoint: \(scheme)://\(host):\(port)") },
             logger: logger
         )
         let hospital = buildHospitalApplication(
             configuration: HospitalConfiguration(host: host, port: hospitalPort),
-            services: try await hospitalServices(store: store),
+            services: try hospitalServices(chunks: chunks),
+            health: health,
             onServerRunning: { port in output("hospital endpoint: http://\(host):\(port)") },
             logger: Logger(label: "chainvault.hospital")
         )
@@ -144,13 +155,13 @@ struct Serve: AsyncParsableCommand {
 extension Serve {
     /// The hospital over the data root: its database, the report chains (the gateway's store for local
     /// buckets), the code outbox and key in the config folder.
-    func hospitalServices(store: BucketStore) async throws -> HospitalServices {
+    func hospitalServices(chunks: any ChunkStore) throws -> HospitalServices {
         let config = try configDirectory(data)
         let keyringPath = try storage.keyringPath(data: data)
         // Made (or checked) now, so that a broken keyring stops start-up rather than the first upload.
         _ = try Keyring.loadOrCreate(path: keyringPath, random: systemRandom, now: now())
         let vault = ReportVault(
-            store: try await storage.chainStorage().makeStore(local: { store }, owner: "chainvault", now: now()),
+            store: chunks,
             keyring: { try Keyring.loadOrCreate(path: keyringPath, random: systemRandom, now: now()) },
             index: try storage.index(data: data), spoolDirectory: config + "/tmp", clock: { now() })
         return HospitalServices(

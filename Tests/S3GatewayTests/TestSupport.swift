@@ -5,6 +5,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import NIOCore
+import Operations
 import S3Protocol
 
 @testable import S3Gateway
@@ -29,13 +30,14 @@ struct TestGateway {
     }
 
     /// Runs `body` against the live server, then removes the data root.
-    func run(_ body: @escaping @Sendable (any TestClientProtocol) async throws -> Void) async throws {
+    func run(health: HealthProbe = .alwaysReady, _ body: @escaping @Sendable (any TestClientProtocol) async throws -> Void) async throws {
         defer { try? FileManager.default.removeItem(atPath: dataRoot) }
         let app = try buildApplication(
             configuration: GatewayConfiguration(host: "127.0.0.1", port: 0),
             store: store,
             credentials: credentials,
-            clock: { Self.now }
+            clock: { Self.now },
+            health: health
         )
         try await app.test(.live) { client in try await body(client) }
     }

@@ -1,0 +1,72 @@
+import Foundation
+import Hummingbird
+
+/// One readiness condition and how it stands.
+public struct HealthCheck: Sendable, Codable, Equatable {
+    public var name: String
+    public var ok: Bool
+    /// What was found (free bytes, the error met); never a secret.
+    public var detail: String
+
+    public init(name: String, ok: Bool, detail: String) {
+        self.name = name
+        self.ok = ok
+        self.detail = detail
+    }
+}
+
+/// What `/-/health/ready` checks: injected by the program, so that the listeners need not know the
+/// data root, the chain buckets or anything else behind them.
+public struct HealthProbe: Sendable {
+    let checks: @Sendable () async -> [HealthCheck]
+
+    public init(checks: @escaping @Sendable () async -> [HealthCheck]) {
+        self.checks = checks
+    }
+
+    /// Ready whenever it is alive (tests).
+    public static let alwaysReady = HealthProbe { [] }
+}
+
+/// The unauthenticated health endpoints both listeners serve. Their paths start with `/-/`, which no
+/// S3 bucket name and no hospital route can (a bucket name starts with a letter or digit).
+public enum HealthEndpoints {
+    public static let live = "/-/health/live"
+    public static let ready = "/-/health/ready"
+
+    struct Body: Encodable {
+        var status: String
+        var checks: [HealthCheck]
+    }
+
+    /// The answer for a health path (GET or HEAD), nil for any other request.
+    /// - live: 200 as long as the process serves requests.
+    /// - ready: 200 when every check passes, else 503 naming the failed ones.
+    public static func response(to request: Request, probe: HealthProbe) async -> Response? {
+        let path = request.uri.path
+        guard path == live || path == ready, request.method == .get || request.method == .head else { return nil }
+        let checks = path == ready ? await probe.checks() : []
+        let ok = checks.allSatisfy(\.ok)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let json = (try? encoder.encode(Body(status: ok ? "ok" : "unavailable", checks: checks))) ?? Data()
+        return Response(
+            status: ok ? .ok : .serviceUnavailable,
+            headers: [.contentType: "application/json", .cacheControl: "no-store"],
+            body: request.method == .head ? .init() : .init(byteBuffer: ByteBuffer(bytes: json)))
+    }
+}
+
+/// Answers the health paths before anything else a router does (authentication included).
+public struct HealthMiddleware<Context: RequestContext>: RouterMiddleware {
+    let probe: HealthProbe
+
+    public init(probe: HealthProbe) {
+        self.probe = probe
+    }
+
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        if let response = await HealthEndpoints.response(to: request, probe: probe) { return response }
+        return try await next(request, context)
+    }
+}

@@ -1,0 +1,97 @@
+import ArgumentParser
+import AsyncHTTPClient
+import BucketStore
+import ChunkChain
+import Foundation
+import NIOCore
+import NIOHTTP1
+import Operations
+
+/// What `/-/health/ready` checks for `serve`: the data root takes a durable write, its file system has
+/// more free space than the reserve, and both chain buckets answer.
+enum Readiness {
+    static func probe(store: BucketStore, chunks: any ChunkStore, reserve: Int64) -> HealthProbe {
+        HealthProbe {
+            var checks = [dataRootWritable(store), freeSpace(store.root, reserve: reserve)]
+            for bucket in ChainBucket.allCases { checks.append(await chainBucket(bucket, in: chunks)) }
+            return checks
+        }
+    }
+
+    /// Creates, fsyncs and removes a small file where uploads are staged.
+    static func dataRootWritable(_ store: BucketStore) -> HealthCheck {
+        let path = store.systemPath + "/tmp/health-\(UUID().uuidString)"
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else { return HealthCheck(name: "data root writable", ok: false, detail: String(cString: strerror(errno))) }
+        defer {
+            close(descriptor)
+            unlink(path)
+        }
+        let byte: [UInt8] = [0]
+        guard write(descriptor, byte, 1) == 1, fsync(descriptor) == 0 else {
+            return HealthCheck(name: "data root writable", ok: false, detail: String(cString: strerror(errno)))
+        }
+        return HealthCheck(name: "data root writable", ok: true, detail: store.root)
+    }
+
+    static func freeSpace(_ root: String, reserve: Int64) -> HealthCheck {
+        guard let free = freeBytes(root) else {
+            return HealthCheck(name: "free space", ok: false, detail: String(cString: strerror(errno)))
+        }
+        return HealthCheck(name: "free space", ok: free > reserve, detail: "\(free) bytes free, reserve \(reserve)")
+    }
+
+    /// Bytes an unprivileged writer may still use on the file system holding `path`.
+    static func freeBytes(_ path: String) -> Int64? {
+        var stats = statvfs()
+        guard statvfs(path, &stats) == 0 else { return nil }
+        return Int64(stats.f_bavail) * Int64(stats.f_frsize)
+    }
+
+    /// A HEAD of a key no chunk has: any answer, found or not, means the bucket's store answers; an
+    /// error or 5 s of silence means it does not.
+    static func chainBucket(_ bucket: ChainBucket, in chunks: any ChunkStore) async -> HealthCheck {
+        let name = "chain bucket \(bucket)"
+        do {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { _ = try await chunks.head(key: String(repeating: "0", count: 64), bucket: bucket) }
+                group.addTask {
+                    try await Task.sleep(for: .seconds(5))
+                    throw CancellationError()
+                }
+                try await group.next()
+                group.cancelAll()
+            }
+            return HealthCheck(name: name, ok: true, detail: "answers")
+        } catch is CancellationError {
+            return HealthCheck(name: name, ok: false, detail: "no answer within 5 s")
+        } catch {
+            return HealthCheck(name: name, ok: false, detail: "\(error)")
+        }
+    }
+}
+
+/// `chainvault health [URL]`: a health check that needs no curl in a container or a systemd unit.
+struct Health: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Exit 0 when the server is ready (GET /-/health/ready answers 200), 1 otherwise.",
+        discussion: "URL is a listener (http://127.0.0.1:9000) or a full health URL (…/-/health/live).")
+
+    @Argument(help: "The S3 or hospital listener, or a health URL.")
+    var url: String = "http://127.0.0.1:9000"
+
+    func run() async throws {
+        let target = url.contains("/-/health/") ? url : (url.hasSuffix("/") ? String(url.dropLast()) : url) + HealthEndpoints.ready
+        do {
+            let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: target), timeout: .seconds(10))
+            let body = try await response.body.collect(upTo: 64 << 10)
+            ChainVault.output("\(response.status.code) \(String(buffer: body))")
+            if response.status != .ok { throw ExitCode(1) }
+        } catch let exit as ExitCode {
+            throw exit
+        } catch {
+            ChainVault.output("\(target) unreachable: \(error)")
+            throw ExitCode(1)
+        }
+    }
+}

@@ -1,0 +1,28 @@
+"""deploy/: the systemd unit passes `systemd-analyze verify` (with ExecStart pointing at the built
+binary) without a warning, and its example environment file names only settings serve knows."""
+import re
+import subprocess
+from pathlib import Path
+
+from conftest import BIN, tool
+
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
+
+
+def test_the_systemd_unit_verifies(tmp_path):
+    unit = tmp_path / "chainvault.service"
+    unit.write_text((DEPLOY / "chainvault.service").read_text().replace("/usr/local/bin/chainvault", BIN))
+    checked = subprocess.run([tool("systemd-analyze"), "verify", str(unit)], capture_output=True, text=True, timeout=120)
+    assert checked.returncode == 0, checked.stderr
+    assert "Unknown" not in checked.stderr and "ignoring" not in checked.stderr, checked.stderr
+
+
+def test_the_example_environment_names_only_known_settings():
+    help_text = subprocess.run([BIN, "serve", "--help"], capture_output=True, text=True, timeout=60, check=True).stdout
+    names = re.findall(r"^#?\s*(CHAINVAULT_[A-Z0-9_]+)=", (DEPLOY / "chainvault.env.example").read_text(), re.M)
+    assert len(names) > 10
+    sources = "".join(p.read_text() for p in (Path(__file__).resolve().parents[2] / "Sources" / "chainvault").glob("*.swift"))
+    for name in names:
+        short = name.removeprefix("CHAINVAULT_")
+        known = f'environment("{short}")' in sources or name in help_text or f'"CHAINVAULT_\\(name)_' in sources
+        assert known, f"{name} in deploy/chainvault.env.example is not a setting of chainvault serve"
