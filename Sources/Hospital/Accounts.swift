@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import GRDB
+import Metrics
 
 /// Accounts and sessions: registration, staff creation, login with throttling, bearer tokens that
 /// expire when idle and at an absolute age, logout.
@@ -162,11 +163,13 @@ public struct Accounts: Sendable {
                 .init(actor: user.id, .login, subject: "user:\(user.id ?? 0)", patient: user.role == .patient ? user.id : nil), time: now,
                 in: db)
         }
+        Counter(label: "chainvault_hospital_logins_total", dimensions: [("outcome", "success")]).increment()
         return Session(token: token, user: user, expiresAt: now + policy.absolute)
     }
 
     /// A refused login in the ledger: the account tried (the e-mail as typed, lowercased) and why.
     private func recordFailedLogin(account: String, user: User?, reason: String, now: Int64) async throws {
+        Counter(label: "chainvault_hospital_logins_total", dimensions: [("outcome", "failure")]).increment()
         try await database.writer.write { db in
             try AuditLedger.append(
                 .init(

@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import GRDB
 import HTTPTypes
+import Metrics
 
 /// Where a doctor's request to read a report stands.
 public enum AccessRequestStatus: String, Codable, Sendable, DatabaseValueConvertible {
@@ -170,6 +171,7 @@ public struct Consent: Sendable {
                         actor: doctor.userId, .codeIssued, subject: "request:\(message.requestId)", patient: listing.patientId,
                         outcome: .failed, detail: "not delivered"), time: now, in: db)
             }
+            Counter(label: "chainvault_hospital_codes_total", dimensions: [("outcome", "not_sent")]).increment()
             throw HospitalError(
                 .serviceUnavailable, code: "code_not_sent", message: "The code could not be sent to the patient; try again later.")
         }
@@ -178,6 +180,7 @@ public struct Consent: Sendable {
                 .init(actor: doctor.userId, .codeIssued, subject: "request:\(message.requestId)", patient: listing.patientId),
                 time: now, in: db)
         }
+        Counter(label: "chainvault_hospital_codes_total", dimensions: [("outcome", "issued")]).increment()
         return listing
     }
 
@@ -247,6 +250,13 @@ public struct Consent: Sendable {
                 time: now, in: db)
             return .success(try Self.grantListing(grant.id!, in: db)!)
         }
+        switch outcome {
+        case .success:
+            Counter(label: "chainvault_hospital_code_redemptions_total", dimensions: [("outcome", "granted")]).increment()
+            Counter(label: "chainvault_hospital_grants_total").increment()
+        case .failure(let error):
+            Counter(label: "chainvault_hospital_code_redemptions_total", dimensions: [("outcome", error.code)]).increment()
+        }
         return try outcome.get()
     }
 
@@ -277,6 +287,7 @@ public struct Consent: Sendable {
                 throw HospitalError.notFound("grant")
             }
             if listing.record.revokedAt == nil {
+                Counter(label: "chainvault_hospital_revocations_total").increment()
                 try db.execute(sql: "UPDATE \"grant\" SET revokedAt = ? WHERE id = ?", arguments: [now, grantId])
                 try AuditLedger.append(
                     .init(

@@ -45,16 +45,20 @@ public struct HospitalServices: Sendable {
 /// The hospital API over its services.
 /// - Parameters:
 ///   - health: What `/-/health/ready` checks.
+///   - metrics: `/-/metrics`, when the program exposes metrics.
 ///   - onServerRunning: Called with the bound port once the server listens.
 public func buildHospitalApplication(
     configuration: HospitalConfiguration,
     services: HospitalServices,
     health: HealthProbe = .alwaysReady,
+    metrics: MetricsEndpoint? = nil,
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in },
     logger: Logger = Logger(label: "chainvault.hospital")
 ) -> some ApplicationProtocol {
     let router = Router(context: HospitalRequestContext.self)
     router.add(middleware: HealthMiddleware(probe: health))
+    if let metrics { router.add(middleware: MetricsEndpointMiddleware(endpoint: metrics)) }
+    router.add(middleware: RequestMetricsMiddleware(listener: "hospital", route: HospitalRoutes.label))
     router.add(middleware: HospitalErrorMiddleware(logger: logger))
     router.add(middleware: AuthenticationMiddleware(accounts: services.accounts))
     router.get("openapi.json") { _, _ in
@@ -72,6 +76,20 @@ public func buildHospitalApplication(
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
         logger: logger
     )
+}
+
+/// Route labels for metrics: the path with every segment outside the API's own words replaced by
+/// `{id}`, so that no request can add a label value (`/api/slots/12/booking` is `/api/slots/{id}/booking`).
+enum HospitalRoutes {
+    static let words: Set<String> = [
+        "api", "patients", "staff", "sessions", "current", "me", "doctors", "slots", "booking", "completion", "reports", "content",
+        "access-requests", "redemption", "denial", "grants", "audit", "openapi.json",
+    ]
+
+    @Sendable static func label(_ path: String) -> String {
+        let segments = path.split(separator: "/", omittingEmptySubsequences: true).prefix(6)
+        return "/" + segments.map { words.contains(String($0)) ? String($0) : "{id}" }.joined(separator: "/")
+    }
 }
 
 /// The key one-time codes are MACed under: 32 random bytes in a file of the config folder (mode 0600),

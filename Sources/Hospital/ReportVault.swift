@@ -1,5 +1,6 @@
 import ChunkChain
 import Foundation
+import Metrics
 import NIOCore
 
 /// Report bytes as chunk chains: an upload is spooled (encrypted) to a temporary file, written as a
@@ -37,6 +38,17 @@ public struct ReportVault: Sendable {
     /// Writes `body` as a chain and indexes it; returns once every chunk is durable.
     /// - Throws: ``SpoolError/tooLarge(limit:)`` beyond `limit` bytes (nothing is written then).
     public func write<Body: AsyncSequence>(_ body: Body, limit: Int64) async throws -> ChainHead where Body.Element == ByteBuffer {
+        do {
+            let head = try await store(body, limit: limit)
+            Counter(label: "chainvault_chain_writes_total", dimensions: [("outcome", "success")]).increment()
+            return head
+        } catch {
+            Counter(label: "chainvault_chain_writes_total", dimensions: [("outcome", "failure")]).increment()
+            throw error
+        }
+    }
+
+    func store<Body: AsyncSequence>(_ body: Body, limit: Int64) async throws -> ChainHead where Body.Element == ByteBuffer {
         try FileManager.default.createDirectory(
             atPath: spoolDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let writer = ChainWriter(store: store, keyring: try keyring(), chunkSize: chunkSize, mirror: mirror, random: random)
@@ -56,8 +68,18 @@ public struct ReportVault: Sendable {
     /// Reads the chain at `head`, handing each authenticated piece of plaintext to `consume`.
     /// - Throws: ``ChainError`` naming what is wrong; nothing of a bad chunk is handed out.
     public func read(head: ChunkPointer, consume: (Data) async throws -> Void) async throws {
-        let entry = try index?.entry(head: head)
-        _ = try await ChainReader(store: store).read(
-            head: head, keyring: try keyring(), wrappedKey: entry?.wrappedKey, mirrored: entry?.mirrored ?? mirror, consume: consume)
+        do {
+            let entry = try index?.entry(head: head)
+            _ = try await ChainReader(store: store).read(
+                head: head, keyring: try keyring(), wrappedKey: entry?.wrappedKey, mirrored: entry?.mirrored ?? mirror, consume: consume)
+            Counter(label: "chainvault_chain_reads_total", dimensions: [("outcome", "success")]).increment()
+        } catch let error as ChainError {
+            // The chain itself is damaged: what verification would report.
+            Counter(label: "chainvault_chain_reads_total", dimensions: [("outcome", "chain_error")]).increment()
+            throw error
+        } catch {
+            Counter(label: "chainvault_chain_reads_total", dimensions: [("outcome", "failure")]).increment()
+            throw error
+        }
     }
 }

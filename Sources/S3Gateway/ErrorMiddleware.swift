@@ -2,6 +2,7 @@ import BucketStore
 import HTTPTypes
 import Hummingbird
 import Logging
+import Metrics
 import S3Protocol
 
 /// The outermost middleware: stamps `x-amz-request-id` on every response and renders every error
@@ -19,6 +20,7 @@ struct ErrorMiddleware: RouterMiddleware {
         } catch {
             let s3Error = Self.s3Error(for: error, logger: context.logger)
             response = Self.render(s3Error, requestId: context.requestId, head: request.method == .head)
+            Counter(label: "chainvault_s3_errors_total", dimensions: [("code", s3Error.code.rawValue)]).increment()
             context.logger.info(
                 "request failed",
                 metadata: ["code": "\(s3Error.code.rawValue)", "status": "\(s3Error.code.httpStatus)"]

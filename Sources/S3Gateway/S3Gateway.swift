@@ -59,13 +59,21 @@ struct S3Responder: HTTPResponder {
     let auth: AuthMiddleware
     let dispatcher: S3Dispatcher
     let health: HealthProbe
+    let metrics: MetricsEndpoint?
+    let requests = RequestMetrics(listener: "s3")
 
     func respond(to request: Request, context: Context) async throws -> Response {
-        // Health first: unauthenticated, and on paths no bucket can have.
+        // Health and metrics first: no S3 signature, and on paths no bucket can have.
         if let response = await HealthEndpoints.response(to: request, probe: health) { return response }
-        return try await errors.handle(request, context: context) { request, context in
-            try await auth.handle(request, context: context) { request, context in
-                try await dispatcher.handle(request, context: context)
+        if let metrics, let response = await metrics.response(to: request) { return response }
+        // Requests that fail authentication are counted under "unauthenticated".
+        var operation = "unauthenticated"
+        return try await requests.measure(request, operation: { operation }) {
+            try await errors.handle(request, context: context) { request, context in
+                try await auth.handle(request, context: context) { request, context in
+                    operation = context.operation?.rawValue ?? "unknown"
+                    return try await dispatcher.handle(request, context: context)
+                }
             }
         }
     }
@@ -79,6 +87,7 @@ struct S3Responder: HTTPResponder {
 ///   - credentials: The access keys.
 ///   - clock: Seconds since 1970, injected so tests can sign with any time.
 ///   - health: What `/-/health/ready` checks.
+///   - metrics: `/-/metrics`, when the program exposes metrics.
 ///   - onServerRunning: Called with the bound port once listening.
 ///   - logger: The server's logger.
 public func buildApplication(
@@ -87,6 +96,7 @@ public func buildApplication(
     credentials: CredentialStore,
     clock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) },
     health: HealthProbe = .alwaysReady,
+    metrics: MetricsEndpoint? = nil,
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in },
     logger: Logger = Logger(label: "chainvault.s3")
 ) throws -> some ApplicationProtocol {
@@ -105,7 +115,8 @@ public func buildApplication(
             objects: ObjectHandlers(store: store, access: access),
             multipart: MultipartHandlers(store: store, clock: clock)
         ),
-        health: health
+        health: health,
+        metrics: metrics
     )
     var server = HTTPServerBuilder.http1(configuration: .init(additionalChannelHandlers: [ContinueHandler()], idleTimeout: .seconds(300)))
     if let tls = configuration.tls {

@@ -5,6 +5,7 @@ import Foundation
 import Hospital
 import Hummingbird
 import Logging
+import Metrics
 import Operations
 import S3Gateway
 import ServiceLifecycle
@@ -129,11 +130,13 @@ struct Serve: AsyncParsableCommand {
         let scheme = configuration.scheme
         let chunks = try await storage.chainStorage().makeStore(local: { store }, owner: "chainvault", now: now())
         let health = Readiness.probe(store: store, chunks: chunks, reserve: freeSpaceReserve)
+        let metrics = try metricsEndpoint(root: store.root)
         let gateway = try buildApplication(
             configuration: configuration,
             store: store,
             credentials: credentials,
             health: health,
+            metrics: metrics,
             onServerRunning: { port in output("s3 endpoint: \(scheme)://\(host):\(port)") },
             logger: logger
         )
@@ -141,6 +144,7 @@ struct Serve: AsyncParsableCommand {
             configuration: HospitalConfiguration(host: host, port: hospitalPort),
             services: try hospitalServices(chunks: chunks),
             health: health,
+            metrics: metrics,
             onServerRunning: { port in output("hospital endpoint: http://\(host):\(port)") },
             logger: Logger(label: "chainvault.hospital")
         )
@@ -173,6 +177,24 @@ extension Serve {
 }
 
 extension Serve {
+    /// `/-/metrics` on both listeners: swift-metrics into Prometheus, behind CHAINVAULT_METRICS_TOKEN (or
+    /// the file CHAINVAULT_METRICS_TOKEN_FILE) when set; free disk bytes measured at each scrape.
+    func metricsEndpoint(root: String) throws -> MetricsEndpoint {
+        var token = environment("METRICS_TOKEN")
+        if let file = environment("METRICS_TOKEN_FILE") {
+            guard let contents = FileManager.default.contents(atPath: file) else {
+                throw ValidationError("CHAINVAULT_METRICS_TOKEN_FILE: cannot read \(file).")
+            }
+            token = String(decoding: contents, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        if let token, token.count < 16 { throw ValidationError("CHAINVAULT_METRICS_TOKEN needs at least 16 characters.") }
+        let registry = MetricsBootstrap.prometheus()
+        let free = Gauge(label: "chainvault_disk_free_bytes")
+        return MetricsEndpoint(registry: registry, token: token) {
+            if let bytes = Readiness.freeBytes(root) { free.record(bytes) }
+        }
+    }
+
     /// SMTP when a URL is configured, else the outbox folder.
     func codeSender(config: String) throws -> any CodeSender {
         guard let url = smtpURL ?? environment("SMTP_URL") else { return try OutboxCodeSender(directory: config + "/outbox") }

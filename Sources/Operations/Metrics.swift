@@ -1,0 +1,140 @@
+import Foundation
+import Hummingbird
+import Metrics
+import Prometheus
+
+/// `/-/metrics`: the Prometheus text exposition of everything recorded through swift-metrics, on both
+/// listeners. With a token set, a scrape must send `Authorization: Bearer TOKEN`.
+public struct MetricsEndpoint: Sendable {
+    public static let path = "/-/metrics"
+
+    let registry: PrometheusCollectorRegistry
+    let token: [UInt8]?
+    /// Brings the gauges that are read at scrape time up to date (free disk bytes).
+    let refresh: @Sendable () async -> Void
+
+    public init(registry: PrometheusCollectorRegistry, token: String?, refresh: @escaping @Sendable () async -> Void = {}) {
+        self.registry = registry
+        self.token = token.map { Array($0.utf8) }
+        self.refresh = refresh
+    }
+
+    /// The answer for `GET /-/metrics`, nil for any other request.
+    public func response(to request: Request) async -> Response? {
+        guard request.uri.path == Self.path, request.method == .get else { return nil }
+        if let token {
+            let header = request.headers[.authorization] ?? ""
+            let sent = header.hasPrefix("Bearer ") ? Array(header.utf8.dropFirst(7)) : []
+            guard Self.constantTimeEqual(sent, token) else {
+                return Response(status: .unauthorized, headers: [.wwwAuthenticate: "Bearer"], body: .init())
+            }
+        }
+        await refresh()
+        return Response(
+            status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8", .cacheControl: "no-store"],
+            body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
+    }
+
+    /// Compares without stopping at the first difference, so that timing tells nothing of the token.
+    static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        var difference = UInt8(a.count == b.count ? 0 : 1)
+        for index in 0..<max(a.count, b.count) {
+            difference |= (index < a.count ? a[index] : 0) ^ (index < b.count ? b[index] : 0)
+        }
+        return difference == 0
+    }
+}
+
+/// Per-request metrics of one listener: requests by operation and status, a latency histogram by
+/// operation, bytes in and out, requests in flight. Labels come from a fixed vocabulary (operation
+/// names, routes with ids replaced), so that no client can grow the label space.
+public struct RequestMetrics: Sendable {
+    let listener: String
+    let inFlight: Meter
+
+    /// - Parameter listener: `s3` or `hospital`: the metric names' middle part.
+    public init(listener: String) {
+        self.listener = listener
+        inFlight = Meter(label: "chainvault_\(listener)_requests_in_flight")
+    }
+
+    /// Counts a request in flight for the duration of `body`, then records its outcome: the response's
+    /// status, or the status of the error it threw (500 for an error that has none).
+    /// - Parameter operation: Read once the request is done (the operation may only be known then).
+    public func measure(_ request: Request, operation: () -> String, _ body: () async throws -> Response) async throws -> Response {
+        let start = ContinuousClock.now
+        inFlight.increment()
+        defer { inFlight.decrement() }
+        do {
+            let response = try await body()
+            record(request, operation: operation(), status: response.status.code, sent: response.headers[.contentLength], since: start)
+            return response
+        } catch let error as any HTTPResponseError {
+            record(request, operation: operation(), status: error.status.code, sent: nil, since: start)
+            throw error
+        } catch {
+            record(request, operation: operation(), status: 500, sent: nil, since: start)
+            throw error
+        }
+    }
+
+    func record(_ request: Request, operation: String, status: Int, sent: String?, since start: ContinuousClock.Instant) {
+        Counter(label: "chainvault_\(listener)_requests_total", dimensions: [("operation", operation), ("status", String(status))])
+            .increment()
+        Timer(label: "chainvault_\(listener)_request_duration_seconds", dimensions: [("operation", operation)])
+            .record(duration: ContinuousClock.now - start)
+        if let length = request.headers[.contentLength].flatMap(Int64.init), length > 0 {
+            Counter(label: "chainvault_\(listener)_received_bytes_total").increment(by: length)
+        }
+        if let length = sent.flatMap(Int64.init), length > 0 {
+            Counter(label: "chainvault_\(listener)_sent_bytes_total").increment(by: length)
+        }
+    }
+}
+
+/// Records the hospital's per-request metrics, outside its error middleware (errors carry their status).
+public struct RequestMetricsMiddleware<Context: RequestContext>: RouterMiddleware {
+    let metrics: RequestMetrics
+    /// The route label of a path, from a fixed vocabulary.
+    let route: @Sendable (String) -> String
+
+    public init(listener: String, route: @escaping @Sendable (String) -> String) {
+        metrics = RequestMetrics(listener: listener)
+        self.route = route
+    }
+
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        try await metrics.measure(request, operation: { "\(request.method) \(route(request.uri.path))" }) {
+            try await next(request, context)
+        }
+    }
+}
+
+/// Records through swift-metrics into a Prometheus registry, once per process.
+public enum MetricsBootstrap {
+    /// Bootstraps swift-metrics with Prometheus and returns the registry to expose.
+    public static func prometheus() -> PrometheusCollectorRegistry {
+        let registry = PrometheusCollectorRegistry()
+        var factory = PrometheusMetricsFactory(registry: registry)
+        factory.defaultDurationHistogramBuckets = [
+            .milliseconds(1), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
+            .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2.5), .seconds(5), .seconds(10), .seconds(30), .seconds(60),
+        ]
+        MetricsSystem.bootstrap(factory)
+        return registry
+    }
+}
+
+/// Serves `/-/metrics` before anything else a router does.
+public struct MetricsEndpointMiddleware<Context: RequestContext>: RouterMiddleware {
+    let endpoint: MetricsEndpoint
+
+    public init(endpoint: MetricsEndpoint) {
+        self.endpoint = endpoint
+    }
+
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        if let response = await endpoint.response(to: request) { return response }
+        return try await next(request, context)
+    }
+}
