@@ -61,7 +61,7 @@ public struct RequestMetrics: Sendable {
     /// Counts a request in flight for the duration of `body`, then records its outcome: the response's
     /// status, or the status of the error it threw (500 for an error that has none).
     /// - Parameter operation: Read once the request is done (the operation may only be known then).
-    public func measure(_ request: Request, operation: () -> String, _ body: () async throws -> Response) async throws -> Response {
+    public func measure(_ request: Request, operation: () -> String, body: () async throws -> Response) async throws -> Response {
         let start = ContinuousClock.now
         inFlight.increment()
         defer { inFlight.decrement() }
@@ -104,9 +104,8 @@ public struct RequestMetricsMiddleware<Context: RequestContext>: RouterMiddlewar
     }
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        try await metrics.measure(request, operation: { "\(request.method) \(route(request.uri.path))" }) {
-            try await next(request, context)
-        }
+        try await metrics.measure(
+            request, operation: { "\(request.method) \(route(request.uri.path))" }, body: { try await next(request, context) })
     }
 }
 

@@ -68,14 +68,16 @@ struct S3Responder: HTTPResponder {
         if let metrics, let response = await metrics.response(to: request) { return response }
         // Requests that fail authentication are counted under "unauthenticated".
         var operation = "unauthenticated"
-        return try await requests.measure(request, operation: { operation }) {
-            try await errors.handle(request, context: context) { request, context in
-                try await auth.handle(request, context: context) { request, context in
-                    operation = context.operation?.rawValue ?? "unknown"
-                    return try await dispatcher.handle(request, context: context)
+        return try await requests.measure(
+            request, operation: { operation },
+            body: {
+                try await errors.handle(request, context: context) { request, context in
+                    try await auth.handle(request, context: context) { request, context in
+                        operation = context.operation?.rawValue ?? "unknown"
+                        return try await dispatcher.handle(request, context: context)
+                    }
                 }
-            }
-        }
+            })
     }
 }
 
