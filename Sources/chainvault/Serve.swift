@@ -79,6 +79,11 @@ struct Serve: AsyncParsableCommand {
         help: "Bytes the data root's file system keeps free; below it /-/health/ready answers 503 (env CHAINVAULT_FREE_SPACE_RESERVE).")
     var freeSpaceReserve: Int64 = environment("FREE_SPACE_RESERVE").flatMap(Int64.init) ?? 1 << 30
 
+    @Option(
+        name: .customLong("shutdown-timeout"),
+        help: "Seconds SIGTERM/SIGINT wait for requests in flight before they are cut (env CHAINVAULT_SHUTDOWN_TIMEOUT).")
+    var shutdownTimeout: Int = environment("SHUTDOWN_TIMEOUT").flatMap(Int.init) ?? 30
+
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: String = environment("LOG_LEVEL") ?? "info"
 
@@ -91,6 +96,7 @@ struct Serve: AsyncParsableCommand {
         guard (0...65535).contains(s3Port) else { throw ValidationError("--s3-port must be between 0 and 65535.") }
         guard (0...65535).contains(hospitalPort) else { throw ValidationError("--hospital-port must be between 0 and 65535.") }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level '\(logLevel)' is not a log level.") }
+        guard shutdownTimeout >= 0 else { throw ValidationError("--shutdown-timeout must be 0 or more.") }
         guard freeSpaceReserve >= 0 else { throw ValidationError("--free-space-reserve must be 0 or more.") }
         guard reportSizeLimit > 0 else { throw ValidationError("--report-size-limit must be positive.") }
         guard grantLifetime > 0 else { throw ValidationError("--grant-lifetime must be positive.") }
@@ -148,10 +154,11 @@ struct Serve: AsyncParsableCommand {
             onServerRunning: { port in output("hospital endpoint: http://\(host):\(port)") },
             logger: Logger(label: "chainvault.hospital")
         )
-        let services = ServiceGroup(
-            configuration: .init(
-                services: [.init(service: gateway), .init(service: hospital)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
-        )
+        // SIGTERM/SIGINT: both listeners stop accepting, requests in flight finish within the timeout, then exit 0.
+        var group = ServiceGroupConfiguration(
+            services: [.init(service: gateway), .init(service: hospital)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        group.maximumGracefulShutdownDuration = .seconds(shutdownTimeout)
+        let services = ServiceGroup(configuration: group)
         try await services.run()
     }
 }
