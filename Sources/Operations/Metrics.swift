@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import Logging
 import Metrics
 import Prometheus
 
@@ -92,7 +93,8 @@ public struct RequestMetrics: Sendable {
     }
 }
 
-/// Records the hospital's per-request metrics, outside its error middleware (errors carry their status).
+/// Records the hospital's per-request metrics and access-log line, outside its error middleware
+/// (errors carry their status).
 public struct RequestMetricsMiddleware<Context: RequestContext>: RouterMiddleware {
     let metrics: RequestMetrics
     /// The route label of a path, from a fixed vocabulary.
@@ -104,8 +106,29 @@ public struct RequestMetricsMiddleware<Context: RequestContext>: RouterMiddlewar
     }
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        try await metrics.measure(
-            request, operation: { "\(request.method) \(route(request.uri.path))" }, body: { try await next(request, context) })
+        let start = ContinuousClock.now
+        let route = self.route(request.uri.path)
+        var status = 500
+        // One access-log line per request, whatever it ends with; the route, never the query or the body.
+        defer {
+            let elapsed = ContinuousClock.now - start
+            context.logger.info(
+                "access",
+                metadata: [
+                    "method": "\(request.method)", "route": "\(route)", "status": "\(status)",
+                    "duration_ms": "\(elapsed.milliseconds)",
+                    "user_agent": "\(request.headers[.userAgent]?.prefix(200) ?? "")",
+                ])
+        }
+        do {
+            let response = try await metrics.measure(
+                request, operation: { "\(request.method) \(route)" }, body: { try await next(request, context) })
+            status = response.status.code
+            return response
+        } catch let error as any HTTPResponseError {
+            status = error.status.code
+            throw error
+        }
     }
 }
 
@@ -135,5 +158,12 @@ public struct MetricsEndpointMiddleware<Context: RequestContext>: RouterMiddlewa
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         if let response = await endpoint.response(to: request) { return response }
         return try await next(request, context)
+    }
+}
+
+extension Duration {
+    /// Milliseconds with microsecond precision, for log lines.
+    public var milliseconds: Double {
+        Double(components.seconds) * 1000 + Double(components.attoseconds / 1_000_000_000_000) / 1000
     }
 }

@@ -12,6 +12,13 @@ struct ErrorMiddleware: RouterMiddleware {
     typealias Context = S3RequestContext
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        try await handle(request, context: context, onError: { _ in }, next: next)
+    }
+
+    /// - Parameter onError: Told the S3 error a failed request is answered with (for the access log).
+    func handle(
+        _ request: Request, context: Context, onError: (S3Error) -> Void, next: (Request, Context) async throws -> Response
+    ) async throws -> Response {
         var response: Response
         do {
             response = try await next(request, context)
@@ -21,10 +28,7 @@ struct ErrorMiddleware: RouterMiddleware {
             let s3Error = Self.s3Error(for: error, logger: context.logger)
             response = Self.render(s3Error, requestId: context.requestId, head: request.method == .head)
             Counter(label: "chainvault_s3_errors_total", dimensions: [("code", s3Error.code.rawValue)]).increment()
-            context.logger.info(
-                "request failed",
-                metadata: ["code": "\(s3Error.code.rawValue)", "status": "\(s3Error.code.httpStatus)"]
-            )
+            onError(s3Error)
         }
         response.headers[.amzRequestId] = context.requestId
         return response

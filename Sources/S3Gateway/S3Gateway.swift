@@ -67,17 +67,49 @@ struct S3Responder: HTTPResponder {
         if let response = await HealthEndpoints.response(to: request, probe: health) { return response }
         if let metrics, let response = await metrics.response(to: request) { return response }
         // Requests that fail authentication are counted under "unauthenticated".
-        var operation = "unauthenticated"
-        return try await requests.measure(
-            request, operation: { operation },
+        var record = AccessRecord()
+        let start = ContinuousClock.now
+        let response = try await requests.measure(
+            request, operation: { record.operation },
             body: {
-                try await errors.handle(request, context: context) { request, context in
+                try await errors.handle(request, context: context, onError: { record.errorCode = $0.code.rawValue }) { request, context in
                     try await auth.handle(request, context: context) { request, context in
-                        operation = context.operation?.rawValue ?? "unknown"
+                        record.operation = context.operation?.rawValue ?? "unknown"
+                        record.bucket = context.address?.bucket
+                        record.key = context.address?.key
+                        record.accessKey = context.caller?.accessKeyId
                         return try await dispatcher.handle(request, context: context)
                     }
                 }
             })
+        record.log(request, response: response, since: start, logger: context.logger)
+        return response
+    }
+}
+
+/// What one access-log line says about a request, filled in as the request is classified.
+struct AccessRecord {
+    var operation = "unauthenticated"
+    var bucket: String?
+    var key: String?
+    var accessKey: String?
+    var errorCode: String?
+
+    /// One structured line per request (never a signature, secret or body).
+    func log(_ request: Request, response: Response, since start: ContinuousClock.Instant, logger: Logger) {
+        let elapsed = ContinuousClock.now - start
+        var metadata: Logger.Metadata = [
+            "method": "\(request.method)", "operation": "\(operation)", "status": "\(response.status.code)",
+            "duration_ms": "\(elapsed.milliseconds)",
+        ]
+        if let bucket { metadata["bucket"] = "\(bucket)" }
+        if let key { metadata["key"] = "\(key)" }
+        if let accessKey { metadata["access_key"] = "\(accessKey)" }
+        if let errorCode { metadata["error_code"] = "\(errorCode)" }
+        if let length = request.headers[.contentLength] { metadata["bytes_in"] = "\(length)" }
+        if let length = response.headers[.contentLength] { metadata["bytes_out"] = "\(length)" }
+        if let agent = request.headers[.userAgent] { metadata["user_agent"] = "\(agent.prefix(200))" }
+        logger.info("access", metadata: metadata)
     }
 }
 

@@ -1,4 +1,5 @@
 import Hummingbird
+import Logging
 import S3Protocol
 
 /// The per-request state of the S3 gateway: request id, parsed address, operation and caller.
@@ -19,6 +20,8 @@ public struct S3RequestContext: RequestContext {
         self.coreContext = .init(source: source)
         var generator = SystemRandomNumberGenerator()
         self.requestId = SigV4.hex(withUnsafeBytes(of: generator.next() as UInt64) { Array($0) }).uppercased()
+        // Every line this request causes carries its x-amz-request-id.
+        logger[metadataKey: "request_id"] = "\(requestId)"
     }
 
     /// The authenticated caller; a handler reached without one is a programming error in the middleware chain.

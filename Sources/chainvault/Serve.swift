@@ -84,6 +84,9 @@ struct Serve: AsyncParsableCommand {
         help: "Seconds SIGTERM/SIGINT wait for requests in flight before they are cut (env CHAINVAULT_SHUTDOWN_TIMEOUT).")
     var shutdownTimeout: Int = environment("SHUTDOWN_TIMEOUT").flatMap(Int.init) ?? 30
 
+    @Option(name: .customLong("log-format"), help: "text (one line per event) or json (one object per line) (env CHAINVAULT_LOG_FORMAT).")
+    var logFormat: String = environment("LOG_FORMAT") ?? "text"
+
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: String = environment("LOG_LEVEL") ?? "info"
 
@@ -95,6 +98,7 @@ struct Serve: AsyncParsableCommand {
     func validate() throws {
         guard (0...65535).contains(s3Port) else { throw ValidationError("--s3-port must be between 0 and 65535.") }
         guard (0...65535).contains(hospitalPort) else { throw ValidationError("--hospital-port must be between 0 and 65535.") }
+        guard ["text", "json"].contains(logFormat) else { throw ValidationError("--log-format is text or json, not '\(logFormat)'.") }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level '\(logLevel)' is not a log level.") }
         guard shutdownTimeout >= 0 else { throw ValidationError("--shutdown-timeout must be 0 or more.") }
         guard freeSpaceReserve >= 0 else { throw ValidationError("--free-space-reserve must be 0 or more.") }
@@ -106,7 +110,9 @@ struct Serve: AsyncParsableCommand {
 
     func run() async throws {
         let level = Logger.Level(rawValue: logLevel) ?? .info
+        let json = logFormat == "json"
         LoggingSystem.bootstrap { label in
+            if json { return JSONLogHandler(label: label, logLevel: level) }
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level
             return handler

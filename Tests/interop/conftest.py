@@ -53,12 +53,13 @@ def client_env(home: Path, server: "Server | None" = None) -> dict:
     return env
 
 
-def start_server(data: Path, env_extra: dict, timeout: float = 60.0, args: tuple = ()) -> Server:
+def start_server(data: Path, env_extra: dict, timeout: float = 60.0, args: tuple = (), stderr_path: "Path | None" = None) -> Server:
+    """Starts `chainvault serve`; its log (stderr) goes to `stderr_path` when given."""
     env = {**os.environ, **env_extra}
     process = subprocess.Popen(
         [BIN, "serve", "--data", str(data), "--s3-port", "0", "--hospital-port", "0", *args],
         stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
+        stderr=open(stderr_path, "w") if stderr_path else subprocess.DEVNULL,
         env=env,
         text=True,
     )

@@ -1,0 +1,52 @@
+"""Structured logs: with --log-format json every line is one JSON object; each request gives exactly one
+access line carrying its x-amz-request-id, operation, bucket, key, status, S3 error code, bytes,
+duration and access key id; no secret, signature, token or body ever appears."""
+import json
+import urllib.error
+import urllib.request
+
+import boto3
+import botocore
+import pytest
+
+from conftest import start_server, stop_server
+from test_hospital import call, register
+
+SECRET = "logs-secret-0123456789-abcdef"
+
+
+def test_one_json_access_line_per_request_with_its_request_id_and_no_secrets(tmp_path):
+    log = tmp_path / "serve.log"
+    server = start_server(tmp_path / "data", {"CHAINVAULT_ACCESS_KEY": "LOGSROOTKEY000000001", "CHAINVAULT_SECRET_KEY": SECRET},
+                          args=("--log-format", "json"), stderr_path=log)
+    try:
+        s3 = boto3.client("s3", endpoint_url=server.endpoint, aws_access_key_id=server.access_key, aws_secret_access_key=SECRET,
+                          region_name="us-east-1")
+        s3.create_bucket(Bucket="logs")
+        body = b"report body must never be logged"
+        put = s3.put_object(Bucket="logs", Key="2026/report.pdf", Body=body)
+        with pytest.raises(botocore.exceptions.ClientError) as missing:
+            s3.get_object(Bucket="logs", Key="nothing")
+        put_id = put["ResponseMetadata"]["HTTPHeaders"]["x-amz-request-id"]
+        missing_id = missing.value.response["ResponseMetadata"]["HTTPHeaders"]["x-amz-request-id"]
+        register(server, "Ada Patient", "ada-logs@example.org")
+        assert call(server, "POST", "/api/sessions", {"email": "ada-logs@example.org", "password": "wrong password!"})[0] == 401
+    finally:
+        stop_server(server)
+
+    lines = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    assert lines and all({"time", "level", "label", "message"} <= set(line) for line in lines)
+    access = [line for line in lines if line["message"] == "access"]
+    by_id = {line.get("request_id"): line for line in access if line.get("request_id")}
+    assert [line["request_id"] for line in access if line.get("request_id") == put_id] == [put_id], "one line per request"
+    put_line = by_id[put_id]
+    assert put_line["operation"] == "PutObject" and put_line["bucket"] == "logs" and put_line["key"] == "2026/report.pdf"
+    assert put_line["status"] == "200" and put_line["bytes_in"] == str(len(body)) and put_line["access_key"] == "LOGSROOTKEY000000001"
+    assert float(put_line["duration_ms"]) >= 0 and "Boto3" in put_line["user_agent"]
+    missing_line = by_id[missing_id]
+    assert missing_line["status"] == "404" and missing_line["error_code"] == "NoSuchKey"
+    hospital = [line for line in access if line["label"] == "chainvault.hospital"]
+    assert {(line["method"], line["route"], line["status"]) for line in hospital} >= {("POST", "/api/patients", "201"), ("POST", "/api/sessions", "401")}
+    text = log.read_text()
+    for secret in (SECRET, "correct horse battery", "wrong password!", body.decode(), "Signature=", "Bearer "):
+        assert secret not in text
