@@ -27,6 +27,9 @@ struct ErrorMiddleware: RouterMiddleware {
         } catch {
             let s3Error = Self.s3Error(for: error, logger: context.logger)
             response = Self.render(s3Error, requestId: context.requestId, head: request.method == .head)
+            if let diagnostic = s3Error.diagnostic {
+                context.logger.debug("signature mismatch", metadata: ["computed": "\(diagnostic)"])
+            }
             Counter(label: "chainvault_s3_errors_total", dimensions: [("code", s3Error.code.rawValue)]).increment()
             onError(s3Error)
         }

@@ -8,6 +8,9 @@ public struct S3Error: Error, Sendable, Equatable, CustomStringConvertible {
     public var message: String
     /// The bucket or key the error is about, sent in the `Resource` element when known.
     public var resource: String?
+    /// For the operator's debug log only, never sent: the canonical request and string to sign the
+    /// server computed when a signature did not match.
+    public var diagnostic: String?
 
     /// Creates an error with the code's default message unless a message is given.
     public init(_ code: S3ErrorCode, _ message: String? = nil, resource: String? = nil) {
@@ -17,4 +20,9 @@ public struct S3Error: Error, Sendable, Equatable, CustomStringConvertible {
     }
 
     public var description: String { "\(code.rawValue): \(message)" }
+
+    /// Two errors are the same when the client would see the same answer; the diagnostic does not count.
+    public static func == (lhs: S3Error, rhs: S3Error) -> Bool {
+        lhs.code == rhs.code && lhs.message == rhs.message && lhs.resource == rhs.resource
+    }
 }

@@ -50,3 +50,27 @@ def test_one_json_access_line_per_request_with_its_request_id_and_no_secrets(tmp
     text = log.read_text()
     for secret in (SECRET, "correct horse battery", "wrong password!", body.decode(), "Signature=", "Bearer "):
         assert secret not in text
+
+
+def test_debug_level_logs_what_the_server_signed_when_a_signature_does_not_match(tmp_path):
+    log = tmp_path / "serve.log"
+    server = start_server(tmp_path / "data", {"CHAINVAULT_ACCESS_KEY": "LOGSROOTKEY000000002", "CHAINVAULT_SECRET_KEY": SECRET},
+                          args=("--log-format", "json", "--log-level", "debug"), stderr_path=log)
+    wrong_secret = "not-the-secret-0123456789"
+    try:
+        s3 = boto3.client("s3", endpoint_url=server.endpoint, aws_access_key_id=server.access_key, aws_secret_access_key=wrong_secret,
+                          region_name="us-east-1")
+        with pytest.raises(botocore.exceptions.ClientError) as refused:
+            s3.list_objects_v2(Bucket="signed-bucket")
+        assert refused.value.response["Error"]["Code"] == "SignatureDoesNotMatch"
+        # The client is told nothing of what the server computed.
+        assert "canonical" not in str(refused.value.response).lower()
+    finally:
+        stop_server(server)
+    lines = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    mismatch = [line for line in lines if line["message"] == "signature mismatch"]
+    assert len(mismatch) == 1 and mismatch[0]["level"] == "debug"
+    computed = mismatch[0]["computed"]
+    assert computed.startswith("canonical request:\nGET\n/signed-bucket") and "string to sign:\nAWS4-HMAC-SHA256\n" in computed
+    assert mismatch[0]["request_id"] == refused.value.response["ResponseMetadata"]["HTTPHeaders"]["x-amz-request-id"]
+    assert SECRET not in log.read_text() and wrong_secret not in log.read_text()

@@ -90,12 +90,24 @@ public struct SigV4Verifier: Sendable {
                 return SigV4.constantTimeEquals(SigV4.signature(stringToSign: stringToSign, signingKey: key), parsed.signature)
             }
         }
+        /// SignatureDoesNotMatch, with what the server signed for the operator's debug log.
+        func mismatch(_ payloadHash: String) -> S3Error {
+            var error = S3Error(.signatureDoesNotMatch)
+            let canonicalRequest = (prefixes.first ?? "") + payloadHash
+            error.diagnostic = """
+                canonical request:
+                \(canonicalRequest)
+                string to sign:
+                \(SigV4.stringToSign(amzDate: parsed.amzDate, scope: parsed.scope, canonicalRequest: canonicalRequest))
+                """
+            return error
+        }
 
         let claimed = request.header("x-amz-content-sha256")
         let payload: SigV4Authorization.Payload
         switch claimed {
         case nil where parsed.presigned:
-            guard matches(SigV4.unsignedPayload) || matches(SigV4.emptyPayloadHash) else { throw S3Error(.signatureDoesNotMatch) }
+            guard matches(SigV4.unsignedPayload) || matches(SigV4.emptyPayloadHash) else { throw mismatch(SigV4.unsignedPayload) }
             payload = .unsigned
         case nil:
             // curl --aws-sigv4 sends no x-amz-content-sha256 and signs either the empty-payload hash
@@ -103,7 +115,7 @@ public struct SigV4Verifier: Sendable {
             if matches(SigV4.emptyPayloadHash) {
                 payload = .unsigned
             } else if !Self.mayHaveBody(request) {
-                throw S3Error(.signatureDoesNotMatch)
+                throw mismatch(SigV4.emptyPayloadHash)
             } else {
                 payload = .signedBodyHash(
                     PendingSignature(
@@ -116,7 +128,7 @@ public struct SigV4Verifier: Sendable {
                 )
             }
         case let value?:
-            guard matches(value) else { throw S3Error(.signatureDoesNotMatch) }
+            guard matches(value) else { throw mismatch(value) }
             payload = try Self.payload(claim: value, key: key, parsed: parsed)
         }
         return SigV4Authorization(accessKeyId: parsed.accessKeyId, payload: payload)
