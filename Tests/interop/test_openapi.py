@@ -50,5 +50,6 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(api):
              "--checks", "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance",
              "--phases", "coverage,fuzzing", "--max-examples", os.environ.get("SCHEMATHESIS_EXAMPLES", "25"),
              "--seed", "20261124", "--no-color"],
-            capture_output=True, text=True, timeout=900)
+            # Its .schemathesis/ cache goes to the test's temp folder, not the checkout.
+            capture_output=True, text=True, timeout=900, cwd=str(api.data.parent))
         assert run.returncode == 0, f"{role}:\n{run.stdout[-6000:]}\n{run.stderr[-2000:]}"
