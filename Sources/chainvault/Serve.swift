@@ -15,7 +15,7 @@ struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Serve the S3 gateway and the hospital API.",
         discussion:
-            "Every option can also be set by an environment variable CHAINVAULT_<NAME> (CHAINVAULT_DATA, CHAINVAULT_HOST, CHAINVAULT_S3_PORT, CHAINVAULT_HOSPITAL_PORT, CHAINVAULT_REGION, CHAINVAULT_DOMAIN, CHAINVAULT_LOG_LEVEL, CHAINVAULT_REPORT_SIZE_LIMIT, CHAINVAULT_GRANT_LIFETIME, CHAINVAULT_SMTP_URL, CHAINVAULT_SMTP_FROM, CHAINVAULT_SMTP_USER, CHAINVAULT_SMTP_CA_FILE, CHAINVAULT_BUCKET_A/B, CHAINVAULT_ENDPOINT_A/B). CHAINVAULT_ACCESS_KEY and CHAINVAULT_SECRET_KEY set the root key pair."
+            "Every option can also be set by an environment variable CHAINVAULT_<NAME> (CHAINVAULT_DATA, CHAINVAULT_HOST, CHAINVAULT_S3_PORT, CHAINVAULT_HOSPITAL_PORT, CHAINVAULT_REGION, CHAINVAULT_DOMAIN, CHAINVAULT_LOG_LEVEL, CHAINVAULT_REPORT_SIZE_LIMIT, CHAINVAULT_GRANT_LIFETIME, CHAINVAULT_SMTP_URL, CHAINVAULT_SMTP_FROM, CHAINVAULT_SMTP_USER, CHAINVAULT_SMTP_CA_FILE, CHAINVAULT_BUCKET_A/B, CHAINVAULT_ENDPOINT_A/B). CHAINVAULT_ACCESS_KEY and CHAINVAULT_SECRET_KEY set the root key pair; CHAINVAULT_METRICS_TOKEN (or the file CHAINVAULT_METRICS_TOKEN_FILE) guards /-/metrics."
     )
 
     @Option(help: "Data root: one directory per bucket.")
@@ -190,16 +190,21 @@ extension Serve {
 }
 
 extension Serve {
+    /// A secret from CHAINVAULT_<NAME>, or from the file CHAINVAULT_<NAME>_FILE names (which wins), never
+    /// from the command line.
+    /// - Parameter trimming: What is cut from both ends of the file's contents.
+    func secret(_ name: String, trimming: CharacterSet) throws -> String? {
+        guard let file = environment(name + "_FILE") else { return environment(name) }
+        guard let contents = FileManager.default.contents(atPath: file) else {
+            throw ValidationError("CHAINVAULT_\(name)_FILE: cannot read \(file).")
+        }
+        return String(decoding: contents, as: UTF8.self).trimmingCharacters(in: trimming)
+    }
+
     /// `/-/metrics` on both listeners: swift-metrics into Prometheus, behind CHAINVAULT_METRICS_TOKEN (or
     /// the file CHAINVAULT_METRICS_TOKEN_FILE) when set; free disk bytes measured at each scrape.
     func metricsEndpoint(root: String) throws -> MetricsEndpoint {
-        var token = environment("METRICS_TOKEN")
-        if let file = environment("METRICS_TOKEN_FILE") {
-            guard let contents = FileManager.default.contents(atPath: file) else {
-                throw ValidationError("CHAINVAULT_METRICS_TOKEN_FILE: cannot read \(file).")
-            }
-            token = String(decoding: contents, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        }
+        let token = try secret("METRICS_TOKEN", trimming: .whitespacesAndNewlines)
         if let token, token.count < 16 { throw ValidationError("CHAINVAULT_METRICS_TOKEN needs at least 16 characters.") }
         let registry = MetricsBootstrap.prometheus()
         let free = Gauge(label: "chainvault_disk_free_bytes")
@@ -214,13 +219,7 @@ extension Serve {
         guard let from = smtpFrom ?? environment("SMTP_FROM") else {
             throw ValidationError("--smtp-url needs --smtp-from (CHAINVAULT_SMTP_FROM).")
         }
-        var password = environment("SMTP_PASSWORD")
-        if let file = environment("SMTP_PASSWORD_FILE") {
-            guard let contents = FileManager.default.contents(atPath: file) else {
-                throw ValidationError("CHAINVAULT_SMTP_PASSWORD_FILE: cannot read \(file).")
-            }
-            password = String(decoding: contents, as: UTF8.self).trimmingCharacters(in: .newlines)
-        }
+        let password = try secret("SMTP_PASSWORD", trimming: .newlines)
         do {
             let configuration = try SMTPConfiguration(
                 url: url, from: from, username: smtpUser ?? environment("SMTP_USER"), password: password,
