@@ -407,6 +407,9 @@ def main():
             shutil.rmtree(work, ignore_errors=True)
         append_section(section)
         return
+    if os.environ.get("BENCH_ONLY") == "gateway":
+        main_gateway([], "")
+        return
     if os.environ.get("BENCH_ONLY") == "chain":
         work = Path(tempfile.mkdtemp(prefix="cv-bench-"))
         try:
@@ -487,7 +490,7 @@ def main_gateway(chain_rows, hospital):
     lines += ["", "| server | 1 GiB PUT (s) | 1 GiB GET (s) | peak RSS over the whole run (MiB) |", "|---|---|---|---|"]
     for name, _, put_s, get_s, rss in results:
         lines.append(f"| {name} | {put_s:.1f} | {get_s:.1f} | {rss:.0f} |")
-    section = "\n".join(lines) + "\n" + chain_section(chain_rows) + hospital
+    section = "\n".join(lines) + "\n" + (chain_section(chain_rows) if chain_rows else "") + hospital
     print(section)
     bench = ROOT / "BENCHMARKS.md"
     with open(bench, "a") as f:
