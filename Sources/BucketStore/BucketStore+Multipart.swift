@@ -221,6 +221,8 @@ extension BucketStore {
         var md5s: [UInt8] = []
         for part in chosen { md5s += Self.bytes(hex: part.etag) }
         let etag = Self.hex(Insecure.MD5.hash(data: md5s)) + "-\(chosen.count)"
+        // The parts are copied into the object: refuse a completion the file system cannot hold.
+        try ensureSpace(for: chosen.reduce(0) { $0 + $1.size }, bucket: bucket, key: key)
         let temporary = newTemporaryPath()
         do {
             try await blocking { () throws(StorageError) in
@@ -318,7 +320,6 @@ extension BucketStore {
                     let result = buffer.withUnsafeBytes { write(out, $0.baseAddress! + written, count - written) }
                     if result < 0 {
                         if errno == EINTR { continue }
-                        if errno == ENOSPC { throw .insufficientStorage(bucket: "", key: destination) }
                         throw FileOperations.fail("write", destination)
                     }
                     written += result

@@ -328,8 +328,8 @@ extension BucketStore {
 
     static func mapFileSystemError(_ error: any Error, bucket: String, key: String) -> any Error {
         guard let error = error as? FileSystemError else { return error }
-        if error.code == .resourceExhausted { return StorageError.insufficientStorage(bucket: bucket, key: key) }
-        return StorageError.io(operation: "write", path: key, errno: 0)
+        if isOutOfSpace(error) { return StorageError.insufficientStorage(bucket: bucket, key: key) }
+        return StorageError.io(operation: "write", path: key, errno: (error.cause as? FileSystemError.SystemCallError)?.errno.rawValue ?? 0)
     }
 }
 

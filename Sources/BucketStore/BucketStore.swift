@@ -28,15 +28,20 @@ public final class BucketStore: Sendable {
     let fileSystem: FileSystem
     let locks = KeyLocks()
     let logger: Logger
+    /// Bytes of the file system that writes of a known length must leave free (see ``ensureSpace(for:bucket:key:)``).
+    public let freeSpaceReserve: Int64
 
     /// Opens (creating if needed) the store at `root`.
     /// - Parameters:
     ///   - root: The data root directory.
+    ///   - freeSpaceReserve: Bytes a write of known length must leave free on the file system.
     ///   - threadPool: The pool that runs blocking file-system calls.
     /// - Throws: ``StorageError/io(operation:path:errno:)`` when the root cannot be created or read.
-    public init(root: String, threadPool: NIOThreadPool = .singleton, logger: Logger = Logger(label: "chainvault.store"))
-        throws(StorageError)
-    {
+    public init(
+        root: String, freeSpaceReserve: Int64 = 0, threadPool: NIOThreadPool = .singleton,
+        logger: Logger = Logger(label: "chainvault.store")
+    ) throws(StorageError) {
+        self.freeSpaceReserve = freeSpaceReserve
         let absolute = root.hasPrefix("/") ? root : FileManager.default.currentDirectoryPath + "/" + root
         self.root = absolute.count > 1 && absolute.hasSuffix("/") ? String(absolute.dropLast()) : absolute
         self.systemPath = self.root + "/.chainvault"

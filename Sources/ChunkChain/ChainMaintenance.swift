@@ -46,10 +46,20 @@ public struct ChainMaintenance: Sendable {
         return results
     }
 
+    /// An object no indexed chain reaches.
+    public struct Orphan: Sendable, Equatable, CustomStringConvertible {
+        public var bucket: ChainBucket
+        public var key: String
+        /// Last modification, seconds since 1970; nil when the store does not say.
+        public var modified: Int64?
+
+        public var description: String { "\(bucket):\(key)" }
+    }
+
     /// What an orphan search found.
     public struct Orphans: Sendable {
         /// Objects no indexed chain reaches, bucket A first, in key order (chunks and any other object).
-        public var orphans: [(bucket: ChainBucket, key: String)]
+        public var orphans: [Orphan]
         /// Chains whose walk stopped early: chunks after the break are listed as orphans.
         public var damaged: [(head: ChunkPointer, error: ChainError)]
     }
@@ -82,14 +92,34 @@ public struct ChainMaintenance: Sendable {
                 pointer = header.next
             }
         }
-        var orphans: [(bucket: ChainBucket, key: String)] = []
+        var orphans: [Orphan] = []
         for bucket in ChainBucket.allCases {
-            for key in try await store.list(bucket: bucket) {
-                if let pointer = ChunkPointer(key: key, bucket: bucket), reached.contains(pointer) { continue }
-                orphans.append((bucket, key))
+            for object in try await store.list(bucket: bucket) {
+                if let pointer = ChunkPointer(key: object.key, bucket: bucket), reached.contains(pointer) { continue }
+                orphans.append(Orphan(bucket: bucket, key: object.key, modified: object.modified))
             }
         }
         return Orphans(orphans: orphans, damaged: damaged)
+    }
+
+    /// Deletes orphans. A chain being written right now is made of orphans until it is indexed, so only
+    /// orphans last modified before `cutoff` go; younger ones, and ones whose store does not tell their
+    /// age, stay. A nil cutoff deletes every orphan given (when nothing writes).
+    /// - Returns: The orphans deleted and the ones kept.
+    public func remove(_ orphans: [Orphan], modifiedBefore cutoff: Int64?) async throws -> (removed: [Orphan], kept: [Orphan]) {
+        var removed: [Orphan] = []
+        var kept: [Orphan] = []
+        for orphan in orphans {
+            if let cutoff {
+                guard let modified = orphan.modified, modified < cutoff else {
+                    kept.append(orphan)
+                    continue
+                }
+            }
+            try await store.delete(key: orphan.key, bucket: orphan.bucket)
+            removed.append(orphan)
+        }
+        return (removed, kept)
     }
 
     /// What a rebuild found.
@@ -108,7 +138,7 @@ public struct ChainMaintenance: Sendable {
     public func rebuildIndex(keyring: Keyring, now: Int64) async throws -> Rebuild {
         var heads: [[UInt8]: Set<ChainBucket>] = [:]
         for bucket in ChainBucket.allCases {
-            for key in try await store.list(bucket: bucket) {
+            for key in try await store.list(bucket: bucket).map(\.key) {
                 guard let pointer = ChunkPointer(key: key, bucket: bucket),
                     let bytes = try await store.prefix(
                         key: key, bucket: bucket, count: ChunkHeader.baseSize + ChunkHeader.headExtensionSize),

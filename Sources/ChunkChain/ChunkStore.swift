@@ -27,8 +27,20 @@ public protocol ChunkStore: Sendable {
     func head(key: String, bucket: ChainBucket) async throws -> Bool
     /// Removes the object (missing objects are fine).
     func delete(key: String, bucket: ChainBucket) async throws
-    /// Every object key in the bucket.
-    func list(bucket: ChainBucket) async throws -> [String]
+    /// Every object in the bucket, in key order.
+    func list(bucket: ChainBucket) async throws -> [ChunkListing]
+}
+
+/// An object of a chain bucket, as a listing shows it.
+public struct ChunkListing: Sendable, Equatable {
+    public var key: String
+    /// Last modification, in seconds since 1970; nil when the store does not say.
+    public var modified: Int64?
+
+    public init(key: String, modified: Int64?) {
+        self.key = key
+        self.modified = modified
+    }
 }
 
 /// A chunk written but not yet under its key: see ``ChunkStore/stage(_:key:bucket:)``.
@@ -72,7 +84,9 @@ public actor MemoryChunkStore: ChunkStore {
     }
     public func head(key: String, bucket: ChainBucket) async throws -> Bool { objects[bucket]![key] != nil }
     public func delete(key: String, bucket: ChainBucket) async throws { objects[bucket]![key] = nil }
-    public func list(bucket: ChainBucket) async throws -> [String] { objects[bucket]!.keys.sorted() }
+    public func list(bucket: ChainBucket) async throws -> [ChunkListing] {
+        objects[bucket]!.keys.sorted().map { ChunkListing(key: $0, modified: nil) }
+    }
 
     /// Overwrites an object's bytes in place (tests: tampering, bit rot).
     public func replace(key: String, bucket: ChainBucket, with bytes: [UInt8]) { objects[bucket]![key] = bytes }

@@ -71,12 +71,12 @@ public struct LocalChunkStore: ChunkStore {
         try await store.deleteObject(bucket: buckets[bucket]!, key: key)
     }
 
-    public func list(bucket: ChainBucket) async throws -> [String] {
-        var keys: [String] = []
+    public func list(bucket: ChainBucket) async throws -> [ChunkListing] {
+        var keys: [ChunkListing] = []
         var after: String?
         repeat {
             let page = try await store.listObjects(bucket: buckets[bucket]!, ListRequest(startAfter: after, maxKeys: 1000))
-            keys += page.objects.map(\.key)
+            keys += page.objects.map { ChunkListing(key: $0.key, modified: $0.modificationNanos / 1_000_000_000) }
             after = page.isTruncated ? page.lastItem : nil
         } while after != nil
         return keys

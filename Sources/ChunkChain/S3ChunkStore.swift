@@ -68,9 +68,9 @@ public struct S3ChunkStore: ChunkStore {
         try await target.client.deleteObject(bucket: target.bucket, key: key)
     }
 
-    public func list(bucket: ChainBucket) async throws -> [String] {
+    public func list(bucket: ChainBucket) async throws -> [ChunkListing] {
         let target = target(bucket)
-        return try await target.client.listAllObjects(bucket: target.bucket).map(\.key)
+        return try await target.client.listAllObjects(bucket: target.bucket).map { ChunkListing(key: $0.key, modified: $0.lastModified) }
     }
 }
 
@@ -100,5 +100,5 @@ public struct RoutingChunkStore: ChunkStore {
     }
     public func head(key: String, bucket: ChainBucket) async throws -> Bool { try await stores[bucket]!.head(key: key, bucket: bucket) }
     public func delete(key: String, bucket: ChainBucket) async throws { try await stores[bucket]!.delete(key: key, bucket: bucket) }
-    public func list(bucket: ChainBucket) async throws -> [String] { try await stores[bucket]!.list(bucket: bucket) }
+    public func list(bucket: ChainBucket) async throws -> [ChunkListing] { try await stores[bucket]!.list(bucket: bucket) }
 }

@@ -47,6 +47,12 @@ public struct HospitalError: Error, Sendable, Equatable, CustomStringConvertible
     /// The caller's role may not do this.
     public static func forbidden(_ message: String) -> HospitalError { HospitalError(.forbidden, code: "forbidden", message: message) }
 
+    /// The storage (the data root's file system or a chain bucket) is full; retrying will not help until
+    /// an operator made room.
+    public static let insufficientStorage = HospitalError(
+        HTTPResponse.Status(code: 507, reasonPhrase: "Insufficient Storage"), code: "insufficient_storage",
+        message: "The storage is full; the report was not stored.")
+
     /// No such resource, or one the caller may not see (the two are not told apart).
     public static func notFound(_ what: String) -> HospitalError {
         HospitalError(.notFound, code: "not_found", message: "No such \(what).")

@@ -1,3 +1,4 @@
+import ChunkChain
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -56,7 +57,14 @@ struct ReportController {
         }
         let upload = Reports.Upload(
             patientId: patientId, title: title, contentType: request.headers[.contentType], declaredLength: declared)
-        let listing = try await reports.upload(upload, body: request.body, by: doctor)
+        let listing: ReportListing
+        do {
+            listing = try await reports.upload(upload, body: request.body, by: doctor)
+        } catch  where isOutOfSpace(error) {
+            // Nothing is kept: the spool file is gone and the chunks written so far no chain reaches
+            // (`chain orphans --delete` removes them).
+            throw HospitalError.insufficientStorage
+        }
         return EditedResponse(status: .created, response: ReportView(listing))
     }
 

@@ -18,6 +18,8 @@ public struct S3ListPage: Sendable {
     public struct Object: Sendable, Equatable {
         public var key: String
         public var size: Int64
+        /// `LastModified` in seconds since 1970, when the service sent a readable one.
+        public var lastModified: Int64?
     }
 }
 
@@ -119,7 +121,7 @@ extension S3Client {
             throw S3ClientError(kind: .transport, message: "the listing is not a ListBucketResult document", request: "GET /\(bucket)")
         }
         return S3ListPage(
-            objects: page.contents.map { .init(key: $0.key, size: $0.size) },
+            objects: page.contents.map { .init(key: $0.key, size: $0.size, lastModified: $0.lastModified.flatMap(S3Time.parseISO8601)) },
             isTruncated: page.isTruncated,
             nextContinuationToken: page.nextContinuationToken
         )
@@ -143,9 +145,11 @@ struct ListBody: Decodable {
     struct Entry: Decodable {
         var key: String
         var size: Int64
+        var lastModified: String?
         enum CodingKeys: String, CodingKey {
             case key = "Key"
             case size = "Size"
+            case lastModified = "LastModified"
         }
     }
     var contents: [Entry]

@@ -42,6 +42,7 @@ struct MultipartHandlers: Sendable {
         if expectations.length > ObjectHandlers.maxObjectSize {
             throw S3Error(.entityTooLarge, "A part is at most 5 GiB.")
         }
+        try store.ensureSpace(for: expectations.length, bucket: bucket, key: key)
         let body = VerifiedBody(base: request.body, expectations: expectations)
         let outcome = body.outcome
         let part = try await store.uploadPart(

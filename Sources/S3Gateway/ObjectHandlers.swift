@@ -19,6 +19,8 @@ struct ObjectHandlers: Sendable {
         if expectations.length > Self.maxObjectSize {
             throw S3Error(.entityTooLarge, "A single PUT is at most 5 GiB; use a multipart upload.", resource: "/\(bucket)/\(key)")
         }
+        // Before the first byte of the body is read: a declared length that does not fit is refused at once.
+        try store.ensureSpace(for: expectations.length, bucket: bucket, key: key)
         let body = VerifiedBody(base: request.body, expectations: expectations)
         let outcome = body.outcome
         let attributes = Self.attributes(headers)

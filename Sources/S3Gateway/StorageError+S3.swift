@@ -39,7 +39,8 @@ extension StorageError {
         case .insufficientStorage(let bucket, let key):
             S3Error(.insufficientStorage, resource: "/\(bucket)/\(key)")
         case .io:
-            S3Error(.internalError)
+            // ENOSPC or EDQUOT in any step of a write (a record, a concatenation) is a full disk, not a bug.
+            isOutOfSpace ? S3Error(.insufficientStorage) : S3Error(.internalError)
         }
     }
 }

@@ -60,6 +60,18 @@ public enum S3Time {
         return seconds(year: year, month: month, day: day, hour: hour, minute: minute, second: second)
     }
 
+    /// Parses `yyyy-MM-dd'T'HH:mm:ss[.fraction]Z`, the listing format (`LastModified`); the fraction is dropped.
+    public static func parseISO8601(_ text: String) -> Int64? {
+        let b = Array(text.utf8)
+        guard b.count >= 20, b.last == UInt8(ascii: "Z"), b[4] == UInt8(ascii: "-"), b[7] == UInt8(ascii: "-"),
+            b[10] == UInt8(ascii: "T"), b[13] == UInt8(ascii: ":"), b[16] == UInt8(ascii: ":"),
+            b.count == 20 || (b[19] == UInt8(ascii: ".") && number(b[20..<(b.count - 1)]) != nil),
+            let year = number(b[0..<4]), let month = number(b[5..<7]), let day = number(b[8..<10]),
+            let hour = number(b[11..<13]), let minute = number(b[14..<16]), let second = number(b[17..<19])
+        else { return nil }
+        return seconds(year: year, month: month, day: day, hour: hour, minute: minute, second: second)
+    }
+
     /// Parses an IMF-fixdate (`Sun, 30 Aug 2015 12:36:00 GMT`), the HTTP `Date` format.
     public static func parseHTTPDate(_ text: String) -> Int64? {
         let parts = text.split(separator: " ")

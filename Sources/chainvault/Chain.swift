@@ -151,6 +151,11 @@ struct Chain: AsyncParsableCommand {
                 await source.close()
             } catch {
                 await source.close()
+                if isOutOfSpace(error) {
+                    fail(
+                        "error: no space left for the chain; nothing was indexed. `chain orphans --delete` removes the chunks written so far."
+                    )
+                }
                 throw error
             }
             bar.finish()
@@ -291,20 +296,44 @@ struct Chain: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "List objects of the two buckets that no indexed chain reaches (no key needed).",
             discussion: """
-                Orphans are left by writes that never finished and by chains removed from the index. Run \
-                `chain rebuild-index` first if the index may be incomplete: chains missing from it show up here.
+                Orphans are left by writes that never finished (a crash, a full disk) and by chains removed \
+                from the index. Run `chain rebuild-index` first if the index may be incomplete: chains missing \
+                from it show up here. With --delete, orphans older than --min-age are removed; younger ones may \
+                be the chunks of a write still running and are kept. A damaged chain stops --delete: what lies \
+                past its break would count as orphaned.
                 """
         )
         @OptionGroup var options: ChainOptions
 
+        @Flag(help: "Remove the orphans older than --min-age.")
+        var delete = false
+
+        @Option(name: .customLong("min-age"), help: "Seconds since an orphan's last change before --delete removes it.")
+        var minAge: Int64 = 3600
+
+        func validate() throws {
+            guard minAge >= 0 else { throw ValidationError("--min-age must be 0 or more.") }
+        }
+
         func run() async throws {
-            let found = try await ChainMaintenance(store: try await options.chunkStore(), index: try options.index()).orphans()
+            let maintenance = ChainMaintenance(store: try await options.chunkStore(), index: try options.index())
+            let found = try await maintenance.orphans()
             for (head, error) in found.damaged {
                 FileHandle.standardError.write(
                     Data("warning: chain \(head) is damaged (\(error)); chunks after the break are listed\n".utf8))
             }
-            for orphan in found.orphans { ChainVault.output("\(orphan.bucket)\t\(orphan.key)") }
-            ChainVault.output("\(found.orphans.count) orphan objects")
+            guard delete else {
+                for orphan in found.orphans { ChainVault.output("\(orphan.bucket)\t\(orphan.key)") }
+                ChainVault.output("\(found.orphans.count) orphan objects")
+                return
+            }
+            guard found.damaged.isEmpty else {
+                fail("error: not deleting: \(found.damaged.count) damaged chains; repair or restore them first.")
+            }
+            let (removed, kept) = try await maintenance.remove(found.orphans, modifiedBefore: minAge == 0 ? nil : now() - minAge)
+            for orphan in removed { ChainVault.output("deleted\t\(orphan.bucket)\t\(orphan.key)") }
+            for orphan in kept { ChainVault.output("kept\t\(orphan.bucket)\t\(orphan.key)") }
+            ChainVault.output("\(removed.count) orphan objects deleted, \(kept.count) younger than \(minAge) s kept")
         }
     }
 
@@ -323,6 +352,12 @@ struct Chain: AsyncParsableCommand {
             if !rebuild.failures.isEmpty { throw ExitCode(1) }
         }
     }
+}
+
+/// Writes `message` to standard error and exits with status 1.
+func fail(_ message: String) -> Never {
+    FileHandle.standardError.write(Data((message + "\n").utf8))
+    exit(1)
 }
 
 /// Tells on standard error which mirror copies a read or verification rewrote.

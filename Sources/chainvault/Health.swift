@@ -10,9 +10,9 @@ import Operations
 /// What `/-/health/ready` checks for `serve`: the data root takes a durable write, its file system has
 /// more free space than the reserve, and both chain buckets answer.
 enum Readiness {
-    static func probe(store: BucketStore, chunks: any ChunkStore, reserve: Int64) -> HealthProbe {
+    static func probe(store: BucketStore, chunks: any ChunkStore) -> HealthProbe {
         HealthProbe {
-            var checks = [dataRootWritable(store), freeSpace(store.root, reserve: reserve)]
+            var checks = [dataRootWritable(store), freeSpace(store)]
             for bucket in ChainBucket.allCases { checks.append(await chainBucket(bucket, in: chunks)) }
             return checks
         }
@@ -34,18 +34,12 @@ enum Readiness {
         return HealthCheck(name: "data root writable", ok: true, detail: store.root)
     }
 
-    static func freeSpace(_ root: String, reserve: Int64) -> HealthCheck {
-        guard let free = freeBytes(root) else {
+    static func freeSpace(_ store: BucketStore) -> HealthCheck {
+        guard let free = store.freeBytes() else {
             return HealthCheck(name: "free space", ok: false, detail: String(cString: strerror(errno)))
         }
+        let reserve = store.freeSpaceReserve
         return HealthCheck(name: "free space", ok: free > reserve, detail: "\(free) bytes free, reserve \(reserve)")
-    }
-
-    /// Bytes an unprivileged writer may still use on the file system holding `path`.
-    static func freeBytes(_ path: String) -> Int64? {
-        var stats = statvfs()
-        guard statvfs(path, &stats) == 0 else { return nil }
-        return Int64(stats.f_bavail) * Int64(stats.f_frsize)
     }
 
     /// A HEAD of a key no chunk has: any answer, found or not, means the bucket's store answers; an

@@ -118,7 +118,7 @@ struct Serve: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "chainvault")
-        let store = try BucketStore(root: data, logger: logger)
+        let store = try BucketStore(root: data, freeSpaceReserve: freeSpaceReserve, logger: logger)
         try await store.removeTemporaryFiles()
         let credentials = try CredentialStore.open(configDirectory: store.systemPath)
         if let generated = try credentials.ensureRootKey() {
@@ -141,8 +141,8 @@ struct Serve: AsyncParsableCommand {
         )
         let scheme = configuration.scheme
         let chunks = try await storage.chainStorage().makeStore(local: { store }, owner: "chainvault", now: now())
-        let health = Readiness.probe(store: store, chunks: chunks, reserve: freeSpaceReserve)
-        let metrics = try metricsEndpoint(root: store.root)
+        let health = Readiness.probe(store: store, chunks: chunks)
+        let metrics = try metricsEndpoint(store: store)
         let gateway = try buildApplication(
             configuration: configuration,
             store: store,
@@ -203,13 +203,13 @@ extension Serve {
 
     /// `/-/metrics` on both listeners: swift-metrics into Prometheus, behind CHAINVAULT_METRICS_TOKEN (or
     /// the file CHAINVAULT_METRICS_TOKEN_FILE) when set; free disk bytes measured at each scrape.
-    func metricsEndpoint(root: String) throws -> MetricsEndpoint {
+    func metricsEndpoint(store: BucketStore) throws -> MetricsEndpoint {
         let token = try secret("METRICS_TOKEN", trimming: .whitespacesAndNewlines)
         if let token, token.count < 16 { throw ValidationError("CHAINVAULT_METRICS_TOKEN needs at least 16 characters.") }
         let registry = MetricsBootstrap.prometheus()
         let free = Gauge(label: "chainvault_disk_free_bytes")
         return MetricsEndpoint(registry: registry, token: token) {
-            if let bytes = Readiness.freeBytes(root) { free.record(bytes) }
+            if let bytes = store.freeBytes() { free.record(bytes) }
         }
     }
 

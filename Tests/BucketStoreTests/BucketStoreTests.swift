@@ -367,3 +367,30 @@ extension BucketStore {
         }
     }
 }
+
+@Suite struct FreeSpaceTests {
+    @Test func aDeclaredLengthBeyondFreeSpaceMinusTheReserveIsRefused() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("cv-space-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let open = try BucketStore(root: root)
+        let free = try #require(open.freeBytes())
+        #expect(free > 0)
+        try open.ensureSpace(for: 1024, bucket: "b", key: "k")
+        #expect(throws: StorageError.insufficientStorage(bucket: "b", key: "k")) {
+            try open.ensureSpace(for: free * 2, bucket: "b", key: "k")
+        }
+
+        let reserved = try BucketStore(root: root, freeSpaceReserve: free * 2)
+        #expect(throws: StorageError.insufficientStorage(bucket: "b", key: "k"), "the reserve is not for objects") {
+            try reserved.ensureSpace(for: 1, bucket: "b", key: "k")
+        }
+    }
+
+    @Test func outOfSpaceIsRecognisedWhereverItComesFrom() {
+        #expect(StorageError.insufficientStorage(bucket: "b", key: "k").isOutOfSpace)
+        #expect(StorageError.io(operation: "write", path: "/x", errno: ENOSPC).isOutOfSpace)
+        #expect(StorageError.io(operation: "write", path: "/x", errno: EDQUOT).isOutOfSpace)
+        #expect(!StorageError.io(operation: "write", path: "/x", errno: EIO).isOutOfSpace)
+        #expect(!StorageError.noSuchBucket("b").isOutOfSpace)
+    }
+}

@@ -163,6 +163,46 @@ func temporaryIndex() throws -> ChainIndex {
         #expect(found.damaged.isEmpty)
     }
 
+    @Test func deletingOrphansSparesYoungOnesAndEveryIndexedChain() async throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("cv-orphans-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let store = LocalChunkStore(store: try BucketStore(root: root))
+        try await store.createBuckets(owner: "test", now: 0)
+        let index = try temporaryIndex()
+        defer { try? FileManager.default.removeItem(atPath: index.directory) }
+        let random = SeededRandom(seed: 5)
+        let keyring = Keyring.generate(random: random.source, now: 0)
+        let writer = ChainWriter(store: store, keyring: keyring, chunkSize: 100, random: random.source)
+        let indexed = try await writer.write(BytesSource(report(450)))
+        try index.put(ChainIndexEntry(head: indexed, mirrored: false, created: 0))
+        _ = try await writer.write(BytesSource(report(250)))  // an interrupted write: never indexed
+        let maintenance = ChainMaintenance(store: store, index: index)
+        let found = try await maintenance.orphans()
+        #expect(found.orphans.count == 3)
+        let now = Int64(Date().timeIntervalSince1970)
+        #expect(found.orphans.allSatisfy { abs(($0.modified ?? 0) - now) < 60 }, "the local store tells each chunk's age")
+
+        let young = try await maintenance.remove(found.orphans, modifiedBefore: now - 3600)
+        #expect(young.removed.isEmpty && young.kept == found.orphans, "written within the hour: maybe a write in flight")
+        let old = try await maintenance.remove(found.orphans, modifiedBefore: now + 60)
+        #expect(old.removed == found.orphans && old.kept.isEmpty)
+        #expect(try await maintenance.orphans().orphans.isEmpty)
+        #expect(try await ChainReader(store: store).verify(head: indexed.pointer).chunks.count == 5, "the indexed chain is whole")
+    }
+
+    @Test func orphansOfUnknownAgeGoOnlyWithoutACutoff() async throws {
+        let fixture = Fixture()
+        let index = try temporaryIndex()
+        defer { try? FileManager.default.removeItem(atPath: index.directory) }
+        _ = try await fixture.writer.write(BytesSource(report(130)))
+        let maintenance = ChainMaintenance(store: fixture.store, index: index)
+        let found = try await maintenance.orphans().orphans
+        #expect(!found.isEmpty && found.allSatisfy { $0.modified == nil })
+        #expect(try await maintenance.remove(found, modifiedBefore: 0).removed.isEmpty)
+        #expect(try await maintenance.remove(found, modifiedBefore: nil).removed == found)
+        #expect(await fixture.store.all().isEmpty)
+    }
+
     @Test func rebuildFindsEveryChainFromTheBucketsAlone() async throws {
         let fixture = Fixture()
         let index = try temporaryIndex()

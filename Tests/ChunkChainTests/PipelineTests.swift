@@ -45,7 +45,7 @@ actor OrderCheckingStore: ChunkStore {
     }
     func head(key: String, bucket: ChainBucket) async throws -> Bool { try await inner.head(key: key, bucket: bucket) }
     func delete(key: String, bucket: ChainBucket) async throws { try await inner.delete(key: key, bucket: bucket) }
-    func list(bucket: ChainBucket) async throws -> [String] { try await inner.list(bucket: bucket) }
+    func list(bucket: ChainBucket) async throws -> [ChunkListing] { try await inner.list(bucket: bucket) }
 }
 
 @Suite struct WritePipelineTests {

@@ -111,6 +111,8 @@ func withScriptedServer(_ script: Script, _ body: @Sendable (S3Client) async thr
             let all = try await client.listAllObjects(bucket: "list-bucket")
             #expect(all.map(\.key) == ["k0", "k1", "k2", "k3", "k4"])
             #expect(all.allSatisfy { $0.size == 1 })
+            let now = Int64(Date().timeIntervalSince1970)
+            #expect(all.allSatisfy { abs(($0.lastModified ?? 0) - now) < 60 }, "LastModified read from the listing")
             #expect(try await client.listAllObjects(bucket: "list-bucket", prefix: "k3").map(\.key) == ["k3"])
             try await client.createBucket("empty-bucket")
             #expect(try await client.listAllObjects(bucket: "empty-bucket").isEmpty)

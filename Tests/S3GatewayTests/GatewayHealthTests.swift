@@ -1,9 +1,11 @@
+import BucketStore
 import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import NIOCore
 import Operations
+import S3Protocol
 import Testing
 
 @testable import S3Gateway
@@ -32,5 +34,18 @@ import Testing
             let put = try await client.execute(uri: "/-/health/live", method: .put, body: ByteBuffer(string: "x"))
             #expect(put.status == .forbidden)
         }
+    }
+}
+
+@Suite struct FullDiskTests {
+    @Test func aFullFileSystemIsInsufficientStorageAnywhereInAWrite() {
+        // A record write, a concatenation: any step of a write that meets ENOSPC or EDQUOT.
+        for code in [ENOSPC, EDQUOT] {
+            let error = StorageError.io(operation: "write", path: "/data/.chainvault/tmp/x", errno: code).s3Error
+            #expect(error.code == .insufficientStorage && error.code.httpStatus == 507)
+            #expect(error.resource == nil, "no file-system path reaches the client")
+        }
+        #expect(StorageError.io(operation: "write", path: "/x", errno: EIO).s3Error.code == .internalError)
+        #expect(StorageError.insufficientStorage(bucket: "b", key: "k").s3Error.resource == "/b/k")
     }
 }
