@@ -93,6 +93,20 @@ func upload(
         }
     }
 
+    @Test func aFullDiskIs507AndStoresNoReport() async throws {
+        let fixture = try HospitalFixture(chunkSize: 4096, storeCapacity: 10_000)
+        let cast = try await Cast(fixture)
+        try await fixture.app().test(.router) { client in
+            try await completedCheckup(client, fixture, doctor: cast.cardiologist, patient: cast.ada)
+            let full = try await upload(client, [UInt8](repeating: 3, count: 20_000), for: cast.ada, by: cast.cardiologist)
+            #expect(full.status.code == 507)
+            #expect(try errorOf(full).code == "insufficient_storage")
+            #expect(try await fixture.database.writer.read { db in try Report.fetchCount(db) } == 0, "no report row")
+            let fits = try await upload(client, [UInt8](repeating: 3, count: 1000), for: cast.ada, by: cast.cardiologist)
+            #expect(fits.status == .created, "a smaller report still fits")
+        }
+    }
+
     @Test func aTamperedChunkFailsTheDownloadAndTheLedgerSaysSo() async throws {
         let fixture = try HospitalFixture()
         let cast = try await Cast(fixture)
