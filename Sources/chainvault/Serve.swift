@@ -84,6 +84,16 @@ struct Serve: AsyncParsableCommand {
         help: "Seconds SIGTERM/SIGINT wait for requests in flight before they are cut (env CHAINVAULT_SHUTDOWN_TIMEOUT).")
     var shutdownTimeout: Int = environment("SHUTDOWN_TIMEOUT").flatMap(Int.init) ?? 30
 
+    @Option(
+        name: .customLong("multipart-expiry"),
+        help: "Seconds after which a multipart upload neither completed nor aborted is aborted (env CHAINVAULT_MULTIPART_EXPIRY).")
+    var multipartExpiry: Int64 = environment("MULTIPART_EXPIRY").flatMap(Int64.init) ?? 86400
+
+    @Option(
+        name: .customLong("housekeeping-interval"),
+        help: "Seconds between rounds of upload expiry and bucket usage gauges (env CHAINVAULT_HOUSEKEEPING_INTERVAL).")
+    var housekeepingInterval: Int64 = environment("HOUSEKEEPING_INTERVAL").flatMap(Int64.init) ?? 300
+
     @Option(name: .customLong("log-format"), help: "text (one line per event) or json (one object per line) (env CHAINVAULT_LOG_FORMAT).")
     var logFormat: String = environment("LOG_FORMAT") ?? "text"
 
@@ -100,6 +110,8 @@ struct Serve: AsyncParsableCommand {
         guard (0...65535).contains(hospitalPort) else { throw ValidationError("--hospital-port must be between 0 and 65535.") }
         guard ["text", "json"].contains(logFormat) else { throw ValidationError("--log-format is text or json, not '\(logFormat)'.") }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level '\(logLevel)' is not a log level.") }
+        guard multipartExpiry > 0 else { throw ValidationError("--multipart-expiry must be positive.") }
+        guard housekeepingInterval > 0 else { throw ValidationError("--housekeeping-interval must be positive.") }
         guard shutdownTimeout >= 0 else { throw ValidationError("--shutdown-timeout must be 0 or more.") }
         guard freeSpaceReserve >= 0 else { throw ValidationError("--free-space-reserve must be 0 or more.") }
         guard reportSizeLimit > 0 else { throw ValidationError("--report-size-limit must be positive.") }
@@ -161,8 +173,11 @@ struct Serve: AsyncParsableCommand {
             logger: Logger(label: "chainvault.hospital")
         )
         // SIGTERM/SIGINT: both listeners stop accepting, requests in flight finish within the timeout, then exit 0.
+        let housekeeping = StoreHousekeeping(
+            store: store, uploadExpiry: .seconds(multipartExpiry), interval: .seconds(housekeepingInterval), clock: { now() })
         var group = ServiceGroupConfiguration(
-            services: [.init(service: gateway), .init(service: hospital)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+            services: [.init(service: gateway), .init(service: hospital), .init(service: housekeeping)],
+            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         group.maximumGracefulShutdownDuration = .seconds(shutdownTimeout)
         let services = ServiceGroup(configuration: group)
         try await services.run()

@@ -85,3 +85,54 @@ import Testing
         }
     }
 }
+
+@Suite struct HousekeepingTests {
+    @Test func uploadsOlderThanTheCutoffAreAbortedAndTheRestKept() async throws {
+        try await withStore { store, root in
+            try await store.createBucket("hkb", owner: "AK1", now: 0)
+            let old = try await store.createMultipartUpload(
+                bucket: "hkb", key: "old", owner: "AK1", attributes: ObjectAttributes(), now: 100)
+            _ = try await store.uploadPart(
+                bucket: "hkb", key: "old", uploadId: old.uploadId, partNumber: 1, body: Chunks(chunks: [[1, 2, 3]]))
+            let fresh = try await store.createMultipartUpload(
+                bucket: "hkb", key: "fresh", owner: "AK1", attributes: ObjectAttributes(), now: 200)
+            let done = try await store.createMultipartUpload(
+                bucket: "hkb", key: "done", owner: "AK1", attributes: ObjectAttributes(), now: 50)
+            let part = try await store.uploadPart(
+                bucket: "hkb", key: "done", uploadId: done.uploadId, partNumber: 1, body: Chunks(chunks: [[9]]))
+            _ = try await store.completeMultipartUpload(bucket: "hkb", key: "done", uploadId: done.uploadId, parts: [(1, part.etag)])
+
+            #expect(try await store.expireMultipartUploads(initiatedBefore: 150) == 1)
+            #expect(try await store.listMultipartUploads(bucket: "hkb").map(\.uploadId) == [fresh.uploadId])
+            await #expect(throws: StorageError.noSuchUpload(uploadId: old.uploadId)) {
+                try await store.listParts(bucket: "hkb", key: "old", uploadId: old.uploadId)
+            }
+            #expect(!FileManager.default.fileExists(atPath: root + "/.chainvault/uploads/hkb/" + old.uploadId), "its parts are gone")
+            #expect(
+                FileManager.default.fileExists(atPath: root + "/.chainvault/uploads/hkb/" + done.uploadId), "a recent completion is kept")
+            #expect(try await store.read("hkb", "done") == "\u{9}", "the completed object stays")
+
+            // Far in the future: the completion record goes too, the object stays.
+            #expect(try await store.expireMultipartUploads(initiatedBefore: Int64(Date().timeIntervalSince1970) + 60) == 1)
+            #expect(try FileManager.default.contentsOfDirectory(atPath: root + "/.chainvault/uploads/hkb").isEmpty)
+            #expect(try await store.read("hkb", "done") == "\u{9}")
+        }
+    }
+
+    @Test func usageCountsObjectsBytesAndOpenUploadsPerBucket() async throws {
+        try await withStore { store, _ in
+            try await store.createBucket("one", owner: "AK1", now: 0)
+            try await store.createBucket("two", owner: "AK1", now: 0)
+            try await store.put("one", "a", "12345")
+            try await store.put("one", "deep/er/b", "123")
+            try await store.put("one", "a", "1234567")  // an overwrite is still one object
+            _ = try await store.createMultipartUpload(bucket: "two", key: "k", owner: "AK1", attributes: ObjectAttributes(), now: 0)
+            let usage = try await store.usage()
+            #expect(
+                usage == [
+                    .init(bucket: "one", objects: 2, bytes: 10, openUploads: 0),
+                    .init(bucket: "two", objects: 0, bytes: 0, openUploads: 1),
+                ])
+        }
+    }
+}

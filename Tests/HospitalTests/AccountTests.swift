@@ -101,7 +101,8 @@ struct HospitalFixture {
         let clock = self.clock
         let memory = store
         let vault = ReportVault(
-            store: storeCapacity.map { FullDiskChunkStore(inner: memory, capacity: $0) } ?? memory, keyring: { keyring }, index: nil, spoolDirectory: spool, chunkSize: chunkSize, clock: clock.source)
+            store: storeCapacity.map { FullDiskChunkStore(inner: memory, capacity: $0) } ?? memory, keyring: { keyring }, index: nil,
+            spoolDirectory: spool, chunkSize: chunkSize, clock: clock.source)
         services = HospitalServices(
             database: database, hasher: PasswordHasher(parameters: .testing, random: { [UInt8](repeating: 7, count: $0) }), vault: vault,
             sender: sender, codeKey: SymmetricKey(size: .bits256), sessionPolicy: sessions,

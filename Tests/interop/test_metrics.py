@@ -79,3 +79,44 @@ def test_counters_follow_a_known_sequence_and_the_token_guards_them(tmp_path):
         assert "12345" not in hospital and "nothing" not in hospital
     finally:
         stop_server(server)
+
+
+def test_bucket_gauges_and_abandoned_uploads_expire(tmp_path):
+    """Housekeeping every second, uploads expire after 3 s: the gauges show each bucket's objects, bytes
+    and open uploads, and an abandoned upload is aborted with its parts."""
+    import time
+
+    server = start_server(tmp_path / "data", {"CHAINVAULT_ACCESS_KEY": "METRICSROOTKEY000002", "CHAINVAULT_SECRET_KEY": "metrics-secret-0123456789"},
+                          args=("--housekeeping-interval", "1", "--multipart-expiry", "3"))
+    try:
+        s3 = boto3.client("s3", endpoint_url=server.endpoint, aws_access_key_id=server.access_key,
+                          aws_secret_access_key=server.secret_key, region_name="us-east-1")
+        s3.create_bucket(Bucket="gauged")
+        s3.put_object(Bucket="gauged", Key="a", Body=b"x" * 1000)
+        s3.put_object(Bucket="gauged", Key="dir/b", Body=b"y" * 24)
+        upload = s3.create_multipart_upload(Bucket="gauged", Key="abandoned")["UploadId"]
+        s3.upload_part(Bucket="gauged", Key="abandoned", UploadId=upload, PartNumber=1, Body=b"z" * 4096)
+        parts = tmp_path / "data" / ".chainvault" / "uploads" / "gauged" / upload
+        assert parts.is_dir()
+
+        deadline = time.monotonic() + 30
+        seen_open = False
+        while time.monotonic() < deadline:
+            text = scrape(server.endpoint, token=None)
+            if value(text, "chainvault_multipart_uploads_open", bucket="gauged") == 1:
+                seen_open = True
+                assert value(text, "chainvault_bucket_objects", bucket="gauged") == 2
+                assert value(text, "chainvault_bucket_bytes", bucket="gauged") == 1024
+            if seen_open and value(text, "chainvault_multipart_uploads_open", bucket="gauged") == 0:
+                break
+            time.sleep(0.3)
+        assert seen_open, "the open upload was counted"
+        assert value(text, "chainvault_multipart_uploads_open", bucket="gauged") == 0, "then aborted"
+        assert s3.list_multipart_uploads(Bucket="gauged").get("Uploads", []) == []
+        assert not parts.exists(), "its parts are removed"
+        with pytest.raises(botocore.exceptions.ClientError) as gone:
+            s3.list_parts(Bucket="gauged", Key="abandoned", UploadId=upload)
+        assert gone.value.response["Error"]["Code"] == "NoSuchUpload"
+        assert value(text, "chainvault_bucket_objects", bucket="gauged") == 2, "objects are untouched"
+    finally:
+        stop_server(server)
