@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import NIOCore
 
@@ -49,4 +50,31 @@ public struct HospitalRequestContext: RequestContext {
         }
         return identity
     }
+}
+
+/// Behind a reverse proxy every request comes from the proxy: when the peer is a trusted proxy, the
+/// client is the last address of `X-Forwarded-For` that is not itself a trusted proxy (what the
+/// proxy appended; earlier entries are the client's own claims). Login throttling and the audit
+/// ledger then see the real client.
+struct ForwardedClientMiddleware: RouterMiddleware {
+    let trusted: Set<String>
+
+    func handle(_ request: Request, context: HospitalRequestContext, next: (Request, HospitalRequestContext) async throws -> Response)
+        async throws -> Response
+    {
+        var context = context
+        if trusted.contains(context.clientAddress), let client = Self.client(request.headers[values: .xForwardedFor], trusted: trusted) {
+            context.clientAddress = client
+        }
+        return try await next(request, context)
+    }
+
+    static func client(_ headers: [String], trusted: Set<String>) -> String? {
+        let hops = headers.flatMap { $0.split(separator: ",") }.map { $0.trimmingCharacters(in: .whitespaces) }
+        return hops.last { !$0.isEmpty && !trusted.contains($0) }
+    }
+}
+
+extension HTTPField.Name {
+    static let xForwardedFor = HTTPField.Name("X-Forwarded-For")!
 }

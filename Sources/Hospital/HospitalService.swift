@@ -9,10 +9,13 @@ public struct HospitalConfiguration: Sendable {
     public var host: String
     /// 0 picks a free port.
     public var port: Int
+    /// Peers (a reverse proxy) whose `X-Forwarded-For` names the client; from anyone else the header is ignored.
+    public var trustedProxies: Set<String>
 
-    public init(host: String = "127.0.0.1", port: Int = 8080) {
+    public init(host: String = "127.0.0.1", port: Int = 8080, trustedProxies: Set<String> = []) {
         self.host = host
         self.port = port
+        self.trustedProxies = trustedProxies
     }
 }
 
@@ -56,6 +59,7 @@ public func buildHospitalApplication(
     logger: Logger = Logger(label: "chainvault.hospital")
 ) -> some ApplicationProtocol {
     let router = Router(context: HospitalRequestContext.self)
+    if !configuration.trustedProxies.isEmpty { router.add(middleware: ForwardedClientMiddleware(trusted: configuration.trustedProxies)) }
     router.add(middleware: HealthMiddleware(probe: health))
     if let metrics { router.add(middleware: MetricsEndpointMiddleware(endpoint: metrics)) }
     router.add(middleware: RequestMetricsMiddleware(listener: "hospital", route: HospitalRoutes.label))

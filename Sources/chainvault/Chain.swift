@@ -6,6 +6,9 @@ import S3Client
 
 /// Options shared by the chain and key commands: where the data, the keyring and the two buckets are.
 struct ChainOptions: ParsableArguments {
+    @Option(help: "YAML configuration file (env CHAINVAULT_CONFIG), as for serve.")
+    var config: String?
+
     @Option(help: "Data root.")
     var data: String = environment("DATA") ?? "buckets"
 

@@ -12,9 +12,31 @@ struct ChainVault: AsyncParsableCommand {
 
     /// Prints a line to stdout and flushes.
     static func output(_ text: String) { chainvault.output(text) }
+
+    /// Reads the configuration file (`--config` or `CHAINVAULT_CONFIG`) before the command line is parsed,
+    /// so that its settings are the options' defaults; then runs the command.
+    static func main() async {
+        do {
+            try ConfigurationFile.apply(arguments: Array(CommandLine.arguments.dropFirst()))
+        } catch {
+            FileHandle.standardError.write(Data("Error: \(error)\n".utf8))
+            Foundation.exit(78)  // EX_CONFIG
+        }
+        do {
+            var command = try parseAsRoot()
+            if var command = command as? any AsyncParsableCommand {
+                try await command.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(withError: error)
+        }
+    }
 }
 
-/// Reads `CHAINVAULT_<NAME>` from the environment, for option defaults.
+/// Reads `CHAINVAULT_<NAME>` from the environment (where the configuration file's settings are too),
+/// for option defaults; an empty value counts as unset.
 func environment(_ name: String) -> String? {
-    ProcessInfo.processInfo.environment["CHAINVAULT_" + name]
+    ProcessInfo.processInfo.environment["CHAINVAULT_" + name].flatMap { $0.isEmpty ? nil : $0 }
 }

@@ -6,6 +6,7 @@ import Hospital
 import Hummingbird
 import Logging
 import Metrics
+import NIOCore
 import Operations
 import S3Gateway
 import ServiceLifecycle
@@ -15,8 +16,11 @@ struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Serve the S3 gateway and the hospital API.",
         discussion:
-            "Every option can also be set by an environment variable CHAINVAULT_<NAME> (CHAINVAULT_DATA, CHAINVAULT_HOST, CHAINVAULT_S3_PORT, CHAINVAULT_HOSPITAL_PORT, CHAINVAULT_REGION, CHAINVAULT_DOMAIN, CHAINVAULT_LOG_LEVEL, CHAINVAULT_REPORT_SIZE_LIMIT, CHAINVAULT_GRANT_LIFETIME, CHAINVAULT_SMTP_URL, CHAINVAULT_SMTP_FROM, CHAINVAULT_SMTP_USER, CHAINVAULT_SMTP_CA_FILE, CHAINVAULT_BUCKET_A/B, CHAINVAULT_ENDPOINT_A/B). CHAINVAULT_ACCESS_KEY and CHAINVAULT_SECRET_KEY set the root key pair; CHAINVAULT_METRICS_TOKEN (or the file CHAINVAULT_METRICS_TOKEN_FILE) guards /-/metrics."
+            "Every option can also be set by an environment variable CHAINVAULT_<NAME> (CHAINVAULT_DATA, CHAINVAULT_HOST, CHAINVAULT_S3_PORT, CHAINVAULT_HOSPITAL_PORT, CHAINVAULT_REGION, CHAINVAULT_DOMAIN, CHAINVAULT_LOG_LEVEL, CHAINVAULT_REPORT_SIZE_LIMIT, CHAINVAULT_GRANT_LIFETIME, CHAINVAULT_SMTP_URL, CHAINVAULT_SMTP_FROM, CHAINVAULT_SMTP_USER, CHAINVAULT_SMTP_CA_FILE, CHAINVAULT_BUCKET_A/B, CHAINVAULT_ENDPOINT_A/B). CHAINVAULT_ACCESS_KEY and CHAINVAULT_SECRET_KEY (or the file CHAINVAULT_SECRET_KEY_FILE) set the root key pair; CHAINVAULT_METRICS_TOKEN (or the file CHAINVAULT_METRICS_TOKEN_FILE) guards /-/metrics. The configuration file (--config) takes the same settings by their option names; the command line wins over the environment, the environment over the file."
     )
+
+    @Option(help: "YAML configuration file (env CHAINVAULT_CONFIG): every option by its long name, see deploy/chainvault.yaml.")
+    var config: String?
 
     @Option(help: "Data root: one directory per bucket.")
     var data: String = environment("DATA") ?? "buckets"
@@ -25,10 +29,10 @@ struct Serve: AsyncParsableCommand {
     var host: String = environment("HOST") ?? "127.0.0.1"
 
     @Option(name: .customLong("s3-port"), help: "S3 port; 0 picks a free port.")
-    var s3Port: Int = environment("S3_PORT").flatMap(Int.init) ?? 9000
+    var s3Port: Int = setting("S3_PORT", default: 9000)
 
     @Option(name: .customLong("hospital-port"), help: "Hospital API port; 0 picks a free port.")
-    var hospitalPort: Int = environment("HOSPITAL_PORT").flatMap(Int.init) ?? 8080
+    var hospitalPort: Int = setting("HOSPITAL_PORT", default: 8080)
 
     @Option(help: "The region clients sign for.")
     var region: String = environment("REGION") ?? "us-east-1"
@@ -42,17 +46,30 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .customLong("tls-key"), help: "PEM private key of --tls-cert.")
     var tlsKey: String?
 
+    @Option(
+        name: .customLong("trusted-proxies"),
+        help: """
+            Comma-separated IP addresses of reverse proxies whose X-Forwarded-For names the hospital client, for \
+            login throttling and the audit ledger (env CHAINVAULT_TRUSTED_PROXIES).
+            """)
+    var trustedProxies: String = environment("TRUSTED_PROXIES") ?? ""
+
+    /// --trusted-proxies as a set of addresses.
+    var proxies: Set<String> {
+        Set(trustedProxies.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
+    }
+
     @OptionGroup(title: "Report chains (hospital)") var storage: ChainStorageOptions
 
     @Option(
         name: .customLong("report-size-limit"),
         help: "Largest report the hospital API accepts, in bytes (env CHAINVAULT_REPORT_SIZE_LIMIT).")
-    var reportSizeLimit: Int64 = environment("REPORT_SIZE_LIMIT").flatMap(Int64.init) ?? Reports.defaultMaxSize
+    var reportSizeLimit: Int64 = setting("REPORT_SIZE_LIMIT", default: Reports.defaultMaxSize)
 
     @Option(
         name: .customLong("grant-lifetime"),
         help: "Seconds a redeemed access code lets a doctor read a report (env CHAINVAULT_GRANT_LIFETIME).")
-    var grantLifetime: Int64 = environment("GRANT_LIFETIME").flatMap(Int64.init) ?? 3600
+    var grantLifetime: Int64 = setting("GRANT_LIFETIME", default: 3600)
 
     @Option(
         name: .customLong("smtp-url"),
@@ -77,22 +94,22 @@ struct Serve: AsyncParsableCommand {
     @Option(
         name: .customLong("free-space-reserve"),
         help: "Bytes the data root's file system keeps free; below it /-/health/ready answers 503 (env CHAINVAULT_FREE_SPACE_RESERVE).")
-    var freeSpaceReserve: Int64 = environment("FREE_SPACE_RESERVE").flatMap(Int64.init) ?? 1 << 30
+    var freeSpaceReserve: Int64 = setting("FREE_SPACE_RESERVE", default: 1 << 30)
 
     @Option(
         name: .customLong("shutdown-timeout"),
         help: "Seconds SIGTERM/SIGINT wait for requests in flight before they are cut (env CHAINVAULT_SHUTDOWN_TIMEOUT).")
-    var shutdownTimeout: Int = environment("SHUTDOWN_TIMEOUT").flatMap(Int.init) ?? 30
+    var shutdownTimeout: Int = setting("SHUTDOWN_TIMEOUT", default: 30)
 
     @Option(
         name: .customLong("multipart-expiry"),
         help: "Seconds after which a multipart upload neither completed nor aborted is aborted (env CHAINVAULT_MULTIPART_EXPIRY).")
-    var multipartExpiry: Int64 = environment("MULTIPART_EXPIRY").flatMap(Int64.init) ?? 86400
+    var multipartExpiry: Int64 = setting("MULTIPART_EXPIRY", default: 86400)
 
     @Option(
         name: .customLong("housekeeping-interval"),
         help: "Seconds between rounds of upload expiry and bucket usage gauges (env CHAINVAULT_HOUSEKEEPING_INTERVAL).")
-    var housekeepingInterval: Int64 = environment("HOUSEKEEPING_INTERVAL").flatMap(Int64.init) ?? 300
+    var housekeepingInterval: Int64 = setting("HOUSEKEEPING_INTERVAL", default: 300)
 
     @Option(name: .customLong("log-format"), help: "text (one line per event) or json (one object per line) (env CHAINVAULT_LOG_FORMAT).")
     var logFormat: String = environment("LOG_FORMAT") ?? "text"
@@ -106,6 +123,7 @@ struct Serve: AsyncParsableCommand {
     var resolvedTLSKey: String? { tlsKey ?? environment("TLS_KEY") }
 
     func validate() throws {
+        try SettingProblems.check()
         guard (0...65535).contains(s3Port) else { throw ValidationError("--s3-port must be between 0 and 65535.") }
         guard (0...65535).contains(hospitalPort) else { throw ValidationError("--hospital-port must be between 0 and 65535.") }
         guard ["text", "json"].contains(logFormat) else { throw ValidationError("--log-format is text or json, not '\(logFormat)'.") }
@@ -117,6 +135,9 @@ struct Serve: AsyncParsableCommand {
         guard reportSizeLimit > 0 else { throw ValidationError("--report-size-limit must be positive.") }
         guard grantLifetime > 0 else { throw ValidationError("--grant-lifetime must be positive.") }
         guard !region.isEmpty else { throw ValidationError("--region must not be empty.") }
+        for proxy in proxies where (try? SocketAddress(ipAddress: proxy, port: 0)) == nil {
+            throw ValidationError("--trusted-proxies: '\(proxy)' is not an IP address.")
+        }
         guard (resolvedTLSCert == nil) == (resolvedTLSKey == nil) else { throw ValidationError("--tls-cert and --tls-key go together.") }
     }
 
@@ -165,7 +186,7 @@ struct Serve: AsyncParsableCommand {
             logger: logger
         )
         let hospital = buildHospitalApplication(
-            configuration: HospitalConfiguration(host: host, port: hospitalPort),
+            configuration: HospitalConfiguration(host: host, port: hospitalPort, trustedProxies: proxies),
             services: try hospitalServices(chunks: chunks),
             health: health,
             metrics: metrics,
@@ -205,17 +226,6 @@ extension Serve {
 }
 
 extension Serve {
-    /// A secret from CHAINVAULT_<NAME>, or from the file CHAINVAULT_<NAME>_FILE names (which wins), never
-    /// from the command line.
-    /// - Parameter trimming: What is cut from both ends of the file's contents.
-    func secret(_ name: String, trimming: CharacterSet) throws -> String? {
-        guard let file = environment(name + "_FILE") else { return environment(name) }
-        guard let contents = FileManager.default.contents(atPath: file) else {
-            throw ValidationError("CHAINVAULT_\(name)_FILE: cannot read \(file).")
-        }
-        return String(decoding: contents, as: UTF8.self).trimmingCharacters(in: trimming)
-    }
-
     /// `/-/metrics` on both listeners: swift-metrics into Prometheus, behind CHAINVAULT_METRICS_TOKEN (or
     /// the file CHAINVAULT_METRICS_TOKEN_FILE) when set; free disk bytes measured at each scrape.
     func metricsEndpoint(store: BucketStore) throws -> MetricsEndpoint {
@@ -246,6 +256,17 @@ extension Serve {
     }
 }
 
+/// A secret from CHAINVAULT_<NAME>, or from the file CHAINVAULT_<NAME>_FILE names (which wins), never
+/// from the command line.
+/// - Parameter trimming: What is cut from both ends of the file's contents.
+func secret(_ name: String, trimming: CharacterSet) throws -> String? {
+    guard let file = environment(name + "_FILE") else { return environment(name) }
+    guard let contents = FileManager.default.contents(atPath: file) else {
+        throw ValidationError("\(ConfigurationFile.describe(name + "_FILE")): cannot read \(file).")
+    }
+    return String(decoding: contents, as: UTF8.self).trimmingCharacters(in: trimming)
+}
+
 /// Prints a line to stdout and flushes, so that a script reading the pipe sees it at once.
 func output(_ text: String) {
     FileHandle.standardOutput.write(Data((text + "\n").utf8))
@@ -255,7 +276,7 @@ extension CredentialStore {
     /// The credential store of a data root, with the root pair from the environment if both are set.
     static func open(configDirectory: String) throws -> CredentialStore {
         let accessKey = environment("ACCESS_KEY")
-        let secretKey = environment("SECRET_KEY")
+        let secretKey = try secret("SECRET_KEY", trimming: .whitespacesAndNewlines)
         var override: AccessKey?
         switch (accessKey, secretKey) {
         case (let id?, let secret?):

@@ -364,3 +364,16 @@ extension HTTPFields {
         _ = try await (first, second)
     }
 }
+
+@Suite struct ForwardedClientTests {
+    @Test func theClientIsTheLastHopNoTrustedProxyAdded() {
+        let trusted: Set<String> = ["127.0.0.1", "10.0.0.2"]
+        #expect(ForwardedClientMiddleware.client(["203.0.113.7"], trusted: trusted) == "203.0.113.7")
+        #expect(
+            ForwardedClientMiddleware.client(["198.51.100.1, 203.0.113.7, 10.0.0.2"], trusted: trusted) == "203.0.113.7",
+            "the client's own X-Forwarded-For claim is not believed; the proxy chain is skipped")
+        #expect(ForwardedClientMiddleware.client(["198.51.100.1", "203.0.113.7"], trusted: trusted) == "203.0.113.7", "repeated headers")
+        #expect(ForwardedClientMiddleware.client([], trusted: trusted) == nil)
+        #expect(ForwardedClientMiddleware.client(["10.0.0.2, "], trusted: trusted) == nil)
+    }
+}
