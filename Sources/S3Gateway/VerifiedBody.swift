@@ -115,7 +115,7 @@ struct VerifiedBody<Base: AsyncSequence & Sendable>: AsyncSequence, Sendable whe
                     throw S3Error(.xAmzContentSHA256Mismatch)
                 }
                 if let pending = expectations.pendingSignature, !pending.matches(payloadHash: actual) {
-                    throw S3Error(.signatureDoesNotMatch)
+                    throw pending.mismatch(payloadHash: actual)
                 }
             }
         }

@@ -65,11 +65,32 @@ def test_debug_level_logs_what_the_server_signed_when_a_signature_does_not_match
         assert refused.value.response["Error"]["Code"] == "SignatureDoesNotMatch"
         # The client is told nothing of what the server computed.
         assert "canonical" not in str(refused.value.response).lower()
+
+        # Signed over the body's hash without x-amz-content-sha256 (curl --aws-sigv4 style): the mismatch
+        # is found only after the body, and logged the same way.
+        from botocore.auth import SigV4Auth
+        from botocore.awsrequest import AWSRequest
+        from botocore.credentials import Credentials
+        good = boto3.client("s3", endpoint_url=server.endpoint, aws_access_key_id=server.access_key, aws_secret_access_key=SECRET,
+                            region_name="us-east-1")
+        good.create_bucket(Bucket="signed-body")
+        request = AWSRequest(method="PUT", url=server.endpoint + "/signed-body/key", data=b"the signed body")
+        SigV4Auth(Credentials(server.access_key, SECRET), "s3", "us-east-1").add_auth(request)
+        headers = {k: v for k, v in request.headers.items() if k.lower() != "x-amz-content-sha256"}
+        sent = urllib.request.Request(server.endpoint + "/signed-body/key", method="PUT", data=b"another body!!!", headers=headers)
+        with pytest.raises(urllib.error.HTTPError) as body_refused:
+            urllib.request.urlopen(sent, timeout=30)
+        answer = body_refused.value.read().decode()
+        assert body_refused.value.code == 403 and "<Code>SignatureDoesNotMatch</Code>" in answer and "canonical" not in answer.lower()
+        assert "Contents" not in good.list_objects_v2(Bucket="signed-body"), "nothing stored"
     finally:
         stop_server(server)
     lines = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
     mismatch = [line for line in lines if line["message"] == "signature mismatch"]
-    assert len(mismatch) == 1 and mismatch[0]["level"] == "debug"
+    assert len(mismatch) == 2 and all(line["level"] == "debug" for line in mismatch), mismatch
+    body_hash = __import__("hashlib").sha256(b"another body!!!").hexdigest()
+    assert mismatch[1]["computed"].startswith("canonical request:\nPUT\n/signed-body/key") and mismatch[1]["computed"].split("\nstring to sign:")[0].endswith("\n" + body_hash), \
+        mismatch[1]["computed"]
     computed = mismatch[0]["computed"]
     assert computed.startswith("canonical request:\nGET\n/signed-bucket") and "string to sign:\nAWS4-HMAC-SHA256\n" in computed
     assert mismatch[0]["request_id"] == refused.value.response["ResponseMetadata"]["HTTPHeaders"]["x-amz-request-id"]

@@ -52,6 +52,11 @@ public struct PendingSignature: Sendable {
     let canonicalPrefixes: [String]
     let signature: String
 
+    /// SignatureDoesNotMatch for a body whose SHA-256 was `payloadHash`, with what the server signed.
+    public func mismatch(payloadHash: String) -> S3Error {
+        SigV4.mismatch(canonicalRequest: (canonicalPrefixes.first ?? "") + payloadHash, amzDate: amzDate, scope: scope)
+    }
+
     /// Whether the signature matches a body whose SHA-256 is `payloadHash` (lowercase hex).
     public func matches(payloadHash: String) -> Bool {
         canonicalPrefixes.contains { prefix in
@@ -70,4 +75,19 @@ public struct StreamingSignatureContext: Sendable {
     public let scope: String
     /// The request signature, which the first chunk signature chains from.
     public let seedSignature: String
+}
+
+extension SigV4 {
+    /// SignatureDoesNotMatch carrying, as its diagnostic for the operator's debug log (never sent), the
+    /// canonical request and string to sign the server computed.
+    static func mismatch(canonicalRequest: String, amzDate: String, scope: String) -> S3Error {
+        var error = S3Error(.signatureDoesNotMatch)
+        error.diagnostic = """
+            canonical request:
+            \(canonicalRequest)
+            string to sign:
+            \(stringToSign(amzDate: amzDate, scope: scope, canonicalRequest: canonicalRequest))
+            """
+        return error
+    }
 }

@@ -92,15 +92,7 @@ public struct SigV4Verifier: Sendable {
         }
         /// SignatureDoesNotMatch, with what the server signed for the operator's debug log.
         func mismatch(_ payloadHash: String) -> S3Error {
-            var error = S3Error(.signatureDoesNotMatch)
-            let canonicalRequest = (prefixes.first ?? "") + payloadHash
-            error.diagnostic = """
-                canonical request:
-                \(canonicalRequest)
-                string to sign:
-                \(SigV4.stringToSign(amzDate: parsed.amzDate, scope: parsed.scope, canonicalRequest: canonicalRequest))
-                """
-            return error
+            SigV4.mismatch(canonicalRequest: (prefixes.first ?? "") + payloadHash, amzDate: parsed.amzDate, scope: parsed.scope)
         }
 
         let claimed = request.header("x-amz-content-sha256")
