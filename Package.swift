@@ -192,7 +192,6 @@ let package = Package(
             dependencies: [
                 "Hospital",
                 "ChunkChain",
-                "BucketStore",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),

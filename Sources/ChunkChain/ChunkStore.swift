@@ -73,10 +73,19 @@ extension ChunkStore {
 /// Chunks in memory, for tests. Tamper with them through ``replace(key:bucket:with:)`` and ``remove(key:bucket:)``.
 public actor MemoryChunkStore: ChunkStore {
     private var objects: [ChainBucket: [String: [UInt8]]] = [.a: [:], .b: [:]]
+    private var free: Int?
 
-    public init() {}
+    /// - Parameter capacity: Bytes the store holds at most (tests: a full disk); a put beyond it fails
+    ///   as a write meeting `ENOSPC` does.
+    public init(capacity: Int? = nil) { free = capacity }
 
-    public func put(_ bytes: [UInt8], key: String, bucket: ChainBucket) async throws { objects[bucket]![key] = bytes }
+    public func put(_ bytes: [UInt8], key: String, bucket: ChainBucket) async throws {
+        if let room = free {
+            guard bytes.count <= room else { throw StorageError.insufficientStorage(bucket: "\(bucket)", key: key) }
+            free = room - bytes.count
+        }
+        objects[bucket]![key] = bytes
+    }
     public func sync() async throws {}
     public func get(key: String, bucket: ChainBucket) async throws -> [UInt8]? { objects[bucket]![key] }
     public func prefix(key: String, bucket: ChainBucket, count: Int) async throws -> [UInt8]? {

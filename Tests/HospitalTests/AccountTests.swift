@@ -1,4 +1,3 @@
-import BucketStore
 import ChunkChain
 import Crypto
 import Foundation
@@ -56,35 +55,10 @@ final class RecordingSender: CodeSender, @unchecked Sendable {
     }
 }
 
-/// A chunk store on a disk of `capacity` bytes: a chunk that does not fit fails as a write meeting ENOSPC.
-actor FullDiskChunkStore: ChunkStore {
-    let inner: MemoryChunkStore
-    var free: Int
-
-    init(inner: MemoryChunkStore, capacity: Int) {
-        self.inner = inner
-        free = capacity
-    }
-
-    func put(_ bytes: [UInt8], key: String, bucket: ChainBucket) async throws {
-        guard bytes.count <= free else { throw StorageError.io(operation: "write", path: key, errno: ENOSPC) }
-        free -= bytes.count
-        try await inner.put(bytes, key: key, bucket: bucket)
-    }
-    func sync() async throws {}
-    func get(key: String, bucket: ChainBucket) async throws -> [UInt8]? { try await inner.get(key: key, bucket: bucket) }
-    func prefix(key: String, bucket: ChainBucket, count: Int) async throws -> [UInt8]? {
-        try await inner.prefix(key: key, bucket: bucket, count: count)
-    }
-    func head(key: String, bucket: ChainBucket) async throws -> Bool { try await inner.head(key: key, bucket: bucket) }
-    func delete(key: String, bucket: ChainBucket) async throws { try await inner.delete(key: key, bucket: bucket) }
-    func list(bucket: ChainBucket) async throws -> [ChunkListing] { try await inner.list(bucket: bucket) }
-}
-
 struct HospitalFixture {
     let clock = TestClock()
     let database: HospitalDatabase
-    let store = MemoryChunkStore()
+    let store: MemoryChunkStore
     let sender = RecordingSender()
     let services: HospitalServices
     var accounts: Accounts { services.accounts }
@@ -99,9 +73,9 @@ struct HospitalFixture {
         let spool = FileManager.default.temporaryDirectory.appendingPathComponent("hospital-spool-\(UUID().uuidString)").path
         let keyring = Keyring.generate(random: systemRandom, now: 0)
         let clock = self.clock
-        let memory = store
+        store = MemoryChunkStore(capacity: storeCapacity)
         let vault = ReportVault(
-            store: storeCapacity.map { FullDiskChunkStore(inner: memory, capacity: $0) } ?? memory, keyring: { keyring }, index: nil,
+            store: store, keyring: { keyring }, index: nil,
             spoolDirectory: spool, chunkSize: chunkSize, clock: clock.source)
         services = HospitalServices(
             database: database, hasher: PasswordHasher(parameters: .testing, random: { [UInt8](repeating: 7, count: $0) }), vault: vault,
