@@ -16,7 +16,7 @@ struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Serve the S3 gateway and the hospital API.",
         discussion:
-            "Every option can also be set by an environment variable CHAINVAULT_<NAME> (CHAINVAULT_DATA, CHAINVAULT_HOST, CHAINVAULT_S3_PORT, CHAINVAULT_HOSPITAL_PORT, CHAINVAULT_REGION, CHAINVAULT_DOMAIN, CHAINVAULT_LOG_LEVEL, CHAINVAULT_REPORT_SIZE_LIMIT, CHAINVAULT_GRANT_LIFETIME, CHAINVAULT_SMTP_URL, CHAINVAULT_SMTP_FROM, CHAINVAULT_SMTP_USER, CHAINVAULT_SMTP_CA_FILE, CHAINVAULT_BUCKET_A/B, CHAINVAULT_ENDPOINT_A/B). CHAINVAULT_ACCESS_KEY and CHAINVAULT_SECRET_KEY (or the file CHAINVAULT_SECRET_KEY_FILE) set the root key pair; CHAINVAULT_METRICS_TOKEN (or the file CHAINVAULT_METRICS_TOKEN_FILE) guards /-/metrics. The configuration file (--config) takes the same settings by their option names; the command line wins over the environment, the environment over the file."
+            "Every option can also be set by an environment variable CHAINVAULT_<NAME>: the option's name in capitals with dashes as underscores (--s3-port is CHAINVAULT_S3_PORT). CHAINVAULT_ACCESS_KEY and CHAINVAULT_SECRET_KEY (or the file CHAINVAULT_SECRET_KEY_FILE) set the root key pair; CHAINVAULT_METRICS_TOKEN (or the file CHAINVAULT_METRICS_TOKEN_FILE) guards /-/metrics. The configuration file (--config) takes the same settings by their option names; the command line wins over the environment, the environment over the file."
     )
 
     @Option(help: "YAML configuration file (env CHAINVAULT_CONFIG): every option by its long name, see deploy/chainvault.yaml.")
@@ -153,15 +153,6 @@ struct Serve: AsyncParsableCommand {
         let logger = Logger(label: "chainvault")
         let store = try BucketStore(root: data, freeSpaceReserve: freeSpaceReserve, logger: logger)
         try await store.removeTemporaryFiles()
-        let credentials = try CredentialStore.open(configDirectory: store.systemPath)
-        if let generated = try credentials.ensureRootKey() {
-            output(
-                """
-                Generated the root access key (stored in \(credentials.path), shown only now):
-                access key id: \(generated.accessKeyId)
-                secret key:    \(generated.secretKey)
-                """)
-        }
         let host = self.host
         let configuration = GatewayConfiguration(
             host: host,
@@ -173,9 +164,20 @@ struct Serve: AsyncParsableCommand {
             }
         )
         let scheme = configuration.scheme
+        // Every setting that can still be wrong is checked before the first key is generated and shown.
+        let metrics = try metricsEndpoint(store: store)
         let chunks = try await storage.chainStorage().makeStore(local: { store }, owner: "chainvault", now: now())
         let health = Readiness.probe(store: store, chunks: chunks)
-        let metrics = try metricsEndpoint(store: store)
+        let care = try hospitalServices(chunks: chunks)
+        let credentials = try CredentialStore.open(configDirectory: store.systemPath)
+        if let generated = try credentials.ensureRootKey() {
+            output(
+                """
+                Generated the root access key (stored in \(credentials.path), shown only now):
+                access key id: \(generated.accessKeyId)
+                secret key:    \(generated.secretKey)
+                """)
+        }
         let gateway = try buildApplication(
             configuration: configuration,
             store: store,
@@ -187,7 +189,7 @@ struct Serve: AsyncParsableCommand {
         )
         let hospital = buildHospitalApplication(
             configuration: HospitalConfiguration(host: host, port: hospitalPort, trustedProxies: proxies),
-            services: try hospitalServices(chunks: chunks),
+            services: care,
             health: health,
             metrics: metrics,
             onServerRunning: { port in output("hospital endpoint: http://\(host):\(port)") },
