@@ -1,5 +1,3 @@
-import Logging
-
 /// What an operator's dashboards and the expiry of abandoned uploads need from the store.
 extension BucketStore {
     /// How much a bucket holds.
@@ -74,7 +72,6 @@ extension BucketStore {
                 return count
             }
         }
-        if aborted > 0 { logger.info("aborted expired multipart uploads", metadata: ["count": "\(aborted)"]) }
         return aborted
     }
 }

@@ -326,6 +326,16 @@ extension BucketStore {
         digest.map { String($0, radix: 16).leftPadded(to: 2) }.joined()
     }
 
+    /// Whether `error`, from the store or from a NIO file-system call, means the file system is full.
+    public static func isOutOfSpace(_ error: any Error) -> Bool {
+        switch error {
+        case let error as StorageError: error.isOutOfSpace
+        case let error as FileSystemError:
+            (error.cause as? FileSystemError.SystemCallError).map { $0.errno.rawValue == ENOSPC || $0.errno.rawValue == EDQUOT } ?? false
+        default: false
+        }
+    }
+
     static func mapFileSystemError(_ error: any Error, bucket: String, key: String) -> any Error {
         guard let error = error as? FileSystemError else { return error }
         if isOutOfSpace(error) { return StorageError.insufficientStorage(bucket: bucket, key: key) }

@@ -1,5 +1,3 @@
-import _NIOFileSystem
-
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -30,18 +28,6 @@ extension StorageError {
         switch self {
         case .insufficientStorage: true
         case .io(_, _, let code): code == ENOSPC || code == EDQUOT
-        default: false
-        }
-    }
-}
-
-extension BucketStore {
-    /// Whether `error`, from the store or from a NIO file-system call, means the file system is full.
-    public static func isOutOfSpace(_ error: any Error) -> Bool {
-        switch error {
-        case let error as StorageError: error.isOutOfSpace
-        case let error as FileSystemError:
-            (error.cause as? FileSystemError.SystemCallError).map { $0.errno.rawValue == ENOSPC || $0.errno.rawValue == EDQUOT } ?? false
         default: false
         }
     }

@@ -1,3 +1,9 @@
+// Which clang module "owns" `struct stat` (Glibc or CDispatch, both include <sys/stat.h>) depends on the
+// order the compiler loads modules in a batch; MemberImportVisibility wants the owner imported.
+#if canImport(CDispatch)
+    import CDispatch
+#endif
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Musl)

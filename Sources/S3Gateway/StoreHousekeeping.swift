@@ -43,7 +43,8 @@ public struct StoreHousekeeping: Service {
     /// One round; failures are logged and retried at the next round.
     func round(published: inout Set<String>) async {
         do {
-            try await store.expireMultipartUploads(initiatedBefore: clock() - uploadExpiry.components.seconds)
+            let aborted = try await store.expireMultipartUploads(initiatedBefore: clock() - uploadExpiry.components.seconds)
+            if aborted > 0 { logger.info("aborted expired multipart uploads", metadata: ["count": "\(aborted)"]) }
         } catch {
             logger.error("expiring multipart uploads failed", metadata: ["error": "\(error)"])
         }
