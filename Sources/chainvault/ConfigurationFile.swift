@@ -77,11 +77,14 @@ enum ConfigurationFile {
     static func apply(arguments: [String]) throws {
         guard let path = path(in: arguments) else { return }
         let values = try load(path: path)
-        for (variable, value) in values {
-            setenv("CHAINVAULT_" + variable, value, 0)
+        for (variable, value) in values where environment(variable) == nil {
+            // Also over an empty variable, which counts as unset (`CHAINVAULT_DOMAIN=` in an environment file).
+            setenv("CHAINVAULT_" + variable, value, 1)
         }
         origins.withLock { origins in
-            for variable in values.keys { origins[variable] = path }
+            for variable in values.keys where ProcessInfo.processInfo.environment["CHAINVAULT_" + variable] == values[variable] {
+                origins[variable] = path
+            }
         }
     }
 
