@@ -47,7 +47,13 @@ enum ConfigurationFile {
         do {
             node = try Yams.compose(yaml: String(decoding: data, as: UTF8.self))
         } catch {
-            throw ConfigurationError("\(path) is not valid YAML: \(error)")
+            // Where and what only: Yams' own description quotes the offending line, which may hold a secret.
+            switch error as? YamlError {
+            case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _), .composer(_, let problem, let mark, _):
+                throw ConfigurationError("\(path) is not valid YAML: \(problem) at line \(mark.line), column \(mark.column)")
+            default:
+                throw ConfigurationError("\(path) is not valid YAML")
+            }
         }
         guard let node else { return [:] }
         guard let mapping = node.mapping else { throw ConfigurationError("\(path) must be a mapping of setting names to values") }

@@ -34,7 +34,9 @@ def test_bad_configuration_stops_start_up_naming_the_setting(tmp_path):
     assert "s3-port in" in refused("s3-port: nine\n", tmp_path) and "'nine' is not a whole number" in refused("s3-port: nine\n", tmp_path)
     assert "--log-level 'loud' is not a log level" in refused("log-level: loud\n", tmp_path)
     assert "must be a single value" in refused("host: [a, b]\n", tmp_path)
-    assert "not valid YAML" in refused("host: [unclosed\n", tmp_path)
+    broken = refused("secret-key: [hunter2-secret-value\n", tmp_path)
+    assert "not valid YAML" in broken and "line 2" in broken and "hunter2" not in broken, "where, not the secret"
+
     assert "chmod 600" in refused("secret-key: abcdefghijklmnop\naccess-key: ABCDEFGHIJ\n", tmp_path, mode=0o644)
     assert "CHAINVAULT_FREE_SPACE_RESERVE: 'lots' is not a whole number" in refused(None, tmp_path, env={"CHAINVAULT_FREE_SPACE_RESERVE": "lots"})
     assert "cannot read the configuration file" in refused(None, tmp_path, env={"CHAINVAULT_CONFIG": "/nonexistent.yaml"})
