@@ -72,8 +72,7 @@ enum ConfigurationFile {
         if let secret = result.keys.first(where: secrets.contains),
             let mode = (try? FileManager.default.attributesOfItem(atPath: path))?[.posixPermissions] as? Int, mode & 0o077 != 0
         {
-            let name = secret.lowercased().replacingOccurrences(of: "_", with: "-")
-            throw ConfigurationError("\(path) holds the secret '\(name)' but others can read it: chmod 600 \(path)")
+            throw ConfigurationError("\(path) holds the secret '\(key(secret))' but others can read it: chmod 600 \(path)")
         }
         return result
     }
@@ -94,11 +93,13 @@ enum ConfigurationFile {
         }
     }
 
+    /// A setting's name in the file: `S3_PORT` is `s3-port`.
+    static func key(_ variable: String) -> String { variable.lowercased().replacingOccurrences(of: "_", with: "-") }
+
     /// How to name a setting in an error message: its variable, and the file key it came from.
     static func describe(_ variable: String) -> String {
         let origin = origins.withLock { $0[variable] }
-        let key = variable.lowercased().replacingOccurrences(of: "_", with: "-")
-        return origin.map { "\(key) in \($0)" } ?? "CHAINVAULT_\(variable)"
+        return origin.map { "\(key(variable)) in \($0)" } ?? "CHAINVAULT_\(variable)"
     }
 }
 
