@@ -44,7 +44,7 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // What operators need from every listener: health endpoints (and, as they come, metrics).
+        // What operators need from every listener: health endpoints, metrics, connection limits and timeouts.
         .target(
             name: "Operations",
             dependencies: [
@@ -52,6 +52,10 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
             ],
             swiftSettings: swiftSettings
         ),

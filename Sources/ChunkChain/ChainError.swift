@@ -29,6 +29,11 @@ public enum ChainError: Error, Sendable, Equatable {
     case manifestMismatch
     /// The keyring file cannot be read or written.
     case keyring(String)
+    /// There is no keyring file. When the vault has chains (`indexedChains` in the index, `chunks`
+    /// objects in its buckets), only a master key opens their data keys: a restore that forgot the
+    /// keyring, or a wrong `--master-key-file`. A new key would wrap new reports under a stray key,
+    /// so nothing is created.
+    case keyringMissing(path: String, indexedChains: Int, chunks: Int, keyIds: [String])
     /// The chunk store failed; `detail` says how.
     case store(String)
 }
@@ -53,6 +58,13 @@ extension ChainError: CustomStringConvertible {
         case .malformedChunk(let index, let reason): "chunk \(index) is not a valid chunk: \(reason)"
         case .manifestMismatch: "the report read does not match the length and SHA-256 sealed in its head"
         case .keyring(let detail): "keyring: \(detail)"
+        case .keyringMissing(let path, let indexedChains, let chunks, let keyIds):
+            "the keyring \(path) is missing"
+                + (indexedChains > 0 ? ", but this data root holds \(indexedChains) indexed chain(s)" : "")
+                + (chunks > 0 ? (indexedChains > 0 ? " and " : ", but this data root holds ") + "\(chunks) chunk object(s)" : "")
+                + (keyIds.isEmpty ? "" : "; their data keys need master key(s) \(keyIds.joined(separator: ", "))")
+                + ": restore keyring.json from the backup, or point --master-key-file (CHAINVAULT_MASTER_KEY_FILE) at it."
+                + " A new keyring is made only for a data root without chains (serve, chain put, keys init)."
         case .store(let detail): "chunk store: \(detail)"
         }
     }

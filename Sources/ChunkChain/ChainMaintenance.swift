@@ -24,22 +24,33 @@ public struct ChainMaintenance: Sendable {
 
     /// What verifying one chain found.
     public struct Verification: Sendable {
-        public var entry: ChainIndexEntry
+        public var head: ChunkPointer
+        /// The chain's index entry; nil for a head referenced elsewhere (the hospital database) but not indexed.
+        public var entry: ChainIndexEntry?
         /// The walk's summary, or the first problem.
         public var result: Result<ChainSummary, ChainError>
     }
 
-    /// Verifies every indexed chain, keyless or (with a keyring) opening every chunk; `progress` sees each result.
-    public func verifyAll(keyring: Keyring?, progress: (Verification) async -> Void = { _ in }) async throws -> [Verification] {
+    /// Verifies every indexed chain and every head in `referenced` (heads another record points at, such
+    /// as the hospital's reports, so that a chain deleted together with its index record is still
+    /// found missing), keyless or (with a keyring) opening every chunk; `progress` sees each result.
+    public func verifyAll(
+        keyring: Keyring?, referenced: [ChunkPointer] = [], progress: (Verification) async -> Void = { _ in }
+    ) async throws -> [Verification] {
+        let entries = try index.all()
+        let indexed = Set(entries.map(\.head))
+        var heads: [(ChunkPointer, ChainIndexEntry?)] = entries.map { ($0.head, $0) }
+        var seen = indexed
+        for head in referenced where seen.insert(head).inserted { heads.append((head, nil)) }
         var results: [Verification] = []
-        for entry in try index.all() {
+        for (head, entry) in heads {
             let result: Result<ChainSummary, ChainError>
             do {
-                result = .success(try await verify(head: entry.head, entry: entry, keyring: keyring))
+                result = .success(try await verify(head: head, entry: entry, keyring: keyring))
             } catch let error as ChainError {
                 result = .failure(error)
             }
-            let verification = Verification(entry: entry, result: result)
+            let verification = Verification(head: head, entry: entry, result: result)
             await progress(verification)
             results.append(verification)
         }

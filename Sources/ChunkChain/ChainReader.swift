@@ -108,6 +108,17 @@ public struct ChainReader: Sendable {
         return (Int64(bigEndian: manifest[0..<8]), Array(manifest[8..<40]))
     }
 
+    /// Reads the head chunk alone and checks its hash and header, so that a server can refuse a read
+    /// whose chain is gone before it commits to a status and a length.
+    /// - Throws: ``ChainError`` (`missingChunk`, `hashMismatch`, `malformedChunk` …) for the head.
+    public func checkHead(_ head: ChunkPointer, mirrored: Bool = false) async throws {
+        var summary = ChainSummary(chainId: [], chunks: [])
+        let stored = try await fetch(head, index: 0, mirror: mirrored ? .fallBack : .none, summary: &summary)
+        guard try ChunkHeader.parse(stored[...], position: 0).head != nil else {
+            throw ChainError.malformedChunk(index: 0, reason: "the head chunk has no head fields")
+        }
+    }
+
     /// Opens `ciphertext ‖ 16-byte tag` with AES-256-GCM; nil when it does not authenticate.
     static func open(sealed: ArraySlice<UInt8>, using key: SymmetricKey, nonce: [UInt8], authenticating data: ArraySlice<UInt8>) -> Data? {
         guard sealed.count >= ChunkHeader.tagSize,

@@ -144,11 +144,42 @@ public struct Keyring: Sendable {
         }
     }
 
-    /// The keyring at `path`, generated and saved on first use.
-    public static func loadOrCreate(path: String, random: @Sendable (Int) -> [UInt8], now: Int64) throws(ChainError) -> Keyring {
+    /// The keyring at `path`, which must exist.
+    /// - Parameter index: The chains whose key ids a missing keyring's error names.
+    /// - Throws: ``ChainError/keyringMissing(path:indexedChains:chunks:keyIds:)`` when there is no file,
+    ///   ``ChainError/keyring(_:)`` when it is unreadable or malformed.
+    public static func open(path: String, index: ChainIndex? = nil) throws -> Keyring {
+        guard let keyring = try load(path: path) else {
+            let entries = try index?.all() ?? []
+            throw ChainError.keyringMissing(
+                path: path, indexedChains: entries.count, chunks: 0, keyIds: Set(entries.map(\.wrappedKey.keyId.hex)).sorted())
+        }
+        return keyring
+    }
+
+    /// The keyring at `path`; when there is none, a new one is generated and saved, but only for a vault
+    /// with no chains: no index entry and no object in either bucket.
+    ///
+    /// - Important: Fails closed. A missing keyring beside existing chains is a restore that forgot it
+    ///   or a wrong path; a fresh key would wrap new reports under a stray key.
+    /// - Parameter created: Called when a new keyring was written (to tell the operator).
+    /// - Throws: ``ChainError/keyringMissing(path:indexedChains:chunks:keyIds:)`` naming the key ids the indexed
+    ///   chains need; ``ChainError/keyring(_:)``; the store's and index's errors.
+    public static func openOrCreate(
+        path: String, index: ChainIndex, store: any ChunkStore, random: @Sendable (Int) -> [UInt8], now: Int64,
+        created: (MasterKey) -> Void = { _ in }
+    ) async throws -> Keyring {
         if let keyring = try load(path: path) { return keyring }
+        let entries = try index.all()
+        var objects = 0
+        for bucket in ChainBucket.allCases { objects += try await store.list(bucket: bucket).count }
+        guard entries.isEmpty, objects == 0 else {
+            let keyIds = Set(entries.map(\.wrappedKey.keyId.hex)).sorted()
+            throw ChainError.keyringMissing(path: path, indexedChains: entries.count, chunks: objects, keyIds: keyIds)
+        }
         let keyring = generate(random: random, now: now)
         try keyring.save(path: path)
+        created(keyring.active)
         return keyring
     }
 }

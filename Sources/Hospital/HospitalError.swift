@@ -73,6 +73,12 @@ public struct HospitalError: Error, Sendable, Equatable, CustomStringConvertible
     public static let busy = HospitalError(
         .tooManyRequests, code: "busy", message: "Too many logins at once. Try again in a few seconds.", retryAfter: 2)
 
+    /// The report's chain cannot be read (its head chunk is missing or damaged): an operator restores it
+    /// from the backup; `chainvault chain verify --all` names it.
+    public static let reportUnavailable = HospitalError(
+        .internalServerError, code: "report_unavailable",
+        message: "The report's stored data cannot be read; the incident is logged and an operator must restore it.")
+
     /// Anything the server did wrong; the cause is logged, never shown.
     public static let internalError = HospitalError(
         .internalServerError, code: "internal_error", message: "The server failed; the incident is logged. Try again later.")

@@ -11,11 +11,17 @@ public struct HospitalConfiguration: Sendable {
     public var port: Int
     /// Peers (a reverse proxy) whose `X-Forwarded-For` names the client; from anyone else the header is ignored.
     public var trustedProxies: Set<String>
+    /// Timeouts and connection caps (trusted proxies have no per-client share).
+    public var connections: ConnectionPolicy
 
-    public init(host: String = "127.0.0.1", port: Int = 8080, trustedProxies: Set<String> = []) {
+    public init(
+        host: String = "127.0.0.1", port: Int = 8080, trustedProxies: Set<String> = [], connections: ConnectionPolicy = .init()
+    ) {
         self.host = host
         self.port = port
         self.trustedProxies = trustedProxies
+        self.connections = connections
+        self.connections.exemptAddresses.formUnion(trustedProxies)
     }
 }
 
@@ -74,8 +80,10 @@ public func buildHospitalApplication(
     CareController(scheduling: services.scheduling).addRoutes(to: api)
     ReportController(reports: services.reports, consent: services.consent, logger: logger).addRoutes(to: api)
     ConsentController(consent: services.consent, database: services.database).addRoutes(to: api)
+    let limiter = ConnectionLimiter(policy: configuration.connections)
     return Application(
         router: router,
+        server: .http1(configuration: .init(additionalChannelHandlers: [limiter.makeHandler()], idleTimeout: nil)),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
         logger: logger

@@ -84,6 +84,12 @@ struct ReportController {
         let report = listing.report
         let reports = self.reports
         let logger = self.logger
+        do {
+            try await reports.checkReadable(report, by: identity)
+        } catch {
+            logger.error("report unreadable", metadata: ["report": "\(report.id ?? 0)"])
+            throw error
+        }
         var headers: HTTPFields = [
             .contentType: report.contentType, .contentLength: String(report.size), .cacheControl: "no-store",
             .contentDisposition: "attachment; filename=\"report-\(report.id ?? 0)\"",

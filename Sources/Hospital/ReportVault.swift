@@ -65,6 +65,13 @@ public struct ReportVault: Sendable {
         return head
     }
 
+    /// Checks that the chain's head chunk is there and intact, before a download commits to 200.
+    /// - Throws: ``ChainError`` for a missing or damaged head.
+    public func checkHead(_ head: ChunkPointer) async throws {
+        let entry = try index?.entry(head: head)
+        try await ChainReader(store: store).checkHead(head, mirrored: entry?.mirrored ?? mirror)
+    }
+
     /// Reads the chain at `head`, handing each authenticated piece of plaintext to `consume`.
     /// - Throws: ``ChainError`` naming what is wrong; nothing of a bad chunk is handed out.
     public func read(head: ChunkPointer, consume: (Data) async throws -> Void) async throws {

@@ -48,6 +48,16 @@ public struct ReportListing: Sendable, Equatable, FetchableRecord {
     }
 }
 
+extension Report {
+    /// Every report's id and head pointer, in id order: what `chain verify --all` and `audit verify`
+    /// check against the chains, so that a chain deleted together with its index record is found.
+    public static func heads(in database: HospitalDatabase) async throws -> [(id: Int64, head: String)] {
+        try await database.writer.read { db in
+            try Row.fetchAll(db, sql: "SELECT id, head FROM report ORDER BY id").map { (id: $0["id"], head: $0["head"]) }
+        }
+    }
+}
+
 /// Reports: doctors upload them after a completed checkup, patients and their authors read them, other
 /// doctors only under a grant from the patient (``Consent``). Every upload, download and refusal is audited.
 public struct Reports: Sendable {
@@ -186,6 +196,20 @@ public struct Reports: Sendable {
         switch decision {
         case .allowed(let listing): return listing
         case .refused(let error, _): throw error
+        }
+    }
+
+    /// Checks that the report's chain can be read at all (its head chunk is there and intact), so that a
+    /// download whose chain is gone answers an error status instead of a 200 that ends early. A failure
+    /// is recorded in the ledger.
+    /// - Throws: ``HospitalError`` `report_unavailable` (500).
+    public func checkReadable(_ report: Report, by identity: Identity) async throws {
+        do {
+            guard let head = ChunkPointer(report.head) else { throw ChainError.malformedChunk(index: 0, reason: "bad head pointer") }
+            try await vault.checkHead(head)
+        } catch {
+            await recordFailedDownload(report, by: identity, reason: "\(error)")
+            throw HospitalError.reportUnavailable
         }
     }
 

@@ -8,7 +8,7 @@ extension BodyExpectations {
     init(headers: HTTPFields, payload: SigV4Authorization.Payload?) throws(S3Error) {
         func length(_ name: HTTPField.Name) throws(S3Error) -> Int64 {
             guard let text = headers[name] else { throw S3Error(.missingContentLength) }
-            guard let value = Int64(text), value >= 0 else {
+            guard let value = Int64(decimalDigits: text), value >= 0 else {
                 throw S3Error(.invalidArgument, "\(name.canonicalName) must be a non-negative integer.")
             }
             return value

@@ -19,7 +19,7 @@ struct BucketHandlers: Sendable {
         let caller = try context.requireCaller()
         var maxBuckets = 10_000
         if let text = query["max-buckets"] {
-            guard let value = Int(text), (1...10_000).contains(value) else {
+            guard let value = Int(decimalDigits: text), (1...10_000).contains(value) else {
                 throw S3Error(.invalidArgument, "max-buckets must be an integer between 1 and 10000.")
             }
             maxBuckets = value
@@ -169,7 +169,7 @@ struct BucketHandlers: Sendable {
     /// `max-keys`: default and cap 1000; a negative or non-numeric value is `InvalidArgument`.
     static func maxKeys(_ query: QueryParameters) throws(S3Error) -> Int {
         guard let text = query["max-keys"] else { return 1000 }
-        guard let value = Int(text), value >= 0 else {
+        guard let value = Int(decimalDigits: text), value >= 0 else {
             throw S3Error(.invalidArgument, "max-keys must be a non-negative integer.")
         }
         return min(value, 1000)

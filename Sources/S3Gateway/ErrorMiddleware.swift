@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import Metrics
+import NIOCore
 import S3Protocol
 
 /// The outermost middleware: stamps `x-amz-request-id` on every response and renders every error
@@ -45,6 +46,9 @@ struct ErrorMiddleware: RouterMiddleware {
             return error.s3Error
         case let error as HTTPError where error.status == .contentTooLarge:
             return S3Error(.entityTooLarge)
+        case is NIOTooManyBytesError:
+            // Only the small XML bodies are collected; object bodies stream.
+            return S3Error(.maxMessageLengthExceeded)
         default:
             logger.error("internal error", metadata: ["cause": "\(String(reflecting: error))"])
             return S3Error(.internalError)

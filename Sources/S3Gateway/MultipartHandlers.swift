@@ -16,7 +16,7 @@ struct MultipartHandlers: Sendable {
     }
 
     static func partNumber(_ query: QueryParameters) throws(S3Error) -> Int {
-        guard let text = query["partNumber"], let number = Int(text), (1...BucketStore.maxPartNumber).contains(number) else {
+        guard let text = query["partNumber"], let number = Int(decimalDigits: text), (1...BucketStore.maxPartNumber).contains(number) else {
             throw S3Error(.invalidArgument, "Part number must be an integer between 1 and 10000, inclusive.")
         }
         return number
@@ -27,7 +27,7 @@ struct MultipartHandlers: Sendable {
             bucket: bucket,
             key: key,
             owner: try context.requireCaller().accessKeyId,
-            attributes: ObjectHandlers.attributes(request.headers),
+            attributes: try ObjectHandlers.attributes(request.headers),
             now: clock()
         )
         return S3Responses.xml(InitiateMultipartUploadResult(bucket: bucket, key: key, uploadId: upload.uploadId).xml())
@@ -116,7 +116,9 @@ struct MultipartHandlers: Sendable {
 
     static func limit(_ query: QueryParameters, _ name: String) throws(S3Error) -> Int {
         guard let text = query[name] else { return 1000 }
-        guard let value = Int(text), value >= 0 else { throw S3Error(.invalidArgument, "\(name) must be a non-negative integer.") }
+        guard let value = Int(decimalDigits: text), value >= 0 else {
+            throw S3Error(.invalidArgument, "\(name) must be a non-negative integer.")
+        }
         return min(value, 1000)
     }
 

@@ -67,7 +67,7 @@ extension ObjectHandlers {
                 "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes."
             )
         }
-        var attributes = directive == "REPLACE" ? Self.attributes(headers) : source.attributes
+        var attributes = directive == "REPLACE" ? try Self.attributes(headers) : source.attributes
         attributes.checksums = source.attributes.checksums
         let info: ObjectInfo
         do {

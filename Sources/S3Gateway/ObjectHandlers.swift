@@ -23,7 +23,7 @@ struct ObjectHandlers: Sendable {
         try store.ensureSpace(for: expectations.length, bucket: bucket, key: key)
         let body = VerifiedBody(base: request.body, expectations: expectations)
         let outcome = body.outcome
-        let attributes = Self.attributes(headers)
+        let attributes = try Self.attributes(headers)
         let info = try await store.putObject(
             bucket: bucket,
             key: key,
@@ -101,8 +101,13 @@ struct ObjectHandlers: Sendable {
 
     // MARK: - Request parsing
 
+    /// The most user metadata an object carries: AWS counts the UTF-8 bytes of every
+    /// `x-amz-meta-*` name (without the prefix) and value, and allows 2 KB.
+    static let maxUserMetadataSize = 2048
+
     /// The attributes a PUT stores: content headers and `x-amz-meta-*`.
-    static func attributes(_ headers: HTTPFields) -> ObjectAttributes {
+    /// - Throws: ``S3Error`` `MetadataTooLarge` when the user metadata exceeds 2 KB.
+    static func attributes(_ headers: HTTPFields) throws(S3Error) -> ObjectAttributes {
         var attributes = ObjectAttributes()
         attributes.contentType = headers[.contentType] ?? "binary/octet-stream"
         if let encoding = headers[.contentEncoding] {
@@ -118,6 +123,8 @@ struct ObjectHandlers: Sendable {
             let name = String(field.name.canonicalName.dropFirst("x-amz-meta-".count))
             attributes.userMetadata[name] = attributes.userMetadata[name].map { $0 + "," + field.value } ?? field.value
         }
+        let metadataSize = attributes.userMetadata.reduce(0) { $0 + $1.key.utf8.count + $1.value.utf8.count }
+        guard metadataSize <= Self.maxUserMetadataSize else { throw S3Error(.metadataTooLarge) }
         return attributes
     }
 

@@ -21,6 +21,8 @@ public struct GatewayConfiguration: Sendable {
     public var domain: String?
     /// PEM certificate chain and private key files: serve HTTPS instead of HTTP.
     public var tls: TLSFiles?
+    /// Timeouts and connection caps.
+    public var connections: ConnectionPolicy
 
     /// The PEM files of a TLS listener.
     public struct TLSFiles: Sendable {
@@ -38,8 +40,10 @@ public struct GatewayConfiguration: Sendable {
         port: Int = 9000,
         region: String = "us-east-1",
         domain: String? = nil,
-        tls: TLSFiles? = nil
+        tls: TLSFiles? = nil,
+        connections: ConnectionPolicy = .init()
     ) {
+        self.connections = connections
         self.host = host
         self.port = port
         self.region = region
@@ -83,7 +87,22 @@ struct S3Responder: HTTPResponder {
                 }
             })
         record.log(request, response: response, since: start, logger: context.logger)
+        // A request refused before it was authenticated: its body is not read (it may be gigabytes from
+        // someone without a key), and the connection closes once the answer is written.
+        if record.operation == "unauthenticated", record.errorCode != nil, request.hasBody {
+            var response = response
+            response.headers[.connection] = "close"
+            return response
+        }
         return response
+    }
+}
+
+extension Request {
+    /// Whether the request declares a body (a non-zero length, or chunked transfer).
+    var hasBody: Bool {
+        if let length = headers[.contentLength] { return length != "0" }
+        return headers[.transferEncoding] != nil
     }
 }
 
@@ -152,7 +171,9 @@ public func buildApplication(
         health: health,
         metrics: metrics
     )
-    var server = HTTPServerBuilder.http1(configuration: .init(additionalChannelHandlers: [ContinueHandler()], idleTimeout: .seconds(300)))
+    let limiter = ConnectionLimiter(policy: configuration.connections)
+    var server = HTTPServerBuilder.http1(
+        configuration: .init(additionalChannelHandlers: [limiter.makeHandler(), ContinueHandler()], idleTimeout: nil))
     if let tls = configuration.tls {
         let chain = try NIOSSLCertificate.fromPEMFile(tls.certificateChain)
         let key = try NIOSSLPrivateKey(file: tls.privateKey, format: .pem)

@@ -26,6 +26,8 @@ public enum S3ErrorCode: String, Sendable, CaseIterable {
     case invalidRequest = "InvalidRequest"
     case keyTooLongError = "KeyTooLongError"
     case malformedXML = "MalformedXML"
+    case maxMessageLengthExceeded = "MaxMessageLengthExceeded"
+    case metadataTooLarge = "MetadataTooLarge"
     case methodNotAllowed = "MethodNotAllowed"
     case missingContentLength = "MissingContentLength"
     case missingSecurityHeader = "MissingSecurityHeader"
@@ -52,7 +54,8 @@ public enum S3ErrorCode: String, Sendable, CaseIterable {
         case .authorizationHeaderMalformed, .authorizationQueryParametersError, .badDigest, .entityTooLarge, .entityTooSmall,
             .invalidPart, .invalidPartOrder,
             .expiredToken, .incompleteBody, .invalidArgument, .invalidBucketName, .invalidDigest,
-            .invalidLocationConstraint, .invalidRequest, .keyTooLongError, .malformedXML, .missingSecurityHeader,
+            .invalidLocationConstraint, .invalidRequest, .keyTooLongError, .malformedXML, .maxMessageLengthExceeded,
+            .metadataTooLarge, .missingSecurityHeader,
             .xAmzContentSHA256Mismatch:
             400
         case .bucketAlreadyExists, .bucketAlreadyOwnedByYou, .bucketNotEmpty, .objectExistsAsPrefix, .parentIsObject:
@@ -97,6 +100,8 @@ public enum S3ErrorCode: String, Sendable, CaseIterable {
         case .invalidRequest: "Invalid Request"
         case .keyTooLongError: "Your key is too long."
         case .malformedXML: "The XML you provided was not well-formed or did not validate against our published schema."
+        case .maxMessageLengthExceeded: "Your request was too big."
+        case .metadataTooLarge: "Your metadata headers exceed the maximum allowed metadata size."
         case .methodNotAllowed: "The specified method is not allowed against this resource."
         case .missingContentLength: "You must provide the Content-Length HTTP header."
         case .missingSecurityHeader: "Your request is missing a required header."

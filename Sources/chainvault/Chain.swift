@@ -2,6 +2,7 @@ import ArgumentParser
 import BucketStore
 import ChunkChain
 import Foundation
+import Hospital
 import S3Client
 
 /// Options shared by the chain and key commands: where the data, the keyring and the two buckets are.
@@ -14,11 +15,15 @@ struct ChainOptions: ParsableArguments {
 
     @OptionGroup var storage: ChainStorageOptions
 
-    func keyring() throws -> Keyring { try storage.keyring(data: data) }
+    /// The data root, which must exist: these commands read and check.
+    func root() throws -> DataRoot { try DataRoot.existing(data) }
 
-    func index() throws -> ChainIndex { try storage.index(data: data) }
+    /// The keyring, which must exist.
+    func keyring() throws -> Keyring { try storage.keyring(root: try root()) }
 
-    func chunkStore() async throws -> any ChunkStore { try await storage.chunkStore(data: data) }
+    func index() throws -> ChainIndex { try storage.index(root: try root()) }
+
+    func chunkStore() async throws -> any ChunkStore { try await storage.chunkStore(root: try root()) }
 }
 
 /// Where the chain's buckets and master keys are: shared by the chain commands and `serve`.
@@ -66,17 +71,27 @@ struct ChainStorageOptions: ParsableArguments {
         }
     }
 
-    func keyringPath(data: String) throws -> String {
-        if let path = masterKeyFile ?? environment("MASTER_KEY_FILE") { return path }
-        return try configDirectory(data) + "/keyring.json"
+    func keyringPath(root: DataRoot) -> String {
+        masterKeyFile ?? environment("MASTER_KEY_FILE") ?? root.keyring
     }
 
-    func keyring(data: String) throws -> Keyring {
-        try Keyring.loadOrCreate(path: try keyringPath(data: data), random: systemRandom, now: now())
+    /// The keyring, which must exist (fail closed: never made as a side effect of reading).
+    func keyring(root: DataRoot) throws -> Keyring {
+        try Keyring.open(path: keyringPath(root: root), index: try index(root: root))
     }
 
-    func index(data: String) throws -> ChainIndex {
-        try ChainIndex(directory: try configDirectory(data) + "/chains")
+    /// The keyring, made when missing only for a data root that has no chains yet (`serve`, `chain put`,
+    /// `keys init`); the new key id is told on standard error.
+    func keyringCreatingForEmptyVault(root: DataRoot, store: any ChunkStore) async throws -> Keyring {
+        try await Keyring.openOrCreate(
+            path: keyringPath(root: root), index: try index(root: root), store: store, random: systemRandom, now: now()
+        ) { key in
+            FileHandle.standardError.write(Data("created master key \(key.idHex) in \(keyringPath(root: root)): back it up\n".utf8))
+        }
+    }
+
+    func index(root: DataRoot) throws -> ChainIndex {
+        try ChainIndex(directory: root.chains)
     }
 
     /// Bucket A or B: local, or on an S3 endpoint with credentials from the environment (never from the command line).
@@ -100,8 +115,8 @@ struct ChainStorageOptions: ParsableArguments {
         )
     }
 
-    func chunkStore(data: String) async throws -> any ChunkStore {
-        try await chainStorage().makeStore(local: { try BucketStore(root: data) }, owner: "chainvault", now: now())
+    func chunkStore(root: DataRoot) async throws -> any ChunkStore {
+        try await chainStorage().makeStore(local: { try BucketStore(root: root.path) }, owner: "chainvault", now: now())
     }
 }
 
@@ -138,9 +153,11 @@ struct Chain: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let index = try options.index()
-            let writer = ChainWriter(
-                store: try await options.chunkStore(), keyring: try options.keyring(), chunkSize: chunkSize, mirror: mirror)
+            let root = try DataRoot.create(options.data)
+            let index = try options.storage.index(root: root)
+            let store = try await options.storage.chunkStore(root: root)
+            let keyring = try await options.storage.keyringCreatingForEmptyVault(root: root, store: store)
+            let writer = ChainWriter(store: store, keyring: keyring, chunkSize: chunkSize, mirror: mirror)
             let source: any ReportSource
             if file == "-" {
                 source = try await spoolStandardInput()
@@ -168,7 +185,7 @@ struct Chain: AsyncParsableCommand {
 
         /// Standard input, read to its end into an encrypted, unnamed file in the data root's temp folder.
         func spoolStandardInput() async throws -> SpooledReport {
-            let directory = try configDirectory(options.data) + "/tmp"
+            let directory = try DataRoot.create(options.data).tmp
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             return try await SpooledReport.spool(StandardInputChunks(chunkSize: chunkSize), in: directory, blockSize: chunkSize)
         }
@@ -247,7 +264,7 @@ struct Chain: AsyncParsableCommand {
         @OptionGroup var options: ChainOptions
         @Flag(name: .customLong("no-key"), help: "Check hashes and headers only; needs read access to the buckets, not the key.")
         var noKey = false
-        @Flag(help: "Verify every chain in the index.")
+        @Flag(help: "Verify every chain in the index and every chain a hospital report points at.")
         var all = false
         @Argument(help: "The head pointer.")
         var head: String?
@@ -264,19 +281,23 @@ struct Chain: AsyncParsableCommand {
             if all {
                 let entries = try index.all()
                 let bar = ProgressBar("verify", total: entries.reduce(0) { $0 + $1.length })
-                let results = try await ChainMaintenance(store: store, index: index).verifyAll(keyring: keyring) { verification in
-                    bar.advance(by: verification.entry.length)
+                let referenced = try await Chain.reportHeads(root: try options.root())
+                let results = try await ChainMaintenance(store: store, index: index).verifyAll(
+                    keyring: keyring, referenced: referenced
+                ) { verification in
+                    bar.advance(by: verification.entry?.length ?? 0)
                 }
                 bar.finish()
                 var failed = 0
                 for verification in results {
                     switch verification.result {
                     case .success(let summary):
-                        ChainVault.output("ok\t\(verification.entry.head)\t\(summary.chunks.count) chunks")
+                        ChainVault.output("ok\t\(verification.head)\t\(summary.chunks.count) chunks")
                         reportRepairs(summary)
                     case .failure(let error):
                         failed += 1
-                        ChainVault.output("FAILED\t\(verification.entry.head)\t\(error)")
+                        let unindexed = verification.entry == nil ? " (a hospital report's chain, not in the index)" : ""
+                        ChainVault.output("FAILED\t\(verification.head)\t\(error)\(unindexed)")
                     }
                 }
                 ChainVault.output("\(results.count - failed) of \(results.count) chains ok (\(checks))")
@@ -292,6 +313,18 @@ struct Chain: AsyncParsableCommand {
             bar.finish()
             reportRepairs(summary)
             ChainVault.output("ok: \(summary.chunks.count) chunks (\(checks))")
+        }
+    }
+
+    /// The heads of the hospital's reports when the data root has a hospital database (none otherwise).
+    static func reportHeads(root: DataRoot) async throws -> [ChunkPointer] {
+        guard FileManager.default.fileExists(atPath: root.hospitalDatabase) else { return [] }
+        let database = try HospitalDatabase.open(path: root.hospitalDatabase)
+        return try await Report.heads(in: database).map { report in
+            guard let head = ChunkPointer(report.head) else {
+                throw ValidationError("report \(report.id) in \(root.hospitalDatabase) has a malformed head pointer")
+            }
+            return head
         }
     }
 
@@ -375,7 +408,26 @@ func reportRepairs(_ summary: ChainSummary) {
 
 struct Keys: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "List or rotate the master keys.", subcommands: [List.self, Rotate.self, Rewrap.self])
+        abstract: "Create, list or rotate the master keys.", subcommands: [Init.self, List.self, Rotate.self, Rewrap.self])
+
+    struct Init: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create the keyring of a data root that has no chains yet (serve and chain put also do).",
+            discussion: """
+                Refused when chains exist: their data keys need the keyring they were written with. Restore \
+                keyring.json from the backup instead, or point --master-key-file at it.
+                """)
+        @OptionGroup var options: ChainOptions
+
+        func run() async throws {
+            let root = try DataRoot.create(options.data)
+            let path = options.storage.keyringPath(root: root)
+            if try Keyring.load(path: path) != nil { throw ValidationError("\(path) exists already.") }
+            let store = try await options.storage.chunkStore(root: root)
+            let keyring = try await options.storage.keyringCreatingForEmptyVault(root: root, store: store)
+            ChainVault.output("active master key: \(keyring.active.idHex)")
+        }
+    }
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List master key ids (never the keys).")
@@ -402,7 +454,7 @@ struct Keys: AsyncParsableCommand {
         func run() async throws {
             var keyring = try options.keyring()
             let key = keyring.rotate(random: systemRandom, now: now())
-            try keyring.save(path: try options.storage.keyringPath(data: options.data))
+            try keyring.save(path: options.storage.keyringPath(root: try options.root()))
             ChainVault.output("active master key: \(key.idHex)")
             let count = try options.index().rewrap(keyring: keyring)
             ChainVault.output("re-wrapped \(count) data keys; no chunk was rewritten")

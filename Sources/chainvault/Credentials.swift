@@ -17,12 +17,15 @@ struct Credentials: AsyncParsableCommand {
         var data: String = environment("DATA") ?? "buckets"
 
         func run() async throws {
-            let credentials = try CredentialStore.open(configDirectory: try configDirectory(data))
-            _ = try credentials.ensureRootKey()
+            let credentials = try CredentialStore.open(configDirectory: try DataRoot.existing(data).system)
             var keys = try credentials.storedKeys()
             if let root = try credentials.rootKey(), !keys.contains(root) {
                 keys.removeAll(where: \.isRoot)
                 keys.insert(root, at: 0)
+            }
+            if keys.isEmpty {
+                FileHandle.standardError.write(
+                    Data("no access keys yet: `chainvault serve` generates the root key at its first start.\n".utf8))
             }
             for key in keys {
                 let rights = key.isRoot ? "root" : (key.readOnly ? "read-only" : "read-write")
@@ -51,18 +54,10 @@ struct Credentials: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let credentials = try CredentialStore.open(configDirectory: try configDirectory(data))
+            let credentials = try CredentialStore.open(configDirectory: try DataRoot.create(data).system)
             let key = try credentials.add(readOnly: readOnly, buckets: buckets)
             output("access key id: \(key.accessKeyId)")
             output("secret key:    \(key.secretKey)")
         }
     }
-}
-
-/// The config folder of a data root, created if missing (without touching the buckets).
-func configDirectory(_ data: String) throws -> String {
-    let root = data.hasPrefix("/") ? data : FileManager.default.currentDirectoryPath + "/" + data
-    let path = root + "/.chainvault"
-    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-    return path
 }

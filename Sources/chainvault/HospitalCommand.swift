@@ -13,7 +13,7 @@ struct HospitalCommand: AsyncParsableCommand {
 
     /// The accounts of the hospital database in a data root (`<data>/.chainvault/hospital.sqlite`).
     static func accounts(data: String) throws -> Accounts {
-        let database = try HospitalDatabase.open(path: try configDirectory(data) + "/hospital.sqlite")
+        let database = try HospitalDatabase.open(path: try DataRoot.create(data).hospitalDatabase)
         return Accounts(database: database, hasher: PasswordHasher(random: systemRandom), clock: { now() }, random: systemRandom)
     }
 
@@ -68,19 +68,44 @@ struct AuditCommand: AsyncParsableCommand {
 
     struct Verify: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Recompute every entry's hash from the first; name the first entry edited, removed or out of place.")
+            abstract: """
+                Recompute every entry's hash from the first; name the first entry edited, removed or out of place; \
+                check that every report points at an indexed chain.
+                """)
         @Option(help: "Data root.")
         var data: String = environment("DATA") ?? "buckets"
 
         func run() async throws {
-            let database = try HospitalDatabase.open(path: try configDirectory(data) + "/hospital.sqlite")
+            let root = try DataRoot.existing(data)
+            let path = root.hospitalDatabase
+            guard FileManager.default.fileExists(atPath: path) else {
+                throw ValidationError("there is no hospital database at \(path): check --data (or CHAINVAULT_DATA).")
+            }
+            let database = try HospitalDatabase.open(path: path)
+            var failed = false
             switch try await AuditLedger.verify(database) {
             case .intact(let entries):
                 output("audit ledger intact: \(entries) entries")
             case .broken(let entryId, let reason):
                 output("audit ledger BROKEN at entry \(entryId): \(reason)")
-                throw ExitCode(1)
+                failed = true
             }
+            // Every report must point at an indexed chain: a chain deleted together with its index record
+            // leaves a report row that nothing else would notice (`chain verify --all` walks the chains).
+            let index = try ChainIndex(directory: root.chains)
+            let reports = try await Report.heads(in: database)
+            var unindexed = 0
+            for report in reports {
+                guard let head = ChunkPointer(report.head), try index.entry(head: head) != nil else {
+                    output(
+                        "report \(report.id): its chain \(report.head) is not in the chain index (deleted, or restored from another backup)"
+                    )
+                    unindexed += 1
+                    continue
+                }
+            }
+            output("reports: \(reports.count - unindexed) of \(reports.count) point at an indexed chain")
+            if failed || unindexed > 0 { throw ExitCode(1) }
         }
     }
 }

@@ -111,6 +111,44 @@ struct Serve: AsyncParsableCommand {
         help: "Seconds between rounds of upload expiry and bucket usage gauges (env CHAINVAULT_HOUSEKEEPING_INTERVAL).")
     var housekeepingInterval: Int64 = setting("HOUSEKEEPING_INTERVAL", default: 300)
 
+    @Option(
+        name: .customLong("header-timeout"),
+        help: "Seconds a request's head may take to arrive whole, on both listeners (env CHAINVAULT_HEADER_TIMEOUT).")
+    var headerTimeout: Int64 = setting("HEADER_TIMEOUT", default: 30)
+
+    @Option(
+        name: .customLong("keepalive-timeout"),
+        help: "Seconds an idle connection waits for its next request, on both listeners (env CHAINVAULT_KEEPALIVE_TIMEOUT).")
+    var keepaliveTimeout: Int64 = setting("KEEPALIVE_TIMEOUT", default: 60)
+
+    @Option(
+        name: .customLong("stall-timeout"),
+        help: """
+            Seconds a request body or a response may go without moving a byte before the connection is closed; a \
+            transfer that keeps moving is never cut (env CHAINVAULT_STALL_TIMEOUT).
+            """)
+    var stallTimeout: Int64 = setting("STALL_TIMEOUT", default: 60)
+
+    @Option(
+        name: .customLong("max-connections"),
+        help: "Open connections each listener keeps at most; more are accepted and closed (env CHAINVAULT_MAX_CONNECTIONS).")
+    var maxConnections: Int = setting("MAX_CONNECTIONS", default: 4096)
+
+    @Option(
+        name: .customLong("max-connections-per-client"),
+        help: """
+            Open connections one client address keeps at most on each listener; trusted proxies are exempt \
+            (env CHAINVAULT_MAX_CONNECTIONS_PER_CLIENT).
+            """)
+    var maxConnectionsPerClient: Int = setting("MAX_CONNECTIONS_PER_CLIENT", default: 256)
+
+    /// The timeouts and caps both listeners apply.
+    var connectionPolicy: ConnectionPolicy {
+        ConnectionPolicy(
+            headTimeout: .seconds(headerTimeout), keepaliveTimeout: .seconds(keepaliveTimeout), stallTimeout: .seconds(stallTimeout),
+            maxConnections: maxConnections, maxConnectionsPerClient: maxConnectionsPerClient, exemptAddresses: proxies)
+    }
+
     @Option(name: .customLong("log-format"), help: "text (one line per event) or json (one object per line) (env CHAINVAULT_LOG_FORMAT).")
     var logFormat: String = environment("LOG_FORMAT") ?? "text"
 
@@ -132,6 +170,13 @@ struct Serve: AsyncParsableCommand {
         guard housekeepingInterval > 0 else { throw ValidationError("--housekeeping-interval must be positive.") }
         guard shutdownTimeout >= 0 else { throw ValidationError("--shutdown-timeout must be 0 or more.") }
         guard freeSpaceReserve >= 0 else { throw ValidationError("--free-space-reserve must be 0 or more.") }
+        for (name, value) in [("header-timeout", headerTimeout), ("keepalive-timeout", keepaliveTimeout), ("stall-timeout", stallTimeout)]
+        where value <= 0 {
+            throw ValidationError("--\(name) must be positive.")
+        }
+        guard maxConnections > 0, maxConnectionsPerClient > 0 else {
+            throw ValidationError("--max-connections and --max-connections-per-client must be positive.")
+        }
         guard reportSizeLimit > 0 else { throw ValidationError("--report-size-limit must be positive.") }
         guard grantLifetime > 0 else { throw ValidationError("--grant-lifetime must be positive.") }
         guard !region.isEmpty else { throw ValidationError("--region must not be empty.") }
@@ -145,13 +190,15 @@ struct Serve: AsyncParsableCommand {
         let level = Logger.Level(rawValue: logLevel) ?? .info
         let json = logFormat == "json"
         LoggingSystem.bootstrap { label in
-            if json { return JSONLogHandler(label: label, logLevel: level) }
+            if json { return EscapingLogHandler(base: JSONLogHandler(label: label, logLevel: level)) }
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level
-            return handler
+            return EscapingLogHandler(base: handler)
         }
         let logger = Logger(label: "chainvault")
-        let store = try BucketStore(root: data, freeSpaceReserve: freeSpaceReserve, logger: logger)
+        raiseDescriptorLimit()
+        let root = try DataRoot.create(data)
+        let store = try BucketStore(root: root.path, freeSpaceReserve: freeSpaceReserve, logger: logger)
         try await store.removeTemporaryFiles()
         let host = self.host
         let configuration = GatewayConfiguration(
@@ -161,14 +208,15 @@ struct Serve: AsyncParsableCommand {
             domain: resolvedDomain,
             tls: resolvedTLSCert.flatMap { cert in
                 resolvedTLSKey.map { GatewayConfiguration.TLSFiles(certificateChain: cert, privateKey: $0) }
-            }
+            },
+            connections: connectionPolicy
         )
         let scheme = configuration.scheme
         // Every setting that can still be wrong is checked before the first key is generated and shown.
         let metrics = try metricsEndpoint(store: store)
         let chunks = try await storage.chainStorage().makeStore(local: { store }, owner: "chainvault", now: now())
         let health = Readiness.probe(store: store, chunks: chunks)
-        let care = try hospitalServices(chunks: chunks)
+        let care = try await hospitalServices(root: root, chunks: chunks)
         let credentials = try CredentialStore.open(configDirectory: store.systemPath)
         if let generated = try credentials.ensureRootKey() {
             output(
@@ -188,7 +236,7 @@ struct Serve: AsyncParsableCommand {
             logger: logger
         )
         let hospital = buildHospitalApplication(
-            configuration: HospitalConfiguration(host: host, port: hospitalPort, trustedProxies: proxies),
+            configuration: HospitalConfiguration(host: host, port: hospitalPort, trustedProxies: proxies, connections: connectionPolicy),
             services: care,
             health: health,
             metrics: metrics,
@@ -210,19 +258,19 @@ struct Serve: AsyncParsableCommand {
 extension Serve {
     /// The hospital over the data root: its database, the report chains (the gateway's store for local
     /// buckets), the code outbox and key in the config folder.
-    func hospitalServices(chunks: any ChunkStore) throws -> HospitalServices {
-        let config = try configDirectory(data)
-        let keyringPath = try storage.keyringPath(data: data)
-        // Made (or checked) now, so that a broken keyring stops start-up rather than the first upload.
-        _ = try Keyring.loadOrCreate(path: keyringPath, random: systemRandom, now: now())
+    func hospitalServices(root: DataRoot, chunks: any ChunkStore) async throws -> HospitalServices {
+        let keyringPath = storage.keyringPath(root: root)
+        // Checked now, and made only for a data root without chains, so that a missing or broken keyring
+        // stops start-up rather than the first upload. Later reads never make one (fail closed).
+        _ = try await storage.keyringCreatingForEmptyVault(root: root, store: chunks)
         let vault = ReportVault(
             store: chunks,
-            keyring: { try Keyring.loadOrCreate(path: keyringPath, random: systemRandom, now: now()) },
-            index: try storage.index(data: data), spoolDirectory: config + "/tmp", clock: { now() })
+            keyring: { try Keyring.open(path: keyringPath) },
+            index: try storage.index(root: root), spoolDirectory: root.tmp, clock: { now() })
         return HospitalServices(
-            database: try HospitalDatabase.open(path: config + "/hospital.sqlite"), hasher: PasswordHasher(random: systemRandom),
-            vault: vault, sender: try codeSender(config: config),
-            codeKey: try CodeKeyFile.loadOrCreate(path: config + "/code.key", random: systemRandom),
+            database: try HospitalDatabase.open(path: root.hospitalDatabase), hasher: PasswordHasher(random: systemRandom),
+            vault: vault, sender: try codeSender(root: root),
+            codeKey: try CodeKeyFile.loadOrCreate(path: root.codeKey, random: systemRandom),
             consentPolicy: .init(grantLifetime: grantLifetime), maxReportSize: reportSizeLimit, clock: { now() }, random: systemRandom)
     }
 }
@@ -241,8 +289,8 @@ extension Serve {
     }
 
     /// SMTP when a URL is configured, else the outbox folder.
-    func codeSender(config: String) throws -> any CodeSender {
-        guard let url = smtpURL ?? environment("SMTP_URL") else { return try OutboxCodeSender(directory: config + "/outbox") }
+    func codeSender(root: DataRoot) throws -> any CodeSender {
+        guard let url = smtpURL ?? environment("SMTP_URL") else { return try OutboxCodeSender(directory: root.outbox) }
         guard let from = smtpFrom ?? environment("SMTP_FROM") else {
             throw ValidationError("--smtp-url needs --smtp-from (CHAINVAULT_SMTP_FROM).")
         }
@@ -267,6 +315,19 @@ func secret(_ name: String, trimming: CharacterSet) throws -> String? {
         throw ValidationError("\(ConfigurationFile.describe(name + "_FILE")): cannot read \(file).")
     }
     return String(decoding: contents, as: UTF8.self).trimmingCharacters(in: trimming)
+}
+
+/// Raises the soft limit on open descriptors to the hard limit: every connection holds one, and the
+/// connection caps (--max-connections) are meant to bind before the process runs out.
+func raiseDescriptorLimit() {
+    #if os(Linux)
+        var limit = rlimit()
+        let resource = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
+        if getrlimit(resource, &limit) == 0, limit.rlim_cur < limit.rlim_max {
+            limit.rlim_cur = limit.rlim_max
+            _ = setrlimit(resource, &limit)
+        }
+    #endif
 }
 
 /// Prints a line to stdout and flushes, so that a script reading the pipe sees it at once.

@@ -255,13 +255,15 @@ struct Fixture {
 }
 
 @Suite struct KeyringTests {
-    @Test func rotationKeepsOldKeysAndSavesWithMode0600() throws {
+    @Test func rotationKeepsOldKeysAndSavesWithMode0600() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cv-keyring-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let path = directory.appendingPathComponent("keyring.json").path
         let random = SeededRandom(seed: 3)
-        var keyring = try Keyring.loadOrCreate(path: path, random: random.source, now: 1)
+        var keyring = try await Keyring.openOrCreate(
+            path: path, index: try ChainIndex(directory: directory.path + "/chains"), store: MemoryChunkStore(), random: random.source,
+            now: 1)
         let first = keyring.active.id
         let second = keyring.rotate(random: random.source, now: 2)
         try keyring.save(path: path)
@@ -271,6 +273,59 @@ struct Fixture {
         let mode = try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int
         #expect(mode == 0o600)
         #expect(!String(describing: loaded.active).contains(loaded.active.key.withUnsafeBytes { Data($0).base64EncodedString() }))
+    }
+}
+
+@Suite struct KeyringFailClosedTests {
+    /// A data root whose chains were written under a keyring that is then lost (a restore that forgot it).
+    func vaultWithAChain() async throws -> (directory: String, index: ChainIndex, store: MemoryChunkStore, keyId: String) {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cv-failclosed-\(UUID().uuidString)").path
+        let index = try ChainIndex(directory: directory + "/chains")
+        let store = MemoryChunkStore()
+        let random = SeededRandom(seed: 5)
+        let keyring = Keyring.generate(random: random.source, now: 0)
+        let head = try await ChainWriter(store: store, keyring: keyring, chunkSize: 100, random: random.source).write(
+            BytesSource(report(500)))
+        try index.put(ChainIndexEntry(head: head, mirrored: false, created: 0))
+        return (directory, index, store, keyring.active.idHex)
+    }
+
+    @Test func aMissingKeyringBesideChainsIsNeverRecreated() async throws {
+        let vault = try await vaultWithAChain()
+        defer { try? FileManager.default.removeItem(atPath: vault.directory) }
+        let path = vault.directory + "/keyring.json"
+        await #expect(throws: ChainError.keyringMissing(path: path, indexedChains: 1, chunks: 5, keyIds: [vault.keyId])) {
+            _ = try await Keyring.openOrCreate(path: path, index: vault.index, store: vault.store, random: systemRandom, now: 1)
+        }
+        #expect(throws: ChainError.keyringMissing(path: path, indexedChains: 1, chunks: 0, keyIds: [vault.keyId])) {
+            _ = try Keyring.open(path: path, index: vault.index)
+        }
+        #expect(!FileManager.default.fileExists(atPath: path))
+    }
+
+    @Test func chunksWithoutAnIndexAlsoKeepTheKeyringFromBeingMade() async throws {
+        let vault = try await vaultWithAChain()
+        defer { try? FileManager.default.removeItem(atPath: vault.directory) }
+        let emptyIndex = try ChainIndex(directory: vault.directory + "/other-index")
+        let path = vault.directory + "/keyring.json"
+        await #expect(throws: ChainError.keyringMissing(path: path, indexedChains: 0, chunks: 5, keyIds: [])) {
+            _ = try await Keyring.openOrCreate(path: path, index: emptyIndex, store: vault.store, random: systemRandom, now: 1)
+        }
+    }
+
+    @Test func anEmptyVaultGetsAKeyringOnceAndKeepsIt() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cv-newvault-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let index = try ChainIndex(directory: directory + "/chains")
+        let path = directory + "/keyring.json"
+        var made: [String] = []
+        let first = try await Keyring.openOrCreate(path: path, index: index, store: MemoryChunkStore(), random: systemRandom, now: 1) {
+            made.append($0.idHex)
+        }
+        let second = try await Keyring.openOrCreate(path: path, index: index, store: MemoryChunkStore(), random: systemRandom, now: 2) {
+            made.append($0.idHex)
+        }
+        #expect(made == [first.active.idHex] && second.activeId == first.activeId)
     }
 }
 

@@ -136,7 +136,7 @@ func temporaryIndex() throws -> ChainIndex {
             let results = try await maintenance.verifyAll(keyring: keyring)
             #expect(results.count == 2)
             for result in results {
-                if result.entry.head == good.pointer {
+                if result.head == good.pointer {
                     #expect((try? result.result.get())?.chunks.count == 4)
                 } else {
                     #expect(throws: ChainError.missingChunk(index: 2, bucket: chunks[2].bucket, key: chunks[2].key)) {

@@ -115,7 +115,7 @@ public struct AWSChunkedDecoder: Sendable {
     private mutating func startChunk(_ header: [UInt8]) throws(S3Error) {
         let text = String(decoding: header, as: UTF8.self)
         let parts = text.split(separator: ";", maxSplits: 1, omittingEmptySubsequences: false)
-        guard let size = Int(parts[0], radix: 16), size >= 0, size <= Self.maxChunkSize else {
+        guard let size = Int(hexDigits: parts[0]), size >= 0, size <= Self.maxChunkSize else {
             throw Self.malformed("the chunk size '\(parts[0].prefix(32))' is not a hex number up to 64 MiB")
         }
         if signing != nil {

@@ -35,7 +35,7 @@ public struct SigV2QueryVerifier: Sendable {
     ) throws(S3Error) -> SigV4Authorization {
         let query = try QueryParameters(raw: request.rawQuery[...])
         guard let accessKeyId = query["AWSAccessKeyId"], let signature = query["Signature"], let expiresText = query["Expires"],
-            let expires = Int64(expiresText)
+            let expires = Int64(decimalDigits: expiresText)
         else {
             throw S3Error(.authorizationQueryParametersError, "Query-string authentication requires AWSAccessKeyId, Expires and Signature.")
         }

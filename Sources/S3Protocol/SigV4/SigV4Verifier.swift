@@ -225,7 +225,7 @@ public struct SigV4Verifier: Sendable {
         guard let timestamp = S3Time.parseAmzDate(amzDate) else {
             throw malformed("X-Amz-Date must be in the ISO8601 basic format yyyyMMdd'T'HHmmss'Z'.")
         }
-        guard let expires = Int64(expiresText), expires >= 1, expires <= Self.maxPresignedExpiry else {
+        guard let expires = Int64(decimalDigits: expiresText), expires >= 1, expires <= Self.maxPresignedExpiry else {
             throw S3Error(.accessDenied, "X-Amz-Expires must be between 1 and 604800 seconds (7 days).")
         }
         if timestamp - maxClockSkew > now {

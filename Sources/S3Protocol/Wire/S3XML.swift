@@ -26,9 +26,17 @@ public enum S3XML {
         }
     }
 
-    /// Decodes a request body, with or without the S3 namespace.
+    /// Decodes a request body or a service's answer, with or without the S3 namespace.
+    ///
+    /// The body is first checked by ``XMLShape/check(_:maxDepth:)``: a document type declaration
+    /// or nesting deeper than ``XMLShape/maxDepth`` is refused before the recursive decoder runs.
     /// - Throws: ``S3Error`` `MalformedXML` when the body is not the expected document.
     public static func decode<T: Decodable>(_ type: T.Type, from bytes: [UInt8]) throws(S3Error) -> T {
+        do {
+            try XMLShape.check(bytes)
+        } catch {
+            throw S3Error(.malformedXML)
+        }
         let decoder = XMLDecoder()
         decoder.shouldProcessNamespaces = true
         do {

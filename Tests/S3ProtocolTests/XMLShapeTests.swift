@@ -1,0 +1,68 @@
+import Foundation
+import Testing
+
+@testable import S3Protocol
+
+@Suite struct XMLShapeTests {
+    struct Delete: Decodable {
+        struct Object: Decodable {
+            var key: String
+            enum CodingKeys: String, CodingKey { case key = "Key" }
+        }
+        var objects: [Object]
+        enum CodingKeys: String, CodingKey { case objects = "Object" }
+    }
+
+    @Test func ordinaryDocumentsPass() throws {
+        let body = """
+            <?xml version="1.0" encoding="UTF-8"?>
+            <!-- a comment with <tags> -->
+            <Delete xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Object><Key>a&amp;b</Key></Object>\
+            <Object><Key><![CDATA[<c>]]></Key></Object><Quiet attr='>'/></Delete>
+            """
+        try XMLShape.check(Array(body.utf8))
+        let decoded = try S3XML.decode(Delete.self, from: Array(body.utf8))
+        #expect(decoded.objects.map(\.key) == ["a&b", "<c>"])
+    }
+
+    @Test func deepNestingIsRefusedWithoutRecursion() {
+        let depth = 200_000
+        let body = Array(("<Delete>" + String(repeating: "<a>", count: depth) + String(repeating: "</a>", count: depth) + "</Delete>").utf8)
+        #expect(throws: XMLShape.Problem.tooDeep) { try XMLShape.check(body) }
+        #expect(throws: S3Error(.malformedXML)) { try S3XML.decode(Delete.self, from: body) }
+    }
+
+    @Test func theLimitIsInclusive() throws {
+        let atLimit = String(repeating: "<a>", count: XMLShape.maxDepth) + String(repeating: "</a>", count: XMLShape.maxDepth)
+        try XMLShape.check(Array(atLimit.utf8))
+        #expect(throws: XMLShape.Problem.tooDeep) { try XMLShape.check(Array(("<a>" + atLimit + "</a>").utf8)) }
+    }
+
+    @Test(arguments: [
+        "<!DOCTYPE Delete [<!ENTITY e \"x\">]><Delete/>",
+        "<?xml version=\"1.0\"?><!DOCTYPE Delete SYSTEM \"file:///etc/passwd\"><Delete/>",
+        "<Delete><!ENTITY e \"x\"></Delete>",
+    ])
+    func declarationsAreRefused(_ body: String) {
+        #expect(throws: XMLShape.Problem.declaration) { try XMLShape.check(Array(body.utf8)) }
+        #expect(throws: S3Error(.malformedXML)) { try S3XML.decode(Delete.self, from: Array(body.utf8)) }
+    }
+
+    @Test(arguments: ["<Delete", "<Delete><!-- open", "<a><![CDATA[x</a>", "</a>", "<?xml", "<a b=\"></a>"])
+    func truncatedMarkupIsMalformed(_ body: String) {
+        #expect(throws: XMLShape.Problem.malformed) { try XMLShape.check(Array(body.utf8)) }
+    }
+}
+
+@Suite struct DigitStringTests {
+    @Test func signsAndSpacesAreNotNumbers() {
+        #expect(Int64(decimalDigits: "600") == 600)
+        #expect(Int64(decimalDigits: "+600") == nil)
+        #expect(Int64(decimalDigits: "-1") == nil)
+        #expect(Int64(decimalDigits: " 1") == nil)
+        #expect(Int64(decimalDigits: "") == nil)
+        #expect(Int64(decimalDigits: "99999999999999999999") == nil)
+        #expect(Int(hexDigits: "1aF") == 0x1AF)
+        #expect(Int(hexDigits: "+10") == nil)
+    }
+}
