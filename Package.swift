@@ -59,10 +59,13 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // fgetxattr/fsetxattr for BucketStore (Swift's Glibc module does not export <sys/xattr.h>).
+        .target(name: "CExtendedAttributes"),
         // Buckets as directories, objects as plain files; knows nothing of HTTP.
         .target(
             name: "BucketStore",
             dependencies: [
+                "CExtendedAttributes",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

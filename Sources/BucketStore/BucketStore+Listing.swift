@@ -40,10 +40,9 @@ extension BucketStore {
             var page = ListPage(objects: [], commonPrefixes: [], isTruncated: truncated, lastItem: nil)
             for item in items {
                 switch item {
-                case .object(let key, let path, let status):
-                    page.objects.append(
-                        try self.info(bucket: bucket, key: key, path: path, size: status.size, modificationNanos: status.modificationNanos)
-                    )
+                case .object(let key, let path, _):
+                    // An object deleted since the walk found it is left out.
+                    if let info = try self.info(bucket: bucket, key: key, path: path) { page.objects.append(info) }
                     page.lastItem = key
                 case .commonPrefix(let prefix):
                     page.commonPrefixes.append(prefix)

@@ -129,6 +129,7 @@ extension BucketStore {
                         try FileOperations.status(path + "/completed.json") == nil,
                         let written = try FileOperations.status(temporary)
                     else { throw .noSuchUpload(uploadId: uploadId) }
+                    try FileOperations.syncFile(temporary)
                     let part = UploadedPart(
                         partNumber: partNumber,
                         etag: etag,

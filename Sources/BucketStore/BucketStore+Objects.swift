@@ -71,7 +71,8 @@ extension BucketStore {
         }
     }
 
-    /// Streams `body` into a new file at `path`, fsyncs it, and returns the hex MD5 of what was written.
+    /// Streams `body` into a new file at `path` and returns the hex MD5 of what was written. The file is
+    /// fsynced by ``publish(temporary:bucket:key:etag:attributes:)``, once its metadata is set on it.
     func writeTemporary<Body: AsyncSequence>(_ path: String, body: Body) async throws -> String
     where Body.Element == ByteBuffer {
         let handle = try await fileSystem.openFile(forWritingAt: FilePath(path), options: .newFile(replaceExisting: false))
@@ -83,7 +84,6 @@ extension BucketStore {
                     _ = try await writer.write(contentsOf: chunk)
                 }
             }
-            try await handle.synchronize()
             try await handle.close()
             return Self.hex(md5.finalize())
         } catch {
@@ -92,7 +92,8 @@ extension BucketStore {
         }
     }
 
-    /// Moves a finished temporary file under its key, with its metadata record, durably.
+    /// Moves a finished temporary file under its key, durably: its metadata is set on the file as an
+    /// extended attribute (``MetadataAttribute``), the file fsynced, renamed, and its directory fsynced.
     func publish(
         temporary: String,
         bucket: String,
@@ -100,31 +101,21 @@ extension BucketStore {
         etag: String,
         attributes: ObjectAttributes
     ) async throws -> ObjectInfo {
-        let metadata = metadataPath(bucket: bucket, key: key.key)
-        let recordTemporary = newTemporaryPath()
+        // Bytes and metadata become durable together, before the name points at them.
+        let written = try await blocking { () throws(StorageError) in
+            try FileOperations.withFile(temporary, flags: O_RDONLY) { fd throws(StorageError) in
+                let status = try FileOperations.status(fd: fd, path: temporary)
+                let value = MetadataAttribute.Value(
+                    etag: etag, attributes: attributes, size: status.size, modificationNanos: status.modificationNanos)
+                try MetadataAttribute.set(try MetadataAttribute.encode(value, bucket: bucket, key: key.key), fd: fd, path: temporary)
+                guard fsync(fd) == 0 else { throw FileOperations.fail("fsync", temporary) }
+                return status
+            }
+        }
         return try await locks.withLock(bucket + "/" + key.key) {
             try await blocking { () throws(StorageError) in
                 let bucketPath = try self.existingBucketPath(bucket)
-                guard let written = try FileOperations.status(temporary) else {
-                    throw .io(operation: "stat", path: temporary, errno: ENOENT)
-                }
                 let destination = bucketPath + "/" + key.relativePath
-                let version = MetadataRecord.Version(
-                    size: written.size,
-                    modificationNanos: written.modificationNanos,
-                    etag: etag,
-                    attributes: attributes
-                )
-                var record = MetadataRecord(versions: [version])
-                if let current = try FileOperations.status(destination), current.isRegular,
-                    let previous = try Self.readMetadata(metadata.file)?.version(
-                        size: current.size, modificationNanos: current.modificationNanos)
-                {
-                    record.versions.append(previous)
-                }
-                try FileOperations.makeDirectories(base: self.systemPath + "/meta", relative: metadata.relativeDirectory, mode: 0o700)
-                try FileOperations.replaceFile(
-                    metadata.file, bytes: Array(try Self.encode(record)), temporaryPath: recordTemporary, mode: 0o600)
                 // A concurrent delete may remove an emptied parent folder between mkdir and rename: retry.
                 var attempt = 0
                 while true {
@@ -150,13 +141,28 @@ extension BucketStore {
         }
     }
 
-    /// The object's size, time, ETag and attributes.
+    /// The object's size, time, ETag and attributes, all taken from one open file.
     /// - Throws: ``StorageError/noSuchBucket(_:)``, ``StorageError/noSuchKey(bucket:key:)``.
     public func objectInfo(bucket: String, key: String) async throws(StorageError) -> ObjectInfo {
         let objectKey = try Self.lookupKey(bucket: bucket, key: key)
         return try await blocking { () throws(StorageError) in
-            let (path, status) = try Self.existingObject(bucketPath: try self.existingBucketPath(bucket), key: objectKey, bucket: bucket)
-            return try self.info(bucket: bucket, key: key, path: path, size: status.size, modificationNanos: status.modificationNanos)
+            let path = try Self.existingObject(bucketPath: try self.existingBucketPath(bucket), key: objectKey, bucket: bucket).path
+            guard let info = try self.info(bucket: bucket, key: key, path: path) else { throw .noSuchKey(bucket: bucket, key: key) }
+            return info
+        }
+    }
+
+    /// The info of the object file at `path`, size, time and metadata from one open descriptor; nil when
+    /// the file is gone (or became something else than a regular file) since it was found.
+    func info(bucket: String, key: String, path: String) throws(StorageError) -> ObjectInfo? {
+        do throws(StorageError) {
+            return try FileOperations.withFile(path, flags: O_RDONLY | O_NOFOLLOW) { fd throws(StorageError) in
+                let status = try FileOperations.status(fd: fd, path: path)
+                guard status.isRegular else { return nil }
+                return try self.info(bucket: bucket, key: key, fd: fd, size: status.size, modificationNanos: status.modificationNanos)
+            }
+        } catch .io("open", _, let code) where code == ENOENT || code == ELOOP || code == ENOTDIR {
+            return nil
         }
     }
 
@@ -184,13 +190,16 @@ extension BucketStore {
         let modification = fileInfo.lastDataModificationTime
         let nanos = Int64(modification.seconds) * 1_000_000_000 + Int64(modification.nanoseconds)
         do {
-            let info = try await blocking { () throws(StorageError) in
-                try self.info(bucket: bucket, key: key, path: path, size: fileInfo.size, modificationNanos: nanos)
+            let info = try await handle.withUnsafeDescriptor { descriptor in
+                try self.info(bucket: bucket, key: key, fd: descriptor.rawValue, size: fileInfo.size, modificationNanos: nanos)
             }
             return ObjectReader(info: info, handle: handle)
-        } catch {
+        } catch let error as StorageError {
             try? await handle.close()
             throw error
+        } catch {
+            try? await handle.close()
+            throw .io(operation: "fgetxattr", path: path, errno: 0)
         }
     }
 
@@ -280,42 +289,43 @@ extension BucketStore {
         return try? JSONDecoder().decode(MetadataRecord.self, from: Data(bytes))
     }
 
-    /// The object's info from its metadata record; for a file without a matching record (an operator
-    /// copied it in, or edited it in place) the ETag is computed from the bytes and the record rewritten.
-    func info(bucket: String, key: String, path: String, size: Int64, modificationNanos: Int64) throws(StorageError) -> ObjectInfo {
-        let metadata = metadataPath(bucket: bucket, key: key)
-        if let version = try Self.readMetadata(metadata.file)?.version(size: size, modificationNanos: modificationNanos) {
+    /// The object's info from the open file `fd`: its metadata attribute; for a file written by layout 1,
+    /// its record in `.chainvault/meta/` matched by size and time; for a file without either (an operator
+    /// copied it in, a chain chunk) the ETag computed from the bytes. The last two are then set on the
+    /// file as its attribute (best effort), so the next read takes the first path.
+    func info(bucket: String, key: String, fd: Int32, size: Int64, modificationNanos: Int64) throws(StorageError) -> ObjectInfo {
+        if let value = MetadataAttribute.get(fd: fd), value.matches(size: size, modificationNanos: modificationNanos) {
             return ObjectInfo(
-                bucket: bucket,
-                key: key,
-                size: size,
-                modificationNanos: modificationNanos,
-                etag: version.etag,
-                attributes: version.attributes
-            )
+                bucket: bucket, key: key, size: size, modificationNanos: modificationNanos, etag: value.etag, attributes: value.attributes)
         }
-        let etag = try Self.md5(ofFile: path)
-        let version = MetadataRecord.Version(size: size, modificationNanos: modificationNanos, etag: etag, attributes: ObjectAttributes())
-        try? FileOperations.makeDirectories(base: systemPath + "/meta", relative: metadata.relativeDirectory, mode: 0o700)
-        if let bytes = try? Self.encode(MetadataRecord(versions: [version])) {
-            try? FileOperations.replaceFile(metadata.file, bytes: Array(bytes), temporaryPath: newTemporaryPath(), mode: 0o600)
+        let etag: String
+        let attributes: ObjectAttributes
+        if let version = try Self.readMetadata(metadataPath(bucket: bucket, key: key).file)?.version(
+            size: size, modificationNanos: modificationNanos)
+        {
+            (etag, attributes) = (version.etag, version.attributes)
+        } else {
+            (etag, attributes) = (try Self.md5(ofFile: fd, path: key), ObjectAttributes())
         }
-        return ObjectInfo(
-            bucket: bucket, key: key, size: size, modificationNanos: modificationNanos, etag: etag, attributes: ObjectAttributes())
+        let value = MetadataAttribute.Value(etag: etag, attributes: attributes, size: size, modificationNanos: modificationNanos)
+        if let bytes = try? MetadataAttribute.encode(value, bucket: bucket, key: key) {
+            try? MetadataAttribute.set(bytes, fd: fd, path: key)
+        }
+        return ObjectInfo(bucket: bucket, key: key, size: size, modificationNanos: modificationNanos, etag: etag, attributes: attributes)
     }
 
-    static func md5(ofFile path: String) throws(StorageError) -> String {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw FileOperations.fail("open", path) }
-        defer { close(fd) }
+    /// The hex MD5 of the whole file `fd`, read from its start with `pread` (the descriptor's offset is untouched).
+    static func md5(ofFile fd: Int32, path: String) throws(StorageError) -> String {
         var md5 = Insecure.MD5()
         var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        var offset: off_t = 0
         while true {
-            let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress!, $0.count) }
+            let count = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, $0.count, offset) }
             if count < 0 {
                 if errno == EINTR { continue }
                 throw FileOperations.fail("read", path)
             }
+            offset += off_t(count)
             if count == 0 { break }
             buffer.withUnsafeBytes { md5.update(bufferPointer: UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
         }

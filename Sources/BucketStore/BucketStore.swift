@@ -12,9 +12,14 @@ import _NIOFileSystem
 /// ```
 /// <root>/<bucket>/<key path>             the object's bytes, a plain file
 /// <root>/.chainvault/buckets/<bucket>.json  owner and creation time
-/// <root>/.chainvault/meta/<bucket>/<2 hex>/<sha256(key)>.json  ETag, content type, user metadata
+/// <root>/.chainvault/layout             the layout version of the data root (see ``layoutVersion``)
+/// <root>/.chainvault/meta/<bucket>/<2 hex>/<sha256(key)>.json  layout 1's metadata records, still read
 /// <root>/.chainvault/tmp/                in-flight writes (same file system, so renames are atomic)
 /// ```
+///
+/// An object's ETag, content type and user metadata live in the extended attribute
+/// `user.chainvault.meta` of its file (``MetadataAttribute``), set before the file is renamed into
+/// place. `docs/storage-layout.md` describes the layout and how it evolves.
 ///
 /// A write streams into a temporary file, is fsynced, then renamed over the key and the directory is
 /// fsynced: an acknowledged write survives power loss, a crash or a client that disconnects mid-body
@@ -52,6 +57,39 @@ public final class BucketStore: Sendable {
         for folder in ["", "/tmp", "/buckets", "/meta", "/uploads"] {
             try FileOperations.makeDirectory(systemPath + folder, mode: 0o700)
         }
+        try Self.checkLayout(systemPath: systemPath)
+    }
+
+    /// The data-root layout this build writes. 1: metadata in records under `.chainvault/meta/`, matched
+    /// to the file by size and time. 2: metadata in an extended attribute of the object file; layout-1
+    /// records are still read for files that have no attribute, so a layout-1 root opens unchanged.
+    public static let layoutVersion = 2
+
+    /// Refuses a data root of a newer layout, or on a file system without user extended attributes,
+    /// and marks the root as layout ``layoutVersion`` (durably) when it is not yet.
+    static func checkLayout(systemPath: String) throws(StorageError) {
+        let marker = systemPath + "/layout"
+        let root = FileOperations.parent(of: systemPath)
+        if let bytes = try FileOperations.readFile(marker, limit: 64) {
+            guard let found = Int(String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) else {
+                throw .unusableDataRoot(path: root, reason: "\(marker) does not hold a layout version")
+            }
+            guard found <= layoutVersion else {
+                throw .unusableDataRoot(
+                    path: root, reason: "it has layout \(found), and this build knows layouts up to \(layoutVersion): upgrade chainvault")
+            }
+            if found == layoutVersion { return }
+        }
+        do {
+            try MetadataAttribute.probe(directory: systemPath + "/tmp")
+        } catch {
+            throw .unusableDataRoot(
+                path: root,
+                reason: "its file system does not take user extended attributes (\(error)); object metadata is kept in them")
+        }
+        try FileOperations.replaceFile(
+            marker, bytes: Array("\(layoutVersion)\n".utf8), temporaryPath: systemPath + "/tmp/layout-\(UInt64.random(in: 0...UInt64.max))",
+            mode: 0o600)
     }
 
     var temporaryPath: String { systemPath + "/tmp" }

@@ -45,6 +45,37 @@ enum FileOperations {
         )
     }
 
+    /// `fstat(2)` of an open file.
+    static func status(fd: Int32, path: String) throws(StorageError) -> Status {
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw fail("fstat", path) }
+        let type = info.st_mode & S_IFMT
+        return Status(
+            isDirectory: type == S_IFDIR,
+            isRegular: type == S_IFREG,
+            isSymlink: type == S_IFLNK,
+            size: Int64(info.st_size),
+            modificationNanos: Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec)
+        )
+    }
+
+    /// Opens `path` with `flags` (plus `O_CLOEXEC`), runs `body` with the descriptor and closes it.
+    static func withFile<Result>(_ path: String, flags: Int32, _ body: (Int32) throws(StorageError) -> Result) throws(StorageError)
+        -> Result
+    {
+        let fd = open(path, flags | O_CLOEXEC)
+        guard fd >= 0 else { throw fail("open", path) }
+        defer { close(fd) }
+        return try body(fd)
+    }
+
+    /// `fsync(2)` of a file's data and metadata.
+    static func syncFile(_ path: String) throws(StorageError) {
+        try withFile(path, flags: O_RDONLY) { fd throws(StorageError) in
+            guard fsync(fd) == 0 else { throw fail("fsync", path) }
+        }
+    }
+
     /// `fsync(2)` of a directory, so that a rename or creation inside it survives power loss.
     static func syncDirectory(_ path: String) throws(StorageError) {
         let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)

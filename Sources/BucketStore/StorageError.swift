@@ -30,6 +30,11 @@ public enum StorageError: Error, Sendable, Equatable {
     case entityTooSmall(partNumber: Int, size: Int64)
     /// The file system is full.
     case insufficientStorage(bucket: String, key: String)
+    /// The object's headers and user metadata together are too large to keep with it.
+    case metadataTooLarge(bucket: String, key: String)
+    /// The data root cannot be served by this build: its layout is newer, or its file system lacks what
+    /// the layout needs (user extended attributes). Raised when the store opens, never by a request.
+    case unusableDataRoot(path: String, reason: String)
     /// A file-system call failed; `operation` names the call and `path` the file, `errno` the cause.
     case io(operation: String, path: String, errno: Int32)
 }
@@ -52,6 +57,8 @@ extension StorageError: CustomStringConvertible {
         case .invalidPartOrder: "the parts are not in ascending order"
         case .entityTooSmall(let partNumber, let size): "part \(partNumber) has \(size) bytes, less than 5 MiB"
         case .insufficientStorage(let bucket, let key): "no space left to store '\(key)' in '\(bucket)'"
+        case .metadataTooLarge(let bucket, let key): "the metadata of '\(key)' in '\(bucket)' is too large"
+        case .unusableDataRoot(let path, let reason): "the data root \(path) cannot be used: \(reason)"
         case .io(let operation, let path, let errno): "\(operation) \(path) failed: errno \(errno)"
         }
     }

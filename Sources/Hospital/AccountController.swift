@@ -49,7 +49,8 @@ struct AccountController {
 
     @Sendable func register(_ request: Request, context: HospitalRequestContext) async throws -> EditedResponse<UserView> {
         let input = try await request.decodeJSON(as: Accounts.PatientRegistration.self)
-        return EditedResponse(status: .created, response: UserView(try await accounts.registerPatient(input)))
+        return EditedResponse(
+            status: .created, response: UserView(try await accounts.registerPatient(input, client: context.clientAddress)))
     }
 
     @Sendable func createStaff(_ request: Request, context: HospitalRequestContext) async throws -> EditedResponse<UserView> {

@@ -33,7 +33,10 @@ public struct Accounts: Sendable {
         self.policy = policy
         self.clock = clock
         self.random = random
-        self.throttle = LoginThrottle()
+        // The counters of the last run: a restart does not reset them.
+        let saved = try? database.writer.read { db in try Data.fetchOne(db, sql: "SELECT state FROM throttle_state WHERE id = 1") }
+        let counters = saved.flatMap { try? JSONDecoder().decode([String: LoginThrottle.Counter].self, from: $0) } ?? [:]
+        self.throttle = LoginThrottle(restoring: counters)
     }
 
     /// What a patient sends to register.
@@ -70,9 +73,18 @@ public struct Accounts: Sendable {
     }
 
     /// Registers a patient.
-    /// - Throws: ``HospitalError`` `invalid_field` naming the field, `email_taken`.
-    public func registerPatient(_ input: PatientRegistration) async throws -> User {
+    /// - Parameter client: The client's address, for the per-address limit on sign-ups; nil for none.
+    /// - Throws: ``HospitalError`` `invalid_field` naming the field, `email_taken`, `throttled`, `busy`.
+    public func registerPatient(_ input: PatientRegistration, client: String? = nil) async throws -> User {
         let now = clock()
+        if let client {
+            do {
+                try await throttle.checkRegistration(client: client, now: now)
+            } catch {
+                try? await settleThrottle(now: now)
+                throw error
+            }
+        }
         let user = User(
             role: .patient,
             name: try Validation.name(input.name),
@@ -106,6 +118,11 @@ public struct Accounts: Sendable {
 
     private func insert(_ user: User, password: String) async throws -> User {
         var user = user
+        // Taken addresses are refused before the costly hash.
+        let email = user.email
+        if try await database.writer.read({ db in try User.filter(Column("email") == email).fetchCount(db) }) > 0 {
+            throw HospitalError.conflict("email_taken", "An account with this e-mail exists already.", field: "email")
+        }
         user.passwordHash = try await hasher.hash(password)
         do {
             return try await database.writer.write { [user] db in
@@ -123,31 +140,39 @@ public struct Accounts: Sendable {
     /// - Throws: ``HospitalError`` `bad_credentials` (whether the e-mail or the password is wrong is
     ///   not told), `throttled`, `busy`.
     public func login(email: String, password: String, client: String) async throws -> Session {
-        let account = String(email.lowercased().prefix(Validation.maxEmailBytes))
         let now = clock()
         do {
-            try await throttle.check(account: account, client: client, now: now)
+            let session = try await attemptLogin(email: email, password: password, client: client, now: now)
+            try? await settleThrottle(now: now)
+            return session
         } catch {
-            try await recordFailedLogin(account: account, user: nil, reason: "throttled", now: now)
+            try? await settleThrottle(now: now)
             throw error
         }
+    }
+
+    private func attemptLogin(email: String, password: String, client: String, now: Int64) async throws -> Session {
+        let account = String(email.lowercased().prefix(Validation.maxEmailBytes))
+        // A refused attempt is counted by the throttle, not audited one by one (see settleThrottle).
+        try await throttle.checkLogin(account: account, client: client, now: now)
         guard password.utf8.count <= Validation.maxPasswordBytes, email.utf8.count <= Validation.maxEmailBytes else {
-            try await recordFailedLogin(account: account, user: nil, reason: "oversized", now: now)
+            await throttle.recordFailure(account: account, client: client, userId: nil, now: now)
+            try await recordFailedLogin(user: nil, reason: "oversized", client: client, now: now)
             throw HospitalError.badCredentials
         }
         let user = try await database.writer.read { db in try User.filter(Column("email") == account).fetchOne(db) }
         guard let user else {
             try await hasher.verifyNothing(password)
-            await throttle.recordFailure(account: account, client: client, now: now)
-            try await recordFailedLogin(account: account, user: nil, reason: "unknown account", now: now)
+            await throttle.recordFailure(account: account, client: client, userId: nil, now: now)
+            try await recordFailedLogin(user: nil, reason: "unknown account", client: client, now: now)
             throw HospitalError.badCredentials
         }
         guard try await hasher.verify(password, against: user.passwordHash) else {
-            await throttle.recordFailure(account: account, client: client, now: now)
-            try await recordFailedLogin(account: account, user: user, reason: "wrong password", now: now)
+            await throttle.recordFailure(account: account, client: client, userId: user.id, now: now)
+            try await recordFailedLogin(user: user, reason: "wrong password", client: client, now: now)
             throw HospitalError.badCredentials
         }
-        await throttle.recordSuccess(account: account)
+        await throttle.recordSuccess(account: account, client: client, now: now)
         let token = Self.base64URL(random(32))
         let rehash = hasher.needsRehash(user.passwordHash) ? try await hasher.hash(password) : nil
         try await database.writer.write { db in
@@ -167,15 +192,40 @@ public struct Accounts: Sendable {
         return Session(token: token, user: user, expiresAt: now + policy.absolute)
     }
 
-    /// A refused login in the ledger: the account tried (the e-mail as typed, lowercased) and why.
-    private func recordFailedLogin(account: String, user: User?, reason: String, now: Int64) async throws {
+    /// A refused login in the ledger: the user when the account exists, why, and from which address.
+    /// What was typed into the e-mail field of an unknown account is never kept: it may be a password
+    /// typed into the wrong field.
+    private func recordFailedLogin(user: User?, reason: String, client: String, now: Int64) async throws {
         Counter(label: "chainvault_hospital_logins_total", dimensions: [("outcome", "failure")]).increment()
         try await database.writer.write { db in
             try AuditLedger.append(
                 .init(
                     actor: nil, .login, subject: user?.id.map { "user:\($0)" } ?? "account",
-                    patient: user?.role == .patient ? user?.id : nil, outcome: .denied, detail: "\(account): \(reason)"),
+                    patient: user?.role == .patient ? user?.id : nil, outcome: .denied, detail: "\(reason) from \(client)"),
                 time: now, in: db)
+        }
+    }
+
+    /// After a login or sign-up: one ledger entry per throttle window that closed with refused attempts
+    /// (a count, never one entry per attempt), and the counters saved, at most every 10 seconds, so that a
+    /// restart does not reset them.
+    func settleThrottle(now: Int64) async throws {
+        let summaries = await throttle.takeSummaries(now: now)
+        let snapshot = await throttle.snapshotIfDue(now: now, every: 10)
+        guard !summaries.isEmpty || snapshot != nil else { return }
+        let state = try snapshot.map { try JSONEncoder().encode($0) }
+        try await database.writer.write { db in
+            for summary in summaries {
+                try AuditLedger.append(
+                    .init(
+                        actor: nil, .login, subject: summary.userId.map { "user:\($0)" } ?? "account", patient: nil, outcome: .denied,
+                        detail: "\(summary.refused) attempts refused (\(summary.scope.rawValue) throttled)"
+                            + (summary.client.map { " from \($0)" } ?? "") + " between \(summary.from) and \(summary.until)"),
+                    time: now, in: db)
+            }
+            if let state {
+                try db.execute(sql: "INSERT OR REPLACE INTO throttle_state (id, state) VALUES (1, ?)", arguments: [state])
+            }
         }
     }
 

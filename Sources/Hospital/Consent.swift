@@ -120,8 +120,9 @@ public struct Consent: Sendable {
     }
 
     /// A doctor asks to read a report: a code goes to the patient. An earlier pending request of the same
-    /// doctor for the same report is void from then on.
-    /// - Throws: `not_found`, `already_has_access` (the author, or an active grant), `throttled`,
+    /// doctor for the same report is void from then on. Only a doctor with an appointment (booked or
+    /// completed) with the report's patient may ask.
+    /// - Throws: `not_found` (also for a report of a patient the doctor has no appointment with), `already_has_access` (the author, or an active grant), `throttled`,
     ///   503 `code_not_sent`.
     public func request(reportId: Int64, by doctor: Identity) async throws -> AccessRequestListing {
         let now = clock()
@@ -129,6 +130,15 @@ public struct Consent: Sendable {
         let policy = self.policy
         let (listing, message) = try await database.writer.write { db -> (AccessRequestListing, CodeMessage) in
             guard let report = try Report.fetchOne(db, key: reportId) else { throw HospitalError.notFound("report") }
+            // A doctor may ask only for the reports of a patient they have an appointment with (booked or
+            // completed); any other report is refused exactly as one that does not exist, telling nothing.
+            let treats =
+                try Bool.fetchOne(
+                    db,
+                    sql: """
+                        SELECT EXISTS (SELECT 1 FROM slot WHERE doctorId = ? AND patientId = ? AND status IN ('booked', 'completed'))
+                        """, arguments: [doctor.userId, report.patientId]) ?? false
+            guard treats || report.doctorId == doctor.userId else { throw HospitalError.notFound("report") }
             let granted =
                 try Bool.fetchOne(
                     db,

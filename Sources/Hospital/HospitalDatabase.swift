@@ -111,6 +111,15 @@ public struct HospitalDatabase: Sendable {
                 table.column("hash", .blob).notNull()
             }
         }
+        migrator.registerMigration("v3-throttle") { db in
+            // The login throttle's counters (LoginThrottle.Counter by key, JSON), saved in aggregate at most
+            // every few seconds so that a restart does not reset them. Keys hold a hash of the account,
+            // never the text typed into the e-mail field.
+            try db.create(table: "throttle_state") { table in
+                table.primaryKey("id", .integer).check { $0 == 1 }
+                table.column("state", .blob).notNull()
+            }
+        }
         return migrator
     }
 }

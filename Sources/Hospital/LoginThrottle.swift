@@ -1,47 +1,188 @@
-/// Counts failed logins per account and per client address over a sliding window, and refuses further
-/// attempts once either has too many, before any password is hashed.
+import Crypto
+import Foundation
+
+/// Limits on password guessing that an attacker elsewhere cannot turn against a user (OWASP ASVS 2.2.1):
+///
+/// - **Per account and client address**: after ``Limits/freeFailures`` failures, each further attempt
+///   from that address for that account must wait a delay that doubles with every failure (1 s, 2 s,
+///   4 s … up to ``Limits/maxDelay``), counted from the last failure. Only that address is slowed: the
+///   user logging in from elsewhere is not.
+/// - **Per account from everywhere**: a much higher ceiling (``Limits/perAccount`` failures per window)
+///   against guessing spread over many addresses.
+/// - **Per client address over every account**: ``Limits/perClient`` failures per window (credential
+///   stuffing).
+/// - **Registrations per client address**: ``Limits/registrationsPerClient`` per window.
+///
+/// A refused attempt is answered at once with `429` and `Retry-After`: no sleep holds a socket or a KDF
+/// slot. Refused attempts are counted, not audited one by one: when a counter's window closes, one
+/// summary (``Summary``) says how many were refused, and the caller appends it to the ledger.
+///
+/// Counters are keyed by a hash of the account (never the text typed into the e-mail field) and the
+/// client address; ``snapshot()`` and ``init(limits:restoring:)`` carry them across a restart.
 actor LoginThrottle {
     struct Limits: Sendable {
-        /// Failures per account within the window before its logins are refused.
-        var perAccount = 5
-        /// Failures per client address within the window before its logins are refused.
-        var perClient = 20
-        /// The window, in seconds.
+        var freeFailures = 5
+        var maxDelay: Int64 = 15 * 60
+        var perAccount = 100
+        var perClient = 50
+        var registrationsPerClient = 30
+        /// The window, in seconds: a counter quiet this long is dropped.
         var window: Int64 = 15 * 60
-        /// The most keys remembered; the oldest are dropped beyond it, so memory stays bounded.
-        var maxKeys = 100_000
+        /// The most counters kept; beyond it the stalest are dropped, so memory stays bounded.
+        var maxKeys = 50_000
+    }
+
+    /// One counter's state; `Codable` for the snapshot.
+    struct Counter: Codable, Sendable, Equatable {
+        var failures = 0
+        var windowStart: Int64
+        var lastFailure: Int64
+        /// Attempts refused in this window, for the summary.
+        var refused = 0
+        /// The account's user, when the account exists (for the summary's subject).
+        var userId: Int64?
+        var client: String?
+    }
+
+    /// Refused attempts of one counter, told once its window closed.
+    struct Summary: Sendable, Equatable {
+        enum Scope: String, Sendable {
+            case accountFromClient = "account and client"
+            case account, client, registration
+        }
+        var scope: Scope
+        var refused: Int
+        var userId: Int64?
+        var client: String?
+        var from: Int64
+        var until: Int64
     }
 
     let limits: Limits
-    private var failures: [String: [Int64]] = [:]
+    private(set) var counters: [String: Counter]
+    private var closed: [Summary] = []
+    /// Changes since the last ``snapshot()``.
+    private(set) var isDirty = false
 
-    init(limits: Limits = Limits()) {
+    init(limits: Limits = Limits(), restoring counters: [String: Counter] = [:]) {
         self.limits = limits
+        self.counters = counters
     }
 
-    /// Throws ``HospitalError/throttled(retryAfter:)`` when the account or the client is over its limit.
-    func check(account: String, client: String, now: Int64) throws(HospitalError) {
-        for (key, limit) in [("account:" + account, limits.perAccount), ("client:" + client, limits.perClient)] {
-            let recent = (failures[key] ?? []).filter { now - $0 < limits.window }
-            failures[key] = recent.isEmpty ? nil : recent
-            if recent.count >= limit {
-                throw .throttled(retryAfter: Int(max(1, recent[recent.count - limit] + limits.window - now)))
+    static func accountKey(_ account: String) -> String {
+        SHA256.hash(data: Array(account.utf8)).prefix(16).map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// Throws ``HospitalError/throttled(retryAfter:)`` when this attempt must wait, and counts it.
+    func checkLogin(account: String, client: String, now: Int64) throws(HospitalError) {
+        expire(now: now)
+        let accountKey = Self.accountKey(account)
+        var wait: Int64 = 0
+        var refusedKeys: [String] = []
+        if let pair = counters["pair:\(accountKey)|\(client)"], pair.failures >= limits.freeFailures {
+            let delay = min(limits.maxDelay, Int64(1) << Int64(min(30, pair.failures - limits.freeFailures)))
+            if pair.lastFailure + delay > now {
+                wait = max(wait, pair.lastFailure + delay - now)
+                refusedKeys.append("pair:\(accountKey)|\(client)")
             }
+        }
+        for (key, limit) in [("account:\(accountKey)", limits.perAccount), ("client:\(client)", limits.perClient)] {
+            if let counter = counters[key], counter.failures >= limit {
+                wait = max(wait, counter.windowStart + limits.window - now)
+                refusedKeys.append(key)
+            }
+        }
+        guard refusedKeys.isEmpty else {
+            for key in refusedKeys { counters[key]?.refused += 1 }
+            isDirty = true
+            throw .throttled(retryAfter: Int(max(1, wait)))
         }
     }
 
-    func recordFailure(account: String, client: String, now: Int64) {
-        if failures.count >= limits.maxKeys {
-            failures = failures.filter { $0.value.contains { now - $0 < limits.window } }
-            while failures.count >= limits.maxKeys, let oldest = failures.min(by: { $0.value.last! < $1.value.last! }) {
-                failures[oldest.key] = nil
-            }
+    func recordFailure(account: String, client: String, userId: Int64?, now: Int64) {
+        let accountKey = Self.accountKey(account)
+        for key in ["pair:\(accountKey)|\(client)", "account:\(accountKey)", "client:\(client)"] {
+            count(key, now: now, userId: key.hasPrefix("client:") ? nil : userId, client: key.hasPrefix("account:") ? nil : client)
         }
-        failures["account:" + account, default: []].append(now)
-        failures["client:" + client, default: []].append(now)
     }
 
-    func recordSuccess(account: String) {
-        failures["account:" + account] = nil
+    /// A correct password from this address: its delays for this account start over.
+    func recordSuccess(account: String, client: String, now: Int64) {
+        close("pair:\(Self.accountKey(account))|\(client)", now: now)
+    }
+
+    /// Throws ``HospitalError/throttled(retryAfter:)`` beyond the registrations a client may make per
+    /// window; counts the attempt otherwise.
+    func checkRegistration(client: String, now: Int64) throws(HospitalError) {
+        expire(now: now)
+        let key = "registration:\(client)"
+        if let counter = counters[key], counter.failures >= limits.registrationsPerClient {
+            counters[key]?.refused += 1
+            isDirty = true
+            throw .throttled(retryAfter: Int(max(1, counter.windowStart + limits.window - now)))
+        }
+        count(key, now: now, userId: nil, client: client)
+    }
+
+    /// The summaries of windows closed since the last call.
+    func takeSummaries(now: Int64) -> [Summary] {
+        expire(now: now)
+        defer { closed = [] }
+        return closed
+    }
+
+    /// Every live counter, for persisting; clears ``isDirty``.
+    func snapshot() -> [String: Counter] {
+        isDirty = false
+        return counters
+    }
+
+    private var lastSnapshot: Int64 = 0
+
+    /// ``snapshot()`` when the counters changed and the last one is at least `every` seconds old.
+    func snapshotIfDue(now: Int64, every: Int64) -> [String: Counter]? {
+        guard isDirty, now - lastSnapshot >= every else { return nil }
+        lastSnapshot = now
+        return snapshot()
+    }
+
+    private func count(_ key: String, now: Int64, userId: Int64?, client: String?) {
+        if counters.count >= limits.maxKeys, counters[key] == nil { evict(now: now) }
+        var counter = counters[key] ?? Counter(windowStart: now, lastFailure: now, userId: userId, client: client)
+        counter.failures += 1
+        counter.lastFailure = now
+        counter.userId = counter.userId ?? userId
+        counters[key] = counter
+        isDirty = true
+    }
+
+    /// Closes the counters whose window passed: a pair counter after a quiet window, the others a
+    /// window after they started.
+    private func expire(now: Int64) {
+        for (key, counter) in counters {
+            let end =
+                key.hasPrefix("pair:") ? max(counter.lastFailure, counter.windowStart) + limits.window : counter.windowStart + limits.window
+            if now >= end { close(key, now: now) }
+        }
+    }
+
+    private func close(_ key: String, now: Int64) {
+        guard let counter = counters.removeValue(forKey: key) else { return }
+        isDirty = true
+        guard counter.refused > 0 else { return }
+        let scope: Summary.Scope =
+            key.hasPrefix("pair:")
+            ? .accountFromClient : key.hasPrefix("account:") ? .account : key.hasPrefix("client:") ? .client : .registration
+        closed.append(
+            Summary(
+                scope: scope, refused: counter.refused, userId: counter.userId, client: counter.client, from: counter.windowStart,
+                until: now))
+    }
+
+    private func evict(now: Int64) {
+        expire(now: now)
+        let excess = counters.count - limits.maxKeys + 1
+        guard excess > 0 else { return }
+        for (key, _) in counters.sorted(by: { $0.value.lastFailure < $1.value.lastFailure }).prefix(excess) { close(key, now: now) }
     }
 }

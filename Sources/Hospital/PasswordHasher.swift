@@ -7,9 +7,10 @@ import NIOPosix
 /// (`$scrypt$ln=17,r=8,p=1$<salt>$<hash>`, base64 without padding), so that the cost can be raised later
 /// and old hashes still verify (``needsRehash(_:)`` tells which to replace at the next login).
 ///
-/// Each computation takes about 128 MiB at the default cost: at most ``Parameters/concurrency``
-/// run at once, on NIO's blocking pool, and callers beyond a bounded queue are turned away, so that a
-/// flood of logins cannot exhaust memory or CPU.
+/// Each computation takes about 128 MiB at the default cost: a bounded number run at once, on NIO's
+/// blocking pool, and callers beyond a bounded queue are turned away, so that a flood cannot exhaust
+/// memory or CPU. Logins (``verify(_:against:)``) and new hashes (``hash(_:)``: sign-ups, staff
+/// accounts) queue apart, so that a flood of sign-ups cannot starve logins.
 public struct PasswordHasher: Sendable {
     public struct Parameters: Sendable, Equatable {
         /// log2 of scrypt's N (its CPU and memory cost).
@@ -32,32 +33,38 @@ public struct PasswordHasher: Sendable {
     }
 
     public let parameters: Parameters
-    let gate: ComputeGate
+    /// Password checks of logins.
+    let loginGate: ComputeGate
+    /// New hashes: sign-ups, staff accounts, rehashes.
+    let hashGate: ComputeGate
     let random: @Sendable (Int) -> [UInt8]
 
     /// - Parameters:
-    ///   - concurrency: At most this many hashes are computed at once.
-    ///   - queueLimit: At most this many callers wait for a turn; more get ``HospitalError/busy``.
+    ///   - concurrency: At most this many login checks run at once.
+    ///   - queueLimit: At most this many logins wait for a turn; more get ``HospitalError/busy``.
+    ///   - hashConcurrency: At most this many new hashes (sign-ups) run at once, beside the logins.
+    ///   - hashQueueLimit: At most this many sign-ups wait for a turn.
     public init(
-        parameters: Parameters = .recommended, concurrency: Int = 2, queueLimit: Int = 64,
-        random: @escaping @Sendable (Int) -> [UInt8]
+        parameters: Parameters = .recommended, concurrency: Int = 2, queueLimit: Int = 64, hashConcurrency: Int = 1,
+        hashQueueLimit: Int = 16, random: @escaping @Sendable (Int) -> [UInt8]
     ) {
         self.parameters = parameters
-        self.gate = ComputeGate(permits: concurrency, queueLimit: queueLimit)
+        self.loginGate = ComputeGate(permits: concurrency, queueLimit: queueLimit)
+        self.hashGate = ComputeGate(permits: hashConcurrency, queueLimit: hashQueueLimit)
         self.random = random
     }
 
     /// A new PHC string for `password`, with a fresh 16-byte salt.
     public func hash(_ password: String) async throws -> String {
         let salt = random(16)
-        let derived = try await derive(password, salt: salt, parameters: parameters)
+        let derived = try await derive(password, salt: salt, parameters: parameters, gate: hashGate)
         return PHC(parameters: parameters, salt: salt, hash: derived).encoded
     }
 
     /// Whether `password` matches `phc` (compared in constant time). A malformed string never matches.
     public func verify(_ password: String, against phc: String) async throws -> Bool {
         guard let stored = PHC(phc) else { return false }
-        let derived = try await derive(password, salt: stored.salt, parameters: stored.parameters)
+        let derived = try await derive(password, salt: stored.salt, parameters: stored.parameters, gate: loginGate)
         // SymmetricKey's == compares in constant time.
         return SymmetricKey(data: derived) == SymmetricKey(data: stored.hash)
     }
@@ -65,7 +72,7 @@ public struct PasswordHasher: Sendable {
     /// Spends the time of one verification without a stored hash: used for unknown e-mail addresses,
     /// so that the answer's timing does not tell which addresses have accounts.
     public func verifyNothing(_ password: String) async throws {
-        _ = try await derive(password, salt: [UInt8](repeating: 0, count: 16), parameters: parameters)
+        _ = try await derive(password, salt: [UInt8](repeating: 0, count: 16), parameters: parameters, gate: loginGate)
     }
 
     /// Whether `phc` was made with weaker parameters than the current ones.
@@ -74,7 +81,7 @@ public struct PasswordHasher: Sendable {
         return stored.parameters != parameters
     }
 
-    func derive(_ password: String, salt: [UInt8], parameters: Parameters) async throws -> [UInt8] {
+    func derive(_ password: String, salt: [UInt8], parameters: Parameters, gate: ComputeGate) async throws -> [UInt8] {
         try await gate.run {
             try await NIOThreadPool.singleton.runIfActive {
                 let key = try KDF.Scrypt.deriveKey(

@@ -20,10 +20,23 @@ enum Validation {
     static func name(_ value: String) throws(HospitalError) -> String {
         let trimmed = value.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !trimmed.isEmpty, trimmed.count <= 200 else { throw .invalid("name", "A name has 1 to 200 characters.") }
-        guard !trimmed.unicodeScalars.contains(where: { CharacterSet.controlCharacters.contains($0) }) else {
+        guard !trimmed.unicodeScalars.contains(where: isForbiddenInText) else {
             throw .invalid("name", "A name holds no control characters.")
         }
         return trimmed
+    }
+
+    /// What no name or title may hold: control characters (C0, C1), line and paragraph separators, and
+    /// the bidirectional overrides and isolates that make text display in another order than it is
+    /// stored. Other format characters are letters' business: the zero-width joiner and non-joiner
+    /// are part of Persian and Indic names.
+    static func isForbiddenInText(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.properties.generalCategory {
+        case .control, .lineSeparator, .paragraphSeparator: return true
+        default: break
+        }
+        return scalar.value == 0x061C || scalar.value == 0x200E || scalar.value == 0x200F || (0x202A...0x202E).contains(scalar.value)
+            || (0x2066...0x2069).contains(scalar.value)
     }
 
     static func email(_ value: String) throws(HospitalError) -> String {
@@ -38,6 +51,10 @@ enum Validation {
 
     static func password(_ value: String, email: String) throws(HospitalError) {
         guard value.count >= 8 else { throw .invalid("password", "A password has at least 8 characters.") }
+        // Eight spaces, "aaaaaaaa" or "abababab" are length without strength.
+        guard Set(value.filter { !$0.isWhitespace }).count >= 3 else {
+            throw .invalid("password", "A password needs at least 3 different characters besides spaces.")
+        }
         guard value.utf8.count <= maxPasswordBytes else { throw .invalid("password", "A password has at most 256 bytes.") }
         let lowered = value.lowercased()
         guard !commonPasswords.contains(lowered), lowered != email, lowered != email.split(separator: "@").first.map(String.init)
@@ -77,8 +94,7 @@ enum Validation {
     /// A report title: 1 to 200 characters, no control characters (it goes into messages and file names).
     static func title(_ value: String) throws(HospitalError) -> String {
         let trimmed = value.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard !trimmed.isEmpty, trimmed.count <= 200,
-            !trimmed.unicodeScalars.contains(where: { CharacterSet.controlCharacters.contains($0) })
+        guard !trimmed.isEmpty, trimmed.count <= 200, !trimmed.unicodeScalars.contains(where: isForbiddenInText)
         else { throw .invalid("title", "A title has 1 to 200 characters and no control characters.") }
         return trimmed
     }

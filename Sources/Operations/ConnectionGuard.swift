@@ -177,10 +177,19 @@ public final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChanne
 
     public func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         switch unwrapOutboundIn(data) {
-        case .head(let response):
+        case .head(var response) where response.status.code >= 200 && response.headerFields[.connection]?.lowercased() == "close":
             // A response that says `Connection: close` (an unauthenticated request whose body is not
-            // wanted) ends the connection once written, instead of draining a body nobody reads.
-            if response.status.code >= 200, response.headerFields[.connection]?.lowercased() == "close" { closeAfterResponse = true }
+            // wanted) ends the connection once written, instead of draining a body nobody reads, unless the
+            // whole request has arrived already: then nothing is left to drain and the connection stays.
+            if requestOpen {
+                closeAfterResponse = true
+            } else {
+                response.headerFields[.connection] = nil
+                context.write(wrapOutboundOut(.head(response)), promise: promise)
+                return
+            }
+        case .head:
+            break
         case .end:
             responsesPending = max(0, responsesPending - 1)
             if closeAfterResponse {

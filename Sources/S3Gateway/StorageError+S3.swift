@@ -38,6 +38,10 @@ extension StorageError {
             S3Error(.entityTooSmall, "Part \(partNumber) has \(size) bytes; every part but the last needs at least 5 MiB.")
         case .insufficientStorage(let bucket, let key):
             S3Error(.insufficientStorage, resource: "/\(bucket)/\(key)")
+        case .metadataTooLarge(let bucket, let key):
+            S3Error(.metadataTooLarge, "The object's headers and user metadata together exceed 3 KB.", resource: "/\(bucket)/\(key)")
+        case .unusableDataRoot:
+            S3Error(.internalError)
         case .io:
             // ENOSPC or EDQUOT in any step of a write (a record, a concatenation) is a full disk, not a bug.
             isOutOfSpace ? S3Error(.insufficientStorage) : S3Error(.internalError)

@@ -81,12 +81,16 @@ struct ChainStorageOptions: ParsableArguments {
     }
 
     /// The keyring, made when missing only for a data root that has no chains yet (`serve`, `chain put`,
-    /// `keys init`); the new key id is told on standard error.
-    func keyringCreatingForEmptyVault(root: DataRoot, store: any ChunkStore) async throws -> Keyring {
+    /// `keys init`).
+    /// - Parameter created: Told the message naming a new key (by default on standard error).
+    func keyringCreatingForEmptyVault(
+        root: DataRoot, store: any ChunkStore,
+        created: (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
+    ) async throws -> Keyring {
         try await Keyring.openOrCreate(
             path: keyringPath(root: root), index: try index(root: root), store: store, random: systemRandom, now: now()
         ) { key in
-            FileHandle.standardError.write(Data("created master key \(key.idHex) in \(keyringPath(root: root)): back it up\n".utf8))
+            created("created master key \(key.idHex) in \(keyringPath(root: root)): back it up, apart from the buckets")
         }
     }
 

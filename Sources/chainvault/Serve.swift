@@ -262,7 +262,9 @@ extension Serve {
         let keyringPath = storage.keyringPath(root: root)
         // Checked now, and made only for a data root without chains, so that a missing or broken keyring
         // stops start-up rather than the first upload. Later reads never make one (fail closed).
-        _ = try await storage.keyringCreatingForEmptyVault(root: root, store: chunks)
+        _ = try await storage.keyringCreatingForEmptyVault(root: root, store: chunks) { message in
+            Logger(label: "chainvault").notice("\(message)")
+        }
         let vault = ReportVault(
             store: chunks,
             keyring: { try Keyring.open(path: keyringPath) },

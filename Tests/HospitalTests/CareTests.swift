@@ -72,6 +72,21 @@ func completedCheckup(
     return slot
 }
 
+/// The patient books a slot the doctor published (an appointment that is not yet a checkup).
+@discardableResult
+func bookedAppointment(
+    _ client: some TestClientProtocol, _ fixture: HospitalFixture, doctor: Cast.Person, patient: Cast.Person
+) async throws -> Int64 {
+    let published = try await client.execute(
+        uri: "/api/slots", method: .post, headers: doctor.headers,
+        body: json(["startsAt": time(fixture, plus: 7200), "durationMinutes": 20]))
+    #expect(published.status == .created)
+    let slot = try #require(try decode(published)["id"] as? Int64)
+    let booked = try await client.execute(uri: "/api/slots/\(slot)/booking", method: .post, headers: patient.headers)
+    #expect(booked.status == .ok)
+    return slot
+}
+
 @Suite struct CareTests {
     @Test func doctorsAreFoundByAnyPartOfTheirSpecializationWhateverTheCase() async throws {
         let fixture = try HospitalFixture()

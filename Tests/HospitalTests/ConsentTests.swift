@@ -22,6 +22,8 @@ struct ConsentScene {
         try await completedCheckup(client, fixture, doctor: cast.cardiologist, patient: cast.ada)
         let created = try await upload(client, bytes, for: cast.ada, by: cast.cardiologist, title: "Echo")
         reportId = try #require(try decode(created)["id"] as? Int64)
+        // The dermatologist sees Ada too: only so may they ask for her reports.
+        try await bookedAppointment(client, fixture, doctor: cast.dermatologist, patient: cast.ada)
     }
 
     /// The dermatologist asks for the report; returns the request id and the code the patient received.
@@ -50,6 +52,23 @@ struct ConsentScene {
 func wrong(_ code: String) -> String { String(code.map { $0 == "0" ? "1" : "0" }) }
 
 @Suite struct ConsentTests {
+    @Test func aDoctorWithoutAnAppointmentLearnsNothingOfTheReport() async throws {
+        let fixture = try HospitalFixture()
+        try await fixture.app().test(.router) { client in
+            let cast = try await Cast(fixture)
+            try await completedCheckup(client, fixture, doctor: cast.cardiologist, patient: cast.ada)
+            let created = try await upload(client, [UInt8](repeating: 1, count: 100), for: cast.ada, by: cast.cardiologist, title: "Echo")
+            let reportId = try #require(try decode(created)["id"] as? Int64)
+            let asked = try await client.execute(
+                uri: "/api/reports/\(reportId)/access-requests", method: .post, headers: cast.dermatologist.headers)
+            let missing = try await client.execute(
+                uri: "/api/reports/\(reportId + 1000)/access-requests", method: .post, headers: cast.dermatologist.headers)
+            #expect(asked.status == .notFound && missing.status == .notFound)
+            #expect(String(buffer: asked.body) == String(buffer: missing.body))
+            #expect(!String(buffer: asked.body).contains("Echo") && fixture.sender.messages.isEmpty)
+        }
+    }
+
     @Test func aRedeemedCodeGrantsAccessUntilThePatientRevokes() async throws {
         let fixture = try HospitalFixture()
         try await fixture.app().test(.router) { client in

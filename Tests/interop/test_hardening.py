@@ -285,11 +285,13 @@ def test_a_thousand_slow_connections_under_a_low_descriptor_limit_leave_the_serv
                                env={**__import__("os").environ, **env})
     attacker = []
     try:
-        endpoint = None
+        endpoint, hospital = None, None
         for line in process.stdout:
             if line.startswith("s3 endpoint: "):
                 endpoint = line.split(": ", 1)[1].strip()
             if line.startswith("hospital endpoint: "):
+                hospital = line
+            if endpoint and hospital:
                 break
         assert endpoint
         port = int(endpoint.rsplit(":", 1)[1])

@@ -155,6 +155,12 @@ def test_a_report_from_checkup_to_consented_access_and_an_intact_ledger(hospital
     assert status == 200 and downloaded == report_bytes
     assert raw(server, "GET", f"/api/reports/{report['id']}/content", doctor2)[0] == 403
 
+    # Doctor 2 may ask only once Ada has an appointment with them: before, the report is "not found".
+    status, refused = call(server, "POST", f"/api/reports/{report['id']}/access-requests", token=doctor2)
+    assert status == 404 and "Echocardiogram" not in json.dumps(refused)
+    status, visit = call(server, "POST", "/api/slots", {"startsAt": rfc3339(7200), "durationMinutes": 15}, token=doctor2)
+    assert status == 201 and call(server, "POST", f"/api/slots/{visit['id']}/booking", token=ada)[0] == 200
+
     # Five wrong codes void a request; a new request's code from the outbox grants access.
     status, request = call(server, "POST", f"/api/reports/{report['id']}/access-requests", token=doctor2)
     assert status == 201

@@ -86,6 +86,11 @@ def test_codes_go_out_over_starttls_with_auth_and_a_refused_recipient_voids_the_
         assert status == 201
         reports[email] = int(re.search(rb'"id":(\d+)', body).group(1))
 
+    # Dora sees both patients (an appointment each): only so may she ask for their reports.
+    for hours, email in enumerate(("ada@example.org", "refused@example.org"), start=2):
+        token, _ = login(server, email, "correct horse battery")
+        visit = call(server, "POST", "/api/slots", {"startsAt": rfc3339(hours * 3600), "durationMinutes": 15}, token=dora)[1]
+        assert call(server, "POST", f"/api/slots/{visit['id']}/booking", token=token)[0] == 200
     status, request = call(server, "POST", f"/api/reports/{reports['ada@example.org']}/access-requests", token=dora)
     assert status == 201
     assert len(inbox.messages) == 1

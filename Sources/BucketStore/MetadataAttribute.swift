@@ -1,0 +1,77 @@
+import CExtendedAttributes
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// An object's ETag and attributes, bound to the very file that holds its bytes: the extended
+/// attribute `user.chainvault.meta` of the object file, a small JSON document.
+///
+/// It is set on the temporary file before the file is fsynced and renamed under its key, so the bytes
+/// and their metadata appear together, survive a crash together and go away together. A reader takes
+/// both from one open file descriptor, so two writers racing on one key can never make a reader pair
+/// one version's bytes with the other's ETag or Content-Type (data-root layout 2, see
+/// `docs/storage-layout.md`). Files written by layout 1 keep their record under
+/// `.chainvault/meta/`, which is read when the attribute is missing.
+enum MetadataAttribute {
+    /// The attribute's name.
+    static let name = "user.chainvault.meta"
+    /// The largest value written: ext4 keeps all of a file's extended attributes in the inode and one
+    /// 4 KiB block, so the value stays well below that.
+    static let maxSize = 3584
+
+    /// The metadata, and the size and modification time the file had when it was set: a file an
+    /// operator edited in place keeps its attribute but not its time, and is then hashed anew.
+    struct Value: Codable, Equatable {
+        var etag: String
+        var attributes: ObjectAttributes
+        var size: Int64
+        var modificationNanos: Int64
+
+        func matches(size: Int64, modificationNanos: Int64) -> Bool {
+            self.size == size && self.modificationNanos == modificationNanos
+        }
+    }
+
+    /// The attribute's bytes for an object.
+    /// - Throws: ``StorageError/metadataTooLarge(bucket:key:)`` when they exceed ``maxSize``.
+    static func encode(_ value: Value, bucket: String, key: String) throws(StorageError) -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        guard let bytes = try? encoder.encode(value), bytes.count <= maxSize else {
+            throw .metadataTooLarge(bucket: bucket, key: key)
+        }
+        return Array(bytes)
+    }
+
+    /// Sets the attribute on an open file.
+    /// - Throws: ``StorageError/io(operation:path:errno:)`` (`ENOTSUP` where the file system has no
+    ///   user extended attributes, `ENOSPC` when it is full).
+    static func set(_ bytes: [UInt8], fd: Int32, path: String) throws(StorageError) {
+        let result = bytes.withUnsafeBytes { fsetxattr(fd, name, $0.baseAddress, $0.count, 0) }
+        guard result == 0 else { throw FileOperations.fail("fsetxattr", path) }
+    }
+
+    /// The attribute of an open file; nil when it has none or it does not decode.
+    static func get(fd: Int32) -> Value? {
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        let count = buffer.withUnsafeMutableBytes { fgetxattr(fd, name, $0.baseAddress, $0.count) }
+        guard count > 0 else { return nil }
+        return try? JSONDecoder().decode(Value.self, from: Data(buffer[0..<count]))
+    }
+
+    /// Whether the file system at `directory` takes user extended attributes: probed once at start-up
+    /// on a scratch file, so that a data root where metadata cannot be bound refuses to open.
+    /// - Throws: ``StorageError/io(operation:path:errno:)`` naming `fsetxattr` and the errno.
+    static func probe(directory: String) throws(StorageError) {
+        let path = directory + "/.xattr-probe-\(UInt64.random(in: 0...UInt64.max))"
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw FileOperations.fail("open", path) }
+        defer {
+            close(fd)
+            unlink(path)
+        }
+        try set(Array("{}".utf8), fd: fd, path: directory)
+    }
+}
