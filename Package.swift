@@ -217,6 +217,7 @@ let package = Package(
             dependencies: [
                 "S3Gateway",
                 "Operations",
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 "S3Protocol",
                 "BucketStore",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),

@@ -1,5 +1,9 @@
 import GRDB
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// The hospital's state in SQLite (WAL, foreign keys on, versioned migrations): accounts, sessions and,
 /// as they come, slots, reports, access requests, grants and the audit ledger. Report bytes are never
 /// here, only the head pointers of their chains.
@@ -9,6 +13,14 @@ public struct HospitalDatabase: Sendable {
     /// Opens (creating and migrating) the database file at `path`: `<data>/.chainvault/hospital.sqlite`
     /// in a data root.
     public static func open(path: String) throws -> HospitalDatabase {
+        // Accounts, symptoms and the ledger: the owner's alone. SQLite creates the -wal and -shm files
+        // with the database file's mode, so the file is made (or narrowed) to 0600 before SQLite opens it.
+        let descriptor = Glibc.open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        if descriptor >= 0 {
+            fchmod(descriptor, 0o600)
+            close(descriptor)
+        }
+        for suffix in ["-wal", "-shm"] { chmod(path + suffix, 0o600) }
         var configuration = Self.configuration
         configuration.busyMode = .timeout(5)
         return try HospitalDatabase(writer: DatabasePool(path: path, configuration: configuration))

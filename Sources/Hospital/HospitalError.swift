@@ -73,6 +73,10 @@ public struct HospitalError: Error, Sendable, Equatable, CustomStringConvertible
     public static let busy = HospitalError(
         .tooManyRequests, code: "busy", message: "Too many logins at once. Try again in a few seconds.", retryAfter: 2)
 
+    /// The request body ended before its declared length, or the client stopped sending it.
+    public static let incompleteBody = HospitalError(
+        .badRequest, code: "incomplete_body", message: "The request body ended before its Content-Length; nothing was stored.")
+
     /// The report's chain cannot be read (its head chunk is missing or damaged): an operator restores it
     /// from the backup; `chainvault chain verify --all` names it.
     public static let reportUnavailable = HospitalError(

@@ -66,7 +66,7 @@ public func buildHospitalApplication(
 ) -> some ApplicationProtocol {
     let router = Router(context: HospitalRequestContext.self)
     if !configuration.trustedProxies.isEmpty { router.add(middleware: ForwardedClientMiddleware(trusted: configuration.trustedProxies)) }
-    router.add(middleware: HealthMiddleware(probe: health))
+    router.add(middleware: HealthMiddleware(probe: health, metrics: metrics))
     if let metrics { router.add(middleware: MetricsEndpointMiddleware(endpoint: metrics)) }
     router.add(middleware: RequestMetricsMiddleware(listener: "hospital", route: HospitalRoutes.label))
     router.add(middleware: HospitalErrorMiddleware(logger: logger))

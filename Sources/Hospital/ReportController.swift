@@ -52,14 +52,16 @@ struct ReportController {
         guard let title = request.uri.queryParameters.get("title") else { throw HospitalError.invalid("title", "Give the report a title.") }
         var declared: Int64?
         if let header = request.headers[.contentLength] {
-            guard let length = Int64(header), length >= 0 else { throw HospitalError.invalid("Content-Length", "Not a length.") }
+            guard let length = Int64(header), length >= 0, header.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else {
+                throw HospitalError.invalid("Content-Length", "Not a length.")
+            }
             declared = length
         }
         let upload = Reports.Upload(
             patientId: patientId, title: title, contentType: request.headers[.contentType], declaredLength: declared)
         let listing: ReportListing
         do {
-            listing = try await reports.upload(upload, body: request.body, by: doctor)
+            listing = try await reports.upload(upload, body: CompleteBody(base: request.body, declaredLength: declared), by: doctor)
         } catch  where isOutOfSpace(error) {
             // Nothing is kept: the spool file is gone and the chunks written so far no chain reaches
             // (`chain orphans --delete` removes them).

@@ -41,15 +41,17 @@ public enum HealthEndpoints {
 
     /// The answer for a health path (GET or HEAD), nil for any other request.
     /// - live: 200 as long as the process serves requests.
-    /// - ready: 200 when every check passes, else 503 naming the failed ones.
-    public static func response(to request: Request, probe: HealthProbe) async -> Response? {
+    /// - ready: 200 when every check passes, else 503. The checks (paths, bucket names, free bytes) are
+    ///   named only to a caller with the metrics token; anyone else learns ready or not.
+    public static func response(to request: Request, probe: HealthProbe, metrics: MetricsEndpoint? = nil) async -> Response? {
         let path = request.uri.path
         guard path == live || path == ready, request.method == .get || request.method == .head else { return nil }
         let checks = path == ready ? await probe.checks() : []
         let ok = checks.allSatisfy(\.ok)
+        let shown = metrics?.authorizes(request) == true ? checks : []
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        let json = (try? encoder.encode(Body(status: ok ? "ok" : "unavailable", checks: checks))) ?? Data()
+        let json = (try? encoder.encode(Body(status: ok ? "ok" : "unavailable", checks: shown))) ?? Data()
         return Response(
             status: ok ? .ok : .serviceUnavailable,
             headers: [.contentType: "application/json", .cacheControl: "no-store"],
@@ -60,13 +62,16 @@ public enum HealthEndpoints {
 /// Answers the health paths before anything else a router does (authentication included).
 public struct HealthMiddleware<Context: RequestContext>: RouterMiddleware {
     let probe: HealthProbe
+    let metrics: MetricsEndpoint?
 
-    public init(probe: HealthProbe) {
+    /// - Parameter metrics: Whose token lets a caller see the readiness checks.
+    public init(probe: HealthProbe, metrics: MetricsEndpoint? = nil) {
         self.probe = probe
+        self.metrics = metrics
     }
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        if let response = await HealthEndpoints.response(to: request, probe: probe) { return response }
+        if let response = await HealthEndpoints.response(to: request, probe: probe, metrics: metrics) { return response }
         return try await next(request, context)
     }
 }

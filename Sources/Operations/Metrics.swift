@@ -5,30 +5,50 @@ import Metrics
 import Prometheus
 
 /// `/-/metrics`: the Prometheus text exposition of everything recorded through swift-metrics, on both
-/// listeners. With a token set, a scrape must send `Authorization: Bearer TOKEN`.
+/// listeners. With a token set, a scrape must send `Authorization: Bearer TOKEN`; without one, the
+/// endpoint is open only when `openWithoutToken` (the listeners bind loopback only) and answers 403
+/// otherwise. The same token lets `/-/health/ready` name its checks.
 public struct MetricsEndpoint: Sendable {
     public static let path = "/-/metrics"
 
     let registry: PrometheusCollectorRegistry
     let token: [UInt8]?
+    let openWithoutToken: Bool
     /// Brings the gauges that are read at scrape time up to date (free disk bytes).
     let refresh: @Sendable () async -> Void
 
-    public init(registry: PrometheusCollectorRegistry, token: String?, refresh: @escaping @Sendable () async -> Void = {}) {
+    /// - Parameter openWithoutToken: Serve metrics to anyone when no token is set: only for listeners
+    ///   that bind a loopback address.
+    public init(
+        registry: PrometheusCollectorRegistry, token: String?, openWithoutToken: Bool = true,
+        refresh: @escaping @Sendable () async -> Void = {}
+    ) {
         self.registry = registry
         self.token = token.map { Array($0.utf8) }
+        self.openWithoutToken = openWithoutToken
         self.refresh = refresh
+    }
+
+    /// Whether the request carries the token (compared in constant time); false when none is set.
+    public func authorizes(_ request: Request) -> Bool {
+        guard let token else { return false }
+        let header = request.headers[.authorization] ?? ""
+        let sent = header.hasPrefix("Bearer ") ? Array(header.utf8.dropFirst(7)) : []
+        return Self.constantTimeEqual(sent, token)
     }
 
     /// The answer for `GET /-/metrics`, nil for any other request.
     public func response(to request: Request) async -> Response? {
         guard request.uri.path == Self.path, request.method == .get else { return nil }
-        if let token {
-            let header = request.headers[.authorization] ?? ""
-            let sent = header.hasPrefix("Bearer ") ? Array(header.utf8.dropFirst(7)) : []
-            guard Self.constantTimeEqual(sent, token) else {
+        if token != nil {
+            guard authorizes(request) else {
                 return Response(status: .unauthorized, headers: [.wwwAuthenticate: "Bearer"], body: .init())
             }
+        } else if !openWithoutToken {
+            let message = "Metrics need CHAINVAULT_METRICS_TOKEN when the server listens beyond loopback.\n"
+            return Response(
+                status: .forbidden, headers: [.contentType: "text/plain; charset=utf-8"],
+                body: .init(byteBuffer: ByteBuffer(string: message)))
         }
         await refresh()
         return Response(

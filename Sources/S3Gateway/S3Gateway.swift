@@ -68,7 +68,7 @@ struct S3Responder: HTTPResponder {
 
     func respond(to request: Request, context: Context) async throws -> Response {
         // Health and metrics first: no S3 signature, and on paths no bucket can have.
-        if let response = await HealthEndpoints.response(to: request, probe: health) { return response }
+        if let response = await HealthEndpoints.response(to: request, probe: health, metrics: metrics) { return response }
         if let metrics, let response = await metrics.response(to: request) { return response }
         // Requests that fail authentication are counted under "unauthenticated".
         var record = AccessRecord()

@@ -33,6 +33,9 @@ struct DataRoot {
     /// For `serve` and the commands that add something (a key, a chain, an account): the data root
     /// and its system folder (mode 0700) are made when missing.
     static func create(_ data: String) throws -> DataRoot {
+        // Whatever the umask the process was started with, nothing written under the data root is
+        // readable beyond the owner and its group (objects 0640, folders 0750; keys and the database 0600).
+        umask(0o027)
         let root = DataRoot(data)
         try FileManager.default.createDirectory(
             atPath: root.system, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])

@@ -77,7 +77,12 @@ struct Health: AsyncParsableCommand {
     func run() async throws {
         let target = url.contains("/-/health/") ? url : (url.hasSuffix("/") ? String(url.dropLast()) : url) + HealthEndpoints.ready
         do {
-            let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: target), timeout: .seconds(10))
+            var request = HTTPClientRequest(url: target)
+            // With the metrics token, ready names its checks.
+            if let token = try secret("METRICS_TOKEN", trimming: .whitespacesAndNewlines) {
+                request.headers.add(name: "Authorization", value: "Bearer \(token)")
+            }
+            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
             let body = try await response.body.collect(upTo: 64 << 10)
             ChainVault.output("\(response.status.code) \(String(buffer: body))")
             if response.status != .ok { throw ExitCode(1) }

@@ -279,15 +279,21 @@ extension Serve {
 
 extension Serve {
     /// `/-/metrics` on both listeners: swift-metrics into Prometheus, behind CHAINVAULT_METRICS_TOKEN (or
-    /// the file CHAINVAULT_METRICS_TOKEN_FILE) when set; free disk bytes measured at each scrape.
+    /// the file CHAINVAULT_METRICS_TOKEN_FILE) when set; free disk bytes measured at each scrape. Without
+    /// a token, metrics are open only while the listeners bind a loopback address.
     func metricsEndpoint(store: BucketStore) throws -> MetricsEndpoint {
         let token = try secret("METRICS_TOKEN", trimming: .whitespacesAndNewlines)
         if let token, token.count < 16 { throw ValidationError("CHAINVAULT_METRICS_TOKEN needs at least 16 characters.") }
         let registry = MetricsBootstrap.prometheus()
         let free = Gauge(label: "chainvault_disk_free_bytes")
-        return MetricsEndpoint(registry: registry, token: token) {
+        return MetricsEndpoint(registry: registry, token: token, openWithoutToken: Self.isLoopback(host)) {
             if let bytes = store.freeBytes() { free.record(bytes) }
         }
+    }
+
+    /// Whether `host` is a loopback address or name (127.0.0.0/8, ::1, localhost).
+    static func isLoopback(_ host: String) -> Bool {
+        host == "localhost" || host == "::1" || host == "[::1]" || host.hasPrefix("127.")
     }
 
     /// SMTP when a URL is configured, else the outbox folder.

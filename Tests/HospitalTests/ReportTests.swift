@@ -19,7 +19,40 @@ func upload(
         uri: "/api/patients/\(patient.id)/reports?title=\(title)", method: .post, headers: headers, body: ByteBuffer(bytes: bytes))
 }
 
+/// A body that sends some bytes and then fails, as a client that goes away mid-upload.
+struct CutBody: AsyncSequence, Sendable {
+    typealias Element = ByteBuffer
+    struct Cut: Error {}
+    struct AsyncIterator: AsyncIteratorProtocol {
+        var sent = false
+        mutating func next() async throws -> ByteBuffer? {
+            if sent { throw Cut() }
+            sent = true
+            return ByteBuffer(bytes: [UInt8](repeating: 1, count: 1000))
+        }
+    }
+    func makeAsyncIterator() -> AsyncIterator { AsyncIterator() }
+}
+
 @Suite struct ReportTests {
+    @Test func aBodyThatEndsEarlyIsTheClientsErrorAndStoresNothing() async throws {
+        let fixture = try HospitalFixture()
+        let cast = try await Cast(fixture)
+        try await fixture.app().test(.router) { client in
+            try await completedCheckup(client, fixture, doctor: cast.cardiologist, patient: cast.ada)
+        }
+        let doctor = Identity(userId: cast.cardiologist.id, role: .doctor, name: "Carl Heart")
+        let upload = Reports.Upload(patientId: cast.ada.id, title: "Scan", contentType: "application/pdf", declaredLength: 5000)
+        await #expect(throws: HospitalError.incompleteBody) {
+            _ = try await fixture.services.reports.upload(upload, body: CompleteBody(base: CutBody(), declaredLength: 5000), by: doctor)
+        }
+        let short = ByteBufferSequence(buffers: [ByteBuffer(bytes: [1, 2, 3])])
+        await #expect(throws: HospitalError.incompleteBody) {
+            _ = try await fixture.services.reports.upload(upload, body: CompleteBody(base: short, declaredLength: 5000), by: doctor)
+        }
+        #expect(try await fixture.database.writer.read { db in try Report.fetchCount(db) } == 0)
+    }
+
     @Test func aReportIsAChainOverBothBucketsReadableByItsPatientAndAuthorOnly() async throws {
         let fixture = try HospitalFixture()
         let cast = try await Cast(fixture)
@@ -128,4 +161,15 @@ func upload(
         }
         #expect(outcomes == ["success", "failed"])
     }
+}
+
+/// Buffers as a body.
+struct ByteBufferSequence: AsyncSequence, Sendable {
+    typealias Element = ByteBuffer
+    var buffers: [ByteBuffer]
+    struct AsyncIterator: AsyncIteratorProtocol {
+        var buffers: [ByteBuffer]
+        mutating func next() async throws -> ByteBuffer? { buffers.isEmpty ? nil : buffers.removeFirst() }
+    }
+    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(buffers: buffers) }
 }

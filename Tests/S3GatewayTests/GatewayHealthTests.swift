@@ -5,6 +5,7 @@ import Hummingbird
 import HummingbirdTesting
 import NIOCore
 import Operations
+import Prometheus
 import S3Protocol
 import Testing
 
@@ -18,14 +19,21 @@ import Testing
                 HealthCheck(name: "free space", ok: false, detail: "0 bytes"),
             ]
         }
-        try await TestGateway().run(health: failing) { client in
+        let metrics = MetricsEndpoint(registry: PrometheusCollectorRegistry(), token: "metrics-token-0123456789")
+        try await TestGateway().run(health: failing, metrics: metrics) { client in
             let live = try await client.execute(uri: "/-/health/live", method: .get)
             #expect(live.status == .ok && String(buffer: live.body) == #"{"checks":[],"status":"ok"}"#)
             let ready = try await client.execute(uri: "/-/health/ready", method: .get)
             #expect(ready.status == .serviceUnavailable)
             let body = try JSONSerialization.jsonObject(with: Data(ready.body.readableBytesView)) as? [String: Any]
             #expect(body?["status"] as? String == "unavailable")
-            #expect((body?["checks"] as? [[String: Any]])?.map { $0["ok"] as? Bool } == [true, false])
+            // Without the metrics token the checks (paths, bucket names) are not told.
+            #expect((body?["checks"] as? [[String: Any]])?.isEmpty == true)
+            #expect(!String(buffer: ready.body).contains("/srv"))
+            let detailed = try await client.execute(
+                uri: "/-/health/ready", method: .get, headers: [.authorization: "Bearer metrics-token-0123456789"])
+            let details = try JSONSerialization.jsonObject(with: Data(detailed.body.readableBytesView)) as? [String: Any]
+            #expect((details?["checks"] as? [[String: Any]])?.map { $0["ok"] as? Bool } == [true, false])
             let head = try await client.execute(uri: "/-/health/live", method: .head)
             #expect(head.status == .ok && head.body.readableBytes == 0)
             // Anything else under /-/ is an S3 request like any other: unsigned, it is refused.

@@ -30,14 +30,18 @@ struct TestGateway {
     }
 
     /// Runs `body` against the live server, then removes the data root.
-    func run(health: HealthProbe = .alwaysReady, _ body: @escaping @Sendable (any TestClientProtocol) async throws -> Void) async throws {
+    func run(
+        health: HealthProbe = .alwaysReady, metrics: MetricsEndpoint? = nil,
+        _ body: @escaping @Sendable (any TestClientProtocol) async throws -> Void
+    ) async throws {
         defer { try? FileManager.default.removeItem(atPath: dataRoot) }
         let app = try buildApplication(
             configuration: GatewayConfiguration(host: "127.0.0.1", port: 0),
             store: store,
             credentials: credentials,
             clock: { Self.now },
-            health: health
+            health: health,
+            metrics: metrics
         )
         try await app.test(.live) { client in try await body(client) }
     }

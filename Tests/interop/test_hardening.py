@@ -354,3 +354,31 @@ def test_a_missing_keyring_beside_chains_stops_serve_and_names_the_key(tmp_path)
     assert not (root / ".chainvault" / "keyring.json").exists(), "no stray key was made"
     init = run_cli("keys", "init", "--data", str(root))
     assert init.returncode != 0 and "missing" in init.stderr
+
+
+def test_data_files_are_private_whatever_the_umask(tmp_path):
+    import os
+    import stat
+    data = tmp_path / "data"
+    script = f"umask 000 && exec {BIN} serve --data {data} --s3-port 0 --hospital-port 0"
+    process = subprocess.Popen(["bash", "-c", script], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                               env={**os.environ, "CHAINVAULT_ACCESS_KEY": KEY, "CHAINVAULT_SECRET_KEY": SECRET})
+    try:
+        endpoint = None
+        for line in process.stdout:
+            if line.startswith("s3 endpoint: "):
+                endpoint = line.split(": ", 1)[1].strip()
+                break
+        s3 = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id=KEY, aws_secret_access_key=SECRET, region_name="us-east-1")
+        s3.create_bucket(Bucket="modes")
+        s3.put_object(Bucket="modes", Key="dir/object.txt", Body=b"private")
+        mode = lambda path: stat.S_IMODE(os.stat(path).st_mode)
+        assert mode(data / "modes" / "dir" / "object.txt") & 0o007 == 0
+        assert mode(data / "modes" / "dir") & 0o007 == 0
+        for name in ("hospital.sqlite", "hospital.sqlite-wal", "hospital.sqlite-shm"):
+            path = data / ".chainvault" / name
+            if path.exists():
+                assert mode(path) == 0o600, (name, oct(mode(path)))
+    finally:
+        process.terminate()
+        process.wait(timeout=20)

@@ -10,9 +10,14 @@ import urllib.request
 from conftest import BIN, start_server, stop_server
 
 
-def get(url):
+TOKEN = "health-metrics-token-0123456789"
+
+
+def get(url, token=TOKEN):
+    """GET with the metrics token (which lets ready name its checks) unless token is None."""
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"} if token else {})
     try:
-        with urllib.request.urlopen(url, timeout=30) as response:
+        with urllib.request.urlopen(request, timeout=30) as response:
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read())
@@ -20,12 +25,14 @@ def get(url):
 
 def health(url):
     env = {k: v for k, v in os.environ.items() if not k.startswith("CHAINVAULT_")}
+    env["CHAINVAULT_METRICS_TOKEN"] = TOKEN
     return subprocess.run([BIN, "health", url], capture_output=True, text=True, env=env, timeout=60)
 
 
 def test_both_listeners_answer_health_without_credentials_and_turn_not_ready(tmp_path):
     data = tmp_path / "data"
-    server = start_server(data, {"CHAINVAULT_ACCESS_KEY": "HEALTHROOTKEY0000001", "CHAINVAULT_SECRET_KEY": "health-secret-0123456789"})
+    server = start_server(data, {"CHAINVAULT_ACCESS_KEY": "HEALTHROOTKEY0000001", "CHAINVAULT_SECRET_KEY": "health-secret-0123456789",
+                                 "CHAINVAULT_METRICS_TOKEN": TOKEN})
     tmp = data / ".chainvault" / "tmp"
     try:
         for base in (server.endpoint, server.hospital):
@@ -33,6 +40,8 @@ def test_both_listeners_answer_health_without_credentials_and_turn_not_ready(tmp
             status, body = get(base + "/-/health/ready")
             assert status == 200 and body["status"] == "ok", body
             assert {c["name"] for c in body["checks"]} == {"data root writable", "free space", "chain bucket A", "chain bucket B"}
+            # Without the token: ready or not, nothing of the data root's path or the bucket names.
+            assert get(base + "/-/health/ready", token=None) == (200, {"status": "ok", "checks": []})
             assert health(base).returncode == 0
         # A bad bearer token does not stand in the way.
         request = urllib.request.Request(server.hospital + "/-/health/live", headers={"Authorization": "Bearer nonsense"})
@@ -57,10 +66,27 @@ def test_both_listeners_answer_health_without_credentials_and_turn_not_ready(tmp
 
 
 def test_ready_is_503_below_the_free_space_reserve(tmp_path):
-    server = start_server(tmp_path / "data", {"CHAINVAULT_ACCESS_KEY": "HEALTHROOTKEY0000002", "CHAINVAULT_SECRET_KEY": "health-secret-0123456789"},
+    server = start_server(tmp_path / "data", {"CHAINVAULT_ACCESS_KEY": "HEALTHROOTKEY0000002", "CHAINVAULT_SECRET_KEY": "health-secret-0123456789",
+                                              "CHAINVAULT_METRICS_TOKEN": TOKEN},
                           args=("--free-space-reserve", str(1 << 62)))
     try:
         status, body = get(server.endpoint + "/-/health/ready")
         assert status == 503 and [c["name"] for c in body["checks"] if not c["ok"]] == ["free space"]
+    finally:
+        stop_server(server)
+
+
+def test_metrics_need_the_token_beyond_loopback(tmp_path):
+    """Listening on every interface without a metrics token: /-/metrics is refused; ready tells only ready."""
+    server = start_server(tmp_path / "data", {"CHAINVAULT_ACCESS_KEY": "HEALTHROOTKEY0000003", "CHAINVAULT_SECRET_KEY": "health-secret-0123456789"},
+                          args=("--host", "0.0.0.0"))
+    try:
+        port = server.endpoint.rsplit(":", 1)[1]
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/-/metrics", timeout=30)
+            raise AssertionError("metrics must need a token beyond loopback")
+        except urllib.error.HTTPError as error:
+            assert error.code == 403
+        assert get(f"http://127.0.0.1:{port}/-/health/ready", token=None) == (200, {"status": "ok", "checks": []})
     finally:
         stop_server(server)
