@@ -59,13 +59,13 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // fgetxattr/fsetxattr for BucketStore (Swift's Glibc module does not export <sys/xattr.h>).
-        .target(name: "CExtendedAttributes"),
+        // What Swift's Glibc module does not export: <sys/xattr.h> for BucketStore, <malloc.h> for serve.
+        .target(name: "CPlatform"),
         // Buckets as directories, objects as plain files; knows nothing of HTTP.
         .target(
             name: "BucketStore",
             dependencies: [
-                "CExtendedAttributes",
+                "CPlatform",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -143,6 +143,7 @@ let package = Package(
         .executableTarget(
             name: "chainvault",
             dependencies: [
+                "CPlatform",
                 "S3Gateway",
                 "ChunkChain",
                 "Hospital",

@@ -359,9 +359,34 @@ public struct ObjectReader: Sendable {
     public let info: ObjectInfo
     let handle: ReadFileHandle
 
-    /// The bytes in `range`, in chunks of at most 128 KiB.
-    public func chunks(in range: Range<Int64>) -> some AsyncSequence<ByteBuffer, any Error> & Sendable {
-        handle.readChunks(in: range, chunkLength: .kibibytes(128))
+    /// The bytes in `range`, in chunks of at most 128 KiB, each read only when the consumer asks for it:
+    /// no read-ahead, so a slow reader holds one chunk and the socket's back-pressure reaches the disk.
+    public func chunks(in range: Range<Int64>) -> Chunks { Chunks(handle: handle, range: range) }
+
+    /// The chunks of an open object, read one at a time on demand.
+    public struct Chunks: AsyncSequence, Sendable {
+        public typealias Element = ByteBuffer
+        static let chunkLength: Int64 = 128 * 1024
+        let handle: ReadFileHandle
+        let range: Range<Int64>
+
+        public struct AsyncIterator: AsyncIteratorProtocol {
+            let handle: ReadFileHandle
+            var offset: Int64
+            let end: Int64
+
+            public mutating func next() async throws -> ByteBuffer? {
+                guard offset < end else { return nil }
+                let length = Swift.min(Chunks.chunkLength, end - offset)
+                let chunk = try await handle.readChunk(fromAbsoluteOffset: offset, length: .bytes(length))
+                // A file cut short under a reader (edited in place) ends the stream early rather than looping.
+                guard chunk.readableBytes > 0 else { throw StorageError.io(operation: "read", path: "", errno: EIO) }
+                offset += Int64(chunk.readableBytes)
+                return chunk
+            }
+        }
+
+        public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(handle: handle, offset: range.lowerBound, end: range.upperBound) }
     }
 
     /// Closes the file. Call once, after the last chunk.

@@ -1,4 +1,4 @@
-import CExtendedAttributes
+import CPlatform
 import Foundation
 
 #if canImport(Glibc)

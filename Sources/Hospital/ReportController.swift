@@ -102,7 +102,15 @@ struct ReportController {
             status: .ok, headers: headers,
             body: ResponseBody(contentLength: Int(report.size)) { writer in
                 do {
-                    try await reports.read(report) { try await writer.write(ByteBuffer(bytes: $0)) }
+                    // In 64 KiB pieces: no second copy of a whole chunk waits on a slow socket.
+                    try await reports.read(report) { plaintext in
+                        var offset = plaintext.startIndex
+                        while offset < plaintext.endIndex {
+                            let end = Swift.min(offset + 65536, plaintext.endIndex)
+                            try await writer.write(ByteBuffer(bytes: plaintext[offset..<end]))
+                            offset = end
+                        }
+                    }
                 } catch {
                     logger.error("report read failed", metadata: ["report": "\(report.id ?? 0)", "error": "\(error)"])
                     await reports.recordFailedDownload(report, by: identity, reason: "\(error)")

@@ -16,6 +16,12 @@ public struct ReportVault: Sendable {
     let mirror: Bool
     let random: @Sendable (Int) -> [UInt8]
     let clock: @Sendable () -> Int64
+    /// Bytes of chunks a download reads ahead of the one being sent.
+    let readAhead: Int
+
+    /// One chunk of the default size: a download holds the chunk being sent and at most one more, however
+    /// slowly its client reads (64 slow readers must not hold 8 MiB each).
+    public static let defaultReadAhead = ChainWriter.defaultChunkSize
 
     /// - Parameters:
     ///   - index: The chain index to record every report's chain in; nil keeps none (tests).
@@ -23,8 +29,9 @@ public struct ReportVault: Sendable {
     public init(
         store: any ChunkStore, keyring: @escaping @Sendable () throws -> Keyring, index: ChainIndex?, spoolDirectory: String,
         chunkSize: Int = ChainWriter.defaultChunkSize, mirror: Bool = false, random: @escaping @Sendable (Int) -> [UInt8] = systemRandom,
-        clock: @escaping @Sendable () -> Int64
+        readAhead: Int = defaultReadAhead, clock: @escaping @Sendable () -> Int64
     ) {
+        self.readAhead = readAhead
         self.store = store
         self.keyring = keyring
         self.index = index
@@ -77,7 +84,7 @@ public struct ReportVault: Sendable {
     public func read(head: ChunkPointer, consume: (Data) async throws -> Void) async throws {
         do {
             let entry = try index?.entry(head: head)
-            _ = try await ChainReader(store: store).read(
+            _ = try await ChainReader(store: store, readAhead: readAhead).read(
                 head: head, keyring: try keyring(), wrappedKey: entry?.wrappedKey, mirrored: entry?.mirrored ?? mirror, consume: consume)
             Counter(label: "chainvault_chain_reads_total", dimensions: [("outcome", "success")]).increment()
         } catch let error as ChainError {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import BucketStore
+import CPlatform
 import ChunkChain
 import Foundation
 import Hospital
@@ -197,6 +198,7 @@ struct Serve: AsyncParsableCommand {
         }
         let logger = Logger(label: "chainvault")
         raiseDescriptorLimit()
+        returnLargeBuffersToTheSystem()
         let root = try DataRoot.create(data)
         let store = try BucketStore(root: root.path, freeSpaceReserve: freeSpaceReserve, logger: logger)
         try await store.removeTemporaryFiles()
@@ -335,6 +337,17 @@ func raiseDescriptorLimit() {
             limit.rlim_cur = limit.rlim_max
             _ = setrlimit(resource, &limit)
         }
+    #endif
+}
+
+/// Makes glibc serve every allocation of 64 KiB or more (file chunks, socket buffers) with its own
+/// mapping, returned to the system when freed. By default glibc raises this threshold as large blocks
+/// are freed and then keeps them in per-thread heaps: with many slow readers, each holding a chunk on
+/// another thread, the process grew by about 3 MB per reader and never shrank (64 readers: 236 MB
+/// instead of 103 MB, debug build).
+func returnLargeBuffersToTheSystem() {
+    #if os(Linux)
+        _ = mallopt(M_MMAP_THRESHOLD, 64 * 1024)
     #endif
 }
 

@@ -1,2 +1,2 @@
 // The header is all there is: this file gives the C target a source to build.
-#include "CExtendedAttributes.h"
+#include "CPlatform.h"
