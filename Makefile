@@ -3,14 +3,15 @@ SWIFT ?= swift
 DATA ?= buckets
 PYTEST ?= python3 -m pytest
 
-.PHONY: run test build unit interop bench lint format deps test-deps
+.PHONY: run test build unit interop bench lint format deps test-deps fuzz fuzz-build fuzz-smoke soak
 
 ## Install missing build libraries, build in release mode, serve on the embedded default.
 run: deps
 	$(SWIFT) build -c release --product chainvault
 	.build/release/chainvault serve --data $(DATA)
 
-## Install missing tools, build, run the Swift tests and the interop suite with real clients.
+## Install missing tools, build, run the Swift tests, the interop suite with real clients, and a
+## short fuzz smoke (10^4 inputs per target) so that the fuzz targets keep building.
 test: deps test-deps build unit interop
 
 build:
@@ -28,12 +29,29 @@ bench: deps
 	$(SWIFT) build -c release --product chainvault
 	CHAINVAULT_BIN=.build/release/chainvault python3 scripts/bench.py
 
+## libFuzzer targets of every parser of outside bytes (Fuzz/, own build folder .build-fuzz): 10^6 inputs each.
+FUZZ_RUNS ?= 1000000
+fuzz: deps fuzz-build
+	scripts/fuzz.sh $(FUZZ_RUNS)
+
+fuzz-smoke: fuzz-build
+	scripts/fuzz.sh 10000
+
+fuzz-build:
+	cd Fuzz && $(SWIFT) build --scratch-path ../.build-fuzz -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library
+
+## Ten minutes of mixed load against a release build, sampling RSS, descriptors and threads (see RELIABILITY.md).
+soak: deps test-deps
+	scripts/install-deps.sh soak
+	$(SWIFT) build -c release --product chainvault
+	CHAINVAULT_BIN=.build/release/chainvault python3 scripts/soak.py
+
 ## Fails when swift format would change a file.
 lint:
-	$(SWIFT) format lint --strict --recursive Package.swift Sources Tests
+	$(SWIFT) format lint --strict --recursive Package.swift Sources Tests Fuzz/Package.swift Fuzz/Sources
 
 format:
-	$(SWIFT) format --in-place --recursive Package.swift Sources Tests
+	$(SWIFT) format --in-place --recursive Package.swift Sources Tests Fuzz/Package.swift Fuzz/Sources
 
 deps:
 	scripts/install-deps.sh build

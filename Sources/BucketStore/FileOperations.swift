@@ -22,6 +22,15 @@ enum FileOperations {
         var isSymlink: Bool
         var size: Int64
         var modificationNanos: Int64
+
+        init(_ info: stat) {
+            let type = info.st_mode & S_IFMT
+            isDirectory = type == S_IFDIR
+            isRegular = type == S_IFREG
+            isSymlink = type == S_IFLNK
+            size = Int64(info.st_size)
+            modificationNanos = Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec)
+        }
     }
 
     static func fail(_ operation: String, _ path: String) -> StorageError {
@@ -35,28 +44,14 @@ enum FileOperations {
             if errno == ENOENT || errno == ENOTDIR { return nil }
             throw fail("lstat", path)
         }
-        let type = info.st_mode & S_IFMT
-        return Status(
-            isDirectory: type == S_IFDIR,
-            isRegular: type == S_IFREG,
-            isSymlink: type == S_IFLNK,
-            size: Int64(info.st_size),
-            modificationNanos: Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec)
-        )
+        return Status(info)
     }
 
     /// `fstat(2)` of an open file.
     static func status(fd: Int32, path: String) throws(StorageError) -> Status {
         var info = stat()
         guard fstat(fd, &info) == 0 else { throw fail("fstat", path) }
-        let type = info.st_mode & S_IFMT
-        return Status(
-            isDirectory: type == S_IFDIR,
-            isRegular: type == S_IFREG,
-            isSymlink: type == S_IFLNK,
-            size: Int64(info.st_size),
-            modificationNanos: Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec)
-        )
+        return Status(info)
     }
 
     /// Opens `path` with `flags` (plus `O_CLOEXEC`), runs `body` with the descriptor and closes it.

@@ -81,13 +81,19 @@ struct ChunkHeader: Sendable, Equatable {
             guard let bucket = ChainBucket(rawValue: raw) else { throw .malformedChunk(index: position, reason: "unknown next bucket") }
             next = ChunkPointer(bucket: bucket, hash: Array(b[49..<81]))
         }
+        let ciphertextLength = UInt64(bigEndian: b[88..<96])
+        // No chunk is larger than the largest chunk size: a length beyond it (up to 2^64 - 1) is not a
+        // chunk, and must not reach the arithmetic that sizes one (found by the fuzz target FuzzChunk).
+        guard ciphertextLength <= UInt64(maxStoredChunkSize) else {
+            throw .malformedChunk(index: position, reason: "a ciphertext length beyond the largest chunk")
+        }
         var header = ChunkHeader(
             chainId: Array(b[8..<24]),
             index: index,
             isLast: isLast,
             keyId: Array(b[28..<36]),
             next: next,
-            ciphertextLength: UInt64(bigEndian: b[88..<96]),
+            ciphertextLength: ciphertextLength,
             head: nil
         )
         if flags & 2 == 2 {

@@ -46,6 +46,14 @@ public struct Accounts: Sendable {
         public var password: String
         public var dateOfBirth: String
         public var phone: String
+
+        public init(name: String, email: String, password: String, dateOfBirth: String, phone: String) {
+            self.name = name
+            self.email = email
+            self.password = password
+            self.dateOfBirth = dateOfBirth
+            self.phone = phone
+        }
     }
 
     /// What an admin sends to create a doctor or another admin.

@@ -140,8 +140,9 @@ extension S3Client {
     }
 }
 
-/// The parts of a ListObjectsV2 answer the client reads.
-struct ListBody: Decodable {
+/// The parts of a ListObjectsV2 answer the client reads. Public for the fuzz target of the answers a
+/// remote service sends (`Fuzz/`): decode it with `S3XML.decode`.
+public struct ListBody: Decodable {
     struct Entry: Decodable {
         var key: String
         var size: Int64
@@ -162,7 +163,7 @@ struct ListBody: Decodable {
         case nextContinuationToken = "NextContinuationToken"
     }
 
-    init(from decoder: any Decoder) throws {
+    public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         contents = try container.decodeIfPresent([Entry].self, forKey: .contents) ?? []
         isTruncated = try container.decodeIfPresent(Bool.self, forKey: .isTruncated) ?? false

@@ -190,8 +190,9 @@ public struct S3Client: Sendable {
     }
 }
 
-/// An S3 error document as services send it: every field but `Code` may be missing.
-struct ErrorBody: Decodable {
+/// An S3 error document as services send it: every field but `Code` may be missing. Public for the
+/// fuzz target of the answers a remote service sends (`Fuzz/`).
+public struct ErrorBody: Decodable {
     var code: String?
     var message: String?
     var requestId: String?

@@ -221,6 +221,18 @@ struct Fixture {
         await expectVerify(fixture, try await Self.store(fixture, stored + [0], bucket: .a), throws: .extraData(index: 0))
     }
 
+    /// Found by the fuzz target FuzzChunk: a ciphertext length near 2^64 trapped converting it to Int.
+    @Test(arguments: [UInt64.max, UInt64(Int.max) + 1, UInt64(64 << 20) + 4097])
+    func aCiphertextLengthBeyondTheLargestChunkIsMalformedNotACrash(_ length: UInt64) async throws {
+        let fixture = Fixture()
+        let (head, _) = try await chain(fixture)
+        var stored = try #require(try await fixture.store.get(key: head.pointer.key, bucket: head.pointer.bucket))
+        stored.replaceSubrange(88..<96, with: withUnsafeBytes(of: length.bigEndian, Array.init))
+        await expectVerify(
+            fixture, try await Self.store(fixture, stored, bucket: .a),
+            throws: .malformedChunk(index: 0, reason: "a ciphertext length beyond the largest chunk"))
+    }
+
     @Test func forgedHeadersFailAuthenticationBeforeAnyPlaintext() async throws {
         let fixture = Fixture()
         let (head, x) = try await chain(fixture)

@@ -59,13 +59,7 @@ func decodeList(_ response: TestResponse) throws -> [[String: Any]] {
 func completedCheckup(
     _ client: some TestClientProtocol, _ fixture: HospitalFixture, doctor: Cast.Person, patient: Cast.Person
 ) async throws -> Int64 {
-    let published = try await client.execute(
-        uri: "/api/slots", method: .post, headers: doctor.headers,
-        body: json(["startsAt": time(fixture, plus: 3600), "durationMinutes": 20]))
-    #expect(published.status == .created)
-    let slot = try #require(try decode(published)["id"] as? Int64)
-    let booked = try await client.execute(uri: "/api/slots/\(slot)/booking", method: .post, headers: patient.headers)
-    #expect(booked.status == .ok)
+    let slot = try await bookedAppointment(client, fixture, doctor: doctor, patient: patient, startingIn: 3600)
     fixture.clock.advance(by: 3600)
     let completed = try await client.execute(uri: "/api/slots/\(slot)/completion", method: .post, headers: doctor.headers)
     #expect(completed.status == .ok)
@@ -75,11 +69,11 @@ func completedCheckup(
 /// The patient books a slot the doctor published (an appointment that is not yet a checkup).
 @discardableResult
 func bookedAppointment(
-    _ client: some TestClientProtocol, _ fixture: HospitalFixture, doctor: Cast.Person, patient: Cast.Person
+    _ client: some TestClientProtocol, _ fixture: HospitalFixture, doctor: Cast.Person, patient: Cast.Person, startingIn: Int64 = 7200
 ) async throws -> Int64 {
     let published = try await client.execute(
         uri: "/api/slots", method: .post, headers: doctor.headers,
-        body: json(["startsAt": time(fixture, plus: 7200), "durationMinutes": 20]))
+        body: json(["startsAt": time(fixture, plus: startingIn), "durationMinutes": 20]))
     #expect(published.status == .created)
     let slot = try #require(try decode(published)["id"] as? Int64)
     let booked = try await client.execute(uri: "/api/slots/\(slot)/booking", method: .post, headers: patient.headers)

@@ -1,0 +1,51 @@
+// swift-tools-version:6.2
+
+// libFuzzer targets for every parser of outside bytes (`make fuzz`, `make fuzz-smoke`). A package of
+// its own, built with `-sanitize=fuzzer,address` into its own build folder (.build-fuzz), so that the
+// main package's `swift build --build-tests` is unaffected.
+import PackageDescription
+
+let package = Package(
+    name: "ChainVaultFuzz",
+    platforms: [.macOS(.v15)],
+    dependencies: [
+        .package(name: "chainvault", path: ".."),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+    ],
+    targets: [
+        // libFuzzer's driver entry, shared by every target.
+        .target(name: "FuzzDriver"),
+        // SigV4: the Authorization header and presigned query parsers, the canonical request builder.
+        .executableTarget(
+            name: "FuzzSigV4",
+            dependencies: ["FuzzDriver", .product(name: "S3Protocol", package: "chainvault")]),
+        // aws-chunked bodies, unsigned and with chunk signatures, split at random.
+        .executableTarget(
+            name: "FuzzAWSChunked",
+            dependencies: [
+                "FuzzDriver", .product(name: "S3Protocol", package: "chainvault"), .product(name: "NIOCore", package: "swift-nio"),
+            ]),
+        // Every XML body the gateway reads and every XML answer the S3 client reads.
+        .executableTarget(
+            name: "FuzzXML",
+            dependencies: [
+                "FuzzDriver", .product(name: "S3Protocol", package: "chainvault"), .product(name: "S3Client", package: "chainvault"),
+            ]),
+        // Chunk headers and chain walks, keyless, over an in-memory store.
+        .executableTarget(
+            name: "FuzzChunk",
+            dependencies: [
+                "FuzzDriver", .product(name: "ChunkChain", package: "chainvault"), .product(name: "Crypto", package: "swift-crypto"),
+            ]),
+        // The hospital's JSON bodies, through its router.
+        .executableTarget(
+            name: "FuzzHospitalJSON",
+            dependencies: [
+                "FuzzDriver", .product(name: "Hospital", package: "chainvault"), .product(name: "ChunkChain", package: "chainvault"),
+                .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "Crypto", package: "swift-crypto"),
+            ]),
+    ]
+)

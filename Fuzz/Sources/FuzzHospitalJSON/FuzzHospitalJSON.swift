@@ -1,0 +1,101 @@
+import ChunkChain
+import Crypto
+import Foundation
+import FuzzDriver
+import Hospital
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+
+/// The hospital's JSON bodies through its real router, over an in-memory database: the first byte of
+/// the input picks a route (registration, login, staff creation, slots, bookings, code redemption …),
+/// the rest is the body. Client input must never crash the server nor be answered with a 5xx.
+struct NoSender: CodeSender {
+    func send(_ message: CodeMessage) async throws {}
+}
+
+enum Caller: Sendable { case nobody, admin, doctor, patient }
+
+struct Route: Sendable {
+    var method: HTTPRequest.Method
+    var path: String
+    var caller: Caller
+}
+
+let routes: [Route] = [
+    Route(method: .post, path: "/api/patients", caller: .nobody),
+    Route(method: .post, path: "/api/sessions", caller: .nobody),
+    Route(method: .post, path: "/api/staff", caller: .admin),
+    Route(method: .post, path: "/api/slots", caller: .doctor),
+    Route(method: .post, path: "/api/slots/1/booking", caller: .patient),
+    Route(method: .post, path: "/api/slots/1/completion", caller: .doctor),
+    Route(method: .post, path: "/api/access-requests/1/redemption", caller: .doctor),
+    Route(method: .post, path: "/api/access-requests/1/denial", caller: .patient),
+    Route(method: .post, path: "/api/patients/2/reports?title=x", caller: .doctor),
+]
+
+/// One request for the server task, and the semaphore the fuzzer thread waits on.
+struct Job: Sendable {
+    var route: Int
+    var body: [UInt8]
+    var done: @Sendable () -> Void
+}
+
+let jobs = AsyncStream<Job>.makeStream()
+
+func makeServices() throws -> HospitalServices {
+    let keyring = Keyring.generate(random: systemRandom, now: 0)
+    let vault = ReportVault(
+        store: MemoryChunkStore(), keyring: { keyring }, index: nil, spoolDirectory: NSTemporaryDirectory() + "fuzz-spool",
+        clock: { 1_800_000_000 })
+    return HospitalServices(
+        database: try HospitalDatabase.inMemory(), hasher: PasswordHasher(parameters: .testing, random: systemRandom), vault: vault,
+        sender: NoSender(), codeKey: SymmetricKey(size: .bits256), clock: { 1_800_000_000 }, random: systemRandom)
+}
+
+/// Serves every job on one router test client, for the life of the process.
+let server = Task {
+    let services = try makeServices()
+    let password = "correct horse battery"
+    _ = try await services.accounts.createStaff(.init(role: .admin, name: "Admin", email: "admin@example.org", password: password))
+    _ = try await services.accounts.createStaff(
+        .init(role: .doctor, name: "Doctor", email: "doctor@example.org", password: password, specialization: "Cardiology"))
+    _ = try await services.accounts.registerPatient(
+        .init(name: "Patient", email: "patient@example.org", password: password, dateOfBirth: "1985-04-12", phone: "0123456"))
+    var tokens: [Caller: String] = [:]
+    for (caller, email) in [(Caller.admin, "admin@example.org"), (.doctor, "doctor@example.org"), (.patient, "patient@example.org")] {
+        tokens[caller] = try await services.accounts.login(email: email, password: password, client: "fuzz").token
+    }
+    let bearer = tokens
+    let app = buildHospitalApplication(configuration: .init(port: 0), services: services)
+    try await app.test(.router) { client in
+        for await job in jobs.stream {
+            let route = routes[job.route % routes.count]
+            var headers: HTTPFields = [.contentType: "application/json"]
+            if let token = bearer[route.caller] { headers[.authorization] = "Bearer \(token)" }
+            let response = try await client.execute(
+                uri: route.path, method: route.method, headers: headers, body: ByteBuffer(bytes: job.body))
+            if response.status.code >= 500 {
+                fatalError(
+                    "\(route.method) \(route.path) answered \(response.status.code) to client input: \(String(buffer: response.body))")
+            }
+            job.done()
+        }
+    }
+}
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
+    let input = bytes(data, size)
+    guard let first = input.first else { return 0 }
+    _ = server
+    blocking {
+        await withCheckedContinuation { continuation in
+            jobs.continuation.yield(Job(route: Int(first), body: Array(input.dropFirst()), done: { continuation.resume() }))
+        }
+    }
+    return 0
+}
+
+@_cdecl("FuzzHospitalJSON_main")
+func main(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt { runFuzzer(argc, argv) }
