@@ -12,7 +12,7 @@ run: deps
 
 ## Install missing tools, build, run the Swift tests, the interop suite with real clients, and a
 ## short fuzz smoke (10^4 inputs per target) so that the fuzz targets keep building.
-test: deps test-deps build unit interop
+test: deps test-deps build unit interop fuzz-smoke
 
 build:
 	$(SWIFT) build --build-tests

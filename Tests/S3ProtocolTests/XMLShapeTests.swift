@@ -52,6 +52,41 @@ import Testing
     func truncatedMarkupIsMalformed(_ body: String) {
         #expect(throws: XMLShape.Problem.malformed) { try XMLShape.check(Array(body.utf8)) }
     }
+
+    /// What the toolchain's XML parser rejects must not reach it: it leaks on every rejection (FuzzXML).
+    @Test(arguments: [
+        "<a></b>", "<a><b></a></b>", "<a/><b/>", "text<a/>", "<a>&foo;</a>", "<a>&#0;</a>", "<a>&amp</a>", "<a>\u{01}</a>",
+        "<a x='1' x='2'/>", "<a x=1/>", "<a>]]></a>", "<!-- a -- b --><a/>", "<a/><?xml version=\"1.0\"?>", "<1a/>", "",
+    ])
+    func whatTheParserWouldRejectIsRefusedFirst(_ body: String) {
+        #expect(throws: XMLShape.Problem.malformed) { try XMLShape.check(Array(body.utf8)) }
+    }
+
+    /// Found by FuzzXML: FoundationXML reads a processing instruction without data through a null
+    /// pointer, so one DeleteObjects body took the server down (SIGSEGV).
+    @Test(arguments: ["<Delete><?x?><Object><Key>a</Key></Object></Delete>", "<?x?><Delete/>", "<Delete><?pi data?></Delete>"])
+    func processingInstructionsAreRefused(_ body: String) {
+        #expect(throws: XMLShape.Problem.malformed) { try XMLShape.check(Array(body.utf8)) }
+        #expect(throws: S3Error(.malformedXML)) { try S3XML.decode(Delete.self, from: Array(body.utf8)) }
+    }
+
+    @Test(arguments: [
+        "<Delete xmlns=\"http://other.example/\"/>", "<Delete xmlns:x=\"http://s3.amazonaws.com/doc/2006-03-01/\"/>", "<x:Delete/>",
+    ])
+    func onlyTheS3NamespaceAndNoPrefixes(_ body: String) {
+        #expect(throws: XMLShape.Problem.malformed) { try XMLShape.check(Array(body.utf8)) }
+    }
+
+    @Test func invalidUTF8IsRefused() {
+        #expect(throws: XMLShape.Problem.malformed) {
+            try XMLShape.check(Array("<Error><Code>".utf8) + [0xAF] + Array("</Code></Error>".utf8))
+        }
+    }
+
+    @Test(arguments: ["<a>&lt;&#60;&#x3C;&quot;&apos;&gt;&amp;</a>", "\u{FEFF}<a b=\"&amp;\" c='d'>é<b/></a>\n"])
+    func wellFormedDocumentsPass(_ body: String) throws {
+        try XMLShape.check(Array(body.utf8))
+    }
 }
 
 @Suite struct DigitStringTests {

@@ -1,9 +1,13 @@
-/// A linear, non-recursive look at an XML document before any parser builds a tree of it.
+/// A linear, non-recursive well-formedness check of an XML document before any parser sees it.
 ///
-/// XMLCoder decodes by recursion over the element tree, so a body of tens of thousands of
-/// nested elements overflows the stack; a document type declaration brings entity expansion.
-/// S3 documents are a few levels deep and never carry a DTD, so ``check(_:maxDepth:)``
-/// refuses both before the decoder runs, in time linear in the body and constant space.
+/// XMLCoder decodes by recursion over the element tree, so a body of tens of thousands of nested
+/// elements overflows the stack; a document type declaration brings entity expansion; and the
+/// toolchain's XML parser leaks a little memory on every document it rejects (found by the fuzz
+/// target FuzzXML), so a stream of malformed bodies would grow the server. S3 documents are small,
+/// shallow and plain, so ``check(_:maxDepth:)`` refuses, in time linear in the body and with a stack
+/// bounded by the depth limit, everything outside plain well-formed XML: a DTD, deep nesting, invalid
+/// UTF-8 or control characters, unbalanced or mismatched tags, malformed attributes, entity
+/// references other than the five predefined and numeric ones, and content outside the root.
 public enum XMLShape {
     /// The deepest nesting ChainVault accepts. The deepest S3 document it reads
     /// (`ListBucketResult/Contents/Owner/ID`) has four levels.
@@ -15,86 +19,260 @@ public enum XMLShape {
         case declaration
         /// Elements nested deeper than the limit.
         case tooDeep
-        /// An unterminated tag, comment, CDATA section or processing instruction, or a
-        /// closing tag without an opening one.
+        /// Anything else that is not well-formed XML.
         case malformed
     }
 
-    /// Scans `bytes` once and throws when the document declares a DTD, nests deeper than
-    /// `maxDepth`, or is cut off inside markup. Well-formedness beyond that is the parser's job.
+    /// Scans `bytes` once and throws when the document is not plain well-formed XML.
     /// - Throws: ``Problem``.
     public static func check(_ bytes: some Collection<UInt8>, maxDepth: Int = maxDepth) throws(Problem) {
-        let bytes = Array(bytes)
-        var depth = 0
-        var index = 0
-        let count = bytes.count
-        while index < count {
-            guard bytes[index] == UInt8(ascii: "<") else {
-                index += 1
-                continue
-            }
-            let next = index + 1 < count ? bytes[index + 1] : 0
-            switch next {
-            case UInt8(ascii: "?"):
-                index = try skip(past: Array("?>".utf8), in: bytes, from: index + 2)
-            case UInt8(ascii: "!"):
-                if starts(bytes, at: index, with: "<!--") {
-                    index = try skip(past: Array("-->".utf8), in: bytes, from: index + 4)
-                } else if starts(bytes, at: index, with: "<![CDATA[") {
-                    index = try skip(past: Array("]]>".utf8), in: bytes, from: index + 9)
-                } else {
-                    throw .declaration
+        var scanner = Scanner(bytes: Array(bytes), maxDepth: maxDepth)
+        try scanner.document()
+    }
+
+    struct Scanner {
+        /// What may follow `<?xml` in the declaration: ` version="1.0"`, then optionally
+        /// ` encoding="UTF-8"` (any case) and ` standalone="yes"` or `"no"`, in that order.
+        static func isDeclaration(_ content: ArraySlice<UInt8>) -> Bool {
+            var rest = String(decoding: content, as: UTF8.self)[...]
+            func pseudoAttribute(_ name: String, _ allowed: (String) -> Bool) -> Bool? {
+                let trimmed = rest.drop(while: { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" })
+                guard trimmed.count < rest.count, trimmed.hasPrefix(name) else { return nil }
+                var after = trimmed.dropFirst(name.count).drop(while: { $0 == " " })
+                guard after.first == "=" else { return false }
+                after = after.dropFirst().drop(while: { $0 == " " })
+                guard let quote = after.first, quote == "\"" || quote == "'", let close = after.dropFirst().firstIndex(of: quote) else {
+                    return false
                 }
-            case UInt8(ascii: "/"):
-                depth -= 1
-                guard depth >= 0 else { throw .malformed }
-                index = try skip(past: [UInt8(ascii: ">")], in: bytes, from: index + 2)
-            default:
-                let (end, selfClosing) = try endOfStartTag(in: bytes, from: index + 1)
-                if !selfClosing {
-                    depth += 1
-                    guard depth <= maxDepth else { throw .tooDeep }
+                guard allowed(String(after[after.index(after: after.startIndex)..<close])) else { return false }
+                rest = after[after.index(after: close)...]
+                return true
+            }
+            guard pseudoAttribute("version", { $0 == "1.0" }) == true else { return false }
+            if pseudoAttribute("encoding", { $0.lowercased() == "utf-8" }) == false { return false }
+            if pseudoAttribute("standalone", { $0 == "yes" || $0 == "no" }) == false { return false }
+            return rest.allSatisfy { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" }
+        }
+
+        let bytes: [UInt8]
+        let maxDepth: Int
+        var index = 0
+        var open: [ArraySlice<UInt8>] = []
+        var rootClosed = false
+
+        init(bytes: [UInt8], maxDepth: Int) {
+            self.bytes = bytes
+            self.maxDepth = maxDepth
+        }
+
+        mutating func document() throws(Problem) {
+            guard String(validating: bytes, as: UTF8.self) != nil else { throw .malformed }
+            // No control character anywhere but tab, line feed and carriage return (XML 1.0).
+            guard !bytes.contains(where: { $0 < 0x20 && $0 != 0x09 && $0 != 0x0A && $0 != 0x0D }) else { throw .malformed }
+            if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { index = 3 }
+            var sawRoot = false
+            while index < bytes.count {
+                let byte = bytes[index]
+                if byte == UInt8(ascii: "<") {
+                    try markup(atStart: index == 0 || (index == 3 && bytes.starts(with: [0xEF, 0xBB, 0xBF])))
+                    if !open.isEmpty || rootClosed { sawRoot = true }
+                } else if open.isEmpty {
+                    // Outside the root: white space only.
+                    guard byte == 0x20 || byte == 0x09 || byte == 0x0A || byte == 0x0D else { throw .malformed }
+                    index += 1
+                } else {
+                    try text(until: UInt8(ascii: "<"))
+                }
+            }
+            guard sawRoot, open.isEmpty, rootClosed else { throw .malformed }
+        }
+
+        /// One piece of markup starting at `<`.
+        mutating func markup(atStart: Bool) throws(Problem) {
+            if starts(with: "<?") {
+                let end = try after("?>", from: index + 2)
+                index += 2
+                let target = String(decoding: try name(), as: UTF8.self)
+                if target.lowercased() == "xml" {
+                    // The declaration: at the very start, version 1.x, UTF-8 if an encoding is named (the
+                    // bytes were checked as UTF-8), standalone yes or no.
+                    guard atStart, target == "xml", Self.isDeclaration(bytes[index..<(end - 2)]) else { throw .malformed }
+                } else {
+                    // No other processing instruction: S3 documents have none, and FoundationXML reads
+                    // one without data (`<?x?>`) through a null pointer and crashes the process (FuzzXML).
+                    throw .malformed
                 }
                 index = end
+            } else if starts(with: "<!--") {
+                let end = try after("-->", from: index + 4)
+                // "--" may not occur inside a comment, nor may it end in "-".
+                let inner = bytes[(index + 4)..<(end - 3)]
+                guard !zip(inner, inner.dropFirst()).contains(where: { $0 == 0x2D && $1 == 0x2D }), inner.last != 0x2D else {
+                    throw .malformed
+                }
+                index = end
+            } else if starts(with: "<![CDATA[") {
+                guard !open.isEmpty else { throw .malformed }
+                index = try after("]]>", from: index + 9)
+            } else if starts(with: "<!") {
+                throw .declaration
+            } else if starts(with: "</") {
+                index += 2
+                let name = try self.name()
+                skipSpace()
+                guard index < bytes.count, bytes[index] == UInt8(ascii: ">"), let top = open.popLast(), top.elementsEqual(name) else {
+                    throw .malformed
+                }
+                index += 1
+                if open.isEmpty { rootClosed = true }
+            } else {
+                guard !rootClosed else { throw .malformed }
+                index += 1
+                let name = try self.name()
+                // S3 documents use no prefixed names; an undeclared prefix is an error the parser leaks on.
+                guard !name.contains(UInt8(ascii: ":")) else { throw .malformed }
+                var attributes: [ArraySlice<UInt8>] = []
+                while true {
+                    let spaced = skipSpace()
+                    guard index < bytes.count else { throw .malformed }
+                    if bytes[index] == UInt8(ascii: ">") {
+                        index += 1
+                        guard open.count < maxDepth else { throw .tooDeep }
+                        open.append(name)
+                        return
+                    }
+                    if bytes[index] == UInt8(ascii: "/") {
+                        guard index + 1 < bytes.count, bytes[index + 1] == UInt8(ascii: ">") else { throw .malformed }
+                        index += 2
+                        if open.isEmpty { rootClosed = true }
+                        return
+                    }
+                    guard spaced else { throw .malformed }
+                    let attribute = try self.name()
+                    guard !attributes.contains(where: { $0.elementsEqual(attribute) }) else { throw .malformed }
+                    attributes.append(attribute)
+                    skipSpace()
+                    guard index < bytes.count, bytes[index] == UInt8(ascii: "=") else { throw .malformed }
+                    index += 1
+                    skipSpace()
+                    guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") || bytes[index] == UInt8(ascii: "'") else {
+                        throw .malformed
+                    }
+                    let quote = bytes[index]
+                    index += 1
+                    let valueStart = index
+                    try text(until: quote)
+                    guard index < bytes.count else { throw .malformed }
+                    if attribute.elementsEqual("xmlns".utf8) {
+                        guard Self.isNamespaceName(bytes[valueStart..<index]) else { throw .malformed }
+                    } else if attribute.contains(UInt8(ascii: ":")) {
+                        // No prefixes: S3 documents declare none, and an undeclared one is an error.
+                        throw .malformed
+                    }
+                    index += 1
+                }
             }
         }
-    }
 
-    /// The index after the `>` of a start tag, skipping quoted attribute values, and whether
-    /// the tag closes itself (`<a/>`).
-    private static func endOfStartTag(in bytes: [UInt8], from start: Int) throws(Problem) -> (Int, Bool) {
-        var quote: UInt8? = nil
-        var index = start
-        while index < bytes.count {
-            let byte = bytes[index]
-            if let open = quote {
-                if byte == open { quote = nil }
-            } else if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "'") {
-                quote = byte
-            } else if byte == UInt8(ascii: "<") {
-                throw .malformed
-            } else if byte == UInt8(ascii: ">") {
-                return (index + 1, index > start && bytes[index - 1] == UInt8(ascii: "/"))
+        /// Character data up to (not including) `terminator`: no `<` (in attribute values), no control
+        /// characters, and only predefined or numeric entity references.
+        mutating func text(until terminator: UInt8) throws(Problem) {
+            while index < bytes.count, bytes[index] != terminator {
+                let byte = bytes[index]
+                if byte < 0x20, byte != 0x09, byte != 0x0A, byte != 0x0D { throw .malformed }
+                if byte == UInt8(ascii: "<") { throw .malformed }
+                // "]]>" ends a CDATA section and may not stand in text.
+                if byte == UInt8(ascii: "]"), index + 2 < bytes.count, bytes[index + 1] == UInt8(ascii: "]"),
+                    bytes[index + 2] == UInt8(ascii: ">")
+                {
+                    throw .malformed
+                }
+                if byte == UInt8(ascii: "&") {
+                    try reference()
+                } else {
+                    index += 1
+                }
             }
-            index += 1
         }
-        throw .malformed
-    }
 
-    /// The index just after the first occurrence of `terminator` at or after `start`.
-    private static func skip(past terminator: [UInt8], in bytes: [UInt8], from start: Int) throws(Problem) -> Int {
-        var index = start
-        while index + terminator.count <= bytes.count {
-            if bytes[index] == terminator[0], bytes[index..<index + terminator.count].elementsEqual(terminator) {
-                return index + terminator.count
+        /// `&amp;` `&lt;` `&gt;` `&quot;` `&apos;` `&#…;` `&#x…;`, naming an allowed XML character.
+        mutating func reference() throws(Problem) {
+            guard let semicolon = bytes[index...].prefix(12).firstIndex(of: UInt8(ascii: ";")) else { throw .malformed }
+            let body = bytes[(index + 1)..<semicolon]
+            let named: [[UInt8]] = [Array("amp".utf8), Array("lt".utf8), Array("gt".utf8), Array("quot".utf8), Array("apos".utf8)]
+            if named.contains(where: { body.elementsEqual($0) }) {
+                index = semicolon + 1
+                return
             }
-            index += 1
+            guard body.first == UInt8(ascii: "#") else { throw .malformed }
+            let digits = body.dropFirst()
+            let value: UInt32?
+            if digits.first == UInt8(ascii: "x") {
+                value = UInt32(hexDigits: String(decoding: digits.dropFirst(), as: UTF8.self))
+            } else {
+                value = UInt32(decimalDigits: String(decoding: digits, as: UTF8.self))
+            }
+            guard let value,
+                value == 0x9 || value == 0xA || value == 0xD || (0x20...0xD7FF).contains(value) || (0xE000...0xFFFD).contains(value)
+                    || (0x10000...0x10FFFF).contains(value)
+            else { throw .malformed }
+            index = semicolon + 1
         }
-        throw .malformed
-    }
 
-    private static func starts(_ bytes: [UInt8], at index: Int, with prefix: String) -> Bool {
-        let prefix = Array(prefix.utf8)
-        return index + prefix.count <= bytes.count && bytes[index..<index + prefix.count].elementsEqual(prefix)
+        /// An element or attribute name: a letter, `_`, `:` or any non-ASCII byte first, then also
+        /// digits, `-` and `.`.
+        mutating func name() throws(Problem) -> ArraySlice<UInt8> {
+            let start = index
+            while index < bytes.count {
+                let byte = bytes[index]
+                let isStart =
+                    (byte | 0x20) >= UInt8(ascii: "a") && (byte | 0x20) <= UInt8(ascii: "z") || byte == UInt8(ascii: "_")
+                    || byte == UInt8(ascii: ":") || byte >= 0x80
+                let isLater =
+                    isStart || (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")) || byte == UInt8(ascii: "-")
+                    || byte == UInt8(ascii: ".")
+                guard index == start ? isStart : isLater else { break }
+                index += 1
+            }
+            guard index > start else { throw .malformed }
+            return bytes[start..<index]
+        }
+
+        /// The namespace names accepted: S3's, with or without its final slash. Anything else the parser
+        /// checks as a URI and may warn about (and leak on); S3 documents carry no other namespace.
+        static let namespaceNames: [[UInt8]] = [
+            Array("http://s3.amazonaws.com/doc/2006-03-01/".utf8), Array("http://s3.amazonaws.com/doc/2006-03-01".utf8),
+        ]
+
+        static func isNamespaceName(_ value: ArraySlice<UInt8>) -> Bool {
+            namespaceNames.contains { value.elementsEqual($0) }
+        }
+
+        @discardableResult
+        mutating func skipSpace() -> Bool {
+            let start = index
+            while index < bytes.count, isSpace(bytes[index]) { index += 1 }
+            return index > start
+        }
+
+        func isSpace(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x09 || byte == 0x0A || byte == 0x0D }
+
+        func starts(with prefix: String) -> Bool {
+            let prefix = Array(prefix.utf8)
+            return index + prefix.count <= bytes.count && bytes[index..<index + prefix.count].elementsEqual(prefix)
+        }
+
+        /// The index just after the first `terminator` at or after `start`.
+        func after(_ terminator: String, from start: Int) throws(Problem) -> Int {
+            let terminator = Array(terminator.utf8)
+            var position = start
+            while position + terminator.count <= bytes.count {
+                if bytes[position] == terminator[0], bytes[position..<position + terminator.count].elementsEqual(terminator) {
+                    return position + terminator.count
+                }
+                position += 1
+            }
+            throw .malformed
+        }
     }
 }
