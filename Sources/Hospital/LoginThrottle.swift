@@ -156,9 +156,14 @@ actor LoginThrottle {
         isDirty = true
     }
 
+    private var lastExpiry: Int64 = .min
+
     /// Closes the counters whose window passed: a pair counter after a quiet window, the others a
-    /// window after they started.
+    /// window after they started. A sweep over every counter runs at most once a second, so that many
+    /// counters do not make each attempt costly; a counter a second past its window is harmless.
     private func expire(now: Int64) {
+        guard now > lastExpiry else { return }
+        lastExpiry = now
         for (key, counter) in counters {
             let end =
                 key.hasPrefix("pair:") ? max(counter.lastFailure, counter.windowStart) + limits.window : counter.windowStart + limits.window
