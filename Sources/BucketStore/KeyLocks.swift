@@ -1,5 +1,5 @@
-/// Serialises the publish step of writes and deletes of one key, so that the metadata record and the
-/// file are always changed together.
+/// Serialises the publish step of writes and deletes of one key (the rename, the folders it needs and
+/// the delete's cleanup of emptied folders), so that they never interleave for one key.
 actor KeyLocks {
     private var waiters: [String: [CheckedContinuation<Void, Never>]] = [:]
 
