@@ -19,6 +19,7 @@ let package = Package(
         .library(name: "S3Client", targets: ["S3Client"]),
         .library(name: "ChunkChain", targets: ["ChunkChain"]),
         .library(name: "Hospital", targets: ["Hospital"]),
+        .library(name: "Settings", targets: ["Settings"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -65,6 +66,12 @@ let package = Package(
         ),
         // What Swift's Glibc module does not export: <sys/xattr.h> for BucketStore, <malloc.h> for serve.
         .target(name: "CPlatform"),
+        // The settings every command reads, and the YAML configuration file that holds them.
+        .target(
+            name: "Settings",
+            dependencies: [.product(name: "Yams", package: "Yams")],
+            swiftSettings: swiftSettings
+        ),
         // Buckets as directories, objects as plain files; knows nothing of HTTP.
         .target(
             name: "BucketStore",
@@ -148,6 +155,7 @@ let package = Package(
             name: "chainvault",
             dependencies: [
                 "CPlatform",
+                "Settings",
                 "S3Gateway",
                 "ChunkChain",
                 "Hospital",
@@ -164,8 +172,12 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "Yams", package: "Yams"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SettingsTests",
+            dependencies: ["Settings"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -39,6 +39,10 @@ let package = Package(
             dependencies: [
                 "FuzzDriver", .product(name: "ChunkChain", package: "chainvault"), .product(name: "Crypto", package: "swift-crypto"),
             ]),
+        // The YAML configuration file.
+        .executableTarget(
+            name: "FuzzConfig",
+            dependencies: ["FuzzDriver", .product(name: "Settings", package: "chainvault")]),
         // The hospital's JSON bodies, through its router.
         .executableTarget(
             name: "FuzzHospitalJSON",

@@ -7,7 +7,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 RUNS="${1:-1000000}"
 BIN=".build-fuzz/debug"
-TARGETS=(${FUZZ_TARGETS:-FuzzSigV4 FuzzAWSChunked FuzzXML FuzzChunk FuzzHospitalJSON})
+TARGETS=(${FUZZ_TARGETS:-FuzzSigV4 FuzzAWSChunked FuzzXML FuzzChunk FuzzConfig FuzzHospitalJSON})
 passed=0
 failed=0
 for target in "${TARGETS[@]}"; do

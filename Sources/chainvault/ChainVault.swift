@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Settings
 
 @main
 struct ChainVault: AsyncParsableCommand {

@@ -11,6 +11,7 @@ import NIOCore
 import Operations
 import S3Gateway
 import ServiceLifecycle
+import Settings
 import UnixSignals
 
 struct Serve: AsyncParsableCommand {
