@@ -37,6 +37,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
     ],
     targets: [
         // Pure S3 wire protocol: SigV4, payload hashes and checksums, XML types, error codes.
@@ -146,9 +147,27 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOExtras", package: "swift-nio-extras"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Mustache", package: "swift-mustache"),
             ],
-            // The OpenAPI document served at /openapi.json (docs/openapi.json links to it).
-            resources: [.embedInCode("openapi.json")],
+            // The OpenAPI document served at /openapi.json (docs/openapi.json links to it), and the
+            // portal's templates, strings, style sheet and script: inside the binary, which needs no
+            // files beside it.
+            resources: [
+                .embedInCode("openapi.json"),
+                .embedInCode("Portal/Templates/layout.mustache"),
+                .embedInCode("Portal/Templates/home.mustache"),
+                .embedInCode("Portal/Templates/login.mustache"),
+                .embedInCode("Portal/Templates/register.mustache"),
+                .embedInCode("Portal/Templates/dashboard_patient.mustache"),
+                .embedInCode("Portal/Templates/dashboard_doctor.mustache"),
+                .embedInCode("Portal/Templates/dashboard_admin.mustache"),
+                .embedInCode("Portal/Templates/doctors.mustache"),
+                .embedInCode("Portal/Templates/doctor.mustache"),
+                .embedInCode("Portal/Templates/error.mustache"),
+                .embedInCode("Portal/Strings/en.json"),
+                .embedInCode("Portal/Static/portal.css"),
+                .embedInCode("Portal/Static/portal.js"),
+            ],
             swiftSettings: swiftSettings
         ),
         .executableTarget(

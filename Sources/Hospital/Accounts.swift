@@ -7,14 +7,33 @@ import Metrics
 /// expire when idle and at an absolute age, logout.
 public struct Accounts: Sendable {
     public struct SessionPolicy: Sendable {
-        /// A token unused this long (seconds) is void.
+        /// An API token unused this long (seconds) is void.
         public var idle: Int64 = 30 * 60
-        /// A token this old (seconds) is void however often it is used.
+        /// A portal session (a cookie) unused this long (seconds) is void: people walk away from screens.
+        public var portalIdle: Int64 = 15 * 60
+        /// A token or session this old (seconds) is void however often it is used.
         public var absolute: Int64 = 12 * 3600
-        public init(idle: Int64 = 30 * 60, absolute: Int64 = 12 * 3600) {
+        public init(idle: Int64 = 30 * 60, portalIdle: Int64 = 15 * 60, absolute: Int64 = 12 * 3600) {
             self.idle = idle
+            self.portalIdle = portalIdle
             self.absolute = absolute
         }
+
+        /// How long a session of `kind` may stay unused.
+        public func idle(_ kind: SessionKind) -> Int64 {
+            switch kind {
+            case .api: idle
+            case .portal: portalIdle
+            }
+        }
+    }
+
+    /// The door a session was opened through; a session authenticates only requests through its own.
+    public enum SessionKind: String, Sendable, DatabaseValueConvertible {
+        /// A bearer token for `/api`.
+        case api
+        /// A cookie for the portal's pages.
+        case portal
     }
 
     let database: HospitalDatabase
@@ -147,10 +166,10 @@ public struct Accounts: Sendable {
     /// - Parameter client: The client's address, for throttling.
     /// - Throws: ``HospitalError`` `bad_credentials` (whether the e-mail or the password is wrong is
     ///   not told), `throttled`, `busy`.
-    public func login(email: String, password: String, client: String) async throws -> Session {
+    public func login(email: String, password: String, client: String, kind: SessionKind = .api) async throws -> Session {
         let now = clock()
         do {
-            let session = try await attemptLogin(email: email, password: password, client: client, now: now)
+            let session = try await attemptLogin(email: email, password: password, client: client, kind: kind, now: now)
             try? await settleThrottle(now: now)
             return session
         } catch {
@@ -159,7 +178,7 @@ public struct Accounts: Sendable {
         }
     }
 
-    private func attemptLogin(email: String, password: String, client: String, now: Int64) async throws -> Session {
+    private func attemptLogin(email: String, password: String, client: String, kind: SessionKind, now: Int64) async throws -> Session {
         let account = String(email.lowercased().prefix(Validation.maxEmailBytes))
         // A refused attempt is counted by the throttle, not audited one by one (see settleThrottle).
         try await throttle.checkLogin(account: account, client: client, now: now)
@@ -186,11 +205,14 @@ public struct Accounts: Sendable {
         try await database.writer.write { db in
             // The user's expired sessions go now: nothing else would remove a token never used again.
             try db.execute(
-                sql: "DELETE FROM session WHERE userId = ? AND (lastUsedAt <= ? OR createdAt <= ?)",
-                arguments: [user.id, now - policy.idle, now - policy.absolute])
+                sql: """
+                    DELETE FROM session WHERE userId = ?
+                    AND (lastUsedAt <= CASE kind WHEN 'portal' THEN ? ELSE ? END OR createdAt <= ?)
+                    """,
+                arguments: [user.id, now - policy.portalIdle, now - policy.idle, now - policy.absolute])
             try db.execute(
-                sql: "INSERT INTO session (tokenHash, userId, createdAt, lastUsedAt) VALUES (?, ?, ?, ?)",
-                arguments: [Self.tokenHash(token), user.id, now, now])
+                sql: "INSERT INTO session (tokenHash, userId, createdAt, lastUsedAt, kind) VALUES (?, ?, ?, ?, ?)",
+                arguments: [Self.tokenHash(token), user.id, now, now, kind])
             if let rehash { try db.execute(sql: "UPDATE user SET passwordHash = ? WHERE id = ?", arguments: [rehash, user.id]) }
             try AuditLedger.append(
                 .init(actor: user.id, .login, subject: "user:\(user.id ?? 0)", patient: user.role == .patient ? user.id : nil), time: now,
@@ -237,35 +259,43 @@ public struct Accounts: Sendable {
         }
     }
 
-    /// The identity behind a bearer token, refreshing its idle timer.
-    /// - Throws: ``HospitalError/unauthenticated`` for an unknown, expired or revoked token.
-    public func authenticate(token: String) async throws -> Identity {
+    /// The identity behind a token of `kind`, refreshing its idle timer.
+    /// - Throws: ``HospitalError/unauthenticated`` for an unknown, expired or revoked token, or one
+    ///   opened through the other door.
+    public func authenticate(token: String, kind: SessionKind = .api) async throws -> Identity {
+        try await authenticateSession(token: token, kind: kind).identity
+    }
+
+    /// The identity behind a token of `kind` and when its session began, refreshing its idle timer.
+    /// - Throws: ``HospitalError/unauthenticated``.
+    public func authenticateSession(token: String, kind: SessionKind) async throws -> (identity: Identity, createdAt: Int64) {
         guard token.utf8.count <= 128 else { throw HospitalError.unauthenticated }
         let hash = Self.tokenHash(token)
         let now = clock()
-        let policy = self.policy
-        let identity = try await database.writer.write { db -> Identity? in
+        let idle = policy.idle(kind)
+        let absolute = policy.absolute
+        let found = try await database.writer.write { db -> (identity: Identity, createdAt: Int64)? in
             guard
                 let row = try Row.fetchOne(
                     db,
                     sql: """
                         SELECT session.createdAt, session.lastUsedAt, user.id, user.role, user.name
-                        FROM session JOIN user ON user.id = session.userId WHERE session.tokenHash = ?
-                        """, arguments: [hash])
+                        FROM session JOIN user ON user.id = session.userId WHERE session.tokenHash = ? AND session.kind = ?
+                        """, arguments: [hash, kind])
             else { return nil }
             let created: Int64 = row[0]
             let lastUsed: Int64 = row[1]
-            if now - lastUsed >= policy.idle || now - created >= policy.absolute {
+            if now - lastUsed >= idle || now - created >= absolute {
                 try db.execute(sql: "DELETE FROM session WHERE tokenHash = ?", arguments: [hash])
                 return nil
             }
             if now > lastUsed {
                 try db.execute(sql: "UPDATE session SET lastUsedAt = ? WHERE tokenHash = ?", arguments: [now, hash])
             }
-            return Identity(userId: row[2], role: row[3], name: row[4])
+            return (Identity(userId: row[2], role: row[3], name: row[4]), created)
         }
-        guard let identity else { throw HospitalError.unauthenticated }
-        return identity
+        guard let found else { throw HospitalError.unauthenticated }
+        return found
     }
 
     /// Revokes the token.

@@ -132,6 +132,13 @@ public struct HospitalDatabase: Sendable {
                 table.column("state", .blob).notNull()
             }
         }
+        migrator.registerMigration("v4-portal") { db in
+            // Which door a session came through: `api` (a bearer token) or `portal` (a cookie). Neither
+            // authenticates the other.
+            try db.alter(table: "session") { table in
+                table.add(column: "kind", .text).notNull().defaults(to: "api").check { ["api", "portal"].contains($0) }
+            }
+        }
         return migrator
     }
 }

@@ -13,6 +13,8 @@ public struct HospitalRequestContext: RequestContext {
     public var identity: Identity?
     /// The bearer token the caller sent, once authenticated (for logout).
     var token: String?
+    /// The portal's session cookie and form token, on the portal's pages.
+    public var portal = PortalRequestState()
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)

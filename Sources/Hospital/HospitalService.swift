@@ -13,15 +13,19 @@ public struct HospitalConfiguration: Sendable {
     public var trustedProxies: Set<String>
     /// Timeouts and connection caps (trusted proxies have no per-client share).
     public var connections: ConnectionPolicy
+    /// The web portal's name and address.
+    public var portal: PortalConfiguration
 
     public init(
-        host: String = "127.0.0.1", port: Int = 8080, trustedProxies: Set<String> = [], connections: ConnectionPolicy = .init()
+        host: String = "127.0.0.1", port: Int = 8080, trustedProxies: Set<String> = [], connections: ConnectionPolicy = .init(),
+        portal: PortalConfiguration = .init()
     ) {
         self.host = host
         self.port = port
         self.trustedProxies = trustedProxies
         self.connections = connections
         self.connections.exemptAddresses.formUnion(trustedProxies)
+        self.portal = portal
     }
 }
 
@@ -32,6 +36,11 @@ public struct HospitalServices: Sendable {
     public let scheduling: Scheduling
     public let reports: Reports
     public let consent: Consent
+    /// Seconds since 1970.
+    let clock: @Sendable () -> Int64
+    /// A CSPRNG outside tests.
+    let random: @Sendable (Int) -> [UInt8]
+    let sessionPolicy: Accounts.SessionPolicy
 
     /// - Parameters:
     ///   - codeKey: The key one-time codes are MACed under; kept outside the database.
@@ -44,6 +53,9 @@ public struct HospitalServices: Sendable {
         clock: @escaping @Sendable () -> Int64, random: @escaping @Sendable (Int) -> [UInt8]
     ) {
         self.database = database
+        self.clock = clock
+        self.random = random
+        self.sessionPolicy = sessionPolicy
         accounts = Accounts(database: database, hasher: hasher, policy: sessionPolicy, clock: clock, random: random)
         scheduling = Scheduling(database: database, clock: clock)
         reports = Reports(database: database, vault: vault, maxSize: maxReportSize, clock: clock)
@@ -51,7 +63,7 @@ public struct HospitalServices: Sendable {
     }
 }
 
-/// The hospital API over its services.
+/// The hospital's listener: the web portal at `/`, the JSON API at `/api`.
 /// - Parameters:
 ///   - health: What `/-/health/ready` checks.
 ///   - metrics: `/-/metrics`, when the program exposes metrics.
@@ -63,7 +75,7 @@ public func buildHospitalApplication(
     metrics: MetricsEndpoint? = nil,
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in },
     logger: Logger = Logger(label: "chainvault.hospital")
-) -> some ApplicationProtocol {
+) throws -> some ApplicationProtocol {
     let router = Router(context: HospitalRequestContext.self)
     if !configuration.trustedProxies.isEmpty { router.add(middleware: ForwardedClientMiddleware(trusted: configuration.trustedProxies)) }
     router.add(middleware: HealthMiddleware(probe: health, metrics: metrics))
@@ -80,6 +92,7 @@ public func buildHospitalApplication(
     CareController(scheduling: services.scheduling).addRoutes(to: api)
     ReportController(reports: services.reports, consent: services.consent, logger: logger).addRoutes(to: api)
     ConsentController(consent: services.consent, database: services.database).addRoutes(to: api)
+    try addPortal(to: router, configuration: configuration.portal, services: services)
     let limiter = ConnectionLimiter(policy: configuration.connections)
     return Application(
         router: router,

@@ -238,7 +238,7 @@ struct Serve: AsyncParsableCommand {
             onServerRunning: { port in output("s3 endpoint: \(scheme)://\(host):\(port)") },
             logger: logger
         )
-        let hospital = buildHospitalApplication(
+        let hospital = try buildHospitalApplication(
             configuration: HospitalConfiguration(host: host, port: hospitalPort, trustedProxies: proxies, connections: connectionPolicy),
             services: care,
             health: health,

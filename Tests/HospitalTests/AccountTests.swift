@@ -84,7 +84,7 @@ struct HospitalFixture {
             maxReportSize: maxReportSize, clock: clock.source, random: systemRandom)
     }
 
-    func app() -> some ApplicationProtocol { buildHospitalApplication(configuration: .init(port: 0), services: services) }
+    func app() throws -> some ApplicationProtocol { try buildHospitalApplication(configuration: .init(port: 0), services: services) }
 
     func login(_ client: some TestClientProtocol, _ email: String, _ password: String) async throws -> String {
         do {

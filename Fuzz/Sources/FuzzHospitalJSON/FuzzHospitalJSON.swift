@@ -67,7 +67,7 @@ let server = Task {
         tokens[caller] = try await services.accounts.login(email: email, password: password, client: "fuzz").token
     }
     let bearer = tokens
-    let app = buildHospitalApplication(configuration: .init(port: 0), services: services)
+    let app = try! buildHospitalApplication(configuration: .init(port: 0), services: services)
     try await app.test(.router) { client in
         for await job in jobs.stream {
             let route = routes[job.route % routes.count]

@@ -1,0 +1,16 @@
+import Hummingbird
+
+/// The portal on the hospital router: its files, then its pages behind their middleware (outermost
+/// first): security headers, the session cookie (so that error pages know who is signed in and
+/// whether a session just ended), HTML errors, the cross-site check.
+func addPortal(to router: Router<HospitalRequestContext>, configuration: PortalConfiguration, services: HospitalServices) throws {
+    let pages = try PortalPages(configuration: configuration, idleSeconds: services.sessionPolicy.portalIdle)
+    PortalStatic.add(to: router)
+    let group = router.group()
+        .add(middleware: PortalHeadersMiddleware(configuration: configuration))
+        .add(middleware: PortalSessionMiddleware(accounts: services.accounts, configuration: configuration, random: services.random))
+        .add(middleware: PortalErrorMiddleware(pages: pages))
+        .add(middleware: CrossSiteRequestMiddleware(configuration: configuration))
+    PortalController(services: services, pages: pages, cookies: PortalCookies(configuration: configuration), clock: services.clock)
+        .addRoutes(to: group)
+}

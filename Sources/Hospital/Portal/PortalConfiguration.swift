@@ -1,0 +1,34 @@
+import Foundation
+
+/// What the portal shows and the address people reach it at.
+public struct PortalConfiguration: Sendable {
+    /// The hospital's name, on every page and in every e-mail.
+    public var siteName: String
+    /// The portal's address as people type it (`https://portal.hospital.example`), when configured. It
+    /// decides the cookies (`Secure` and the `__Host-` prefix for https: TLS may end at a proxy, so the
+    /// socket cannot tell), HSTS, and the one `Origin` unsafe requests may come from. Without it the
+    /// portal takes the request's `Host` as its own address, over plain http.
+    public var baseURL: URL?
+    /// The zone times are shown in for people who have not chosen one.
+    public var timeZone: TimeZone
+
+    public init(siteName: String = "ChainVault Hospital", baseURL: URL? = nil, timeZone: TimeZone = .current) {
+        self.siteName = siteName
+        self.baseURL = baseURL
+        self.timeZone = timeZone
+    }
+
+    /// Whether people reach the portal over https.
+    var isSecure: Bool { baseURL?.scheme?.lowercased() == "https" }
+
+    /// The configured origin, `scheme://host[:port]`, lower-cased.
+    var origin: String? {
+        guard let baseURL, let scheme = baseURL.scheme?.lowercased(), let host = baseURL.host?.lowercased() else { return nil }
+        return "\(scheme)://\(host)" + (baseURL.port.map { ":\($0)" } ?? "")
+    }
+
+    /// The name of the session cookie: `__Host-` binds it to this host, path `/` and https.
+    var sessionCookie: String { isSecure ? "__Host-chainvault-session" : "chainvault-session" }
+    /// The name of the cookie carrying the form token before anyone signs in.
+    var formTokenCookie: String { isSecure ? "__Host-chainvault-form" : "chainvault-form" }
+}

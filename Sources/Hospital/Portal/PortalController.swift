@@ -1,0 +1,217 @@
+import Foundation
+import Hummingbird
+
+/// The portal's pages: home, sign-in and registration, the overview of each role, the doctor directory.
+/// Handlers read forms only through ``PortalForm`` (which checks the form token) and reach the same
+/// services as the API, so that every rule and every audit entry is the API's.
+struct PortalController: Sendable {
+    let services: HospitalServices
+    let pages: PortalPages
+    let cookies: PortalCookies
+    let clock: @Sendable () -> Int64
+
+    func addRoutes(to group: RouterGroup<HospitalRequestContext>) {
+        group.get("/", use: home)
+        group.get("login", use: loginPage)
+        group.post("login", use: login)
+        group.post("logout", use: logout)
+        group.get("register", use: registerPage)
+        group.post("register", use: register)
+        group.post("session/refresh", use: refresh)
+        group.get("dashboard", use: dashboard)
+        group.get("doctors", use: doctors)
+        group.get("doctors/{id}", use: doctor)
+    }
+
+    @Sendable func home(_ request: Request, context: HospitalRequestContext) async throws -> Response {
+        pages.render("home", request: request, context: context)
+    }
+
+    // MARK: Signing in and out
+
+    @Sendable func loginPage(_ request: Request, context: HospitalRequestContext) async throws -> Response {
+        let next = request.uri.queryParameters.get("next").flatMap(PortalPaths.safeReturn)
+        if context.identity != nil { return Response.redirect(to: next ?? "/dashboard") }
+        var values: [String: Any] = ["next": next ?? "", "expired": request.uri.queryParameters.get("expired") == "1"]
+        if request.uri.queryParameters.get("signed_out") == "1" { values["notice"] = pages.string("signed_out", request: request) }
+        return pages.render("login", values, request: request, context: context)
+    }
+
+    @Sendable func login(_ request: Request, context: HospitalRequestContext) async throws -> Response {
+        let form = try await PortalForm.read(request, context: context)
+        let next = PortalPaths.safeReturn(form["next"])
+        do {
+            let session = try await services.accounts.login(
+                email: form["email"], password: form["password"], client: context.clientAddress, kind: .portal)
+            // A new session id at every sign-in: one planted before it (fixation) is worth nothing after.
+            if let previous = context.portal.sessionToken { try? await services.accounts.logout(token: previous) }
+            var response = Response.redirect(to: next ?? "/dashboard")
+            response.setCookie(cookies.session(session.token))
+            return response
+        } catch let error as HospitalError where error.code == "bad_credentials" || error.status == .tooManyRequests {
+            let message =
+                error.retryAfter.map { pages.string("throttled", request: request).replacingOccurrences(of: "{seconds}", with: "\($0)") }
+                ?? pages.string("wrong_credentials", request: request)
+            var response = pages.render(
+                "login", ["next": next ?? "", "email": String(form["email"].prefix(254)), "error": message], status: error.status,
+                request: request, context: context)
+            if let retryAfter = error.retryAfter { response.headers[.retryAfter] = String(retryAfter) }
+            return response
+        }
+    }
+
+    @Sendable func logout(_ request: Request, context: HospitalRequestContext) async throws -> Response {
+        _ = try await PortalForm.read(request, context: context)
+        if let token = context.portal.sessionToken { try await services.accounts.logout(token: token) }
+        var response = Response.redirect(to: "/login?signed_out=1")
+        response.setCookie(cookies.endedSession)
+        return response
+    }
+
+    /// The idle warning's "stay signed in": the session middleware refreshed the session on the way in.
+    @Sendable func refresh(_ request: Request, context: HospitalRequestContext) async throws -> Response {
+        _ = try await PortalForm.read(request, context: context)
+        _ = try context.requireIdentity()
+        return Response(status: .noContent)
+    }
+
+    // MARK: Registration
+
+    /// The registration form's fields: form name, the API's field name, catalogue keys, input type.
+    static let registrationFields: [(name: String, api: String, label: String, hint: String?, type: String, autocomplete: String)] = [
+        ("name", "name", "field_name", nil, "text", "name"),
+        ("email", "email", "field_email", nil, "email", "email"),
+        ("password", "password", "field_password", "hint_password", "password", "new-password"),
+        ("date_of_birth", "dateOfBirth", "field_date_of_birth", "hint_date_of_birth", "date", "bday"),
+        ("phone", "phone", "field_phone", nil, "tel", "tel"),
+    ]
+
+    func registrationValues(_ form: PortalForm?, problem: HospitalError?, request: Request) -> [String: Any] {
+        let fields = Self.registrationFields.map { field -> [String: Any] in
+            var values: [String: Any] = [
+                "name": field.name, "label": pages.string(field.label, request: request), "type": field.type,
+                "autocomplete": field.autocomplete, "required": true,
+                // A password is never sent back into the page.
+                "value": field.name == "password" ? "" : String((form?[field.name] ?? "").prefix(256)),
+            ]
+            if let hint = field.hint { values["hint"] = pages.string(hint, request: request) }
+            if let problem, problem.field == field.api { values["problem"] = problem.message }
+            return values
+        }
+        var values: [String: Any] = ["fields": fields]
+        if let problem, !Self.registrationFields.contains(where: { $0.api == problem.field }) { values["error"] = problem.message }
+        return values
+    }
+
+    @Sendable func registerPage(_ request: Request, context: HospitalRequestContext) async throws -> Response {
+        if context.identity != nil { return Response.redirect(to: "/dashboard") }
+        return pages.render("register", registrationValues(nil, problem: nil, request: request), request: request, context: context)
+    }
+
+    @Sendable func register(_ request: Request, context: HospitalRequestContext) async throws -> Response {
+        let form = try await PortalForm.read(request, context: context)
+        let registration = Accounts.PatientRegistration(
+            name: form["name"], email: form["email"], password: form["password"], dateOfBirth: form["date_of_birth"], phone: form["phone"])
+        do {
+            _ = try await services.accounts.registerPatient(registration, client: context.clientAddress)
+            let session = try await services.accounts.login(
+                email: registration.email, password: registration.password, client: context.clientAddress, kind: .portal)
+            var response = Response.redirect(to: "/dashboard")
+            response.setCookie(cookies.session(session.token))
+            return response
+        } catch let error as HospitalError where error.status.code < 500 {
+            var response = pages.render(
+                "register", registrationValues(form, problem: error, request: request), status: error.status, request: request,
+                context: context)
+            if let retryAfter = error.retryAfter { response.headers[.retryAfter] = String(retryAfter) }
+            return response
+        }
+    }
+
+    // MARK: Overview
+
+    @Sendable func dashboard(_ request: Request, context: HospitalRequestContext) async throws -> Response {
+        let identity = try context.requireIdentity()
+        let strings = { (key: String) in pages.string(key, request: request) }
+        switch identity.role {
+        case .patient:
+            let now = clock()
+            let appointments = try await services.scheduling.slots(for: identity)
+                .filter { $0.slot.startsAt + Int64($0.slot.durationMinutes) * 60 > now || $0.slot.status == .booked }
+                .map {
+                    [
+                        "when": pages.format($0.slot.startsAt), "doctor": $0.doctorName,
+                        "status": strings("status_\($0.slot.status.rawValue)"),
+                    ]
+                }
+            let reports = try await services.reports.list(for: identity).map(reportRow)
+            return pages.render(
+                "dashboard_patient",
+                [
+                    "appointments": appointments, "has_appointments": !appointments.isEmpty, "reports": reports,
+                    "has_reports": !reports.isEmpty,
+                ],
+                request: request, context: context)
+        case .doctor:
+            let slots = try await services.scheduling.slots(for: identity).map {
+                [
+                    "when": pages.format($0.slot.startsAt), "patient": $0.patientName ?? "",
+                    "status": strings("status_\($0.slot.status.rawValue)"),
+                ]
+            }
+            let reports = try await services.reports.list(for: identity).map(reportRow)
+            return pages.render(
+                "dashboard_doctor", ["slots": slots, "has_slots": !slots.isEmpty, "reports": reports, "has_reports": !reports.isEmpty],
+                request: request, context: context)
+        case .admin:
+            return pages.render("dashboard_admin", request: request, context: context)
+        }
+    }
+
+    func reportRow(_ listing: ReportListing) -> [String: String] {
+        [
+            "title": listing.report.title, "doctor": listing.doctorName, "patient": listing.patientName,
+            "date": pages.format(listing.report.createdAt), "size": PortalPages.size(listing.report.size),
+        ]
+    }
+
+    // MARK: Doctors
+
+    @Sendable func doctors(_ request: Request, context: HospitalRequestContext) async throws -> Response {
+        let specialization = String((request.uri.queryParameters.get("specialization") ?? "").prefix(100))
+        let name = String((request.uri.queryParameters.get("name") ?? "").prefix(100))
+        let found = try await services.scheduling.searchDoctors(specialization: specialization)
+            .filter { name.isEmpty || $0.name.localizedCaseInsensitiveContains(name) }
+            .map { ["id": "\($0.id ?? 0)", "name": $0.name, "specialization": $0.specialization ?? ""] }
+        return pages.render(
+            "doctors", ["doctors": found, "has_doctors": !found.isEmpty, "specialization": specialization, "nameQuery": name],
+            request: request, context: context)
+    }
+
+    @Sendable func doctor(_ request: Request, context: HospitalRequestContext) async throws -> Response {
+        let id = try context.id("id")
+        let doctor = try await services.accounts.user(id: id)
+        guard doctor.role == .doctor else { throw HospitalError.notFound("doctor") }
+        let slots = try await services.scheduling.openSlots(doctorId: id).map {
+            ["when": pages.format($0.slot.startsAt), "minutes": "\($0.slot.durationMinutes)"]
+        }
+        return pages.render(
+            "doctor",
+            ["doctor": ["name": doctor.name, "specialization": doctor.specialization ?? ""], "slots": slots, "has_slots": !slots.isEmpty],
+            request: request, context: context)
+    }
+}
+
+/// The portal's style sheet and script, from the binary: no CDN, no external font.
+enum PortalStatic {
+    static func add(to router: Router<HospitalRequestContext>) {
+        router.get("static/portal.css") { _, _ in file(PackageResources.portal_css, type: "text/css; charset=utf-8") }
+        router.get("static/portal.js") { _, _ in file(PackageResources.portal_js, type: "text/javascript; charset=utf-8") }
+    }
+
+    static func file(_ bytes: [UInt8], type: String) -> Response {
+        Response(
+            status: .ok, headers: [.contentType: type, .cacheControl: "public, max-age=3600", .xContentTypeOptions: "nosniff"],
+            body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+    }
+}

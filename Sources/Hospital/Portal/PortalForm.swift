@@ -1,0 +1,61 @@
+import Crypto
+import Foundation
+import Hummingbird
+
+/// An HTML form's fields (`application/x-www-form-urlencoded`), read only after its form token checked
+/// out. One place reads every form, so no unsafe request can skip the check.
+struct PortalForm: Sendable {
+    /// The largest form body read: the portal's forms hold a few short fields.
+    static let limit = 64 << 10
+    /// The most fields a form may have.
+    static let maxFields = 64
+
+    let fields: [String: String]
+
+    subscript(_ name: String) -> String { fields[name] ?? "" }
+
+    /// Reads and checks the form of `request`.
+    /// - Throws: ``PortalError`` `formExpired` when the token is missing or wrong, `tooLarge`,
+    ///   `malformedForm`.
+    static func read(_ request: Request, context: HospitalRequestContext) async throws -> PortalForm {
+        let contentType = request.headers[.contentType]?.lowercased() ?? ""
+        guard contentType.hasPrefix("application/x-www-form-urlencoded") else { throw PortalError.malformedForm }
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.body.collect(upTo: limit)
+        } catch {
+            throw PortalError.tooLarge
+        }
+        let form = try parse(Array(buffer.readableBytesView))
+        guard Self.matches(form["form_token"], context.portal.formToken) else { throw PortalError.formExpired }
+        return form
+    }
+
+    /// The fields of a form body. Repeated names keep their last value; names with brackets (nested
+    /// forms, which no portal page sends) are refused.
+    /// - Throws: ``PortalError/malformedForm``.
+    static func parse(_ body: [UInt8]) throws -> PortalForm {
+        guard let text = String(validating: body, as: UTF8.self) else { throw PortalError.malformedForm }
+        let pairs = text.split(separator: "&", omittingEmptySubsequences: true)
+        guard pairs.count <= maxFields else { throw PortalError.malformedForm }
+        for pair in pairs {
+            let name = pair.split(separator: "=", maxSplits: 1).first ?? ""
+            guard !name.contains("["), !name.contains("%5B"), !name.contains("%5b") else { throw PortalError.malformedForm }
+        }
+        guard !text.isEmpty else { return PortalForm(fields: [:]) }
+        do {
+            return PortalForm(fields: try URLEncodedFormDecoder().decode([String: String].self, from: text))
+        } catch {
+            throw PortalError.malformedForm
+        }
+    }
+
+    /// Compares form tokens in constant time.
+    static func matches(_ sent: String, _ expected: String) -> Bool {
+        guard !expected.isEmpty else { return false }
+        let a = SHA256.hash(data: Array(sent.utf8))
+        let b = SHA256.hash(data: Array(expected.utf8))
+        // Digests of equal length, compared by swift-crypto without an early exit.
+        return a == b
+    }
+}

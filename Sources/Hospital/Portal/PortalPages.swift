@@ -1,0 +1,136 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Mustache
+
+/// The portal's templates and strings, shipped inside the binary, and how a page becomes a response.
+/// Every user-visible string comes from a catalogue (`Strings/<language>.json`); templates name them as
+/// `{{t.key}}`. User-supplied text is HTML-escaped by the template engine (`{{name}}`); no template
+/// uses the unescaped form.
+struct PortalPages: Sendable {
+    let library: MustacheLibrary
+    let catalogues: Catalogues
+    let configuration: PortalConfiguration
+    /// Seconds a signed-in page may stay idle before its session ends (for the warning script).
+    let idleSeconds: Int64
+
+    /// Every template, by name (the file name without `.mustache`).
+    static let templates: [(name: String, text: [UInt8])] = [
+        ("layout", PackageResources.layout_mustache), ("home", PackageResources.home_mustache),
+        ("login", PackageResources.login_mustache), ("register", PackageResources.register_mustache),
+        ("dashboard_patient", PackageResources.dashboard_patient_mustache),
+        ("dashboard_doctor", PackageResources.dashboard_doctor_mustache),
+        ("dashboard_admin", PackageResources.dashboard_admin_mustache), ("doctors", PackageResources.doctors_mustache),
+        ("doctor", PackageResources.doctor_mustache), ("error", PackageResources.error_mustache),
+    ]
+
+    init(configuration: PortalConfiguration, idleSeconds: Int64) throws {
+        var library = MustacheLibrary()
+        for template in Self.templates {
+            try library.register(String(decoding: template.text, as: UTF8.self), named: template.name)
+        }
+        self.library = library
+        self.catalogues = try Catalogues()
+        self.configuration = configuration
+        self.idleSeconds = idleSeconds
+    }
+
+    /// The page `template` for this request, with `values` beside what every page has: the strings of
+    /// the reader's language, the site's name, the signed-in user and the form token.
+    func render(
+        _ template: String, _ values: [String: Any] = [:], status: HTTPResponse.Status = .ok, request: Request,
+        context: HospitalRequestContext
+    ) -> Response {
+        let language = catalogues.language(for: request.headers[.acceptLanguage])
+        let strings = catalogues.strings(language)
+        var object = values
+        object["t"] = strings
+        object["lang"] = language
+        object["site"] = configuration.siteName
+        object["formToken"] = context.portal.formToken
+        if let identity = context.identity {
+            object["user"] =
+                [
+                    "name": identity.name, "roleName": strings["role_\(identity.role.rawValue)"] ?? identity.role.rawValue,
+                    "isPatient": identity.role == .patient, "isDoctor": identity.role == .doctor, "isAdmin": identity.role == .admin,
+                    "idleSeconds": idleSeconds, "formToken": context.portal.formToken,
+                ] as [String: Any]
+        }
+        let html = library.render(object, withTemplate: template) ?? ""
+        return Response(
+            status: status, headers: [.contentType: "text/html; charset=utf-8", .contentLanguage: language],
+            body: .init(byteBuffer: ByteBuffer(string: html)))
+    }
+
+    /// A string of the reader's language.
+    func string(_ key: String, request: Request) -> String {
+        catalogues.strings(catalogues.language(for: request.headers[.acceptLanguage]))[key] ?? key
+    }
+
+    /// A time as the reader reads it: in the portal's zone, with the weekday.
+    func format(_ seconds: Int64) -> String {
+        let style = Date.FormatStyle(
+            date: .abbreviated, time: .shortened, locale: Locale(identifier: "en_GB"), timeZone: configuration.timeZone)
+        return Date(timeIntervalSince1970: TimeInterval(seconds)).formatted(style.weekday(.abbreviated))
+    }
+
+    /// A byte count as people read it (`3.1 MB`).
+    static func size(_ bytes: Int64) -> String {
+        ByteCountFormatter.string(fromByteCount: bytes, countStyle: .file)
+    }
+}
+
+/// The string catalogues, one per language, chosen by `Accept-Language`. English is shipped and is the
+/// fallback; a language is added by adding `Strings/<language>.json` with the same keys (a test checks).
+struct Catalogues: Sendable {
+    static let fallback = "en"
+    let byLanguage: [String: [String: String]]
+
+    init() throws {
+        byLanguage = ["en": try JSONDecoder().decode([String: String].self, from: Data(PackageResources.en_json))]
+    }
+
+    func strings(_ language: String) -> [String: String] { byLanguage[language] ?? byLanguage[Self.fallback] ?? [:] }
+
+    /// The best shipped language for an `Accept-Language` header, else English.
+    func language(for header: String?) -> String {
+        guard let header else { return Self.fallback }
+        for tag in AcceptLanguage.ranked(header) {
+            if byLanguage[tag] != nil { return tag }
+            if let primary = tag.split(separator: "-").first.map(String.init), byLanguage[primary] != nil { return primary }
+        }
+        return Self.fallback
+    }
+}
+
+/// `Accept-Language` (RFC 9110 §12.5.4): language ranges by falling quality, `q=0` dropped. Reads at
+/// most 1 KiB and 32 ranges; anything malformed is skipped.
+enum AcceptLanguage {
+    static func ranked(_ header: String) -> [String] {
+        var ranges: [(tag: String, quality: Double, index: Int)] = []
+        for (index, item) in header.utf8.prefix(1024).split(separator: UInt8(ascii: ",")).prefix(32).enumerated() {
+            let parts = item.split(separator: UInt8(ascii: ";"))
+            guard let first = parts.first else { continue }
+            let tag = String(decoding: first, as: UTF8.self).trimmingCharacters(in: .whitespaces).lowercased()
+            guard !tag.isEmpty, tag.utf8.count <= 35,
+                tag.utf8.allSatisfy({ $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "*") || isAlphanumeric($0) })
+            else { continue }
+            var quality = 1.0
+            for parameter in parts.dropFirst() {
+                let text = String(decoding: parameter, as: UTF8.self).trimmingCharacters(in: .whitespaces).lowercased()
+                if text.hasPrefix("q="), let value = Double(text.dropFirst(2)), (0...1).contains(value) { quality = value }
+            }
+            if quality > 0 { ranges.append((tag, quality, index)) }
+        }
+        return ranges.sorted { $0.quality != $1.quality ? $0.quality > $1.quality : $0.index < $1.index }.map(\.tag)
+    }
+
+    static func isAlphanumeric(_ byte: UInt8) -> Bool {
+        (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
+            || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
+    }
+}
+
+extension HTTPField.Name {
+    static let contentLanguage = HTTPField.Name("Content-Language")!
+}
