@@ -167,6 +167,7 @@ let package = Package(
                 .embedInCode("Portal/Strings/en.json"),
                 .embedInCode("Portal/Static/portal.css"),
                 .embedInCode("Portal/Static/portal.js"),
+                .embedInCode("Portal/Static/icon.svg"),
             ],
             swiftSettings: swiftSettings
         ),

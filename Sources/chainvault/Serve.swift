@@ -151,6 +151,28 @@ struct Serve: AsyncParsableCommand {
             maxConnections: maxConnections, maxConnectionsPerClient: maxConnectionsPerClient, exemptAddresses: proxies)
     }
 
+    @Option(
+        name: .customLong("portal-url"),
+        help: """
+            The portal's address as people type it, e.g. https://portal.hospital.example (env CHAINVAULT_PORTAL_URL): \
+            https makes its cookies Secure (TLS may end at a proxy); the only Origin its forms are accepted from; \
+            links in e-mails. Default: the address each request names, over http.
+            """)
+    var portalURL: String?
+
+    @Option(name: .customLong("site-name"), help: "The hospital's name on every portal page (env CHAINVAULT_SITE_NAME).")
+    var siteName: String = environment("SITE_NAME") ?? "ChainVault Hospital"
+
+    @Option(
+        name: .customLong("session-idle-timeout"),
+        help: "Seconds a portal sign-in may stay unused before it ends (env CHAINVAULT_SESSION_IDLE_TIMEOUT).")
+    var sessionIdleTimeout: Int64 = setting("SESSION_IDLE_TIMEOUT", default: 15 * 60)
+
+    /// The portal's configured address, checked by validate().
+    var resolvedPortalURL: URL? {
+        (portalURL ?? environment("PORTAL_URL")).flatMap { URL(string: $0.hasSuffix("/") ? String($0.dropLast()) : $0) }
+    }
+
     @Option(name: .customLong("log-format"), help: "text (one line per event) or json (one object per line) (env CHAINVAULT_LOG_FORMAT).")
     var logFormat: String = environment("LOG_FORMAT") ?? "text"
 
@@ -186,6 +208,19 @@ struct Serve: AsyncParsableCommand {
             throw ValidationError("--trusted-proxies: '\(proxy)' is not an IP address.")
         }
         guard (resolvedTLSCert == nil) == (resolvedTLSKey == nil) else { throw ValidationError("--tls-cert and --tls-key go together.") }
+        guard sessionIdleTimeout >= 60, sessionIdleTimeout <= 12 * 3600 else {
+            throw ValidationError("--session-idle-timeout is 60 to 43200 seconds.")
+        }
+        guard !siteName.trimmingCharacters(in: .whitespaces).isEmpty, siteName.count <= 100 else {
+            throw ValidationError("--site-name has 1 to 100 characters.")
+        }
+        if let text = portalURL ?? environment("PORTAL_URL") {
+            guard let url = resolvedPortalURL, ["http", "https"].contains(url.scheme?.lowercased() ?? ""), url.host?.isEmpty == false,
+                url.path.isEmpty, url.query == nil, url.user == nil
+            else {
+                throw ValidationError("--portal-url '\(text)' is not an http or https address without a path, e.g. https://portal.hospital.example.")
+            }
+        }
     }
 
     func run() async throws {
@@ -238,12 +273,17 @@ struct Serve: AsyncParsableCommand {
             onServerRunning: { port in output("s3 endpoint: \(scheme)://\(host):\(port)") },
             logger: logger
         )
+        let portal = PortalConfiguration(siteName: siteName, baseURL: resolvedPortalURL)
         let hospital = try buildHospitalApplication(
-            configuration: HospitalConfiguration(host: host, port: hospitalPort, trustedProxies: proxies, connections: connectionPolicy),
+            configuration: HospitalConfiguration(
+                host: host, port: hospitalPort, trustedProxies: proxies, connections: connectionPolicy, portal: portal),
             services: care,
             health: health,
             metrics: metrics,
-            onServerRunning: { port in output("hospital endpoint: http://\(host):\(port)") },
+            onServerRunning: { port in
+                output("hospital endpoint: http://\(host):\(port)")
+                output("hospital portal: \(portal.baseURL?.absoluteString ?? "http://\(host):\(port)")/")
+            },
             logger: Logger(label: "chainvault.hospital")
         )
         // SIGTERM/SIGINT: both listeners stop accepting, requests in flight finish within the timeout, then exit 0.
@@ -276,6 +316,7 @@ extension Serve {
             database: try HospitalDatabase.open(path: root.hospitalDatabase), hasher: PasswordHasher(random: systemRandom),
             vault: vault, sender: try codeSender(root: root),
             codeKey: try CodeKeyFile.loadOrCreate(path: root.codeKey, random: systemRandom),
+            sessionPolicy: .init(portalIdle: sessionIdleTimeout),
             consentPolicy: .init(grantLifetime: grantLifetime), maxReportSize: reportSizeLimit, clock: { now() }, random: systemRandom)
     }
 }

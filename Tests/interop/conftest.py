@@ -31,6 +31,7 @@ class Server:
 
     ca_bundle: "str | None" = None
     hospital: str = ""
+    portal: str = ""
 
     @property
     def hostport(self) -> str:
@@ -74,7 +75,9 @@ def start_server(data: Path, env_extra: dict, timeout: float = 60.0, args: tuple
                 endpoint["url"] = line.split(": ", 1)[1].strip()
             if line.startswith("hospital endpoint: "):
                 endpoint["hospital"] = line.split(": ", 1)[1].strip()
-            if "url" in endpoint and "hospital" in endpoint:
+            if line.startswith("hospital portal: "):
+                endpoint["portal"] = line.split(": ", 1)[1].strip()
+            if "url" in endpoint and "hospital" in endpoint and "portal" in endpoint:
                 found.set()
         found.set()
 
@@ -83,7 +86,7 @@ def start_server(data: Path, env_extra: dict, timeout: float = 60.0, args: tuple
         process.kill()
         raise RuntimeError(f"chainvault serve did not start: {lines}")
     return Server(endpoint["url"], env_extra.get("CHAINVAULT_ACCESS_KEY", ""), env_extra.get("CHAINVAULT_SECRET_KEY", ""), data, process, lines,
-                  hospital=endpoint.get("hospital", ""))
+                  hospital=endpoint.get("hospital", ""), portal=endpoint.get("portal", ""))
 
 
 def random_file(path: Path, size: int) -> bytes:

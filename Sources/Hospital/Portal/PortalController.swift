@@ -82,7 +82,7 @@ struct PortalController: Sendable {
         ("name", "name", "field_name", nil, "text", "name"),
         ("email", "email", "field_email", nil, "email", "email"),
         ("password", "password", "field_password", "hint_password", "password", "new-password"),
-        ("date_of_birth", "dateOfBirth", "field_date_of_birth", "hint_date_of_birth", "date", "bday"),
+        ("date_of_birth", "dateOfBirth", "field_date_of_birth", "hint_date_of_birth", "text", "bday"),
         ("phone", "phone", "field_phone", nil, "tel", "tel"),
     ]
 
@@ -207,6 +207,7 @@ enum PortalStatic {
     static func add(to router: Router<HospitalRequestContext>) {
         router.get("static/portal.css") { _, _ in file(PackageResources.portal_css, type: "text/css; charset=utf-8") }
         router.get("static/portal.js") { _, _ in file(PackageResources.portal_js, type: "text/javascript; charset=utf-8") }
+        router.get("static/icon.svg") { _, _ in file(PackageResources.icon_svg, type: "image/svg+xml") }
     }
 
     static func file(_ bytes: [UInt8], type: String) -> Response {

@@ -1,0 +1,137 @@
+"""The hospital portal in a real browser: Debian's chromium driven by Playwright (never `playwright
+install`). Each test waits for what the page shows, never for time."""
+import re
+import subprocess
+import uuid
+
+import pytest
+
+from conftest import BIN
+
+sync_api = pytest.importorskip("playwright.sync_api", reason="make test installs playwright (scripts/install-deps.sh test)")
+CHROMIUM = "/usr/bin/chromium"
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        version = subprocess.run([CHROMIUM, "--version"], capture_output=True, text=True).stdout.strip()
+        print(f"playwright {sync_api.__name__} driving {version} (protocol {browser.version})")
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, server):
+    context = browser.new_context(base_url=server.portal.rstrip("/"))
+    page = context.new_page()
+    problems = []
+    # Script errors and CSP violations; a page answered 4xx on purpose (a refused sign-in) is not one,
+    # but a style sheet, script or icon that fails to load is.
+    page.on("console", lambda message: problems.append(message.text)
+            if message.type == "error" and not message.text.startswith("Failed to load resource") else None)
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    page.on("response", lambda response: problems.append(f"{response.status} {response.url}")
+            if response.status >= 400 and response.request.resource_type != "document" else None)
+    yield page
+    context.close()
+    assert not problems, f"the browser reported errors (a CSP violation, a script error): {problems}"
+
+
+def register(page, email, name="Ada Lovelace"):
+    page.goto("/register")
+    page.get_by_label("Name").fill(name)
+    page.get_by_label("E-mail address").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_label("Date of birth").fill("1985-04-12")
+    page.get_by_label("Phone number").fill("+44 20 7946 0000")
+    page.get_by_role("button", name="Create my account").click()
+    page.wait_for_url("**/dashboard")
+
+
+def test_the_portal_address_is_printed_and_serves_the_home_page(server, page):
+    assert re.fullmatch(r"http://127\.0\.0\.1:\d+/", server.portal), server.portal
+    page.goto("/")
+    assert page.get_by_role("heading", level=1).inner_text() == "ChainVault Hospital"
+    for door in ("Patients", "Doctors", "Staff"):
+        assert page.get_by_role("heading", name=door).is_visible()
+
+
+def test_a_patient_registers_signs_out_and_signs_in_again(page):
+    email = f"ada-{uuid.uuid4().hex[:8]}@example.org"
+    register(page, email, name="<img src=x onerror=alert(1)> Ada")
+    assert page.get_by_role("heading", name="Your overview").is_visible()
+    assert "<img src=x onerror=alert(1)> Ada" in page.locator("header").inner_text(), "the name shows as text"
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url("**/login?signed_out=1")
+    assert page.get_by_role("status").inner_text() == "You are signed out."
+    page.goto("/dashboard")
+    page.wait_for_url("**/login?next=/dashboard")
+    page.get_by_label("E-mail address").fill(email)
+    page.get_by_label("Password").fill("not the password")
+    page.get_by_role("button", name="Sign in").click()
+    assert page.get_by_role("alert").inner_text() == "The e-mail address or the password is wrong."
+    assert page.get_by_label("E-mail address").input_value() == email
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/dashboard")
+
+
+def test_registration_errors_stand_beside_their_field(page):
+    page.goto("/register")
+    page.get_by_label("Name").fill("Grace Hopper")
+    page.get_by_label("E-mail address").fill(f"grace-{uuid.uuid4().hex[:8]}@example.org")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_label("Phone number").fill("+1 555 0100")
+    page.get_by_role("button", name="Create my account").click()
+    field = page.get_by_label("Date of birth")
+    assert field.get_attribute("aria-invalid") == "true"
+    problem = page.locator("#" + field.get_attribute("aria-describedby"))
+    assert problem.is_visible() and problem.inner_text()
+    assert page.get_by_label("Name").input_value() == "Grace Hopper", "the submitted values are kept"
+    assert page.get_by_label("Password").input_value() == "", "a password is never sent back"
+
+
+def test_registration_works_from_the_keyboard_alone(page):
+    page.goto("/register")
+    page.keyboard.press("Tab")  # the skip link first
+    assert page.evaluate("document.activeElement.textContent") == "Skip to the content"
+    page.get_by_label("Name").focus()
+    for value in ("Keyboard Only", f"keys-{uuid.uuid4().hex[:8]}@example.org", PASSWORD):
+        page.keyboard.type(value)
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.tagName") != "INPUT":
+            page.keyboard.press("Tab")
+    page.keyboard.type("1990-01-31")
+    page.keyboard.press("Tab")
+    page.keyboard.type("+44 20 7946 0001")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/dashboard")
+
+
+def test_the_doctor_directory_finds_doctors_by_specialization(server, page):
+    email = f"house-{uuid.uuid4().hex[:8]}@example.org"
+    subprocess.run([BIN, "hospital", "add-doctor", "--data", str(server.data), "--name", "Dr Gregory House",
+                    "--specialization", "Diagnostic Medicine", email], input="a long doctor password\n", text=True, check=True,
+                   capture_output=True)
+    page.goto("/doctors")
+    page.get_by_label("Specialization").fill("diagnostic")
+    page.get_by_role("button", name="Search").click()
+    page.get_by_role("link", name="Dr Gregory House").click()
+    assert page.get_by_role("heading", level=1).inner_text() == "Dr Gregory House"
+    assert page.get_by_text("Diagnostic Medicine").is_visible()
+
+
+def test_no_page_has_an_accessibility_violation(page):
+    axe_module = pytest.importorskip("axe_playwright_python.sync_playwright")
+    axe = axe_module.Axe()
+    pages = ["/", "/login", "/register", "/doctors"]
+    for path in pages:
+        page.goto(path)
+        results = axe.run(page)
+        assert results.violations_count == 0, f"{path}: {results.generate_report()}"
+    register(page, f"axe-{uuid.uuid4().hex[:8]}@example.org")
+    results = axe.run(page)
+    assert results.violations_count == 0, f"/dashboard: {results.generate_report()}"
