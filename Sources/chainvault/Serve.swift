@@ -218,7 +218,8 @@ struct Serve: AsyncParsableCommand {
             guard let url = resolvedPortalURL, ["http", "https"].contains(url.scheme?.lowercased() ?? ""), url.host?.isEmpty == false,
                 url.path.isEmpty, url.query == nil, url.user == nil
             else {
-                throw ValidationError("--portal-url '\(text)' is not an http or https address without a path, e.g. https://portal.hospital.example.")
+                throw ValidationError(
+                    "--portal-url '\(text)' is not an http or https address without a path, e.g. https://portal.hospital.example.")
             }
         }
     }
