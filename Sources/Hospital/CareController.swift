@@ -33,6 +33,9 @@ struct CareController {
         /// Shown to the slot's doctor and patient only.
         var patientId: Int64?
         var patientName: String?
+        var patientDateOfBirth: String?
+        /// Why the patient booked (symptoms), shown to the slot's doctor and patient only.
+        var reason: String?
 
         init(_ listing: SlotListing, showPatient: Bool) {
             id = listing.slot.id ?? 0
@@ -43,7 +46,14 @@ struct CareController {
             status = listing.slot.status
             patientId = showPatient ? listing.slot.patientId : nil
             patientName = showPatient ? listing.patientName : nil
+            patientDateOfBirth = showPatient ? listing.patientDateOfBirth : nil
+            reason = showPatient ? listing.slot.reason : nil
         }
+    }
+
+    /// What a patient may send when booking; the body is optional.
+    struct Booking: Decodable {
+        var reason: String?
     }
 
     struct NewSlot: Decodable {
@@ -94,7 +104,11 @@ struct CareController {
 
     @Sendable func book(_ request: Request, context: HospitalRequestContext) async throws -> SlotView {
         let patient = try context.requireIdentity(.patient)
-        return SlotView(try await scheduling.book(slotId: try context.id("id"), patientId: patient.userId), showPatient: true)
+        let hasBody = request.headers[.contentLength].map { $0 != "0" } ?? (request.headers[.transferEncoding] != nil)
+        let booking = hasBody ? try await request.decodeJSON(as: Booking.self, limit: 16 << 10) : Booking()
+        return SlotView(
+            try await scheduling.book(slotId: try context.id("id"), patientId: patient.userId, reason: booking.reason ?? ""),
+            showPatient: true)
     }
 
     @Sendable func cancel(_ request: Request, context: HospitalRequestContext) async throws -> HTTPResponse.Status {

@@ -138,6 +138,8 @@ public struct HospitalDatabase: Sendable {
             try db.alter(table: "session") { table in
                 table.add(column: "kind", .text).notNull().defaults(to: "api").check { ["api", "portal"].contains($0) }
             }
+            // Why the patient booked: their symptoms (health data; never logged).
+            try db.alter(table: "slot") { table in table.add(column: "reason", .text) }
         }
         return migrator
     }

@@ -21,6 +21,9 @@ public struct Slot: Codable, Sendable, Equatable, FetchableRecord, MutablePersis
     public var patientId: Int64?
     public var status: SlotStatus
     public var createdAt: Int64
+    /// Why the patient booked (their symptoms): health data, shown to the slot's doctor and patient
+    /// only, never logged. Nil while the slot is open.
+    public var reason: String?
 
     public static let databaseTableName = "slot"
 
@@ -32,15 +35,21 @@ public struct SlotListing: Sendable, Equatable, FetchableRecord {
     public var slot: Slot
     public var doctorName: String
     public var patientName: String?
+    /// The patient's date of birth (`YYYY-MM-DD`), for their age.
+    public var patientDateOfBirth: String?
 
     public init(row: Row) throws {
         slot = try Slot(row: row)
         doctorName = row["doctorName"]
         patientName = row["patientName"]
+        patientDateOfBirth = row["patientDateOfBirth"]
     }
 
+    /// Whether the slot is over at `now`.
+    public func isOver(at now: Int64) -> Bool { slot.startsAt + Int64(slot.durationMinutes) * 60 <= now }
+
     static let select = """
-        SELECT slot.*, doctor.name AS doctorName, patient.name AS patientName FROM slot
+        SELECT slot.*, doctor.name AS doctorName, patient.name AS patientName, patient.dateOfBirth AS patientDateOfBirth FROM slot
         JOIN user AS doctor ON doctor.id = slot.doctorId LEFT JOIN user AS patient ON patient.id = slot.patientId
         """
 }
@@ -83,12 +92,15 @@ public struct Scheduling: Sendable {
         }
     }
 
-    /// Publishes a slot in the doctor's calendar.
-    /// - Throws: `invalid_field` for a start in the past or too far ahead or a bad duration,
-    ///   `slot_overlaps` when it overlaps one of the doctor's slots.
+    /// Publishes a slot in the doctor's calendar. It may start in the current minute (a patient who is
+    /// there now), so that its checkup can be completed at once.
+    /// - Throws: `invalid_field` for a start before the current minute or too far ahead or a bad
+    ///   duration, `slot_overlaps` when it overlaps one of the doctor's slots.
     public func publish(doctorId: Int64, startsAt: Int64, durationMinutes: Int) async throws -> SlotListing {
         let now = clock()
-        guard startsAt > now else { throw HospitalError.invalid("startsAt", "A slot starts in the future.") }
+        guard startsAt >= now - now % 60 else {
+            throw HospitalError.invalid("startsAt", "A slot starts in the current minute or later.")
+        }
         guard startsAt <= now + Self.maxHorizon else { throw HospitalError.invalid("startsAt", "A slot starts within two years.") }
         guard (5...Self.maxDuration).contains(durationMinutes) else {
             throw HospitalError.invalid("durationMinutes", "A slot lasts 5 to \(Self.maxDuration) minutes.")
@@ -132,18 +144,26 @@ public struct Scheduling: Sendable {
         }
     }
 
-    /// Books an open slot for the patient. One UPDATE guarded by the slot's status decides it, so of two
-    /// patients booking at once exactly one gets the slot.
-    /// - Throws: `not_found`, `slot_in_past`, `slot_taken`.
-    public func book(slotId: Int64, patientId: Int64) async throws -> SlotListing {
+    /// Books an open slot for the patient, until the slot is over (one that started is a walk-in), with
+    /// the reason for the visit. One UPDATE guarded by the slot's status decides it, so of two patients
+    /// booking at once exactly one gets the slot.
+    /// - Parameter reason: The symptoms or reason, up to 2000 characters; empty for none.
+    /// - Throws: `invalid_field` (reason), `not_found`, `slot_in_past`, `slot_taken`.
+    public func book(slotId: Int64, patientId: Int64, reason: String = "") async throws -> SlotListing {
         let now = clock()
+        let reason = try Validation.reason(reason)
         return try await database.writer.write { db in
             try db.execute(
-                sql: "UPDATE slot SET status = 'booked', patientId = ? WHERE id = ? AND status = 'open' AND startsAt > ?",
-                arguments: [patientId, slotId, now])
+                sql: """
+                    UPDATE slot SET status = 'booked', patientId = ?, reason = ?
+                    WHERE id = ? AND status = 'open' AND startsAt + durationMinutes * 60 > ?
+                    """,
+                arguments: [patientId, reason, slotId, now])
             if db.changesCount == 1 { return try Self.listing(slotId, in: db)! }
             guard let slot = try Slot.fetchOne(db, key: slotId) else { throw HospitalError.notFound("slot") }
-            if slot.startsAt <= now { throw HospitalError.conflict("slot_in_past", "The slot has started already.") }
+            if slot.startsAt + Int64(slot.durationMinutes) * 60 <= now {
+                throw HospitalError.conflict("slot_in_past", "The slot is over.")
+            }
             throw HospitalError.conflict("slot_taken", "The slot is booked already.")
         }
     }
@@ -158,7 +178,7 @@ public struct Scheduling: Sendable {
             }
             guard slot.status == .booked else { throw HospitalError.conflict("slot_completed", "The checkup took place already.") }
             guard slot.startsAt > now else { throw HospitalError.conflict("slot_in_past", "The slot has started already.") }
-            try db.execute(sql: "UPDATE slot SET status = 'open', patientId = NULL WHERE id = ?", arguments: [slotId])
+            try db.execute(sql: "UPDATE slot SET status = 'open', patientId = NULL, reason = NULL WHERE id = ?", arguments: [slotId])
         }
     }
 

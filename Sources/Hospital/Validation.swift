@@ -91,6 +91,16 @@ enum Validation {
         return trimmed
     }
 
+    /// Why a patient books (symptoms): at most 2000 characters, lines allowed, no other control
+    /// characters; nil when empty.
+    static func reason(_ value: String) throws(HospitalError) -> String? {
+        let trimmed = value.trimmingCharacters(in: .whitespacesAndNewlines).replacingOccurrences(of: "\r\n", with: "\n")
+        guard trimmed.count <= 2000, !trimmed.unicodeScalars.contains(where: { $0 != "\n" && isForbiddenInText($0) }) else {
+            throw .invalid("reason", "A reason has at most 2000 characters and no control characters.")
+        }
+        return trimmed.isEmpty ? nil : trimmed
+    }
+
     /// A report title: 1 to 200 characters, no control characters (it goes into messages and file names).
     static func title(_ value: String) throws(HospitalError) -> String {
         let trimmed = value.trimmingCharacters(in: .whitespacesAndNewlines)

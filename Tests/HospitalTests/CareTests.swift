@@ -199,14 +199,49 @@ func bookedAppointment(
         #expect(outcomes.filter { $0 == "slot_taken" }.count == patients.count - 1)
     }
 
-    @Test func aPublishedSlotCannotBeBookedOnceItStarted() async throws {
+    @Test func aPublishedSlotCannotBeBookedOnceItIsOver() async throws {
         let fixture = try HospitalFixture()
         let cast = try await Cast(fixture)
         let slot = try await fixture.services.scheduling.publish(
             doctorId: cast.cardiologist.id, startsAt: fixture.clock.now + 60, durationMinutes: 15)
-        fixture.clock.advance(by: 60)
-        await #expect(throws: HospitalError.conflict("slot_in_past", "The slot has started already.")) {
+        fixture.clock.advance(by: 16 * 60)
+        await #expect(throws: HospitalError.conflict("slot_in_past", "The slot is over.")) {
             try await fixture.services.scheduling.book(slotId: slot.slot.id!, patientId: cast.ada.id)
         }
+    }
+}
+
+@Suite struct WalkInTests {
+    @Test func aSlotInTheCurrentMinuteCanBeBookedWithAReasonAndCompletedAtOnce() async throws {
+        let fixture = try HospitalFixture()
+        let cast = try await Cast(fixture)
+        fixture.clock.advance(by: 42)  // mid-minute
+        let now = fixture.clock.now
+        let scheduling = fixture.services.scheduling
+        let slot = try await scheduling.publish(doctorId: cast.cardiologist.id, startsAt: now - now % 60, durationMinutes: 15)
+        await #expect(throws: HospitalError.self) {
+            try await scheduling.publish(doctorId: cast.cardiologist.id, startsAt: now - now % 60 - 60, durationMinutes: 15)
+        }
+        let booked = try await scheduling.book(slotId: slot.slot.id!, patientId: cast.ada.id, reason: "  Chest pain\r\nsince Monday  ")
+        #expect(booked.slot.reason == "Chest pain\nsince Monday")
+        #expect(booked.patientDateOfBirth == "1985-04-12")
+        let completed = try await scheduling.complete(slotId: slot.slot.id!, doctorId: cast.cardiologist.id)
+        #expect(completed.slot.status == .completed)
+    }
+
+    @Test func aReasonWithControlCharactersOrTooLongIsRefusedAndCancellingForgetsIt() async throws {
+        let fixture = try HospitalFixture()
+        let cast = try await Cast(fixture)
+        let scheduling = fixture.services.scheduling
+        let slot = try await scheduling.publish(doctorId: cast.cardiologist.id, startsAt: fixture.clock.now + 3600, durationMinutes: 15)
+        for reason in ["a\u{0}b", "a\u{202E}b", String(repeating: "x", count: 2001)] {
+            await #expect(throws: HospitalError.invalid("reason", "A reason has at most 2000 characters and no control characters.")) {
+                try await scheduling.book(slotId: slot.slot.id!, patientId: cast.ada.id, reason: reason)
+            }
+        }
+        _ = try await scheduling.book(slotId: slot.slot.id!, patientId: cast.ada.id, reason: "headache")
+        try await scheduling.cancel(slotId: slot.slot.id!, patientId: cast.ada.id)
+        let reopened = try await scheduling.openSlots(doctorId: cast.cardiologist.id)
+        #expect(reopened.first?.slot.reason == nil)
     }
 }
