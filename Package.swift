@@ -38,6 +38,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
+        .package(url: "https://github.com/vapor/multipart-kit.git", from: "4.7.1"),
     ],
     targets: [
         // Pure S3 wire protocol: SigV4, payload hashes and checksums, XML types, error codes.
@@ -148,6 +149,7 @@ let package = Package(
                 .product(name: "NIOExtras", package: "swift-nio-extras"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "MultipartKit", package: "multipart-kit"),
             ],
             // The OpenAPI document served at /openapi.json (docs/openapi.json links to it), and the
             // portal's templates, strings, style sheet and script: inside the binary, which needs no
@@ -164,6 +166,11 @@ let package = Package(
                 .embedInCode("Portal/Templates/doctors.mustache"),
                 .embedInCode("Portal/Templates/doctor.mustache"),
                 .embedInCode("Portal/Templates/error.mustache"),
+                .embedInCode("Portal/Templates/book.mustache"),
+                .embedInCode("Portal/Templates/appointments.mustache"),
+                .embedInCode("Portal/Templates/calendar.mustache"),
+                .embedInCode("Portal/Templates/upload.mustache"),
+                .embedInCode("Portal/Templates/reports.mustache"),
                 .embedInCode("Portal/Strings/en.json"),
                 .embedInCode("Portal/Static/portal.css"),
                 .embedInCode("Portal/Static/portal.js"),

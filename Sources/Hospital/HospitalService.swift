@@ -92,7 +92,7 @@ public func buildHospitalApplication(
     CareController(scheduling: services.scheduling).addRoutes(to: api)
     ReportController(reports: services.reports, consent: services.consent, logger: logger).addRoutes(to: api)
     ConsentController(consent: services.consent, database: services.database).addRoutes(to: api)
-    try addPortal(to: router, configuration: configuration.portal, services: services)
+    try addPortal(to: router, configuration: configuration.portal, services: services, logger: logger)
     let limiter = ConnectionLimiter(policy: configuration.connections)
     return Application(
         router: router,

@@ -59,14 +59,7 @@ struct ReportController {
         }
         let upload = Reports.Upload(
             patientId: patientId, title: title, contentType: request.headers[.contentType], declaredLength: declared)
-        let listing: ReportListing
-        do {
-            listing = try await reports.upload(upload, body: CompleteBody(base: request.body, declaredLength: declared), by: doctor)
-        } catch  where isOutOfSpace(error) {
-            // Nothing is kept: the spool file is gone and the chunks written so far no chain reaches
-            // (`chain orphans --delete` removes them).
-            throw HospitalError.insufficientStorage
-        }
+        let listing = try await reports.upload(upload, body: CompleteBody(base: request.body, declaredLength: declared), by: doctor)
         return EditedResponse(status: .created, response: ReportView(listing))
     }
 
@@ -78,46 +71,10 @@ struct ReportController {
         ReportView(try await reports.report(try context.id("id"), for: try context.requireIdentity()))
     }
 
-    /// The report's bytes, streamed as each chunk authenticates. A chain that fails mid-way cuts the
-    /// response (the length was announced), so a client never mistakes a part for the whole.
+    /// The report's bytes (``ReportDownload``).
     @Sendable func download(_ request: Request, context: HospitalRequestContext) async throws -> Response {
         let identity = try context.requireIdentity()
-        let listing = try await reports.openForDownload(try context.id("id"), by: identity)
-        let report = listing.report
-        let reports = self.reports
-        let logger = self.logger
-        do {
-            try await reports.checkReadable(report, by: identity)
-        } catch {
-            logger.error("report unreadable", metadata: ["report": "\(report.id ?? 0)"])
-            throw error
-        }
-        var headers: HTTPFields = [
-            .contentType: report.contentType, .contentLength: String(report.size), .cacheControl: "no-store",
-            .contentDisposition: "attachment; filename=\"report-\(report.id ?? 0)\"",
-        ]
-        headers[HTTPField.Name("X-Content-Type-Options")!] = "nosniff"
-        headers[HTTPField.Name("X-Content-SHA256")!] = report.sha256
-        return Response(
-            status: .ok, headers: headers,
-            body: ResponseBody(contentLength: Int(report.size)) { writer in
-                do {
-                    // In 64 KiB pieces: no second copy of a whole chunk waits on a slow socket.
-                    try await reports.read(report) { plaintext in
-                        var offset = plaintext.startIndex
-                        while offset < plaintext.endIndex {
-                            let end = Swift.min(offset + 65536, plaintext.endIndex)
-                            try await writer.write(ByteBuffer(bytes: plaintext[offset..<end]))
-                            offset = end
-                        }
-                    }
-                } catch {
-                    logger.error("report read failed", metadata: ["report": "\(report.id ?? 0)", "error": "\(error)"])
-                    await reports.recordFailedDownload(report, by: identity, reason: "\(error)")
-                    throw error
-                }
-                try await writer.finish(nil)
-            })
+        return try await ReportDownload.response(try context.id("id"), for: identity, reports: reports, logger: logger)
     }
 
     @Sendable func requestAccess(_ request: Request, context: HospitalRequestContext) async throws -> EditedResponse<

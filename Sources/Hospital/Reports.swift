@@ -96,7 +96,7 @@ public struct Reports: Sendable {
     /// Stores a report: checks that the doctor completed a checkup with the patient, writes the body as a
     /// chain (streamed through an encrypted spool file), then records the row and its ledger entry together.
     /// - Throws: `invalid_field` (title, contentType), `no_completed_checkup` (also for an unknown patient),
-    ///   413 `too_large`.
+    ///   413 `too_large`, 507 `insufficient_storage`.
     public func upload<Body: AsyncSequence>(_ upload: Upload, body: Body, by doctor: Identity) async throws -> ReportListing
     where Body.Element == ByteBuffer {
         let title = try Validation.title(upload.title)
@@ -118,6 +118,10 @@ public struct Reports: Sendable {
             head = try await vault.write(body, limit: maxSize)
         } catch SpoolError.tooLarge {
             throw Self.tooLarge(maxSize)
+        } catch  where isOutOfSpace(error) {
+            // Nothing is kept: the spool file is gone and the chunks written so far no chain reaches
+            // (`chain orphans --delete` removes them).
+            throw HospitalError.insufficientStorage
         }
         let now = clock()
         return try await database.writer.write { db in

@@ -122,16 +122,21 @@ public struct Scheduling: Sendable {
         }
     }
 
-    /// A doctor's slots that are still open and start in the future.
+    /// A doctor's slots that are still open and not over (one that started may still be booked).
     public func openSlots(doctorId: Int64) async throws -> [SlotListing] {
         let now = clock()
         return try await database.writer.read { db in
             try SlotListing.fetchAll(
                 db,
                 sql: SlotListing.select
-                    + " WHERE slot.doctorId = ? AND doctor.role = 'doctor' AND slot.status = 'open' AND slot.startsAt > ? ORDER BY slot.startsAt LIMIT \(Page.size)",
+                    + " WHERE slot.doctorId = ? AND doctor.role = 'doctor' AND slot.status = 'open' AND slot.startsAt + slot.durationMinutes * 60 > ? ORDER BY slot.startsAt LIMIT \(Page.size)",
                 arguments: [doctorId, now])
         }
+    }
+
+    /// One slot as anyone may see it before booking (no patient): nil when it does not exist.
+    public func slot(id: Int64) async throws -> SlotListing? {
+        try await database.writer.read { db in try Self.listing(id, in: db) }
     }
 
     /// The caller's slots: a doctor's own calendar (with patient names) or a patient's bookings.

@@ -1,9 +1,12 @@
 import Hummingbird
+import Logging
 
 /// The portal on the hospital router: its files, then its pages behind their middleware (outermost
 /// first): security headers, the session cookie (so that error pages know who is signed in and
 /// whether a session just ended), HTML errors, the cross-site check.
-func addPortal(to router: Router<HospitalRequestContext>, configuration: PortalConfiguration, services: HospitalServices) throws {
+func addPortal(
+    to router: Router<HospitalRequestContext>, configuration: PortalConfiguration, services: HospitalServices, logger: Logger
+) throws {
     let pages = try PortalPages(configuration: configuration, idleSeconds: services.sessionPolicy.portalIdle)
     PortalStatic.add(to: router)
     let group = router.group()
@@ -13,4 +16,6 @@ func addPortal(to router: Router<HospitalRequestContext>, configuration: PortalC
         .add(middleware: CrossSiteRequestMiddleware(configuration: configuration))
     PortalController(services: services, pages: pages, cookies: PortalCookies(configuration: configuration), clock: services.clock)
         .addRoutes(to: group)
+    PortalCareController(services: services, pages: pages, clock: services.clock).addRoutes(to: group)
+    PortalReportController(services: services, pages: pages, logger: logger).addRoutes(to: group)
 }

@@ -192,8 +192,11 @@ struct PortalController: Sendable {
         let id = try context.id("id")
         let doctor = try await services.accounts.user(id: id)
         guard doctor.role == .doctor else { throw HospitalError.notFound("doctor") }
-        let slots = try await services.scheduling.openSlots(doctorId: id).map {
-            ["when": pages.format($0.slot.startsAt), "minutes": "\($0.slot.durationMinutes)"]
+        let slots = try await services.scheduling.openSlots(doctorId: id).map { listing -> [String: Any] in
+            [
+                "id": "\(listing.slot.id ?? 0)", "when": pages.format(listing.slot.startsAt), "minutes": "\(listing.slot.durationMinutes)",
+                "canBook": context.identity?.role == .patient, "signInToBook": context.identity == nil,
+            ]
         }
         return pages.render(
             "doctor",

@@ -22,6 +22,9 @@ struct PortalPages: Sendable {
         ("dashboard_doctor", PackageResources.dashboard_doctor_mustache),
         ("dashboard_admin", PackageResources.dashboard_admin_mustache), ("doctors", PackageResources.doctors_mustache),
         ("doctor", PackageResources.doctor_mustache), ("error", PackageResources.error_mustache),
+        ("book", PackageResources.book_mustache), ("appointments", PackageResources.appointments_mustache),
+        ("calendar", PackageResources.calendar_mustache), ("upload", PackageResources.upload_mustache),
+        ("reports", PackageResources.reports_mustache),
     ]
 
     init(configuration: PortalConfiguration, idleSeconds: Int64) throws {

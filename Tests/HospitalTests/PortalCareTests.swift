@@ -1,0 +1,218 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import Testing
+
+@testable import Hospital
+
+/// A `multipart/form-data` body as a browser sends it: fields in order, then the file.
+func multipartForm(boundary: String, fields: [(String, String)], file: (name: String, type: String, bytes: [UInt8])?) -> ByteBuffer {
+    var body = ByteBuffer()
+    for (name, value) in fields {
+        body.writeString("--\(boundary)\r\nContent-Disposition: form-data; name=\"\(name)\"\r\n\r\n\(value)\r\n")
+    }
+    if let file {
+        body.writeString(
+            "--\(boundary)\r\nContent-Disposition: form-data; name=\"file\"; filename=\"\(file.name)\"\r\nContent-Type: \(file.type)\r\n\r\n"
+        )
+        body.writeBytes(file.bytes)
+        body.writeString("\r\n")
+    }
+    body.writeString("--\(boundary)--\r\n")
+    return body
+}
+
+@Suite struct PortalCareTests {
+    struct People {
+        let doctor: Browser
+        let patient: Browser
+        let doctorId: Int64
+    }
+
+    func app(_ fixture: HospitalFixture) throws -> some ApplicationProtocol {
+        try buildHospitalApplication(
+            configuration: .init(port: 0, portal: .init(timeZone: TimeZone(identifier: "Europe/London")!)), services: fixture.services)
+    }
+
+    /// A doctor and a patient, both signed in to the portal.
+    func people(_ fixture: HospitalFixture, _ client: some TestClientProtocol) async throws -> People {
+        let doctor = try await fixture.accounts.createStaff(
+            .init(
+                role: .doctor, name: "Dr Carl Heart", email: "heart@example.org", password: "a long doctor password",
+                specialization: "Cardiology"))
+        let doctorBrowser = Browser()
+        let signedIn = try await doctorBrowser.post(client, "/login", ["email": "heart@example.org", "password": "a long doctor password"])
+        #expect(signedIn.status == .seeOther)
+        let patient = Browser()
+        #expect(try await patient.post(client, "/register", portalPatient()).status == .seeOther)
+        return People(doctor: doctorBrowser, patient: patient, doctorId: doctor.id!)
+    }
+
+    @Test func aPatientBooksWithSymptomsTheDoctorSeesThemAndCompletesAWalkIn() async throws {
+        let fixture = try HospitalFixture()
+        try await app(fixture).test(.router) { client in
+            let people = try await people(fixture, client)
+            // The doctor publishes a slot in the current minute, in London time (the fixture's clock is UTC, winter).
+            let now = Date(timeIntervalSince1970: TimeInterval(fixture.clock.now))
+            var calendar = Calendar(identifier: .gregorian)
+            calendar.timeZone = TimeZone(identifier: "Europe/London")!
+            let parts = calendar.dateComponents([.year, .month, .day, .hour, .minute], from: now)
+            let date = String(format: "%04d-%02d-%02d", parts.year!, parts.month!, parts.day!)
+            let time = String(format: "%02d:%02d", parts.hour!, parts.minute!)
+            let published = try await people.doctor.post(
+                client, "/calendar/slots", ["date": date, "time": time, "minutes": "30", "repeat": "once"])
+            #expect(published.status == .seeOther && published.headers[.location] == "/calendar?done=published&count=1")
+            let slot = try #require(try await fixture.services.scheduling.openSlots(doctorId: people.doctorId).first)
+            #expect(slot.slot.startsAt == fixture.clock.now - fixture.clock.now % 60)
+
+            let doctorPage = try await people.patient.get(client, "/doctors/\(people.doctorId)")
+            #expect(doctorPage.text.contains("/slots/\(slot.slot.id!)/book"))
+            let empty = try await people.patient.post(client, "/slots/\(slot.slot.id!)/book", ["reason": "  "])
+            #expect(empty.status == .badRequest && empty.text.contains("Tell the doctor why you come."))
+            let booked = try await people.patient.post(client, "/slots/\(slot.slot.id!)/book", ["reason": "Chest <pain>\nsince Monday"])
+            #expect(booked.status == .seeOther && booked.headers[.location] == "/appointments?done=booked")
+            let appointments = try await people.patient.get(client, "/appointments?done=booked")
+            #expect(appointments.text.contains("Your appointment is booked.") && appointments.text.contains("Dr Carl Heart"))
+            #expect(appointments.text.contains("Chest &lt;pain&gt;"))
+
+            let calendarPage = try await people.doctor.get(client, "/calendar")
+            #expect(calendarPage.text.contains("Ada Patient") && calendarPage.text.contains("Chest &lt;pain&gt;\nsince Monday"))
+            #expect(calendarPage.text.contains("<td>41</td>"), "the patient's age (born 1985-04-12, now 2027-01-15)")
+            let completed = try await people.doctor.post(client, "/calendar/slots/\(slot.slot.id!)/complete", [:])
+            #expect(completed.status == .seeOther)
+            #expect(try await people.doctor.get(client, "/calendar").text.contains("/calendar/slots/\(slot.slot.id!)/report"))
+            // A second booking of the taken slot is refused on the page, not with a crash.
+            let other = Browser()
+            _ = try await other.post(client, "/register", portalPatient("bob@example.org", name: "Bob"))
+            #expect(try await other.get(client, "/slots/\(slot.slot.id!)/book").status == .notFound)
+        }
+    }
+
+    @Test func onlyTheRightRoleReachesEachPage() async throws {
+        let fixture = try HospitalFixture()
+        try await app(fixture).test(.router) { client in
+            let people = try await people(fixture, client)
+            #expect(try await people.patient.get(client, "/calendar").status == .forbidden)
+            #expect(try await people.doctor.get(client, "/appointments").status == .forbidden)
+            #expect(try await people.patient.post(client, "/calendar/slots", ["date": "2030-01-01", "time": "09:00"]).status == .forbidden)
+            #expect(try await Browser().get(client, "/calendar").status == .seeOther)
+        }
+    }
+
+    @Test func aDoctorPublishesRepeatingSlotsAndBadDatesAreRefusedOnThePage() async throws {
+        let fixture = try HospitalFixture()
+        try await app(fixture).test(.router) { client in
+            let people = try await people(fixture, client)
+            let weekly = try await people.doctor.post(
+                client, "/calendar/slots", ["date": "2027-03-22", "time": "09:30", "minutes": "15", "repeat": "weekly4"])
+            #expect(weekly.headers[.location] == "/calendar?done=published&count=4")
+            let starts = try await fixture.services.scheduling.openSlots(doctorId: people.doctorId).map(\.slot.startsAt)
+            // 09:30 in London: GMT before 28 March 2027, BST after.
+            #expect(
+                starts.map { Date(timeIntervalSince1970: TimeInterval($0)).formatted(.iso8601) } == [
+                    "2027-03-22T09:30:00Z", "2027-03-29T08:30:00Z", "2027-04-05T08:30:00Z", "2027-04-12T08:30:00Z",
+                ])
+            for fields in [
+                ["date": "2027-02-30", "time": "09:00", "minutes": "15", "repeat": "once"],
+                ["date": "tomorrow", "time": "09:00", "minutes": "15", "repeat": "once"],
+                ["date": "2027-03-22", "time": "25:00", "minutes": "15", "repeat": "once"],
+                ["date": "2027-03-22", "time": "10:00", "minutes": "7", "repeat": "once"],
+            ] {
+                let refused = try await people.doctor.post(client, "/calendar/slots", fields)
+                #expect(refused.status == .badRequest && refused.text.contains("Give a date and a start time."), "\(fields)")
+            }
+            let overlap = try await people.doctor.post(
+                client, "/calendar/slots", ["date": "2027-03-22", "time": "09:35", "minutes": "15", "repeat": "once"])
+            #expect(overlap.status == .conflict && overlap.text.contains("overlaps"))
+        }
+    }
+
+    @Test func aReportUploadedFromTheFormStreamsIntoAChainAndDownloadsIdentical() async throws {
+        let fixture = try HospitalFixture(maxReportSize: 1 << 20)
+        try await app(fixture).test(.router) { client in
+            let people = try await people(fixture, client)
+            let slot = try await fixture.services.scheduling.publish(
+                doctorId: people.doctorId, startsAt: fixture.clock.now - fixture.clock.now % 60, durationMinutes: 15)
+            _ = try await people.patient.post(client, "/slots/\(slot.slot.id!)/book", ["reason": "check"])
+            _ = try await people.doctor.post(client, "/calendar/slots/\(slot.slot.id!)/complete", [:])
+            let token = try await people.doctor.formToken(client)
+            let boundary = "----chainvault\(UUID().uuidString)"
+            var pdf = Array("%PDF-1.7\r\n".utf8)
+            pdf += (0..<100_000).map { UInt8(truncatingIfNeeded: $0 &* 31) }  // \r, \n and "--" inside
+            pdf += Array("\r\n--\(boundary.dropLast())x\r\n%%EOF".utf8)
+            let headers: HTTPFields = [.contentType: "multipart/form-data; boundary=\(boundary)", .origin: "http://localhost"]
+            let uri = "/calendar/slots/\(slot.slot.id!)/report"
+
+            let empty = try await people.doctor.send(
+                client, uri, method: .post, headers: headers,
+                body: multipartForm(
+                    boundary: boundary, fields: [("form_token", token), ("title", "")], file: ("x.pdf", "application/pdf", [])))
+            #expect(empty.status == .badRequest && empty.text.contains("The file is empty."))
+            let forged = try await people.doctor.send(
+                client, uri, method: .post, headers: headers,
+                body: multipartForm(boundary: boundary, fields: [("form_token", "forged")], file: ("x.pdf", "application/pdf", pdf)))
+            #expect(forged.status == .forbidden)
+            let tooLarge = try await people.doctor.send(
+                client, uri, method: .post, headers: headers,
+                body: multipartForm(
+                    boundary: boundary, fields: [("form_token", token)],
+                    file: ("big.bin", "application/octet-stream", [UInt8](repeating: 1, count: (1 << 20) + 1))))
+            #expect(tooLarge.status == .contentTooLarge)
+            #expect(try await fixture.services.reports.list(for: Identity(userId: people.doctorId, role: .doctor, name: "")).isEmpty)
+
+            let stored = try await people.doctor.send(
+                client, uri, method: .post, headers: headers,
+                body: multipartForm(
+                    boundary: boundary, fields: [("form_token", token), ("title", "")],
+                    file: ("C:\\scans\\Blood test.pdf", "application/pdf", pdf)))
+            #expect(stored.status == .seeOther && stored.headers[.location] == "/calendar?done=uploaded")
+
+            let list = try await people.patient.get(client, "/reports")
+            #expect(list.text.contains("Blood test.pdf") && list.text.contains("Dr Carl Heart"))
+            let id = try #require(
+                try await fixture.services.reports.list(for: Identity(userId: people.doctorId, role: .doctor, name: "")).first?.report.id)
+            let download = try await people.patient.get(client, "/reports/\(id)/download")
+            #expect(download.status == .ok && Array(download.body.readableBytesView) == pdf)
+            #expect(download.headers[.contentType] == "application/pdf")
+            #expect(download.headers[.contentDisposition] == "attachment; filename=\"Blood test.pdf\"; filename*=UTF-8''Blood%20test.pdf")
+            // Another patient sees neither the report nor its download.
+            let other = Browser()
+            _ = try await other.post(client, "/register", portalPatient("eve@example.org", name: "Eve"))
+            #expect(!(try await other.get(client, "/reports").text.contains("Blood test")))
+            #expect(try await other.get(client, "/reports/\(id)/download").status == .notFound)
+        }
+    }
+
+    @Test func malformedMultipartBodiesAreRefusedAsBadForms() async throws {
+        let fixture = try HospitalFixture()
+        try await app(fixture).test(.router) { client in
+            let people = try await people(fixture, client)
+            let slot = try await fixture.services.scheduling.publish(
+                doctorId: people.doctorId, startsAt: fixture.clock.now - fixture.clock.now % 60, durationMinutes: 15)
+            _ = try await people.patient.post(client, "/slots/\(slot.slot.id!)/book", ["reason": "check"])
+            _ = try await people.doctor.post(client, "/calendar/slots/\(slot.slot.id!)/complete", [:])
+            let uri = "/calendar/slots/\(slot.slot.id!)/report"
+            let cases: [(String, ByteBuffer)] = [
+                ("multipart/form-data", ByteBuffer(string: "x")),
+                ("multipart/form-data; boundary=\(String(repeating: "b", count: 71))", ByteBuffer(string: "x")),
+                ("multipart/form-data; boundary=b", ByteBuffer(string: "--b\r\nbad header\r\n\r\n")),
+                (
+                    "multipart/form-data; boundary=b",
+                    ByteBuffer(string: "--b\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nunterminated")
+                ),
+                (
+                    "multipart/form-data; boundary=b",
+                    ByteBuffer(
+                        string: String(repeating: "--b\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nv\r\n", count: 20) + "--b--")
+                ),
+            ]
+            for (type, body) in cases {
+                let response = try await people.doctor.send(
+                    client, uri, method: .post, headers: [.contentType: type, .origin: "http://localhost"], body: body)
+                #expect([.badRequest, .contentTooLarge, .forbidden].contains(response.status), "\(type)")
+            }
+        }
+    }
+}
