@@ -313,6 +313,21 @@ public struct Accounts: Sendable {
         return user
     }
 
+    /// The names of users by id (for lists that show people, not numbers).
+    public func names(_ ids: Set<Int64>) async throws -> [Int64: String] {
+        guard !ids.isEmpty else { return [:] }
+        return try await database.writer.read { db in
+            var names: [Int64: String] = [:]
+            for row in try Row.fetchAll(
+                db, sql: "SELECT id, name FROM user WHERE id IN (\(ids.map { _ in "?" }.joined(separator: ",")))",
+                arguments: StatementArguments(Array(ids)))
+            {
+                names[row[0]] = row[1]
+            }
+            return names
+        }
+    }
+
     /// Tokens are stored as their SHA-256 only: a copy of the database opens no session.
     static func tokenHash(_ token: String) -> Data { Data(SHA256.hash(data: Array(token.utf8))) }
 

@@ -8,6 +8,8 @@ public enum AuditAction: String, Codable, Sendable, CaseIterable {
     case accessRequest = "access_request"
     case codeIssued = "code_issued"
     case redeem, grant, deny, revoke, download
+    /// A doctor was shown the titles of a patient's reports (to ask for access to one).
+    case listReports = "list_reports"
 }
 
 /// How an audited action ended.

@@ -54,20 +54,26 @@ public struct ConsentListing<Record: FetchableRecord & TableRecord & Sendable & 
     public var reportTitle: String
     public var patientId: Int64
     public var doctorName: String
+    public var doctorSpecialization: String?
+    public var patientName: String
 
     public init(row: Row) throws {
         record = try Record(row: row)
         reportTitle = row["reportTitle"]
         patientId = row["patientId"]
         doctorName = row["doctorName"]
+        doctorSpecialization = row["doctorSpecialization"]
+        patientName = row["patientName"]
     }
 
     /// Both tables have `reportId` and `doctorId`.
     static var select: String {
         let table = "\"\(Record.databaseTableName)\""
         return """
-            SELECT \(table).*, report.title AS reportTitle, report.patientId AS patientId, doctor.name AS doctorName
+            SELECT \(table).*, report.title AS reportTitle, report.patientId AS patientId, doctor.name AS doctorName,
+            doctor.specialization AS doctorSpecialization, patient.name AS patientName
             FROM \(table) JOIN report ON report.id = \(table).reportId JOIN user AS doctor ON doctor.id = \(table).doctorId
+            JOIN user AS patient ON patient.id = report.patientId
             """
     }
 }
@@ -191,6 +197,38 @@ public struct Consent: Sendable {
                 time: now, in: db)
         }
         Counter(label: "chainvault_hospital_codes_total", dimensions: [("outcome", "issued")]).increment()
+        return listing
+    }
+
+    /// The reports a doctor may ask to read: those of patients they have an appointment with (booked or
+    /// completed), by other authors; titles, authors and dates only. Each patient whose titles are shown
+    /// gets a ledger entry, so that they see who looked at their list.
+    public func requestableReports(for doctor: Identity) async throws -> [ReportListing] {
+        let now = clock()
+        return try await database.writer.write { db in
+            let reports = try ReportListing.fetchAll(
+                db,
+                sql: ReportListing.select + """
+                     WHERE report.doctorId != ? AND report.patientId IN
+                    (SELECT patientId FROM slot WHERE doctorId = ? AND status IN ('booked', 'completed'))
+                    ORDER BY patient.name, report.id DESC LIMIT \(Page.size)
+                    """, arguments: [doctor.userId, doctor.userId])
+            for patientId in Set(reports.map(\.report.patientId)).sorted() {
+                let count = reports.filter { $0.report.patientId == patientId }.count
+                try AuditLedger.append(
+                    .init(
+                        actor: doctor.userId, .listReports, subject: "patient:\(patientId)", patient: patientId, detail: "\(count) titles"),
+                    time: now, in: db)
+            }
+            return reports
+        }
+    }
+
+    /// One of the doctor's own requests.
+    /// - Throws: `not_found` (also another doctor's).
+    public func request(_ id: Int64, of doctor: Identity) async throws -> AccessRequestListing {
+        let listing = try await database.writer.read { db in try Self.listing(id, in: db) }
+        guard let listing, listing.record.doctorId == doctor.userId else { throw HospitalError.notFound("access request") }
         return listing
     }
 

@@ -18,4 +18,5 @@ func addPortal(
         .addRoutes(to: group)
     PortalCareController(services: services, pages: pages, clock: services.clock).addRoutes(to: group)
     PortalReportController(services: services, pages: pages, logger: logger).addRoutes(to: group)
+    PortalConsentController(services: services, pages: pages, clock: services.clock).addRoutes(to: group)
 }

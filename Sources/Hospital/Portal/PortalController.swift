@@ -145,13 +145,16 @@ struct PortalController: Sendable {
                     ]
                 }
             let reports = try await services.reports.list(for: identity).map(reportRow)
-            return pages.render(
-                "dashboard_patient",
-                [
-                    "appointments": appointments, "has_appointments": !appointments.isEmpty, "reports": reports,
-                    "has_reports": !reports.isEmpty,
-                ],
-                request: request, context: context)
+            let pending = try await services.consent.requests(for: identity, status: .pending).filter { $0.record.expiresAt > now }.count
+            let grants = try await services.consent.grants(for: identity).filter { $0.record.revokedAt == nil && $0.record.expiresAt > now }
+                .count
+            var values: [String: Any] = [
+                "appointments": appointments, "has_appointments": !appointments.isEmpty, "reports": reports,
+                "has_reports": !reports.isEmpty,
+                "grants": "\(grants)",
+            ]
+            if pending > 0 { values["pending"] = "\(pending)" }
+            return pages.render("dashboard_patient", values, request: request, context: context)
         case .doctor:
             let slots = try await services.scheduling.slots(for: identity).map {
                 [

@@ -24,7 +24,9 @@ struct PortalPages: Sendable {
         ("doctor", PackageResources.doctor_mustache), ("error", PackageResources.error_mustache),
         ("book", PackageResources.book_mustache), ("appointments", PackageResources.appointments_mustache),
         ("calendar", PackageResources.calendar_mustache), ("upload", PackageResources.upload_mustache),
-        ("reports", PackageResources.reports_mustache),
+        ("reports", PackageResources.reports_mustache), ("access", PackageResources.access_mustache),
+        ("code", PackageResources.code_mustache), ("consent", PackageResources.consent_mustache),
+        ("history", PackageResources.history_mustache),
     ]
 
     init(configuration: PortalConfiguration, idleSeconds: Int64) throws {

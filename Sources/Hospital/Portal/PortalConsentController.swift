@@ -1,0 +1,192 @@
+import Foundation
+import Hummingbird
+
+/// Consent in the portal. A doctor sees the report titles of patients they have an appointment with
+/// (audited), asks for one, enters the code the patient received, then reads the report while the grant
+/// lasts. A patient sees who asks, denies, sees and revokes grants, and reads who looked at their data.
+struct PortalConsentController: Sendable {
+    let services: HospitalServices
+    let pages: PortalPages
+    let clock: @Sendable () -> Int64
+
+    func addRoutes(to group: RouterGroup<HospitalRequestContext>) {
+        group.get("access", use: access)
+        group.post("access/reports/{id}/request", use: requestAccess)
+        group.get("access/requests/{id}", use: codePage)
+        group.post("access/requests/{id}", use: redeem)
+        group.get("consent", use: consent)
+        group.post("consent/requests/{id}/deny", use: deny)
+        group.post("consent/grants/{id}/revoke", use: revoke)
+        group.get("history", use: history)
+    }
+
+    /// Time left until `expiry`, in whole minutes (at least 1 while any remains).
+    func left(_ expiry: Int64, request: Request) -> String {
+        let minutes = max(0, (expiry - clock() + 59) / 60)
+        return pages.string("minutes_left", request: request).replacingOccurrences(of: "{minutes}", with: "\(minutes)")
+    }
+
+    // MARK: Doctors
+
+    @Sendable func access(_ request: Request, context: HospitalRequestContext) async throws -> Response {
+        let doctor = try context.requireIdentity(.doctor)
+        let now = clock()
+        let grants = try await services.consent.grants(for: doctor).filter { $0.record.revokedAt == nil && $0.record.expiresAt > now }.map {
+            [
+                "reportId": "\($0.record.reportId)", "title": $0.reportTitle, "patient": $0.patientName,
+                "left": left($0.record.expiresAt, request: request),
+            ]
+        }
+        let requests = try await services.consent.requests(for: doctor).prefix(20).map { listing -> [String: Any] in
+            let pending = listing.record.status == .pending && listing.record.expiresAt > now
+            return [
+                "id": "\(listing.record.id ?? 0)", "title": listing.reportTitle, "patient": listing.patientName, "pending": pending,
+                "status": pages.string(pending ? "request_pending" : "request_\(listing.record.status.rawValue)", request: request),
+            ]
+        }
+        let requestable = try await services.consent.requestableReports(for: doctor).map { listing -> [String: Any] in
+            [
+                "id": "\(listing.report.id ?? 0)", "title": listing.report.title, "patient": listing.patientName,
+                "author": listing.doctorName,
+                "date": pages.format(listing.report.createdAt), "formToken": context.portal.formToken,
+            ]
+        }
+        var values: [String: Any] = [
+            "grants": grants, "has_grants": !grants.isEmpty, "requests": Array(requests), "has_requests": !requests.isEmpty,
+            "requestable": requestable, "has_requestable": !requestable.isEmpty,
+        ]
+        values["notice"] = notice(request)
+        return pages.render("access", values, request: request, context: context)
+    }
+
+    @Sendable func requestAccess(_ request: Request, context: HospitalRequestContext) async throws -> Response {
+        let doctor = try context.requireIdentity(.doctor)
+        _ = try await PortalForm.read(request, context: context)
+        let listing = try await services.consent.request(reportId: try context.id("id"), by: doctor)
+        return Response.redirect(to: "/access/requests/\(listing.record.id ?? 0)?done=requested")
+    }
+
+    func codeValues(_ listing: AccessRequestListing, request: Request, problem: String? = nil) -> [String: Any] {
+        let record = listing.record
+        var values: [String: Any] = [
+            "id": "\(record.id ?? 0)", "title": listing.reportTitle, "patient": listing.patientName,
+            "expires": pages.format(record.expiresAt),
+            "attemptsLeft": "\(max(0, services.consent.policy.maxAttempts - record.attempts))",
+        ]
+        if record.status != .pending || record.expiresAt <= clock() {
+            let status = pages.string(record.status == .pending ? "request_void" : "request_\(record.status.rawValue)", request: request)
+            values["closed"] = pages.string("request_closed", request: request).replacingOccurrences(of: "{status}", with: status)
+        }
+        if let problem { values["problem"] = problem }
+        values["notice"] = notice(request)
+        return values
+    }
+
+    @Sendable func codePage(_ request: Request, context: HospitalRequestContext) async throws -> Response {
+        let doctor = try context.requireIdentity(.doctor)
+        let listing = try await services.consent.request(try context.id("id"), of: doctor)
+        return pages.render("code", codeValues(listing, request: request), request: request, context: context)
+    }
+
+    @Sendable func redeem(_ request: Request, context: HospitalRequestContext) async throws -> Response {
+        let doctor = try context.requireIdentity(.doctor)
+        let form = try await PortalForm.read(request, context: context)
+        let id = try context.id("id")
+        do {
+            _ = try await services.consent.redeem(requestId: id, code: form["code"].trimmingCharacters(in: .whitespaces), by: doctor)
+            return Response.redirect(to: "/access?done=granted")
+        } catch let error as HospitalError where error.status.code < 500 && error.status != .notFound {
+            let listing = try await services.consent.request(id, of: doctor)
+            return pages.render(
+                "code", codeValues(listing, request: request, problem: error.message), status: error.status, request: request,
+                context: context)
+        }
+    }
+
+    // MARK: Patients
+
+    @Sendable func consent(_ request: Request, context: HospitalRequestContext) async throws -> Response {
+        let patient = try context.requireIdentity(.patient)
+        let now = clock()
+        let requests = try await services.consent.requests(for: patient, status: .pending).filter { $0.record.expiresAt > now }.map {
+            listing -> [String: Any] in
+            [
+                "id": "\(listing.record.id ?? 0)", "doctor": listing.doctorName, "specialization": listing.doctorSpecialization ?? "",
+                "title": listing.reportTitle, "expires": pages.format(listing.record.expiresAt), "formToken": context.portal.formToken,
+            ]
+        }
+        let grants = try await services.consent.grants(for: patient).filter { $0.record.revokedAt == nil && $0.record.expiresAt > now }.map
+        {
+            listing -> [String: Any] in
+            [
+                "id": "\(listing.record.id ?? 0)", "doctor": listing.doctorName, "title": listing.reportTitle,
+                "left": left(listing.record.expiresAt, request: request), "formToken": context.portal.formToken,
+            ]
+        }
+        var values: [String: Any] = [
+            "requests": requests, "has_requests": !requests.isEmpty, "grants": grants, "has_grants": !grants.isEmpty,
+        ]
+        values["notice"] = notice(request)
+        return pages.render("consent", values, request: request, context: context)
+    }
+
+    @Sendable func deny(_ request: Request, context: HospitalRequestContext) async throws -> Response {
+        let patient = try context.requireIdentity(.patient)
+        _ = try await PortalForm.read(request, context: context)
+        _ = try await services.consent.deny(requestId: try context.id("id"), by: patient)
+        return Response.redirect(to: "/consent?done=denied")
+    }
+
+    @Sendable func revoke(_ request: Request, context: HospitalRequestContext) async throws -> Response {
+        let patient = try context.requireIdentity(.patient)
+        _ = try await PortalForm.read(request, context: context)
+        _ = try await services.consent.revoke(grantId: try context.id("id"), by: patient)
+        return Response.redirect(to: "/consent?done=revoked")
+    }
+
+    /// "Who looked at my data": the ledger's entries about the patient, newest first, with names and
+    /// report titles instead of ids.
+    @Sendable func history(_ request: Request, context: HospitalRequestContext) async throws -> Response {
+        let patient = try context.requireIdentity(.patient)
+        let chosen = request.uri.queryParameters.get("action").flatMap { AuditAction(rawValue: String($0)) }
+        var entries: [AuditEntry] = []
+        var after: Int64 = 0
+        // The patient's whole history, a page at a time (bounded: the newest 2000 are shown).
+        while true {
+            let page = try await AuditLedger.entries(for: patient, after: after, limit: 1000, in: services.database)
+            entries += page.filter { chosen == nil || $0.action == chosen }
+            if entries.count > 2000 { entries.removeFirst(entries.count - 2000) }
+            guard page.count == 1000, let last = page.last else { break }
+            after = last.id
+        }
+        let names = try await services.accounts.names(Set(entries.compactMap(\.actorId)))
+        let titles = try await services.reports.titles(Set(entries.compactMap { Self.reportId($0.subject) }), patient: patient.userId)
+        let rows = entries.reversed().map { entry -> [String: String] in
+            let who = entry.actorId == patient.userId ? pages.string("you", request: request) : entry.actorId.flatMap { names[$0] }
+            return [
+                "when": pages.format(entry.time), "who": who ?? pages.string("someone", request: request),
+                "what": pages.string("action_\(entry.action.rawValue)", request: request),
+                "title": Self.reportId(entry.subject).flatMap { titles[$0] } ?? "",
+                "outcome": pages.string("outcome_\(entry.outcome.rawValue)", request: request),
+            ]
+        }
+        let actions =
+            [["value": "", "label": pages.string("action_all", request: request), "selected": chosen == nil] as [String: Any]]
+            + AuditAction.allCases.map {
+                ["value": $0.rawValue, "label": pages.string("action_\($0.rawValue)", request: request), "selected": $0 == chosen]
+            }
+        return pages.render(
+            "history", ["entries": rows, "has_entries": !rows.isEmpty, "actions": actions], request: request, context: context)
+    }
+
+    /// The report id of a ledger subject `report:12`.
+    static func reportId(_ subject: String) -> Int64? {
+        subject.hasPrefix("report:") ? Int64(subject.dropFirst("report:".count)) : nil
+    }
+
+    func notice(_ request: Request) -> String? {
+        let keys = ["requested": "requested_notice", "granted": "granted_notice", "denied": "denied_notice", "revoked": "revoked_notice"]
+        guard let done = request.uri.queryParameters.get("done"), let key = keys[String(done)] else { return nil }
+        return pages.string(key, request: request)
+    }
+}

@@ -1,0 +1,161 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import Testing
+
+@testable import Hospital
+
+@Suite struct PortalConsentTests {
+    @Test func aSecondDoctorAsksEntersTheCodeReadsAndThePatientRevokesAndSeesItAll() async throws {
+        let fixture = try HospitalFixture()
+        let accounts = fixture.accounts
+        let author = try await accounts.createStaff(
+            .init(
+                role: .doctor, name: "Dr Ann Author", email: "ann@example.org", password: "a long doctor password",
+                specialization: "Cardiology"))
+        let second = try await accounts.createStaff(
+            .init(
+                role: .doctor, name: "Dr Sam Second", email: "sam@example.org", password: "a long doctor password",
+                specialization: "Neurology"))
+        let outsider = try await accounts.createStaff(
+            .init(
+                role: .doctor, name: "Dr Olga Outside", email: "olga@example.org", password: "a long doctor password",
+                specialization: "Dermatology"))
+        _ = outsider
+        let patient = try await accounts.registerPatient(
+            .init(
+                name: "Ada Patient", email: "ada@example.org", password: "correct horse battery", dateOfBirth: "1985-04-12",
+                phone: "+44 20 7946 0000"))
+        let scheduling = fixture.services.scheduling
+        let now = fixture.clock.now - fixture.clock.now % 60
+        let first = try await scheduling.publish(doctorId: author.id!, startsAt: now, durationMinutes: 15)
+        _ = try await scheduling.book(slotId: first.slot.id!, patientId: patient.id!, reason: "check")
+        _ = try await scheduling.complete(slotId: first.slot.id!, doctorId: author.id!)
+        let report = try await fixture.services.reports.upload(
+            .init(patientId: patient.id!, title: "ECG <12 lead>", contentType: "application/pdf", declaredLength: nil),
+            body: [ByteBuffer(string: "%PDF report bytes")].async, by: Identity(userId: author.id!, role: .doctor, name: "Dr Ann Author"))
+        let later = try await scheduling.publish(doctorId: second.id!, startsAt: now + 3600, durationMinutes: 15)
+        _ = try await scheduling.book(slotId: later.slot.id!, patientId: patient.id!, reason: "follow-up")
+
+        try await buildHospitalApplication(configuration: .init(port: 0), services: fixture.services).test(.router) { client in
+            let doctor = Browser()
+            _ = try await doctor.post(client, "/login", ["email": "sam@example.org", "password": "a long doctor password"])
+            let ada = Browser()
+            _ = try await ada.post(client, "/login", ["email": "ada@example.org", "password": "correct horse battery"])
+            let stranger = Browser()
+            _ = try await stranger.post(client, "/login", ["email": "olga@example.org", "password": "a long doctor password"])
+
+            // Only the doctor with an appointment sees the title, and asking is refused to the other as if there were no report.
+            let access = try await doctor.get(client, "/access")
+            #expect(
+                access.text.contains("ECG &lt;12 lead&gt;") && access.text.contains("Dr Ann Author") && access.text.contains("Ada Patient"))
+            #expect(!(try await stranger.get(client, "/access").text.contains("ECG")))
+            #expect(try await stranger.post(client, "/access/reports/\(report.report.id!)/request", [:]).status == .notFound)
+            #expect(try await doctor.get(client, "/reports/\(report.report.id!)/download").status == .forbidden)
+
+            let asked = try await doctor.post(client, "/access/reports/\(report.report.id!)/request", [:])
+            let codePage = try #require(asked.headers[.location])
+            #expect(codePage.hasPrefix("/access/requests/"))
+            let code = try #require(fixture.sender.messages.last?.code)
+            let consent = try await ada.get(client, "/consent")
+            #expect(
+                consent.text.contains("Dr Sam Second") && consent.text.contains("Neurology") && consent.text.contains("ECG &lt;12 lead&gt;")
+            )
+            #expect(try await ada.get(client, "/dashboard").text.contains("<span class=\"badge\">1</span>"))
+
+            // Five wrong codes void the request.
+            let path = String(codePage.prefix { $0 != "?" })
+            for attempt in 1...5 {
+                let wrong = try await doctor.post(client, path, ["code": code == "00000000" ? "11111111" : "00000000"])
+                #expect(wrong.status == .forbidden, "attempt \(attempt)")
+                if attempt == 4 { #expect(wrong.text.contains("1 attempts left")) }
+            }
+            #expect(try await doctor.get(client, path).text.contains("This request is closed"))
+            #expect(try await doctor.post(client, path, ["code": code]).status == .conflict)
+
+            // A new request, the right code: the report opens until the patient revokes it.
+            let again = try #require(try await doctor.post(client, "/access/reports/\(report.report.id!)/request", [:]).headers[.location])
+            let newCode = try #require(fixture.sender.messages.last?.code)
+            let granted = try await doctor.post(client, String(again.prefix { $0 != "?" }), ["code": newCode])
+            #expect(granted.status == .seeOther && granted.headers[.location] == "/access?done=granted")
+            let readable = try await doctor.get(client, "/access?done=granted")
+            #expect(readable.text.contains("/reports/\(report.report.id!)/download") && readable.text.contains("60 min"))
+            let download = try await doctor.get(client, "/reports/\(report.report.id!)/download")
+            #expect(download.status == .ok && String(buffer: download.body) == "%PDF report bytes")
+
+            let shared = try await ada.get(client, "/consent")
+            let grantId = try #require(
+                try await fixture.services.consent.grants(for: Identity(userId: patient.id!, role: .patient, name: "")).first?.record.id)
+            #expect(shared.text.contains("/consent/grants/\(grantId)/revoke"))
+            #expect(try await ada.post(client, "/consent/grants/\(grantId)/revoke", [:]).headers[.location] == "/consent?done=revoked")
+            #expect(try await doctor.get(client, "/reports/\(report.report.id!)/download").status == .forbidden)
+
+            let history = try await ada.get(client, "/history")
+            for text in [
+                "Dr Sam Second", "Report titles listed", "Access requested", "Code entered", "refused", "Access granted",
+                "Report downloaded", "Access revoked", "ECG &lt;12 lead&gt;", "you",
+            ] {
+                #expect(history.text.contains(text), "\(text)")
+            }
+            #expect(!history.text.contains(newCode) && !history.text.contains(code))
+            let downloads = try await ada.get(client, "/history?action=download")
+            #expect(downloads.text.contains("<td>Report downloaded</td>") && !downloads.text.contains("<td>Access requested</td>"))
+        }
+    }
+
+    @Test func thePatientDeniesARequestAndTheCodeNoLongerWorks() async throws {
+        let fixture = try HospitalFixture()
+        let accounts = fixture.accounts
+        let author = try await accounts.createStaff(
+            .init(
+                role: .doctor, name: "Dr Ann Author", email: "ann@example.org", password: "a long doctor password",
+                specialization: "Cardiology"))
+        let second = try await accounts.createStaff(
+            .init(
+                role: .doctor, name: "Dr Sam Second", email: "sam@example.org", password: "a long doctor password",
+                specialization: "Neurology"))
+        let patient = try await accounts.registerPatient(
+            .init(
+                name: "Ada Patient", email: "ada@example.org", password: "correct horse battery", dateOfBirth: "1985-04-12",
+                phone: "+44 20 7946 0000"))
+        let scheduling = fixture.services.scheduling
+        let now = fixture.clock.now - fixture.clock.now % 60
+        let first = try await scheduling.publish(doctorId: author.id!, startsAt: now, durationMinutes: 15)
+        _ = try await scheduling.book(slotId: first.slot.id!, patientId: patient.id!)
+        _ = try await scheduling.complete(slotId: first.slot.id!, doctorId: author.id!)
+        let report = try await fixture.services.reports.upload(
+            .init(patientId: patient.id!, title: "X-ray", contentType: "image/png", declaredLength: nil),
+            body: [ByteBuffer(string: "png")].async, by: Identity(userId: author.id!, role: .doctor, name: "Dr Ann Author"))
+        let later = try await scheduling.publish(doctorId: second.id!, startsAt: now + 3600, durationMinutes: 15)
+        _ = try await scheduling.book(slotId: later.slot.id!, patientId: patient.id!)
+        try await buildHospitalApplication(configuration: .init(port: 0), services: fixture.services).test(.router) { client in
+            let doctor = Browser()
+            _ = try await doctor.post(client, "/login", ["email": "sam@example.org", "password": "a long doctor password"])
+            let ada = Browser()
+            _ = try await ada.post(client, "/login", ["email": "ada@example.org", "password": "correct horse battery"])
+            let asked = try #require(try await doctor.post(client, "/access/reports/\(report.report.id!)/request", [:]).headers[.location])
+            let code = try #require(fixture.sender.messages.last?.code)
+            let requestId = try #require(fixture.sender.messages.last?.requestId)
+            #expect(try await ada.post(client, "/consent/requests/\(requestId)/deny", [:]).headers[.location] == "/consent?done=denied")
+            let refused = try await doctor.post(client, String(asked.prefix { $0 != "?" }), ["code": code])
+            #expect(refused.status == .conflict && refused.text.contains("This request is closed: denied by the patient."))
+            // Another patient cannot deny or revoke what is not theirs.
+            let eve = Browser()
+            _ = try await eve.post(client, "/register", portalPatient("eve@example.org", name: "Eve"))
+            #expect(try await eve.post(client, "/consent/requests/\(requestId)/deny", [:]).status == .notFound)
+        }
+    }
+}
+
+extension Array where Element == ByteBuffer {
+    /// The buffers as an async sequence (a test's request body).
+    var async: AsyncStream<ByteBuffer> {
+        let buffers = self
+        return AsyncStream { continuation in
+            for buffer in buffers { continuation.yield(buffer) }
+            continuation.finish()
+        }
+    }
+}
