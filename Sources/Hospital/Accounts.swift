@@ -125,9 +125,52 @@ public struct Accounts: Sendable {
         return try await insert(user, password: input.password)
     }
 
+    /// What a doctor sends to register themselves.
+    public struct DoctorRegistration: Codable, Sendable {
+        public var name: String
+        public var email: String
+        public var password: String
+        public var specialization: String
+
+        public init(name: String, email: String, password: String, specialization: String) {
+            self.name = name
+            self.email = email
+            self.password = password
+            self.specialization = specialization
+        }
+    }
+
+    /// Registers a doctor, pending until an admin approves: until then they cannot sign in.
+    /// - Throws: ``HospitalError`` `invalid_field` naming the field, `email_taken`, `throttled`, `busy`.
+    public func registerDoctor(_ input: DoctorRegistration, client: String? = nil) async throws -> User {
+        let now = clock()
+        if let client {
+            do {
+                try await throttle.checkRegistration(client: client, now: now)
+            } catch {
+                try? await settleThrottle(now: now)
+                throw error
+            }
+        }
+        var user = User(
+            role: .doctor, name: try Validation.name(input.name), email: try Validation.email(input.email), passwordHash: "",
+            specialization: try Validation.specialization(input.specialization), createdAt: now)
+        user.status = .pending
+        try Validation.password(input.password, email: user.email)
+        let inserted = try await insert(user, password: input.password)
+        try await database.writer.write { db in
+            try AuditLedger.append(
+                .init(actor: nil, .accountCreated, subject: "user:\(inserted.id ?? 0)", detail: "doctor registered, pending approval"),
+                time: now,
+                in: db)
+        }
+        return inserted
+    }
+
     /// Creates a doctor or an admin (the caller checked that an admin asks, or the command line does).
     /// - Throws: ``HospitalError`` `invalid_field` naming the field, `email_taken`.
-    public func createStaff(_ input: StaffRegistration) async throws -> User {
+    /// - Parameter admin: The admin who creates it, for the ledger; nil from the command line.
+    public func createStaff(_ input: StaffRegistration, by admin: Identity? = nil) async throws -> User {
         guard input.role != .patient else {
             throw HospitalError.invalid("role", "Staff accounts are doctor or admin; patients register themselves.")
         }
@@ -140,7 +183,14 @@ public struct Accounts: Sendable {
             throw HospitalError.invalid("specialization", "Only doctors have a specialization.")
         }
         try Validation.password(input.password, email: user.email)
-        return try await insert(user, password: input.password)
+        let inserted = try await insert(user, password: input.password)
+        let now = clock()
+        try await database.writer.write { db in
+            try AuditLedger.append(
+                .init(actor: admin?.userId, .accountCreated, subject: "user:\(inserted.id ?? 0)", detail: "\(input.role.rawValue) created"),
+                time: now, in: db)
+        }
+        return inserted
     }
 
     private func insert(_ user: User, password: String) async throws -> User {
@@ -200,6 +250,14 @@ public struct Accounts: Sendable {
             throw HospitalError.badCredentials
         }
         await throttle.recordSuccess(account: account, client: client, now: now)
+        // Told only to someone who knows the password.
+        switch user.status {
+        case .active: break
+        case .pending:
+            throw HospitalError.accountPending
+        case .disabled:
+            throw HospitalError.accountDisabled
+        }
         let token = Self.base64URL(random(32))
         let rehash = hasher.needsRehash(user.passwordHash) ? try await hasher.hash(password) : nil
         try await database.writer.write { db in
@@ -280,7 +338,8 @@ public struct Accounts: Sendable {
                     db,
                     sql: """
                         SELECT session.createdAt, session.lastUsedAt, user.id, user.role, user.name
-                        FROM session JOIN user ON user.id = session.userId WHERE session.tokenHash = ? AND session.kind = ?
+                        FROM session JOIN user ON user.id = session.userId
+                        WHERE session.tokenHash = ? AND session.kind = ? AND user.status = 'active'
                         """, arguments: [hash, kind])
             else { return nil }
             let created: Int64 = row[0]
@@ -311,6 +370,88 @@ public struct Accounts: Sendable {
             throw HospitalError.notFound("user")
         }
         return user
+    }
+
+    /// Accounts for an admin's list: by name or e-mail containing `search`, of a role and status when
+    /// given, newest first, at most one page.
+    public func list(search: String, role: Role?, status: AccountStatus?) async throws -> [User] {
+        let query = search.trimmingCharacters(in: .whitespaces).lowercased()
+        guard query.count <= 100 else { throw HospitalError.invalid("search", "Search with at most 100 characters.") }
+        let pattern = "%" + Scheduling.likeEscaped(query) + "%"
+        return try await database.writer.read { db in
+            try User.fetchAll(
+                db,
+                sql: """
+                    SELECT * FROM user WHERE (lower(name) LIKE ? ESCAPE '\\' OR lower(email) LIKE ? ESCAPE '\\')
+                    AND (? IS NULL OR role = ?) AND (? IS NULL OR status = ?) ORDER BY id DESC LIMIT \(Page.size)
+                    """,
+                arguments: [pattern, pattern, role?.rawValue, role?.rawValue, status?.rawValue, status?.rawValue])
+        }
+    }
+
+    /// Whether the account's sign-ins are being throttled now.
+    public func isThrottled(_ user: User) async -> Bool { await throttle.isThrottled(account: user.email) }
+
+    /// An admin decides about a pending doctor: approved, the doctor signs in; refused, the account is
+    /// removed (it holds nothing yet).
+    /// - Throws: `not_found` (no such pending account).
+    public func decide(pending userId: Int64, approve: Bool, by admin: Identity) async throws -> User {
+        let now = clock()
+        return try await database.writer.write { db in
+            guard var user = try User.fetchOne(db, key: userId), user.status == .pending else {
+                throw HospitalError.notFound("pending account")
+            }
+            if approve {
+                user.status = .active
+                try user.update(db, columns: ["status"])
+            } else {
+                _ = try User.deleteOne(db, key: userId)
+            }
+            try AuditLedger.append(
+                .init(actor: admin.userId, approve ? .accountApproved : .accountRefused, subject: "user:\(userId)"), time: now, in: db)
+            return user
+        }
+    }
+
+    /// An admin disables an account (its sessions end at once) or enables it again. Admins cannot
+    /// disable themselves.
+    /// - Throws: `not_found`, `invalid_field` (oneself), `account_pending` (decide first).
+    public func setDisabled(_ userId: Int64, _ disabled: Bool, by admin: Identity) async throws -> User {
+        guard userId != admin.userId else { throw HospitalError.invalid("id", "You cannot disable your own account.") }
+        let now = clock()
+        return try await database.writer.write { db in
+            guard var user = try User.fetchOne(db, key: userId) else { throw HospitalError.notFound("user") }
+            guard user.status != .pending else {
+                throw HospitalError.conflict("account_pending", "Approve or refuse this account first.")
+            }
+            let status: AccountStatus = disabled ? .disabled : .active
+            guard user.status != status else { return user }
+            user.status = status
+            try user.update(db, columns: ["status"])
+            if disabled { try db.execute(sql: "DELETE FROM session WHERE userId = ?", arguments: [userId]) }
+            try AuditLedger.append(
+                .init(
+                    actor: admin.userId, disabled ? .accountDisabled : .accountEnabled, subject: "user:\(userId)",
+                    patient: user.role == .patient ? userId : nil),
+                time: now, in: db)
+            return user
+        }
+    }
+
+    /// An admin clears an account's login throttle (after a user proved who they are another way).
+    /// - Throws: `not_found`.
+    public func clearThrottle(_ userId: Int64, by admin: Identity) async throws {
+        let now = clock()
+        let user = try await self.user(id: userId)
+        let cleared = await throttle.clear(account: user.email, now: now)
+        try await settleThrottle(now: now)
+        try await database.writer.write { db in
+            try AuditLedger.append(
+                .init(
+                    actor: admin.userId, .throttleCleared, subject: "user:\(userId)", patient: user.role == .patient ? userId : nil,
+                    detail: cleared ? "" : "nothing to clear"),
+                time: now, in: db)
+        }
     }
 
     /// The names of users by id (for lists that show people, not numbers).

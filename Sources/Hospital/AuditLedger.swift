@@ -10,10 +10,19 @@ public enum AuditAction: String, Codable, Sendable, CaseIterable {
     case redeem, grant, deny, revoke, download
     /// A doctor was shown the titles of a patient's reports (to ask for access to one).
     case listReports = "list_reports"
+    /// Account administration, each by an admin (a doctor's registration has no actor).
+    case accountCreated = "account_created"
+    case accountApproved = "account_approved"
+    case accountRefused = "account_refused"
+    case accountDisabled = "account_disabled"
+    case accountEnabled = "account_enabled"
+    case throttleCleared = "throttle_cleared"
+    /// An admin exported the ledger (CSV).
+    case ledgerExported = "ledger_exported"
 }
 
 /// How an audited action ended.
-public enum AuditOutcome: String, Codable, Sendable {
+public enum AuditOutcome: String, Codable, Sendable, CaseIterable {
     /// Done as asked.
     case success
     /// Refused: wrong credentials or code, no consent, no such thing for this caller.
@@ -130,6 +139,70 @@ public enum AuditLedger {
             }
         case .doctor:
             return []
+        }
+    }
+
+    /// What an admin filters the ledger by; empty text and nil match everything.
+    public struct Filter: Sendable {
+        /// Part of the patient's name.
+        public var patient = ""
+        /// Part of the actor's name.
+        public var actor = ""
+        public var action: AuditAction?
+        public var outcome: AuditOutcome?
+        /// Seconds since 1970, inclusive start and exclusive end.
+        public var from: Int64?
+        public var until: Int64?
+
+        public init() {}
+    }
+
+    /// An entry with the names behind its ids.
+    public struct NamedEntry: Sendable {
+        public var entry: AuditEntry
+        public var actorName: String?
+        public var patientName: String?
+        /// The title of the report the subject names, if it is one.
+        public var reportTitle: String?
+    }
+
+    /// Entries matching `filter`, newest first, at most `limit`, with names and report titles.
+    public static func search(_ filter: Filter, limit: Int, in database: HospitalDatabase) async throws -> [NamedEntry] {
+        let actor = "%" + Scheduling.likeEscaped(filter.actor.lowercased()) + "%"
+        let patient = "%" + Scheduling.likeEscaped(filter.patient.lowercased()) + "%"
+        return try await database.writer.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT audit.*, actor.name AS actorName, patient.name AS patientName, report.title AS reportTitle FROM audit
+                    LEFT JOIN user AS actor ON actor.id = audit.actorId LEFT JOIN user AS patient ON patient.id = audit.patientId
+                    LEFT JOIN report ON audit.subject = 'report:' || report.id
+                    WHERE (? = '' OR lower(actor.name) LIKE ? ESCAPE '\\') AND (? = '' OR lower(patient.name) LIKE ? ESCAPE '\\')
+                    AND (? IS NULL OR audit.action = ?) AND (? IS NULL OR audit.outcome = ?)
+                    AND (? IS NULL OR audit.time >= ?) AND (? IS NULL OR audit.time < ?)
+                    ORDER BY audit.id DESC LIMIT ?
+                    """,
+                arguments: [
+                    filter.actor, actor, filter.patient, patient, filter.action?.rawValue, filter.action?.rawValue,
+                    filter.outcome?.rawValue,
+                    filter.outcome?.rawValue, filter.from, filter.from, filter.until, filter.until, limit,
+                ]
+            ).map { row in
+                NamedEntry(
+                    entry: try AuditEntry(row: row), actorName: row["actorName"], patientName: row["patientName"],
+                    reportTitle: row["reportTitle"])
+            }
+        }
+    }
+
+    /// Appends an entry on its own (an action whose only record is the entry, such as an export).
+    public static func record(
+        actor: Int64, _ action: AuditAction, subject: String, detail: String, time: Int64, in database: HospitalDatabase
+    )
+        async throws
+    {
+        try await database.writer.write { db in
+            try append(.init(actor: actor, action, subject: subject, detail: detail), time: time, in: db)
         }
     }
 

@@ -138,6 +138,12 @@ public struct HospitalDatabase: Sendable {
             try db.alter(table: "session") { table in
                 table.add(column: "kind", .text).notNull().defaults(to: "api").check { ["api", "portal"].contains($0) }
             }
+            // Doctors who register themselves wait for an admin; admins disable accounts.
+            try db.alter(table: "user") { table in
+                table.add(column: "status", .text).notNull().defaults(to: "active").check {
+                    ["active", "pending", "disabled"].contains($0)
+                }
+            }
             // Why the patient booked: their symptoms (health data; never logged).
             try db.alter(table: "slot") { table in table.add(column: "reason", .text) }
         }

@@ -44,6 +44,14 @@ public struct HospitalError: Error, Sendable, Equatable, CustomStringConvertible
     public static let badCredentials = HospitalError(
         .unauthorized, code: "bad_credentials", message: "The e-mail or the password is wrong.")
 
+    /// The password was right, but a doctor's registration still waits for an admin.
+    public static let accountPending = HospitalError(
+        .forbidden, code: "account_pending", message: "An admin has not approved this account yet.")
+
+    /// The password was right, but an admin disabled the account.
+    public static let accountDisabled = HospitalError(
+        .forbidden, code: "account_disabled", message: "This account is disabled; ask the hospital's admins.")
+
     /// The caller's role may not do this.
     public static func forbidden(_ message: String) -> HospitalError { HospitalError(.forbidden, code: "forbidden", message: message) }
 

@@ -106,6 +106,21 @@ actor LoginThrottle {
         }
     }
 
+    /// An admin clears an account's counters (every address's): its refused attempts are summarised as
+    /// usual. Returns whether there were any.
+    func clear(account: String, now: Int64) -> Bool {
+        let accountKey = Self.accountKey(account)
+        let keys = counters.keys.filter { $0 == "account:\(accountKey)" || $0.hasPrefix("pair:\(accountKey)|") }
+        for key in keys { close(key, now: now) }
+        return !keys.isEmpty
+    }
+
+    /// Whether an account has counters now (an admin's list shows it).
+    func isThrottled(account: String) -> Bool {
+        let accountKey = Self.accountKey(account)
+        return counters.keys.contains { $0 == "account:\(accountKey)" || $0.hasPrefix("pair:\(accountKey)|") }
+    }
+
     /// A correct password from this address: its delays for this account start over.
     func recordSuccess(account: String, client: String, now: Int64) {
         close("pair:\(Self.accountKey(account))|\(client)", now: now)

@@ -78,18 +78,21 @@ public struct Scheduling: Sendable {
     public func searchDoctors(specialization: String?) async throws -> [User] {
         let query = (specialization ?? "").trimmingCharacters(in: .whitespaces)
         guard query.count <= 100 else { throw HospitalError.invalid("specialization", "Search with at most 100 characters.") }
-        let pattern =
-            "%"
-            + query.lowercased().replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%")
-            .replacingOccurrences(of: "_", with: "\\_") + "%"
+        let pattern = "%" + Self.likeEscaped(query.lowercased()) + "%"
         return try await database.writer.read { db in
             try User.fetchAll(
                 db,
                 sql: """
-                    SELECT * FROM user WHERE role = 'doctor' AND lower(specialization) LIKE ? ESCAPE '\\'
+                    SELECT * FROM user WHERE role = 'doctor' AND status = 'active' AND lower(specialization) LIKE ? ESCAPE '\\'
                     ORDER BY name, id LIMIT \(Page.size)
                     """, arguments: [pattern])
         }
+    }
+
+    /// `text` for a `LIKE … ESCAPE '\'` pattern: its `\`, `%` and `_` match only themselves.
+    static func likeEscaped(_ text: String) -> String {
+        text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(
+            of: "_", with: "\\_")
     }
 
     /// Publishes a slot in the doctor's calendar. It may start in the current minute (a patient who is

@@ -5,7 +5,18 @@ public enum Role: String, Codable, Sendable, CaseIterable, DatabaseValueConverti
     case patient, doctor, admin
 }
 
-/// An account. Patients register themselves; doctors and admins are created by an admin.
+/// Whether an account may sign in.
+public enum AccountStatus: String, Codable, Sendable, CaseIterable, DatabaseValueConvertible {
+    /// Signs in.
+    case active
+    /// A doctor who registered themselves, waiting for an admin's approval.
+    case pending
+    /// Disabled by an admin: no sign-in, every session ended.
+    case disabled
+}
+
+/// An account. Patients register themselves; doctors register and wait for an admin's approval, or an
+/// admin creates them; admins are created by an admin.
 public struct User: Codable, Sendable, Equatable, FetchableRecord, MutablePersistableRecord {
     public var id: Int64?
     public var role: Role
@@ -19,6 +30,7 @@ public struct User: Codable, Sendable, Equatable, FetchableRecord, MutablePersis
     /// Doctors: the specialization, searchable.
     public var specialization: String?
     public var createdAt: Int64
+    public var status: AccountStatus = .active
 
     public static let databaseTableName = "user"
 

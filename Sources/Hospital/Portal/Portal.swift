@@ -19,4 +19,5 @@ func addPortal(
     PortalCareController(services: services, pages: pages, clock: services.clock).addRoutes(to: group)
     PortalReportController(services: services, pages: pages, logger: logger).addRoutes(to: group)
     PortalConsentController(services: services, pages: pages, clock: services.clock).addRoutes(to: group)
+    PortalAdminController(services: services, pages: pages, clock: services.clock).addRoutes(to: group)
 }

@@ -17,6 +17,8 @@ struct PortalController: Sendable {
         group.post("logout", use: logout)
         group.get("register", use: registerPage)
         group.post("register", use: register)
+        group.get("register/doctor", use: doctorRegistrationPage)
+        group.post("register/doctor", use: registerDoctor)
         group.post("session/refresh", use: refresh)
         group.get("dashboard", use: dashboard)
         group.get("doctors", use: doctors)
@@ -48,10 +50,13 @@ struct PortalController: Sendable {
             var response = Response.redirect(to: next ?? "/dashboard")
             response.setCookie(cookies.session(session.token))
             return response
-        } catch let error as HospitalError where error.code == "bad_credentials" || error.status == .tooManyRequests {
+        } catch let error as HospitalError
+            where error.code == "bad_credentials" || error.status == .tooManyRequests || error == .accountPending
+            || error == .accountDisabled
+        {
             let message =
                 error.retryAfter.map { pages.string("throttled", request: request).replacingOccurrences(of: "{seconds}", with: "\($0)") }
-                ?? pages.string("wrong_credentials", request: request)
+                ?? pages.string(error.code == "bad_credentials" ? "wrong_credentials" : error.code, request: request)
             var response = pages.render(
                 "login", ["next": next ?? "", "email": String(form["email"].prefix(254)), "error": message], status: error.status,
                 request: request, context: context)
@@ -78,7 +83,9 @@ struct PortalController: Sendable {
     // MARK: Registration
 
     /// The registration form's fields: form name, the API's field name, catalogue keys, input type.
-    static let registrationFields: [(name: String, api: String, label: String, hint: String?, type: String, autocomplete: String)] = [
+    typealias Field = (name: String, api: String, label: String, hint: String?, type: String, autocomplete: String)
+
+    static let registrationFields: [Field] = [
         ("name", "name", "field_name", nil, "text", "name"),
         ("email", "email", "field_email", nil, "email", "email"),
         ("password", "password", "field_password", "hint_password", "password", "new-password"),
@@ -86,8 +93,18 @@ struct PortalController: Sendable {
         ("phone", "phone", "field_phone", nil, "tel", "tel"),
     ]
 
-    func registrationValues(_ form: PortalForm?, problem: HospitalError?, request: Request) -> [String: Any] {
-        let fields = Self.registrationFields.map { field -> [String: Any] in
+    /// A doctor's registration form.
+    static let doctorFields: [Field] = [
+        ("name", "name", "field_name", nil, "text", "name"),
+        ("email", "email", "field_email", nil, "email", "email"),
+        ("password", "password", "field_password", "hint_password", "password", "new-password"),
+        ("specialization", "specialization", "field_specialization", nil, "text", "organization-title"),
+    ]
+
+    func registrationValues(
+        _ form: PortalForm?, problem: HospitalError?, request: Request, fields formFields: [Field] = registrationFields
+    ) -> [String: Any] {
+        let fields = formFields.map { field -> [String: Any] in
             var values: [String: Any] = [
                 "name": field.name, "label": pages.string(field.label, request: request), "type": field.type,
                 "autocomplete": field.autocomplete, "required": true,
@@ -99,7 +116,7 @@ struct PortalController: Sendable {
             return values
         }
         var values: [String: Any] = ["fields": fields]
-        if let problem, !Self.registrationFields.contains(where: { $0.api == problem.field }) { values["error"] = problem.message }
+        if let problem, !formFields.contains(where: { $0.api == problem.field }) { values["error"] = problem.message }
         return values
     }
 
@@ -123,6 +140,31 @@ struct PortalController: Sendable {
             var response = pages.render(
                 "register", registrationValues(form, problem: error, request: request), status: error.status, request: request,
                 context: context)
+            if let retryAfter = error.retryAfter { response.headers[.retryAfter] = String(retryAfter) }
+            return response
+        }
+    }
+
+    @Sendable func doctorRegistrationPage(_ request: Request, context: HospitalRequestContext) async throws -> Response {
+        if context.identity != nil { return Response.redirect(to: "/dashboard") }
+        return pages.render(
+            "register_doctor", registrationValues(nil, problem: nil, request: request, fields: Self.doctorFields), request: request,
+            context: context)
+    }
+
+    /// A doctor's registration waits for an admin: nothing signs them in yet.
+    @Sendable func registerDoctor(_ request: Request, context: HospitalRequestContext) async throws -> Response {
+        let form = try await PortalForm.read(request, context: context)
+        let registration = Accounts.DoctorRegistration(
+            name: form["name"], email: form["email"], password: form["password"], specialization: form["specialization"])
+        do {
+            _ = try await services.accounts.registerDoctor(registration, client: context.clientAddress)
+            return pages.render("register_doctor", ["registered": true], status: .created, request: request, context: context)
+        } catch let error as HospitalError where error.status.code < 500 {
+            var response = pages.render(
+                "register_doctor", registrationValues(form, problem: error, request: request, fields: Self.doctorFields),
+                status: error.status,
+                request: request, context: context)
             if let retryAfter = error.retryAfter { response.headers[.retryAfter] = String(retryAfter) }
             return response
         }
@@ -167,7 +209,8 @@ struct PortalController: Sendable {
                 "dashboard_doctor", ["slots": slots, "has_slots": !slots.isEmpty, "reports": reports, "has_reports": !reports.isEmpty],
                 request: request, context: context)
         case .admin:
-            return pages.render("dashboard_admin", request: request, context: context)
+            let pending = try await services.accounts.list(search: "", role: .doctor, status: .pending).count
+            return pages.render("dashboard_admin", pending > 0 ? ["pending": "\(pending)"] : [:], request: request, context: context)
         }
     }
 

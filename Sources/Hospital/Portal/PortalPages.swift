@@ -26,7 +26,8 @@ struct PortalPages: Sendable {
         ("calendar", PackageResources.calendar_mustache), ("upload", PackageResources.upload_mustache),
         ("reports", PackageResources.reports_mustache), ("access", PackageResources.access_mustache),
         ("code", PackageResources.code_mustache), ("consent", PackageResources.consent_mustache),
-        ("history", PackageResources.history_mustache),
+        ("history", PackageResources.history_mustache), ("register_doctor", PackageResources.register_doctor_mustache),
+        ("admin_accounts", PackageResources.admin_accounts_mustache), ("admin_audit", PackageResources.admin_audit_mustache),
     ]
 
     init(configuration: PortalConfiguration, idleSeconds: Int64) throws {
@@ -77,6 +78,18 @@ struct PortalPages: Sendable {
         let style = Date.FormatStyle(
             date: .abbreviated, time: .shortened, locale: Locale(identifier: "en_GB"), timeZone: configuration.timeZone)
         return Date(timeIntervalSince1970: TimeInterval(seconds)).formatted(style.weekday(.abbreviated))
+    }
+
+    /// The start of a day (`YYYY-MM-DD`) in the portal's zone, in seconds since 1970; nil when not a date.
+    func startOfDay(_ text: String) -> Int64? {
+        let parts = text.split(separator: "-").compactMap { Int($0) }
+        guard text.utf8.count == 10, parts.count == 3 else { return nil }
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = configuration.timeZone
+        guard let date = calendar.date(from: DateComponents(year: parts[0], month: parts[1], day: parts[2])),
+            calendar.component(.day, from: date) == parts[2]
+        else { return nil }
+        return Int64(date.timeIntervalSince1970)
     }
 
     /// A byte count as people read it (`3.1 MB`).

@@ -1,0 +1,111 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import Testing
+
+@testable import Hospital
+
+@Suite struct PortalAdminTests {
+    @Test func aDoctorRegistersWaitsForApprovalAndAnAdminApprovesDisablesAndEnables() async throws {
+        let fixture = try HospitalFixture()
+        _ = try await fixture.accounts.createStaff(
+            .init(role: .admin, name: "Root Admin", email: "root@example.org", password: "an admin password here"))
+        try await buildHospitalApplication(configuration: .init(port: 0), services: fixture.services).test(.router) { client in
+            let doctor = Browser()
+            let registered = try await doctor.post(
+                client, "/register/doctor",
+                ["name": "Dr New", "email": "new@example.org", "password": "a long doctor password", "specialization": "Oncology"])
+            #expect(registered.status == .created && registered.text.contains("An admin will check your registration"))
+            let early = try await doctor.post(client, "/login", ["email": "new@example.org", "password": "a long doctor password"])
+            #expect(early.status == .forbidden && early.text.contains("An admin has not approved this account yet."))
+            let wrong = try await doctor.post(client, "/login", ["email": "new@example.org", "password": "not the password"])
+            #expect(wrong.status == .unauthorized, "the pending state is told only to who knows the password")
+            #expect(!(try await client.execute(uri: "/doctors", method: .get).text.contains("Dr New")), "not listed before approval")
+
+            let admin = Browser()
+            _ = try await admin.post(client, "/login", ["email": "root@example.org", "password": "an admin password here"])
+            #expect(try await admin.get(client, "/dashboard").text.contains("<span class=\"badge\">1</span>"))
+            let page = try await admin.get(client, "/admin/accounts")
+            let id = try #require(try await fixture.accounts.list(search: "new@", role: nil, status: .pending).first?.id)
+            #expect(page.text.contains("/admin/accounts/\(id)/approve"))
+            let patient = Browser()
+            _ = try await patient.post(client, "/register", portalPatient())
+            #expect(try await patient.post(client, "/admin/accounts/\(id)/approve", [:]).status == .forbidden, "only admins")
+            #expect(
+                try await admin.post(client, "/admin/accounts/\(id)/approve", [:]).headers[.location] == "/admin/accounts?done=approved")
+            #expect(
+                try await doctor.post(client, "/login", ["email": "new@example.org", "password": "a long doctor password"]).status
+                    == .seeOther)
+            #expect(try await doctor.get(client, "/calendar").status == .ok)
+
+            // Disabled: the session ends at once and sign-in is refused; enabled: back.
+            #expect(try await admin.post(client, "/admin/accounts/\(id)/disable", [:]).status == .seeOther)
+            #expect(try await doctor.get(client, "/calendar").status == .seeOther)
+            let refused = try await doctor.post(client, "/login", ["email": "new@example.org", "password": "a long doctor password"])
+            #expect(refused.status == .forbidden && refused.text.contains("This account is disabled."))
+            #expect(try await admin.post(client, "/admin/accounts/\(id)/enable", [:]).status == .seeOther)
+            #expect(
+                try await doctor.post(client, "/login", ["email": "new@example.org", "password": "a long doctor password"]).status
+                    == .seeOther)
+
+            // Admins cannot disable themselves; a refused registration is removed.
+            let rootId = try #require(try await fixture.accounts.list(search: "root@", role: nil, status: nil).first?.id)
+            #expect(try await admin.post(client, "/admin/accounts/\(rootId)/disable", [:]).status == .badRequest)
+            _ = try await Browser().post(
+                client, "/register/doctor",
+                ["name": "Dr Fake", "email": "fake@example.org", "password": "another long password", "specialization": "Quackery"])
+            let fake = try #require(try await fixture.accounts.list(search: "fake@", role: nil, status: .pending).first?.id)
+            #expect(try await admin.post(client, "/admin/accounts/\(fake)/refuse", [:]).status == .seeOther)
+            #expect(try await fixture.accounts.list(search: "fake@", role: nil, status: nil).isEmpty)
+
+            // Every admin action is in the ledger, shown with names.
+            let ledger = try await admin.get(client, "/admin/audit?action=account_approved")
+            #expect(
+                ledger.text.contains("Account approved") && ledger.text.contains("Root Admin")
+                    && ledger.text.contains("The ledger is intact"))
+            #expect(!ledger.text.contains("<td>Account disabled</td>"))
+        }
+    }
+
+    @Test func theLedgerExportIsCSVAuditedAndSafeForSpreadsheets() async throws {
+        let fixture = try HospitalFixture()
+        _ = try await fixture.accounts.createStaff(
+            .init(role: .admin, name: "Root Admin", email: "root@example.org", password: "an admin password here"))
+        _ = try await fixture.accounts.registerPatient(
+            .init(
+                name: "=HYPERLINK(\"x\"), Eve", email: "eve@example.org", password: "correct horse battery", dateOfBirth: "1990-01-01",
+                phone: "0123456789"))
+        try await buildHospitalApplication(configuration: .init(port: 0), services: fixture.services).test(.router) { client in
+            let eve = Browser()
+            _ = try await eve.post(client, "/login", ["email": "eve@example.org", "password": "correct horse battery"])
+            #expect(try await eve.get(client, "/admin/audit.csv").status == .forbidden)
+            let admin = Browser()
+            _ = try await admin.post(client, "/login", ["email": "root@example.org", "password": "an admin password here"])
+            let csv = try await admin.get(client, "/admin/audit.csv?action=login")
+            #expect(csv.headers[.contentType] == "text/csv; charset=utf-8")
+            #expect(csv.text.hasPrefix("id,time,actor,action,subject,report,patient,outcome,detail,hash\r\n"))
+            #expect(csv.text.contains("\"'=HYPERLINK(\"\"x\"\"), Eve\""))
+            let export = try await AuditLedger.search(AuditLedger.Filter(), limit: 1, in: fixture.database)
+            #expect(export.first?.entry.action == .ledgerExported)
+        }
+    }
+
+    @Test func anAdminClearsAnAccountsSignInThrottle() async throws {
+        let fixture = try HospitalFixture()
+        _ = try await fixture.accounts.createStaff(
+            .init(role: .admin, name: "Root Admin", email: "root@example.org", password: "an admin password here"))
+        let ada = try await fixture.accounts.registerPatient(
+            .init(name: "Ada", email: "ada@example.org", password: "correct horse battery", dateOfBirth: "1990-01-01", phone: "0123456789"))
+        for _ in 0..<3 { _ = try? await fixture.accounts.login(email: "ada@example.org", password: "wrong guess!", client: "203.0.113.9") }
+        #expect(await fixture.accounts.isThrottled(ada))
+        try await buildHospitalApplication(configuration: .init(port: 0), services: fixture.services).test(.router) { client in
+            let admin = Browser()
+            _ = try await admin.post(client, "/login", ["email": "root@example.org", "password": "an admin password here"])
+            #expect(try await admin.get(client, "/admin/accounts").text.contains("/admin/accounts/\(ada.id!)/clear-throttle"))
+            #expect(try await admin.post(client, "/admin/accounts/\(ada.id!)/clear-throttle", [:]).status == .seeOther)
+        }
+        #expect(!(await fixture.accounts.isThrottled(ada)))
+    }
+}
