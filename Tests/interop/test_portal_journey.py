@@ -1,0 +1,215 @@
+"""The whole portal journey in a real browser (Debian's chromium under Playwright), each person in a
+browser context of their own, against `chainvault serve` on port 0. Time is never moved: a doctor
+publishes a slot in the current minute, so the checkup is completed at once. Waits are for what a
+page shows, never for time."""
+import hashlib
+import os
+import re
+import subprocess
+import uuid
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from conftest import BIN, start_server, stop_server
+
+sync_api = pytest.importorskip("playwright.sync_api", reason="make test installs playwright (scripts/install-deps.sh test)")
+CHROMIUM = "/usr/bin/chromium"
+PATIENT_PASSWORD = "correct horse battery"
+DOCTOR_PASSWORD = "a long doctor password"
+ADMIN_PASSWORD = "an admin password here"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield browser
+        browser.close()
+
+
+def person(browser, server):
+    """A browser context of its own (cookies, downloads) that fails the test on any script error."""
+    context = browser.new_context(base_url=server.portal.rstrip("/"), accept_downloads=True, timezone_id="UTC")
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.errors = errors
+    return page
+
+
+def sign_in(page, email, password):
+    page.goto("/login")
+    page.get_by_label("E-mail address").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/dashboard")
+
+
+def outbox_code(data, request_id):
+    message = (data / ".chainvault" / "outbox" / f"request-{request_id}.eml").read_text()
+    return re.search(r"one-time code is (\d+)", message).group(1)
+
+
+@pytest.fixture
+def hospital(tmp_path):
+    data = tmp_path / "data"
+    server = start_server(data, {"CHAINVAULT_ACCESS_KEY": "PORTALJOURNEYROOT001", "CHAINVAULT_SECRET_KEY": "journey-" + uuid.uuid4().hex})
+    subprocess.run([BIN, "hospital", "add-admin", "--data", str(data), "--name", "Root Admin", "root@example.org"],
+                   input=ADMIN_PASSWORD + "\n", text=True, check=True, capture_output=True)
+    yield server
+    stop_server(server)
+
+
+def test_the_whole_journey(browser, hospital, tmp_path):
+    # A doctor registers; an admin approves.
+    doctor = person(browser, hospital)
+    doctor.goto("/register/doctor")
+    doctor.get_by_label("Name").fill("Dr Carla Heart")
+    doctor.get_by_label("E-mail address").fill("carla@example.org")
+    doctor.get_by_label("Password").fill(DOCTOR_PASSWORD)
+    doctor.get_by_label("Specialization").fill("Cardiology")
+    doctor.get_by_role("button", name="Ask for a doctor's account").click()
+    doctor.get_by_text("An admin will check your registration").wait_for()
+    admin = person(browser, hospital)
+    sign_in(admin, "root@example.org", ADMIN_PASSWORD)
+    admin.goto("/admin/accounts")
+    admin.get_by_role("button", name="Approve Dr Carla Heart").click()
+    admin.get_by_text("The doctor is approved and can sign in.").wait_for()
+
+    # The doctor publishes a slot in the current minute (the browser's zone is UTC; the server's may differ).
+    sign_in(doctor, "carla@example.org", DOCTOR_PASSWORD)
+    doctor.goto("/calendar")
+    zone = doctor.locator("#time-hint").inner_text().rsplit(" ", 1)[-1]
+    now = datetime.now(tz=ZoneInfo(zone))
+    doctor.get_by_label("Date").fill(now.strftime("%Y-%m-%d"))
+    doctor.get_by_label("Start time").fill(now.strftime("%H:%M"))
+    doctor.get_by_label("Duration").select_option("30")
+    doctor.get_by_role("button", name="Publish").click()
+    doctor.get_by_text("Slots published: 1.").wait_for()
+
+    # A patient registers and books it with symptoms.
+    patient = person(browser, hospital)
+    patient.goto("/register")
+    patient.get_by_label("Name").fill("Ada Lovelace")
+    patient.get_by_label("E-mail address").fill("ada@example.org")
+    patient.get_by_label("Password").fill(PATIENT_PASSWORD)
+    patient.get_by_label("Date of birth").fill("1985-04-12")
+    patient.get_by_label("Phone number").fill("+44 20 7946 0000")
+    patient.get_by_role("button", name="Create my account").click()
+    patient.wait_for_url("**/dashboard")
+    patient.goto("/doctors")
+    patient.get_by_label("Specialization").fill("cardio")
+    patient.get_by_role("button", name="Search").click()
+    patient.get_by_role("link", name="Dr Carla Heart").click()
+    patient.get_by_role("link", name=re.compile("^Book ")).first.click()
+    patient.get_by_label("Reason for your visit").fill("Chest pain when climbing stairs")
+    patient.get_by_role("button", name="Book this appointment").click()
+    patient.get_by_text("Your appointment is booked.").wait_for()
+
+    # The doctor sees the booking with the symptoms, completes it and uploads a 3 MiB PDF.
+    doctor.goto("/calendar")
+    row = doctor.get_by_role("row", name=re.compile("Ada Lovelace"))
+    assert "Chest pain when climbing stairs" in row.inner_text()
+    row.get_by_role("button", name=re.compile("^Checkup done")).click()
+    doctor.get_by_text("The checkup is marked done").wait_for()
+    doctor.get_by_role("link", name=re.compile("^Upload a report Ada Lovelace")).click()
+    pdf = tmp_path / "Cardiology report.pdf"
+    content = b"%PDF-1.7\n" + os.urandom(3 * 1024 * 1024) + b"\n%%EOF\n"
+    pdf.write_bytes(content)
+    doctor.get_by_label("Report file").set_input_files(str(pdf))
+    doctor.get_by_role("button", name="Upload").click()
+    doctor.get_by_text("The report is stored, encrypted in pieces.").wait_for()
+
+    # The patient downloads identical bytes.
+    patient.goto("/reports")
+    with patient.expect_download() as download:
+        patient.get_by_role("link", name="Download Cardiology report.pdf").click()
+    assert download.value.suggested_filename == "Cardiology report.pdf"
+    assert hashlib.sha256(open(download.value.path(), "rb").read()).digest() == hashlib.sha256(content).digest()
+
+    # A second doctor with an appointment asks; five wrong codes void the request; a new code opens it.
+    subprocess.run([BIN, "hospital", "add-doctor", "--data", str(hospital.data), "--name", "Dr Sam Second", "--specialization", "Neurology",
+                    "sam@example.org"], input=DOCTOR_PASSWORD + "\n", text=True, check=True, capture_output=True)
+    second = person(browser, hospital)
+    sign_in(second, "sam@example.org", DOCTOR_PASSWORD)
+    second.goto("/calendar")
+    second.get_by_label("Date").fill((now + timedelta(days=30)).strftime("%Y-%m-%d"))
+    second.get_by_label("Start time").fill("10:00")
+    second.get_by_role("button", name="Publish").click()
+    second.get_by_text("Slots published: 1.").wait_for()
+    patient.goto("/doctors")
+    patient.get_by_role("link", name="Dr Sam Second").click()
+    patient.get_by_role("link", name=re.compile("^Book ")).first.click()
+    patient.get_by_label("Reason for your visit").fill("Second opinion")
+    patient.get_by_role("button", name="Book this appointment").click()
+    patient.get_by_text("Your appointment is booked.").wait_for()
+
+    second.goto("/access")
+    second.get_by_role("button", name="Ask the patient Cardiology report.pdf").click()
+    second.wait_for_url(re.compile(r"/access/requests/\d+"))
+    request_id = re.search(r"/access/requests/(\d+)", second.url).group(1)
+    code = outbox_code(hospital.data, request_id)
+    patient.goto("/dashboard")
+    assert patient.locator(".badge").inner_text() == "1"
+    wrong = "00000000" if code != "00000000" else "11111111"
+    for attempt in range(5):
+        second.get_by_label("One-time code").fill(wrong)
+        second.get_by_role("button", name="Open the report").click()
+        if attempt < 4:
+            second.get_by_text(f"{4 - attempt} attempts left").wait_for()
+    second.get_by_text("This request is closed").wait_for()
+    second.goto("/access")
+    second.get_by_role("button", name="Ask the patient Cardiology report.pdf").click()
+    second.wait_for_url(re.compile(r"/access/requests/\d+"))
+    request_id = re.search(r"/access/requests/(\d+)", second.url).group(1)
+    second.get_by_label("One-time code").fill(outbox_code(hospital.data, request_id))
+    second.get_by_role("button", name="Open the report").click()
+    second.get_by_text("Access granted").wait_for()
+    with second.expect_download() as download:
+        second.get_by_role("link", name="Download Cardiology report.pdf").click()
+    assert hashlib.sha256(open(download.value.path(), "rb").read()).digest() == hashlib.sha256(content).digest()
+
+    # The patient revokes and sees every step.
+    patient.goto("/consent")
+    patient.get_by_role("button", name="Revoke Dr Sam Second Cardiology report.pdf").click()
+    patient.get_by_text("The doctor can no longer read that report.").wait_for()
+    patient.goto("/history")
+    timeline = patient.locator("table").inner_text()
+    for step in ("Report uploaded", "Report titles listed", "Access requested", "Code sent to you", "Code entered", "refused",
+                 "Access granted", "Report downloaded", "Access revoked", "Dr Sam Second", "Dr Carla Heart"):
+        assert step in timeline, step
+    second.goto("/access")
+    assert second.get_by_text("No report is shared with you at the moment.").is_visible()
+    for page in (doctor, admin, patient, second):
+        assert not page.errors, page.errors
+
+
+def test_an_idle_session_ends_and_sign_in_returns_to_the_page(browser, tmp_path):
+    """With a 60 s idle timeout, the portal's script reloads the page after it and the server says the
+    session ended; signing in again returns to the page."""
+    server = start_server(tmp_path / "data", {"CHAINVAULT_ACCESS_KEY": "PORTALIDLEROOTKEY001", "CHAINVAULT_SECRET_KEY": "idle-" + uuid.uuid4().hex},
+                          args=("--session-idle-timeout", "60"))
+    try:
+        page = person(browser, server)
+        page.goto("/register")
+        page.get_by_label("Name").fill("Idle Ida")
+        page.get_by_label("E-mail address").fill("ida@example.org")
+        page.get_by_label("Password").fill(PATIENT_PASSWORD)
+        page.get_by_label("Date of birth").fill("1970-01-01")
+        page.get_by_label("Phone number").fill("+44 20 7946 0002")
+        page.get_by_role("button", name="Create my account").click()
+        page.wait_for_url("**/dashboard")
+        page.goto("/appointments")
+        page.get_by_role("button", name="Stay signed in").wait_for(state="visible", timeout=90_000)
+        page.wait_for_url(re.compile(r"/login\?next=/appointments&expired=1"), timeout=90_000)
+        assert page.get_by_text("Your session ended").is_visible()
+        page.get_by_label("E-mail address").fill("ida@example.org")
+        page.get_by_label("Password").fill(PATIENT_PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url("**/appointments")
+        assert not page.errors, page.errors
+    finally:
+        stop_server(server)
