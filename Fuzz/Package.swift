@@ -39,6 +39,14 @@ let package = Package(
             dependencies: [
                 "FuzzDriver", .product(name: "ChunkChain", package: "chainvault"), .product(name: "Crypto", package: "swift-crypto"),
             ]),
+        // The portal's forms, multipart uploads, cookies and Accept-Language, through its router.
+        .executableTarget(
+            name: "FuzzPortal",
+            dependencies: [
+                "FuzzDriver", .product(name: "Hospital", package: "chainvault"), .product(name: "ChunkChain", package: "chainvault"),
+                .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "Crypto", package: "swift-crypto"),
+            ]),
         // The YAML configuration file.
         .executableTarget(
             name: "FuzzConfig",

@@ -7,7 +7,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 RUNS="${1:-1000000}"
 BIN=".build-fuzz/debug"
-TARGETS=(${FUZZ_TARGETS:-FuzzSigV4 FuzzAWSChunked FuzzXML FuzzChunk FuzzConfig FuzzHospitalJSON})
+TARGETS=(${FUZZ_TARGETS:-FuzzSigV4 FuzzAWSChunked FuzzXML FuzzChunk FuzzConfig FuzzHospitalJSON FuzzPortal})
 passed=0
 failed=0
 for target in "${TARGETS[@]}"; do
@@ -15,10 +15,10 @@ for target in "${TARGETS[@]}"; do
     findings=".build-fuzz/findings/$target"
     mkdir -p "$work" "$findings"
     started=$(date +%s)
-    # The hospital target keeps one server (database, sessions, ledger) for the whole run: what it holds
+    # The hospital and portal targets keep one server (database, sessions, ledger) for the whole run: what they hold
     # between inputs is state, not a leak, so leak detection is off there alone.
     leaks=1
-    [ "$target" = FuzzHospitalJSON ] && leaks=0
+    case "$target" in FuzzHospitalJSON|FuzzPortal) leaks=0 ;; esac
     ASAN_OPTIONS="detect_leaks=$leaks" "$BIN/$target" -runs="$RUNS" -timeout=10 -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 -detect_leaks="$leaks" \
         -artifact_prefix="$findings/" "$work" "Fuzz/Corpus/$target" >".build-fuzz/$target.log" 2>&1
     status=$?

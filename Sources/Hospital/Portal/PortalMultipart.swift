@@ -1,10 +1,12 @@
 import Foundation
-import MultipartKit
 import NIOCore
 
-/// A `multipart/form-data` body read as it arrives (multipart-kit's parser), so that a file part
-/// streams into its chain without the body ever being held whole. Fields before the file are small
-/// and bounded; the file is handed on piece by piece.
+/// A `multipart/form-data` body (RFC 7578) read as it arrives, so that a file part streams into its
+/// chain without the body ever being held whole: at most one network read plus a delimiter's length is
+/// buffered. Fields before the file, headers and the preamble are small and bounded.
+///
+/// Written here rather than taken from multipart-kit 4.7.1, whose parser traps on a header-name byte
+/// above 0x7F (an index out of range: one upload took the server down; found by FuzzPortal).
 final class MultipartFormReader<Base: AsyncIteratorProtocol> where Base.Element == ByteBuffer {
     /// What the reader found next.
     enum Event {
@@ -23,36 +25,40 @@ final class MultipartFormReader<Base: AsyncIteratorProtocol> where Base.Element 
     enum Failure: Error {
         /// Not multipart, a syntax error, or the body ended inside a part.
         case malformed
-        /// More fields, or larger ones, than a portal form has.
+        /// More fields, headers or preamble, or larger ones, than a portal form has.
         case tooLarge
     }
 
-    /// Bytes the body may hold before its file part begins (the fields and every part's headers).
-    static var maxPreamble: Int { 64 << 10 }
-    /// Fields a form may have besides its file.
+    /// Bytes of preamble and part headers a body may hold in all.
+    static var maxOverhead: Int { 64 << 10 }
+    /// Fields a form may have besides its file, and the bytes of each.
     static var maxFields: Int { 16 }
+    static var maxFieldBytes: Int { 8 << 10 }
+    /// Header lines of one part.
+    static var maxHeaders: Int { 8 }
+
+    private enum State { case preamble, afterBoundary, headers, body, epilogue }
 
     private var base: Base
-    private let parser: MultipartParser
+    /// `CRLF--boundary`: what ends every part.
+    private let delimiter: [UInt8]
+    private var state = State.preamble
+    /// Bytes read but not yet consumed; never more than one read plus a delimiter's length.
+    private var buffer: [UInt8]
     private var pending: [Event] = []
     private var headers: [(name: String, value: String)] = []
-    private var current: (isFile: Bool, name: String, value: [UInt8])?
+    private var part: (isFile: Bool, name: String, value: [UInt8])?
+    private var overhead = 0
     private var fields = 0
-    private var preamble = 0
-    private var inFile = false
+    /// The closing boundary was read (or the body ended after it).
     private var finished = false
-    private var failure: Failure?
 
     /// - Parameter boundary: From the request's `Content-Type` (``boundary(contentType:)``).
     init(_ base: Base, boundary: String) {
         self.base = base
-        self.parser = MultipartParser(boundary: boundary)
-        parser.onHeader = { [unowned self] name, value in
-            self.headers.append((name.lowercased(), value))
-            if self.headers.count > 8 { self.failure = .tooLarge }
-        }
-        parser.onBody = { [unowned self] body in self.body(&body) }
-        parser.onPartComplete = { [unowned self] in self.partComplete() }
+        self.delimiter = Array("\r\n--\(boundary)".utf8)
+        // The first boundary may open the body without a line break before it.
+        self.buffer = [0x0D, 0x0A]
     }
 
     /// The boundary of a `multipart/form-data` content type: 1 to 70 characters (RFC 2046), quoted or not.
@@ -73,70 +79,144 @@ final class MultipartFormReader<Base: AsyncIteratorProtocol> where Base.Element 
     /// The next event, reading the body as far as needed.
     func next() async throws -> Event {
         while pending.isEmpty {
-            if let failure { throw failure }
             guard !finished else { return .end }
-            guard let buffer = try await base.next() else {
+            if let chunk = try await base.next() {
+                buffer.append(contentsOf: chunk.readableBytesView)
+                try process()
+            } else {
                 // A body that stops inside a part is cut short, not a form.
-                guard current == nil, !inFile else { throw Failure.malformed }
+                guard state == .epilogue else { throw Failure.malformed }
                 finished = true
-                return .end
-            }
-            if !inFile {
-                preamble += buffer.readableBytes
-                if preamble > Self.maxPreamble, current?.isFile != true { throw Failure.tooLarge }
-            }
-            do {
-                try parser.execute(buffer)
-            } catch {
-                throw Failure.malformed
             }
         }
-        if let failure { throw failure }
         return pending.removeFirst()
     }
 
-    private func startPart() {
+    /// Consumes what `buffer` holds as far as it can, queueing events.
+    private func process() throws {
+        var index = 0
+        defer { buffer.removeFirst(index) }
+        while true {
+            switch state {
+            case .preamble:
+                guard let found = Self.find(delimiter, in: buffer, from: index) else {
+                    let keep = max(index, buffer.count - (delimiter.count - 1))
+                    try count(keep - index)
+                    index = keep
+                    return
+                }
+                try count(found + delimiter.count - index)
+                index = found + delimiter.count
+                state = .afterBoundary
+            case .afterBoundary:
+                guard buffer.count - index >= 2 else { return }
+                switch (buffer[index], buffer[index + 1]) {
+                case (0x2D, 0x2D):
+                    // The closing boundary: nothing after it matters, and it is not read.
+                    state = .epilogue
+                    finished = true
+                    index = buffer.count
+                    return
+                case (0x0D, 0x0A):
+                    index += 2
+                    headers = []
+                    state = .headers
+                default:
+                    throw Failure.malformed
+                }
+            case .headers:
+                guard let end = Self.find([0x0D, 0x0A], in: buffer, from: index) else {
+                    if buffer.count - index > Self.maxFieldBytes { throw Failure.tooLarge }
+                    return
+                }
+                let line = buffer[index..<end]
+                try count(end + 2 - index)
+                index = end + 2
+                if line.isEmpty {
+                    try startPart()
+                    state = .body
+                } else {
+                    try header(line)
+                }
+            case .body:
+                if let found = Self.find(delimiter, in: buffer, from: index) {
+                    try body(buffer[index..<found])
+                    index = found + delimiter.count
+                    partComplete()
+                    state = .afterBoundary
+                } else {
+                    let keep = max(index, buffer.count - (delimiter.count - 1))
+                    try body(buffer[index..<keep])
+                    index = keep
+                    return
+                }
+            case .epilogue:
+                index = buffer.count
+                return
+            }
+        }
+    }
+
+    /// Counts preamble and header bytes against ``maxOverhead``.
+    private func count(_ bytes: Int) throws {
+        overhead += bytes
+        if overhead > Self.maxOverhead { throw Failure.tooLarge }
+    }
+
+    /// One `Name: value` header line of a part.
+    private func header(_ line: ArraySlice<UInt8>) throws {
+        guard let colon = line.firstIndex(of: UInt8(ascii: ":")), colon > line.startIndex,
+            line[..<colon].allSatisfy({ $0 > 0x20 && $0 < 0x7F })
+        else { throw Failure.malformed }
+        headers.append(
+            (
+                String(decoding: line[..<colon], as: UTF8.self).lowercased(),
+                String(decoding: line[(colon + 1)...], as: UTF8.self).trimmingCharacters(in: .whitespaces)
+            ))
+        if headers.count > Self.maxHeaders { throw Failure.tooLarge }
+    }
+
+    private func startPart() throws {
         let disposition = headers.first { $0.name == "content-disposition" }?.value ?? ""
         let parameters = Self.parameters(disposition)
         let name = parameters["name"] ?? ""
         if let filename = parameters["filename"] {
-            current = (true, name, [])
-            inFile = true
-            let type = headers.first { $0.name == "content-type" }?.value
-            pending.append(.file(name: name, filename: filename, contentType: type))
+            part = (true, name, [])
+            pending.append(.file(name: name, filename: filename, contentType: headers.first { $0.name == "content-type" }?.value))
         } else {
             fields += 1
-            if fields > Self.maxFields { failure = .tooLarge }
-            current = (false, name, [])
+            if fields > Self.maxFields { throw Failure.tooLarge }
+            part = (false, name, [])
         }
     }
 
-    private func body(_ body: inout ByteBuffer) {
-        if current == nil { startPart() }
-        guard let part = current else { return }
-        if part.isFile {
-            if body.readableBytes > 0 { pending.append(.bytes(body)) }
+    private func body(_ bytes: ArraySlice<UInt8>) throws {
+        guard !bytes.isEmpty, let current = part else { return }
+        if current.isFile {
+            pending.append(.bytes(ByteBuffer(bytes: bytes)))
         } else {
-            guard part.value.count + body.readableBytes <= 8192 else {
-                failure = .tooLarge
-                return
-            }
-            current?.value.append(contentsOf: body.readableBytesView)
+            guard current.value.count + bytes.count <= Self.maxFieldBytes else { throw Failure.tooLarge }
+            part?.value.append(contentsOf: bytes)
         }
     }
 
     private func partComplete() {
-        if current == nil { startPart() }
-        if let part = current {
-            if part.isFile {
-                pending.append(.fileEnd)
-                inFile = false
-            } else {
-                pending.append(.field(name: part.name, value: String(decoding: part.value, as: UTF8.self)))
-            }
+        guard let current = part else { return }
+        pending.append(current.isFile ? .fileEnd : .field(name: current.name, value: String(decoding: current.value, as: UTF8.self)))
+        part = nil
+    }
+
+    /// The first index at or after `start` where `needle` occurs in `haystack`.
+    static func find(_ needle: [UInt8], in haystack: [UInt8], from start: Int) -> Int? {
+        guard let first = needle.first, haystack.count - start >= needle.count else { return nil }
+        var index = start
+        let last = haystack.count - needle.count
+        while index <= last {
+            guard let candidate = haystack[index...last].firstIndex(of: first) else { return nil }
+            if haystack[candidate..<(candidate + needle.count)].elementsEqual(needle) { return candidate }
+            index = candidate + 1
         }
-        current = nil
-        headers = []
+        return nil
     }
 
     /// The parameters of a `Content-Disposition: form-data; name="x"; filename="y"` header; the first of

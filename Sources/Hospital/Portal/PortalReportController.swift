@@ -73,22 +73,26 @@ struct PortalReportController: Sendable {
             throw PortalError.malformedForm
         }
         let reader = MultipartFormReader(request.body.makeAsyncIterator(), boundary: boundary)
+        /// The reader's next event; its failures are the form's.
+        func next() async throws -> MultipartFormReader<RequestBody.AsyncIterator>.Event {
+            do {
+                return try await reader.next()
+            } catch MultipartFormReader<RequestBody.AsyncIterator>.Failure.tooLarge {
+                throw PortalError.tooLarge
+            } catch is MultipartFormReader<RequestBody.AsyncIterator>.Failure {
+                throw PortalError.malformedForm
+            }
+        }
         var fields: [String: String] = [:]
         var file: (filename: String, contentType: String?)?
-        do {
-            reading: while true {
-                switch try await reader.next() {
-                case .field(let name, let value): fields[name] = value
-                case .file(_, let filename, let contentType):
-                    file = (filename, contentType)
-                    break reading
-                case .bytes, .fileEnd, .end: break reading
-                }
+        reading: while true {
+            switch try await next() {
+            case .field(let name, let value): fields[name] = value
+            case .file(_, let filename, let contentType):
+                file = (filename, contentType)
+                break reading
+            case .bytes, .fileEnd, .end: break reading
             }
-        } catch MultipartFormReader<RequestBody.AsyncIterator>.Failure.tooLarge {
-            throw PortalError.tooLarge
-        } catch is MultipartFormReader<RequestBody.AsyncIterator>.Failure {
-            throw PortalError.malformedForm
         }
         // The token is checked before a byte of the file is read.
         guard PortalForm.matches(fields["form_token"] ?? "", context.portal.formToken) else { throw PortalError.formExpired }
@@ -102,7 +106,7 @@ struct PortalReportController: Sendable {
         guard let file, !file.filename.isEmpty else { return again("no_file", status: .badRequest) }
         // An empty file is refused before anything is stored.
         let first: ByteBuffer
-        switch try await reader.next() {
+        switch try await next() {
         case .bytes(let buffer): first = buffer
         case .fileEnd, .end, .field, .file: return again("empty_file", status: .badRequest)
         }

@@ -1,0 +1,133 @@
+import ChunkChain
+import Crypto
+import Foundation
+import FuzzDriver
+import Hospital
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+
+/// The portal's parsers of outside bytes through its real router, over an in-memory database, with a
+/// signed-in doctor and patient: the first byte of the input picks what the rest is —
+/// an urlencoded form (with and without the page's form token) for each form, a multipart upload after
+/// a valid token, a `Cookie` header, an `Accept-Language` header. No input may crash the server or be
+/// answered with a 5xx.
+struct NoSender: CodeSender {
+    func send(_ message: CodeMessage) async throws {}
+}
+
+enum Caller: Sendable { case nobody, doctor, patient }
+
+let forms: [(path: String, caller: Caller)] = [
+    ("/login", .nobody), ("/register", .nobody), ("/register/doctor", .nobody), ("/slots/2/book", .patient),
+    ("/calendar/slots", .doctor), ("/access/requests/1", .doctor), ("/appointments/1/cancel", .patient), ("/logout", .patient),
+]
+
+struct Job: Sendable {
+    var input: [UInt8]
+    var done: @Sendable () -> Void
+}
+
+let jobs = AsyncStream<Job>.makeStream()
+let now: Int64 = 1_800_000_000
+
+/// The value of `name="form_token" value="…"` in a page.
+func formToken(in page: String) -> String {
+    guard let range = page.range(of: "name=\"form_token\" value=\"") else { return "" }
+    return String(page[range.upperBound...].prefix { $0 != "\"" })
+}
+
+/// Bytes as a header value: visible ASCII, space and tab only (what HTTP allows a client to send).
+func headerValue(_ bytes: ArraySlice<UInt8>) -> String {
+    String(decoding: bytes.prefix(4096).map { ($0 >= 0x20 && $0 < 0x7F) || $0 == 0x09 ? $0 : UInt8(ascii: "?") }, as: UTF8.self)
+}
+
+let server = Task {
+    let keyring = Keyring.generate(random: systemRandom, now: 0)
+    let vault = ReportVault(
+        store: MemoryChunkStore(), keyring: { keyring }, index: nil, spoolDirectory: NSTemporaryDirectory() + "fuzz-portal-spool",
+        clock: { now })
+    let services = HospitalServices(
+        database: try HospitalDatabase.inMemory(), hasher: PasswordHasher(parameters: .testing, random: systemRandom), vault: vault,
+        sender: NoSender(), codeKey: SymmetricKey(size: .bits256), maxReportSize: 4096, clock: { now }, random: systemRandom)
+    let password = "correct horse battery"
+    let doctor = try await services.accounts.createStaff(
+        .init(role: .doctor, name: "Doctor", email: "doctor@example.org", password: password, specialization: "Cardiology"))
+    let patient = try await services.accounts.registerPatient(
+        .init(name: "Patient", email: "patient@example.org", password: password, dateOfBirth: "1985-04-12", phone: "0123456"))
+    let slot = try await services.scheduling.publish(doctorId: doctor.id!, startsAt: now - now % 60, durationMinutes: 30)
+    _ = try await services.scheduling.book(slotId: slot.slot.id!, patientId: patient.id!, reason: "fuzz")
+    _ = try await services.scheduling.complete(slotId: slot.slot.id!, doctorId: doctor.id!)
+    _ = try await services.scheduling.publish(doctorId: doctor.id!, startsAt: now + 3600, durationMinutes: 30)
+    var sessions: [Caller: String] = [:]
+    for (caller, email) in [(Caller.doctor, "doctor@example.org"), (.patient, "patient@example.org")] {
+        sessions[caller] = try await services.accounts.login(email: email, password: password, client: "fuzz", kind: .portal).token
+    }
+    let cookies = sessions
+    let app = try buildHospitalApplication(configuration: .init(port: 0), services: services)
+    try await app.test(.router) { client in
+        var tokens: [Caller: String] = [:]
+        for caller in [Caller.doctor, .patient] {
+            let page = try await client.execute(
+                uri: "/dashboard", method: .get, headers: [.cookie: "chainvault-session=\(cookies[caller]!)"])
+            tokens[caller] = formToken(in: String(buffer: page.body))
+        }
+        let anonymous = try await client.execute(uri: "/login", method: .get)
+        let anonymousCookie = anonymous.headers[.setCookie]?.split(separator: ";").first.map(String.init) ?? ""
+        tokens[.nobody] = formToken(in: String(buffer: anonymous.body))
+        for await job in jobs.stream {
+            let mode = Int(job.input[0])
+            let rest = job.input.dropFirst()
+            var uri = "/"
+            var method = HTTPRequest.Method.get
+            var headers: HTTPFields = [.origin: "http://localhost"]
+            var body = ByteBuffer()
+            switch mode % 4 {
+            case 0:
+                // A form: the route from the next byte; with the page's token first, or the bytes alone.
+                let form = forms[Int(rest.first ?? 0) % forms.count]
+                uri = form.path
+                method = .post
+                headers[.contentType] = "application/x-www-form-urlencoded"
+                headers[.cookie] = form.caller == .nobody ? anonymousCookie : "chainvault-session=\(cookies[form.caller]!)"
+                if (mode / 4) % 2 == 0 { body.writeString("form_token=\(tokens[form.caller]!)&") }
+                body.writeBytes(rest.dropFirst())
+            case 1:
+                // A report upload: a valid token part, then the bytes.
+                uri = "/calendar/slots/1/report"
+                method = .post
+                headers[.contentType] = "multipart/form-data; boundary=b"
+                headers[.cookie] = "chainvault-session=\(cookies[.doctor]!)"
+                body.writeString("--b\r\nContent-Disposition: form-data; name=\"form_token\"\r\n\r\n\(tokens[.doctor]!)\r\n")
+                body.writeBytes(rest)
+            case 2:
+                headers[.cookie] = headerValue(rest)
+                uri = "/dashboard"
+            default:
+                headers[.acceptLanguage] = headerValue(rest)
+            }
+            let response = try await client.execute(uri: uri, method: method, headers: headers, body: body)
+            if response.status.code >= 500 {
+                fatalError(
+                    "\(method) \(uri) answered \(response.status.code) to client input: \(String(buffer: response.body).prefix(500))")
+            }
+            job.done()
+        }
+    }
+}
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
+    let input = bytes(data, size)
+    guard !input.isEmpty else { return 0 }
+    _ = server
+    blocking {
+        await withCheckedContinuation { continuation in
+            jobs.continuation.yield(Job(input: input, done: { continuation.resume() }))
+        }
+    }
+    return 0
+}
+
+@_cdecl("FuzzPortal_main")
+func main(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt { runFuzzer(argc, argv) }
