@@ -176,6 +176,7 @@ let package = Package(
                 .embedInCode("Portal/Templates/register_doctor.mustache"),
                 .embedInCode("Portal/Templates/admin_accounts.mustache"),
                 .embedInCode("Portal/Templates/admin_audit.mustache"),
+                .embedInCode("Portal/Templates/profile.mustache"),
                 .embedInCode("Portal/Strings/en.json"),
                 .embedInCode("Portal/Static/portal.css"),
                 .embedInCode("Portal/Static/portal.js"),

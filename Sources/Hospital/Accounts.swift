@@ -229,6 +229,33 @@ public struct Accounts: Sendable {
     }
 
     private func attemptLogin(email: String, password: String, client: String, kind: SessionKind, now: Int64) async throws -> Session {
+        let user = try await checkCredentials(email: email, password: password, client: client, now: now)
+        let token = Self.base64URL(random(32))
+        let rehash = hasher.needsRehash(user.passwordHash) ? try await hasher.hash(password) : nil
+        try await database.writer.write { db in
+            // The user's expired sessions go now: nothing else would remove a token never used again.
+            try db.execute(
+                sql: """
+                    DELETE FROM session WHERE userId = ?
+                    AND (lastUsedAt <= CASE kind WHEN 'portal' THEN ? ELSE ? END OR createdAt <= ?)
+                    """,
+                arguments: [user.id, now - policy.portalIdle, now - policy.idle, now - policy.absolute])
+            try db.execute(
+                sql: "INSERT INTO session (tokenHash, userId, createdAt, lastUsedAt, kind) VALUES (?, ?, ?, ?, ?)",
+                arguments: [Self.tokenHash(token), user.id, now, now, kind])
+            if let rehash { try db.execute(sql: "UPDATE user SET passwordHash = ? WHERE id = ?", arguments: [rehash, user.id]) }
+            try AuditLedger.append(
+                .init(actor: user.id, .login, subject: "user:\(user.id ?? 0)", patient: user.role == .patient ? user.id : nil), time: now,
+                in: db)
+        }
+        Counter(label: "chainvault_hospital_logins_total", dimensions: [("outcome", "success")]).increment()
+        return Session(token: token, user: user, expiresAt: now + policy.absolute)
+    }
+
+    /// The account whose password this is, through the throttle: every refusal is counted and recorded
+    /// alike, for a login and for a password change.
+    /// - Throws: `bad_credentials`, `throttled`, `busy`, `account_pending`, `account_disabled`.
+    private func checkCredentials(email: String, password: String, client: String, now: Int64) async throws -> User {
         let account = String(email.lowercased().prefix(Validation.maxEmailBytes))
         // A refused attempt is counted by the throttle, not audited one by one (see settleThrottle).
         try await throttle.checkLogin(account: account, client: client, now: now)
@@ -258,26 +285,7 @@ public struct Accounts: Sendable {
         case .disabled:
             throw HospitalError.accountDisabled
         }
-        let token = Self.base64URL(random(32))
-        let rehash = hasher.needsRehash(user.passwordHash) ? try await hasher.hash(password) : nil
-        try await database.writer.write { db in
-            // The user's expired sessions go now: nothing else would remove a token never used again.
-            try db.execute(
-                sql: """
-                    DELETE FROM session WHERE userId = ?
-                    AND (lastUsedAt <= CASE kind WHEN 'portal' THEN ? ELSE ? END OR createdAt <= ?)
-                    """,
-                arguments: [user.id, now - policy.portalIdle, now - policy.idle, now - policy.absolute])
-            try db.execute(
-                sql: "INSERT INTO session (tokenHash, userId, createdAt, lastUsedAt, kind) VALUES (?, ?, ?, ?, ?)",
-                arguments: [Self.tokenHash(token), user.id, now, now, kind])
-            if let rehash { try db.execute(sql: "UPDATE user SET passwordHash = ? WHERE id = ?", arguments: [rehash, user.id]) }
-            try AuditLedger.append(
-                .init(actor: user.id, .login, subject: "user:\(user.id ?? 0)", patient: user.role == .patient ? user.id : nil), time: now,
-                in: db)
-        }
-        Counter(label: "chainvault_hospital_logins_total", dimensions: [("outcome", "success")]).increment()
-        return Session(token: token, user: user, expiresAt: now + policy.absolute)
+        return user
     }
 
     /// A refused login in the ledger: the user when the account exists, why, and from which address.
@@ -337,7 +345,7 @@ public struct Accounts: Sendable {
                 let row = try Row.fetchOne(
                     db,
                     sql: """
-                        SELECT session.createdAt, session.lastUsedAt, user.id, user.role, user.name
+                        SELECT session.createdAt, session.lastUsedAt, user.id, user.role, user.name, user.timeZone
                         FROM session JOIN user ON user.id = session.userId
                         WHERE session.tokenHash = ? AND session.kind = ? AND user.status = 'active'
                         """, arguments: [hash, kind])
@@ -351,7 +359,7 @@ public struct Accounts: Sendable {
             if now > lastUsed {
                 try db.execute(sql: "UPDATE session SET lastUsedAt = ? WHERE tokenHash = ?", arguments: [now, hash])
             }
-            return (Identity(userId: row[2], role: row[3], name: row[4]), created)
+            return (Identity(userId: row[2], role: row[3], name: row[4], timeZone: row[5]), created)
         }
         guard let found else { throw HospitalError.unauthenticated }
         return found
@@ -370,6 +378,53 @@ public struct Accounts: Sendable {
             throw HospitalError.notFound("user")
         }
         return user
+    }
+
+    /// A person changes their phone number and time zone.
+    /// - Throws: `invalid_field` (phone, timeZone), `not_found`.
+    public func updateProfile(_ userId: Int64, phone: String?, timeZone: String?) async throws -> User {
+        let phone = try phone.map { try Validation.phone($0) }
+        if let timeZone, TimeZone(identifier: timeZone) == nil || timeZone.utf8.count > 64 {
+            throw HospitalError.invalid("timeZone", "Choose a time zone from the list.")
+        }
+        return try await database.writer.write { db in
+            guard var user = try User.fetchOne(db, key: userId) else { throw HospitalError.notFound("user") }
+            if user.role == .patient, let phone { user.phone = phone }
+            user.timeZone = timeZone
+            try user.update(db, columns: ["phone", "timeZone"])
+            return user
+        }
+    }
+
+    /// A person changes their password, knowing the current one; every session of theirs ends (also
+    /// this one: the caller opens a new one).
+    /// - Throws: `bad_credentials` (the current password is wrong; counted by the throttle),
+    ///   `invalid_field` (the new one), `throttled`, `busy`.
+    public func changePassword(_ userId: Int64, current: String, new: String, client: String) async throws {
+        let user = try await self.user(id: userId)
+        let now = clock()
+        // The same check as a login, throttled alike, so this form is no way around the throttle.
+        do {
+            _ = try await checkCredentials(email: user.email, password: current, client: client, now: now)
+            try? await settleThrottle(now: now)
+        } catch {
+            try? await settleThrottle(now: now)
+            throw error
+        }
+        try Validation.password(new, email: user.email)
+        let hash = try await hasher.hash(new)
+        try await database.writer.write { db in
+            try db.execute(sql: "UPDATE user SET passwordHash = ? WHERE id = ?", arguments: [hash, userId])
+            try db.execute(sql: "DELETE FROM session WHERE userId = ?", arguments: [userId])
+            try AuditLedger.append(
+                .init(actor: userId, .passwordChanged, subject: "user:\(userId)", patient: user.role == .patient ? userId : nil), time: now,
+                in: db)
+        }
+    }
+
+    /// Ends every session of the user, on every device.
+    public func endSessions(_ userId: Int64) async throws {
+        try await database.writer.write { db in try db.execute(sql: "DELETE FROM session WHERE userId = ?", arguments: [userId]) }
     }
 
     /// Accounts for an admin's list: by name or e-mail containing `search`, of a role and status when

@@ -17,6 +17,8 @@ public enum AuditAction: String, Codable, Sendable, CaseIterable {
     case accountDisabled = "account_disabled"
     case accountEnabled = "account_enabled"
     case throttleCleared = "throttle_cleared"
+    /// A person changed their password (every session ended).
+    case passwordChanged = "password_changed"
     /// An admin exported the ledger (CSV).
     case ledgerExported = "ledger_exported"
 }

@@ -140,6 +140,8 @@ public struct HospitalDatabase: Sendable {
             }
             // Doctors who register themselves wait for an admin; admins disable accounts.
             try db.alter(table: "user") { table in
+                // The zone a person reads times in (an IANA name); nil: the portal's.
+                table.add(column: "timeZone", .text)
                 table.add(column: "status", .text).notNull().defaults(to: "active").check {
                     ["active", "pending", "disabled"].contains($0)
                 }

@@ -31,6 +31,8 @@ public struct User: Codable, Sendable, Equatable, FetchableRecord, MutablePersis
     public var specialization: String?
     public var createdAt: Int64
     public var status: AccountStatus = .active
+    /// The zone the portal shows times in for this person (an IANA name); nil: the portal's default.
+    public var timeZone: String?
 
     public static let databaseTableName = "user"
 
@@ -42,4 +44,6 @@ public struct Identity: Sendable, Equatable {
     public var userId: Int64
     public var role: Role
     public var name: String
+    /// The person's time zone (an IANA name), when they chose one.
+    public var timeZone: String? = nil
 }

@@ -20,4 +20,5 @@ func addPortal(
     PortalReportController(services: services, pages: pages, logger: logger).addRoutes(to: group)
     PortalConsentController(services: services, pages: pages, clock: services.clock).addRoutes(to: group)
     PortalAdminController(services: services, pages: pages, clock: services.clock).addRoutes(to: group)
+    PortalProfileController(services: services, pages: pages, cookies: PortalCookies(configuration: configuration)).addRoutes(to: group)
 }

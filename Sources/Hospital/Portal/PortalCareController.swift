@@ -138,7 +138,7 @@ struct PortalCareController: Sendable {
             ]
         }
         var values: [String: Any] = [
-            "slots": slots, "has_slots": !slots.isEmpty, "zone": pages.configuration.timeZone.identifier,
+            "slots": slots, "has_slots": !slots.isEmpty, "zone": pages.timeZone.identifier,
             "date": String((form?["date"] ?? "").prefix(10)), "time": String((form?["time"] ?? "").prefix(5)),
             "durations": Self.durations.map { ["value": "\($0)", "selected": $0 == minutes] as [String: Any] }, "repeats": repeats,
         ]
@@ -216,7 +216,7 @@ struct PortalCareController: Sendable {
             (0...23).contains(timeParts[0]), (0...59).contains(timeParts.count > 1 ? timeParts[1] : 0)
         else { return nil }
         var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = pages.configuration.timeZone
+        calendar.timeZone = pages.timeZone
         let components = DateComponents(
             year: dateParts[0], month: dateParts[1], day: dateParts[2], hour: timeParts[0], minute: timeParts.count > 1 ? timeParts[1] : 0)
         guard let first = calendar.date(from: components), calendar.dateComponents([.year, .month, .day], from: first).day == dateParts[2]
@@ -231,7 +231,7 @@ struct PortalCareController: Sendable {
         let parts = dateOfBirth.split(separator: "-").compactMap { Int($0) }
         guard parts.count == 3 else { return nil }
         var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = pages.configuration.timeZone
+        calendar.timeZone = pages.timeZone
         guard let birth = calendar.date(from: DateComponents(year: parts[0], month: parts[1], day: parts[2])) else { return nil }
         return calendar.dateComponents([.year], from: birth, to: Date(timeIntervalSince1970: TimeInterval(now))).year
     }

@@ -28,6 +28,7 @@ struct PortalPages: Sendable {
         ("code", PackageResources.code_mustache), ("consent", PackageResources.consent_mustache),
         ("history", PackageResources.history_mustache), ("register_doctor", PackageResources.register_doctor_mustache),
         ("admin_accounts", PackageResources.admin_accounts_mustache), ("admin_audit", PackageResources.admin_audit_mustache),
+        ("profile", PackageResources.profile_mustache),
     ]
 
     init(configuration: PortalConfiguration, idleSeconds: Int64) throws {
@@ -73,10 +74,16 @@ struct PortalPages: Sendable {
         catalogues.strings(catalogues.language(for: request.headers[.acceptLanguage]))[key] ?? key
     }
 
-    /// A time as the reader reads it: in the portal's zone, with the weekday.
+    /// The signed-in person's time zone, for the request being served (set by the session middleware).
+    @TaskLocal static var readerZone: TimeZone?
+
+    /// The zone times are shown and read in: the signed-in person's, else the portal's.
+    var timeZone: TimeZone { Self.readerZone ?? configuration.timeZone }
+
+    /// A time as the reader reads it: in their zone, with the weekday.
     func format(_ seconds: Int64) -> String {
         let style = Date.FormatStyle(
-            date: .abbreviated, time: .shortened, locale: Locale(identifier: "en_GB"), timeZone: configuration.timeZone)
+            date: .abbreviated, time: .shortened, locale: Locale(identifier: "en_GB"), timeZone: timeZone)
         return Date(timeIntervalSince1970: TimeInterval(seconds)).formatted(style.weekday(.abbreviated))
     }
 
@@ -85,7 +92,7 @@ struct PortalPages: Sendable {
         let parts = text.split(separator: "-").compactMap { Int($0) }
         guard text.utf8.count == 10, parts.count == 3 else { return nil }
         var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = configuration.timeZone
+        calendar.timeZone = timeZone
         guard let date = calendar.date(from: DateComponents(year: parts[0], month: parts[1], day: parts[2])),
             calendar.component(.day, from: date) == parts[2]
         else { return nil }

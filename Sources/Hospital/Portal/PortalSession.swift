@@ -51,7 +51,8 @@ struct PortalSessionMiddleware: RouterMiddleware {
                 context.portal.issuedFormToken = token
             }
         }
-        var response = try await next(request, context)
+        let zone = context.identity?.timeZone.flatMap(TimeZone.init(identifier:))
+        var response = try await PortalPages.$readerZone.withValue(zone) { try await next(request, context) }
         if let issued = context.portal.issuedFormToken {
             response.setCookie(cookie(named: configuration.formTokenCookie, value: issued, sameSite: .strict))
         }
