@@ -15,17 +15,21 @@ public struct HospitalConfiguration: Sendable {
     public var connections: ConnectionPolicy
     /// The web portal's name and address.
     public var portal: PortalConfiguration
+    /// PEM certificate chain and key: serve HTTPS on the hospital port.
+    public var tls: TLSFiles?
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, trustedProxies: Set<String> = [], connections: ConnectionPolicy = .init(),
-        portal: PortalConfiguration = .init()
+        portal: PortalConfiguration = .init(), tls: TLSFiles? = nil
     ) {
+        self.tls = tls
         self.host = host
         self.port = port
         self.trustedProxies = trustedProxies
         self.connections = connections
         self.connections.exemptAddresses.formUnion(trustedProxies)
         self.portal = portal
+        self.portal.listenerIsTLS = tls != nil
     }
 }
 
@@ -93,10 +97,9 @@ public func buildHospitalApplication(
     ReportController(reports: services.reports, consent: services.consent, logger: logger).addRoutes(to: api)
     ConsentController(consent: services.consent, database: services.database).addRoutes(to: api)
     try addPortal(to: router, configuration: configuration.portal, services: services, logger: logger)
-    let limiter = ConnectionLimiter(policy: configuration.connections)
     return Application(
         router: router,
-        server: .http1(configuration: .init(additionalChannelHandlers: [limiter.makeHandler()], idleTimeout: nil)),
+        server: try makeHTTPServer(connections: configuration.connections, tls: configuration.tls),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
         logger: logger

@@ -2,10 +2,8 @@ import BucketStore
 import Foundation
 import Hummingbird
 import HummingbirdCore
-import HummingbirdTLS
 import Logging
 import NIOCore
-import NIOSSL
 import Operations
 import S3Protocol
 
@@ -25,15 +23,7 @@ public struct GatewayConfiguration: Sendable {
     public var connections: ConnectionPolicy
 
     /// The PEM files of a TLS listener.
-    public struct TLSFiles: Sendable {
-        public var certificateChain: String
-        public var privateKey: String
-
-        public init(certificateChain: String, privateKey: String) {
-            self.certificateChain = certificateChain
-            self.privateKey = privateKey
-        }
-    }
+    public typealias TLSFiles = Operations.TLSFiles
 
     public init(
         host: String = "127.0.0.1",
@@ -171,16 +161,7 @@ public func buildApplication(
         health: health,
         metrics: metrics
     )
-    let limiter = ConnectionLimiter(policy: configuration.connections)
-    var server = HTTPServerBuilder.http1(
-        configuration: .init(additionalChannelHandlers: [limiter.makeHandler(), ContinueHandler()], idleTimeout: nil))
-    if let tls = configuration.tls {
-        let chain = try NIOSSLCertificate.fromPEMFile(tls.certificateChain)
-        let key = try NIOSSLPrivateKey(file: tls.privateKey, format: .pem)
-        let tlsConfiguration = TLSConfiguration.makeServerConfiguration(
-            certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
-        server = try .tls(server, tlsConfiguration: tlsConfiguration)
-    }
+    let server = try makeHTTPServer(connections: configuration.connections, handlers: { [ContinueHandler()] }, tls: configuration.tls)
     return Application(
         responder: responder,
         server: server,

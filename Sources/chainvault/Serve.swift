@@ -49,6 +49,21 @@ struct Serve: AsyncParsableCommand {
     var tlsKey: String?
 
     @Option(
+        name: .customLong("hospital-tls-cert"),
+        help: "PEM certificate chain: serve HTTPS on the hospital port (needs --hospital-tls-key; env CHAINVAULT_HOSPITAL_TLS_CERT).")
+    var hospitalTLSCert: String?
+
+    @Option(name: .customLong("hospital-tls-key"), help: "PEM private key of --hospital-tls-cert (env CHAINVAULT_HOSPITAL_TLS_KEY).")
+    var hospitalTLSKey: String?
+
+    /// The hospital listener's TLS files, when both are set.
+    var hospitalTLS: TLSFiles? {
+        guard let cert = hospitalTLSCert ?? environment("HOSPITAL_TLS_CERT"), let key = hospitalTLSKey ?? environment("HOSPITAL_TLS_KEY")
+        else { return nil }
+        return TLSFiles(certificateChain: cert, privateKey: key)
+    }
+
+    @Option(
         name: .customLong("trusted-proxies"),
         help: """
             Comma-separated IP addresses of reverse proxies whose X-Forwarded-For names the hospital client, for \
@@ -208,6 +223,8 @@ struct Serve: AsyncParsableCommand {
             throw ValidationError("--trusted-proxies: '\(proxy)' is not an IP address.")
         }
         guard (resolvedTLSCert == nil) == (resolvedTLSKey == nil) else { throw ValidationError("--tls-cert and --tls-key go together.") }
+        guard ((hospitalTLSCert ?? environment("HOSPITAL_TLS_CERT")) == nil) == ((hospitalTLSKey ?? environment("HOSPITAL_TLS_KEY")) == nil)
+        else { throw ValidationError("--hospital-tls-cert and --hospital-tls-key go together.") }
         guard sessionIdleTimeout >= 60, sessionIdleTimeout <= 12 * 3600 else {
             throw ValidationError("--session-idle-timeout is 60 to 43200 seconds.")
         }
@@ -275,15 +292,16 @@ struct Serve: AsyncParsableCommand {
             logger: logger
         )
         let portal = PortalConfiguration(siteName: siteName, baseURL: resolvedPortalURL)
+        let hospitalScheme = hospitalTLS == nil ? "http" : "https"
         let hospital = try buildHospitalApplication(
             configuration: HospitalConfiguration(
-                host: host, port: hospitalPort, trustedProxies: proxies, connections: connectionPolicy, portal: portal),
+                host: host, port: hospitalPort, trustedProxies: proxies, connections: connectionPolicy, portal: portal, tls: hospitalTLS),
             services: care,
             health: health,
             metrics: metrics,
             onServerRunning: { port in
-                output("hospital endpoint: http://\(host):\(port)")
-                output("hospital portal: \(portal.baseURL?.absoluteString ?? "http://\(host):\(port)")/")
+                output("hospital endpoint: \(hospitalScheme)://\(host):\(port)")
+                output("hospital portal: \(portal.baseURL?.absoluteString ?? "\(hospitalScheme)://\(host):\(port)")/")
             },
             logger: Logger(label: "chainvault.hospital")
         )

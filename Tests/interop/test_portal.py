@@ -135,3 +135,29 @@ def test_no_page_has_an_accessibility_violation(page):
     register(page, f"axe-{uuid.uuid4().hex[:8]}@example.org")
     results = axe.run(page)
     assert results.violations_count == 0, f"/dashboard: {results.generate_report()}"
+
+
+def test_the_hospital_port_serves_https_with_secure_host_cookies(tmp_path):
+    """--hospital-tls-cert/--hospital-tls-key: the portal and the API over HTTPS; without a portal URL
+    the portal takes its own address as https, so its cookies are Secure with the __Host- prefix."""
+    import ssl
+    import urllib.request
+    from conftest import start_server, stop_server, tool
+
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run([tool("openssl"), "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "2",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+    server = start_server(tmp_path / "data", {"CHAINVAULT_ACCESS_KEY": "PORTALTLSROOTKEY0001", "CHAINVAULT_SECRET_KEY": "tls-" + uuid.uuid4().hex},
+                          args=("--hospital-tls-cert", str(cert), "--hospital-tls-key", str(key)))
+    try:
+        assert server.hospital.startswith("https://") and server.portal.startswith("https://")
+        context = ssl.create_default_context(cafile=str(cert))
+        with urllib.request.urlopen(server.portal, context=context, timeout=30) as response:
+            assert response.status == 200
+            assert response.headers["Strict-Transport-Security"] == "max-age=31536000"
+            cookie = response.headers["Set-Cookie"]
+            assert cookie.startswith("__Host-chainvault-form=") and "Secure" in cookie and "Path=/" in cookie
+        with urllib.request.urlopen(server.hospital + "/openapi.json", context=context, timeout=30) as response:
+            assert response.status == 200
+    finally:
+        stop_server(server)

@@ -11,6 +11,9 @@ public struct PortalConfiguration: Sendable {
     public var baseURL: URL?
     /// The zone times are shown in for people who have not chosen one.
     public var timeZone: TimeZone
+    /// Whether the hospital listener itself serves TLS (`--hospital-tls-cert`): without a base URL,
+    /// the portal's own address is then https.
+    public var listenerIsTLS = false
 
     public init(siteName: String = "ChainVault Hospital", baseURL: URL? = nil, timeZone: TimeZone = .current) {
         self.siteName = siteName
@@ -19,7 +22,7 @@ public struct PortalConfiguration: Sendable {
     }
 
     /// Whether people reach the portal over https.
-    var isSecure: Bool { baseURL?.scheme?.lowercased() == "https" }
+    var isSecure: Bool { baseURL.map { $0.scheme?.lowercased() == "https" } ?? listenerIsTLS }
 
     /// The configured origin, `scheme://host[:port]`, lower-cased.
     var origin: String? {

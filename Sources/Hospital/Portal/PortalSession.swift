@@ -108,7 +108,7 @@ struct CrossSiteRequestMiddleware: RouterMiddleware {
 
     func ownOrigin(_ request: Request) -> String? {
         if let origin = configuration.origin { return origin }
-        return request.head.authority.map { "http://" + $0.lowercased() }
+        return request.head.authority.map { (configuration.isSecure ? "https://" : "http://") + $0.lowercased() }
     }
 }
 
