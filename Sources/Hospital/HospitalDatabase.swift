@@ -146,6 +146,12 @@ public struct HospitalDatabase: Sendable {
                     ["active", "pending", "disabled"].contains($0)
                 }
             }
+            // The last recorded verification of each report's chain: at upload, then by `chain verify --all`
+            // (pages show it without reading a chunk).
+            try db.alter(table: "report") { table in
+                table.add(column: "verifiedAt", .integer)
+                table.add(column: "damagedAt", .integer)
+            }
             // Why the patient booked: their symptoms (health data; never logged).
             try db.alter(table: "slot") { table in table.add(column: "reason", .text) }
         }

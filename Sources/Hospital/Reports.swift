@@ -20,6 +20,10 @@ public struct Report: Codable, Sendable, Equatable, FetchableRecord, MutablePers
     /// The chain's head pointer, `A:<hex>` or `B:<hex>`.
     public var head: String
     public var createdAt: Int64
+    /// When the chain was last verified intact (at upload, then by `chain verify --all`).
+    public var verifiedAt: Int64?
+    /// When a verification last found the chain damaged or missing; nil once it verifies again.
+    public var damagedAt: Int64?
 
     public static let databaseTableName = "report"
 
@@ -49,6 +53,20 @@ public struct ReportListing: Sendable, Equatable, FetchableRecord {
 }
 
 extension Report {
+    /// Records what a verification of chains found, by head pointer: intact chains get `verifiedAt`,
+    /// damaged or missing ones `damagedAt`. Heads no report has are ignored.
+    public static func recordVerification(_ results: [String: Bool], at time: Int64, in database: HospitalDatabase) async throws {
+        try await database.writer.write { db in
+            for (head, intact) in results {
+                if intact {
+                    try db.execute(sql: "UPDATE report SET verifiedAt = ?, damagedAt = NULL WHERE head = ?", arguments: [time, head])
+                } else {
+                    try db.execute(sql: "UPDATE report SET damagedAt = ? WHERE head = ?", arguments: [time, head])
+                }
+            }
+        }
+    }
+
     /// Every report's id and head pointer, in id order: what `chain verify --all` and `audit verify`
     /// check against the chains, so that a chain deleted together with its index record is found.
     public static func heads(in database: HospitalDatabase) async throws -> [(id: Int64, head: String)] {
@@ -127,7 +145,7 @@ public struct Reports: Sendable {
         return try await database.writer.write { db in
             var report = Report(
                 patientId: upload.patientId, doctorId: doctor.userId, slotId: slotId, title: title, contentType: contentType,
-                size: head.length, sha256: head.sha256.hex, head: head.pointer.description, createdAt: now)
+                size: head.length, sha256: head.sha256.hex, head: head.pointer.description, createdAt: now, verifiedAt: now)
             try report.insert(db)
             try AuditLedger.append(
                 .init(

@@ -304,6 +304,7 @@ struct Chain: AsyncParsableCommand {
                         ChainVault.output("FAILED\t\(verification.head)\t\(error)\(unindexed)")
                     }
                 }
+                try await Chain.recordInHospital(results, root: try options.root())
                 ChainVault.output("\(results.count - failed) of \(results.count) chains ok (\(checks))")
                 if failed > 0 { throw ExitCode(1) }
                 return
@@ -318,6 +319,20 @@ struct Chain: AsyncParsableCommand {
             reportRepairs(summary)
             ChainVault.output("ok: \(summary.chunks.count) chunks (\(checks))")
         }
+    }
+
+    /// Records each result in the hospital database, when there is one, so that the portal shows when
+    /// each report was last verified intact (or found damaged) without reading its chunks.
+    static func recordInHospital(_ results: [ChainMaintenance.Verification], root: DataRoot) async throws {
+        guard FileManager.default.fileExists(atPath: root.hospitalDatabase) else { return }
+        var outcome: [String: Bool] = [:]
+        for verification in results {
+            switch verification.result {
+            case .success: outcome[verification.head.description] = true
+            case .failure: outcome[verification.head.description] = false
+            }
+        }
+        try await Report.recordVerification(outcome, at: now(), in: try HospitalDatabase.open(path: root.hospitalDatabase))
     }
 
     /// The heads of the hospital's reports when the data root has a hospital database (none otherwise).

@@ -171,6 +171,7 @@ func multipartForm(boundary: String, fields: [(String, String)], file: (name: St
 
             let list = try await people.patient.get(client, "/reports")
             #expect(list.text.contains("Blood test.pdf") && list.text.contains("Dr Carl Heart"))
+            #expect(list.text.contains("Verified intact Fri, 15 Jan 2027"), "the upload is the first recorded verification")
             let id = try #require(
                 try await fixture.services.reports.list(for: Identity(userId: people.doctorId, role: .doctor, name: "")).first?.report.id)
             let download = try await people.patient.get(client, "/reports/\(id)/download")
@@ -222,5 +223,32 @@ func multipartForm(boundary: String, fields: [(String, String)], file: (name: St
                 #expect([.badRequest, .contentTooLarge, .forbidden].contains(response.status), "\(type) \(response.status)")
             }
         }
+    }
+}
+
+@Suite struct ReportVerificationRecordTests {
+    @Test func aRecordedVerificationMarksReportsIntactOrDamaged() async throws {
+        let fixture = try HospitalFixture()
+        let doctor = try await fixture.accounts.createStaff(
+            .init(role: .doctor, name: "Dr A", email: "a@example.org", password: "a long doctor password", specialization: "Cardiology"))
+        let patient = try await fixture.accounts.registerPatient(
+            .init(name: "Ada", email: "ada@example.org", password: "correct horse battery", dateOfBirth: "1985-04-12", phone: "0123456789"))
+        let slot = try await fixture.services.scheduling.publish(
+            doctorId: doctor.id!, startsAt: fixture.clock.now - fixture.clock.now % 60, durationMinutes: 15)
+        _ = try await fixture.services.scheduling.book(slotId: slot.slot.id!, patientId: patient.id!)
+        _ = try await fixture.services.scheduling.complete(slotId: slot.slot.id!, doctorId: doctor.id!)
+        let listing = try await fixture.services.reports.upload(
+            .init(patientId: patient.id!, title: "ECG", contentType: "application/pdf", declaredLength: nil),
+            body: [ByteBuffer(string: "%PDF")].async, by: Identity(userId: doctor.id!, role: .doctor, name: "Dr A"))
+        #expect(listing.report.verifiedAt == fixture.clock.now && listing.report.damagedAt == nil)
+        try await Report.recordVerification(
+            [listing.report.head: false, "A:" + String(repeating: "0", count: 64): true], at: 5, in: fixture.database)
+        let damaged = try await fixture.services.reports.report(
+            listing.report.id!, for: Identity(userId: patient.id!, role: .patient, name: ""))
+        #expect(damaged.report.damagedAt == 5 && damaged.report.verifiedAt == fixture.clock.now)
+        try await Report.recordVerification([listing.report.head: true], at: 9, in: fixture.database)
+        let repaired = try await fixture.services.reports.report(
+            listing.report.id!, for: Identity(userId: patient.id!, role: .patient, name: ""))
+        #expect(repaired.report.damagedAt == nil && repaired.report.verifiedAt == 9)
     }
 }

@@ -20,11 +20,20 @@ struct PortalReportController: Sendable {
         let identity = try context.requireIdentity()
         let reports = try await services.reports.list(for: identity).map { listing -> [String: String] in
             let report = listing.report
-            return [
+            var row = [
                 "id": "\(report.id ?? 0)", "title": report.title, "doctor": listing.doctorName, "patient": listing.patientName,
                 "date": pages.format(report.createdAt), "size": PortalPages.size(report.size), "sha256": report.sha256,
                 "fingerprint": Self.fingerprint(report.sha256),
             ]
+            // From the last recorded verification (at upload, then `chain verify --all`), not from reading chunks now.
+            if let damaged = report.damagedAt {
+                row["damaged"] = pages.string("damaged_on", request: request).replacingOccurrences(
+                    of: "{date}", with: pages.format(damaged))
+            } else if let verified = report.verifiedAt {
+                row["verified"] = pages.string("verified_on", request: request).replacingOccurrences(
+                    of: "{date}", with: pages.format(verified))
+            }
+            return row
         }
         return pages.render("reports", ["reports": reports, "has_reports": !reports.isEmpty], request: request, context: context)
     }
