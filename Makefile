@@ -3,7 +3,7 @@ SWIFT ?= swift
 DATA ?= buckets
 PYTEST ?= python3 -m pytest
 
-.PHONY: run test build unit interop bench lint format deps test-deps fuzz fuzz-build fuzz-smoke soak
+.PHONY: run test build unit interop bench lint format deps test-deps fuzz fuzz-build fuzz-smoke soak screenshots
 
 ## Install missing build libraries, build in release mode, serve on the embedded default.
 run: deps
@@ -41,6 +41,10 @@ fuzz-build:
 	cd Fuzz && $(SWIFT) build --scratch-path ../.build-fuzz -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library
 
 ## Ten minutes of mixed load against a release build, sampling RSS, descriptors and threads (see RELIABILITY.md).
+## The portal's main pages photographed in chromium into docs/portal-*.png.
+screenshots: deps test-deps build
+	python3 scripts/portal_screenshots.py
+
 soak: deps test-deps
 	scripts/install-deps.sh soak
 	$(SWIFT) build -c release --product chainvault
