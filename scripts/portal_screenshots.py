@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "Tests" / "interop"))
-from conftest import BIN, start_server, stop_server  # noqa: E402
+from conftest import BIN, portal_sign_in, start_server, stop_server  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
 
 PASSWORD = "correct horse battery"
@@ -20,11 +20,7 @@ OUT = ROOT / "docs"
 
 
 def sign_in(page, email, password=PASSWORD):
-    page.goto("/login")
-    page.get_by_label("E-mail address").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url("**/dashboard")
+    portal_sign_in(page, email, password)
 
 
 def shot(page, name):

@@ -104,14 +104,7 @@ public struct Accounts: Sendable {
     /// - Throws: ``HospitalError`` `invalid_field` naming the field, `email_taken`, `throttled`, `busy`.
     public func registerPatient(_ input: PatientRegistration, client: String? = nil) async throws -> User {
         let now = clock()
-        if let client {
-            do {
-                try await throttle.checkRegistration(client: client, now: now)
-            } catch {
-                try? await settleThrottle(now: now)
-                throw error
-            }
-        }
+        try await checkRegistration(client: client, now: now)
         let user = User(
             role: .patient,
             name: try Validation.name(input.name),
@@ -123,6 +116,18 @@ public struct Accounts: Sendable {
         )
         try Validation.password(input.password, email: user.email)
         return try await insert(user, password: input.password)
+    }
+
+    /// Counts a sign-up against the client's limit (none without a client address).
+    /// - Throws: `throttled` beyond it.
+    private func checkRegistration(client: String?, now: Int64) async throws {
+        guard let client else { return }
+        do {
+            try await throttle.checkRegistration(client: client, now: now)
+        } catch {
+            try? await settleThrottle(now: now)
+            throw error
+        }
     }
 
     /// What a doctor sends to register themselves.
@@ -144,14 +149,7 @@ public struct Accounts: Sendable {
     /// - Throws: ``HospitalError`` `invalid_field` naming the field, `email_taken`, `throttled`, `busy`.
     public func registerDoctor(_ input: DoctorRegistration, client: String? = nil) async throws -> User {
         let now = clock()
-        if let client {
-            do {
-                try await throttle.checkRegistration(client: client, now: now)
-            } catch {
-                try? await settleThrottle(now: now)
-                throw error
-            }
-        }
+        try await checkRegistration(client: client, now: now)
         var user = User(
             role: .doctor, name: try Validation.name(input.name), email: try Validation.email(input.email), passwordHash: "",
             specialization: try Validation.specialization(input.specialization), createdAt: now)

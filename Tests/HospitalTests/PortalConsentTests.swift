@@ -7,9 +7,13 @@ import Testing
 
 @testable import Hospital
 
-@Suite struct PortalConsentTests {
-    @Test func aSecondDoctorAsksEntersTheCodeReadsAndThePatientRevokesAndSeesItAll() async throws {
-        let fixture = try HospitalFixture()
+/// A report by Dr Ann Author on Ada after a completed checkup, and Dr Sam Second with a booked
+/// appointment with Ada (so that he may ask for it).
+struct ConsentCast {
+    let patient: User
+    let report: ReportListing
+
+    init(_ fixture: HospitalFixture, title: String, bytes: String) async throws {
         let accounts = fixture.accounts
         let author = try await accounts.createStaff(
             .init(
@@ -19,12 +23,7 @@ import Testing
             .init(
                 role: .doctor, name: "Dr Sam Second", email: "sam@example.org", password: "a long doctor password",
                 specialization: "Neurology"))
-        let outsider = try await accounts.createStaff(
-            .init(
-                role: .doctor, name: "Dr Olga Outside", email: "olga@example.org", password: "a long doctor password",
-                specialization: "Dermatology"))
-        _ = outsider
-        let patient = try await accounts.registerPatient(
+        patient = try await accounts.registerPatient(
             .init(
                 name: "Ada Patient", email: "ada@example.org", password: "correct horse battery", dateOfBirth: "1985-04-12",
                 phone: "+44 20 7946 0000"))
@@ -33,11 +32,23 @@ import Testing
         let first = try await scheduling.publish(doctorId: author.id!, startsAt: now, durationMinutes: 15)
         _ = try await scheduling.book(slotId: first.slot.id!, patientId: patient.id!, reason: "check")
         _ = try await scheduling.complete(slotId: first.slot.id!, doctorId: author.id!)
-        let report = try await fixture.services.reports.upload(
-            .init(patientId: patient.id!, title: "ECG <12 lead>", contentType: "application/pdf", declaredLength: nil),
-            body: [ByteBuffer(string: "%PDF report bytes")].async, by: Identity(userId: author.id!, role: .doctor, name: "Dr Ann Author"))
+        report = try await fixture.services.reports.upload(
+            .init(patientId: patient.id!, title: title, contentType: "application/pdf", declaredLength: nil),
+            body: [ByteBuffer(string: bytes)].async, by: Identity(userId: author.id!, role: .doctor, name: "Dr Ann Author"))
         let later = try await scheduling.publish(doctorId: second.id!, startsAt: now + 3600, durationMinutes: 15)
         _ = try await scheduling.book(slotId: later.slot.id!, patientId: patient.id!, reason: "follow-up")
+    }
+}
+
+@Suite struct PortalConsentTests {
+    @Test func aSecondDoctorAsksEntersTheCodeReadsAndThePatientRevokesAndSeesItAll() async throws {
+        let fixture = try HospitalFixture()
+        let cast = try await ConsentCast(fixture, title: "ECG <12 lead>", bytes: "%PDF report bytes")
+        _ = try await fixture.accounts.createStaff(
+            .init(
+                role: .doctor, name: "Dr Olga Outside", email: "olga@example.org", password: "a long doctor password",
+                specialization: "Dermatology"))
+        let (patient, report) = (cast.patient, cast.report)
 
         try await buildHospitalApplication(configuration: .init(port: 0), services: fixture.services).test(.router) { client in
             let doctor = Browser()
@@ -107,29 +118,7 @@ import Testing
 
     @Test func thePatientDeniesARequestAndTheCodeNoLongerWorks() async throws {
         let fixture = try HospitalFixture()
-        let accounts = fixture.accounts
-        let author = try await accounts.createStaff(
-            .init(
-                role: .doctor, name: "Dr Ann Author", email: "ann@example.org", password: "a long doctor password",
-                specialization: "Cardiology"))
-        let second = try await accounts.createStaff(
-            .init(
-                role: .doctor, name: "Dr Sam Second", email: "sam@example.org", password: "a long doctor password",
-                specialization: "Neurology"))
-        let patient = try await accounts.registerPatient(
-            .init(
-                name: "Ada Patient", email: "ada@example.org", password: "correct horse battery", dateOfBirth: "1985-04-12",
-                phone: "+44 20 7946 0000"))
-        let scheduling = fixture.services.scheduling
-        let now = fixture.clock.now - fixture.clock.now % 60
-        let first = try await scheduling.publish(doctorId: author.id!, startsAt: now, durationMinutes: 15)
-        _ = try await scheduling.book(slotId: first.slot.id!, patientId: patient.id!)
-        _ = try await scheduling.complete(slotId: first.slot.id!, doctorId: author.id!)
-        let report = try await fixture.services.reports.upload(
-            .init(patientId: patient.id!, title: "X-ray", contentType: "image/png", declaredLength: nil),
-            body: [ByteBuffer(string: "png")].async, by: Identity(userId: author.id!, role: .doctor, name: "Dr Ann Author"))
-        let later = try await scheduling.publish(doctorId: second.id!, startsAt: now + 3600, durationMinutes: 15)
-        _ = try await scheduling.book(slotId: later.slot.id!, patientId: patient.id!)
+        let report = try await ConsentCast(fixture, title: "X-ray", bytes: "png").report
         try await buildHospitalApplication(configuration: .init(port: 0), services: fixture.services).test(.router) { client in
             let doctor = Browser()
             _ = try await doctor.post(client, "/login", ["email": "sam@example.org", "password": "a long doctor password"])

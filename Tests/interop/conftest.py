@@ -89,6 +89,22 @@ def start_server(data: Path, env_extra: dict, timeout: float = 60.0, args: tuple
                   hospital=endpoint.get("hospital", ""), portal=endpoint.get("portal", ""))
 
 
+def outbox_code(data: Path, request_id) -> str:
+    """The one-time code of an access request, from the outbox file the server wrote for it."""
+    import re
+    message = (data / ".chainvault" / "outbox" / f"request-{request_id}.eml").read_text()
+    return re.search(r"one-time code is (\d+)", message).group(1)
+
+
+def portal_sign_in(page, email: str, password: str):
+    """Signs in through the portal's form in a Playwright page and waits for the overview."""
+    page.goto("/login")
+    page.get_by_label("E-mail address").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/dashboard")
+
+
 def random_file(path: Path, size: int) -> bytes:
     data = os.urandom(size)
     path.write_bytes(data)

@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 import boto3
 import pytest
 
-from conftest import BIN, start_server, stop_server
+from conftest import BIN, outbox_code, start_server, stop_server
 
 
 def call(server, method, path, body=None, token=None):
@@ -95,11 +95,6 @@ def register(server, name, email):
     patient = {"name": name, "email": email, "password": "correct horse battery", "dateOfBirth": "1980-02-29", "phone": "+1 555 0100"}
     assert call(server, "POST", "/api/patients", patient)[0] == 201
     return login(server, email, "correct horse battery")
-
-
-def outbox_code(data, request_id):
-    message = (data / ".chainvault" / "outbox" / f"request-{request_id}.eml").read_text()
-    return re.search(r"one-time code is (\d+)", message).group(1)
 
 
 @pytest.fixture

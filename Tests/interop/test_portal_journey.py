@@ -12,7 +12,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from conftest import BIN, start_server, stop_server
+from conftest import BIN, outbox_code, start_server, stop_server
+from conftest import portal_sign_in as sign_in
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="make test installs playwright (scripts/install-deps.sh test)")
 CHROMIUM = "/usr/bin/chromium"
@@ -38,19 +39,6 @@ def person(browser, server):
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.errors = errors
     return page
-
-
-def sign_in(page, email, password):
-    page.goto("/login")
-    page.get_by_label("E-mail address").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url("**/dashboard")
-
-
-def outbox_code(data, request_id):
-    message = (data / ".chainvault" / "outbox" / f"request-{request_id}.eml").read_text()
-    return re.search(r"one-time code is (\d+)", message).group(1)
 
 
 @pytest.fixture
