@@ -180,6 +180,8 @@ let package = Package(
                 .embedInCode("Portal/Templates/admin_accounts.mustache"),
                 .embedInCode("Portal/Templates/admin_audit.mustache"),
                 .embedInCode("Portal/Templates/profile.mustache"),
+                .embedInCode("Portal/Templates/forgot.mustache"),
+                .embedInCode("Portal/Templates/reset.mustache"),
                 .embedInCode("Portal/Strings/en.json"),
                 .embedInCode("Portal/Static/portal.css"),
                 .embedInCode("Portal/Static/portal.js"),

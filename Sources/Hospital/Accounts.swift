@@ -42,11 +42,14 @@ public struct Accounts: Sendable {
     let clock: @Sendable () -> Int64
     let random: @Sendable (Int) -> [UInt8]
     let throttle: LoginThrottle
+    /// Where password-reset links go; nil where none are sent (the command line).
+    let sender: (any CodeSender)?
 
     public init(
         database: HospitalDatabase, hasher: PasswordHasher, policy: SessionPolicy = SessionPolicy(),
-        clock: @escaping @Sendable () -> Int64, random: @escaping @Sendable (Int) -> [UInt8]
+        clock: @escaping @Sendable () -> Int64, random: @escaping @Sendable (Int) -> [UInt8], sender: (any CodeSender)? = nil
     ) {
+        self.sender = sender
         self.database = database
         self.hasher = hasher
         self.policy = policy
@@ -417,6 +420,81 @@ public struct Accounts: Sendable {
             try AuditLedger.append(
                 .init(actor: userId, .passwordChanged, subject: "user:\(userId)", patient: user.role == .patient ? userId : nil), time: now,
                 in: db)
+        }
+    }
+
+    /// How long a password-reset link works, in seconds.
+    public static let resetLifetime: Int64 = 30 * 60
+
+    /// Sends a password-reset link to the account with this address, if there is an active one; the
+    /// caller answers the same either way. Counted against the client's sign-up limit.
+    /// - Parameter link: The link for a token (the portal's configured address, never the request's `Host`).
+    /// - Throws: `throttled`; never whether the account exists. A mail that cannot be sent is logged by
+    ///   the caller's error path only as a failure, without the address.
+    public func requestPasswordReset(email: String, client: String, link: @Sendable (String) -> String) async throws {
+        let now = clock()
+        try await checkRegistration(client: client, now: now)
+        let address = String(email.lowercased().trimmingCharacters(in: .whitespaces).prefix(Validation.maxEmailBytes))
+        guard let sender,
+            let user = try await database.writer.read({ db in try User.filter(Column("email") == address).fetchOne(db) }),
+            user.status == .active, let userId = user.id
+        else { return }
+        let token = Self.base64URL(random(32))
+        try await database.writer.write { db in
+            // One live link per account: an older one stops working.
+            try db.execute(sql: "DELETE FROM passwordReset WHERE userId = ? AND usedAt IS NULL", arguments: [userId])
+            try db.execute(
+                sql: "INSERT INTO passwordReset (tokenHash, userId, createdAt, expiresAt) VALUES (?, ?, ?, ?)",
+                arguments: [Self.tokenHash(token), userId, now, now + Self.resetLifetime])
+            try AuditLedger.append(
+                .init(actor: nil, .passwordResetSent, subject: "user:\(userId)", patient: user.role == .patient ? userId : nil), time: now,
+                in: db)
+        }
+        let expiry = Mail.rfc5322Date(now + Self.resetLifetime)
+        try await sender.deliver(
+            Mail(
+                id: "reset-\(userId)-\(now)", toName: user.name, toAddress: user.email, subject: "Reset your password",
+                body: """
+                    Dear \(user.name),
+
+                    Someone, hopefully you, asked to reset the password of your account. To choose a new
+                    password, open this link within 30 minutes (until \(expiry)):
+
+                    \(link(token))
+
+                    The link works once. Choosing a new password signs you out everywhere. If you did not ask,
+                    ignore this message: your password stays as it is.
+                    """, date: now))
+    }
+
+    /// Sets a new password with a reset link's token: single use, within its lifetime; every session of
+    /// the account ends.
+    /// - Throws: `reset_invalid` (unknown, used or expired), `invalid_field` (the new password).
+    public func resetPassword(token: String, newPassword: String) async throws {
+        let now = clock()
+        let hash = Self.tokenHash(String(token.prefix(128)))
+        let found = try await database.writer.read { db in
+            try Row.fetchOne(
+                db,
+                sql: "SELECT passwordReset.userId, user.email FROM passwordReset JOIN user ON user.id = passwordReset.userId "
+                    + "WHERE tokenHash = ? AND usedAt IS NULL AND expiresAt > ?", arguments: [hash, now])
+        }
+        guard let found else { throw HospitalError.resetInvalid }
+        let userId: Int64 = found[0]
+        let email: String = found[1]
+        try Validation.password(newPassword, email: email)
+        let passwordHash = try await hasher.hash(newPassword)
+        try await database.writer.write { db in
+            try db.execute(
+                sql: "UPDATE passwordReset SET usedAt = ? WHERE tokenHash = ? AND usedAt IS NULL AND expiresAt > ?",
+                arguments: [now, hash, now])
+            guard db.changesCount == 1 else { throw HospitalError.resetInvalid }
+            try db.execute(sql: "UPDATE user SET passwordHash = ? WHERE id = ?", arguments: [passwordHash, userId])
+            try db.execute(sql: "DELETE FROM session WHERE userId = ?", arguments: [userId])
+            let patient = try Row.fetchOne(db, sql: "SELECT role FROM user WHERE id = ?", arguments: [userId])?[0] as String? == "patient"
+            try AuditLedger.append(
+                .init(actor: userId, .passwordChanged, subject: "user:\(userId)", patient: patient ? userId : nil, detail: "by reset link"),
+                time: now, in: db)
         }
     }
 

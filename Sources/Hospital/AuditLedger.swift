@@ -19,6 +19,8 @@ public enum AuditAction: String, Codable, Sendable, CaseIterable {
     case throttleCleared = "throttle_cleared"
     /// A person changed their password (every session ended).
     case passwordChanged = "password_changed"
+    /// A password-reset link was sent to an account's address.
+    case passwordResetSent = "password_reset_sent"
     /// An admin exported the ledger (CSV).
     case ledgerExported = "ledger_exported"
 }

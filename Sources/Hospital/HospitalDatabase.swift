@@ -152,6 +152,14 @@ public struct HospitalDatabase: Sendable {
                 table.add(column: "verifiedAt", .integer)
                 table.add(column: "damagedAt", .integer)
             }
+            // Password-reset links: the token's SHA-256 only, single use, 30 minutes.
+            try db.create(table: "passwordReset") { table in
+                table.primaryKey("tokenHash", .blob)
+                table.column("userId", .integer).notNull().indexed().references("user", onDelete: .cascade)
+                table.column("createdAt", .integer).notNull()
+                table.column("expiresAt", .integer).notNull()
+                table.column("usedAt", .integer)
+            }
             // Why the patient booked: their symptoms (health data; never logged).
             try db.alter(table: "slot") { table in table.add(column: "reason", .text) }
         }

@@ -52,6 +52,10 @@ public struct HospitalError: Error, Sendable, Equatable, CustomStringConvertible
     public static let accountDisabled = HospitalError(
         .forbidden, code: "account_disabled", message: "This account is disabled; ask the hospital's admins.")
 
+    /// A password-reset link that is unknown, used or expired (which of them is not told).
+    public static let resetInvalid = HospitalError(
+        .badRequest, code: "reset_invalid", message: "This link does not work any more. Ask for a new one.")
+
     /// The caller's role may not do this.
     public static func forbidden(_ message: String) -> HospitalError { HospitalError(.forbidden, code: "forbidden", message: message) }
 

@@ -60,7 +60,7 @@ public struct HospitalServices: Sendable {
         self.clock = clock
         self.random = random
         self.sessionPolicy = sessionPolicy
-        accounts = Accounts(database: database, hasher: hasher, policy: sessionPolicy, clock: clock, random: random)
+        accounts = Accounts(database: database, hasher: hasher, policy: sessionPolicy, clock: clock, random: random, sender: sender)
         scheduling = Scheduling(database: database, clock: clock)
         reports = Reports(database: database, vault: vault, maxSize: maxReportSize, clock: clock)
         consent = Consent(database: database, sender: sender, macKey: codeKey, policy: consentPolicy, clock: clock, random: random)
@@ -112,6 +112,11 @@ enum HospitalRoutes {
     static let words: Set<String> = [
         "api", "patients", "staff", "sessions", "current", "me", "doctors", "slots", "booking", "completion", "reports", "content",
         "access-requests", "redemption", "denial", "grants", "audit", "openapi.json",
+        // The portal's pages.
+        "login", "logout", "register", "doctor", "session", "refresh", "dashboard", "book", "appointments", "cancel", "calendar",
+        "withdraw", "complete", "report", "download", "access", "requests", "request", "consent", "deny", "revoke", "history", "admin",
+        "accounts", "approve", "refuse", "disable", "enable", "clear-throttle", "audit.csv", "profile", "password", "end", "static",
+        "portal.css", "portal.js", "icon.svg", "forgot", "reset",
     ]
 
     @Sendable static func label(_ path: String) -> String {

@@ -90,12 +90,11 @@ public struct SMTPCodeSender: CodeSender {
         self.tls = try NIOSSLContext(configuration: tls)
     }
 
-    public func send(_ message: CodeMessage) async throws {
+    public func deliver(_ mail: Mail) async throws {
         let configuration = self.configuration
-        let text =
-            "From: <\(configuration.from)>\r\nMessage-ID: <code-\(message.requestId)-\(message.issuedAt)@chainvault>\r\n" + message.email
+        let text = mail.rendered(from: configuration.from)
         try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await deliver(text, to: message.patientEmail) }
+            group.addTask { try await deliver(text, to: mail.toAddress) }
             group.addTask {
                 try await Task.sleep(for: .seconds(configuration.timeout))
                 throw SMTPError.timedOut

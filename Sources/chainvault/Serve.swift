@@ -361,7 +361,9 @@ extension Serve {
 
     /// SMTP when a URL is configured, else the outbox folder.
     func codeSender(root: DataRoot) throws -> any CodeSender {
-        guard let url = smtpURL ?? environment("SMTP_URL") else { return try OutboxCodeSender(directory: root.outbox) }
+        guard let url = smtpURL ?? environment("SMTP_URL") else {
+            return try OutboxCodeSender(directory: root.outbox, from: smtpFrom ?? environment("SMTP_FROM"))
+        }
         guard let from = smtpFrom ?? environment("SMTP_FROM") else {
             throw ValidationError("--smtp-url needs --smtp-from (CHAINVAULT_SMTP_FROM).")
         }

@@ -47,6 +47,17 @@ final class RecordingSender: CodeSender, @unchecked Sendable {
     var messages: [CodeMessage] { lock.withLock { sent } }
     func fail(_ value: Bool) { lock.withLock { failing = value } }
 
+    /// Other e-mails (password-reset links).
+    private var delivered: [Mail] = []
+    var mails: [Mail] { lock.withLock { delivered } }
+
+    func deliver(_ mail: Mail) async throws {
+        try lock.withLock {
+            if failing { throw CocoaError(.fileWriteUnknown) }
+            delivered.append(mail)
+        }
+    }
+
     func send(_ message: CodeMessage) async throws {
         try lock.withLock {
             if failing { throw CocoaError(.fileWriteUnknown) }

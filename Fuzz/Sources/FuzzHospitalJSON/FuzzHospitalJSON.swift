@@ -12,6 +12,7 @@ import NIOCore
 /// the rest is the body. Client input must never crash the server nor be answered with a 5xx.
 struct NoSender: CodeSender {
     func send(_ message: CodeMessage) async throws {}
+    func deliver(_ mail: Mail) async throws {}
 }
 
 enum Caller: Sendable { case nobody, admin, doctor, patient }

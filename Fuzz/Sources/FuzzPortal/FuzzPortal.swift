@@ -14,6 +14,7 @@ import NIOCore
 /// answered with a 5xx.
 struct NoSender: CodeSender {
     func send(_ message: CodeMessage) async throws {}
+    func deliver(_ mail: Mail) async throws {}
 }
 
 enum Caller: Sendable { case nobody, doctor, patient }

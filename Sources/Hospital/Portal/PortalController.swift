@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import Logging
 
 /// The portal's pages: home, sign-in and registration, the overview of each role, the doctor directory.
 /// Handlers read forms only through ``PortalForm`` (which checks the form token) and reach the same
@@ -20,6 +21,10 @@ struct PortalController: Sendable {
         group.get("register/doctor", use: doctorRegistrationPage)
         group.post("register/doctor", use: registerDoctor)
         group.post("session/refresh", use: refresh)
+        group.get("password/forgot", use: forgotPage)
+        group.post("password/forgot", use: forgot)
+        group.get("password/reset", use: resetPage)
+        group.post("password/reset", use: reset)
         group.get("dashboard", use: dashboard)
         group.get("doctors", use: doctors)
         group.get("doctors/{id}", use: doctor)
@@ -36,6 +41,7 @@ struct PortalController: Sendable {
         if context.identity != nil { return Response.redirect(to: next ?? "/dashboard") }
         var values: [String: Any] = ["next": next ?? "", "expired": request.uri.queryParameters.get("expired") == "1"]
         if request.uri.queryParameters.get("signed_out") == "1" { values["notice"] = pages.string("signed_out", request: request) }
+        if request.uri.queryParameters.get("reset") == "1" { values["notice"] = pages.string("reset_notice", request: request) }
         return pages.render("login", values, request: request, context: context)
     }
 
@@ -78,6 +84,59 @@ struct PortalController: Sendable {
         _ = try await PortalForm.read(request, context: context)
         _ = try context.requireIdentity()
         return Response(status: .noContent)
+    }
+
+    // MARK: Password reset
+
+    @Sendable func forgotPage(_ request: Request, context: HospitalRequestContext) async throws -> Response {
+        pages.render("forgot", request: request, context: context)
+    }
+
+    /// The same answer whether or not the address has an account. The link is built from the configured
+    /// portal address, never from the request's `Host` (which an attacker chooses).
+    @Sendable func forgot(_ request: Request, context: HospitalRequestContext) async throws -> Response {
+        let form = try await PortalForm.read(request, context: context)
+        let base = pages.configuration.baseURL?.absoluteString ?? ""
+        do {
+            try await services.accounts.requestPasswordReset(email: form["email"], client: context.clientAddress) { token in
+                "\(base)/password/reset?token=\(token)"
+            }
+        } catch let error as HospitalError where error.status == .tooManyRequests {
+            var response = pages.render(
+                "forgot",
+                [
+                    "error": pages.string("throttled", request: request).replacingOccurrences(
+                        of: "{seconds}", with: "\(error.retryAfter ?? 60)")
+                ],
+                status: error.status, request: request, context: context)
+            response.headers[.retryAfter] = String(error.retryAfter ?? 60)
+            return response
+        } catch let error as HospitalError {
+            throw error
+        } catch {
+            // The link could not be sent: said in the log without the address, answered as if sent.
+            context.logger.error("password-reset mail not sent", metadata: ["error": "\(type(of: error))"])
+        }
+        return pages.render("forgot", ["sent": true], request: request, context: context)
+    }
+
+    @Sendable func resetPage(_ request: Request, context: HospitalRequestContext) async throws -> Response {
+        let token = String((request.uri.queryParameters.get("token") ?? "").prefix(128))
+        return pages.render("reset", ["token": token], request: request, context: context)
+    }
+
+    @Sendable func reset(_ request: Request, context: HospitalRequestContext) async throws -> Response {
+        let form = try await PortalForm.read(request, context: context)
+        do {
+            try await services.accounts.resetPassword(token: form["token"], newPassword: form["new"])
+        } catch let error as HospitalError where error.status.code < 500 {
+            return pages.render(
+                "reset", ["token": String(form["token"].prefix(128)), "error": error.message], status: error.status, request: request,
+                context: context)
+        }
+        var response = Response.redirect(to: "/login?reset=1")
+        response.setCookie(cookies.endedSession)
+        return response
     }
 
     // MARK: Registration

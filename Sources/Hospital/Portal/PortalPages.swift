@@ -28,7 +28,8 @@ struct PortalPages: Sendable {
         ("code", PackageResources.code_mustache), ("consent", PackageResources.consent_mustache),
         ("history", PackageResources.history_mustache), ("register_doctor", PackageResources.register_doctor_mustache),
         ("admin_accounts", PackageResources.admin_accounts_mustache), ("admin_audit", PackageResources.admin_audit_mustache),
-        ("profile", PackageResources.profile_mustache),
+        ("profile", PackageResources.profile_mustache), ("forgot", PackageResources.forgot_mustache),
+        ("reset", PackageResources.reset_mustache),
     ]
 
     init(configuration: PortalConfiguration, idleSeconds: Int64) throws {

@@ -1,0 +1,77 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import Testing
+
+@testable import Hospital
+
+@Suite struct MailTests {
+    @Test func aMessageHasEveryHeaderAndEncodesWhatIsNotASCII() throws {
+        let mail = Mail(
+            id: "reset-7-1800000000", toName: "Zahra Ahmadi‌نژاد", toAddress: "zahra@example.org", subject: "Réinitialiser",
+            body: "Bonjour,\nvoilà le lien.", date: 1_800_000_000)
+        let text = mail.rendered(from: "no-reply@hospital.example")
+        let (head, body) = try #require(text.split(separator: "\r\n\r\n", maxSplits: 1).map(String.init).pairs)
+        let headers = head.components(separatedBy: "\r\n")
+        #expect(headers.contains("From: <no-reply@hospital.example>"))
+        #expect(headers.contains("To: =?UTF-8?B?\(Data("Zahra Ahmadi‌نژاد".utf8).base64EncodedString())?= <zahra@example.org>"))
+        #expect(headers.contains("Subject: =?UTF-8?B?\(Data("Réinitialiser".utf8).base64EncodedString())?="))
+        #expect(headers.contains("Date: Fri, 15 Jan 2027 08:00:00 +0000"))
+        #expect(headers.contains("Message-ID: <reset-7-1800000000@chainvault>"))
+        #expect(headers.contains("MIME-Version: 1.0") && headers.contains("Content-Type: text/plain; charset=utf-8"))
+        #expect(headers.contains("Content-Transfer-Encoding: base64"))
+        let decoded = try #require(Data(base64Encoded: body.replacingOccurrences(of: "\r\n", with: "")))
+        #expect(String(decoding: decoded, as: UTF8.self) == "Bonjour,\r\nvoilà le lien.")
+        // No header injection through a name.
+        let forged = Mail(id: "x", toName: "Eve\r\nBcc: all@example.org", toAddress: "eve@example.org", subject: "s", body: "b", date: 0)
+        #expect(!forged.rendered(from: nil).contains("\r\nBcc:"))
+    }
+
+    @Test func aResetLinkWorksOnceWithinItsLifetimeAndEndsEverySession() async throws {
+        let fixture = try HospitalFixture()
+        let portal = PortalConfiguration(baseURL: URL(string: "https://portal.example.org")!, timeZone: TimeZone(identifier: "UTC")!)
+        try await buildHospitalApplication(configuration: .init(port: 0, portal: portal), services: fixture.services).test(.router) {
+            client in
+            let ada = Browser(origin: "https://portal.example.org")
+            _ = try await ada.post(client, "/register", portalPatient())
+            let stranger = Browser(origin: "https://portal.example.org")
+            let unknown = try await stranger.post(client, "/password/forgot", ["email": "nobody@example.org"])
+            let known = try await stranger.post(client, "/password/forgot", ["email": "ADA@example.org"])
+            #expect(unknown.status == .ok && known.status == .ok && unknown.text.contains("If an account has this address"))
+            #expect(String(buffer: unknown.body).count == String(buffer: known.body).count, "the same answer either way")
+            let mail = try #require(fixture.sender.mails.last)
+            #expect(fixture.sender.mails.count == 1 && mail.toAddress == "ada@example.org")
+            let link = try #require(mail.body.split(separator: "\n").first { $0.hasPrefix("https://") })
+            #expect(link.hasPrefix("https://portal.example.org/password/reset?token="), "never the request's Host")
+            let token = String(link.split(separator: "=").last!)
+
+            let weak = try await stranger.post(client, "/password/reset", ["token": token, "new": "short"])
+            #expect(weak.status == .badRequest)
+            let done = try await stranger.post(client, "/password/reset", ["token": token, "new": "a brand new passphrase"])
+            #expect(done.headers[.location] == "/login?reset=1")
+            #expect(try await ada.get(client, "/dashboard").status == .seeOther, "every session ended")
+            let again = try await stranger.post(client, "/password/reset", ["token": token, "new": "another new passphrase"])
+            #expect(again.status == .badRequest && again.text.contains("This link does not work any more."))
+            #expect(
+                try await Browser(origin: "https://portal.example.org").post(
+                    client, "/login", ["email": "ada@example.org", "password": "a brand new passphrase"]
+                ).status == .seeOther)
+
+            // A second link expires after 30 minutes.
+            _ = try await stranger.post(client, "/password/forgot", ["email": "ada@example.org"])
+            let late = String(
+                try #require(
+                    fixture.sender.mails.last?.body.split(separator: "\n").first { $0.hasPrefix("https://") }?.split(separator: "=").last))
+            fixture.clock.advance(by: 30 * 60)
+            #expect(
+                try await stranger.post(client, "/password/reset", ["token": late, "new": "too late a passphrase"]).status == .badRequest)
+        }
+    }
+}
+
+extension Array where Element == String {
+    /// The two parts of a split in two.
+    var pairs: (String, String)? { count == 2 ? (self[0], self[1]) : nil }
+}
