@@ -19,6 +19,8 @@ public enum AuditAction: String, Codable, Sendable, CaseIterable {
     case throttleCleared = "throttle_cleared"
     /// A person changed their password (every session ended).
     case passwordChanged = "password_changed"
+    /// A patient downloaded all their data (their right of access).
+    case dataExported = "data_exported"
     /// A password-reset link was sent to an account's address.
     case passwordResetSent = "password_reset_sent"
     /// An admin exported the ledger (CSV).
@@ -201,12 +203,11 @@ public enum AuditLedger {
 
     /// Appends an entry on its own (an action whose only record is the entry, such as an export).
     public static func record(
-        actor: Int64, _ action: AuditAction, subject: String, detail: String, time: Int64, in database: HospitalDatabase
-    )
-        async throws
-    {
+        actor: Int64, _ action: AuditAction, subject: String, patient: Int64? = nil, detail: String, time: Int64,
+        in database: HospitalDatabase
+    ) async throws {
         try await database.writer.write { db in
-            try append(.init(actor: actor, action, subject: subject, detail: detail), time: time, in: db)
+            try append(.init(actor: actor, action, subject: subject, patient: patient, detail: detail), time: time, in: db)
         }
     }
 

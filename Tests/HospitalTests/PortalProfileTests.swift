@@ -62,3 +62,50 @@ import Testing
         }
     }
 }
+
+@Suite struct DataExportTests {
+    /// The files of a ustar archive, by name; checks every header's checksum.
+    func files(_ archive: [UInt8]) throws -> [String: [UInt8]] {
+        var files: [String: [UInt8]] = [:]
+        var offset = 0
+        while offset + 512 <= archive.count {
+            let header = Array(archive[offset..<(offset + 512)])
+            if header.allSatisfy({ $0 == 0 }) { break }
+            let name = String(decoding: header[0..<100].prefix { $0 != 0 }, as: UTF8.self)
+            let size = try #require(Int(String(decoding: header[124..<135], as: UTF8.self), radix: 8))
+            let stored = try #require(Int(String(decoding: header[148..<154], as: UTF8.self), radix: 8))
+            var blank = header
+            blank.replaceSubrange(148..<156, with: Array("        ".utf8))
+            #expect(blank.reduce(0) { $0 + Int($1) } == stored, "checksum of \(name)")
+            #expect(String(decoding: header[257..<262], as: UTF8.self) == "ustar")
+            files[name] = Array(archive[(offset + 512)..<(offset + 512 + size)])
+            offset += 512 + (size + 511) / 512 * 512
+        }
+        return files
+    }
+
+    @Test func aPatientDownloadsEveryReportAppointmentAndLedgerEntryInOneArchive() async throws {
+        let fixture = try HospitalFixture()
+        let cast = try await ConsentCast(fixture, title: "ECG ../../etc/passwd", bytes: "%PDF report bytes")
+        try await buildHospitalApplication(configuration: .init(port: 0), services: fixture.services).test(.router) { client in
+            let ada = Browser()
+            _ = try await ada.post(client, "/login", ["email": "ada@example.org", "password": "correct horse battery"])
+            let response = try await ada.get(client, "/profile/export")
+            #expect(response.status == .ok && response.headers[.contentType] == "application/x-tar")
+            let archive = Array(response.body.readableBytesView)
+            #expect(response.headers[.contentLength] == String(archive.count) && archive.count % 512 == 0)
+            let files = try files(archive)
+            let report = try #require(files["my-data/reports/\(cast.report.report.id!)-ECG .._.._etc_passwd.pdf"])
+            #expect(String(decoding: report, as: UTF8.self) == "%PDF report bytes")
+            let appointments = String(decoding: try #require(files["my-data/appointments.json"]), as: UTF8.self)
+            #expect(appointments.contains("Dr Sam Second") && appointments.contains("follow-up"))
+            let ledger = String(decoding: try #require(files["my-data/ledger.json"]), as: UTF8.self)
+            #expect(ledger.contains("data_exported") && ledger.contains("\"download\""))
+            #expect(String(decoding: try #require(files["my-data/profile.json"]), as: UTF8.self).contains("1985-04-12"))
+            // Doctors have no such archive.
+            let doctor = Browser()
+            _ = try await doctor.post(client, "/login", ["email": "sam@example.org", "password": "a long doctor password"])
+            #expect(try await doctor.get(client, "/profile/export").status == .forbidden)
+        }
+    }
+}

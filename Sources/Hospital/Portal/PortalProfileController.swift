@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import Logging
 
 /// A person's own profile: phone (patients), the time zone the portal shows times in, a password
 /// change (every session ends, this browser gets a new one), and signing out everywhere.
@@ -13,6 +14,119 @@ struct PortalProfileController: Sendable {
         group.post("profile", use: save)
         group.post("profile/password", use: changePassword)
         group.post("profile/sessions/end", use: signOutEverywhere)
+        group.get("profile/export", use: export)
+    }
+
+    /// What a patient's archive says about an appointment.
+    struct AppointmentRecord: Encodable {
+        var startsAt: Date
+        var durationMinutes: Int
+        var doctor: String
+        var status: String
+        var reason: String?
+    }
+
+    /// What a patient's archive says about a ledger entry.
+    struct LedgerRecord: Encodable {
+        var id: Int64
+        var time: Date
+        var who: String?
+        var action: String
+        var subject: String
+        var outcome: String
+        var detail: String
+    }
+
+    /// "Download all my data" (a patient's right of access): one tar archive, streamed, with
+    /// `profile.json`, `appointments.json`, `ledger.json` (every entry about them) and every report's
+    /// bytes under `reports/`. The export and each report read are ledger entries.
+    @Sendable func export(_ request: Request, context: HospitalRequestContext) async throws -> Response {
+        let patient = try context.requireIdentity(.patient)
+        let now = services.clock()
+        try await AuditLedger.record(
+            actor: patient.userId, .dataExported, subject: "user:\(patient.userId)", patient: patient.userId, detail: "", time: now,
+            in: services.database)
+        let user = try await services.accounts.user(id: patient.userId)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.dateEncodingStrategy = .iso8601
+        let profile: [String: String?] = [
+            "name": user.name, "email": user.email, "dateOfBirth": user.dateOfBirth, "phone": user.phone, "timeZone": user.timeZone,
+            "registered": ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: TimeInterval(user.createdAt))),
+        ]
+        let appointments = try await services.scheduling.slots(for: patient).map {
+            AppointmentRecord(
+                startsAt: Date(timeIntervalSince1970: TimeInterval($0.slot.startsAt)), durationMinutes: $0.slot.durationMinutes,
+                doctor: $0.doctorName, status: $0.slot.status.rawValue, reason: $0.slot.reason)
+        }
+        // Each report is opened (and its read recorded) first, so that the ledger in the archive has it.
+        var found: [(name: String, report: Report)] = []
+        for listing in try await services.reports.list(for: patient) {
+            let report = try await services.reports.openForDownload(listing.report.id ?? 0, by: patient).report
+            let suffix = ReportDownload.fileExtension(report.contentType).map { "." + $0 } ?? ""
+            let title = report.title.lowercased().hasSuffix(suffix) ? report.title : report.title + suffix
+            found.append((TarStream.path(in: "my-data/reports/", file: "\(report.id ?? 0)-\(title)"), report))
+        }
+        let reports = found
+        var entries: [AuditEntry] = []
+        var after: Int64 = 0
+        while true {
+            let page = try await AuditLedger.entries(for: patient, after: after, limit: 1000, in: services.database)
+            entries += page
+            guard page.count == 1000, let last = page.last else { break }
+            after = last.id
+        }
+        let names = try await services.accounts.names(Set(entries.compactMap(\.actorId)))
+        let ledger = entries.map {
+            LedgerRecord(
+                id: $0.id, time: Date(timeIntervalSince1970: TimeInterval($0.time)), who: $0.actorId.flatMap { names[$0] },
+                action: $0.action.rawValue, subject: $0.subject, outcome: $0.outcome.rawValue, detail: $0.detail)
+        }
+        let documents: [(name: String, bytes: Data)] = [
+            ("my-data/profile.json", try encoder.encode(profile)), ("my-data/appointments.json", try encoder.encode(appointments)),
+            ("my-data/ledger.json", try encoder.encode(ledger)),
+        ]
+
+        func padded(_ size: Int64) -> Int64 { Int64(TarStream.block) + size + Int64(TarStream.padding(after: size).readableBytes) }
+        let length =
+            documents.reduce(0) { $0 + padded(Int64($1.bytes.count)) } + reports.reduce(0) { $0 + padded($1.report.size) }
+            + Int64(TarStream.end.readableBytes)
+        let day = Date(timeIntervalSince1970: TimeInterval(now)).formatted(.iso8601.year().month().day())
+        let reportsService = services.reports
+        let logger = context.logger
+        return Response(
+            status: .ok,
+            headers: [
+                .contentType: "application/x-tar", .contentLength: String(length), .cacheControl: "no-store",
+                .contentDisposition: "attachment; filename=\"my-data-\(day).tar\"",
+            ],
+            body: ResponseBody(contentLength: Int(length)) { writer in
+                for document in documents {
+                    try await writer.write(TarStream.header(name: document.name, size: Int64(document.bytes.count), modified: now))
+                    try await writer.write(ByteBuffer(bytes: document.bytes))
+                    try await writer.write(TarStream.padding(after: Int64(document.bytes.count)))
+                }
+                for (name, report) in reports {
+                    try await writer.write(TarStream.header(name: name, size: report.size, modified: report.createdAt))
+                    do {
+                        try await reportsService.read(report) { plaintext in
+                            var offset = plaintext.startIndex
+                            while offset < plaintext.endIndex {
+                                let end = Swift.min(offset + 65536, plaintext.endIndex)
+                                try await writer.write(ByteBuffer(bytes: plaintext[offset..<end]))
+                                offset = end
+                            }
+                        }
+                    } catch {
+                        logger.error("report read failed", metadata: ["report": "\(report.id ?? 0)", "error": "\(error)"])
+                        await reportsService.recordFailedDownload(report, by: patient, reason: "\(error)")
+                        throw error
+                    }
+                    try await writer.write(TarStream.padding(after: report.size))
+                }
+                try await writer.write(TarStream.end)
+                try await writer.finish(nil)
+            })
     }
 
     func values(_ identity: Identity, request: Request, detailsError: String? = nil, passwordError: String? = nil) async throws
