@@ -24,7 +24,7 @@ def test_the_example_environment_names_only_known_settings():
     assert len(names) > 10
     folder = Path(__file__).resolve().parents[2] / "Sources" / "chainvault"
     sources = "".join(p.read_text() for p in folder.glob("*.swift"))
-    table = (folder / "ConfigurationFile.swift").read_text()
+    table = (folder.parent / "Settings" / "ConfigurationFile.swift").read_text()
     block = table[table.index("static let settings"):table.index("]", table.index("static let settings"))]
     settings = set(re.findall(r'"([A-Z0-9_]+)"', block))
     for name in names:
