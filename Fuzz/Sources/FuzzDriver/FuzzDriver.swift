@@ -81,3 +81,18 @@ final class DispatchSemaphoreLike: @unchecked Sendable {
         pthread_mutex_unlock(&mutex)
     }
 }
+
+/// The jobs of a stateful target (a whole server behind a router) in the order they come, shared by
+/// the servers a long run goes through: each serves a batch, then a fresh one takes over, so that what
+/// a server accumulates (database rows, sessions, ledger entries) stays bounded over 10^6 inputs.
+public final class JobQueue<Element: Sendable>: @unchecked Sendable {
+    // Only the one server task at a time calls next().
+    private var iterator: AsyncStream<Element>.Iterator
+
+    public init(_ stream: AsyncStream<Element>) { iterator = stream.makeAsyncIterator() }
+
+    public func next() async -> Element? { await iterator.next() }
+}
+
+/// Inputs one server of a stateful target serves before a fresh one takes over.
+public let inputsPerServer = 5000

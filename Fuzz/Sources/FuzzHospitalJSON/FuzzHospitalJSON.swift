@@ -54,8 +54,15 @@ func makeServices() throws -> HospitalServices {
         sender: NoSender(), codeKey: SymmetricKey(size: .bits256), clock: { 1_800_000_000 }, random: systemRandom)
 }
 
-/// Serves every job on one router test client, for the life of the process.
+let queue = JobQueue(jobs.stream)
+
+/// Serves the jobs on a router test client, a fresh server (database, sessions, ledger) every
+/// ``inputsPerServer`` jobs.
 let server = Task {
+    while true { try await serve() }
+}
+
+func serve() async throws {
     let services = try makeServices()
     let password = "correct horse battery"
     _ = try await services.accounts.createStaff(.init(role: .admin, name: "Admin", email: "admin@example.org", password: password))
@@ -70,7 +77,8 @@ let server = Task {
     let bearer = tokens
     let app = try! buildHospitalApplication(configuration: .init(port: 0), services: services)
     try await app.test(.router) { client in
-        for await job in jobs.stream {
+        for _ in 0..<inputsPerServer {
+            guard let job = await queue.next() else { return }
             let route = routes[job.route % routes.count]
             var headers: HTTPFields = [.contentType: "application/json"]
             if let token = bearer[route.caller] { headers[.authorization] = "Bearer \(token)" }

@@ -43,7 +43,15 @@ func headerValue(_ bytes: ArraySlice<UInt8>) -> String {
     String(decoding: bytes.prefix(4096).map { ($0 >= 0x20 && $0 < 0x7F) || $0 == 0x09 ? $0 : UInt8(ascii: "?") }, as: UTF8.self)
 }
 
+let queue = JobQueue(jobs.stream)
+
+/// Serves the jobs on a router test client, a fresh server (database, sessions, ledger) every
+/// ``inputsPerServer`` jobs.
 let server = Task {
+    while true { try await serve() }
+}
+
+func serve() async throws {
     let keyring = Keyring.generate(random: systemRandom, now: 0)
     let vault = ReportVault(
         store: MemoryChunkStore(), keyring: { keyring }, index: nil, spoolDirectory: NSTemporaryDirectory() + "fuzz-portal-spool",
@@ -76,7 +84,8 @@ let server = Task {
         let anonymous = try await client.execute(uri: "/login", method: .get)
         let anonymousCookie = anonymous.headers[.setCookie]?.split(separator: ";").first.map(String.init) ?? ""
         tokens[.nobody] = formToken(in: String(buffer: anonymous.body))
-        for await job in jobs.stream {
+        for _ in 0..<inputsPerServer {
+            guard let job = await queue.next() else { return }
             let mode = Int(job.input[0])
             let rest = job.input.dropFirst()
             var uri = "/"
