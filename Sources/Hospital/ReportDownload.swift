@@ -27,23 +27,30 @@ enum ReportDownload {
         return Response(
             status: .ok, headers: headers,
             body: ResponseBody(contentLength: Int(report.size)) { writer in
-                do {
-                    // In 64 KiB pieces: no second copy of a whole chunk waits on a slow socket.
-                    try await reports.read(report) { plaintext in
-                        var offset = plaintext.startIndex
-                        while offset < plaintext.endIndex {
-                            let end = Swift.min(offset + 65536, plaintext.endIndex)
-                            try await writer.write(ByteBuffer(bytes: plaintext[offset..<end]))
-                            offset = end
-                        }
-                    }
-                } catch {
-                    logger.error("report read failed", metadata: ["report": "\(report.id ?? 0)", "error": "\(error)"])
-                    await reports.recordFailedDownload(report, by: identity, reason: "\(error)")
-                    throw error
-                }
+                try await write(report, for: identity, reports: reports, logger: logger, to: &writer)
                 try await writer.finish(nil)
             })
+    }
+
+    /// Writes a report's bytes as each chunk authenticates, in 64 KiB pieces (no second copy of a whole
+    /// chunk waits on a slow socket); a chain that fails is logged and recorded, and the error thrown.
+    static func write(
+        _ report: Report, for identity: Identity, reports: Reports, logger: Logger, to writer: inout any ResponseBodyWriter
+    ) async throws {
+        do {
+            try await reports.read(report) { plaintext in
+                var offset = plaintext.startIndex
+                while offset < plaintext.endIndex {
+                    let end = Swift.min(offset + 65536, plaintext.endIndex)
+                    try await writer.write(ByteBuffer(bytes: plaintext[offset..<end]))
+                    offset = end
+                }
+            }
+        } catch {
+            logger.error("report read failed", metadata: ["report": "\(report.id ?? 0)", "error": "\(error)"])
+            await reports.recordFailedDownload(report, by: identity, reason: "\(error)")
+            throw error
+        }
     }
 
     /// `attachment` with a file name made from the title and the media type (`Blood test.pdf`): an

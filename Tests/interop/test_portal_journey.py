@@ -147,7 +147,7 @@ def test_the_whole_journey(browser, hospital, tmp_path):
         second.get_by_label("One-time code").fill(wrong)
         second.get_by_role("button", name="Open the report").click()
         if attempt < 4:
-            second.get_by_text(f"{4 - attempt} attempts left").wait_for()
+            second.get_by_text(f"Wrong code; {4 - attempt} attempts left.").wait_for()
     second.get_by_text("This request is closed").wait_for()
     second.goto("/access")
     second.get_by_role("button", name="Ask the patient Cardiology report.pdf").click()

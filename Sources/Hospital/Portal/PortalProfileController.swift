@@ -108,20 +108,7 @@ struct PortalProfileController: Sendable {
                 }
                 for (name, report) in reports {
                     try await writer.write(TarStream.header(name: name, size: report.size, modified: report.createdAt))
-                    do {
-                        try await reportsService.read(report) { plaintext in
-                            var offset = plaintext.startIndex
-                            while offset < plaintext.endIndex {
-                                let end = Swift.min(offset + 65536, plaintext.endIndex)
-                                try await writer.write(ByteBuffer(bytes: plaintext[offset..<end]))
-                                offset = end
-                            }
-                        }
-                    } catch {
-                        logger.error("report read failed", metadata: ["report": "\(report.id ?? 0)", "error": "\(error)"])
-                        await reportsService.recordFailedDownload(report, by: patient, reason: "\(error)")
-                        throw error
-                    }
+                    try await ReportDownload.write(report, for: patient, reports: reportsService, logger: logger, to: &writer)
                     try await writer.write(TarStream.padding(after: report.size))
                 }
                 try await writer.write(TarStream.end)
