@@ -15,7 +15,8 @@ import pytest
 from conftest import BIN, outbox_code, start_server, stop_server
 from conftest import portal_sign_in as sign_in
 
-sync_api = pytest.importorskip("playwright.sync_api", reason="make test installs playwright (scripts/install-deps.sh test)")
+# Installed by `make test` (scripts/install-deps.sh test); a missing browser stack fails, never skips.
+from playwright import sync_api  # noqa: E402
 CHROMIUM = "/usr/bin/chromium"
 PATIENT_PASSWORD = "correct horse battery"
 DOCTOR_PASSWORD = "a long doctor password"
