@@ -28,6 +28,7 @@ bench: deps
 	scripts/install-deps.sh bench
 	$(SWIFT) build -c release --product chainvault
 	CHAINVAULT_BIN=.build/release/chainvault python3 scripts/bench.py
+	CHAINVAULT_BIN=.build/release/chainvault python3 scripts/portal_bench.py
 
 ## libFuzzer targets of every parser of outside bytes (Fuzz/, own build folder .build-fuzz): 10^6 inputs each.
 FUZZ_RUNS ?= 1000000
