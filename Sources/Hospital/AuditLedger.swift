@@ -211,6 +211,22 @@ public enum AuditLedger {
         }
     }
 
+    /// Every entry ``entries(for:after:limit:in:)`` gives `identity` that `matching` accepts, oldest
+    /// first, read a page at a time; only the last `keepingLast` are kept while reading.
+    public static func allEntries(
+        for identity: Identity, in database: HospitalDatabase, matching: (AuditEntry) -> Bool = { _ in true }, keepingLast: Int = .max
+    ) async throws -> [AuditEntry] {
+        var entries: [AuditEntry] = []
+        var after: Int64 = 0
+        while true {
+            let page = try await Self.entries(for: identity, after: after, limit: 1000, in: database)
+            entries += page.filter(matching)
+            if entries.count > keepingLast { entries.removeFirst(entries.count - keepingLast) }
+            guard page.count == 1000, let last = page.last else { return entries }
+            after = last.id
+        }
+    }
+
     /// The result of checking the whole ledger.
     public enum Verification: Sendable, Equatable {
         case intact(entries: Int)

@@ -66,11 +66,12 @@ struct PortalAdminController: Sendable {
             "newSpecialization": String((form?["specialization"] ?? "").prefix(100)),
         ]
         if let error { values["error"] = error }
-        let notices = [
-            "approved": "approved_notice", "refused": "refused_notice", "disabled": "disabled_notice", "enabled": "enabled_notice",
-            "throttle": "throttle_notice", "created": "created_notice",
-        ]
-        if let done = query.get("done"), let key = notices[String(done)] { values["notice"] = pages.string(key, request: request) }
+        values["notice"] = pages.notice(
+            request,
+            keys: [
+                "approved": "approved_notice", "refused": "refused_notice", "disabled": "disabled_notice", "enabled": "enabled_notice",
+                "throttle": "throttle_notice", "created": "created_notice",
+            ])
         return values
     }
 

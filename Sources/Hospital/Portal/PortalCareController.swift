@@ -198,13 +198,12 @@ struct PortalCareController: Sendable {
 
     /// The notice a redirect after an action asked for (`?done=booked`): only known words, from the catalogue.
     func notice(_ request: Request) -> String? {
-        let keys = [
-            "booked": "booked_notice", "cancelled": "cancelled_notice", "published": "published_notice", "withdrawn": "withdrawn_notice",
-            "completed": "completed_notice", "uploaded": "uploaded_notice",
-        ]
-        guard let done = request.uri.queryParameters.get("done"), let key = keys[String(done)] else { return nil }
-        let count = request.uri.queryParameters.get("count").flatMap { Int($0) }.map { min(max($0, 0), 100) } ?? 1
-        return pages.string(key, request: request).replacingOccurrences(of: "{count}", with: "\(count)")
+        pages.notice(
+            request,
+            keys: [
+                "booked": "booked_notice", "cancelled": "cancelled_notice", "published": "published_notice",
+                "withdrawn": "withdrawn_notice", "completed": "completed_notice", "uploaded": "uploaded_notice",
+            ])
     }
 
     /// The starts of `count` slots from a local date (`YYYY-MM-DD`) and time (`HH:MM`) in the portal's
@@ -215,8 +214,7 @@ struct PortalCareController: Sendable {
         guard date.utf8.count == 10, dateParts.count == 3, (1...2).contains(timeParts.count), time.utf8.count <= 8,
             (0...23).contains(timeParts[0]), (0...59).contains(timeParts.count > 1 ? timeParts[1] : 0)
         else { return nil }
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = pages.timeZone
+        let calendar = pages.calendar
         let components = DateComponents(
             year: dateParts[0], month: dateParts[1], day: dateParts[2], hour: timeParts[0], minute: timeParts.count > 1 ? timeParts[1] : 0)
         guard let first = calendar.date(from: components), calendar.dateComponents([.year, .month, .day], from: first).day == dateParts[2]
@@ -230,8 +228,7 @@ struct PortalCareController: Sendable {
     func age(_ dateOfBirth: String, now: Int64) -> Int? {
         let parts = dateOfBirth.split(separator: "-").compactMap { Int($0) }
         guard parts.count == 3 else { return nil }
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = pages.timeZone
+        let calendar = pages.calendar
         guard let birth = calendar.date(from: DateComponents(year: parts[0], month: parts[1], day: parts[2])) else { return nil }
         return calendar.dateComponents([.year], from: birth, to: Date(timeIntervalSince1970: TimeInterval(now))).year
     }

@@ -149,16 +149,9 @@ struct PortalConsentController: Sendable {
     @Sendable func history(_ request: Request, context: HospitalRequestContext) async throws -> Response {
         let patient = try context.requireIdentity(.patient)
         let chosen = request.uri.queryParameters.get("action").flatMap { AuditAction(rawValue: String($0)) }
-        var entries: [AuditEntry] = []
-        var after: Int64 = 0
-        // The patient's whole history, a page at a time (bounded: the newest 2000 are shown).
-        while true {
-            let page = try await AuditLedger.entries(for: patient, after: after, limit: 1000, in: services.database)
-            entries += page.filter { chosen == nil || $0.action == chosen }
-            if entries.count > 2000 { entries.removeFirst(entries.count - 2000) }
-            guard page.count == 1000, let last = page.last else { break }
-            after = last.id
-        }
+        // The patient's whole history (the newest 2000 entries are shown, and only they are kept).
+        let entries = try await AuditLedger.allEntries(
+            for: patient, in: services.database, matching: { chosen == nil || $0.action == chosen }, keepingLast: 2000)
         let names = try await services.accounts.names(Set(entries.compactMap(\.actorId)))
         let titles = try await services.reports.titles(Set(entries.compactMap { Self.reportId($0.subject) }), patient: patient.userId)
         let rows = entries.reversed().map { entry -> [String: String] in
@@ -185,8 +178,8 @@ struct PortalConsentController: Sendable {
     }
 
     func notice(_ request: Request) -> String? {
-        let keys = ["requested": "requested_notice", "granted": "granted_notice", "denied": "denied_notice", "revoked": "revoked_notice"]
-        guard let done = request.uri.queryParameters.get("done"), let key = keys[String(done)] else { return nil }
-        return pages.string(key, request: request)
+        pages.notice(
+            request,
+            keys: ["requested": "requested_notice", "granted": "granted_notice", "denied": "denied_notice", "revoked": "revoked_notice"])
     }
 }

@@ -61,7 +61,7 @@ struct PortalController: Sendable {
             || error == .accountDisabled
         {
             let message =
-                error.retryAfter.map { pages.string("throttled", request: request).replacingOccurrences(of: "{seconds}", with: "\($0)") }
+                error.retryAfter.map { pages.throttled($0, request: request) }
                 ?? pages.string(error.code == "bad_credentials" ? "wrong_credentials" : error.code, request: request)
             var response = pages.render(
                 "login", ["next": next ?? "", "email": String(form["email"].prefix(254)), "error": message], status: error.status,
@@ -104,10 +104,7 @@ struct PortalController: Sendable {
         } catch let error as HospitalError where error.status == .tooManyRequests {
             var response = pages.render(
                 "forgot",
-                [
-                    "error": pages.string("throttled", request: request).replacingOccurrences(
-                        of: "{seconds}", with: "\(error.retryAfter ?? 60)")
-                ],
+                ["error": pages.throttled(error.retryAfter ?? 60, request: request)],
                 status: error.status, request: request, context: context)
             response.headers[.retryAfter] = String(error.retryAfter ?? 60)
             return response

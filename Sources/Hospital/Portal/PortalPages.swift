@@ -88,12 +88,30 @@ struct PortalPages: Sendable {
         return Date(timeIntervalSince1970: TimeInterval(seconds)).formatted(style.weekday(.abbreviated))
     }
 
+    /// The Gregorian calendar in the reader's zone, for dates people type and ages.
+    var calendar: Calendar {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = timeZone
+        return calendar
+    }
+
+    /// The notice a redirect after an action asked for (`?done=booked`): only the words of `keys` (a
+    /// word to its catalogue key), from the catalogue; `{count}` is `?count=`, 0 to 100.
+    func notice(_ request: Request, keys: [String: String]) -> String? {
+        guard let done = request.uri.queryParameters.get("done"), let key = keys[String(done)] else { return nil }
+        let count = request.uri.queryParameters.get("count").flatMap { Int($0) }.map { min(max($0, 0), 100) } ?? 1
+        return string(key, request: request).replacingOccurrences(of: "{count}", with: "\(count)")
+    }
+
+    /// "Too many attempts, wait N seconds" in the reader's language.
+    func throttled(_ seconds: Int, request: Request) -> String {
+        string("throttled", request: request).replacingOccurrences(of: "{seconds}", with: "\(seconds)")
+    }
+
     /// The start of a day (`YYYY-MM-DD`) in the portal's zone, in seconds since 1970; nil when not a date.
     func startOfDay(_ text: String) -> Int64? {
         let parts = text.split(separator: "-").compactMap { Int($0) }
         guard text.utf8.count == 10, parts.count == 3 else { return nil }
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = timeZone
         guard let date = calendar.date(from: DateComponents(year: parts[0], month: parts[1], day: parts[2])),
             calendar.component(.day, from: date) == parts[2]
         else { return nil }

@@ -68,14 +68,7 @@ struct PortalProfileController: Sendable {
             found.append((TarStream.path(in: "my-data/reports/", file: "\(report.id ?? 0)-\(title)"), report))
         }
         let reports = found
-        var entries: [AuditEntry] = []
-        var after: Int64 = 0
-        while true {
-            let page = try await AuditLedger.entries(for: patient, after: after, limit: 1000, in: services.database)
-            entries += page
-            guard page.count == 1000, let last = page.last else { break }
-            after = last.id
-        }
+        let entries = try await AuditLedger.allEntries(for: patient, in: services.database)
         let names = try await services.accounts.names(Set(entries.compactMap(\.actorId)))
         let ledger = entries.map {
             LedgerRecord(
@@ -128,10 +121,7 @@ struct PortalProfileController: Sendable {
         ]
         if let detailsError { values["detailsError"] = detailsError }
         if let passwordError { values["passwordError"] = passwordError }
-        let notices = ["saved": "saved_notice", "password": "password_changed_notice"]
-        if let done = request.uri.queryParameters.get("done"), let key = notices[String(done)] {
-            values["notice"] = pages.string(key, request: request)
-        }
+        values["notice"] = pages.notice(request, keys: ["saved": "saved_notice", "password": "password_changed_notice"])
         return values
     }
 
@@ -164,8 +154,7 @@ struct PortalProfileController: Sendable {
             let message =
                 error.code == "bad_credentials"
                 ? pages.string("wrong_credentials", request: request)
-                : error.retryAfter.map { pages.string("throttled", request: request).replacingOccurrences(of: "{seconds}", with: "\($0)") }
-                    ?? error.message
+                : error.retryAfter.map { pages.throttled($0, request: request) } ?? error.message
             var response = pages.render(
                 "profile", try await values(identity, request: request, passwordError: message), status: error.status, request: request,
                 context: context)
