@@ -42,6 +42,43 @@ def person(browser, server):
     return page
 
 
+def register_patient(page, name, email, born, phone):
+    page.goto("/register")
+    page.get_by_label("Name").fill(name)
+    page.get_by_label("E-mail address").fill(email)
+    page.get_by_label("Password").fill(PATIENT_PASSWORD)
+    page.get_by_label("Date of birth").fill(born)
+    page.get_by_label("Phone number").fill(phone)
+    page.get_by_role("button", name="Create my account").click()
+    page.wait_for_url("**/dashboard")
+
+
+def publish(doctor, date, time, minutes="15"):
+    doctor.goto("/calendar")
+    doctor.get_by_label("Date").fill(date)
+    doctor.get_by_label("Start time").fill(time)
+    doctor.get_by_label("Duration").select_option(minutes)
+    doctor.get_by_role("button", name="Publish").click()
+    doctor.get_by_text("Slots published: 1.").wait_for()
+
+
+def book(patient, doctor_name, reason):
+    """From the doctor's page (the patient is on it), books the first open slot with `reason`."""
+    patient.get_by_role("link", name=doctor_name).click()
+    patient.get_by_role("link", name=re.compile("^Book ")).first.click()
+    patient.get_by_label("Reason for your visit").fill(reason)
+    patient.get_by_role("button", name="Book this appointment").click()
+    patient.get_by_text("Your appointment is booked.").wait_for()
+
+
+def ask(doctor, title):
+    """Asks the patient for the report `title`; the request's id."""
+    doctor.goto("/access")
+    doctor.get_by_role("button", name=f"Ask the patient {title}").click()
+    doctor.wait_for_url(re.compile(r"/access/requests/\d+"))
+    return re.search(r"/access/requests/(\d+)", doctor.url).group(1)
+
+
 @pytest.fixture
 def hospital(tmp_path):
     data = tmp_path / "data"
@@ -73,30 +110,15 @@ def test_the_whole_journey(browser, hospital, tmp_path):
     doctor.goto("/calendar")
     zone = doctor.locator("#time-hint").inner_text().rsplit(" ", 1)[-1]
     now = datetime.now(tz=ZoneInfo(zone))
-    doctor.get_by_label("Date").fill(now.strftime("%Y-%m-%d"))
-    doctor.get_by_label("Start time").fill(now.strftime("%H:%M"))
-    doctor.get_by_label("Duration").select_option("30")
-    doctor.get_by_role("button", name="Publish").click()
-    doctor.get_by_text("Slots published: 1.").wait_for()
+    publish(doctor, now.strftime("%Y-%m-%d"), now.strftime("%H:%M"), minutes="30")
 
     # A patient registers and books it with symptoms.
     patient = person(browser, hospital)
-    patient.goto("/register")
-    patient.get_by_label("Name").fill("Ada Lovelace")
-    patient.get_by_label("E-mail address").fill("ada@example.org")
-    patient.get_by_label("Password").fill(PATIENT_PASSWORD)
-    patient.get_by_label("Date of birth").fill("1985-04-12")
-    patient.get_by_label("Phone number").fill("+44 20 7946 0000")
-    patient.get_by_role("button", name="Create my account").click()
-    patient.wait_for_url("**/dashboard")
+    register_patient(patient, "Ada Lovelace", "ada@example.org", "1985-04-12", "+44 20 7946 0000")
     patient.goto("/doctors")
     patient.get_by_label("Specialization").fill("cardio")
     patient.get_by_role("button", name="Search").click()
-    patient.get_by_role("link", name="Dr Carla Heart").click()
-    patient.get_by_role("link", name=re.compile("^Book ")).first.click()
-    patient.get_by_label("Reason for your visit").fill("Chest pain when climbing stairs")
-    patient.get_by_role("button", name="Book this appointment").click()
-    patient.get_by_text("Your appointment is booked.").wait_for()
+    book(patient, "Dr Carla Heart", "Chest pain when climbing stairs")
 
     # The doctor sees the booking with the symptoms, completes it and uploads a 3 MiB PDF.
     doctor.goto("/calendar")
@@ -124,22 +146,11 @@ def test_the_whole_journey(browser, hospital, tmp_path):
                     "sam@example.org"], input=DOCTOR_PASSWORD + "\n", text=True, check=True, capture_output=True)
     second = person(browser, hospital)
     sign_in(second, "sam@example.org", DOCTOR_PASSWORD)
-    second.goto("/calendar")
-    second.get_by_label("Date").fill((now + timedelta(days=30)).strftime("%Y-%m-%d"))
-    second.get_by_label("Start time").fill("10:00")
-    second.get_by_role("button", name="Publish").click()
-    second.get_by_text("Slots published: 1.").wait_for()
+    publish(second, (now + timedelta(days=30)).strftime("%Y-%m-%d"), "10:00")
     patient.goto("/doctors")
-    patient.get_by_role("link", name="Dr Sam Second").click()
-    patient.get_by_role("link", name=re.compile("^Book ")).first.click()
-    patient.get_by_label("Reason for your visit").fill("Second opinion")
-    patient.get_by_role("button", name="Book this appointment").click()
-    patient.get_by_text("Your appointment is booked.").wait_for()
+    book(patient, "Dr Sam Second", "Second opinion")
 
-    second.goto("/access")
-    second.get_by_role("button", name="Ask the patient Cardiology report.pdf").click()
-    second.wait_for_url(re.compile(r"/access/requests/\d+"))
-    request_id = re.search(r"/access/requests/(\d+)", second.url).group(1)
+    request_id = ask(second, "Cardiology report.pdf")
     code = outbox_code(hospital.data, request_id)
     patient.goto("/dashboard")
     assert patient.locator(".badge").inner_text() == "1"
@@ -150,10 +161,7 @@ def test_the_whole_journey(browser, hospital, tmp_path):
         if attempt < 4:
             second.get_by_text(f"Wrong code; {4 - attempt} attempts left.").wait_for()
     second.get_by_text("This request is closed").wait_for()
-    second.goto("/access")
-    second.get_by_role("button", name="Ask the patient Cardiology report.pdf").click()
-    second.wait_for_url(re.compile(r"/access/requests/\d+"))
-    request_id = re.search(r"/access/requests/(\d+)", second.url).group(1)
+    request_id = ask(second, "Cardiology report.pdf")
     second.get_by_label("One-time code").fill(outbox_code(hospital.data, request_id))
     second.get_by_role("button", name="Open the report").click()
     second.get_by_text("Access granted").wait_for()
@@ -183,14 +191,7 @@ def test_an_idle_session_ends_and_sign_in_returns_to_the_page(browser, tmp_path)
                           args=("--session-idle-timeout", "60"))
     try:
         page = person(browser, server)
-        page.goto("/register")
-        page.get_by_label("Name").fill("Idle Ida")
-        page.get_by_label("E-mail address").fill("ida@example.org")
-        page.get_by_label("Password").fill(PATIENT_PASSWORD)
-        page.get_by_label("Date of birth").fill("1970-01-01")
-        page.get_by_label("Phone number").fill("+44 20 7946 0002")
-        page.get_by_role("button", name="Create my account").click()
-        page.wait_for_url("**/dashboard")
+        register_patient(page, "Idle Ida", "ida@example.org", "1970-01-01", "+44 20 7946 0002")
         page.goto("/appointments")
         page.get_by_role("button", name="Stay signed in").wait_for(state="visible", timeout=90_000)
         page.wait_for_url(re.compile(r"/login\?next=/appointments&expired=1"), timeout=90_000)
