@@ -151,6 +151,7 @@ let package = Package(
                 .product(name: "NIOExtras", package: "swift-nio-extras"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             // The OpenAPI document served at /openapi.json (docs/openapi.json links to it), and the
             // portal's templates, strings, style sheet and script: inside the binary, which needs no

@@ -44,12 +44,16 @@ public struct Accounts: Sendable {
     let throttle: LoginThrottle
     /// Where password-reset links go; nil where none are sent (the command line).
     let sender: (any CodeSender)?
+    /// The e-mail to a doctor whose account an admin approved.
+    let notices: Notices
 
     public init(
         database: HospitalDatabase, hasher: PasswordHasher, policy: SessionPolicy = SessionPolicy(),
-        clock: @escaping @Sendable () -> Int64, random: @escaping @Sendable (Int) -> [UInt8], sender: (any CodeSender)? = nil
+        clock: @escaping @Sendable () -> Int64, random: @escaping @Sendable (Int) -> [UInt8], sender: (any CodeSender)? = nil,
+        notices: Notices = .init()
     ) {
         self.sender = sender
+        self.notices = notices
         self.database = database
         self.hasher = hasher
         self.policy = policy
@@ -423,6 +427,9 @@ public struct Accounts: Sendable {
         }
     }
 
+    /// The e-mail of a reset link: `reset-<user>-<created>` (its outbox file `reset-<user>-<created>.eml`).
+    static func resetMailId(user: Int64, createdAt: Int64) -> String { "reset-\(user)-\(createdAt)" }
+
     /// How long a password-reset link works, in seconds.
     public static let resetLifetime: Int64 = 30 * 60
 
@@ -453,7 +460,7 @@ public struct Accounts: Sendable {
         let expiry = Mail.rfc5322Date(now + Self.resetLifetime)
         try await sender.deliver(
             Mail(
-                id: "reset-\(userId)-\(now)", toName: user.name, toAddress: user.email, subject: "Reset your password",
+                id: Self.resetMailId(user: userId, createdAt: now), toName: user.name, toAddress: user.email, subject: "Reset your password",
                 body: """
                     Dear \(user.name),
 
@@ -535,6 +542,7 @@ public struct Accounts: Sendable {
             if approve {
                 user.status = .active
                 try user.update(db, columns: ["status"])
+                try notices.queue(.approved, to: userId, path: "/login", now: now, in: db)
             } else {
                 _ = try User.deleteOne(db, key: userId)
             }

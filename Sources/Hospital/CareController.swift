@@ -111,9 +111,14 @@ struct CareController {
             showPatient: true)
     }
 
+    /// The patient cancels their booking (the slot opens again), or the doctor cancels the appointment
+    /// (the slot goes); either way the patient gets an e-mail.
     @Sendable func cancel(_ request: Request, context: HospitalRequestContext) async throws -> HTTPResponse.Status {
-        let patient = try context.requireIdentity(.patient)
-        try await scheduling.cancel(slotId: try context.id("id"), patientId: patient.userId)
+        let identity = try context.requireIdentity(.patient, .doctor)
+        switch identity.role {
+        case .doctor: try await scheduling.cancelBooking(slotId: try context.id("id"), doctorId: identity.userId)
+        case .patient, .admin: try await scheduling.cancel(slotId: try context.id("id"), patientId: identity.userId)
+        }
         return .noContent
     }
 

@@ -14,11 +14,14 @@ public struct CodeMessage: Sendable, Equatable {
     /// When the code expires, seconds since 1970.
     public var expiresAt: Int64
 
+    /// The e-mail of a request's code: `request-<id>` (its outbox file `request-<id>.eml`).
+    static func mailId(request: Int64) -> String { "request-\(request)" }
+
     /// The message as an e-mail to the patient (`request-<id>.eml` in the outbox).
     public var mail: Mail {
         let expiry = Date(timeIntervalSince1970: TimeInterval(expiresAt))
         return Mail(
-            id: "request-\(requestId)", toName: patientName, toAddress: patientEmail, subject: "Access code for your report",
+            id: Self.mailId(request: requestId), toName: patientName, toAddress: patientEmail, subject: "Access code for your report",
             body: """
                 Dear \(patientName),
 
@@ -38,11 +41,16 @@ public protocol CodeSender: Sendable {
     func deliver(_ mail: Mail) async throws
     /// Delivers a one-time code; throws when it could not be handed on (the request is then void).
     func send(_ message: CodeMessage) async throws
+    /// Removes the copies the sender keeps of messages carrying a code or a reset link (``Mail/carriesSecret``)
+    /// whose id `isDead` says no longer works. A sender that keeps nothing (SMTP) does nothing.
+    func discardSecrets(where isDead: (String) -> Bool) throws
 }
 
 extension CodeSender {
     /// A code goes as its e-mail.
     public func send(_ message: CodeMessage) async throws { try await deliver(message.mail) }
+
+    public func discardSecrets(where isDead: (String) -> Bool) throws {}
 }
 
 /// The default sender: one e-mail file per message in an outbox folder (`<data>/.chainvault/outbox/`), for a
@@ -75,6 +83,13 @@ public struct OutboxCodeSender: CodeSender {
             try? handle.close()
             unlink(temporary)
             throw error
+        }
+    }
+
+    public func discardSecrets(where isDead: (String) -> Bool) throws {
+        for name in try FileManager.default.contentsOfDirectory(atPath: directory) where name.hasSuffix(".eml") {
+            let id = String(name.dropLast(4))
+            if Mail.carriesSecret(id: id), isDead(id) { unlink("\(directory)/\(name)") }
         }
     }
 }

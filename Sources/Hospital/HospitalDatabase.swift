@@ -163,6 +163,21 @@ public struct HospitalDatabase: Sendable {
             // Why the patient booked: their symptoms (health data; never logged).
             try db.alter(table: "slot") { table in table.add(column: "reason", .text) }
         }
+        migrator.registerMigration("v5-mail") { db in
+            // E-mails waiting to be handed on (MailQueue), written in the transaction of what they tell of.
+            try db.create(table: "mailQueue") { table in
+                table.autoIncrementedPrimaryKey("id")
+                table.column("kind", .text).notNull()
+                table.column("userId", .integer).references("user", onDelete: .cascade)
+                table.column("toName", .text).notNull()
+                table.column("toAddress", .text).notNull()
+                table.column("subject", .text).notNull()
+                table.column("body", .text).notNull()
+                table.column("createdAt", .integer).notNull()
+                table.column("attempts", .integer).notNull()
+                table.column("nextAttemptAt", .integer).notNull().indexed()
+            }
+        }
         return migrator
     }
 }

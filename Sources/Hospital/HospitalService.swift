@@ -45,6 +45,9 @@ public struct HospitalServices: Sendable {
     /// A CSPRNG outside tests.
     let random: @Sendable (Int) -> [UInt8]
     let sessionPolicy: Accounts.SessionPolicy
+    let sender: any CodeSender
+    /// Rung when mail is queued: the ``MailQueue`` delivers at once.
+    let doorbell = MailQueue.Doorbell()
 
     /// - Parameters:
     ///   - codeKey: The key one-time codes are MACed under; kept outside the database.
@@ -53,17 +56,27 @@ public struct HospitalServices: Sendable {
     public init(
         database: HospitalDatabase, hasher: PasswordHasher, vault: ReportVault, sender: any CodeSender, codeKey: SymmetricKey,
         sessionPolicy: Accounts.SessionPolicy = .init(), consentPolicy: Consent.Policy = .init(),
-        maxReportSize: Int64 = Reports.defaultMaxSize,
+        maxReportSize: Int64 = Reports.defaultMaxSize, portal: PortalConfiguration = .init(),
         clock: @escaping @Sendable () -> Int64, random: @escaping @Sendable (Int) -> [UInt8]
     ) {
         self.database = database
+        self.sender = sender
+        let notices = Notices(portal: portal, doorbell: doorbell)
         self.clock = clock
         self.random = random
         self.sessionPolicy = sessionPolicy
-        accounts = Accounts(database: database, hasher: hasher, policy: sessionPolicy, clock: clock, random: random, sender: sender)
-        scheduling = Scheduling(database: database, clock: clock)
-        reports = Reports(database: database, vault: vault, maxSize: maxReportSize, clock: clock)
+        accounts = Accounts(
+            database: database, hasher: hasher, policy: sessionPolicy, clock: clock, random: random, sender: sender, notices: notices)
+        scheduling = Scheduling(database: database, clock: clock, notices: notices)
+        reports = Reports(database: database, vault: vault, maxSize: maxReportSize, clock: clock, notices: notices)
         consent = Consent(database: database, sender: sender, macKey: codeKey, policy: consentPolicy, clock: clock, random: random)
+    }
+
+    /// The service that hands queued mail to the sender and sweeps spent codes from the outbox; the
+    /// program runs it beside the listeners.
+    /// - Parameter interval: Time between two rounds when nothing rings (retries, expired codes).
+    public func mailQueue(interval: Duration = .seconds(30)) -> MailQueue {
+        MailQueue(database: database, sender: sender, doorbell: doorbell, interval: interval, clock: clock)
     }
 }
 

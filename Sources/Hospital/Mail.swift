@@ -13,6 +13,9 @@ public struct Mail: Sendable, Equatable {
     /// Seconds since 1970.
     public var date: Int64
 
+    /// Whether the message with this id holds a one-time code or a password-reset link.
+    static func carriesSecret(id: String) -> Bool { id.hasPrefix("request-") || id.hasPrefix("reset-") }
+
     public init(id: String, toName: String, toAddress: String, subject: String, body: String, date: Int64) {
         self.id = id
         self.toName = toName

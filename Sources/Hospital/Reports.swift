@@ -82,13 +82,19 @@ public struct Reports: Sendable {
     let database: HospitalDatabase
     let vault: ReportVault
     let clock: @Sendable () -> Int64
+    /// The e-mail telling a patient that a report was added.
+    let notices: Notices
     /// The largest report accepted, in bytes.
     public let maxSize: Int64
 
     /// The default size limit: 1 GiB.
     public static let defaultMaxSize: Int64 = 1 << 30
 
-    public init(database: HospitalDatabase, vault: ReportVault, maxSize: Int64 = defaultMaxSize, clock: @escaping @Sendable () -> Int64) {
+    public init(
+        database: HospitalDatabase, vault: ReportVault, maxSize: Int64 = defaultMaxSize, clock: @escaping @Sendable () -> Int64,
+        notices: Notices = .init()
+    ) {
+        self.notices = notices
         self.database = database
         self.vault = vault
         self.maxSize = maxSize
@@ -152,6 +158,7 @@ public struct Reports: Sendable {
                     actor: doctor.userId, .upload, subject: "report:\(report.id!)", patient: upload.patientId,
                     detail: "\(head.length) bytes"),
                 time: now, in: db)
+            try notices.queue(.newReport, to: upload.patientId, values: ["doctor": doctor.name], path: "/reports", now: now, in: db)
             return try ReportListing.fetch(report.id!, in: db)!
         }
     }

@@ -63,13 +63,16 @@ enum Page {
 public struct Scheduling: Sendable {
     let database: HospitalDatabase
     let clock: @Sendable () -> Int64
+    /// The e-mails confirming bookings and cancellations.
+    let notices: Notices
 
     /// The longest slot, in minutes.
     static let maxDuration = 8 * 60
     /// How far ahead a slot may be published, in seconds (two years).
     static let maxHorizon: Int64 = 2 * 366 * 86400
 
-    public init(database: HospitalDatabase, clock: @escaping @Sendable () -> Int64) {
+    public init(database: HospitalDatabase, clock: @escaping @Sendable () -> Int64, notices: Notices = .init()) {
+        self.notices = notices
         self.database = database
         self.clock = clock
     }
@@ -167,7 +170,13 @@ public struct Scheduling: Sendable {
                     WHERE id = ? AND status = 'open' AND startsAt + durationMinutes * 60 > ?
                     """,
                 arguments: [patientId, reason, slotId, now])
-            if db.changesCount == 1 { return try Self.listing(slotId, in: db)! }
+            if db.changesCount == 1 {
+                let listing = try Self.listing(slotId, in: db)!
+                try notices.queue(
+                    .booked, to: patientId, values: ["doctor": listing.doctorName], time: listing.slot.startsAt, path: "/appointments",
+                    now: now, in: db)
+                return listing
+            }
             guard let slot = try Slot.fetchOne(db, key: slotId) else { throw HospitalError.notFound("slot") }
             if slot.startsAt + Int64(slot.durationMinutes) * 60 <= now {
                 throw HospitalError.conflict("slot_in_past", "The slot is over.")
@@ -186,7 +195,35 @@ public struct Scheduling: Sendable {
             }
             guard slot.status == .booked else { throw HospitalError.conflict("slot_completed", "The checkup took place already.") }
             guard slot.startsAt > now else { throw HospitalError.conflict("slot_in_past", "The slot has started already.") }
+            let doctor = try Self.listing(slotId, in: db)?.doctorName ?? ""
             try db.execute(sql: "UPDATE slot SET status = 'open', patientId = NULL, reason = NULL WHERE id = ?", arguments: [slotId])
+            try notices.queue(
+                .cancelled, to: patientId, values: ["doctor": doctor], time: slot.startsAt, path: "/appointments", now: now, in: db)
+        }
+    }
+
+    /// The doctor cancels a booked appointment that has not started: the slot is removed (the doctor
+    /// cannot be there, so nobody else may book it) and the patient gets an e-mail.
+    /// - Throws: `not_found` (also another doctor's slot), `slot_not_booked` (withdraw an open one),
+    ///   `slot_completed`, `slot_in_past`.
+    public func cancelBooking(slotId: Int64, doctorId: Int64) async throws {
+        let now = clock()
+        try await database.writer.write { db in
+            guard let listing = try Self.listing(slotId, in: db), listing.slot.doctorId == doctorId else {
+                throw HospitalError.notFound("slot")
+            }
+            switch listing.slot.status {
+            case .open: throw HospitalError.conflict("slot_not_booked", "Nobody booked this slot: withdraw it.")
+            case .completed: throw HospitalError.conflict("slot_completed", "The checkup took place already.")
+            case .booked: break
+            }
+            guard listing.slot.startsAt > now, let patientId = listing.slot.patientId else {
+                throw HospitalError.conflict("slot_in_past", "The slot has started already.")
+            }
+            try Slot.deleteOne(db, key: slotId)
+            try notices.queue(
+                .cancelledByDoctor, to: patientId, values: ["doctor": listing.doctorName], time: listing.slot.startsAt,
+                path: "/doctors", now: now, in: db)
         }
     }
 

@@ -272,7 +272,8 @@ struct Serve: AsyncParsableCommand {
         let metrics = try metricsEndpoint(store: store)
         let chunks = try await storage.chainStorage().makeStore(local: { store }, owner: "chainvault", now: now())
         let health = Readiness.probe(store: store, chunks: chunks)
-        let care = try await hospitalServices(root: root, chunks: chunks)
+        let portal = PortalConfiguration(siteName: siteName, baseURL: resolvedPortalURL)
+        let care = try await hospitalServices(root: root, chunks: chunks, portal: portal)
         let credentials = try CredentialStore.open(configDirectory: store.systemPath)
         if let generated = try credentials.ensureRootKey() {
             output(
@@ -291,7 +292,6 @@ struct Serve: AsyncParsableCommand {
             onServerRunning: { port in output("s3 endpoint: \(scheme)://\(host):\(port)") },
             logger: logger
         )
-        let portal = PortalConfiguration(siteName: siteName, baseURL: resolvedPortalURL)
         let hospitalScheme = hospitalTLS == nil ? "http" : "https"
         let hospital = try buildHospitalApplication(
             configuration: HospitalConfiguration(
@@ -309,7 +309,9 @@ struct Serve: AsyncParsableCommand {
         let housekeeping = StoreHousekeeping(
             store: store, uploadExpiry: .seconds(multipartExpiry), interval: .seconds(housekeepingInterval), clock: { now() })
         var group = ServiceGroupConfiguration(
-            services: [.init(service: gateway), .init(service: hospital), .init(service: housekeeping)],
+            services: [
+                .init(service: gateway), .init(service: hospital), .init(service: housekeeping), .init(service: care.mailQueue()),
+            ],
             gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         group.maximumGracefulShutdownDuration = .seconds(shutdownTimeout)
         let services = ServiceGroup(configuration: group)
@@ -320,7 +322,7 @@ struct Serve: AsyncParsableCommand {
 extension Serve {
     /// The hospital over the data root: its database, the report chains (the gateway's store for local
     /// buckets), the code outbox and key in the config folder.
-    func hospitalServices(root: DataRoot, chunks: any ChunkStore) async throws -> HospitalServices {
+    func hospitalServices(root: DataRoot, chunks: any ChunkStore, portal: PortalConfiguration) async throws -> HospitalServices {
         let keyringPath = storage.keyringPath(root: root)
         // Checked now, and made only for a data root without chains, so that a missing or broken keyring
         // stops start-up rather than the first upload. Later reads never make one (fail closed).
@@ -336,7 +338,8 @@ extension Serve {
             vault: vault, sender: try codeSender(root: root),
             codeKey: try CodeKeyFile.loadOrCreate(path: root.codeKey, random: systemRandom),
             sessionPolicy: .init(portalIdle: sessionIdleTimeout),
-            consentPolicy: .init(grantLifetime: grantLifetime), maxReportSize: reportSizeLimit, clock: { now() }, random: systemRandom)
+            consentPolicy: .init(grantLifetime: grantLifetime), maxReportSize: reportSizeLimit, portal: portal, clock: { now() },
+            random: systemRandom)
     }
 }
 

@@ -78,7 +78,8 @@ struct HospitalFixture {
     /// - Parameter sessions: By default a week long, so that tests can move the clock by hours.
     init(
         maxReportSize: Int64 = Reports.defaultMaxSize, chunkSize: Int = 4096, grantLifetime: Int64 = 3600,
-        sessions: Accounts.SessionPolicy = .init(idle: 7 * 86400, absolute: 7 * 86400), storeCapacity: Int? = nil
+        sessions: Accounts.SessionPolicy = .init(idle: 7 * 86400, absolute: 7 * 86400), storeCapacity: Int? = nil,
+        portal: PortalConfiguration = .init()
     ) throws {
         database = try HospitalDatabase.inMemory()
         let spool = FileManager.default.temporaryDirectory.appendingPathComponent("hospital-spool-\(UUID().uuidString)").path
@@ -92,7 +93,7 @@ struct HospitalFixture {
             database: database, hasher: PasswordHasher(parameters: .testing, random: { [UInt8](repeating: 7, count: $0) }), vault: vault,
             sender: sender, codeKey: SymmetricKey(size: .bits256), sessionPolicy: sessions,
             consentPolicy: .init(grantLifetime: grantLifetime),
-            maxReportSize: maxReportSize, clock: clock.source, random: systemRandom)
+            maxReportSize: maxReportSize, portal: portal, clock: clock.source, random: systemRandom)
     }
 
     func app() throws -> some ApplicationProtocol { try buildHospitalApplication(configuration: .init(port: 0), services: services) }

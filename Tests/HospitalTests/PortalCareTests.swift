@@ -90,6 +90,27 @@ func multipartForm(boundary: String, fields: [(String, String)], file: (name: St
         }
     }
 
+    @Test func aDoctorCancelsABookedAppointmentFromTheCalendarAndThePatientIsMailed() async throws {
+        let fixture = try HospitalFixture()
+        try await app(fixture).test(.router) { client in
+            let people = try await people(fixture, client)
+            _ = try await people.doctor.post(client, "/calendar/slots", ["date": "2027-03-22", "time": "09:30", "minutes": "15", "repeat": "once"])
+            let slot = try #require(try await fixture.services.scheduling.openSlots(doctorId: people.doctorId).first?.slot.id)
+            #expect(!(try await people.doctor.get(client, "/calendar").text.contains("/calendar/slots/\(slot)/cancel")), "open: withdraw")
+            #expect(try await people.patient.post(client, "/slots/\(slot)/book", ["reason": "Palpitations"]).status == .seeOther)
+            #expect(try await people.doctor.get(client, "/calendar").text.contains("action=\"/calendar/slots/\(slot)/cancel\""))
+            #expect(try await people.patient.post(client, "/calendar/slots/\(slot)/cancel", [:]).status == .forbidden)
+            let cancelled = try await people.doctor.post(client, "/calendar/slots/\(slot)/cancel", [:])
+            #expect(cancelled.headers[.location] == "/calendar?done=appointment_cancelled")
+            #expect(
+                try await people.doctor.get(client, "/calendar?done=appointment_cancelled").text.contains(
+                    "The appointment is cancelled; the patient gets an e-mail."))
+            #expect(try await people.patient.get(client, "/appointments").text.contains("Palpitations") == false)
+            try await fixture.services.mailQueue().deliverDue()
+            #expect(fixture.sender.mails.map(\.subject) == ["Your appointment with Dr Carl Heart is booked", "Dr Carl Heart cancelled your appointment"])
+        }
+    }
+
     @Test func onlyTheRightRoleReachesEachPage() async throws {
         let fixture = try HospitalFixture()
         try await app(fixture).test(.router) { client in

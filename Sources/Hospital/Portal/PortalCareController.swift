@@ -26,6 +26,7 @@ struct PortalCareController: Sendable {
         group.post("calendar/slots", use: publish)
         group.post("calendar/slots/{id}/withdraw", use: withdraw)
         group.post("calendar/slots/{id}/complete", use: complete)
+        group.post("calendar/slots/{id}/cancel", use: cancelAppointment)
     }
 
     // MARK: Patients
@@ -120,7 +121,8 @@ struct PortalCareController: Sendable {
                 "patient": listing.patientName ?? "", "age": listing.patientDateOfBirth.flatMap { age($0, now: now) }.map { "\($0)" } ?? "",
                 "reason": slot.reason ?? "", "canWithdraw": slot.status == .open,
                 "canComplete": slot.status == .booked && slot.startsAt <= now,
-                "canUpload": slot.status == .completed, "formToken": context.portal.formToken,
+                "canUpload": slot.status == .completed, "canCancel": slot.status == .booked && slot.startsAt > now,
+                "formToken": context.portal.formToken,
             ]
         }
         let minutes = Int(form?["minutes"] ?? "") ?? 15
@@ -194,6 +196,14 @@ struct PortalCareController: Sendable {
         return Response.redirect(to: "/calendar?done=completed")
     }
 
+    /// The doctor cannot be there: the booked appointment is cancelled, the slot removed and the patient e-mailed.
+    @Sendable func cancelAppointment(_ request: Request, context: HospitalRequestContext) async throws -> Response {
+        let doctor = try context.requireIdentity(.doctor)
+        _ = try await PortalForm.read(request, context: context)
+        try await services.scheduling.cancelBooking(slotId: try context.id("id"), doctorId: doctor.userId)
+        return Response.redirect(to: "/calendar?done=appointment_cancelled")
+    }
+
     // MARK: Helpers
 
     /// The notice a redirect after an action asked for (`?done=booked`): only known words, from the catalogue.
@@ -203,6 +213,7 @@ struct PortalCareController: Sendable {
             keys: [
                 "booked": "booked_notice", "cancelled": "cancelled_notice", "published": "published_notice",
                 "withdrawn": "withdrawn_notice", "completed": "completed_notice", "uploaded": "uploaded_notice",
+                "appointment_cancelled": "appointment_cancelled_notice",
             ])
     }
 

@@ -30,6 +30,14 @@ public struct PortalConfiguration: Sendable {
         return "\(scheme)://\(host)" + (baseURL.port.map { ":\($0)" } ?? "")
     }
 
+    /// A link to a portal page (`/appointments`) for an e-mail: on the configured address, else the bare
+    /// path (the request's `Host` is the attacker's to choose, so it never makes a link).
+    func link(_ path: String) -> String {
+        guard var base = baseURL?.absoluteString else { return path }
+        while base.hasSuffix("/") { base.removeLast() }
+        return base + path
+    }
+
     /// The name of the session cookie: `__Host-` binds it to this host, path `/` and https.
     var sessionCookie: String { isSecure ? "__Host-chainvault-session" : "chainvault-session" }
     /// The name of the cookie carrying the form token before anyone signs in.

@@ -96,10 +96,9 @@ struct PortalController: Sendable {
     /// portal address, never from the request's `Host` (which an attacker chooses).
     @Sendable func forgot(_ request: Request, context: HospitalRequestContext) async throws -> Response {
         let form = try await PortalForm.read(request, context: context)
-        let base = pages.configuration.baseURL?.absoluteString ?? ""
         do {
             try await services.accounts.requestPasswordReset(email: form["email"], client: context.clientAddress) { token in
-                "\(base)/password/reset?token=\(token)"
+                pages.configuration.link("/password/reset?token=\(token)")
             }
         } catch let error as HospitalError where error.status == .tooManyRequests {
             var response = pages.render(

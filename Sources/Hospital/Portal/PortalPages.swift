@@ -38,7 +38,7 @@ struct PortalPages: Sendable {
             try library.register(String(decoding: template.text, as: UTF8.self), named: template.name)
         }
         self.library = library
-        self.catalogues = try Catalogues()
+        self.catalogues = Catalogues.shipped
         self.configuration = configuration
         self.idleSeconds = idleSeconds
     }
@@ -82,11 +82,7 @@ struct PortalPages: Sendable {
     var timeZone: TimeZone { Self.readerZone ?? configuration.timeZone }
 
     /// A time as the reader reads it: in their zone, with the weekday.
-    func format(_ seconds: Int64) -> String {
-        let style = Date.FormatStyle(
-            date: .abbreviated, time: .shortened, locale: Locale(identifier: "en_GB"), timeZone: timeZone)
-        return Date(timeIntervalSince1970: TimeInterval(seconds)).formatted(style.weekday(.abbreviated))
-    }
+    func format(_ seconds: Int64) -> String { Times.readable(seconds, zone: timeZone) }
 
     /// The Gregorian calendar in the reader's zone, for dates people type and ages.
     var calendar: Calendar {
@@ -129,6 +125,11 @@ struct PortalPages: Sendable {
 struct Catalogues: Sendable {
     static let fallback = "en"
     let byLanguage: [String: [String: String]]
+
+    /// The catalogues shipped in the binary (a test reads every one and checks its keys).
+    static let shipped = (try? Catalogues()) ?? Catalogues(byLanguage: [:])
+
+    init(byLanguage: [String: [String: String]]) { self.byLanguage = byLanguage }
 
     init() throws {
         byLanguage = ["en": try JSONDecoder().decode([String: String].self, from: Data(PackageResources.en_json))]

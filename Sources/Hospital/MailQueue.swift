@@ -1,0 +1,162 @@
+import Foundation
+import GRDB
+import Logging
+import ServiceLifecycle
+
+/// Mail that may wait — booking confirmations and cancellations, new reports, approvals — on its way
+/// out. Each message is a row of the hospital database, written in the transaction of what it tells of
+/// (``Notices``), so that it goes if and only if that happened and survives a restart; this service
+/// hands it to the sender (the outbox folder or SMTP) as soon as the transaction commits, and retries
+/// with a growing delay while the mail server is down. A booking or an upload therefore never waits for
+/// or fails with the mail server. (One-time codes and reset links do not wait here: a code that cannot
+/// be sent voids its request at once.)
+///
+/// Each round also removes the outbox files of codes and reset links that can no longer be used
+/// (redeemed, voided, denied, expired), so that a live secret does not outstay its use on disk.
+public struct MailQueue: Service {
+    /// Rung when a transaction that queued mail commits: the queue delivers at once instead of at its
+    /// next round.
+    public final class Doorbell: Sendable {
+        let rings: AsyncStream<Void>
+        let continuation: AsyncStream<Void>.Continuation
+
+        public init() { (rings, continuation) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1)) }
+
+        func ring() { continuation.yield() }
+    }
+
+    /// How long a message is retried before it is dropped (and the drop logged), in seconds.
+    static let giveUpAfter: Int64 = 3 * 86400
+    /// The longest wait between two attempts, in seconds.
+    static let longestDelay: Int64 = 3600
+    /// Messages handed on per round at most (the rest go at the next ring or round).
+    static let batch = 50
+
+    let database: HospitalDatabase
+    let sender: any CodeSender
+    let doorbell: Doorbell
+    let interval: Duration
+    let clock: @Sendable () -> Int64
+    let logger: Logger
+
+    /// - Parameter interval: Time between two rounds when nothing rings (retries, expired codes).
+    public init(
+        database: HospitalDatabase, sender: any CodeSender, doorbell: Doorbell, interval: Duration = .seconds(30),
+        clock: @escaping @Sendable () -> Int64, logger: Logger = Logger(label: "chainvault.mail")
+    ) {
+        self.database = database
+        self.sender = sender
+        self.doorbell = doorbell
+        self.interval = interval
+        self.clock = clock
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        let interval = self.interval
+        await withTaskGroup(of: Void.self) { group in
+            // The timer rings the same bell, so one loop serves both.
+            group.addTask { [doorbell] in
+                while (try? await Task.sleep(for: interval)) != nil { doorbell.ring() }
+            }
+            await cancelWhenGracefulShutdown {
+                await round()
+                for await _ in doorbell.rings { await round() }
+            }
+            group.cancelAll()
+        }
+    }
+
+    /// Delivers what is due, then sweeps the outbox; failures are logged and retried later.
+    func round() async {
+        do {
+            while try await deliverDue() == Self.batch {}
+        } catch {
+            logger.error("reading the mail queue failed", metadata: ["error": "\(error)"])
+        }
+        do {
+            try await sweepOutbox()
+        } catch {
+            logger.error("sweeping the outbox failed", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Hands every message that is due to the sender: delivered ones leave the queue, failed ones wait
+    /// 30 s, 1 min, 2 min … up to an hour, and are dropped after three days.
+    /// - Returns: How many messages were tried.
+    @discardableResult
+    func deliverDue() async throws -> Int {
+        let now = clock()
+        let due = try await database.writer.read { db in
+            try QueuedMail.fetchAll(
+                db, sql: "SELECT * FROM mailQueue WHERE nextAttemptAt <= ? ORDER BY nextAttemptAt, id LIMIT \(Self.batch)",
+                arguments: [now])
+        }
+        for message in due {
+            do {
+                try await sender.deliver(message.mail)
+                try await database.writer.write { db in _ = try QueuedMail.deleteOne(db, key: message.id) }
+            } catch {
+                let attempts = message.attempts + 1
+                if now - message.createdAt >= Self.giveUpAfter {
+                    // Who it was for stays out of the log (an address is personal data): the kind and row say enough.
+                    logger.error(
+                        "dropped a message the mail server would not take for three days",
+                        metadata: ["kind": "\(message.kind)", "message": "\(message.id)", "attempts": "\(attempts)", "error": "\(error)"])
+                    try await database.writer.write { db in _ = try QueuedMail.deleteOne(db, key: message.id) }
+                } else {
+                    let delay = min(Self.longestDelay, 30 << min(attempts - 1, 10))
+                    logger.warning(
+                        "a message waits for the mail server",
+                        metadata: ["kind": "\(message.kind)", "message": "\(message.id)", "attempts": "\(attempts)", "error": "\(error)"])
+                    try await database.writer.write { db in
+                        try db.execute(
+                            sql: "UPDATE mailQueue SET attempts = ?, nextAttemptAt = ? WHERE id = ?",
+                            arguments: [attempts, now + delay, message.id])
+                    }
+                }
+            }
+        }
+        return due.count
+    }
+
+    /// Removes the sender's copies of codes and reset links that no longer work.
+    func sweepOutbox() async throws {
+        let now = clock()
+        let live = try await database.writer.read { db in
+            var live = Set<String>()
+            for id in try Int64.fetchAll(db, sql: "SELECT id FROM accessRequest WHERE status = 'pending' AND expiresAt > ?", arguments: [now]) {
+                live.insert(CodeMessage.mailId(request: id))
+            }
+            for row in try Row.fetchAll(
+                db, sql: "SELECT userId, createdAt FROM passwordReset WHERE usedAt IS NULL AND expiresAt > ?", arguments: [now])
+            {
+                live.insert(Accounts.resetMailId(user: row[0], createdAt: row[1]))
+            }
+            return live
+        }
+        try sender.discardSecrets { !live.contains($0) }
+    }
+}
+
+/// A message in the queue.
+struct QueuedMail: Codable, FetchableRecord, PersistableRecord {
+    static let databaseTableName = "mailQueue"
+
+    var id: Int64
+    /// What it tells of (``Notices/Kind``), for its file name and the log.
+    var kind: String
+    var userId: Int64?
+    var toName: String
+    var toAddress: String
+    var subject: String
+    var body: String
+    var createdAt: Int64
+    var attempts: Int
+    var nextAttemptAt: Int64
+
+    /// The message, its id unique by row: `booked-12` is the outbox file `booked-12.eml`.
+    var mail: Mail {
+        Mail(id: "\(kind)-\(id)", toName: toName, toAddress: toAddress, subject: subject, body: body, date: createdAt)
+    }
+}
