@@ -96,6 +96,24 @@ def outbox_code(data: Path, request_id) -> str:
     return re.search(r"one-time code is (\d+)", message).group(1)
 
 
+def outbox_mails(data: Path, kind: str, address: str, count: int = 1, timeout: float = 15) -> list:
+    """The e-mails of one kind (`booked`, `new_report`, …) to one address in the outbox, parsed, once `count` are
+    there: the server queues them with what they tell of and hands them on just after."""
+    import email
+    import email.policy
+    import time
+    outbox = data / ".chainvault" / "outbox"
+    deadline = time.monotonic() + timeout
+    while True:
+        mails = [email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+                 for path in sorted(outbox.glob(f"{kind}-*.eml"))]
+        mails = [mail for mail in mails if mail["To"].addresses[0].addr_spec == address]
+        if len(mails) >= count or time.monotonic() > deadline:
+            assert len(mails) >= count, f"{len(mails)} {kind} mail(s) to {address} in {outbox}"
+            return mails
+        time.sleep(0.1)
+
+
 def portal_sign_in(page, email: str, password: str):
     """Signs in through the portal's form in a Playwright page and waits for the overview."""
     page.goto("/login")

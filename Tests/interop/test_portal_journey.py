@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from conftest import BIN, outbox_code, start_server, stop_server
+from conftest import BIN, outbox_code, outbox_mails, start_server, stop_server
 from conftest import portal_sign_in as sign_in
 
 # Installed by `make test` (scripts/install-deps.sh test); a missing browser stack fails, never skips.
@@ -180,6 +180,17 @@ def test_the_whole_journey(browser, hospital, tmp_path):
         assert step in timeline, step
     second.goto("/access")
     assert second.get_by_text("No report is shared with you at the moment.").is_visible()
+
+    # Each step that concerns someone reached them by mail, saying what happened but not what the report is.
+    (approved,) = outbox_mails(hospital.data, "approved", "carla@example.org")
+    assert approved["Subject"] == "Your doctor account is approved" and "/login" in approved.get_content()
+    booked = outbox_mails(hospital.data, "booked", "ada@example.org", count=2)
+    assert sorted(mail["Subject"] for mail in booked) == ["Your appointment with Dr Carla Heart is booked",
+                                                          "Your appointment with Dr Sam Second is booked"]
+    assert not any("Chest pain" in mail.get_content() for mail in booked)
+    (report_mail,) = outbox_mails(hospital.data, "new_report", "ada@example.org")
+    assert report_mail["Subject"] == "A new report is in your record"
+    assert "Dr Carla Heart added a report" in report_mail.get_content() and "Cardiology" not in report_mail.get_content()
     for page in (doctor, admin, patient, second):
         assert not page.errors, page.errors
 
