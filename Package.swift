@@ -38,6 +38,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth.git", from: "2.5.0"),
     ],
     targets: [
         // Pure S3 wire protocol: SigV4, payload hashes and checksums, XML types, error codes.
@@ -152,6 +153,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "HummingbirdOTP", package: "hummingbird-auth"),
             ],
             // The OpenAPI document served at /openapi.json (docs/openapi.json links to it), and the
             // portal's templates, strings, style sheet and script: inside the binary, which needs no
@@ -183,6 +185,9 @@ let package = Package(
                 .embedInCode("Portal/Templates/profile.mustache"),
                 .embedInCode("Portal/Templates/forgot.mustache"),
                 .embedInCode("Portal/Templates/reset.mustache"),
+                .embedInCode("Portal/Templates/login_code.mustache"),
+                .embedInCode("Portal/Templates/two_step.mustache"),
+                .embedInCode("Portal/Templates/two_step_codes.mustache"),
                 .embedInCode("Portal/Strings/en.json"),
                 .embedInCode("Portal/Static/portal.css"),
                 .embedInCode("Portal/Static/portal.js"),

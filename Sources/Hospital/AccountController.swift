@@ -31,6 +31,8 @@ struct AccountController {
     struct Login: Decodable {
         var email: String
         var password: String
+        /// The second step's code, for accounts that use one.
+        var code: String?
     }
 
     struct SessionView: ResponseCodable {
@@ -61,7 +63,8 @@ struct AccountController {
 
     @Sendable func login(_ request: Request, context: HospitalRequestContext) async throws -> EditedResponse<SessionView> {
         let input = try await request.decodeJSON(as: Login.self)
-        let session = try await accounts.login(email: input.email, password: input.password, client: context.clientAddress)
+        let session = try await accounts.login(
+            email: input.email, password: input.password, client: context.clientAddress, code: input.code)
         return EditedResponse(
             status: .created,
             response: SessionView(token: session.token, expiresAt: Date(seconds: session.expiresAt), user: UserView(session.user)))

@@ -46,12 +46,17 @@ public struct Accounts: Sendable {
     let sender: (any CodeSender)?
     /// The e-mail to a doctor whose account an admin approved.
     let notices: Notices
+    /// Sign-in's second step, for accounts that turned it on.
+    public let secondFactor: SecondFactor
 
+    /// - Parameter codeKey: The server key outside the database (`code.key`) that second-step secrets are
+    ///   sealed under; a fresh one where nobody signs in (the command line).
     public init(
         database: HospitalDatabase, hasher: PasswordHasher, policy: SessionPolicy = SessionPolicy(),
         clock: @escaping @Sendable () -> Int64, random: @escaping @Sendable (Int) -> [UInt8], sender: (any CodeSender)? = nil,
-        notices: Notices = .init()
+        notices: Notices = .init(), codeKey: SymmetricKey = SymmetricKey(size: .bits256)
     ) {
+        secondFactor = SecondFactor(database: database, codeKey: codeKey, clock: clock, random: random)
         self.sender = sender
         self.notices = notices
         self.database = database
@@ -217,14 +222,66 @@ public struct Accounts: Sendable {
         }
     }
 
-    /// Checks the password and opens a session.
-    /// - Parameter client: The client's address, for throttling.
+    /// Where a sign-in stands once the password checked out.
+    public enum LoginStep: Sendable {
+        /// Signed in.
+        case signedIn(Session)
+        /// The account signs in with a second step: the code goes with this challenge to ``completeLogin(challenge:code:client:)``.
+        case secondFactor(challenge: String)
+    }
+
+    /// Checks the password and opens a session, in one step: an account with a second step needs its code.
+    /// - Parameters:
+    ///   - client: The client's address, for throttling.
+    ///   - code: The authenticator app's code or a recovery code, for accounts that use one.
     /// - Throws: ``HospitalError`` `bad_credentials` (whether the e-mail or the password is wrong is
-    ///   not told), `throttled`, `busy`.
-    public func login(email: String, password: String, client: String, kind: SessionKind = .api) async throws -> Session {
+    ///   not told), `second_factor_required`, `bad_second_factor`, `throttled`, `busy`.
+    public func login(email: String, password: String, client: String, kind: SessionKind = .api, code: String? = nil) async throws
+        -> Session
+    {
+        switch try await beginLogin(email: email, password: password, client: client, kind: kind) {
+        case .signedIn(let session): return session
+        case .secondFactor(let challenge):
+            guard let code else { throw HospitalError.secondFactorRequired }
+            return try await completeLogin(challenge: challenge, code: code, client: client)
+        }
+    }
+
+    /// Checks the password: signed in, or a challenge waiting for the second step's code.
+    /// - Throws: As ``login(email:password:client:kind:code:)`` without the second step's errors.
+    public func beginLogin(email: String, password: String, client: String, kind: SessionKind = .api) async throws -> LoginStep {
         let now = clock()
         do {
-            let session = try await attemptLogin(email: email, password: password, client: client, kind: kind, now: now)
+            let step = try await attemptLogin(email: email, password: password, client: client, kind: kind, now: now)
+            try? await settleThrottle(now: now)
+            return step
+        } catch {
+            try? await settleThrottle(now: now)
+            throw error
+        }
+    }
+
+    private func attemptLogin(email: String, password: String, client: String, kind: SessionKind, now: Int64) async throws -> LoginStep {
+        let user = try await checkCredentials(email: email, password: password, client: client, now: now)
+        if hasher.needsRehash(user.passwordHash) {
+            let rehash = try await hasher.hash(password)
+            try await database.writer.write { db in
+                try db.execute(sql: "UPDATE user SET passwordHash = ? WHERE id = ?", arguments: [rehash, user.id])
+            }
+        }
+        guard let userId = user.id, try await secondFactor.isEnabled(userId: userId) else {
+            return .signedIn(try await openSession(user, kind: kind, detail: "", now: now))
+        }
+        return .secondFactor(challenge: try await secondFactor.openChallenge(userId: userId, kind: kind, now: now))
+    }
+
+    /// The second step of a sign-in: a right code opens the session; a wrong one counts against the
+    /// throttle like a wrong password, and five void the challenge.
+    /// - Throws: `bad_second_factor`, `sign_in_again`, `throttled`.
+    public func completeLogin(challenge: String, code: String, client: String) async throws -> Session {
+        let now = clock()
+        do {
+            let session = try await attemptSecondStep(challenge: challenge, code: code, client: client, now: now)
             try? await settleThrottle(now: now)
             return session
         } catch {
@@ -233,10 +290,28 @@ public struct Accounts: Sendable {
         }
     }
 
-    private func attemptLogin(email: String, password: String, client: String, kind: SessionKind, now: Int64) async throws -> Session {
-        let user = try await checkCredentials(email: email, password: password, client: client, now: now)
+    private func attemptSecondStep(challenge: String, code: String, client: String, now: Int64) async throws -> Session {
+        let (userId, kind) = try await secondFactor.challenge(challenge, now: now)
+        let user = try await self.user(id: userId)
+        try await throttle.checkLogin(account: user.email, client: client, now: now)
+        guard let passed = try await secondFactor.attempt(challenge, code: String(code.prefix(64)), now: now) else {
+            await throttle.recordFailure(account: user.email, client: client, userId: userId, now: now)
+            try await recordFailedLogin(user: user, reason: "wrong second-step code", client: client, now: now)
+            throw HospitalError.badSecondFactor
+        }
+        await throttle.recordSuccess(account: user.email, client: client, now: now)
+        return try await openSession(user, kind: kind, detail: "with \(passed.rawValue)", now: now)
+    }
+
+    /// A new session for someone who just proved who they are again (a password change ended every
+    /// session, the browser that made it keeps going).
+    public func renewSession(userId: Int64, kind: SessionKind) async throws -> Session {
+        try await openSession(try await user(id: userId), kind: kind, detail: "after a password change", now: clock())
+    }
+
+    /// Opens a session for a user whose sign-in checked out.
+    private func openSession(_ user: User, kind: SessionKind, detail: String, now: Int64) async throws -> Session {
         let token = Self.base64URL(random(32))
-        let rehash = hasher.needsRehash(user.passwordHash) ? try await hasher.hash(password) : nil
         try await database.writer.write { db in
             // The user's expired sessions go now: nothing else would remove a token never used again.
             try db.execute(
@@ -248,10 +323,11 @@ public struct Accounts: Sendable {
             try db.execute(
                 sql: "INSERT INTO session (tokenHash, userId, createdAt, lastUsedAt, kind) VALUES (?, ?, ?, ?, ?)",
                 arguments: [Self.tokenHash(token), user.id, now, now, kind])
-            if let rehash { try db.execute(sql: "UPDATE user SET passwordHash = ? WHERE id = ?", arguments: [rehash, user.id]) }
             try AuditLedger.append(
-                .init(actor: user.id, .login, subject: "user:\(user.id ?? 0)", patient: user.role == .patient ? user.id : nil), time: now,
-                in: db)
+                .init(
+                    actor: user.id, .login, subject: "user:\(user.id ?? 0)", patient: user.role == .patient ? user.id : nil,
+                    detail: detail),
+                time: now, in: db)
         }
         Counter(label: "chainvault_hospital_logins_total", dimensions: [("outcome", "success")]).increment()
         return Session(token: token, user: user, expiresAt: now + policy.absolute)

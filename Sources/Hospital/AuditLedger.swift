@@ -25,6 +25,12 @@ public enum AuditAction: String, Codable, Sendable, CaseIterable {
     case passwordResetSent = "password_reset_sent"
     /// An admin exported the ledger (CSV).
     case ledgerExported = "ledger_exported"
+    /// A person turned sign-in's second step on (authenticator app and recovery codes).
+    case secondFactorEnabled = "second_factor_enabled"
+    /// A patient turned it off.
+    case secondFactorDisabled = "second_factor_disabled"
+    /// An admin reset someone's second step (a lost device).
+    case secondFactorReset = "second_factor_reset"
 }
 
 /// How an audited action ended.

@@ -178,6 +178,29 @@ public struct HospitalDatabase: Sendable {
                 table.column("nextAttemptAt", .integer).notNull().indexed()
             }
         }
+        migrator.registerMigration("v6-second-factor") { db in
+            // The authenticator app's secret, sealed under a key outside the database (SecondFactor): the
+            // confirmed one, one waiting for its first code, and the last step used (never accepted twice).
+            try db.alter(table: "user") { table in
+                table.add(column: "totpSecret", .blob)
+                table.add(column: "totpPending", .blob)
+                table.add(column: "totpLastStep", .integer)
+            }
+            // Single-use recovery codes, as SHA-256 only.
+            try db.create(table: "recoveryCode") { table in
+                table.primaryKey("codeHash", .blob)
+                table.column("userId", .integer).notNull().indexed().references("user", onDelete: .cascade)
+                table.column("usedAt", .integer)
+            }
+            // Sign-ins whose password checked out, waiting for the second step (5 minutes, 5 codes).
+            try db.create(table: "loginChallenge") { table in
+                table.primaryKey("tokenHash", .blob)
+                table.column("userId", .integer).notNull().indexed().references("user", onDelete: .cascade)
+                table.column("kind", .text).notNull()
+                table.column("createdAt", .integer).notNull()
+                table.column("attempts", .integer).notNull()
+            }
+        }
         return migrator
     }
 }

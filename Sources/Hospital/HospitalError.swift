@@ -44,6 +44,19 @@ public struct HospitalError: Error, Sendable, Equatable, CustomStringConvertible
     public static let badCredentials = HospitalError(
         .unauthorized, code: "bad_credentials", message: "The e-mail or the password is wrong.")
 
+    /// The password was right; the account signs in with a second step and no code came with it.
+    public static let secondFactorRequired = HospitalError(
+        .unauthorized, code: "second_factor_required",
+        message: "This account signs in with a code from an authenticator app: send it as `code`.", field: "code")
+
+    /// The password was right, the second step's code is not (wrong, used or from another time).
+    public static let badSecondFactor = HospitalError(
+        .unauthorized, code: "bad_second_factor", message: "The code is wrong or was used already.", field: "code")
+
+    /// A sign-in waiting for its code is unknown, used, expired or had too many wrong codes.
+    public static let signInAgain = HospitalError(
+        .unauthorized, code: "sign_in_again", message: "Sign in again: the code was asked for too long ago or too often.")
+
     /// The password was right, but a doctor's registration still waits for an admin.
     public static let accountPending = HospitalError(
         .forbidden, code: "account_pending", message: "An admin has not approved this account yet.")

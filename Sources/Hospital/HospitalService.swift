@@ -66,7 +66,8 @@ public struct HospitalServices: Sendable {
         self.random = random
         self.sessionPolicy = sessionPolicy
         accounts = Accounts(
-            database: database, hasher: hasher, policy: sessionPolicy, clock: clock, random: random, sender: sender, notices: notices)
+            database: database, hasher: hasher, policy: sessionPolicy, clock: clock, random: random, sender: sender, notices: notices,
+            codeKey: codeKey)
         scheduling = Scheduling(database: database, clock: clock, notices: notices)
         reports = Reports(database: database, vault: vault, maxSize: maxReportSize, clock: clock, notices: notices)
         consent = Consent(database: database, sender: sender, macKey: codeKey, policy: consentPolicy, clock: clock, random: random)
@@ -129,7 +130,7 @@ enum HospitalRoutes {
         "login", "logout", "register", "doctor", "session", "refresh", "dashboard", "book", "appointments", "cancel", "calendar",
         "withdraw", "complete", "report", "download", "access", "requests", "request", "consent", "deny", "revoke", "history", "admin",
         "accounts", "approve", "refuse", "disable", "enable", "clear-throttle", "audit.csv", "profile", "password", "end", "static",
-        "portal.css", "portal.js", "icon.svg", "forgot", "reset",
+        "portal.css", "portal.js", "icon.svg", "forgot", "reset", "code", "two-step", "confirm", "reset-two-step",
     ]
 
     @Sendable static func label(_ path: String) -> String {

@@ -42,6 +42,7 @@ struct PortalAdminController: Sendable {
             ]
         }
         var accounts: [[String: Any]] = []
+        let twoStep = try await services.accounts.secondFactor.enabledAccounts()
         for user in try await services.accounts.list(search: search, role: role, status: status) {
             accounts.append([
                 "id": "\(user.id ?? 0)", "name": user.name, "email": user.email,
@@ -49,6 +50,7 @@ struct PortalAdminController: Sendable {
                 "status": pages.string("status_\(user.status.rawValue)", request: request),
                 "canDisable": user.status == .active && user.id != context.identity?.userId, "canEnable": user.status == .disabled,
                 "throttled": await services.accounts.isThrottled(user), "formToken": token,
+                "canResetTwoStep": twoStep.contains(user.id ?? 0) && user.id != context.identity?.userId,
             ])
         }
         let any = pages.string("any", request: request)
@@ -70,7 +72,7 @@ struct PortalAdminController: Sendable {
             request,
             keys: [
                 "approved": "approved_notice", "refused": "refused_notice", "disabled": "disabled_notice", "enabled": "enabled_notice",
-                "throttle": "throttle_notice", "created": "created_notice",
+                "throttle": "throttle_notice", "created": "created_notice", "two_step_reset": "two_step_reset_notice",
             ])
         return values
     }

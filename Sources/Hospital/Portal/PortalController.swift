@@ -10,6 +10,8 @@ struct PortalController: Sendable {
     let pages: PortalPages
     let cookies: PortalCookies
     let clock: @Sendable () -> Int64
+    /// The code page of accounts with a second step.
+    let secondStep: PortalSecondFactorController
 
     func addRoutes(to group: RouterGroup<HospitalRequestContext>) {
         group.get("/", use: home)
@@ -42,6 +44,7 @@ struct PortalController: Sendable {
         var values: [String: Any] = ["next": next ?? "", "expired": request.uri.queryParameters.get("expired") == "1"]
         if request.uri.queryParameters.get("signed_out") == "1" { values["notice"] = pages.string("signed_out", request: request) }
         if request.uri.queryParameters.get("reset") == "1" { values["notice"] = pages.string("reset_notice", request: request) }
+        if request.uri.queryParameters.get("again") == "1" { values["notice"] = pages.string("sign_in_again", request: request) }
         return pages.render("login", values, request: request, context: context)
     }
 
@@ -49,8 +52,14 @@ struct PortalController: Sendable {
         let form = try await PortalForm.read(request, context: context)
         let next = PortalPaths.safeReturn(form["next"])
         do {
-            let session = try await services.accounts.login(
+            let step = try await services.accounts.beginLogin(
                 email: form["email"], password: form["password"], client: context.clientAddress, kind: .portal)
+            let session: Accounts.Session
+            switch step {
+            case .signedIn(let signedIn): session = signedIn
+            case .secondFactor(let challenge):
+                return secondStep.codePage(challenge: challenge, next: next, request: request, context: context)
+            }
             // A new session id at every sign-in: one planted before it (fixation) is worth nothing after.
             if let previous = context.portal.sessionToken { try? await services.accounts.logout(token: previous) }
             var response = Response.redirect(to: next ?? "/dashboard")
@@ -261,11 +270,16 @@ struct PortalController: Sendable {
             }
             let reports = try await services.reports.list(for: identity).map(reportRow)
             return pages.render(
-                "dashboard_doctor", ["slots": slots, "has_slots": !slots.isEmpty, "reports": reports, "has_reports": !reports.isEmpty],
-                request: request, context: context)
+                "dashboard_doctor",
+                [
+                    "slots": slots, "has_slots": !slots.isEmpty, "reports": reports, "has_reports": !reports.isEmpty,
+                    "setUpTwoStep": !(try await services.accounts.secondFactor.isEnabled(userId: identity.userId)),
+                ], request: request, context: context)
         case .admin:
             let pending = try await services.accounts.list(search: "", role: .doctor, status: .pending).count
-            return pages.render("dashboard_admin", pending > 0 ? ["pending": "\(pending)"] : [:], request: request, context: context)
+            var values: [String: Any] = ["setUpTwoStep": !(try await services.accounts.secondFactor.isEnabled(userId: identity.userId))]
+            if pending > 0 { values["pending"] = "\(pending)" }
+            return pages.render("dashboard_admin", values, request: request, context: context)
         }
     }
 

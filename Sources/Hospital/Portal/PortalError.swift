@@ -59,12 +59,8 @@ struct PortalErrorMiddleware: RouterMiddleware {
 
     /// 303 to the login page, which returns to this page (GET only) after sign-in.
     static func redirectToLogin(from request: Request, ended: Bool) -> Response {
-        var query: [String] = []
-        if request.method == .get, let next = PortalPaths.safeReturn(request.uri.path + (request.uri.query.map { "?" + $0 } ?? "")) {
-            query.append("next=" + (next.addingPercentEncoding(withAllowedCharacters: .urlQueryValue) ?? "/dashboard"))
-        }
-        if ended { query.append("expired=1") }
-        return Response.redirect(to: "/login" + (query.isEmpty ? "" : "?" + query.joined(separator: "&")), type: .normal)
+        let next = request.method == .get ? PortalPaths.safeReturn(request.uri.path + (request.uri.query.map { "?" + $0 } ?? "")) : nil
+        return Response.redirect(to: PortalPaths.login(returningTo: next, ended ? ["expired=1"] : []), type: .normal)
     }
 }
 
@@ -77,6 +73,13 @@ enum PortalPaths {
             !path.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F || $0 == "\\" })
         else { return nil }
         return path
+    }
+
+    /// The sign-in page's address, returning to `next` after sign-in, with `flags` (`expired=1`).
+    static func login(returningTo next: String?, _ flags: [String] = []) -> String {
+        var query = flags
+        if let escaped = next?.addingPercentEncoding(withAllowedCharacters: .urlQueryValue) { query.insert("next=" + escaped, at: 0) }
+        return "/login" + (query.isEmpty ? "" : "?" + query.joined(separator: "&"))
     }
 }
 

@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 import Hummingbird
 
@@ -52,10 +51,6 @@ struct PortalForm: Sendable {
 
     /// Compares form tokens in constant time.
     static func matches(_ sent: String, _ expected: String) -> Bool {
-        guard !expected.isEmpty else { return false }
-        let a = SHA256.hash(data: Array(sent.utf8))
-        let b = SHA256.hash(data: Array(expected.utf8))
-        // Digests of equal length, compared by swift-crypto without an early exit.
-        return a == b
+        !expected.isEmpty && ConstantTime.equal(sent, expected)
     }
 }

@@ -29,7 +29,8 @@ struct PortalPages: Sendable {
         ("history", PackageResources.history_mustache), ("register_doctor", PackageResources.register_doctor_mustache),
         ("admin_accounts", PackageResources.admin_accounts_mustache), ("admin_audit", PackageResources.admin_audit_mustache),
         ("profile", PackageResources.profile_mustache), ("forgot", PackageResources.forgot_mustache),
-        ("reset", PackageResources.reset_mustache),
+        ("reset", PackageResources.reset_mustache), ("login_code", PackageResources.login_code_mustache),
+        ("two_step", PackageResources.two_step_mustache), ("two_step_codes", PackageResources.two_step_codes_mustache),
     ]
 
     init(configuration: PortalConfiguration, idleSeconds: Int64) throws {

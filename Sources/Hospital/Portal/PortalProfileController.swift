@@ -118,10 +118,16 @@ struct PortalProfileController: Sendable {
             "name": user.name, "email": user.email, "role": pages.string("role_\(user.role.rawValue)", request: request),
             "phone": user.phone ?? "", "isPatient": user.role == .patient, "zones": zones,
             "defaultZone": pages.configuration.timeZone.identifier,
+            "twoStepOn": try await services.accounts.secondFactor.isEnabled(userId: identity.userId),
         ]
         if let detailsError { values["detailsError"] = detailsError }
         if let passwordError { values["passwordError"] = passwordError }
-        values["notice"] = pages.notice(request, keys: ["saved": "saved_notice", "password": "password_changed_notice"])
+        values["notice"] = pages.notice(
+            request,
+            keys: [
+                "saved": "saved_notice", "password": "password_changed_notice", "two_step_off": "two_step_off_notice",
+                "two_step_wrong": "two_step_wrong_notice",
+            ])
         return values
     }
 
@@ -161,10 +167,8 @@ struct PortalProfileController: Sendable {
             if let retryAfter = error.retryAfter { response.headers[.retryAfter] = String(retryAfter) }
             return response
         }
-        // Every session ended with the change; this browser signs in again with the new password.
-        let user = try await services.accounts.user(id: identity.userId)
-        let session = try await services.accounts.login(
-            email: user.email, password: form["new"], client: context.clientAddress, kind: .portal)
+        // Every session ended with the change; this browser gets a new one.
+        let session = try await services.accounts.renewSession(userId: identity.userId, kind: .portal)
         var response = Response.redirect(to: "/profile?done=password")
         response.setCookie(cookies.session(session.token))
         return response
