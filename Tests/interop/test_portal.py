@@ -164,3 +164,50 @@ def test_the_hospital_port_serves_https_with_secure_host_cookies(tmp_path):
             assert response.status == 200
     finally:
         stop_server(server)
+
+
+def authenticator_code(base32_key: str) -> str:
+    """What an authenticator app shows now for a key (RFC 6238: HMAC-SHA1 of the 30-second step, 6 digits)."""
+    import base64
+    import hashlib
+    import hmac
+    import struct
+    import time
+    key = base64.b32decode(base32_key.replace(" ", "") + "=" * (-len(base32_key.replace(" ", "")) % 8))
+    mac = hmac.new(key, struct.pack(">Q", int(time.time()) // 30), hashlib.sha1).digest()
+    offset = mac[-1] & 0x0F
+    return "%06d" % ((struct.unpack(">I", mac[offset:offset + 4])[0] & 0x7FFFFFFF) % 1_000_000)
+
+
+def test_two_step_sign_in_is_set_up_from_the_profile_and_asked_for_after_the_password(page):
+    from axe_playwright_python.sync_playwright import Axe
+    axe = Axe()
+    email = f"twostep-{uuid.uuid4().hex[:8]}@example.org"
+    register(page, email)
+    page.goto("/profile")
+    page.get_by_role("button", name="Set up two-step sign-in").click()
+    key = page.locator("#secret").inner_text()
+    assert page.get_by_role("link", name="Open in the authenticator app").get_attribute("href").startswith("otpauth://totp/")
+    assert axe.run(page).violations_count == 0
+    page.get_by_label("Code from the app").fill(authenticator_code(key))
+    page.get_by_role("button", name="Turn on").click()
+    page.get_by_role("heading", name="Your recovery codes").wait_for()
+    recovery = page.locator("ul.codes li").all_inner_texts()
+    assert len(recovery) == 10 and all(re.fullmatch(r"[a-z2-7]{4}(-[a-z2-7]{4}){3}", code) for code in recovery)
+    assert axe.run(page).violations_count == 0
+
+    page.get_by_role("button", name="Sign out").click()
+    page.goto("/login?next=/profile")
+    page.get_by_label("E-mail address").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("heading", name="Enter your sign-in code").wait_for()
+    assert axe.run(page).violations_count == 0
+    page.get_by_label("Code from your authenticator app, or a recovery code").fill("000000")
+    page.get_by_role("button", name="Sign in").click()
+    assert "attempts left" in page.get_by_role("alert").inner_text()
+    # A recovery code works in place of the app's code, once; the page returns where sign-in began.
+    page.get_by_label("Code from your authenticator app, or a recovery code").fill(recovery[0])
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/profile")
+    assert page.get_by_text("Two-step sign-in is on").is_visible()
