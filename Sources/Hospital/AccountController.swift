@@ -1,9 +1,12 @@
 import Foundation
 import Hummingbird
 
-/// `/api/patients`, `/api/staff`, `/api/sessions`, `/api/me`: registration, staff accounts, login and logout.
+/// `/api/patients`, `/api/doctors` (POST), `/api/staff`, `/api/sessions`, `/api/me`, `/api/password-resets`:
+/// registration, staff accounts, login and logout, password reset by e-mailed link.
 struct AccountController {
     let accounts: Accounts
+    /// Where reset links point (the portal's configured address).
+    let portal: PortalConfiguration
 
     /// An account as the API shows it: never the password hash.
     struct UserView: ResponseCodable {
@@ -35,6 +38,15 @@ struct AccountController {
         var code: String?
     }
 
+    struct ResetRequest: Decodable {
+        var email: String
+    }
+
+    struct ResetRedemption: Decodable {
+        var token: String
+        var password: String
+    }
+
     struct SessionView: ResponseCodable {
         var token: String
         var expiresAt: Date
@@ -43,6 +55,9 @@ struct AccountController {
 
     func addRoutes(to group: RouterGroup<HospitalRequestContext>) {
         group.post("patients", use: register)
+        group.post("doctors", use: registerDoctor)
+        group.post("password-resets", use: requestReset)
+        group.post("password-resets/redemption", use: resetPassword)
         group.post("staff", use: createStaff)
         group.post("sessions", use: login)
         group.delete("sessions/current", use: logout)
@@ -53,6 +68,30 @@ struct AccountController {
         let input = try await request.decodeJSON(as: Accounts.PatientRegistration.self)
         return EditedResponse(
             status: .created, response: UserView(try await accounts.registerPatient(input, client: context.clientAddress)))
+    }
+
+    /// A doctor registers; the account waits for an admin's approval.
+    @Sendable func registerDoctor(_ request: Request, context: HospitalRequestContext) async throws -> EditedResponse<UserView> {
+        let input = try await request.decodeJSON(as: Accounts.DoctorRegistration.self)
+        return EditedResponse(
+            status: .created, response: UserView(try await accounts.registerDoctor(input, client: context.clientAddress)))
+    }
+
+    /// Mails a reset link (to the portal's reset page) if the address has an active account: 202 either way.
+    @Sendable func requestReset(_ request: Request, context: HospitalRequestContext) async throws -> HTTPResponse.Status {
+        let input = try await request.decodeJSON(as: ResetRequest.self, limit: 4096)
+        let portal = self.portal
+        try await accounts.requestPasswordReset(email: input.email, client: context.clientAddress) { token in
+            portal.link("/password/reset?token=\(token)")
+        }
+        return .accepted
+    }
+
+    /// Sets a new password with a reset link's token; every session of the account ends.
+    @Sendable func resetPassword(_ request: Request, context: HospitalRequestContext) async throws -> HTTPResponse.Status {
+        let input = try await request.decodeJSON(as: ResetRedemption.self, limit: 4096)
+        try await accounts.resetPassword(token: input.token, newPassword: input.password)
+        return .noContent
     }
 
     @Sendable func createStaff(_ request: Request, context: HospitalRequestContext) async throws -> EditedResponse<UserView> {

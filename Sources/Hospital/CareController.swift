@@ -23,6 +23,14 @@ struct CareController {
         }
     }
 
+    /// A doctor's page: who they are and their next open slots.
+    struct DoctorDetailsView: ResponseCodable {
+        var id: Int64
+        var name: String
+        var specialization: String
+        var openSlots: [SlotView]
+    }
+
     struct SlotView: ResponseCodable {
         var id: Int64
         var doctorId: Int64
@@ -64,6 +72,7 @@ struct CareController {
 
     func addRoutes(to group: RouterGroup<HospitalRequestContext>) {
         group.get("doctors", use: searchDoctors)
+        group.get("doctors/:id", use: doctor)
         group.get("doctors/:id/slots", use: openSlots)
         group.post("slots", use: publish)
         group.get("slots", use: mySlots)
@@ -75,6 +84,13 @@ struct CareController {
 
     @Sendable func searchDoctors(_ request: Request, context: HospitalRequestContext) async throws -> [DoctorView] {
         try await scheduling.searchDoctors(specialization: request.uri.queryParameters.get("specialization")).map(DoctorView.init)
+    }
+
+    @Sendable func doctor(_ request: Request, context: HospitalRequestContext) async throws -> DoctorDetailsView {
+        let id = try context.id("id")
+        guard let doctor = try await scheduling.doctor(id: id) else { throw HospitalError.notFound("doctor") }
+        let slots = try await scheduling.openSlots(doctorId: id).prefix(20).map { SlotView($0, showPatient: false) }
+        return DoctorDetailsView(id: id, name: doctor.name, specialization: doctor.specialization ?? "", openSlots: Array(slots))
     }
 
     @Sendable func openSlots(_ request: Request, context: HospitalRequestContext) async throws -> [SlotView] {

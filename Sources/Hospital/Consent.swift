@@ -203,16 +203,25 @@ public struct Consent: Sendable {
     /// The reports a doctor may ask to read: those of patients they have an appointment with (booked or
     /// completed), by other authors; titles, authors and dates only. Each patient whose titles are shown
     /// gets a ledger entry, so that they see who looked at their list.
-    public func requestableReports(for doctor: Identity) async throws -> [ReportListing] {
+    /// - Parameter patient: Only this patient's; without an appointment with them, `not_found`.
+    public func requestableReports(for doctor: Identity, patient: Int64? = nil) async throws -> [ReportListing] {
         let now = clock()
         return try await database.writer.write { db in
+            if let patient {
+                let appointed = try Bool.fetchOne(
+                    db,
+                    sql: "SELECT EXISTS (SELECT 1 FROM slot WHERE doctorId = ? AND patientId = ? AND status IN ('booked', 'completed'))",
+                    arguments: [doctor.userId, patient])
+                guard appointed == true else { throw HospitalError.notFound("patient") }
+            }
             let reports = try ReportListing.fetchAll(
                 db,
                 sql: ReportListing.select + """
                      WHERE report.doctorId != ? AND report.patientId IN
                     (SELECT patientId FROM slot WHERE doctorId = ? AND status IN ('booked', 'completed'))
+                    AND (? IS NULL OR report.patientId = ?)
                     ORDER BY patient.name, report.id DESC LIMIT \(Page.size)
-                    """, arguments: [doctor.userId, doctor.userId])
+                    """, arguments: [doctor.userId, doctor.userId, patient, patient])
             for patientId in Set(reports.map(\.report.patientId)).sorted() {
                 let count = reports.filter { $0.report.patientId == patientId }.count
                 try AuditLedger.append(

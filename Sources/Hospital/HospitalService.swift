@@ -106,7 +106,8 @@ public func buildHospitalApplication(
             status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: OpenAPIDocument.bytes)))
     }
     let api = router.group("api")
-    AccountController(accounts: services.accounts).addRoutes(to: api)
+    AccountController(accounts: services.accounts, portal: configuration.portal).addRoutes(to: api)
+    AccountAdminController(accounts: services.accounts).addRoutes(to: api)
     CareController(scheduling: services.scheduling).addRoutes(to: api)
     ReportController(reports: services.reports, consent: services.consent, logger: logger).addRoutes(to: api)
     ConsentController(consent: services.consent, database: services.database).addRoutes(to: api)
@@ -125,7 +126,8 @@ public func buildHospitalApplication(
 enum HospitalRoutes {
     static let words: Set<String> = [
         "api", "patients", "staff", "sessions", "current", "me", "doctors", "slots", "booking", "completion", "reports", "content",
-        "access-requests", "redemption", "denial", "grants", "audit", "openapi.json",
+        "access-requests", "redemption", "denial", "grants", "audit", "openapi.json", "password-resets", "approval", "refusal",
+        "status", "throttle", "second-factor",
         // The portal's pages.
         "login", "logout", "register", "doctor", "session", "refresh", "dashboard", "book", "appointments", "cancel", "calendar",
         "withdraw", "complete", "report", "download", "access", "requests", "request", "consent", "deny", "revoke", "history", "admin",

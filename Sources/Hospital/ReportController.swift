@@ -39,10 +39,27 @@ struct ReportController {
 
     func addRoutes(to group: RouterGroup<HospitalRequestContext>) {
         group.post("patients/:id/reports", use: upload)
+        group.get("patients/:id/reports", use: patientReports)
         group.get("reports", use: list)
         group.get("reports/:id", use: show)
         group.get("reports/:id/content", use: download)
         group.post("reports/:id/access-requests", use: requestAccess)
+    }
+
+    /// A patient's reports: their own for the patient; for a doctor with an appointment with them
+    /// (booked or completed) the titles of reports by other doctors that may be asked for (a ledger entry
+    /// tells the patient); for anyone else, as for a patient that does not exist.
+    @Sendable func patientReports(_ request: Request, context: HospitalRequestContext) async throws -> [ReportView] {
+        let identity = try context.requireIdentity(.patient, .doctor)
+        let patientId = try context.id("id")
+        switch identity.role {
+        case .patient:
+            guard patientId == identity.userId else { throw HospitalError.notFound("patient") }
+            return try await reports.list(for: identity).map(ReportView.init)
+        case .doctor:
+            return try await consent.requestableReports(for: identity, patient: patientId).map(ReportView.init)
+        case .admin: throw HospitalError.notFound("patient")
+        }
     }
 
     /// The body is the report itself, streamed; `title` is a query parameter, the Content-Type header is kept.

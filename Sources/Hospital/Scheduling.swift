@@ -92,6 +92,13 @@ public struct Scheduling: Sendable {
         }
     }
 
+    /// An active doctor, as anyone may see them; nil for anyone else.
+    public func doctor(id: Int64) async throws -> User? {
+        try await database.writer.read { db in
+            try User.fetchOne(db, sql: "SELECT * FROM user WHERE id = ? AND role = 'doctor' AND status = 'active'", arguments: [id])
+        }
+    }
+
     /// `text` for a `LIKE … ESCAPE '\'` pattern: its `\`, `%` and `_` match only themselves.
     static func likeEscaped(_ text: String) -> String {
         text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(

@@ -305,8 +305,7 @@ struct PortalController: Sendable {
 
     @Sendable func doctor(_ request: Request, context: HospitalRequestContext) async throws -> Response {
         let id = try context.id("id")
-        let doctor = try await services.accounts.user(id: id)
-        guard doctor.role == .doctor else { throw HospitalError.notFound("doctor") }
+        guard let doctor = try await services.scheduling.doctor(id: id) else { throw HospitalError.notFound("doctor") }
         let slots = try await services.scheduling.openSlots(doctorId: id).map { listing -> [String: Any] in
             [
                 "id": "\(listing.slot.id ?? 0)", "when": pages.format(listing.slot.startsAt), "minutes": "\(listing.slot.durationMinutes)",
