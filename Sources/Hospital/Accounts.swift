@@ -168,7 +168,7 @@ public struct Accounts: Sendable {
         user.status = .pending
         try Validation.password(input.password, email: user.email)
         let inserted = try await insert(user, password: input.password)
-        try await database.writer.write { db in
+        try await database.write { db in
             try AuditLedger.append(
                 .init(actor: nil, .accountCreated, subject: "user:\(inserted.id ?? 0)", detail: "doctor registered, pending approval"),
                 time: now,
@@ -195,7 +195,7 @@ public struct Accounts: Sendable {
         try Validation.password(input.password, email: user.email)
         let inserted = try await insert(user, password: input.password)
         let now = clock()
-        try await database.writer.write { db in
+        try await database.write { db in
             try AuditLedger.append(
                 .init(actor: admin?.userId, .accountCreated, subject: "user:\(inserted.id ?? 0)", detail: "\(input.role.rawValue) created"),
                 time: now, in: db)
@@ -207,12 +207,12 @@ public struct Accounts: Sendable {
         var user = user
         // Taken addresses are refused before the costly hash.
         let email = user.email
-        if try await database.writer.read({ db in try User.filter(Column("email") == email).fetchCount(db) }) > 0 {
+        if try await database.read({ db in try User.filter(Column("email") == email).fetchCount(db) }) > 0 {
             throw HospitalError.conflict("email_taken", "An account with this e-mail exists already.", field: "email")
         }
         user.passwordHash = try await hasher.hash(password)
         do {
-            return try await database.writer.write { [user] db in
+            return try await database.write { [user] db in
                 var inserted = user
                 try inserted.insert(db)
                 return inserted
@@ -265,7 +265,7 @@ public struct Accounts: Sendable {
         let user = try await checkCredentials(email: email, password: password, client: client, now: now)
         if hasher.needsRehash(user.passwordHash) {
             let rehash = try await hasher.hash(password)
-            try await database.writer.write { db in
+            try await database.write { db in
                 try db.execute(sql: "UPDATE user SET passwordHash = ? WHERE id = ?", arguments: [rehash, user.id])
             }
         }
@@ -312,7 +312,7 @@ public struct Accounts: Sendable {
     /// Opens a session for a user whose sign-in checked out.
     private func openSession(_ user: User, kind: SessionKind, detail: String, now: Int64) async throws -> Session {
         let token = Self.base64URL(random(32))
-        try await database.writer.write { db in
+        try await database.write { db in
             // The user's expired sessions go now: nothing else would remove a token never used again.
             try db.execute(
                 sql: """
@@ -345,7 +345,7 @@ public struct Accounts: Sendable {
             try await recordFailedLogin(user: nil, reason: "oversized", client: client, now: now)
             throw HospitalError.badCredentials
         }
-        let user = try await database.writer.read { db in try User.filter(Column("email") == account).fetchOne(db) }
+        let user = try await database.read { db in try User.filter(Column("email") == account).fetchOne(db) }
         guard let user else {
             try await hasher.verifyNothing(password)
             await throttle.recordFailure(account: account, client: client, userId: nil, now: now)
@@ -374,7 +374,7 @@ public struct Accounts: Sendable {
     /// typed into the wrong field.
     private func recordFailedLogin(user: User?, reason: String, client: String, now: Int64) async throws {
         Counter(label: "chainvault_hospital_logins_total", dimensions: [("outcome", "failure")]).increment()
-        try await database.writer.write { db in
+        try await database.write { db in
             try AuditLedger.append(
                 .init(
                     actor: nil, .login, subject: user?.id.map { "user:\($0)" } ?? "account",
@@ -391,7 +391,7 @@ public struct Accounts: Sendable {
         let snapshot = await throttle.snapshotIfDue(now: now, every: 10)
         guard !summaries.isEmpty || snapshot != nil else { return }
         let state = try snapshot.map { try JSONEncoder().encode($0) }
-        try await database.writer.write { db in
+        try await database.write { db in
             for summary in summaries {
                 try AuditLedger.append(
                     .init(
@@ -421,41 +421,46 @@ public struct Accounts: Sendable {
         let now = clock()
         let idle = policy.idle(kind)
         let absolute = policy.absolute
-        let found = try await database.writer.write { db -> (identity: Identity, createdAt: Int64)? in
-            guard
-                let row = try Row.fetchOne(
-                    db,
-                    sql: """
-                        SELECT session.createdAt, session.lastUsedAt, user.id, user.role, user.name, user.timeZone
-                        FROM session JOIN user ON user.id = session.userId
-                        WHERE session.tokenHash = ? AND session.kind = ? AND user.status = 'active'
-                        """, arguments: [hash, kind])
-            else { return nil }
-            let created: Int64 = row[0]
-            let lastUsed: Int64 = row[1]
-            if now - lastUsed >= idle || now - created >= absolute {
-                try db.execute(sql: "DELETE FROM session WHERE tokenHash = ?", arguments: [hash])
-                return nil
+        // Most requests only read: the session's idle clock moves (a write, through the one writer) only
+        // when it is a tenth of the idle timeout old, at most a minute, so a signed-in page under load
+        // does not queue every request behind the writer. An expired session is deleted on the way.
+        let step = min(60, max(1, idle / 10))
+        let select = """
+            SELECT session.createdAt, session.lastUsedAt, user.id, user.role, user.name, user.timeZone
+            FROM session JOIN user ON user.id = session.userId
+            WHERE session.tokenHash = ? AND session.kind = ? AND user.status = 'active'
+            """
+        let found = try await database.read { db -> (created: Int64, lastUsed: Int64, identity: Identity)? in
+            try Row.fetchOne(db, sql: select, arguments: [hash, kind]).map {
+                ($0[0], $0[1], Identity(userId: $0[2], role: $0[3], name: $0[4], timeZone: $0[5]))
             }
-            if now > lastUsed {
-                try db.execute(sql: "UPDATE session SET lastUsedAt = ? WHERE tokenHash = ?", arguments: [now, hash])
-            }
-            return (Identity(userId: row[2], role: row[3], name: row[4], timeZone: row[5]), created)
         }
-        guard let found else { throw HospitalError.unauthenticated }
-        return found
+        guard let (created, lastUsed, identity) = found else { throw HospitalError.unauthenticated }
+        if now - lastUsed >= idle || now - created >= absolute {
+            try await database.write { db in try db.execute(sql: "DELETE FROM session WHERE tokenHash = ?", arguments: [hash]) }
+            throw HospitalError.unauthenticated
+        }
+        if now - lastUsed >= step {
+            // Guarded by the value read, so that of two requests at once one writes; a session ended
+            // meanwhile (sign-out) stays ended.
+            try await database.write { db in
+                try db.execute(
+                    sql: "UPDATE session SET lastUsedAt = ? WHERE tokenHash = ? AND lastUsedAt < ?", arguments: [now, hash, now])
+            }
+        }
+        return (identity, created)
     }
 
     /// Revokes the token.
     public func logout(token: String) async throws {
         let hash = Self.tokenHash(token)
-        try await database.writer.write { db in try db.execute(sql: "DELETE FROM session WHERE tokenHash = ?", arguments: [hash]) }
+        try await database.write { db in try db.execute(sql: "DELETE FROM session WHERE tokenHash = ?", arguments: [hash]) }
     }
 
     /// The user's own record.
     /// - Throws: ``HospitalError/notFound(_:)``.
     public func user(id: Int64) async throws -> User {
-        guard let user = try await database.writer.read({ db in try User.fetchOne(db, key: id) }) else {
+        guard let user = try await database.read({ db in try User.fetchOne(db, key: id) }) else {
             throw HospitalError.notFound("user")
         }
         return user
@@ -468,7 +473,7 @@ public struct Accounts: Sendable {
         if let timeZone, TimeZone(identifier: timeZone) == nil || timeZone.utf8.count > 64 {
             throw HospitalError.invalid("timeZone", "Choose a time zone from the list.")
         }
-        return try await database.writer.write { db in
+        return try await database.write { db in
             guard var user = try User.fetchOne(db, key: userId) else { throw HospitalError.notFound("user") }
             if user.role == .patient, let phone { user.phone = phone }
             user.timeZone = timeZone
@@ -494,7 +499,7 @@ public struct Accounts: Sendable {
         }
         try Validation.password(new, email: user.email)
         let hash = try await hasher.hash(new)
-        try await database.writer.write { db in
+        try await database.write { db in
             try db.execute(sql: "UPDATE user SET passwordHash = ? WHERE id = ?", arguments: [hash, userId])
             try db.execute(sql: "DELETE FROM session WHERE userId = ?", arguments: [userId])
             try AuditLedger.append(
@@ -519,11 +524,11 @@ public struct Accounts: Sendable {
         try await checkRegistration(client: client, now: now)
         let address = String(email.lowercased().trimmingCharacters(in: .whitespaces).prefix(Validation.maxEmailBytes))
         guard let sender,
-            let user = try await database.writer.read({ db in try User.filter(Column("email") == address).fetchOne(db) }),
+            let user = try await database.read({ db in try User.filter(Column("email") == address).fetchOne(db) }),
             user.status == .active, let userId = user.id
         else { return }
         let token = Self.base64URL(random(32))
-        try await database.writer.write { db in
+        try await database.write { db in
             // One live link per account: an older one stops working.
             try db.execute(sql: "DELETE FROM passwordReset WHERE userId = ? AND usedAt IS NULL", arguments: [userId])
             try db.execute(
@@ -556,18 +561,17 @@ public struct Accounts: Sendable {
     public func resetPassword(token: String, newPassword: String) async throws {
         let now = clock()
         let hash = Self.tokenHash(String(token.prefix(128)))
-        let found = try await database.writer.read { db in
+        let found = try await database.read { db -> (userId: Int64, email: String)? in
             try Row.fetchOne(
                 db,
                 sql: "SELECT passwordReset.userId, user.email FROM passwordReset JOIN user ON user.id = passwordReset.userId "
-                    + "WHERE tokenHash = ? AND usedAt IS NULL AND expiresAt > ?", arguments: [hash, now])
+                    + "WHERE tokenHash = ? AND usedAt IS NULL AND expiresAt > ?", arguments: [hash, now]
+            ).map { ($0[0], $0[1]) }
         }
-        guard let found else { throw HospitalError.resetInvalid }
-        let userId: Int64 = found[0]
-        let email: String = found[1]
+        guard let (userId, email) = found else { throw HospitalError.resetInvalid }
         try Validation.password(newPassword, email: email)
         let passwordHash = try await hasher.hash(newPassword)
-        try await database.writer.write { db in
+        try await database.write { db in
             try db.execute(
                 sql: "UPDATE passwordReset SET usedAt = ? WHERE tokenHash = ? AND usedAt IS NULL AND expiresAt > ?",
                 arguments: [now, hash, now])
@@ -583,7 +587,7 @@ public struct Accounts: Sendable {
 
     /// Ends every session of the user, on every device.
     public func endSessions(_ userId: Int64) async throws {
-        try await database.writer.write { db in try db.execute(sql: "DELETE FROM session WHERE userId = ?", arguments: [userId]) }
+        try await database.write { db in try db.execute(sql: "DELETE FROM session WHERE userId = ?", arguments: [userId]) }
     }
 
     /// Accounts for an admin's list: by name or e-mail containing `search`, of a role and status when
@@ -592,7 +596,7 @@ public struct Accounts: Sendable {
         let query = search.trimmingCharacters(in: .whitespaces).lowercased()
         guard query.count <= 100 else { throw HospitalError.invalid("search", "Search with at most 100 characters.") }
         let pattern = "%" + Scheduling.likeEscaped(query) + "%"
-        return try await database.writer.read { db in
+        return try await database.read { db in
             try User.fetchAll(
                 db,
                 sql: """
@@ -611,7 +615,7 @@ public struct Accounts: Sendable {
     /// - Throws: `not_found` (no such pending account).
     public func decide(pending userId: Int64, approve: Bool, by admin: Identity) async throws -> User {
         let now = clock()
-        return try await database.writer.write { db in
+        return try await database.write { db in
             guard var user = try User.fetchOne(db, key: userId), user.status == .pending else {
                 throw HospitalError.notFound("pending account")
             }
@@ -634,7 +638,7 @@ public struct Accounts: Sendable {
     public func setDisabled(_ userId: Int64, _ disabled: Bool, by admin: Identity) async throws -> User {
         guard userId != admin.userId else { throw HospitalError.invalid("id", "You cannot disable your own account.") }
         let now = clock()
-        return try await database.writer.write { db in
+        return try await database.write { db in
             guard var user = try User.fetchOne(db, key: userId) else { throw HospitalError.notFound("user") }
             guard user.status != .pending else {
                 throw HospitalError.conflict("account_pending", "Approve or refuse this account first.")
@@ -660,7 +664,7 @@ public struct Accounts: Sendable {
         let user = try await self.user(id: userId)
         let cleared = await throttle.clear(account: user.email, now: now)
         try await settleThrottle(now: now)
-        try await database.writer.write { db in
+        try await database.write { db in
             try AuditLedger.append(
                 .init(
                     actor: admin.userId, .throttleCleared, subject: "user:\(userId)", patient: user.role == .patient ? userId : nil,
@@ -672,7 +676,7 @@ public struct Accounts: Sendable {
     /// The names of users by id (for lists that show people, not numbers).
     public func names(_ ids: Set<Int64>) async throws -> [Int64: String] {
         guard !ids.isEmpty else { return [:] }
-        return try await database.writer.read { db in
+        return try await database.read { db in
             var names: [Int64: String] = [:]
             for row in try Row.fetchAll(
                 db, sql: "SELECT id, name FROM user WHERE id IN (\(ids.map { _ in "?" }.joined(separator: ",")))",

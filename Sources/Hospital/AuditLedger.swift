@@ -140,11 +140,11 @@ public enum AuditLedger {
     {
         switch identity.role {
         case .admin:
-            return try await database.writer.read { db in
+            return try await database.read { db in
                 try AuditEntry.fetchAll(db, sql: "SELECT * FROM audit WHERE id > ? ORDER BY id LIMIT ?", arguments: [after, limit])
             }
         case .patient:
-            return try await database.writer.read { db in
+            return try await database.read { db in
                 try AuditEntry.fetchAll(
                     db, sql: "SELECT * FROM audit WHERE patientId = ? AND id > ? ORDER BY id LIMIT ?",
                     arguments: [identity.userId, after, limit])
@@ -182,7 +182,7 @@ public enum AuditLedger {
     public static func search(_ filter: Filter, limit: Int, in database: HospitalDatabase) async throws -> [NamedEntry] {
         let actor = "%" + Scheduling.likeEscaped(filter.actor.lowercased()) + "%"
         let patient = "%" + Scheduling.likeEscaped(filter.patient.lowercased()) + "%"
-        return try await database.writer.read { db in
+        return try await database.read { db in
             try Row.fetchAll(
                 db,
                 sql: """
@@ -212,7 +212,7 @@ public enum AuditLedger {
         actor: Int64, _ action: AuditAction, subject: String, patient: Int64? = nil, detail: String, time: Int64,
         in database: HospitalDatabase
     ) async throws {
-        try await database.writer.write { db in
+        try await database.write { db in
             try append(.init(actor: actor, action, subject: subject, patient: patient, detail: detail), time: time, in: db)
         }
     }
@@ -242,7 +242,7 @@ public enum AuditLedger {
 
     /// Walks the ledger from the first entry, recomputing every hash.
     public static func verify(_ database: HospitalDatabase) async throws -> Verification {
-        try await database.writer.read { db in
+        try await database.read { db in
             var previous = genesis
             var expectedId: Int64 = 1
             let cursor = try Row.fetchCursor(db, sql: "SELECT * FROM audit ORDER BY id")

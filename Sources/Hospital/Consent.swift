@@ -134,7 +134,7 @@ public struct Consent: Sendable {
         let now = clock()
         let code = makeCode()
         let policy = self.policy
-        let (listing, message) = try await database.writer.write { db -> (AccessRequestListing, CodeMessage) in
+        let (listing, message) = try await database.write { db -> (AccessRequestListing, CodeMessage) in
             guard let report = try Report.fetchOne(db, key: reportId) else { throw HospitalError.notFound("report") }
             // A doctor may ask only for the reports of a patient they have an appointment with (booked or
             // completed); any other report is refused exactly as one that does not exist, telling nothing.
@@ -179,7 +179,7 @@ public struct Consent: Sendable {
         do {
             try await sender.send(message)
         } catch {
-            try await database.writer.write { db in
+            try await database.write { db in
                 try db.execute(
                     sql: "UPDATE accessRequest SET status = 'void', decidedAt = ? WHERE id = ?", arguments: [now, message.requestId])
                 try AuditLedger.append(
@@ -191,7 +191,7 @@ public struct Consent: Sendable {
             throw HospitalError(
                 .serviceUnavailable, code: "code_not_sent", message: "The code could not be sent to the patient; try again later.")
         }
-        try await database.writer.write { db in
+        try await database.write { db in
             try AuditLedger.append(
                 .init(actor: doctor.userId, .codeIssued, subject: "request:\(message.requestId)", patient: listing.patientId),
                 time: now, in: db)
@@ -206,7 +206,7 @@ public struct Consent: Sendable {
     /// - Parameter patient: Only this patient's; without an appointment with them, `not_found`.
     public func requestableReports(for doctor: Identity, patient: Int64? = nil) async throws -> [ReportListing] {
         let now = clock()
-        return try await database.writer.write { db in
+        return try await database.write { db in
             if let patient {
                 let appointed = try Bool.fetchOne(
                     db,
@@ -236,7 +236,7 @@ public struct Consent: Sendable {
     /// One of the doctor's own requests.
     /// - Throws: `not_found` (also another doctor's).
     public func request(_ id: Int64, of doctor: Identity) async throws -> AccessRequestListing {
-        let listing = try await database.writer.read { db in try Self.listing(id, in: db) }
+        let listing = try await database.read { db in try Self.listing(id, in: db) }
         guard let listing, listing.record.doctorId == doctor.userId else { throw HospitalError.notFound("access request") }
         return listing
     }
@@ -252,7 +252,7 @@ public struct Consent: Sendable {
         }
         let macKey = self.macKey
         // Refusals that change state (an attempt counted, a request voided) commit before they are thrown.
-        let outcome = try await database.writer.write { db -> Result<GrantListing, HospitalError> in
+        let outcome = try await database.write { db -> Result<GrantListing, HospitalError> in
             guard let request = try AccessRequest.fetchOne(db, key: requestId), request.doctorId == doctor.userId else {
                 return .failure(.notFound("access request"))
             }
@@ -321,7 +321,7 @@ public struct Consent: Sendable {
     /// - Throws: `not_found`, `request_closed`.
     public func deny(requestId: Int64, by patient: Identity) async throws -> AccessRequestListing {
         let now = clock()
-        return try await database.writer.write { db in
+        return try await database.write { db in
             guard let listing = try Self.listing(requestId, in: db), listing.patientId == patient.userId else {
                 throw HospitalError.notFound("access request")
             }
@@ -339,7 +339,7 @@ public struct Consent: Sendable {
     /// - Throws: `not_found`.
     public func revoke(grantId: Int64, by patient: Identity) async throws -> GrantListing {
         let now = clock()
-        return try await database.writer.write { db in
+        return try await database.write { db in
             guard let listing = try Self.grantListing(grantId, in: db), listing.patientId == patient.userId else {
                 throw HospitalError.notFound("grant")
             }
@@ -359,7 +359,7 @@ public struct Consent: Sendable {
     public func requests(for identity: Identity, status: AccessRequestStatus? = nil) async throws -> [AccessRequestListing] {
         let column = identity.role == .patient ? "report.patientId" : "\"accessRequest\".doctorId"
         guard identity.role != .admin else { return [] }
-        return try await database.writer.read { db in
+        return try await database.read { db in
             try AccessRequestListing.fetchAll(
                 db,
                 sql: AccessRequestListing.select + " WHERE \(column) = ? AND (? IS NULL OR \"accessRequest\".status = ?)"
@@ -372,7 +372,7 @@ public struct Consent: Sendable {
     public func grants(for identity: Identity) async throws -> [GrantListing] {
         let column = identity.role == .patient ? "report.patientId" : "\"grant\".doctorId"
         guard identity.role != .admin else { return [] }
-        return try await database.writer.read { db in
+        return try await database.read { db in
             try GrantListing.fetchAll(
                 db, sql: GrantListing.select + " WHERE \(column) = ? ORDER BY \"grant\".id DESC LIMIT \(Page.size)",
                 arguments: [identity.userId])

@@ -43,6 +43,20 @@ public struct HospitalDatabase: Sendable {
         try Self.migrator.migrate(writer)
     }
 
+    /// Reads in a read-only transaction, suspending rather than blocking. Every read of the hospital
+    /// goes through here: GRDB picks its blocking `read` for a closure that is not `@Sendable` or a
+    /// result that is not `Sendable` (a `Row`), and a blocked thread of Swift's small cooperative pool
+    /// waiting for a reader that a suspended task holds is a deadlock (16 concurrent page loads on two
+    /// cores stopped the server). Results are plain values: read rows into them inside the closure.
+    public func read<T: Sendable>(_ value: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        try await writer.read(value)
+    }
+
+    /// Writes in a transaction, suspending rather than blocking (see ``read(_:)``).
+    public func write<T: Sendable>(_ updates: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        try await writer.write(updates)
+    }
+
     /// Every schema version, in order. A released migration is never edited: add the next one.
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()

@@ -87,7 +87,7 @@ public struct MailQueue: Service {
     @discardableResult
     func deliverDue() async throws -> Int {
         let now = clock()
-        let due = try await database.writer.read { db in
+        let due = try await database.read { db in
             try QueuedMail.fetchAll(
                 db, sql: "SELECT * FROM mailQueue WHERE nextAttemptAt <= ? ORDER BY nextAttemptAt, id LIMIT \(Self.batch)",
                 arguments: [now])
@@ -95,7 +95,7 @@ public struct MailQueue: Service {
         for message in due {
             do {
                 try await sender.deliver(message.mail)
-                try await database.writer.write { db in _ = try QueuedMail.deleteOne(db, key: message.id) }
+                try await database.write { db in _ = try QueuedMail.deleteOne(db, key: message.id) }
             } catch {
                 let attempts = message.attempts + 1
                 if now - message.createdAt >= Self.giveUpAfter {
@@ -103,13 +103,13 @@ public struct MailQueue: Service {
                     logger.error(
                         "dropped a message the mail server would not take for three days",
                         metadata: ["kind": "\(message.kind)", "message": "\(message.id)", "attempts": "\(attempts)", "error": "\(error)"])
-                    try await database.writer.write { db in _ = try QueuedMail.deleteOne(db, key: message.id) }
+                    try await database.write { db in _ = try QueuedMail.deleteOne(db, key: message.id) }
                 } else {
                     let delay = min(Self.longestDelay, 30 << min(attempts - 1, 10))
                     logger.warning(
                         "a message waits for the mail server",
                         metadata: ["kind": "\(message.kind)", "message": "\(message.id)", "attempts": "\(attempts)", "error": "\(error)"])
-                    try await database.writer.write { db in
+                    try await database.write { db in
                         try db.execute(
                             sql: "UPDATE mailQueue SET attempts = ?, nextAttemptAt = ? WHERE id = ?",
                             arguments: [attempts, now + delay, message.id])
@@ -123,7 +123,7 @@ public struct MailQueue: Service {
     /// Removes the sender's copies of codes and reset links that no longer work.
     func sweepOutbox() async throws {
         let now = clock()
-        let live = try await database.writer.read { db in
+        let live = try await database.read { db in
             var live = Set<String>()
             for id in try Int64.fetchAll(db, sql: "SELECT id FROM accessRequest WHERE status = 'pending' AND expiresAt > ?", arguments: [now]) {
                 live.insert(CodeMessage.mailId(request: id))

@@ -56,7 +56,7 @@ extension Report {
     /// Records what a verification of chains found, by head pointer: intact chains get `verifiedAt`,
     /// damaged or missing ones `damagedAt`. Heads no report has are ignored.
     public static func recordVerification(_ results: [String: Bool], at time: Int64, in database: HospitalDatabase) async throws {
-        try await database.writer.write { db in
+        try await database.write { db in
             for (head, intact) in results {
                 if intact {
                     try db.execute(sql: "UPDATE report SET verifiedAt = ?, damagedAt = NULL WHERE head = ?", arguments: [time, head])
@@ -70,7 +70,7 @@ extension Report {
     /// Every report's id and head pointer, in id order: what `chain verify --all` and `audit verify`
     /// check against the chains, so that a chain deleted together with its index record is found.
     public static func heads(in database: HospitalDatabase) async throws -> [(id: Int64, head: String)] {
-        try await database.writer.read { db in
+        try await database.read { db in
             try Row.fetchAll(db, sql: "SELECT id, head FROM report ORDER BY id").map { (id: $0["id"], head: $0["head"]) }
         }
     }
@@ -126,7 +126,7 @@ public struct Reports: Sendable {
         let title = try Validation.title(upload.title)
         let contentType = try Validation.contentType(upload.contentType)
         if let declared = upload.declaredLength, declared > maxSize { throw Self.tooLarge(maxSize) }
-        let slotId = try await database.writer.read { db in
+        let slotId = try await database.read { db in
             try Int64.fetchOne(
                 db,
                 sql: "SELECT id FROM slot WHERE doctorId = ? AND patientId = ? AND status = 'completed' ORDER BY startsAt DESC LIMIT 1",
@@ -148,7 +148,7 @@ public struct Reports: Sendable {
             throw HospitalError.insufficientStorage
         }
         let now = clock()
-        return try await database.writer.write { db in
+        return try await database.write { db in
             var report = Report(
                 patientId: upload.patientId, doctorId: doctor.userId, slotId: slotId, title: title, contentType: contentType,
                 size: head.length, sha256: head.sha256.hex, head: head.pointer.description, createdAt: now, verifiedAt: now)
@@ -170,7 +170,7 @@ public struct Reports: Sendable {
     /// The titles of the patient's reports among `ids`.
     public func titles(_ ids: Set<Int64>, patient: Int64) async throws -> [Int64: String] {
         guard !ids.isEmpty else { return [:] }
-        return try await database.writer.read { db in
+        return try await database.read { db in
             var titles: [Int64: String] = [:]
             let marks = ids.map { _ in "?" }.joined(separator: ",")
             for row in try Row.fetchAll(
@@ -186,7 +186,7 @@ public struct Reports: Sendable {
     /// The reports the caller may read: a patient's own, a doctor's own and those granted to them.
     public func list(for identity: Identity) async throws -> [ReportListing] {
         let now = clock()
-        return try await database.writer.read { db in
+        return try await database.read { db in
             switch identity.role {
             case .patient:
                 return try ReportListing.fetchAll(
@@ -211,7 +211,7 @@ public struct Reports: Sendable {
     ///   (403) for a doctor without a grant — doctors learn that the report exists, so that they can ask.
     public func report(_ id: Int64, for identity: Identity) async throws -> ReportListing {
         let now = clock()
-        let decision = try await database.writer.read { db in try Self.decide(id, for: identity, now: now, in: db) }
+        let decision = try await database.read { db in try Self.decide(id, for: identity, now: now, in: db) }
         switch decision {
         case .allowed(let listing): return listing
         case .refused(let error, _): throw error
@@ -222,7 +222,7 @@ public struct Reports: Sendable {
     /// returns the row; the bytes follow from ``read(_:consume:)``.
     public func openForDownload(_ id: Int64, by identity: Identity) async throws -> ReportListing {
         let now = clock()
-        let decision = try await database.writer.write { db in
+        let decision = try await database.write { db in
             let decision = try Self.decide(id, for: identity, now: now, in: db)
             switch decision {
             case .allowed(let listing):
@@ -267,7 +267,7 @@ public struct Reports: Sendable {
     /// Records that a download the ledger saw start did not finish.
     public func recordFailedDownload(_ report: Report, by identity: Identity, reason: String) async {
         let now = clock()
-        _ = try? await database.writer.write { db in
+        _ = try? await database.write { db in
             try AuditLedger.append(
                 .init(
                     actor: identity.userId, .download, subject: "report:\(report.id ?? 0)", patient: report.patientId, outcome: .failed,

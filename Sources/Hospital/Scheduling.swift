@@ -82,7 +82,7 @@ public struct Scheduling: Sendable {
         let query = (specialization ?? "").trimmingCharacters(in: .whitespaces)
         guard query.count <= 100 else { throw HospitalError.invalid("specialization", "Search with at most 100 characters.") }
         let pattern = "%" + Self.likeEscaped(query.lowercased()) + "%"
-        return try await database.writer.read { db in
+        return try await database.read { db in
             try User.fetchAll(
                 db,
                 sql: """
@@ -94,7 +94,7 @@ public struct Scheduling: Sendable {
 
     /// An active doctor, as anyone may see them; nil for anyone else.
     public func doctor(id: Int64) async throws -> User? {
-        try await database.writer.read { db in
+        try await database.read { db in
             try User.fetchOne(db, sql: "SELECT * FROM user WHERE id = ? AND role = 'doctor' AND status = 'active'", arguments: [id])
         }
     }
@@ -119,7 +119,7 @@ public struct Scheduling: Sendable {
             throw HospitalError.invalid("durationMinutes", "A slot lasts 5 to \(Self.maxDuration) minutes.")
         }
         let end = startsAt + Int64(durationMinutes) * 60
-        return try await database.writer.write { db in
+        return try await database.write { db in
             let overlapping =
                 try Int.fetchOne(
                     db,
@@ -138,7 +138,7 @@ public struct Scheduling: Sendable {
     /// A doctor's slots that are still open and not over (one that started may still be booked).
     public func openSlots(doctorId: Int64) async throws -> [SlotListing] {
         let now = clock()
-        return try await database.writer.read { db in
+        return try await database.read { db in
             try SlotListing.fetchAll(
                 db,
                 sql: SlotListing.select
@@ -149,13 +149,13 @@ public struct Scheduling: Sendable {
 
     /// One slot as anyone may see it before booking (no patient): nil when it does not exist.
     public func slot(id: Int64) async throws -> SlotListing? {
-        try await database.writer.read { db in try Self.listing(id, in: db) }
+        try await database.read { db in try Self.listing(id, in: db) }
     }
 
     /// The caller's slots: a doctor's own calendar (with patient names) or a patient's bookings.
     public func slots(for identity: Identity) async throws -> [SlotListing] {
         let column = identity.role == .doctor ? "doctorId" : "patientId"
-        return try await database.writer.read { db in
+        return try await database.read { db in
             try SlotListing.fetchAll(
                 db, sql: SlotListing.select + " WHERE slot.\(column) = ? ORDER BY slot.startsAt LIMIT \(Page.size)",
                 arguments: [identity.userId])
@@ -170,7 +170,7 @@ public struct Scheduling: Sendable {
     public func book(slotId: Int64, patientId: Int64, reason: String = "") async throws -> SlotListing {
         let now = clock()
         let reason = try Validation.reason(reason)
-        return try await database.writer.write { db in
+        return try await database.write { db in
             try db.execute(
                 sql: """
                     UPDATE slot SET status = 'booked', patientId = ?, reason = ?
@@ -196,7 +196,7 @@ public struct Scheduling: Sendable {
     /// - Throws: `not_found` (also for another patient's booking), `slot_in_past`, `slot_completed`.
     public func cancel(slotId: Int64, patientId: Int64) async throws {
         let now = clock()
-        try await database.writer.write { db in
+        try await database.write { db in
             guard let slot = try Slot.fetchOne(db, key: slotId), slot.patientId == patientId else {
                 throw HospitalError.notFound("slot")
             }
@@ -215,7 +215,7 @@ public struct Scheduling: Sendable {
     ///   `slot_completed`, `slot_in_past`.
     public func cancelBooking(slotId: Int64, doctorId: Int64) async throws {
         let now = clock()
-        try await database.writer.write { db in
+        try await database.write { db in
             guard let listing = try Self.listing(slotId, in: db), listing.slot.doctorId == doctorId else {
                 throw HospitalError.notFound("slot")
             }
@@ -237,7 +237,7 @@ public struct Scheduling: Sendable {
     /// Removes one of the doctor's open slots.
     /// - Throws: `not_found`, `slot_booked`.
     public func withdraw(slotId: Int64, doctorId: Int64) async throws {
-        try await database.writer.write { db in
+        try await database.write { db in
             guard let slot = try Slot.fetchOne(db, key: slotId), slot.doctorId == doctorId else { throw HospitalError.notFound("slot") }
             guard slot.status == .open else {
                 throw HospitalError.conflict("slot_booked", "A booked slot stays; the patient cancels it.")
@@ -250,7 +250,7 @@ public struct Scheduling: Sendable {
     /// - Throws: `not_found`, `slot_not_booked`, `checkup_not_started`.
     public func complete(slotId: Int64, doctorId: Int64) async throws -> SlotListing {
         let now = clock()
-        return try await database.writer.write { db in
+        return try await database.write { db in
             guard let slot = try Slot.fetchOne(db, key: slotId), slot.doctorId == doctorId else { throw HospitalError.notFound("slot") }
             switch slot.status {
             case .open: throw HospitalError.conflict("slot_not_booked", "Nobody booked this slot.")

@@ -46,7 +46,7 @@ public struct SecondFactor: Sendable {
     public func begin(userId: Int64, label: String, issuer: String) async throws -> Enrollment {
         let secret = Accounts.base64URL(random(24))
         let sealed = try seal(secret, userId: userId)
-        try await database.writer.write { db in
+        try await database.write { db in
             try db.execute(sql: "UPDATE user SET totpPending = ? WHERE id = ?", arguments: [sealed, userId])
         }
         return Self.enrollment(secret: secret, label: label, issuer: issuer)
@@ -64,7 +64,7 @@ public struct SecondFactor: Sendable {
 
     /// The secret waiting for its first code, again (the set-up page after a wrong code); nil when none waits.
     public func pending(userId: Int64, label: String, issuer: String) async throws -> Enrollment? {
-        let sealed = try await database.writer.read { db in
+        let sealed = try await database.read { db in
             try Data.fetchOne(db, sql: "SELECT totpPending FROM user WHERE id = ?", arguments: [userId])
         }
         return try sealed.map { Self.enrollment(secret: try open($0, userId: userId), label: label, issuer: issuer) }
@@ -76,7 +76,7 @@ public struct SecondFactor: Sendable {
     public func confirm(userId: Int64, code: String) async throws -> [String] {
         let now = clock()
         let recovery = (0..<Self.recoveryCodeCount).map { _ in Self.recoveryCode(random(10)) }
-        try await database.writer.write { db in
+        try await database.write { db in
             guard let row = try Row.fetchOne(db, sql: "SELECT totpPending, role FROM user WHERE id = ?", arguments: [userId]),
                 let pending = row["totpPending"] as Data?
             else { throw HospitalError.notFound("pending second factor") }
@@ -100,12 +100,12 @@ public struct SecondFactor: Sendable {
 
     /// Whether the account signs in with a second step.
     public func isEnabled(userId: Int64) async throws -> Bool {
-        try await database.writer.read { db in try Self.isEnabled(userId: userId, in: db) }
+        try await database.read { db in try Self.isEnabled(userId: userId, in: db) }
     }
 
     /// The accounts that sign in with a second step.
     public func enabledAccounts() async throws -> Set<Int64> {
-        try await database.writer.read { db in Set(try Int64.fetchAll(db, sql: "SELECT id FROM user WHERE totpSecret IS NOT NULL")) }
+        try await database.read { db in Set(try Int64.fetchAll(db, sql: "SELECT id FROM user WHERE totpSecret IS NOT NULL")) }
     }
 
     static func isEnabled(userId: Int64, in db: Database) throws -> Bool {
@@ -116,7 +116,7 @@ public struct SecondFactor: Sendable {
     /// - Throws: `forbidden` for staff, `bad_second_factor`.
     public func disable(userId: Int64, code: String) async throws {
         let now = clock()
-        try await database.writer.write { db in
+        try await database.write { db in
             guard let user = try User.fetchOne(db, key: userId) else { throw HospitalError.notFound("user") }
             guard user.role == .patient else {
                 throw HospitalError.forbidden("Doctors and admins keep the second step; an admin resets it for a lost device.")
@@ -133,7 +133,7 @@ public struct SecondFactor: Sendable {
     public func reset(userId: Int64, by admin: Identity) async throws {
         guard userId != admin.userId else { throw HospitalError.invalid("id", "Another admin resets your second step.") }
         let now = clock()
-        try await database.writer.write { db in
+        try await database.write { db in
             guard let user = try User.fetchOne(db, key: userId), try Self.isEnabled(userId: userId, in: db) else {
                 throw HospitalError.notFound("second factor")
             }
@@ -227,7 +227,7 @@ public struct SecondFactor: Sendable {
     /// A sign-in whose password checked out, waiting for its code: a token for the code page.
     func openChallenge(userId: Int64, kind: Accounts.SessionKind, now: Int64) async throws -> String {
         let token = Accounts.base64URL(random(32))
-        try await database.writer.write { db in
+        try await database.write { db in
             try db.execute(sql: "DELETE FROM loginChallenge WHERE createdAt <= ?", arguments: [now - Self.challengeLifetime])
             try db.execute(
                 sql: "INSERT INTO loginChallenge (tokenHash, userId, kind, createdAt, attempts) VALUES (?, ?, ?, ?, 0)",
@@ -240,20 +240,21 @@ public struct SecondFactor: Sendable {
     /// - Throws: `sign_in_again` when it is unknown, used, void or expired.
     func challenge(_ token: String, now: Int64) async throws -> (userId: Int64, kind: Accounts.SessionKind) {
         guard token.utf8.count <= 128,
-            let row = try await database.writer.read({ db in
+            let found = try await database.read({ db -> (userId: Int64, kind: Accounts.SessionKind)? in
                 try Row.fetchOne(
                     db, sql: "SELECT userId, kind FROM loginChallenge WHERE tokenHash = ? AND createdAt > ? AND attempts < ?",
-                    arguments: [Accounts.tokenHash(token), now - Self.challengeLifetime, Self.challengeAttempts])
+                    arguments: [Accounts.tokenHash(token), now - Self.challengeLifetime, Self.challengeAttempts]
+                ).map { ($0["userId"], $0["kind"]) }
             })
         else { throw HospitalError.signInAgain }
-        return (row["userId"], row["kind"])
+        return found
     }
 
     /// Tries a code against a challenge: the challenge is spent when it is right, and void after five wrong ones.
     /// - Returns: How it was passed, or nil for a wrong code.
     func attempt(_ token: String, code: String, now: Int64) async throws -> Kind? {
         let hash = Accounts.tokenHash(token)
-        return try await database.writer.write { db in
+        return try await database.write { db in
             guard let userId = try Int64.fetchOne(db, sql: "SELECT userId FROM loginChallenge WHERE tokenHash = ?", arguments: [hash]) else {
                 throw HospitalError.signInAgain
             }
@@ -268,7 +269,7 @@ public struct SecondFactor: Sendable {
 
     /// Attempts left on a challenge.
     func attemptsLeft(_ token: String) async throws -> Int {
-        let used = try await database.writer.read { db in
+        let used = try await database.read { db in
             try Int.fetchOne(db, sql: "SELECT attempts FROM loginChallenge WHERE tokenHash = ?", arguments: [Accounts.tokenHash(token)])
         }
         return max(0, Self.challengeAttempts - (used ?? Self.challengeAttempts))

@@ -363,3 +363,44 @@ extension HTTPFields {
         #expect(ForwardedClientMiddleware.client(["10.0.0.2, "], trusted: trusted) == nil)
     }
 }
+
+@Suite struct SessionClockTests {
+    func lastUsed(_ fixture: HospitalFixture) async throws -> Int64? {
+        try await fixture.database.writer.read { db in try Int64.fetchOne(db, sql: "SELECT lastUsedAt FROM session") }
+    }
+
+    @Test func aSessionsIdleClockMovesEveryTenthOfTheTimeoutAndExpiresOnTime() async throws {
+        let fixture = try HospitalFixture(sessions: .init(idle: 600, absolute: 7 * 86400))
+        _ = try await fixture.accounts.registerPatient(
+            .init(name: "Ada Patient", email: "ada@example.org", password: "correct horse battery", dateOfBirth: "1985-04-12", phone: "+44 20 7946 0000"))
+        let token = try await fixture.accounts.login(email: "ada@example.org", password: "correct horse battery", client: "t").token
+        let start = fixture.clock.now
+        fixture.clock.advance(by: 59)
+        _ = try await fixture.accounts.authenticate(token: token)
+        #expect(try await lastUsed(fixture) == start, "a read only, under a tenth of the timeout")
+        fixture.clock.advance(by: 1)
+        _ = try await fixture.accounts.authenticate(token: token)
+        #expect(try await lastUsed(fixture) == start + 60)
+        fixture.clock.advance(by: 599)
+        _ = try await fixture.accounts.authenticate(token: token)
+        fixture.clock.advance(by: 600)
+        await #expect(throws: HospitalError.unauthenticated) { _ = try await fixture.accounts.authenticate(token: token) }
+        #expect(try await lastUsed(fixture) == nil, "an expired session is removed")
+    }
+
+    @Test func manyRequestsOnOneSessionAtOnceAllPass() async throws {
+        let fixture = try HospitalFixture()
+        let cast = try await Cast(fixture)
+        try await fixture.app().test(.router) { client in
+            try await withThrowingTaskGroup(of: HTTPResponse.Status.self) { group in
+                for _ in 0..<64 {
+                    group.addTask {
+                        fixture.clock.advance(by: 1)
+                        return try await client.execute(uri: "/api/me", method: .get, headers: cast.ada.headers).status
+                    }
+                }
+                for try await status in group { #expect(status == .ok) }
+            }
+        }
+    }
+}
