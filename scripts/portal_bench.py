@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""Portal page latency (`make bench`): 16 signed-in patients (new accounts) load their overview
-concurrently for 20 s (wrk, one keep-alive connection and session cookie each) against the release
+"""Portal page latency (`make bench`): 16 signed-in patients (new accounts, each with a completed
+checkup, its report and two appointments to come) load their overview concurrently for 20 s (wrk, one keep-alive connection and session cookie each) against the release
 build on a fresh data root; prints p50, p90 and p99 of each of three rounds and their medians. The
 client runs on the same machine and takes its share of the two cores."""
+import os
 import re
 import statistics
 import subprocess
@@ -42,21 +43,52 @@ class Session:
             return response.read().decode()
 
 
+def api(base, method, path, token=None, body=None, raw=None, headers=None):
+    """One JSON API call; returns the decoded answer."""
+    import json
+    data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+    request = urllib.request.Request(base + path, data=data, method=method, headers={
+        "Content-Type": "application/json", **({"Authorization": f"Bearer {token}"} if token else {}), **(headers or {})})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        text = response.read()
+        return json.loads(text) if text else None
+
+
+def give_history(base, data, index):
+    """What a real overview shows: patient `index` has a checkup done today with a doctor of their own (one
+    slot starting in the current minute, completed) and its report (64 KiB), and two appointments to come."""
+    import datetime
+    email = f"doctor{index}@example.org"
+    subprocess.run([BIN, "hospital", "add-doctor", "--data", str(data), "--name", f"Dr Bench {index}", "--specialization", "Cardiology",
+                    email], input=PASSWORD + "\n", text=True, check=True, capture_output=True)
+    doctor = api(base, "POST", "/api/sessions", body={"email": email, "password": PASSWORD})["token"]
+    patient = api(base, "POST", "/api/sessions", body={"email": f"p{index}@example.org", "password": PASSWORD})
+    now = datetime.datetime.now(datetime.timezone.utc).replace(second=0, microsecond=0)
+    for day in (0, 1, 2):
+        start = (now + datetime.timedelta(days=day)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        slot = api(base, "POST", "/api/slots", doctor, {"startsAt": start, "durationMinutes": 30})
+        api(base, "POST", f"/api/slots/{slot['id']}/booking", patient["token"], {"reason": "Palpitations"})
+        if day == 0:
+            api(base, "POST", f"/api/slots/{slot['id']}/completion", doctor)
+    api(base, "POST", f"/api/patients/{patient['user']['id']}/reports?title=Bench%20report", doctor, raw=os.urandom(64 * 1024),
+        headers={"Content-Type": "application/pdf"})
+
+
 def main():
     work = Path(tempfile.mkdtemp())
     server = start_server(work / "data", {"CHAINVAULT_ACCESS_KEY": "PORTALBENCHROOTKEY01", "CHAINVAULT_SECRET_KEY": "bench-" + uuid.uuid4().hex})
     base = server.portal.rstrip("/")
     try:
-        subprocess.run([BIN, "hospital", "add-doctor", "--data", str(work / "data"), "--name", "Dr Bench", "--specialization", "Cardiology",
-                        "bench@example.org"], input=PASSWORD + "\n", text=True, check=True, capture_output=True)
         patients = []
         for index in range(USERS):
             session = Session(base)
             session.post("/register", {"name": f"Patient {index}", "email": f"p{index}@example.org", "password": PASSWORD,
                                        "date_of_birth": "1980-01-01", "phone": "+44 20 7946 0000"})
             patients.append(session)
+            give_history(base, work / "data", index)
         for session in patients:
-            assert "Your overview" in session.get("/dashboard")
+            page = session.get("/dashboard")
+            assert "Your overview" in page and "Bench report" in page, "each overview lists appointments and a report"
         # wrk (C, keep-alive, one connection per thread) so that the client's own cost stays small: each
         # connection carries one patient's session cookie.
         cookies = []

@@ -431,7 +431,7 @@ public struct Accounts: Sendable {
             WHERE session.tokenHash = ? AND session.kind = ? AND user.status = 'active'
             """
         let found = try await database.read { db -> (created: Int64, lastUsed: Int64, identity: Identity)? in
-            try Row.fetchOne(db, sql: select, arguments: [hash, kind]).map {
+            try Row.fetchOne(db, SQLRequest(sql: select, arguments: [hash, kind], cached: true)).map {
                 ($0[0], $0[1], Identity(userId: $0[2], role: $0[3], name: $0[4], timeZone: $0[5]))
             }
         }

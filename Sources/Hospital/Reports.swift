@@ -186,23 +186,29 @@ public struct Reports: Sendable {
     /// The reports the caller may read: a patient's own, a doctor's own and those granted to them.
     public func list(for identity: Identity) async throws -> [ReportListing] {
         let now = clock()
-        return try await database.read { db in
-            switch identity.role {
-            case .patient:
-                return try ReportListing.fetchAll(
-                    db, sql: ReportListing.select + " WHERE report.patientId = ? ORDER BY report.id DESC LIMIT \(Page.size)",
-                    arguments: [identity.userId])
-            case .doctor:
-                return try ReportListing.fetchAll(
-                    db,
+        return try await database.read { db in try Self.list(for: identity, now: now, in: db) }
+    }
+
+    /// The reports `identity` may read, newest first (statements cached: pages list them on every load).
+    static func list(for identity: Identity, now: Int64, in db: Database) throws -> [ReportListing] {
+        switch identity.role {
+        case .patient:
+            return try ReportListing.fetchAll(
+                db,
+                SQLRequest(
+                    sql: ReportListing.select + " WHERE report.patientId = ? ORDER BY report.id DESC LIMIT \(Page.size)",
+                    arguments: [identity.userId], cached: true))
+        case .doctor:
+            return try ReportListing.fetchAll(
+                db,
+                SQLRequest(
                     sql: ReportListing.select + """
                          WHERE report.doctorId = ? OR report.id IN
                         (SELECT reportId FROM "grant" WHERE doctorId = ? AND revokedAt IS NULL AND expiresAt > ?)
                         ORDER BY report.id DESC LIMIT \(Page.size)
-                        """, arguments: [identity.userId, identity.userId, now])
-            case .admin:
-                return []
-            }
+                        """, arguments: [identity.userId, identity.userId, now], cached: true))
+        case .admin:
+            return []
         }
     }
 

@@ -154,12 +154,17 @@ public struct Scheduling: Sendable {
 
     /// The caller's slots: a doctor's own calendar (with patient names) or a patient's bookings.
     public func slots(for identity: Identity) async throws -> [SlotListing] {
+        try await database.read { db in try Self.slots(for: identity, in: db) }
+    }
+
+    /// The caller's slots (statement cached: pages list them on every load).
+    static func slots(for identity: Identity, in db: Database) throws -> [SlotListing] {
         let column = identity.role == .doctor ? "doctorId" : "patientId"
-        return try await database.read { db in
-            try SlotListing.fetchAll(
-                db, sql: SlotListing.select + " WHERE slot.\(column) = ? ORDER BY slot.startsAt LIMIT \(Page.size)",
-                arguments: [identity.userId])
-        }
+        return try SlotListing.fetchAll(
+            db,
+            SQLRequest(
+                sql: SlotListing.select + " WHERE slot.\(column) = ? ORDER BY slot.startsAt LIMIT \(Page.size)",
+                arguments: [identity.userId], cached: true))
     }
 
     /// Books an open slot for the patient, until the slot is over (one that started is a walk-in), with

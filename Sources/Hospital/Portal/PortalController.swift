@@ -241,25 +241,19 @@ struct PortalController: Sendable {
         let strings = { (key: String) in pages.string(key, request: request) }
         switch identity.role {
         case .patient:
-            let now = clock()
-            let appointments = try await services.scheduling.slots(for: identity)
-                .filter { $0.slot.startsAt + Int64($0.slot.durationMinutes) * 60 > now || $0.slot.status == .booked }
-                .map {
-                    [
-                        "when": pages.format($0.slot.startsAt), "doctor": $0.doctorName,
-                        "status": strings("status_\($0.slot.status.rawValue)"),
-                    ]
-                }
-            let reports = try await services.reports.list(for: identity).map(reportRow)
-            let pending = try await services.consent.requests(for: identity, status: .pending).filter { $0.record.expiresAt > now }.count
-            let grants = try await services.consent.grants(for: identity).filter { $0.record.revokedAt == nil && $0.record.expiresAt > now }
-                .count
+            let overview = try await services.reports.overview(for: identity)
+            let appointments = overview.appointments.map {
+                [
+                    "when": pages.format($0.slot.startsAt), "doctor": $0.doctorName,
+                    "status": strings("status_\($0.slot.status.rawValue)"),
+                ]
+            }
+            let reports = overview.reports.map(reportRow)
             var values: [String: Any] = [
                 "appointments": appointments, "has_appointments": !appointments.isEmpty, "reports": reports,
-                "has_reports": !reports.isEmpty,
-                "grants": "\(grants)",
+                "has_reports": !reports.isEmpty, "grants": "\(overview.activeGrants)",
             ]
-            if pending > 0 { values["pending"] = "\(pending)" }
+            if overview.pendingRequests > 0 { values["pending"] = "\(overview.pendingRequests)" }
             return pages.render("dashboard_patient", values, request: request, context: context)
         case .doctor:
             let slots = try await services.scheduling.slots(for: identity).map {
