@@ -32,14 +32,18 @@ bench: deps
 
 ## libFuzzer targets of every parser of outside bytes (Fuzz/, own build folder .build-fuzz): 10^6 inputs each.
 FUZZ_RUNS ?= 1000000
-fuzz: deps fuzz-build
-	scripts/fuzz.sh $(FUZZ_RUNS)
+# The long runs use an optimized build (several times the inputs a second, the sanitizers the same);
+# the smoke only proves the targets build and run.
+fuzz: deps
+	$(MAKE) fuzz-build FUZZ_CONFIG=release
+	FUZZ_CONFIG=release scripts/fuzz.sh $(FUZZ_RUNS)
 
 fuzz-smoke: fuzz-build
 	scripts/fuzz.sh 10000
 
+FUZZ_CONFIG ?= debug
 fuzz-build:
-	cd Fuzz && $(SWIFT) build --scratch-path ../.build-fuzz -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library
+	cd Fuzz && $(SWIFT) build -c $(FUZZ_CONFIG) --scratch-path ../.build-fuzz -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library
 
 ## Ten minutes of mixed load against a release build, sampling RSS, descriptors and threads (see RELIABILITY.md).
 ## The portal's main pages photographed in chromium into docs/portal-*.png.

@@ -6,7 +6,8 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 RUNS="${1:-1000000}"
-BIN=".build-fuzz/debug"
+# make fuzz builds and runs the optimized targets (FUZZ_CONFIG=release), the smoke the debug ones.
+BIN=".build-fuzz/${FUZZ_CONFIG:-debug}"
 TARGETS=(${FUZZ_TARGETS:-FuzzSigV4 FuzzAWSChunked FuzzXML FuzzChunk FuzzConfig FuzzHospitalJSON FuzzPortal})
 passed=0
 failed=0

@@ -73,6 +73,11 @@ public struct HospitalServices: Sendable {
         consent = Consent(database: database, sender: sender, macKey: codeKey, policy: consentPolicy, clock: clock, random: random)
     }
 
+    /// The service that verifies every report's chain again once its last verification is `interval` old.
+    public func reportVerifier(interval: Duration) -> ReportVerifier {
+        ReportVerifier(database: database, vault: reports.vault, interval: interval, clock: clock)
+    }
+
     /// The service that hands queued mail to the sender and sweeps spent codes from the outbox; the
     /// program runs it beside the listeners.
     /// - Parameter interval: Time between two rounds when nothing rings (retries, expired codes).

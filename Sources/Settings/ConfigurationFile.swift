@@ -15,7 +15,7 @@ public enum ConfigurationFile {
         "MAX_CONNECTIONS_PER_CLIENT", "LOG_FORMAT", "LOG_LEVEL", "METRICS_TOKEN", "METRICS_TOKEN_FILE", "TRUSTED_PROXIES",
         "MASTER_KEY_FILE", "BUCKET_A", "BUCKET_B", "ENDPOINT_A", "ENDPOINT_B", "REGION_A", "REGION_B",
         "A_ACCESS_KEY_ID", "A_SECRET_ACCESS_KEY", "B_ACCESS_KEY_ID", "B_SECRET_ACCESS_KEY", "PORTAL_URL", "SITE_NAME",
-        "SESSION_IDLE_TIMEOUT", "HOSPITAL_TLS_CERT", "HOSPITAL_TLS_KEY",
+        "SESSION_IDLE_TIMEOUT", "HOSPITAL_TLS_CERT", "HOSPITAL_TLS_KEY", "VERIFY_INTERVAL",
     ]
     /// Settings whose values are secrets: a file holding one must be readable by its owner only.
     public static let secrets: Set<String> = ["SECRET_KEY", "SMTP_PASSWORD", "METRICS_TOKEN", "A_SECRET_ACCESS_KEY", "B_SECRET_ACCESS_KEY"]

@@ -183,6 +183,14 @@ struct Serve: AsyncParsableCommand {
         help: "Seconds a portal sign-in may stay unused before it ends (env CHAINVAULT_SESSION_IDLE_TIMEOUT).")
     var sessionIdleTimeout: Int64 = setting("SESSION_IDLE_TIMEOUT", default: 15 * 60)
 
+    @Option(
+        name: .customLong("verify-interval"),
+        help: """
+            Seconds after which the server reads a report's chain again to verify it (env CHAINVAULT_VERIFY_INTERVAL); 0: never \
+            (then run `chainvault chain verify --all` from cron).
+            """)
+    var verifyInterval: Int64 = setting("VERIFY_INTERVAL", default: 7 * 86400)
+
     /// The portal's configured address, checked by validate().
     var resolvedPortalURL: URL? {
         (portalURL ?? environment("PORTAL_URL")).flatMap { URL(string: $0.hasSuffix("/") ? String($0.dropLast()) : $0) }
@@ -225,6 +233,9 @@ struct Serve: AsyncParsableCommand {
         guard (resolvedTLSCert == nil) == (resolvedTLSKey == nil) else { throw ValidationError("--tls-cert and --tls-key go together.") }
         guard ((hospitalTLSCert ?? environment("HOSPITAL_TLS_CERT")) == nil) == ((hospitalTLSKey ?? environment("HOSPITAL_TLS_KEY")) == nil)
         else { throw ValidationError("--hospital-tls-cert and --hospital-tls-key go together.") }
+        guard verifyInterval == 0 || verifyInterval >= 60 else {
+            throw ValidationError("--verify-interval is 0 (off) or at least 60 seconds.")
+        }
         guard sessionIdleTimeout >= 60, sessionIdleTimeout <= 12 * 3600 else {
             throw ValidationError("--session-idle-timeout is 60 to 43200 seconds.")
         }
@@ -311,7 +322,7 @@ struct Serve: AsyncParsableCommand {
         var group = ServiceGroupConfiguration(
             services: [
                 .init(service: gateway), .init(service: hospital), .init(service: housekeeping), .init(service: care.mailQueue()),
-            ],
+            ] + (verifyInterval > 0 ? [.init(service: care.reportVerifier(interval: .seconds(verifyInterval)))] : []),
             gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         group.maximumGracefulShutdownDuration = .seconds(shutdownTimeout)
         let services = ServiceGroup(configuration: group)

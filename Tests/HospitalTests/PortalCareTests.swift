@@ -1,4 +1,6 @@
+import ChunkChain
 import Foundation
+import GRDB
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
@@ -271,5 +273,49 @@ func multipartForm(boundary: String, fields: [(String, String)], file: (name: St
         let repaired = try await fixture.services.reports.report(
             listing.report.id!, for: Identity(userId: patient.id!, role: .patient, name: ""))
         #expect(repaired.report.damagedAt == nil && repaired.report.verifiedAt == 9)
+    }
+}
+
+@Suite struct ReportVerifierTests {
+    /// A report of `size` bytes by a new doctor for a new patient.
+    func report(_ fixture: HospitalFixture, _ n: Int, size: Int = 10_000) async throws -> ReportListing {
+        let doctor = try await fixture.accounts.createStaff(
+            .init(role: .doctor, name: "Dr \(n)", email: "d\(n)@example.org", password: "a long doctor password", specialization: "X"))
+        let patient = try await fixture.accounts.registerPatient(
+            .init(name: "P \(n)", email: "p\(n)@example.org", password: "correct horse battery", dateOfBirth: "1985-04-12", phone: "0123456789"))
+        let slot = try await fixture.services.scheduling.publish(
+            doctorId: doctor.id!, startsAt: fixture.clock.now - fixture.clock.now % 60, durationMinutes: 15)
+        _ = try await fixture.services.scheduling.book(slotId: slot.slot.id!, patientId: patient.id!)
+        _ = try await fixture.services.scheduling.complete(slotId: slot.slot.id!, doctorId: doctor.id!)
+        return try await fixture.services.reports.upload(
+            .init(patientId: patient.id!, title: "ECG", contentType: "application/pdf", declaredLength: nil),
+            body: [ByteBuffer(bytes: [UInt8](repeating: UInt8(n), count: size))].async, by: Identity(userId: doctor.id!, role: .doctor, name: ""))
+    }
+
+    func marks(_ fixture: HospitalFixture) async throws -> [[Int64?]] {
+        try await fixture.database.read { db in
+            try Row.fetchAll(db, sql: "SELECT verifiedAt, damagedAt FROM report ORDER BY id").map { [$0[0], $0[1]] }
+        }
+    }
+
+    @Test func theServerVerifiesEachReportAgainOnceItsLastVerificationIsOldAndRecordsDamage() async throws {
+        let fixture = try HospitalFixture()
+        let uploaded = fixture.clock.now
+        _ = try await report(fixture, 1)
+        let second = try await report(fixture, 2)
+        let verifier = fixture.services.reportVerifier(interval: .seconds(86400))
+        #expect(try await verifier.verifyDue() == 0, "verified at upload")
+        // One chunk (not a head) of one of the two reports is damaged on disk.
+        let chunk = try #require(await fixture.store.all().first { $0.key != second.report.head.split(separator: ":").last.map(String.init) })
+        var bytes = chunk.bytes
+        bytes[bytes.count - 1] ^= 0xFF
+        await fixture.store.replace(key: chunk.key, bucket: chunk.bucket, with: bytes)
+        fixture.clock.advance(by: 86400)
+        #expect(try await verifier.verifyDue() == 2)
+        let now = fixture.clock.now
+        let found = try await marks(fixture)
+        #expect(found.filter { $0 == [now, nil] }.count == 1, "one intact, verified again")
+        #expect(found.filter { $0 == [uploaded, now] }.count == 1, "one damaged: its last intact verification stays, with the damage")
+        #expect(try await verifier.verifyDue() == 0, "nothing due until the interval passes again")
     }
 }

@@ -1,0 +1,109 @@
+import ChunkChain
+import Foundation
+import GRDB
+import Logging
+import Metrics
+import ServiceLifecycle
+
+/// Verifies every report's chain on a schedule while the server runs: each report whose last recorded
+/// verification is older than `interval` is read whole with the keyring — every chunk's hash, header
+/// and authentication tag, and both copies of a mirrored chunk — one report at a time, and the outcome
+/// is recorded (`verifiedAt`, or `damagedAt`), which is what the portal's "verified intact" mark shows
+/// without reading a chunk per page view. A store that cannot be reached marks nothing: it is tried
+/// again at the next round. `chainvault chain verify --all` records the same way.
+public struct ReportVerifier: Service {
+    let database: HospitalDatabase
+    let vault: ReportVault
+    /// A report is verified again once its last verification is this old.
+    let interval: Duration
+    /// Time between two looks for reports that are due.
+    let pause: Duration
+    let clock: @Sendable () -> Int64
+    let logger: Logger
+
+    public init(
+        database: HospitalDatabase, vault: ReportVault, interval: Duration, pause: Duration = .seconds(60),
+        clock: @escaping @Sendable () -> Int64, logger: Logger = Logger(label: "chainvault.verify")
+    ) {
+        self.database = database
+        self.vault = vault
+        self.interval = interval
+        self.pause = pause
+        self.clock = clock
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        while true {
+            do {
+                while try await verifyDue() > 0 {}
+            } catch {
+                logger.error("verifying report chains failed; trying again later", metadata: ["error": "\(error)"])
+            }
+            do {
+                try await cancelWhenGracefulShutdown { try await Task.sleep(for: pause) }
+            } catch {
+                return  // shutting down
+            }
+        }
+    }
+
+    /// Verifies up to `batch` reports that are due, oldest verification first.
+    /// - Returns: How many were verified and recorded (intact or damaged); one that could not be read for
+    ///   another reason is skipped, and tried again at the next round.
+    @discardableResult
+    func verifyDue(batch: Int = 50) async throws -> Int {
+        let now = clock()
+        let due = try await database.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT id, head FROM report WHERE max(coalesce(verifiedAt, 0), coalesce(damagedAt, 0)) <= ?
+                    ORDER BY max(coalesce(verifiedAt, 0), coalesce(damagedAt, 0)), id LIMIT ?
+                    """, arguments: [now - interval.components.seconds, batch]
+            ).map { (id: $0["id"] as Int64, head: $0["head"] as String) }
+        }
+        var recorded = 0
+        var damaged = 0
+        for report in due {
+            let intact: Bool
+            do {
+                // A head the database holds that is not a pointer at all is a damaged record.
+                if let head = ChunkPointer(report.head) { intact = try await vault.verify(head: head) } else { intact = false }
+            } catch {
+                // Not the chain's fault (the store cannot be reached, the keyring): nothing is recorded.
+                logger.error("could not verify a report's chain", metadata: ["report": "\(report.id)", "error": "\(error)"])
+                continue
+            }
+            if !intact {
+                damaged += 1
+                logger.error("a report's chain is damaged", metadata: ["report": "\(report.id)", "head": "\(report.head)"])
+            }
+            try await Report.recordVerification([report.head: intact], at: clock(), in: database)
+            recorded += 1
+        }
+        if recorded > 0 {
+            logger.info("verified report chains", metadata: ["reports": "\(recorded)", "damaged": "\(damaged)"])
+            Counter(label: "chainvault_report_verifications_total", dimensions: [("outcome", "intact")]).increment(by: recorded - damaged)
+            Counter(label: "chainvault_report_verifications_total", dimensions: [("outcome", "damaged")]).increment(by: damaged)
+        }
+        return recorded
+    }
+}
+
+extension ReportVault {
+    /// Reads the whole chain at `head` with the keyring, checking both copies of mirrored chunks.
+    /// - Returns: Whether it is intact (false for a missing or damaged chunk).
+    /// - Throws: What is not the chain's fault (a store that cannot be reached, a missing keyring).
+    public func verify(head: ChunkPointer) async throws -> Bool {
+        let entry = try index?.entry(head: head)
+        do {
+            _ = try await ChainReader(store: store).read(
+                head: head, keyring: try keyring(), wrappedKey: entry?.wrappedKey, mirrored: entry?.mirrored ?? mirror, checkMirror: true
+            ) { _ in }
+            return true
+        } catch is ChainError {
+            return false
+        }
+    }
+}
