@@ -65,7 +65,7 @@ func multipartForm(boundary: String, fields: [(String, String)], file: (name: St
             let time = String(format: "%02d:%02d", parts.hour!, parts.minute!)
             let published = try await people.doctor.post(
                 client, "/calendar/slots", ["date": date, "time": time, "minutes": "30", "repeat": "once"])
-            #expect(published.status == .seeOther && published.headers[.location] == "/calendar?done=published&count=1")
+            #expect(published.status == .seeOther && published.headers[.location] == "/calendar?date=\(date)&done=published&count=1")
             let slot = try #require(try await fixture.services.scheduling.openSlots(doctorId: people.doctorId).first)
             #expect(slot.slot.startsAt == fixture.clock.now - fixture.clock.now % 60)
 
@@ -98,9 +98,9 @@ func multipartForm(boundary: String, fields: [(String, String)], file: (name: St
             let people = try await people(fixture, client)
             _ = try await people.doctor.post(client, "/calendar/slots", ["date": "2027-03-22", "time": "09:30", "minutes": "15", "repeat": "once"])
             let slot = try #require(try await fixture.services.scheduling.openSlots(doctorId: people.doctorId).first?.slot.id)
-            #expect(!(try await people.doctor.get(client, "/calendar").text.contains("/calendar/slots/\(slot)/cancel")), "open: withdraw")
+            #expect(!(try await people.doctor.get(client, "/calendar?date=2027-03-22").text.contains("/calendar/slots/\(slot)/cancel")), "open: withdraw")
             #expect(try await people.patient.post(client, "/slots/\(slot)/book", ["reason": "Palpitations"]).status == .seeOther)
-            #expect(try await people.doctor.get(client, "/calendar").text.contains("action=\"/calendar/slots/\(slot)/cancel\""))
+            #expect(try await people.doctor.get(client, "/calendar?date=2027-03-22").text.contains("action=\"/calendar/slots/\(slot)/cancel\""))
             #expect(try await people.patient.post(client, "/calendar/slots/\(slot)/cancel", [:]).status == .forbidden)
             let cancelled = try await people.doctor.post(client, "/calendar/slots/\(slot)/cancel", [:])
             #expect(cancelled.headers[.location] == "/calendar?done=appointment_cancelled")
@@ -130,13 +130,24 @@ func multipartForm(boundary: String, fields: [(String, String)], file: (name: St
             let people = try await people(fixture, client)
             let weekly = try await people.doctor.post(
                 client, "/calendar/slots", ["date": "2027-03-22", "time": "09:30", "minutes": "15", "repeat": "weekly4"])
-            #expect(weekly.headers[.location] == "/calendar?done=published&count=4")
+            #expect(weekly.headers[.location] == "/calendar?date=2027-03-22&done=published&count=4")
             let starts = try await fixture.services.scheduling.openSlots(doctorId: people.doctorId).map(\.slot.startsAt)
             // 09:30 in London: GMT before 28 March 2027, BST after.
             #expect(
                 starts.map { Date(timeIntervalSince1970: TimeInterval($0)).formatted(.iso8601) } == [
                     "2027-03-22T09:30:00Z", "2027-03-29T08:30:00Z", "2027-04-05T08:30:00Z", "2027-04-12T08:30:00Z",
                 ])
+            // The week of 22 March shows its Monday's slot only; the day view of the 29th, that day's.
+            let week = try await people.doctor.get(client, "/calendar?date=2027-03-24")
+            #expect(week.text.contains("Monday, 22 March 2027") && week.text.contains("Sunday, 28 March 2027"))
+            #expect(week.text.components(separatedBy: "/withdraw\"").count - 1 == 1)
+            #expect(week.text.contains("href=\"/calendar?view=week&amp;date=2027-03-29\""), "the next week")
+            let day = try await people.doctor.get(client, "/calendar?view=day&date=2027-03-29")
+            #expect(day.text.contains("Monday, 29 March 2027") && !day.text.contains("Tuesday, 30 March"))
+            #expect(day.text.components(separatedBy: "/withdraw\"").count - 1 == 1)
+            let empty = try await people.doctor.get(client, "/calendar?view=day&date=2027-03-30")
+            #expect(empty.text.contains("No slots on this day."))
+            #expect(try await people.doctor.get(client, "/calendar?date=9999999-99-99").status == .ok, "a bad date is this week")
             for fields in [
                 ["date": "2027-02-30", "time": "09:00", "minutes": "15", "repeat": "once"],
                 ["date": "tomorrow", "time": "09:00", "minutes": "15", "repeat": "once"],

@@ -113,10 +113,12 @@ struct PortalCareController: Sendable {
         _ doctor: Identity, request: Request, context: HospitalRequestContext, form: PortalForm? = nil, error: String? = nil
     ) async throws -> [String: Any] {
         let now = clock()
-        let slots = try await services.scheduling.slots(for: doctor).map { listing -> [String: Any] in
+        let period = CalendarPeriod(request, today: now, calendar: pages.calendar)
+        let slots = try await services.scheduling.slots(for: doctor).filter { period.contains($0.slot.startsAt) }.map {
+            listing -> [String: Any] in
             let slot = listing.slot
             return [
-                "id": "\(slot.id ?? 0)", "when": pages.format(slot.startsAt),
+                "id": "\(slot.id ?? 0)", "when": pages.format(slot.startsAt), "day": period.dayKey(slot.startsAt),
                 "status": pages.string("status_\(slot.status.rawValue)", request: request),
                 "patient": listing.patientName ?? "", "age": listing.patientDateOfBirth.flatMap { age($0, now: now) }.map { "\($0)" } ?? "",
                 "reason": slot.reason ?? "", "canWithdraw": slot.status == .open,
@@ -139,8 +141,15 @@ struct PortalCareController: Sendable {
                 "selected": choice.value == repeatValue,
             ]
         }
+        // The period's days, each with its slots (a day view has one).
+        let days = period.days.map { day -> [String: Any] in
+            let own = slots.filter { $0["day"] as? String == day.key }
+            return ["heading": day.heading, "slots": own, "has_slots": !own.isEmpty]
+        }
         var values: [String: Any] = [
-            "slots": slots, "has_slots": !slots.isEmpty, "zone": pages.timeZone.identifier,
+            "days": days, "has_slots": !slots.isEmpty, "zone": pages.timeZone.identifier, "period": period.title,
+            "isWeek": period.isWeek, "previous": period.link(-1), "next": period.link(1), "today": period.todayLink,
+            "switchView": period.switchLink,
             "date": String((form?["date"] ?? "").prefix(10)), "time": String((form?["time"] ?? "").prefix(5)),
             "durations": Self.durations.map { ["value": "\($0)", "selected": $0 == minutes] as [String: Any] }, "repeats": repeats,
         ]
@@ -179,7 +188,9 @@ struct PortalCareController: Sendable {
                 return pages.render("calendar", values, status: error.status, request: request, context: context)
             }
         }
-        return Response.redirect(to: "/calendar?done=published&count=\(published)")
+        // To the week of the first new slot.
+        let week = starts.first.map { "date=" + CalendarPeriod.key(Date(timeIntervalSince1970: TimeInterval($0)), pages.calendar) + "&" }
+        return Response.redirect(to: "/calendar?\(week ?? "")done=published&count=\(published)")
     }
 
     @Sendable func withdraw(_ request: Request, context: HospitalRequestContext) async throws -> Response {
@@ -205,6 +216,73 @@ struct PortalCareController: Sendable {
     }
 
     // MARK: Helpers
+
+    /// The days the calendar shows: a week (Monday to Sunday) or a day, in the reader's zone, from
+    /// `?view=week|day&date=YYYY-MM-DD` (default: the week of today).
+    struct CalendarPeriod {
+        let calendar: Calendar
+        let isWeek: Bool
+        /// Midnight of the first day shown, and of the day after the last.
+        let start: Date
+        let end: Date
+
+        init(_ request: Request, today: Int64, calendar: Calendar) {
+            var calendar = calendar
+            calendar.firstWeekday = 2
+            self.calendar = calendar
+            let query = request.uri.queryParameters
+            isWeek = query.get("view") != "day"
+            let text = query.get("date").map { String($0) } ?? ""
+            let parts = text.split(separator: "-").compactMap { Int($0) }
+            // `YYYY-MM-DD` only (years 1900 to 9999); anything else is today.
+            let chosen =
+                text.utf8.count == 10 && parts.count == 3 && (1900...9999).contains(parts[0])
+                ? calendar.date(from: DateComponents(year: parts[0], month: parts[1], day: parts[2])) : nil
+            let day = calendar.startOfDay(for: chosen ?? Date(timeIntervalSince1970: TimeInterval(today)))
+            if isWeek {
+                start = calendar.dateInterval(of: .weekOfYear, for: day)?.start ?? day
+                end = calendar.date(byAdding: .day, value: 7, to: start) ?? day
+            } else {
+                start = day
+                end = calendar.date(byAdding: .day, value: 1, to: start) ?? day
+            }
+        }
+
+        func contains(_ seconds: Int64) -> Bool {
+            let date = Date(timeIntervalSince1970: TimeInterval(seconds))
+            return date >= start && date < end
+        }
+
+        static func key(_ date: Date, _ calendar: Calendar) -> String {
+            let parts = calendar.dateComponents([.year, .month, .day], from: date)
+            return String(format: "%04d-%02d-%02d", parts.year ?? 0, parts.month ?? 0, parts.day ?? 0)
+        }
+
+        func dayKey(_ seconds: Int64) -> String { Self.key(Date(timeIntervalSince1970: TimeInterval(seconds)), calendar) }
+
+        var days: [(key: String, heading: String)] {
+            (0..<(isWeek ? 7 : 1)).compactMap { offset in
+                calendar.date(byAdding: .day, value: offset, to: start).map { day in
+                    let style = Date.FormatStyle(date: .complete, time: .omitted, locale: Locale(identifier: "en_GB"), timeZone: calendar.timeZone)
+                    return (Self.key(day, calendar), day.formatted(style))
+                }
+            }
+        }
+
+        var title: String {
+            let style = Date.FormatStyle(date: .abbreviated, time: .omitted, locale: Locale(identifier: "en_GB"), timeZone: calendar.timeZone)
+            guard isWeek, let last = calendar.date(byAdding: .day, value: 6, to: start) else { return start.formatted(style) }
+            return "\(start.formatted(style)) – \(last.formatted(style))"
+        }
+
+        func link(_ step: Int) -> String {
+            let date = calendar.date(byAdding: .day, value: step * (isWeek ? 7 : 1), to: start) ?? start
+            return "/calendar?view=\(isWeek ? "week" : "day")&date=\(Self.key(date, calendar))"
+        }
+
+        var todayLink: String { "/calendar?view=\(isWeek ? "week" : "day")" }
+        var switchLink: String { "/calendar?view=\(isWeek ? "day" : "week")&date=\(Self.key(start, calendar))" }
+    }
 
     /// The notice a redirect after an action asked for (`?done=booked`): only known words, from the catalogue.
     func notice(_ request: Request) -> String? {
