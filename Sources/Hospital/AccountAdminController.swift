@@ -38,7 +38,9 @@ struct AccountAdminController {
         _ = try context.requireIdentity(.admin)
         let query = request.uri.queryParameters
         let role = try query.get("role").map { text in
-            guard let role = Role(rawValue: String(text)) else { throw HospitalError.invalid("role", "The role is patient, doctor or admin.") }
+            guard let role = Role(rawValue: String(text)) else {
+                throw HospitalError.invalid("role", "The role is patient, doctor or admin.")
+            }
             return role
         }
         let status = try query.get("status").map { text in

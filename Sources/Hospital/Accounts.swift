@@ -541,7 +541,8 @@ public struct Accounts: Sendable {
         let expiry = Mail.rfc5322Date(now + Self.resetLifetime)
         try await sender.deliver(
             Mail(
-                id: Self.resetMailId(user: userId, createdAt: now), toName: user.name, toAddress: user.email, subject: "Reset your password",
+                id: Self.resetMailId(user: userId, createdAt: now), toName: user.name, toAddress: user.email,
+                subject: "Reset your password",
                 body: """
                     Dear \(user.name),
 

@@ -125,7 +125,9 @@ public struct MailQueue: Service {
         let now = clock()
         let live = try await database.read { db in
             var live = Set<String>()
-            for id in try Int64.fetchAll(db, sql: "SELECT id FROM accessRequest WHERE status = 'pending' AND expiresAt > ?", arguments: [now]) {
+            for id in try Int64.fetchAll(
+                db, sql: "SELECT id FROM accessRequest WHERE status = 'pending' AND expiresAt > ?", arguments: [now])
+            {
                 live.insert(CodeMessage.mailId(request: id))
             }
             for row in try Row.fetchAll(

@@ -25,7 +25,10 @@ public struct SecondFactor: Sendable {
     let random: @Sendable (Int) -> [UInt8]
 
     /// - Parameter codeKey: The server key kept outside the database (`code.key`).
-    init(database: HospitalDatabase, codeKey: SymmetricKey, clock: @escaping @Sendable () -> Int64, random: @escaping @Sendable (Int) -> [UInt8]) {
+    init(
+        database: HospitalDatabase, codeKey: SymmetricKey, clock: @escaping @Sendable () -> Int64,
+        random: @escaping @Sendable (Int) -> [UInt8]
+    ) {
         self.database = database
         sealingKey = HKDF<SHA256>.deriveKey(
             inputKeyMaterial: codeKey, info: Array("chainvault second factor".utf8), outputByteCount: 32)
@@ -123,7 +126,8 @@ public struct SecondFactor: Sendable {
             }
             guard try verify(userId: userId, code: code, now: now, in: db) != nil else { throw HospitalError.badSecondFactor }
             try Self.remove(userId: userId, in: db)
-            try AuditLedger.append(.init(actor: userId, .secondFactorDisabled, subject: "user:\(userId)", patient: userId), time: now, in: db)
+            try AuditLedger.append(
+                .init(actor: userId, .secondFactorDisabled, subject: "user:\(userId)", patient: userId), time: now, in: db)
         }
     }
 
@@ -255,7 +259,8 @@ public struct SecondFactor: Sendable {
     func attempt(_ token: String, code: String, now: Int64) async throws -> Kind? {
         let hash = Accounts.tokenHash(token)
         return try await database.write { db in
-            guard let userId = try Int64.fetchOne(db, sql: "SELECT userId FROM loginChallenge WHERE tokenHash = ?", arguments: [hash]) else {
+            guard let userId = try Int64.fetchOne(db, sql: "SELECT userId FROM loginChallenge WHERE tokenHash = ?", arguments: [hash])
+            else {
                 throw HospitalError.signInAgain
             }
             guard let kind = try verify(userId: userId, code: code, now: now, in: db) else {

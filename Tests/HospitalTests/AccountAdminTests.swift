@@ -16,7 +16,9 @@ import Testing
         try await fixture.app().test(.router) { client in
             let registered = try await client.execute(
                 uri: "/api/doctors", method: .post,
-                body: json(["name": "Nia Nerve", "email": "nia@example.org", "password": "a long doctor password", "specialization": "Neurology"]))
+                body: json([
+                    "name": "Nia Nerve", "email": "nia@example.org", "password": "a long doctor password", "specialization": "Neurology",
+                ]))
             #expect(registered.status == .created)
             let id = try #require(try decode(registered)["id"] as? Int64)
             let early = try await client.execute(
@@ -26,7 +28,8 @@ import Testing
 
             let notAdmin = try await client.execute(uri: "/api/accounts", method: .get, headers: cast.cardiologist.headers)
             #expect(notAdmin.status == .forbidden)
-            let pending = try decodeList(try await client.execute(uri: "/api/accounts?status=pending", method: .get, headers: cast.admin.headers))
+            let pending = try decodeList(
+                try await client.execute(uri: "/api/accounts?status=pending", method: .get, headers: cast.admin.headers))
             #expect(pending.map { ($0["user"] as? [String: Any])?["id"] as? Int64 } == [id])
             let badRole = try await client.execute(uri: "/api/accounts?role=king", method: .get, headers: cast.admin.headers)
             #expect(try errorOf(badRole) == ("invalid_field", "role"))
@@ -58,7 +61,8 @@ import Testing
             // A refused registration is gone.
             let other = try await client.execute(
                 uri: "/api/doctors", method: .post,
-                body: json(["name": "Rex Refused", "email": "rex@example.org", "password": "a long doctor password", "specialization": "X"]))
+                body: json(["name": "Rex Refused", "email": "rex@example.org", "password": "a long doctor password", "specialization": "X"])
+            )
             let otherId = try #require(try decode(other)["id"] as? Int64)
             #expect(
                 try await client.execute(uri: "/api/accounts/\(otherId)/refusal", method: .post, headers: cast.admin.headers).status
@@ -85,11 +89,17 @@ import Testing
             let author = try decodeList(
                 try await client.execute(uri: "/api/patients/\(cast.ada.id)/reports", method: .get, headers: cast.cardiologist.headers))
             #expect(author.isEmpty)
-            let stranger = try await client.execute(uri: "/api/patients/\(cast.bob.id)/reports", method: .get, headers: cast.dermatologist.headers)
+            let stranger = try await client.execute(
+                uri: "/api/patients/\(cast.bob.id)/reports", method: .get, headers: cast.dermatologist.headers)
             #expect(stranger.status == .notFound)
-            #expect(try await client.execute(uri: "/api/patients/\(cast.ada.id)/reports", method: .get, headers: cast.bob.headers).status == .notFound)
-            #expect(try await client.execute(uri: "/api/patients/\(cast.ada.id)/reports", method: .get, headers: cast.admin.headers).status == .forbidden)
-            let own = try decodeList(try await client.execute(uri: "/api/patients/\(cast.ada.id)/reports", method: .get, headers: cast.ada.headers))
+            #expect(
+                try await client.execute(uri: "/api/patients/\(cast.ada.id)/reports", method: .get, headers: cast.bob.headers).status
+                    == .notFound)
+            #expect(
+                try await client.execute(uri: "/api/patients/\(cast.ada.id)/reports", method: .get, headers: cast.admin.headers).status
+                    == .forbidden)
+            let own = try decodeList(
+                try await client.execute(uri: "/api/patients/\(cast.ada.id)/reports", method: .get, headers: cast.ada.headers))
             #expect(own.map { $0["title"] as? String } == ["Echo"])
             let listed = try await fixture.database.writer.read { db in
                 try Int.fetchOne(
@@ -104,7 +114,8 @@ import Testing
         let fixture = try HospitalFixture()
         let cast = try await Cast(fixture)
         let portal = PortalConfiguration(baseURL: URL(string: "https://portal.example.org")!)
-        try await buildHospitalApplication(configuration: .init(port: 0, portal: portal), services: fixture.services).test(.router) { client in
+        try await buildHospitalApplication(configuration: .init(port: 0, portal: portal), services: fixture.services).test(.router) {
+            client in
             let unknown = try await client.execute(uri: "/api/password-resets", method: .post, body: json(["email": "nobody@example.org"]))
             let known = try await client.execute(uri: "/api/password-resets", method: .post, body: json(["email": "ada@example.org"]))
             #expect(unknown.status == .accepted && known.status == .accepted && unknown.body == known.body)

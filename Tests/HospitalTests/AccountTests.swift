@@ -372,7 +372,9 @@ extension HTTPFields {
     @Test func aSessionsIdleClockMovesEveryTenthOfTheTimeoutAndExpiresOnTime() async throws {
         let fixture = try HospitalFixture(sessions: .init(idle: 600, absolute: 7 * 86400))
         _ = try await fixture.accounts.registerPatient(
-            .init(name: "Ada Patient", email: "ada@example.org", password: "correct horse battery", dateOfBirth: "1985-04-12", phone: "+44 20 7946 0000"))
+            .init(
+                name: "Ada Patient", email: "ada@example.org", password: "correct horse battery", dateOfBirth: "1985-04-12",
+                phone: "+44 20 7946 0000"))
         let token = try await fixture.accounts.login(email: "ada@example.org", password: "correct horse battery", client: "t").token
         let start = fixture.clock.now
         fixture.clock.advance(by: 59)

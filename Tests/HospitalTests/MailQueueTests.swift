@@ -122,7 +122,8 @@ import Testing
                 uri: "/api/slots", method: .post, headers: cast.cardiologist.headers,
                 body: json(["startsAt": time(fixture, plus: 86400), "durationMinutes": 20]))
             let openId = try #require(try decode(open)["id"] as? Int64)
-            let notBooked = try await client.execute(uri: "/api/slots/\(openId)/booking", method: .delete, headers: cast.cardiologist.headers)
+            let notBooked = try await client.execute(
+                uri: "/api/slots/\(openId)/booking", method: .delete, headers: cast.cardiologist.headers)
             #expect(notBooked.status == .conflict)
             #expect(try errorOf(notBooked).code == "slot_not_booked")
             let started = try await bookedAppointment(client, fixture, doctor: cast.cardiologist, patient: cast.bob, startingIn: 600)
@@ -133,7 +134,9 @@ import Testing
 
             // The patient's own cancellation is confirmed too.
             let mine = try await bookedAppointment(client, fixture, doctor: cast.dermatologist, patient: cast.ada)
-            #expect(try await client.execute(uri: "/api/slots/\(mine)/booking", method: .delete, headers: cast.ada.headers).status == .noContent)
+            #expect(
+                try await client.execute(uri: "/api/slots/\(mine)/booking", method: .delete, headers: cast.ada.headers).status == .noContent
+            )
             #expect(try await queued(fixture).last?.subject == "Your appointment with Dora Skin is cancelled")
         }
     }

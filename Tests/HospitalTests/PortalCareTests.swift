@@ -96,11 +96,15 @@ func multipartForm(boundary: String, fields: [(String, String)], file: (name: St
         let fixture = try HospitalFixture()
         try await app(fixture).test(.router) { client in
             let people = try await people(fixture, client)
-            _ = try await people.doctor.post(client, "/calendar/slots", ["date": "2027-03-22", "time": "09:30", "minutes": "15", "repeat": "once"])
+            _ = try await people.doctor.post(
+                client, "/calendar/slots", ["date": "2027-03-22", "time": "09:30", "minutes": "15", "repeat": "once"])
             let slot = try #require(try await fixture.services.scheduling.openSlots(doctorId: people.doctorId).first?.slot.id)
-            #expect(!(try await people.doctor.get(client, "/calendar?date=2027-03-22").text.contains("/calendar/slots/\(slot)/cancel")), "open: withdraw")
+            #expect(
+                !(try await people.doctor.get(client, "/calendar?date=2027-03-22").text.contains("/calendar/slots/\(slot)/cancel")),
+                "open: withdraw")
             #expect(try await people.patient.post(client, "/slots/\(slot)/book", ["reason": "Palpitations"]).status == .seeOther)
-            #expect(try await people.doctor.get(client, "/calendar?date=2027-03-22").text.contains("action=\"/calendar/slots/\(slot)/cancel\""))
+            #expect(
+                try await people.doctor.get(client, "/calendar?date=2027-03-22").text.contains("action=\"/calendar/slots/\(slot)/cancel\""))
             #expect(try await people.patient.post(client, "/calendar/slots/\(slot)/cancel", [:]).status == .forbidden)
             let cancelled = try await people.doctor.post(client, "/calendar/slots/\(slot)/cancel", [:])
             #expect(cancelled.headers[.location] == "/calendar?done=appointment_cancelled")
@@ -109,7 +113,10 @@ func multipartForm(boundary: String, fields: [(String, String)], file: (name: St
                     "The appointment is cancelled; the patient gets an e-mail."))
             #expect(try await people.patient.get(client, "/appointments").text.contains("Palpitations") == false)
             try await fixture.services.mailQueue().deliverDue()
-            #expect(fixture.sender.mails.map(\.subject) == ["Your appointment with Dr Carl Heart is booked", "Dr Carl Heart cancelled your appointment"])
+            #expect(
+                fixture.sender.mails.map(\.subject) == [
+                    "Your appointment with Dr Carl Heart is booked", "Dr Carl Heart cancelled your appointment",
+                ])
         }
     }
 
@@ -293,14 +300,17 @@ func multipartForm(boundary: String, fields: [(String, String)], file: (name: St
         let doctor = try await fixture.accounts.createStaff(
             .init(role: .doctor, name: "Dr \(n)", email: "d\(n)@example.org", password: "a long doctor password", specialization: "X"))
         let patient = try await fixture.accounts.registerPatient(
-            .init(name: "P \(n)", email: "p\(n)@example.org", password: "correct horse battery", dateOfBirth: "1985-04-12", phone: "0123456789"))
+            .init(
+                name: "P \(n)", email: "p\(n)@example.org", password: "correct horse battery", dateOfBirth: "1985-04-12",
+                phone: "0123456789"))
         let slot = try await fixture.services.scheduling.publish(
             doctorId: doctor.id!, startsAt: fixture.clock.now - fixture.clock.now % 60, durationMinutes: 15)
         _ = try await fixture.services.scheduling.book(slotId: slot.slot.id!, patientId: patient.id!)
         _ = try await fixture.services.scheduling.complete(slotId: slot.slot.id!, doctorId: doctor.id!)
         return try await fixture.services.reports.upload(
             .init(patientId: patient.id!, title: "ECG", contentType: "application/pdf", declaredLength: nil),
-            body: [ByteBuffer(bytes: [UInt8](repeating: UInt8(n), count: size))].async, by: Identity(userId: doctor.id!, role: .doctor, name: ""))
+            body: [ByteBuffer(bytes: [UInt8](repeating: UInt8(n), count: size))].async,
+            by: Identity(userId: doctor.id!, role: .doctor, name: ""))
     }
 
     func marks(_ fixture: HospitalFixture) async throws -> [[Int64?]] {
@@ -317,7 +327,8 @@ func multipartForm(boundary: String, fields: [(String, String)], file: (name: St
         let verifier = fixture.services.reportVerifier(interval: .seconds(86400))
         #expect(try await verifier.verifyDue() == 0, "verified at upload")
         // One chunk (not a head) of one of the two reports is damaged on disk.
-        let chunk = try #require(await fixture.store.all().first { $0.key != second.report.head.split(separator: ":").last.map(String.init) })
+        let chunk = try #require(
+            await fixture.store.all().first { $0.key != second.report.head.split(separator: ":").last.map(String.init) })
         var bytes = chunk.bytes
         bytes[bytes.count - 1] ^= 0xFF
         await fixture.store.replace(key: chunk.key, bucket: chunk.bucket, with: bytes)

@@ -33,7 +33,8 @@ enum AuthenticatorApp {
         let message = withUnsafeBytes(of: &counter) { Array($0) }
         let mac = Array(HMAC<Insecure.SHA1>.authenticationCode(for: message, using: SymmetricKey(data: key)))
         let offset = Int(mac[19] & 0x0F)
-        let number = (UInt32(mac[offset] & 0x7F) << 24) | (UInt32(mac[offset + 1]) << 16) | (UInt32(mac[offset + 2]) << 8) | UInt32(mac[offset + 3])
+        let number =
+            (UInt32(mac[offset] & 0x7F) << 24) | (UInt32(mac[offset + 1]) << 16) | (UInt32(mac[offset + 2]) << 8) | UInt32(mac[offset + 3])
         return String(format: "%06d", number % 1_000_000)
     }
 
@@ -107,7 +108,8 @@ enum AuthenticatorApp {
             #expect(try errorOf(badPassword).code == "bad_credentials")
         }
         let details = try await fixture.database.writer.read { db in
-            try String.fetchAll(db, sql: "SELECT detail FROM audit WHERE action = 'login' AND actorId = ? ORDER BY id", arguments: [cast.ada.id])
+            try String.fetchAll(
+                db, sql: "SELECT detail FROM audit WHERE action = 'login' AND actorId = ? ORDER BY id", arguments: [cast.ada.id])
         }
         #expect(details.suffix(2) == ["with authenticator code", "with recovery code"])
         let actions = try await fixture.database.writer.read { db in try String.fetchAll(db, sql: "SELECT action FROM audit") }
@@ -141,7 +143,8 @@ enum AuthenticatorApp {
         await #expect(throws: HospitalError.badSecondFactor) {
             try await fixture.accounts.secondFactor.disable(userId: cast.ada.id, code: "999999")
         }
-        try await fixture.accounts.secondFactor.disable(userId: cast.ada.id, code: AuthenticatorApp.code(key: ada.key, at: fixture.clock.now))
+        try await fixture.accounts.secondFactor.disable(
+            userId: cast.ada.id, code: AuthenticatorApp.code(key: ada.key, at: fixture.clock.now))
         #expect(!(try await fixture.accounts.secondFactor.isEnabled(userId: cast.ada.id)))
 
         let admin = Identity(userId: cast.admin.id, role: .admin, name: "Ann Admin")
@@ -170,8 +173,11 @@ enum AuthenticatorApp {
             let secret = try #require(URLComponents(string: link)?.queryItems?.first { $0.name == "secret" }?.value)
             let key = AuthenticatorApp.key(fromBase32: secret)
             let wrongSetup = try await ada.post(client, "/profile/two-step/confirm", ["code": "000000"])
-            #expect(wrongSetup.status == .unauthorized && wrongSetup.text.contains("does not match the key") && wrongSetup.text.contains("otpauth://"))
-            let codes = try await ada.post(client, "/profile/two-step/confirm", ["code": AuthenticatorApp.code(key: key, at: fixture.clock.now)])
+            #expect(
+                wrongSetup.status == .unauthorized && wrongSetup.text.contains("does not match the key")
+                    && wrongSetup.text.contains("otpauth://"))
+            let codes = try await ada.post(
+                client, "/profile/two-step/confirm", ["code": AuthenticatorApp.code(key: key, at: fixture.clock.now)])
             #expect(codes.status == .ok && codes.text.contains("Your recovery codes"))
             #expect(try await ada.get(client, "/profile").text.contains("Two-step sign-in is on"))
             fixture.clock.advance(by: 30)
@@ -180,12 +186,15 @@ enum AuthenticatorApp {
             let browser = Browser()
             let step = try await browser.post(
                 client, "/login", ["email": "ada@example.org", "password": "correct horse battery", "next": "/reports"])
-            #expect(step.status == .ok && step.text.contains("Enter your sign-in code") && browser.cookies.keys.allSatisfy { !$0.contains("session") })
+            #expect(
+                step.status == .ok && step.text.contains("Enter your sign-in code")
+                    && browser.cookies.keys.allSatisfy { !$0.contains("session") })
             let challenge = try #require(Browser.field("challenge", in: step.text))
             let wrong = try await browser.post(client, "/login/code", ["challenge": challenge, "code": "000000", "next": "/reports"])
             #expect(wrong.status == .unauthorized && wrong.text.contains("4 attempts left"))
             let right = try await browser.post(
-                client, "/login/code", ["challenge": challenge, "code": AuthenticatorApp.code(key: key, at: fixture.clock.now), "next": "/reports"])
+                client, "/login/code",
+                ["challenge": challenge, "code": AuthenticatorApp.code(key: key, at: fixture.clock.now), "next": "/reports"])
             #expect(right.status == .seeOther && right.headers[.location] == "/reports")
             #expect(try await browser.get(client, "/reports").status == .ok)
             #expect(

@@ -263,14 +263,16 @@ struct PortalCareController: Sendable {
         var days: [(key: String, heading: String)] {
             (0..<(isWeek ? 7 : 1)).compactMap { offset in
                 calendar.date(byAdding: .day, value: offset, to: start).map { day in
-                    let style = Date.FormatStyle(date: .complete, time: .omitted, locale: Locale(identifier: "en_GB"), timeZone: calendar.timeZone)
+                    let style = Date.FormatStyle(
+                        date: .complete, time: .omitted, locale: Locale(identifier: "en_GB"), timeZone: calendar.timeZone)
                     return (Self.key(day, calendar), day.formatted(style))
                 }
             }
         }
 
         var title: String {
-            let style = Date.FormatStyle(date: .abbreviated, time: .omitted, locale: Locale(identifier: "en_GB"), timeZone: calendar.timeZone)
+            let style = Date.FormatStyle(
+                date: .abbreviated, time: .omitted, locale: Locale(identifier: "en_GB"), timeZone: calendar.timeZone)
             guard isWeek, let last = calendar.date(byAdding: .day, value: 6, to: start) else { return start.formatted(style) }
             return "\(start.formatted(style)) – \(last.formatted(style))"
         }

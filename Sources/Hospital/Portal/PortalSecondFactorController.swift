@@ -49,7 +49,8 @@ struct PortalSecondFactorController: Sendable {
             let message =
                 error.retryAfter.map { pages.throttled($0, request: request) }
                 ?? pages.string("wrong_second_step", request: request).replacingOccurrences(of: "{count}", with: "\(left)")
-            var response = codePage(challenge: challenge, next: next, error: message, status: error.status, request: request, context: context)
+            var response = codePage(
+                challenge: challenge, next: next, error: message, status: error.status, request: request, context: context)
             if let retryAfter = error.retryAfter { response.headers[.retryAfter] = String(retryAfter) }
             return response
         }
@@ -81,7 +82,9 @@ struct PortalSecondFactorController: Sendable {
             return pages.render("two_step_codes", ["codes": codes], request: request, context: context)
         } catch let error as HospitalError where error == .badSecondFactor {
             let user = try await services.accounts.user(id: identity.userId)
-            guard let enrollment = try await secondFactor.pending(userId: identity.userId, label: user.email, issuer: pages.configuration.siteName)
+            guard
+                let enrollment = try await secondFactor.pending(
+                    userId: identity.userId, label: user.email, issuer: pages.configuration.siteName)
             else { return Response.redirect(to: "/profile") }
             return setupPage(
                 enrollment, error: pages.string("wrong_setup_code", request: request), status: error.status, request: request,
