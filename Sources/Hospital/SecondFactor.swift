@@ -84,7 +84,9 @@ public struct SecondFactor: Sendable {
                 let pending = row["totpPending"] as Data?
             else { throw HospitalError.notFound("pending second factor") }
             let secret = try open(pending, userId: userId)
-            guard let step = Self.matchingStep(code, secret: secret, now: now, after: 0) else { throw HospitalError.badSecondFactor }
+            guard let step = Self.matchingStep(Self.typed(code), secret: secret, now: now, after: 0) else {
+                throw HospitalError.badSecondFactor
+            }
             try db.execute(
                 sql: "UPDATE user SET totpSecret = ?, totpPending = NULL, totpLastStep = ? WHERE id = ?",
                 arguments: [pending, step, userId])
@@ -162,7 +164,7 @@ public struct SecondFactor: Sendable {
         guard let row = try Row.fetchOne(db, sql: "SELECT totpSecret, totpLastStep FROM user WHERE id = ?", arguments: [userId]),
             let sealed = row["totpSecret"] as Data?
         else { return nil }
-        let typed = code.filter { !$0.isWhitespace && $0 != "-" }
+        let typed = Self.typed(code)
         if typed.count == 6, typed.allSatisfy(\.isASCII) {
             let last: Int64 = row["totpLastStep"] ?? 0
             guard let step = Self.matchingStep(typed, secret: try open(sealed, userId: userId), now: now, after: last) else { return nil }
@@ -175,6 +177,9 @@ public struct SecondFactor: Sendable {
             arguments: [now, Self.recoveryHash(typed), userId])
         return db.changesCount == 1 ? .recovery : nil
     }
+
+    /// A code as typed, without the spaces and dashes people put in (`123 456`, `abcd-efgh-…`), at most 64 characters.
+    static func typed(_ code: String) -> String { String(code.prefix(64).filter { !$0.isWhitespace && $0 != "-" }) }
 
     /// How a second step was passed.
     enum Kind: String {

@@ -74,8 +74,9 @@ enum AuthenticatorApp {
         await #expect(throws: HospitalError.badSecondFactor) {
             _ = try await fixture.accounts.secondFactor.confirm(userId: userId, code: "000000")
         }
-        let recovery = try await fixture.accounts.secondFactor.confirm(
-            userId: userId, code: AuthenticatorApp.code(key: key, at: fixture.clock.now))
+        // As people type it, in two groups.
+        let code = AuthenticatorApp.code(key: key, at: fixture.clock.now)
+        let recovery = try await fixture.accounts.secondFactor.confirm(userId: userId, code: code.prefix(3) + " " + code.dropFirst(3))
         #expect(recovery.count == 10 && Set(recovery).count == 10)
         #expect(try await fixture.accounts.secondFactor.isEnabled(userId: userId))
         return (key, recovery)
