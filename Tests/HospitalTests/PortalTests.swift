@@ -295,3 +295,16 @@ func portalPatient(_ email: String = "ada@example.org", name: String = "Ada Pati
         #expect(AcceptLanguage.ranked(String(repeating: "en,", count: 100_000)).count == 32)
     }
 }
+
+@Suite struct PortalNotFoundTests {
+    @Test func anUnknownPageIsAPageAndAnUnknownAPIPathStaysJSON() async throws {
+        let fixture = try HospitalFixture()
+        try await fixture.app().test(.router) { client in
+            let page = try await client.execute(uri: "/no/such/page", method: .get)
+            #expect(page.status == .notFound && page.headers[.contentType] == "text/html; charset=utf-8")
+            #expect(page.text.contains("<html") && page.headers[.contentSecurityPolicy] == PortalHeadersMiddleware.contentSecurityPolicy)
+            let api = try await client.execute(uri: "/api/no-such-thing", method: .get)
+            #expect(api.status == .notFound && api.headers[.contentType]?.hasPrefix("application/json") == true)
+        }
+    }
+}

@@ -9,6 +9,7 @@ func addPortal(
 ) throws {
     let pages = try PortalPages(configuration: configuration, idleSeconds: services.sessionPolicy.portalIdle)
     PortalStatic.add(to: router)
+    router.add(middleware: PortalNotFoundMiddleware(pages: pages))
     let group = router.group()
         .add(middleware: PortalHeadersMiddleware(configuration: configuration))
         .add(middleware: PortalSessionMiddleware(accounts: services.accounts, configuration: configuration, random: services.random))

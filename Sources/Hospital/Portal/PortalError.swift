@@ -64,6 +64,27 @@ struct PortalErrorMiddleware: RouterMiddleware {
     }
 }
 
+/// A path no route matches, outside `/api` and `/-/`: the portal's "not found" page in the reader's
+/// language rather than the API's JSON error (which `/api` paths keep).
+struct PortalNotFoundMiddleware: RouterMiddleware {
+    typealias Context = HospitalRequestContext
+    let pages: PortalPages
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as HTTPError
+            where error.status == .notFound && !request.uri.path.hasPrefix("/api/") && !request.uri.path.hasPrefix("/-/")
+        {
+            // With the headers of every page.
+            return try await PortalHeadersMiddleware(configuration: pages.configuration).handle(request, context: context) {
+                request, context in
+                PortalErrorMiddleware(pages: pages).errorPage(status: .notFound, message: "error_not_found", text: nil, request, context)
+            }
+        }
+    }
+}
+
 /// Where the portal may send a browser after sign-in: a path of this site, never another origin.
 enum PortalPaths {
     /// `path` when it is a same-origin relative path (`/…`, not `//host` or `/\host`, no control
