@@ -4,6 +4,7 @@ import Foundation
 import FuzzDriver
 import Hospital
 import Hummingbird
+import Logging
 import HummingbirdTesting
 import NIOCore
 
@@ -75,7 +76,10 @@ func serve() async throws {
         tokens[caller] = try await services.accounts.login(email: email, password: password, client: "fuzz").token
     }
     let bearer = tokens
-    let app = try! buildHospitalApplication(configuration: .init(port: 0), services: services)
+    // Errors only: an access-log line per input would cost more than the request.
+    var quiet = Logger(label: "fuzz")
+    quiet.logLevel = .error
+    let app = try! buildHospitalApplication(configuration: .init(port: 0), services: services, logger: quiet)
     try await app.test(.router) { client in
         for _ in 0..<inputsPerServer {
             guard let job = await queue.next() else { return }

@@ -4,6 +4,7 @@ import Foundation
 import FuzzDriver
 import Hospital
 import Hummingbird
+import Logging
 import HummingbirdTesting
 import NIOCore
 
@@ -73,7 +74,10 @@ func serve() async throws {
         sessions[caller] = try await services.accounts.login(email: email, password: password, client: "fuzz", kind: .portal).token
     }
     let cookies = sessions
-    let app = try buildHospitalApplication(configuration: .init(port: 0), services: services)
+    // Errors only: an access-log line per input would cost more than the request.
+    var quiet = Logger(label: "fuzz")
+    quiet.logLevel = .error
+    let app = try buildHospitalApplication(configuration: .init(port: 0), services: services, logger: quiet)
     try await app.test(.router) { client in
         var tokens: [Caller: String] = [:]
         for caller in [Caller.doctor, .patient] {
