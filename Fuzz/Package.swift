@@ -46,7 +46,8 @@ let package = Package(
             dependencies: [
                 "FuzzDriver", .product(name: "Hospital", package: "chainvault"), .product(name: "ChunkChain", package: "chainvault"),
                 .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HummingbirdTesting", package: "hummingbird"),
-                .product(name: "NIOCore", package: "swift-nio"), .product(name: "Crypto", package: "swift-crypto"), .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
             ]),
         // The YAML configuration file.
         .executableTarget(
@@ -58,7 +59,8 @@ let package = Package(
             dependencies: [
                 "FuzzDriver", .product(name: "Hospital", package: "chainvault"), .product(name: "ChunkChain", package: "chainvault"),
                 .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HummingbirdTesting", package: "hummingbird"),
-                .product(name: "NIOCore", package: "swift-nio"), .product(name: "Crypto", package: "swift-crypto"), .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
             ]),
     ]
 )

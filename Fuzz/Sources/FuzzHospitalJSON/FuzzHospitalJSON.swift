@@ -4,8 +4,8 @@ import Foundation
 import FuzzDriver
 import Hospital
 import Hummingbird
-import Logging
 import HummingbirdTesting
+import Logging
 import NIOCore
 
 /// The hospital's JSON bodies through its real router, over an in-memory database: the first byte of
