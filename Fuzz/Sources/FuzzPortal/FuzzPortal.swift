@@ -23,6 +23,8 @@ enum Caller: Sendable { case nobody, doctor, patient }
 let forms: [(path: String, caller: Caller)] = [
     ("/login", .nobody), ("/register", .nobody), ("/register/doctor", .nobody), ("/slots/2/book", .patient),
     ("/calendar/slots", .doctor), ("/access/requests/1", .doctor), ("/appointments/1/cancel", .patient), ("/logout", .patient),
+    ("/login/code", .nobody), ("/profile/two-step/confirm", .patient), ("/profile/two-step/disable", .patient),
+    ("/calendar/slots/1/cancel", .doctor), ("/password/forgot", .nobody),
 ]
 
 struct Job: Sendable {
