@@ -191,6 +191,18 @@ def test_the_whole_journey(browser, hospital, tmp_path):
     (report_mail,) = outbox_mails(hospital.data, "new_report", "ada@example.org")
     assert report_mail["Subject"] == "A new report is in your record"
     assert "Dr Carla Heart added a report" in report_mail.get_content() and "Cardiology" not in report_mail.get_content()
+
+    # axe-core finds no violation on any page each of them used.
+    from axe_playwright_python.sync_playwright import Axe
+    axe = Axe()
+    for page, paths in ((patient, ["/dashboard", "/doctors", "/appointments", "/reports", "/consent", "/history", "/profile"]),
+                        (doctor, ["/dashboard", "/calendar", "/calendar?view=day", "/access", "/reports", "/profile"]),
+                        (admin, ["/dashboard", "/admin/accounts", "/admin/audit", "/profile"]),
+                        (second, ["/access", f"/access/requests/{request_id}", "/calendar"])):
+        for path in paths:
+            page.goto(path)
+            results = axe.run(page)
+            assert results.violations_count == 0, f"{path}: {results.generate_report()}"
     for page in (doctor, admin, patient, second):
         assert not page.errors, page.errors
 
