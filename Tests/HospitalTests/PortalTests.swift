@@ -308,3 +308,19 @@ func portalPatient(_ email: String = "ada@example.org", name: String = "Ada Pati
         }
     }
 }
+
+@Suite struct PortalSearchTests {
+    @Test func aSearchFormsPlusIsASpaceAndAnEncodedPlusAPlus() async throws {
+        let fixture = try HospitalFixture()
+        _ = try await fixture.accounts.createStaff(
+            .init(
+                role: .doctor, name: "Dr Keys", email: "k@example.org", password: "a long doctor password",
+                specialization: "Sports Medicine"))
+        try await fixture.app().test(.router) { client in
+            let found = try await client.execute(uri: "/doctors?specialization=sports+medicine&name=", method: .get)
+            #expect(found.text.contains("Dr Keys"))
+            let none = try await client.execute(uri: "/doctors?specialization=sports%2Bmedicine", method: .get)
+            #expect(!none.text.contains("Dr Keys"))
+        }
+    }
+}

@@ -211,3 +211,55 @@ def test_two_step_sign_in_is_set_up_from_the_profile_and_asked_for_after_the_pas
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url("**/profile")
     assert page.get_by_text("Two-step sign-in is on").is_visible()
+
+
+def tab_to(page, text, limit=80):
+    """Presses Tab until the focused element's text, label or aria-label contains `text`."""
+    seen = []
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        focused = page.evaluate("""() => { const e = document.activeElement;
+            return [e.innerText || '', e.getAttribute('aria-label') || '', e.labels && e.labels[0] ? e.labels[0].innerText : ''].join(' | '); }""")
+        if text in focused:
+            return
+        seen.append(focused)
+    raise AssertionError(f"Tab never reached {text!r} on {page.url}: {seen[:30]}")
+
+
+def test_booking_works_from_the_keyboard_alone(server, page):
+    import datetime
+    import json
+    import urllib.request
+    email = f"keys-doctor-{uuid.uuid4().hex[:8]}@example.org"
+    name = f"Dr Keys {uuid.uuid4().hex[:4]}"
+    subprocess.run([BIN, "hospital", "add-doctor", "--data", str(server.data), "--name", name, "--specialization", "Keyboard Medicine",
+                    email], input="a long doctor password\n", text=True, check=True, capture_output=True)
+
+    def api(path, body, token=None):
+        request = urllib.request.Request(server.portal.rstrip("/") + path, data=json.dumps(body).encode(), method="POST",
+                                         headers={"Content-Type": "application/json",
+                                                  **({"Authorization": f"Bearer {token}"} if token else {})})
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.loads(response.read())
+    token = api("/api/sessions", {"email": email, "password": "a long doctor password"})["token"]
+    start = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=1)).replace(minute=0, second=0, microsecond=0)
+    api("/api/slots", {"startsAt": start.strftime("%Y-%m-%dT%H:%M:%SZ"), "durationMinutes": 20}, token)
+
+    register(page, f"keys-patient-{uuid.uuid4().hex[:8]}@example.org")
+    page.goto("/doctors")
+    tab_to(page, "Specialization")
+    page.keyboard.type("Keyboard Medicine")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/doctors?*")
+    tab_to(page, name)
+    page.keyboard.press("Enter")
+    page.get_by_role("heading", name=name).wait_for()
+    tab_to(page, "Book")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/slots/*/book")
+    tab_to(page, "Reason for your visit")
+    page.keyboard.type("Typed without a mouse")
+    tab_to(page, "Book this appointment")
+    page.keyboard.press("Enter")
+    page.get_by_text("Your appointment is booked.").wait_for()
+    assert "Typed without a mouse" in page.locator("main").inner_text()

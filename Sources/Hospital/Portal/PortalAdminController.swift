@@ -31,7 +31,7 @@ struct PortalAdminController: Sendable {
         -> [String: Any]
     {
         let query = request.uri.queryParameters
-        let search = String((query.get("search") ?? "").prefix(100))
+        let search = String(PortalForm.query(request)["search"].prefix(100))
         let role = query.get("role").flatMap { Role(rawValue: String($0)) }
         let status = query.get("status").flatMap { AccountStatus(rawValue: String($0)) }
         let token = context.portal.formToken
@@ -127,8 +127,9 @@ struct PortalAdminController: Sendable {
     func filter(_ request: Request) -> AuditLedger.Filter {
         let query = request.uri.queryParameters
         var filter = AuditLedger.Filter()
-        filter.patient = String((query.get("patient") ?? "").prefix(100))
-        filter.actor = String((query.get("actor") ?? "").prefix(100))
+        let typed = PortalForm.query(request)
+        filter.patient = String(typed["patient"].prefix(100))
+        filter.actor = String(typed["actor"].prefix(100))
         filter.action = query.get("action").flatMap { AuditAction(rawValue: String($0)) }
         filter.outcome = query.get("outcome").flatMap { AuditOutcome(rawValue: String($0)) }
         filter.from = query.get("from").flatMap { pages.startOfDay(String($0)) }

@@ -287,8 +287,9 @@ struct PortalController: Sendable {
     // MARK: Doctors
 
     @Sendable func doctors(_ request: Request, context: HospitalRequestContext) async throws -> Response {
-        let specialization = String((request.uri.queryParameters.get("specialization") ?? "").prefix(100))
-        let name = String((request.uri.queryParameters.get("name") ?? "").prefix(100))
+        let typed = PortalForm.query(request)
+        let specialization = String(typed["specialization"].prefix(100))
+        let name = String(typed["name"].prefix(100))
         let found = try await services.scheduling.searchDoctors(specialization: specialization)
             .filter { name.isEmpty || $0.name.localizedCaseInsensitiveContains(name) }
             .map { ["id": "\($0.id ?? 0)", "name": $0.name, "specialization": $0.specialization ?? ""] }

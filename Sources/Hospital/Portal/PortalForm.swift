@@ -13,6 +13,12 @@ struct PortalForm: Sendable {
 
     subscript(_ name: String) -> String { fields[name] ?? "" }
 
+    /// The fields of a search form sent with GET: the query decoded as a form, so that the `+` a browser
+    /// sends for a space is one (the URI's own decoding keeps it a `+`). A malformed query is no filter.
+    static func query(_ request: Request) -> PortalForm {
+        (try? parse(Array((request.uri.query ?? "").utf8))) ?? PortalForm(fields: [:])
+    }
+
     /// Reads and checks the form of `request`.
     /// - Throws: ``PortalError`` `formExpired` when the token is missing or wrong, `tooLarge`,
     ///   `malformedForm`.
