@@ -60,20 +60,30 @@ public struct MailQueue: Service {
                 while (try? await Task.sleep(for: interval)) != nil { doorbell.ring() }
             }
             await cancelWhenGracefulShutdown {
-                await round()
-                for await _ in doorbell.rings { await round() }
+                // A bell rung by a commit delivers; the outbox is swept at most once an interval, not
+                // on every booking.
+                var swept: Int64?
+                doorbell.ring()  // a first round at start-up
+                for await _ in doorbell.rings {
+                    let now = clock()
+                    let sweep = swept.map { now - $0 >= interval.components.seconds } ?? true
+                    if sweep { swept = now }
+                    await round(sweeping: sweep)
+                }
             }
             group.cancelAll()
         }
     }
 
-    /// Delivers what is due, then sweeps the outbox; failures are logged and retried later.
-    func round() async {
+    /// Delivers what is due, then sweeps the outbox (unless `sweeping` is false); failures are logged and
+    /// retried later.
+    func round(sweeping: Bool = true) async {
         do {
             while try await deliverDue() == Self.batch {}
         } catch {
             logger.error("reading the mail queue failed", metadata: ["error": "\(error)"])
         }
+        guard sweeping else { return }
         do {
             try await sweepOutbox()
         } catch {
