@@ -48,7 +48,7 @@ public struct Notices: Sendable {
         words["site"] = portal.siteName
         words["link"] = portal.link(path)
         if let time { words["time"] = "\(Times.readable(time, zone: zone)) (\(zone.identifier))" }
-        func text(_ key: String) -> String { Self.fill(strings[key] ?? key, with: words) }
+        func text(_ key: String) -> String { Catalogues.fill(strings[key] ?? key, with: words) }
         try db.execute(
             sql: """
                 INSERT INTO mailQueue (kind, userId, toName, toAddress, subject, body, createdAt, attempts, nextAttemptAt)
@@ -59,20 +59,6 @@ public struct Notices: Sendable {
                 now, now,
             ])
         db.afterNextTransaction(onCommit: { [doorbell] _ in doorbell.ring() })
-    }
-
-    /// `template` with each `{word}` replaced by its value, in one pass: a value is never read again, so
-    /// a name like `{link}` stays as typed.
-    static func fill(_ template: String, with words: [String: String]) -> String {
-        var result = ""
-        var rest = template[...]
-        while let open = rest.firstIndex(of: "{"), let close = rest[open...].firstIndex(of: "}") {
-            result += rest[..<open]
-            let word = String(rest[rest.index(after: open)..<close])
-            result += words[word] ?? "{\(word)}"
-            rest = rest[rest.index(after: close)...]
-        }
-        return result + rest
     }
 }
 

@@ -23,8 +23,8 @@ import Testing
     }
 
     @Test func wordsAreFilledInOnePassSoATypedNameStaysAsTyped() {
-        #expect(Notices.fill("Dear {name}, see {link}.", with: ["name": "{link}", "link": "/x"]) == "Dear {link}, see /x.")
-        #expect(Notices.fill("{unknown} {name", with: ["name": "n"]) == "{unknown} {name")
+        #expect(Catalogues.fill("Dear {name}, see {link}.", with: ["name": "{link}", "link": "/x"]) == "Dear {link}, see /x.")
+        #expect(Catalogues.fill("{unknown} {name", with: ["name": "n"]) == "{unknown} {name")
     }
 
     @Test func bookingsAndReportsQueueTheirMailInTheirOwnTransactionAndTheQueueHandsItOn() async throws {

@@ -155,11 +155,10 @@ struct PortalAdminController: Sendable {
         let intact: Bool
         switch try await AuditLedger.verify(services.database) {
         case .intact(let count):
-            verification = pages.string("ledger_intact", request: request).replacingOccurrences(of: "{count}", with: "\(count)")
+            verification = pages.string("ledger_intact", request: request, filling: ["count": "\(count)"])
             intact = true
         case .broken(let id, let reason):
-            verification = pages.string("ledger_broken", request: request).replacingOccurrences(of: "{id}", with: "\(id)")
-                .replacingOccurrences(of: "{reason}", with: reason)
+            verification = pages.string("ledger_broken", request: request, filling: ["id": "\(id)", "reason": reason])
             intact = false
         }
         let query = request.uri.query ?? ""

@@ -137,7 +137,7 @@ struct PortalCareController: Sendable {
                 default: pages.string("repeat_weekly", request: request)
                 }
             return [
-                "value": choice.value, "label": label.replacingOccurrences(of: "{count}", with: "\(choice.count)"),
+                "value": choice.value, "label": Catalogues.fill(label, with: ["count": "\(choice.count)"]),
                 "selected": choice.value == repeatValue,
             ]
         }

@@ -23,7 +23,7 @@ struct PortalConsentController: Sendable {
     /// Time left until `expiry`, in whole minutes (at least 1 while any remains).
     func left(_ expiry: Int64, request: Request) -> String {
         let minutes = max(0, (expiry - clock() + 59) / 60)
-        return pages.string("minutes_left", request: request).replacingOccurrences(of: "{minutes}", with: "\(minutes)")
+        return pages.string("minutes_left", request: request, filling: ["minutes": "\(minutes)"])
     }
 
     // MARK: Doctors
@@ -75,7 +75,7 @@ struct PortalConsentController: Sendable {
         ]
         if record.status != .pending || record.expiresAt <= clock() {
             let status = pages.string(record.status == .pending ? "request_void" : "request_\(record.status.rawValue)", request: request)
-            values["closed"] = pages.string("request_closed", request: request).replacingOccurrences(of: "{status}", with: status)
+            values["closed"] = pages.string("request_closed", request: request, filling: ["status": status])
         }
         if let problem { values["problem"] = problem }
         values["notice"] = notice(request)

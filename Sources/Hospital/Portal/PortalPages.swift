@@ -71,9 +71,9 @@ struct PortalPages: Sendable {
             body: .init(byteBuffer: ByteBuffer(string: html)))
     }
 
-    /// A string of the reader's language.
-    func string(_ key: String, request: Request) -> String {
-        catalogues.strings(catalogues.language(for: request.headers[.acceptLanguage]))[key] ?? key
+    /// A string of the reader's language, its `{words}` filled in (``Catalogues/fill(_:with:)``).
+    func string(_ key: String, request: Request, filling words: [String: String] = [:]) -> String {
+        Catalogues.fill(catalogues.strings(catalogues.language(for: request.headers[.acceptLanguage]))[key] ?? key, with: words)
     }
 
     /// The signed-in person's time zone, for the request being served (set by the session middleware).
@@ -97,12 +97,12 @@ struct PortalPages: Sendable {
     func notice(_ request: Request, keys: [String: String]) -> String? {
         guard let done = request.uri.queryParameters.get("done"), let key = keys[String(done)] else { return nil }
         let count = request.uri.queryParameters.get("count").flatMap { Int($0) }.map { min(max($0, 0), 100) } ?? 1
-        return string(key, request: request).replacingOccurrences(of: "{count}", with: "\(count)")
+        return string(key, request: request, filling: ["count": "\(count)"])
     }
 
     /// "Too many attempts, wait N seconds" in the reader's language.
     func throttled(_ seconds: Int, request: Request) -> String {
-        string("throttled", request: request).replacingOccurrences(of: "{seconds}", with: "\(seconds)")
+        string("throttled", request: request, filling: ["seconds": "\(seconds)"])
     }
 
     /// The start of a day (`YYYY-MM-DD`) in the portal's zone, in seconds since 1970; nil when not a date.
@@ -134,6 +134,20 @@ struct Catalogues: Sendable {
 
     init() throws {
         byLanguage = ["en": try JSONDecoder().decode([String: String].self, from: Data(PackageResources.en_json))]
+    }
+
+    /// A catalogue string (`template`) with each `{word}` replaced by its value, in one pass: a value is never read again, so
+    /// a name like `{link}` stays as typed.
+    static func fill(_ template: String, with words: [String: String]) -> String {
+        var result = ""
+        var rest = template[...]
+        while let open = rest.firstIndex(of: "{"), let close = rest[open...].firstIndex(of: "}") {
+            result += rest[..<open]
+            let word = String(rest[rest.index(after: open)..<close])
+            result += words[word] ?? "{\(word)}"
+            rest = rest[rest.index(after: close)...]
+        }
+        return result + rest
     }
 
     func strings(_ language: String) -> [String: String] { byLanguage[language] ?? byLanguage[Self.fallback] ?? [:] }

@@ -48,7 +48,7 @@ struct PortalSecondFactorController: Sendable {
             }
             let message =
                 error.retryAfter.map { pages.throttled($0, request: request) }
-                ?? pages.string("wrong_second_step", request: request).replacingOccurrences(of: "{count}", with: "\(left)")
+                ?? pages.string("wrong_second_step", request: request, filling: ["count": "\(left)"])
             var response = codePage(
                 challenge: challenge, next: next, error: message, status: error.status, request: request, context: context)
             if let retryAfter = error.retryAfter { response.headers[.retryAfter] = String(retryAfter) }
