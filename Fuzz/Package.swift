@@ -18,6 +18,15 @@ let package = Package(
     targets: [
         // libFuzzer's driver entry, shared by every target.
         .target(name: "FuzzDriver"),
+        // A router client for the stateful targets (the hospital's JSON API, the portal): one testing
+        // channel per server rather than one per request.
+        .target(
+            name: "FuzzRouter",
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"), .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"), .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         // SigV4: the Authorization header and presigned query parsers, the canonical request builder.
         .executableTarget(
             name: "FuzzSigV4",
@@ -45,7 +54,7 @@ let package = Package(
             name: "FuzzPortal",
             dependencies: [
                 "FuzzDriver", .product(name: "Hospital", package: "chainvault"), .product(name: "ChunkChain", package: "chainvault"),
-                .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HummingbirdTesting", package: "hummingbird"),
+                "FuzzRouter", .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
@@ -58,7 +67,7 @@ let package = Package(
             name: "FuzzHospitalJSON",
             dependencies: [
                 "FuzzDriver", .product(name: "Hospital", package: "chainvault"), .product(name: "ChunkChain", package: "chainvault"),
-                .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HummingbirdTesting", package: "hummingbird"),
+                "FuzzRouter", .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ]),

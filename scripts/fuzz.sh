@@ -16,8 +16,9 @@ for target in "${TARGETS[@]}"; do
     findings=".build-fuzz/findings/$target"
     mkdir -p "$work" "$findings"
     started=$(date +%s)
-    # The hospital and portal targets keep one server (database, sessions, ledger) for the whole run: what they hold
-    # between inputs is state, not a leak, so leak detection is off there alone.
+    # The hospital and portal targets keep a server (database, sessions, ledger) across 5 000 inputs: what it holds
+    # between inputs is state, not a leak, so leak detection is off there alone (memory stays flat over a run:
+    # RELIABILITY.md).
     # They also free a whole server's worth of memory every few thousand inputs: ASan hands freed memory
     # back to the system (it keeps it by default, and the process's RSS then climbs to libFuzzer's limit
     # with nothing leaked) and keeps a smaller quarantine.

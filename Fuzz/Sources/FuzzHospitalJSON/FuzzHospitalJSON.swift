@@ -2,9 +2,9 @@ import ChunkChain
 import Crypto
 import Foundation
 import FuzzDriver
+import FuzzRouter
 import Hospital
 import Hummingbird
-import HummingbirdTesting
 import Logging
 import NIOCore
 
@@ -57,7 +57,7 @@ func makeServices() throws -> HospitalServices {
 
 let queue = JobQueue(jobs.stream)
 
-/// Serves the jobs on a router test client, a fresh server (database, sessions, ledger) every
+/// Serves the jobs on a router client, a fresh server (database, sessions, ledger) every
 /// ``inputsPerServer`` jobs.
 let server = Task {
     while true { try await serve() }
@@ -80,7 +80,7 @@ func serve() async throws {
     var quiet = Logger(label: "fuzz")
     quiet.logLevel = .error
     let app = try! buildHospitalApplication(configuration: .init(port: 0), services: services, logger: quiet)
-    try await app.test(.router) { client in
+    try await withRouterClient(app) { client in
         for _ in 0..<inputsPerServer {
             guard let job = await queue.next() else { return }
             let route = routes[job.route % routes.count]

@@ -2,9 +2,9 @@ import ChunkChain
 import Crypto
 import Foundation
 import FuzzDriver
+import FuzzRouter
 import Hospital
 import Hummingbird
-import HummingbirdTesting
 import Logging
 import NIOCore
 
@@ -48,7 +48,7 @@ func headerValue(_ bytes: ArraySlice<UInt8>) -> String {
 
 let queue = JobQueue(jobs.stream)
 
-/// Serves the jobs on a router test client, a fresh server (database, sessions, ledger) every
+/// Serves the jobs on a router client, a fresh server (database, sessions, ledger) every
 /// ``inputsPerServer`` jobs.
 let server = Task {
     while true { try await serve() }
@@ -80,7 +80,7 @@ func serve() async throws {
     var quiet = Logger(label: "fuzz")
     quiet.logLevel = .error
     let app = try buildHospitalApplication(configuration: .init(port: 0), services: services, logger: quiet)
-    try await app.test(.router) { client in
+    try await withRouterClient(app) { client in
         var tokens: [Caller: String] = [:]
         for caller in [Caller.doctor, .patient] {
             let page = try await client.execute(
