@@ -56,6 +56,7 @@ extension BucketStore {
         let recordPath = bucketRecordPath(name)
         let metadataPath = metadataBucketPath(name)
         let uploadsPath = uploadsPath(name)
+        let reservedPath = reservedBucketPath(name)
         let root = self.root
         try await blocking { () throws(StorageError) in
             let path = try self.existingBucketPath(name)
@@ -64,6 +65,8 @@ extension BucketStore {
                 if try FileOperations.status(uploadsPath + "/" + entry.name + "/completed.json") == nil { throw .bucketNotEmpty(name) }
             }
             // Only empty folders may remain; removing them bottom-up fails if a file appears meanwhile.
+            // Reserved keys first: the bucket's own folder is the claim on its name.
+            if try FileOperations.status(reservedPath) != nil, try !Self.removeEmptyTree(reservedPath) { throw .bucketNotEmpty(name) }
             guard try Self.removeEmptyTree(path) else { throw .bucketNotEmpty(name) }
             try FileOperations.syncDirectory(root)
             try FileOperations.removeFile(recordPath)

@@ -3,7 +3,7 @@ extension BucketStore {
     /// How much a bucket holds.
     public struct BucketUsage: Sendable, Equatable {
         public var bucket: String
-        /// Objects (plain files under the bucket's folder).
+        /// Objects (plain files under the bucket's folder, and its reserved keys).
         public var objects: Int
         /// Their bytes.
         public var bytes: Int64
@@ -17,8 +17,12 @@ extension BucketStore {
         var result: [BucketUsage] = []
         for bucket in try await listBuckets() {
             let uploads = (try? await listMultipartUploads(bucket: bucket.name).count) ?? 0
-            let path = bucketPath(bucket.name)
-            let (objects, bytes) = try await blocking { () throws(StorageError) in try Self.countFiles(under: path) }
+            let paths = [bucketPath(bucket.name), reservedBucketPath(bucket.name)]
+            let (objects, bytes) = try await blocking { () throws(StorageError) in
+                try paths.map { path throws(StorageError) in try Self.countFiles(under: path) }.reduce((0, 0)) {
+                    ($0.0 + $1.0, $0.1 + $1.1)
+                }
+            }
             result.append(BucketUsage(bucket: bucket.name, objects: objects, bytes: bytes, openUploads: uploads))
         }
         return result

@@ -46,9 +46,9 @@ extension BucketStore {
         try await blocking { () throws(StorageError) in
             do throws(StorageError) {
                 let bucketPath = try self.existingBucketPath(staged.bucket)
-                try Self.checkPlacement(bucketPath: bucketPath, key: staged.objectKey, bucket: staged.bucket)
-                try FileOperations.makeDirectories(base: bucketPath, relative: Array(staged.objectKey.segments.dropLast()))
-                try FileOperations.rename(staged.temporaryPath, bucketPath + "/" + staged.objectKey.relativePath)
+                // The name becomes durable with the bucket directory's next sync (a reserved key's at once).
+                _ = try self.place(
+                    staged.temporaryPath, bucketPath: bucketPath, bucket: staged.bucket, key: staged.objectKey, syncingDirectory: false)
             } catch {
                 _ = try? FileOperations.removeFile(staged.temporaryPath)
                 throw error
@@ -72,9 +72,10 @@ extension BucketStore {
     public func readObjectPrefix(bucket: String, key: String, count: Int) async throws(StorageError) -> [UInt8]? {
         guard let objectKey = try? Self.lookupKey(bucket: bucket, key: key) else { return nil }
         return try await blocking { () throws(StorageError) in
-            let bucketPath = try self.existingBucketPath(bucket)
-            guard (try? Self.existingObject(bucketPath: bucketPath, key: objectKey, bucket: bucket)) != nil else { return nil }
-            return try FileOperations.readPrefix(bucketPath + "/" + objectKey.relativePath, count: count)
+            guard let path = try self.locate(bucketPath: try self.existingBucketPath(bucket), bucket: bucket, key: objectKey) else {
+                return nil
+            }
+            return try FileOperations.readPrefix(path, count: count)
         }
     }
 }

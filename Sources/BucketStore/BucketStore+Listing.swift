@@ -27,20 +27,24 @@ public struct ListPage: Sendable, Equatable {
 }
 
 extension BucketStore {
-    /// Lists a bucket's objects in key order.
+    /// Lists a bucket's objects in key order: its plain files and its reserved keys (``ObjectKey``), merged.
     /// - Throws: ``StorageError/noSuchBucket(_:)``, ``StorageError/io(operation:path:errno:)``.
     public func listObjects(bucket: String, _ request: ListRequest) async throws(StorageError) -> ListPage {
-        try await blocking { () throws(StorageError) in
+        let reservedPath = reservedBucketPath(bucket)
+        return try await blocking { () throws(StorageError) in
             let bucketPath = try self.existingBucketPath(bucket)
             guard request.maxKeys > 0 else { return ListPage(objects: [], commonPrefixes: [], isTruncated: false, lastItem: nil) }
-            var walker = ListWalker(request: request)
-            try walker.visit(directory: bucketPath, keyPrefix: "")
-            let truncated = walker.items.count > request.maxKeys
-            let items = walker.items.prefix(request.maxKeys)
+            var plain = ListWalker(request: request)
+            try plain.visit(directory: bucketPath, keyPrefix: "")
+            var reserved = ListWalker(request: request)
+            try reserved.visitReserved(directory: reservedPath)
+            let merged = ListWalker.merge(plain.items, reserved.items)
+            let truncated = merged.count > request.maxKeys
+            let items = merged.prefix(request.maxKeys)
             var page = ListPage(objects: [], commonPrefixes: [], isTruncated: truncated, lastItem: nil)
             for item in items {
                 switch item {
-                case .object(let key, let path, _):
+                case .object(let key, let path):
                     // An object deleted since the walk found it is left out.
                     if let info = try self.info(bucket: bucket, key: key, path: path) { page.objects.append(info) }
                     page.lastItem = key
@@ -57,8 +61,16 @@ extension BucketStore {
 /// Walks a bucket directory in S3 key order, pruning subtrees that cannot contribute.
 struct ListWalker {
     enum Item {
-        case object(key: String, path: String, status: FileOperations.Status)
+        case object(key: String, path: String)
         case commonPrefix(String)
+
+        /// What the item sorts by: its key or its prefix.
+        var name: String {
+            switch self {
+            case .object(let key, _): key
+            case .commonPrefix(let prefix): prefix
+            }
+        }
     }
 
     let request: ListRequest
@@ -121,16 +133,70 @@ struct ListWalker {
                 }
                 try visit(directory: path, keyPrefix: key)
             } else {
-                guard Self.starts(key, with: request.prefix) else { continue }
-                if let start = request.startAfter, !Self.precedes(start, key) { continue }
-                if let prefix = commonPrefix(of: key) {
-                    emit(commonPrefix: prefix)
-                    continue
-                }
-                guard let status = try FileOperations.status(path), status.isRegular else { continue }
-                items.append(.object(key: key, path: path, status: status))
+                offer(key: key, path: path)
             }
         }
+    }
+
+    /// Takes the object `key` at `path` into the listing, as itself or rolled into its common prefix,
+    /// when it is in range. Keys must come in S3 order.
+    private mutating func offer(key: String, path: String) {
+        guard Self.starts(key, with: request.prefix) else { return }
+        if let start = request.startAfter, !Self.precedes(start, key) { return }
+        if let prefix = commonPrefix(of: key) {
+            emit(commonPrefix: prefix)
+            return
+        }
+        items.append(.object(key: key, path: path))
+    }
+
+    /// Walks a bucket's reserved keys (`.chainvault/keys/<bucket>`): folders named by hex digits of the
+    /// key, `object` in the last. Hex digits sort as the bytes they encode, and a folder's own `object`
+    /// (the shorter key) before its subfolders, so the walk meets keys in S3 order.
+    mutating func visitReserved(directory: String) throws(StorageError) {
+        try visitReserved(
+            directory: directory, digits: "", prefixDigits: ObjectKey.hex(request.prefix.utf8),
+            startDigits: request.startAfter.map { ObjectKey.hex($0.utf8) })
+    }
+
+    private mutating func visitReserved(directory: String, digits: String, prefixDigits: String, startDigits: String?) throws(StorageError)
+    {
+        guard let entries = try FileOperations.entries(directory) else { return }
+        if entries.contains(where: { $0.name == ObjectKey.reservedFileName && $0.kind == .file }),
+            let key = ObjectKey.reservedKey(hexDigits: digits)
+        {
+            offer(key: key, path: directory + "/" + ObjectKey.reservedFileName)
+        }
+        for entry in entries.filter({ $0.kind == .directory }).sorted(by: { Self.precedes($0.name, $1.name) }) {
+            if isFull { return }
+            let folder = digits + entry.name
+            // Every key below starts with the folder's bytes: skip folders outside the prefix, or wholly before start-after.
+            guard Self.starts(folder, with: prefixDigits) || Self.starts(prefixDigits, with: folder) else { continue }
+            if let startDigits, !Self.precedes(startDigits, folder), !Self.starts(startDigits, with: folder) { continue }
+            try visitReserved(directory: directory + "/" + entry.name, digits: folder, prefixDigits: prefixDigits, startDigits: startDigits)
+        }
+    }
+
+    /// Two walks' items as one list in S3 order. A common prefix both found is listed once; a key in both
+    /// places (a crash between a plain write and the removal of its reserved copy) is the plain file.
+    static func merge(_ plain: [Item], _ reserved: [Item]) -> [Item] {
+        var result: [Item] = []
+        result.reserveCapacity(plain.count + reserved.count)
+        var (i, j) = (0, 0)
+        while i < plain.count || j < reserved.count {
+            if j == reserved.count || (i < plain.count && precedes(plain[i].name, reserved[j].name)) {
+                result.append(plain[i])
+                i += 1
+            } else if i == plain.count || precedes(reserved[j].name, plain[i].name) {
+                result.append(reserved[j])
+                j += 1
+            } else {
+                result.append(plain[i])
+                i += 1
+                j += 1
+            }
+        }
+        return result
     }
 
     /// Whether a folder tree holds at least one object (empty folders are not listed).

@@ -178,12 +178,14 @@ extension BucketStore {
     /// A repeated completion with the same parts returns the object it published the first time.
     /// - Parameter parts: Part numbers with the ETags the client got for them, in the client's order.
     /// - Returns: The object, with the multipart ETag `<md5 of the part MD5s>-<part count>`.
-    /// - Throws: ``StorageError`` `noSuchUpload`, `invalidPartOrder`, `invalidPart`, `entityTooSmall`, `io`.
+    /// - Throws: ``StorageError`` `noSuchUpload`, `invalidPartOrder`, `invalidPart`, `entityTooSmall`,
+    ///   `preconditionFailed` / `noSuchKey` / `conditionalRequestConflict` when `condition` fails, `io`.
     public func completeMultipartUpload(
         bucket: String,
         key: String,
         uploadId: String,
-        parts requested: [(partNumber: Int, etag: String)]
+        parts requested: [(partNumber: Int, etag: String)],
+        condition: WriteCondition = .none
     ) async throws -> ObjectInfo {
         let path = try uploadPath(bucket: bucket, uploadId: uploadId)
         let partList = requested.map { "\($0.partNumber):\(Self.unquote($0.etag))" }
@@ -202,6 +204,10 @@ extension BucketStore {
             )
         }
         let upload = try await multipartUpload(bucket: bucket, key: key, uploadId: uploadId)
+        let objectKey = try ObjectKey(key)
+        try await blocking { () throws(StorageError) in
+            try self.check(condition, bucketPath: try self.existingBucketPath(bucket), bucket: bucket, key: objectKey)
+        }
         guard !requested.isEmpty else { throw StorageError.invalidPartOrder }
         for (previous, next) in zip(requested, requested.dropFirst()) where next.partNumber <= previous.partNumber {
             throw StorageError.invalidPartOrder
@@ -230,7 +236,7 @@ extension BucketStore {
                 try Self.concatenate(chosen.map { path + "/" + Self.partName($0.partNumber) }, into: temporary)
             }
             let info = try await publish(
-                temporary: temporary, bucket: bucket, key: try ObjectKey(key), etag: etag, attributes: upload.attributes)
+                temporary: temporary, bucket: bucket, key: objectKey, condition: condition, etag: etag, attributes: upload.attributes)
             let completed = CompletedUpload(
                 parts: partList,
                 info: .init(size: info.size, modificationNanos: info.modificationNanos, etag: etag)

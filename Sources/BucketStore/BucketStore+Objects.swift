@@ -16,19 +16,21 @@ extension BucketStore {
     ///
     /// - Parameters:
     ///   - bucket: The bucket name.
-    ///   - key: The object key (see ``ObjectKey`` for the rule).
+    ///   - key: The object key (see ``ObjectKey`` for where it is stored).
+    ///   - condition: What the replaced object must be, decided atomically with the write.
     ///   - attributes: Content type, user metadata and checksums to keep with the object.
     ///   - body: The bytes.
     /// - Returns: The stored object's info (size, ETag, time).
-    /// - Throws: ``StorageError`` (`noSuchBucket`, key errors, `parentIsObject`, `objectExistsAsPrefix`,
-    ///   `insufficientStorage`, `io`) or whatever `body` throws.
+    /// - Throws: ``StorageError`` (`noSuchBucket`, key errors, `preconditionFailed`, `noSuchKey` for a
+    ///   failed If-Match, `insufficientStorage`, `io`) or whatever `body` throws.
     public func putObject<Body: AsyncSequence>(
         bucket: String,
         key: String,
+        condition: WriteCondition = .none,
         attributes: ObjectAttributes,
         body: Body
     ) async throws -> ObjectInfo where Body.Element == ByteBuffer {
-        try await putObject(bucket: bucket, key: key, attributes: { attributes }, body: body)
+        try await putObject(bucket: bucket, key: key, condition: condition, attributes: { attributes }, body: body)
     }
 
     /// Stores an object whose attributes are known only once the body ended (a checksum sent in an
@@ -36,15 +38,19 @@ extension BucketStore {
     public func putObject<Body: AsyncSequence>(
         bucket: String,
         key: String,
+        condition: WriteCondition = .none,
         attributes: @Sendable () -> ObjectAttributes,
         body: Body
     ) async throws -> ObjectInfo where Body.Element == ByteBuffer {
         let objectKey = try ObjectKey(key)
+        // A condition that already fails is answered before the body is read; it is decided again,
+        // atomically, when the object is published.
         try await blocking { () throws(StorageError) in
-            try Self.checkPlacement(bucketPath: try self.existingBucketPath(bucket), key: objectKey, bucket: bucket)
+            try self.check(condition, bucketPath: try self.existingBucketPath(bucket), bucket: bucket, key: objectKey)
         }
         return try await withStagedBody(body, bucket: bucket, key: key) { temporary, etag in
-            try await publish(temporary: temporary, bucket: bucket, key: objectKey, etag: etag, attributes: attributes())
+            try await publish(
+                temporary: temporary, bucket: bucket, key: objectKey, condition: condition, etag: etag, attributes: attributes())
         }
     }
 
@@ -93,11 +99,15 @@ extension BucketStore {
     }
 
     /// Moves a finished temporary file under its key, durably: its metadata is set on the file as an
-    /// extended attribute (``MetadataAttribute``), the file fsynced, renamed, and its directory fsynced.
+    /// extended attribute (``MetadataAttribute``), the file fsynced, renamed (``place(_:bucketPath:bucket:key:)``),
+    /// and its directory fsynced. `condition` is checked again under the key's lock, just before the rename:
+    /// the caller checked it when the request began, so failing now means a concurrent write won
+    /// (``StorageError/conditionalRequestConflict(bucket:key:)``).
     func publish(
         temporary: String,
         bucket: String,
         key: ObjectKey,
+        condition: WriteCondition = .none,
         etag: String,
         attributes: ObjectAttributes
     ) async throws -> ObjectInfo {
@@ -115,20 +125,12 @@ extension BucketStore {
         return try await locks.withLock(bucket + "/" + key.key) {
             try await blocking { () throws(StorageError) in
                 let bucketPath = try self.existingBucketPath(bucket)
-                let destination = bucketPath + "/" + key.relativePath
-                // A concurrent delete may remove an emptied parent folder between mkdir and rename: retry.
-                var attempt = 0
-                while true {
-                    try Self.checkPlacement(bucketPath: bucketPath, key: key, bucket: bucket)
-                    try FileOperations.makeDirectories(base: bucketPath, relative: Array(key.segments.dropLast()))
-                    do throws(StorageError) {
-                        try FileOperations.rename(temporary, destination)
-                        break
-                    } catch .io("rename", _, ENOENT) where attempt < 3 {
-                        attempt += 1
-                    }
+                do throws(StorageError) {
+                    try self.check(condition, bucketPath: bucketPath, bucket: bucket, key: key)
+                } catch .preconditionFailed, .noSuchKey {
+                    throw .conditionalRequestConflict(bucket: bucket, key: key.key)
                 }
-                try FileOperations.syncDirectory(FileOperations.parent(of: destination))
+                _ = try self.place(temporary, bucketPath: bucketPath, bucket: bucket, key: key)
                 return ObjectInfo(
                     bucket: bucket,
                     key: key.key,
@@ -146,8 +148,9 @@ extension BucketStore {
     public func objectInfo(bucket: String, key: String) async throws(StorageError) -> ObjectInfo {
         let objectKey = try Self.lookupKey(bucket: bucket, key: key)
         return try await blocking { () throws(StorageError) in
-            let path = try Self.existingObject(bucketPath: try self.existingBucketPath(bucket), key: objectKey, bucket: bucket).path
-            guard let info = try self.info(bucket: bucket, key: key, path: path) else { throw .noSuchKey(bucket: bucket, key: key) }
+            guard let path = try self.locate(bucketPath: try self.existingBucketPath(bucket), bucket: bucket, key: objectKey),
+                let info = try self.info(bucket: bucket, key: key, path: path)
+            else { throw .noSuchKey(bucket: bucket, key: key) }
             return info
         }
     }
@@ -172,7 +175,10 @@ extension BucketStore {
     public func openObject(bucket: String, key: String) async throws(StorageError) -> ObjectReader {
         let objectKey = try Self.lookupKey(bucket: bucket, key: key)
         let path = try await blocking { () throws(StorageError) in
-            try Self.existingObject(bucketPath: try self.existingBucketPath(bucket), key: objectKey, bucket: bucket).path
+            guard let path = try self.locate(bucketPath: try self.existingBucketPath(bucket), bucket: bucket, key: objectKey) else {
+                throw .noSuchKey(bucket: bucket, key: key)
+            }
+            return path
         }
         let handle: ReadFileHandle
         let fileInfo: FileInfo
@@ -211,20 +217,10 @@ extension BucketStore {
             try await blocking { () throws(StorageError) in _ = try self.existingBucketPath(bucket) }
             return
         }
-        let metadata = metadataPath(bucket: bucket, key: key)
         do {
             try await locks.withLock(bucket + "/" + key) {
                 try await blocking { () throws(StorageError) in
-                    let bucketPath = try self.existingBucketPath(bucket)
-                    guard let path = try? Self.existingObject(bucketPath: bucketPath, key: objectKey, bucket: bucket).path else { return }
-                    try FileOperations.removeFile(path)
-                    try FileOperations.syncDirectory(FileOperations.parent(of: path))
-                    try FileOperations.removeFile(metadata.file)
-                    // Remove folders the delete emptied, so that their names can become objects again.
-                    var folder = FileOperations.parent(of: path)
-                    while folder.count > bucketPath.count, FileOperations.removeDirectory(folder) {
-                        folder = FileOperations.parent(of: folder)
-                    }
+                    _ = try self.remove(bucketPath: try self.existingBucketPath(bucket), bucket: bucket, key: objectKey)
                 }
             }
         } catch let error as StorageError {
@@ -245,42 +241,6 @@ extension BucketStore {
             throw .keyTooLong(key)
         } catch {
             throw .noSuchKey(bucket: bucket, key: key)
-        }
-    }
-
-    /// The object's file and status. Every folder on the way must be a real directory and the object a
-    /// regular file: symbolic links are never followed, so no key reaches outside its bucket.
-    /// - Throws: ``StorageError/noSuchKey(bucket:key:)`` otherwise.
-    static func existingObject(bucketPath: String, key: ObjectKey, bucket: String) throws(StorageError) -> (
-        path: String, status: FileOperations.Status
-    ) {
-        var path = bucketPath
-        for (index, segment) in key.segments.enumerated() {
-            path += "/" + segment
-            guard let status = try FileOperations.status(path) else { break }
-            if index == key.segments.count - 1 {
-                if status.isRegular { return (path, status) }
-            } else if status.isDirectory {
-                continue
-            }
-            break
-        }
-        throw .noSuchKey(bucket: bucket, key: key.key)
-    }
-
-    /// Refuses a key whose path runs through an object or onto a folder of other objects.
-    static func checkPlacement(bucketPath: String, key: ObjectKey, bucket: String) throws(StorageError) {
-        var path = bucketPath
-        for (index, segment) in key.segments.enumerated() {
-            path += "/" + segment
-            guard let status = try FileOperations.status(path) else { return }
-            let isLast = index == key.segments.count - 1
-            if isLast {
-                if status.isDirectory { throw .objectExistsAsPrefix(bucket: bucket, key: key.key) }
-                if !status.isRegular { throw .invalidKey(key: key.key, reason: "the key's path is not a regular file") }
-            } else if !status.isDirectory {
-                throw .parentIsObject(bucket: bucket, key: key.key)
-            }
         }
     }
 

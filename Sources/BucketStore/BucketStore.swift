@@ -5,7 +5,8 @@ import NIOCore
 import NIOPosix
 import _NIOFileSystem
 
-/// Buckets as directories under one data root, objects as plain files at their key paths.
+/// Buckets as directories under one data root, objects as plain files at their key paths (every key S3
+/// allows: those that cannot be a plain file path are kept under `.chainvault/keys/`, see ``ObjectKey``).
 ///
 /// Layout of the data root:
 ///
@@ -14,6 +15,7 @@ import _NIOFileSystem
 /// <root>/.chainvault/buckets/<bucket>.json  owner and creation time
 /// <root>/.chainvault/layout             the layout version of the data root (see ``layoutVersion``)
 /// <root>/.chainvault/meta/<bucket>/<2 hex>/<sha256(key)>.json  layout 1's metadata records, still read
+/// <root>/.chainvault/keys/<bucket>/<hex of the key>/object  keys that cannot be a plain file (``ObjectKey``)
 /// <root>/.chainvault/tmp/                in-flight writes (same file system, so renames are atomic)
 /// ```
 ///
@@ -54,7 +56,7 @@ public final class BucketStore: Sendable {
         self.fileSystem = FileSystem(threadPool: threadPool)
         self.logger = logger
         try FileOperations.makeDirectory(self.root)
-        for folder in ["", "/tmp", "/buckets", "/meta", "/uploads"] {
+        for folder in ["", "/tmp", "/buckets", "/meta", "/uploads", "/keys"] {
             try FileOperations.makeDirectory(systemPath + folder, mode: 0o700)
         }
         try Self.checkLayout(systemPath: systemPath)
@@ -63,7 +65,9 @@ public final class BucketStore: Sendable {
     /// The data-root layout this build writes. 1: metadata in records under `.chainvault/meta/`, matched
     /// to the file by size and time. 2: metadata in an extended attribute of the object file; layout-1
     /// records are still read for files that have no attribute, so a layout-1 root opens unchanged.
-    public static let layoutVersion = 2
+    /// 3: every key S3 allows, those that cannot be a plain file under `.chainvault/keys/` (an older
+    /// build would not see them, so it must refuse the root).
+    public static let layoutVersion = 3
 
     /// Refuses a data root of a newer layout, or on a file system without user extended attributes,
     /// and marks the root as layout ``layoutVersion`` (durably) when it is not yet.

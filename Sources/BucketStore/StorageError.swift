@@ -14,12 +14,14 @@ public enum StorageError: Error, Sendable, Equatable {
     case noSuchKey(bucket: String, key: String)
     /// The key is longer than 1024 bytes, or a segment longer than the file system allows.
     case keyTooLong(String)
-    /// The key cannot be a file path (empty or dot segments, NUL, trailing slash); the reason says which rule.
+    /// The key is not one S3 allows (empty, or with a NUL byte); the reason says which rule.
     case invalidKey(key: String, reason: String)
-    /// Other objects live below this key (`key/...`), so it cannot hold data itself.
-    case objectExistsAsPrefix(bucket: String, key: String)
-    /// A prefix of the key (`a` for `a/b`) is an object.
-    case parentIsObject(bucket: String, key: String)
+    /// A conditional write's condition does not hold (`If-None-Match: *` on an existing object,
+    /// `If-Match` with another ETag).
+    case preconditionFailed(bucket: String, key: String)
+    /// A conditional write's condition held when the request began but no longer did when it was to be
+    /// published: a concurrent write or delete of the key won (S3's `ConditionalRequestConflict`).
+    case conditionalRequestConflict(bucket: String, key: String)
     /// No in-flight multipart upload with that id for that bucket and key.
     case noSuchUpload(uploadId: String)
     /// A part named in CompleteMultipartUpload is missing or its ETag differs.
@@ -50,8 +52,8 @@ extension StorageError: CustomStringConvertible {
         case .noSuchKey(let bucket, let key): "no object '\(key)' in bucket '\(bucket)'"
         case .keyTooLong(let key): "key too long (\(key.utf8.count) bytes)"
         case .invalidKey(_, let reason): "invalid key: \(reason)"
-        case .objectExistsAsPrefix(let bucket, let key): "'\(key)' in '\(bucket)' is a prefix of other objects"
-        case .parentIsObject(let bucket, let key): "a prefix of '\(key)' in '\(bucket)' is an object"
+        case .preconditionFailed(let bucket, let key): "the condition on '\(key)' in '\(bucket)' does not hold"
+        case .conditionalRequestConflict(let bucket, let key): "a concurrent write of '\(key)' in '\(bucket)' won"
         case .noSuchUpload(let uploadId): "no multipart upload '\(uploadId)'"
         case .invalidPart(let partNumber): "part \(partNumber) is missing or has another ETag"
         case .invalidPartOrder: "the parts are not in ascending order"

@@ -94,6 +94,7 @@ struct MultipartHandlers: Sendable {
 
     func complete(bucket: String, key: String, query: QueryParameters, request: Request) async throws -> Response {
         let uploadId = try Self.uploadId(query)
+        let condition = try Preconditions.writeCondition(request.headers)
         let body = try await request.body.collect(upTo: S3XML.maxRequestBodySize)
         guard body.readableBytes > 0 else { throw S3Error(.malformedXML, "CompleteMultipartUpload needs the list of parts.") }
         let document = try S3XML.decode(CompleteMultipartUpload.self, from: Array(buffer: body))
@@ -102,7 +103,8 @@ struct MultipartHandlers: Sendable {
             bucket: bucket,
             key: key,
             uploadId: uploadId,
-            parts: document.parts.map { ($0.partNumber, $0.eTag) }
+            parts: document.parts.map { ($0.partNumber, $0.eTag) },
+            condition: condition
         )
         let location = "/" + bucket + "/" + URIEncoding.encode(key, keepingSlash: true)
         let result = CompleteMultipartUploadResult(location: location, bucket: bucket, key: key, eTag: "\"\(info.etag)\"")

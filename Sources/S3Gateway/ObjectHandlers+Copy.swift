@@ -58,6 +58,7 @@ extension ObjectHandlers {
         guard directive == "COPY" || directive == "REPLACE" else {
             throw S3Error(.invalidArgument, "x-amz-metadata-directive must be COPY or REPLACE.")
         }
+        let condition = try Preconditions.writeCondition(headers)
         let (reader, sourceBucket, sourceKey) = try await openCopySource(headers, context: context)
         let source = reader.info
         if sourceBucket == bucket, sourceKey == key, directive == "COPY" {
@@ -73,7 +74,8 @@ extension ObjectHandlers {
         do {
             // The source stays open on its own file descriptor: copying an object onto itself reads the
             // old bytes while the new file is written beside them, and the rename replaces it whole.
-            info = try await store.putObject(bucket: bucket, key: key, attributes: attributes, body: reader.chunks(in: 0..<source.size))
+            info = try await store.putObject(
+                bucket: bucket, key: key, condition: condition, attributes: attributes, body: reader.chunks(in: 0..<source.size))
             await reader.close()
         } catch {
             await reader.close()

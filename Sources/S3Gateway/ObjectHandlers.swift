@@ -16,6 +16,7 @@ struct ObjectHandlers: Sendable {
     func putObject(bucket: String, key: String, request: Request, context: S3RequestContext) async throws -> Response {
         let headers = request.headers
         let expectations = try BodyExpectations(headers: headers, payload: context.payload)
+        let condition = try Preconditions.writeCondition(headers)
         if expectations.length > Self.maxObjectSize {
             throw S3Error(.entityTooLarge, "A single PUT is at most 5 GiB; use a multipart upload.", resource: "/\(bucket)/\(key)")
         }
@@ -27,6 +28,7 @@ struct ObjectHandlers: Sendable {
         let info = try await store.putObject(
             bucket: bucket,
             key: key,
+            condition: condition,
             attributes: {
                 // Verified checksums only: VerifiedBody fails the write before this on a mismatch.
                 var final = attributes

@@ -1,4 +1,5 @@
 import BucketStore
+import HTTPTypes
 import S3Protocol
 
 /// The four conditional headers of a GET, HEAD or copy source, evaluated against an object with S3's
@@ -39,5 +40,34 @@ struct Preconditions {
             return .notModified
         }
         return .proceed
+    }
+}
+
+extension Preconditions {
+    /// The condition of a write (PutObject, CompleteMultipartUpload, CopyObject's destination):
+    /// `If-None-Match: *` (create only) or `If-Match: "<etag>"` (replace only that version).
+    /// - Throws: `501 NotImplemented` for an If-None-Match other than `*`, or both headers at once.
+    static func writeCondition(_ headers: HTTPFields) throws(S3Error) -> BucketStore.WriteCondition {
+        let ifMatch = headers[.ifMatch]
+        let ifNoneMatch = headers[.ifNoneMatch]
+        switch (ifMatch, ifNoneMatch) {
+        case (nil, nil):
+            return .none
+        case (nil, let value?):
+            guard value[...].trimmingCharacters(in: " ") == "*" else {
+                throw S3Error(.notImplemented, "A conditional write takes If-None-Match: * only.")
+            }
+            return .absent
+        case (let value?, nil):
+            let etags = value.split(separator: ",").map { candidate in
+                var etag = candidate.trimmingCharacters(in: " ")[...]
+                if etag.hasPrefix("W/") { etag = etag.dropFirst(2) }
+                if etag.count >= 2, etag.hasPrefix("\""), etag.hasSuffix("\"") { etag = etag.dropFirst().dropLast() }
+                return String(etag)
+            }
+            return .matches(etags)
+        case (.some, .some):
+            throw S3Error(.notImplemented, "A conditional write takes either If-Match or If-None-Match, not both.")
+        }
     }
 }

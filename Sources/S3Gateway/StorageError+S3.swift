@@ -21,13 +21,13 @@ extension StorageError {
         case .noSuchKey(let bucket, let key):
             S3Error(.noSuchKey, resource: "/\(bucket)/\(key)")
         case .keyTooLong:
-            S3Error(.keyTooLongError, "Keys are at most 1024 bytes, and each '/'-separated segment at most 255 bytes.")
+            S3Error(.keyTooLongError, "Keys are at most 1024 bytes of UTF-8.")
         case .invalidKey(let key, let reason):
             S3Error(.invalidArgument, "The key cannot be stored: \(reason).", resource: key)
-        case .objectExistsAsPrefix(let bucket, let key):
-            S3Error(.objectExistsAsPrefix, resource: "/\(bucket)/\(key)")
-        case .parentIsObject(let bucket, let key):
-            S3Error(.parentIsObject, resource: "/\(bucket)/\(key)")
+        case .preconditionFailed(let bucket, let key):
+            S3Error(.preconditionFailed, resource: "/\(bucket)/\(key)")
+        case .conditionalRequestConflict(let bucket, let key):
+            S3Error(.conditionalRequestConflict, resource: "/\(bucket)/\(key)")
         case .noSuchUpload(let uploadId):
             S3Error(.noSuchUpload, resource: uploadId)
         case .invalidPart(let partNumber):

@@ -10,6 +10,7 @@ public enum S3ErrorCode: String, Sendable, CaseIterable {
     case bucketAlreadyExists = "BucketAlreadyExists"
     case bucketAlreadyOwnedByYou = "BucketAlreadyOwnedByYou"
     case bucketNotEmpty = "BucketNotEmpty"
+    case conditionalRequestConflict = "ConditionalRequestConflict"
     case entityTooLarge = "EntityTooLarge"
     case entityTooSmall = "EntityTooSmall"
     case expiredToken = "ExpiredToken"
@@ -38,8 +39,6 @@ public enum S3ErrorCode: String, Sendable, CaseIterable {
     case noSuchCORSConfiguration = "NoSuchCORSConfiguration"
     case noSuchLifecycleConfiguration = "NoSuchLifecycleConfiguration"
     case notImplemented = "NotImplemented"
-    case objectExistsAsPrefix = "ObjectExistsAsPrefix"
-    case parentIsObject = "ParentIsObject"
     case preconditionFailed = "PreconditionFailed"
     case requestTimeTooSkewed = "RequestTimeTooSkewed"
     case signatureDoesNotMatch = "SignatureDoesNotMatch"
@@ -58,7 +57,7 @@ public enum S3ErrorCode: String, Sendable, CaseIterable {
             .metadataTooLarge, .missingSecurityHeader,
             .xAmzContentSHA256Mismatch:
             400
-        case .bucketAlreadyExists, .bucketAlreadyOwnedByYou, .bucketNotEmpty, .objectExistsAsPrefix, .parentIsObject:
+        case .bucketAlreadyExists, .bucketAlreadyOwnedByYou, .bucketNotEmpty, .conditionalRequestConflict:
             409
         case .internalError: 500
         case .methodNotAllowed: 405
@@ -113,8 +112,7 @@ public enum S3ErrorCode: String, Sendable, CaseIterable {
         case .noSuchCORSConfiguration: "The CORS configuration does not exist."
         case .noSuchLifecycleConfiguration: "The lifecycle configuration does not exist."
         case .notImplemented: "A header you provided implies functionality that is not implemented."
-        case .objectExistsAsPrefix: "The key is a prefix of other objects, so it cannot hold data itself."
-        case .parentIsObject: "A prefix of the key is an object, so the key cannot be stored below it."
+        case .conditionalRequestConflict: "A conflicting operation occurred. If using PutObject you can retry the request."
         case .preconditionFailed: "At least one of the preconditions you specified did not hold."
         case .requestTimeTooSkewed: "The difference between the request time and the current time is too large."
         case .signatureDoesNotMatch:

@@ -51,7 +51,7 @@ import Testing
         }
     }
 
-    @Test func theMetadataIsAnAttributeOfTheObjectFileAndTheRootIsMarkedLayout2() async throws {
+    @Test func theMetadataIsAnAttributeOfTheObjectFileAndTheRootIsMarkedLayout3() async throws {
         try await withStore { store, root in
             try await store.createBucket("bkt", owner: "o", now: 0)
             try await store.put(
@@ -60,7 +60,7 @@ import Testing
             defer { close(fd) }
             let value = try #require(MetadataAttribute.get(fd: fd))
             #expect(value.etag == Self.md5("hello") && value.attributes.userMetadata == ["x": "y"])
-            #expect(try String(contentsOfFile: root + "/.chainvault/layout", encoding: .utf8) == "2\n")
+            #expect(try String(contentsOfFile: root + "/.chainvault/layout", encoding: .utf8) == "3\n")
             #expect(
                 try FileManager.default.subpathsOfDirectory(atPath: root + "/.chainvault/meta").filter { $0.hasSuffix(".json") }.isEmpty)
         }
@@ -101,12 +101,12 @@ import Testing
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("cv-layout-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: root) }
         _ = try BucketStore(root: root)
-        try "3\n".write(toFile: root + "/.chainvault/layout", atomically: true, encoding: .utf8)
+        try "4\n".write(toFile: root + "/.chainvault/layout", atomically: true, encoding: .utf8)
         #expect {
             _ = try BucketStore(root: root)
         } throws: { error in
             guard case .unusableDataRoot(_, let reason) = error as? StorageError else { return false }
-            return reason.contains("layout 3")
+            return reason.contains("layout 4")
         }
     }
 

@@ -212,21 +212,52 @@ import Testing
         }
     }
 
-    @Test func keysThatCannotBeFiles() async throws {
+    @Test func everyKeyS3Allows() async throws {
         let gateway = try TestGateway()
         try await gateway.run { client in
             try await client.s3(.put, "/keys")
-            #expect(try await client.s3(.put, "/keys/a//b", body: [1]).errorCode == "InvalidArgument")
-            #expect(try await client.s3(.put, "/keys/dir/", body: [1]).errorCode == "InvalidArgument")
-            #expect(try await client.s3(.put, "/keys/x/../../etc", body: [1]).errorCode == "InvalidArgument")
-            #expect(try await client.s3(.put, "/keys/%2E%2E/escape", body: [1]).errorCode == "InvalidArgument")
+            let keys = ["a//b", "dir/", "x/../../etc", "%2E%2E/escape", "a", "a/b", String(repeating: "k", count: 1024)]
+            for (index, key) in keys.enumerated() {
+                #expect(try await client.s3(.put, "/keys/" + key, body: [UInt8(index)]).status == .ok, "\(key.prefix(20))")
+            }
+            for (index, key) in keys.enumerated() {
+                #expect(try await client.s3(.get, "/keys/" + key).body.readableBytesView.elementsEqual([UInt8(index)]), "\(key.prefix(20))")
+            }
             #expect(try await client.s3(.put, "/keys/" + String(repeating: "k", count: 1025), body: [1]).errorCode == "KeyTooLongError")
-            try await client.s3(.put, "/keys/a", body: [1])
-            let below = try await client.s3(.put, "/keys/a/b", body: [2])
-            #expect(below.status == .conflict)
-            #expect(below.errorCode == "ParentIsObject")
-            #expect(try await client.s3(.get, "/keys/a").body.readableBytesView.elementsEqual([1]))
             #expect(!FileManager.default.fileExists(atPath: gateway.dataRoot + "/etc"))
+            #expect(!FileManager.default.fileExists(atPath: gateway.dataRoot + "/escape"))
+            let listing = String(buffer: try await client.s3(.get, "/keys?list-type=2").body)
+            for key in ["a//b", "dir/", "x/../../etc", "../escape", "a/b"] { #expect(listing.contains("<Key>\(key)</Key>"), "\(key)") }
+            for key in keys { #expect(try await client.s3(.delete, "/keys/" + key).status == .noContent) }
+            #expect(try await client.s3(.delete, "/keys").status == .noContent)
+        }
+    }
+
+    @Test func conditionalWrites() async throws {
+        let gateway = try TestGateway()
+        try await gateway.run { client in
+            try await client.s3(.put, "/cwr")
+            let created = try await client.s3(.put, "/cwr/lock", body: [1], headers: [.ifNoneMatch: "*"])
+            #expect(created.status == .ok, "\(created.text)")
+            let etag = try #require(created.headers[.eTag])
+            let again = try await client.s3(.put, "/cwr/lock", body: [2], headers: [.ifNoneMatch: "*"])
+            #expect(again.status == .preconditionFailed)
+            #expect(again.errorCode == "PreconditionFailed")
+            #expect(try await client.s3(.put, "/cwr/lock", body: [2], headers: [.ifMatch: "\"0123\""]).status == .preconditionFailed)
+            #expect(try await client.s3(.put, "/cwr/none", body: [2], headers: [.ifMatch: etag]).errorCode == "NoSuchKey")
+            #expect(try await client.s3(.put, "/cwr/lock", body: [2], headers: [.ifNoneMatch: etag]).errorCode == "NotImplemented")
+            #expect(try await client.s3(.get, "/cwr/lock").body.readableBytesView.elementsEqual([1]))
+            let replaced = try await client.s3(.put, "/cwr/lock", body: [3], headers: [.ifMatch: etag])
+            #expect(replaced.status == .ok)
+            // CopyObject's destination.
+            let copy = try await client.s3(
+                .put, "/cwr/lock", headers: [.ifMatch: etag, .amzCopySource: "/cwr/lock", .amzMetadataDirective: "REPLACE"])
+            #expect(copy.status == .preconditionFailed)
+            let copied = try await client.s3(.put, "/cwr/copy", headers: [.ifNoneMatch: "*", .amzCopySource: "/cwr/lock"])
+            #expect(copied.status == .ok)
+            #expect(
+                try await client.s3(.put, "/cwr/copy", headers: [.ifNoneMatch: "*", .amzCopySource: "/cwr/lock"]).status
+                    == .preconditionFailed)
         }
     }
 }
