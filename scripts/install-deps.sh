@@ -45,6 +45,10 @@ case "${1:-build}" in
         need_pin schemathesis 4.32.5
         need_pip openapi_spec_validator openapi-spec-validator
         need_pip aiosmtpd aiosmtpd
+        # The data tools people point at S3 (Tests/interop/test_data_tools.py).
+        need_pip pyarrow pyarrow
+        need_pin obstore 0.12.1
+        need_apt restic
         need_apt openssl
         need_apt systemd e2fsprogs
         # The portal's browser tests: Debian's chromium driven by Playwright (never `playwright install`,

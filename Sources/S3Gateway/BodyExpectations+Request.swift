@@ -1,13 +1,20 @@
+import BucketStore
 import Foundation
 import HTTPTypes
 import S3Protocol
 
 extension BodyExpectations {
     /// Reads what a PUT-like request promises about its body: length, hashes, checksum, aws-chunked.
+    /// A body sent with `Transfer-Encoding: chunked` and no `Content-Length` (`curl -T -`) has no length
+    /// until it ends.
     /// - Throws: ``S3Error`` `MissingContentLength`, `InvalidArgument`, `InvalidDigest`, `InvalidRequest`.
     init(headers: HTTPFields, payload: SigV4Authorization.Payload?) throws(S3Error) {
-        func length(_ name: HTTPField.Name) throws(S3Error) -> Int64 {
-            guard let text = headers[name] else { throw S3Error(.missingContentLength) }
+        let chunkedTransfer = headers[.transferEncoding]?.lowercased().contains("chunked") == true
+        func length(_ name: HTTPField.Name) throws(S3Error) -> Int64? {
+            guard let text = headers[name] else {
+                if name == .contentLength, chunkedTransfer { return nil }
+                throw S3Error(.missingContentLength)
+            }
             guard let value = Int64(decimalDigits: text), value >= 0 else {
                 throw S3Error(.invalidArgument, "\(name.canonicalName) must be a non-negative integer.")
             }
@@ -23,10 +30,10 @@ extension BodyExpectations {
             self.init(length: try length(.contentLength))
             pendingSignature = pending
         case .streamingSigned(let context, _):
-            self.init(length: try length(.amzDecodedContentLength))
+            self.init(length: try length(.amzDecodedContentLength)!)
             chunked = AWSChunkedDecoder(signing: context)
         case .streamingUnsignedTrailer:
-            self.init(length: try length(.amzDecodedContentLength))
+            self.init(length: try length(.amzDecodedContentLength)!)
             chunked = AWSChunkedDecoder(signing: nil)
         }
         if let md5 = headers[.contentMD5] {
@@ -55,5 +62,26 @@ extension BodyExpectations {
             found = (algorithm, nil)
         }
         return found
+    }
+}
+
+extension VerifiedBody {
+    /// The body of a PutObject or UploadPart, admitted against the store: a declared length over
+    /// `maxLength`, or one the file system cannot hold above its reserve, is refused before the first
+    /// byte is read; a body without a length is held to both while it streams.
+    /// - Throws: ``S3Error`` `EntityTooLarge`, `InsufficientStorage` (as ``StorageError``).
+    static func upload(
+        _ base: Base, expectations: BodyExpectations, store: BucketStore, bucket: String, key: String, maxLength: Int64,
+        tooLarge: String
+    ) throws -> VerifiedBody {
+        if let length = expectations.length {
+            guard length <= maxLength else { throw S3Error(.entityTooLarge, tooLarge, resource: "/\(bucket)/\(key)") }
+            try store.ensureSpace(for: length, bucket: bucket, key: key)
+        }
+        return VerifiedBody(
+            base: base, expectations: expectations,
+            limits: UploadLimits(
+                maxLength: maxLength, tooLarge: tooLarge,
+                ensureSpace: { bytes throws(StorageError) in try store.ensureSpace(for: bytes, bucket: bucket, key: key) }))
     }
 }

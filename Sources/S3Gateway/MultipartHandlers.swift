@@ -39,11 +39,9 @@ struct MultipartHandlers: Sendable {
         let uploadId = try Self.uploadId(query)
         let partNumber = try Self.partNumber(query)
         let expectations = try BodyExpectations(headers: request.headers, payload: context.payload)
-        if expectations.length > ObjectHandlers.maxObjectSize {
-            throw S3Error(.entityTooLarge, "A part is at most 5 GiB.")
-        }
-        try store.ensureSpace(for: expectations.length, bucket: bucket, key: key)
-        let body = VerifiedBody(base: request.body, expectations: expectations)
+        let body = try VerifiedBody.upload(
+            request.body, expectations: expectations, store: store, bucket: bucket, key: key, maxLength: ObjectHandlers.maxObjectSize,
+            tooLarge: "A part is at most 5 GiB.")
         let outcome = body.outcome
         let part = try await store.uploadPart(
             bucket: bucket,

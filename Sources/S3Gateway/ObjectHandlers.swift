@@ -17,12 +17,9 @@ struct ObjectHandlers: Sendable {
         let headers = request.headers
         let expectations = try BodyExpectations(headers: headers, payload: context.payload)
         let condition = try Preconditions.writeCondition(headers)
-        if expectations.length > Self.maxObjectSize {
-            throw S3Error(.entityTooLarge, "A single PUT is at most 5 GiB; use a multipart upload.", resource: "/\(bucket)/\(key)")
-        }
-        // Before the first byte of the body is read: a declared length that does not fit is refused at once.
-        try store.ensureSpace(for: expectations.length, bucket: bucket, key: key)
-        let body = VerifiedBody(base: request.body, expectations: expectations)
+        let body = try VerifiedBody.upload(
+            request.body, expectations: expectations, store: store, bucket: bucket, key: key, maxLength: Self.maxObjectSize,
+            tooLarge: "A single PUT is at most 5 GiB; use a multipart upload.")
         let outcome = body.outcome
         let attributes = try Self.attributes(headers)
         let info = try await store.putObject(

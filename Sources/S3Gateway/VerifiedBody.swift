@@ -1,3 +1,4 @@
+import BucketStore
 import Crypto
 import Foundation
 import NIOCore
@@ -6,8 +7,9 @@ import Synchronization
 
 /// What a request body must turn out to be: its length and the hashes the client promised.
 struct BodyExpectations: Sendable {
-    /// The exact number of (decoded) bytes: `Content-Length`, or `x-amz-decoded-content-length` for aws-chunked.
-    var length: Int64
+    /// The exact number of (decoded) bytes: `Content-Length`, or `x-amz-decoded-content-length` for
+    /// aws-chunked; nil for a body sent with `Transfer-Encoding: chunked` and no length.
+    var length: Int64?
     /// Hex SHA-256 from `x-amz-content-sha256`.
     var sha256: String?
     /// Raw MD5 from `Content-MD5`.
@@ -32,6 +34,18 @@ final class BodyOutcome: Sendable {
     }
 }
 
+/// What a body without a declared length is held to while it streams.
+struct UploadLimits: Sendable {
+    /// The most bytes it may have.
+    var maxLength: Int64
+    /// The message of the `EntityTooLarge` beyond.
+    var tooLarge: String
+    /// Throws when the file system cannot take so many more bytes above its reserve.
+    var ensureSpace: @Sendable (Int64) throws(StorageError) -> Void
+    /// Bytes between two free-space checks.
+    static let spaceStride: Int64 = 8 * 1024 * 1024
+}
+
 /// Wraps a request body and checks it as it streams: aws-chunked decoding and chunk signatures,
 /// length, SHA-256, MD5, checksum (from a header or the trailer) and a deferred signature. The last
 /// `next()` throws if anything does not match, so the store never publishes an object whose bytes
@@ -41,6 +55,7 @@ struct VerifiedBody<Base: AsyncSequence & Sendable>: AsyncSequence, Sendable whe
 
     let base: Base
     let expectations: BodyExpectations
+    var limits: UploadLimits?
     let outcome = BodyOutcome()
 
     struct AsyncIterator: AsyncIteratorProtocol {
@@ -53,6 +68,9 @@ struct VerifiedBody<Base: AsyncSequence & Sendable>: AsyncSequence, Sendable whe
         var sha256: SHA256?
         var md5: Insecure.MD5?
         var checksum: ChecksumHasher?
+        let limits: UploadLimits?
+        /// Bytes of a body without a length the free-space checks have covered so far.
+        var spaceChecked: Int64 = 0
         var finished = false
 
         mutating func next() async throws -> ByteBuffer? {
@@ -71,8 +89,14 @@ struct VerifiedBody<Base: AsyncSequence & Sendable>: AsyncSequence, Sendable whe
             }
             let chunk = pending.removeFirst()
             count += Int64(chunk.readableBytes)
-            if count > expectations.length {
-                throw S3Error(.invalidRequest, "The body is longer than its declared length.")
+            if let length = expectations.length {
+                if count > length { throw S3Error(.invalidRequest, "The body is longer than its declared length.") }
+            } else if let limits {
+                if count > limits.maxLength { throw S3Error(.entityTooLarge, limits.tooLarge) }
+                while count > spaceChecked {
+                    try limits.ensureSpace(UploadLimits.spaceStride)
+                    spaceChecked += UploadLimits.spaceStride
+                }
             }
             chunk.withUnsafeReadableBytes { bytes in
                 sha256?.update(bufferPointer: bytes)
@@ -96,7 +120,7 @@ struct VerifiedBody<Base: AsyncSequence & Sendable>: AsyncSequence, Sendable whe
         private mutating func finish() throws {
             var trailers: [String: String] = [:]
             if decoder != nil { trailers = try decoder!.finish() }
-            guard count == expectations.length else { throw S3Error(.incompleteBody) }
+            if let length = expectations.length, count != length { throw S3Error(.incompleteBody) }
             if let md5, let expected = expectations.md5, Array(md5.finalize()) != expected {
                 throw S3Error(.badDigest, "The Content-MD5 you specified did not match what we received.")
             }
@@ -129,7 +153,8 @@ struct VerifiedBody<Base: AsyncSequence & Sendable>: AsyncSequence, Sendable whe
             decoder: expectations.chunked,
             sha256: expectations.sha256 != nil || expectations.pendingSignature != nil ? SHA256() : nil,
             md5: expectations.md5 != nil ? Insecure.MD5() : nil,
-            checksum: expectations.checksum?.algorithm.makeHasher()
+            checksum: expectations.checksum?.algorithm.makeHasher(),
+            limits: limits
         )
     }
 }

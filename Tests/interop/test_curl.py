@@ -65,3 +65,22 @@ def test_curl_wrong_secret_stores_nothing(server, home, tmp_path):
     assert not (server.data / bucket / "f").exists()
     anonymous = run([tool("curl"), "-sS", f"{base}/f"], client_env(home)).stdout.decode()
     assert "<Code>AccessDenied</Code>" in anonymous
+
+
+def test_curl_uploads_from_a_pipe_without_a_length(server, home, tmp_path):
+    """`curl -T -` reads stdin and sends `Transfer-Encoding: chunked` with no Content-Length."""
+    bucket = server.bucket("curlpipe")
+    base = f"{server.endpoint}/{bucket}"
+    curl(server, home, "-X", "PUT", base)
+    payload = os.urandom(9 * 1024 * 1024 + 5)  # more than one free-space stride
+    put = run(
+        [tool("curl"), "-sS", "-v", "--aws-sigv4", "aws:amz:us-east-1:s3", "--user", f"{server.access_key}:{server.secret_key}",
+         "-T", "-", "-o", "/dev/null", "-w", "%{http_code}", f"{base}/piped.bin"],
+        client_env(home), input=payload)
+    assert status_of(put) == 200, put.stderr.decode()[-2000:]
+    verbose = put.stderr.decode()
+    assert "Transfer-Encoding: chunked" in verbose and "Content-Length" not in verbose.split("< HTTP/1.1 200")[0].split("> PUT")[1]
+    assert curl(server, home, f"{base}/piped.bin").stdout == payload
+    assert (server.data / bucket / "piped.bin").read_bytes() == payload
+    head = curl(server, home, "-I", f"{base}/piped.bin").stdout.decode()
+    assert f'ETag: "{hashlib.md5(payload).hexdigest()}"' in head
