@@ -46,6 +46,8 @@ public struct ObjectInfo: Sendable, Equatable {
 
     /// Modification time in whole seconds since 1970.
     public var modificationSeconds: Int64 { modificationNanos / 1_000_000_000 }
+    /// The modification time in milliseconds since 1970.
+    public var modificationMilliseconds: Int64 { modificationNanos / 1_000_000 }
 
     public init(bucket: String, key: String, size: Int64, modificationNanos: Int64, etag: String, attributes: ObjectAttributes) {
         self.bucket = bucket

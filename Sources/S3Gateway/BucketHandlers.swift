@@ -96,15 +96,31 @@ struct BucketHandlers: Sendable {
         S3Responses.xml(S3XML.encode(Tagging(), rootKey: "Tagging"))
     }
 
-    func listObjects(_ bucket: String, query: QueryParameters, v2: Bool) async throws -> Response {
-        let maxKeys = try Self.maxKeys(query)
-        let prefix = query["prefix"] ?? ""
-        let delimiter = query["delimiter"].flatMap { $0.isEmpty ? nil : $0 }
-        let encoding = query["encoding-type"]
-        if let encoding, encoding != "url" {
-            throw S3Error(.invalidArgument, "Invalid Encoding Method specified in Request; only 'url' is supported.")
+    /// What every listing reads from its query: prefix, delimiter, max-keys, encoding-type.
+    struct ListingQuery {
+        var prefix: String
+        var delimiter: String?
+        var maxKeys: Int
+        var encoding: String?
+
+        init(_ query: QueryParameters) throws(S3Error) {
+            maxKeys = try BucketHandlers.maxKeys(query)
+            prefix = query["prefix"] ?? ""
+            delimiter = query["delimiter"].flatMap { $0.isEmpty ? nil : $0 }
+            encoding = query["encoding-type"]
+            if let encoding, encoding != "url" {
+                throw S3Error(.invalidArgument, "Invalid Encoding Method specified in Request; only 'url' is supported.")
+            }
         }
-        let encode: (String) -> String = encoding == "url" ? { URIEncoding.encode($0, keepingSlash: true) } : { $0 }
+
+        /// A key, prefix or marker as the response carries it: URL-encoded with `encoding-type=url`.
+        func encode(_ value: String) -> String { encoding == "url" ? URIEncoding.encode(value, keepingSlash: true) : value }
+    }
+
+    func listObjects(_ bucket: String, query: QueryParameters, v2: Bool) async throws -> Response {
+        let listing = try ListingQuery(query)
+        let (prefix, delimiter, maxKeys, encoding) = (listing.prefix, listing.delimiter, listing.maxKeys, listing.encoding)
+        let encode = listing.encode
 
         if v2 {
             let token = query["continuation-token"]
@@ -141,9 +157,10 @@ struct BucketHandlers: Sendable {
             bucket: bucket,
             ListRequest(prefix: prefix, delimiter: delimiter, startAfter: marker, maxKeys: maxKeys)
         )
+        // AWS encodes Delimiter, Marker, NextMarker, Key and CommonPrefixes in a v1 listing, not the echoed Prefix.
         let result = ListBucketResultV1(
             name: bucket,
-            prefix: encode(prefix),
+            prefix: prefix,
             marker: encode(marker),
             nextMarker: page.isTruncated ? page.lastItem.map(encode) : nil,
             maxKeys: maxKeys,
@@ -156,10 +173,39 @@ struct BucketHandlers: Sendable {
         return S3Responses.xml(result.xml())
     }
 
+    /// ListObjectVersions on an unversioned bucket: every object once, as its `null` version. A
+    /// version-id-marker can only be `null`, so listing resumes after the key marker.
+    func listObjectVersions(_ bucket: String, query: QueryParameters) async throws -> Response {
+        let listing = try ListingQuery(query)
+        let keyMarker = query["key-marker"] ?? ""
+        let versionIdMarker = query["version-id-marker"] ?? ""
+        guard versionIdMarker.isEmpty || versionIdMarker == "null" else {
+            throw S3Error(.invalidArgument, "Invalid version id specified")
+        }
+        let page = try await store.listObjects(
+            bucket: bucket,
+            ListRequest(prefix: listing.prefix, delimiter: listing.delimiter, startAfter: keyMarker, maxKeys: listing.maxKeys))
+        // AWS encodes KeyMarker, NextKeyMarker, Prefix, Key and Delimiter here.
+        let result = ListVersionsResult(
+            name: bucket,
+            prefix: listing.encode(listing.prefix),
+            keyMarker: listing.encode(keyMarker),
+            versionIdMarker: versionIdMarker,
+            nextKeyMarker: page.isTruncated ? page.lastItem.map(listing.encode) : nil,
+            maxKeys: listing.maxKeys,
+            delimiter: listing.delimiter.map(listing.encode),
+            isTruncated: page.isTruncated,
+            encodingType: listing.encoding,
+            versions: page.objects.map { ListedVersion(object: Self.listed($0, owner: true, encode: listing.encode)) },
+            commonPrefixes: page.commonPrefixes.map { CommonPrefix(prefix: listing.encode($0)) }
+        )
+        return S3Responses.xml(result.xml())
+    }
+
     static func listed(_ object: ObjectInfo, owner: Bool, encode: (String) -> String) -> ListedObject {
         ListedObject(
             key: encode(object.key),
-            lastModified: S3Time.iso8601(object.modificationSeconds),
+            lastModified: S3Time.iso8601(milliseconds: object.modificationMilliseconds),
             eTag: "\"\(object.etag)\"",
             size: object.size,
             owner: owner ? Owner(id: "chainvault", displayName: "chainvault") : nil

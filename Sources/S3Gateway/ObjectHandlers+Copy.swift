@@ -81,7 +81,7 @@ extension ObjectHandlers {
             await reader.close()
             throw error
         }
-        let result = CopyResult(eTag: "\"\(info.etag)\"", lastModified: S3Time.iso8601(info.modificationSeconds))
+        let result = CopyResult(eTag: "\"\(info.etag)\"", lastModified: S3Time.iso8601(milliseconds: info.modificationMilliseconds))
         return S3Responses.xml(result.xml(rootKey: "CopyObjectResult"))
     }
 
@@ -102,9 +102,14 @@ extension ObjectHandlers {
         var deleted: [DeleteResult.Deleted] = []
         var errors: [DeleteResult.Failure] = []
         for object in delete.objects {
+            // Buckets are unversioned: the only version an object has is `null`.
+            if let version = object.versionId, version != "null" {
+                errors.append(.init(key: object.key, error: S3Error(.noSuchVersion, resource: object.key)))
+                continue
+            }
             do {
                 try await store.deleteObject(bucket: bucket, key: object.key)
-                if !delete.quiet { deleted.append(.init(key: object.key)) }
+                if !delete.quiet { deleted.append(.init(key: object.key, versionId: object.versionId)) }
             } catch {
                 errors.append(.init(key: object.key, error: error.s3Error))
             }

@@ -47,7 +47,14 @@ struct ObjectHandlers: Sendable {
         return headers
     }
 
+    /// Buckets are unversioned: an object's one version is `null` (what ListObjectVersions lists), and
+    /// any other version id names nothing.
+    static func checkVersionId(_ query: QueryParameters) throws(S3Error) {
+        if let version = query["versionId"], version != "null" { throw S3Error(.invalidArgument, "Invalid version id specified") }
+    }
+
     func getObject(bucket: String, key: String, request: Request, query: QueryParameters, head: Bool) async throws -> Response {
+        try Self.checkVersionId(query)
         let reader = try await store.openObject(bucket: bucket, key: key)
         let info = reader.info
         do {
@@ -93,7 +100,8 @@ struct ObjectHandlers: Sendable {
         }
     }
 
-    func deleteObject(bucket: String, key: String) async throws -> Response {
+    func deleteObject(bucket: String, key: String, query: QueryParameters) async throws -> Response {
+        try Self.checkVersionId(query)
         try await store.deleteObject(bucket: bucket, key: key)
         return S3Responses.empty(.noContent)
     }

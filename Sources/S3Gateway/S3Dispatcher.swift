@@ -36,12 +36,13 @@ struct S3Dispatcher: Sendable {
         case .getBucketLifecycleConfiguration: throw S3Error(.noSuchLifecycleConfiguration, resource: try bucket())
         case .listObjects: return try await buckets.listObjects(try bucket(), query: query, v2: false)
         case .listObjectsV2: return try await buckets.listObjects(try bucket(), query: query, v2: true)
+        case .listObjectVersions: return try await buckets.listObjectVersions(try bucket(), query: query)
         case .putObject: return try await objects.putObject(bucket: try bucket(), key: try key(), request: request, context: context)
         case .getObject:
             return try await objects.getObject(bucket: try bucket(), key: try key(), request: request, query: query, head: false)
         case .headObject:
             return try await objects.getObject(bucket: try bucket(), key: try key(), request: request, query: query, head: true)
-        case .deleteObject: return try await objects.deleteObject(bucket: try bucket(), key: try key())
+        case .deleteObject: return try await objects.deleteObject(bucket: try bucket(), key: try key(), query: query)
         case .copyObject: return try await objects.copyObject(bucket: try bucket(), key: try key(), request: request, context: context)
         case .deleteObjects: return try await objects.deleteObjects(bucket: try bucket(), request: request)
         case .createMultipartUpload:

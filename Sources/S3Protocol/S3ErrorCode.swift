@@ -35,6 +35,7 @@ public enum S3ErrorCode: String, Sendable, CaseIterable {
     case noSuchBucket = "NoSuchBucket"
     case noSuchKey = "NoSuchKey"
     case noSuchUpload = "NoSuchUpload"
+    case noSuchVersion = "NoSuchVersion"
     case noSuchBucketPolicy = "NoSuchBucketPolicy"
     case noSuchCORSConfiguration = "NoSuchCORSConfiguration"
     case noSuchLifecycleConfiguration = "NoSuchLifecycleConfiguration"
@@ -62,7 +63,8 @@ public enum S3ErrorCode: String, Sendable, CaseIterable {
         case .internalError: 500
         case .methodNotAllowed: 405
         case .missingContentLength: 411
-        case .noSuchBucket, .noSuchKey, .noSuchUpload, .noSuchBucketPolicy, .noSuchCORSConfiguration, .noSuchLifecycleConfiguration:
+        case .noSuchBucket, .noSuchKey, .noSuchUpload, .noSuchVersion, .noSuchBucketPolicy, .noSuchCORSConfiguration,
+            .noSuchLifecycleConfiguration:
             404
         case .notImplemented: 501
         case .preconditionFailed: 412
@@ -111,6 +113,7 @@ public enum S3ErrorCode: String, Sendable, CaseIterable {
         case .noSuchBucketPolicy: "The bucket policy does not exist."
         case .noSuchCORSConfiguration: "The CORS configuration does not exist."
         case .noSuchLifecycleConfiguration: "The lifecycle configuration does not exist."
+        case .noSuchVersion: "The specified version does not exist."
         case .notImplemented: "A header you provided implies functionality that is not implemented."
         case .conditionalRequestConflict: "A conflicting operation occurred. If using PutObject you can retry the request."
         case .preconditionFailed: "At least one of the preconditions you specified did not hold."

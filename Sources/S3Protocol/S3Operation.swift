@@ -13,6 +13,7 @@ public enum S3Operation: String, Sendable, CaseIterable {
     case getBucketLifecycleConfiguration = "GetBucketLifecycleConfiguration"
     case listObjects = "ListObjects"
     case listObjectsV2 = "ListObjectsV2"
+    case listObjectVersions = "ListObjectVersions"
     case listMultipartUploads = "ListMultipartUploads"
     case deleteObjects = "DeleteObjects"
     case putObject = "PutObject"
@@ -35,7 +36,7 @@ public enum S3Operation: String, Sendable, CaseIterable {
     static let unsupportedBucketSubresources: Set<String> = [
         "accelerate", "analytics", "cors", "encryption", "intelligent-tiering", "inventory", "lifecycle", "logging",
         "metrics", "notification", "object-lock", "ownershipControls", "policy", "policyStatus",
-        "publicAccessBlock", "replication", "requestPayment", "website", "versions", "acl", "tagging", "versioning",
+        "publicAccessBlock", "replication", "requestPayment", "website", "acl", "tagging", "versioning",
     ]
     static let unsupportedObjectSubresources: Set<String> = [
         "acl", "tagging", "legal-hold", "retention", "restore", "select", "torrent", "attributes",
@@ -46,7 +47,7 @@ public enum S3Operation: String, Sendable, CaseIterable {
         switch self {
         case .listBuckets, .headBucket, .getBucketLocation, .getBucketVersioning, .getBucketAcl, .getBucketTagging,
             .getBucketPolicy, .getBucketCors, .getBucketLifecycleConfiguration,
-            .listObjects, .listObjectsV2, .listMultipartUploads, .getObject, .headObject, .getObjectAcl,
+            .listObjects, .listObjectsV2, .listObjectVersions, .listMultipartUploads, .getObject, .headObject, .getObjectAcl,
             .getObjectTagging, .listParts:
             true
         case .createBucket, .deleteBucket, .deleteObjects, .putObject, .deleteObject, .copyObject,
@@ -80,6 +81,7 @@ public enum S3Operation: String, Sendable, CaseIterable {
                 if query.contains("acl") { return .getBucketAcl }
                 if query.contains("tagging") { return .getBucketTagging }
                 if query.contains("uploads") { return .listMultipartUploads }
+                if query.contains("versions") { return .listObjectVersions }
                 if query.contains("policy") { return .getBucketPolicy }
                 if query.contains("cors") { return .getBucketCors }
                 if query.contains("lifecycle") { return .getBucketLifecycleConfiguration }

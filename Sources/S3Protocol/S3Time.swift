@@ -113,7 +113,15 @@ public enum S3Time {
 
     /// Formats as ISO 8601 with milliseconds, for `LastModified` and `CreationDate` in XML.
     public static func iso8601(_ epochSeconds: Int64) -> String {
-        let (y, m, d, h, mi, s, _) = split(epochSeconds)
-        return "\(pad(y, 4))-\(pad(m, 2))-\(pad(d, 2))T\(pad(h, 2)):\(pad(mi, 2)):\(pad(s, 2)).000Z"
+        iso8601(milliseconds: epochSeconds * 1000)
+    }
+
+    /// `yyyy-MM-dd'T'HH:mm:ss.SSS'Z'` with the time's milliseconds (listings: a file written a fraction of
+    /// a second before its upload must not look newer than the object to `aws s3 sync`).
+    public static func iso8601(milliseconds: Int64) -> String {
+        let seconds = milliseconds >= 0 ? milliseconds / 1000 : (milliseconds - 999) / 1000
+        let (y, m, d, h, mi, s, _) = split(seconds)
+        return
+            "\(pad(y, 4))-\(pad(m, 2))-\(pad(d, 2))T\(pad(h, 2)):\(pad(mi, 2)):\(pad(s, 2)).\(pad(Int(milliseconds - seconds * 1000), 3))Z"
     }
 }

@@ -90,6 +90,37 @@ import Testing
             #expect(try await client.s3(.get, "/lst?max-keys=-1").errorCode == "InvalidArgument")
             #expect(try await client.s3(.get, "/lst?list-type=2&continuation-token=%25%25").errorCode == "InvalidArgument")
             #expect(try await client.s3(.get, "/lst?max-keys=5000").text.contains("<MaxKeys>1000</MaxKeys>"))
+
+            // encoding-type=url: v1 leaves the echoed Prefix as typed, v2 encodes it (as AWS does).
+            let v1Encoded = try await client.s3(.get, "/lst?prefix=a%20b&encoding-type=url").text
+            #expect(v1Encoded.contains("<Prefix>a b</Prefix>") && v1Encoded.contains("<Key>a%20b%2Bc.txt</Key>"))
+            let v2Encoded = try await client.s3(.get, "/lst?list-type=2&prefix=a%20b&encoding-type=url").text
+            #expect(v2Encoded.contains("<Prefix>a%20b</Prefix>"))
+            // Listing times carry milliseconds.
+            let stamp = try #require(v1.text.range(of: "<LastModified>").map { String(v1.text[$0.upperBound...].prefix(24)) })
+            #expect(stamp.count == 24 && stamp.hasSuffix("Z") && stamp.dropLast(4).hasSuffix("."))
+        }
+    }
+
+    @Test func objectVersionsOfAnUnversionedBucket() async throws {
+        let gateway = try TestGateway()
+        try await gateway.run { client in
+            try await client.s3(.put, "/ver")
+            for key in ["a", "dir/b", "dir/c", "z z"] {
+                try await client.s3(.put, "/ver/" + URIEncoding.encode(key, keepingSlash: true), body: [1])
+            }
+            let all = try await client.s3(.get, "/ver?versions").text
+            #expect(all.contains("<ListVersionsResult"))
+            #expect(all.components(separatedBy: "<VersionId>null</VersionId><IsLatest>true</IsLatest>").count == 5)
+            let page = try await client.s3(.get, "/ver?versions&max-keys=1&key-marker=a&delimiter=%2F").text
+            #expect(page.contains("<CommonPrefixes><Prefix>dir/</Prefix></CommonPrefixes>"))
+            #expect(page.contains("<NextKeyMarker>dir/</NextKeyMarker><NextVersionIdMarker>null</NextVersionIdMarker>"))
+            let encoded = try await client.s3(.get, "/ver?versions&encoding-type=url&key-marker=dir%2Fc").text
+            #expect(encoded.contains("<Key>z%20z</Key>") && !encoded.contains("<Key>a</Key>"))
+            #expect(try await client.s3(.get, "/ver/a?versionId=null").status == .ok)
+            #expect(try await client.s3(.get, "/ver/a?versionId=3HL4kqtJlcpXroDTDmJ").errorCode == "InvalidArgument")
+            #expect(try await client.s3(.delete, "/ver/a?versionId=null").status == .noContent)
+            #expect(try await client.s3(.head, "/ver/a").status == .notFound)
         }
     }
 }

@@ -38,6 +38,8 @@ import Testing
         #expect(S3Time.amzDate(1_440_938_160) == "20150830T123600Z")
         #expect(S3Time.httpDate(1_440_938_160) == "Sun, 30 Aug 2015 12:36:00 GMT")
         #expect(S3Time.iso8601(1_440_938_160) == "2015-08-30T12:36:00.000Z")
+        #expect(S3Time.iso8601(milliseconds: 1_440_938_160_042) == "2015-08-30T12:36:00.042Z")
+        #expect(S3Time.iso8601(milliseconds: -1) == "1969-12-31T23:59:59.999Z")
         #expect(S3Time.parseHTTPDate("Sun, 30 Aug 2015 12:36:00 GMT") == 1_440_938_160)
         #expect(S3Time.parseISO8601("2015-08-30T12:36:00.000Z") == 1_440_938_160)
         #expect(S3Time.parseISO8601("2015-08-30T12:36:00Z") == 1_440_938_160, "SeaweedFS and MinIO may drop the fraction")
@@ -99,6 +101,7 @@ import Testing
         ("POST", true, true, "uploadId=x", .completeMultipartUpload),
         ("DELETE", true, true, "uploadId=x", .abortMultipartUpload),
         ("GET", true, true, "uploadId=x", .listParts),
+        ("GET", true, false, "versions&prefix=a", .listObjectVersions),
     ])
     func classify(_ method: String, _ bucket: Bool, _ key: Bool, _ query: String, _ expected: S3Operation) throws {
         let parameters = try QueryParameters(raw: query[...])

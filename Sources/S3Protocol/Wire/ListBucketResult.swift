@@ -129,3 +129,89 @@ public struct ListBucketResultV2: Codable, Sendable {
 
     public func xml() -> [UInt8] { S3XML.encode(self, rootKey: "ListBucketResult") }
 }
+
+/// One version in a ListObjectVersions response: in an unversioned bucket, each object's only
+/// version, `null`.
+public struct ListedVersion: Codable, Sendable {
+    public var key: String
+    public var versionId: String
+    public var isLatest: Bool
+    public var lastModified: String
+    public var eTag: String
+    public var size: Int64
+    public var owner: Owner?
+    public var storageClass: String
+
+    enum CodingKeys: String, CodingKey {
+        case key = "Key"
+        case versionId = "VersionId"
+        case isLatest = "IsLatest"
+        case lastModified = "LastModified"
+        case eTag = "ETag"
+        case size = "Size"
+        case owner = "Owner"
+        case storageClass = "StorageClass"
+    }
+
+    public init(object: ListedObject) {
+        self.key = object.key
+        self.versionId = "null"
+        self.isLatest = true
+        self.lastModified = object.lastModified
+        self.eTag = object.eTag
+        self.size = object.size
+        self.owner = object.owner
+        self.storageClass = object.storageClass
+    }
+}
+
+/// The ListObjectVersions response.
+public struct ListVersionsResult: Codable, Sendable {
+    public var name: String
+    public var prefix: String
+    public var keyMarker: String
+    public var versionIdMarker: String
+    public var nextKeyMarker: String?
+    public var nextVersionIdMarker: String?
+    public var maxKeys: Int
+    public var delimiter: String?
+    public var isTruncated: Bool
+    public var encodingType: String?
+    public var versions: [ListedVersion]
+    public var commonPrefixes: [CommonPrefix]
+
+    enum CodingKeys: String, CodingKey {
+        case name = "Name"
+        case prefix = "Prefix"
+        case keyMarker = "KeyMarker"
+        case versionIdMarker = "VersionIdMarker"
+        case nextKeyMarker = "NextKeyMarker"
+        case nextVersionIdMarker = "NextVersionIdMarker"
+        case maxKeys = "MaxKeys"
+        case delimiter = "Delimiter"
+        case isTruncated = "IsTruncated"
+        case encodingType = "EncodingType"
+        case versions = "Version"
+        case commonPrefixes = "CommonPrefixes"
+    }
+
+    public init(
+        name: String, prefix: String, keyMarker: String, versionIdMarker: String, nextKeyMarker: String?, maxKeys: Int,
+        delimiter: String?, isTruncated: Bool, encodingType: String?, versions: [ListedVersion], commonPrefixes: [CommonPrefix]
+    ) {
+        self.name = name
+        self.prefix = prefix
+        self.keyMarker = keyMarker
+        self.versionIdMarker = versionIdMarker
+        self.nextKeyMarker = nextKeyMarker
+        self.nextVersionIdMarker = nextKeyMarker == nil ? nil : "null"
+        self.maxKeys = maxKeys
+        self.delimiter = delimiter
+        self.isTruncated = isTruncated
+        self.encodingType = encodingType
+        self.versions = versions
+        self.commonPrefixes = commonPrefixes
+    }
+
+    public func xml() -> [UInt8] { S3XML.encode(self, rootKey: "ListVersionsResult") }
+}

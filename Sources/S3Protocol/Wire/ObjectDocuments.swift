@@ -48,8 +48,15 @@ public struct DeleteRequest: Codable, Sendable {
 public struct DeleteResult: Codable, Sendable {
     public struct Deleted: Codable, Sendable {
         public var key: String
-        enum CodingKeys: String, CodingKey { case key = "Key" }
-        public init(key: String) { self.key = key }
+        public var versionId: String?
+        enum CodingKeys: String, CodingKey {
+            case key = "Key"
+            case versionId = "VersionId"
+        }
+        public init(key: String, versionId: String? = nil) {
+            self.key = key
+            self.versionId = versionId
+        }
     }
 
     public struct Failure: Codable, Sendable {
