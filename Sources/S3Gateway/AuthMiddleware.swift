@@ -27,9 +27,9 @@ struct AuthMiddleware: RouterMiddleware {
         let signed = SigV4Request(method: request.method.rawValue, rawPath: address.rawPath, rawQuery: address.rawQuery, headers: headers)
         let credentials = self.credentials
         let secret: (String) -> String? = { credentials.key(for: $0)?.secretKey }
+        let query = try QueryParameters(raw: address.rawQuery[...])
         let authorization: SigV4Authorization
-        if request.head.headerFields[.authorization] == nil, SigV2QueryVerifier.isPresigned(try QueryParameters(raw: address.rawQuery[...]))
-        {
+        if request.head.headerFields[.authorization] == nil, SigV2QueryVerifier.isPresigned(query) {
             // boto3 and the aws CLI v1 presign with Signature Version 2 by default: accepted for presigned URLs only.
             authorization = try SigV2QueryVerifier().verify(
                 signed,
@@ -37,6 +37,10 @@ struct AuthMiddleware: RouterMiddleware {
                 now: clock(),
                 secretForAccessKey: secret
             )
+        } else if request.head.headerFields[.authorization] == nil, !SigV4Verifier.isPresigned(query) {
+            throw await access.refuseAnonymous(
+                bucket: address.bucket,
+                denial: S3Error(.accessDenied, "Anonymous requests are not allowed; sign the request with an access key."))
         } else {
             authorization = try verifier.verify(signed, now: clock(), secretForAccessKey: secret)
         }
@@ -45,7 +49,6 @@ struct AuthMiddleware: RouterMiddleware {
         context.payload = authorization.payload
         context.logger[metadataKey: "access_key"] = "\(caller.accessKeyId)"
 
-        let query = try QueryParameters(raw: address.rawQuery[...])
         guard
             let operation = S3Operation.classify(
                 method: request.method.rawValue,

@@ -27,7 +27,7 @@ struct BucketHandlers: Sendable {
         let after = query["continuation-token"]
         let prefix = query["prefix"] ?? ""
         let visible = try await store.listBuckets()
-            .filter { caller.mayAccess(bucket: $0.name, owner: $0.owner) && $0.name.hasPrefix(prefix) }
+            .filter { BucketAccess.lists($0, to: caller) && $0.name.hasPrefix(prefix) }
             .filter { bucket in after.map { $0 < bucket.name } ?? true }
         let page = visible.prefix(maxBuckets)
         let owner = Owner(id: caller.accessKeyId, displayName: caller.accessKeyId)

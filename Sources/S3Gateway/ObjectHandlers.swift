@@ -118,9 +118,11 @@ struct ObjectHandlers: Sendable {
         var attributes = ObjectAttributes()
         attributes.contentType = headers[.contentType] ?? "binary/octet-stream"
         if let encoding = headers[.contentEncoding] {
-            // aws-chunked describes the transfer, not the object.
-            let kept = encoding.split(separator: ",").map { $0.trimmingCharacters(in: " ") }.filter { $0 != "aws-chunked" }
-            attributes.contentEncoding = kept.isEmpty ? nil : kept.joined(separator: ",")
+            // aws-chunked describes the transfer, not the object: it goes, the other codings stay exactly as sent.
+            let codings = encoding.split(separator: ",", omittingEmptySubsequences: false)
+            let kept = codings.filter { $0.trimmingCharacters(in: " ") != "aws-chunked" }
+            let stored = kept.count == codings.count ? encoding[...] : kept.joined(separator: ",")[...].trimmingCharacters(in: " ")
+            attributes.contentEncoding = stored.isEmpty ? nil : String(stored)
         }
         attributes.contentDisposition = headers[.contentDisposition]
         attributes.contentLanguage = headers[.contentLanguage]

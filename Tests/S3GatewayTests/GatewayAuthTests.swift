@@ -16,8 +16,17 @@ import Testing
             #expect(response.errorCode == "AccessDenied")
             let requestId = try #require(response.headers[HTTPField.Name("x-amz-request-id")!])
             #expect(response.text.contains("<RequestId>\(requestId)</RequestId>"))
+            try await client.s3(.put, "/bkt")
             let put = try await client.execute(uri: "/bkt/key", method: .put, body: ByteBuffer(string: "x"))
             #expect(put.status == .forbidden)
+            // A bucket that does not exist is 404 to anyone, for every operation, as S3 answers.
+            for method in [HTTPRequest.Method.get, .put, .delete, .head] {
+                let missing = try await client.execute(uri: "/no-such-bucket/key", method: method)
+                #expect(missing.status == .notFound, "\(method)")
+            }
+            #expect(try await client.execute(uri: "/no-such-bucket", method: .get).errorCode == "NoSuchBucket")
+            #expect(try await client.s3(.delete, "/no-such-bucket/key").errorCode == "NoSuchBucket")
+            #expect(try await client.s3(.head, "/bkt/key").status == .notFound)
         }
     }
 
@@ -142,8 +151,13 @@ import Testing
             #expect(taken.errorCode == "BucketAlreadyExists")
             let again = try await client.s3(.put, "/users-own", signer: userSigner)
             #expect(again.errorCode == "BucketAlreadyOwnedByYou")
-            // Root may use every bucket.
+            // Root may use every bucket, but lists only its own (an AWS account lists its own buckets).
             #expect(try await client.s3(.get, "/users-own/k").status == .ok)
+            let rootList = try await client.s3(.get, "/").text
+            #expect(rootList.contains("<Name>shared</Name>") && !rootList.contains("<Name>users-own</Name>"))
+            // The reader lists the bucket it was granted; a missing bucket is 404 to it too, also for a write.
+            #expect(try await client.s3(.get, "/", signer: readerSigner).text.contains("<Name>shared</Name>"))
+            #expect(try await client.s3(.delete, "/gone/k", signer: readerSigner).errorCode == "NoSuchBucket")
         }
     }
 }

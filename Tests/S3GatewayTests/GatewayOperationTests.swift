@@ -364,3 +364,17 @@ func md5Hex(_ text: String) -> String {
         #expect(Self.outcome(HTTPFields(pairs.map { HTTPField(name: $0.0, value: $0.1) })) == expected)
     }
 }
+
+@Suite struct StoredHeaderTests {
+    @Test(
+        arguments: [
+            ("deflate, gzip", "deflate, gzip"),
+            ("aws-chunked", nil),
+            ("aws-chunked, gzip", "gzip"),
+            ("deflate, aws-chunked, gzip", "deflate, gzip"),
+            ("gzip,aws-chunked", "gzip"),
+        ] as [(String, String?)])
+    func contentEncodingIsKeptAsSentWithoutAwsChunked(_ sent: String, _ stored: String?) throws {
+        #expect(try ObjectHandlers.attributes([.contentEncoding: sent]).contentEncoding == stored)
+    }
+}

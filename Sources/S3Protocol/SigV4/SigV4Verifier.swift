@@ -7,6 +7,11 @@ import Crypto
 /// but sign them escaped). The path is never normalised: no dot segments are removed and no
 /// slashes merged, as S3 does.
 public struct SigV4Verifier: Sendable {
+    /// Whether a query carries a SigV4 presigned signature (`X-Amz-Algorithm` or `X-Amz-Signature`).
+    public static func isPresigned(_ query: QueryParameters) -> Bool {
+        query.contains("X-Amz-Algorithm") || query.contains("X-Amz-Signature")
+    }
+
     /// The region requests must be scoped to.
     public let region: String
     /// The service requests must be scoped to (`s3`).
@@ -57,7 +62,7 @@ public struct SigV4Verifier: Sendable {
             throw S3Error(.invalidArgument, "Only one auth mechanism allowed; use either the Authorization header or query parameters.")
         } else if let authorization {
             parsed = try parseHeader(authorization, request: request)
-        } else if query.contains("X-Amz-Algorithm") || query.contains("X-Amz-Signature") {
+        } else if Self.isPresigned(query) {
             parsed = try parseQuery(query, now: now)
         } else if SigV2QueryVerifier.isPresigned(query) {
             // The caller should have used SigV2QueryVerifier for this request.
