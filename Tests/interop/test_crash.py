@@ -11,6 +11,11 @@ moment, restarts it and checks:
 - every acknowledged report downloads byte-identical; a report whose answer was lost is whole or absent;
 - keyless `chain verify --all` passes on every indexed chain.
 
+A second test does the same with writes and deletes that change where keys live: `p`, `p/q`, `p/` and
+`p//q` and the like, each a plain file or a reserved key depending on which came first; after every
+restart each key reads back as one write sent whole, or is absent only if a delete may have won, and
+a listing names it once.
+
 CHAINVAULT_CRASH_KILLS sets the number of kills (default 20).
 """
 import hashlib
@@ -72,6 +77,9 @@ class Ledger:
                     if end is None or not any(start > end for start in acknowledged_starts)}
 
     def must_exist(self, key):
+        """An acknowledged write or delete exists, and no allowed outcome is a delete (digest None)."""
+        if None in self.allowed(key):
+            return False
         with self.lock:
             return any(end is not None for _, _, end in self.writes.get(key, []))
 
@@ -200,4 +208,73 @@ def test_sigkill_under_load_loses_nothing_acknowledged(tmp_path):
         print(f"{KILLS} kills: {len(KEYS)} keys and {len(ledger.reports)} reports checked after every restart")
     finally:
         server.process.send_signal(signal.SIGKILL)
+        server.process.wait(30)
+
+
+# Keys whose places depend on each other: a key and keys below it, folder markers, empty segments.
+KIND_KEYS = ["p", "p/q", "p/q/r", "p/", "p//q", "q", "q/", "q/r", "q/r/", "r/../s", "r"]
+
+
+def kind_worker(server, ledger, stop, seed, errors):
+    rng = random.Random(seed)
+    s3 = s3_client(server)
+    while not stop.is_set():
+        key = rng.choice(KIND_KEYS)
+        delete = rng.random() < 0.3
+        body = b"" if delete else rng.randbytes(rng.randint(0, 256 * 1024))
+        write = ledger.attempt(key, None if delete else hashlib.sha256(body).hexdigest())
+        try:
+            if delete:
+                s3.delete_object(Bucket="kinds", Key=key)
+            else:
+                s3.put_object(Bucket="kinds", Key=key, Body=body)
+        except (botocore.exceptions.EndpointConnectionError, botocore.exceptions.ConnectionClosedError,
+                botocore.exceptions.ReadTimeoutError, ConnectionError):
+            return
+        except Exception as error:
+            if not stop.is_set():
+                errors.append(f"{'DELETE' if delete else 'PUT'} {key}: {error!r}")
+            return
+        ledger.acknowledge(write)
+
+
+def test_sigkill_while_keys_change_kind_loses_nothing_acknowledged(tmp_path):
+    data = tmp_path / "data"
+    server = start_server(data, ENV)
+    s3_client(server).create_bucket(Bucket="kinds")
+    ledger = Ledger()
+    rng = random.Random(int(os.environ.get("CHAINVAULT_CRASH_SEED", str(time.time_ns()))))
+    try:
+        for round_number in range(KILLS):
+            stop = threading.Event()
+            errors = []
+            workers = [threading.Thread(target=kind_worker, args=(server, ledger, stop, rng.random(), errors)) for _ in range(4)]
+            for worker in workers:
+                worker.start()
+            time.sleep(rng.uniform(0.2, 1.5))
+            stop.set()
+            server.process.send_signal(signal.SIGKILL)
+            server.process.wait(30)
+            for worker in workers:
+                worker.join(60)
+            assert not errors, f"round {round_number}: {errors}"
+
+            server = start_server(data, ENV)
+            assert list((data / ".chainvault" / "tmp").iterdir()) == [], "start-up swept the temp folder"
+            s3 = s3_client(server)
+            listed = [o["Key"] for o in s3.list_objects_v2(Bucket="kinds").get("Contents", [])]
+            assert len(listed) == len(set(listed)), f"a key listed twice: {listed}"
+            assert set(listed) <= set(KIND_KEYS), f"keys nobody wrote: {set(listed) - set(KIND_KEYS)}"
+            for key in KIND_KEYS:
+                allowed = ledger.allowed(key)
+                if key not in listed:
+                    assert not ledger.must_exist(key), f"round {round_number}: acknowledged {key} is lost"
+                    ledger.settle(key, None)
+                    continue
+                digest = hashlib.sha256(s3.get_object(Bucket="kinds", Key=key)["Body"].read()).hexdigest()
+                assert digest in allowed, f"round {round_number}: {key} holds bytes no write sent whole, or came back after a delete"
+                ledger.settle(key, digest)
+        assert ledger.acknowledged_keys() > 0
+    finally:
+        server.process.kill()
         server.process.wait(30)
