@@ -139,3 +139,31 @@ def test_restic_init_backup_check_restore(server, s3, home, tmp_path):
     restored = target / str(source).lstrip("/")
     assert (restored / "ward" / "notes.txt").read_text() == "notes\n"
     assert (restored / "scan.bin").read_bytes() == (source / "scan.bin").read_bytes()
+
+
+def test_object_versions_and_the_cleanup_tools_run_before_deleting_a_bucket(server, s3, home):
+    bucket = server.bucket("versions")
+    s3.create_bucket(Bucket=bucket)
+    for key in ["a.txt", "dir/", "dir/b.txt", "x//y"]:
+        s3.put_object(Bucket=bucket, Key=key, Body=key.encode())
+    listed = json.loads(run([tool("aws"), "--endpoint-url", server.endpoint, "s3api", "list-object-versions", "--bucket", bucket],
+                            client_env(home, server)).stdout)
+    assert [(v["Key"], v["VersionId"], v["IsLatest"]) for v in listed["Versions"]] == [
+        ("a.txt", "null", True), ("dir/", "null", True), ("dir/b.txt", "null", True), ("x//y", "null", True)]
+    # Every key kind copies and completes a multipart upload.
+    s3.copy_object(Bucket=bucket, Key="copies/dir/", CopySource={"Bucket": bucket, "Key": "dir/"})
+    assert s3.get_object(Bucket=bucket, Key="copies/dir/")["Body"].read() == b"dir/"
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="../up")
+    part = s3.upload_part(Bucket=bucket, Key="../up", UploadId=upload["UploadId"], PartNumber=1, Body=b"multi")
+    s3.complete_multipart_upload(Bucket=bucket, Key="../up", UploadId=upload["UploadId"],
+                                 MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]})
+    assert s3.get_object(Bucket=bucket, Key="../up")["Body"].read() == b"multi"
+    assert not (server.data / "up").exists()
+    # boto3's resource cleanup deletes every version, then the bucket.
+    resource = boto3.resource("s3", endpoint_url=server.endpoint, aws_access_key_id=server.access_key,
+                              aws_secret_access_key=server.secret_key, region_name="us-east-1")
+    resource.Bucket(bucket).object_versions.delete()
+    resource.Bucket(bucket).delete()
+    with pytest.raises(botocore.exceptions.ClientError) as gone:
+        s3.head_bucket(Bucket=bucket)
+    assert gone.value.response["Error"]["Code"] == "404"
