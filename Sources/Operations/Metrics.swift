@@ -3,6 +3,7 @@ import Hummingbird
 import Logging
 import Metrics
 import Prometheus
+import Synchronization
 
 /// `/-/metrics`: the Prometheus text exposition of everything recorded through swift-metrics, on both
 /// listeners. With a token set, a scrape must send `Authorization: Bearer TOKEN`; without one, the
@@ -69,6 +70,9 @@ public struct MetricsEndpoint: Sendable {
 /// Per-request metrics of one listener: requests by operation and status, a latency histogram by
 /// operation, bytes in and out, requests in flight. Labels come from a fixed vocabulary (operation
 /// names, routes with ids replaced), so that no client can grow the label space.
+///
+/// A request is measured until its response body has been written, not until its handler returned:
+/// a large GET's duration covers the transfer and it stays in flight while it streams.
 public struct RequestMetrics: Sendable {
     let listener: String
     let inFlight: Meter
@@ -79,42 +83,95 @@ public struct RequestMetrics: Sendable {
         inFlight = Meter(label: "chainvault_\(listener)_requests_in_flight")
     }
 
-    /// Counts a request in flight for the duration of `body`, then records its outcome: the response's
-    /// status, or the status of the error it threw (500 for an error that has none).
-    /// - Parameter operation: Read once the request is done (the operation may only be known then).
-    public func measure(_ request: Request, operation: () -> String, body: () async throws -> Response) async throws -> Response {
+    /// How a measured request ended.
+    public struct Outcome: Sendable {
+        public var status: Int
+        /// From the request's arrival to the last byte of its response (or the error).
+        public var elapsed: Duration
+        /// Whether the whole response was written (false: the client went away, or writing failed).
+        public var completed: Bool
+    }
+
+    /// Counts a request in flight from now until its response has been written, then records its
+    /// outcome and hands it to `finished` (the access log): the response's status, or the status of the
+    /// error `body` threw (500 for an error that has none).
+    /// - Parameter operation: Read once the handler is done (the operation may only be known then).
+    public func measure(
+        _ request: Request, operation: () -> String, finished: @escaping @Sendable (Outcome) -> Void = { _ in },
+        body: () async throws -> Response
+    ) async throws -> Response {
         let start = ContinuousClock.now
         inFlight.increment()
-        defer { inFlight.decrement() }
+        let received = request.headers[.contentLength].flatMap(Int64.init)
         do {
-            let response = try await body()
-            record(request, operation: operation(), status: response.status.code, sent: response.headers[.contentLength], since: start)
+            var response = try await body()
+            let (name, status, sent) = (operation(), response.status.code, response.headers[.contentLength].flatMap(Int64.init))
+            response.body = response.body.whenWritten { completed in
+                self.record(operation: name, status: status, received: received, sent: completed ? sent : nil, since: start)
+                finished(Outcome(status: status, elapsed: ContinuousClock.now - start, completed: completed))
+            }
             return response
-        } catch let error as any HTTPResponseError {
-            record(request, operation: operation(), status: error.status.code, sent: nil, since: start)
-            throw error
         } catch {
-            record(request, operation: operation(), status: 500, sent: nil, since: start)
+            let status = (error as? any HTTPResponseError)?.status.code ?? 500
+            record(operation: operation(), status: status, received: received, sent: nil, since: start)
+            finished(Outcome(status: status, elapsed: ContinuousClock.now - start, completed: false))
             throw error
         }
     }
 
-    func record(_ request: Request, operation: String, status: Int, sent: String?, since start: ContinuousClock.Instant) {
+    func record(operation: String, status: Int, received: Int64?, sent: Int64?, since start: ContinuousClock.Instant) {
+        inFlight.decrement()
         Counter(label: "chainvault_\(listener)_requests_total", dimensions: [("operation", operation), ("status", String(status))])
             .increment()
         Timer(label: "chainvault_\(listener)_request_duration_seconds", dimensions: [("operation", operation)])
             .record(duration: ContinuousClock.now - start)
-        if let length = request.headers[.contentLength].flatMap(Int64.init), length > 0 {
-            Counter(label: "chainvault_\(listener)_received_bytes_total").increment(by: length)
+        if let received, received > 0 {
+            Counter(label: "chainvault_\(listener)_received_bytes_total").increment(by: received)
         }
-        if let length = sent.flatMap(Int64.init), length > 0 {
-            Counter(label: "chainvault_\(listener)_sent_bytes_total").increment(by: length)
+        if let sent, sent > 0 {
+            Counter(label: "chainvault_\(listener)_sent_bytes_total").increment(by: sent)
         }
     }
 }
 
+extension ResponseBody {
+    /// This body, calling `done` once when it has been written (true) or failed (false). A body the
+    /// server drops unwritten (the client went away before the head was sent) calls it with false
+    /// when it is released, so a measured request never stays in flight.
+    public func whenWritten(_ done: @escaping @Sendable (_ completed: Bool) -> Void) -> ResponseBody {
+        let once = Once(done)
+        let body = self
+        return ResponseBody(contentLength: contentLength) { writer in
+            do {
+                try await body.write(writer)
+                once.call(true)
+            } catch {
+                once.call(false)
+                throw error
+            }
+        }
+    }
+}
+
+/// A completion called at most once: explicitly, or with false when released.
+final class Once: Sendable {
+    private let done: Mutex<(@Sendable (Bool) -> Void)?>
+
+    init(_ done: @escaping @Sendable (Bool) -> Void) { self.done = Mutex(done) }
+
+    func call(_ completed: Bool) {
+        done.withLock { done in
+            let callback = done
+            done = nil
+            return callback
+        }?(completed)
+    }
+
+    deinit { call(false) }
+}
+
 /// Records the hospital's per-request metrics and access-log line, outside its error middleware
-/// (errors carry their status).
+/// (errors carry their status), once the response has been written.
 public struct RequestMetricsMiddleware<Context: RequestContext>: RouterMiddleware {
     let metrics: RequestMetrics
     /// The route label of a path, from a fixed vocabulary.
@@ -126,29 +183,20 @@ public struct RequestMetricsMiddleware<Context: RequestContext>: RouterMiddlewar
     }
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        let start = ContinuousClock.now
         let route = self.route(request.uri.path)
-        var status = 500
+        let (method, agent, logger) = (request.method, request.headers[.userAgent]?.prefix(200) ?? "", context.logger)
         // One access-log line per request, whatever it ends with; the route, never the query or the body.
-        defer {
-            let elapsed = ContinuousClock.now - start
-            context.logger.info(
-                "access",
-                metadata: [
-                    "method": "\(request.method)", "route": "\(route)", "status": "\(status)",
-                    "duration_ms": "\(elapsed.milliseconds)",
-                    "user_agent": "\(request.headers[.userAgent]?.prefix(200) ?? "")",
-                ])
-        }
-        do {
-            let response = try await metrics.measure(
-                request, operation: { "\(request.method) \(route)" }, body: { try await next(request, context) })
-            status = response.status.code
-            return response
-        } catch let error as any HTTPResponseError {
-            status = error.status.code
-            throw error
-        }
+        return try await metrics.measure(
+            request, operation: { "\(method) \(route)" },
+            finished: { outcome in
+                var metadata: Logger.Metadata = [
+                    "method": "\(method)", "route": "\(route)", "status": "\(outcome.status)",
+                    "duration_ms": "\(outcome.elapsed.milliseconds)", "user_agent": "\(agent)",
+                ]
+                if !outcome.completed { metadata["incomplete"] = "true" }
+                logger.info("access", metadata: metadata)
+            },
+            body: { try await next(request, context) })
     }
 }
 

@@ -7,8 +7,9 @@ import Synchronization
 
 /// The access keys, kept in `<data>/.chainvault/credentials.json` (mode 0600).
 ///
-/// The server reads the file at start and again (at most once a second) when a request names an
-/// unknown key, so keys added with `chainvault credentials add` work without a restart.
+/// The server reads the file at start and again when it changed, so keys added with `chainvault
+/// credentials add` work without a restart (and removed ones stop working). Whether it changed is
+/// asked at most once a second (one `stat`), not on every request.
 public final class CredentialStore: Sendable {
     struct File: Codable {
         var keys: [AccessKey]
@@ -18,8 +19,11 @@ public final class CredentialStore: Sendable {
     public let path: String
     /// A root pair given in the environment, which takes the place of the stored root key.
     private let rootOverride: AccessKey?
-    /// The keys by id, and the modification time and size of the file they were read from.
-    private let state: Mutex<(keys: [String: AccessKey], version: FileVersion?)>
+    /// The keys by id, the modification time and size of the file they were read from, and when the
+    /// file was last looked at.
+    private let state: Mutex<(keys: [String: AccessKey], version: FileVersion?, checked: ContinuousClock.Instant?)>
+    /// How long a look at the file holds.
+    static let recheckInterval = Duration.seconds(1)
 
     struct FileVersion: Equatable {
         var modificationNanos: Int
@@ -33,7 +37,7 @@ public final class CredentialStore: Sendable {
     public init(configDirectory: String, rootOverride: AccessKey? = nil) {
         self.path = configDirectory + "/credentials.json"
         self.rootOverride = rootOverride
-        self.state = Mutex(([:], nil))
+        self.state = Mutex(([:], nil, nil))
     }
 
     /// The stored keys (the root override not included).
@@ -86,17 +90,27 @@ public final class CredentialStore: Sendable {
         state.withLock { $0.version = nil }
     }
 
-    /// Looks up a key by id, rereading the file when it changed since it was last read.
+    /// Looks up a key by id, rereading the file when it changed since it was last read (looked at
+    /// most once per ``recheckInterval``).
     public func key(for accessKeyId: String) -> AccessKey? {
         if let override = rootOverride, override.accessKeyId == accessKeyId { return override }
+        let now = ContinuousClock.now
+        let (cached, recent) = state.withLock { state in
+            (state.keys[accessKeyId], state.version != nil && state.checked.map { now - $0 < Self.recheckInterval } == true)
+        }
+        if recent { return cached }
         let current = fileVersion()
-        let (found, fresh) = state.withLock { state in (state.keys[accessKeyId], state.version == current && current != nil) }
+        let (found, fresh) = state.withLock { state in
+            let fresh = state.version == current && current != nil
+            if fresh { state.checked = now }
+            return (state.keys[accessKeyId], fresh)
+        }
         if fresh { return found }
         let keys = (try? storedKeys()) ?? []
         var map: [String: AccessKey] = [:]
         // With a root override, stored root keys are not valid.
         for key in keys where !(rootOverride != nil && key.isRoot) { map[key.accessKeyId] = key }
-        state.withLock { $0 = (map, current) }
+        state.withLock { $0 = (map, current, now) }
         return map[accessKeyId]
     }
 

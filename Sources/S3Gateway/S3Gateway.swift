@@ -63,26 +63,36 @@ struct S3Responder: HTTPResponder {
         // Requests that fail authentication are counted under "unauthenticated".
         var record = AccessRecord()
         let start = ContinuousClock.now
-        let response = try await requests.measure(
-            request, operation: { record.operation },
-            body: {
-                try await errors.handle(request, context: context, onError: { record.errorCode = $0.code.rawValue }) { request, context in
-                    try await auth.handle(request, context: context) { request, context in
-                        record.operation = context.operation?.rawValue ?? "unknown"
-                        record.bucket = context.address?.bucket
-                        record.key = context.address?.key
-                        record.accessKey = context.caller?.accessKeyId
-                        return try await dispatcher.handle(request, context: context)
+        var response: Response
+        do {
+            response = try await requests.measure(
+                request, operation: { record.operation },
+                body: {
+                    try await errors.handle(request, context: context, onError: { record.errorCode = $0.code.rawValue }) {
+                        request, context in
+                        try await auth.handle(request, context: context) { request, context in
+                            record.operation = context.operation?.rawValue ?? "unknown"
+                            record.bucket = context.address?.bucket
+                            record.key = context.address?.key
+                            record.accessKey = context.caller?.accessKeyId
+                            return try await dispatcher.handle(request, context: context)
+                        }
                     }
-                }
-            })
-        record.log(request, response: response, since: start, logger: context.logger)
+                })
+        } catch {
+            record.log(request, status: 500, sent: nil, since: start, completed: false, logger: context.logger)
+            throw error
+        }
+        // The access-log line is written once the body has been sent: its duration covers the transfer.
+        let finished = record
+        let (status, sent, logger) = (response.status.code, response.headers[.contentLength], context.logger)
+        response.body = response.body.whenWritten { completed in
+            finished.log(request, status: status, sent: sent, since: start, completed: completed, logger: logger)
+        }
         // A request refused before it was authenticated: its body is not read (it may be gigabytes from
         // someone without a key), and the connection closes once the answer is written.
         if record.operation == "unauthenticated", record.errorCode != nil, request.hasBody {
-            var response = response
             response.headers[.connection] = "close"
-            return response
         }
         return response
     }
@@ -104,19 +114,21 @@ struct AccessRecord {
     var accessKey: String?
     var errorCode: String?
 
-    /// One structured line per request (never a signature, secret or body).
-    func log(_ request: Request, response: Response, since start: ContinuousClock.Instant, logger: Logger) {
+    /// One structured line per request (never a signature, secret or body), written when its response
+    /// has been sent (`completed`) or given up on.
+    func log(_ request: Request, status: Int, sent: String?, since start: ContinuousClock.Instant, completed: Bool, logger: Logger) {
         let elapsed = ContinuousClock.now - start
         var metadata: Logger.Metadata = [
-            "method": "\(request.method)", "operation": "\(operation)", "status": "\(response.status.code)",
+            "method": "\(request.method)", "operation": "\(operation)", "status": "\(status)",
             "duration_ms": "\(elapsed.milliseconds)",
         ]
+        if !completed { metadata["incomplete"] = "true" }
         if let bucket { metadata["bucket"] = "\(bucket)" }
         if let key { metadata["key"] = "\(key)" }
         if let accessKey { metadata["access_key"] = "\(accessKey)" }
         if let errorCode { metadata["error_code"] = "\(errorCode)" }
         if let length = request.headers[.contentLength] { metadata["bytes_in"] = "\(length)" }
-        if let length = response.headers[.contentLength] { metadata["bytes_out"] = "\(length)" }
+        if let sent { metadata["bytes_out"] = "\(sent)" }
         if let agent = request.headers[.userAgent] { metadata["user_agent"] = "\(agent.prefix(200))" }
         logger.info("access", metadata: metadata)
     }
