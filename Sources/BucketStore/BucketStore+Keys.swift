@@ -47,17 +47,18 @@ extension BucketStore {
         return nil
     }
 
-    /// Whether a file can be renamed to `segments` now: every existing folder on the way is a directory
-    /// and the path itself is free or a regular file.
-    static func plainPathIsFree(bucketPath: String, segments: [Substring]) throws(StorageError) -> Bool {
+    /// Whether a file can be renamed to `segments` now — every existing folder on the way is a directory
+    /// and the path itself is free or a regular file — and how many of its folders exist already; nil
+    /// when it cannot.
+    static func plainPathFolders(bucketPath: String, segments: [Substring]) throws(StorageError) -> Int? {
         var path = bucketPath
         for (index, segment) in segments.enumerated() {
             path += "/" + segment
-            guard let status = try FileOperations.status(path) else { return true }
-            if index == segments.count - 1 { return status.isRegular }
-            guard status.isDirectory else { return false }
+            guard let status = try FileOperations.status(path) else { return index }
+            if index == segments.count - 1 { return status.isRegular ? index : nil }
+            guard status.isDirectory else { return nil }
         }
-        return true
+        return segments.count - 1
     }
 
     /// Checks `condition` against the key's current object. Call holding the key's lock.
@@ -114,9 +115,13 @@ extension BucketStore {
         let destination = bucketPath + "/" + segments.joined(separator: "/")
         // A concurrent delete may remove an emptied parent folder between mkdir and rename: retry.
         for attempt in 0... {
-            guard try Self.plainPathIsFree(bucketPath: bucketPath, segments: segments) else { return nil }
+            guard let existing = try Self.plainPathFolders(bucketPath: bucketPath, segments: segments) else { return nil }
             do throws(StorageError) {
-                try FileOperations.makeDirectories(base: bucketPath, relative: Array(segments.dropLast()))
+                let folders = segments.dropLast()
+                if existing < folders.count {
+                    let base = ([bucketPath[...]] + folders.prefix(existing)).joined(separator: "/")
+                    try FileOperations.makeDirectories(base: base, relative: Array(folders.dropFirst(existing)))
+                }
                 try FileOperations.rename(temporary, destination)
                 break
             } catch .io("mkdir", _, let code) where code == EEXIST || code == ENOTDIR {

@@ -119,17 +119,21 @@ extension BucketStore {
         _ = try await multipartUpload(bucket: bucket, key: key, uploadId: uploadId)
         let path = try uploadPath(bucket: bucket, uploadId: uploadId)
         let name = Self.partName(partNumber)
-        return try await withStagedBody(body, bucket: bucket, key: key) { temporary, etag in
+        return try await withStagedBody(
+            body, bucket: bucket, key: key,
+            finish: { fd, temporary, _ throws(StorageError) in
+                guard fsync(fd) == 0 else { throw FileOperations.fail("fsync", temporary) }
+                return try FileOperations.status(fd: fd, path: temporary)
+            }
+        ) { temporary, etag, written in
             let recordTemporary = newTemporaryPath()
             let partChecksums = checksums()
             return try await locks.withLock(uploadId + "/" + name) {
                 try await blocking { () throws(StorageError) in
                     // The upload may have been aborted or completed while the part streamed.
                     guard try FileOperations.status(path + "/upload.json") != nil,
-                        try FileOperations.status(path + "/completed.json") == nil,
-                        let written = try FileOperations.status(temporary)
+                        try FileOperations.status(path + "/completed.json") == nil
                     else { throw .noSuchUpload(uploadId: uploadId) }
-                    try FileOperations.syncFile(temporary)
                     let part = UploadedPart(
                         partNumber: partNumber,
                         etag: etag,
@@ -232,11 +236,13 @@ extension BucketStore {
         try ensureSpace(for: chosen.reduce(0) { $0 + $1.size }, bucket: bucket, key: key)
         let temporary = newTemporaryPath()
         do {
-            try await blocking { () throws(StorageError) in
+            let sealed = try await blocking { () throws(StorageError) in
                 try Self.concatenate(chosen.map { path + "/" + Self.partName($0.partNumber) }, into: temporary)
+                return try FileOperations.withFile(temporary, flags: O_RDONLY) { fd throws(StorageError) in
+                    try Self.seal(fd: fd, path: temporary, etag: etag, attributes: upload.attributes, bucket: bucket, key: key)
+                }
             }
-            let info = try await publish(
-                temporary: temporary, bucket: bucket, key: objectKey, condition: condition, etag: etag, attributes: upload.attributes)
+            let info = try await publish(temporary: temporary, bucket: bucket, key: objectKey, condition: condition, sealed: sealed)
             let completed = CompletedUpload(
                 parts: partList,
                 info: .init(size: info.size, modificationNanos: info.modificationNanos, etag: etag)

@@ -1,6 +1,8 @@
 import Crypto
 import Foundation
 import NIOCore
+import NIOPosix
+import Synchronization
 import _NIOFileSystem
 
 #if canImport(Glibc)
@@ -39,90 +41,100 @@ extension BucketStore {
         bucket: String,
         key: String,
         condition: WriteCondition = .none,
-        attributes: @Sendable () -> ObjectAttributes,
+        attributes: @escaping @Sendable () -> ObjectAttributes,
         body: Body
     ) async throws -> ObjectInfo where Body.Element == ByteBuffer {
         let objectKey = try ObjectKey(key)
-        // A condition that already fails is answered before the body is read; it is decided again,
-        // atomically, when the object is published.
-        try await blocking { () throws(StorageError) in
-            try self.check(condition, bucketPath: try self.existingBucketPath(bucket), bucket: bucket, key: objectKey)
+        if condition != .none {
+            // A condition that already fails is answered before the body is read; it is decided again,
+            // atomically, when the object is published.
+            try await blocking { () throws(StorageError) in
+                try self.check(condition, bucketPath: try self.existingBucketPath(bucket), bucket: bucket, key: objectKey)
+            }
         }
-        return try await withStagedBody(body, bucket: bucket, key: key) { temporary, etag in
-            try await publish(
-                temporary: temporary, bucket: bucket, key: objectKey, condition: condition, etag: etag, attributes: attributes())
-        }
+        return try await withStagedBody(
+            body, bucket: bucket, key: key,
+            finish: { fd, temporary, etag throws(StorageError) in
+                try Self.seal(fd: fd, path: temporary, etag: etag, attributes: attributes(), bucket: bucket, key: key)
+            },
+            publish: { temporary, etag, sealed in
+                try await publish(temporary: temporary, bucket: bucket, key: objectKey, condition: condition, sealed: sealed)
+            })
     }
 
-    /// Streams `body` into a new temporary file, then hands its path and hex MD5 to `publish`, which
-    /// must move the file into place. The temporary file is removed when streaming or `publish` fails.
-    func withStagedBody<Body: AsyncSequence, Result: Sendable>(
+    /// Bytes gathered into one write of the temporary file (one blocking job).
+    static let writeBatch = 1 << 20
+
+    /// Streams `body` into a new temporary file, runs `finish` on it (still open, in the job that writes
+    /// its last bytes), then hands its path, hex MD5 and what `finish` returned to `publish`, which must
+    /// move the file into place. The temporary file is removed when streaming or `publish` fails.
+    ///
+    /// The body is gathered into writes of up to ``writeBatch`` bytes, one blocking job each, so a small
+    /// body is written, finished and closed in one job.
+    func withStagedBody<Body: AsyncSequence, Finished: Sendable, Result: Sendable>(
         _ body: Body,
         bucket: String,
         key: String,
-        publish: (_ temporary: String, _ etag: String) async throws -> Result
+        finish: @escaping @Sendable (_ fd: Int32, _ temporary: String, _ etag: String) throws(StorageError) -> Finished,
+        publish: (_ temporary: String, _ etag: String, _ finished: Finished) async throws -> Result
     ) async throws -> Result where Body.Element == ByteBuffer {
-        let temporary = newTemporaryPath()
-        do {
-            let etag: String
-            do {
-                etag = try await writeTemporary(temporary, body: body)
-            } catch {
-                throw Self.mapFileSystemError(error, bucket: bucket, key: key)
-            }
-            return try await publish(temporary, etag)
-        } catch {
-            _ = try? await blocking { () throws(StorageError) in try FileOperations.removeFile(temporary) }
-            throw error
-        }
-    }
-
-    /// Streams `body` into a new file at `path` and returns the hex MD5 of what was written. The file is
-    /// fsynced by ``publish(temporary:bucket:key:etag:attributes:)``, once its metadata is set on it.
-    func writeTemporary<Body: AsyncSequence>(_ path: String, body: Body) async throws -> String
-    where Body.Element == ByteBuffer {
-        let handle = try await fileSystem.openFile(forWritingAt: FilePath(path), options: .newFile(replaceExisting: false))
+        let file = TemporaryFile(path: newTemporaryPath())
         do {
             var md5 = Insecure.MD5()
-            try await handle.withBufferedWriter(capacity: .kibibytes(256)) { writer in
-                for try await chunk in body {
-                    chunk.withUnsafeReadableBytes { md5.update(bufferPointer: $0) }
-                    _ = try await writer.write(contentsOf: chunk)
+            var pending = ByteBuffer()
+            for try await chunk in body {
+                chunk.withUnsafeReadableBytes { md5.update(bufferPointer: $0) }
+                pending.writeImmutableBuffer(chunk)
+                if pending.readableBytes >= Self.writeBatch {
+                    let batch = pending
+                    pending = ByteBuffer()
+                    try await blocking { () throws(StorageError) in try file.append(batch) }
                 }
             }
-            try await handle.close()
-            return Self.hex(md5.finalize())
+            let (etag, rest) = (Self.hex(md5.finalize()), pending)
+            let finished = try await blocking { () throws(StorageError) in
+                try file.append(rest)
+                defer { file.close() }
+                return try finish(try file.descriptor(), file.path, etag)
+            }
+            return try await publish(file.path, etag, finished)
         } catch {
-            try? await handle.close()
+            file.close()
+            _ = try? await blocking { () throws(StorageError) in try FileOperations.removeFile(file.path) }
+            if let error = error as? StorageError, error.isOutOfSpace { throw StorageError.insufficientStorage(bucket: bucket, key: key) }
             throw error
         }
     }
 
-    /// Moves a finished temporary file under its key, durably: its metadata is set on the file as an
-    /// extended attribute (``MetadataAttribute``), the file fsynced, renamed (``place(_:bucketPath:bucket:key:)``),
-    /// and its directory fsynced. `condition` is checked again under the key's lock, just before the rename:
-    /// the caller checked it when the request began, so failing now means a concurrent write won
+    /// Sets an object's metadata on its (temporary) file as an extended attribute and fsyncs the file:
+    /// bytes and metadata become durable together, before a name points at them.
+    /// - Returns: The file's status when sealed.
+    static func seal(
+        fd: Int32, path: String, etag: String, attributes: ObjectAttributes, bucket: String, key: String
+    ) throws(StorageError) -> Sealed {
+        let status = try FileOperations.status(fd: fd, path: path)
+        let value = MetadataAttribute.Value(
+            etag: etag, attributes: attributes, size: status.size, modificationNanos: status.modificationNanos)
+        try MetadataAttribute.set(try MetadataAttribute.encode(value, bucket: bucket, key: key), fd: fd, path: path)
+        guard fsync(fd) == 0 else { throw FileOperations.fail("fsync", path) }
+        return Sealed(etag: etag, attributes: attributes, status: status)
+    }
+
+    /// A temporary file whose bytes and metadata are durable, ready to be published.
+    struct Sealed: Sendable {
+        var etag: String
+        var attributes: ObjectAttributes
+        var status: FileOperations.Status
+    }
+
+    /// Moves a sealed temporary file under its key (``place(_:bucketPath:bucket:key:syncingDirectory:)``),
+    /// durably. `condition` is checked again under the key's lock, just before the rename: the caller
+    /// checked it when the request began, so failing now means a concurrent write won
     /// (``StorageError/conditionalRequestConflict(bucket:key:)``).
-    func publish(
-        temporary: String,
-        bucket: String,
-        key: ObjectKey,
-        condition: WriteCondition = .none,
-        etag: String,
-        attributes: ObjectAttributes
-    ) async throws -> ObjectInfo {
-        // Bytes and metadata become durable together, before the name points at them.
-        let written = try await blocking { () throws(StorageError) in
-            try FileOperations.withFile(temporary, flags: O_RDONLY) { fd throws(StorageError) in
-                let status = try FileOperations.status(fd: fd, path: temporary)
-                let value = MetadataAttribute.Value(
-                    etag: etag, attributes: attributes, size: status.size, modificationNanos: status.modificationNanos)
-                try MetadataAttribute.set(try MetadataAttribute.encode(value, bucket: bucket, key: key.key), fd: fd, path: temporary)
-                guard fsync(fd) == 0 else { throw FileOperations.fail("fsync", temporary) }
-                return status
-            }
-        }
-        return try await locks.withLock(bucket + "/" + key.key) {
+    func publish(temporary: String, bucket: String, key: ObjectKey, condition: WriteCondition = .none, sealed: Sealed) async throws
+        -> ObjectInfo
+    {
+        try await locks.withLock(bucket + "/" + key.key) {
             try await blocking { () throws(StorageError) in
                 let bucketPath = try self.existingBucketPath(bucket)
                 do throws(StorageError) {
@@ -134,10 +146,10 @@ extension BucketStore {
                 return ObjectInfo(
                     bucket: bucket,
                     key: key.key,
-                    size: written.size,
-                    modificationNanos: written.modificationNanos,
-                    etag: etag,
-                    attributes: attributes
+                    size: sealed.status.size,
+                    modificationNanos: sealed.status.modificationNanos,
+                    etag: sealed.etag,
+                    attributes: sealed.attributes
                 )
             }
         }
@@ -169,43 +181,39 @@ extension BucketStore {
         }
     }
 
+    /// Objects up to this size are read whole when they are opened, in the same blocking job.
+    public static let inlineReadLimit: Int64 = 128 * 1024
+
     /// Opens an object for reading. The reader's info and bytes come from the same open file, so a
     /// concurrent overwrite never mixes the old object's headers with the new one's bytes.
+    ///
+    /// One blocking job finds the file, opens it, reads its status and metadata, and — for an object of
+    /// at most ``inlineReadLimit`` bytes when `readingBody` — its bytes: a small GET costs one hop to the
+    /// thread pool. Larger objects are read a chunk at a time as the consumer asks.
     /// - Throws: ``StorageError/noSuchBucket(_:)``, ``StorageError/noSuchKey(bucket:key:)``.
-    public func openObject(bucket: String, key: String) async throws(StorageError) -> ObjectReader {
+    public func openObject(bucket: String, key: String, readingBody: Bool = true) async throws(StorageError) -> ObjectReader {
         let objectKey = try Self.lookupKey(bucket: bucket, key: key)
-        let path = try await blocking { () throws(StorageError) in
+        return try await blocking { () throws(StorageError) in
             guard let path = try self.locate(bucketPath: try self.existingBucketPath(bucket), bucket: bucket, key: objectKey) else {
                 throw .noSuchKey(bucket: bucket, key: key)
             }
-            return path
-        }
-        let handle: ReadFileHandle
-        let fileInfo: FileInfo
-        do {
-            handle = try await fileSystem.openFile(forReadingAt: FilePath(path), options: .init(followSymbolicLinks: false))
-        } catch {
-            throw .noSuchKey(bucket: bucket, key: key)
-        }
-        do {
-            fileInfo = try await handle.info()
-        } catch {
-            try? await handle.close()
-            throw .io(operation: "fstat", path: path, errno: 0)
-        }
-        let modification = fileInfo.lastDataModificationTime
-        let nanos = Int64(modification.seconds) * 1_000_000_000 + Int64(modification.nanoseconds)
-        do {
-            let info = try await handle.withUnsafeDescriptor { descriptor in
-                try self.info(bucket: bucket, key: key, fd: descriptor.rawValue, size: fileInfo.size, modificationNanos: nanos)
+            let fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+            guard fd >= 0 else {
+                if errno == ENOENT || errno == ELOOP || errno == ENOTDIR { throw .noSuchKey(bucket: bucket, key: key) }
+                throw FileOperations.fail("open", path)
             }
-            return ObjectReader(info: info, handle: handle)
-        } catch let error as StorageError {
-            try? await handle.close()
-            throw error
-        } catch {
-            try? await handle.close()
-            throw .io(operation: "fgetxattr", path: path, errno: 0)
+            let file = OpenFile(fd: fd, path: path, threadPool: self.threadPool)
+            let status = try FileOperations.status(fd: fd, path: path)
+            guard status.isRegular else { throw .noSuchKey(bucket: bucket, key: key) }
+            let info = try self.info(bucket: bucket, key: key, fd: fd, size: status.size, modificationNanos: status.modificationNanos)
+            guard readingBody, status.size <= Self.inlineReadLimit else { return ObjectReader(info: info, storage: .file(file)) }
+            let bytes = try file.read(at: 0, length: Int(status.size))
+            file.close()
+            // A file that changed size since its status was read is read again chunk by chunk, as a large one.
+            guard bytes.readableBytes == status.size else {
+                return ObjectReader(info: info, storage: .file(OpenFile(reopening: path, threadPool: self.threadPool)))
+            }
+            return ObjectReader(info: info, storage: .inline(bytes))
         }
     }
 
@@ -292,9 +300,7 @@ extension BucketStore {
         return hex(md5.finalize())
     }
 
-    static func hex<D: Sequence>(_ digest: D) -> String where D.Element == UInt8 {
-        digest.map { String($0, radix: 16).leftPadded(to: 2) }.joined()
-    }
+    static func hex<D: Sequence>(_ digest: D) -> String where D.Element == UInt8 { ObjectKey.hex(digest) }
 
     /// Whether `error`, from the store or from a NIO file-system call, means the file system is full.
     public static func isOutOfSpace(_ error: any Error) -> Bool {
@@ -305,40 +311,46 @@ extension BucketStore {
         default: false
         }
     }
-
-    static func mapFileSystemError(_ error: any Error, bucket: String, key: String) -> any Error {
-        guard let error = error as? FileSystemError else { return error }
-        if isOutOfSpace(error) { return StorageError.insufficientStorage(bucket: bucket, key: key) }
-        return StorageError.io(operation: "write", path: key, errno: (error.cause as? FileSystemError.SystemCallError)?.errno.rawValue ?? 0)
-    }
 }
 
-/// An open object: its info and its bytes, read from one file descriptor.
+/// An open object: its info and its bytes, read from one file descriptor (or already read whole).
 public struct ObjectReader: Sendable {
     /// The object's info, taken from the open file.
     public let info: ObjectInfo
-    let handle: ReadFileHandle
+    let storage: Storage
+
+    enum Storage: Sendable {
+        /// A small object, read when it was opened.
+        case inline(ByteBuffer)
+        /// A larger one, read on demand.
+        case file(OpenFile)
+    }
 
     /// The bytes in `range`, in chunks of at most 128 KiB, each read only when the consumer asks for it:
     /// no read-ahead, so a slow reader holds one chunk and the socket's back-pressure reaches the disk.
-    public func chunks(in range: Range<Int64>) -> Chunks { Chunks(handle: handle, range: range) }
+    public func chunks(in range: Range<Int64>) -> Chunks { Chunks(storage: storage, range: range) }
 
     /// The chunks of an open object, read one at a time on demand.
     public struct Chunks: AsyncSequence, Sendable {
         public typealias Element = ByteBuffer
         static let chunkLength: Int64 = 128 * 1024
-        let handle: ReadFileHandle
+        let storage: Storage
         let range: Range<Int64>
 
         public struct AsyncIterator: AsyncIteratorProtocol {
-            let handle: ReadFileHandle
+            let storage: Storage
             var offset: Int64
             let end: Int64
 
             public mutating func next() async throws -> ByteBuffer? {
                 guard offset < end else { return nil }
-                let length = Swift.min(Chunks.chunkLength, end - offset)
-                let chunk = try await handle.readChunk(fromAbsoluteOffset: offset, length: .bytes(length))
+                let chunk: ByteBuffer
+                switch storage {
+                case .inline(let bytes):
+                    chunk = bytes.getSlice(at: bytes.readerIndex + Int(offset), length: Int(end - offset)) ?? ByteBuffer()
+                case .file(let file):
+                    chunk = try await file.readOnThreadPool(at: offset, length: Int(Swift.min(Chunks.chunkLength, end - offset)))
+                }
                 // A file cut short under a reader (edited in place) ends the stream early rather than looping.
                 guard chunk.readableBytes > 0 else { throw StorageError.io(operation: "read", path: "", errno: EIO) }
                 offset += Int64(chunk.readableBytes)
@@ -346,11 +358,111 @@ public struct ObjectReader: Sendable {
             }
         }
 
-        public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(handle: handle, offset: range.lowerBound, end: range.upperBound) }
+        public func makeAsyncIterator() -> AsyncIterator {
+            AsyncIterator(storage: storage, offset: range.lowerBound, end: range.upperBound)
+        }
     }
 
-    /// Closes the file. Call once, after the last chunk.
+    /// Closes the file. Call once, after the last chunk (a reader dropped without it closes when released).
     public func close() async {
-        try? await handle.close()
+        if case .file(let file) = storage { file.close() }
     }
+}
+
+/// A temporary file being written: created on its first append (mode 0640), closed once.
+final class TemporaryFile: Sendable {
+    let path: String
+    private let fd = Mutex<Int32>(-1)
+
+    init(path: String) { self.path = path }
+
+    /// The open descriptor, creating the file if nothing was appended yet.
+    func descriptor() throws(StorageError) -> Int32 {
+        let current = fd.withLock { $0 }
+        if current >= 0 { return current }
+        let opened = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o640)
+        guard opened >= 0 else { throw FileOperations.fail("open", path) }
+        fd.withLock { $0 = opened }
+        return opened
+    }
+
+    /// Writes all of `bytes` at the end. Blocking.
+    func append(_ bytes: ByteBuffer) throws(StorageError) {
+        let fd = try descriptor()
+        var rest = bytes
+        while rest.readableBytes > 0 {
+            let count = rest.withUnsafeReadableBytes { write(fd, $0.baseAddress, $0.count) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw FileOperations.fail("write", path)
+            }
+            rest.moveReaderIndex(forwardBy: count)
+        }
+    }
+
+    func close() {
+        let open = fd.withLock { fd in
+            defer { fd = -1 }
+            return fd
+        }
+        if open >= 0 { Glibc.close(open) }
+    }
+
+    deinit { close() }
+}
+
+/// A file descriptor owned by one reader, read with `pread` (its offset never moves), closed once:
+/// by ``close()`` or when the last reference goes.
+final class OpenFile: Sendable {
+    private let descriptor: Mutex<Int32>
+    let path: String
+    let threadPool: NIOThreadPool
+
+    init(fd: Int32, path: String, threadPool: NIOThreadPool) {
+        self.descriptor = Mutex(fd)
+        self.path = path
+        self.threadPool = threadPool
+    }
+
+    /// Opens `path` again (without following a link); reads fail if that is impossible.
+    convenience init(reopening path: String, threadPool: NIOThreadPool) {
+        self.init(fd: open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC), path: path, threadPool: threadPool)
+    }
+
+    /// Up to `length` bytes at `offset` (fewer at the end of the file). Blocking.
+    func read(at offset: Int64, length: Int) throws(StorageError) -> ByteBuffer {
+        let fd = descriptor.withLock { $0 }
+        guard fd >= 0 else { throw .io(operation: "read", path: path, errno: EBADF) }
+        var buffer = ByteBufferAllocator().buffer(capacity: length)
+        var done = 0
+        while done < length {
+            var result = 0
+            buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: length - done) { bytes in
+                result = pread(fd, bytes.baseAddress, length - done, off_t(offset) + off_t(done))
+                return max(result, 0)
+            }
+            if result < 0 {
+                if errno == EINTR { continue }
+                throw FileOperations.fail("read", path)
+            }
+            if result == 0 { break }
+            done += result
+        }
+        return buffer
+    }
+
+    /// ``read(at:length:)`` on the thread pool.
+    func readOnThreadPool(at offset: Int64, length: Int) async throws -> ByteBuffer {
+        try await threadPool.runIfActive { try self.read(at: offset, length: length) }
+    }
+
+    func close() {
+        let fd = descriptor.withLock { fd in
+            defer { fd = -1 }
+            return fd
+        }
+        if fd >= 0 { Glibc.close(fd) }
+    }
+
+    deinit { close() }
 }

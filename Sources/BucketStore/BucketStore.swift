@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOPosix
+import Synchronization
 import _NIOFileSystem
 
 /// Buckets as directories under one data root, objects as plain files at their key paths (every key S3
@@ -32,8 +33,9 @@ public final class BucketStore: Sendable {
     /// The store's own folder inside the data root.
     public let systemPath: String
     let threadPool: NIOThreadPool
-    let fileSystem: FileSystem
     let locks = KeyLocks()
+    /// Owners of the buckets seen so far (a bucket's record never changes; deleting it forgets it).
+    let owners = Mutex<[String: String?]>([:])
     let logger: Logger
     /// Bytes of the file system that writes of a known length must leave free (see ``ensureSpace(for:bucket:key:)``).
     public let freeSpaceReserve: Int64
@@ -53,7 +55,6 @@ public final class BucketStore: Sendable {
         self.root = absolute.count > 1 && absolute.hasSuffix("/") ? String(absolute.dropLast()) : absolute
         self.systemPath = self.root + "/.chainvault"
         self.threadPool = threadPool
-        self.fileSystem = FileSystem(threadPool: threadPool)
         self.logger = logger
         try FileOperations.makeDirectory(self.root)
         for folder in ["", "/tmp", "/buckets", "/meta", "/uploads", "/keys"] {

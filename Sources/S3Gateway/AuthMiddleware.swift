@@ -28,6 +28,7 @@ struct AuthMiddleware: RouterMiddleware {
         let credentials = self.credentials
         let secret: (String) -> String? = { credentials.key(for: $0)?.secretKey }
         let query = try QueryParameters(raw: address.rawQuery[...])
+        context.query = query
         let authorization: SigV4Authorization
         if request.head.headerFields[.authorization] == nil, SigV2QueryVerifier.isPresigned(query) {
             // boto3 and the aws CLI v1 presign with Signature Version 2 by default: accepted for presigned URLs only.

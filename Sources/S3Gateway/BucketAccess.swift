@@ -11,7 +11,7 @@ struct BucketAccess: Sendable {
     /// - Throws: ``S3Error`` `AccessDenied`, ``StorageError`` `noSuchBucket`.
     func authorize(_ caller: AccessKey, operation: S3Operation, bucket: String?) async throws {
         var owner: String?
-        if let bucket, operation != .createBucket { owner = try await store.bucket(bucket).owner }
+        if let bucket, operation != .createBucket { owner = try await store.bucketOwner(bucket) }
         if caller.readOnly, !operation.isRead {
             throw S3Error(.accessDenied, "This access key is read-only.")
         }

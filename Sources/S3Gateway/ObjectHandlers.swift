@@ -55,7 +55,7 @@ struct ObjectHandlers: Sendable {
 
     func getObject(bucket: String, key: String, request: Request, query: QueryParameters, head: Bool) async throws -> Response {
         try Self.checkVersionId(query)
-        let reader = try await store.openObject(bucket: bucket, key: key)
+        let reader = try await store.openObject(bucket: bucket, key: key, readingBody: !head)
         let info = reader.info
         do {
             try Self.checkConditions(request.headers, info: info)

@@ -10,7 +10,7 @@ struct S3Dispatcher: Sendable {
 
     func handle(_ request: Request, context: S3RequestContext) async throws -> Response {
         guard let operation = context.operation, let address = context.address else { throw S3Error(.accessDenied) }
-        let query = try QueryParameters(raw: address.rawQuery[...])
+        let query = try context.query ?? QueryParameters(raw: address.rawQuery[...])
         func bucket() throws(S3Error) -> String {
             guard let bucket = address.bucket else { throw S3Error(.invalidRequest, "This operation needs a bucket.") }
             return bucket

@@ -9,6 +9,8 @@ public struct S3RequestContext: RequestContext {
     public var requestId: String
     /// Bucket and key, once parsed.
     public var address: S3Address?
+    /// The query's parameters, parsed once.
+    public var query: QueryParameters?
     /// The S3 operation, once classified.
     public var operation: S3Operation?
     /// The caller, once authenticated.
