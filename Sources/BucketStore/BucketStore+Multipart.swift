@@ -124,35 +124,35 @@ extension BucketStore {
             finish: { fd, temporary, _ throws(StorageError) in
                 guard fsync(fd) == 0 else { throw FileOperations.fail("fsync", temporary) }
                 return try FileOperations.status(fd: fd, path: temporary)
-            }
-        ) { temporary, etag, written in
-            let recordTemporary = newTemporaryPath()
-            let partChecksums = checksums()
-            return try await locks.withLock(uploadId + "/" + name) {
-                try await blocking { () throws(StorageError) in
-                    // The upload may have been aborted or completed while the part streamed.
-                    guard try FileOperations.status(path + "/upload.json") != nil,
-                        try FileOperations.status(path + "/completed.json") == nil
-                    else { throw .noSuchUpload(uploadId: uploadId) }
-                    let part = UploadedPart(
-                        partNumber: partNumber,
-                        etag: etag,
-                        size: written.size,
-                        modificationNanos: written.modificationNanos,
-                        checksums: partChecksums
-                    )
-                    try FileOperations.replaceFile(
-                        path + "/" + name + ".json",
-                        bytes: Array(try Self.encode(part)),
-                        temporaryPath: recordTemporary,
-                        mode: 0o600
-                    )
-                    try FileOperations.rename(temporary, path + "/" + name)
-                    try FileOperations.syncDirectory(path)
-                    return part
+            },
+            publish: { temporary, etag, written in
+                let recordTemporary = newTemporaryPath()
+                let partChecksums = checksums()
+                return try await locks.withLock(uploadId + "/" + name) {
+                    try await blocking { () throws(StorageError) in
+                        // The upload may have been aborted or completed while the part streamed.
+                        guard try FileOperations.status(path + "/upload.json") != nil,
+                            try FileOperations.status(path + "/completed.json") == nil
+                        else { throw .noSuchUpload(uploadId: uploadId) }
+                        let part = UploadedPart(
+                            partNumber: partNumber,
+                            etag: etag,
+                            size: written.size,
+                            modificationNanos: written.modificationNanos,
+                            checksums: partChecksums
+                        )
+                        try FileOperations.replaceFile(
+                            path + "/" + name + ".json",
+                            bytes: Array(try Self.encode(part)),
+                            temporaryPath: recordTemporary,
+                            mode: 0o600
+                        )
+                        try FileOperations.rename(temporary, path + "/" + name)
+                        try FileOperations.syncDirectory(path)
+                        return part
+                    }
                 }
-            }
-        }
+            })
     }
 
     /// The parts uploaded so far, by part number.
