@@ -229,7 +229,10 @@ def measure_nginx(work):
     port = seaweedfs.free_port()
     config = work / "nginx.conf"
     config.write_text(
-        f"daemon off;\nworker_processes auto;\npid {work}/nginx.pid;\nerror_log {work}/nginx-error.log;\n"
+        ""
+        # Workers started by root would switch to nobody, who cannot read the private work folder.
+        + ("user root;\n" if os.geteuid() == 0 else "")
+        + f"daemon off;\nworker_processes auto;\npid {work}/nginx.pid;\nerror_log {work}/nginx-error.log;\n"
         "events { worker_connections 1024; }\n"
         f"http {{ access_log off; sendfile on; tcp_nopush on; server {{ listen 127.0.0.1:{port}; root {root}; }} }}\n")
     process = subprocess.Popen([nginx, "-c", str(config), "-e", str(work / "nginx-error.log")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

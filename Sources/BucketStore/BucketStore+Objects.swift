@@ -170,11 +170,18 @@ extension BucketStore {
     /// The info of the object file at `path`, size, time and metadata from one open descriptor; nil when
     /// the file is gone (or became something else than a regular file) since it was found.
     func info(bucket: String, key: String, path: String) throws(StorageError) -> ObjectInfo? {
+        // A file whose metadata was read before needs no opening (a listing's common case).
+        guard let seen = try FileOperations.status(path), seen.isRegular else { return nil }
+        if let value = metadataCache.value(for: seen) {
+            return ObjectInfo(
+                bucket: bucket, key: key, size: seen.size, modificationNanos: seen.modificationNanos, etag: value.etag,
+                attributes: value.attributes)
+        }
         do throws(StorageError) {
             return try FileOperations.withFile(path, flags: O_RDONLY | O_NOFOLLOW) { fd throws(StorageError) in
                 let status = try FileOperations.status(fd: fd, path: path)
                 guard status.isRegular else { return nil }
-                return try self.info(bucket: bucket, key: key, fd: fd, size: status.size, modificationNanos: status.modificationNanos)
+                return try self.info(bucket: bucket, key: key, fd: fd, status: status)
             }
         } catch .io("open", _, let code) where code == ENOENT || code == ELOOP || code == ENOTDIR {
             return nil
@@ -205,7 +212,7 @@ extension BucketStore {
             let file = OpenFile(fd: fd, path: path, threadPool: self.threadPool)
             let status = try FileOperations.status(fd: fd, path: path)
             guard status.isRegular else { throw .noSuchKey(bucket: bucket, key: key) }
-            let info = try self.info(bucket: bucket, key: key, fd: fd, size: status.size, modificationNanos: status.modificationNanos)
+            let info = try self.info(bucket: bucket, key: key, fd: fd, status: status)
             guard readingBody, status.size <= Self.inlineReadLimit else { return ObjectReader(info: info, storage: .file(file)) }
             let bytes = try file.read(at: 0, length: Int(status.size))
             file.close()
@@ -261,8 +268,14 @@ extension BucketStore {
     /// its record in `.chainvault/meta/` matched by size and time; for a file without either (an operator
     /// copied it in, a chain chunk) the ETag computed from the bytes. The last two are then set on the
     /// file as its attribute (best effort), so the next read takes the first path.
-    func info(bucket: String, key: String, fd: Int32, size: Int64, modificationNanos: Int64) throws(StorageError) -> ObjectInfo {
+    func info(bucket: String, key: String, fd: Int32, status: FileOperations.Status) throws(StorageError) -> ObjectInfo {
+        let (size, modificationNanos) = (status.size, status.modificationNanos)
+        if let value = metadataCache.value(for: status) {
+            return ObjectInfo(
+                bucket: bucket, key: key, size: size, modificationNanos: modificationNanos, etag: value.etag, attributes: value.attributes)
+        }
         if let value = MetadataAttribute.get(fd: fd), value.matches(size: size, modificationNanos: modificationNanos) {
+            metadataCache.store(value, for: status)
             return ObjectInfo(
                 bucket: bucket, key: key, size: size, modificationNanos: modificationNanos, etag: value.etag, attributes: value.attributes)
         }

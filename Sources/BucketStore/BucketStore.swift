@@ -34,6 +34,8 @@ public final class BucketStore: Sendable {
     public let systemPath: String
     let threadPool: NIOThreadPool
     let locks = KeyLocks()
+    /// Object metadata read before (``MetadataAttribute/Cache``).
+    let metadataCache = MetadataAttribute.Cache()
     /// Owners of the buckets seen so far (a bucket's record never changes; deleting it forgets it).
     let owners = Mutex<[String: String?]>([:])
     let logger: Logger

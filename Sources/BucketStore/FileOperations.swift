@@ -22,6 +22,11 @@ enum FileOperations {
         var isSymlink: Bool
         var size: Int64
         var modificationNanos: Int64
+        /// Which file this is, and when its inode last changed (data, attributes, links): together with
+        /// size and time, what the metadata cache is keyed by.
+        var device: UInt64
+        var inode: UInt64
+        var changeNanos: Int64
 
         init(_ info: stat) {
             let type = info.st_mode & S_IFMT
@@ -30,6 +35,9 @@ enum FileOperations {
             isSymlink = type == S_IFLNK
             size = Int64(info.st_size)
             modificationNanos = Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec)
+            device = UInt64(info.st_dev)
+            inode = UInt64(info.st_ino)
+            changeNanos = Int64(info.st_ctim.tv_sec) * 1_000_000_000 + Int64(info.st_ctim.tv_nsec)
         }
     }
 

@@ -1,5 +1,6 @@
 import CPlatform
 import Foundation
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -73,5 +74,41 @@ enum MetadataAttribute {
             unlink(path)
         }
         try set(Array("{}".utf8), fd: fd, path: directory)
+    }
+}
+
+extension MetadataAttribute {
+    /// Decoded attributes of files read before, by device, inode, change time, size and modification
+    /// time: a file's attribute is set before it gets its name and changing it (or the bytes) changes
+    /// the inode's change time, so an entry can only ever describe the file it was read from. Spares a
+    /// GET the attribute's read and JSON decoding, and a listing the opening of every file. Bounded:
+    /// emptied when it reaches ``capacity`` entries.
+    final class Cache: Sendable {
+        struct Key: Hashable {
+            var device: UInt64
+            var inode: UInt64
+            var changeNanos: Int64
+            var size: Int64
+            var modificationNanos: Int64
+
+            init(_ status: FileOperations.Status) {
+                (device, inode, changeNanos) = (status.device, status.inode, status.changeNanos)
+                (size, modificationNanos) = (status.size, status.modificationNanos)
+            }
+        }
+
+        static let capacity = 16_384
+        private let entries = Mutex<[Key: Value]>([:])
+
+        func value(for status: FileOperations.Status) -> Value? {
+            entries.withLock { $0[Key(status)] }
+        }
+
+        func store(_ value: Value, for status: FileOperations.Status) {
+            entries.withLock { entries in
+                if entries.count >= Self.capacity { entries.removeAll(keepingCapacity: true) }
+                entries[Key(status)] = value
+            }
+        }
     }
 }

@@ -76,11 +76,23 @@ public struct MetricsEndpoint: Sendable {
 public struct RequestMetrics: Sendable {
     let listener: String
     let inFlight: Meter
+    let received: Metrics.Counter
+    let sent: Metrics.Counter
+    /// The counters and timers made so far, by label values: made once each (a factory lookup costs more
+    /// than the request it records), never more than the fixed vocabulary allows.
+    let made = Made()
+
+    final class Made: Sendable {
+        let counters = Mutex<[String: Metrics.Counter]>([:])
+        let timers = Mutex<[String: Metrics.Timer]>([:])
+    }
 
     /// - Parameter listener: `s3` or `hospital`: the metric names' middle part.
     public init(listener: String) {
         self.listener = listener
         inFlight = Meter(label: "chainvault_\(listener)_requests_in_flight")
+        received = Metrics.Counter(label: "chainvault_\(listener)_received_bytes_total")
+        sent = Metrics.Counter(label: "chainvault_\(listener)_sent_bytes_total")
     }
 
     /// How a measured request ended.
@@ -121,16 +133,25 @@ public struct RequestMetrics: Sendable {
 
     func record(operation: String, status: Int, received: Int64?, sent: Int64?, since start: ContinuousClock.Instant) {
         inFlight.decrement()
-        Counter(label: "chainvault_\(listener)_requests_total", dimensions: [("operation", operation), ("status", String(status))])
-            .increment()
-        Timer(label: "chainvault_\(listener)_request_duration_seconds", dimensions: [("operation", operation)])
-            .record(duration: ContinuousClock.now - start)
-        if let received, received > 0 {
-            Counter(label: "chainvault_\(listener)_received_bytes_total").increment(by: received)
+        let listener = self.listener
+        let counter = made.counters.withLock { counters in
+            let key = operation + " " + String(status)
+            if let counter = counters[key] { return counter }
+            let counter = Metrics.Counter(
+                label: "chainvault_\(listener)_requests_total", dimensions: [("operation", operation), ("status", String(status))])
+            counters[key] = counter
+            return counter
         }
-        if let sent, sent > 0 {
-            Counter(label: "chainvault_\(listener)_sent_bytes_total").increment(by: sent)
+        counter.increment()
+        let timer = made.timers.withLock { timers in
+            if let timer = timers[operation] { return timer }
+            let timer = Metrics.Timer(label: "chainvault_\(listener)_request_duration_seconds", dimensions: [("operation", operation)])
+            timers[operation] = timer
+            return timer
         }
+        timer.record(duration: ContinuousClock.now - start)
+        if let received, received > 0 { self.received.increment(by: received) }
+        if let sent, sent > 0 { self.sent.increment(by: sent) }
     }
 }
 

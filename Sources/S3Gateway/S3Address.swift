@@ -30,9 +30,10 @@ public struct S3Address: Sendable, Equatable {
     public static func parse(target: String, host: String?, domain: String?) throws(S3Error) -> S3Address {
         let rawPath: Substring
         let rawQuery: Substring
-        if let question = target.firstIndex(of: "?") {
+        // Byte searches for ASCII separators: every cut is on a character boundary, without grapheme breaking.
+        if let question = target.utf8.firstIndex(of: UInt8(ascii: "?")) {
             rawPath = target[..<question]
-            rawQuery = target[target.index(after: question)...]
+            rawQuery = target[target.utf8.index(after: question)...]
         } else {
             rawPath = target[...]
             rawQuery = ""
@@ -42,8 +43,7 @@ public struct S3Address: Sendable, Equatable {
             throw S3Error(.invalidArgument, "The request path holds a malformed percent-encoding.")
         }
         var address = S3Address(bucket: nil, key: nil, rawPath: String(rawPath), rawQuery: String(rawQuery))
-        let hostName = host.map { String($0.split(separator: ":", maxSplits: 1).first ?? "").lowercased() }
-        if let domain, let hostName, hostName.hasSuffix("." + domain) {
+        if let domain, let host, case let hostName = String(host.prefix { $0 != ":" }).lowercased(), hostName.hasSuffix("." + domain) {
             address.bucket = String(hostName.dropLast(domain.count + 1))
             address.isVirtualHost = true
             let key = path.dropFirst()
@@ -52,9 +52,9 @@ public struct S3Address: Sendable, Equatable {
         }
         let rest = path.dropFirst()
         guard !rest.isEmpty else { return address }
-        if let slash = rest.firstIndex(of: "/") {
+        if let slash = rest.utf8.firstIndex(of: UInt8(ascii: "/")) {
             address.bucket = String(rest[..<slash])
-            let key = rest[rest.index(after: slash)...]
+            let key = rest[rest.utf8.index(after: slash)...]
             address.key = key.isEmpty ? nil : String(key)
         } else {
             address.bucket = String(rest)

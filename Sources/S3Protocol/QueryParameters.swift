@@ -10,14 +10,16 @@ public struct QueryParameters: Sendable, Equatable {
     public init(raw: Substring) throws(S3Error) {
         var pairs: [(String, String)] = []
         var names: Set<String> = []
-        for part in raw.split(separator: "&", omittingEmptySubsequences: true) {
+        // Split on the bytes `&` and `=` (ASCII, so every cut is on a character boundary), not on
+        // characters: grapheme breaking would cost more than the rest of the parse.
+        for part in raw.utf8.split(separator: UInt8(ascii: "&"), omittingEmptySubsequences: true) {
             let name: Substring
             let value: Substring
-            if let equals = part.firstIndex(of: "=") {
-                name = part[..<equals]
-                value = part[part.index(after: equals)...]
+            if let equals = part.firstIndex(of: UInt8(ascii: "=")) {
+                name = Substring(part[..<equals])
+                value = Substring(part[part.index(after: equals)...])
             } else {
-                name = part
+                name = Substring(part)
                 value = ""
             }
             guard let decodedName = URIEncoding.decode(name), let decodedValue = URIEncoding.decode(value) else {

@@ -66,6 +66,27 @@ import Testing
         }
     }
 
+    /// Metadata read once is served from memory, but only for the very file it was read from: an
+    /// attribute changed by hand (the inode's change time moves) is read anew, by GET and by listing.
+    @Test func theMetadataCacheNeverOutlivesTheAttribute() async throws {
+        try await withStore { store, root in
+            try await store.createBucket("bkt", owner: "o", now: 0)
+            let written = try await store.put("bkt", "doc.txt", "hello")
+            #expect(try await store.objectInfo(bucket: "bkt", key: "doc.txt").etag == written.etag)
+            #expect(try await store.listObjects(bucket: "bkt", ListRequest()).objects.first?.etag == written.etag)
+            let fd = open(root + "/bkt/doc.txt", O_RDONLY)
+            defer { close(fd) }
+            var value = try #require(MetadataAttribute.get(fd: fd))
+            value.etag = "0123456789abcdef0123456789abcdef"
+            try MetadataAttribute.set(try MetadataAttribute.encode(value, bucket: "bkt", key: "doc.txt"), fd: fd, path: "doc.txt")
+            #expect(try await store.objectInfo(bucket: "bkt", key: "doc.txt").etag == value.etag)
+            #expect(try await store.listObjects(bucket: "bkt", ListRequest()).objects.first?.etag == value.etag)
+            let reader = try await store.openObject(bucket: "bkt", key: "doc.txt")
+            #expect(reader.info.etag == value.etag)
+            await reader.close()
+        }
+    }
+
     @Test func aLayout1RootIsReadWithItsRecords() async throws {
         try await withStore { store, root in
             try await store.createBucket("old", owner: "o", now: 0)
