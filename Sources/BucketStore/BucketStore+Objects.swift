@@ -385,17 +385,17 @@ public struct ObjectReader: Sendable {
 /// A temporary file being written: created on its first append (mode 0640), closed once.
 final class TemporaryFile: Sendable {
     let path: String
-    private let fd = Mutex<Int32>(-1)
+    private let fd = OwnedDescriptor(-1)
 
     init(path: String) { self.path = path }
 
     /// The open descriptor, creating the file if nothing was appended yet.
     func descriptor() throws(StorageError) -> Int32 {
-        let current = fd.withLock { $0 }
+        let current = fd.value
         if current >= 0 { return current }
         let opened = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o640)
         guard opened >= 0 else { throw FileOperations.fail("open", path) }
-        fd.withLock { $0 = opened }
+        fd.replace(with: opened)
         return opened
     }
 
@@ -413,26 +413,18 @@ final class TemporaryFile: Sendable {
         }
     }
 
-    func close() {
-        let open = fd.withLock { fd in
-            defer { fd = -1 }
-            return fd
-        }
-        if open >= 0 { Glibc.close(open) }
-    }
-
-    deinit { close() }
+    func close() { fd.close() }
 }
 
 /// A file descriptor owned by one reader, read with `pread` (its offset never moves), closed once:
 /// by ``close()`` or when the last reference goes.
 final class OpenFile: Sendable {
-    private let descriptor: Mutex<Int32>
+    private let descriptor: OwnedDescriptor
     let path: String
     let threadPool: NIOThreadPool
 
     init(fd: Int32, path: String, threadPool: NIOThreadPool) {
-        self.descriptor = Mutex(fd)
+        self.descriptor = OwnedDescriptor(fd)
         self.path = path
         self.threadPool = threadPool
     }
@@ -444,7 +436,7 @@ final class OpenFile: Sendable {
 
     /// Up to `length` bytes at `offset` (fewer at the end of the file). Blocking.
     func read(at offset: Int64, length: Int) throws(StorageError) -> ByteBuffer {
-        let fd = descriptor.withLock { $0 }
+        let fd = descriptor.value
         guard fd >= 0 else { throw .io(operation: "read", path: path, errno: EBADF) }
         var buffer = ByteBufferAllocator().buffer(capacity: length)
         var done = 0
@@ -469,12 +461,27 @@ final class OpenFile: Sendable {
         try await threadPool.runIfActive { try self.read(at: offset, length: length) }
     }
 
+    func close() { descriptor.close() }
+}
+
+/// A file descriptor closed exactly once: by ``close()``, or when its owner goes.
+final class OwnedDescriptor: Sendable {
+    private let fd: Mutex<Int32>
+
+    init(_ fd: Int32) { self.fd = Mutex(fd) }
+
+    /// The descriptor, or -1 once closed.
+    var value: Int32 { fd.withLock { $0 } }
+
+    /// Takes ownership of `descriptor` in place of none.
+    func replace(with descriptor: Int32) { fd.withLock { $0 = descriptor } }
+
     func close() {
-        let fd = descriptor.withLock { fd in
+        let open = fd.withLock { fd in
             defer { fd = -1 }
             return fd
         }
-        if fd >= 0 { Glibc.close(fd) }
+        if open >= 0 { Glibc.close(open) }
     }
 
     deinit { close() }

@@ -195,6 +195,24 @@ def seaweed(tmp_path_factory):
 
 
 @pytest.fixture
+def s3(server, monkeypatch, tmp_path):
+    """boto3 with default settings against the session's server, in a clean environment."""
+    import boto3
+
+    for name in list(os.environ):
+        if name.startswith("AWS_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    return boto3.client(
+        "s3",
+        endpoint_url=server.endpoint,
+        aws_access_key_id=server.access_key,
+        aws_secret_access_key=server.secret_key,
+        region_name="us-east-1",
+    )
+
+
+@pytest.fixture
 def home(tmp_path):
     h = tmp_path / "home"
     h.mkdir()

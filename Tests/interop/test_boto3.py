@@ -9,21 +9,6 @@ import botocore.config
 import pytest
 
 
-@pytest.fixture
-def s3(server, monkeypatch, tmp_path):
-    for name in list(os.environ):
-        if name.startswith("AWS_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("HOME", str(tmp_path))
-    return boto3.client(
-        "s3",
-        endpoint_url=server.endpoint,
-        aws_access_key_id=server.access_key,
-        aws_secret_access_key=server.secret_key,
-        region_name="us-east-1",
-    )
-
-
 def test_boto3_objects(server, s3):
     bucket = server.bucket("boto")
     s3.create_bucket(Bucket=bucket)

@@ -137,7 +137,6 @@ def report_worker(server, ledger, stop, seed, doctor, patient_id, errors):
 
 def check(server, ledger, doctor):
     data = server.data
-    assert list((data / ".chainvault" / "tmp").iterdir()) == [], "start-up swept the temp folder"
     s3 = s3_client(server)
     listed = {o["Key"] for o in s3.list_objects_v2(Bucket="crash").get("Contents", [])}
     assert listed <= set(KEYS), f"keys nobody wrote: {listed - set(KEYS)}"
@@ -163,6 +162,31 @@ def check(server, ledger, doctor):
         ledger.reports[report_id] = digest
 
 
+def kill_rounds(data, current, workers, check_round, longest):
+    """KILLS rounds of: start `workers(server, stop, rng, errors)`, let them run up to `longest` seconds,
+    SIGKILL the server, restart it on `data`, check that start-up swept the temp folder, then
+    `check_round(server, round_number)`. `current[0]` is always the server running (for the caller's
+    clean-up)."""
+    rng = random.Random(int(os.environ.get("CHAINVAULT_CRASH_SEED", str(time.time_ns()))))
+    for round_number in range(KILLS):
+        stop = threading.Event()
+        errors = []
+        server = current[0]
+        threads = workers(server, stop, rng, errors)
+        for thread in threads:
+            thread.start()
+        time.sleep(rng.uniform(0.2, longest))
+        stop.set()  # failures from here on are the kill's doing
+        server.process.send_signal(signal.SIGKILL)
+        server.process.wait(30)
+        for thread in threads:
+            thread.join(60)
+        assert not errors, f"round {round_number}: {errors}"
+        current[0] = start_server(data, ENV)
+        assert list((data / ".chainvault" / "tmp").iterdir()) == [], "start-up swept the temp folder"
+        check_round(current[0], round_number)
+
+
 def test_sigkill_under_load_loses_nothing_acknowledged(tmp_path):
     data = tmp_path / "data"
     server = start_server(data, ENV)
@@ -182,33 +206,22 @@ def test_sigkill_under_load_loses_nothing_acknowledged(tmp_path):
     s3_client(server).create_bucket(Bucket="crash")
 
     ledger = Ledger()
-    rng = random.Random(int(os.environ.get("CHAINVAULT_CRASH_SEED", str(time.time_ns()))))
-    try:
-        for round_number in range(KILLS):
-            stop = threading.Event()
-            errors = []
-            workers = [threading.Thread(target=s3_worker, args=(server, ledger, stop, rng.random(), errors)) for _ in range(4)]
-            workers.append(threading.Thread(target=report_worker, args=(server, ledger, stop, rng.random(), doctor, patient_id, errors)))
-            for worker in workers:
-                worker.start()
-            time.sleep(rng.uniform(0.2, 2.0))
-            stop.set()  # failures from here on are the kill's doing
-            server.process.send_signal(signal.SIGKILL)
-            server.process.wait(30)
-            for worker in workers:
-                worker.join(60)
-            assert not errors, f"round {round_number}: {errors}"
 
-            server = start_server(data, ENV)
-            check(server, ledger, doctor)
+    def workers(server, stop, rng, errors):
+        threads = [threading.Thread(target=s3_worker, args=(server, ledger, stop, rng.random(), errors)) for _ in range(4)]
+        return threads + [threading.Thread(target=report_worker, args=(server, ledger, stop, rng.random(), doctor, patient_id, errors))]
+
+    current = [server]
+    try:
+        kill_rounds(data, current, workers, lambda server, _: check(server, ledger, doctor), longest=2.0)
         assert ledger.acknowledged_keys() > 0 and ledger.reports, "the load got through between kills"
         verify = subprocess.run([BIN, "chain", "verify", "--data", str(data), "--no-key", "--all"],
                                 capture_output=True, text=True, env=CLI_ENV, timeout=600)
         assert verify.returncode == 0, verify.stdout[-2000:] + verify.stderr[-2000:]
         print(f"{KILLS} kills: {len(KEYS)} keys and {len(ledger.reports)} reports checked after every restart")
     finally:
-        server.process.send_signal(signal.SIGKILL)
-        server.process.wait(30)
+        current[0].process.send_signal(signal.SIGKILL)
+        current[0].process.wait(30)
 
 
 # Keys whose places depend on each other: a key and keys below it, folder markers, empty segments.
@@ -243,38 +256,29 @@ def test_sigkill_while_keys_change_kind_loses_nothing_acknowledged(tmp_path):
     server = start_server(data, ENV)
     s3_client(server).create_bucket(Bucket="kinds")
     ledger = Ledger()
-    rng = random.Random(int(os.environ.get("CHAINVAULT_CRASH_SEED", str(time.time_ns()))))
-    try:
-        for round_number in range(KILLS):
-            stop = threading.Event()
-            errors = []
-            workers = [threading.Thread(target=kind_worker, args=(server, ledger, stop, rng.random(), errors)) for _ in range(4)]
-            for worker in workers:
-                worker.start()
-            time.sleep(rng.uniform(0.2, 1.5))
-            stop.set()
-            server.process.send_signal(signal.SIGKILL)
-            server.process.wait(30)
-            for worker in workers:
-                worker.join(60)
-            assert not errors, f"round {round_number}: {errors}"
 
-            server = start_server(data, ENV)
-            assert list((data / ".chainvault" / "tmp").iterdir()) == [], "start-up swept the temp folder"
-            s3 = s3_client(server)
-            listed = [o["Key"] for o in s3.list_objects_v2(Bucket="kinds").get("Contents", [])]
-            assert len(listed) == len(set(listed)), f"a key listed twice: {listed}"
-            assert set(listed) <= set(KIND_KEYS), f"keys nobody wrote: {set(listed) - set(KIND_KEYS)}"
-            for key in KIND_KEYS:
-                allowed = ledger.allowed(key)
-                if key not in listed:
-                    assert not ledger.must_exist(key), f"round {round_number}: acknowledged {key} is lost"
-                    ledger.settle(key, None)
-                    continue
-                digest = hashlib.sha256(s3.get_object(Bucket="kinds", Key=key)["Body"].read()).hexdigest()
-                assert digest in allowed, f"round {round_number}: {key} holds bytes no write sent whole, or came back after a delete"
-                ledger.settle(key, digest)
+    def workers(server, stop, rng, errors):
+        return [threading.Thread(target=kind_worker, args=(server, ledger, stop, rng.random(), errors)) for _ in range(4)]
+
+    def check_kinds(server, round_number):
+        s3 = s3_client(server)
+        listed = [o["Key"] for o in s3.list_objects_v2(Bucket="kinds").get("Contents", [])]
+        assert len(listed) == len(set(listed)), f"a key listed twice: {listed}"
+        assert set(listed) <= set(KIND_KEYS), f"keys nobody wrote: {set(listed) - set(KIND_KEYS)}"
+        for key in KIND_KEYS:
+            allowed = ledger.allowed(key)
+            if key not in listed:
+                assert not ledger.must_exist(key), f"round {round_number}: acknowledged {key} is lost"
+                ledger.settle(key, None)
+                continue
+            digest = hashlib.sha256(s3.get_object(Bucket="kinds", Key=key)["Body"].read()).hexdigest()
+            assert digest in allowed, f"round {round_number}: {key} holds bytes no write sent whole, or came back after a delete"
+            ledger.settle(key, digest)
+
+    current = [server]
+    try:
+        kill_rounds(data, current, workers, check_kinds, longest=1.5)
         assert ledger.acknowledged_keys() > 0
     finally:
-        server.process.kill()
-        server.process.wait(30)
+        current[0].process.kill()
+        current[0].process.wait(30)

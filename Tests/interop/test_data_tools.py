@@ -12,21 +12,6 @@ import pytest
 from conftest import client_env, run, tool
 
 
-@pytest.fixture
-def s3(server, monkeypatch, tmp_path):
-    for name in list(os.environ):
-        if name.startswith("AWS_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("HOME", str(tmp_path))
-    return boto3.client(
-        "s3",
-        endpoint_url=server.endpoint,
-        aws_access_key_id=server.access_key,
-        aws_secret_access_key=server.secret_key,
-        region_name="us-east-1",
-    )
-
-
 def test_pyarrow_partitioned_dataset_round_trips(server, s3):
     import pyarrow as pa
     import pyarrow.fs as pafs

@@ -131,42 +131,36 @@ public struct ListBucketResultV2: Codable, Sendable {
 }
 
 /// One version in a ListObjectVersions response: in an unversioned bucket, each object's only
-/// version, `null`.
-public struct ListedVersion: Codable, Sendable {
-    public var key: String
-    public var versionId: String
-    public var isLatest: Bool
-    public var lastModified: String
-    public var eTag: String
-    public var size: Int64
-    public var owner: Owner?
-    public var storageClass: String
+/// version, `null`. Encoded as S3 orders its elements: the object's, with `VersionId` and `IsLatest`
+/// after `Key`.
+public struct ListedVersion: Encodable, Sendable {
+    public var object: ListedObject
+    public var versionId = "null"
+    public var isLatest = true
 
     enum CodingKeys: String, CodingKey {
-        case key = "Key"
         case versionId = "VersionId"
         case isLatest = "IsLatest"
-        case lastModified = "LastModified"
-        case eTag = "ETag"
-        case size = "Size"
-        case owner = "Owner"
-        case storageClass = "StorageClass"
     }
 
-    public init(object: ListedObject) {
-        self.key = object.key
-        self.versionId = "null"
-        self.isLatest = true
-        self.lastModified = object.lastModified
-        self.eTag = object.eTag
-        self.size = object.size
-        self.owner = object.owner
-        self.storageClass = object.storageClass
+    public init(object: ListedObject) { self.object = object }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: ListedObject.CodingKeys.self)
+        try container.encode(object.key, forKey: .key)
+        var version = encoder.container(keyedBy: CodingKeys.self)
+        try version.encode(versionId, forKey: .versionId)
+        try version.encode(isLatest, forKey: .isLatest)
+        try container.encode(object.lastModified, forKey: .lastModified)
+        try container.encode(object.eTag, forKey: .eTag)
+        try container.encode(object.size, forKey: .size)
+        try container.encodeIfPresent(object.owner, forKey: .owner)
+        try container.encode(object.storageClass, forKey: .storageClass)
     }
 }
 
 /// The ListObjectVersions response.
-public struct ListVersionsResult: Codable, Sendable {
+public struct ListVersionsResult: Encodable, Sendable {
     public var name: String
     public var prefix: String
     public var keyMarker: String
