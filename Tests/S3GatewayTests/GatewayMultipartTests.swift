@@ -84,6 +84,24 @@ func completeBody(_ parts: [(Int, String)], namespace: Bool = true) -> [UInt8] {
         }
     }
 
+    @Test func conditionalCompletion() async throws {
+        let gateway = try TestGateway()
+        try await gateway.run { client in
+            try await client.s3(.put, "/mpu3")
+            try await client.s3(.put, "/mpu3/taken", body: [9])
+            for (key, expected) in [("taken", "PreconditionFailed"), ("free", nil)] as [(String, String?)] {
+                let uploadId = try #require(xmlValue(try await client.s3(.post, "/mpu3/\(key)?uploads").text, "UploadId"))
+                let etag = try #require(
+                    try await client.s3(.put, "/mpu3/\(key)?partNumber=1&uploadId=\(uploadId)", body: [1]).headers[.eTag])
+                let done = try await client.s3(
+                    .post, "/mpu3/\(key)?uploadId=\(uploadId)", body: completeBody([(1, etag)]), headers: [.ifNoneMatch: "*"])
+                #expect(done.errorCode == expected, "\(key)")
+            }
+            #expect(try await client.s3(.get, "/mpu3/taken").body.readableBytesView.elementsEqual([9]))
+            #expect(try await client.s3(.get, "/mpu3/free").body.readableBytesView.elementsEqual([1]))
+        }
+    }
+
     @Test func smallPartsAbortAndUnknownUploads() async throws {
         let gateway = try TestGateway()
         try await gateway.run { client in
