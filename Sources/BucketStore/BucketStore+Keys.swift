@@ -87,7 +87,8 @@ extension BucketStore {
     /// write supersedes is removed after the rename (a crash in between leaves it shadowed, never newer).
     /// Call holding the key's lock.
     /// - Parameter syncingDirectory: false to leave a plain name's directory sync to the caller (the chain
-    ///   syncs a bucket directory once for many chunks).
+    ///   syncs a bucket directory once for many chunks); a reserved copy of the key then stays, shadowed
+    ///   by the plain file, until the key is written or deleted again.
     /// - Returns: The path the file now has.
     func place(
         _ temporary: String, bucketPath: String, bucket: String, key: ObjectKey, syncingDirectory: Bool = true
@@ -95,7 +96,8 @@ extension BucketStore {
         if let segments = key.plainSegments,
             let path = try placePlain(temporary, bucketPath: bucketPath, segments: segments, syncingDirectory: syncingDirectory)
         {
-            try removeReserved(bucket: bucket, key: key)
+            // Only once the plain name is durable may a reserved copy go; until then it is shadowed.
+            if syncingDirectory { try removeReserved(bucket: bucket, key: key) }
             return path
         }
         let base = systemPath + "/keys"
