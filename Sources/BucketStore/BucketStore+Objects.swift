@@ -215,11 +215,10 @@ extension BucketStore {
             let info = try self.info(bucket: bucket, key: key, fd: fd, status: status)
             guard readingBody, status.size <= Self.inlineReadLimit else { return ObjectReader(info: info, storage: .file(file)) }
             let bytes = try file.read(at: 0, length: Int(status.size))
+            // A file that changed size since its status was read is read chunk by chunk from the same
+            // descriptor, as a large one (never reopened by path: that could be another version).
+            guard bytes.readableBytes == status.size else { return ObjectReader(info: info, storage: .file(file)) }
             file.close()
-            // A file that changed size since its status was read is read again chunk by chunk, as a large one.
-            guard bytes.readableBytes == status.size else {
-                return ObjectReader(info: info, storage: .file(OpenFile(reopening: path, threadPool: self.threadPool)))
-            }
             return ObjectReader(info: info, storage: .inline(bytes))
         }
     }
@@ -427,11 +426,6 @@ final class OpenFile: Sendable {
         self.descriptor = OwnedDescriptor(fd)
         self.path = path
         self.threadPool = threadPool
-    }
-
-    /// Opens `path` again (without following a link); reads fail if that is impossible.
-    convenience init(reopening path: String, threadPool: NIOThreadPool) {
-        self.init(fd: open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC), path: path, threadPool: threadPool)
     }
 
     /// Up to `length` bytes at `offset` (fewer at the end of the file). Blocking.
