@@ -74,8 +74,6 @@ public struct ListBucketResultV1: Codable, Sendable {
         self.contents = contents
         self.commonPrefixes = commonPrefixes
     }
-
-    public func xml() -> [UInt8] { S3XML.encode(self, rootKey: "ListBucketResult") }
 }
 
 /// The ListObjectsV2 response.
@@ -126,8 +124,6 @@ public struct ListBucketResultV2: Codable, Sendable {
         self.contents = contents
         self.commonPrefixes = commonPrefixes
     }
-
-    public func xml() -> [UInt8] { S3XML.encode(self, rootKey: "ListBucketResult") }
 }
 
 /// One version in a ListObjectVersions response: in an unversioned bucket, each object's only
@@ -206,6 +202,4 @@ public struct ListVersionsResult: Encodable, Sendable {
         self.versions = versions
         self.commonPrefixes = commonPrefixes
     }
-
-    public func xml() -> [UInt8] { S3XML.encode(self, rootKey: "ListVersionsResult") }
 }
