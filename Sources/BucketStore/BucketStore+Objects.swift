@@ -428,11 +428,11 @@ final class OpenFile: Sendable {
         self.threadPool = threadPool
     }
 
-    /// Up to `length` bytes at `offset` (fewer at the end of the file). Blocking.
-    func read(at offset: Int64, length: Int) throws(StorageError) -> ByteBuffer {
+    /// Up to `length` bytes at `offset` (fewer at the end of the file), in a buffer of `allocator`. Blocking.
+    func read(at offset: Int64, length: Int, allocator: ByteBufferAllocator = ByteBufferAllocator()) throws(StorageError) -> ByteBuffer {
         let fd = descriptor.value
         guard fd >= 0 else { throw .io(operation: "read", path: path, errno: EBADF) }
-        var buffer = ByteBufferAllocator().buffer(capacity: length)
+        var buffer = allocator.buffer(capacity: length)
         var done = 0
         while done < length {
             var result = 0
@@ -450,9 +450,9 @@ final class OpenFile: Sendable {
         return buffer
     }
 
-    /// ``read(at:length:)`` on the thread pool.
+    /// ``read(at:length:allocator:)`` on the thread pool, into a pooled chunk buffer (``ChunkBuffers``).
     func readOnThreadPool(at offset: Int64, length: Int) async throws -> ByteBuffer {
-        try await threadPool.runIfActive { try self.read(at: offset, length: length) }
+        try await threadPool.runIfActive { try self.read(at: offset, length: length, allocator: ChunkBuffers.allocator) }
     }
 
     func close() { descriptor.close() }
