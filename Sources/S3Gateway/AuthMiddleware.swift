@@ -35,6 +35,7 @@ struct AuthMiddleware: RouterMiddleware {
             authorization = try SigV2QueryVerifier().verify(
                 signed,
                 bucketPath: address.resourcePath,
+                query: query,
                 now: clock(),
                 secretForAccessKey: secret
             )
@@ -43,7 +44,7 @@ struct AuthMiddleware: RouterMiddleware {
                 bucket: address.bucket,
                 denial: S3Error(.accessDenied, "Anonymous requests are not allowed; sign the request with an access key."))
         } else {
-            authorization = try verifier.verify(signed, now: clock(), secretForAccessKey: secret)
+            authorization = try verifier.verify(signed, query: query, now: clock(), secretForAccessKey: secret)
         }
         guard let caller = credentials.key(for: authorization.accessKeyId) else { throw S3Error(.invalidAccessKeyId) }
         context.caller = caller

@@ -8,6 +8,7 @@ import Hummingbird
 import Logging
 import Metrics
 import NIOCore
+import NIOPosix
 import Operations
 import S3Gateway
 import ServiceLifecycle
@@ -265,7 +266,10 @@ struct Serve: AsyncParsableCommand {
         raiseDescriptorLimit()
         returnLargeBuffersToTheSystem()
         let root = try DataRoot.create(data)
-        let store = try BucketStore(root: root.path, freeSpaceReserve: freeSpaceReserve, logger: logger)
+        let fileIO = NIOThreadPool(numberOfThreads: Self.fileThreads)
+        fileIO.start()
+        defer { fileIO.shutdownGracefully { _ in } }
+        let store = try BucketStore(root: root.path, freeSpaceReserve: freeSpaceReserve, threadPool: fileIO, logger: logger)
         try await store.removeTemporaryFiles()
         let host = self.host
         let configuration = GatewayConfiguration(
@@ -331,6 +335,13 @@ struct Serve: AsyncParsableCommand {
 }
 
 extension Serve {
+    /// Threads for the store's blocking file-system calls. Most of their time is spent waiting on the
+    /// disk (an acknowledged PUT waits for two syncs), not on a core: with NIO's shared pool (one
+    /// thread per core) only two syncs were in flight on this 2-core machine, and 16 clients' PUTs
+    /// queued behind them. With 16, the file system commits many writers' syncs in one journal
+    /// transaction (BENCHMARKS.md, 2026-11-30).
+    static let fileThreads = 16
+
     /// The hospital over the data root: its database, the report chains (the gateway's store for local
     /// buckets), the code outbox and key in the config folder.
     func hospitalServices(root: DataRoot, chunks: any ChunkStore, portal: PortalConfiguration) async throws -> HospitalServices {

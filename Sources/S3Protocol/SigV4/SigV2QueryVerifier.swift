@@ -24,16 +24,18 @@ public struct SigV2QueryVerifier: Sendable {
     /// Verifies a V2 presigned request.
     /// - Parameters:
     ///   - bucketPath: The path of the resource as S3 signs it: `/bucket/key` even for virtual-host requests.
+    ///   - query: The request's query, when the caller has parsed it already (else parsed from `request`).
     /// - Returns: The access key id; the body is never signed in this form.
     /// - Throws: ``S3Error`` `AccessDenied` (expired, or expiring more than 7 days ahead),
     ///   `AuthorizationQueryParametersError` (missing parameters), `InvalidAccessKeyId`, `SignatureDoesNotMatch`.
     public func verify(
         _ request: SigV4Request,
         bucketPath: String,
+        query: QueryParameters? = nil,
         now: Int64,
         secretForAccessKey: (String) -> String?
     ) throws(S3Error) -> SigV4Authorization {
-        let query = try QueryParameters(raw: request.rawQuery[...])
+        let query = try SigV4Request.query(query, of: request)
         guard let accessKeyId = query["AWSAccessKeyId"], let signature = query["Signature"], let expiresText = query["Expires"],
             let expires = Int64(decimalDigits: expiresText)
         else {

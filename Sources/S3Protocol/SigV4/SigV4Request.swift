@@ -91,3 +91,11 @@ extension SigV4 {
         return error
     }
 }
+
+extension SigV4Request {
+    /// `parsed` when the caller has it, else the request's query parsed.
+    static func query(_ parsed: QueryParameters?, of request: SigV4Request) throws(S3Error) -> QueryParameters {
+        if let parsed { return parsed }
+        return try QueryParameters(raw: request.rawQuery[...])
+    }
+}

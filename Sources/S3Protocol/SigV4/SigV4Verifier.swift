@@ -44,6 +44,7 @@ public struct SigV4Verifier: Sendable {
     /// Verifies the request's signature.
     /// - Parameters:
     ///   - request: The request as received.
+    ///   - query: The request's query, when the caller has parsed it already (else parsed from `request`).
     ///   - now: The server's time in seconds since 1970.
     ///   - secretForAccessKey: Looks up the secret of an access key id.
     /// - Returns: The access key id and what the signature says about the body.
@@ -52,10 +53,11 @@ public struct SigV4Verifier: Sendable {
     ///   `InvalidArgument` (bad query or `x-amz-content-sha256`).
     public func verify(
         _ request: SigV4Request,
+        query: QueryParameters? = nil,
         now: Int64,
         secretForAccessKey: (String) -> String?
     ) throws(S3Error) -> SigV4Authorization {
-        let query = try QueryParameters(raw: request.rawQuery[...])
+        let query = try SigV4Request.query(query, of: request)
         let authorization = request.header("authorization")
         let parsed: ParsedAuthorization
         if authorization != nil, query.contains("X-Amz-Algorithm") {
