@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import NIOConcurrencyHelpers
 
 extension BucketStore {
     /// Creates a bucket owned by `owner`.
@@ -41,9 +41,9 @@ extension BucketStore {
     /// missing by the operation itself.
     /// - Throws: ``StorageError/invalidBucketName(_:)``, ``StorageError/noSuchBucket(_:)``.
     public func bucketOwner(_ name: String) async throws(StorageError) -> String? {
-        if let owner = owners.withLock({ $0[name] }) { return owner }
+        if let owner = owners.withLockedValue({ $0[name] }) { return owner }
         let owner = try await bucket(name).owner
-        owners.withLock { $0[name] = .some(owner) }
+        owners.withLockedValue { $0[name] = .some(owner) }
         return owner
     }
 
@@ -80,7 +80,7 @@ extension BucketStore {
             // Reserved keys first: the bucket's own folder is the claim on its name.
             if try FileOperations.status(reservedPath) != nil, try !Self.removeEmptyTree(reservedPath) { throw .bucketNotEmpty(name) }
             guard try Self.removeEmptyTree(path) else { throw .bucketNotEmpty(name) }
-            self.owners.withLock { $0[name] = nil }
+            self.owners.withLockedValue { $0[name] = nil }
             try FileOperations.syncDirectory(root)
             try FileOperations.removeFile(recordPath)
             try Self.removeTree(metadataPath)

@@ -1,9 +1,9 @@
 import Crypto
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
-import Synchronization
 import _NIOFileSystem
 
 /// Buckets as directories under one data root, objects as plain files at their key paths (every key S3
@@ -37,7 +37,7 @@ public final class BucketStore: Sendable {
     /// Object metadata read before (``MetadataAttribute/Cache``).
     let metadataCache = MetadataAttribute.Cache()
     /// Owners of the buckets seen so far (a bucket's record never changes; deleting it forgets it).
-    let owners = Mutex<[String: String?]>([:])
+    let owners = NIOLockedValueBox<[String: String?]>([:])
     let logger: Logger
     /// Bytes of the file system that writes of a known length must leave free (see ``ensureSpace(for:bucket:key:)``).
     public let freeSpaceReserve: Int64

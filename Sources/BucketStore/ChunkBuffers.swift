@@ -1,5 +1,5 @@
+import NIOConcurrencyHelpers
 @_spi(CustomByteBufferAllocator) import NIOCore
-import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -38,8 +38,10 @@ final class ChunkBuffers: Sendable {
     let blockSize: Int
     /// The most blocks kept while no one uses them.
     let maxIdle: Int
-    /// The blocks no one uses: the address of each allocation's start (header included).
-    private let idle = Mutex<[UInt]>([])
+    /// The blocks no one uses: the address of each allocation's start (header included). NIO's
+    /// (pthread) lock rather than `Synchronization.Mutex`, which spins while it waits (see
+    /// `MetadataAttribute.Cache`): blocks are taken and returned on every file and event-loop thread.
+    private let idle = NIOLockedValueBox<[UInt]>([])
 
     init(blockSize: Int, maxIdle: Int) {
         self.blockSize = blockSize
@@ -53,7 +55,7 @@ final class ChunkBuffers: Sendable {
     /// Memory for `size` bytes: a pooled block when one is big enough, else its own allocation.
     func allocate(_ size: Int) -> UnsafeMutableRawPointer? {
         let usable = size <= blockSize ? blockSize : size
-        let pooled = size <= blockSize ? idle.withLock { $0.popLast() } : nil
+        let pooled = size <= blockSize ? idle.withLockedValue { $0.popLast() } : nil
         guard let start = pooled.flatMap(UnsafeMutableRawPointer.init(bitPattern:)) ?? malloc(Self.header + usable) else {
             return nil
         }
@@ -65,7 +67,7 @@ final class ChunkBuffers: Sendable {
     func deallocate(_ bytes: UnsafeMutableRawPointer) {
         let start = bytes - Self.header
         if start.load(as: Int.self) == blockSize {
-            let kept = idle.withLock { idle in
+            let kept = idle.withLockedValue { idle in
                 guard idle.count < maxIdle else { return false }
                 idle.append(UInt(bitPattern: start))
                 return true
@@ -87,9 +89,9 @@ final class ChunkBuffers: Sendable {
     }
 
     /// How many blocks are idle.
-    var idleCount: Int { idle.withLock { $0.count } }
+    var idleCount: Int { idle.withLockedValue { $0.count } }
 
     deinit {
-        for address in idle.withLock({ $0 }) { free(UnsafeMutableRawPointer(bitPattern: address)) }
+        for address in idle.withLockedValue({ $0 }) { free(UnsafeMutableRawPointer(bitPattern: address)) }
     }
 }
