@@ -86,7 +86,7 @@ struct S3Responder: HTTPResponder {
         // The access-log line is written once the body has been sent: its duration covers the transfer.
         let finished = record
         let (status, sent, logger) = (response.status.code, response.headers[.contentLength], context.logger)
-        response.body = response.body.whenWritten { completed in
+        response.body = try await response.body.whenSent { completed in
             finished.log(request, status: status, sent: sent, since: start, completed: completed, logger: logger)
         }
         // A request refused before it was authenticated: its body is not read (it may be gigabytes from
