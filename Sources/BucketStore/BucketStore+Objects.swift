@@ -349,10 +349,14 @@ public struct ObjectReader: Sendable {
         let storage: Storage
         let range: Range<Int64>
 
+        /// The most chunks of one reader in memory at once (``ChunkCredits``): one being sent, one ready.
+        static let chunksOut = 2
+
         public struct AsyncIterator: AsyncIteratorProtocol {
             let storage: Storage
             var offset: Int64
             let end: Int64
+            let credits = ChunkCredits(limit: Chunks.chunksOut)
 
             public mutating func next() async throws -> ByteBuffer? {
                 guard offset < end else { return nil }
@@ -361,7 +365,14 @@ public struct ObjectReader: Sendable {
                 case .inline(let bytes):
                     chunk = bytes.getSlice(at: bytes.readerIndex + Int(offset), length: Int(end - offset)) ?? ByteBuffer()
                 case .file(let file):
-                    chunk = try await file.readOnThreadPool(at: offset, length: Int(Swift.min(Chunks.chunkLength, end - offset)))
+                    await credits.acquire()
+                    do {
+                        chunk = try await file.readOnThreadPool(at: offset, length: Int(Swift.min(Chunks.chunkLength, end - offset)))
+                    } catch {
+                        credits.release()
+                        throw error
+                    }
+                    ChunkBuffers.attach(credits, to: chunk)
                 }
                 // A file cut short under a reader (edited in place) ends the stream early rather than looping.
                 guard chunk.readableBytes > 0 else { throw StorageError.io(operation: "read", path: "", errno: EIO) }

@@ -48,9 +48,20 @@ final class ChunkBuffers: Sendable {
         self.maxIdle = maxIdle
     }
 
-    /// Every allocation carries its usable size in a 16-byte header in front of the bytes (16 keeps
-    /// the bytes 16-byte aligned), so that a free can tell a pooled block from another size.
+    /// Every allocation carries a 16-byte header in front of the bytes (16 keeps the bytes 16-byte
+    /// aligned): its usable size, so that a free can tell a pooled block from another size, and the
+    /// ``ChunkCredits`` its reader is waiting on (0 for none), released when the block is freed.
     private static let header = 16
+    private static let creditsOffset = 8
+
+    /// Makes freeing `buffer`'s storage give one credit back to `credits` (which `buffer` must have
+    /// taken). The storage must come from this pool's ``allocator`` and carry no credits yet.
+    static func attach(_ credits: ChunkCredits, to buffer: ByteBuffer) {
+        buffer.withVeryUnsafeBytes { storage in
+            let token = UInt(bitPattern: Unmanaged.passRetained(credits).toOpaque())
+            (UnsafeMutableRawPointer(mutating: storage.baseAddress!) - header + creditsOffset).storeBytes(of: token, as: UInt.self)
+        }
+    }
 
     /// Memory for `size` bytes: a pooled block when one is big enough, else its own allocation.
     func allocate(_ size: Int) -> UnsafeMutableRawPointer? {
@@ -60,12 +71,17 @@ final class ChunkBuffers: Sendable {
             return nil
         }
         start.storeBytes(of: usable, as: Int.self)
+        start.storeBytes(of: 0, toByteOffset: Self.creditsOffset, as: UInt.self)
         return start + Self.header
     }
 
     /// Returns memory from ``allocate(_:)``: a block to the pool while it has room, anything else to the system.
     func deallocate(_ bytes: UnsafeMutableRawPointer) {
         let start = bytes - Self.header
+        let token = start.load(fromByteOffset: Self.creditsOffset, as: UInt.self)
+        if let credits = UnsafeRawPointer(bitPattern: token) {
+            Unmanaged<ChunkCredits>.fromOpaque(credits).takeRetainedValue().release()
+        }
         if start.load(as: Int.self) == blockSize {
             let kept = idle.withLockedValue { idle in
                 guard idle.count < maxIdle else { return false }
@@ -94,4 +110,48 @@ final class ChunkBuffers: Sendable {
     deinit {
         for address in idle.withLockedValue({ $0 }) { free(UnsafeMutableRawPointer(bitPattern: address)) }
     }
+}
+
+/// How many chunks one reader may have out at once: read, and not yet freed by the socket's writer.
+///
+/// The response writer's back-pressure alone does not bound a slow reader's chunks: a write returns
+/// as soon as the channel was writable when last told, and the event loop tells it only after it has
+/// run the queued writes, so a fast producer on a busy server ran ahead by up to 17 chunks per
+/// connection (64 slow readers: 1 083 chunks, 135 MiB, at once). A reader takes a credit before each
+/// read and gets it back when the chunk's storage is freed (``ChunkBuffers/attach(_:to:)``).
+final class ChunkCredits: Sendable {
+    let limit: Int
+    private let state = NIOLockedValueBox<(out: Int, waiter: CheckedContinuation<Void, Never>?)>((0, nil))
+
+    init(limit: Int) { self.limit = limit }
+
+    /// Waits until fewer than ``limit`` chunks are out, and counts one more.
+    func acquire() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let now = state.withLockedValue { state in
+                if state.out < limit {
+                    state.out += 1
+                    return true
+                }
+                state.waiter = continuation
+                return false
+            }
+            if now { continuation.resume() }
+        }
+    }
+
+    /// Gives a credit back, waking the reader if it was waiting for one.
+    func release() {
+        let waiter = state.withLockedValue { state -> CheckedContinuation<Void, Never>? in
+            state.out -= 1
+            guard state.out < limit, let waiter = state.waiter else { return nil }
+            state.waiter = nil
+            state.out += 1
+            return waiter
+        }
+        waiter?.resume()
+    }
+
+    /// Chunks out now.
+    var out: Int { state.withLockedValue { $0.out } }
 }

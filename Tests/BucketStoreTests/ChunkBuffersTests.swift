@@ -51,4 +51,41 @@ import Testing
         #expect(buffer.getBytes(at: 0, length: 255) == Array(0..<255 as Range<UInt8>))
         #expect(buffer.readableBytes == 300_255)
     }
+
+    /// A reader takes a credit per chunk and gets it back when the chunk's storage is freed (the
+    /// socket wrote it): with two out, the next read waits.
+    @Test func creditsComeBackWhenChunksAreFreed() async throws {
+        let credits = ChunkCredits(limit: 2)
+        await credits.acquire()
+        var first: ByteBuffer? = ChunkBuffers.allocator.buffer(capacity: 1024)
+        ChunkBuffers.attach(credits, to: first!)
+        await credits.acquire()
+        #expect(credits.out == 2)
+        let third = Task { await credits.acquire() }
+        // The third read cannot go on until a chunk is freed; nothing here frees one but the line below.
+        first = nil
+        await third.value
+        #expect(credits.out == 2)
+        credits.release()
+        credits.release()
+        #expect(credits.out == 0)
+        #expect(first == nil)
+    }
+
+    /// Freeing a chunk with credits attached releases exactly one, also from a pooled block.
+    @Test func aFreedChunkReleasesOneCredit() async {
+        let credits = ChunkCredits(limit: 4)
+        for _ in 0..<3 {
+            await credits.acquire()
+            let chunk = ChunkBuffers.allocator.buffer(capacity: ChunkBuffers.shared.blockSize)
+            ChunkBuffers.attach(credits, to: chunk)
+        }
+        #expect(credits.out == 0)
+        // A block handed out again carries no credits of its previous reader.
+        do {
+            let reused = ChunkBuffers.allocator.buffer(capacity: ChunkBuffers.shared.blockSize)
+            _ = reused
+        }
+        #expect(credits.out == 0, "no credit was given back twice")
+    }
 }
