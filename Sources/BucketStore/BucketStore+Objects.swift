@@ -338,8 +338,9 @@ public struct ObjectReader: Sendable {
         case file(OpenFile)
     }
 
-    /// The bytes in `range`, in chunks of at most 128 KiB, each read only when the consumer asks for it:
-    /// no read-ahead, so a slow reader holds one chunk and the socket's back-pressure reaches the disk.
+    /// The bytes in `range`, in chunks of at most 128 KiB, each read only when the consumer asks for it
+    /// and fewer than two of its chunks are still held (``ChunkCredits``): a slow reader holds two
+    /// chunks at most, and the socket's back-pressure reaches the disk.
     public func chunks(in range: Range<Int64>) -> Chunks { Chunks(storage: storage, range: range) }
 
     /// The chunks of an open object, read one at a time on demand.
