@@ -55,7 +55,8 @@ final class ChunkBuffers: Sendable {
     private static let creditsOffset = 8
 
     /// Makes freeing `buffer`'s storage give one credit back to `credits` (which `buffer` must have
-    /// taken). The storage must come from this pool's ``allocator`` and carry no credits yet.
+    /// taken). `buffer` must be fresh from this pool's ``allocator`` (its bytes start at its storage's
+    /// start) and carry no credits yet.
     static func attach(_ credits: ChunkCredits, to buffer: ByteBuffer) {
         buffer.withVeryUnsafeBytes { storage in
             let token = UInt(bitPattern: Unmanaged.passRetained(credits).toOpaque())
