@@ -1,7 +1,6 @@
 import CPlatform
 import Foundation
 import NIOConcurrencyHelpers
-import Synchronization
 
 #if canImport(Glibc)
     import Glibc
