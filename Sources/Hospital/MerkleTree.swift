@@ -81,6 +81,15 @@ public enum MerkleTree {
         return subproof(m - k, leaves[middle...], complete: false) + [root(leaves[..<middle])]
     }
 
+    /// RFC 9162's "right-shift fn and sn equally until either LSB(fn) is set or fn is 0": climbs past
+    /// the levels where the node is the right edge of the tree and has no sibling in the proof.
+    private static func skipRightEdges(_ fn: inout Int, _ sn: inout Int) {
+        while fn & 1 == 0 && fn != 0 {
+            fn >>= 1
+            sn >>= 1
+        }
+    }
+
     /// Whether `proof` shows that `leafHash` is leaf `index` of the tree of `size` leaves with `root`
     /// (RFC 9162 §2.1.3.2).
     public static func verifyInclusion(leafHash: Hash, index: Int, size: Int, proof: [Hash], root: Hash) -> Bool {
@@ -94,10 +103,7 @@ public enum MerkleTree {
             if sn == 0 { return false }
             if fn & 1 == 1 || fn == sn {
                 r = nodeHash(p, r)
-                while fn & 1 == 0 && fn != 0 {
-                    fn >>= 1
-                    sn >>= 1
-                }
+                skipRightEdges(&fn, &sn)
             } else {
                 r = nodeHash(r, p)
             }
@@ -130,10 +136,7 @@ public enum MerkleTree {
             if fn & 1 == 1 || fn == sn {
                 fr = nodeHash(c, fr)
                 sr = nodeHash(c, sr)
-                while fn & 1 == 0 && fn != 0 {
-                    fn >>= 1
-                    sn >>= 1
-                }
+                skipRightEdges(&fn, &sn)
             } else {
                 sr = nodeHash(sr, c)
             }
