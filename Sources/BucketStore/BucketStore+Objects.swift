@@ -357,7 +357,8 @@ public struct ObjectReader: Sendable {
             let storage: Storage
             var offset: Int64
             let end: Int64
-            let credits = ChunkCredits(limit: Chunks.chunksOut)
+            /// Made on the first read from the file: an object served from memory needs none.
+            var credits: ChunkCredits?
 
             public mutating func next() async throws -> ByteBuffer? {
                 guard offset < end else { return nil }
@@ -366,6 +367,8 @@ public struct ObjectReader: Sendable {
                 case .inline(let bytes):
                     chunk = bytes.getSlice(at: bytes.readerIndex + Int(offset), length: Int(end - offset)) ?? ByteBuffer()
                 case .file(let file):
+                    let credits = self.credits ?? ChunkCredits(limit: Chunks.chunksOut)
+                    self.credits = credits
                     await credits.acquire()
                     do {
                         chunk = try await file.readOnThreadPool(at: offset, length: Int(Swift.min(Chunks.chunkLength, end - offset)))
