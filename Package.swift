@@ -20,6 +20,7 @@ let package = Package(
         .library(name: "ChunkChain", targets: ["ChunkChain"]),
         .library(name: "Hospital", targets: ["Hospital"]),
         .library(name: "Settings", targets: ["Settings"]),
+        .library(name: "Transparency", targets: ["Transparency"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -124,6 +125,13 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Pure, no I/O: RFC 6962 Merkle trees and proofs, C2SP signed notes (Ed25519), tlog checkpoints and
+        // tlog proofs: what the audit ledger commits to and what an auditor verifies offline.
+        .target(
+            name: "Transparency",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings
+        ),
         // Reports as encrypted, hash-linked chunks over two buckets.
         .target(
             name: "ChunkChain",
@@ -141,6 +149,7 @@ let package = Package(
             name: "Hospital",
             dependencies: [
                 "ChunkChain",
+                "Transparency",
                 "Operations",
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "GRDB", package: "GRDB.swift"),
@@ -208,6 +217,7 @@ let package = Package(
                 "BucketStore",
                 "S3Protocol",
                 "S3Client",
+                "Transparency",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -267,6 +277,11 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "TransparencyTests",
+            dependencies: ["Transparency", .product(name: "Crypto", package: "swift-crypto")],
             resources: [.copy("Vectors")],
             swiftSettings: swiftSettings
         ),

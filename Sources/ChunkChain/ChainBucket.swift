@@ -8,6 +8,15 @@ public enum ChainBucket: UInt8, Sendable, CaseIterable, Codable, CustomStringCon
     public var description: String { self == .a ? "A" : "B" }
 
     var other: ChainBucket { self == .a ? .b : .a }
+
+    /// Keys under this prefix are not chunks (a chunk's key is 64 hex digits): the hospital keeps the
+    /// audit ledger's latest signed checkpoint in both buckets under it. `chain orphans` and `chain
+    /// rebuild-index` skip them.
+    public static let reservedPrefix = "chainvault-audit-"
+
+    /// The audit ledger's latest signed checkpoint (a C2SP signed note), in each bucket. A top-level key,
+    /// so that a local store makes its name durable with the bucket's own directory.
+    public static let auditCheckpointKey = reservedPrefix + "checkpoint"
 }
 
 /// Where a chunk is: its bucket and the SHA-256 of its stored bytes (its object key is the hex of it).

@@ -76,7 +76,8 @@ public struct ChainMaintenance: Sendable {
     }
 
     /// Lists the objects of both buckets that no indexed chain reaches: chunks of chains whose write
-    /// never finished, or of chains removed from the index. Keyless.
+    /// never finished, or of chains removed from the index. Keyless. Keys under
+    /// ``ChainBucket/reservedPrefix`` (the audit ledger's checkpoints) are not chunks and never listed.
     public func orphans() async throws -> Orphans {
         let reader = ChainReader(store: store)
         var reached = Set<ChunkPointer>()
@@ -105,7 +106,7 @@ public struct ChainMaintenance: Sendable {
         }
         var orphans: [Orphan] = []
         for bucket in ChainBucket.allCases {
-            for object in try await store.list(bucket: bucket) {
+            for object in try await store.list(bucket: bucket) where !object.key.hasPrefix(ChainBucket.reservedPrefix) {
                 if let pointer = ChunkPointer(key: object.key, bucket: bucket), reached.contains(pointer) { continue }
                 orphans.append(Orphan(bucket: bucket, key: object.key, modified: object.modified))
             }
@@ -149,7 +150,7 @@ public struct ChainMaintenance: Sendable {
     public func rebuildIndex(keyring: Keyring, now: Int64) async throws -> Rebuild {
         var heads: [[UInt8]: Set<ChainBucket>] = [:]
         for bucket in ChainBucket.allCases {
-            for key in try await store.list(bucket: bucket).map(\.key) {
+            for key in try await store.list(bucket: bucket).map(\.key) where !key.hasPrefix(ChainBucket.reservedPrefix) {
                 guard let pointer = ChunkPointer(key: key, bucket: bucket),
                     let bytes = try await store.prefix(
                         key: key, bucket: bucket, count: ChunkHeader.baseSize + ChunkHeader.headExtensionSize),

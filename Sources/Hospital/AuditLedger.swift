@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import GRDB
+import Transparency
 
 /// What the ledger records: who did what to which subject, and how it went.
 public enum AuditAction: String, Codable, Sendable, CaseIterable {
@@ -31,6 +32,11 @@ public enum AuditAction: String, Codable, Sendable, CaseIterable {
     case secondFactorDisabled = "second_factor_disabled"
     /// An admin reset someone's second step (a lost device).
     case secondFactorReset = "second_factor_reset"
+    /// The key that signs the ledger's checkpoints was made; the detail is its verifier key.
+    case auditKeyCreated = "audit_key_created"
+    /// An operator accepted a database restored from a backup (`chainvault audit accept-restore`); the
+    /// detail is their reason.
+    case restoreAccepted = "restore_accepted"
 }
 
 /// How an audited action ended.
@@ -70,13 +76,19 @@ public struct AuditEntry: Codable, Sendable, Equatable, FetchableRecord, Persist
         previous: Data, id: Int64, time: Int64, actorId: Int64?, action: String, subject: String, patientId: Int64?, outcome: String,
         detail: String
     ) -> Data {
+        digest(
+            previous: previous,
+            fields: canonicalFields(
+                id: id, time: time, actorId: actorId, action: action, subject: subject, patientId: patientId, outcome: outcome,
+                detail: detail))
+    }
+
+    /// The chain hash over ``canonicalFields`` (the tag excepted: the chain has its own).
+    static func digest(previous: Data, fields: [String]) -> Data {
         var hasher = SHA256()
         hasher.update(data: Array("chainvault-audit-v1".utf8))
         hasher.update(data: previous)
-        for field in [
-            String(id), String(time), actorId.map(String.init) ?? "-", action, subject, patientId.map(String.init) ?? "-", outcome,
-            detail,
-        ] {
+        for field in fields.dropFirst() {
             let bytes = Array(field.utf8)
             withUnsafeBytes(of: UInt32(bytes.count).bigEndian) { hasher.update(bufferPointer: $0) }
             hasher.update(data: bytes)
@@ -85,11 +97,69 @@ public struct AuditEntry: Codable, Sendable, Equatable, FetchableRecord, Persist
     }
 
     /// The hash this entry should carry, computed from its stored fields.
-    var expectedHash: Data {
-        Self.digest(
-            previous: previousHash, id: id, time: time, actorId: actorId, action: action.rawValue, subject: subject,
-            patientId: patientId, outcome: outcome.rawValue, detail: detail)
+    var expectedHash: Data { Self.digest(previous: previousHash, fields: canonicalFields) }
+
+    /// The tag that starts every entry's canonical encoding.
+    static let canonicalTag = "chainvault-audit-entry-v1"
+
+    /// The entry's bytes as a leaf of the ledger's Merkle tree: nine length-prefixed fields (a 4-byte
+    /// big-endian length, then UTF-8), in this order: the tag `chainvault-audit-entry-v1`, id, time,
+    /// actor id, action, subject, patient id, outcome, detail. Numbers are decimal; an absent actor or
+    /// patient is `-`. docs/hospital.md works an example through.
+    public var canonicalBytes: [UInt8] { Self.canonicalBytes(canonicalFields) }
+
+    /// Each field as a 4-byte big-endian length and its UTF-8.
+    static func canonicalBytes(_ fields: [String]) -> [UInt8] {
+        var bytes: [UInt8] = []
+        for field in fields {
+            let utf8 = Array(field.utf8)
+            bytes += withUnsafeBytes(of: UInt32(utf8.count).bigEndian, Array.init)
+            bytes += utf8
+        }
+        return bytes
     }
+
+    var canonicalFields: [String] {
+        Self.canonicalFields(
+            id: id, time: time, actorId: actorId, action: action.rawValue, subject: subject, patientId: patientId,
+            outcome: outcome.rawValue, detail: detail)
+    }
+
+    /// The tag and the eight fields, as text.
+    static func canonicalFields(
+        id: Int64, time: Int64, actorId: Int64?, action: String, subject: String, patientId: Int64?, outcome: String, detail: String
+    ) -> [String] {
+        [
+            canonicalTag, String(id), String(time), actorId.map(String.init) ?? "-", action, subject, patientId.map(String.init) ?? "-",
+            outcome, detail,
+        ]
+    }
+
+    /// The names of the canonical fields after the tag, for people reading a decoded entry.
+    public static let canonicalFieldNames = ["id", "time", "actor", "action", "subject", "patient", "outcome", "detail"]
+
+    /// The fields of a canonical encoding after its tag (what `chainvault audit check-proof` shows), or
+    /// nil when `bytes` is not one: exactly nine fields, the tag first, nothing after the last.
+    public static func canonicalFields(decoding bytes: [UInt8]) -> [String]? {
+        guard bytes.count <= 64 * 1024 else { return nil }
+        var fields: [String] = []
+        var position = 0
+        while position < bytes.count {
+            guard fields.count < 9, bytes.count - position >= 4 else { return nil }
+            let length = bytes[position..<(position + 4)].reduce(0) { $0 << 8 | Int($1) }
+            position += 4
+            guard bytes.count - position >= length, let field = String(validating: bytes[position..<(position + length)], as: UTF8.self)
+            else { return nil }
+            fields.append(field)
+            position += length
+        }
+        guard fields.count == 9, fields[0] == canonicalTag else { return nil }
+        return Array(fields.dropFirst())
+    }
+
+    /// The entry's Merkle leaf hash: `SHA-256(0x00 ‖ canonicalBytes)`.
+    public var leafHash: MerkleTree.Hash { MerkleTree.leafHash(canonicalBytes) }
+
 }
 
 /// The hash-chained audit ledger in the hospital database.
@@ -120,7 +190,8 @@ public enum AuditLedger {
     }
 
     /// Appends an entry in the caller's write transaction, so that the action and its entry commit
-    /// together (SQLite has one writer at a time: the chain never forks).
+    /// together (SQLite has one writer at a time: the chain never forks), and adds it to the Merkle
+    /// tree as leaf `id - 1`.
     static func append(_ event: Event, time: Int64, in db: Database) throws {
         let last = try Row.fetchOne(db, sql: "SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1")
         let id: Int64 = (last?[0] ?? 0) + 1
@@ -132,6 +203,7 @@ public enum AuditLedger {
             id: id, time: time, actorId: event.actorId, action: event.action, subject: event.subject, patientId: event.patientId,
             outcome: event.outcome, detail: event.detail, previousHash: previous, hash: hash)
         try entry.insert(db)
+        try AuditTree.append(leaf: entry.leafHash, index: Int(id - 1), in: db)
     }
 
     /// Entries after `after` (an entry id), oldest first: an admin sees all, a patient those about their
@@ -204,6 +276,19 @@ public enum AuditLedger {
                     entry: try AuditEntry(row: row), actorName: row["actorName"], patientName: row["patientName"],
                     reportTitle: row["reportTitle"])
             }
+        }
+    }
+
+    /// The inclusion proof of entry `id` in the tree `checkpoint` signed, as a C2SP tlog proof whose
+    /// extra data is the entry's canonical encoding; nil when the checkpoint does not cover the entry or
+    /// there is no such entry.
+    public static func proof(entry id: Int64, in checkpoint: SignedCheckpoint, database: HospitalDatabase) async throws -> TlogProof? {
+        let size = checkpoint.checkpoint.size
+        guard id >= 1, id <= Int64(size) else { return nil }
+        return try await database.read { db in
+            guard let entry = try AuditEntry.fetchOne(db, key: id) else { return nil }
+            let hashes = try MerkleTree.inclusionProof(index: Int(id - 1), size: size, AuditTree.subtrees(in: db))
+            return TlogProof(extra: entry.canonicalBytes, index: Int(id - 1), hashes: hashes, checkpoint: checkpoint)
         }
     }
 

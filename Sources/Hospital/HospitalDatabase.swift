@@ -215,6 +215,12 @@ public struct HospitalDatabase: Sendable {
                 table.column("attempts", .integer).notNull()
             }
         }
+        migrator.registerMigration("v7-audit-tree") { db in
+            // The audit ledger's Merkle tree (AuditTree): a ledger kept before it had one is taken over as
+            // it is, its entries the first leaves.
+            try AuditTree.createTable(in: db)
+            try AuditTree.takeOver(in: db)
+        }
         return migrator
     }
 }

@@ -40,6 +40,9 @@ public struct HospitalServices: Sendable {
     public let scheduling: Scheduling
     public let reports: Reports
     public let consent: Consent
+    /// Signs the audit ledger's checkpoints and proves its entries; nil only in tests that do not need it
+    /// (the audit API then answers 503).
+    public let notary: AuditNotary?
     /// Seconds since 1970.
     let clock: @Sendable () -> Int64
     /// A CSPRNG outside tests.
@@ -56,10 +59,11 @@ public struct HospitalServices: Sendable {
     public init(
         database: HospitalDatabase, hasher: PasswordHasher, vault: ReportVault, sender: any CodeSender, codeKey: SymmetricKey,
         sessionPolicy: Accounts.SessionPolicy = .init(), consentPolicy: Consent.Policy = .init(),
-        maxReportSize: Int64 = Reports.defaultMaxSize, portal: PortalConfiguration = .init(),
+        maxReportSize: Int64 = Reports.defaultMaxSize, portal: PortalConfiguration = .init(), notary: AuditNotary? = nil,
         clock: @escaping @Sendable () -> Int64, random: @escaping @Sendable (Int) -> [UInt8]
     ) {
         self.database = database
+        self.notary = notary
         self.sender = sender
         let notices = Notices(portal: portal, doorbell: doorbell)
         self.clock = clock

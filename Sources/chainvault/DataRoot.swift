@@ -12,6 +12,8 @@ import Foundation
 /// <data>/.chainvault/hospital.sqlite    the hospital database
 /// <data>/.chainvault/outbox/            one-time codes when no SMTP server is configured
 /// <data>/.chainvault/code.key           the key codes are hashed with
+/// <data>/.chainvault/audit-signing.key  the key that signs the audit ledger's checkpoints (unless --audit-signing-key)
+/// <data>/.chainvault/audit-checkpoints  every signed checkpoint, appended (unless --audit-checkpoint-file)
 /// <data>/.chainvault/tmp/               in-flight writes and spooled reports
 /// ```
 struct DataRoot {
@@ -24,6 +26,8 @@ struct DataRoot {
     var hospitalDatabase: String { system + "/hospital.sqlite" }
     var outbox: String { system + "/outbox" }
     var codeKey: String { system + "/code.key" }
+    var auditSigningKey: String { system + "/audit-signing.key" }
+    var auditCheckpoints: String { system + "/audit-checkpoints" }
     var tmp: String { system + "/tmp" }
 
     private init(_ data: String) {

@@ -13,6 +13,7 @@ import Operations
 import S3Gateway
 import ServiceLifecycle
 import Settings
+import Transparency
 import UnixSignals
 
 struct Serve: AsyncParsableCommand {
@@ -78,6 +79,27 @@ struct Serve: AsyncParsableCommand {
     }
 
     @OptionGroup(title: "Report chains (hospital)") var storage: ChainStorageOptions
+
+    @OptionGroup(title: "Audit ledger (hospital)") var audit: AuditOptions
+
+    @Option(
+        name: .customLong("audit-origin"),
+        help: """
+            The name of this instance's audit ledger, the first line of its checkpoints, e.g. hospital.example/audit (env \
+            CHAINVAULT_AUDIT_ORIGIN). Taken when the signing key is made (default: chainvault.local/audit- and random hex); \
+            afterwards it must match the key's name.
+            """)
+    var auditOrigin: String?
+
+    @Option(
+        name: .customLong("audit-checkpoint-interval"),
+        help: """
+            Seconds between signed checkpoints of the audit ledger (when it grew), written to the checkpoint file and both \
+            chain buckets (env CHAINVAULT_AUDIT_CHECKPOINT_INTERVAL).
+            """)
+    var auditCheckpointInterval: Int64 = setting("AUDIT_CHECKPOINT_INTERVAL", default: 60)
+
+    var resolvedAuditOrigin: String? { auditOrigin ?? environment("AUDIT_ORIGIN") }
 
     @Option(
         name: .customLong("report-size-limit"),
@@ -234,6 +256,13 @@ struct Serve: AsyncParsableCommand {
         guard (resolvedTLSCert == nil) == (resolvedTLSKey == nil) else { throw ValidationError("--tls-cert and --tls-key go together.") }
         guard ((hospitalTLSCert ?? environment("HOSPITAL_TLS_CERT")) == nil) == ((hospitalTLSKey ?? environment("HOSPITAL_TLS_KEY")) == nil)
         else { throw ValidationError("--hospital-tls-cert and --hospital-tls-key go together.") }
+        guard auditCheckpointInterval >= 1, auditCheckpointInterval <= 86400 else {
+            throw ValidationError("--audit-checkpoint-interval is 1 to 86400 seconds.")
+        }
+        if let origin = resolvedAuditOrigin, !NoteKeys.isValidName(origin) || origin.count > 200 {
+            throw ValidationError(
+                "--audit-origin '\(origin)' is not a log name: 1 to 200 characters, no spaces or '+', e.g. hospital.example/audit.")
+        }
         guard verifyInterval == 0 || verifyInterval >= 60 else {
             throw ValidationError("--verify-interval is 0 (off) or at least 60 seconds.")
         }
@@ -323,10 +352,12 @@ struct Serve: AsyncParsableCommand {
         // SIGTERM/SIGINT: both listeners stop accepting, requests in flight finish within the timeout, then exit 0.
         let housekeeping = StoreHousekeeping(
             store: store, uploadExpiry: .seconds(multipartExpiry), interval: .seconds(housekeepingInterval), clock: { now() })
+        let publisher = care.notary.map { AuditCheckpointPublisher(notary: $0, interval: .seconds(auditCheckpointInterval)) }
         var group = ServiceGroupConfiguration(
             services: [
                 .init(service: gateway), .init(service: hospital), .init(service: housekeeping), .init(service: care.mailQueue()),
-            ] + (verifyInterval > 0 ? [.init(service: care.reportVerifier(interval: .seconds(verifyInterval)))] : []),
+            ] + (publisher.map { [.init(service: $0)] } ?? [])
+                + (verifyInterval > 0 ? [.init(service: care.reportVerifier(interval: .seconds(verifyInterval)))] : []),
             gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         group.maximumGracefulShutdownDuration = .seconds(shutdownTimeout)
         let services = ServiceGroup(configuration: group)
@@ -355,13 +386,53 @@ extension Serve {
             store: chunks,
             keyring: { try Keyring.open(path: keyringPath) },
             index: try storage.index(root: root), spoolDirectory: root.tmp, clock: { now() })
+        let database = try HospitalDatabase.open(path: root.hospitalDatabase)
         return HospitalServices(
-            database: try HospitalDatabase.open(path: root.hospitalDatabase), hasher: PasswordHasher(random: systemRandom),
+            database: database, hasher: PasswordHasher(random: systemRandom),
             vault: vault, sender: try codeSender(root: root),
             codeKey: try CodeKeyFile.loadOrCreate(path: root.codeKey, random: systemRandom),
             sessionPolicy: .init(portalIdle: sessionIdleTimeout),
-            consentPolicy: .init(grantLifetime: grantLifetime), maxReportSize: reportSizeLimit, portal: portal, clock: { now() },
-            random: systemRandom)
+            consentPolicy: .init(grantLifetime: grantLifetime), maxReportSize: reportSizeLimit, portal: portal,
+            notary: try await auditNotary(root: root, database: database, chunks: chunks), clock: { now() }, random: systemRandom)
+    }
+
+    /// The audit ledger's notary: its signing key (made only for a ledger without checkpoints anywhere),
+    /// the checkpoint file, and the chain buckets for copies. Refuses start-up when the key is missing
+    /// but checkpoints exist, or when the database no longer holds what was signed.
+    func auditNotary(root: DataRoot, database: HospitalDatabase, chunks: any ChunkStore) async throws -> AuditNotary {
+        let logger = Logger(label: "chainvault.audit")
+        let keyPath = audit.keyPath(root: root)
+        let log = audit.log(root: root)
+        let signer: NoteSigner
+        if let existing = try audit.signer(root: root) {
+            if let origin = resolvedAuditOrigin, origin != existing.name {
+                throw ValidationError(
+                    "--audit-origin '\(origin)' is not the name of the audit signing key \(keyPath) ('\(existing.name)'): the origin is fixed when the key is made."
+                )
+            }
+            signer = existing
+        } else {
+            if let evidence = try await AuditNotary.evidenceOfCheckpoints(log: log, database: database, copies: chunks, logger: logger) {
+                throw ValidationError(
+                    "the audit signing key \(keyPath) is missing, but \(evidence): restore the key from its backup (a new key would disown the ledger's signed history)."
+                )
+            }
+            signer = try NoteSigner(generatingFor: resolvedAuditOrigin ?? "chainvault.local/audit-" + systemRandom(8).hex)
+            try DurableFile.replace(keyPath, bytes: Array((signer.serialized + "\n").utf8), mode: 0o600)
+            try await AuditNotary.recordNewKey(signer.verifier, database: database, time: now())
+            output(
+                """
+                Generated the audit ledger's signing key \(keyPath): back it up apart from the data root. Its public (verifier) key, for auditors and patients:
+                \(signer.verifier)
+                """)
+        }
+        do {
+            return try await AuditNotary(signer: signer, log: log, database: database, copies: chunks, logger: logger)
+        } catch let refusal as AuditNotary.Refusal {
+            throw ValidationError(
+                "\(refusal). Run `chainvault audit verify`; if the database was restored from a backup, accept it with `chainvault audit accept-restore --reason ...`."
+            )
+        }
     }
 }
 

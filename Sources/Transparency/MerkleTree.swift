@@ -4,8 +4,8 @@ import Crypto
 /// inclusion and consistency proofs, and their verification with nothing but the proof and the
 /// tree heads — what a patient or an auditor runs.
 ///
-/// Hashes are 32-byte SHA-256 values. Proof generation here works on the tree's leaf hashes in
-/// memory (O(n) hashing); the ledger's stored tree serves the same proofs with O(log n) reads.
+/// Hashes are 32-byte SHA-256 values. Roots and proofs are built from the hashes of perfect
+/// subtrees (``Subtrees``), which a ledger stores as it grows, so that each takes O(log n) lookups.
 /// Verification follows RFC 9162 §2.1.3.2 and §2.1.4.2 and is checked against the
 /// transparency-dev/merkle test vectors (Tests/HospitalTests/Vectors/merkle).
 public enum MerkleTree {
@@ -39,47 +39,93 @@ public enum MerkleTree {
         return k
     }
 
-    /// MTH: the root of the tree whose leaf hashes are `leaves`.
-    public static func root(_ leaves: ArraySlice<Hash>) -> Hash {
-        switch leaves.count {
-        case 0: return emptyRoot
-        case 1: return leaves[leaves.startIndex]
-        default:
-            let k = split(leaves.count)
-            let middle = leaves.startIndex + k
-            return nodeHash(root(leaves[..<middle]), root(leaves[middle...]))
+    /// The hash of a perfect subtree: the `1 << level` leaves from `index << level` on. A ledger looks
+    /// it up among the hashes it stored as leaves were appended; in memory it is computed.
+    public typealias Subtrees = (_ level: Int, _ index: Int) throws -> Hash
+
+    /// MTH(D[start..<end]), where `start` is a multiple of a power of two at least `end - start` (every
+    /// subtree RFC 6962's recursion visits is): the perfect subtrees of the range, at most one a level,
+    /// each looked up once.
+    static func rangeRoot(_ start: Int, _ end: Int, _ subtree: Subtrees) rethrows -> Hash {
+        let count = end - start
+        if count == 0 { return emptyRoot }
+        if count & (count - 1) == 0 { return try subtree(count.trailingZeroBitCount, start >> count.trailingZeroBitCount) }
+        let k = split(count)
+        return nodeHash(try rangeRoot(start, start + k, subtree), try rangeRoot(start + k, end, subtree))
+    }
+
+    /// MTH of the tree of `size` leaves.
+    public static func root(size: Int, _ subtree: Subtrees) rethrows -> Hash {
+        precondition(size >= 0, "negative tree size")
+        return try rangeRoot(0, size, subtree)
+    }
+
+    /// PATH(index, D[0..<size]): the inclusion proof of leaf `index` in the tree of `size` leaves. Every
+    /// sibling is a perfect subtree but at most one (the right edge): O(log size) lookups.
+    public static func inclusionProof(index: Int, size: Int, _ subtree: Subtrees) rethrows -> [Hash] {
+        precondition(index >= 0 && index < size, "leaf index out of range")
+        var proof: [Hash] = []
+        var start = 0
+        var end = size
+        var siblings: [(Int, Int)] = []
+        while end - start > 1 {
+            let k = split(end - start)
+            if index < start + k {
+                siblings.append((start + k, end))
+                end = start + k
+            } else {
+                siblings.append((start, start + k))
+                start += k
+            }
+        }
+        for (from, to) in siblings.reversed() { proof.append(try rangeRoot(from, to, subtree)) }
+        return proof
+    }
+
+    /// PROOF(first, D[0..<size]): the consistency proof that the tree of the first `first` leaves is a
+    /// prefix of the tree of `size` leaves (RFC 6962 §2.1.2). O(log size) lookups.
+    public static func consistencyProof(first: Int, size: Int, _ subtree: Subtrees) rethrows -> [Hash] {
+        precondition(first >= 0 && first <= size, "size out of range")
+        guard first > 0, first < size else { return [] }
+        var nodes: [(Int, Int)] = []
+        var m = first
+        var start = 0
+        var end = size
+        var complete = true
+        while m != end - start {
+            let k = split(end - start)
+            if m <= k {
+                nodes.append((start + k, end))
+                end = start + k
+            } else {
+                nodes.append((start, start + k))
+                m -= k
+                start += k
+                complete = false
+            }
+        }
+        if !complete { nodes.append((start, end)) }
+        var proof: [Hash] = []
+        for (from, to) in nodes.reversed() { proof.append(try rangeRoot(from, to, subtree)) }
+        return proof
+    }
+
+    /// Lookups over leaf hashes in memory (tests, small trees): each subtree is hashed when asked for.
+    public static func subtrees(_ leaves: [Hash]) -> (_ level: Int, _ index: Int) -> Hash {
+        { level, index in
+            let from = index << level
+            return memoryRoot(leaves[from..<(from + (1 << level))])
         }
     }
 
-    /// PATH(index, leaves): the inclusion proof of leaf `index` in the tree of `leaves`.
-    public static func inclusionProof(index: Int, _ leaves: ArraySlice<Hash>) -> [Hash] {
-        precondition(index >= 0 && index < leaves.count, "leaf index out of range")
-        guard leaves.count > 1 else { return [] }
-        let k = split(leaves.count)
-        let middle = leaves.startIndex + k
-        if index < k {
-            return inclusionProof(index: index, leaves[..<middle]) + [root(leaves[middle...])]
-        }
-        return inclusionProof(index: index - k, leaves[middle...]) + [root(leaves[..<middle])]
+    private static func memoryRoot(_ leaves: ArraySlice<Hash>) -> Hash {
+        if leaves.count == 1 { return leaves[leaves.startIndex] }
+        let middle = leaves.startIndex + leaves.count / 2
+        return nodeHash(memoryRoot(leaves[..<middle]), memoryRoot(leaves[middle...]))
     }
 
-    /// PROOF(size, leaves): the consistency proof that the tree of the first `size` leaves is a prefix
-    /// of the tree of all of them.
-    public static func consistencyProof(size: Int, _ leaves: ArraySlice<Hash>) -> [Hash] {
-        precondition(size >= 0 && size <= leaves.count, "size out of range")
-        guard size > 0 else { return [] }
-        return subproof(size, leaves, complete: true)
-    }
-
-    private static func subproof(_ m: Int, _ leaves: ArraySlice<Hash>, complete: Bool) -> [Hash] {
-        if m == leaves.count { return complete ? [] : [root(leaves)] }
-        let k = split(leaves.count)
-        let middle = leaves.startIndex + k
-        if m <= k {
-            return subproof(m, leaves[..<middle], complete: complete) + [root(leaves[middle...])]
-        }
-        return subproof(m - k, leaves[middle...], complete: false) + [root(leaves[..<middle])]
-    }
+    /// MTH over leaf hashes in memory.
+    public static func root(_ leaves: [Hash]) -> Hash { root(size: leaves.count, subtrees(leaves)) }
 
     /// RFC 9162's "right-shift fn and sn equally until either LSB(fn) is set or fn is 0": climbs past
     /// the levels where the node is the right edge of the tree and has no sibling in the proof.

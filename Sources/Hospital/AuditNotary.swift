@@ -1,0 +1,319 @@
+import ChunkChain
+import Foundation
+import GRDB
+import Logging
+import Metrics
+import NIOPosix
+import ServiceLifecycle
+import Transparency
+
+/// Signs the audit ledger's tree heads as C2SP checkpoints and gets them out of the database's reach:
+/// into the local append-only checkpoint file (before anyone sees one) and, on ``publish()``, into both
+/// chain buckets. It never signs a head that is not consistent with the last one it signed, so that a
+/// database rolled back or rewritten cannot be blessed after the fact.
+///
+/// The signing key is not in the database: the executable reads it from its key file and hands it in.
+public actor AuditNotary {
+    public nonisolated let signer: NoteSigner
+    let log: CheckpointLog
+    let database: HospitalDatabase
+    let copies: (any ChunkStore)?
+    let logger: Logger
+
+    /// The last checkpoint signed (the checkpoint file's last record).
+    private(set) var latest: SignedCheckpoint?
+    /// The size of the checkpoint last written to the buckets.
+    private var published: Int?
+    /// The signing in progress: one at a time, in order.
+    private var signing: Task<SignedCheckpoint, any Error>?
+
+    /// Why the notary will not start, or will not sign.
+    public enum Refusal: Error, Equatable, CustomStringConvertible {
+        /// The checkpoint file has a record this key did not sign.
+        case foreignCheckpoint(path: String, reason: String)
+        /// A bucket's copy is a checkpoint the file does not have: newer (the file was cut or replaced),
+        /// or unknown (forged, or the file was edited).
+        case copyNotInFile(copy: String, size: Int, fileSize: Int?)
+        /// The database has fewer entries than a signed checkpoint covers.
+        case rollback(entries: Int, signed: Int)
+        /// The database's tree at a signed size is not the one signed: entries were rewritten.
+        case rewritten(size: Int)
+        /// The stored tree cannot give a root or proof.
+        case damagedTree(String)
+
+        public var description: String {
+            switch self {
+            case .foreignCheckpoint(let path, let reason):
+                "the checkpoint file \(path) holds a checkpoint this signing key did not sign (\(reason)): it was replaced or the key was"
+            case .copyNotInFile(let copy, let size, let fileSize):
+                if let fileSize, size > fileSize {
+                    "the checkpoint in \(copy) (tree size \(size)) is newer than the checkpoint file's last (\(fileSize)): the file was cut or replaced"
+                } else if fileSize == nil {
+                    "the checkpoint file is missing or empty, but \(copy) holds a checkpoint of tree size \(size): it was removed"
+                } else {
+                    "the checkpoint in \(copy) (tree size \(size)) is not in the checkpoint file: the file was edited or the copy forged"
+                }
+            case .rollback(let entries, let signed):
+                "the ledger has \(entries) entries but a signed checkpoint covers \(signed): entries were removed or the database rolled back"
+            case .rewritten(let size):
+                "the ledger's first \(size) entries are not the ones a signed checkpoint covers: its history was rewritten"
+            case .damagedTree(let reason): "the ledger's Merkle tree is damaged: \(reason)"
+            }
+        }
+    }
+
+    /// Opens the notary over a ledger, checking before anything is signed that the checkpoint file is
+    /// this key's, that the buckets hold no checkpoint the file lacks, and that the database still holds
+    /// what the last checkpoint signed. A torn last record (a crash during an append) is cut off.
+    /// - Throws: ``Refusal`` or ``CheckpointLog/Failure``: start-up stops (a restore from backup is
+    ///   accepted with `chainvault audit accept-restore`).
+    public init(signer: NoteSigner, log: CheckpointLog, database: HospitalDatabase, copies: (any ChunkStore)?, logger: Logger) async throws
+    {
+        self.signer = signer
+        self.log = log
+        self.database = database
+        self.copies = copies
+        self.logger = logger
+        let contents = try log.read()
+        if contents.tornBytes > 0 {
+            logger.warning(
+                "the checkpoint file ended in a torn record (a crash during an append): cut off",
+                metadata: ["bytes": "\(contents.tornBytes)"])
+            try log.truncate(to: contents.validLength)
+        }
+        for checkpoint in contents.checkpoints {
+            do {
+                _ = try checkpoint.verified(by: [signer.verifier], origin: signer.name)
+            } catch {
+                throw Refusal.foreignCheckpoint(path: log.path, reason: "\(error)")
+            }
+        }
+        let last = contents.checkpoints.last
+        if let copies {
+            for (name, copy) in await Self.copies(in: copies, logger: logger) {
+                guard contents.checkpoints.contains(copy) else {
+                    throw Refusal.copyNotInFile(copy: name, size: copy.checkpoint.size, fileSize: last?.checkpoint.size)
+                }
+            }
+        }
+        if let last {
+            try await Self.check(last.checkpoint, against: database)
+        }
+        latest = last
+        published = nil
+    }
+
+    /// The checkpoint copies the buckets hold, by bucket (unreadable ones are logged and skipped: the
+    /// ledger's own checks do not depend on a remote service being up).
+    static func copies(in store: any ChunkStore, logger: Logger) async -> [(String, SignedCheckpoint)] {
+        var found: [(String, SignedCheckpoint)] = []
+        for bucket in ChainBucket.allCases {
+            do {
+                guard let bytes = try await store.get(key: ChainBucket.auditCheckpointKey, bucket: bucket) else { continue }
+                found.append(("bucket \(bucket)", try SignedCheckpoint(parsing: bytes)))
+            } catch {
+                logger.warning("cannot read the audit checkpoint copy", metadata: ["bucket": "\(bucket)", "error": "\(error)"])
+            }
+        }
+        return found
+    }
+
+    /// Whether the database still holds the tree `checkpoint` signed.
+    static func check(_ checkpoint: Checkpoint, against database: HospitalDatabase) async throws {
+        let size = checkpoint.size
+        let (entries, root) = try await database.read { db -> (Int, MerkleTree.Hash?) in
+            let entries = try AuditTree.size(in: db)
+            guard size <= entries else { return (entries, nil) }
+            return (entries, try? MerkleTree.root(size: size, AuditTree.subtrees(in: db)))
+        }
+        guard size <= entries else { throw Refusal.rollback(entries: entries, signed: size) }
+        guard root == checkpoint.root else { throw Refusal.rewritten(size: size) }
+    }
+
+    /// The latest signed checkpoint, signing a new one first when the ledger grew since.
+    public func checkpoint() async throws -> SignedCheckpoint {
+        let previous = signing
+        let next = Task { [self] in
+            _ = try? await previous?.value
+            return try await self.signHead()
+        }
+        signing = next
+        return try await next.value
+    }
+
+    /// Signs the current head if it differs from the last signed, after proving it consistent with it.
+    private func signHead() async throws -> SignedCheckpoint {
+        let last = latest?.checkpoint
+        let (head, proof) = try await database.read { db -> ((size: Int, root: MerkleTree.Hash), [MerkleTree.Hash]) in
+            do {
+                let head = try AuditTree.head(in: db)
+                guard let last, last.size > 0, last.size < head.size else { return (head, []) }
+                return (head, try MerkleTree.consistencyProof(first: last.size, size: head.size, AuditTree.subtrees(in: db)))
+            } catch let error as AuditTree.MissingNode {
+                throw Refusal.damagedTree(error.description)
+            }
+        }
+        if let latest, let last, last.size == head.size, last.root == head.root { return latest }
+        if let last {
+            guard head.size >= last.size else { throw Refusal.rollback(entries: head.size, signed: last.size) }
+            guard
+                last.size == 0
+                    || MerkleTree.verifyConsistency(size1: last.size, size2: head.size, root1: last.root, root2: head.root, proof: proof)
+            else { throw Refusal.rewritten(size: last.size) }
+        }
+        let signed = try SignedCheckpoint(signing: Checkpoint(origin: signer.name, size: head.size, root: head.root), by: [signer])
+        try await append(signed)
+        return signed
+    }
+
+    private func append(_ signed: SignedCheckpoint) async throws {
+        let log = self.log
+        try await NIOThreadPool.singleton.runIfActive { try log.append(signed) }
+        latest = signed
+    }
+
+    /// Signs the current head if the ledger grew and writes the latest checkpoint to both buckets when
+    /// they do not have it yet. Every `--audit-checkpoint-interval`.
+    public func publish() async throws {
+        let signed = try await checkpoint()
+        guard let copies, published != signed.checkpoint.size else { return }
+        let bytes = Array(signed.note.serialized.utf8)
+        for bucket in ChainBucket.allCases {
+            try await copies.put(bytes, key: ChainBucket.auditCheckpointKey, bucket: bucket)
+        }
+        try await copies.sync()
+        published = signed.checkpoint.size
+    }
+
+    /// The inclusion proof of entry `id` in a signed checkpoint that covers it (the latest, or a new
+    /// one when the entry is newer), with the entry's canonical bytes as the proof's extra data; nil
+    /// when there is no such entry.
+    public func proof(entry id: Int64) async throws -> TlogProof? {
+        var signed = latest
+        if signed.map({ Int64($0.checkpoint.size) < id }) ?? true { signed = try await checkpoint() }
+        guard let signed else { return nil }
+        return try await AuditLedger.proof(entry: id, in: signed, database: database)
+    }
+
+    /// The consistency proof from the tree of `first` entries to the tree of `size` (RFC 6962 §2.1.2);
+    /// nil when either is out of the ledger's range or `first` is 0.
+    public func consistencyProof(first: Int, size: Int) async throws -> [MerkleTree.Hash]? {
+        try await database.read { db in
+            guard first >= 1, first <= size, size <= (try AuditTree.size(in: db)) else { return nil }
+            return try MerkleTree.consistencyProof(first: first, size: size, AuditTree.subtrees(in: db))
+        }
+    }
+
+    /// Whether any checkpoint exists for the ledger: in the checkpoint file, in a bucket, or as a key the
+    /// ledger recorded. A missing signing key is then an error (a new key would hide the old history),
+    /// never a reason to make one.
+    public static func evidenceOfCheckpoints(log: CheckpointLog, database: HospitalDatabase, copies: (any ChunkStore)?, logger: Logger)
+        async throws -> String?
+    {
+        if log.exists { return "the checkpoint file \(log.path) exists" }
+        let recorded = try await database.read { db in
+            try Bool.fetchOne(
+                db, sql: "SELECT EXISTS (SELECT 1 FROM audit WHERE action = ?)", arguments: [AuditAction.auditKeyCreated.rawValue])
+                ?? false
+        }
+        if recorded { return "the ledger recorded the making of a signing key" }
+        if let copies, let copy = await Self.copies(in: copies, logger: logger).first { return "\(copy.0) holds a checkpoint" }
+        return nil
+    }
+
+    /// Records a new signing key in the ledger (its verifier key as the detail), so that the ledger
+    /// itself says when and which key began to sign it.
+    public static func recordNewKey(_ verifier: NoteVerifier, database: HospitalDatabase, time: Int64) async throws {
+        try await database.write { db in
+            try AuditLedger.append(
+                .init(actor: nil, .auditKeyCreated, subject: "audit-key", detail: verifier.description), time: time, in: db)
+        }
+    }
+
+    /// Why a restore cannot be accepted.
+    public enum RestoreRefusal: Error, CustomStringConvertible {
+        case consistent(entries: Int)
+        case noCheckpoint
+        case badReason
+
+        public var description: String {
+            switch self {
+            case .consistent(let entries):
+                "the ledger (\(entries) entries) is consistent with the last signed checkpoint: there is no restore to accept"
+            case .noCheckpoint: "the checkpoint file has no checkpoint: there is nothing a restore could contradict"
+            case .badReason: "the reason is 1 to 300 characters on one line"
+            }
+        }
+    }
+
+    /// Accepts a database restored from a backup: appends a `restore_accepted` entry with the reason and
+    /// signs the ledger's new head as a checkpoint whose extension lines state the restore (time, the
+    /// head it replaces, the reason), appended to the checkpoint file. The server then starts again;
+    /// `audit verify` reports the restore and checks the ledger against checkpoints from it on.
+    public static func acceptRestore(reason: String, signer: NoteSigner, log: CheckpointLog, database: HospitalDatabase, time: Int64)
+        async throws -> SignedCheckpoint
+    {
+        let reason = reason.trimmingCharacters(in: .whitespaces)
+        guard (1...300).contains(reason.count), !reason.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else {
+            throw RestoreRefusal.badReason
+        }
+        let contents = try log.read()
+        if contents.tornBytes > 0 { try log.truncate(to: contents.validLength) }
+        guard let last = contents.checkpoints.last else { throw RestoreRefusal.noCheckpoint }
+        let replaced = try last.verified(by: [signer.verifier], origin: signer.name)
+        do {
+            try await check(replaced, against: database)
+            throw RestoreRefusal.consistent(entries: try await database.read { db in try AuditTree.size(in: db) })
+        } catch is Refusal {
+            // Rolled back or rewritten: what a restore looks like.
+        }
+        let head = try await database.write { db in
+            try AuditLedger.append(
+                .init(actor: nil, .restoreAccepted, subject: "audit-ledger", outcome: .success, detail: reason), time: time, in: db)
+            return try AuditTree.head(in: db)
+        }
+        let statement = Checkpoint(
+            origin: signer.name, size: head.size, root: head.root,
+            extensions: [
+                "\(AuditVerifier.restoreTag) \(time)", "replaces \(replaced.size) \(Data(replaced.root).base64EncodedString())",
+                "reason \(reason)",
+            ])
+        let signed = try SignedCheckpoint(signing: statement, by: [signer])
+        try log.append(signed)
+        return signed
+    }
+}
+
+/// Signs and publishes the ledger's checkpoint at start and then every `interval` (when the ledger
+/// grew): the program runs it beside the listeners. A refusal to sign (a rolled back or rewritten
+/// database) is logged as an error every round and counted, never papered over.
+public struct AuditCheckpointPublisher: Service {
+    let notary: AuditNotary
+    let interval: Duration
+    let logger: Logger
+
+    public init(notary: AuditNotary, interval: Duration, logger: Logger = Logger(label: "chainvault.audit")) {
+        self.notary = notary
+        self.interval = interval
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        while true {
+            do {
+                try await notary.publish()
+            } catch let refusal as AuditNotary.Refusal {
+                logger.error("the audit ledger's head was not signed", metadata: ["reason": "\(refusal)"])
+                Counter(label: "chainvault_audit_checkpoint_failures_total").increment()
+            } catch {
+                logger.error("publishing the audit checkpoint failed; trying again next round", metadata: ["error": "\(error)"])
+                Counter(label: "chainvault_audit_checkpoint_failures_total").increment()
+            }
+            do {
+                try await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
+            } catch {
+                return  // shutting down
+            }
+        }
+    }
+}

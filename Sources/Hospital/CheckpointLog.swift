@@ -1,0 +1,117 @@
+import Foundation
+import Transparency
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The local append-only checkpoint file: every checkpoint the ledger's key signed, oldest first, as
+/// signed notes each followed by a blank line, so that an auditor can copy one out with a text editor.
+/// A checkpoint is appended and fsynced before anyone is shown it.
+public struct CheckpointLog: Sendable {
+    public let path: String
+
+    public init(path: String) { self.path = path }
+
+    /// What the file holds.
+    public struct Contents: Sendable {
+        /// Every whole record, oldest first.
+        public var checkpoints: [SignedCheckpoint]
+        /// Where the last whole record ends.
+        public var validLength: Int
+        /// Bytes after it that are not a whole record: a crash during an append.
+        public var tornBytes: Int
+    }
+
+    /// Why the file cannot be read.
+    public enum Failure: Error, CustomStringConvertible {
+        case damaged(path: String, offset: Int, reason: String)
+        case io(path: String, errno: Int32)
+
+        public var description: String {
+            switch self {
+            case .damaged(let path, let offset, let reason): "the checkpoint file \(path) is damaged at byte \(offset): \(reason)"
+            case .io(let path, let code): "cannot read or write the checkpoint file \(path): \(String(cString: strerror(code)))"
+            }
+        }
+    }
+
+    /// Whether the file exists (empty or not).
+    public var exists: Bool { access(path, F_OK) == 0 }
+
+    /// Reads every record. A record that does not parse is damage, except at the very end, where it is
+    /// an append cut short by a crash (reported as ``Contents/tornBytes``, never shown to anyone).
+    public func read() throws(Failure) -> Contents {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            if exists { throw .io(path: path, errno: EACCES) }
+            return Contents(checkpoints: [], validLength: 0, tornBytes: 0)
+        }
+        let bytes = Array(data)
+        var checkpoints: [SignedCheckpoint] = []
+        var start = 0
+        while start < bytes.count {
+            guard let end = Self.recordEnd(bytes, from: start) else {
+                return Contents(checkpoints: checkpoints, validLength: start, tornBytes: bytes.count - start)
+            }
+            do {
+                checkpoints.append(try SignedCheckpoint(parsing: bytes[start..<(end - 1)]))
+            } catch {
+                throw .damaged(path: path, offset: start, reason: "\(error)")
+            }
+            start = end
+        }
+        return Contents(checkpoints: checkpoints, validLength: start, tornBytes: 0)
+    }
+
+    /// The end of the record starting at `start` (after its separating blank line): its text runs to a
+    /// blank line, its signature lines (`— …`) follow, and one more newline closes it.
+    static func recordEnd(_ bytes: [UInt8], from start: Int) -> Int? {
+        var position = start
+        // The text: lines up to the first empty one.
+        while true {
+            guard let newline = bytes[position...].firstIndex(of: 0x0A) else { return nil }
+            if newline == position { break }
+            position = newline + 1
+        }
+        position += 1
+        var signatures = 0
+        while position < bytes.count, bytes[position...].starts(with: Array("— ".utf8)) {
+            guard let newline = bytes[position...].firstIndex(of: 0x0A) else { return nil }
+            position = newline + 1
+            signatures += 1
+        }
+        guard signatures > 0, position < bytes.count, bytes[position] == 0x0A else { return nil }
+        return position + 1
+    }
+
+    /// Cuts a torn last record off (start-up, before the next append).
+    public func truncate(to length: Int) throws(Failure) {
+        guard Glibc.truncate(path, off_t(length)) == 0 else { throw .io(path: path, errno: errno) }
+    }
+
+    /// Appends a checkpoint and fsyncs the file (and, when this made it, its folder).
+    public func append(_ checkpoint: SignedCheckpoint) throws(Failure) {
+        let created = !exists
+        let descriptor = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else { throw .io(path: path, errno: errno) }
+        defer { close(descriptor) }
+        let record = Array((checkpoint.note.serialized + "\n").utf8)
+        var written = 0
+        while written < record.count {
+            let result = record[written...].withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+            if result < 0 {
+                if errno == EINTR { continue }
+                throw .io(path: path, errno: errno)
+            }
+            written += result
+        }
+        guard fsync(descriptor) == 0 else { throw .io(path: path, errno: errno) }
+        if created {
+            let folder = (path as NSString).deletingLastPathComponent
+            let directory = open(folder.isEmpty ? "." : folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+            guard directory >= 0 else { throw .io(path: folder, errno: errno) }
+            defer { close(directory) }
+            guard fsync(directory) == 0 else { throw .io(path: folder, errno: errno) }
+        }
+    }
+}

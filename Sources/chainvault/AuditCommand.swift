@@ -1,0 +1,277 @@
+import ArgumentParser
+import BucketStore
+import ChunkChain
+import Foundation
+import Hospital
+import Logging
+import NIOCore
+import Transparency
+
+/// Where the audit ledger's signing key and checkpoint file are: shared by `serve` and `audit`.
+struct AuditOptions: ParsableArguments {
+    @Option(
+        name: .customLong("audit-signing-key"),
+        help: """
+            The Ed25519 key that signs the audit ledger's checkpoints (default: <data>/.chainvault/audit-signing.key; env \
+            CHAINVAULT_AUDIT_SIGNING_KEY). Made with mode 0600 only for a ledger without checkpoints; once there are, a \
+            missing key stops start-up.
+            """)
+    var signingKey: String?
+
+    @Option(
+        name: .customLong("audit-checkpoint-file"),
+        help:
+            "The local append-only file of every signed checkpoint (default: <data>/.chainvault/audit-checkpoints; env CHAINVAULT_AUDIT_CHECKPOINT_FILE)."
+    )
+    var checkpointFile: String?
+
+    func keyPath(root: DataRoot) -> String { signingKey ?? environment("AUDIT_SIGNING_KEY") ?? root.auditSigningKey }
+
+    func log(root: DataRoot) -> CheckpointLog {
+        CheckpointLog(path: checkpointFile ?? environment("AUDIT_CHECKPOINT_FILE") ?? root.auditCheckpoints)
+    }
+
+    /// The signing key, or nil when its file does not exist.
+    /// - Throws: When the file cannot be read, is not a key, or others can read it.
+    func signer(root: DataRoot) throws -> NoteSigner? {
+        let path = keyPath(root: root)
+        let bytes: [UInt8]?
+        do {
+            bytes = try DurableFile.read(path, limit: 4096)
+        } catch {
+            throw ValidationError("cannot read the audit signing key \(path): \(error)")
+        }
+        guard let bytes else { return nil }
+        if let mode = (try? FileManager.default.attributesOfItem(atPath: path))?[.posixPermissions] as? Int, mode & 0o077 != 0 {
+            throw ValidationError("others can read the audit signing key \(path): chmod 600 \(path)")
+        }
+        do {
+            return try NoteSigner(String(decoding: bytes, as: UTF8.self))
+        } catch {
+            throw ValidationError("\(path) is not an audit signing key: \(error)")
+        }
+    }
+
+    /// The signing key, which must exist (the commands that read never make one).
+    func existingSigner(root: DataRoot) throws -> NoteSigner {
+        guard let signer = try signer(root: root) else {
+            throw ValidationError("there is no audit signing key at \(keyPath(root: root)): check --audit-signing-key (or --data).")
+        }
+        return signer
+    }
+}
+
+/// `chainvault audit …`: checks the hospital's audit ledger against its signed checkpoints, proves
+/// entries, checks proofs offline, and accepts a database restored from a backup.
+struct AuditCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "audit", abstract: "Verify and prove the hospital's audit ledger (a Merkle tree with signed checkpoints).",
+        subcommands: [Verify.self, Prove.self, CheckProof.self, SigningKey.self, AcceptRestore.self])
+
+    /// What the commands over a data root share.
+    struct LedgerOptions: ParsableArguments {
+        @Option(help: "YAML configuration file (env CHAINVAULT_CONFIG), as for serve.")
+        var config: String?
+
+        @Option(help: "Data root.")
+        var data: String = environment("DATA") ?? "buckets"
+
+        @OptionGroup var audit: AuditOptions
+
+        func root() throws -> DataRoot { try DataRoot.existing(data) }
+
+        func database(root: DataRoot) throws -> HospitalDatabase {
+            let path = root.hospitalDatabase
+            guard FileManager.default.fileExists(atPath: path) else {
+                throw ValidationError("there is no hospital database at \(path): check --data (or CHAINVAULT_DATA).")
+            }
+            return try HospitalDatabase.open(path: path)
+        }
+    }
+
+    struct Verify: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: """
+                Check the ledger against every signed checkpoint in the checkpoint file and the chain buckets (remote ones \
+                too): name an edited entry, a missing tail, a rollback, a rewritten history, a checkpoint with a bad \
+                signature or a checkpoint file cut or removed; check that every report points at an indexed chain.
+                """)
+        @OptionGroup var ledger: LedgerOptions
+        @OptionGroup var storage: ChainStorageOptions
+
+        @Option(
+            help: """
+                The ledger's verifier key (as `chainvault audit signing-key` printed it), from a copy kept apart from the \
+                data root; default: the public half of the signing key file.
+                """)
+        var key: String?
+
+        func run() async throws {
+            let root = try ledger.root()
+            let database = try ledger.database(root: root)
+            let verifier: NoteVerifier
+            if let key {
+                do { verifier = try NoteVerifier(key) } catch { throw ValidationError("--key: \(error)") }
+            } else {
+                verifier = try ledger.audit.existingSigner(root: root).verifier
+                output("checking with the signing key file's public key (pass --key with a copy kept elsewhere to rule out a replaced key)")
+            }
+            let copies = try await storage.chunkStore(root: root)
+            let report = try await AuditVerifier.verify(
+                database: database, log: ledger.audit.log(root: root), copies: copies, verifiers: [verifier], origin: verifier.name,
+                logger: Logger(label: "chainvault"))
+            for restore in report.restores { output("restore accepted: \(restore)") }
+            if let newest = report.newest {
+                output("newest signed checkpoint: \(newest.size) entries (\(report.checkpoints) checkpoints checked)")
+            } else {
+                output("no signed checkpoint found: only the entries' hashes could be checked")
+            }
+            for problem in report.problems { output("audit ledger BROKEN: \(problem)") }
+            if report.problems.isEmpty { output("audit ledger intact: \(report.entries) entries") }
+            // Every report must point at an indexed chain: a chain deleted together with its index record
+            // leaves a report row that nothing else would notice (`chain verify --all` walks the chains).
+            let index = try storage.index(root: root)
+            let reports = try await Report.heads(in: database)
+            var unindexed = 0
+            for report in reports {
+                guard let head = ChunkPointer(report.head), try index.entry(head: head) != nil else {
+                    output(
+                        "report \(report.id): its chain \(report.head) is not in the chain index (deleted, or restored from another backup)"
+                    )
+                    unindexed += 1
+                    continue
+                }
+            }
+            output("reports: \(reports.count - unindexed) of \(reports.count) point at an indexed chain")
+            if !report.problems.isEmpty || unindexed > 0 { throw ExitCode(1) }
+        }
+    }
+
+    struct Prove: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: """
+                Print entry N's inclusion proof in the newest signed checkpoint that covers it, as a C2SP tlog proof that \
+                `chainvault audit check-proof` verifies with only the public key.
+                """)
+        @OptionGroup var ledger: LedgerOptions
+
+        @Option(help: "The entry's id (from 1).")
+        var entry: Int64
+
+        func run() async throws {
+            let root = try ledger.root()
+            let database = try ledger.database(root: root)
+            let signer = try ledger.audit.existingSigner(root: root)
+            let checkpoints = try ledger.audit.log(root: root).read().checkpoints
+            guard let newest = checkpoints.last else {
+                throw ValidationError("the checkpoint file has no checkpoint yet: start the server (it signs one at once)")
+            }
+            let checkpoint = try newest.verified(by: [signer.verifier], origin: signer.name)
+            guard entry >= 1, entry <= Int64(checkpoint.size) else {
+                throw ValidationError(
+                    "entry \(entry) is not in the newest checkpoint (\(checkpoint.size) entries): wait for the next one (--audit-checkpoint-interval)"
+                )
+            }
+            guard let proof = try await AuditLedger.proof(entry: entry, in: newest, database: database) else {
+                throw ValidationError("there is no entry \(entry)")
+            }
+            print(proof.serialized, terminator: "")
+        }
+    }
+
+    struct CheckProof: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "check-proof",
+            abstract: """
+                Verify a proof offline with only the ledger's public key: that the checkpoint is signed by the key and the \
+                entry is in its tree. FILE is a proof or an e-mail whose footer carries one ('-' for standard input).
+                """)
+        @Argument(help: "The proof, or an e-mail holding one.")
+        var file: String
+
+        @Option(help: "The ledger's verifier key, NAME+KEYID+KEY, as the hospital published it.")
+        var key: String
+
+        func run() async throws {
+            let verifier: NoteVerifier
+            do { verifier = try NoteVerifier(key) } catch { throw ValidationError("--key: \(error)") }
+            let bytes: Data?
+            if file == "-" {
+                var input = Data()
+                for try await chunk in StandardInputChunks(chunkSize: 64 * 1024) {
+                    input += Data(chunk.readableBytesView)
+                    guard input.count <= TlogProof.maxSize * 16 else {
+                        throw ValidationError("standard input is larger than an e-mail with a proof")
+                    }
+                }
+                bytes = input
+            } else {
+                bytes = FileManager.default.contents(atPath: file)
+            }
+            guard let bytes else { throw ValidationError("cannot read \(file)") }
+            guard let text = TlogProof.extract(from: String(decoding: bytes, as: UTF8.self)) else {
+                throw ValidationError("\(file) holds no c2sp.org/tlog-proof@v1 proof")
+            }
+            let proof: TlogProof
+            let checkpoint: Checkpoint
+            do {
+                proof = try TlogProof(parsing: Array(text.utf8))
+                checkpoint = try proof.checkpoint.verified(by: [verifier], origin: verifier.name)
+            } catch {
+                output("proof REFUSED: \(error)")
+                throw ExitCode(1)
+            }
+            guard let extra = proof.extra, let fields = AuditEntry.canonicalFields(decoding: extra) else {
+                output("proof REFUSED: it does not carry a ledger entry")
+                throw ExitCode(1)
+            }
+            guard proof.includes(leafHash: MerkleTree.leafHash(extra), in: checkpoint), fields.first == String(proof.index + 1) else {
+                output("proof REFUSED: the entry is not in the signed tree at that position")
+                throw ExitCode(1)
+            }
+            output("proof OK: entry \(proof.index + 1) is in the audit ledger \(checkpoint.origin) of \(checkpoint.size) entries")
+            for (name, value) in zip(AuditEntry.canonicalFieldNames, fields) { output("  \(name): \(value)") }
+        }
+    }
+
+    struct SigningKey: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "signing-key",
+            abstract: """
+                Print the verifier key of the audit ledger's signing key (public): copy it somewhere the data root's \
+                operators cannot change, and give it to auditors and patients. Not the master keys (`chainvault keys`).
+                """)
+        @OptionGroup var ledger: LedgerOptions
+
+        func run() async throws {
+            print(try ledger.audit.existingSigner(root: try ledger.root()).verifier.description)
+        }
+    }
+
+    struct AcceptRestore: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "accept-restore",
+            abstract: """
+                After the hospital database was restored from a backup (which looks exactly like a rollback, so the server \
+                refuses to start): record the restore with a reason, in the ledger and as a signed statement in the \
+                checkpoint file, so that it is possible and visible. Run it with the server stopped.
+                """)
+        @OptionGroup var ledger: LedgerOptions
+
+        @Option(help: "Why the database was restored (recorded and signed; up to 300 characters).")
+        var reason: String
+
+        func run() async throws {
+            let root = try ledger.root()
+            let database = try ledger.database(root: root)
+            let signer = try ledger.audit.existingSigner(root: root)
+            do {
+                let statement = try await AuditNotary.acceptRestore(
+                    reason: reason, signer: signer, log: ledger.audit.log(root: root), database: database, time: now())
+                output("restore accepted: the ledger of \(statement.checkpoint.size) entries is signed with the reason")
+            } catch let refusal as AuditNotary.RestoreRefusal {
+                throw ValidationError("\(refusal)")
+            }
+        }
+    }
+}
