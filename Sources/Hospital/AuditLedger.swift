@@ -193,6 +193,11 @@ public enum AuditLedger {
     /// together (SQLite has one writer at a time: the chain never forks), and adds it to the Merkle
     /// tree as leaf `id - 1`.
     static func append(_ event: Event, time: Int64, in db: Database) throws {
+        _ = try appendEntry(event, time: time, in: db)
+    }
+
+    /// ``append(_:time:in:)``, giving the new entry's id (for a notice that carries its proof).
+    static func appendEntry(_ event: Event, time: Int64, in db: Database) throws -> Int64 {
         let last = try Row.fetchOne(db, sql: "SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1")
         let id: Int64 = (last?[0] ?? 0) + 1
         let previous: Data = last?[1] ?? genesis
@@ -204,6 +209,7 @@ public enum AuditLedger {
             outcome: event.outcome, detail: event.detail, previousHash: previous, hash: hash)
         try entry.insert(db)
         try AuditTree.append(leaf: entry.leafHash, index: Int(id - 1), in: db)
+        return id
     }
 
     /// Entries after `after` (an entry id), oldest first: an admin sees all, a patient those about their
@@ -283,13 +289,19 @@ public enum AuditLedger {
     /// extra data is the entry's canonical encoding; nil when the checkpoint does not cover the entry or
     /// there is no such entry.
     public static func proof(entry id: Int64, in checkpoint: SignedCheckpoint, database: HospitalDatabase) async throws -> TlogProof? {
+        try await database.read { db in try proofs(of: [id], in: checkpoint, db)[id] }
+    }
+
+    /// The proofs of the entries `ids` that `checkpoint` covers, by id, in one read (O(log n) each).
+    static func proofs(of ids: [Int64], in checkpoint: SignedCheckpoint, _ db: Database) throws -> [Int64: TlogProof] {
         let size = checkpoint.checkpoint.size
-        guard id >= 1, id <= Int64(size) else { return nil }
-        return try await database.read { db in
-            guard let entry = try AuditEntry.fetchOne(db, key: id) else { return nil }
+        var proofs: [Int64: TlogProof] = [:]
+        for id in ids where id >= 1 && id <= Int64(size) {
+            guard let entry = try AuditEntry.fetchOne(db, key: id) else { continue }
             let hashes = try MerkleTree.inclusionProof(index: Int(id - 1), size: size, AuditTree.subtrees(in: db))
-            return TlogProof(extra: entry.canonicalBytes, index: Int(id - 1), hashes: hashes, checkpoint: checkpoint)
+            proofs[id] = TlogProof(extra: entry.canonicalBytes, index: Int(id - 1), hashes: hashes, checkpoint: checkpoint)
         }
+        return proofs
     }
 
     /// Appends an entry on its own (an action whose only record is the entry, such as an export).

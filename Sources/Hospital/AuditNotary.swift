@@ -190,10 +190,51 @@ public actor AuditNotary {
     /// one when the entry is newer), with the entry's canonical bytes as the proof's extra data; nil
     /// when there is no such entry.
     public func proof(entry id: Int64) async throws -> TlogProof? {
+        try await proofs(of: [id])[id]
+    }
+
+    /// The proofs of several entries, in one signed checkpoint that covers all of them, by id.
+    public func proofs(of ids: [Int64]) async throws -> [Int64: TlogProof] {
+        guard let newest = ids.max() else { return [:] }
         var signed = latest
-        if signed.map({ Int64($0.checkpoint.size) < id }) ?? true { signed = try await checkpoint() }
-        guard let signed else { return nil }
-        return try await AuditLedger.proof(entry: id, in: signed, database: database)
+        if signed.map({ Int64($0.checkpoint.size) < newest }) ?? true { signed = try await checkpoint() }
+        guard let signed else { return [:] }
+        return try await database.read { db in try AuditLedger.proofs(of: ids, in: signed, db) }
+    }
+
+    /// The entries among `entries` whose fields, as they are now, the signed tree includes: what the
+    /// portal marks "verified". Each proof is checked as an auditor would, against the signed root.
+    public func verified(_ entries: [AuditEntry]) async throws -> (checkpoint: SignedCheckpoint?, ids: Set<Int64>) {
+        let proofs = try await proofs(of: entries.map(\.id))
+        guard let checkpoint = proofs.values.first?.checkpoint else { return (latest, []) }
+        var ids = Set<Int64>()
+        for entry in entries where proofs[entry.id]?.includes(leafHash: entry.leafHash, in: checkpoint.checkpoint) == true {
+            ids.insert(entry.id)
+        }
+        return (checkpoint, ids)
+    }
+
+    /// A plain-text footer for an e-mail telling of entry `id`: the entry's proof in a checkpoint signed
+    /// now, and how to check it with the public key. Nil (logged) when no proof can be made: the
+    /// message still goes, as it did before the ledger was signed.
+    public func footer(entry id: Int64) async -> String? {
+        do {
+            guard let proof = try await proof(entry: id) else { return nil }
+            return """
+
+
+                --\u{20}
+                Audit proof: this message tells of entry \(id) of the hospital's audit ledger. The lines below prove that the \
+                entry is in the ledger as the hospital's key signed it (of \(proof.checkpoint.checkpoint.size) entries). Keep \
+                this message; to check it, save it as a file and run
+                  chainvault audit check-proof FILE --key \(signer.verifier)
+
+                \(proof.serialized)
+                """
+        } catch {
+            logger.error("no audit proof for a message", metadata: ["entry": "\(id)", "error": "\(error)"])
+            return nil
+        }
     }
 
     /// The consistency proof from the tree of `first` entries to the tree of `size` (RFC 6962 §2.1.2);

@@ -13,6 +13,8 @@ public struct CodeMessage: Sendable, Equatable {
     public var issuedAt: Int64
     /// When the code expires, seconds since 1970.
     public var expiresAt: Int64
+    /// The proof of the request's ledger entry (``AuditNotary/footer(entry:)``), after the text.
+    public var footer: String?
 
     /// The e-mail of a request's code: `request-<id>` (its outbox file `request-<id>.eml`).
     static func mailId(request: Int64) -> String { "request-\(request)" }
@@ -31,7 +33,7 @@ public struct CodeMessage: Sendable, Equatable {
 
                 Give it to the doctor only if you agree. If you do not, ignore this message or deny
                 the request in your patient portal; you can revoke access at any time.
-                """, date: issuedAt)
+                """ + (footer ?? ""), date: issuedAt)
     }
 }
 

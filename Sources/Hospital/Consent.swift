@@ -108,13 +108,16 @@ public struct Consent: Sendable {
     let sender: any CodeSender
     let macKey: SymmetricKey
     let policy: Policy
+    /// Adds the proof of the request's ledger entry to the code's e-mail.
+    let notary: AuditNotary?
     let clock: @Sendable () -> Int64
     let random: @Sendable (Int) -> [UInt8]
 
     public init(
-        database: HospitalDatabase, sender: any CodeSender, macKey: SymmetricKey, policy: Policy = Policy(),
+        database: HospitalDatabase, sender: any CodeSender, macKey: SymmetricKey, policy: Policy = Policy(), notary: AuditNotary? = nil,
         clock: @escaping @Sendable () -> Int64, random: @escaping @Sendable (Int) -> [UInt8]
     ) {
+        self.notary = notary
         precondition((6...12).contains(policy.codeDigits) && (1...600).contains(policy.codeLifetime), "code policy")
         precondition(policy.maxAttempts >= 1 && policy.grantLifetime > 0, "consent policy")
         self.database = database
@@ -134,7 +137,7 @@ public struct Consent: Sendable {
         let now = clock()
         let code = makeCode()
         let policy = self.policy
-        let (listing, message) = try await database.write { db -> (AccessRequestListing, CodeMessage) in
+        let (listing, unsigned, entry) = try await database.write { db -> (AccessRequestListing, CodeMessage, Int64) in
             guard let report = try Report.fetchOne(db, key: reportId) else { throw HospitalError.notFound("report") }
             // A doctor may ask only for the reports of a patient they have an appointment with (booked or
             // completed); any other report is refused exactly as one that does not exist, telling nothing.
@@ -168,14 +171,17 @@ public struct Consent: Sendable {
             try request.insert(db)
             request.codeMAC = mac(code, requestId: request.id!)
             try request.update(db)
-            try AuditLedger.append(
+            let entry = try AuditLedger.appendEntry(
                 .init(actor: doctor.userId, .accessRequest, subject: "report:\(reportId)", patient: report.patientId), time: now, in: db)
             guard let patient = try User.fetchOne(db, key: report.patientId) else { throw HospitalError.notFound("report") }
             let message = CodeMessage(
                 requestId: request.id!, patientName: patient.name, patientEmail: patient.email, patientPhone: patient.phone,
                 doctorName: doctor.name, reportTitle: report.title, code: code, issuedAt: now, expiresAt: request.expiresAt)
-            return (try Self.listing(request.id!, in: db)!, message)
+            return (try Self.listing(request.id!, in: db)!, message, entry)
         }
+        var signed = unsigned
+        signed.footer = await notary?.footer(entry: entry)
+        let message = signed
         do {
             try await sender.send(message)
         } catch {

@@ -2,10 +2,9 @@ import ChunkChain
 import Foundation
 import Hummingbird
 
-/// `/api/access-requests`, `/api/grants`, `/api/audit`: consent by one-time code and the ledger.
+/// `/api/access-requests`, `/api/grants`: consent by one-time code.
 struct ConsentController {
     let consent: Consent
-    let database: HospitalDatabase
 
     struct AccessRequestView: ResponseCodable {
         var id: Int64
@@ -57,30 +56,6 @@ struct ConsentController {
         }
     }
 
-    struct AuditView: ResponseCodable {
-        var id: Int64
-        var time: Date
-        var actorId: Int64?
-        var action: AuditAction
-        var subject: String
-        var patientId: Int64?
-        var outcome: AuditOutcome
-        var detail: String
-        var hash: String
-
-        init(_ entry: AuditEntry) {
-            id = entry.id
-            time = Date(seconds: entry.time)
-            actorId = entry.actorId
-            action = entry.action
-            subject = entry.subject
-            patientId = entry.patientId
-            outcome = entry.outcome
-            detail = entry.detail
-            hash = entry.hash.hex
-        }
-    }
-
     struct Redemption: Decodable {
         var code: String
     }
@@ -91,7 +66,6 @@ struct ConsentController {
         group.post("access-requests/:id/denial", use: deny)
         group.get("grants", use: grants)
         group.delete("grants/:id", use: revoke)
-        group.get("audit", use: audit)
     }
 
     @Sendable func requests(_ request: Request, context: HospitalRequestContext) async throws -> [AccessRequestView] {
@@ -129,13 +103,5 @@ struct ConsentController {
         let patient = try context.requireIdentity(.patient)
         _ = try await consent.revoke(grantId: try context.id("id"), by: patient)
         return .noContent
-    }
-
-    /// `?after=ID&limit=N` pages through the ledger, oldest first.
-    @Sendable func audit(_ request: Request, context: HospitalRequestContext) async throws -> [AuditView] {
-        let identity = try context.requireIdentity(.patient, .admin)
-        let after = try request.integerQuery("after", in: 0...Int64.max, "An entry id, 0 or more.") ?? 0
-        let limit = try request.integerQuery("limit", in: 1...1000, "1 to 1000 entries.") ?? 100
-        return try await AuditLedger.entries(for: identity, after: after, limit: Int(limit), in: database).map(AuditView.init)
     }
 }

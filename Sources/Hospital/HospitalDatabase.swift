@@ -221,6 +221,10 @@ public struct HospitalDatabase: Sendable {
             try AuditTree.createTable(in: db)
             try AuditTree.takeOver(in: db)
         }
+        migrator.registerMigration("v8-mail-proof") { db in
+            // The ledger entry a queued notice tells of: its proof is added as a footer when it is sent.
+            try db.alter(table: "mailQueue") { table in table.add(column: "auditEntryId", .integer) }
+        }
         return migrator
     }
 }

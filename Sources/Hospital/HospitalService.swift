@@ -74,7 +74,8 @@ public struct HospitalServices: Sendable {
             codeKey: codeKey)
         scheduling = Scheduling(database: database, clock: clock, notices: notices)
         reports = Reports(database: database, vault: vault, maxSize: maxReportSize, clock: clock, notices: notices)
-        consent = Consent(database: database, sender: sender, macKey: codeKey, policy: consentPolicy, clock: clock, random: random)
+        consent = Consent(
+            database: database, sender: sender, macKey: codeKey, policy: consentPolicy, notary: notary, clock: clock, random: random)
     }
 
     /// The service that verifies every report's chain again once its last verification is `interval` old.
@@ -86,7 +87,7 @@ public struct HospitalServices: Sendable {
     /// program runs it beside the listeners.
     /// - Parameter interval: Time between two rounds when nothing rings (retries, expired codes).
     public func mailQueue(interval: Duration = .seconds(30)) -> MailQueue {
-        MailQueue(database: database, sender: sender, doorbell: doorbell, interval: interval, clock: clock)
+        MailQueue(database: database, sender: sender, doorbell: doorbell, notary: notary, interval: interval, clock: clock)
     }
 }
 
@@ -119,7 +120,8 @@ public func buildHospitalApplication(
     AccountAdminController(accounts: services.accounts).addRoutes(to: api)
     CareController(scheduling: services.scheduling).addRoutes(to: api)
     ReportController(reports: services.reports, consent: services.consent, logger: logger).addRoutes(to: api)
-    ConsentController(consent: services.consent, database: services.database).addRoutes(to: api)
+    ConsentController(consent: services.consent).addRoutes(to: api)
+    AuditController(database: services.database, notary: services.notary).addRoutes(to: api)
     try addPortal(to: router, configuration: configuration.portal, services: services, logger: logger)
     return Application(
         router: router,
@@ -135,7 +137,8 @@ public func buildHospitalApplication(
 enum HospitalRoutes {
     static let words: Set<String> = [
         "api", "patients", "staff", "sessions", "current", "me", "doctors", "slots", "booking", "completion", "reports", "content",
-        "access-requests", "redemption", "denial", "grants", "audit", "openapi.json", "password-resets", "approval", "refusal",
+        "access-requests", "redemption", "denial", "grants", "audit", "checkpoint", "entries", "proof", "consistency", "openapi.json",
+        "password-resets", "approval", "refusal",
         "status", "throttle", "second-factor",
         // The portal's pages.
         "login", "logout", "register", "doctor", "session", "refresh", "dashboard", "book", "appointments", "cancel", "calendar",

@@ -35,18 +35,22 @@ public struct MailQueue: Service {
     let database: HospitalDatabase
     let sender: any CodeSender
     let doorbell: Doorbell
+    /// Adds the proof of the entry a message tells of; nil: messages go without.
+    let notary: AuditNotary?
     let interval: Duration
     let clock: @Sendable () -> Int64
     let logger: Logger
 
     /// - Parameter interval: Time between two rounds when nothing rings (retries, expired codes).
     public init(
-        database: HospitalDatabase, sender: any CodeSender, doorbell: Doorbell, interval: Duration = .seconds(30),
+        database: HospitalDatabase, sender: any CodeSender, doorbell: Doorbell, notary: AuditNotary? = nil,
+        interval: Duration = .seconds(30),
         clock: @escaping @Sendable () -> Int64, logger: Logger = Logger(label: "chainvault.mail")
     ) {
         self.database = database
         self.sender = sender
         self.doorbell = doorbell
+        self.notary = notary
         self.interval = interval
         self.clock = clock
         self.logger = logger
@@ -104,7 +108,9 @@ public struct MailQueue: Service {
         }
         for message in due {
             do {
-                try await sender.deliver(message.mail)
+                var mail = message.mail
+                if let entry = message.auditEntryId, let notary, let footer = await notary.footer(entry: entry) { mail.body += footer }
+                try await sender.deliver(mail)
                 try await database.write { db in _ = try QueuedMail.deleteOne(db, key: message.id) }
             } catch {
                 let attempts = message.attempts + 1
@@ -166,6 +172,8 @@ struct QueuedMail: Codable, FetchableRecord, PersistableRecord {
     var createdAt: Int64
     var attempts: Int
     var nextAttemptAt: Int64
+    /// The ledger entry the message tells of, whose proof it carries.
+    var auditEntryId: Int64?
 
     /// The message, its id unique by row: `booked-12` is the outbox file `booked-12.eml`.
     var mail: Mail {

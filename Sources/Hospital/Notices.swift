@@ -37,9 +37,10 @@ public struct Notices: Sendable {
     ///   - values: Words for the text's `{placeholders}` beside `{name}`, `{site}`, `{link}` and `{time}`.
     ///   - time: The appointment's start, shown in the recipient's zone.
     ///   - path: The portal page the message links to.
+    ///   - auditEntry: The ledger entry the notice tells of: the message carries its proof (``AuditNotary/footer(entry:)``).
     func queue(
-        _ kind: Kind, to userId: Int64, values: [String: String] = [:], time: Int64? = nil, path: String, now: Int64,
-        in db: Database
+        _ kind: Kind, to userId: Int64, values: [String: String] = [:], time: Int64? = nil, path: String, auditEntry: Int64? = nil,
+        now: Int64, in db: Database
     ) throws {
         guard let user = try User.fetchOne(db, key: userId) else { return }
         let zone = user.timeZone.flatMap(TimeZone.init(identifier:)) ?? portal.timeZone
@@ -51,12 +52,12 @@ public struct Notices: Sendable {
         func text(_ key: String) -> String { Catalogues.fill(strings[key] ?? key, with: words) }
         try db.execute(
             sql: """
-                INSERT INTO mailQueue (kind, userId, toName, toAddress, subject, body, createdAt, attempts, nextAttemptAt)
-                VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?)
+                INSERT INTO mailQueue (kind, userId, toName, toAddress, subject, body, createdAt, attempts, nextAttemptAt, auditEntryId)
+                VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?)
                 """,
             arguments: [
                 kind.rawValue, userId, user.name, user.email, text("mail_\(kind.rawValue)_subject"), text("mail_\(kind.rawValue)_body"),
-                now, now,
+                now, now, auditEntry,
             ])
         db.afterNextTransaction(onCommit: { [doorbell] _ in doorbell.ring() })
     }

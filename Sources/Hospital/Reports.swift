@@ -153,12 +153,13 @@ public struct Reports: Sendable {
                 patientId: upload.patientId, doctorId: doctor.userId, slotId: slotId, title: title, contentType: contentType,
                 size: head.length, sha256: head.sha256.hex, head: head.pointer.description, createdAt: now, verifiedAt: now)
             try report.insert(db)
-            try AuditLedger.append(
+            let entry = try AuditLedger.appendEntry(
                 .init(
                     actor: doctor.userId, .upload, subject: "report:\(report.id!)", patient: upload.patientId,
                     detail: "\(head.length) bytes"),
                 time: now, in: db)
-            try notices.queue(.newReport, to: upload.patientId, values: ["doctor": doctor.name], path: "/reports", now: now, in: db)
+            try notices.queue(
+                .newReport, to: upload.patientId, values: ["doctor": doctor.name], path: "/reports", auditEntry: entry, now: now, in: db)
             return try ReportListing.fetch(report.id!, in: db)!
         }
     }

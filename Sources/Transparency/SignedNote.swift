@@ -157,7 +157,9 @@ public struct NoteVerifier: Sendable, Equatable, CustomStringConvertible {
     /// Parses a verifier key. The key ID must be the one the name and key give (as the specification
     /// recommends and every Ed25519 key this program makes has).
     public init(_ text: String) throws(SignedNote.Failure) {
-        let parts = text.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "+", omittingEmptySubsequences: false)
+        // The key's base64 may hold '+' itself: only the first two separate fields.
+        let parts = text.trimmingCharacters(in: .whitespacesAndNewlines).split(
+            separator: "+", maxSplits: 2, omittingEmptySubsequences: false)
         guard parts.count == 3, NoteKeys.isValidName(parts[0]), parts[1].utf8.count == 8, let id = UInt32(parts[1], radix: 16),
             parts[1].allSatisfy({ $0.isHexDigit && !$0.isUppercase }),
             let key = Data(base64Encoded: String(parts[2])), key.count == 33, key.first == NoteKeys.ed25519,
@@ -195,7 +197,8 @@ public struct NoteSigner: Sendable {
 
     /// Parses a signer key (the text of a key file).
     public init(_ text: String) throws(SignedNote.Failure) {
-        let parts = text.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "+", omittingEmptySubsequences: false)
+        let parts = text.trimmingCharacters(in: .whitespacesAndNewlines).split(
+            separator: "+", maxSplits: 4, omittingEmptySubsequences: false)
         guard parts.count == 5, parts[0] == "PRIVATE", parts[1] == "KEY", NoteKeys.isValidName(parts[2]), parts[3].utf8.count == 8,
             let id = UInt32(parts[3], radix: 16), let seed = Data(base64Encoded: String(parts[4])), seed.count == 33,
             seed.first == NoteKeys.ed25519, let key = try? Curve25519.Signing.PrivateKey(rawRepresentation: seed.dropFirst())

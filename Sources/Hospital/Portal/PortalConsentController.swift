@@ -1,5 +1,7 @@
 import Foundation
+import GRDB
 import Hummingbird
+import Transparency
 
 /// Consent in the portal. A doctor sees the report titles of patients they have an appointment with
 /// (audited), asks for one, enters the code the patient received, then reads the report while the grant
@@ -18,6 +20,7 @@ struct PortalConsentController: Sendable {
         group.post("consent/requests/{id}/deny", use: deny)
         group.post("consent/grants/{id}/revoke", use: revoke)
         group.get("history", use: history)
+        group.get("history/entries/{id}/proof", use: proof)
     }
 
     /// Time left until `expiry`, in whole minutes (at least 1 while any remains).
@@ -154,13 +157,15 @@ struct PortalConsentController: Sendable {
             for: patient, in: services.database, matching: { chosen == nil || $0.action == chosen }, keepingLast: 2000)
         let names = try await services.accounts.names(Set(entries.compactMap(\.actorId)))
         let titles = try await services.reports.titles(Set(entries.compactMap { Self.reportId($0.subject) }), patient: patient.userId)
-        let rows = entries.reversed().map { entry -> [String: String] in
+        let verified = try await services.notary?.verified(entries).ids ?? []
+        let rows = entries.reversed().map { entry -> [String: Any] in
             let who = entry.actorId == patient.userId ? pages.string("you", request: request) : entry.actorId.flatMap { names[$0] }
             return [
                 "when": pages.format(entry.time), "who": who ?? pages.string("someone", request: request),
                 "what": pages.string("action_\(entry.action.rawValue)", request: request),
                 "title": Self.reportId(entry.subject).flatMap { titles[$0] } ?? "",
                 "outcome": pages.string("outcome_\(entry.outcome.rawValue)", request: request),
+                "id": "\(entry.id)", "verified": verified.contains(entry.id),
             ]
         }
         let actions =
@@ -168,8 +173,32 @@ struct PortalConsentController: Sendable {
             + AuditAction.allCases.map {
                 ["value": $0.rawValue, "label": pages.string("action_\($0.rawValue)", request: request), "selected": $0 == chosen]
             }
+        let key = services.notary.map { $0.signer.verifier.description }
         return pages.render(
-            "history", ["entries": rows, "has_entries": !rows.isEmpty, "actions": actions], request: request, context: context)
+            "history",
+            [
+                "entries": rows, "has_entries": !rows.isEmpty, "actions": actions,
+                "proof_lead": key.map { pages.string("history_proof_lead", request: request, filling: ["key": $0]) } ?? "",
+            ], request: request, context: context)
+    }
+
+    /// An entry's proof as a file to keep and check offline (`chainvault audit check-proof`): only for
+    /// the patient the entry is about.
+    @Sendable func proof(_ request: Request, context: HospitalRequestContext) async throws -> Response {
+        let patient = try context.requireIdentity(.patient)
+        let id = try context.id("id")
+        let entry = try await services.database.read { db in try AuditEntry.fetchOne(db, key: id) }
+        guard let entry, entry.patientId == patient.userId, let notary = services.notary, let proof = try await notary.proof(entry: id)
+        else {
+            throw HospitalError.notFound("audit entry")
+        }
+        return Response(
+            status: .ok,
+            headers: [
+                .contentType: "text/plain; charset=utf-8", .cacheControl: "no-store",
+                .contentDisposition: "attachment; filename=\"audit-entry-\(id).tlog-proof\"",
+            ],
+            body: .init(byteBuffer: ByteBuffer(string: proof.serialized)))
     }
 
     /// The report id of a ledger subject `report:12`.
