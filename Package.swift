@@ -198,6 +198,8 @@ let package = Package(
                 .embedInCode("Portal/Templates/login_code.mustache"),
                 .embedInCode("Portal/Templates/two_step.mustache"),
                 .embedInCode("Portal/Templates/two_step_codes.mustache"),
+                .embedInCode("Portal/Templates/emergency.mustache"),
+                .embedInCode("Portal/Templates/admin_emergency.mustache"),
                 .embedInCode("Portal/Strings/en.json"),
                 .embedInCode("Portal/Static/portal.css"),
                 .embedInCode("Portal/Static/portal.js"),

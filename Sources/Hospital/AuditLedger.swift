@@ -37,6 +37,10 @@ public enum AuditAction: String, Codable, Sendable, CaseIterable {
     /// An operator accepted a database restored from a backup (`chainvault audit accept-restore`); the
     /// detail is their reason.
     case restoreAccepted = "restore_accepted"
+    /// A doctor opened a report without consent in an emergency; the detail is their reason.
+    case emergency
+    /// An admin reviewed an emergency access.
+    case emergencyReviewed = "emergency_reviewed"
 }
 
 /// How an audited action ended.

@@ -225,6 +225,10 @@ public struct HospitalDatabase: Sendable {
             // The ledger entry a queued notice tells of: its proof is added as a footer when it is sent.
             try db.alter(table: "mailQueue") { table in table.add(column: "auditEntryId", .integer) }
         }
+        migrator.registerMigration("v9-emergency") { db in
+            // Emergency accesses ("break the glass"), each with its reason, expiry and review.
+            try EmergencyAccess.createTable(in: db)
+        }
         return migrator
     }
 }

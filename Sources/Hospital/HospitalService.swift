@@ -40,6 +40,7 @@ public struct HospitalServices: Sendable {
     public let scheduling: Scheduling
     public let reports: Reports
     public let consent: Consent
+    public let emergency: EmergencyAccess
     /// Signs the audit ledger's checkpoints and proves its entries; nil only in tests that do not need it
     /// (the audit API then answers 503).
     public let notary: AuditNotary?
@@ -59,6 +60,7 @@ public struct HospitalServices: Sendable {
     public init(
         database: HospitalDatabase, hasher: PasswordHasher, vault: ReportVault, sender: any CodeSender, codeKey: SymmetricKey,
         sessionPolicy: Accounts.SessionPolicy = .init(), consentPolicy: Consent.Policy = .init(),
+        emergencyPolicy: EmergencyAccess.Policy = .init(),
         maxReportSize: Int64 = Reports.defaultMaxSize, portal: PortalConfiguration = .init(), notary: AuditNotary? = nil,
         clock: @escaping @Sendable () -> Int64, random: @escaping @Sendable (Int) -> [UInt8]
     ) {
@@ -74,6 +76,7 @@ public struct HospitalServices: Sendable {
             codeKey: codeKey)
         scheduling = Scheduling(database: database, clock: clock, notices: notices)
         reports = Reports(database: database, vault: vault, maxSize: maxReportSize, clock: clock, notices: notices)
+        emergency = EmergencyAccess(database: database, notices: notices, policy: emergencyPolicy, clock: clock)
         consent = Consent(
             database: database, sender: sender, macKey: codeKey, policy: consentPolicy, notary: notary, clock: clock, random: random)
     }
@@ -122,6 +125,7 @@ public func buildHospitalApplication(
     ReportController(reports: services.reports, consent: services.consent, logger: logger).addRoutes(to: api)
     ConsentController(consent: services.consent).addRoutes(to: api)
     AuditController(database: services.database, notary: services.notary).addRoutes(to: api)
+    EmergencyController(emergency: services.emergency).addRoutes(to: api)
     try addPortal(to: router, configuration: configuration.portal, services: services, logger: logger)
     return Application(
         router: router,
@@ -137,7 +141,8 @@ public func buildHospitalApplication(
 enum HospitalRoutes {
     static let words: Set<String> = [
         "api", "patients", "staff", "sessions", "current", "me", "doctors", "slots", "booking", "completion", "reports", "content",
-        "access-requests", "redemption", "denial", "grants", "audit", "checkpoint", "entries", "proof", "consistency", "openapi.json",
+        "access-requests", "redemption", "denial", "grants", "audit", "checkpoint", "entries", "proof", "consistency", "emergency-access",
+        "emergency-accesses", "review", "emergency", "openapi.json",
         "password-resets", "approval", "refusal",
         "status", "throttle", "second-factor",
         // The portal's pages.

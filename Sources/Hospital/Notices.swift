@@ -19,6 +19,8 @@ public struct Notices: Sendable {
         case newReport = "new_report"
         /// To a doctor who registered: an admin approved the account.
         case approved
+        /// To the patient, at once: a doctor opened one of their reports in an emergency, and why.
+        case emergencyAccess = "emergency_access"
     }
 
     let portal: PortalConfiguration

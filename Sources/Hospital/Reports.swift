@@ -204,10 +204,11 @@ public struct Reports: Sendable {
                 db,
                 SQLRequest(
                     sql: ReportListing.select + """
-                         WHERE report.doctorId = ? OR report.id IN
+                          WHERE report.doctorId = ? OR report.id IN
                         (SELECT reportId FROM "grant" WHERE doctorId = ? AND revokedAt IS NULL AND expiresAt > ?)
+                        OR report.id IN (SELECT reportId FROM emergencyAccess WHERE doctorId = ? AND expiresAt > ?)
                         ORDER BY report.id DESC LIMIT \(Page.size)
-                        """, arguments: [identity.userId, identity.userId, now], cached: true))
+                        """, arguments: [identity.userId, identity.userId, now, identity.userId, now], cached: true))
         case .admin:
             return []
         }
@@ -233,8 +234,13 @@ public struct Reports: Sendable {
             let decision = try Self.decide(id, for: identity, now: now, in: db)
             switch decision {
             case .allowed(let listing):
+                // A download under an emergency access says so (the patient and the admins' review see it).
+                let granted = try Self.granted(id, doctor: identity.userId, now: now, in: db)
+                let emergency = identity.role == .doctor && listing.report.doctorId != identity.userId && !granted
                 try AuditLedger.append(
-                    .init(actor: identity.userId, .download, subject: "report:\(id)", patient: listing.report.patientId), time: now, in: db)
+                    .init(
+                        actor: identity.userId, .download, subject: "report:\(id)", patient: listing.report.patientId,
+                        detail: emergency ? "emergency access" : ""), time: now, in: db)
             case .refused(let error, let patientId?):
                 try AuditLedger.append(
                     .init(
@@ -288,7 +294,25 @@ public struct Reports: Sendable {
         case refused(HospitalError, patientId: Int64?)
     }
 
-    /// Who may read a report: its patient, its author, and a doctor holding an unexpired, unrevoked grant.
+    /// Whether `doctor` holds an unexpired, unrevoked grant to the report.
+    static func granted(_ id: Int64, doctor: Int64, now: Int64, in db: Database) throws -> Bool {
+        try Bool.fetchOne(
+            db,
+            sql: """
+                SELECT EXISTS (SELECT 1 FROM "grant" WHERE reportId = ? AND doctorId = ? AND revokedAt IS NULL AND expiresAt > ?)
+                """, arguments: [id, doctor, now]) ?? false
+    }
+
+    /// Whether `doctor` holds a grant to the report or an emergency access that has not expired.
+    static func grantedOrEmergency(_ id: Int64, doctor: Int64, now: Int64, in db: Database) throws -> Bool {
+        if try granted(id, doctor: doctor, now: now, in: db) { return true }
+        return try Bool.fetchOne(
+            db, sql: "SELECT EXISTS (SELECT 1 FROM emergencyAccess WHERE reportId = ? AND doctorId = ? AND expiresAt > ?)",
+            arguments: [id, doctor, now]) ?? false
+    }
+
+    /// Who may read a report: its patient, its author, and a doctor holding an unexpired, unrevoked grant
+    /// or an unexpired emergency access.
     static func decide(_ id: Int64, for identity: Identity, now: Int64, in db: Database) throws -> Decision {
         guard let listing = try ReportListing.fetch(id, in: db) else { return .refused(.notFound("report"), patientId: nil) }
         let report = listing.report
@@ -296,13 +320,7 @@ public struct Reports: Sendable {
         case .patient where report.patientId == identity.userId, .doctor where report.doctorId == identity.userId:
             return .allowed(listing)
         case .doctor:
-            let granted =
-                try Bool.fetchOne(
-                    db,
-                    sql: """
-                        SELECT EXISTS (SELECT 1 FROM "grant" WHERE reportId = ? AND doctorId = ? AND revokedAt IS NULL AND expiresAt > ?)
-                        """, arguments: [id, identity.userId, now]) ?? false
-            if granted { return .allowed(listing) }
+            if try grantedOrEmergency(id, doctor: identity.userId, now: now, in: db) { return .allowed(listing) }
             return .refused(
                 HospitalError(
                     .forbidden, code: "consent_required",

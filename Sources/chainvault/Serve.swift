@@ -102,6 +102,11 @@ struct Serve: AsyncParsableCommand {
     var resolvedAuditOrigin: String? { auditOrigin ?? environment("AUDIT_ORIGIN") }
 
     @Option(
+        name: .customLong("emergency-access-lifetime"),
+        help: "Seconds a doctor's emergency access (\"break the glass\") to one report lasts (env CHAINVAULT_EMERGENCY_ACCESS_LIFETIME).")
+    var emergencyAccessLifetime: Int64 = setting("EMERGENCY_ACCESS_LIFETIME", default: 3600)
+
+    @Option(
         name: .customLong("report-size-limit"),
         help: "Largest report the hospital API accepts, in bytes (env CHAINVAULT_REPORT_SIZE_LIMIT).")
     var reportSizeLimit: Int64 = setting("REPORT_SIZE_LIMIT", default: Reports.defaultMaxSize)
@@ -256,6 +261,9 @@ struct Serve: AsyncParsableCommand {
         guard (resolvedTLSCert == nil) == (resolvedTLSKey == nil) else { throw ValidationError("--tls-cert and --tls-key go together.") }
         guard ((hospitalTLSCert ?? environment("HOSPITAL_TLS_CERT")) == nil) == ((hospitalTLSKey ?? environment("HOSPITAL_TLS_KEY")) == nil)
         else { throw ValidationError("--hospital-tls-cert and --hospital-tls-key go together.") }
+        guard emergencyAccessLifetime >= 300, emergencyAccessLifetime <= 86400 else {
+            throw ValidationError("--emergency-access-lifetime is 300 to 86400 seconds.")
+        }
         guard auditCheckpointInterval >= 1, auditCheckpointInterval <= 86400 else {
             throw ValidationError("--audit-checkpoint-interval is 1 to 86400 seconds.")
         }
@@ -392,7 +400,8 @@ extension Serve {
             vault: vault, sender: try codeSender(root: root),
             codeKey: try CodeKeyFile.loadOrCreate(path: root.codeKey, random: systemRandom),
             sessionPolicy: .init(portalIdle: sessionIdleTimeout),
-            consentPolicy: .init(grantLifetime: grantLifetime), maxReportSize: reportSizeLimit, portal: portal,
+            consentPolicy: .init(grantLifetime: grantLifetime), emergencyPolicy: .init(lifetime: emergencyAccessLifetime),
+            maxReportSize: reportSizeLimit, portal: portal,
             notary: try await auditNotary(root: root, database: database, chunks: chunks), clock: { now() }, random: systemRandom)
     }
 

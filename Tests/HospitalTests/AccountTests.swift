@@ -79,9 +79,10 @@ struct HospitalFixture {
     init(
         maxReportSize: Int64 = Reports.defaultMaxSize, chunkSize: Int = 4096, grantLifetime: Int64 = 3600,
         sessions: Accounts.SessionPolicy = .init(idle: 7 * 86400, absolute: 7 * 86400), storeCapacity: Int? = nil,
-        portal: PortalConfiguration = .init()
+        portal: PortalConfiguration = .init(), database: HospitalDatabase? = nil, notary: AuditNotary? = nil
     ) throws {
-        database = try HospitalDatabase.inMemory()
+        self.database = try database ?? HospitalDatabase.inMemory()
+        let database = self.database
         let spool = FileManager.default.temporaryDirectory.appendingPathComponent("hospital-spool-\(UUID().uuidString)").path
         let keyring = Keyring.generate(random: systemRandom, now: 0)
         let clock = self.clock
@@ -93,7 +94,7 @@ struct HospitalFixture {
             database: database, hasher: PasswordHasher(parameters: .testing, random: { [UInt8](repeating: 7, count: $0) }), vault: vault,
             sender: sender, codeKey: SymmetricKey(size: .bits256), sessionPolicy: sessions,
             consentPolicy: .init(grantLifetime: grantLifetime),
-            maxReportSize: maxReportSize, portal: portal, clock: clock.source, random: systemRandom)
+            maxReportSize: maxReportSize, portal: portal, notary: notary, clock: clock.source, random: systemRandom)
     }
 
     func app() throws -> some ApplicationProtocol { try buildHospitalApplication(configuration: .init(port: 0), services: services) }

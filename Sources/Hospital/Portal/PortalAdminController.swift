@@ -23,6 +23,34 @@ struct PortalAdminController: Sendable {
         group.post("admin/accounts/{id}/clear-throttle", use: clearThrottle)
         group.get("admin/audit", use: audit)
         group.get("admin/audit.csv", use: export)
+        group.get("admin/emergency", use: emergencies)
+        group.post("admin/emergency/{id}/review", use: review)
+    }
+
+    // MARK: Emergency accesses
+
+    /// Every emergency access still to review (all with `?status=all`), newest first, with its reason.
+    @Sendable func emergencies(_ request: Request, context: HospitalRequestContext) async throws -> Response {
+        let admin = try context.requireIdentity(.admin)
+        let all = request.uri.queryParameters.get("status") == "all"
+        let entries = try await services.emergency.list(for: admin, unreviewed: !all).map { listing -> [String: Any] in
+            [
+                "id": "\(listing.record.id ?? 0)", "when": pages.format(listing.record.createdAt), "doctor": listing.doctorName,
+                "patient": listing.patientName, "title": listing.reportTitle, "reason": listing.record.reason,
+                "reviewed": listing.record.reviewedAt.map { "\(pages.format($0)) (\(listing.reviewerName ?? ""))" } ?? "",
+                "formToken": context.portal.formToken,
+            ]
+        }
+        var values: [String: Any] = ["entries": entries, "has_entries": !entries.isEmpty, "all": all]
+        values["notice"] = pages.notice(request, keys: ["reviewed": "reviewed_notice"])
+        return pages.render("admin_emergency", values, request: request, context: context)
+    }
+
+    @Sendable func review(_ request: Request, context: HospitalRequestContext) async throws -> Response {
+        let admin = try context.requireIdentity(.admin)
+        _ = try await PortalForm.read(request, context: context)
+        _ = try await services.emergency.review(try context.id("id"), by: admin)
+        return Response.redirect(to: "/admin/emergency?done=reviewed")
     }
 
     // MARK: Accounts

@@ -14,6 +14,8 @@ struct PortalConsentController: Sendable {
     func addRoutes(to group: RouterGroup<HospitalRequestContext>) {
         group.get("access", use: access)
         group.post("access/reports/{id}/request", use: requestAccess)
+        group.get("access/reports/{id}/emergency", use: emergencyPage)
+        group.post("access/reports/{id}/emergency", use: openInEmergency)
         group.get("access/requests/{id}", use: codePage)
         group.post("access/requests/{id}", use: redeem)
         group.get("consent", use: consent)
@@ -34,10 +36,18 @@ struct PortalConsentController: Sendable {
     @Sendable func access(_ request: Request, context: HospitalRequestContext) async throws -> Response {
         let doctor = try context.requireIdentity(.doctor)
         let now = clock()
-        let grants = try await services.consent.grants(for: doctor).filter { $0.record.revokedAt == nil && $0.record.expiresAt > now }.map {
+        var grants: [[String: Any]] = try await services.consent.grants(for: doctor).filter {
+            $0.record.revokedAt == nil && $0.record.expiresAt > now
+        }.map {
             [
                 "reportId": "\($0.record.reportId)", "title": $0.reportTitle, "patient": $0.patientName,
                 "left": left($0.record.expiresAt, request: request),
+            ]
+        }
+        grants += try await services.emergency.list(for: doctor).filter { $0.record.expiresAt > now }.map {
+            [
+                "reportId": "\($0.record.reportId)", "title": $0.reportTitle, "patient": $0.patientName,
+                "left": left($0.record.expiresAt, request: request), "emergency": true,
             ]
         }
         let requests = try await services.consent.requests(for: doctor).prefix(20).map { listing -> [String: Any] in
@@ -67,6 +77,39 @@ struct PortalConsentController: Sendable {
         _ = try await PortalForm.read(request, context: context)
         let listing = try await services.consent.request(reportId: try context.id("id"), by: doctor)
         return Response.redirect(to: "/access/requests/\(listing.record.id ?? 0)?done=requested")
+    }
+
+    /// The emergency form for one of the reports the doctor may ask for.
+    func emergencyValues(_ id: Int64, doctor: Identity, request: Request, context: HospitalRequestContext) async throws -> [String: Any] {
+        guard let listing = try await services.consent.requestableReports(for: doctor).first(where: { $0.report.id == id }) else {
+            throw HospitalError.notFound("report")
+        }
+        return [
+            "id": "\(id)", "title": listing.report.title, "patient": listing.patientName, "formToken": context.portal.formToken,
+            "lead": pages.string(
+                "emergency_lead", request: request, filling: ["minutes": "\(services.emergency.policy.lifetime / 60)"]),
+        ]
+    }
+
+    @Sendable func emergencyPage(_ request: Request, context: HospitalRequestContext) async throws -> Response {
+        let doctor = try context.requireIdentity(.doctor)
+        let values = try await emergencyValues(try context.id("id"), doctor: doctor, request: request, context: context)
+        return pages.render("emergency", values, request: request, context: context)
+    }
+
+    @Sendable func openInEmergency(_ request: Request, context: HospitalRequestContext) async throws -> Response {
+        let doctor = try context.requireIdentity(.doctor)
+        let form = try await PortalForm.read(request, context: context)
+        let id = try context.id("id")
+        do {
+            _ = try await services.emergency.open(reportId: id, reason: form["reason"], by: doctor)
+            return Response.redirect(to: "/access?done=emergency")
+        } catch let error as HospitalError where error.status.code < 500 && error.status != .notFound {
+            var values = try await emergencyValues(id, doctor: doctor, request: request, context: context)
+            values["problem"] = error.message
+            values["reason"] = String(form["reason"].prefix(300))
+            return pages.render("emergency", values, status: error.status, request: request, context: context)
+        }
     }
 
     func codeValues(_ listing: AccessRequestListing, request: Request, problem: String? = nil) -> [String: Any] {
@@ -209,6 +252,9 @@ struct PortalConsentController: Sendable {
     func notice(_ request: Request) -> String? {
         pages.notice(
             request,
-            keys: ["requested": "requested_notice", "granted": "granted_notice", "denied": "denied_notice", "revoked": "revoked_notice"])
+            keys: [
+                "requested": "requested_notice", "granted": "granted_notice", "denied": "denied_notice", "revoked": "revoked_notice",
+                "emergency": "emergency_notice",
+            ])
     }
 }

@@ -31,6 +31,7 @@ struct PortalPages: Sendable {
         ("profile", PackageResources.profile_mustache), ("forgot", PackageResources.forgot_mustache),
         ("reset", PackageResources.reset_mustache), ("login_code", PackageResources.login_code_mustache),
         ("two_step", PackageResources.two_step_mustache), ("two_step_codes", PackageResources.two_step_codes_mustache),
+        ("emergency", PackageResources.emergency_mustache), ("admin_emergency", PackageResources.admin_emergency_mustache),
     ]
 
     init(configuration: PortalConfiguration, idleSeconds: Int64) throws {

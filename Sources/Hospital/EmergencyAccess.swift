@@ -1,0 +1,186 @@
+import Foundation
+import GRDB
+import Metrics
+
+/// Emergency access ("break the glass", HIPAA §164.312(a)(2)(ii)): a doctor without the patient's
+/// consent opens one report for a short time after writing why. The access is an `emergency` ledger
+/// entry, the patient is e-mailed at once with the reason (and the entry's proof), every download under
+/// it is audited as any other, and admins see each one in a review list until one of them marks it
+/// reviewed. A doctor may break the glass only a few times a day.
+public struct EmergencyAccess: Sendable {
+    public struct Policy: Sendable {
+        /// Seconds an emergency access lasts.
+        public var lifetime: Int64
+        /// Emergency accesses one doctor may open in 24 hours.
+        public var perDay: Int
+
+        public init(lifetime: Int64 = 3600, perDay: Int = 3) {
+            self.lifetime = lifetime
+            self.perDay = perDay
+        }
+    }
+
+    /// The shortest and longest reason, in characters.
+    public static let reasonLength = 10...300
+
+    let database: HospitalDatabase
+    let notices: Notices
+    public let policy: Policy
+    let clock: @Sendable () -> Int64
+
+    init(database: HospitalDatabase, notices: Notices, policy: Policy, clock: @escaping @Sendable () -> Int64) {
+        self.database = database
+        self.notices = notices
+        self.policy = policy
+        self.clock = clock
+    }
+
+    /// One emergency access as a table row.
+    public struct Record: Codable, Sendable, FetchableRecord, MutablePersistableRecord {
+        public var id: Int64?
+        public var reportId: Int64
+        public var doctorId: Int64
+        public var patientId: Int64
+        public var reason: String
+        public var createdAt: Int64
+        public var expiresAt: Int64
+        public var reviewedAt: Int64?
+        public var reviewerId: Int64?
+        /// The `emergency` ledger entry.
+        public var auditEntryId: Int64
+
+        public static let databaseTableName = "emergencyAccess"
+
+        public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
+    }
+
+    /// A record with the names and title it is about.
+    public struct Listing: Sendable, FetchableRecord {
+        public var record: Record
+        public var reportTitle: String
+        public var doctorName: String
+        public var patientName: String
+        public var reviewerName: String?
+
+        public init(row: Row) throws {
+            record = try Record(row: row)
+            reportTitle = row["reportTitle"]
+            doctorName = row["doctorName"]
+            patientName = row["patientName"]
+            reviewerName = row["reviewerName"]
+        }
+
+        static let select = """
+            SELECT emergencyAccess.*, report.title AS reportTitle, doctor.name AS doctorName, patient.name AS patientName,
+            reviewer.name AS reviewerName FROM emergencyAccess JOIN report ON report.id = emergencyAccess.reportId
+            JOIN user AS doctor ON doctor.id = emergencyAccess.doctorId JOIN user AS patient ON patient.id = emergencyAccess.patientId
+            LEFT JOIN user AS reviewer ON reviewer.id = emergencyAccess.reviewerId
+            """
+    }
+
+    static func createTable(in db: Database) throws {
+        try db.create(table: Record.databaseTableName) { table in
+            table.autoIncrementedPrimaryKey("id")
+            table.column("reportId", .integer).notNull().indexed().references("report", onDelete: .cascade)
+            table.column("doctorId", .integer).notNull().indexed().references("user", onDelete: .cascade)
+            table.column("patientId", .integer).notNull().indexed().references("user", onDelete: .cascade)
+            table.column("reason", .text).notNull()
+            table.column("createdAt", .integer).notNull()
+            table.column("expiresAt", .integer).notNull()
+            table.column("reviewedAt", .integer)
+            table.column("reviewerId", .integer).references("user", onDelete: .setNull)
+            table.column("auditEntryId", .integer).notNull()
+        }
+    }
+
+    /// The reason as stored: trimmed, on one line, 10 to 300 characters.
+    static func checkedReason(_ text: String) throws(HospitalError) -> String {
+        let reason = text.split(whereSeparator: \.isNewline).joined(separator: " ").trimmingCharacters(in: .whitespaces)
+        guard reason.count >= reasonLength.lowerBound, reason.count <= reasonLength.upperBound,
+            !reason.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
+        else {
+            throw .invalid("reason", "Write why this is an emergency: \(reasonLength.lowerBound) to \(reasonLength.upperBound) characters.")
+        }
+        return reason
+    }
+
+    /// Opens report `reportId` to `doctor` for ``Policy/lifetime`` seconds.
+    /// - Throws: `invalid` (reason), `not_found`, `already_has_access` (the author, a grant, an open
+    ///   emergency access), `throttled` (429, more than ``Policy/perDay`` in 24 hours).
+    public func open(reportId: Int64, reason text: String, by doctor: Identity) async throws -> Listing {
+        guard doctor.role == .doctor else { throw HospitalError.forbidden("Only doctors open reports in an emergency.") }
+        let reason = try Self.checkedReason(text)
+        let now = clock()
+        let policy = self.policy
+        let notices = self.notices
+        let listing = try await database.write { db -> Listing in
+            guard let report = try Report.fetchOne(db, key: reportId) else { throw HospitalError.notFound("report") }
+            let hasAccess = try Reports.grantedOrEmergency(reportId, doctor: doctor.userId, now: now, in: db)
+            if report.doctorId == doctor.userId || hasAccess {
+                throw HospitalError.conflict("already_has_access", "You can read this report already.")
+            }
+            let recent =
+                try Int.fetchOne(
+                    db, sql: "SELECT count(*) FROM emergencyAccess WHERE doctorId = ? AND createdAt > ?",
+                    arguments: [doctor.userId, now - 86400]) ?? 0
+            guard recent < policy.perDay else { throw HospitalError.throttled(retryAfter: 3600) }
+            let entry = try AuditLedger.appendEntry(
+                .init(actor: doctor.userId, .emergency, subject: "report:\(reportId)", patient: report.patientId, detail: reason),
+                time: now, in: db)
+            var record = Record(
+                reportId: reportId, doctorId: doctor.userId, patientId: report.patientId, reason: reason, createdAt: now,
+                expiresAt: now + policy.lifetime, auditEntryId: entry)
+            try record.insert(db)
+            try notices.queue(
+                .emergencyAccess, to: report.patientId, values: ["doctor": doctor.name, "reason": reason], time: record.expiresAt,
+                path: "/history", auditEntry: entry, now: now, in: db)
+            return try Self.listing(record.id!, in: db)!
+        }
+        Counter(label: "chainvault_hospital_emergency_accesses_total").increment()
+        return listing
+    }
+
+    static func listing(_ id: Int64, in db: Database) throws -> Listing? {
+        try Listing.fetchOne(db, sql: Listing.select + " WHERE emergencyAccess.id = ?", arguments: [id])
+    }
+
+    /// Emergency accesses, newest first: every one for an admin (only those not yet reviewed when
+    /// `unreviewed`), a doctor's own, those about a patient's data.
+    public func list(for identity: Identity, unreviewed: Bool = false, limit: Int = 500) async throws -> [Listing] {
+        var conditions = unreviewed ? ["emergencyAccess.reviewedAt IS NULL"] : []
+        var arguments: [Int64] = []
+        switch identity.role {
+        case .admin: break
+        case .doctor:
+            conditions.append("emergencyAccess.doctorId = ?")
+            arguments.append(identity.userId)
+        case .patient:
+            conditions.append("emergencyAccess.patientId = ?")
+            arguments.append(identity.userId)
+        }
+        let filter = conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND ")
+        return try await database.read { [arguments] db in
+            try Listing.fetchAll(
+                db, sql: Listing.select + filter + " ORDER BY emergencyAccess.id DESC LIMIT ?",
+                arguments: StatementArguments(arguments + [Int64(limit)]))
+        }
+    }
+
+    /// An admin marks an emergency access reviewed (an `emergency_reviewed` ledger entry).
+    /// - Throws: `not_found`, `already_reviewed` (409).
+    public func review(_ id: Int64, by admin: Identity) async throws -> Listing {
+        guard admin.role == .admin else { throw HospitalError.forbidden("Only admins review emergency accesses.") }
+        let now = clock()
+        return try await database.write { db in
+            guard let record = try Record.fetchOne(db, key: id) else { throw HospitalError.notFound("emergency access") }
+            guard record.reviewedAt == nil else {
+                throw HospitalError.conflict("already_reviewed", "This emergency access was reviewed already.")
+            }
+            try db.execute(
+                sql: "UPDATE emergencyAccess SET reviewedAt = ?, reviewerId = ? WHERE id = ?", arguments: [now, admin.userId, id])
+            try AuditLedger.append(
+                .init(actor: admin.userId, .emergencyReviewed, subject: "emergency:\(id)", patient: record.patientId), time: now, in: db)
+            return try Self.listing(id, in: db)!
+        }
+    }
+}
