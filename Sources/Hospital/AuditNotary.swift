@@ -246,6 +246,13 @@ public actor AuditNotary {
         }
     }
 
+    /// `audit verify` over this notary's own files and buckets, with its key: what the admins' ledger
+    /// page shows.
+    public func verify() async throws -> AuditReport {
+        try await AuditVerifier.verify(
+            database: database, log: log, copies: copies, verifiers: [signer.verifier], origin: signer.name, logger: logger)
+    }
+
     /// Whether any checkpoint exists for the ledger: in the checkpoint file, in a bucket, or as a key the
     /// ledger recorded. A missing signing key is then an error (a new key would hide the old history),
     /// never a reason to make one.

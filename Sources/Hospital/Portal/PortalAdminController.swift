@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import Transparency
 
 /// The admins' pages: doctors waiting for approval, every account (search, disable, enable, clear the
 /// sign-in throttle), creating doctors and admins, and the audit ledger as a filterable table with its
@@ -181,13 +182,26 @@ struct PortalAdminController: Sendable {
         let entries = try await AuditLedger.search(filter, limit: Self.pageLimit, in: services.database).map { row($0, request: request) }
         let verification: String
         let intact: Bool
-        switch try await AuditLedger.verify(services.database) {
-        case .intact(let count):
-            verification = pages.string("ledger_intact", request: request, filling: ["count": "\(count)"])
-            intact = true
-        case .broken(let id, let reason):
-            verification = pages.string("ledger_broken", request: request, filling: ["id": "\(id)", "reason": reason])
-            intact = false
+        if let notary = services.notary {
+            // Against the signed checkpoints in the checkpoint file and the buckets, as `audit verify` does.
+            let report = try await notary.verify()
+            intact = report.problems.isEmpty
+            verification =
+                intact
+                ? pages.string(
+                    "ledger_signed_intact", request: request,
+                    filling: ["count": "\(report.entries)", "checkpoints": "\(report.checkpoints)", "size": "\(report.newest?.size ?? 0)"])
+                : pages.string(
+                    "ledger_problems", request: request, filling: ["problems": report.problems.map(\.description).joined(separator: "; ")])
+        } else {
+            switch try await AuditLedger.verify(services.database) {
+            case .intact(let count):
+                verification = pages.string("ledger_intact", request: request, filling: ["count": "\(count)"])
+                intact = true
+            case .broken(let id, let reason):
+                verification = pages.string("ledger_broken", request: request, filling: ["id": "\(id)", "reason": reason])
+                intact = false
+            }
         }
         let query = request.uri.query ?? ""
         let values: [String: Any] = [

@@ -1,0 +1,71 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import Testing
+import Transparency
+
+@testable import Hospital
+
+/// The portal's side of the signed ledger and of emergency access: the patient's history marks each
+/// entry verified and hands out its proof, the doctor breaks the glass with a reason, the admins review.
+@Suite struct PortalAuditTests {
+    @Test func aDoctorBreaksTheGlassThePatientSeesItVerifiedAndAnAdminReviewsIt() async throws {
+        let (fixture, signer) = try await EmergencyAccessTests.signingFixture()
+        let cast = try await ConsentCast(fixture, title: "Holter ECG", bytes: "%PDF holter")
+        _ = try await fixture.accounts.createStaff(
+            .init(role: .admin, name: "Ida Admin", email: "ida@example.org", password: "a long admin password", specialization: nil))
+        let reportId = try #require(cast.report.report.id)
+
+        try await buildHospitalApplication(configuration: .init(port: 0), services: fixture.services).test(.router) { client in
+            let doctor = Browser()
+            _ = try await doctor.post(client, "/login", ["email": "sam@example.org", "password": "a long doctor password"])
+            let ada = Browser()
+            _ = try await ada.post(client, "/login", ["email": "ada@example.org", "password": "correct horse battery"])
+            let admin = Browser()
+            _ = try await admin.post(client, "/login", ["email": "ida@example.org", "password": "a long admin password"])
+
+            // The form warns, and a reason is required.
+            let access = try await doctor.get(client, "/access")
+            #expect(access.text.contains("/access/reports/\(reportId)/emergency"))
+            let form = try await doctor.get(client, "/access/reports/\(reportId)/emergency")
+            #expect(form.status == .ok && form.text.contains("Holter ECG") && form.text.contains("60 minutes"))
+            let refused = try await doctor.post(client, "/access/reports/\(reportId)/emergency", ["reason": "hurry"])
+            #expect(refused.status == .badRequest && refused.text.contains("aria-invalid=\"true\"") && refused.text.contains("hurry"))
+            let opened = try await doctor.post(
+                client, "/access/reports/\(reportId)/emergency", ["reason": "Collapsed in the waiting room, arrhythmia suspected"])
+            #expect(opened.status == .seeOther && opened.headers[.location] == "/access?done=emergency")
+            let granted = try await doctor.get(client, "/access?done=emergency")
+            #expect(granted.text.contains("emergency access") && granted.text.contains("/reports/\(reportId)/download"))
+            #expect(try await doctor.get(client, "/reports/\(reportId)/download").status == .ok)
+
+            // The patient's history: the emergency, verified, with a proof that checks with the public key.
+            let history = try await ada.get(client, "/history")
+            #expect(history.text.contains("Opened in an emergency") && history.text.contains("class=\"verified\""))
+            #expect(history.text.contains(signer.verifier.description))
+            let entry = try #require(
+                try await AuditLedger.allEntries(for: Identity(userId: cast.patient.id!, role: .patient, name: ""), in: fixture.database)
+                    .last { $0.action == .emergency })
+            #expect(history.text.contains("/history/entries/\(entry.id)/proof"))
+            let download = try await ada.get(client, "/history/entries/\(entry.id)/proof")
+            #expect(download.status == .ok)
+            let proof = try TlogProof(parsing: Array(download.text.utf8))
+            let checkpoint = try proof.checkpoint.verified(by: [signer.verifier])
+            #expect(proof.includes(leafHash: entry.leafHash, in: checkpoint))
+            #expect(try await doctor.get(client, "/history/entries/\(entry.id)/proof").status == .forbidden)
+
+            // The admins' review list.
+            let list = try await admin.get(client, "/admin/emergency")
+            #expect(list.text.contains("Collapsed in the waiting room, arrhythmia suspected") && list.text.contains("Dr Sam Second"))
+            let id = try #require(
+                try await fixture.services.emergency.list(for: Identity(userId: 0, role: .admin, name: "")).first?.record.id)
+            let reviewed = try await admin.post(client, "/admin/emergency/\(id)/review", [:])
+            #expect(reviewed.status == .seeOther)
+            #expect(!(try await admin.get(client, "/admin/emergency").text.contains("Collapsed in the waiting room")))
+            #expect(try await admin.get(client, "/admin/emergency?status=all").text.contains("Collapsed in the waiting room"))
+            // The ledger page checks the signed checkpoints.
+            #expect(try await admin.get(client, "/admin/audit").text.contains("signed checkpoints"))
+        }
+    }
+}
