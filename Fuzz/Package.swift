@@ -58,6 +58,12 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
+        // The audit ledger's signed notes, checkpoints, tlog proofs, keys, entry encoding and checkpoint file.
+        .executableTarget(
+            name: "FuzzTransparency",
+            dependencies: [
+                "FuzzDriver", .product(name: "Transparency", package: "chainvault"), .product(name: "Hospital", package: "chainvault"),
+            ]),
         // The YAML configuration file.
         .executableTarget(
             name: "FuzzConfig",

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 RUNS="${1:-1000000}"
 # make fuzz builds and runs the optimized targets (FUZZ_CONFIG=release), the smoke the debug ones.
 BIN=".build-fuzz/${FUZZ_CONFIG:-debug}"
-TARGETS=(${FUZZ_TARGETS:-FuzzSigV4 FuzzAWSChunked FuzzXML FuzzChunk FuzzConfig FuzzHospitalJSON FuzzPortal})
+TARGETS=(${FUZZ_TARGETS:-FuzzSigV4 FuzzAWSChunked FuzzXML FuzzChunk FuzzConfig FuzzHospitalJSON FuzzPortal FuzzTransparency})
 passed=0
 failed=0
 for target in "${TARGETS[@]}"; do

@@ -37,6 +37,8 @@ public enum AuditAction: String, Codable, Sendable, CaseIterable {
     /// An operator accepted a database restored from a backup (`chainvault audit accept-restore`); the
     /// detail is their reason.
     case restoreAccepted = "restore_accepted"
+    /// The signing key was rotated (`chainvault audit rotate-signing-key`); the detail is the new verifier key.
+    case auditKeyRotated = "audit_key_rotated"
     /// A doctor opened a report without consent in an emergency; the detail is their reason.
     case emergency
     /// An admin reviewed an emergency access.

@@ -81,9 +81,10 @@ public actor AuditNotary {
                 metadata: ["bytes": "\(contents.tornBytes)"])
             try log.truncate(to: contents.validLength)
         }
+        let trusted = AuditKeys.trusted([signer.verifier], history: contents.checkpoints)
         for checkpoint in contents.checkpoints {
             do {
-                _ = try checkpoint.verified(by: [signer.verifier], origin: signer.name)
+                _ = try checkpoint.verified(by: trusted, origin: signer.name)
             } catch {
                 throw Refusal.foreignCheckpoint(path: log.path, reason: "\(error)")
             }
@@ -279,6 +280,31 @@ public actor AuditNotary {
         }
     }
 
+    /// Rotates the signing key (the server stopped): records the new key in the ledger
+    /// (`audit_key_rotated`, its verifier key as the detail), and signs the head with both keys in a
+    /// checkpoint whose extension line `key-rotation OLD NEW` names both, appended to the checkpoint
+    /// file. The caller then puts the new key in the key file.
+    /// - Throws: ``Refusal`` when the database no longer holds what the last checkpoint signed.
+    public static func rotate(from old: NoteSigner, to new: NoteSigner, log: CheckpointLog, database: HospitalDatabase, time: Int64)
+        async throws -> SignedCheckpoint
+    {
+        let contents = try log.read()
+        if contents.tornBytes > 0 { try log.truncate(to: contents.validLength) }
+        if let last = contents.checkpoints.last {
+            try await check(try last.verified(by: AuditKeys.trusted([old.verifier], history: contents.checkpoints)), against: database)
+        }
+        let head = try await database.write { db in
+            try AuditLedger.append(
+                .init(actor: nil, .auditKeyRotated, subject: "audit-key", detail: new.verifier.description), time: time, in: db)
+            return try AuditTree.head(in: db)
+        }
+        let rotation = Checkpoint(
+            origin: old.name, size: head.size, root: head.root, extensions: ["\(AuditKeys.rotationTag) \(old.verifier) \(new.verifier)"])
+        let signed = try SignedCheckpoint(signing: rotation, by: [old, new])
+        try log.append(signed)
+        return signed
+    }
+
     /// Why a restore cannot be accepted.
     public enum RestoreRefusal: Error, CustomStringConvertible {
         case consistent(entries: Int)
@@ -309,7 +335,7 @@ public actor AuditNotary {
         let contents = try log.read()
         if contents.tornBytes > 0 { try log.truncate(to: contents.validLength) }
         guard let last = contents.checkpoints.last else { throw RestoreRefusal.noCheckpoint }
-        let replaced = try last.verified(by: [signer.verifier], origin: signer.name)
+        let replaced = try last.verified(by: AuditKeys.trusted([signer.verifier], history: contents.checkpoints), origin: signer.name)
         do {
             try await check(replaced, against: database)
             throw RestoreRefusal.consistent(entries: try await database.read { db in try AuditTree.size(in: db) })

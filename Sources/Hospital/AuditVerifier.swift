@@ -75,9 +75,10 @@ public enum AuditVerifier {
         // The checkpoints, each checked against the key first.
         var fileRecords: [SignedCheckpoint] = []
         var toCheck: [(source: String, checkpoint: Checkpoint)] = []
+        var trusted = verifiers
         func accept(_ signed: SignedCheckpoint, source: String) -> Checkpoint? {
             do {
-                let checkpoint = try signed.verified(by: verifiers, origin: origin)
+                let checkpoint = try signed.verified(by: trusted, origin: origin)
                 report.checkpoints += 1
                 if checkpoint.size >= (report.newest?.size ?? -1) { report.newest = checkpoint }
                 return checkpoint
@@ -91,6 +92,8 @@ public enum AuditVerifier {
         } catch {
             report.problems.append(.badCheckpoint(source: "the checkpoint file", reason: "\(error)"))
         }
+        // Keys rotated in the file's history are trusted as the given ones are.
+        trusted = AuditKeys.trusted(verifiers, history: fileRecords)
         // Only records since the last accepted restore must match the database; earlier ones describe
         // the history the restore replaced.
         let epoch = fileRecords.lastIndex { $0.checkpoint.extensions.first?.hasPrefix(restoreTag) == true } ?? 0

@@ -46,7 +46,11 @@ public struct CheckpointLog: Sendable {
             if exists { throw .io(path: path, errno: EACCES) }
             return Contents(checkpoints: [], validLength: 0, tornBytes: 0)
         }
-        let bytes = Array(data)
+        return try Self.parse(Array(data), path: path)
+    }
+
+    /// The records of a checkpoint file's bytes (see ``read()``).
+    public static func parse(_ bytes: [UInt8], path: String) throws(Failure) -> Contents {
         var checkpoints: [SignedCheckpoint] = []
         var start = 0
         while start < bytes.count {

@@ -66,7 +66,7 @@ struct AuditOptions: ParsableArguments {
 struct AuditCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "audit", abstract: "Verify and prove the hospital's audit ledger (a Merkle tree with signed checkpoints).",
-        subcommands: [Verify.self, Prove.self, CheckProof.self, SigningKey.self, AcceptRestore.self])
+        subcommands: [Verify.self, Prove.self, CheckProof.self, SigningKey.self, RotateSigningKey.self, AcceptRestore.self, Bench.self])
 
     /// What the commands over a data root share.
     struct LedgerOptions: ParsableArguments {
@@ -257,6 +257,55 @@ struct AuditCommand: AsyncParsableCommand {
 
         func run() async throws {
             print(try ledger.audit.existingSigner(root: try ledger.root()).verifier.description)
+        }
+    }
+
+    struct RotateSigningKey: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "rotate-signing-key",
+            abstract: """
+                Replace the audit signing key (the server stopped): the current head is signed by the old and the new key \
+                in one checkpoint naming both, so that whoever trusts either learns the other; the old key is kept as \
+                KEYFILE.retired-KEYID. Prints the new public key: publish it where the old one was.
+                """)
+        @OptionGroup var ledger: LedgerOptions
+
+        func run() async throws {
+            let root = try ledger.root()
+            let database = try ledger.database(root: root)
+            let path = ledger.audit.keyPath(root: root)
+            let old = try ledger.audit.existingSigner(root: root)
+            let new = try NoteSigner(generatingFor: old.name)
+            // Kept first, so that a crash at any point leaves a key that signs and one that verifies the history.
+            try DurableFile.replace(
+                path + ".retired-" + String(old.verifier.description.split(separator: "+")[1]), bytes: Array((old.serialized + "\n").utf8),
+                mode: 0o600)
+            do {
+                _ = try await AuditNotary.rotate(from: old, to: new, log: ledger.audit.log(root: root), database: database, time: now())
+            } catch let refusal as AuditNotary.Refusal {
+                throw ValidationError("\(refusal): run `chainvault audit verify` first.")
+            }
+            try DurableFile.replace(path, bytes: Array((new.serialized + "\n").utf8), mode: 0o600)
+            output("rotated the audit signing key; the new public (verifier) key:")
+            print(new.verifier.description)
+        }
+    }
+
+    /// `make bench`'s ledger rows: appends to a fresh ledger in a temporary database, then proofs.
+    struct Bench: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Measure appends and proofs on a fresh ledger in a temporary folder (make bench); prints JSON.", shouldDisplay: false)
+        @Option(help: "Entries in the ledger.") var entries = 100_000
+        @Option(help: "Of them, appended one per synced transaction.") var durable = 2000
+        @Option(help: "Random inclusion and consistency proofs.") var proofs = 1000
+
+        func run() async throws {
+            let folder = FileManager.default.temporaryDirectory.appendingPathComponent("cv-audit-bench-\(UUID().uuidString)").path
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(atPath: folder) }
+            let result = try await AuditBenchmark.run(
+                path: folder + "/hospital.sqlite", entries: max(entries, durable), durable: durable, proofs: proofs)
+            print(String(decoding: try JSONEncoder().encode(result), as: UTF8.self))
         }
     }
 

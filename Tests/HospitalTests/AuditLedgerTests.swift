@@ -149,6 +149,7 @@ import Transparency
             "00000009", "7265706f72743a3132", "00000001", "33", "00000007", "73756363657373", "00000000",
         ]
         #expect(hex(entry.canonicalBytes) == fields.joined())
+        #expect(hex(entry.leafHash) == "c245df140480637024386c9d76c8ff1a719cd204d29a162c74d821d2b4a4d5f5")
         #expect(
             AuditEntry.canonicalFields(decoding: entry.canonicalBytes)
                 == ["42", "1796000000", "7", "download", "report:12", "3", "success", ""])
@@ -291,6 +292,33 @@ import Transparency
         try await ledger.append(1, from: 11)
         await #expect(throws: AuditNotary.Refusal.rewritten(size: 10)) { try await notary.checkpoint() }
         #expect(try ledger.log.read().checkpoints.count == 1)
+    }
+
+    /// A rotation checkpoint signed by both keys: the server carries on with the new key over the old
+    /// history, and auditors holding either key verify the whole file.
+    @Test func aRotatedKeyIsTrustedThroughTheCheckpointBothKeysSigned() async throws {
+        let ledger = try await Ledger.published(8)
+        let new = try NoteSigner(generatingFor: ledger.signer.name)
+        let rotation = try await AuditNotary.rotate(from: ledger.signer, to: new, log: ledger.log, database: ledger.database, time: 9)
+        #expect(rotation.note.signatures.count == 2)
+        let notary = try await AuditNotary(
+            signer: new, log: ledger.log, database: ledger.database, copies: ledger.copies, logger: Self.logger)
+        try await ledger.append(3, from: 20)
+        try await notary.publish()
+        #expect(try ledger.log.read().checkpoints.last?.note.signatures.map(\.keyId) == [new.verifier.keyId])
+        for key in [ledger.signer.verifier, new.verifier] {
+            let report = try await ledger.verify(key: key)
+            #expect(report.problems.isEmpty, "\(report.problems)")
+            #expect(report.newest?.size == 12)
+        }
+        // A "rotation" signed by the new key alone links nothing: an old-key auditor refuses what follows.
+        let stranger = try NoteSigner(generatingFor: ledger.signer.name)
+        let forged = try SignedCheckpoint(
+            signing: Checkpoint(
+                origin: new.name, size: 12, root: rotation.checkpoint.root,
+                extensions: ["key-rotation \(new.verifier) \(stranger.verifier)"]),
+            by: [stranger])
+        #expect(AuditKeys.trusted([new.verifier], history: [forged]) == [new.verifier])
     }
 
     /// A crash in the middle of an append leaves a torn record: the next start cuts it off.
