@@ -315,3 +315,65 @@ def test_audit_verify_names_each_attack(tmp_path):
     (root / ".chainvault" / "audit-signing.key").unlink()
     refusal = refuses_to_start(root)
     assert "audit signing key" in refusal and "is missing" in refusal and "restore the key" in refusal, refusal
+
+
+def test_the_portal_breaks_the_glass_shows_verified_entries_and_the_review_list(tmp_path):
+    """In Debian's chromium: the doctor's emergency form, the patient's verified history with its proof file, the admins'
+    review list."""
+    from playwright import sync_api
+    from conftest import portal_sign_in
+    server = serve(tmp_path / "data")
+    try:
+        key = verifier(server.data)
+        people = scene(server)
+        status, visit = call(server, "POST", "/api/slots", {"startsAt": rfc3339(3600), "durationMinutes": 15}, token=people["dora"])
+        assert status == 201 and call(server, "POST", f"/api/slots/{visit['id']}/booking", token=people["ada"])[0] == 200
+        with sync_api.sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
+            problems = []
+
+            def person(email, password):
+                context = browser.new_context(base_url=server.portal.rstrip("/"), accept_downloads=True)
+                page = context.new_page()
+                page.on("console", lambda message: problems.append(message.text)
+                        if message.type == "error" and not message.text.startswith("Failed to load resource") else None)
+                page.on("pageerror", lambda error: problems.append(str(error)))
+                portal_sign_in(page, email, password)
+                return page
+
+            doctor = person("dora@example.org", "stethoscope 42")
+            doctor.goto("/access")
+            doctor.get_by_role("link", name="Emergency access: Echo").click()
+            assert "e-mailed at once" in doctor.locator(".warning").inner_text()
+            # Ten spaces pass the browser's own check (minlength) but not the server's (trimmed, 10 to 300 characters).
+            doctor.get_by_label("Why is this an emergency?").fill(" " * 10)
+            doctor.get_by_role("button", name="Open in an emergency").click()
+            assert "10 to 300 characters" in doctor.get_by_role("alert").inner_text()
+            doctor.get_by_label("Why is this an emergency?").fill("Unconscious on arrival, needs the echo findings now")
+            doctor.get_by_role("button", name="Open in an emergency").click()
+            doctor.wait_for_url("**/access?done=emergency")
+            assert doctor.get_by_role("link", name="Download Echo").is_visible()
+
+            patient = person("ada@example.org", "correct horse battery")
+            patient.goto("/history")
+            row = patient.locator("tr", has_text="Opened in an emergency")
+            assert row.get_by_role("link", name="✓ verified").is_visible()
+            assert key in patient.locator("main").inner_text()
+            with patient.expect_download() as download:
+                row.get_by_role("link", name="✓ verified").click()
+            saved = tmp_path / "entry.tlog-proof"
+            download.value.save_as(saved)
+            checked = check_proof(saved, key)
+            assert checked.returncode == 0 and "action: emergency" in checked.stdout, checked.stdout + checked.stderr
+
+            admin = person("root@example.org", "admin password 1")
+            admin.goto("/admin/emergency")
+            assert "Unconscious on arrival, needs the echo findings now" in admin.locator("table").inner_text()
+            admin.get_by_role("button", name="Mark reviewed").click()
+            admin.wait_for_url("**/admin/emergency?done=reviewed")
+            assert admin.get_by_role("status").inner_text() == "Marked reviewed."
+            assert admin.locator("table").count() == 0
+            browser.close()
+            assert not problems, problems
+    finally:
+        stop_server(server)

@@ -39,6 +39,7 @@ struct PortalAdminController: Sendable {
                 "id": "\(listing.record.id ?? 0)", "when": pages.format(listing.record.createdAt), "doctor": listing.doctorName,
                 "patient": listing.patientName, "title": listing.reportTitle, "reason": listing.record.reason,
                 "reviewed": listing.record.reviewedAt.map { "\(pages.format($0)) (\(listing.reviewerName ?? ""))" } ?? "",
+                "isReviewed": listing.record.reviewedAt != nil,
                 "formToken": context.portal.formToken,
             ]
         }
