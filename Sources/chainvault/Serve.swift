@@ -435,6 +435,15 @@ extension Serve {
                 \(signer.verifier)
                 """)
         }
+        if keyPath.hasPrefix(root.path + "/"), storage.endpointURLA == nil || storage.endpointURLB == nil {
+            output(
+                """
+                audit ledger: its signing key, checkpoint file and a report bucket all sit in the data root \
+                \(root.path): an insider with the whole data root is caught only through copies kept elsewhere \
+                (remote buckets, patients' e-mails, an auditor's saved checkpoints). Public key: \(signer.verifier) \
+                (docs/hospital.md, "Threat model").
+                """)
+        }
         do {
             return try await AuditNotary(signer: signer, log: log, database: database, copies: chunks, logger: logger)
         } catch let refusal as AuditNotary.Refusal {
