@@ -70,10 +70,12 @@ struct AuditController {
         return entries.map { AuditView($0, proof: proofs[$0.id]) }
     }
 
-    /// The latest signed checkpoint (a C2SP signed note), signed now when the ledger grew since. Public:
-    /// it holds a count and a hash, and auditors and witnesses need it without an account.
+    /// The latest signed checkpoint (a C2SP signed note; a new one is signed every
+    /// `--audit-checkpoint-interval`). Public: it holds a count and a hash, and auditors and witnesses
+    /// need it without an account. Fetching never signs, so that anonymous callers cannot grow the
+    /// checkpoint file.
     @Sendable func checkpoint(_ request: Request, context: HospitalRequestContext) async throws -> Response {
-        let signed = try await requireNotary().checkpoint()
+        let signed = try await requireNotary().latestCheckpoint()
         return Self.text(signed.note.serialized)
     }
 

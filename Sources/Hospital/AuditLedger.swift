@@ -204,7 +204,7 @@ public enum AuditLedger {
 
     /// ``append(_:time:in:)``, giving the new entry's id (for a notice that carries its proof).
     static func appendEntry(_ event: Event, time: Int64, in db: Database) throws -> Int64 {
-        let last = try Row.fetchOne(db, sql: "SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1")
+        let last = try Row.fetchOne(try db.cachedStatement(sql: "SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1"))
         let id: Int64 = (last?[0] ?? 0) + 1
         let previous: Data = last?[1] ?? genesis
         let hash = AuditEntry.digest(

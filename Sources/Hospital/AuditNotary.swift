@@ -26,6 +26,11 @@ public actor AuditNotary {
     private var published: Int?
     /// The signing in progress: one at a time, in order.
     private var signing: Task<SignedCheckpoint, any Error>?
+    /// When the last checkpoint was signed: on-demand signing (a proof of a new entry) waits until
+    /// ``minimumGap`` has passed, so that no caller can grow the checkpoint file faster than a record
+    /// a second however fast the ledger grows.
+    private var lastSigned: ContinuousClock.Instant?
+    static let minimumGap: Duration = .seconds(1)
 
     /// Why the notary will not start, or will not sign.
     public enum Refusal: Error, Equatable, CustomStringConvertible {
@@ -145,16 +150,22 @@ public actor AuditNotary {
 
     /// Signs the current head if it differs from the last signed, after proving it consistent with it.
     private func signHead() async throws -> SignedCheckpoint {
+        if let lastSigned, ContinuousClock.now - lastSigned < Self.minimumGap {
+            try await ContinuousClock().sleep(until: lastSigned + Self.minimumGap)
+        }
         let last = latest?.checkpoint
-        let (head, proof) = try await database.read { db -> ((size: Int, root: MerkleTree.Hash), [MerkleTree.Hash]) in
+        let (head, rows, proof) = try await database.read { db -> ((size: Int, root: MerkleTree.Hash), Int, [MerkleTree.Hash]) in
             do {
                 let head = try AuditTree.head(in: db)
-                guard let last, last.size > 0, last.size < head.size else { return (head, []) }
-                return (head, try MerkleTree.consistencyProof(first: last.size, size: head.size, AuditTree.subtrees(in: db)))
+                let rows = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM audit") ?? 0
+                guard let last, last.size > 0, last.size < head.size else { return (head, rows, []) }
+                return (head, rows, try MerkleTree.consistencyProof(first: last.size, size: head.size, AuditTree.subtrees(in: db)))
             } catch let error as AuditTree.MissingNode {
                 throw Refusal.damagedTree(error.description)
             }
         }
+        // Rows deleted under the tree (their leaves remain): never sign a head the entries no longer make.
+        guard rows >= head.size else { throw Refusal.rollback(entries: rows, signed: head.size) }
         if let latest, let last, last.size == head.size, last.root == head.root { return latest }
         if let last {
             guard head.size >= last.size else { throw Refusal.rollback(entries: head.size, signed: last.size) }
@@ -172,6 +183,14 @@ public actor AuditNotary {
         let log = self.log
         try await NIOThreadPool.singleton.runIfActive { try log.append(signed) }
         latest = signed
+        lastSigned = .now
+    }
+
+    /// The latest signed checkpoint, without signing a new one (what anyone may fetch: the publisher
+    /// signs at its interval); signs only when there is none yet.
+    public func latestCheckpoint() async throws -> SignedCheckpoint {
+        if let latest { return latest }
+        return try await checkpoint()
     }
 
     /// Signs the current head if the ledger grew and writes the latest checkpoint to both buckets when

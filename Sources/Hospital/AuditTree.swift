@@ -25,9 +25,11 @@ enum AuditTree {
         }
     }
 
-    /// Stores leaf `index` and the subtrees it completes.
+    /// Stores leaf `index` and the subtrees it completes. (Statements are cached: compiling one costs
+    /// more than running it, and a proof runs a lookup per level.)
     static func append(leaf: MerkleTree.Hash, index: Int, in db: Database) throws {
-        try db.execute(sql: "INSERT INTO auditTree (level, position, hash) VALUES (0, ?, ?)", arguments: [index, Data(leaf)])
+        let insert = try db.cachedStatement(sql: "INSERT INTO auditTree (level, position, hash) VALUES (?, ?, ?)")
+        try insert.execute(arguments: [0, index, Data(leaf)])
         var hash = leaf
         var level = 0
         var position = index
@@ -36,15 +38,15 @@ enum AuditTree {
             hash = MerkleTree.nodeHash(left, hash)
             level += 1
             position >>= 1
-            try db.execute(sql: "INSERT INTO auditTree (level, position, hash) VALUES (?, ?, ?)", arguments: [level, position, Data(hash)])
+            try insert.execute(arguments: [level, position, Data(hash)])
         }
     }
 
     static func node(level: Int, position: Int, in db: Database) throws -> MerkleTree.Hash {
-        guard
-            let data = try Data.fetchOne(
-                db, sql: "SELECT hash FROM auditTree WHERE level = ? AND position = ?", arguments: [level, position])
-        else { throw MissingNode(level: level, position: position) }
+        let select = try db.cachedStatement(sql: "SELECT hash FROM auditTree WHERE level = ? AND position = ?")
+        guard let data = try Data.fetchOne(select, arguments: [level, position]) else {
+            throw MissingNode(level: level, position: position)
+        }
         return Array(data)
     }
 

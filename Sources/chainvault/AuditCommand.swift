@@ -80,6 +80,12 @@ struct AuditCommand: AsyncParsableCommand {
 
         func root() throws -> DataRoot { try DataRoot.existing(data) }
 
+        /// The data root, its hospital database and the signing key, all of which must exist.
+        func ledger() throws -> (root: DataRoot, database: HospitalDatabase, signer: NoteSigner) {
+            let root = try root()
+            return (root, try database(root: root), try audit.existingSigner(root: root))
+        }
+
         func database(root: DataRoot) throws -> HospitalDatabase {
             let path = root.hospitalDatabase
             guard FileManager.default.fileExists(atPath: path) else {
@@ -159,9 +165,7 @@ struct AuditCommand: AsyncParsableCommand {
         var entry: Int64
 
         func run() async throws {
-            let root = try ledger.root()
-            let database = try ledger.database(root: root)
-            let signer = try ledger.audit.existingSigner(root: root)
+            let (root, database, signer) = try ledger.ledger()
             let checkpoints = try ledger.audit.log(root: root).read().checkpoints
             guard let newest = checkpoints.last else {
                 throw ValidationError("the checkpoint file has no checkpoint yet: start the server (it signs one at once)")
@@ -271,10 +275,8 @@ struct AuditCommand: AsyncParsableCommand {
         @OptionGroup var ledger: LedgerOptions
 
         func run() async throws {
-            let root = try ledger.root()
-            let database = try ledger.database(root: root)
+            let (root, database, old) = try ledger.ledger()
             let path = ledger.audit.keyPath(root: root)
-            let old = try ledger.audit.existingSigner(root: root)
             let new = try NoteSigner(generatingFor: old.name)
             // Kept first, so that a crash at any point leaves a key that signs and one that verifies the history.
             try DurableFile.replace(
@@ -323,9 +325,7 @@ struct AuditCommand: AsyncParsableCommand {
         var reason: String
 
         func run() async throws {
-            let root = try ledger.root()
-            let database = try ledger.database(root: root)
-            let signer = try ledger.audit.existingSigner(root: root)
+            let (root, database, signer) = try ledger.ledger()
             do {
                 let statement = try await AuditNotary.acceptRestore(
                     reason: reason, signer: signer, log: ledger.audit.log(root: root), database: database, time: now())

@@ -80,22 +80,28 @@ import Transparency
                 #expect(try AuditTree.head(in: db).root == root, "size \(size)")
                 let indices = size <= 40 ? Array(0..<size) : (0..<20).map { _ in Int.random(in: 0..<size) }
                 for index in indices {
-                    var proof = try MerkleTree.inclusionProof(index: index, size: size, AuditTree.subtrees(in: db))
+                    let proof = try MerkleTree.inclusionProof(index: index, size: size, AuditTree.subtrees(in: db))
                     #expect(MerkleTree.verifyInclusion(leafHash: leaves[index], index: index, size: size, proof: proof, root: root))
-                    if !proof.isEmpty {
-                        let changed = Int.random(in: 0..<proof.count)
-                        proof[changed][Int.random(in: 0..<32)] ^= 1
-                        #expect(!MerkleTree.verifyInclusion(leafHash: leaves[index], index: index, size: size, proof: proof, root: root))
+                    // Any one hash of the proof changed (one random bit of it) is refused.
+                    for position in proof.indices {
+                        var changed = proof
+                        changed[position][Int.random(in: 0..<32)] ^= 1 << UInt8.random(in: 0..<8)
+                        #expect(!MerkleTree.verifyInclusion(leafHash: leaves[index], index: index, size: size, proof: changed, root: root))
                     }
                     let first = index + 1
-                    var consistency = try MerkleTree.consistencyProof(first: first, size: size, AuditTree.subtrees(in: db))
+                    let consistency = try MerkleTree.consistencyProof(first: first, size: size, AuditTree.subtrees(in: db))
                     let firstRoot = MerkleTree.root(Array(leaves[..<first]))
                     if first < size {
                         #expect(
                             MerkleTree.verifyConsistency(size1: first, size2: size, root1: firstRoot, root2: root, proof: consistency),
                             "\(first) of \(size)")
-                        consistency[Int.random(in: 0..<consistency.count)][0] ^= 1
-                        #expect(!MerkleTree.verifyConsistency(size1: first, size2: size, root1: firstRoot, root2: root, proof: consistency))
+                        for position in consistency.indices {
+                            var changed = consistency
+                            changed[position][Int.random(in: 0..<32)] ^= 1 << UInt8.random(in: 0..<8)
+                            #expect(
+                                !MerkleTree.verifyConsistency(size1: first, size2: size, root1: firstRoot, root2: root, proof: changed),
+                                "\(first) of \(size), hash \(position)")
+                        }
                     }
                 }
                 return true
@@ -183,7 +189,10 @@ import Transparency
 
     @Test func deletingTheLastThreeEntriesIsNamed() async throws {
         let ledger = try await Ledger.published(20)
+        let running = try await ledger.notary()
         try await ledger.execute("DELETE FROM audit WHERE id > 17")
+        // The running server's signer refuses too (the tree still has the leaves the rows lost).
+        await #expect(throws: AuditNotary.Refusal.rollback(entries: 17, signed: 20)) { try await running.checkpoint() }
         let problems = try await ledger.verify().problems
         #expect(problems.contains(.missingTail(entries: 17, leaves: 20)), "\(problems)")
         #expect(problems.contains { if case .rollback(17, 20, _) = $0 { true } else { false } }, "\(problems)")
