@@ -59,6 +59,18 @@ struct AuditController {
         return notary
     }
 
+    /// Runs `body`, answering 503 `ledger_unsigned` when the signer refuses to sign the ledger's head
+    /// (the database no longer holds what it signed: an operator must run `chainvault audit verify`;
+    /// the publisher logs why every round).
+    func signing<T>(_ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch is AuditNotary.Refusal {
+            throw HospitalError(
+                .serviceUnavailable, code: "ledger_unsigned", message: "The audit ledger cannot be signed now; the operators are alerted.")
+        }
+    }
+
     /// `?after=ID&limit=N` pages through the ledger, oldest first; a patient's entries carry their proofs.
     @Sendable func entries(_ request: Request, context: HospitalRequestContext) async throws -> [AuditView] {
         let identity = try context.requireIdentity(.patient, .admin)
@@ -66,7 +78,7 @@ struct AuditController {
         let limit = try request.integerQuery("limit", in: 1...1000, "1 to 1000 entries.") ?? 100
         let entries = try await AuditLedger.entries(for: identity, after: after, limit: Int(limit), in: database)
         guard identity.role == .patient, let notary, !entries.isEmpty else { return entries.map { AuditView($0) } }
-        let proofs = try await notary.proofs(of: entries.map(\.id))
+        let proofs = try await signing { try await notary.proofs(of: entries.map(\.id)) }
         return entries.map { AuditView($0, proof: proofs[$0.id]) }
     }
 
@@ -75,7 +87,8 @@ struct AuditController {
     /// need it without an account. Fetching never signs, so that anonymous callers cannot grow the
     /// checkpoint file.
     @Sendable func checkpoint(_ request: Request, context: HospitalRequestContext) async throws -> Response {
-        let signed = try await requireNotary().latestCheckpoint()
+        let notary = try requireNotary()
+        let signed = try await signing { try await notary.latestCheckpoint() }
         return Self.text(signed.note.serialized)
     }
 
@@ -93,7 +106,8 @@ struct AuditController {
             case .doctor: entry.actorId == identity.userId
             }
         guard allowed else { throw HospitalError.notFound("audit entry") }
-        guard let proof = try await requireNotary().proof(entry: id) else { throw HospitalError.notFound("audit entry") }
+        let notary = try requireNotary()
+        guard let proof = try await signing({ try await notary.proof(entry: id) }) else { throw HospitalError.notFound("audit entry") }
         var response = Self.text(proof.serialized)
         response.headers[.contentDisposition] = "attachment; filename=\"audit-entry-\(id).tlog-proof\""
         return response

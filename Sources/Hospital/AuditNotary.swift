@@ -128,8 +128,9 @@ public actor AuditNotary {
     static func check(_ checkpoint: Checkpoint, against database: HospitalDatabase) async throws {
         let size = checkpoint.size
         let (entries, root) = try await database.read { db -> (Int, MerkleTree.Hash?) in
-            // The fewer of the tree's leaves and the entries: deleting the newest rows leaves their leaves.
-            let entries = min(try AuditTree.size(in: db), try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM audit") ?? 0)
+            // The fewer of the tree's leaves and the entries (the newest id: O(log n), unlike a count; a gap
+            // further back is `audit verify`'s to find): deleting the newest rows leaves their leaves.
+            let entries = min(try AuditTree.size(in: db), try Int.fetchOne(db, sql: "SELECT coalesce(MAX(id), 0) FROM audit") ?? 0)
             guard size <= entries else { return (entries, nil) }
             return (entries, try? MerkleTree.root(size: size, AuditTree.subtrees(in: db)))
         }
@@ -157,14 +158,14 @@ public actor AuditNotary {
         let (head, rows, proof) = try await database.read { db -> ((size: Int, root: MerkleTree.Hash), Int, [MerkleTree.Hash]) in
             do {
                 let head = try AuditTree.head(in: db)
-                let rows = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM audit") ?? 0
+                let rows = try Int.fetchOne(db, sql: "SELECT coalesce(MAX(id), 0) FROM audit") ?? 0
                 guard let last, last.size > 0, last.size < head.size else { return (head, rows, []) }
                 return (head, rows, try MerkleTree.consistencyProof(first: last.size, size: head.size, AuditTree.subtrees(in: db)))
             } catch let error as AuditTree.MissingNode {
                 throw Refusal.damagedTree(error.description)
             }
         }
-        // Rows deleted under the tree (their leaves remain): never sign a head the entries no longer make.
+        // The newest rows deleted under the tree (their leaves remain): never sign a head the entries no longer make.
         guard rows >= head.size else { throw Refusal.rollback(entries: rows, signed: head.size) }
         if let latest, let last, last.size == head.size, last.root == head.root { return latest }
         if let last {

@@ -2,6 +2,7 @@ import ChunkChain
 import Foundation
 import GRDB
 import Logging
+import NIOPosix
 import Transparency
 
 /// What `chainvault audit verify` finds wrong with a ledger.
@@ -88,7 +89,8 @@ public enum AuditVerifier {
             }
         }
         do {
-            fileRecords = try log.read().checkpoints
+            // A file read: on NIO's thread pool, off the cooperative one (the admins' ledger page runs this).
+            fileRecords = try await NIOThreadPool.singleton.runIfActive { try log.read().checkpoints }
         } catch {
             report.problems.append(.badCheckpoint(source: "the checkpoint file", reason: "\(error)"))
         }

@@ -43,11 +43,31 @@ public struct Mail: Sendable, Equatable {
             headers.append("Content-Transfer-Encoding: 7bit")
             return headers.joined(separator: "\r\n") + "\r\n\r\n" + text + "\r\n"
         }
-        headers.append("Content-Transfer-Encoding: base64")
-        let encoded = Data(text.utf8).base64EncodedString(options: [
-            .lineLength76Characters, .endLineWithCarriageReturn, .endLineWithLineFeed,
-        ])
-        return headers.joined(separator: "\r\n") + "\r\n\r\n" + encoded + "\r\n"
+        // Quoted-printable, not base64: the ASCII lines (a code, a link, an audit proof's hashes) stay
+        // readable in the raw message, for an SMS gateway reading the outbox and for people.
+        headers.append("Content-Transfer-Encoding: quoted-printable")
+        return headers.joined(separator: "\r\n") + "\r\n\r\n" + Self.quotedPrintable(body) + "\r\n"
+    }
+
+    /// RFC 2045 §6.7: bytes outside printable ASCII (and `=`, and a space or tab ending a line) as
+    /// `=XX`, lines of at most 76 characters with soft breaks (`=` at the end), CRLF line ends.
+    static func quotedPrintable(_ text: String) -> String {
+        text.replacingOccurrences(of: "\r\n", with: "\n").split(separator: "\n", omittingEmptySubsequences: false).map { line in
+            let bytes = Array(line.utf8)
+            var encoded = ""
+            var length = 0
+            for (index, byte) in bytes.enumerated() {
+                let literal = (33...126).contains(byte) && byte != UInt8(ascii: "=") || (byte == 32 || byte == 9) && index < bytes.count - 1
+                let token = literal ? String(UnicodeScalar(byte)) : "=" + String(byte, radix: 16, uppercase: true).leftPadded(to: 2)
+                if length + token.count > 75 {
+                    encoded += "=\r\n"
+                    length = 0
+                }
+                encoded += token
+                length += token.count
+            }
+            return encoded
+        }.joined(separator: "\r\n")
     }
 
     /// Text for a header: as it is when plain ASCII without specials, quoted for a display name with
@@ -69,4 +89,47 @@ public struct Mail: Sendable, Equatable {
         formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss '+0000'"
         return formatter.string(from: Date(timeIntervalSince1970: TimeInterval(seconds)))
     }
+}
+
+extension Mail {
+    /// The text of a saved message (an `.eml` file, or what a mail program saves): its body decoded
+    /// by its `Content-Transfer-Encoding` — quoted-printable, as ChainVault sends text that is not
+    /// ASCII, or base64 —, or `message` as it is when it is neither (a bare proof). For
+    /// `chainvault audit check-proof`, which finds a proof in a patient's e-mail.
+    public static func decodedText(_ message: String) -> String {
+        let text = message.replacingOccurrences(of: "\r\n", with: "\n")
+        guard let split = text.range(of: "\n\n") else { return message }
+        let headers = text[..<split.lowerBound].lowercased()
+        let body = text[split.upperBound...]
+        if headers.contains("content-transfer-encoding: quoted-printable") {
+            return String(decoding: quotedPrintableDecoded(body), as: UTF8.self)
+        }
+        if headers.contains("content-transfer-encoding: base64"),
+            let decoded = Data(base64Encoded: String(body.filter { !$0.isWhitespace }))
+        {
+            return String(decoding: decoded, as: UTF8.self)
+        }
+        return message
+    }
+
+    /// The bytes of quoted-printable text: soft line breaks removed, `=XX` as the byte it names (a
+    /// malformed escape is kept as it is).
+    static func quotedPrintableDecoded(_ text: some StringProtocol) -> [UInt8] {
+        var bytes: [UInt8] = []
+        var rest = Array(text.replacingOccurrences(of: "=\r\n", with: "").replacingOccurrences(of: "=\n", with: "").utf8)[...]
+        while let byte = rest.popFirst() {
+            if byte == UInt8(ascii: "="), rest.count >= 2, let value = UInt8(String(decoding: rest.prefix(2), as: UTF8.self), radix: 16) {
+                bytes.append(value)
+                rest = rest.dropFirst(2)
+            } else {
+                bytes.append(byte)
+            }
+        }
+        return bytes
+    }
+}
+
+extension String {
+    /// The string with zeros in front up to `width` characters.
+    fileprivate func leftPadded(to width: Int) -> String { String(repeating: "0", count: max(0, width - count)) + self }
 }

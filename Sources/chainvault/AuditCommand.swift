@@ -213,7 +213,7 @@ struct AuditCommand: AsyncParsableCommand {
                 bytes = FileManager.default.contents(atPath: file)
             }
             guard let bytes else { throw ValidationError("cannot read \(file)") }
-            guard let text = TlogProof.extract(from: Self.readable(String(decoding: bytes, as: UTF8.self))) else {
+            guard let text = TlogProof.extract(from: Mail.decodedText(String(decoding: bytes, as: UTF8.self))) else {
                 throw ValidationError("\(file) holds no c2sp.org/tlog-proof@v1 proof")
             }
             let proof: TlogProof
@@ -235,18 +235,6 @@ struct AuditCommand: AsyncParsableCommand {
             }
             output("proof OK: entry \(proof.index + 1) is in the audit ledger \(checkpoint.origin) of \(checkpoint.size) entries")
             for (name, value) in zip(AuditEntry.canonicalFieldNames, fields) { output("  \(name): \(value)") }
-        }
-
-        /// The text of a file, with the body of a saved e-mail decoded when it is base64 (as a message
-        /// with non-ASCII text is sent): where the proof is.
-        static func readable(_ text: String) -> String {
-            if TlogProof.extract(from: text) != nil { return text }
-            let message = text.replacingOccurrences(of: "\r\n", with: "\n")
-            guard let split = message.range(of: "\n\n"),
-                message[..<split.lowerBound].lowercased().contains("content-transfer-encoding: base64"),
-                let body = Data(base64Encoded: String(message[split.upperBound...].filter { !$0.isWhitespace }))
-            else { return text }
-            return String(decoding: body, as: UTF8.self)
         }
     }
 

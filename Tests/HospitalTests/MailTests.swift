@@ -21,12 +21,27 @@ import Testing
         #expect(headers.contains("Date: Fri, 15 Jan 2027 08:00:00 +0000"))
         #expect(headers.contains("Message-ID: <reset-7-1800000000@chainvault>"))
         #expect(headers.contains("MIME-Version: 1.0") && headers.contains("Content-Type: text/plain; charset=utf-8"))
-        #expect(headers.contains("Content-Transfer-Encoding: base64"))
-        let decoded = try #require(Data(base64Encoded: body.replacingOccurrences(of: "\r\n", with: "")))
-        #expect(String(decoding: decoded, as: UTF8.self) == "Bonjour,\r\nvoilà le lien.")
+        #expect(headers.contains("Content-Transfer-Encoding: quoted-printable"))
+        #expect(body == "Bonjour,\r\nvoil=C3=A0 le lien.\r\n")
         // No header injection through a name.
         let forged = Mail(id: "x", toName: "Eve\r\nBcc: all@example.org", toAddress: "eve@example.org", subject: "s", body: "b", date: 0)
         #expect(!forged.rendered(from: nil).contains("\r\nBcc:"))
+    }
+
+    /// Quoted-printable keeps lines under 77 characters with soft breaks, escapes `=` and a space at a
+    /// line's end, and decodes back to the text (Python's email package does, in the interop suite).
+    @Test func quotedPrintableWrapsEscapesAndKeepsASCIIReadable() {
+        let long = String(repeating: "a", count: 80) + " — é = end "
+        let encoded = Mail.quotedPrintable("code 12345678\n" + long)
+        let lines = encoded.components(separatedBy: "\r\n")
+        #expect(lines[0] == "code 12345678")
+        #expect(lines.allSatisfy { $0.count <= 76 })
+        #expect(lines[1].hasSuffix("=") && lines[1].count == 76)
+        #expect(encoded.hasSuffix("=E2=80=94 =C3=A9 =3D end=20"))
+        let bytes = Mail.quotedPrintableDecoded(encoded)
+        #expect(String(decoding: bytes, as: UTF8.self) == "code 12345678\r\n" + long)
+        let message = Mail(id: "x", toName: "Ada", toAddress: "ada@example.org", subject: "s", body: long, date: 0).rendered(from: nil)
+        #expect(Mail.decodedText(message) == long + "\n")
     }
 
     @Test func aResetLinkWorksOnceWithinItsLifetimeAndEndsEverySession() async throws {

@@ -182,8 +182,10 @@ def kill_rounds(data, current, workers, check_round, longest):
         for thread in threads:
             thread.join(60)
         assert not errors, f"round {round_number}: {errors}"
+        left = set((data / ".chainvault" / "tmp").iterdir())
         current[0] = start_server(data, ENV)
-        assert list((data / ".chainvault" / "tmp").iterdir()) == [], "start-up swept the temp folder"
+        # What the killed server left is gone (the new one may already be writing its own: the audit checkpoint's copies).
+        assert not left & set((data / ".chainvault" / "tmp").iterdir()), "start-up swept the temp folder"
         check_round(current[0], round_number)
 
 

@@ -3,7 +3,7 @@ import Hospital
 import Transparency
 
 /// The audit ledger's parsers of outside bytes: signed notes, checkpoints, tlog proofs (and a proof
-/// found inside an e-mail), verifier and signer keys, the ledger entry's canonical encoding, and the
+/// found inside a saved e-mail, its body decoded), verifier and signer keys, the ledger entry's canonical encoding, and the
 /// checkpoint file. The first byte picks the parser. Any bytes must parse or be refused, never crash
 /// or hang; what parses must serialize to bytes that parse to the same value, and a parsed proof is
 /// run through the Merkle verifiers.
@@ -32,7 +32,7 @@ public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
                 size1: proof.index, size2: checkpoint.size, root1: checkpoint.root, root2: checkpoint.root, proof: proof.hashes)
         }
     case 3:
-        if let found = TlogProof.extract(from: text) { _ = try? TlogProof(parsing: Array(found.utf8)) }
+        if let found = TlogProof.extract(from: Mail.decodedText(text)) { _ = try? TlogProof(parsing: Array(found.utf8)) }
     case 4:
         if let verifier = try? NoteVerifier(text) {
             precondition((try? NoteVerifier(verifier.description)) == verifier, "a verifier key does not round-trip")
