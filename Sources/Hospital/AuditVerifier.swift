@@ -56,7 +56,7 @@ public struct AuditReport: Sendable {
     public var entries = 0
     /// Signed checkpoints checked against it (file records and bucket copies).
     public var checkpoints = 0
-    /// The newest checkpoint with a good signature.
+    /// The newest checkpoint with a good signature that the ledger must match (since the last restore).
     public var newest: Checkpoint?
     public var problems: [AuditProblem] = []
     /// Restores accepted by an operator, as the signed statements say (time, sizes, reason).
@@ -81,7 +81,6 @@ public enum AuditVerifier {
             do {
                 let checkpoint = try signed.verified(by: trusted, origin: origin)
                 report.checkpoints += 1
-                if checkpoint.size >= (report.newest?.size ?? -1) { report.newest = checkpoint }
                 return checkpoint
             } catch {
                 report.problems.append(.badCheckpoint(source: source, reason: "\(error)"))
@@ -135,6 +134,7 @@ public enum AuditVerifier {
                 toCheck.append((source, checkpoint))
             }
         }
+        report.newest = toCheck.map(\.checkpoint).max { $0.size < $1.size }
         // The entries, recomputed from their fields in one pass.
         let sizes = Set(toCheck.map(\.checkpoint.size))
         let walk = try await database.read { db in try walkEntries(db, rootsAt: sizes) }
