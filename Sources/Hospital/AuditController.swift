@@ -108,7 +108,12 @@ struct AuditController {
         guard allowed else { throw HospitalError.notFound("audit entry") }
         let notary = try requireNotary()
         guard let proof = try await signing({ try await notary.proof(entry: id) }) else { throw HospitalError.notFound("audit entry") }
-        var response = Self.text(proof.serialized)
+        return Self.proofFile(proof, entry: id)
+    }
+
+    /// A proof as a file to keep: `audit-entry-ID.tlog-proof` (the API and the portal's history).
+    static func proofFile(_ proof: TlogProof, entry id: Int64) -> Response {
+        var response = text(proof.serialized)
         response.headers[.contentDisposition] = "attachment; filename=\"audit-entry-\(id).tlog-proof\""
         return response
     }

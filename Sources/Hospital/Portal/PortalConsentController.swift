@@ -200,7 +200,8 @@ struct PortalConsentController: Sendable {
             for: patient, in: services.database, matching: { chosen == nil || $0.action == chosen }, keepingLast: 2000)
         let names = try await services.accounts.names(Set(entries.compactMap(\.actorId)))
         let titles = try await services.reports.titles(Set(entries.compactMap { Self.reportId($0.subject) }), patient: patient.userId)
-        let verified = try await services.notary?.verified(entries).ids ?? []
+        // No mark when no proof can be made (the signer refuses the ledger's head): the page still shows.
+        let verified = (try? await services.notary?.verified(entries).ids) ?? []
         let rows = entries.reversed().map { entry -> [String: Any] in
             let who = entry.actorId == patient.userId ? pages.string("you", request: request) : entry.actorId.flatMap { names[$0] }
             return [
@@ -235,13 +236,7 @@ struct PortalConsentController: Sendable {
         else {
             throw HospitalError.notFound("audit entry")
         }
-        return Response(
-            status: .ok,
-            headers: [
-                .contentType: "text/plain; charset=utf-8", .cacheControl: "no-store",
-                .contentDisposition: "attachment; filename=\"audit-entry-\(id).tlog-proof\"",
-            ],
-            body: .init(byteBuffer: ByteBuffer(string: proof.serialized)))
+        return AuditController.proofFile(proof, entry: id)
     }
 
     /// The report id of a ledger subject `report:12`.
