@@ -40,7 +40,19 @@ public struct HospitalDatabase: Sendable {
 
     init(writer: any DatabaseWriter) throws {
         self.writer = writer
-        try Self.migrator.migrate(writer)
+        // A database a newer ChainVault migrated (a downgrade) is refused, not run against.
+        let migrator = Self.migrator
+        let unknown = try writer.read { db in try migrator.appliedIdentifiers(db).subtracting(migrator.migrations) }
+        guard unknown.isEmpty else { throw NewerSchema(migrations: unknown.sorted()) }
+        try migrator.migrate(writer)
+    }
+
+    /// The database holds migrations this binary does not know: a newer ChainVault wrote it.
+    public struct NewerSchema: Error, CustomStringConvertible {
+        public var migrations: [String]
+        public var description: String {
+            "the hospital database was migrated by a newer ChainVault (\(migrations.joined(separator: ", "))): run that version, or restore a backup made for this one"
+        }
     }
 
     /// Reads in a read-only transaction, suspending rather than blocking. Every read of the hospital
