@@ -79,12 +79,11 @@ public actor AuditNotary {
         self.database = database
         self.copies = copies
         self.logger = logger
-        let contents = try log.read()
+        let contents = try log.readCuttingTornRecord()
         if contents.tornBytes > 0 {
             logger.warning(
                 "the checkpoint file ended in a torn record (a crash during an append): cut off",
                 metadata: ["bytes": "\(contents.tornBytes)"])
-            try log.truncate(to: contents.validLength)
         }
         let trusted = AuditKeys.trusted([signer.verifier], history: contents.checkpoints)
         for checkpoint in contents.checkpoints {
@@ -225,14 +224,12 @@ public actor AuditNotary {
 
     /// The entries among `entries` whose fields, as they are now, the signed tree includes: what the
     /// portal marks "verified". Each proof is checked as an auditor would, against the signed root.
-    public func verified(_ entries: [AuditEntry]) async throws -> (checkpoint: SignedCheckpoint?, ids: Set<Int64>) {
+    public func verified(_ entries: [AuditEntry]) async throws -> Set<Int64> {
         let proofs = try await proofs(of: entries.map(\.id))
-        guard let checkpoint = proofs.values.first?.checkpoint else { return (latest, []) }
-        var ids = Set<Int64>()
-        for entry in entries where proofs[entry.id]?.includes(leafHash: entry.leafHash, in: checkpoint.checkpoint) == true {
-            ids.insert(entry.id)
-        }
-        return (checkpoint, ids)
+        return Set(
+            entries.filter { entry in
+                proofs[entry.id].map { $0.includes(leafHash: entry.leafHash, in: $0.checkpoint.checkpoint) } ?? false
+            }.map(\.id))
     }
 
     /// A plain-text footer for an e-mail telling of entry `id`: the entry's proof in a checkpoint signed
@@ -308,8 +305,7 @@ public actor AuditNotary {
     public static func rotate(from old: NoteSigner, to new: NoteSigner, log: CheckpointLog, database: HospitalDatabase, time: Int64)
         async throws -> SignedCheckpoint
     {
-        let contents = try log.read()
-        if contents.tornBytes > 0 { try log.truncate(to: contents.validLength) }
+        let contents = try log.readCuttingTornRecord()
         if let last = contents.checkpoints.last {
             try await check(try last.verified(by: AuditKeys.trusted([old.verifier], history: contents.checkpoints)), against: database)
         }
@@ -352,8 +348,7 @@ public actor AuditNotary {
         guard (1...300).contains(reason.count), !reason.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else {
             throw RestoreRefusal.badReason
         }
-        let contents = try log.read()
-        if contents.tornBytes > 0 { try log.truncate(to: contents.validLength) }
+        let contents = try log.readCuttingTornRecord()
         guard let last = contents.checkpoints.last else { throw RestoreRefusal.noCheckpoint }
         let replaced = try last.verified(by: AuditKeys.trusted([signer.verifier], history: contents.checkpoints), origin: signer.name)
         do {

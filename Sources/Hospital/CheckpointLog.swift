@@ -49,6 +49,14 @@ public struct CheckpointLog: Sendable {
         return try Self.parse(Array(data), path: path)
     }
 
+    /// Reads every record and cuts a torn last record off (before the next append); what was cut is
+    /// still reported in ``Contents/tornBytes``.
+    public func readCuttingTornRecord() throws(Failure) -> Contents {
+        let contents = try read()
+        if contents.tornBytes > 0 { try truncate(to: contents.validLength) }
+        return contents
+    }
+
     /// The records of a checkpoint file's bytes (see ``read()``).
     public static func parse(_ bytes: [UInt8], path: String) throws(Failure) -> Contents {
         var checkpoints: [SignedCheckpoint] = []

@@ -148,12 +148,7 @@ public struct Consent: Sendable {
                         SELECT EXISTS (SELECT 1 FROM slot WHERE doctorId = ? AND patientId = ? AND status IN ('booked', 'completed'))
                         """, arguments: [doctor.userId, report.patientId]) ?? false
             guard treats || report.doctorId == doctor.userId else { throw HospitalError.notFound("report") }
-            let granted =
-                try Bool.fetchOne(
-                    db,
-                    sql: """
-                        SELECT EXISTS (SELECT 1 FROM "grant" WHERE reportId = ? AND doctorId = ? AND revokedAt IS NULL AND expiresAt > ?)
-                        """, arguments: [reportId, doctor.userId, now]) ?? false
+            let granted = try Reports.granted(reportId, doctor: doctor.userId, now: now, in: db)
             guard report.doctorId != doctor.userId, !granted else {
                 throw HospitalError.conflict("already_has_access", "You can read this report already.")
             }

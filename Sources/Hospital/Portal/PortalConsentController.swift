@@ -201,7 +201,7 @@ struct PortalConsentController: Sendable {
         let names = try await services.accounts.names(Set(entries.compactMap(\.actorId)))
         let titles = try await services.reports.titles(Set(entries.compactMap { Self.reportId($0.subject) }), patient: patient.userId)
         // No mark when no proof can be made (the signer refuses the ledger's head): the page still shows.
-        let verified = (try? await services.notary?.verified(entries).ids) ?? []
+        let verified = (try? await services.notary?.verified(entries)) ?? []
         let rows = entries.reversed().map { entry -> [String: Any] in
             let who = entry.actorId == patient.userId ? pages.string("you", request: request) : entry.actorId.flatMap { names[$0] }
             return [
