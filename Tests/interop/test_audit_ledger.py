@@ -320,8 +320,14 @@ def test_audit_verify_names_each_attack(tmp_path):
 def test_the_portal_breaks_the_glass_shows_verified_entries_and_the_review_list(tmp_path):
     """In Debian's chromium: the doctor's emergency form, the patient's verified history with its proof file, the admins'
     review list."""
+    from axe_playwright_python.sync_playwright import Axe
     from playwright import sync_api
     from conftest import portal_sign_in
+    axe = Axe()
+
+    def accessible(page):
+        results = axe.run(page)
+        assert results.violations_count == 0, f"{page.url}: {results.generate_report()}"
     server = serve(tmp_path / "data")
     try:
         key = verifier(server.data)
@@ -345,10 +351,12 @@ def test_the_portal_breaks_the_glass_shows_verified_entries_and_the_review_list(
             doctor.goto("/access")
             doctor.get_by_role("link", name="Emergency access: Echo").click()
             assert "e-mailed at once" in doctor.locator(".warning").inner_text()
+            accessible(doctor)
             # Ten spaces pass the browser's own check (minlength) but not the server's (trimmed, 10 to 300 characters).
             doctor.get_by_label("Why is this an emergency?").fill(" " * 10)
             doctor.get_by_role("button", name="Open in an emergency").click()
             assert "10 to 300 characters" in doctor.get_by_role("alert").inner_text()
+            accessible(doctor)
             doctor.get_by_label("Why is this an emergency?").fill("Unconscious on arrival, needs the echo findings now")
             doctor.get_by_role("button", name="Open in an emergency").click()
             doctor.wait_for_url("**/access?done=emergency")
@@ -359,6 +367,7 @@ def test_the_portal_breaks_the_glass_shows_verified_entries_and_the_review_list(
             row = patient.locator("tr", has_text="Opened in an emergency")
             assert row.get_by_role("link", name="✓ verified").is_visible()
             assert key in patient.locator("main").inner_text()
+            accessible(patient)
             with patient.expect_download() as download:
                 row.get_by_role("link", name="✓ verified").click()
             saved = tmp_path / "entry.tlog-proof"
@@ -369,6 +378,7 @@ def test_the_portal_breaks_the_glass_shows_verified_entries_and_the_review_list(
             admin = person("root@example.org", "admin password 1")
             admin.goto("/admin/emergency")
             assert "Unconscious on arrival, needs the echo findings now" in admin.locator("table").inner_text()
+            accessible(admin)
             admin.get_by_role("button", name="Mark reviewed").click()
             admin.wait_for_url("**/admin/emergency?done=reviewed")
             assert admin.get_by_role("status").inner_text() == "Marked reviewed."
