@@ -38,6 +38,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        // Without its default traits, as Hummingbird takes it: the YAML file is read through Yams by Settings.
+        .package(url: "https://github.com/apple/swift-configuration.git", from: "1.4.0", traits: []),
         .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird-auth.git", from: "2.5.0"),
     ],
@@ -72,10 +74,14 @@ let package = Package(
         ),
         // What Swift's Glibc module does not export: <sys/xattr.h> for BucketStore, <malloc.h> for serve.
         .target(name: "CPlatform"),
-        // The settings every command reads, and the YAML configuration file that holds them.
+        // Every setting, declared once, and their values through swift-configuration: the environment, then the
+        // YAML configuration file, then the declared default (the command line, ArgumentParser's, wins over all).
         .target(
             name: "Settings",
-            dependencies: [.product(name: "Yams", package: "Yams")],
+            dependencies: [
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Configuration", package: "swift-configuration"),
+            ],
             swiftSettings: swiftSettings
         ),
         // Buckets as directories, objects as plain files; knows nothing of HTTP.
@@ -235,6 +241,12 @@ let package = Package(
         .testTarget(
             name: "SettingsTests",
             dependencies: ["Settings"],
+            swiftSettings: swiftSettings
+        ),
+        // The executable's command line against the settings' declarations.
+        .testTarget(
+            name: "chainvaultTests",
+            dependencies: ["chainvault", "Settings", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -5,30 +5,21 @@ import Foundation
 import Hospital
 import Logging
 import NIOCore
+import Settings
 import Transparency
 
 /// Where the audit ledger's signing key and checkpoint file are: shared by `serve` and `audit`.
 struct AuditOptions: ParsableArguments {
-    @Option(
-        name: .customLong("audit-signing-key"),
-        help: """
-            The Ed25519 key that signs the audit ledger's checkpoints (default: <data>/.chainvault/audit-signing.key; env \
-            CHAINVAULT_AUDIT_SIGNING_KEY). Made with mode 0600 only for a ledger without checkpoints; once there are, a \
-            missing key stops start-up.
-            """)
+    @Option(name: .setting(.auditSigningKey), help: .setting(.auditSigningKey))
     var signingKey: String?
 
-    @Option(
-        name: .customLong("audit-checkpoint-file"),
-        help:
-            "The local append-only file of every signed checkpoint (default: <data>/.chainvault/audit-checkpoints; env CHAINVAULT_AUDIT_CHECKPOINT_FILE)."
-    )
+    @Option(name: .setting(.auditCheckpointFile), help: .setting(.auditCheckpointFile))
     var checkpointFile: String?
 
-    func keyPath(root: DataRoot) -> String { signingKey ?? environment("AUDIT_SIGNING_KEY") ?? root.auditSigningKey }
+    func keyPath(root: DataRoot) -> String { signingKey ?? settings.given(.auditSigningKey) ?? root.auditSigningKey }
 
     func log(root: DataRoot) -> CheckpointLog {
-        CheckpointLog(path: checkpointFile ?? environment("AUDIT_CHECKPOINT_FILE") ?? root.auditCheckpoints)
+        CheckpointLog(path: checkpointFile ?? settings.given(.auditCheckpointFile) ?? root.auditCheckpoints)
     }
 
     /// The signing key, or nil when its file does not exist.
@@ -70,15 +61,11 @@ struct AuditCommand: AsyncParsableCommand {
 
     /// What the commands over a data root share.
     struct LedgerOptions: ParsableArguments {
-        @Option(help: "YAML configuration file (env CHAINVAULT_CONFIG), as for serve.")
-        var config: String?
-
-        @Option(help: "Data root.")
-        var data: String = environment("DATA") ?? "buckets"
+        @OptionGroup var dataRoot: DataRootOptions
 
         @OptionGroup var audit: AuditOptions
 
-        func root() throws -> DataRoot { try DataRoot.existing(data) }
+        func root() throws -> DataRoot { try DataRoot.existing(dataRoot.data) }
 
         /// The data root, its hospital database and the signing key, all of which must exist.
         func ledger() throws -> (root: DataRoot, database: HospitalDatabase, signer: NoteSigner) {

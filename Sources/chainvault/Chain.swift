@@ -4,19 +4,16 @@ import ChunkChain
 import Foundation
 import Hospital
 import S3Client
+import Settings
 
 /// Options shared by the chain and key commands: where the data, the keyring and the two buckets are.
 struct ChainOptions: ParsableArguments {
-    @Option(help: "YAML configuration file (env CHAINVAULT_CONFIG), as for serve.")
-    var config: String?
-
-    @Option(help: "Data root.")
-    var data: String = environment("DATA") ?? "buckets"
+    @OptionGroup var dataRoot: DataRootOptions
 
     @OptionGroup var storage: ChainStorageOptions
 
     /// The data root, which must exist: these commands read and check.
-    func root() throws -> DataRoot { try DataRoot.existing(data) }
+    func root() throws -> DataRoot { try DataRoot.existing(dataRoot.data) }
 
     /// The keyring, which must exist.
     func keyring() throws -> Keyring { try storage.keyring(root: try root()) }
@@ -28,39 +25,31 @@ struct ChainOptions: ParsableArguments {
 
 /// Where the chain's buckets and master keys are: shared by the chain commands and `serve`.
 struct ChainStorageOptions: ParsableArguments {
-    @Option(
-        name: .customLong("master-key-file"),
-        help: "Keyring file (default: <data>/.chainvault/keyring.json; env CHAINVAULT_MASTER_KEY_FILE).")
+    @Option(name: .setting(.masterKeyFile), help: .setting(.masterKeyFile))
     var masterKeyFile: String?
 
-    @Option(name: .customLong("bucket-a"), help: "Bucket A (env CHAINVAULT_BUCKET_A).")
-    var bucketA: String = environment("BUCKET_A") ?? "reports-a"
+    @Option(name: .setting(.bucketA), help: .setting(.bucketA))
+    var bucketA: String = settings.string(.bucketA)
 
-    @Option(name: .customLong("bucket-b"), help: "Bucket B (env CHAINVAULT_BUCKET_B).")
-    var bucketB: String = environment("BUCKET_B") ?? "reports-b"
+    @Option(name: .setting(.bucketB), help: .setting(.bucketB))
+    var bucketB: String = settings.string(.bucketB)
 
-    @Option(
-        name: .customLong("endpoint-a"),
-        help: """
-            S3 endpoint URL of bucket A, such as http://10.0.0.5:8333 (env CHAINVAULT_ENDPOINT_A; default: the local data \
-            root). Credentials come from CHAINVAULT_A_ACCESS_KEY_ID and CHAINVAULT_A_SECRET_ACCESS_KEY, else from \
-            AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.
-            """)
+    @Option(name: .setting(.endpointA), help: .setting(.endpointA))
     var endpointA: String?
 
-    @Option(name: .customLong("endpoint-b"), help: "S3 endpoint URL of bucket B (env CHAINVAULT_ENDPOINT_B; credentials as for A, with B).")
+    @Option(name: .setting(.endpointB), help: .setting(.endpointB))
     var endpointB: String?
 
-    @Option(name: .customLong("region-a"), help: "Signing region of endpoint A (env CHAINVAULT_REGION_A).")
-    var regionA: String = environment("REGION_A") ?? "us-east-1"
+    @Option(name: .setting(.regionA), help: .setting(.regionA))
+    var regionA: String = settings.string(.regionA)
 
-    @Option(name: .customLong("region-b"), help: "Signing region of endpoint B (env CHAINVAULT_REGION_B).")
-    var regionB: String = environment("REGION_B") ?? "us-east-1"
+    @Option(name: .setting(.regionB), help: .setting(.regionB))
+    var regionB: String = settings.string(.regionB)
 
-    /// --endpoint-a, else CHAINVAULT_ENDPOINT_A; nil: the local data root.
-    var endpointURLA: String? { endpointA ?? environment("ENDPOINT_A") }
-    /// --endpoint-b, else CHAINVAULT_ENDPOINT_B.
-    var endpointURLB: String? { endpointB ?? environment("ENDPOINT_B") }
+    /// --endpoint-a, else the environment or file; nil: the local data root.
+    var endpointURLA: String? { endpointA ?? settings.given(.endpointA) }
+    /// --endpoint-b, else the environment or file.
+    var endpointURLB: String? { endpointB ?? settings.given(.endpointB) }
 
     func validate() throws {
         for bucket in [bucketA, bucketB] where !BucketName.isValid(bucket) {
@@ -72,7 +61,7 @@ struct ChainStorageOptions: ParsableArguments {
     }
 
     func keyringPath(root: DataRoot) -> String {
-        masterKeyFile ?? environment("MASTER_KEY_FILE") ?? root.keyring
+        masterKeyFile ?? settings.given(.masterKeyFile) ?? root.keyring
     }
 
     /// The keyring, which must exist (fail closed: never made as a side effect of reading).
@@ -98,24 +87,28 @@ struct ChainStorageOptions: ParsableArguments {
         try ChainIndex(directory: root.chains)
     }
 
-    /// Bucket A or B: local, or on an S3 endpoint with credentials from the environment (never from the command line).
-    func location(_ bucket: String, endpoint: String?, region: String, name: String) throws -> ChainStorage.Location {
-        guard let endpoint else { return .local(bucket: bucket) }
+    /// Bucket A or B: local, or on an S3 endpoint with credentials from the environment or the file
+    /// (never from the command line), else from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.
+    func location(
+        _ bucket: String, endpoint: (option: Setting, url: String?), region: String, credentials: (id: Setting, secret: Setting)
+    ) throws -> ChainStorage.Location {
+        guard let url = endpoint.url else { return .local(bucket: bucket) }
         let variables = ProcessInfo.processInfo.environment
-        guard let accessKey = variables["CHAINVAULT_\(name)_ACCESS_KEY_ID"] ?? variables["AWS_ACCESS_KEY_ID"],
-            let secret = variables["CHAINVAULT_\(name)_SECRET_ACCESS_KEY"] ?? variables["AWS_SECRET_ACCESS_KEY"]
+        guard let accessKey = settings.given(credentials.id) ?? variables["AWS_ACCESS_KEY_ID"],
+            let secret = settings.given(credentials.secret) ?? variables["AWS_SECRET_ACCESS_KEY"]
         else {
             throw ValidationError(
-                "--endpoint-\(name.lowercased()) needs CHAINVAULT_\(name)_ACCESS_KEY_ID and CHAINVAULT_\(name)_SECRET_ACCESS_KEY in the environment."
+                "\(endpoint.option.option) needs \(credentials.id.environmentName) and \(credentials.secret.environmentName) in the environment."
             )
         }
-        return .s3(endpoint: try S3Endpoint(url: endpoint, region: region, accessKeyId: accessKey, secretAccessKey: secret), bucket: bucket)
+        return .s3(endpoint: try S3Endpoint(url: url, region: region, accessKeyId: accessKey, secretAccessKey: secret), bucket: bucket)
     }
 
     func chainStorage() throws -> ChainStorage {
         ChainStorage(
-            a: try location(bucketA, endpoint: endpointURLA, region: regionA, name: "A"),
-            b: try location(bucketB, endpoint: endpointURLB, region: regionB, name: "B")
+            a: try location(
+                bucketA, endpoint: (.endpointA, endpointURLA), region: regionA, credentials: (.aAccessKeyId, .aSecretAccessKey)),
+            b: try location(bucketB, endpoint: (.endpointB, endpointURLB), region: regionB, credentials: (.bAccessKeyId, .bSecretAccessKey))
         )
     }
 
@@ -157,7 +150,7 @@ struct Chain: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let root = try DataRoot.create(options.data)
+            let root = try DataRoot.create(options.dataRoot.data)
             let index = try options.storage.index(root: root)
             let store = try await options.storage.chunkStore(root: root)
             let keyring = try await options.storage.keyringCreatingForEmptyVault(root: root, store: store)
@@ -189,7 +182,7 @@ struct Chain: AsyncParsableCommand {
 
         /// Standard input, read to its end into an encrypted, unnamed file in the data root's temp folder.
         func spoolStandardInput() async throws -> SpooledReport {
-            let directory = try DataRoot.create(options.data).tmp
+            let directory = try DataRoot.create(options.dataRoot.data).tmp
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             return try await SpooledReport.spool(StandardInputChunks(chunkSize: chunkSize), in: directory, blockSize: chunkSize)
         }
@@ -439,7 +432,7 @@ struct Keys: AsyncParsableCommand {
         @OptionGroup var options: ChainOptions
 
         func run() async throws {
-            let root = try DataRoot.create(options.data)
+            let root = try DataRoot.create(options.dataRoot.data)
             let path = options.storage.keyringPath(root: root)
             if try Keyring.load(path: path) != nil { throw ValidationError("\(path) exists already.") }
             let store = try await options.storage.chunkStore(root: root)

@@ -7,19 +7,19 @@ struct ChainVault: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "chainvault",
         abstract: "An S3-compatible gateway over plain-file buckets, and reports as encrypted chunk chains.",
-        subcommands: [Serve.self, Credentials.self, Chain.self, Keys.self, HospitalCommand.self, AuditCommand.self, Health.self],
+        subcommands: [
+            Serve.self, Credentials.self, Chain.self, Keys.self, HospitalCommand.self, AuditCommand.self, Health.self, SettingsCommand.self,
+        ],
         defaultSubcommand: Serve.self
     )
 
     /// Prints a line to stdout and flushes.
     static func output(_ text: String) { chainvault.output(text) }
 
-    /// Reads the configuration file (`--config` or `CHAINVAULT_CONFIG`) before the command line is parsed,
-    /// so that its settings are the options' defaults; then runs the command.
+    /// Reads the environment and the configuration file (`--config` or `CHAINVAULT_CONFIG`) before the
+    /// command line is parsed, so that their settings are the options' defaults; then runs the command.
     static func main() async {
-        do {
-            try ConfigurationFile.apply(arguments: Array(CommandLine.arguments.dropFirst()))
-        } catch {
+        if case .failure(let error) = loadedSettings {
             FileHandle.standardError.write(Data("Error: \(error)\n".utf8))
             Foundation.exit(78)  // EX_CONFIG
         }
@@ -34,10 +34,4 @@ struct ChainVault: AsyncParsableCommand {
             exit(withError: error)
         }
     }
-}
-
-/// Reads `CHAINVAULT_<NAME>` from the environment (where the configuration file's settings are too),
-/// for option defaults; an empty value counts as unset.
-func environment(_ name: String) -> String? {
-    ProcessInfo.processInfo.environment["CHAINVAULT_" + name].flatMap { $0.isEmpty ? nil : $0 }
 }

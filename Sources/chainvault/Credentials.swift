@@ -2,6 +2,7 @@ import ArgumentParser
 import BucketStore
 import Foundation
 import S3Gateway
+import Settings
 
 struct Credentials: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -13,11 +14,10 @@ struct Credentials: AsyncParsableCommand {
     struct Show: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Show the access keys with their secrets.")
 
-        @Option(help: "Data root.")
-        var data: String = environment("DATA") ?? "buckets"
+        @OptionGroup var root: DataRootOptions
 
         func run() async throws {
-            let credentials = try CredentialStore.open(configDirectory: try DataRoot.existing(data).system)
+            let credentials = try CredentialStore.open(configDirectory: try DataRoot.existing(root.data).system)
             var keys = try credentials.storedKeys()
             if let root = try credentials.rootKey(), !keys.contains(root) {
                 keys.removeAll(where: \.isRoot)
@@ -38,8 +38,7 @@ struct Credentials: AsyncParsableCommand {
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Add an access key and print it.")
 
-        @Option(help: "Data root.")
-        var data: String = environment("DATA") ?? "buckets"
+        @OptionGroup var root: DataRootOptions
 
         @Flag(name: .customLong("read-only"), help: "The key may only list, read and HEAD.")
         var readOnly = false
@@ -54,7 +53,7 @@ struct Credentials: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let credentials = try CredentialStore.open(configDirectory: try DataRoot.create(data).system)
+            let credentials = try CredentialStore.open(configDirectory: try DataRoot.create(root.data).system)
             let key = try credentials.add(readOnly: readOnly, buckets: buckets)
             output("access key id: \(key.accessKeyId)")
             output("secret key:    \(key.secretKey)")

@@ -6,6 +6,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import Operations
+import Settings
 
 /// What `/-/health/ready` checks for `serve`: the data root takes a durable write, its file system has
 /// more free space than the reserve, and both chain buckets answer.
@@ -79,7 +80,7 @@ struct Health: AsyncParsableCommand {
         do {
             var request = HTTPClientRequest(url: target)
             // With the metrics token, ready names its checks.
-            if let token = try secret("METRICS_TOKEN", trimming: .whitespacesAndNewlines) {
+            if let token = try settings.secret(.metricsToken, trimming: .whitespacesAndNewlines) {
                 request.headers.add(name: "Authorization", value: "Bearer \(token)")
             }
             let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))

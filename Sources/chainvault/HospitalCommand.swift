@@ -2,6 +2,7 @@ import ArgumentParser
 import ChunkChain
 import Foundation
 import Hospital
+import Settings
 
 /// `chainvault hospital add-admin | add-doctor`: the first staff accounts, before anyone can log in.
 struct HospitalCommand: AsyncParsableCommand {
@@ -38,8 +39,7 @@ struct HospitalCommand: AsyncParsableCommand {
 
 /// What every staff account command takes: the data root, the name and the e-mail address.
 struct StaffOptions: ParsableArguments {
-    @Option(help: "Data root.")
-    var data: String = environment("DATA") ?? "buckets"
+    @OptionGroup var root: DataRootOptions
     @Option(help: "The person's name.")
     var name: String
     @Argument(help: "The e-mail address (the login).")
@@ -52,7 +52,7 @@ struct StaffOptions: ParsableArguments {
             throw ValidationError("Give the password on standard input, e.g. printf '%s\\n' \"$PASSWORD\" | chainvault hospital ...")
         }
         do {
-            let user = try await HospitalCommand.accounts(data: data).createStaff(
+            let user = try await HospitalCommand.accounts(data: root.data).createStaff(
                 .init(role: role, name: name, email: email, password: password, specialization: specialization))
             output("created \(user.role.rawValue) \(user.email) (id \(user.id ?? 0))")
         } catch let error as HospitalError {

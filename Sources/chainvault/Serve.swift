@@ -19,173 +19,146 @@ import UnixSignals
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Serve the S3 gateway and the hospital API.",
-        discussion:
-            "Every option can also be set by an environment variable CHAINVAULT_<NAME>: the option's name in capitals with dashes as underscores (--s3-port is CHAINVAULT_S3_PORT). CHAINVAULT_ACCESS_KEY and CHAINVAULT_SECRET_KEY (or the file CHAINVAULT_SECRET_KEY_FILE) set the root key pair; CHAINVAULT_METRICS_TOKEN (or the file CHAINVAULT_METRICS_TOKEN_FILE) guards /-/metrics. The configuration file (--config) takes the same settings by their option names; the command line wins over the environment, the environment over the file."
+        discussion: """
+            Every option can also be set by an environment variable CHAINVAULT_<NAME>: the option's name in capitals \
+            with dashes as underscores (--s3-port is CHAINVAULT_S3_PORT), and in the configuration file (--config) by \
+            its name (s3-port: 9000); the command line wins over the environment, the environment over the file. \
+            Secrets and their files are never options, only variables or file keys:
+
+            """
+                + Setting.allCases.filter { $0.declaration.source == .environmentOrFile }
+                .map { "  \($0.environmentName) (\($0.rawValue)): \($0.declaration.help)" }.joined(separator: "\n")
     )
 
-    @Option(help: "YAML configuration file (env CHAINVAULT_CONFIG): every option by its long name, see deploy/chainvault.yaml.")
-    var config: String?
+    @OptionGroup var dataRoot: DataRootOptions
 
-    @Option(help: "Data root: one directory per bucket.")
-    var data: String = environment("DATA") ?? "buckets"
+    @Option(name: .setting(.host), help: .setting(.host))
+    var host: String = settings.string(.host)
 
-    @Option(help: "Address to listen on.")
-    var host: String = environment("HOST") ?? "127.0.0.1"
+    @Option(name: .setting(.s3Port), help: .setting(.s3Port))
+    var s3Port: Int = settings.number(.s3Port)
 
-    @Option(name: .customLong("s3-port"), help: "S3 port; 0 picks a free port.")
-    var s3Port: Int = setting("S3_PORT", default: 9000)
+    @Option(name: .setting(.hospitalPort), help: .setting(.hospitalPort))
+    var hospitalPort: Int = settings.number(.hospitalPort)
 
-    @Option(name: .customLong("hospital-port"), help: "Hospital API port; 0 picks a free port.")
-    var hospitalPort: Int = setting("HOSPITAL_PORT", default: 8080)
+    @Option(name: .setting(.region), help: .setting(.region))
+    var region: String = settings.string(.region)
 
-    @Option(help: "The region clients sign for.")
-    var region: String = environment("REGION") ?? "us-east-1"
-
-    @Option(help: "Base domain for virtual-host addressing (bucket.DOMAIN); path style always works.")
+    @Option(name: .setting(.domain), help: .setting(.domain))
     var domain: String?
 
-    @Option(name: .customLong("tls-cert"), help: "PEM certificate chain: serve HTTPS on the S3 port (needs --tls-key).")
+    @Option(name: .setting(.tlsCert), help: .setting(.tlsCert))
     var tlsCert: String?
 
-    @Option(name: .customLong("tls-key"), help: "PEM private key of --tls-cert.")
+    @Option(name: .setting(.tlsKey), help: .setting(.tlsKey))
     var tlsKey: String?
 
-    @Option(
-        name: .customLong("hospital-tls-cert"),
-        help: "PEM certificate chain: serve HTTPS on the hospital port (needs --hospital-tls-key; env CHAINVAULT_HOSPITAL_TLS_CERT).")
+    @Option(name: .setting(.hospitalTLSCert), help: .setting(.hospitalTLSCert))
     var hospitalTLSCert: String?
 
-    @Option(name: .customLong("hospital-tls-key"), help: "PEM private key of --hospital-tls-cert (env CHAINVAULT_HOSPITAL_TLS_KEY).")
+    @Option(name: .setting(.hospitalTLSKey), help: .setting(.hospitalTLSKey))
     var hospitalTLSKey: String?
 
-    /// The hospital listener's TLS files, when both are set.
-    var hospitalTLS: TLSFiles? {
-        guard let cert = hospitalTLSCert ?? environment("HOSPITAL_TLS_CERT"), let key = hospitalTLSKey ?? environment("HOSPITAL_TLS_KEY")
-        else { return nil }
-        return TLSFiles(certificateChain: cert, privateKey: key)
-    }
-
-    @Option(
-        name: .customLong("trusted-proxies"),
-        help: """
-            Comma-separated IP addresses of reverse proxies whose X-Forwarded-For names the hospital client, for \
-            login throttling and the audit ledger (env CHAINVAULT_TRUSTED_PROXIES).
-            """)
-    var trustedProxies: String = environment("TRUSTED_PROXIES") ?? ""
-
-    /// --trusted-proxies as a set of addresses.
-    var proxies: Set<String> {
-        Set(trustedProxies.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
-    }
+    @Option(name: .setting(.trustedProxies), help: .setting(.trustedProxies))
+    var trustedProxies: String = settings.string(.trustedProxies)
 
     @OptionGroup(title: "Report chains (hospital)") var storage: ChainStorageOptions
 
     @OptionGroup(title: "Audit ledger (hospital)") var audit: AuditOptions
 
-    @Option(
-        name: .customLong("audit-origin"),
-        help: """
-            The name of this instance's audit ledger, the first line of its checkpoints, e.g. hospital.example/audit (env \
-            CHAINVAULT_AUDIT_ORIGIN). Taken when the signing key is made (default: chainvault.local/audit- and random hex); \
-            afterwards it must match the key's name.
-            """)
+    @Option(name: .setting(.auditOrigin), help: .setting(.auditOrigin))
     var auditOrigin: String?
 
-    @Option(
-        name: .customLong("audit-checkpoint-interval"),
-        help: """
-            Seconds between signed checkpoints of the audit ledger (when it grew), written to the checkpoint file and both \
-            chain buckets (env CHAINVAULT_AUDIT_CHECKPOINT_INTERVAL).
-            """)
-    var auditCheckpointInterval: Int64 = setting("AUDIT_CHECKPOINT_INTERVAL", default: 60)
+    @Option(name: .setting(.auditCheckpointInterval), help: .setting(.auditCheckpointInterval))
+    var auditCheckpointInterval: Int64 = settings.number(.auditCheckpointInterval)
 
-    var resolvedAuditOrigin: String? { auditOrigin ?? environment("AUDIT_ORIGIN") }
+    @Option(name: .setting(.emergencyAccessLifetime), help: .setting(.emergencyAccessLifetime))
+    var emergencyAccessLifetime: Int64 = settings.number(.emergencyAccessLifetime)
 
-    @Option(
-        name: .customLong("emergency-access-lifetime"),
-        help: "Seconds a doctor's emergency access (\"break the glass\") to one report lasts (env CHAINVAULT_EMERGENCY_ACCESS_LIFETIME).")
-    var emergencyAccessLifetime: Int64 = setting("EMERGENCY_ACCESS_LIFETIME", default: 3600)
+    @Option(name: .setting(.reportSizeLimit), help: .setting(.reportSizeLimit))
+    var reportSizeLimit: Int64 = settings.number(.reportSizeLimit)
 
-    @Option(
-        name: .customLong("report-size-limit"),
-        help: "Largest report the hospital API accepts, in bytes (env CHAINVAULT_REPORT_SIZE_LIMIT).")
-    var reportSizeLimit: Int64 = setting("REPORT_SIZE_LIMIT", default: Reports.defaultMaxSize)
+    @Option(name: .setting(.grantLifetime), help: .setting(.grantLifetime))
+    var grantLifetime: Int64 = settings.number(.grantLifetime)
 
-    @Option(
-        name: .customLong("grant-lifetime"),
-        help: "Seconds a redeemed access code lets a doctor read a report (env CHAINVAULT_GRANT_LIFETIME).")
-    var grantLifetime: Int64 = setting("GRANT_LIFETIME", default: 3600)
-
-    @Option(
-        name: .customLong("smtp-url"),
-        help: """
-            Mail one-time codes through this SMTP server, smtp://HOST[:587] (STARTTLS) or smtps://HOST[:465] (env \
-            CHAINVAULT_SMTP_URL); default: one file per code in <data>/.chainvault/outbox. The password comes from \
-            CHAINVAULT_SMTP_PASSWORD or the file CHAINVAULT_SMTP_PASSWORD_FILE, never from the command line.
-            """)
+    @Option(name: .setting(.smtpURL), help: .setting(.smtpURL))
     var smtpURL: String?
 
-    @Option(name: .customLong("smtp-from"), help: "Sender address of code e-mails (env CHAINVAULT_SMTP_FROM).")
+    @Option(name: .setting(.smtpFrom), help: .setting(.smtpFrom))
     var smtpFrom: String?
 
-    @Option(name: .customLong("smtp-user"), help: "SMTP user for AUTH PLAIN (env CHAINVAULT_SMTP_USER).")
+    @Option(name: .setting(.smtpUser), help: .setting(.smtpUser))
     var smtpUser: String?
 
-    @Option(
-        name: .customLong("smtp-ca-file"),
-        help: "PEM CA certificates to trust for SMTP TLS instead of the system's (env CHAINVAULT_SMTP_CA_FILE).")
+    @Option(name: .setting(.smtpCAFile), help: .setting(.smtpCAFile))
     var smtpCAFile: String?
 
-    @Option(
-        name: .customLong("free-space-reserve"),
-        help: "Bytes the data root's file system keeps free; below it /-/health/ready answers 503 (env CHAINVAULT_FREE_SPACE_RESERVE).")
-    var freeSpaceReserve: Int64 = setting("FREE_SPACE_RESERVE", default: 1 << 30)
+    @Option(name: .setting(.freeSpaceReserve), help: .setting(.freeSpaceReserve))
+    var freeSpaceReserve: Int64 = settings.number(.freeSpaceReserve)
 
-    @Option(
-        name: .customLong("shutdown-timeout"),
-        help: "Seconds SIGTERM/SIGINT wait for requests in flight before they are cut (env CHAINVAULT_SHUTDOWN_TIMEOUT).")
-    var shutdownTimeout: Int = setting("SHUTDOWN_TIMEOUT", default: 30)
+    @Option(name: .setting(.shutdownTimeout), help: .setting(.shutdownTimeout))
+    var shutdownTimeout: Int = settings.number(.shutdownTimeout)
 
-    @Option(
-        name: .customLong("multipart-expiry"),
-        help: "Seconds after which a multipart upload neither completed nor aborted is aborted (env CHAINVAULT_MULTIPART_EXPIRY).")
-    var multipartExpiry: Int64 = setting("MULTIPART_EXPIRY", default: 86400)
+    @Option(name: .setting(.multipartExpiry), help: .setting(.multipartExpiry))
+    var multipartExpiry: Int64 = settings.number(.multipartExpiry)
 
-    @Option(
-        name: .customLong("housekeeping-interval"),
-        help: "Seconds between rounds of upload expiry and bucket usage gauges (env CHAINVAULT_HOUSEKEEPING_INTERVAL).")
-    var housekeepingInterval: Int64 = setting("HOUSEKEEPING_INTERVAL", default: 300)
+    @Option(name: .setting(.housekeepingInterval), help: .setting(.housekeepingInterval))
+    var housekeepingInterval: Int64 = settings.number(.housekeepingInterval)
 
-    @Option(
-        name: .customLong("header-timeout"),
-        help: "Seconds a request's head may take to arrive whole, on both listeners (env CHAINVAULT_HEADER_TIMEOUT).")
-    var headerTimeout: Int64 = setting("HEADER_TIMEOUT", default: 30)
+    @Option(name: .setting(.headerTimeout), help: .setting(.headerTimeout))
+    var headerTimeout: Int64 = settings.number(.headerTimeout)
 
-    @Option(
-        name: .customLong("keepalive-timeout"),
-        help: "Seconds an idle connection waits for its next request, on both listeners (env CHAINVAULT_KEEPALIVE_TIMEOUT).")
-    var keepaliveTimeout: Int64 = setting("KEEPALIVE_TIMEOUT", default: 60)
+    @Option(name: .setting(.keepaliveTimeout), help: .setting(.keepaliveTimeout))
+    var keepaliveTimeout: Int64 = settings.number(.keepaliveTimeout)
 
-    @Option(
-        name: .customLong("stall-timeout"),
-        help: """
-            Seconds a request body or a response may go without moving a byte before the connection is closed; a \
-            transfer that keeps moving is never cut (env CHAINVAULT_STALL_TIMEOUT).
-            """)
-    var stallTimeout: Int64 = setting("STALL_TIMEOUT", default: 60)
+    @Option(name: .setting(.stallTimeout), help: .setting(.stallTimeout))
+    var stallTimeout: Int64 = settings.number(.stallTimeout)
 
-    @Option(
-        name: .customLong("max-connections"),
-        help: "Open connections each listener keeps at most; more are accepted and closed (env CHAINVAULT_MAX_CONNECTIONS).")
-    var maxConnections: Int = setting("MAX_CONNECTIONS", default: 4096)
+    @Option(name: .setting(.maxConnections), help: .setting(.maxConnections))
+    var maxConnections: Int = settings.number(.maxConnections)
 
-    @Option(
-        name: .customLong("max-connections-per-client"),
-        help: """
-            Open connections one client address keeps at most on each listener; trusted proxies are exempt \
-            (env CHAINVAULT_MAX_CONNECTIONS_PER_CLIENT).
-            """)
-    var maxConnectionsPerClient: Int = setting("MAX_CONNECTIONS_PER_CLIENT", default: 256)
+    @Option(name: .setting(.maxConnectionsPerClient), help: .setting(.maxConnectionsPerClient))
+    var maxConnectionsPerClient: Int = settings.number(.maxConnectionsPerClient)
+
+    @Option(name: .setting(.portalURL), help: .setting(.portalURL))
+    var portalURL: String?
+
+    @Option(name: .setting(.siteName), help: .setting(.siteName))
+    var siteName: String = settings.string(.siteName)
+
+    @Option(name: .setting(.sessionIdleTimeout), help: .setting(.sessionIdleTimeout))
+    var sessionIdleTimeout: Int64 = settings.number(.sessionIdleTimeout)
+
+    @Option(name: .setting(.verifyInterval), help: .setting(.verifyInterval))
+    var verifyInterval: Int64 = settings.number(.verifyInterval)
+
+    @Option(name: .setting(.logFormat), help: .setting(.logFormat))
+    var logFormat: String = settings.string(.logFormat)
+
+    @Option(name: .setting(.logLevel), help: .setting(.logLevel))
+    var logLevel: String = settings.string(.logLevel)
+
+    /// The options without a default, with their values from the environment or the file.
+    var resolvedDomain: String? { (domain ?? settings.given(.domain))?.lowercased() }
+    var resolvedTLSCert: String? { tlsCert ?? settings.given(.tlsCert) }
+    var resolvedTLSKey: String? { tlsKey ?? settings.given(.tlsKey) }
+    var resolvedHospitalTLSCert: String? { hospitalTLSCert ?? settings.given(.hospitalTLSCert) }
+    var resolvedHospitalTLSKey: String? { hospitalTLSKey ?? settings.given(.hospitalTLSKey) }
+    var resolvedAuditOrigin: String? { auditOrigin ?? settings.given(.auditOrigin) }
+    var resolvedPortalURLText: String? { portalURL ?? settings.given(.portalURL) }
+    var resolvedSMTPURL: String? { smtpURL ?? settings.given(.smtpURL) }
+    var resolvedSMTPFrom: String? { smtpFrom ?? settings.given(.smtpFrom) }
+
+    /// The hospital listener's TLS files, when both are set.
+    var hospitalTLS: TLSFiles? {
+        guard let cert = resolvedHospitalTLSCert, let key = resolvedHospitalTLSKey else { return nil }
+        return TLSFiles(certificateChain: cert, privateKey: key)
+    }
+
+    /// --trusted-proxies as a set of addresses.
+    var proxies: Set<String> {
+        Set(trustedProxies.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
+    }
 
     /// The timeouts and caps both listeners apply.
     var connectionPolicy: ConnectionPolicy {
@@ -194,49 +167,12 @@ struct Serve: AsyncParsableCommand {
             maxConnections: maxConnections, maxConnectionsPerClient: maxConnectionsPerClient, exemptAddresses: proxies)
     }
 
-    @Option(
-        name: .customLong("portal-url"),
-        help: """
-            The portal's address as people type it, e.g. https://portal.hospital.example (env CHAINVAULT_PORTAL_URL): \
-            https makes its cookies Secure (TLS may end at a proxy); the only Origin its forms are accepted from; \
-            links in e-mails. Default: the address each request names, over http.
-            """)
-    var portalURL: String?
-
-    @Option(name: .customLong("site-name"), help: "The hospital's name on every portal page (env CHAINVAULT_SITE_NAME).")
-    var siteName: String = environment("SITE_NAME") ?? "ChainVault Hospital"
-
-    @Option(
-        name: .customLong("session-idle-timeout"),
-        help: "Seconds a portal sign-in may stay unused before it ends (env CHAINVAULT_SESSION_IDLE_TIMEOUT).")
-    var sessionIdleTimeout: Int64 = setting("SESSION_IDLE_TIMEOUT", default: 15 * 60)
-
-    @Option(
-        name: .customLong("verify-interval"),
-        help: """
-            Seconds after which the server reads a report's chain again to verify it (env CHAINVAULT_VERIFY_INTERVAL); 0: never \
-            (then run `chainvault chain verify --all` from cron).
-            """)
-    var verifyInterval: Int64 = setting("VERIFY_INTERVAL", default: 7 * 86400)
-
     /// The portal's configured address, checked by validate().
     var resolvedPortalURL: URL? {
-        (portalURL ?? environment("PORTAL_URL")).flatMap { URL(string: $0.hasSuffix("/") ? String($0.dropLast()) : $0) }
+        resolvedPortalURLText.flatMap { URL(string: $0.hasSuffix("/") ? String($0.dropLast()) : $0) }
     }
 
-    @Option(name: .customLong("log-format"), help: "text (one line per event) or json (one object per line) (env CHAINVAULT_LOG_FORMAT).")
-    var logFormat: String = environment("LOG_FORMAT") ?? "text"
-
-    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
-    var logLevel: String = environment("LOG_LEVEL") ?? "info"
-
-    /// The options that have no default, with their environment fallbacks.
-    var resolvedDomain: String? { (domain ?? environment("DOMAIN"))?.lowercased() }
-    var resolvedTLSCert: String? { tlsCert ?? environment("TLS_CERT") }
-    var resolvedTLSKey: String? { tlsKey ?? environment("TLS_KEY") }
-
     func validate() throws {
-        try SettingProblems.check()
         guard (0...65535).contains(s3Port) else { throw ValidationError("--s3-port must be between 0 and 65535.") }
         guard (0...65535).contains(hospitalPort) else { throw ValidationError("--hospital-port must be between 0 and 65535.") }
         guard ["text", "json"].contains(logFormat) else { throw ValidationError("--log-format is text or json, not '\(logFormat)'.") }
@@ -259,7 +195,7 @@ struct Serve: AsyncParsableCommand {
             throw ValidationError("--trusted-proxies: '\(proxy)' is not an IP address.")
         }
         guard (resolvedTLSCert == nil) == (resolvedTLSKey == nil) else { throw ValidationError("--tls-cert and --tls-key go together.") }
-        guard ((hospitalTLSCert ?? environment("HOSPITAL_TLS_CERT")) == nil) == ((hospitalTLSKey ?? environment("HOSPITAL_TLS_KEY")) == nil)
+        guard (resolvedHospitalTLSCert == nil) == (resolvedHospitalTLSKey == nil)
         else { throw ValidationError("--hospital-tls-cert and --hospital-tls-key go together.") }
         guard emergencyAccessLifetime >= 300, emergencyAccessLifetime <= 86400 else {
             throw ValidationError("--emergency-access-lifetime is 300 to 86400 seconds.")
@@ -280,7 +216,7 @@ struct Serve: AsyncParsableCommand {
         guard !siteName.trimmingCharacters(in: .whitespaces).isEmpty, siteName.count <= 100 else {
             throw ValidationError("--site-name has 1 to 100 characters.")
         }
-        if let text = portalURL ?? environment("PORTAL_URL") {
+        if let text = resolvedPortalURLText {
             guard let url = resolvedPortalURL, ["http", "https"].contains(url.scheme?.lowercased() ?? ""), url.host?.isEmpty == false,
                 url.path.isEmpty, url.query == nil, url.user == nil
             else {
@@ -302,7 +238,7 @@ struct Serve: AsyncParsableCommand {
         let logger = Logger(label: "chainvault")
         raiseDescriptorLimit()
         returnLargeBuffersToTheSystem()
-        let root = try DataRoot.create(data)
+        let root = try DataRoot.create(dataRoot.data)
         let fileIO = NIOThreadPool(numberOfThreads: Self.fileThreads)
         fileIO.start()
         defer { fileIO.shutdownGracefully { _ in } }
@@ -322,11 +258,11 @@ struct Serve: AsyncParsableCommand {
         let scheme = configuration.scheme
         // Every setting that can still be wrong is checked before the first key is generated and shown.
         let metrics = try metricsEndpoint(store: store)
+        let credentials = try CredentialStore.open(configDirectory: store.systemPath)
         let chunks = try await storage.chainStorage().makeStore(local: { store }, owner: "chainvault", now: now())
         let health = Readiness.probe(store: store, chunks: chunks)
         let portal = PortalConfiguration(siteName: siteName, baseURL: resolvedPortalURL)
         let care = try await hospitalServices(root: root, chunks: chunks, portal: portal)
-        let credentials = try CredentialStore.open(configDirectory: store.systemPath)
         if let generated = try credentials.ensureRootKey() {
             output(
                 """
@@ -459,7 +395,7 @@ extension Serve {
     /// the file CHAINVAULT_METRICS_TOKEN_FILE) when set; free disk bytes measured at each scrape. Without
     /// a token, metrics are open only while the listeners bind a loopback address.
     func metricsEndpoint(store: BucketStore) throws -> MetricsEndpoint {
-        let token = try secret("METRICS_TOKEN", trimming: .whitespacesAndNewlines)
+        let token = try settings.secret(.metricsToken, trimming: .whitespacesAndNewlines)
         if let token, token.count < 16 { throw ValidationError("CHAINVAULT_METRICS_TOKEN needs at least 16 characters.") }
         let registry = MetricsBootstrap.prometheus()
         let free = Gauge(label: "chainvault_disk_free_bytes")
@@ -475,33 +411,22 @@ extension Serve {
 
     /// SMTP when a URL is configured, else the outbox folder.
     func codeSender(root: DataRoot) throws -> any CodeSender {
-        guard let url = smtpURL ?? environment("SMTP_URL") else {
-            return try OutboxCodeSender(directory: root.outbox, from: smtpFrom ?? environment("SMTP_FROM"))
+        guard let url = resolvedSMTPURL else {
+            return try OutboxCodeSender(directory: root.outbox, from: resolvedSMTPFrom)
         }
-        guard let from = smtpFrom ?? environment("SMTP_FROM") else {
+        guard let from = resolvedSMTPFrom else {
             throw ValidationError("--smtp-url needs --smtp-from (CHAINVAULT_SMTP_FROM).")
         }
-        let password = try secret("SMTP_PASSWORD", trimming: .newlines)
+        let password = try settings.secret(.smtpPassword, trimming: .newlines)
         do {
             let configuration = try SMTPConfiguration(
-                url: url, from: from, username: smtpUser ?? environment("SMTP_USER"), password: password,
-                caFile: smtpCAFile ?? environment("SMTP_CA_FILE"))
+                url: url, from: from, username: smtpUser ?? settings.given(.smtpUser), password: password,
+                caFile: smtpCAFile ?? settings.given(.smtpCAFile))
             return try SMTPCodeSender(configuration: configuration)
         } catch let error as SMTPError {
             throw ValidationError("\(error)")
         }
     }
-}
-
-/// A secret from CHAINVAULT_<NAME>, or from the file CHAINVAULT_<NAME>_FILE names (which wins), never
-/// from the command line.
-/// - Parameter trimming: What is cut from both ends of the file's contents.
-func secret(_ name: String, trimming: CharacterSet) throws -> String? {
-    guard let file = environment(name + "_FILE") else { return environment(name) }
-    guard let contents = FileManager.default.contents(atPath: file) else {
-        throw ValidationError("\(ConfigurationFile.describe(name + "_FILE")): cannot read \(file).")
-    }
-    return String(decoding: contents, as: UTF8.self).trimmingCharacters(in: trimming)
 }
 
 /// Raises the soft limit on open descriptors to the hard limit: every connection holds one, and the
@@ -536,8 +461,8 @@ func output(_ text: String) {
 extension CredentialStore {
     /// The credential store of a data root, with the root pair from the environment if both are set.
     static func open(configDirectory: String) throws -> CredentialStore {
-        let accessKey = environment("ACCESS_KEY")
-        let secretKey = try secret("SECRET_KEY", trimming: .whitespacesAndNewlines)
+        let accessKey = settings.given(.accessKey)
+        let secretKey = try settings.secret(.secretKey, trimming: .whitespacesAndNewlines)
         var override: AccessKey?
         switch (accessKey, secretKey) {
         case (let id?, let secret?):

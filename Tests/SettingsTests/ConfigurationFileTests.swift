@@ -3,7 +3,7 @@ import Testing
 @testable import Settings
 
 @Suite struct ConfigurationFileTests {
-    func parse(_ text: String) throws -> [String: String] {
+    func parse(_ text: String) throws -> [Setting: String] {
         try ConfigurationFile.parse(Array(text.utf8), path: "test.yaml")
     }
 
@@ -18,9 +18,9 @@ import Testing
         }
     }
 
-    @Test func settingsByTheirEnvironmentNames() throws {
+    @Test func settingsByTheirNames() throws {
         let settings = try parse("s3-port: 9000\nhost: \"0.0.0.0\"\nmax-connections-per-client: 8\n")
-        #expect(settings == ["S3_PORT": "9000", "HOST": "0.0.0.0", "MAX_CONNECTIONS_PER_CLIENT": "8"])
+        #expect(settings == [.s3Port: "9000", .host: "0.0.0.0", .maxConnectionsPerClient: "8"])
         #expect(try parse("# only a comment\n").isEmpty)
     }
 
