@@ -313,16 +313,6 @@ extension BucketStore {
     }
 
     static func hex<D: Sequence>(_ digest: D) -> String where D.Element == UInt8 { ObjectKey.hex(digest) }
-
-    /// Whether `error`, from the store or from a NIO file-system call, means the file system is full.
-    public static func isOutOfSpace(_ error: any Error) -> Bool {
-        switch error {
-        case let error as StorageError: error.isOutOfSpace
-        case let error as FileSystemError:
-            (error.cause as? FileSystemError.SystemCallError).map { $0.errno.rawValue == ENOSPC || $0.errno.rawValue == EDQUOT } ?? false
-        default: false
-        }
-    }
 }
 
 /// An open object: its info and its bytes, read from one file descriptor (or already read whole).

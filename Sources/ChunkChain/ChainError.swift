@@ -27,15 +27,46 @@ public enum ChainError: Error, Sendable, Equatable {
     case malformedChunk(index: Int, reason: String)
     /// The plaintext read does not match the length and SHA-256 sealed in the head.
     case manifestMismatch
-    /// The keyring file cannot be read or written.
-    case keyring(String)
+    /// The keyring file cannot be read or written: what, and the error underneath when there is one.
+    case keyring(String, cause: Cause? = nil)
     /// There is no keyring file. When the vault has chains (`indexedChains` in the index, `chunks`
     /// objects in its buckets), only a master key opens their data keys: a restore that forgot the
     /// keyring, or a wrong `--master-key-file`. A new key would wrap new reports under a stray key,
     /// so nothing is created.
     case keyringMissing(path: String, indexedChains: Int, chunks: Int, keyIds: [String])
-    /// The chunk store failed; `detail` says how.
-    case store(String)
+    /// A chunk store failed: what it was doing, and the error underneath (a file system's, an S3 service's).
+    case store(String, cause: Cause? = nil)
+    /// A chunk store, or the spool a report is staged in, has no room left: a local file system is full,
+    /// or a remote bucket answered 507 `InsufficientStorage`.
+    case storeFull(String)
+
+    /// The error a store or the keyring file threw, kept as it was thrown (for code that looks at it)
+    /// and described for people; two causes are equal when they describe the same failure.
+    public struct Cause: Error, Sendable, Equatable, CustomStringConvertible {
+        public let error: any Error
+
+        public init(_ error: any Error) { self.error = error }
+
+        public var description: String { String(describing: error) }
+
+        public static func == (left: Cause, right: Cause) -> Bool { left.description == right.description }
+    }
+
+    /// Runs one store operation, turning what it throws into a ``ChainError``: `.storeFull` when `isFull`
+    /// says so, else `.store` with the error as its cause (a ``ChainError`` passes unchanged).
+    static func mapping<T>(
+        _ operation: @autoclosure () -> String, isFull: (any Error) -> Bool, _ body: () async throws -> T
+    ) async throws(ChainError) -> T {
+        do {
+            return try await body()
+        } catch let error as ChainError {
+            throw error
+        } catch  where isFull(error) {
+            throw .storeFull("\(operation()): \(error)")
+        } catch {
+            throw .store(operation(), cause: Cause(error))
+        }
+    }
 }
 
 extension ChainError: CustomStringConvertible {
@@ -57,7 +88,7 @@ extension ChainError: CustomStringConvertible {
         case .unsupportedVersion(let version): "chunk format version \(version) is not supported by this build (it reads version 1)"
         case .malformedChunk(let index, let reason): "chunk \(index) is not a valid chunk: \(reason)"
         case .manifestMismatch: "the report read does not match the length and SHA-256 sealed in its head"
-        case .keyring(let detail): "keyring: \(detail)"
+        case .keyring(let detail, let cause): "keyring: \(detail)" + (cause.map { ": \($0)" } ?? "")
         case .keyringMissing(let path, let indexedChains, let chunks, let keyIds):
             "the keyring \(path) is missing"
                 + (indexedChains > 0 ? ", but this data root holds \(indexedChains) indexed chain(s)" : "")
@@ -65,7 +96,8 @@ extension ChainError: CustomStringConvertible {
                 + (keyIds.isEmpty ? "" : "; their data keys need master key(s) \(keyIds.joined(separator: ", "))")
                 + ": restore keyring.json from the backup, or point --master-key-file (CHAINVAULT_MASTER_KEY_FILE) at it."
                 + " A new keyring is made only for a data root without chains (serve, chain put, keys init)."
-        case .store(let detail): "chunk store: \(detail)"
+        case .store(let detail, let cause): "chunk store: \(detail)" + (cause.map { ": \($0)" } ?? "")
+        case .storeFull(let detail): "chunk store full: \(detail)"
         }
     }
 }

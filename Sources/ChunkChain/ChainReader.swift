@@ -167,8 +167,8 @@ public struct ChainReader: Sendable {
     func load(_ pointer: ChunkPointer, index: Int) async throws -> [UInt8]? {
         do {
             return try await store.get(key: pointer.key, bucket: pointer.bucket)
-        } catch {
-            throw ChainError.store("reading chunk \(index) (\(pointer)): \(error)")
+        } catch ChainError.store(_, let cause) {
+            throw ChainError.store("reading chunk \(index) (\(pointer))", cause: cause)
         }
     }
 

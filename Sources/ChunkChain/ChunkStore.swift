@@ -1,10 +1,10 @@
-import BucketStore
-
 /// The most bytes a store reads for one chunk: the largest chunk size (64 MiB) plus the head's overhead.
 /// A larger object is not a chunk; reading only this much keeps memory bounded and fails its hash check.
 let maxStoredChunkSize = (64 << 20) + 4096
 
-/// Where chunks live: two buckets of content-addressed objects.
+/// Where chunks live: two buckets of content-addressed objects. A store throws only ``ChainError``:
+/// ``ChainError/storeFull(_:)`` when it has no room left, ``ChainError/store(_:cause:)`` with its own
+/// error as the cause for any other failure.
 public protocol ChunkStore: Sendable {
     /// Stores a chunk. It survives power loss once ``sync()`` returned (or at once, for stores whose
     /// writes are durable when acknowledged).
@@ -52,8 +52,32 @@ public struct StagedChunk: Sendable {
     enum Content: Sendable {
         /// Kept in memory until published.
         case bytes([UInt8])
-        /// Written and synced under a temporary name in a local data root.
-        case object(BucketStore.StagedObject)
+        /// Written and synced by the store that staged it, which alone knows what this is (a local
+        /// store's temporary file).
+        case held(any Sendable)
+    }
+
+    /// A chunk the store wrote itself, holding `handle` to publish it by.
+    public init(key: String, bucket: ChainBucket, held handle: any Sendable) {
+        self.init(key: key, bucket: bucket, content: .held(handle))
+    }
+
+    init(key: String, bucket: ChainBucket, content: Content) {
+        self.key = key
+        self.bucket = bucket
+        self.content = content
+    }
+
+    /// What the store that staged the chunk holds it by; nil for a chunk kept in memory.
+    public var handle: (any Sendable)? {
+        guard case .held(let handle) = content else { return nil }
+        return handle
+    }
+
+    /// The bytes of a chunk kept in memory until published; nil for one a store wrote itself.
+    public var bytes: [UInt8]? {
+        guard case .bytes(let bytes) = content else { return nil }
+        return bytes
     }
 }
 
@@ -76,12 +100,12 @@ public actor MemoryChunkStore: ChunkStore {
     private var free: Int?
 
     /// - Parameter capacity: Bytes the store holds at most (tests: a full disk); a put beyond it fails
-    ///   as a write meeting `ENOSPC` does.
+    ///   with ``ChainError/storeFull(_:)``, as a write meeting `ENOSPC` does.
     public init(capacity: Int? = nil) { free = capacity }
 
     public func put(_ bytes: [UInt8], key: String, bucket: ChainBucket) async throws {
         if let room = free {
-            guard bytes.count <= room else { throw StorageError.insufficientStorage(bucket: "\(bucket)", key: key) }
+            guard bytes.count <= room else { throw ChainError.storeFull("no room for \(bucket):\(key)") }
             free = room - bytes.count
         }
         objects[bucket]![key] = bytes

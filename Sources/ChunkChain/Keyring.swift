@@ -123,7 +123,7 @@ public struct Keyring: Sendable {
         } catch let error as ChainError {
             throw error
         } catch {
-            throw .keyring("\(path) cannot be read: \(error)")
+            throw .keyring("\(path) cannot be read", cause: .init(error))
         }
     }
 
@@ -140,7 +140,7 @@ public struct Keyring: Sendable {
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             try DurableFile.replace(path, bytes: Array(try encoder.encode(file)), mode: 0o600)
         } catch {
-            throw .keyring("\(path) cannot be written: \(error)")
+            throw .keyring("\(path) cannot be written", cause: .init(error))
         }
     }
 

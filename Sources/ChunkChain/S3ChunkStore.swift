@@ -29,15 +29,31 @@ public struct S3ChunkStore: ChunkStore {
         return target
     }
 
+    /// Runs one call of the S3 client, its errors as ``ChainError``: 507 `InsufficientStorage` is
+    /// ``ChainError/storeFull(_:)``.
+    func mapping<T>(_ operation: @autoclosure () -> String, _ body: () async throws -> T) async throws(ChainError) -> T {
+        try await ChainError.mapping(operation(), isFull: Self.isFull, body)
+    }
+
+    /// Whether an S3 service said it has no room.
+    static func isFull(_ error: any Error) -> Bool {
+        guard let error = error as? S3ClientError else { return false }
+        return error.status == 507 || error.code == "InsufficientStorage"
+    }
+
     /// Creates the buckets when they do not exist yet.
     public func createBuckets() async throws {
-        for target in targets.values { try await target.client.createBucket(target.bucket) }
+        for target in targets.values {
+            try await mapping("creating bucket \(target.bucket)") { try await target.client.createBucket(target.bucket) }
+        }
     }
 
     public func put(_ bytes: [UInt8], key: String, bucket: ChainBucket) async throws {
         let target = target(bucket)
-        try await target.client.putObject(
-            bucket: target.bucket, key: key, body: ByteBuffer(bytes: bytes), contentType: Self.contentType)
+        try await mapping("writing \(bucket):\(key)") {
+            try await target.client.putObject(
+                bucket: target.bucket, key: key, body: ByteBuffer(bytes: bytes), contentType: Self.contentType)
+        }
     }
 
     /// An S3 PUT is durable once answered: nothing to do.
@@ -45,32 +61,38 @@ public struct S3ChunkStore: ChunkStore {
 
     public func get(key: String, bucket: ChainBucket) async throws -> [UInt8]? {
         let target = target(bucket)
-        return try await target.client.getObject(bucket: target.bucket, key: key, maxBytes: maxStoredChunkSize).map { Array(buffer: $0) }
+        return try await mapping("reading \(bucket):\(key)") {
+            try await target.client.getObject(bucket: target.bucket, key: key, maxBytes: maxStoredChunkSize).map { Array(buffer: $0) }
+        }
     }
 
     public func prefix(key: String, bucket: ChainBucket, count: Int) async throws -> [UInt8]? {
         let target = target(bucket)
-        do {
-            return try await target.client.getObject(bucket: target.bucket, key: key, range: 0...Int64(count - 1), maxBytes: count)
-                .map { Array(buffer: $0) }
-        } catch let error as S3ClientError where error.status == 416 {
-            return []  // an empty object: no byte in the range
+        return try await mapping("reading \(bucket):\(key)") {
+            do {
+                return try await target.client.getObject(bucket: target.bucket, key: key, range: 0...Int64(count - 1), maxBytes: count)
+                    .map { Array(buffer: $0) }
+            } catch let error as S3ClientError where error.status == 416 {
+                return []  // an empty object: no byte in the range
+            }
         }
     }
 
     public func head(key: String, bucket: ChainBucket) async throws -> Bool {
         let target = target(bucket)
-        return try await target.client.headObject(bucket: target.bucket, key: key) != nil
+        return try await mapping("reading \(bucket):\(key)") { try await target.client.headObject(bucket: target.bucket, key: key) != nil }
     }
 
     public func delete(key: String, bucket: ChainBucket) async throws {
         let target = target(bucket)
-        try await target.client.deleteObject(bucket: target.bucket, key: key)
+        try await mapping("removing \(bucket):\(key)") { try await target.client.deleteObject(bucket: target.bucket, key: key) }
     }
 
     public func list(bucket: ChainBucket) async throws -> [ChunkListing] {
         let target = target(bucket)
-        return try await target.client.listAllObjects(bucket: target.bucket).map { ChunkListing(key: $0.key, modified: $0.lastModified) }
+        return try await mapping("listing bucket \(bucket)") {
+            try await target.client.listAllObjects(bucket: target.bucket).map { ChunkListing(key: $0.key, modified: $0.lastModified) }
+        }
     }
 }
 

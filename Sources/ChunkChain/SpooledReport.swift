@@ -61,8 +61,15 @@ public struct SpooledReport: ReportSource {
             return SpooledReport(length: length, handle: handle, key: key, blockSize: blockSize)
         } catch {
             try? await handle.close()
+            if Self.isOutOfSpace(error) { throw ChainError.storeFull("the spool folder \(directory) has no room") }
             throw error
         }
+    }
+
+    /// Whether a NIO file-system call failed for want of space (or quota).
+    static func isOutOfSpace(_ error: any Error) -> Bool {
+        guard let error = error as? FileSystemError, let call = error.cause as? FileSystemError.SystemCallError else { return false }
+        return call.errno.rawValue == ENOSPC || call.errno.rawValue == EDQUOT
     }
 
     public func read(offset: Int64, count: Int) async throws -> [UInt8] {

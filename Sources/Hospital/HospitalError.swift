@@ -1,3 +1,4 @@
+import ChunkChain
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -130,5 +131,20 @@ extension HospitalError: HTTPResponseError {
         var headers: HTTPFields = [.contentType: "application/json; charset=utf-8"]
         if let retryAfter { headers[.retryAfter] = String(retryAfter) }
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: json)))
+    }
+}
+
+extension HospitalError {
+    /// What a chain failure means to the API's caller: a full store is 507 (nothing was kept), a damaged
+    /// or undecryptable chain is `report_unavailable` (an operator must restore it), and a keyring or
+    /// store the server cannot use is the server's own failure.
+    public init(_ error: ChainError) {
+        switch error {
+        case .storeFull: self = .insufficientStorage
+        case .missingChunk, .hashMismatch, .authenticationFailed, .foreignChunk, .wrongIndex, .truncated, .truncatedChunk, .extraData,
+            .unsupportedVersion, .malformedChunk, .manifestMismatch, .wrongMasterKey, .unknownKeyId:
+            self = .reportUnavailable
+        case .keyring, .keyringMissing, .store: self = .internalError
+        }
     }
 }

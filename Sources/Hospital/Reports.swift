@@ -142,10 +142,10 @@ public struct Reports: Sendable {
             head = try await vault.write(body, limit: maxSize)
         } catch SpoolError.tooLarge {
             throw Self.tooLarge(maxSize)
-        } catch  where isOutOfSpace(error) {
+        } catch let error as ChainError {
             // Nothing is kept: the spool file is gone and the chunks written so far no chain reaches
             // (`chain orphans --delete` removes them).
-            throw HospitalError.insufficientStorage
+            throw HospitalError(error)
         }
         let now = clock()
         return try await database.write { db in

@@ -91,7 +91,7 @@ struct ChainStorageOptions: ParsableArguments {
     /// (never from the command line), else from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.
     func location(
         _ bucket: String, endpoint: (option: Setting, url: String?), region: String, credentials: (id: Setting, secret: Setting)
-    ) throws -> ChainStorage.Location {
+    ) throws -> ChainLocations.Location {
         guard let url = endpoint.url else { return .local(bucket: bucket) }
         let variables = ProcessInfo.processInfo.environment
         guard let accessKey = settings.given(credentials.id) ?? variables["AWS_ACCESS_KEY_ID"],
@@ -104,8 +104,8 @@ struct ChainStorageOptions: ParsableArguments {
         return .s3(endpoint: try S3Endpoint(url: url, region: region, accessKeyId: accessKey, secretAccessKey: secret), bucket: bucket)
     }
 
-    func chainStorage() throws -> ChainStorage {
-        ChainStorage(
+    func locations() throws -> ChainLocations {
+        ChainLocations(
             a: try location(
                 bucketA, endpoint: (.endpointA, endpointURLA), region: regionA, credentials: (.aAccessKeyId, .aSecretAccessKey)),
             b: try location(bucketB, endpoint: (.endpointB, endpointURLB), region: regionB, credentials: (.bAccessKeyId, .bSecretAccessKey))
@@ -113,7 +113,7 @@ struct ChainStorageOptions: ParsableArguments {
     }
 
     func chunkStore(root: DataRoot) async throws -> any ChunkStore {
-        try await chainStorage().makeStore(local: { try BucketStore(root: root.path) }, owner: "chainvault", now: now())
+        try await locations().makeStore(local: { try BucketStore(root: root.path) }, owner: "chainvault", now: now())
     }
 }
 
@@ -168,7 +168,7 @@ struct Chain: AsyncParsableCommand {
                 await source.close()
             } catch {
                 await source.close()
-                if isOutOfSpace(error) {
+                if case ChainError.storeFull = error {
                     fail(
                         "error: no space left for the chain; nothing was indexed. `chain orphans --delete` removes the chunks written so far."
                     )

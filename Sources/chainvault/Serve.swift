@@ -259,7 +259,7 @@ struct Serve: AsyncParsableCommand {
         // Every setting that can still be wrong is checked before the first key is generated and shown.
         let metrics = try metricsEndpoint(store: store)
         let credentials = try CredentialStore.open(configDirectory: store.systemPath)
-        let chunks = try await storage.chainStorage().makeStore(local: { store }, owner: "chainvault", now: now())
+        let chunks = try await storage.locations().makeStore(local: { store }, owner: "chainvault", now: now())
         let health = Readiness.probe(store: store, chunks: chunks)
         let portal = PortalConfiguration(siteName: siteName, baseURL: resolvedPortalURL)
         let care = try await hospitalServices(root: root, chunks: chunks, portal: portal)

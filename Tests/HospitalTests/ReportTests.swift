@@ -173,3 +173,15 @@ struct ByteBufferSequence: AsyncSequence, Sendable {
     }
     func makeAsyncIterator() -> AsyncIterator { AsyncIterator(buffers: buffers) }
 }
+
+/// Every chain failure has its answer: 507 for a full store, `report_unavailable` for a damaged chain,
+/// the server's own failure for a keyring or store it cannot use.
+@Suite struct ChainFailureAnswerTests {
+    @Test func eachChainErrorMapsToItsAnswer() {
+        #expect(HospitalError(ChainError.storeFull("disk")).code == "insufficient_storage")
+        #expect(HospitalError(ChainError.hashMismatch(index: 1, bucket: .a, key: "k")).code == "report_unavailable")
+        #expect(HospitalError(ChainError.unknownKeyId("0011")).code == "report_unavailable")
+        #expect(HospitalError(ChainError.store("reading A:k")).code == "internal_error")
+        #expect(HospitalError(ChainError.keyring("unreadable")).code == "internal_error")
+    }
+}

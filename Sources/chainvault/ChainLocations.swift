@@ -1,20 +1,22 @@
 import BucketStore
+import ChunkChain
 import S3Client
 
-/// Where the chain's two buckets are: each in this data root (the default) or on any S3 service.
-public struct ChainStorage: Sendable {
+/// Where the chain's two buckets are: each in this data root (the default) or on any S3 service. The
+/// executable composes the chunk store from them; the chain itself sees only ``ChunkStore``.
+struct ChainLocations: Sendable {
     /// Where one bucket is.
-    public enum Location: Sendable {
+    enum Location: Sendable {
         /// A bucket of the local data root, written through ``BucketStore``.
         case local(bucket: String)
         /// A bucket on an S3 service.
         case s3(endpoint: S3Endpoint, bucket: String)
     }
 
-    public var a: Location
-    public var b: Location
+    var a: Location
+    var b: Location
 
-    public init(a: Location = .local(bucket: "reports-a"), b: Location = .local(bucket: "reports-b")) {
+    init(a: Location = .local(bucket: "reports-a"), b: Location = .local(bucket: "reports-b")) {
         self.a = a
         self.b = b
     }
@@ -22,7 +24,7 @@ public struct ChainStorage: Sendable {
     /// The store over both buckets, creating the buckets when missing: each bucket is served by the store
     /// of its own location.
     /// - Parameter local: The data root for local buckets; opened only when a bucket is local.
-    public func makeStore(local: () throws -> BucketStore, owner: String, now: Int64) async throws -> any ChunkStore {
+    func makeStore(local: () throws -> BucketStore, owner: String, now: Int64) async throws -> any ChunkStore {
         var root: BucketStore?
         func store(_ location: Location, as bucket: ChainBucket) async throws -> any ChunkStore {
             switch location {
