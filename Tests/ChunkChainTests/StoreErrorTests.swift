@@ -10,11 +10,11 @@ import Testing
     @Test func aFullFileSystemIsStoreFullAndOtherFailuresKeepTheirCause() async throws {
         let full = StorageError.io(operation: "write", path: "/b/k", errno: ENOSPC)
         await #expect(throws: ChainError.storeFull("writing A:k: \(full)")) {
-            try await ChainError.mapping("writing A:k", isFull: { ($0 as? StorageError)?.isOutOfSpace == true }) { throw full }
+            try await ChainError.mapping("writing A:k", isFull: { ($0 as? StorageError)?.isOutOfSpace == true }, { throw full })
         }
         let broken = StorageError.io(operation: "read", path: "/b/k", errno: EIO)
         do {
-            _ = try await ChainError.mapping("reading A:k", isFull: { _ in false }) { throw broken }
+            _ = try await ChainError.mapping("reading A:k", isFull: { _ in false }, { throw broken })
             Issue.record("the failure was swallowed")
         } catch .store(let operation, let cause) {
             #expect(operation == "reading A:k")
@@ -23,7 +23,7 @@ import Testing
             Issue.record("\(error)")
         }
         await #expect(throws: ChainError.manifestMismatch) {
-            try await ChainError.mapping("reading", isFull: { _ in true }) { throw ChainError.manifestMismatch }
+            try await ChainError.mapping("reading", isFull: { _ in true }, { throw ChainError.manifestMismatch })
         }
     }
 
