@@ -48,6 +48,7 @@ let package = Package(
         .target(
             name: "S3Protocol",
             dependencies: [
+                "Hex",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "XMLCoder", package: "XMLCoder"),
@@ -72,6 +73,11 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Lower-case hexadecimal, written once for every module that shows bytes as text.
+        .target(name: "Hex", swiftSettings: swiftSettings),
+        // Small files written durably (temp file, fsync, rename, fsync of the folder; appends), and the
+        // POSIX read and write loops with their EINTR retry: the one place either is written.
+        .target(name: "DurableFiles", swiftSettings: swiftSettings),
         // What Swift's Glibc module does not export: <sys/xattr.h> for BucketStore, <malloc.h> for serve.
         .target(name: "CPlatform"),
         // Every setting, declared once, and their values through swift-configuration: the environment, then the
@@ -89,6 +95,8 @@ let package = Package(
             name: "BucketStore",
             dependencies: [
                 "CPlatform",
+                "DurableFiles",
+                "Hex",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -102,6 +110,7 @@ let package = Package(
         .target(
             name: "S3Gateway",
             dependencies: [
+                "DurableFiles", "Hex",
                 "S3Protocol",
                 "BucketStore",
                 "Operations",
@@ -122,6 +131,7 @@ let package = Package(
         .target(
             name: "S3Client",
             dependencies: [
+                "Hex",
                 "S3Protocol",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -135,13 +145,14 @@ let package = Package(
         // tlog proofs: what the audit ledger commits to and what an auditor verifies offline.
         .target(
             name: "Transparency",
-            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["Hex", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
         // Reports as encrypted, hash-linked chunks over two buckets.
         .target(
             name: "ChunkChain",
             dependencies: [
+                "DurableFiles", "Hex",
                 "BucketStore",
                 "S3Client",
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -154,6 +165,7 @@ let package = Package(
         .target(
             name: "Hospital",
             dependencies: [
+                "DurableFiles", "Hex",
                 "ChunkChain",
                 "Transparency",
                 "Operations",
@@ -216,6 +228,7 @@ let package = Package(
         .executableTarget(
             name: "chainvault",
             dependencies: [
+                "DurableFiles", "Hex",
                 "CPlatform",
                 "Settings",
                 "S3Gateway",
@@ -226,7 +239,6 @@ let package = Package(
                 "S3Protocol",
                 "S3Client",
                 "Transparency",
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -236,6 +248,11 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "PrimitivesTests",
+            dependencies: ["Hex", "DurableFiles"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -251,7 +268,7 @@ let package = Package(
         ),
         .testTarget(
             name: "S3ProtocolTests",
-            dependencies: ["S3Protocol"],
+            dependencies: ["S3Protocol", "Hex"],
             resources: [.copy("Vectors")],
             swiftSettings: swiftSettings
         ),
@@ -259,6 +276,7 @@ let package = Package(
             name: "ChunkChainTests",
             dependencies: [
                 "ChunkChain",
+                "Hex",
                 "BucketStore",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -307,6 +325,7 @@ let package = Package(
         .testTarget(
             name: "S3GatewayTests",
             dependencies: [
+                "Hex",
                 "S3Gateway",
                 "Operations",
                 .product(name: "Prometheus", package: "swift-prometheus"),

@@ -1,5 +1,7 @@
 import Crypto
+import DurableFiles
 import Foundation
+import Hex
 import NIOCore
 
 #if canImport(Glibc)
@@ -74,7 +76,7 @@ extension BucketStore {
     ) async throws(StorageError) -> MultipartUpload {
         _ = try ObjectKey(key)
         var generator = SystemRandomNumberGenerator()
-        let uploadId = Self.hex((0..<16).map { _ in UInt8.random(in: 0...255, using: &generator) })
+        let uploadId = Hex.encode((0..<16).map { _ in UInt8.random(in: 0...255, using: &generator) })
         let upload = MultipartUpload(uploadId: uploadId, bucket: bucket, key: key, owner: owner, initiated: now, attributes: attributes)
         let path = try uploadPath(bucket: bucket, uploadId: uploadId)
         let temporary = newTemporaryPath()
@@ -230,8 +232,8 @@ extension BucketStore {
         }
         let chosen = selected
         var md5s: [UInt8] = []
-        for part in chosen { md5s += Self.bytes(hex: part.etag) }
-        let etag = Self.hex(Insecure.MD5.hash(data: md5s)) + "-\(chosen.count)"
+        for part in chosen { md5s += Hex.decode(part.etag) ?? [] }
+        let etag = Hex.encode(Insecure.MD5.hash(data: md5s)) + "-\(chosen.count)"
         // The parts are copied into the object: refuse a completion the file system cannot hold.
         try ensureSpace(for: chosen.reduce(0) { $0 + $1.size }, bucket: bucket, key: key)
         let temporary = newTemporaryPath()
@@ -301,16 +303,6 @@ extension BucketStore {
         return String(text)
     }
 
-    static func bytes(hex: String) -> [UInt8] {
-        var result: [UInt8] = []
-        var iterator = hex.utf8.makeIterator()
-        while let high = iterator.next(), let low = iterator.next() {
-            guard let value = UInt8(String(decoding: [high, low], as: UTF8.self), radix: 16) else { return [] }
-            result.append(value)
-        }
-        return result
-    }
-
     /// Concatenates files into a new, fsynced file, 1 MiB at a time.
     static func concatenate(_ sources: [String], into destination: String) throws(StorageError) {
         let out = open(destination, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
@@ -321,22 +313,14 @@ extension BucketStore {
             let input = open(source, O_RDONLY | O_CLOEXEC)
             guard input >= 0 else { throw FileOperations.fail("open", source) }
             defer { close(input) }
-            while true {
-                let count = buffer.withUnsafeMutableBytes { read(input, $0.baseAddress!, $0.count) }
-                if count < 0 {
-                    if errno == EINTR { continue }
-                    throw FileOperations.fail("read", source)
+            do throws(FileError) {
+                while true {
+                    let count = try FileDescriptorIO.read(input, into: &buffer, path: source)
+                    if count == 0 { break }
+                    try FileDescriptorIO.write(out, Array(buffer[..<count]), path: destination)
                 }
-                if count == 0 { break }
-                var written = 0
-                while written < count {
-                    let result = buffer.withUnsafeBytes { write(out, $0.baseAddress! + written, count - written) }
-                    if result < 0 {
-                        if errno == EINTR { continue }
-                        throw FileOperations.fail("write", destination)
-                    }
-                    written += result
-                }
+            } catch {
+                throw StorageError(error)
             }
         }
         guard fsync(out) == 0 else { throw FileOperations.fail("fsync", destination) }

@@ -1,5 +1,7 @@
 import Crypto
+import DurableFiles
 import Foundation
+import Hex
 import NIOCore
 import NIOPosix
 import Synchronization
@@ -91,7 +93,7 @@ extension BucketStore {
                     try await blocking { () throws(StorageError) in try file.append(batch) }
                 }
             }
-            let (etag, rest) = (Self.hex(md5.finalize()), pending)
+            let (etag, rest) = (Hex.encode(md5.finalize()), pending)
             let finished = try await blocking { () throws(StorageError) in
                 try file.append(rest)
                 defer { file.close() }
@@ -298,21 +300,17 @@ extension BucketStore {
     static func md5(ofFile fd: Int32, path: String) throws(StorageError) -> String {
         var md5 = Insecure.MD5()
         var buffer = [UInt8](repeating: 0, count: 1 << 16)
-        var offset: off_t = 0
+        var offset: Int64 = 0
         while true {
-            let count = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, $0.count, offset) }
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw FileOperations.fail("read", path)
-            }
-            offset += off_t(count)
+            let count: Int
+            do { count = try FileDescriptorIO.read(fd, into: &buffer, at: offset, path: path) } catch { throw StorageError(error) }
             if count == 0 { break }
+            offset += Int64(count)
             buffer.withUnsafeBytes { md5.update(bufferPointer: UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
         }
-        return hex(md5.finalize())
+        return Hex.encode(md5.finalize())
     }
 
-    static func hex<D: Sequence>(_ digest: D) -> String where D.Element == UInt8 { ObjectKey.hex(digest) }
 }
 
 /// An open object: its info and its bytes, read from one file descriptor (or already read whole).
@@ -406,15 +404,10 @@ final class TemporaryFile: Sendable {
     /// Writes all of `bytes` at the end. Blocking.
     func append(_ bytes: ByteBuffer) throws(StorageError) {
         let fd = try descriptor()
-        var rest = bytes
-        while rest.readableBytes > 0 {
-            let count = rest.withUnsafeReadableBytes { write(fd, $0.baseAddress, $0.count) }
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw FileOperations.fail("write", path)
-            }
-            rest.moveReaderIndex(forwardBy: count)
+        let result = bytes.withUnsafeReadableBytes { raw in
+            Result { () throws(FileError) in try FileDescriptorIO.write(fd, raw, path: path) }
         }
+        if case .failure(let error) = result { throw StorageError(error) }
     }
 
     func close() { fd.close() }
@@ -438,20 +431,14 @@ final class OpenFile: Sendable {
         let fd = descriptor.value
         guard fd >= 0 else { throw .io(operation: "read", path: path, errno: EBADF) }
         var buffer = allocator.buffer(capacity: length)
-        var done = 0
-        while done < length {
-            var result = 0
-            buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: length - done) { bytes in
-                result = pread(fd, bytes.baseAddress, length - done, off_t(offset) + off_t(done))
-                return max(result, 0)
+        var result: Result<Int, FileError> = .success(0)
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: length) { bytes in
+            result = Result { () throws(FileError) in
+                try FileDescriptorIO.readFully(fd, into: UnsafeMutableRawBufferPointer(rebasing: bytes[..<length]), at: offset, path: path)
             }
-            if result < 0 {
-                if errno == EINTR { continue }
-                throw FileOperations.fail("read", path)
-            }
-            if result == 0 { break }
-            done += result
+            return (try? result.get()) ?? 0
         }
+        if case .failure(let error) = result { throw StorageError(error) }
         return buffer
     }
 

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import Hex
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
@@ -143,7 +144,7 @@ public final class BucketStore: Sendable {
 
     /// Where an object's metadata record lives: `meta/<bucket>/<2 hex>/<sha256(key)>.json`.
     func metadataPath(bucket: String, key: String) -> (relativeDirectory: [Substring], file: String) {
-        let name = Self.hex(SHA256.hash(data: Array(key.utf8)))
+        let name = Hex.encode(SHA256.hash(data: Array(key.utf8)))
         let relative = [bucket[...], name.prefix(2)]
         return (relative, systemPath + "/meta/" + relative.joined(separator: "/") + "/" + name + ".json")
     }

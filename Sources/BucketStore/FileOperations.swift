@@ -1,3 +1,5 @@
+import DurableFiles
+
 // Which clang module "owns" `struct stat` (Glibc or CDispatch, both include <sys/stat.h>) depends on the
 // order the compiler loads modules in a batch; MemberImportVisibility wants the owner imported.
 #if canImport(CDispatch)
@@ -81,10 +83,7 @@ enum FileOperations {
 
     /// `fsync(2)` of a directory, so that a rename or creation inside it survives power loss.
     static func syncDirectory(_ path: String) throws(StorageError) {
-        let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard fd >= 0 else { throw fail("open", path) }
-        defer { close(fd) }
-        guard fsync(fd) == 0 else { throw fail("fsync", path) }
+        do { try DurableFile.syncDirectory(path) } catch { throw StorageError(error) }
     }
 
     /// Creates `path` as a directory; true when it was created, false when one was already there.
@@ -163,41 +162,12 @@ enum FileOperations {
     /// Writes `bytes` to a new file at `path`, fsyncs it (`fdatasync` with `dataOnly`: the data and
     /// the size, not the times) and sets `mode`.
     static func writeFile(_ path: String, bytes: [UInt8], mode: mode_t = 0o644, dataOnly: Bool = false) throws(StorageError) {
-        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
-        guard fd >= 0 else { throw fail("open", path) }
-        defer { close(fd) }
-        var written = 0
-        while written < bytes.count {
-            let count = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + written, $0.count - written) }
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw fail("write", path)
-            }
-            written += count
-        }
-        guard (dataOnly ? fdatasync(fd) : fsync(fd)) == 0 else { throw fail("fsync", path) }
+        do { try DurableFile.write(path, bytes: bytes, mode: mode, dataOnly: dataOnly) } catch { throw StorageError(error) }
     }
 
     /// Reads a whole small file (never through a symbolic link); nil when it does not exist.
     static func readFile(_ path: String, limit: Int = 1 << 20) throws(StorageError) -> [UInt8]? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
-        guard fd >= 0 else {
-            if errno == ENOENT || errno == ENOTDIR || errno == ELOOP { return nil }
-            throw fail("open", path)
-        }
-        defer { close(fd) }
-        var result: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 16384)
-        while result.count <= limit {
-            let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress!, $0.count) }
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw fail("read", path)
-            }
-            if count == 0 { return result }
-            result.append(contentsOf: buffer[0..<count])
-        }
-        throw .io(operation: "read", path: path, errno: EFBIG)
+        do { return try DurableFile.read(path, limit: limit) } catch { throw StorageError(error) }
     }
 
     /// The first `count` bytes of a regular file (all of it when shorter), read straight into one array;
@@ -213,58 +183,28 @@ enum FileOperations {
         guard fstat(fd, &info) == 0 else { throw fail("fstat", path) }
         guard info.st_mode & S_IFMT == S_IFREG else { return nil }
         let wanted = min(Int(info.st_size), count)
-        var failure: Int32 = 0
+        var result: Result<Int, FileError> = .success(0)
         let bytes = [UInt8](unsafeUninitializedCapacity: wanted) { buffer, initialized in
-            initialized = 0
-            while initialized < wanted {
-                let got = read(fd, buffer.baseAddress! + initialized, wanted - initialized)
-                if got < 0, errno == EINTR { continue }
-                if got <= 0 {
-                    failure = got < 0 ? errno : EIO
-                    return
-                }
-                initialized += got
+            result = Result { () throws(FileError) in
+                try FileDescriptorIO.readFully(fd, into: UnsafeMutableRawBufferPointer(buffer), path: path)
             }
+            initialized = (try? result.get()) ?? 0
         }
-        guard failure == 0 else { throw .io(operation: "read", path: path, errno: failure) }
+        if case .failure(let error) = result { throw StorageError(error) }
+        // Shorter than its size said: the file shrank under the read.
+        guard bytes.count == wanted else { throw .io(operation: "read", path: path, errno: EIO) }
         return bytes
     }
 
     /// Writes a small file atomically and durably: temp file, fsync, rename, fsync of the directory.
     static func replaceFile(_ path: String, bytes: [UInt8], temporaryPath: String, mode: mode_t = 0o644) throws(StorageError) {
-        do {
-            try writeFile(temporaryPath, bytes: bytes, mode: mode)
-            try rename(temporaryPath, path)
-        } catch {
-            _ = try? removeFile(temporaryPath)
-            throw error
-        }
-        try syncDirectory(parent(of: path))
+        do { try DurableFile.replace(path, bytes: bytes, mode: mode, temporaryPath: temporaryPath) } catch { throw StorageError(error) }
     }
 
-    static func parent(of path: String) -> String {
-        guard let slash = path.lastIndex(of: "/") else { return "." }
-        return slash == path.startIndex ? "/" : String(path[..<slash])
-    }
+    static func parent(of path: String) -> String { DurableFile.parent(of: path) }
 }
 
-/// Small files written atomically and durably, for the configuration ChainVault keeps beside the
-/// buckets (keyring, chain index).
-public enum DurableFile {
-    /// Replaces `path` with `bytes`: temp file, fsync, rename, fsync of the directory. A crash leaves the
-    /// old file or the new one, never a mix.
-    public static func replace(_ path: String, bytes: [UInt8], mode: mode_t = 0o600) throws(StorageError) {
-        try FileOperations.replaceFile(path, bytes: bytes, temporaryPath: path + ".tmp-\(UInt64.random(in: 0...UInt64.max))", mode: mode)
-    }
-
-    /// The whole file, or nil when it does not exist.
-    /// - Throws: ``StorageError`` when it cannot be read or is larger than `limit`.
-    public static func read(_ path: String, limit: Int = 1 << 20) throws(StorageError) -> [UInt8]? {
-        try FileOperations.readFile(path, limit: limit)
-    }
-
-    /// Removes `path` and fsyncs its directory; a missing file is fine.
-    public static func remove(_ path: String) throws(StorageError) {
-        if try FileOperations.removeFile(path) { try FileOperations.syncDirectory(FileOperations.parent(of: path)) }
-    }
+extension StorageError {
+    /// A failed system call of ``DurableFile`` or ``FileDescriptorIO``.
+    init(_ error: FileError) { self = .io(operation: error.operation, path: error.path, errno: error.errno) }
 }

@@ -1,3 +1,5 @@
+import Hex
+
 /// Where an S3 object key lives inside the data root.
 ///
 /// Every key S3 allows is stored: 1 to 1024 bytes of UTF-8 without a NUL byte. An **ordinary** key is
@@ -64,36 +66,10 @@ public struct ObjectKey: Sendable, Hashable {
     /// The key whose reserved folders are `folders` (their hex digits joined); nil when they are not the
     /// hex digits of UTF-8 text.
     static func reservedKey(hexDigits: String) -> String? {
-        guard hexDigits.utf8.count % 2 == 0, !hexDigits.isEmpty else { return nil }
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(hexDigits.utf8.count / 2)
-        var high: UInt8?
-        for digit in hexDigits.utf8 {
-            let value: UInt8
-            switch digit {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): value = digit - UInt8(ascii: "0")
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): value = digit - UInt8(ascii: "a") + 10
-            default: return nil
-            }
-            if let first = high {
-                bytes.append(first << 4 | value)
-                high = nil
-            } else {
-                high = value
-            }
-        }
+        guard !hexDigits.isEmpty, let bytes = Hex.decode(hexDigits, lowerCaseOnly: true) else { return nil }
         return String(validating: bytes, as: UTF8.self)
     }
 
     /// Lower-case hex digits, two per byte: their order is the bytes' order.
-    static func hex<Bytes: Sequence>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
-        let digits = Array("0123456789abcdef".utf8)
-        var result: [UInt8] = []
-        result.reserveCapacity(bytes.underestimatedCount * 2)
-        for byte in bytes {
-            result.append(digits[Int(byte >> 4)])
-            result.append(digits[Int(byte & 0x0F)])
-        }
-        return String(decoding: result, as: UTF8.self)
-    }
+    static func hex(_ bytes: some Sequence<UInt8>) -> String { Hex.encode(bytes) }
 }

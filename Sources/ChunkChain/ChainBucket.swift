@@ -1,4 +1,5 @@
 import Foundation
+import Hex
 
 /// One of the two buckets a chain spreads over.
 public enum ChainBucket: UInt8, Sendable, CaseIterable, Codable, CustomStringConvertible {
@@ -30,7 +31,7 @@ public struct ChunkPointer: Sendable, Hashable, Codable, CustomStringConvertible
     }
 
     /// The object key: lowercase hex SHA-256.
-    public var key: String { hash.hex }
+    public var key: String { Hex.encode(hash) }
 
     public var description: String { "\(bucket):\(key)" }
 
@@ -38,16 +39,8 @@ public struct ChunkPointer: Sendable, Hashable, Codable, CustomStringConvertible
     public init?(_ text: String) {
         let parts = text.split(separator: ":")
         guard parts.count == 2, let bucket = parts[0] == "A" ? ChainBucket.a : parts[0] == "B" ? .b : nil,
-            parts[1].utf8.count == 64, let bytes = Data(hex: String(parts[1]))
+            parts[1].utf8.count == 64, let bytes = Hex.decode(parts[1])
         else { return nil }
         self.init(bucket: bucket, hash: Array(bytes))
-    }
-}
-
-extension Sequence<UInt8> {
-    /// Lowercase hex, two digits a byte.
-    public var hex: String {
-        let digits = Array("0123456789abcdef".utf8)
-        return String(decoding: flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 0x0F)]] }, as: UTF8.self)
     }
 }

@@ -1,5 +1,6 @@
-import BucketStore
+import DurableFiles
 import Foundation
+import Hex
 
 /// One chain the vault knows: where its head is and its data key as last wrapped.
 public struct ChainIndexEntry: Sendable, Equatable {
@@ -72,12 +73,12 @@ public struct ChainIndex: Sendable {
     public func put(_ entry: ChainIndexEntry) throws {
         let record = Record(
             head: entry.head.description,
-            chainId: entry.chainId.hex,
+            chainId: Hex.encode(entry.chainId),
             chunkCount: entry.chunkCount,
             length: entry.length,
             mirrored: entry.mirrored,
             created: entry.created,
-            keyId: entry.wrappedKey.keyId.hex,
+            keyId: Hex.encode(entry.wrappedKey.keyId),
             wrapNonce: Data(entry.wrappedKey.nonce).base64EncodedString(),
             wrappedKey: Data(entry.wrappedKey.sealed).base64EncodedString()
         )
@@ -108,7 +109,7 @@ public struct ChainIndex: Sendable {
 
     func decode(_ bytes: [UInt8], name: String) throws -> ChainIndexEntry {
         let record = try JSONDecoder().decode(Record.self, from: Data(bytes))
-        guard let head = ChunkPointer(record.head), let chainId = Data(hex: record.chainId), let keyId = Data(hex: record.keyId),
+        guard let head = ChunkPointer(record.head), let chainId = Hex.decode(record.chainId), let keyId = Hex.decode(record.keyId),
             let nonce = Data(base64Encoded: record.wrapNonce), let sealed = Data(base64Encoded: record.wrappedKey)
         else { throw ChainError.store("index record \(directory)/\(name) is malformed") }
         return ChainIndexEntry(

@@ -1,12 +1,13 @@
 import Crypto
 import Foundation
+import Hex
 
 /// What a walk over a chain found.
 public struct ChainSummary: Sendable, Equatable {
     public var chainId: [UInt8]
     public var chunks: [ChunkInfo]
     /// The chain id in lowercase hex.
-    public var chainIdHex: String { chainId.hex }
+    public var chainIdHex: String { Hex.encode(chainId) }
     /// Mirror copies that were missing or damaged and were rewritten from the good copy.
     public var repaired: [ChunkPointer] = []
     /// Mirror copies that were missing or damaged and could not be rewritten (read-only access).

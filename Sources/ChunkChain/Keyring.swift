@@ -1,6 +1,7 @@
-import BucketStore
 import Crypto
+import DurableFiles
 import Foundation
+import Hex
 
 /// A report's data key sealed under a master key: AES-256-GCM, associated data chain id ‖ key id.
 public struct WrappedDataKey: Sendable, Equatable {
@@ -25,7 +26,7 @@ public struct MasterKey: Sendable, CustomStringConvertible {
     /// Creation time, seconds since 1970.
     public let created: Int64
 
-    public var idHex: String { id.hex }
+    public var idHex: String { Hex.encode(id) }
     public var description: String { "MasterKey(\(idHex), redacted)" }
 
     public init(id: [UInt8], keyBytes: [UInt8], created: Int64) {
@@ -65,7 +66,7 @@ public struct Keyring: Sendable {
     /// - Throws: ``ChainError/unknownKeyId(_:)``.
     public func key(id: [UInt8]) throws(ChainError) -> MasterKey {
         guard let key = keys.first(where: { $0.id == id }) else {
-            throw .unknownKeyId(id.hex)
+            throw .unknownKeyId(Hex.encode(id))
         }
         return key
     }
@@ -111,12 +112,12 @@ public struct Keyring: Sendable {
             guard let bytes = try DurableFile.read(path) else { return nil }
             let file = try JSONDecoder().decode(File.self, from: Data(bytes))
             let keys = try file.keys.map { entry in
-                guard let id = Data(hex: entry.id), id.count == 8, let bytes = Data(base64Encoded: entry.key), bytes.count == 32 else {
+                guard let id = Hex.decode(entry.id), id.count == 8, let bytes = Data(base64Encoded: entry.key), bytes.count == 32 else {
                     throw ChainError.keyring("an entry of \(path) is not an 8-byte id with a 32-byte key")
                 }
                 return MasterKey(id: Array(id), keyBytes: Array(bytes), created: entry.created)
             }
-            guard let active = Data(hex: file.active), keys.contains(where: { $0.id == Array(active) }) else {
+            guard let active = Hex.decode(file.active), keys.contains(where: { $0.id == Array(active) }) else {
                 throw ChainError.keyring("the active key of \(path) is not in the keyring")
             }
             return Keyring(keys: keys, activeId: Array(active))
@@ -130,7 +131,7 @@ public struct Keyring: Sendable {
     /// Writes the keyring atomically with mode 0600.
     public func save(path: String) throws(ChainError) {
         let file = File(
-            active: activeId.hex,
+            active: Hex.encode(activeId),
             keys: keys.map { key in
                 File.Entry(id: key.idHex, key: key.key.withUnsafeBytes { Data($0).base64EncodedString() }, created: key.created)
             }
@@ -152,7 +153,7 @@ public struct Keyring: Sendable {
         guard let keyring = try load(path: path) else {
             let entries = try index?.all() ?? []
             throw ChainError.keyringMissing(
-                path: path, indexedChains: entries.count, chunks: 0, keyIds: Set(entries.map(\.wrappedKey.keyId.hex)).sorted())
+                path: path, indexedChains: entries.count, chunks: 0, keyIds: Set(entries.map { Hex.encode($0.wrappedKey.keyId) }).sorted())
         }
         return keyring
     }
@@ -174,28 +175,13 @@ public struct Keyring: Sendable {
         var objects = 0
         for bucket in ChainBucket.allCases { objects += try await store.list(bucket: bucket).count }
         guard entries.isEmpty, objects == 0 else {
-            let keyIds = Set(entries.map(\.wrappedKey.keyId.hex)).sorted()
+            let keyIds = Set(entries.map { Hex.encode($0.wrappedKey.keyId) }).sorted()
             throw ChainError.keyringMissing(path: path, indexedChains: entries.count, chunks: objects, keyIds: keyIds)
         }
         let keyring = generate(random: random, now: now)
         try keyring.save(path: path)
         created(keyring.active)
         return keyring
-    }
-}
-
-extension Data {
-    init?(hex: String) {
-        var bytes: [UInt8] = []
-        var index = hex.startIndex
-        while index < hex.endIndex {
-            guard let next = hex.index(index, offsetBy: 2, limitedBy: hex.endIndex), let byte = UInt8(hex[index..<next], radix: 16) else {
-                return nil
-            }
-            bytes.append(byte)
-            index = next
-        }
-        self.init(bytes)
     }
 }
 

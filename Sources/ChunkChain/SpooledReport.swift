@@ -1,4 +1,5 @@
 import Crypto
+import Hex
 import NIOCore
 import _NIOFileSystem
 
@@ -29,7 +30,7 @@ public struct SpooledReport: ReportSource {
         _ body: Body, in directory: String, blockSize: Int = ChainWriter.defaultChunkSize, limit: Int64 = .max
     ) async throws -> SpooledReport where Body.Element == ByteBuffer {
         precondition(blockSize > 0, "block size")
-        let path = FilePath(directory).appending("spool-" + systemRandom(16).hex)
+        let path = FilePath(directory).appending("spool-" + Hex.encode(systemRandom(16)))
         // Created in place (not materialized on close), so that its name can go at once.
         let handle = try await FileSystem.shared.openFile(
             forReadingAndWritingAt: path,

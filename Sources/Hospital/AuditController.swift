@@ -1,6 +1,7 @@
 import ChunkChain
 import Foundation
 import GRDB
+import Hex
 import Hummingbird
 import Transparency
 
@@ -32,7 +33,7 @@ struct AuditController {
             patientId = entry.patientId
             outcome = entry.outcome
             detail = entry.detail
-            hash = entry.hash.hex
+            hash = Hex.encode(entry.hash)
             self.proof = proof?.serialized
         }
     }

@@ -1,3 +1,4 @@
+import DurableFiles
 import Foundation
 import Transparency
 
@@ -103,27 +104,10 @@ public struct CheckpointLog: Sendable {
 
     /// Appends a checkpoint and fsyncs the file (and, when this made it, its folder).
     public func append(_ checkpoint: SignedCheckpoint) throws(Failure) {
-        let created = !exists
-        let descriptor = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
-        guard descriptor >= 0 else { throw .io(path: path, errno: errno) }
-        defer { close(descriptor) }
-        let record = Array((checkpoint.note.serialized + "\n").utf8)
-        var written = 0
-        while written < record.count {
-            let result = record[written...].withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
-            if result < 0 {
-                if errno == EINTR { continue }
-                throw .io(path: path, errno: errno)
-            }
-            written += result
-        }
-        guard fsync(descriptor) == 0 else { throw .io(path: path, errno: errno) }
-        if created {
-            let folder = (path as NSString).deletingLastPathComponent
-            let directory = open(folder.isEmpty ? "." : folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-            guard directory >= 0 else { throw .io(path: folder, errno: errno) }
-            defer { close(directory) }
-            guard fsync(directory) == 0 else { throw .io(path: folder, errno: errno) }
+        do {
+            try DurableFile.append(path, bytes: Array((checkpoint.note.serialized + "\n").utf8), mode: 0o600)
+        } catch {
+            throw .io(path: error.path, errno: error.errno)
         }
     }
 }

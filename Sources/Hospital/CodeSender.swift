@@ -1,4 +1,6 @@
+import DurableFiles
 import Foundation
+import NIOPosix
 
 /// A one-time code on its way to a patient.
 public struct CodeMessage: Sendable, Equatable {
@@ -72,19 +74,11 @@ public struct OutboxCodeSender: CodeSender {
 
     public func deliver(_ mail: Mail) async throws {
         let name = "\(mail.id).eml"
-        let temporary = "\(directory)/.\(name).tmp"
-        guard FileManager.default.createFile(atPath: temporary, contents: nil, attributes: [.posixPermissions: 0o600]),
-            let handle = FileHandle(forWritingAtPath: temporary)
-        else { throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: temporary]) }
-        do {
-            try handle.write(contentsOf: Data(mail.rendered(from: from).utf8))
-            try handle.synchronize()
-            try handle.close()
-            guard rename(temporary, "\(directory)/\(name)") == 0 else { throw CocoaError(.fileWriteUnknown) }
-        } catch {
-            try? handle.close()
-            unlink(temporary)
-            throw error
+        let (directory, bytes) = (directory, Array(mail.rendered(from: from).utf8))
+        // Blocking writes and syncs: on NIO's thread pool, not Swift's cooperative one. The temporary
+        // name starts with a dot, which a gateway picking up *.eml files skips.
+        try await NIOThreadPool.singleton.runIfActive {
+            try DurableFile.replace("\(directory)/\(name)", bytes: bytes, mode: 0o600, temporaryPath: "\(directory)/.\(name).tmp")
         }
     }
 

@@ -1,4 +1,5 @@
 import Crypto
+import DurableFiles
 import Foundation
 import Hummingbird
 import Logging
@@ -167,17 +168,10 @@ public enum CodeKeyFile {
             return SymmetricKey(data: data)
         }
         let bytes = random(32)
-        let temporary = path + ".tmp"
-        guard FileManager.default.createFile(atPath: temporary, contents: Data(bytes), attributes: [.posixPermissions: 0o600]) else {
-            throw HospitalKeyFileError.unwritable(path)
-        }
-        guard link(temporary, path) == 0 else {
-            unlink(temporary)
-            // Another process made it first: use theirs.
-            return try loadOrCreate(path: path, random: random)
-        }
-        unlink(temporary)
-        return SymmetricKey(data: bytes)
+        let made: Bool
+        do { made = try DurableFile.create(path, bytes: bytes, mode: 0o600) } catch { throw HospitalKeyFileError.unwritable(path) }
+        // Another process made it first: use theirs.
+        return made ? SymmetricKey(data: bytes) : try loadOrCreate(path: path, random: random)
     }
 }
 

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import Hex
 
 /// Limits on password guessing that an attacker elsewhere cannot turn against a user (OWASP ASVS 2.2.1):
 ///
@@ -70,7 +71,7 @@ actor LoginThrottle {
     }
 
     static func accountKey(_ account: String) -> String {
-        SHA256.hash(data: Array(account.utf8)).prefix(16).map { String(format: "%02x", $0) }.joined()
+        Hex.encode(SHA256.hash(data: Array(account.utf8)).prefix(16))
     }
 
     /// Throws ``HospitalError/throttled(retryAfter:)`` when this attempt must wait, and counts it.

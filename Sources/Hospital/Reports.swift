@@ -2,6 +2,7 @@ import ChunkChain
 import Foundation
 import GRDB
 import HTTPTypes
+import Hex
 import NIOCore
 
 /// A report's row: who it is about, who wrote it, and where its chain starts. The bytes are only in
@@ -151,7 +152,7 @@ public struct Reports: Sendable {
         return try await database.write { db in
             var report = Report(
                 patientId: upload.patientId, doctorId: doctor.userId, slotId: slotId, title: title, contentType: contentType,
-                size: head.length, sha256: head.sha256.hex, head: head.pointer.description, createdAt: now, verifiedAt: now)
+                size: head.length, sha256: Hex.encode(head.sha256), head: head.pointer.description, createdAt: now, verifiedAt: now)
             try report.insert(db)
             let entry = try AuditLedger.appendEntry(
                 .init(

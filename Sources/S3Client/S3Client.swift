@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Crypto
 import Foundation
+import Hex
 import Logging
 import NIOCore
 import NIOHTTP1
@@ -152,7 +153,7 @@ public struct S3Client: Sendable {
     ) async throws -> Answer {
         var request = HTTPClientRequest(url: "\(endpoint.url)\(call.path)\(call.query.isEmpty ? "" : "?" + call.query)")
         request.method = call.method
-        let payloadHash = call.body.map { $0.withUnsafeReadableBytes { SigV4.hex(SHA256.hash(data: $0)) } } ?? SigV4.emptyPayloadHash
+        let payloadHash = call.body.map { $0.withUnsafeReadableBytes { Hex.encode(SHA256.hash(data: $0)) } } ?? SigV4.emptyPayloadHash
         var headers = call.headers
         headers.append(("host", endpoint.authority))
         if let body = call.body { headers.append(("content-length", String(body.readableBytes))) }

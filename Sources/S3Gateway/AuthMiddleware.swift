@@ -1,6 +1,7 @@
 import BucketStore
 import Crypto
 import HTTPTypes
+import Hex
 import Hummingbird
 import Logging
 import S3Protocol
@@ -69,7 +70,7 @@ struct AuthMiddleware: RouterMiddleware {
         if case .signedBodyHash(let pending) = authorization.payload, operation != .putObject, operation != .uploadPart {
             // Only PutObject verifies its body as it streams; other bodies are small XML: check them here.
             let body = try await request.body.collect(upTo: S3XML.maxRequestBodySize)
-            guard pending.matches(payloadHash: SigV4.hex(SHA256.hash(data: body.readableBytesView))) else {
+            guard pending.matches(payloadHash: Hex.encode(SHA256.hash(data: body.readableBytesView))) else {
                 throw S3Error(.signatureDoesNotMatch)
             }
             request.body = .init(buffer: body)

@@ -1,3 +1,4 @@
+import DurableFiles
 import Foundation
 import Synchronization
 
@@ -77,16 +78,7 @@ public final class CredentialStore: Sendable {
     func save(_ keys: [AccessKey]) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        let data = try encoder.encode(File(keys: keys))
-        let temporary = path + ".tmp"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
-        let ok = data.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) == $0.count } && fsync(fd) == 0
-        close(fd)
-        guard ok, rename(temporary, path) == 0 else {
-            unlink(temporary)
-            throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)
-        }
+        try DurableFile.replace(path, bytes: Array(try encoder.encode(File(keys: keys))), mode: 0o600)
         state.withLock { $0.version = nil }
     }
 

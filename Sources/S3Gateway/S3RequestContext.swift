@@ -1,3 +1,4 @@
+import Hex
 import Hummingbird
 import Logging
 import S3Protocol
@@ -21,7 +22,7 @@ public struct S3RequestContext: RequestContext {
     public init(source: Source) {
         self.coreContext = .init(source: source)
         var generator = SystemRandomNumberGenerator()
-        self.requestId = SigV4.hex(withUnsafeBytes(of: generator.next() as UInt64) { Array($0) }).uppercased()
+        self.requestId = Hex.encode(withUnsafeBytes(of: generator.next() as UInt64) { Array($0) }).uppercased()
         // Every line this request causes carries its x-amz-request-id.
         logger[metadataKey: "request_id"] = "\(requestId)"
     }

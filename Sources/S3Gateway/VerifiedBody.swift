@@ -1,6 +1,7 @@
 import BucketStore
 import Crypto
 import Foundation
+import Hex
 import NIOCore
 import S3Protocol
 import Synchronization
@@ -134,7 +135,7 @@ struct VerifiedBody<Base: AsyncSequence & Sendable>: AsyncSequence, Sendable whe
                 outcome.record(expected.algorithm, value)
             }
             if let sha256 {
-                let actual = SigV4.hex(sha256.finalize())
+                let actual = Hex.encode(sha256.finalize())
                 if let expected = expectations.sha256, actual != expected {
                     throw S3Error(.xAmzContentSHA256Mismatch)
                 }

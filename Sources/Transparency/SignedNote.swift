@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import Hex
 
 /// A C2SP signed note (c2sp.org/signed-note): a text ending in a newline, a blank line, and one or more
 /// signature lines `— <key name> base64(key ID ‖ signature)`.
@@ -130,10 +131,8 @@ public enum NoteKeys {
         return digest[0..<4].reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
     }
 
-    static func hex(_ keyId: UInt32) -> String {
-        let digits = String(keyId, radix: 16)
-        return String(repeating: "0", count: 8 - digits.count) + digits
-    }
+    /// The key ID as eight hex digits.
+    static func hex(_ keyId: UInt32) -> String { Hex.encode(withUnsafeBytes(of: keyId.bigEndian) { Array($0) }) }
 }
 
 /// The public half: checks signatures. Its text form is the note's verifier key,

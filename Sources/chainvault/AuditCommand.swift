@@ -1,6 +1,7 @@
 import ArgumentParser
 import BucketStore
 import ChunkChain
+import DurableFiles
 import Foundation
 import Hospital
 import Logging

@@ -1,6 +1,7 @@
 import ArgumentParser
 import BucketStore
 import ChunkChain
+import DurableFiles
 import Foundation
 import Hospital
 import S3Client
@@ -221,10 +222,9 @@ struct Chain: AsyncParsableCommand {
                     bar.advance(by: Int64($0.count))
                 }
                 if let temporary {
+                    try handle.synchronize()
                     try handle.close()
-                    guard rename(temporary, output) == 0 else {
-                        throw ValidationError("cannot rename \(temporary) to \(output): \(String(cString: strerror(errno)))")
-                    }
+                    try DurableFile.moveIntoPlace(temporary, as: output)
                 }
                 bar.finish()
                 reportRepairs(summary)

@@ -1,11 +1,11 @@
 import ArgumentParser
-import AsyncHTTPClient
 import BucketStore
 import ChunkChain
 import Foundation
 import NIOCore
 import NIOHTTP1
 import Operations
+import S3Client
 import Settings
 
 /// What `/-/health/ready` checks for `serve`: the data root takes a durable write, its file system has
@@ -78,15 +78,11 @@ struct Health: AsyncParsableCommand {
     func run() async throws {
         let target = url.contains("/-/health/") ? url : (url.hasSuffix("/") ? String(url.dropLast()) : url) + HealthEndpoints.ready
         do {
-            var request = HTTPClientRequest(url: target)
             // With the metrics token, ready names its checks.
-            if let token = try settings.secret(.metricsToken, trimming: .whitespacesAndNewlines) {
-                request.headers.add(name: "Authorization", value: "Bearer \(token)")
-            }
-            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
-            let body = try await response.body.collect(upTo: 64 << 10)
-            ChainVault.output("\(response.status.code) \(String(buffer: body))")
-            if response.status != .ok { throw ExitCode(1) }
+            let token = try settings.secret(.metricsToken, trimming: .whitespacesAndNewlines)
+            let (status, body) = try await HealthCheckRequest.get(target, bearer: token)
+            ChainVault.output("\(status) \(body)")
+            if status != 200 { throw ExitCode(1) }
         } catch let exit as ExitCode {
             throw exit
         } catch {

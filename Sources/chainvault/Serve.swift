@@ -2,7 +2,9 @@ import ArgumentParser
 import BucketStore
 import CPlatform
 import ChunkChain
+import DurableFiles
 import Foundation
+import Hex
 import Hospital
 import Hummingbird
 import Logging
@@ -362,7 +364,7 @@ extension Serve {
                     "the audit signing key \(keyPath) is missing, but \(evidence): restore the key from its backup (a new key would disown the ledger's signed history)."
                 )
             }
-            signer = try NoteSigner(generatingFor: resolvedAuditOrigin ?? "chainvault.local/audit-" + systemRandom(8).hex)
+            signer = try NoteSigner(generatingFor: resolvedAuditOrigin ?? "chainvault.local/audit-" + Hex.encode(systemRandom(8)))
             try DurableFile.replace(keyPath, bytes: Array((signer.serialized + "\n").utf8), mode: 0o600)
             try await AuditNotary.recordNewKey(signer.verifier, database: database, time: now())
             output(

@@ -1,4 +1,5 @@
 import Foundation
+import Hex
 import Testing
 
 @testable import ChunkChain
@@ -37,14 +38,14 @@ import Testing
         var chunks: [Vector.Chunk] = []
         for chunk in summary.chunks {
             let bytes = try #require(try await store.get(key: chunk.pointer.key, bucket: chunk.pointer.bucket))
-            chunks.append(.init(bucket: chunk.pointer.bucket.description, key: chunk.pointer.key, hex: bytes.hex))
+            chunks.append(.init(bucket: chunk.pointer.bucket.description, key: chunk.pointer.key, hex: Hex.encode(bytes)))
         }
         return Vector(
             name: name,
             seed: 2026,
             chunkSize: 16,
             masterKeyId: keyring.active.idHex,
-            plaintextHex: plaintext.hex,
+            plaintextHex: Hex.encode(plaintext),
             head: head.pointer.description,
             chunks: chunks
         )
@@ -73,11 +74,11 @@ import Testing
         let golden = try JSONDecoder().decode(Vector.self, from: Data(contentsOf: Self.directory.appendingPathComponent("\(name).json")))
         let store = MemoryChunkStore()
         for chunk in golden.chunks {
-            try await store.put(Array(Data(hex: chunk.hex)!), key: chunk.key, bucket: chunk.bucket == "A" ? .a : .b)
+            try await store.put(try #require(Hex.decode(chunk.hex)), key: chunk.key, bucket: chunk.bucket == "A" ? .a : .b)
         }
         let keyring = Keyring.generate(random: SeededRandom(seed: golden.seed).source, now: 0)
         var output: [UInt8] = []
         _ = try await ChainReader(store: store).read(head: try #require(ChunkPointer(golden.head)), keyring: keyring) { output += $0 }
-        #expect(output.hex == golden.plaintextHex)
+        #expect(Hex.encode(output) == golden.plaintextHex)
     }
 }

@@ -1,6 +1,7 @@
 import BucketStore
 import Crypto
 import Foundation
+import Hex
 import Testing
 
 @testable import ChunkChain
@@ -80,7 +81,7 @@ func temporaryIndex() throws -> ChainIndex {
         let attributes = try FileManager.default.attributesOfItem(atPath: index.path(head.pointer))
         #expect((attributes[.posixPermissions] as? Int) == 0o600)
         let text = try String(contentsOfFile: index.path(head.pointer), encoding: .utf8)
-        #expect(!text.contains(head.sha256.hex), "the index never holds the plaintext digest")
+        #expect(!text.contains(Hex.encode(head.sha256)), "the index never holds the plaintext digest")
         try index.remove(head: head.pointer)
         #expect(try index.all().isEmpty)
     }

@@ -2,6 +2,7 @@ import BucketStore
 import Crypto
 import Foundation
 import HTTPTypes
+import Hex
 import HummingbirdTesting
 import NIOCore
 import S3Protocol
@@ -294,7 +295,7 @@ import Testing
 }
 
 func md5Hex(_ text: String) -> String {
-    SigV4.hex(Insecure.MD5.hash(data: Array(text.utf8)))
+    Hex.encode(Insecure.MD5.hash(data: Array(text.utf8)))
 }
 
 @Suite struct AddressingTests {

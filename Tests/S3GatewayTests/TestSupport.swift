@@ -2,6 +2,7 @@ import BucketStore
 import Crypto
 import Foundation
 import HTTPTypes
+import Hex
 import Hummingbird
 import HummingbirdTesting
 import NIOCore
@@ -104,7 +105,7 @@ struct Signer {
     }
 }
 
-func sha256Hex(_ bytes: [UInt8]) -> String { SigV4.hex(SHA256.hash(data: bytes)) }
+func sha256Hex(_ bytes: [UInt8]) -> String { Hex.encode(SHA256.hash(data: bytes)) }
 
 extension TestClientProtocol {
     /// Sends a signed request and returns the response.

@@ -1,4 +1,5 @@
 import Foundation
+import Hex
 import Testing
 
 @testable import S3Protocol
@@ -15,7 +16,7 @@ import Testing
     func checkValue(_ algorithm: ChecksumAlgorithm, _ hex: String) {
         var hasher = algorithm.makeHasher()
         Array("123456789".utf8).withUnsafeBytes { hasher.update($0) }
-        #expect(SigV4.hex(hasher.finalizeBytes()) == hex)
+        #expect(Hex.encode(hasher.finalizeBytes()) == hex)
         #expect(hasher.finalizeBytes().count == algorithm.digestLength)
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Hex
 import Hummingbird
 import Transparency
 
@@ -247,7 +248,7 @@ struct PortalAdminController: Sendable {
             let fields = [
                 "\(entry.id)", time, named.actorName ?? "", entry.action.rawValue, entry.subject, named.reportTitle ?? "",
                 named.patientName ?? "",
-                entry.outcome.rawValue, entry.detail, entry.hash.map { String(format: "%02x", $0) }.joined(),
+                entry.outcome.rawValue, entry.detail, Hex.encode(entry.hash),
             ]
             csv += fields.map(Self.csvField).joined(separator: ",") + "\r\n"
         }

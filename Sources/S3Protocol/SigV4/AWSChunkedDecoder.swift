@@ -1,4 +1,5 @@
 import Crypto
+import Hex
 import NIOCore
 
 /// Decodes an `aws-chunked` body incrementally, verifying chunk and trailer signatures as bytes pass.
@@ -137,7 +138,7 @@ public struct AWSChunkedDecoder: Sendable {
         guard let signing, let claimed = chunkSignature else { return }
         let stringToSign = [
             "AWS4-HMAC-SHA256-PAYLOAD", signing.amzDate, signing.scope, previousSignature, SigV4.emptyPayloadHash,
-            SigV4.hex(chunkHash.finalize()),
+            Hex.encode(chunkHash.finalize()),
         ].joined(separator: "\n")
         let expected = SigV4.signature(stringToSign: stringToSign, signingKey: signing.signingKey.key)
         guard SigV4.constantTimeEquals(expected, claimed) else {

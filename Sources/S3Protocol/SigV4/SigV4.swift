@@ -1,4 +1,5 @@
 import Crypto
+import Hex
 
 /// AWS Signature Version 4: canonical request, string to sign, signing key and signature.
 ///
@@ -12,20 +13,9 @@ public enum SigV4 {
     /// SHA-256 of the empty string, the payload hash of a request without a body.
     public static let emptyPayloadHash = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
-    /// Lowercase hex of `bytes`.
-    public static func hex<D: Sequence>(_ bytes: D) -> String where D.Element == UInt8 {
-        let digits: [UInt8] = Array("0123456789abcdef".utf8)
-        var out: [UInt8] = []
-        for byte in bytes {
-            out.append(digits[Int(byte >> 4)])
-            out.append(digits[Int(byte & 0x0F)])
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
-
     /// Lowercase hex SHA-256 of the UTF-8 bytes of `text`.
     public static func sha256Hex(_ text: String) -> String {
-        hex(SHA256.hash(data: Array(text.utf8)))
+        Hex.encode(SHA256.hash(data: Array(text.utf8)))
     }
 
     /// Derives the signing key `HMAC(HMAC(HMAC(HMAC("AWS4"+secret, date), region), service), "aws4_request")`.
@@ -39,7 +29,7 @@ public enum SigV4 {
 
     /// Hex HMAC-SHA256 of `stringToSign` under `signingKey`.
     public static func signature(stringToSign: String, signingKey: SymmetricKey) -> String {
-        hex(HMAC<SHA256>.authenticationCode(for: Array(stringToSign.utf8), using: signingKey))
+        Hex.encode(HMAC<SHA256>.authenticationCode(for: Array(stringToSign.utf8), using: signingKey))
     }
 
     /// The canonical query string: pairs re-encoded, sorted by name then value, `X-Amz-Signature` left out.
