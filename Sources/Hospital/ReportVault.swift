@@ -2,6 +2,7 @@ import ChunkChain
 import Foundation
 import Metrics
 import NIOCore
+import NIOPosix
 
 /// Report bytes as chunk chains: an upload is spooled (encrypted) to a temporary file, written as a
 /// chain over the two report buckets and indexed, so that `chainvault chain verify --all`, `keys rotate`
@@ -9,7 +10,7 @@ import NIOCore
 public struct ReportVault: Sendable {
     let store: any ChunkStore
     /// The master keys, read again for every report: `chainvault keys rotate` may run beside the server.
-    let keyring: @Sendable () throws -> Keyring
+    let keyring: @Sendable () async throws -> Keyring
     let index: ChainIndex?
     let spoolDirectory: String
     let chunkSize: Int
@@ -27,7 +28,7 @@ public struct ReportVault: Sendable {
     ///   - index: The chain index to record every report's chain in; nil keeps none (tests).
     ///   - spoolDirectory: Where uploads are spooled, encrypted, while their chain is written.
     public init(
-        store: any ChunkStore, keyring: @escaping @Sendable () throws -> Keyring, index: ChainIndex?, spoolDirectory: String,
+        store: any ChunkStore, keyring: @escaping @Sendable () async throws -> Keyring, index: ChainIndex?, spoolDirectory: String,
         chunkSize: Int = ChainWriter.defaultChunkSize, mirror: Bool = false, random: @escaping @Sendable (Int) -> [UInt8] = systemRandom,
         readAhead: Int = defaultReadAhead, clock: @escaping @Sendable () -> Int64
     ) {
@@ -58,7 +59,7 @@ public struct ReportVault: Sendable {
     func store<Body: AsyncSequence>(_ body: Body, limit: Int64) async throws -> ChainHead where Body.Element == ByteBuffer {
         try FileManager.default.createDirectory(
             atPath: spoolDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        let writer = ChainWriter(store: store, keyring: try keyring(), chunkSize: chunkSize, mirror: mirror, random: random)
+        let writer = ChainWriter(store: store, keyring: try await keyring(), chunkSize: chunkSize, mirror: mirror, random: random)
         let spooled = try await SpooledReport.spool(body, in: spoolDirectory, blockSize: chunkSize, limit: limit)
         let head: ChainHead
         do {
@@ -68,14 +69,18 @@ public struct ReportVault: Sendable {
             throw error
         }
         await spooled.close()
-        try index?.put(ChainIndexEntry(head: head, mirrored: mirror, created: clock()))
+        if let index {
+            // A write, fsync and rename: on NIO's thread pool, not Swift's cooperative one.
+            let entry = ChainIndexEntry(head: head, mirrored: mirror, created: clock())
+            try await NIOThreadPool.singleton.runIfActive { try index.put(entry) }
+        }
         return head
     }
 
     /// Checks that the chain's head chunk is there and intact, before a download commits to 200.
     /// - Throws: ``ChainError`` for a missing or damaged head.
     public func checkHead(_ head: ChunkPointer) async throws {
-        let entry = try index?.entry(head: head)
+        let entry = try await indexEntry(head)
         try await ChainReader(store: store).checkHead(head, mirrored: entry?.mirrored ?? mirror)
     }
 
@@ -83,9 +88,10 @@ public struct ReportVault: Sendable {
     /// - Throws: ``ChainError`` naming what is wrong; nothing of a bad chunk is handed out.
     public func read(head: ChunkPointer, consume: (Data) async throws -> Void) async throws {
         do {
-            let entry = try index?.entry(head: head)
+            let entry = try await indexEntry(head)
             _ = try await ChainReader(store: store, readAhead: readAhead).read(
-                head: head, keyring: try keyring(), wrappedKey: entry?.wrappedKey, mirrored: entry?.mirrored ?? mirror, consume: consume)
+                head: head, keyring: try await keyring(), wrappedKey: entry?.wrappedKey, mirrored: entry?.mirrored ?? mirror,
+                consume: consume)
             Counter(label: "chainvault_chain_reads_total", dimensions: [("outcome", "success")]).increment()
         } catch let error as ChainError {
             // The chain itself is damaged: what verification would report.
@@ -95,5 +101,11 @@ public struct ReportVault: Sendable {
             Counter(label: "chainvault_chain_reads_total", dimensions: [("outcome", "failure")]).increment()
             throw error
         }
+    }
+
+    /// The chain index's record of `head` (a small file read), on NIO's thread pool.
+    func indexEntry(_ head: ChunkPointer) async throws -> ChainIndexEntry? {
+        guard let index else { return nil }
+        return try await NIOThreadPool.singleton.runIfActive { try index.entry(head: head) }
     }
 }

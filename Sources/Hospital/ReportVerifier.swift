@@ -96,10 +96,11 @@ extension ReportVault {
     /// - Returns: Whether it is intact (false for a missing or damaged chunk).
     /// - Throws: What is not the chain's fault (a store that cannot be reached, a missing keyring).
     public func verify(head: ChunkPointer) async throws -> Bool {
-        let entry = try index?.entry(head: head)
+        let entry = try await indexEntry(head)
         do {
             _ = try await ChainReader(store: store).read(
-                head: head, keyring: try keyring(), wrappedKey: entry?.wrappedKey, mirrored: entry?.mirrored ?? mirror, checkMirror: true
+                head: head, keyring: try await keyring(), wrappedKey: entry?.wrappedKey, mirrored: entry?.mirrored ?? mirror,
+                checkMirror: true
             ) { _ in }
             return true
         } catch is ChainError {

@@ -4,6 +4,7 @@ import ChunkChain
 import Foundation
 import NIOCore
 import NIOHTTP1
+import NIOPosix
 import Operations
 import S3Client
 import Settings
@@ -13,7 +14,13 @@ import Settings
 enum Readiness {
     static func probe(store: BucketStore, chunks: any ChunkStore) -> HealthProbe {
         HealthProbe {
-            var checks = [dataRootWritable(store), freeSpace(store)]
+            // A write with fsync and a statvfs: blocking calls, on NIO's thread pool.
+            var checks: [HealthCheck]
+            do {
+                checks = try await NIOThreadPool.singleton.runIfActive { [dataRootWritable(store), freeSpace(store)] }
+            } catch {
+                checks = [HealthCheck(name: "data root writable", ok: false, detail: "\(error)")]  // fail closed
+            }
             for bucket in ChainBucket.allCases { checks.append(await chainBucket(bucket, in: chunks)) }
             return checks
         }

@@ -260,7 +260,7 @@ struct Serve: AsyncParsableCommand {
         let scheme = configuration.scheme
         // Every setting that can still be wrong is checked before the first key is generated and shown.
         let metrics = try metricsEndpoint(store: store)
-        let credentials = try CredentialStore.open(configDirectory: store.systemPath)
+        let credentials = try CredentialStore.open(configDirectory: root.system)
         let chunks = try await storage.locations().makeStore(local: { store }, owner: "chainvault", now: now())
         let health = Readiness.probe(store: store, chunks: chunks)
         let portal = PortalConfiguration(siteName: siteName, baseURL: resolvedPortalURL)
@@ -330,7 +330,7 @@ extension Serve {
         }
         let vault = ReportVault(
             store: chunks,
-            keyring: { try Keyring.open(path: keyringPath) },
+            keyring: { [file = KeyringFile(path: keyringPath)] in try await file.current() },
             index: try storage.index(root: root), spoolDirectory: root.tmp, clock: { now() })
         let database = try HospitalDatabase.open(path: root.hospitalDatabase)
         return HospitalServices(

@@ -50,3 +50,24 @@ import Testing
         await #expect(throws: ChainError.storeFull("no room for A:k")) { try await store.put([1, 2, 3], key: "k", bucket: .a) }
     }
 }
+
+/// The keyring as the server reads it: cached, and read again once the file changed.
+@Suite struct KeyringFileTests {
+    @Test func aRotatedKeyringIsReadAgainAndAMissingOneIsAnError() async throws {
+        let root = FileManager.default.temporaryDirectory.appending(path: "keyring-file-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let path = root + "/keyring.json"
+        await #expect(throws: ChainError.self) { try await KeyringFile(path: path).current() }
+        let first = Keyring.generate(random: systemRandom, now: 1)
+        try first.save(path: path)
+        let watching = KeyringFile(path: path, recheckInterval: .zero)
+        let cached = KeyringFile(path: path, recheckInterval: .seconds(3600))
+        #expect(try await watching.current().active.id == first.active.id)
+        #expect(try await cached.current().active.id == first.active.id)
+        let second = Keyring.generate(random: systemRandom, now: 2)
+        try second.save(path: path)
+        #expect(try await watching.current().active.id == second.active.id, "a rotation is seen")
+        #expect(try await cached.current().active.id == first.active.id, "within the interval the file is not looked at")
+    }
+}
