@@ -240,23 +240,22 @@ final class Once: Sendable {
 /// (errors carry their status), once the response has been written.
 public struct RequestMetricsMiddleware<Context: RequestContext>: RouterMiddleware {
     let metrics: RequestMetrics
-    /// The route label of a path, from a fixed vocabulary.
-    let route: @Sendable (String) -> String
 
-    public init(listener: String, route: @escaping @Sendable (String) -> String) {
+    public init(listener: String) {
         metrics = RequestMetrics(listener: listener)
-        self.route = route
     }
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        let route = self.route(request.uri.path)
         let (method, agent, logger) = (request.method, request.headers[.userAgent]?.prefix(200) ?? "", context.logger)
+        // The route the router matched, as it was declared (`/api/slots/{id}/booking`): known once the
+        // handler ran, and never a value a request chose. `NotFound` when no route matched.
+        let route: @Sendable () -> String = { context.endpointPath ?? "NotFound" }
         // One access-log line per request, whatever it ends with; the route, never the query or the body.
         return try await metrics.measure(
-            request, operation: { "\(method) \(route)" },
+            request, operation: { "\(method) \(route())" },
             finished: { outcome in
                 var metadata: Logger.Metadata = [
-                    "method": "\(method)", "route": "\(route)", "status": "\(outcome.status)",
+                    "method": "\(method)", "route": "\(route())", "status": "\(outcome.status)",
                     "duration_ms": "\(outcome.elapsed.milliseconds)", "user_agent": "\(agent)",
                 ]
                 if !outcome.completed { metadata["incomplete"] = "true" }

@@ -91,7 +91,7 @@ struct AuditCommand: AsyncParsableCommand {
                 signature or a checkpoint file cut or removed; check that every report points at an indexed chain.
                 """)
         @OptionGroup var ledger: LedgerOptions
-        @OptionGroup var storage: ChainStorageOptions
+        @OptionGroup var storage: ChainLocationOptions
 
         @Option(
             help: """

@@ -11,7 +11,7 @@ import Settings
 struct ChainOptions: ParsableArguments {
     @OptionGroup var dataRoot: DataRootOptions
 
-    @OptionGroup var storage: ChainStorageOptions
+    @OptionGroup var storage: ChainLocationOptions
 
     /// The data root, which must exist: these commands read and check.
     func root() throws -> DataRoot { try DataRoot.existing(dataRoot.data) }
@@ -25,7 +25,7 @@ struct ChainOptions: ParsableArguments {
 }
 
 /// Where the chain's buckets and master keys are: shared by the chain commands and `serve`.
-struct ChainStorageOptions: ParsableArguments {
+struct ChainLocationOptions: ParsableArguments {
     @Option(name: .setting(.masterKeyFile), help: .setting(.masterKeyFile))
     var masterKeyFile: String?
 

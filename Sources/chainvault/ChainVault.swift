@@ -8,7 +8,8 @@ struct ChainVault: AsyncParsableCommand {
         commandName: "chainvault",
         abstract: "An S3-compatible gateway over plain-file buckets, and reports as encrypted chunk chains.",
         subcommands: [
-            Serve.self, Credentials.self, Chain.self, Keys.self, HospitalCommand.self, AuditCommand.self, Health.self, SettingsCommand.self,
+            Serve.self, Credentials.self, Chain.self, Keys.self, HospitalCommand.self, AuditCommand.self, HealthCommand.self,
+            SettingsCommand.self,
         ],
         defaultSubcommand: Serve.self
     )

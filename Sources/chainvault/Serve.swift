@@ -64,7 +64,7 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .setting(.trustedProxies), help: .setting(.trustedProxies))
     var trustedProxies: String = settings.string(.trustedProxies)
 
-    @OptionGroup(title: "Report chains (hospital)") var storage: ChainStorageOptions
+    @OptionGroup(title: "Report chains (hospital)") var storage: ChainLocationOptions
 
     @OptionGroup(title: "Audit ledger (hospital)") var audit: AuditOptions
 

@@ -72,10 +72,10 @@ def test_counters_follow_a_known_sequence_and_the_token_guards_them(tmp_path):
         assert value(text, "chainvault_disk_free_bytes") > 0
         assert value(text, "chainvault_hospital_logins_total", outcome="success") == 1
         assert value(text, "chainvault_hospital_logins_total", outcome="failure") == 1
-        # Route labels come from a fixed vocabulary: ids and unknown words become {id}.
+        # Route labels are the routes as declared (their parameters as {name}); no route matched: NotFound.
         hospital = scrape(server.hospital)
         assert value(hospital, "chainvault_hospital_requests_total", operation="POST /api/sessions", status=401) == 1
-        assert value(hospital, "chainvault_hospital_requests_total", operation="GET /api/slots/{id}/{id}", status=404) == 1
+        assert value(hospital, "chainvault_hospital_requests_total", operation="GET NotFound", status=404) == 1
         assert "12345" not in hospital and "nothing" not in hospital
     finally:
         stop_server(server)

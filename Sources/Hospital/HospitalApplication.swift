@@ -112,7 +112,7 @@ public func buildHospitalApplication(
     if !configuration.trustedProxies.isEmpty { router.add(middleware: ForwardedClientMiddleware(trusted: configuration.trustedProxies)) }
     router.add(middleware: HealthMiddleware(probe: health, metrics: metrics))
     if let metrics { router.add(middleware: MetricsEndpointMiddleware(endpoint: metrics)) }
-    router.add(middleware: RequestMetricsMiddleware(listener: "hospital", route: HospitalRoutes.label))
+    router.add(middleware: RequestMetricsMiddleware(listener: "hospital"))
     router.add(middleware: HospitalErrorMiddleware(logger: logger))
     router.add(middleware: AuthenticationMiddleware(accounts: services.accounts))
     router.get("openapi.json") { _, _ in
@@ -135,54 +135,4 @@ public func buildHospitalApplication(
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
         logger: logger
     )
-}
-
-/// Route labels for metrics: the path with every segment outside the API's own words replaced by
-/// `{id}`, so that no request can add a label value (`/api/slots/12/booking` is `/api/slots/{id}/booking`).
-enum HospitalRoutes {
-    static let words: Set<String> = [
-        "api", "patients", "staff", "sessions", "current", "me", "doctors", "slots", "booking", "completion", "reports", "content",
-        "access-requests", "redemption", "denial", "grants", "audit", "checkpoint", "entries", "proof", "consistency", "emergency-access",
-        "emergency-accesses", "review", "emergency", "openapi.json",
-        "password-resets", "approval", "refusal",
-        "status", "throttle", "second-factor",
-        // The portal's pages.
-        "login", "logout", "register", "doctor", "session", "refresh", "dashboard", "book", "appointments", "cancel", "calendar",
-        "withdraw", "complete", "report", "download", "access", "requests", "request", "consent", "deny", "revoke", "history", "admin",
-        "accounts", "approve", "refuse", "disable", "enable", "clear-throttle", "audit.csv", "profile", "password", "end", "static",
-        "portal.css", "portal.js", "icon.svg", "forgot", "reset", "code", "two-step", "confirm", "reset-two-step",
-    ]
-
-    @Sendable static func label(_ path: String) -> String {
-        let segments = path.split(separator: "/", omittingEmptySubsequences: true).prefix(6)
-        return "/" + segments.map { words.contains(String($0)) ? String($0) : "{id}" }.joined(separator: "/")
-    }
-}
-
-/// The key one-time codes are MACed under: 32 random bytes in a file of the config folder (mode 0600),
-/// made on first use. Without it, a copy of the database cannot be used to test codes offline.
-public enum CodeKeyFile {
-    public static func loadOrCreate(path: String, random: @Sendable (Int) -> [UInt8]) throws -> SymmetricKey {
-        if let data = FileManager.default.contents(atPath: path) {
-            guard data.count == 32 else { throw HospitalKeyFileError.damaged(path) }
-            return SymmetricKey(data: data)
-        }
-        let bytes = random(32)
-        let made: Bool
-        do { made = try DurableFile.create(path, bytes: bytes, mode: 0o600) } catch { throw HospitalKeyFileError.unwritable(path) }
-        // Another process made it first: use theirs.
-        return made ? SymmetricKey(data: bytes) : try loadOrCreate(path: path, random: random)
-    }
-}
-
-public enum HospitalKeyFileError: Error, CustomStringConvertible {
-    case damaged(String)
-    case unwritable(String)
-
-    public var description: String {
-        switch self {
-        case .damaged(let path): "\(path) is not a 32-byte code key; restore it from backup or remove it (pending codes then fail)."
-        case .unwritable(let path): "cannot write the code key \(path)"
-        }
-    }
 }

@@ -1,0 +1,31 @@
+import Crypto
+import DurableFiles
+import Foundation
+
+/// The key one-time codes are MACed under: 32 random bytes in a file of the config folder (mode 0600),
+/// made on first use. Without it, a copy of the database cannot be used to test codes offline.
+public enum CodeKeyFile {
+    public static func loadOrCreate(path: String, random: @Sendable (Int) -> [UInt8]) throws -> SymmetricKey {
+        if let data = FileManager.default.contents(atPath: path) {
+            guard data.count == 32 else { throw HospitalKeyFileError.damaged(path) }
+            return SymmetricKey(data: data)
+        }
+        let bytes = random(32)
+        let made: Bool
+        do { made = try DurableFile.create(path, bytes: bytes, mode: 0o600) } catch { throw HospitalKeyFileError.unwritable(path) }
+        // Another process made it first: use theirs.
+        return made ? SymmetricKey(data: bytes) : try loadOrCreate(path: path, random: random)
+    }
+}
+
+public enum HospitalKeyFileError: Error, CustomStringConvertible {
+    case damaged(String)
+    case unwritable(String)
+
+    public var description: String {
+        switch self {
+        case .damaged(let path): "\(path) is not a 32-byte code key; restore it from backup or remove it (pending codes then fail)."
+        case .unwritable(let path): "cannot write the code key \(path)"
+        }
+    }
+}
