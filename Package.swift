@@ -251,6 +251,20 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // What the test targets share: temporary folders, a seeded generator, a clock moved by hand, a live
+        // gateway on port 0, and the hospital's fixture with its recording sender.
+        .target(
+            name: "TestSupport",
+            dependencies: [
+                "BucketStore", "S3Gateway", "Operations", "ChunkChain", "Hospital",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            path: "Tests/TestSupport",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "PrimitivesTests",
             dependencies: ["Hex", "DurableFiles"],
@@ -269,13 +283,14 @@ let package = Package(
         ),
         .testTarget(
             name: "S3ProtocolTests",
-            dependencies: ["S3Protocol", "Hex"],
+            dependencies: ["TestSupport", "S3Protocol", "Hex"],
             resources: [.copy("Vectors")],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "ChunkChainTests",
             dependencies: [
+                "TestSupport",
                 "ChunkChain",
                 "Hex",
                 "BucketStore",
@@ -288,6 +303,7 @@ let package = Package(
         .testTarget(
             name: "S3ClientTests",
             dependencies: [
+                "TestSupport",
                 "S3Client",
                 "S3Gateway",
                 "S3Protocol",
@@ -302,6 +318,7 @@ let package = Package(
         .testTarget(
             name: "HospitalTests",
             dependencies: [
+                "TestSupport",
                 "Hospital",
                 "ChunkChain",
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -320,12 +337,13 @@ let package = Package(
         ),
         .testTarget(
             name: "BucketStoreTests",
-            dependencies: ["BucketStore"],
+            dependencies: ["TestSupport", "BucketStore"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "S3GatewayTests",
             dependencies: [
+                "TestSupport",
                 "Hex",
                 "S3Gateway",
                 "Operations",

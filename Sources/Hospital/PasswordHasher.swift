@@ -141,6 +141,9 @@ actor ComputeGate {
     private var running = 0
     private var waiting: [CheckedContinuation<Void, Never>] = []
 
+    /// Callers waiting for a permit.
+    var queued: Int { waiting.count }
+
     init(permits: Int, queueLimit: Int) {
         self.permits = permits
         self.queueLimit = queueLimit

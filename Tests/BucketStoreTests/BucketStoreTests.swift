@@ -1,12 +1,13 @@
 import Foundation
 import NIOCore
+import TestSupport
 import Testing
 
 @testable import BucketStore
 
 /// A fresh data root per test, removed afterwards.
 func withStore<T>(_ body: (BucketStore, String) async throws -> T) async throws -> T {
-    let root = FileManager.default.temporaryDirectory.appendingPathComponent("cv-store-\(UUID().uuidString)").path
+    let root = temporaryPath("cv-store")
     defer { try? FileManager.default.removeItem(atPath: root) }
     let store = try BucketStore(root: root)
     return try await body(store, root)
@@ -353,7 +354,7 @@ extension BucketStore {
 
 @Suite struct FreeSpaceTests {
     @Test func aDeclaredLengthBeyondFreeSpaceMinusTheReserveIsRefused() throws {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("cv-space-\(UUID().uuidString)").path
+        let root = temporaryPath("cv-space")
         defer { try? FileManager.default.removeItem(atPath: root) }
         let open = try BucketStore(root: root)
         let free = try #require(open.freeBytes())

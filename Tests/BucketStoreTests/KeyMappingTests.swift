@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 @testable import BucketStore
@@ -143,18 +144,6 @@ func location(of key: String, bucket: String = "bkt", root: String) throws -> St
             items.append(key)
         }
         return (Array(items.prefix(request.maxKeys)), items.count > request.maxKeys)
-    }
-
-    /// A small deterministic generator, so that a failure names the seed that reproduces it.
-    struct SplitMix: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
     }
 
     static let segments = ["a", "b", "", ".", "..", "a.b", "a-b", "a+", "é", "!", String(repeating: "s", count: 256)]

@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import NIOCore
+import TestSupport
 import Testing
 
 @testable import BucketStore
@@ -119,7 +120,7 @@ import Testing
     }
 
     @Test func aNewerLayoutIsRefused() throws {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("cv-layout-\(UUID().uuidString)").path
+        let root = temporaryPath("cv-layout")
         defer { try? FileManager.default.removeItem(atPath: root) }
         _ = try BucketStore(root: root)
         try "4\n".write(toFile: root + "/.chainvault/layout", atomically: true, encoding: .utf8)

@@ -1,6 +1,7 @@
 import BucketStore
 import Crypto
 import Foundation
+import TestSupport
 import Testing
 
 @testable import ChunkChain
@@ -291,7 +292,7 @@ struct Fixture {
 @Suite struct KeyringFailClosedTests {
     /// A data root whose chains were written under a keyring that is then lost (a restore that forgot it).
     func vaultWithAChain() async throws -> (directory: String, index: ChainIndex, store: MemoryChunkStore, keyId: String) {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cv-failclosed-\(UUID().uuidString)").path
+        let directory = temporaryPath("cv-failclosed")
         let index = try ChainIndex(directory: directory + "/chains")
         let store = MemoryChunkStore()
         let random = SeededRandom(seed: 5)
@@ -326,7 +327,7 @@ struct Fixture {
     }
 
     @Test func anEmptyVaultGetsAKeyringOnceAndKeepsIt() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cv-newvault-\(UUID().uuidString)").path
+        let directory = temporaryPath("cv-newvault")
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let index = try ChainIndex(directory: directory + "/chains")
         let path = directory + "/keyring.json"
@@ -343,7 +344,7 @@ struct Fixture {
 
 @Suite struct LocalChunkStoreTests {
     @Test func chainsAreFsyncedPlainFilesInTwoBuckets() async throws {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("cv-chain-\(UUID().uuidString)").path
+        let root = temporaryPath("cv-chain")
         defer { try? FileManager.default.removeItem(atPath: root) }
         let store = LocalChunkStore(store: try BucketStore(root: root))
         try await store.createBuckets(owner: "chainvault", now: 0)

@@ -1,5 +1,6 @@
 import Foundation
 import Hex
+import TestSupport
 import Testing
 
 @testable import ChunkChain

@@ -2,13 +2,14 @@ import BucketStore
 import Crypto
 import Foundation
 import Hex
+import TestSupport
 import Testing
 
 @testable import ChunkChain
 
 /// A fresh index directory, removed by the caller.
 func temporaryIndex() throws -> ChainIndex {
-    try ChainIndex(directory: FileManager.default.temporaryDirectory.appendingPathComponent("cv-index-\(UUID().uuidString)").path)
+    try ChainIndex(directory: temporaryPath("cv-index"))
 }
 
 @Suite struct MirrorTests {
@@ -165,7 +166,7 @@ func temporaryIndex() throws -> ChainIndex {
     }
 
     @Test func deletingOrphansSparesYoungOnesAndEveryIndexedChain() async throws {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("cv-orphans-\(UUID().uuidString)").path
+        let root = temporaryPath("cv-orphans")
         defer { try? FileManager.default.removeItem(atPath: root) }
         let store = LocalChunkStore(store: try BucketStore(root: root))
         try await store.createBuckets(owner: "test", now: 0)

@@ -1,6 +1,7 @@
 import BucketStore
 import Foundation
 import NIOCore
+import TestSupport
 import Testing
 
 @testable import ChunkChain
@@ -76,7 +77,7 @@ actor OrderCheckingStore: ChunkStore {
     }
 
     @Test func localStagesThatFailAreRemoved() async throws {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("cv-stage-\(UUID().uuidString)").path
+        let root = temporaryPath("cv-stage")
         defer { try? FileManager.default.removeItem(atPath: root) }
         let bucketStore = try BucketStore(root: root)
         let local = LocalChunkStore(store: bucketStore)
@@ -125,7 +126,7 @@ actor OrderCheckingStore: ChunkStore {
 
 @Suite struct SpooledReportTests {
     func directory() throws -> String {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("cv-spool-\(UUID().uuidString)").path
+        let path = temporaryPath("cv-spool")
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         return path
     }

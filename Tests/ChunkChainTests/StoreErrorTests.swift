@@ -1,5 +1,6 @@
 import BucketStore
 import Foundation
+import TestSupport
 import Testing
 
 @testable import ChunkChain
@@ -28,7 +29,7 @@ import Testing
     }
 
     @Test func aLocalStoreThrowsChainErrors() async throws {
-        let root = FileManager.default.temporaryDirectory.appending(path: "store-errors-\(UUID().uuidString)").path
+        let root = temporaryPath("store-errors")
         defer { try? FileManager.default.removeItem(atPath: root) }
         let store = LocalChunkStore(store: try BucketStore(root: root))
         // No buckets yet: the bucket store's NoSuchBucket, as the cause of a chain error.
@@ -54,7 +55,7 @@ import Testing
 /// The keyring as the server reads it: cached, and read again once the file changed.
 @Suite struct KeyringFileTests {
     @Test func aRotatedKeyringIsReadAgainAndAMissingOneIsAnError() async throws {
-        let root = FileManager.default.temporaryDirectory.appending(path: "keyring-file-\(UUID().uuidString)").path
+        let root = temporaryPath("keyring-file")
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: root) }
         let path = root + "/keyring.json"

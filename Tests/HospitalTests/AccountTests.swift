@@ -5,20 +5,10 @@ import GRDB
 import Hummingbird
 import HummingbirdTesting
 import NIOCore
+import TestSupport
 import Testing
 
 @testable import Hospital
-
-/// A clock the test moves by hand.
-final class TestClock: @unchecked Sendable {
-    // Guarded by the lock: read from request tasks, moved by the test.
-    private var seconds: Int64
-    private let lock = NSLock()
-    init(_ start: Int64 = 1_800_000_000) { seconds = start }
-    var now: Int64 { lock.withLock { seconds } }
-    func advance(by delta: Int64) { lock.withLock { seconds += delta } }
-    var source: @Sendable () -> Int64 { { [self] in self.now } }
-}
 
 /// A patient registration that passes every rule.
 func patient(_ email: String = "ada@example.org", password: String = "correct horse battery") -> [String: String] {
@@ -35,78 +25,6 @@ func decode(_ response: TestResponse) throws -> [String: Any] {
 func errorOf(_ response: TestResponse) throws -> (code: String, field: String?) {
     let error = try #require(try decode(response)["error"] as? [String: Any])
     return (try #require(error["code"] as? String), error["field"] as? String)
-}
-
-/// A code sender that keeps the messages (and can be made to fail).
-final class RecordingSender: CodeSender, @unchecked Sendable {
-    // Guarded by the lock: appended from request tasks, read by the test.
-    private var sent: [CodeMessage] = []
-    private var failing = false
-    private let lock = NSLock()
-
-    var messages: [CodeMessage] { lock.withLock { sent } }
-    func fail(_ value: Bool) { lock.withLock { failing = value } }
-
-    /// Other e-mails (password-reset links).
-    private var delivered: [Mail] = []
-    var mails: [Mail] { lock.withLock { delivered } }
-
-    func deliver(_ mail: Mail) async throws {
-        try lock.withLock {
-            if failing { throw CocoaError(.fileWriteUnknown) }
-            delivered.append(mail)
-        }
-    }
-
-    func send(_ message: CodeMessage) async throws {
-        try lock.withLock {
-            if failing { throw CocoaError(.fileWriteUnknown) }
-            sent.append(message)
-        }
-    }
-}
-
-struct HospitalFixture {
-    let clock = TestClock()
-    let database: HospitalDatabase
-    let store: MemoryChunkStore
-    let sender = RecordingSender()
-    let services: HospitalServices
-    var accounts: Accounts { services.accounts }
-
-    /// - Parameter chunkSize: Small, so that small reports make chains of several chunks.
-    /// - Parameter sessions: By default a week long, so that tests can move the clock by hours.
-    init(
-        maxReportSize: Int64 = Reports.defaultMaxSize, chunkSize: Int = 4096, grantLifetime: Int64 = 3600,
-        sessions: Accounts.SessionPolicy = .init(idle: 7 * 86400, absolute: 7 * 86400), storeCapacity: Int? = nil,
-        portal: PortalConfiguration = .init(), database: HospitalDatabase? = nil, notary: AuditNotary? = nil
-    ) throws {
-        self.database = try database ?? HospitalDatabase.inMemory()
-        let database = self.database
-        let spool = FileManager.default.temporaryDirectory.appendingPathComponent("hospital-spool-\(UUID().uuidString)").path
-        let keyring = Keyring.generate(random: systemRandom, now: 0)
-        let clock = self.clock
-        store = MemoryChunkStore(capacity: storeCapacity)
-        let vault = ReportVault(
-            store: store, keyring: { keyring }, index: nil,
-            spoolDirectory: spool, chunkSize: chunkSize, clock: clock.source)
-        services = HospitalServices(
-            database: database, hasher: PasswordHasher(parameters: .testing, random: { [UInt8](repeating: 7, count: $0) }), vault: vault,
-            sender: sender, codeKey: SymmetricKey(size: .bits256), sessionPolicy: sessions,
-            consentPolicy: .init(grantLifetime: grantLifetime),
-            maxReportSize: maxReportSize, portal: portal, notary: notary, clock: clock.source, random: systemRandom)
-    }
-
-    func app() throws -> some ApplicationProtocol { try buildHospitalApplication(configuration: .init(port: 0), services: services) }
-
-    func login(_ client: some TestClientProtocol, _ email: String, _ password: String) async throws -> String {
-        do {
-            let response = try await client.execute(
-                uri: "/api/sessions", method: .post, body: json(["email": email, "password": password]))
-            #expect(response.status == .created)
-            return try #require(try decode(response)["token"] as? String)
-        }
-    }
 }
 
 extension HTTPFields {
@@ -341,11 +259,14 @@ extension HTTPFields {
 
     @Test func theGateTurnsAwayCallersBeyondItsQueue() async throws {
         let gate = ComputeGate(permits: 1, queueLimit: 1)
-        let release = AsyncStream<Void>.makeStream()
-        async let first: Void = gate.run { for await _ in release.stream { break } }
-        try await Task.sleep(for: .milliseconds(50))
+        let (started, release) = (AsyncStream<Void>.makeStream(), AsyncStream<Void>.makeStream())
+        async let first: Void = gate.run {
+            started.continuation.yield()
+            for await _ in release.stream { break }
+        }
+        for await _ in started.stream { break }  // the first caller holds the permit
         async let second: Void = gate.run {}
-        try await Task.sleep(for: .milliseconds(50))
+        while await gate.queued < 1 { await Task.yield() }  // the second waits in the queue
         await #expect(throws: HospitalError.busy) { try await gate.run {} }
         release.continuation.yield()
         _ = try await (first, second)

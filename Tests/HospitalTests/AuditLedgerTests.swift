@@ -2,6 +2,7 @@ import ChunkChain
 import Foundation
 import GRDB
 import Logging
+import TestSupport
 import Testing
 import Transparency
 
@@ -21,7 +22,7 @@ import Transparency
         let copies = MemoryChunkStore()
 
         init() throws {
-            folder = FileManager.default.temporaryDirectory.appendingPathComponent("ledger-\(UUID().uuidString)").path
+            folder = temporaryPath("ledger")
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
             signer = try NoteSigner(generatingFor: "hospital.example/audit")
             database = try HospitalDatabase.open(path: folder + "/hospital.sqlite")

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 @testable import Hospital
@@ -9,7 +10,7 @@ import Testing
         reportTitle: "Echo", code: "12345678", issuedAt: 1_800_000_000, expiresAt: 1_800_000_600)
 
     @Test func theOutboxHoldsOneOwnerOnlyEmailPerCodeNamingDoctorReportAndExpiry() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("outbox-\(UUID().uuidString)").path
+        let directory = temporaryPath("outbox")
         defer { try? FileManager.default.removeItem(atPath: directory) }
         try await OutboxCodeSender(directory: directory).send(message)
         #expect(try FileManager.default.contentsOfDirectory(atPath: directory) == ["request-7.eml"])

@@ -4,6 +4,7 @@ import Hummingbird
 import HummingbirdTesting
 import Logging
 import NIOCore
+import TestSupport
 import Testing
 import Transparency
 
@@ -16,7 +17,7 @@ import Transparency
     /// A fixture whose server signs the ledger (checkpoint file in a fresh folder).
     static func signingFixture() async throws -> (HospitalFixture, NoteSigner) {
         let database = try HospitalDatabase.inMemory()
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("emergency-\(UUID().uuidString)").path
+        let folder = temporaryPath("emergency")
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         let signer = try NoteSigner(generatingFor: "hospital.example/audit")
         let notary = try await AuditNotary(

@@ -3,6 +3,7 @@ import GRDB
 import Hummingbird
 import HummingbirdTesting
 import NIOCore
+import TestSupport
 import Testing
 
 @testable import Hospital
@@ -160,7 +161,7 @@ import Testing
 
     @Test func theOutboxKeepsCodesAndResetLinksOnlyWhileTheyWork() async throws {
         let fixture = try HospitalFixture()
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("outbox-\(UUID().uuidString)").path
+        let directory = temporaryPath("outbox")
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let outbox = try OutboxCodeSender(directory: directory)
         let queue = MailQueue(database: fixture.database, sender: outbox, doorbell: .init(), clock: fixture.clock.source)

@@ -1,6 +1,7 @@
 import ChunkChain
 import Foundation
 import GRDB
+import TestSupport
 import Testing
 
 @testable import Hospital

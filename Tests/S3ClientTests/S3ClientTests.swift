@@ -5,22 +5,16 @@ import HummingbirdTesting
 import NIOCore
 import NIOPosix
 import S3Gateway
+import TestSupport
 import Testing
 
 @testable import S3Client
 
 /// Runs `body` with a client signed for a live gateway on a fresh data root and port 0.
-func withGateway(secret: String? = nil, _ body: @Sendable (S3Client) async throws -> Void) async throws {
-    let root = FileManager.default.temporaryDirectory.appendingPathComponent("cv-s3c-\(UUID().uuidString)").path
-    defer { try? FileManager.default.removeItem(atPath: root) }
-    let store = try BucketStore(root: root)
+func withGateway(secret: String? = nil, _ body: @escaping @Sendable (S3Client) async throws -> Void) async throws {
     let key = AccessKey(accessKeyId: "CLIENTTESTKEY0000000", secretKey: "client-test-secret-0123456789abcdefgh", isRoot: true)
-    let app = try buildApplication(
-        configuration: GatewayConfiguration(host: "127.0.0.1", port: 0),
-        store: store,
-        credentials: CredentialStore(configDirectory: store.systemPath, rootOverride: key)
-    )
-    try await app.test(.live) { client in
+    let gateway = try LiveGateway(rootKey: key, clock: { Int64(Date().timeIntervalSince1970) })
+    try await gateway.run { client in
         let endpoint = try S3Endpoint(
             url: "http://127.0.0.1:\(client.port!)", region: "us-east-1", accessKeyId: key.accessKeyId,
             secretAccessKey: secret ?? key.secretKey)

@@ -3,13 +3,14 @@ import HTTPTypes
 import HummingbirdTesting
 import NIOCore
 import S3Protocol
+import TestSupport
 import Testing
 
 @testable import S3Gateway
 
 @Suite struct GatewayAuthTests {
     @Test func anonymousRequestsAreDenied() async throws {
-        let gateway = try TestGateway()
+        let gateway = try LiveGateway()
         try await gateway.run { client in
             let response = try await client.execute(uri: "/", method: .get)
             #expect(response.status == .forbidden)
@@ -31,7 +32,7 @@ import Testing
     }
 
     @Test func badSignatureUnknownKeyMalformedAndSkew() async throws {
-        let gateway = try TestGateway()
+        let gateway = try LiveGateway()
         try await gateway.run { client in
             try await client.s3(.put, "/bkt")
             var wrongSecret = Signer()
@@ -49,13 +50,13 @@ import Testing
             let malformed = try await client.execute(
                 uri: "/bkt",
                 method: .get,
-                headers: [.authorization: "AWS4-HMAC-SHA256 Credential=x", HTTPField.Name("x-amz-date")!: S3Time.amzDate(TestGateway.now)]
+                headers: [.authorization: "AWS4-HMAC-SHA256 Credential=x", HTTPField.Name("x-amz-date")!: S3Time.amzDate(LiveGateway.now)]
             )
             #expect(malformed.status == .badRequest)
             #expect(malformed.errorCode == "AuthorizationHeaderMalformed")
 
             var late = Signer()
-            late.now = TestGateway.now - 16 * 60
+            late.now = LiveGateway.now - 16 * 60
             let skewed = try await client.s3(.get, "/bkt", signer: late)
             #expect(skewed.status == .forbidden)
             #expect(skewed.errorCode == "RequestTimeTooSkewed")
@@ -68,7 +69,7 @@ import Testing
     }
 
     @Test func presignedURLs() async throws {
-        let gateway = try TestGateway()
+        let gateway = try LiveGateway()
         try await gateway.run { client in
             try await client.s3(.put, "/bkt")
             try await client.s3(.put, "/bkt/report.pdf", body: Array("pdf bytes".utf8))
@@ -80,7 +81,7 @@ import Testing
                 uri: Signer().presign(.put, "/bkt/up.txt"), method: .put, headers: [.contentLength: "3"], body: ByteBuffer(string: "abc"))
             #expect(put.status == .ok)
             var old = Signer()
-            old.now = TestGateway.now - 601
+            old.now = LiveGateway.now - 601
             let expired = try await client.execute(uri: old.presign(.get, "/bkt/report.pdf"), method: .get)
             #expect(expired.status == .forbidden)
             #expect(expired.errorCode == "AccessDenied")
@@ -91,7 +92,7 @@ import Testing
 
     @Test func curlStyleSignatureOverTheBodyHash() async throws {
         // curl --aws-sigv4 --data-binary sends no x-amz-content-sha256 and signs the body's SHA-256.
-        let gateway = try TestGateway()
+        let gateway = try LiveGateway()
         try await gateway.run { client in
             try await client.s3(.put, "/bkt")
             let body = Array("form=data&stays=raw".utf8)
@@ -123,7 +124,7 @@ import Testing
     }
 
     @Test func keyRights() async throws {
-        let gateway = try TestGateway()
+        let gateway = try LiveGateway()
         let reader = try gateway.addKey(readOnly: true, buckets: ["shared"])
         let user = try gateway.addKey()
         try await gateway.run { client in

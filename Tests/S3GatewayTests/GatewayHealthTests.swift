@@ -7,6 +7,7 @@ import NIOCore
 import Operations
 import Prometheus
 import S3Protocol
+import TestSupport
 import Testing
 
 @testable import S3Gateway
@@ -20,7 +21,7 @@ import Testing
             ]
         }
         let metrics = MetricsEndpoint(registry: PrometheusCollectorRegistry(), token: "metrics-token-0123456789")
-        try await TestGateway().run(health: failing, metrics: metrics) { client in
+        try await LiveGateway().run(health: failing, metrics: metrics) { client in
             let live = try await client.execute(uri: "/-/health/live", method: .get)
             #expect(live.status == .ok && String(buffer: live.body) == #"{"checks":[],"status":"ok"}"#)
             let ready = try await client.execute(uri: "/-/health/ready", method: .get)

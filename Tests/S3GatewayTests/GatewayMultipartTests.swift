@@ -5,6 +5,7 @@ import Hex
 import HummingbirdTesting
 import NIOCore
 import S3Protocol
+import TestSupport
 import Testing
 
 @testable import S3Gateway
@@ -28,7 +29,7 @@ func completeBody(_ parts: [(Int, String)], namespace: Bool = true) -> [UInt8] {
     static let partB = Array("the last part may be small".utf8)
 
     @Test func uploadOutOfOrderResendCompleteAndRepeat() async throws {
-        let gateway = try TestGateway()
+        let gateway = try LiveGateway()
         try await gateway.run { client in
             try await client.s3(.put, "/mpu")
             let created = try await client.s3(.post, "/mpu/big/file.bin?uploads", headers: [.contentType: "application/x-test"])
@@ -86,7 +87,7 @@ func completeBody(_ parts: [(Int, String)], namespace: Bool = true) -> [UInt8] {
     }
 
     @Test func conditionalCompletion() async throws {
-        let gateway = try TestGateway()
+        let gateway = try LiveGateway()
         try await gateway.run { client in
             try await client.s3(.put, "/mpu3")
             try await client.s3(.put, "/mpu3/taken", body: [9])
@@ -104,7 +105,7 @@ func completeBody(_ parts: [(Int, String)], namespace: Bool = true) -> [UInt8] {
     }
 
     @Test func smallPartsAbortAndUnknownUploads() async throws {
-        let gateway = try TestGateway()
+        let gateway = try LiveGateway()
         try await gateway.run { client in
             try await client.s3(.put, "/mpu2")
             let uploadId = try #require(xmlValue(try await client.s3(.post, "/mpu2/k?uploads").text, "UploadId"))
@@ -124,7 +125,7 @@ func completeBody(_ parts: [(Int, String)], namespace: Bool = true) -> [UInt8] {
     }
 
     @Test func uploadPartCopyWithRange() async throws {
-        let gateway = try TestGateway()
+        let gateway = try LiveGateway()
         try await gateway.run { client in
             try await client.s3(.put, "/src-b")
             try await client.s3(.put, "/src-b/source", body: Self.partA + Self.partB)
@@ -163,7 +164,7 @@ func completeBody(_ parts: [(Int, String)], namespace: Bool = true) -> [UInt8] {
 
 @Suite struct GatewayCopyAndDeleteTests {
     @Test func copyObject() async throws {
-        let gateway = try TestGateway()
+        let gateway = try LiveGateway()
         let other = try gateway.addKey()
         try await gateway.run { client in
             try await client.s3(.put, "/copy-a")
@@ -215,7 +216,7 @@ func completeBody(_ parts: [(Int, String)], namespace: Bool = true) -> [UInt8] {
     }
 
     @Test func deleteObjects() async throws {
-        let gateway = try TestGateway()
+        let gateway = try LiveGateway()
         try await gateway.run { client in
             try await client.s3(.put, "/del")
             for key in ["a", "b", "dir/c"] { try await client.s3(.put, "/del/" + key, body: [1]) }
@@ -243,7 +244,7 @@ func completeBody(_ parts: [(Int, String)], namespace: Bool = true) -> [UInt8] {
     }
 
     @Test func probesAndBucketPagination() async throws {
-        let gateway = try TestGateway()
+        let gateway = try LiveGateway()
         try await gateway.run { client in
             for name in ["pa", "pb", "pc"].map({ "page-" + $0 }) { try await client.s3(.put, "/" + name) }
             #expect(try await client.s3(.get, "/page-pa?policy").errorCode == "NoSuchBucketPolicy")

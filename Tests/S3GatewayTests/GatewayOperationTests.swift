@@ -6,13 +6,14 @@ import Hex
 import HummingbirdTesting
 import NIOCore
 import S3Protocol
+import TestSupport
 import Testing
 
 @testable import S3Gateway
 
 @Suite struct GatewayBucketTests {
     @Test func bucketLifecycle() async throws {
-        let gateway = try TestGateway()
+        let gateway = try LiveGateway()
         try await gateway.run { client in
             #expect(try await client.s3(.put, "/reports").status == .ok)
             let head = try await client.s3(.head, "/reports")
@@ -34,7 +35,7 @@ import Testing
     }
 
     @Test func createBucketRules() async throws {
-        let gateway = try TestGateway()
+        let gateway = try LiveGateway()
         try await gateway.run { client in
             let invalid = try await client.s3(.put, "/Bad_Name")
             #expect(invalid.status == .badRequest)
@@ -54,7 +55,7 @@ import Testing
     }
 
     @Test func listingsV1AndV2() async throws {
-        let gateway = try TestGateway()
+        let gateway = try LiveGateway()
         try await gateway.run { client in
             try await client.s3(.put, "/lst")
             for key in ["a b+c.txt", "dir/one", "dir/two", "dir/sub/three", "zz"] {
@@ -104,7 +105,7 @@ import Testing
     }
 
     @Test func objectVersionsOfAnUnversionedBucket() async throws {
-        let gateway = try TestGateway()
+        let gateway = try LiveGateway()
         try await gateway.run { client in
             try await client.s3(.put, "/ver")
             for key in ["a", "dir/b", "dir/c", "z z"] {
@@ -128,7 +129,7 @@ import Testing
 
 @Suite struct GatewayObjectTests {
     @Test func putGetHeadWithMetadata() async throws {
-        let gateway = try TestGateway()
+        let gateway = try LiveGateway()
         try await gateway.run { client in
             try await client.s3(.put, "/obj")
             let headers: HTTPFields = [
@@ -163,7 +164,7 @@ import Testing
     }
 
     @Test func integrityChecksRejectAndStoreNothing() async throws {
-        let gateway = try TestGateway()
+        let gateway = try LiveGateway()
         try await gateway.run { client in
             try await client.s3(.put, "/chk")
             let body = Array("the real bytes".utf8)
@@ -204,7 +205,7 @@ import Testing
     }
 
     @Test func ranges() async throws {
-        let gateway = try TestGateway()
+        let gateway = try LiveGateway()
         try await gateway.run { client in
             try await client.s3(.put, "/rng")
             try await client.s3(.put, "/rng/k", body: Array("0123456789".utf8))
@@ -230,7 +231,7 @@ import Testing
     }
 
     @Test func conditionalRequests() async throws {
-        let gateway = try TestGateway()
+        let gateway = try LiveGateway()
         try await gateway.run { client in
             try await client.s3(.put, "/cnd")
             let etag = try #require(try await client.s3(.put, "/cnd/k", body: [1, 2]).headers[.eTag])
@@ -245,7 +246,7 @@ import Testing
     }
 
     @Test func everyKeyS3Allows() async throws {
-        let gateway = try TestGateway()
+        let gateway = try LiveGateway()
         try await gateway.run { client in
             try await client.s3(.put, "/keys")
             let keys = ["a//b", "dir/", "x/../../etc", "%2E%2E/escape", "a", "a/b", String(repeating: "k", count: 1024)]
@@ -266,7 +267,7 @@ import Testing
     }
 
     @Test func conditionalWrites() async throws {
-        let gateway = try TestGateway()
+        let gateway = try LiveGateway()
         try await gateway.run { client in
             try await client.s3(.put, "/cwr")
             let created = try await client.s3(.put, "/cwr/lock", body: [1], headers: [.ifNoneMatch: "*"])

@@ -5,6 +5,7 @@ import Hex
 import HummingbirdTesting
 import NIOCore
 import S3Protocol
+import TestSupport
 import Testing
 
 @testable import S3Gateway
@@ -48,7 +49,7 @@ extension Signer {
     }
 
     @Test func signedAwsChunkedUpload() async throws {
-        let gateway = try TestGateway()
+        let gateway = try LiveGateway()
         try await gateway.run { client in
             try await client.s3(.put, "/chunked")
             let ok = try await signedChunkedPut(client, "/chunked/good")
@@ -68,7 +69,7 @@ extension Signer {
     }
 
     @Test func unsignedChunksWithChecksumTrailer() async throws {
-        let gateway = try TestGateway()
+        let gateway = try LiveGateway()
         try await gateway.run { client in
             try await client.s3(.put, "/trailer")
             var crc = ChecksumAlgorithm.crc32c.makeHasher()
@@ -96,7 +97,7 @@ extension Signer {
     /// STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER: chunk signatures, then a trailer whose signature chains
     /// from the last chunk's: AWS4-HMAC-SHA256-TRAILER, time, scope, previous signature, SHA-256 of the trailer lines.
     @Test func signedChunksWithSignedTrailer() async throws {
-        let gateway = try TestGateway()
+        let gateway = try LiveGateway()
         try await gateway.run { client in
             try await client.s3(.put, "/strailer")
             let data = Array("signed chunks and a signed trailer".utf8)
@@ -141,31 +142,31 @@ extension Signer {
     }
 
     @Test func signatureVersion2PresignedURLs() async throws {
-        let gateway = try TestGateway()
+        let gateway = try LiveGateway()
         try await gateway.run { client in
             try await client.s3(.put, "/v2-b")
             try await client.s3(.put, "/v2-b/a%20b", body: Array("v2 body".utf8))
-            func url(_ method: String, _ path: String, expires: Int64, secret: String = TestGateway.root.secretKey) -> String {
+            func url(_ method: String, _ path: String, expires: Int64, secret: String = LiveGateway.root.secretKey) -> String {
                 let stringToSign = "\(method)\n\n\n\(expires)\n\(path)"
                 let signature = Data(
                     HMAC<Insecure.SHA1>.authenticationCode(for: Array(stringToSign.utf8), using: SymmetricKey(data: Array(secret.utf8)))
                 )
                 .base64EncodedString()
                 return
-                    "\(path)?AWSAccessKeyId=\(TestGateway.root.accessKeyId)&Expires=\(expires)&Signature=\(URIEncoding.encode(signature))"
+                    "\(path)?AWSAccessKeyId=\(LiveGateway.root.accessKeyId)&Expires=\(expires)&Signature=\(URIEncoding.encode(signature))"
             }
-            let get = try await client.execute(uri: url("GET", "/v2-b/a%20b", expires: TestGateway.now + 60), method: .get)
+            let get = try await client.execute(uri: url("GET", "/v2-b/a%20b", expires: LiveGateway.now + 60), method: .get)
             #expect(get.text == "v2 body")
-            let expired = try await client.execute(uri: url("GET", "/v2-b/a%20b", expires: TestGateway.now - 1), method: .get)
+            let expired = try await client.execute(uri: url("GET", "/v2-b/a%20b", expires: LiveGateway.now - 1), method: .get)
             #expect(expired.errorCode == "AccessDenied")
-            let tooLong = try await client.execute(uri: url("GET", "/v2-b/a%20b", expires: TestGateway.now + 8 * 86400), method: .get)
+            let tooLong = try await client.execute(uri: url("GET", "/v2-b/a%20b", expires: LiveGateway.now + 8 * 86400), method: .get)
             #expect(tooLong.errorCode == "AccessDenied")
             let forged = try await client.execute(
-                uri: url("GET", "/v2-b/a%20b", expires: TestGateway.now + 60, secret: "wrong"), method: .get)
+                uri: url("GET", "/v2-b/a%20b", expires: LiveGateway.now + 60, secret: "wrong"), method: .get)
             #expect(forged.errorCode == "SignatureDoesNotMatch")
             // V2 is for presigned URLs only: a V2 Authorization header is refused.
             let header = try await client.execute(
-                uri: "/v2-b/a%20b", method: .get, headers: [.authorization: "AWS \(TestGateway.root.accessKeyId):c2lnbmF0dXJl"])
+                uri: "/v2-b/a%20b", method: .get, headers: [.authorization: "AWS \(LiveGateway.root.accessKeyId):c2lnbmF0dXJl"])
             #expect(header.errorCode == "InvalidRequest")
         }
     }

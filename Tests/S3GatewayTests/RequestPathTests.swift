@@ -3,6 +3,7 @@ import Hummingbird
 import NIOCore
 import Operations
 import Synchronization
+import TestSupport
 import Testing
 
 @testable import S3Gateway
@@ -80,7 +81,7 @@ struct CollectingWriter: ResponseBodyWriter {
     /// A key added to the file by another process (`chainvault credentials add`) is accepted without a
     /// restart: the store looks at the file at most once a second, so the test polls until a deadline.
     @Test func credentialsAddedWhileServingAreAcceptedSoon() async throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("cv-creds-\(UUID().uuidString)").path
+        let folder = temporaryPath("cv-creds")
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let serving = CredentialStore(configDirectory: folder)

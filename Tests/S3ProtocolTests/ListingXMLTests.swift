@@ -1,3 +1,4 @@
+import TestSupport
 import Testing
 
 @testable import S3Protocol
@@ -5,16 +6,6 @@ import Testing
 /// The listing documents are written by hand for speed (`ListingXML`); XMLCoder, through the same
 /// types' Codable conformances, is the reference they must match byte for byte.
 @Suite struct ListingXMLTests {
-    struct SplitMix: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
 
     /// Text with every character XML escapes, spaces, multi-byte characters and plain letters.
     static func text(_ random: inout SplitMix, maxLength: Int = 12) -> String {

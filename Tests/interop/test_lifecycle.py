@@ -1,14 +1,43 @@
 """Graceful stop: SIGTERM in the middle of a slow upload lets it finish (200, the whole object on
 disk), refuses new connections meanwhile, and the server exits 0."""
 import http.client
+import re
 import signal
 import socket
 import time
+import urllib.request
 from urllib.parse import urlsplit
 
 import boto3
 
 from conftest import start_server
+
+
+def until(condition, message, timeout=30):
+    """Asks `condition` until it holds: what the test waits for is the server's state, not a time."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, message
+        time.sleep(0.05)
+
+
+def in_flight(endpoint):
+    """The S3 listener's requests in flight, from /-/metrics (0 while it cannot answer)."""
+    try:
+        with urllib.request.urlopen(endpoint + "/-/metrics", timeout=5) as response:
+            text = response.read().decode()
+    except OSError:
+        return 0
+    match = re.search(r"^chainvault_s3_requests_in_flight (\S+)$", text, re.M)
+    return float(match.group(1)) if match else 0
+
+
+def accepts(host, port):
+    try:
+        socket.create_connection((host, port), timeout=5).close()
+        return True
+    except OSError:
+        return False
 
 
 def test_sigterm_during_a_slow_upload_lets_it_finish(tmp_path):
@@ -24,16 +53,11 @@ def test_sigterm_during_a_slow_upload_lets_it_finish(tmp_path):
         connection.putheader("Content-Length", str(len(body)))
         connection.endheaders()
         connection.send(body[: len(body) // 2])
-        time.sleep(0.5)
+        # The upload is in flight once the server counts it (its own metrics, open on loopback).
+        until(lambda: in_flight(server.endpoint) == 1, "the upload never showed as in flight")
         server.process.send_signal(signal.SIGTERM)
-        time.sleep(1.0)
-        # Stopping: no new connections are accepted.
-        try:
-            socket.create_connection((url.hostname, url.port), timeout=5).close()
-            accepted = True
-        except OSError:
-            accepted = False
-        assert not accepted, "a stopping server accepts no new connection"
+        # Stopping: new connections are refused while the upload goes on.
+        until(lambda: not accepts(url.hostname, url.port), "a stopping server still accepts new connections")
         connection.send(body[len(body) // 2:])
         response = connection.getresponse()
         assert response.status == 200, response.read()

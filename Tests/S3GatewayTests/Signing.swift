@@ -8,51 +8,15 @@ import HummingbirdTesting
 import NIOCore
 import Operations
 import S3Protocol
+import TestSupport
 
 @testable import S3Gateway
 
-/// A gateway on a fresh temp data root, served live on port 0, with a fixed clock.
-struct TestGateway {
-    static let now: Int64 = 1_795_000_000
-    static let root = AccessKey(accessKeyId: "ROOTKEYID00000000000", secretKey: "root-secret-0123456789-abcdefghijklmnop", isRoot: true)
-
-    let dataRoot: String
-    let store: BucketStore
-    let credentials: CredentialStore
-
-    init() throws {
-        dataRoot = FileManager.default.temporaryDirectory.appendingPathComponent("cv-gw-\(UUID().uuidString)").path
-        store = try BucketStore(root: dataRoot)
-        credentials = CredentialStore(configDirectory: store.systemPath, rootOverride: Self.root)
-    }
-
-    func addKey(readOnly: Bool = false, buckets: [String] = []) throws -> AccessKey {
-        try credentials.add(readOnly: readOnly, buckets: buckets)
-    }
-
-    /// Runs `body` against the live server, then removes the data root.
-    func run(
-        health: HealthProbe = .alwaysReady, metrics: MetricsEndpoint? = nil,
-        _ body: @escaping @Sendable (any TestClientProtocol) async throws -> Void
-    ) async throws {
-        defer { try? FileManager.default.removeItem(atPath: dataRoot) }
-        let app = try buildApplication(
-            configuration: GatewayConfiguration(host: "127.0.0.1", port: 0),
-            store: store,
-            credentials: credentials,
-            clock: { Self.now },
-            health: health,
-            metrics: metrics
-        )
-        try await app.test(.live) { client in try await body(client) }
-    }
-}
-
 /// Signs requests as an S3 SDK would, for host `localhost` (the live test client's authority).
 struct Signer {
-    var key: AccessKey = TestGateway.root
+    var key: AccessKey = LiveGateway.root
     var region = "us-east-1"
-    var now = TestGateway.now
+    var now = LiveGateway.now
 
     var amzDate: String { S3Time.amzDate(now) }
     var scope: String { "\(amzDate.prefix(8))/\(region)/s3/aws4_request" }

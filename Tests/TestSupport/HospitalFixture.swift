@@ -1,0 +1,95 @@
+import ChunkChain
+import Crypto
+import Foundation
+import Hospital
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import Synchronization
+
+/// A code sender that keeps the messages and e-mails (and can be made to fail).
+public final class RecordingSender: CodeSender, Sendable {
+    private struct State {
+        var messages: [CodeMessage] = []
+        var mails: [Mail] = []
+        var failing = false
+    }
+
+    private let state = Mutex(State())
+
+    public init() {}
+
+    /// The one-time codes sent so far.
+    public var messages: [CodeMessage] { state.withLock { $0.messages } }
+    /// The other e-mails (password-reset links, notices) delivered so far.
+    public var mails: [Mail] { state.withLock { $0.mails } }
+
+    public func fail(_ value: Bool) { state.withLock { $0.failing = value } }
+
+    public func deliver(_ mail: Mail) async throws {
+        try state.withLock { state in
+            if state.failing { throw CocoaError(.fileWriteUnknown) }
+            state.mails.append(mail)
+        }
+    }
+
+    public func send(_ message: CodeMessage) async throws {
+        try state.withLock { state in
+            if state.failing { throw CocoaError(.fileWriteUnknown) }
+            state.messages.append(message)
+        }
+    }
+}
+
+/// The hospital's services over an in-memory database and chunk store, a clock the test moves and a
+/// recording sender.
+public struct HospitalFixture: Sendable {
+    public let clock = TestClock()
+    public let database: HospitalDatabase
+    public let store: MemoryChunkStore
+    public let sender = RecordingSender()
+    public let services: HospitalServices
+    public var accounts: Accounts { services.accounts }
+
+    /// - Parameter chunkSize: Small, so that small reports make chains of several chunks.
+    /// - Parameter sessions: By default a week long, so that tests can move the clock by hours.
+    public init(
+        maxReportSize: Int64 = Reports.defaultMaxSize, chunkSize: Int = 4096, grantLifetime: Int64 = 3600,
+        sessions: Accounts.SessionPolicy = .init(idle: 7 * 86400, absolute: 7 * 86400), storeCapacity: Int? = nil,
+        portal: PortalConfiguration = .init(), database: HospitalDatabase? = nil, notary: AuditNotary? = nil
+    ) throws {
+        self.database = try database ?? HospitalDatabase.inMemory()
+        let database = self.database
+        let keyring = Keyring.generate(random: systemRandom, now: 0)
+        let clock = self.clock
+        store = MemoryChunkStore(capacity: storeCapacity)
+        let vault = ReportVault(
+            store: store, keyring: { keyring }, index: nil, spoolDirectory: temporaryPath("hospital-spool"), chunkSize: chunkSize,
+            clock: clock.source)
+        services = HospitalServices(
+            database: database, hasher: PasswordHasher(parameters: .testing, random: { [UInt8](repeating: 7, count: $0) }), vault: vault,
+            sender: sender, codeKey: SymmetricKey(size: .bits256), sessionPolicy: sessions,
+            consentPolicy: .init(grantLifetime: grantLifetime),
+            maxReportSize: maxReportSize, portal: portal, notary: notary, clock: clock.source, random: systemRandom)
+    }
+
+    public func app() throws -> some ApplicationProtocol { try buildHospitalApplication(configuration: .init(port: 0), services: services) }
+
+    /// Signs in through the API and returns the session's bearer token.
+    /// - Throws: ``FixtureError`` when the sign-in is refused.
+    public func login(_ client: some TestClientProtocol, _ email: String, _ password: String) async throws -> String {
+        let body = ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: ["email": email, "password": password]))
+        let response = try await client.execute(uri: "/api/sessions", method: .post, body: body)
+        let object = try JSONSerialization.jsonObject(with: Data(response.body.readableBytesView)) as? [String: Any]
+        guard response.status == .created, let token = object?["token"] as? String else {
+            throw FixtureError("signing in as \(email) answered \(response.status)")
+        }
+        return token
+    }
+}
+
+/// A fixture step that did not go as every test using it expects.
+public struct FixtureError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
