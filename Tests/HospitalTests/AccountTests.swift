@@ -89,46 +89,53 @@ extension HTTPFields {
         }
     }
 
-    @Test func missingWrongTypedTakenAndMalformed() async throws {
+    /// Posts a registration body to a fresh hospital and returns the answer.
+    func register(_ body: ByteBuffer, after earlier: [ByteBuffer] = []) async throws -> TestResponse {
+        let fixture = try HospitalFixture()
+        return try await fixture.app().test(.router) { client in
+            for body in earlier { _ = try await client.execute(uri: "/api/patients", method: .post, body: body) }
+            return try await client.execute(uri: "/api/patients", method: .post, body: body)
+        }
+    }
+
+    @Test func aMissingFieldIsNamed() async throws {
+        var missing = patient()
+        missing["phone"] = nil
+        let response = try await register(json(missing))
+        #expect(response.status == .badRequest)
+        #expect(try errorOf(response) == ("invalid_field", "phone"))
+    }
+
+    @Test func aFieldOfTheWrongTypeIsNamed() async throws {
+        var typed: [String: Any] = patient()
+        typed["name"] = 42
+        let response = try await register(json(typed))
+        #expect(response.status == .badRequest)
+        #expect(try errorOf(response) == ("invalid_field", "name"))
+    }
+
+    @Test func aBodyThatIsNotJSONIsMalformed() async throws {
+        let response = try await register(ByteBuffer(string: "{not json"))
+        #expect(response.status == .badRequest)
+        #expect(try errorOf(response).code == "malformed_body")
+    }
+
+    @Test func aBodyBeyondTheLimitIsTooLarge() async throws {
+        #expect(try await register(ByteBuffer(repeating: 0x20, count: 70_000)).status == .contentTooLarge)
+    }
+
+    @Test func aTakenAddressIsAConflictWhateverItsCase() async throws {
+        let response = try await register(json(patient("Ada@Example.org")), after: [json(patient())])
+        #expect(response.status == .conflict)
+        #expect(try errorOf(response) == ("email_taken", "email"))
+    }
+
+    @Test func anUnknownPathIsNotFoundAsJSON() async throws {
         let fixture = try HospitalFixture()
         try await fixture.app().test(.router) { client in
-            var missing = patient()
-            missing["phone"] = nil
-            do {
-                let response = try await client.execute(uri: "/api/patients", method: .post, body: json(missing))
-                #expect(response.status == .badRequest)
-                #expect(try errorOf(response) == ("invalid_field", "phone"))
-            }
-            var typed: [String: Any] = patient()
-            typed["name"] = 42
-            do {
-                let response = try await client.execute(uri: "/api/patients", method: .post, body: json(typed))
-                #expect(try errorOf(response) == ("invalid_field", "name"))
-            }
-            do {
-                let response = try await client.execute(uri: "/api/patients", method: .post, body: ByteBuffer(string: "{not json"))
-                #expect(response.status == .badRequest)
-                #expect(try errorOf(response).code == "malformed_body")
-            }
-            do {
-                let response = try await client.execute(
-                    uri: "/api/patients", method: .post, body: ByteBuffer(repeating: 0x20, count: 70_000))
-                #expect(response.status == .contentTooLarge)
-            }
-            do {
-                let response = try await client.execute(uri: "/api/patients", method: .post, body: json(patient()))
-                #expect(response.status == .created)
-            }
-            do {
-                let response = try await client.execute(uri: "/api/patients", method: .post, body: json(patient("Ada@Example.org")))
-                #expect(response.status == .conflict)
-                #expect(try errorOf(response) == ("email_taken", "email"))
-            }
-            do {
-                let response = try await client.execute(uri: "/api/nothing-here", method: .get)
-                #expect(response.status == .notFound)
-                #expect(try errorOf(response).code == "not_found")
-            }
+            let response = try await client.execute(uri: "/api/nothing-here", method: .get)
+            #expect(response.status == .notFound)
+            #expect(try errorOf(response).code == "not_found")
         }
     }
 
