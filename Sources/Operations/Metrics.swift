@@ -102,6 +102,8 @@ public struct RequestMetrics: Sendable {
         public var elapsed: Duration
         /// Whether the whole response was written (false: the client went away, or writing failed).
         public var completed: Bool
+        /// The response's declared length (`Content-Length`), when it had one.
+        public var declaredLength: String?
     }
 
     /// Counts a request in flight from now until its response has been sent (``ResponseBody/whenSent(_:)``), then records its
@@ -121,14 +123,15 @@ public struct RequestMetrics: Sendable {
         } catch {
             let status = (error as? any HTTPResponseError)?.status.code ?? 500
             record(operation: operation(), status: status, received: received, sent: nil, since: start)
-            finished(Outcome(status: status, elapsed: ContinuousClock.now - start, completed: false))
+            finished(Outcome(status: status, elapsed: ContinuousClock.now - start, completed: false, declaredLength: nil))
             throw error
         }
-        let (name, status, sent) = (operation(), response.status.code, response.headers[.contentLength].flatMap(Int64.init))
+        let (name, status, length) = (operation(), response.status.code, response.headers[.contentLength])
+        let sent = length.flatMap(Int64.init)
         // A body that fails while it is gathered has called this with false already.
         response.body = try await response.body.whenSent { completed in
             self.record(operation: name, status: status, received: received, sent: completed ? sent : nil, since: start)
-            finished(Outcome(status: status, elapsed: ContinuousClock.now - start, completed: completed))
+            finished(Outcome(status: status, elapsed: ContinuousClock.now - start, completed: completed, declaredLength: length))
         }
         return response
     }

@@ -6,6 +6,7 @@ import Logging
 import NIOCore
 import Operations
 import S3Protocol
+import Synchronization
 
 /// Settings of the S3 gateway.
 public struct GatewayConfiguration: Sendable {
@@ -60,38 +61,33 @@ struct S3Responder: HTTPResponder {
         // Health and metrics first: no S3 signature, and on paths no bucket can have.
         if let response = await HealthEndpoints.response(to: request, probe: health, metrics: metrics) { return response }
         if let metrics, let response = await metrics.response(to: request) { return response }
-        // Requests that fail authentication are counted under "unauthenticated".
-        var record = AccessRecord()
-        let start = ContinuousClock.now
-        var response: Response
-        do {
-            response = try await requests.measure(
-                request, operation: { record.operation },
-                body: {
-                    try await errors.handle(request, context: context, onError: { record.errorCode = $0.code.rawValue }) {
-                        request, context in
-                        try await auth.handle(request, context: context) { request, context in
+        // Requests that fail authentication are counted under "unauthenticated". The access-log line is
+        // written when the metrics record the request: once its body has been sent (its duration covers
+        // the transfer) or given up on.
+        let record = Mutex(AccessRecord())
+        let logger = context.logger
+        var response = try await requests.measure(
+            request, operation: { record.withLock { $0.operation } },
+            finished: { outcome in record.withLock { $0 }.log(request, outcome, logger: logger) },
+            body: {
+                try await errors.handle(
+                    request, context: context, onError: { error in record.withLock { $0.errorCode = error.code.rawValue } }
+                ) {
+                    request, context in
+                    try await auth.handle(request, context: context) { request, context in
+                        record.withLock { record in
                             record.operation = context.operation?.rawValue ?? "unknown"
                             record.bucket = context.address?.bucket
                             record.key = context.address?.key
                             record.accessKey = context.caller?.accessKeyId
-                            return try await dispatcher.handle(request, context: context)
                         }
+                        return try await dispatcher.handle(request, context: context)
                     }
-                })
-        } catch {
-            record.log(request, status: 500, sent: nil, since: start, completed: false, logger: context.logger)
-            throw error
-        }
-        // The access-log line is written once the body has been sent: its duration covers the transfer.
-        let finished = record
-        let (status, sent, logger) = (response.status.code, response.headers[.contentLength], context.logger)
-        response.body = try await response.body.whenSent { completed in
-            finished.log(request, status: status, sent: sent, since: start, completed: completed, logger: logger)
-        }
+                }
+            })
         // A request refused before it was authenticated: its body is not read (it may be gigabytes from
         // someone without a key), and the connection closes once the answer is written.
-        if record.operation == "unauthenticated", record.errorCode != nil, request.hasBody {
+        if record.withLock({ $0.operation == "unauthenticated" && $0.errorCode != nil }), request.hasBody {
             response.headers[.connection] = "close"
         }
         return response
@@ -116,19 +112,18 @@ struct AccessRecord {
 
     /// One structured line per request (never a signature, secret or body), written when its response
     /// has been sent (`completed`) or given up on.
-    func log(_ request: Request, status: Int, sent: String?, since start: ContinuousClock.Instant, completed: Bool, logger: Logger) {
-        let elapsed = ContinuousClock.now - start
+    func log(_ request: Request, _ outcome: RequestMetrics.Outcome, logger: Logger) {
         var metadata: Logger.Metadata = [
-            "method": "\(request.method)", "operation": "\(operation)", "status": "\(status)",
-            "duration_ms": "\(elapsed.milliseconds)",
+            "method": "\(request.method)", "operation": "\(operation)", "status": "\(outcome.status)",
+            "duration_ms": "\(outcome.elapsed.milliseconds)",
         ]
-        if !completed { metadata["incomplete"] = "true" }
+        if !outcome.completed { metadata["incomplete"] = "true" }
         if let bucket { metadata["bucket"] = "\(bucket)" }
         if let key { metadata["key"] = "\(key)" }
         if let accessKey { metadata["access_key"] = "\(accessKey)" }
         if let errorCode { metadata["error_code"] = "\(errorCode)" }
         if let length = request.headers[.contentLength] { metadata["bytes_in"] = "\(length)" }
-        if let sent { metadata["bytes_out"] = "\(sent)" }
+        if let sent = outcome.declaredLength { metadata["bytes_out"] = "\(sent)" }
         if let agent = request.headers[.userAgent] { metadata["user_agent"] = "\(agent.prefix(200))" }
         logger.info("access", metadata: metadata)
     }
