@@ -24,13 +24,20 @@ def test_the_example_environment_names_only_known_settings():
     assert len(names) > 10
     folder = Path(__file__).resolve().parents[2] / "Sources" / "chainvault"
     sources = "".join(p.read_text() for p in folder.glob("*.swift"))
-    table = (folder.parent / "Settings" / "ConfigurationFile.swift").read_text()
-    block = table[table.index("static let settings"):table.index("]", table.index("static let settings"))]
-    settings = set(re.findall(r'"([A-Z0-9_]+)"', block))
+    # The declarations (Sources/Settings/Setting.swift): each case, by its name in Swift and in the file.
+    declarations = (folder.parent / "Settings" / "Setting.swift").read_text()
+    cases = declarations[declarations.index("public enum Setting"):declarations.index("/// What a setting's value is.")]
+    settings = {}
+    for line in re.findall(r"^    case (.+)$", cases, re.M):
+        for item in line.split(","):
+            swift_name, _, raw = item.strip().partition(" = ")
+            settings[(raw.strip('"') or swift_name).upper().replace("-", "_")] = swift_name
+    assert len(settings) > 50 and settings["S3_PORT"] == "s3Port"
     for name in names:
         short = name.removeprefix("CHAINVAULT_")
         assert short in settings, f"{name} in deploy/chainvault.env.example is not a setting of chainvault serve"
-    for short in settings:
-        read = (f'environment("{short}")' in sources or f'setting("{short}"' in sources or f'secret("{short}"' in sources
-                or f'secret("{short.removesuffix("_FILE")}"' in sources or re.match(r"[AB]_", short))
+    for short, swift_name in settings.items():
+        # A secret's file (SECRET_KEY_FILE) is read with its secret (SettingValues.secret).
+        secret = settings.get(short.removesuffix("_FILE")) if short.endswith("_FILE") else None
+        read = re.search(rf"\.{swift_name}\b", sources) or (secret and re.search(rf"secret\(\.{secret}\b", sources))
         assert read, f"the setting {short} is accepted but nothing reads it"
