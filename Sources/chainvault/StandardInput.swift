@@ -1,3 +1,4 @@
+import DurableFiles
 import NIOCore
 import NIOPosix
 
@@ -23,17 +24,15 @@ struct StandardInputChunks: AsyncSequence, Sendable {
             let buffer = try await NIOThreadPool.singleton.runIfActive { () throws -> ByteBuffer in
                 var buffer = ByteBufferAllocator().buffer(capacity: size)
                 // A pipe hands out at most 64 KiB a read: fill the buffer unless the input ends.
-                while buffer.readableBytes < size {
-                    let wanted = size - buffer.readableBytes
-                    var count = 0
-                    buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: wanted) {
-                        count = read(STDIN_FILENO, $0.baseAddress, wanted)
-                        return Swift.max(count, 0)
+                var result: Result<Int, FileError> = .success(0)
+                buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { bytes in
+                    result = Result { () throws(FileError) in
+                        try FileDescriptorIO.readFully(
+                            STDIN_FILENO, into: UnsafeMutableRawBufferPointer(rebasing: bytes[..<size]), path: "standard input")
                     }
-                    if count < 0, errno == EINTR { continue }
-                    if count < 0 { throw IOError(errnoCode: errno, reason: "read standard input") }
-                    if count == 0 { break }
+                    return (try? result.get()) ?? 0
                 }
+                if case .failure(let error) = result { throw error }
                 return buffer
             }
             if buffer.readableBytes < size { ended = true }
