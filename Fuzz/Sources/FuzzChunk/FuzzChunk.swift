@@ -6,10 +6,15 @@ import FuzzDriver
 /// put in an in-memory store under their own hashes (as a real store holds them); the first is the
 /// head. Then keyless walks from the head parse every chunk header and follow every pointer (the seeds
 /// are the golden chains of Tests/ChunkChainTests/Vectors). Each problem must be a `ChainError`,
-/// never a crash, and no walk may loop.
+/// never a crash, and no walk may loop. The same bytes as text are parsed as a head pointer.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     let input = bytes(data, size)
+    // The text form read back from the chain index and the command line (`A:<64 hex digits>`, through
+    // Hex.decode): parsed without a crash, and what parses prints back to itself.
+    if let pointer = ChunkPointer(String(decoding: input, as: UTF8.self)) {
+        precondition(ChunkPointer(pointer.description) == pointer, "a head pointer reads back as itself")
+    }
     var records: [(bucket: ChainBucket, bytes: [UInt8])] = []
     var offset = 0
     while records.count < 8, offset + 3 <= input.count {
