@@ -1,10 +1,10 @@
 /// Lower-case hexadecimal, the one encoding of bytes as text that ChainVault writes (hashes, ids, keys,
 /// S3 ETags and upload ids) and reads back.
-public enum Hex {
+package enum Hex {
     private static let digits = Array("0123456789abcdef".utf8)
 
     /// Two lower-case digits per byte.
-    public static func encode(_ bytes: some Sequence<UInt8>) -> String {
+    package static func encode(_ bytes: some Sequence<UInt8>) -> String {
         var text: [UInt8] = []
         text.reserveCapacity(bytes.underestimatedCount * 2)
         for byte in bytes {
@@ -17,7 +17,7 @@ public enum Hex {
     /// The bytes of an even number of hex digits; nil for anything else.
     /// - Parameter lowerCaseOnly: Refuse upper-case digits too: where the text is a name that must have
     ///   one spelling (a folder of reserved keys), not a value a person may have typed.
-    public static func decode(_ text: some StringProtocol, lowerCaseOnly: Bool = false) -> [UInt8]? {
+    package static func decode(_ text: some StringProtocol, lowerCaseOnly: Bool = false) -> [UInt8]? {
         let utf8 = Array(text.utf8)
         guard utf8.count.isMultiple(of: 2) else { return nil }
         var bytes: [UInt8] = []

@@ -4,10 +4,10 @@ import NIOHTTP1
 
 /// One GET of a health URL (`chainvault health`): the only HTTP call ChainVault makes that is not an
 /// S3 call, here so that AsyncHTTPClient has one owner.
-public enum HealthCheckRequest {
+package enum HealthCheckRequest {
     /// GETs `url` with an optional bearer token; the status and up to 64 KiB of the body.
     /// - Throws: When the URL is unusable or nothing answered within `timeout`.
-    public static func get(_ url: String, bearer token: String?, timeout: TimeAmount = .seconds(10)) async throws -> (
+    package static func get(_ url: String, bearer token: String?, timeout: TimeAmount = .seconds(10)) async throws -> (
         status: Int, body: String
     ) {
         var request = HTTPClientRequest(url: url)

@@ -8,7 +8,7 @@ import NIOCore
 import Synchronization
 
 /// A code sender that keeps the messages and e-mails (and can be made to fail).
-public final class RecordingSender: CodeSender, Sendable {
+package final class RecordingSender: CodeSender, Sendable {
     private struct State {
         var messages: [CodeMessage] = []
         var mails: [Mail] = []
@@ -17,23 +17,23 @@ public final class RecordingSender: CodeSender, Sendable {
 
     private let state = Mutex(State())
 
-    public init() {}
+    package init() {}
 
     /// The one-time codes sent so far.
-    public var messages: [CodeMessage] { state.withLock { $0.messages } }
+    package var messages: [CodeMessage] { state.withLock { $0.messages } }
     /// The other e-mails (password-reset links, notices) delivered so far.
-    public var mails: [Mail] { state.withLock { $0.mails } }
+    package var mails: [Mail] { state.withLock { $0.mails } }
 
-    public func fail(_ value: Bool) { state.withLock { $0.failing = value } }
+    package func fail(_ value: Bool) { state.withLock { $0.failing = value } }
 
-    public func deliver(_ mail: Mail) async throws {
+    package func deliver(_ mail: Mail) async throws {
         try state.withLock { state in
             if state.failing { throw CocoaError(.fileWriteUnknown) }
             state.mails.append(mail)
         }
     }
 
-    public func send(_ message: CodeMessage) async throws {
+    package func send(_ message: CodeMessage) async throws {
         try state.withLock { state in
             if state.failing { throw CocoaError(.fileWriteUnknown) }
             state.messages.append(message)
@@ -43,17 +43,17 @@ public final class RecordingSender: CodeSender, Sendable {
 
 /// The hospital's services over an in-memory database and chunk store, a clock the test moves and a
 /// recording sender.
-public struct HospitalFixture: Sendable {
-    public let clock = TestClock()
-    public let database: HospitalDatabase
-    public let store: MemoryChunkStore
-    public let sender = RecordingSender()
-    public let services: HospitalServices
-    public var accounts: Accounts { services.accounts }
+package struct HospitalFixture: Sendable {
+    package let clock = TestClock()
+    package let database: HospitalDatabase
+    package let store: MemoryChunkStore
+    package let sender = RecordingSender()
+    package let services: HospitalServices
+    package var accounts: Accounts { services.accounts }
 
     /// - Parameter chunkSize: Small, so that small reports make chains of several chunks.
     /// - Parameter sessions: By default a week long, so that tests can move the clock by hours.
-    public init(
+    package init(
         maxReportSize: Int64 = Reports.defaultMaxSize, chunkSize: Int = 4096, grantLifetime: Int64 = 3600,
         sessions: Accounts.SessionPolicy = .init(idle: 7 * 86400, absolute: 7 * 86400), storeCapacity: Int? = nil,
         portal: PortalConfiguration = .init(), database: HospitalDatabase? = nil, notary: AuditNotary? = nil
@@ -73,11 +73,13 @@ public struct HospitalFixture: Sendable {
             maxReportSize: maxReportSize, portal: portal, notary: notary, clock: clock.source, random: systemRandom)
     }
 
-    public func app() throws -> some ApplicationProtocol { try buildHospitalApplication(configuration: .init(port: 0), services: services) }
+    package func app() throws -> some ApplicationProtocol {
+        try buildHospitalApplication(configuration: .init(port: 0), services: services)
+    }
 
     /// Signs in through the API and returns the session's bearer token.
     /// - Throws: ``FixtureError`` when the sign-in is refused.
-    public func login(_ client: some TestClientProtocol, _ email: String, _ password: String) async throws -> String {
+    package func login(_ client: some TestClientProtocol, _ email: String, _ password: String) async throws -> String {
         let body = ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: ["email": email, "password": password]))
         let response = try await client.execute(uri: "/api/sessions", method: .post, body: body)
         let object = try JSONSerialization.jsonObject(with: Data(response.body.readableBytesView)) as? [String: Any]
@@ -89,7 +91,7 @@ public struct HospitalFixture: Sendable {
 }
 
 /// A fixture step that did not go as every test using it expects.
-public struct FixtureError: Error, CustomStringConvertible {
-    public let description: String
-    public init(_ description: String) { self.description = description }
+package struct FixtureError: Error, CustomStringConvertible {
+    package let description: String
+    package init(_ description: String) { self.description = description }
 }

@@ -7,31 +7,31 @@ import S3Gateway
 
 /// A gateway on a fresh temporary data root, served live on port 0 with a fixed clock and a root key
 /// of its own; the data root is removed when ``run(health:metrics:_:)`` returns.
-public struct LiveGateway: Sendable {
-    public static let now: Int64 = 1_795_000_000
-    public static let root = AccessKey(
+package struct LiveGateway: Sendable {
+    package static let now: Int64 = 1_795_000_000
+    package static let root = AccessKey(
         accessKeyId: "ROOTKEYID00000000000", secretKey: "root-secret-0123456789-abcdefghijklmnop", isRoot: true)
 
-    public let dataRoot: String
-    public let store: BucketStore
-    public let credentials: CredentialStore
+    package let dataRoot: String
+    package let store: BucketStore
+    package let credentials: CredentialStore
     let clock: @Sendable () -> Int64
 
     /// - Parameter clock: The gateway's time; by default fixed at ``now``, for requests signed by hand.
     ///   A real client signs with the real time, which the gateway's must then be.
-    public init(rootKey: AccessKey = LiveGateway.root, clock: @escaping @Sendable () -> Int64 = { LiveGateway.now }) throws {
+    package init(rootKey: AccessKey = LiveGateway.root, clock: @escaping @Sendable () -> Int64 = { LiveGateway.now }) throws {
         dataRoot = temporaryPath("cv-gateway")
         store = try BucketStore(root: dataRoot)
         credentials = CredentialStore(configDirectory: store.systemPath, rootOverride: rootKey)
         self.clock = clock
     }
 
-    public func addKey(readOnly: Bool = false, buckets: [String] = []) throws -> AccessKey {
+    package func addKey(readOnly: Bool = false, buckets: [String] = []) throws -> AccessKey {
         try credentials.add(readOnly: readOnly, buckets: buckets)
     }
 
     /// Runs `body` against the live server, then removes the data root.
-    public func run(
+    package func run(
         health: HealthProbe = .alwaysReady, metrics: MetricsEndpoint? = nil,
         _ body: @escaping @Sendable (any TestClientProtocol) async throws -> Void
     ) async throws {

@@ -1,15 +1,15 @@
 import Synchronization
 
 /// A clock in whole seconds that the test moves by hand.
-public final class TestClock: Sendable {
+package final class TestClock: Sendable {
     private let seconds: Mutex<Int64>
 
-    public init(_ start: Int64 = 1_800_000_000) { seconds = Mutex(start) }
+    package init(_ start: Int64 = 1_800_000_000) { seconds = Mutex(start) }
 
-    public var now: Int64 { seconds.withLock { $0 } }
+    package var now: Int64 { seconds.withLock { $0 } }
 
-    public func advance(by delta: Int64) { seconds.withLock { $0 += delta } }
+    package func advance(by delta: Int64) { seconds.withLock { $0 += delta } }
 
     /// The clock as the services take it.
-    public var source: @Sendable () -> Int64 { { [self] in self.now } }
+    package var source: @Sendable () -> Int64 { { [self] in self.now } }
 }
