@@ -68,8 +68,8 @@ public struct MetricsEndpoint: Sendable {
 }
 
 /// Per-request metrics of one listener: requests by operation and status, a latency histogram by
-/// operation, bytes in and out, requests in flight. Labels come from a fixed vocabulary (operation
-/// names, routes with ids replaced), so that no client can grow the label space.
+/// operation, bytes in and out, requests in flight. Labels come from a fixed vocabulary (S3 operation
+/// names; the hospital's routes as declared, `NotFound` for none), so that no client can grow the label space.
 ///
 /// A request is measured until its response body has been written, not until its handler returned:
 /// a large GET's duration covers the transfer and it stays in flight while it streams.
