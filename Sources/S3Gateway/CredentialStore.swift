@@ -24,7 +24,7 @@ public final class CredentialStore: Sendable {
     /// file was last looked at.
     private let state: Mutex<(keys: [String: AccessKey], version: FileVersion?, checked: ContinuousClock.Instant?)>
     /// How long a look at the file holds.
-    static let recheckInterval = Duration.seconds(1)
+    let recheckInterval: Duration
 
     struct FileVersion: Equatable {
         var modificationNanos: Int
@@ -35,9 +35,11 @@ public final class CredentialStore: Sendable {
     /// - Parameters:
     ///   - configDirectory: The data root's config folder.
     ///   - rootOverride: The root key from `CHAINVAULT_ACCESS_KEY` / `CHAINVAULT_SECRET_KEY`, if set.
-    public init(configDirectory: String, rootOverride: AccessKey? = nil) {
+    ///   - recheckInterval: How long the keys read are used before the file is looked at again.
+    public init(configDirectory: String, rootOverride: AccessKey? = nil, recheckInterval: Duration = .seconds(1)) {
         self.path = configDirectory + "/credentials.json"
         self.rootOverride = rootOverride
+        self.recheckInterval = recheckInterval
         self.state = Mutex(([:], nil, nil))
     }
 
@@ -88,7 +90,7 @@ public final class CredentialStore: Sendable {
         if let override = rootOverride, override.accessKeyId == accessKeyId { return override }
         let now = ContinuousClock.now
         let (cached, recent) = state.withLock { state in
-            (state.keys[accessKeyId], state.version != nil && state.checked.map { now - $0 < Self.recheckInterval } == true)
+            (state.keys[accessKeyId], state.version != nil && state.checked.map { now - $0 < recheckInterval } == true)
         }
         if recent { return cached }
         let current = fileVersion()

@@ -84,17 +84,11 @@ struct CollectingWriter: ResponseBodyWriter {
         let folder = temporaryPath("cv-creds")
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: folder) }
-        let serving = CredentialStore(configDirectory: folder)
+        let serving = CredentialStore(configDirectory: folder, recheckInterval: .zero)
         _ = try serving.ensureRootKey()
         let root = try #require(try serving.rootKey())
         #expect(serving.key(for: root.accessKeyId) != nil)
         let added = try CredentialStore(configDirectory: folder).add(readOnly: true, buckets: [])
-        let deadline = ContinuousClock.now + .seconds(10)
-        while serving.key(for: added.accessKeyId) == nil {
-            #expect(ContinuousClock.now < deadline, "the added key was never accepted")
-            if ContinuousClock.now >= deadline { return }
-            try await Task.sleep(for: .milliseconds(50))
-        }
-        #expect(serving.key(for: added.accessKeyId)?.readOnly == true)
+        #expect(serving.key(for: added.accessKeyId)?.readOnly == true, "a key added by another process is accepted")
     }
 }

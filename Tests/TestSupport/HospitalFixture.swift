@@ -16,8 +16,12 @@ package final class RecordingSender: CodeSender, Sendable {
     }
 
     private let state = Mutex(State())
+    private let delivered = AsyncStream<Mail>.makeStream()
 
     package init() {}
+
+    /// Each e-mail as it is delivered, for a test that waits for one (one reader).
+    package var deliveries: AsyncStream<Mail> { delivered.stream }
 
     /// The one-time codes sent so far.
     package var messages: [CodeMessage] { state.withLock { $0.messages } }
@@ -31,6 +35,7 @@ package final class RecordingSender: CodeSender, Sendable {
             if state.failing { throw CocoaError(.fileWriteUnknown) }
             state.mails.append(mail)
         }
+        delivered.continuation.yield(mail)
     }
 
     package func send(_ message: CodeMessage) async throws {
