@@ -1,6 +1,5 @@
 import DurableFiles
 import Foundation
-import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -20,16 +19,9 @@ public final class CredentialStore: Sendable {
     public let path: String
     /// A root pair given in the environment, which takes the place of the stored root key.
     private let rootOverride: AccessKey?
-    /// The keys by id, the modification time and size of the file they were read from, and when the
-    /// file was last looked at.
-    private let state: Mutex<(keys: [String: AccessKey], version: FileVersion?, checked: ContinuousClock.Instant?)>
-    /// How long a look at the file holds.
-    let recheckInterval: Duration
-
-    struct FileVersion: Equatable {
-        var modificationNanos: Int
-        var size: Int
-    }
+    /// The stored keys by id (without stored root keys when there is a root override), read again
+    /// when the file changed.
+    private let stored: WatchedFile<[String: AccessKey]>
 
     /// Opens the credential file inside `configDirectory`.
     /// - Parameters:
@@ -39,12 +31,18 @@ public final class CredentialStore: Sendable {
     public init(configDirectory: String, rootOverride: AccessKey? = nil, recheckInterval: Duration = .seconds(1)) {
         self.path = configDirectory + "/credentials.json"
         self.rootOverride = rootOverride
-        self.recheckInterval = recheckInterval
-        self.state = Mutex(([:], nil, nil))
+        self.stored = WatchedFile(path: path, recheckInterval: recheckInterval) { path in
+            var map: [String: AccessKey] = [:]
+            // With a root override, stored root keys are not valid; an unreadable file holds no key.
+            for key in (try? Self.storedKeys(path: path)) ?? [] where !(rootOverride != nil && key.isRoot) { map[key.accessKeyId] = key }
+            return map
+        }
     }
 
     /// The stored keys (the root override not included).
-    public func storedKeys() throws -> [AccessKey] {
+    public func storedKeys() throws -> [AccessKey] { try Self.storedKeys(path: path) }
+
+    static func storedKeys(path: String) throws -> [AccessKey] {
         guard FileManager.default.fileExists(atPath: path) else { return [] }
         let data = try Data(contentsOf: URL(fileURLWithPath: path))
         return try JSONDecoder().decode(File.self, from: data).keys
@@ -81,39 +79,13 @@ public final class CredentialStore: Sendable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try DurableFile.replace(path, bytes: Array(try encoder.encode(File(keys: keys))), mode: 0o600)
-        state.withLock { $0.version = nil }
+        stored.invalidate()
     }
 
     /// Looks up a key by id, rereading the file when it changed since it was last read (looked at
-    /// most once per ``recheckInterval``).
+    /// most once per recheck interval).
     public func key(for accessKeyId: String) -> AccessKey? {
         if let override = rootOverride, override.accessKeyId == accessKeyId { return override }
-        let now = ContinuousClock.now
-        let (cached, recent) = state.withLock { state in
-            (state.keys[accessKeyId], state.version != nil && state.checked.map { now - $0 < recheckInterval } == true)
-        }
-        if recent { return cached }
-        let current = fileVersion()
-        let (found, fresh) = state.withLock { state in
-            let fresh = state.version == current && current != nil
-            if fresh { state.checked = now }
-            return (state.keys[accessKeyId], fresh)
-        }
-        if fresh { return found }
-        let keys = (try? storedKeys()) ?? []
-        var map: [String: AccessKey] = [:]
-        // With a root override, stored root keys are not valid.
-        for key in keys where !(rootOverride != nil && key.isRoot) { map[key.accessKeyId] = key }
-        state.withLock { $0 = (map, current, now) }
-        return map[accessKeyId]
-    }
-
-    private func fileVersion() -> FileVersion? {
-        var info = stat()
-        guard stat(path, &info) == 0 else { return nil }
-        return FileVersion(
-            modificationNanos: Int(info.st_mtim.tv_sec) * 1_000_000_000 + Int(info.st_mtim.tv_nsec),
-            size: Int(info.st_size)
-        )
+        return (try? stored.value())?[accessKeyId]
     }
 }

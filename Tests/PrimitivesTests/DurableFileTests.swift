@@ -1,5 +1,6 @@
 import DurableFiles
 import Foundation
+import Synchronization
 import Testing
 
 @Suite struct DurableFileTests {
@@ -61,5 +62,35 @@ import Testing
         try DurableFile.remove(root + "/big")
         try DurableFile.remove(root + "/big")  // a missing file is fine
         #expect(try DurableFile.read(root + "/big") == nil)
+    }
+}
+
+@Suite struct WatchedFileTests {
+    /// Counts the reads, returning the file's bytes (nil when there is none).
+    final class Reads: Sendable {
+        let count = Mutex(0)
+        func read(_ path: String) throws -> [UInt8]? {
+            count.withLock { $0 += 1 }
+            return try DurableFile.read(path)
+        }
+    }
+
+    @Test func aChangedFileIsReadAgainAnUnchangedOneIsNot() throws {
+        let root = try DurableFileTests().folder()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let path = root + "/keys"
+        try DurableFile.replace(path, bytes: [1])
+        let reads = Reads()
+        let watching = WatchedFile(path: path, recheckInterval: .zero) { try reads.read($0) }
+        let caching = WatchedFile(path: path, recheckInterval: .seconds(3600)) { try reads.read($0) }
+        #expect(try watching.value() == [1])
+        #expect(try watching.value() == [1])
+        #expect(reads.count.withLock { $0 } == 1, "an unchanged file is looked at, not read")
+        #expect(try caching.value() == [1])
+        try DurableFile.replace(path, bytes: [2, 2])
+        #expect(try watching.value() == [2, 2], "another process's replacement is seen")
+        #expect(try caching.value() == [1], "within the interval the file is not even looked at")
+        caching.invalidate()
+        #expect(try caching.value() == [2, 2], "after this process wrote it, the next call reads it")
     }
 }
