@@ -98,11 +98,19 @@ func bookedAppointment(
         }
     }
 
-    @Test func slotsArePublishedBookedCancelledAndCompletedWithEachRefusalNamed() async throws {
+    /// Publishes a 30-minute slot of the cardiologist starting in an hour.
+    func publishedSlot(_ client: some TestClientProtocol, _ fixture: HospitalFixture, _ cast: Cast) async throws -> Int64 {
+        let published = try await client.execute(
+            uri: "/api/slots", method: .post, headers: cast.cardiologist.headers,
+            body: json(["startsAt": time(fixture, plus: 3600), "durationMinutes": 30]))
+        #expect(published.status == .created)
+        return try #require(try decode(published)["id"] as? Int64)
+    }
+
+    @Test func publishingRefusesThePastTooShortNotATimeOverlapsAndPatients() async throws {
         let fixture = try HospitalFixture()
         let cast = try await Cast(fixture)
         try await fixture.app().test(.router) { client in
-            // Publishing: in the past, too short, overlapping; patients may not publish.
             let past = try await client.execute(
                 uri: "/api/slots", method: .post, headers: cast.cardiologist.headers,
                 body: json(["startsAt": time(fixture, plus: -60), "durationMinutes": 20]))
@@ -119,17 +127,19 @@ func bookedAppointment(
                 uri: "/api/slots", method: .post, headers: cast.ada.headers,
                 body: json(["startsAt": time(fixture, plus: 3600), "durationMinutes": 20]))
             #expect(byPatient.status == .forbidden)
-            let published = try await client.execute(
-                uri: "/api/slots", method: .post, headers: cast.cardiologist.headers,
-                body: json(["startsAt": time(fixture, plus: 3600), "durationMinutes": 30]))
-            #expect(published.status == .created)
-            let slot = try #require(try decode(published)["id"] as? Int64)
+            _ = try await publishedSlot(client, fixture, cast)
             let overlapping = try await client.execute(
                 uri: "/api/slots", method: .post, headers: cast.cardiologist.headers,
                 body: json(["startsAt": time(fixture, plus: 3600 + 600), "durationMinutes": 30]))
             #expect(try overlapping.status == .conflict && (errorOf(overlapping)).code == "slot_overlaps")
+        }
+    }
 
-            // Patients see the open slot, book it; a second booking is refused.
+    @Test func anOpenSlotIsBookedOnceAndEachRefusalIsNamed() async throws {
+        let fixture = try HospitalFixture()
+        let cast = try await Cast(fixture)
+        try await fixture.app().test(.router) { client in
+            let slot = try await publishedSlot(client, fixture, cast)
             let open = try decodeList(
                 try await client.execute(uri: "/api/doctors/\(cast.cardiologist.id)/slots", method: .get, headers: cast.bob.headers))
             #expect(open.map { $0["id"] as? Int64 } == [slot] && open.first?["patientName"] == nil)
@@ -140,7 +150,15 @@ func bookedAppointment(
             #expect(missing.status == .notFound)
             let badId = try await client.execute(uri: "/api/slots/abc/booking", method: .post, headers: cast.bob.headers)
             #expect(try badId.status == .badRequest && (errorOf(badId)) == ("invalid_field", "id"))
+        }
+    }
 
+    @Test func onlyThePatientWhoBookedCancelsBeforeTheStartAndMayBookAgain() async throws {
+        let fixture = try HospitalFixture()
+        let cast = try await Cast(fixture)
+        try await fixture.app().test(.router) { client in
+            let slot = try await publishedSlot(client, fixture, cast)
+            #expect(try await client.execute(uri: "/api/slots/\(slot)/booking", method: .post, headers: cast.ada.headers).status == .ok)
             // Bob cannot cancel Ada's booking (404, as if there were none); Ada can, and books again.
             #expect(
                 try await client.execute(uri: "/api/slots/\(slot)/booking", method: .delete, headers: cast.bob.headers).status == .notFound)
@@ -148,15 +166,24 @@ func bookedAppointment(
                 try await client.execute(uri: "/api/slots/\(slot)/booking", method: .delete, headers: cast.ada.headers).status == .noContent
             )
             #expect(try await client.execute(uri: "/api/slots/\(slot)/booking", method: .post, headers: cast.ada.headers).status == .ok)
+            fixture.clock.advance(by: 3600)
+            let lateBooking = try await client.execute(uri: "/api/slots/\(slot)/booking", method: .delete, headers: cast.ada.headers)
+            #expect((try errorOf(lateBooking)).code == "slot_in_past")
+        }
+    }
 
+    @Test func aCheckupIsCompletedByItsOwnDoctorOnceItStarted() async throws {
+        let fixture = try HospitalFixture()
+        let cast = try await Cast(fixture)
+        try await fixture.app().test(.router) { client in
+            let slot = try await publishedSlot(client, fixture, cast)
+            #expect(try await client.execute(uri: "/api/slots/\(slot)/booking", method: .post, headers: cast.ada.headers).status == .ok)
             // The doctor's calendar names the patient; completion waits for the slot to start; another doctor gets 404.
             let calendar = try decodeList(try await client.execute(uri: "/api/slots", method: .get, headers: cast.cardiologist.headers))
             #expect(calendar.first?["patientName"] as? String == "Ada Patient" && calendar.first?["status"] as? String == "booked")
             let early = try await client.execute(uri: "/api/slots/\(slot)/completion", method: .post, headers: cast.cardiologist.headers)
             #expect(try early.status == .conflict && (errorOf(early)).code == "checkup_not_started")
             fixture.clock.advance(by: 3600)
-            let lateBooking = try await client.execute(uri: "/api/slots/\(slot)/booking", method: .delete, headers: cast.ada.headers)
-            #expect((try errorOf(lateBooking)).code == "slot_in_past")
             let foreign = try await client.execute(uri: "/api/slots/\(slot)/completion", method: .post, headers: cast.dermatologist.headers)
             #expect(foreign.status == .notFound)
             let done = try await client.execute(uri: "/api/slots/\(slot)/completion", method: .post, headers: cast.cardiologist.headers)
