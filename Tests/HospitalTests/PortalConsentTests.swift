@@ -42,77 +42,108 @@ struct ConsentCast {
 }
 
 @Suite struct PortalConsentTests {
-    @Test func aSecondDoctorAsksEntersTheCodeReadsAndThePatientRevokesAndSeesItAll() async throws {
-        let fixture = try HospitalFixture()
-        let cast = try await ConsentCast(fixture, title: "ECG <12 lead>", bytes: "%PDF report bytes")
-        _ = try await fixture.accounts.createStaff(
-            .init(
-                role: .doctor, name: "Dr Olga Outside", email: "olga@example.org", password: "a long doctor password",
-                specialization: "Dermatology"))
-        let (patient, report) = (cast.patient, cast.report)
+    /// A report of Dr Ann Author's about Ada, Dr Sam Second with an appointment with Ada, and Dr Olga
+    /// Outside without one: each signed in to the portal in their own browser.
+    struct Scene {
+        let fixture: HospitalFixture
+        let cast: ConsentCast
+        let doctor = Browser()
+        let ada = Browser()
+        let stranger = Browser()
+        var reportId: Int64 { cast.report.report.id! }
 
-        try await buildHospitalApplication(configuration: .init(port: 0), services: fixture.services).test(.router) { client in
-            let doctor = Browser()
-            _ = try await doctor.post(client, "/login", ["email": "sam@example.org", "password": "a long doctor password"])
-            let ada = Browser()
-            _ = try await ada.post(client, "/login", ["email": "ada@example.org", "password": "correct horse battery"])
-            let stranger = Browser()
-            _ = try await stranger.post(client, "/login", ["email": "olga@example.org", "password": "a long doctor password"])
+        init() async throws {
+            fixture = try HospitalFixture()
+            cast = try await ConsentCast(fixture, title: "ECG <12 lead>", bytes: "%PDF report bytes")
+            _ = try await fixture.accounts.createStaff(
+                .init(
+                    role: .doctor, name: "Dr Olga Outside", email: "olga@example.org", password: "a long doctor password",
+                    specialization: "Dermatology"))
+        }
 
-            // Only the doctor with an appointment sees the title, and asking is refused to the other as if there were no report.
-            let access = try await doctor.get(client, "/access")
-            #expect(
-                access.text.contains("ECG &lt;12 lead&gt;") && access.text.contains("Dr Ann Author") && access.text.contains("Ada Patient"))
-            #expect(!(try await stranger.get(client, "/access").text.contains("ECG")))
-            #expect(try await stranger.post(client, "/access/reports/\(report.report.id!)/request", [:]).status == .notFound)
-            #expect(try await doctor.get(client, "/reports/\(report.report.id!)/download").status == .forbidden)
+        /// Runs `body` against the portal once the three have signed in.
+        func run(_ body: @Sendable (any TestClientProtocol) async throws -> Void) async throws {
+            try await buildHospitalApplication(configuration: .init(port: 0), services: fixture.services).test(.router) { client in
+                _ = try await doctor.post(client, "/login", ["email": "sam@example.org", "password": "a long doctor password"])
+                _ = try await ada.post(client, "/login", ["email": "ada@example.org", "password": "correct horse battery"])
+                _ = try await stranger.post(client, "/login", ["email": "olga@example.org", "password": "a long doctor password"])
+                try await body(client)
+            }
+        }
 
-            let asked = try await doctor.post(client, "/access/reports/\(report.report.id!)/request", [:])
+        /// The doctor asks for the report: the code page's path (without its query).
+        func ask(_ client: some TestClientProtocol) async throws -> String {
+            let asked = try await doctor.post(client, "/access/reports/\(reportId)/request", [:])
             let codePage = try #require(asked.headers[.location])
             #expect(codePage.hasPrefix("/access/requests/"))
-            let code = try #require(fixture.sender.messages.last?.code)
-            let consent = try await ada.get(client, "/consent")
+            return String(codePage.prefix { $0 != "?" })
+        }
+    }
+
+    @Test func onlyADoctorWithAnAppointmentSeesTheTitleAndMayAskThePatient() async throws {
+        let scene = try await Scene()
+        try await scene.run { client in
+            let access = try await scene.doctor.get(client, "/access")
+            #expect(
+                access.text.contains("ECG &lt;12 lead&gt;") && access.text.contains("Dr Ann Author") && access.text.contains("Ada Patient"))
+            #expect(!(try await scene.stranger.get(client, "/access").text.contains("ECG")))
+            #expect(try await scene.stranger.post(client, "/access/reports/\(scene.reportId)/request", [:]).status == .notFound)
+            #expect(try await scene.doctor.get(client, "/reports/\(scene.reportId)/download").status == .forbidden)
+            _ = try await scene.ask(client)
+            let consent = try await scene.ada.get(client, "/consent")
             #expect(
                 consent.text.contains("Dr Sam Second") && consent.text.contains("Neurology") && consent.text.contains("ECG &lt;12 lead&gt;")
             )
-            #expect(try await ada.get(client, "/dashboard").text.contains("<span class=\"badge\">1</span>"))
+            #expect(try await scene.ada.get(client, "/dashboard").text.contains("<span class=\"badge\">1</span>"))
+        }
+    }
 
-            // Five wrong codes void the request.
-            let path = String(codePage.prefix { $0 != "?" })
+    @Test func fiveWrongCodesCloseTheRequest() async throws {
+        let scene = try await Scene()
+        try await scene.run { client in
+            let path = try await scene.ask(client)
+            let code = try #require(scene.fixture.sender.messages.last?.code)
             for attempt in 1...5 {
-                let wrong = try await doctor.post(client, path, ["code": code == "00000000" ? "11111111" : "00000000"])
+                let wrong = try await scene.doctor.post(client, path, ["code": code == "00000000" ? "11111111" : "00000000"])
                 #expect(wrong.status == .forbidden, "attempt \(attempt)")
                 if attempt == 4 { #expect(wrong.text.contains("1 attempts left")) }
             }
-            #expect(try await doctor.get(client, path).text.contains("This request is closed"))
-            #expect(try await doctor.post(client, path, ["code": code]).status == .conflict)
+            #expect(try await scene.doctor.get(client, path).text.contains("This request is closed"))
+            #expect(try await scene.doctor.post(client, path, ["code": code]).status == .conflict)
+        }
+    }
 
-            // A new request, the right code: the report opens until the patient revokes it.
-            let again = try #require(try await doctor.post(client, "/access/reports/\(report.report.id!)/request", [:]).headers[.location])
-            let newCode = try #require(fixture.sender.messages.last?.code)
-            let granted = try await doctor.post(client, String(again.prefix { $0 != "?" }), ["code": newCode])
+    @Test func theRightCodeOpensTheReportUntilThePatientRevokesAndTheHistoryShowsItAll() async throws {
+        let scene = try await Scene()
+        try await scene.run { client in
+            let path = try await scene.ask(client)
+            let code = try #require(scene.fixture.sender.messages.last?.code)
+            let refused = try await scene.doctor.post(client, path, ["code": code == "00000000" ? "11111111" : "00000000"])
+            #expect(refused.status == .forbidden)
+            let granted = try await scene.doctor.post(client, path, ["code": code])
             #expect(granted.status == .seeOther && granted.headers[.location] == "/access?done=granted")
-            let readable = try await doctor.get(client, "/access?done=granted")
-            #expect(readable.text.contains("/reports/\(report.report.id!)/download") && readable.text.contains("60 min"))
-            let download = try await doctor.get(client, "/reports/\(report.report.id!)/download")
+            let readable = try await scene.doctor.get(client, "/access?done=granted")
+            #expect(readable.text.contains("/reports/\(scene.reportId)/download") && readable.text.contains("60 min"))
+            let download = try await scene.doctor.get(client, "/reports/\(scene.reportId)/download")
             #expect(download.status == .ok && String(buffer: download.body) == "%PDF report bytes")
 
-            let shared = try await ada.get(client, "/consent")
-            let grantId = try #require(
-                try await fixture.services.consent.grants(for: Identity(userId: patient.id!, role: .patient, name: "")).first?.record.id)
+            let shared = try await scene.ada.get(client, "/consent")
+            let patient = Identity(userId: scene.cast.patient.id!, role: .patient, name: "")
+            let grantId = try #require(try await scene.fixture.services.consent.grants(for: patient).first?.record.id)
             #expect(shared.text.contains("/consent/grants/\(grantId)/revoke"))
-            #expect(try await ada.post(client, "/consent/grants/\(grantId)/revoke", [:]).headers[.location] == "/consent?done=revoked")
-            #expect(try await doctor.get(client, "/reports/\(report.report.id!)/download").status == .forbidden)
+            #expect(
+                try await scene.ada.post(client, "/consent/grants/\(grantId)/revoke", [:]).headers[.location] == "/consent?done=revoked")
+            #expect(try await scene.doctor.get(client, "/reports/\(scene.reportId)/download").status == .forbidden)
 
-            let history = try await ada.get(client, "/history")
+            let history = try await scene.ada.get(client, "/history")
             for text in [
                 "Dr Sam Second", "Report titles listed", "Access requested", "Code entered", "refused", "Access granted",
                 "Report downloaded", "Access revoked", "ECG &lt;12 lead&gt;", "you",
             ] {
                 #expect(history.text.contains(text), "\(text)")
             }
-            #expect(!history.text.contains(newCode) && !history.text.contains(code))
-            let downloads = try await ada.get(client, "/history?action=download")
+            #expect(!history.text.contains(code))
+            let downloads = try await scene.ada.get(client, "/history?action=download")
             #expect(downloads.text.contains("<td>Report downloaded</td>") && !downloads.text.contains("<td>Access requested</td>"))
         }
     }
