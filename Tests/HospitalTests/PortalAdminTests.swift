@@ -9,64 +9,96 @@ import Testing
 @testable import Hospital
 
 @Suite struct PortalAdminTests {
-    @Test func aDoctorRegistersWaitsForApprovalAndAnAdminApprovesDisablesAndEnables() async throws {
-        let fixture = try HospitalFixture()
-        _ = try await fixture.accounts.createStaff(
-            .init(role: .admin, name: "Root Admin", email: "root@example.org", password: "an admin password here"))
-        try await buildHospitalApplication(configuration: .init(port: 0), services: fixture.services).test(.router) { client in
-            let doctor = Browser()
-            let registered = try await doctor.post(
-                client, "/register/doctor",
-                ["name": "Dr New", "email": "new@example.org", "password": "a long doctor password", "specialization": "Oncology"])
+    /// A hospital with an admin, and the portal's doctor registration form for `email`.
+    struct Registration {
+        let fixture: HospitalFixture
+        let doctor = Browser()
+        let admin = Browser()
+
+        init() async throws {
+            fixture = try HospitalFixture()
+            _ = try await fixture.accounts.createStaff(
+                .init(role: .admin, name: "Root Admin", email: "root@example.org", password: "an admin password here"))
+        }
+
+        /// Runs `body` once Dr New registered through the portal and the admin signed in.
+        func run(_ body: @Sendable (any TestClientProtocol, TestResponse) async throws -> Void) async throws {
+            try await buildHospitalApplication(configuration: .init(port: 0), services: fixture.services).test(.router) { client in
+                let registered = try await doctor.post(
+                    client, "/register/doctor",
+                    ["name": "Dr New", "email": "new@example.org", "password": "a long doctor password", "specialization": "Oncology"])
+                _ = try await admin.post(client, "/login", ["email": "root@example.org", "password": "an admin password here"])
+                try await body(client, registered)
+            }
+        }
+
+        /// Dr New's account id (pending until approved).
+        func doctorId() async throws -> Int64 {
+            try #require(try await fixture.accounts.list(search: "new@", role: nil, status: nil).first?.id)
+        }
+
+        func doctorSignsIn(_ client: some TestClientProtocol) async throws -> TestResponse {
+            try await doctor.post(client, "/login", ["email": "new@example.org", "password": "a long doctor password"])
+        }
+    }
+
+    @Test func aRegisteredDoctorWaitsForApprovalToldOnlyToWhoKnowsThePassword() async throws {
+        let scene = try await Registration()
+        try await scene.run { client, registered in
             #expect(registered.status == .created && registered.text.contains("An admin will check your registration"))
-            let early = try await doctor.post(client, "/login", ["email": "new@example.org", "password": "a long doctor password"])
+            let early = try await scene.doctorSignsIn(client)
             #expect(early.status == .forbidden && early.text.contains("An admin has not approved this account yet."))
-            let wrong = try await doctor.post(client, "/login", ["email": "new@example.org", "password": "not the password"])
+            let wrong = try await scene.doctor.post(client, "/login", ["email": "new@example.org", "password": "not the password"])
             #expect(wrong.status == .unauthorized, "the pending state is told only to who knows the password")
             #expect(!(try await client.execute(uri: "/doctors", method: .get).text.contains("Dr New")), "not listed before approval")
+        }
+    }
 
-            let admin = Browser()
-            _ = try await admin.post(client, "/login", ["email": "root@example.org", "password": "an admin password here"])
-            #expect(try await admin.get(client, "/dashboard").text.contains("<span class=\"badge\">1</span>"))
-            let page = try await admin.get(client, "/admin/accounts")
-            let id = try #require(try await fixture.accounts.list(search: "new@", role: nil, status: .pending).first?.id)
-            #expect(page.text.contains("/admin/accounts/\(id)/approve"))
+    @Test func onlyAnAdminApprovesFromTheAccountsPageAndTheLedgerNamesIt() async throws {
+        let scene = try await Registration()
+        try await scene.run { client, _ in
+            #expect(try await scene.admin.get(client, "/dashboard").text.contains("<span class=\"badge\">1</span>"))
+            let id = try await scene.doctorId()
+            #expect(try await scene.admin.get(client, "/admin/accounts").text.contains("/admin/accounts/\(id)/approve"))
             let patient = Browser()
             _ = try await patient.post(client, "/register", portalPatient())
             #expect(try await patient.post(client, "/admin/accounts/\(id)/approve", [:]).status == .forbidden, "only admins")
             #expect(
-                try await admin.post(client, "/admin/accounts/\(id)/approve", [:]).headers[.location] == "/admin/accounts?done=approved")
-            #expect(
-                try await doctor.post(client, "/login", ["email": "new@example.org", "password": "a long doctor password"]).status
-                    == .seeOther)
-            #expect(try await doctor.get(client, "/calendar").status == .ok)
-
-            // Disabled: the session ends at once and sign-in is refused; enabled: back.
-            #expect(try await admin.post(client, "/admin/accounts/\(id)/disable", [:]).status == .seeOther)
-            #expect(try await doctor.get(client, "/calendar").status == .seeOther)
-            let refused = try await doctor.post(client, "/login", ["email": "new@example.org", "password": "a long doctor password"])
-            #expect(refused.status == .forbidden && refused.text.contains("This account is disabled."))
-            #expect(try await admin.post(client, "/admin/accounts/\(id)/enable", [:]).status == .seeOther)
-            #expect(
-                try await doctor.post(client, "/login", ["email": "new@example.org", "password": "a long doctor password"]).status
-                    == .seeOther)
-
-            // Admins cannot disable themselves; a refused registration is removed.
-            let rootId = try #require(try await fixture.accounts.list(search: "root@", role: nil, status: nil).first?.id)
-            #expect(try await admin.post(client, "/admin/accounts/\(rootId)/disable", [:]).status == .badRequest)
-            _ = try await Browser().post(
-                client, "/register/doctor",
-                ["name": "Dr Fake", "email": "fake@example.org", "password": "another long password", "specialization": "Quackery"])
-            let fake = try #require(try await fixture.accounts.list(search: "fake@", role: nil, status: .pending).first?.id)
-            #expect(try await admin.post(client, "/admin/accounts/\(fake)/refuse", [:]).status == .seeOther)
-            #expect(try await fixture.accounts.list(search: "fake@", role: nil, status: nil).isEmpty)
-
-            // Every admin action is in the ledger, shown with names.
-            let ledger = try await admin.get(client, "/admin/audit?action=account_approved")
+                try await scene.admin.post(client, "/admin/accounts/\(id)/approve", [:]).headers[.location]
+                    == "/admin/accounts?done=approved")
+            #expect(try await scene.doctorSignsIn(client).status == .seeOther)
+            #expect(try await scene.doctor.get(client, "/calendar").status == .ok)
+            let ledger = try await scene.admin.get(client, "/admin/audit?action=account_approved")
             #expect(
                 ledger.text.contains("Account approved") && ledger.text.contains("Root Admin")
                     && ledger.text.contains("The ledger is intact"))
             #expect(!ledger.text.contains("<td>Account disabled</td>"))
+        }
+    }
+
+    @Test func disablingEndsTheSessionAtOnceAndEnablingLetsTheDoctorBackIn() async throws {
+        let scene = try await Registration()
+        try await scene.run { client, _ in
+            let id = try await scene.doctorId()
+            #expect(try await scene.admin.post(client, "/admin/accounts/\(id)/approve", [:]).status == .seeOther)
+            #expect(try await scene.doctorSignsIn(client).status == .seeOther)
+            #expect(try await scene.admin.post(client, "/admin/accounts/\(id)/disable", [:]).status == .seeOther)
+            #expect(try await scene.doctor.get(client, "/calendar").status == .seeOther)
+            let refused = try await scene.doctorSignsIn(client)
+            #expect(refused.status == .forbidden && refused.text.contains("This account is disabled."))
+            #expect(try await scene.admin.post(client, "/admin/accounts/\(id)/enable", [:]).status == .seeOther)
+            #expect(try await scene.doctorSignsIn(client).status == .seeOther)
+        }
+    }
+
+    @Test func anAdminCannotDisableThemselvesAndARefusedRegistrationIsRemoved() async throws {
+        let scene = try await Registration()
+        try await scene.run { client, _ in
+            let rootId = try #require(try await scene.fixture.accounts.list(search: "root@", role: nil, status: nil).first?.id)
+            #expect(try await scene.admin.post(client, "/admin/accounts/\(rootId)/disable", [:]).status == .badRequest)
+            let id = try await scene.doctorId()
+            #expect(try await scene.admin.post(client, "/admin/accounts/\(id)/refuse", [:]).status == .seeOther)
+            #expect(try await scene.fixture.accounts.list(search: "new@", role: nil, status: nil).isEmpty)
         }
     }
 
