@@ -1,5 +1,6 @@
 import BucketStore
 import ChunkChain
+import DurableFiles
 import Foundation
 import NIOCore
 import NIOPosix
@@ -25,15 +26,11 @@ enum Readiness {
     /// Creates, fsyncs and removes a small file where uploads are staged.
     static func dataRootWritable(_ store: BucketStore) -> HealthCheck {
         let path = store.systemPath + "/tmp/health-\(UUID().uuidString)"
-        let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard descriptor >= 0 else { return HealthCheck(name: "data root writable", ok: false, detail: String(cString: strerror(errno))) }
-        defer {
-            close(descriptor)
-            unlink(path)
-        }
-        let byte: [UInt8] = [0]
-        guard write(descriptor, byte, 1) == 1, fsync(descriptor) == 0 else {
-            return HealthCheck(name: "data root writable", ok: false, detail: String(cString: strerror(errno)))
+        defer { unlink(path) }
+        do {
+            try DurableFile.write(path, bytes: [0], mode: 0o600)
+        } catch {
+            return HealthCheck(name: "data root writable", ok: false, detail: String(cString: strerror(error.errno)))
         }
         return HealthCheck(name: "data root writable", ok: true, detail: store.root)
     }
