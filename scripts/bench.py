@@ -152,6 +152,34 @@ def body_file(work, size):
     return path
 
 
+def hostile_delete(name, endpoint, bucket):
+    """Issue 27's N1: a well-formed DeleteObjects whose <Object> carries 150 000 empty attributes (1.5 MB, under the 2 MiB
+    cap), signed as a user key would send it. ChainVault refuses it (MalformedXML) at the 17th attribute; the row is the
+    time to the answer, one request at a time (before the fix: ~45 s of CPU on the cooperative pool)."""
+    import base64
+    from botocore.auth import S3SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    body = ("<Delete><Object" + "".join(f' a{i}=""' for i in range(150_000)) + "><Key>k</Key></Object></Delete>").encode()
+    host = endpoint.split("://", 1)[1].rstrip("/")
+    seconds = []
+    for _ in range(RUNS):
+        request = AWSRequest(method="POST", url=f"{endpoint.rstrip('/')}/{bucket}?delete", data=body,
+                             headers={"Content-MD5": base64.b64encode(hashlib.md5(body).digest()).decode()})
+        S3SigV4Auth(Credentials(ACCESS, SECRET), "s3", "us-east-1").add_auth(request)
+        connection = http.client.HTTPConnection(host, timeout=600)
+        start = time.perf_counter()
+        connection.request("POST", f"/{bucket}?delete", body=body, headers=dict(request.headers))
+        connection.getresponse().read()
+        seconds.append(time.perf_counter() - start)
+        connection.close()
+    rates = [1 / s for s in seconds]
+    median = statistics.median(seconds) * 1000
+    return (name, "DeleteObjects, 150 000 attributes (1.5 MB), 1 at a time", 1, statistics.median(rates), 1.5 * statistics.median(rates),
+            rates, median, max(seconds) * 1000)
+
+
 def gateway_row(name, op, connections, size, runs):
     """A table row from wrk runs: the median rate, and the p50/p99 of the median run."""
     rates = [r[0] for r in runs]
@@ -189,6 +217,7 @@ def measure(name, endpoint, pids, work):
         measure_once = (lambda: hey_head(url, connections)) if method == "HEAD" else (lambda: wrk(url, method, body, connections, paths))
         runs = [measure_once() for _ in range(RUNS)]
         rows.append(gateway_row(name, op, connections, size, runs))
+    rows.append(hostile_delete(name, endpoint, bucket))
     gateway_rss = peak_rss_mib(pids)
     # One 1 GiB object each way with curl: streaming keeps memory flat.
     big = work / "body-1g"

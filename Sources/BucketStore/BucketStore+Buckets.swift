@@ -62,7 +62,8 @@ extension BucketStore {
         return buckets
     }
 
-    /// Deletes an empty bucket.
+    /// Deletes an empty bucket. A write into the bucket that is in its last step (the rename into place)
+    /// makes it not empty; one that comes later finds no bucket (``BucketGate``).
     /// - Throws: ``StorageError/noSuchBucket(_:)``, ``StorageError/bucketNotEmpty(_:)``.
     public func deleteBucket(_ name: String) async throws(StorageError) {
         let recordPath = bucketRecordPath(name)
@@ -71,20 +72,22 @@ extension BucketStore {
         let reservedPath = reservedBucketPath(name)
         let root = self.root
         try await blocking { () throws(StorageError) in
-            let path = try self.existingBucketPath(name)
-            // An in-flight multipart upload keeps the bucket from being empty, as in S3.
-            for entry in try FileOperations.entries(uploadsPath) ?? [] where entry.kind == .directory {
-                if try FileOperations.status(uploadsPath + "/" + entry.name + "/completed.json") == nil { throw .bucketNotEmpty(name) }
+            try self.gate.whileDeleting(name) { () throws(StorageError) in
+                let path = try self.existingBucketPath(name)
+                // An in-flight multipart upload keeps the bucket from being empty, as in S3.
+                for entry in try FileOperations.entries(uploadsPath) ?? [] where entry.kind == .directory {
+                    if try FileOperations.status(uploadsPath + "/" + entry.name + "/completed.json") == nil { throw .bucketNotEmpty(name) }
+                }
+                // Only empty folders may remain; removing them bottom-up fails if a file appears meanwhile.
+                // Reserved keys first: the bucket's own folder is the claim on its name.
+                if try FileOperations.status(reservedPath) != nil, try !Self.removeEmptyTree(reservedPath) { throw .bucketNotEmpty(name) }
+                guard try Self.removeEmptyTree(path) else { throw .bucketNotEmpty(name) }
+                self.owners.withLockedValue { $0[name] = nil }
+                try FileOperations.syncDirectory(root)
+                try FileOperations.removeFile(recordPath)
+                try Self.removeTree(metadataPath)
+                try Self.removeTree(uploadsPath)
             }
-            // Only empty folders may remain; removing them bottom-up fails if a file appears meanwhile.
-            // Reserved keys first: the bucket's own folder is the claim on its name.
-            if try FileOperations.status(reservedPath) != nil, try !Self.removeEmptyTree(reservedPath) { throw .bucketNotEmpty(name) }
-            guard try Self.removeEmptyTree(path) else { throw .bucketNotEmpty(name) }
-            self.owners.withLockedValue { $0[name] = nil }
-            try FileOperations.syncDirectory(root)
-            try FileOperations.removeFile(recordPath)
-            try Self.removeTree(metadataPath)
-            try Self.removeTree(uploadsPath)
         }
     }
 

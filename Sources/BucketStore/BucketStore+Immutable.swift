@@ -45,10 +45,12 @@ extension BucketStore {
     public func publish(_ staged: StagedObject) async throws(StorageError) {
         try await blocking { () throws(StorageError) in
             do throws(StorageError) {
-                let bucketPath = try self.existingBucketPath(staged.bucket)
-                // The name becomes durable with the bucket directory's next sync (a reserved key's at once).
-                _ = try self.place(
-                    staged.temporaryPath, bucketPath: bucketPath, bucket: staged.bucket, key: staged.objectKey, syncingDirectory: false)
+                try self.gate.whileOpen(staged.bucket) { () throws(StorageError) in
+                    let bucketPath = try self.existingBucketPath(staged.bucket)
+                    // The name becomes durable with the bucket directory's next sync (a reserved key's at once).
+                    _ = try self.place(
+                        staged.temporaryPath, bucketPath: bucketPath, bucket: staged.bucket, key: staged.objectKey, syncingDirectory: false)
+                }
             } catch {
                 _ = try? FileOperations.removeFile(staged.temporaryPath)
                 throw error

@@ -82,10 +82,12 @@ extension BucketStore {
         let temporary = newTemporaryPath()
         let systemPath = self.systemPath
         try await blocking { () throws(StorageError) in
-            _ = try self.existingBucketPath(bucket)
-            try FileOperations.makeDirectories(base: systemPath, relative: ["uploads", bucket[...], uploadId[...]], mode: 0o700)
-            try FileOperations.replaceFile(
-                path + "/upload.json", bytes: Array(try Self.encode(upload)), temporaryPath: temporary, mode: 0o600)
+            try self.gate.whileOpen(bucket) { () throws(StorageError) in
+                _ = try self.existingBucketPath(bucket)
+                try FileOperations.makeDirectories(base: systemPath, relative: ["uploads", bucket[...], uploadId[...]], mode: 0o700)
+                try FileOperations.replaceFile(
+                    path + "/upload.json", bytes: Array(try Self.encode(upload)), temporaryPath: temporary, mode: 0o600)
+            }
         }
         return upload
     }
@@ -235,7 +237,8 @@ extension BucketStore {
         for part in chosen { md5s += Hex.decode(part.etag) ?? [] }
         let etag = Hex.encode(Insecure.MD5.hash(data: md5s)) + "-\(chosen.count)"
         // The parts are copied into the object: refuse a completion the file system cannot hold.
-        try ensureSpace(for: chosen.reduce(0) { $0 + $1.size }, bucket: bucket, key: key)
+        let reservation = try reserveSpace(for: chosen.reduce(0) { $0 + $1.size }, bucket: bucket, key: key)
+        defer { withExtendedLifetime(reservation) {} }
         let temporary = newTemporaryPath()
         do {
             let sealed = try await blocking { () throws(StorageError) in

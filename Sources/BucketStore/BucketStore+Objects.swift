@@ -138,13 +138,15 @@ extension BucketStore {
     {
         try await locks.withLock(bucket + "/" + key.key) {
             try await blocking { () throws(StorageError) in
-                let bucketPath = try self.existingBucketPath(bucket)
-                do throws(StorageError) {
-                    try self.check(condition, bucketPath: bucketPath, bucket: bucket, key: key)
-                } catch .preconditionFailed, .noSuchKey {
-                    throw .conditionalRequestConflict(bucket: bucket, key: key.key)
+                try self.gate.whileOpen(bucket) { () throws(StorageError) in
+                    let bucketPath = try self.existingBucketPath(bucket)
+                    do throws(StorageError) {
+                        try self.check(condition, bucketPath: bucketPath, bucket: bucket, key: key)
+                    } catch .preconditionFailed, .noSuchKey {
+                        throw .conditionalRequestConflict(bucket: bucket, key: key.key)
+                    }
+                    _ = try self.place(temporary, bucketPath: bucketPath, bucket: bucket, key: key)
                 }
-                _ = try self.place(temporary, bucketPath: bucketPath, bucket: bucket, key: key)
                 return ObjectInfo(
                     bucket: bucket,
                     key: key.key,

@@ -35,11 +35,15 @@ public final class BucketStore: Sendable {
     public let systemPath: String
     let threadPool: NIOThreadPool
     let locks = KeyLocks()
+    /// Keeps a bucket's deletion and the writes into it apart.
+    let gate = BucketGate()
     /// Object metadata read before (``MetadataAttribute/Cache``).
     let metadataCache = MetadataAttribute.Cache()
     /// Owners of the buckets seen so far (a bucket's record never changes; deleting it forgets it).
     let owners = NIOLockedValueBox<[String: String?]>([:])
     let logger: Logger
+    /// Bytes reserved by writes in flight (``reserveSpace(for:bucket:key:)``).
+    let reserved = NIOLockedValueBox<Int64>(0)
     /// Bytes of the file system that writes of a known length must leave free (see ``ensureSpace(for:bucket:key:)``).
     public let freeSpaceReserve: Int64
 

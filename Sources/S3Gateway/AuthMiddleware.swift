@@ -41,8 +41,10 @@ struct AuthMiddleware: RouterMiddleware {
                 secretForAccessKey: secret
             )
         } else if request.head.headerFields[.authorization] == nil, !SigV4Verifier.isPresigned(query) {
+            // An anonymous CreateBucket is refused before the bucket's existence is looked at (AWS: 403 AccessDenied).
+            let creates = classify(request, address: address, query: query) == .createBucket
             throw await access.refuseAnonymous(
-                bucket: address.bucket,
+                bucket: creates ? nil : address.bucket,
                 denial: S3Error(.accessDenied, "Anonymous requests are not allowed; sign the request with an access key."))
         } else {
             authorization = try verifier.verify(signed, query: query, now: clock(), secretForAccessKey: secret)
@@ -52,17 +54,7 @@ struct AuthMiddleware: RouterMiddleware {
         context.payload = authorization.payload
         context.logger[metadataKey: "access_key"] = "\(caller.accessKeyId)"
 
-        guard
-            let operation = S3Operation.classify(
-                method: request.method.rawValue,
-                hasBucket: address.bucket != nil,
-                hasKey: address.key != nil,
-                query: query,
-                hasCopySource: request.headers[.amzCopySource] != nil
-            )
-        else {
-            throw S3Error(.methodNotAllowed)
-        }
+        guard let operation = classify(request, address: address, query: query) else { throw S3Error(.methodNotAllowed) }
         context.operation = operation
         context.logger[metadataKey: "operation"] = "\(operation.rawValue)"
         try await access.authorize(caller, operation: operation, bucket: address.bucket)
@@ -77,5 +69,15 @@ struct AuthMiddleware: RouterMiddleware {
             context.payload = .unsigned
         }
         return try await next(request, context)
+    }
+
+    func classify(_ request: Request, address: S3Address, query: QueryParameters) -> S3Operation? {
+        S3Operation.classify(
+            method: request.method.rawValue,
+            hasBucket: address.bucket != nil,
+            hasKey: address.key != nil,
+            query: query,
+            hasCopySource: request.headers[.amzCopySource] != nil
+        )
     }
 }

@@ -74,14 +74,16 @@ extension VerifiedBody {
         _ base: Base, expectations: BodyExpectations, store: BucketStore, bucket: String, key: String, maxLength: Int64,
         tooLarge: String
     ) throws -> VerifiedBody {
+        var reservation: SpaceReservation?
         if let length = expectations.length {
             guard length <= maxLength else { throw S3Error(.entityTooLarge, tooLarge, resource: "/\(bucket)/\(key)") }
-            try store.ensureSpace(for: length, bucket: bucket, key: key)
+            reservation = try store.reserveSpace(for: length, bucket: bucket, key: key)
         }
         return VerifiedBody(
             base: base, expectations: expectations,
             limits: UploadLimits(
                 maxLength: maxLength, tooLarge: tooLarge,
-                ensureSpace: { bytes throws(StorageError) in try store.ensureSpace(for: bytes, bucket: bucket, key: key) }))
+                ensureSpace: { bytes throws(StorageError) in try store.ensureSpace(for: bytes, bucket: bucket, key: key) },
+                reservation: reservation))
     }
 }

@@ -95,7 +95,7 @@ struct MultipartHandlers: Sendable {
         let condition = try Preconditions.writeCondition(request.headers)
         let body = try await request.body.collect(upTo: S3XML.maxRequestBodySize)
         guard body.readableBytes > 0 else { throw S3Error(.malformedXML, "CompleteMultipartUpload needs the list of parts.") }
-        let document = try S3XML.decode(CompleteMultipartUpload.self, from: Array(buffer: body))
+        let document = try await RequestDocument.decode(CompleteMultipartUpload.self, from: body)
         guard !document.parts.isEmpty else { throw S3Error(.malformedXML, "CompleteMultipartUpload needs at least one part.") }
         let info = try await store.completeMultipartUpload(
             bucket: bucket,

@@ -91,7 +91,7 @@ extension ObjectHandlers {
     func deleteObjects(bucket: String, request: Request) async throws -> Response {
         let body = try await request.body.collect(upTo: S3XML.maxRequestBodySize)
         guard body.readableBytes > 0 else { throw S3Error(.malformedXML) }
-        let delete = try S3XML.decode(DeleteRequest.self, from: Array(buffer: body))
+        let delete = try await RequestDocument.decode(DeleteRequest.self, from: body)
         guard !delete.objects.isEmpty, delete.objects.count <= Self.maxDeleteKeys else {
             throw S3Error(.malformedXML, "A DeleteObjects request names 1 to 1000 keys.")
         }

@@ -37,7 +37,10 @@ extension StorageError {
         case .entityTooSmall(let partNumber, let size):
             S3Error(.entityTooSmall, "Part \(partNumber) has \(size) bytes; every part but the last needs at least 5 MiB.")
         case .insufficientStorage(let bucket, let key):
-            S3Error(.insufficientStorage, resource: "/\(bucket)/\(key)")
+            S3Error(
+                .insufficientStorage,
+                "The file system has less free space than this write and the server's reserve need (--free-space-reserve).",
+                resource: "/\(bucket)/\(key)")
         case .metadataTooLarge(let bucket, let key):
             S3Error(.metadataTooLarge, "The object's headers and user metadata together exceed 3 KB.", resource: "/\(bucket)/\(key)")
         case .unusableDataRoot:

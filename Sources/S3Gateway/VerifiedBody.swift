@@ -43,6 +43,8 @@ struct UploadLimits: Sendable {
     var tooLarge: String
     /// Throws when the file system cannot take so many more bytes above its reserve.
     var ensureSpace: @Sendable (Int64) throws(StorageError) -> Void
+    /// The space a body of declared length holds while it streams, given back with the body.
+    var reservation: SpaceReservation?
     /// Bytes between two free-space checks.
     static let spaceStride: Int64 = 8 * 1024 * 1024
 }

@@ -31,6 +31,19 @@ import Testing
         }
     }
 
+    /// An anonymous CreateBucket is 403 AccessDenied, as AWS answers, whether or not the bucket exists.
+    @Test func anonymousCreateBucketIsAccessDenied() async throws {
+        let gateway = try LiveGateway()
+        try await gateway.run { client in
+            let missing = try await client.execute(uri: "/new-bucket", method: .put)
+            #expect(missing.status == .forbidden)
+            #expect(missing.errorCode == "AccessDenied")
+            try await client.s3(.put, "/bkt")
+            #expect(try await client.execute(uri: "/bkt", method: .put).errorCode == "AccessDenied")
+            #expect(try await client.s3(.head, "/new-bucket").status == .notFound)
+        }
+    }
+
     @Test func badSignatureUnknownKeyMalformedAndSkew() async throws {
         let gateway = try LiveGateway()
         try await gateway.run { client in

@@ -93,6 +93,40 @@ import Testing
         }
     }
 
+    /// A body of `count` attributes, on one element or spread over elements of `perElement` each.
+    static func attributes(_ count: Int, perElement: Int) -> [UInt8] {
+        var body = "<Delete>"
+        for start in stride(from: 0, to: count, by: perElement) {
+            body += "<Object"
+            for index in start..<min(start + perElement, count) { body += " a\(index)=\"\"" }
+            body += "/>"
+        }
+        return Array((body + "</Delete>").utf8)
+    }
+
+    /// The work grows with the body, not with its square (N1: 150 000 attributes on one element cost ~45 s when
+    /// every attribute was compared with every earlier one). Counted in steps, not timed.
+    @Test func theWorkIsLinearInTheNumberOfAttributes() {
+        let n = 10_000
+        for perElement in [XMLShape.maxAttributes, n, 10 * n] {
+            let small = XMLShape.steps(Self.attributes(n, perElement: perElement))
+            let large = XMLShape.steps(Self.attributes(10 * n, perElement: perElement))
+            #expect(large.steps <= 12 * small.steps, "per element \(perElement): \(small.steps) then \(large.steps) steps")
+        }
+        #expect(XMLShape.steps(Self.attributes(n, perElement: XMLShape.maxAttributes)).problem == nil)
+    }
+
+    @Test func anElementWithTooManyAttributesIsRefused() throws {
+        try XMLShape.check(Self.attributes(XMLShape.maxAttributes, perElement: XMLShape.maxAttributes))
+        #expect(throws: XMLShape.Problem.tooManyAttributes) {
+            try XMLShape.check(Self.attributes(XMLShape.maxAttributes + 1, perElement: XMLShape.maxAttributes + 1))
+        }
+        // The body of N1 (150 000 empty attributes on one element, 1.5 MB): refused at the 17th.
+        let hostile = Self.attributes(150_000, perElement: 150_000)
+        #expect(XMLShape.steps(hostile).steps < 1_000)
+        #expect(throws: S3Error(.malformedXML)) { try S3XML.decode(Delete.self, from: hostile) }
+    }
+
     @Test(arguments: ["<a>&lt;&#60;&#x3C;&quot;&apos;&gt;&amp;</a>", "\u{FEFF}<a b=\"&amp;\" c='d'>é<b/></a>\n"])
     func wellFormedDocumentsPass(_ body: String) throws {
         try XMLShape.check(Array(body.utf8))

@@ -13,12 +13,19 @@ public enum XMLShape {
     /// (`ListBucketResult/Contents/Owner/ID`) has four levels.
     public static let maxDepth = 32
 
+    /// The most attributes one element may carry. S3 documents carry at most `xmlns` (and, on an ACL's
+    /// `Grantee`, `xmlns:xsi` and `xsi:type`); the bound keeps the duplicate-attribute check constant per
+    /// element, so a body of many attributes costs no more than its length.
+    public static let maxAttributes = 16
+
     /// Why a document was refused.
     public enum Problem: Error, Sendable, Equatable {
         /// `<!DOCTYPE …>` or any other markup declaration (`<!ENTITY`, `<!ELEMENT` …).
         case declaration
         /// Elements nested deeper than the limit.
         case tooDeep
+        /// An element with more attributes than ``XMLShape/maxAttributes``.
+        case tooManyAttributes
         /// Anything else that is not well-formed XML.
         case malformed
     }
@@ -28,6 +35,18 @@ public enum XMLShape {
     public static func check(_ bytes: some Collection<UInt8>, maxDepth: Int = maxDepth) throws(Problem) {
         var scanner = Scanner(bytes: Array(bytes), maxDepth: maxDepth)
         try scanner.document()
+    }
+
+    /// How many comparisons the check makes on `bytes`, and its verdict: the tests hold the work to the
+    /// body's length (linear growth), since a time limit would be a timed assertion.
+    package static func steps(_ bytes: some Collection<UInt8>) -> (steps: Int, problem: Problem?) {
+        var scanner = Scanner(bytes: Array(bytes), maxDepth: maxDepth)
+        do {
+            try scanner.document()
+            return (scanner.steps, nil)
+        } catch {
+            return (scanner.steps, error)
+        }
     }
 
     struct Scanner {
@@ -59,6 +78,8 @@ public enum XMLShape {
         var index = 0
         var open: [ArraySlice<UInt8>] = []
         var rootClosed = false
+        /// Bytes scanned and names compared so far: what ``XMLShape/steps(_:)`` reports.
+        var steps = 0
 
         init(bytes: [UInt8], maxDepth: Int) {
             self.bytes = bytes
@@ -149,7 +170,11 @@ public enum XMLShape {
                     }
                     guard spaced else { throw .malformed }
                     let attribute = try self.name()
-                    guard !attributes.contains(where: { $0.elementsEqual(attribute) }) else { throw .malformed }
+                    guard attributes.count < XMLShape.maxAttributes else { throw .tooManyAttributes }
+                    for earlier in attributes {
+                        steps += 1
+                        guard !earlier.elementsEqual(attribute) else { throw .malformed }
+                    }
                     attributes.append(attribute)
                     skipSpace()
                     guard index < bytes.count, bytes[index] == UInt8(ascii: "=") else { throw .malformed }
@@ -178,6 +203,7 @@ public enum XMLShape {
         /// characters, and only predefined or numeric entity references.
         mutating func text(until terminator: UInt8) throws(Problem) {
             while index < bytes.count, bytes[index] != terminator {
+                steps += 1
                 let byte = bytes[index]
                 if byte < 0x20, byte != 0x09, byte != 0x0A, byte != 0x0D { throw .malformed }
                 if byte == UInt8(ascii: "<") { throw .malformed }
@@ -225,6 +251,7 @@ public enum XMLShape {
         mutating func name() throws(Problem) -> ArraySlice<UInt8> {
             let start = index
             while index < bytes.count {
+                steps += 1
                 let byte = bytes[index]
                 let isStart =
                     (byte | 0x20) >= UInt8(ascii: "a") && (byte | 0x20) <= UInt8(ascii: "z") || byte == UInt8(ascii: "_")
@@ -252,7 +279,10 @@ public enum XMLShape {
         @discardableResult
         mutating func skipSpace() -> Bool {
             let start = index
-            while index < bytes.count, isSpace(bytes[index]) { index += 1 }
+            while index < bytes.count, isSpace(bytes[index]) {
+                steps += 1
+                index += 1
+            }
             return index > start
         }
 
@@ -264,10 +294,11 @@ public enum XMLShape {
         }
 
         /// The index just after the first `terminator` at or after `start`.
-        func after(_ terminator: String, from start: Int) throws(Problem) -> Int {
+        mutating func after(_ terminator: String, from start: Int) throws(Problem) -> Int {
             let terminator = Array(terminator.utf8)
             var position = start
             while position + terminator.count <= bytes.count {
+                steps += 1
                 if bytes[position] == terminator[0], bytes[position..<position + terminator.count].elementsEqual(terminator) {
                     return position + terminator.count
                 }
