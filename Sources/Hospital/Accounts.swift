@@ -56,7 +56,7 @@ public struct Accounts: Sendable {
         clock: @escaping @Sendable () -> Int64, random: @escaping @Sendable (Int) -> [UInt8], sender: (any CodeSender)? = nil,
         notices: Notices = .init(), codeKey: SymmetricKey = SymmetricKey(size: .bits256)
     ) {
-        secondFactor = SecondFactor(database: database, codeKey: codeKey, clock: clock, random: random)
+        secondFactor = SecondFactor(database: database, codeKey: codeKey, notices: notices, clock: clock, random: random)
         self.sender = sender
         self.notices = notices
         self.database = database
@@ -487,16 +487,8 @@ public struct Accounts: Sendable {
     /// - Throws: `bad_credentials` (the current password is wrong; counted by the throttle),
     ///   `invalid_field` (the new one), `throttled`, `busy`.
     public func changePassword(_ userId: Int64, current: String, new: String, client: String) async throws {
-        let user = try await self.user(id: userId)
+        let user = try await reauthenticate(userId, password: current, client: client)
         let now = clock()
-        // The same check as a login, throttled alike, so this form is no way around the throttle.
-        do {
-            _ = try await checkCredentials(email: user.email, password: current, client: client, now: now)
-            try? await settleThrottle(now: now)
-        } catch {
-            try? await settleThrottle(now: now)
-            throw error
-        }
         try Validation.password(new, email: user.email)
         let hash = try await hasher.hash(new)
         try await database.write { db in
@@ -506,6 +498,38 @@ public struct Accounts: Sendable {
                 .init(actor: userId, .passwordChanged, subject: "user:\(userId)", patient: user.role == .patient ? userId : nil), time: now,
                 in: db)
         }
+    }
+
+    /// A signed-in person proves their password again before a change that takes over the account.
+    /// The same check as a login, throttled alike, so that no form is a way around the throttle.
+    /// - Throws: `bad_credentials` (counted by the throttle), `throttled`, `busy`.
+    func reauthenticate(_ userId: Int64, password: String, client: String) async throws -> User {
+        let user = try await self.user(id: userId)
+        let now = clock()
+        do {
+            _ = try await checkCredentials(email: user.email, password: password, client: client, now: now)
+            try? await settleThrottle(now: now)
+        } catch {
+            try? await settleThrottle(now: now)
+            throw error
+        }
+        return user
+    }
+
+    /// Starts binding an authenticator app to a signed-in account: with a current code when the second
+    /// step is on (a new phone), else with the password (a stolen session alone cannot bind its own app and
+    /// lock the owner out). The owner is e-mailed when the binding is confirmed.
+    /// - Parameter issuer: The hospital's name, as the app shows it.
+    /// - Throws: `bad_second_factor` (field `code`), `bad_credentials`, `throttled`, `busy`.
+    public func beginSecondFactor(userId: Int64, password: String, code: String, client: String, issuer: String) async throws
+        -> SecondFactor.Enrollment
+    {
+        let user = try await self.user(id: userId)
+        if try await secondFactor.isEnabled(userId: userId) {
+            return try await secondFactor.begin(userId: userId, label: user.email, issuer: issuer, currentCode: String(code.prefix(64)))
+        }
+        _ = try await reauthenticate(userId, password: password, client: client)
+        return try await secondFactor.begin(userId: userId, label: user.email, issuer: issuer, currentCode: nil)
     }
 
     /// The e-mail of a reset link: `reset-<user>-<created>` (its outbox file `reset-<user>-<created>.eml`).

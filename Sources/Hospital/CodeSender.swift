@@ -2,40 +2,63 @@ import DurableFiles
 import Foundation
 import NIOPosix
 
-/// A one-time code on its way to a patient.
+/// A one-time code on its way to a patient. Its e-mail names the doctor who asks, never the report (mail
+/// crosses servers the hospital does not control: the patient sees which report on the linked page), and
+/// gives the expiry in the patient's zone, in words.
 public struct CodeMessage: Sendable, Equatable {
     public var requestId: Int64
     public var patientName: String
     public var patientEmail: String
     public var patientPhone: String?
+    /// The doctor's name as they typed it (the portal adds no honorific anywhere).
     public var doctorName: String
-    public var reportTitle: String
     public var code: String
     /// When the code was issued, seconds since 1970.
     public var issuedAt: Int64
     /// When the code expires, seconds since 1970.
     public var expiresAt: Int64
+    /// The zone the expiry is shown in: the patient's, else the site's.
+    public var timeZone: TimeZone
+    /// The patient's page of requests, where they see which report is asked for and allow or deny it.
+    public var link: String
+    /// The hospital's name, signing the message.
+    public var siteName: String
     /// The proof of the request's ledger entry (``AuditNotary/footer(entry:)``), after the text.
     public var footer: String?
+
+    public init(
+        requestId: Int64, patientName: String, patientEmail: String, patientPhone: String? = nil, doctorName: String, code: String,
+        issuedAt: Int64, expiresAt: Int64, timeZone: TimeZone, link: String, siteName: String, footer: String? = nil
+    ) {
+        self.requestId = requestId
+        self.patientName = patientName
+        self.patientEmail = patientEmail
+        self.patientPhone = patientPhone
+        self.doctorName = doctorName
+        self.code = code
+        self.issuedAt = issuedAt
+        self.expiresAt = expiresAt
+        self.timeZone = timeZone
+        self.link = link
+        self.siteName = siteName
+        self.footer = footer
+    }
 
     /// The e-mail of a request's code: `request-<id>` (its outbox file `request-<id>.eml`).
     static func mailId(request: Int64) -> String { "request-\(request)" }
 
-    /// The message as an e-mail to the patient (`request-<id>.eml` in the outbox).
+    /// The message as an e-mail to the patient (`request-<id>.eml` in the outbox), in the catalogue's words
+    /// (`mail_access_code_subject`, `mail_access_code_body`).
     public var mail: Mail {
-        let expiry = Date(timeIntervalSince1970: TimeInterval(expiresAt))
+        let strings = Catalogues.shipped.strings(Catalogues.fallback)
+        let words = [
+            "name": patientName, "doctor": doctorName, "code": code, "link": link, "site": siteName,
+            "time": "\(Times.readable(expiresAt, zone: timeZone)) (\(timeZone.identifier))",
+        ]
+        func text(_ key: String) -> String { Catalogues.fill(strings[key] ?? key, with: words) }
         return Mail(
-            id: Self.mailId(request: requestId), toName: patientName, toAddress: patientEmail, subject: "Access code for your report",
-            body: """
-                Dear \(patientName),
-
-                Dr. \(doctorName) asks to read your report "\(reportTitle)".
-
-                Your one-time code is \(code). It is valid until \(ISO8601DateFormatter().string(from: expiry)).
-
-                Give it to the doctor only if you agree. If you do not, ignore this message or deny
-                the request in your patient portal; you can revoke access at any time.
-                """ + (footer ?? ""), date: issuedAt)
+            id: Self.mailId(request: requestId), toName: patientName, toAddress: patientEmail, subject: text("mail_access_code_subject"),
+            body: text("mail_access_code_body") + (footer ?? ""), date: issuedAt)
     }
 }
 
@@ -62,10 +85,10 @@ extension CodeSender {
 /// place, mode 0600: it holds a live code.
 public struct OutboxCodeSender: CodeSender {
     public let directory: String
-    /// The `From` address, when one is configured (`--smtp-from` also without SMTP).
-    public let from: String?
+    /// The `From` of every message (`--smtp-from` also without SMTP, else ``MailSender/standard(siteName:hostName:)``).
+    public let from: MailSender
 
-    public init(directory: String, from: String? = nil) throws {
+    public init(directory: String, from: MailSender = MailSender(name: "ChainVault Hospital", address: "chainvault@localhost")) throws {
         self.from = from
         self.directory = directory
         try FileManager.default.createDirectory(

@@ -110,14 +110,17 @@ public struct Consent: Sendable {
     let policy: Policy
     /// Adds the proof of the request's ledger entry to the code's e-mail.
     let notary: AuditNotary?
+    /// The site's name, its address for the e-mail's link, and the zone of patients without one.
+    let portal: PortalConfiguration
     let clock: @Sendable () -> Int64
     let random: @Sendable (Int) -> [UInt8]
 
     public init(
         database: HospitalDatabase, sender: any CodeSender, macKey: SymmetricKey, policy: Policy = Policy(), notary: AuditNotary? = nil,
-        clock: @escaping @Sendable () -> Int64, random: @escaping @Sendable (Int) -> [UInt8]
+        portal: PortalConfiguration = .init(), clock: @escaping @Sendable () -> Int64, random: @escaping @Sendable (Int) -> [UInt8]
     ) {
         self.notary = notary
+        self.portal = portal
         precondition((6...12).contains(policy.codeDigits) && (1...600).contains(policy.codeLifetime), "code policy")
         precondition(policy.maxAttempts >= 1 && policy.grantLifetime > 0, "consent policy")
         self.database = database
@@ -141,12 +144,7 @@ public struct Consent: Sendable {
             guard let report = try Report.fetchOne(db, key: reportId) else { throw HospitalError.notFound("report") }
             // A doctor may ask only for the reports of a patient they have an appointment with (booked or
             // completed); any other report is refused exactly as one that does not exist, telling nothing.
-            let treats =
-                try Bool.fetchOne(
-                    db,
-                    sql: """
-                        SELECT EXISTS (SELECT 1 FROM slot WHERE doctorId = ? AND patientId = ? AND status IN ('booked', 'completed'))
-                        """, arguments: [doctor.userId, report.patientId]) ?? false
+            let treats = try Self.treats(doctor: doctor.userId, patient: report.patientId, in: db)
             guard treats || report.doctorId == doctor.userId else { throw HospitalError.notFound("report") }
             let granted = try Reports.granted(reportId, doctor: doctor.userId, now: now, in: db)
             guard report.doctorId != doctor.userId, !granted else {
@@ -171,7 +169,9 @@ public struct Consent: Sendable {
             guard let patient = try User.fetchOne(db, key: report.patientId) else { throw HospitalError.notFound("report") }
             let message = CodeMessage(
                 requestId: request.id!, patientName: patient.name, patientEmail: patient.email, patientPhone: patient.phone,
-                doctorName: doctor.name, reportTitle: report.title, code: code, issuedAt: now, expiresAt: request.expiresAt)
+                doctorName: doctor.name, code: code, issuedAt: now, expiresAt: request.expiresAt,
+                timeZone: patient.timeZone.flatMap(TimeZone.init(identifier:)) ?? portal.timeZone, link: portal.link("/consent"),
+                siteName: portal.siteName)
             return (try Self.listing(request.id!, in: db)!, message, entry)
         }
         var signed = unsigned
@@ -201,6 +201,14 @@ public struct Consent: Sendable {
         return listing
     }
 
+    /// Whether the doctor has an appointment (booked or completed) with the patient: only then may they
+    /// ask for, or learn of, the patient's reports.
+    static func treats(doctor: Int64, patient: Int64, in db: Database) throws -> Bool {
+        try Bool.fetchOne(
+            db, sql: "SELECT EXISTS (SELECT 1 FROM slot WHERE doctorId = ? AND patientId = ? AND status IN ('booked', 'completed'))",
+            arguments: [doctor, patient]) ?? false
+    }
+
     /// The reports a doctor may ask to read: those of patients they have an appointment with (booked or
     /// completed), by other authors; titles, authors and dates only. Each patient whose titles are shown
     /// gets a ledger entry, so that they see who looked at their list.
@@ -209,11 +217,7 @@ public struct Consent: Sendable {
         let now = clock()
         return try await database.write { db in
             if let patient {
-                let appointed = try Bool.fetchOne(
-                    db,
-                    sql: "SELECT EXISTS (SELECT 1 FROM slot WHERE doctorId = ? AND patientId = ? AND status IN ('booked', 'completed'))",
-                    arguments: [doctor.userId, patient])
-                guard appointed == true else { throw HospitalError.notFound("patient") }
+                guard try Self.treats(doctor: doctor.userId, patient: patient, in: db) else { throw HospitalError.notFound("patient") }
             }
             let reports = try ReportListing.fetchAll(
                 db,
@@ -316,6 +320,36 @@ public struct Consent: Sendable {
             Counter(label: "chainvault_hospital_code_redemptions_total", dimensions: [("outcome", error.code)]).increment()
         }
         return try outcome.get()
+    }
+
+    /// The patient allows a pending request for one of their reports in the portal: a grant exactly like
+    /// a redeemed code's (same lifetime), and the code is spent with it. The ledger's grant entry is the
+    /// patient's own and says it was approved in the portal.
+    /// - Throws: `not_found`, `request_closed` (not pending, or its code expired).
+    public func approve(requestId: Int64, by patient: Identity) async throws -> GrantListing {
+        let now = clock()
+        let lifetime = policy.grantLifetime
+        let grant = try await database.write { db in
+            guard let listing = try Self.listing(requestId, in: db), listing.patientId == patient.userId else {
+                throw HospitalError.notFound("access request")
+            }
+            guard listing.record.status == .pending, now < listing.record.expiresAt else {
+                throw HospitalError.conflict("request_closed", "Only a pending request can be allowed.")
+            }
+            try db.execute(sql: "UPDATE accessRequest SET status = 'granted', decidedAt = ? WHERE id = ?", arguments: [now, requestId])
+            var grant = Grant(
+                reportId: listing.record.reportId, doctorId: listing.record.doctorId, requestId: requestId, createdAt: now,
+                expiresAt: now + lifetime)
+            try grant.insert(db)
+            try AuditLedger.append(
+                .init(
+                    actor: patient.userId, .grant, subject: "report:\(listing.record.reportId)", patient: patient.userId,
+                    detail: "grant \(grant.id!) to user:\(listing.record.doctorId), approved by the patient in the portal"),
+                time: now, in: db)
+            return try Self.grantListing(grant.id!, in: db)!
+        }
+        Counter(label: "chainvault_hospital_grants_total").increment()
+        return grant
     }
 
     /// The patient denies a pending request for one of their reports.

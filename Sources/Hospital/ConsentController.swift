@@ -64,6 +64,7 @@ struct ConsentController {
         group.get("access-requests", use: requests)
         group.post("access-requests/:id/redemption", use: redeem)
         group.post("access-requests/:id/denial", use: deny)
+        group.post("access-requests/:id/approval", use: approve)
         group.get("grants", use: grants)
         group.delete("grants/:id", use: revoke)
     }
@@ -93,6 +94,12 @@ struct ConsentController {
         let patient = try context.requireIdentity(.patient)
         return AccessRequestView(
             try await consent.deny(requestId: try context.id("id"), by: patient), maxAttempts: consent.policy.maxAttempts)
+    }
+
+    @Sendable func approve(_ request: Request, context: HospitalRequestContext) async throws -> EditedResponse<GrantView> {
+        let patient = try context.requireIdentity(.patient)
+        let grant = try await consent.approve(requestId: try context.id("id"), by: patient)
+        return EditedResponse(status: .created, response: GrantView(grant))
     }
 
     @Sendable func grants(_ request: Request, context: HospitalRequestContext) async throws -> [GrantView] {

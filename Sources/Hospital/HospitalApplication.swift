@@ -79,7 +79,8 @@ public struct HospitalServices: Sendable {
         reports = Reports(database: database, vault: vault, maxSize: maxReportSize, clock: clock, notices: notices)
         emergency = EmergencyAccess(database: database, notices: notices, policy: emergencyPolicy, clock: clock)
         consent = Consent(
-            database: database, sender: sender, macKey: codeKey, policy: consentPolicy, notary: notary, clock: clock, random: random)
+            database: database, sender: sender, macKey: codeKey, policy: consentPolicy, notary: notary, portal: portal, clock: clock,
+            random: random)
     }
 
     /// The service that verifies every report's chain again once its last verification is `interval` old.

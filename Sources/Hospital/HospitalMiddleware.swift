@@ -53,7 +53,8 @@ struct AuthenticationMiddleware: RouterMiddleware {
 }
 
 extension Request {
-    /// The JSON body decoded as `type`, read up to `limit` bytes; decoding failures name the field.
+    /// The JSON body decoded as `type`, read up to `limit` bytes; decoding failures name the field, and so
+    /// does a name that one object holds twice (``DuplicateJSONKeys``).
     /// - Throws: ``HospitalError`` `malformed_body`, `invalid_field`, or 413 `too_large`.
     func decodeJSON<T: Decodable>(as type: T.Type, limit: Int = 64 << 10) async throws -> T {
         let buffer: ByteBuffer
@@ -61,6 +62,10 @@ extension Request {
             buffer = try await body.collect(upTo: limit)
         } catch {
             throw HospitalError(.contentTooLarge, code: "too_large", message: "The JSON body is larger than \(limit) bytes.")
+        }
+        // A name given twice would be read one way here and maybe another by a proxy: refused.
+        if let name = DuplicateJSONKeys.first(in: buffer.readableBytesView) {
+            throw HospitalError.invalid(String(name.prefix(100)), "This field is given more than once.")
         }
         do {
             return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView))

@@ -25,12 +25,12 @@ public struct Mail: Sendable, Equatable {
         self.date = date
     }
 
-    /// The whole message, CRLF line ends: `From` when a sender address is configured, `To`, `Subject`
-    /// (non-ASCII words RFC 2047-encoded), `Date`, `Message-ID`, MIME 1.0 plain text in UTF-8 (base64
-    /// when it is not ASCII).
-    public func rendered(from: String?) -> String {
+    /// The whole message, CRLF line ends: `From` (RFC 5322 requires it), `To`, `Subject` (non-ASCII words
+    /// RFC 2047-encoded), `Date`, `Message-ID`, MIME 1.0 plain text in UTF-8 (quoted-printable when it is
+    /// not ASCII).
+    public func rendered(from: MailSender) -> String {
         var headers: [String] = []
-        if let from { headers.append("From: <\(from)>") }
+        headers.append("From: \(from.header)")
         headers.append("To: \(Self.encodedWord(toName)) <\(toAddress)>")
         headers.append("Subject: \(Self.encodedWord(subject, quoted: false))")
         headers.append("Date: \(Self.rfc5322Date(date))")
@@ -132,4 +132,31 @@ extension Mail {
 extension String {
     /// The string with zeros in front up to `width` characters.
     fileprivate func leftPadded(to width: Int) -> String { String(repeating: "0", count: max(0, width - count)) + self }
+}
+
+/// Who the hospital's messages are from: the `From` header's display name and address.
+public struct MailSender: Sendable, Equatable {
+    /// The display name, such as the site's name; none for a bare address.
+    public var name: String?
+    public var address: String
+
+    public init(name: String? = nil, address: String) {
+        self.name = name
+        self.address = address
+    }
+
+    /// The sender when none is configured (`--smtp-from`): the site's name at `chainvault@<host name>`,
+    /// the host name cut to the characters a domain may hold (`localhost` when none is left).
+    public static func standard(siteName: String, hostName: String) -> MailSender {
+        let labels = hostName.lowercased().split(separator: ".").map { label in
+            String(label.unicodeScalars.filter { ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "-" }.map(Character.init))
+        }.filter { !$0.isEmpty && Validation.isLabel($0[...]) }
+        return MailSender(name: siteName, address: "chainvault@" + (labels.isEmpty ? "localhost" : labels.joined(separator: ".")))
+    }
+
+    /// The header's value: `"Name" <address>` (the name RFC 2047-encoded when not ASCII), or `<address>`.
+    var header: String {
+        guard let name, !name.isEmpty else { return "<\(address)>" }
+        return "\(Mail.encodedWord(name)) <\(address)>"
+    }
 }

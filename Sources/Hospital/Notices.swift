@@ -21,6 +21,8 @@ public struct Notices: Sendable {
         case approved
         /// To the patient, at once: a doctor opened one of their reports in an emergency, and why.
         case emergencyAccess = "emergency_access"
+        /// To anyone: an authenticator app was bound to their account (the second step turned on or moved).
+        case secondFactorBound = "second_factor_bound"
     }
 
     let portal: PortalConfiguration

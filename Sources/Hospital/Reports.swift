@@ -247,8 +247,12 @@ public struct Reports: Sendable {
                     .init(
                         actor: identity.userId, .download, subject: "report:\(id)", patient: patientId, outcome: .denied,
                         detail: error.code), time: now, in: db)
-            case .refused(_, nil):
-                break
+            case .refused(let error, nil):
+                // Recorded as a refusal of an existing report is: the same work, so the time of the answer
+                // does not tell whether the report exists.
+                try AuditLedger.append(
+                    .init(actor: identity.userId, .download, subject: "report:\(id)", outcome: .denied, detail: error.code),
+                    time: now, in: db)
             }
             return decision
         }
@@ -313,7 +317,9 @@ public struct Reports: Sendable {
     }
 
     /// Who may read a report: its patient, its author, and a doctor holding an unexpired, unrevoked grant
-    /// or an unexpired emergency access.
+    /// or an unexpired emergency access. A doctor who may ask for it (an appointment with its patient) is
+    /// told consent is needed; anyone else is refused exactly as for a report that does not exist, so that
+    /// report ids cannot be enumerated.
     static func decide(_ id: Int64, for identity: Identity, now: Int64, in db: Database) throws -> Decision {
         guard let listing = try ReportListing.fetch(id, in: db) else { return .refused(.notFound("report"), patientId: nil) }
         let report = listing.report
@@ -322,10 +328,13 @@ public struct Reports: Sendable {
             return .allowed(listing)
         case .doctor:
             if try grantedOrEmergency(id, doctor: identity.userId, now: now, in: db) { return .allowed(listing) }
+            guard try Consent.treats(doctor: identity.userId, patient: report.patientId, in: db) else {
+                return .refused(.notFound("report"), patientId: report.patientId)
+            }
             return .refused(
                 HospitalError(
                     .forbidden, code: "consent_required",
-                    message: "Reading this report needs the patient's consent: POST /api/reports/\(id)/access-requests."),
+                    message: "Reading this report needs the patient's consent: ask the patient for access to it."),
                 patientId: report.patientId)
         case .patient, .admin:
             return .refused(.notFound("report"), patientId: report.patientId)

@@ -19,6 +19,8 @@ public struct SMTPConfiguration: Sendable {
     public var security: Security
     /// The envelope and header sender, such as `no-reply@hospital.example`.
     public var from: String
+    /// The display name of the `From` header (the site's name), if any.
+    public var fromName: String?
     public var username: String?
     public var password: String?
     /// PEM file of the CA certificates to trust instead of the system's.
@@ -92,7 +94,7 @@ public struct SMTPCodeSender: CodeSender {
 
     public func deliver(_ mail: Mail) async throws {
         let configuration = self.configuration
-        let text = mail.rendered(from: configuration.from)
+        let text = mail.rendered(from: MailSender(name: configuration.fromName, address: configuration.from))
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await deliver(text, to: mail.toAddress) }
             group.addTask {

@@ -21,15 +21,18 @@ public struct SecondFactor: Sendable {
 
     let database: HospitalDatabase
     let sealingKey: SymmetricKey
+    /// Tells the owner when an authenticator is bound to their account.
+    let notices: Notices
     let clock: @Sendable () -> Int64
     let random: @Sendable (Int) -> [UInt8]
 
     /// - Parameter codeKey: The server key kept outside the database (`code.key`).
     init(
-        database: HospitalDatabase, codeKey: SymmetricKey, clock: @escaping @Sendable () -> Int64,
+        database: HospitalDatabase, codeKey: SymmetricKey, notices: Notices = Notices(), clock: @escaping @Sendable () -> Int64,
         random: @escaping @Sendable (Int) -> [UInt8]
     ) {
         self.database = database
+        self.notices = notices
         sealingKey = HKDF<SHA256>.deriveKey(
             inputKeyMaterial: codeKey, info: Array("chainvault second factor".utf8), outputByteCount: 32)
         self.clock = clock
@@ -42,14 +45,25 @@ public struct SecondFactor: Sendable {
         public var url: String
     }
 
-    /// Starts turning the second step on: a new secret, kept (sealed) until a code from it confirms it.
+    /// Starts binding an authenticator: a new secret, kept (sealed) until a code from it confirms it. An
+    /// account whose second step is on binds a new one (a new phone) only with a current code: a stolen
+    /// session must not replace the owner's authenticator (NIST SP 800-63B §6.1.2.3). An account without
+    /// one proves its password first (``Accounts/beginSecondFactor(userId:password:code:client:issuer:)``).
     /// - Parameters:
     ///   - label: What the app shows for the account (the e-mail address).
     ///   - issuer: The hospital's name.
-    public func begin(userId: Int64, label: String, issuer: String) async throws -> Enrollment {
+    ///   - currentCode: A code of the authenticator bound now (or a recovery code), when there is one.
+    /// - Throws: `bad_second_factor` (field `code`) when the account has a second step and the code is wrong.
+    func begin(userId: Int64, label: String, issuer: String, currentCode: String?) async throws -> Enrollment {
         let secret = Accounts.base64URL(random(24))
         let sealed = try seal(secret, userId: userId)
+        let now = clock()
         try await database.write { db in
+            if try Self.isEnabled(userId: userId, in: db) {
+                guard let currentCode, try verify(userId: userId, code: currentCode, now: now, in: db) != nil else {
+                    throw HospitalError.badSecondFactor
+                }
+            }
             try db.execute(sql: "UPDATE user SET totpPending = ? WHERE id = ?", arguments: [sealed, userId])
         }
         return Self.enrollment(secret: secret, label: label, issuer: issuer)
@@ -87,6 +101,7 @@ public struct SecondFactor: Sendable {
             guard let step = Self.matchingStep(Self.typed(code), secret: secret, now: now, after: 0) else {
                 throw HospitalError.badSecondFactor
             }
+            let replaced = try Self.isEnabled(userId: userId, in: db)
             try db.execute(
                 sql: "UPDATE user SET totpSecret = ?, totpPending = NULL, totpLastStep = ? WHERE id = ?",
                 arguments: [pending, step, userId])
@@ -97,8 +112,12 @@ public struct SecondFactor: Sendable {
             }
             let role: Role = row["role"]
             try AuditLedger.append(
-                .init(actor: userId, .secondFactorEnabled, subject: "user:\(userId)", patient: role == .patient ? userId : nil),
+                .init(
+                    actor: userId, .secondFactorEnabled, subject: "user:\(userId)", patient: role == .patient ? userId : nil,
+                    detail: replaced ? "replaced" : ""),
                 time: now, in: db)
+            // The owner hears of it at once: if it was not them, their account is someone else's now.
+            try notices.queue(.secondFactorBound, to: userId, time: now, path: "/profile", now: now, in: db)
         }
         return recovery
     }
@@ -260,18 +279,22 @@ public struct SecondFactor: Sendable {
     }
 
     /// Tries a code against a challenge: the challenge is spent when it is right, and void after five wrong ones.
+    /// The attempt is counted before the code is checked, in the one statement that also checks the
+    /// challenge is live and has attempts left, so parallel guesses cannot check more codes than allowed.
     /// - Returns: How it was passed, or nil for a wrong code.
+    /// - Throws: `sign_in_again` when the challenge is unknown, expired or out of attempts.
     func attempt(_ token: String, code: String, now: Int64) async throws -> Kind? {
         let hash = Accounts.tokenHash(token)
         return try await database.write { db in
-            guard let userId = try Int64.fetchOne(db, sql: "SELECT userId FROM loginChallenge WHERE tokenHash = ?", arguments: [hash])
+            try db.execute(
+                sql: "UPDATE loginChallenge SET attempts = attempts + 1 WHERE tokenHash = ? AND createdAt > ? AND attempts < ?",
+                arguments: [hash, now - Self.challengeLifetime, Self.challengeAttempts])
+            guard db.changesCount == 1,
+                let userId = try Int64.fetchOne(db, sql: "SELECT userId FROM loginChallenge WHERE tokenHash = ?", arguments: [hash])
             else {
                 throw HospitalError.signInAgain
             }
-            guard let kind = try verify(userId: userId, code: code, now: now, in: db) else {
-                try db.execute(sql: "UPDATE loginChallenge SET attempts = attempts + 1 WHERE tokenHash = ?", arguments: [hash])
-                return nil
-            }
+            guard let kind = try verify(userId: userId, code: code, now: now, in: db) else { return nil }
             try db.execute(sql: "DELETE FROM loginChallenge WHERE tokenHash = ?", arguments: [hash])
             return kind
         }

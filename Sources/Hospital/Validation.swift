@@ -17,9 +17,24 @@ enum Validation {
         "basketball", "babygirl", "lovely12", "123123123", "12341234", "1234qwer", "qwer1234", "secret12", "default1",
     ]
 
+    /// The most Unicode scalars one character (grapheme cluster) of a name, title or reason may hold: a
+    /// family emoji has 7, an Indic conjunct a handful; a letter with 5 000 combining marks counts as one
+    /// character but is kilobytes of text a page must draw.
+    static let maxScalarsPerCharacter = 16
+
+    /// Whether `text` has at most `characters` characters, at most 4 bytes of UTF-8 per allowed character,
+    /// and no character of more than ``maxScalarsPerCharacter`` scalars: bounded by what a person reads and
+    /// by what the server stores.
+    static func isBounded(_ text: String, characters: Int) -> Bool {
+        text.utf8.count <= 4 * characters && text.count <= characters
+            && !text.contains { $0.unicodeScalars.count > maxScalarsPerCharacter }
+    }
+
     static func name(_ value: String) throws(HospitalError) -> String {
         let trimmed = value.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard !trimmed.isEmpty, trimmed.count <= 200 else { throw .invalid("name", "A name has 1 to 200 characters.") }
+        guard !trimmed.isEmpty, isBounded(trimmed, characters: 200) else {
+            throw .invalid("name", "A name has 1 to 200 characters (at most 800 bytes).")
+        }
         guard !trimmed.unicodeScalars.contains(where: isForbiddenInText) else {
             throw .invalid("name", "A name holds no control characters.")
         }
@@ -39,13 +54,28 @@ enum Validation {
             || (0x2066...0x2069).contains(scalar.value)
     }
 
+    /// What the local part of an address may hold: the WHATWG "valid e-mail address" (what a browser's
+    /// `type=email` field accepts, a subset of RFC 5322's dot-atom): no `<`, `>`, `,`, quotes, spaces or
+    /// `@`, which could otherwise add recipients to a mail's `To:` line.
+    static let localPartCharacters = Set("abcdefghijklmnopqrstuvwxyz0123456789.!#$%&'*+/=?^_`{|}~-".utf8)
+
+    /// A domain label: letters, digits and `-`, 1 to 63 of them, not starting or ending with `-`.
+    static func isLabel(_ label: Substring) -> Bool {
+        guard (1...63).contains(label.utf8.count), label.first != "-", label.last != "-" else { return false }
+        return label.utf8.allSatisfy { ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == UInt8(ascii: "-") }
+    }
+
+    /// An address in the WHATWG e-mail syntax whose domain has at least two labels, lower-cased.
     static func email(_ value: String) throws(HospitalError) -> String {
         let email = value.trimmingCharacters(in: .whitespaces).lowercased()
         let parts = email.split(separator: "@", omittingEmptySubsequences: false)
-        guard email.utf8.count <= maxEmailBytes, parts.count == 2, !parts[0].isEmpty, parts[1].contains("."),
-            !parts[1].hasPrefix("."), !parts[1].hasSuffix("."),
-            !email.unicodeScalars.contains(where: { CharacterSet.whitespacesAndNewlines.contains($0) || $0.value < 0x20 })
+        guard email.utf8.count <= maxEmailBytes, parts.count == 2, !parts[0].isEmpty,
+            parts[0].utf8.allSatisfy(localPartCharacters.contains)
         else { throw .invalid("email", "An e-mail address looks like name@example.org (at most 254 characters).") }
+        let labels = parts[1].split(separator: ".", omittingEmptySubsequences: false)
+        guard labels.count >= 2, labels.allSatisfy(isLabel) else {
+            throw .invalid("email", "An e-mail address looks like name@example.org (at most 254 characters).")
+        }
         return email
     }
 
@@ -85,7 +115,7 @@ enum Validation {
 
     static func specialization(_ value: String?) throws(HospitalError) -> String {
         let trimmed = (value ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
-        guard !trimmed.isEmpty, trimmed.count <= 100 else {
+        guard !trimmed.isEmpty, isBounded(trimmed, characters: 100), !trimmed.unicodeScalars.contains(where: isForbiddenInText) else {
             throw .invalid("specialization", "A doctor has a specialization of 1 to 100 characters.")
         }
         return trimmed
@@ -95,7 +125,7 @@ enum Validation {
     /// characters; nil when empty.
     static func reason(_ value: String) throws(HospitalError) -> String? {
         let trimmed = value.trimmingCharacters(in: .whitespacesAndNewlines).replacingOccurrences(of: "\r\n", with: "\n")
-        guard trimmed.count <= 2000, !trimmed.unicodeScalars.contains(where: { $0 != "\n" && isForbiddenInText($0) }) else {
+        guard isBounded(trimmed, characters: 2000), !trimmed.unicodeScalars.contains(where: { $0 != "\n" && isForbiddenInText($0) }) else {
             throw .invalid("reason", "A reason has at most 2000 characters and no control characters.")
         }
         return trimmed.isEmpty ? nil : trimmed
@@ -104,7 +134,7 @@ enum Validation {
     /// A report title: 1 to 200 characters, no control characters (it goes into messages and file names).
     static func title(_ value: String) throws(HospitalError) -> String {
         let trimmed = value.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard !trimmed.isEmpty, trimmed.count <= 200, !trimmed.unicodeScalars.contains(where: isForbiddenInText)
+        guard !trimmed.isEmpty, isBounded(trimmed, characters: 200), !trimmed.unicodeScalars.contains(where: isForbiddenInText)
         else { throw .invalid("title", "A title has 1 to 200 characters and no control characters.") }
         return trimmed
     }

@@ -219,7 +219,12 @@ public enum Setting: String, CaseIterable, Sendable {
                     default: one file per code in <data>/.chainvault/outbox. The password comes from smtp-password or \
                     smtp-password-file, never from the command line.
                     """)
-        case .smtpFrom: .init(help: "Sender address of code e-mails.")
+        case .smtpFrom:
+            .init(
+                help: """
+                    Sender address of every e-mail, shown with the site's name; needed with smtp-url. Without it the \
+                    outbox's messages are from chainvault@<this host's name>.
+                    """)
         case .smtpUser: .init(help: "SMTP user for AUTH PLAIN.")
         case .smtpCAFile: .init(help: "PEM CA certificates to trust for SMTP TLS instead of the system's.")
         case .smtpPassword: .init(help: "The SMTP password.", source: .environmentOrFile, secret: true)

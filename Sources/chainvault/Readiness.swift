@@ -40,7 +40,13 @@ enum Readiness {
             return HealthCheck(name: "free space", ok: false, detail: String(cString: strerror(errno)))
         }
         let reserve = store.freeSpaceReserve
-        return HealthCheck(name: "free space", ok: free > reserve, detail: "\(free) bytes free, reserve \(reserve)")
+        guard free > reserve else {
+            // What to do on a disk smaller than the default reserve (a test machine, a small volume).
+            return HealthCheck(
+                name: "free space", ok: false,
+                detail: "\(free) bytes free, reserve \(reserve): free space, or lower --free-space-reserve (CHAINVAULT_FREE_SPACE_RESERVE)")
+        }
+        return HealthCheck(name: "free space", ok: true, detail: "\(free) bytes free, reserve \(reserve)")
     }
 
     /// A HEAD of a key no chunk has: any answer, found or not, means the bucket's store answers; an

@@ -414,16 +414,20 @@ extension Serve {
     /// SMTP when a URL is configured, else the outbox folder.
     func codeSender(root: DataRoot) throws -> any CodeSender {
         guard let url = resolvedSMTPURL else {
-            return try OutboxCodeSender(directory: root.outbox, from: resolvedSMTPFrom)
+            let from =
+                resolvedSMTPFrom.map { MailSender(name: siteName, address: $0) }
+                ?? MailSender.standard(siteName: siteName, hostName: ProcessInfo.processInfo.hostName)
+            return try OutboxCodeSender(directory: root.outbox, from: from)
         }
         guard let from = resolvedSMTPFrom else {
             throw ValidationError("--smtp-url needs --smtp-from (CHAINVAULT_SMTP_FROM).")
         }
         let password = try settings.secret(.smtpPassword, trimming: .newlines)
         do {
-            let configuration = try SMTPConfiguration(
+            var configuration = try SMTPConfiguration(
                 url: url, from: from, username: smtpUser ?? settings.given(.smtpUser), password: password,
                 caFile: smtpCAFile ?? settings.given(.smtpCAFile))
+            configuration.fromName = siteName
             return try SMTPCodeSender(configuration: configuration)
         } catch let error as SMTPError {
             throw ValidationError("\(error)")

@@ -114,6 +114,16 @@ extension HTTPFields {
         #expect(try errorOf(response) == ("invalid_field", "name"))
     }
 
+    /// N18: a name given twice is refused, whichever value a proxy would have kept.
+    @Test func aFieldGivenTwiceIsRefused() async throws {
+        let response = try await register(
+            ByteBuffer(
+                string: #"{"name":"Ada","email":"ada@example.org","email":"eve@example.org","password":"correct horse battery","#
+                    + #""dateOfBirth":"1985-04-12","phone":"+41 44 000 00 00"}"#))
+        #expect(response.status == .badRequest)
+        #expect(try errorOf(response) == ("invalid_field", "email"))
+    }
+
     @Test func aBodyThatIsNotJSONIsMalformed() async throws {
         let response = try await register(ByteBuffer(string: "{not json"))
         #expect(response.status == .badRequest)

@@ -6,10 +6,12 @@ import Testing
 
 @Suite struct CodeSenderTests {
     let message = CodeMessage(
-        requestId: 7, patientName: "Ada \"Lovelace\"", patientEmail: "ada@example.org", patientPhone: nil, doctorName: "Dora Skin",
-        reportTitle: "Echo", code: "12345678", issuedAt: 1_800_000_000, expiresAt: 1_800_000_600)
+        requestId: 7, patientName: "Ada \"Lovelace\"", patientEmail: "ada@example.org", patientPhone: nil, doctorName: "Dr Dora Skin",
+        code: "12345678", issuedAt: 1_800_000_000, expiresAt: 1_800_000_600, timeZone: TimeZone(identifier: "Europe/Zurich")!,
+        link: "https://portal.example/consent", siteName: "St. Example")
 
-    @Test func theOutboxHoldsOneOwnerOnlyEmailPerCodeNamingDoctorReportAndExpiry() async throws {
+    /// Issue 27, item 2: the doctor's name once, as typed; the expiry in the patient's zone, in words; no report title.
+    @Test func theOutboxHoldsOneOwnerOnlyEmailPerCodeNamingDoctorAndExpiry() async throws {
         let directory = temporaryPath("outbox")
         defer { try? FileManager.default.removeItem(atPath: directory) }
         try await OutboxCodeSender(directory: directory).send(message)
@@ -18,9 +20,12 @@ import Testing
         let attributes = try FileManager.default.attributesOfItem(atPath: path)
         #expect((attributes[.posixPermissions] as? Int) == 0o600)
         let text = try String(contentsOfFile: path, encoding: .utf8)
-        #expect(text.hasPrefix("To: \"Ada \\\"Lovelace\\\"\" <ada@example.org>\r\n"))
-        #expect(text.contains("Dr. Dora Skin asks to read your report \"Echo\""))
-        #expect(text.contains("Your one-time code is 12345678. It is valid until 2027-01-15T08:10:00Z."))
+        #expect(text.hasPrefix("From: ChainVault Hospital <chainvault@localhost>\r\nTo: \"Ada \\\"Lovelace\\\"\" <ada@example.org>\r\n"))
+        #expect(text.contains("Dr Dora Skin asks to read one of your reports."))
+        #expect(!text.contains("Dr. Dr"))
+        #expect(text.contains("https://portal.example/consent"))
+        #expect(text.contains("your one-time code is 12345678. It is valid until Fri, 15 Jan 2027 at 9:10 (Europe/Zurich)."))
+        #expect(text.contains("Subject: A doctor asks to read one of your reports\r\n"))
         #expect(text.contains("Date: Fri, 15 Jan 2027 08:00:00 +0000\r\n"))
     }
 

@@ -53,6 +53,37 @@ struct ConsentScene {
 func wrong(_ code: String) -> String { String(code.map { $0 == "0" ? "1" : "0" }) }
 
 @Suite struct ConsentTests {
+    /// Issue 27, item 4: the patient allows a request in the portal or the API: a grant like a redeemed
+    /// code's (same lifetime), the code is spent, and the ledger says it was approved in the portal.
+    @Test func thePatientAllowsARequestWithoutHandingOverTheCode() async throws {
+        let fixture = try HospitalFixture()
+        try await fixture.app().test(.router) { client in
+            let scene = try await ConsentScene(client, fixture)
+            let cast = scene.cast
+            let (request, code) = try await scene.request(client)
+            let uri = "/api/access-requests/\(request)/approval"
+            // Only the patient whose report it is; the doctor may not allow their own request.
+            #expect(try await client.execute(uri: uri, method: .post, headers: cast.dermatologist.headers).status == .forbidden)
+            #expect(try await client.execute(uri: uri, method: .post, headers: cast.bob.headers).status == .notFound)
+            let allowed = try await client.execute(uri: uri, method: .post, headers: cast.ada.headers)
+            #expect(allowed.status == .created)
+            let grant = try decode(allowed)
+            #expect(grant["doctorId"] as? Int64 == cast.dermatologist.id && grant["reportId"] as? Int64 == scene.reportId)
+            let createdText = try #require(grant["createdAt"] as? String)
+            let expiresText = try #require(grant["expiresAt"] as? String)
+            let created = try #require(ISO8601DateFormatter().date(from: createdText))
+            let expires = try #require(ISO8601DateFormatter().date(from: expiresText))
+            #expect(expires.timeIntervalSince(created) == 3600, "the lifetime of a redeemed code's grant")
+            #expect(try await scene.download(client).status == .ok)
+            #expect(try errorOf(try await scene.redeem(client, request, code)).code == "request_used")
+            #expect(try errorOf(try await client.execute(uri: uri, method: .post, headers: cast.ada.headers)).code == "request_closed")
+            let detail = try await fixture.database.writer.read { db in
+                try String.fetchOne(db, sql: "SELECT detail FROM audit WHERE action = 'grant' AND actorId = ?", arguments: [cast.ada.id])
+            }
+            #expect(detail?.hasSuffix("approved by the patient in the portal") == true)
+        }
+    }
+
     @Test func aDoctorWithoutAnAppointmentLearnsNothingOfTheReport() async throws {
         let fixture = try HospitalFixture()
         try await fixture.app().test(.router) { client in
@@ -79,8 +110,11 @@ func wrong(_ code: String) -> String { String(code.map { $0 == "0" ? "1" : "0" }
             let (request, code) = try await scene.request(client)
             let message = try #require(fixture.sender.messages.last)
             #expect(code.count == 8 && code.allSatisfy(\.isNumber))
-            #expect(message.patientEmail == "ada@example.org" && message.doctorName == "Dora Skin" && message.reportTitle == "Echo")
-            #expect(message.expiresAt == fixture.clock.now + 600 && message.mail.rendered(from: nil).contains(code))
+            #expect(message.patientEmail == "ada@example.org" && message.doctorName == "Dora Skin")
+            #expect(!message.mail.body.contains("Echo"), "the code's e-mail never names the report")
+            #expect(
+                message.expiresAt == fixture.clock.now + 600
+                    && message.mail.rendered(from: MailSender(address: "h@example.org")).contains(code))
             // The code is never stored: only its MAC.
             let stored = try await fixture.database.writer.read { db in try Data.fetchOne(db, sql: "SELECT codeMAC FROM accessRequest") }
             #expect(stored?.count == 32 && stored != Data(code.utf8))

@@ -13,7 +13,7 @@ import Testing
         let mail = Mail(
             id: "reset-7-1800000000", toName: "Zahra Ahmadi‌نژاد", toAddress: "zahra@example.org", subject: "Réinitialiser",
             body: "Bonjour,\nvoilà le lien.", date: 1_800_000_000)
-        let text = mail.rendered(from: "no-reply@hospital.example")
+        let text = mail.rendered(from: MailSender(address: "no-reply@hospital.example"))
         let (head, body) = try #require(text.split(separator: "\r\n\r\n", maxSplits: 1).map(String.init).pairs)
         let headers = head.components(separatedBy: "\r\n")
         #expect(headers.contains("From: <no-reply@hospital.example>"))
@@ -26,7 +26,19 @@ import Testing
         #expect(body == "Bonjour,\r\nvoil=C3=A0 le lien.\r\n")
         // No header injection through a name.
         let forged = Mail(id: "x", toName: "Eve\r\nBcc: all@example.org", toAddress: "eve@example.org", subject: "s", body: "b", date: 0)
-        #expect(!forged.rendered(from: nil).contains("\r\nBcc:"))
+        #expect(!forged.rendered(from: MailSender(address: "h@example.org")).contains("\r\nBcc:"))
+    }
+
+    /// Issue 27, item 3: RFC 5322 requires `From`; without `--smtp-from` it is the site at the host's name.
+    @Test func everyMessageHasAFromHeader() {
+        let standard = MailSender.standard(siteName: "Hôpital Sud", hostName: "Node_7.Example.ORG")
+        #expect(standard == MailSender(name: "Hôpital Sud", address: "chainvault@node7.example.org"))
+        #expect(MailSender.standard(siteName: "x", hostName: "").address == "chainvault@localhost")
+        let text = Mail(id: "x", toName: "Ada", toAddress: "ada@example.org", subject: "s", body: "b", date: 0).rendered(from: standard)
+        #expect(text.hasPrefix("From: =?UTF-8?B?\(Data("Hôpital Sud".utf8).base64EncodedString())?= <chainvault@node7.example.org>\r\n"))
+        let plain = Mail(id: "x", toName: "Ada", toAddress: "ada@example.org", subject: "s", body: "b", date: 0)
+            .rendered(from: MailSender(name: "St. Example", address: "no-reply@example.org"))
+        #expect(plain.hasPrefix("From: \"St. Example\" <no-reply@example.org>\r\n"))
     }
 
     /// Quoted-printable keeps lines under 77 characters with soft breaks, escapes `=` and a space at a
@@ -41,7 +53,8 @@ import Testing
         #expect(encoded.hasSuffix("=E2=80=94 =C3=A9 =3D end=20"))
         let bytes = Mail.quotedPrintableDecoded(encoded)
         #expect(String(decoding: bytes, as: UTF8.self) == "code 12345678\r\n" + long)
-        let message = Mail(id: "x", toName: "Ada", toAddress: "ada@example.org", subject: "s", body: long, date: 0).rendered(from: nil)
+        let message = Mail(id: "x", toName: "Ada", toAddress: "ada@example.org", subject: "s", body: long, date: 0)
+            .rendered(from: MailSender(address: "h@example.org"))
         #expect(Mail.decodedText(message) == long + "\n")
     }
 

@@ -34,6 +34,8 @@ import Transparency
             #expect(form.status == .ok && form.text.contains("Holter ECG") && form.text.contains("60 minutes"))
             let refused = try await doctor.post(client, "/access/reports/\(reportId)/emergency", ["reason": "hurry"])
             #expect(refused.status == .badRequest && refused.text.contains("aria-invalid=\"true\"") && refused.text.contains("hurry"))
+            // The portal's own words next to the field, not only the browser's check (issue 27, item 8).
+            #expect(refused.text.contains("novalidate") && refused.text.contains("10 to 300 characters. The patient reads it."))
             let opened = try await doctor.post(
                 client, "/access/reports/\(reportId)/emergency", ["reason": "Collapsed in the waiting room, arrhythmia suspected"])
             #expect(opened.status == .seeOther && opened.headers[.location] == "/access?done=emergency")
@@ -44,6 +46,8 @@ import Transparency
             // The patient's history: the emergency, verified, with a proof that checks with the public key.
             let history = try await ada.get(client, "/history")
             #expect(history.text.contains("Opened in an emergency") && history.text.contains("class=\"verified\""))
+            // The patient is owed the doctor's reason (issue 27, item 8).
+            #expect(history.text.contains("reason: “Collapsed in the waiting room, arrhythmia suspected”"))
             #expect(history.text.contains(signer.verifier.description))
             let entry = try #require(
                 try await AuditLedger.allEntries(for: Identity(userId: cast.patient.id!, role: .patient, name: ""), in: fixture.database)

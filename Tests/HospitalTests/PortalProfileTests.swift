@@ -91,7 +91,10 @@ import Testing
         try await buildHospitalApplication(configuration: .init(port: 0), services: fixture.services).test(.router) { client in
             let ada = Browser()
             _ = try await ada.post(client, "/login", ["email": "ada@example.org", "password": "correct horse battery"])
-            let response = try await ada.get(client, "/profile/export")
+            // N13: the export writes a ledger entry, so it is a POST with the form token; a link cannot start it.
+            #expect(try await ada.get(client, "/profile/export").status == .methodNotAllowed)
+            #expect(try await ada.post(client, "/profile/export", [:], token: "forged").status == .forbidden)
+            let response = try await ada.post(client, "/profile/export", [:])
             #expect(response.status == .ok && response.headers[.contentType] == "application/x-tar")
             let archive = Array(response.body.readableBytesView)
             #expect(response.headers[.contentLength] == String(archive.count) && archive.count % 512 == 0)
@@ -106,7 +109,7 @@ import Testing
             // Doctors have no such archive.
             let doctor = Browser()
             _ = try await doctor.post(client, "/login", ["email": "sam@example.org", "password": "a long doctor password"])
-            #expect(try await doctor.get(client, "/profile/export").status == .forbidden)
+            #expect(try await doctor.post(client, "/profile/export", [:]).status == .forbidden)
         }
     }
 }

@@ -97,8 +97,13 @@ struct CutBody: AsyncSequence, Sendable {
                 #expect(refused.status == .notFound)
                 #expect(try await client.execute(uri: "/api/reports/\(id)", method: .get, headers: stranger.headers).status == .notFound)
             }
+            // A doctor without an appointment with Ada: as if the report did not exist. With one: consent needed.
+            let stranger = try await client.execute(uri: "/api/reports/\(id)/content", method: .get, headers: cast.dermatologist.headers)
+            #expect(stranger.status == .notFound)
+            try await bookedAppointment(client, fixture, doctor: cast.dermatologist, patient: cast.ada)
             let consent = try await client.execute(uri: "/api/reports/\(id)/content", method: .get, headers: cast.dermatologist.headers)
             #expect(try consent.status == .forbidden && (errorOf(consent)).code == "consent_required")
+            #expect(!consent.text.contains("/api/"), "no API path in the message")
             #expect(try await client.execute(uri: "/api/reports/999/content", method: .get, headers: cast.ada.headers).status == .notFound)
 
             let adas = try decodeList(try await client.execute(uri: "/api/reports", method: .get, headers: cast.ada.headers))
@@ -107,6 +112,58 @@ struct CutBody: AsyncSequence, Sendable {
             #expect(
                 try decodeList(try await client.execute(uri: "/api/reports", method: .get, headers: cast.dermatologist.headers)).isEmpty)
         }
+    }
+
+    /// Issue 27, item 7: a doctor with no appointment with the patient is refused an existing report exactly
+    /// as a missing one (same status, body and headers, and the same work: a ledger entry either way), on
+    /// every ordinary report path of the API and the portal, so report ids cannot be enumerated.
+    @Test func aDoctorWithoutAnAppointmentCannotTellAnExistingReportFromAMissingOne() async throws {
+        let fixture = try HospitalFixture()
+        let cast = try await Cast(fixture)
+        try await buildHospitalApplication(configuration: .init(port: 0), services: fixture.services).test(.router) { client in
+            try await completedCheckup(client, fixture, doctor: cast.cardiologist, patient: cast.ada)
+            let id = try #require(try decode(try await upload(client, [1, 2, 3], for: cast.ada, by: cast.cardiologist))["id"] as? Int64)
+            let missing = id + 1000
+            let doctor = Browser()
+            _ = try await doctor.post(client, "/login", ["email": "dora@example.org", "password": "correct horse battery"])
+            func answers(_ report: Int64) async throws -> [(HTTPResponse.Status, String, [String])] {
+                var found: [(HTTPResponse.Status, String, [String])] = []
+                for (uri, method) in [
+                    ("/api/reports/\(report)", HTTPRequest.Method.get), ("/api/reports/\(report)/content", .get),
+                    ("/api/reports/\(report)/access-requests", .post),
+                ] {
+                    let response = try await client.execute(uri: uri, method: method, headers: cast.dermatologist.headers)
+                    found.append((response.status, response.text, Self.comparable(response.headers)))
+                }
+                for response in [
+                    try await doctor.get(client, "/reports/\(report)/download"),
+                    try await doctor.post(client, "/access/reports/\(report)/request", [:]),
+                ] {
+                    found.append((response.status, response.text, Self.comparable(response.headers)))
+                }
+                return found
+            }
+            let existing = try await answers(id)
+            let absent = try await answers(missing)
+            for (index, (one, other)) in zip(existing, absent).enumerated() {
+                #expect(one.0 == .notFound && one.0 == other.0, "path \(index)")
+                #expect(one.1 == other.1, "path \(index): the same body")
+                #expect(one.2 == other.2, "path \(index): the same headers")
+            }
+            // The same work either way: each refused download is a ledger entry.
+            let refusals = try await fixture.database.writer.read { db in
+                try String.fetchAll(
+                    db, sql: "SELECT subject FROM audit WHERE action = 'download' AND outcome = 'denied' AND actorId = ?",
+                    arguments: [cast.dermatologist.id])
+            }
+            #expect(refusals.filter { $0 == "report:\(id)" }.count == refusals.filter { $0 == "report:\(missing)" }.count)
+        }
+    }
+
+    /// Headers that do not change from one request to the next (no date, request id or cookie).
+    static func comparable(_ headers: HTTPFields) -> [String] {
+        headers.filter { ![.date, .setCookie].contains($0.name) && $0.name.canonicalName != "x-request-id" }
+            .map { "\($0.name.canonicalName): \($0.value)" }.sorted()
     }
 
     @Test func aReportOverTheLimitIs413AndLeavesNothingBehind() async throws {

@@ -68,7 +68,8 @@ enum AuthenticatorApp {
 
     /// A patient with the second step on; returns the app's key and the recovery codes.
     func enroll(_ fixture: HospitalFixture, _ userId: Int64) async throws -> (key: [UInt8], recovery: [String]) {
-        let enrollment = try await fixture.accounts.secondFactor.begin(userId: userId, label: "ada@example.org", issuer: "St Elsewhere")
+        let enrollment = try await fixture.accounts.secondFactor.begin(
+            userId: userId, label: "ada@example.org", issuer: "St Elsewhere", currentCode: nil)
         #expect(enrollment.url.hasPrefix("otpauth://totp/St%20Elsewhere:ada@example.org?secret="))
         let key = try AuthenticatorApp.key(enrollment)
         #expect(!(try await fixture.accounts.secondFactor.isEnabled(userId: userId)), "not before a code confirms it")
@@ -116,6 +117,63 @@ enum AuthenticatorApp {
         #expect(details.suffix(2) == ["with authenticator code", "with recovery code"])
         let actions = try await fixture.database.writer.read { db in try String.fetchAll(db, sql: "SELECT action FROM audit") }
         #expect(actions.contains("second_factor_enabled"))
+    }
+
+    /// N3: a signed-in session binds a new authenticator only with a code of the one bound now (or, with
+    /// none bound, the password), and the owner is e-mailed each time one is bound.
+    @Test func replacingTheAuthenticatorTakesACurrentCodeAndTellsTheOwner() async throws {
+        let fixture = try HospitalFixture()
+        let cast = try await Cast(fixture)
+        let (key, _) = try await enroll(fixture, cast.ada.id)
+        fixture.clock.advance(by: 30)
+        func begin(_ code: String) async throws -> SecondFactor.Enrollment {
+            try await fixture.accounts.beginSecondFactor(
+                userId: cast.ada.id, password: "correct horse battery", code: code, client: "test", issuer: "St Elsewhere")
+        }
+        await #expect(throws: HospitalError.badSecondFactor) { _ = try await begin("") }
+        await #expect(throws: HospitalError.badSecondFactor) { _ = try await begin("not-a-code") }
+        let pending = try await fixture.database.writer.read { db in
+            try Data.fetchOne(db, sql: "SELECT totpPending FROM user WHERE id = ?", arguments: [cast.ada.id])
+        }
+        #expect(pending == nil, "nothing waits to be bound after a wrong code")
+        let enrollment = try await begin(AuthenticatorApp.code(key: key, at: fixture.clock.now))
+        let newKey = try AuthenticatorApp.key(enrollment)
+        _ = try await fixture.accounts.secondFactor.confirm(
+            userId: cast.ada.id, code: AuthenticatorApp.code(key: newKey, at: fixture.clock.now))
+        let kinds = try await fixture.database.writer.read { db in
+            try String.fetchAll(db, sql: "SELECT kind FROM mailQueue WHERE userId = ?", arguments: [cast.ada.id])
+        }
+        #expect(kinds.filter { $0 == "second_factor_bound" }.count == 2)
+        // Without a second step, the password: a wrong one binds nothing.
+        await #expect(throws: HospitalError.badCredentials) {
+            _ = try await fixture.accounts.beginSecondFactor(
+                userId: cast.bob.id, password: "wrong password", code: "", client: "test", issuer: "St Elsewhere")
+        }
+    }
+
+    /// N11: forty wrong codes sent at once check five, not more: each attempt is counted before its code
+    /// is checked, in the statement that also refuses a challenge out of attempts.
+    @Test func parallelGuessesCheckNoMoreCodesThanAllowed() async throws {
+        let fixture = try HospitalFixture()
+        let cast = try await Cast(fixture)
+        _ = try await enroll(fixture, cast.ada.id)
+        let secondFactor = fixture.accounts.secondFactor
+        let token = try await secondFactor.openChallenge(userId: cast.ada.id, kind: .api, now: fixture.clock.now)
+        let checked = await withTaskGroup(of: Bool.self) { group in
+            for guess in 0..<40 {
+                group.addTask {
+                    do {
+                        _ = try await secondFactor.attempt(token, code: "no-such-recovery-code-\(guess)", now: fixture.clock.now)
+                        return true
+                    } catch {
+                        return false
+                    }
+                }
+            }
+            return await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+        }
+        #expect(checked == SecondFactor.challengeAttempts)
+        #expect(try await secondFactor.attemptsLeft(token) == 0)
     }
 
     @Test func theSecretIsSealedUnderTheKeyOutsideTheDatabase() async throws {
@@ -168,7 +226,10 @@ enum AuthenticatorApp {
             // Turned on from the profile: the key and link, then a code, then the recovery codes once.
             let profile = try await ada.get(client, "/profile")
             #expect(profile.text.contains("action=\"/profile/two-step\""))
-            let setup = try await ada.post(client, "/profile/two-step", [:])
+            // N3: binding an authenticator takes the password again; without it nothing is bound.
+            let refused = try await ada.post(client, "/profile/two-step", ["password": "not the password"])
+            #expect(refused.headers[.location] == "/profile?done=password_wrong")
+            let setup = try await ada.post(client, "/profile/two-step", ["password": "correct horse battery"])
             let start = try #require(setup.text.range(of: "href=\"otpauth://"))
             let link = String(setup.text[setup.text.index(start.lowerBound, offsetBy: 6)...].prefix { $0 != "\"" })
                 .replacingOccurrences(of: "&amp;", with: "&")

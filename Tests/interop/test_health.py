@@ -72,6 +72,8 @@ def test_ready_is_503_below_the_free_space_reserve(tmp_path):
     try:
         status, body = get(server.endpoint + "/-/health/ready")
         assert status == 503 and [c["name"] for c in body["checks"] if not c["ok"]] == ["free space"]
+        # The refusal says what to do on a small disk (issue 27, item 8).
+        assert "lower --free-space-reserve" in next(c["detail"] for c in body["checks"] if not c["ok"])
     finally:
         stop_server(server)
 

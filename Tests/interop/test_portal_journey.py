@@ -181,6 +181,23 @@ def test_the_whole_journey(browser, hospital, tmp_path):
     second.goto("/access")
     assert second.get_by_text("No report is shared with you at the moment.").is_visible()
 
+    # Asked once more, the patient allows it on the consent page instead of handing over the code (issue 27, item 4);
+    # the code's e-mail named the doctor once, as typed, and never the report.
+    request_id = ask(second, "Cardiology report.pdf")
+    code_mail = (hospital.data / ".chainvault" / "outbox" / f"request-{request_id}.eml").read_text()
+    assert "Dr Sam Second asks to read one of your reports" in code_mail and "Dr. Dr" not in code_mail
+    assert "Cardiology" not in code_mail and "From: " in code_mail
+    patient.goto("/consent")
+    patient.get_by_role("button", name="Allow Dr Sam Second Cardiology report.pdf").click()
+    patient.get_by_text("The doctor may now read that report.").wait_for()
+    second.goto("/access")
+    with second.expect_download() as download:
+        second.get_by_role("link", name="Download Cardiology report.pdf").click()
+    assert hashlib.sha256(open(download.value.path(), "rb").read()).digest() == hashlib.sha256(content).digest()
+    patient.goto("/consent")
+    patient.get_by_role("button", name="Revoke Dr Sam Second Cardiology report.pdf").click()
+    patient.get_by_text("The doctor can no longer read that report.").wait_for()
+
     # Each step that concerns someone reached them by mail, saying what happened but not what the report is.
     (approved,) = outbox_mails(hospital.data, "approved", "carla@example.org")
     assert approved["Subject"] == "Your doctor account is approved" and "/login" in approved.get_content()

@@ -24,7 +24,10 @@ struct PortalAdminController: Sendable {
         group.post("admin/accounts/{id}/enable", use: { try await setDisabled($0, $1, false) })
         group.post("admin/accounts/{id}/clear-throttle", use: clearThrottle)
         group.get("admin/audit", use: audit)
-        group.get("admin/audit.csv", use: export)
+        // A ledger entry is written by every export: a POST with the form token, never a link another site
+        // could make a signed-in browser follow (SameSite=Lax cookies go with top-level GETs).
+        group.post("admin/audit.csv", use: export)
+        group.get("admin/audit.csv", use: pages.postOnly)
         group.get("admin/emergency", use: emergencies)
         group.post("admin/emergency/{id}/review", use: review)
     }
@@ -236,6 +239,7 @@ struct PortalAdminController: Sendable {
     /// The filtered entries as CSV (RFC 4180), with names; the export is itself a ledger entry.
     @Sendable func export(_ request: Request, context: HospitalRequestContext) async throws -> Response {
         let admin = try context.requireIdentity(.admin)
+        _ = try await PortalForm.read(request, context: context)
         let filter = filter(request)
         let entries = try await AuditLedger.search(filter, limit: Self.exportLimit, in: services.database)
         try await AuditLedger.record(

@@ -19,6 +19,7 @@ struct PortalConsentController: Sendable {
         group.get("access/requests/{id}", use: codePage)
         group.post("access/requests/{id}", use: redeem)
         group.get("consent", use: consent)
+        group.post("consent/requests/{id}/allow", use: allow)
         group.post("consent/requests/{id}/deny", use: deny)
         group.post("consent/grants/{id}/revoke", use: revoke)
         group.get("history", use: history)
@@ -106,7 +107,9 @@ struct PortalConsentController: Sendable {
             return Response.redirect(to: "/access?done=emergency")
         } catch let error as HospitalError where error.status.code < 500 && error.status != .notFound {
             var values = try await emergencyValues(id, doctor: doctor, request: request, context: context)
-            values["problem"] = error.message
+            // The reason's rule in the portal's words, next to the field (the form does not rely on the browser's
+            // own check: `novalidate`).
+            values["problem"] = error.field == "reason" ? pages.string("hint_emergency_reason", request: request) : error.message
             values["reason"] = String(form["reason"].prefix(300))
             return pages.render("emergency", values, status: error.status, request: request, context: context)
         }
@@ -119,12 +122,14 @@ struct PortalConsentController: Sendable {
             "expires": pages.format(record.expiresAt),
             "attemptsLeft": "\(max(0, services.consent.policy.maxAttempts - record.attempts))",
         ]
-        if record.status != .pending || record.expiresAt <= clock() {
+        let closed = record.status != .pending || record.expiresAt <= clock()
+        if closed {
             let status = pages.string(record.status == .pending ? "request_void" : "request_\(record.status.rawValue)", request: request)
             values["closed"] = pages.string("request_closed", request: request, filling: ["status": status])
         }
         if let problem { values["problem"] = problem }
-        values["notice"] = notice(request)
+        // An old "code sent" link to a request that has closed since says only that it is closed.
+        if !closed { values["notice"] = notice(request) }
         return values
     }
 
@@ -176,6 +181,14 @@ struct PortalConsentController: Sendable {
         return pages.render("consent", values, request: request, context: context)
     }
 
+    /// The patient allows a request here instead of handing over its code.
+    @Sendable func allow(_ request: Request, context: HospitalRequestContext) async throws -> Response {
+        let patient = try context.requireIdentity(.patient)
+        _ = try await PortalForm.read(request, context: context)
+        _ = try await services.consent.approve(requestId: try context.id("id"), by: patient)
+        return Response.redirect(to: "/consent?done=allowed")
+    }
+
     @Sendable func deny(_ request: Request, context: HospitalRequestContext) async throws -> Response {
         let patient = try context.requireIdentity(.patient)
         _ = try await PortalForm.read(request, context: context)
@@ -204,13 +217,16 @@ struct PortalConsentController: Sendable {
         let verified = (try? await services.notary?.verified(entries)) ?? []
         let rows = entries.reversed().map { entry -> [String: Any] in
             let who = entry.actorId == patient.userId ? pages.string("you", request: request) : entry.actorId.flatMap { names[$0] }
-            return [
+            var row: [String: Any] = [
                 "when": pages.format(entry.time), "who": who ?? pages.string("someone", request: request),
                 "what": pages.string("action_\(entry.action.rawValue)", request: request),
                 "title": Self.reportId(entry.subject).flatMap { titles[$0] } ?? "",
                 "outcome": pages.string("outcome_\(entry.outcome.rawValue)", request: request),
                 "id": "\(entry.id)", "verified": verified.contains(entry.id),
             ]
+            // The patient is owed the doctor's reason for opening their report without consent.
+            if entry.action == .emergency, !entry.detail.isEmpty { row["reason"] = entry.detail }
+            return row
         }
         let actions =
             [["value": "", "label": pages.string("action_all", request: request), "selected": chosen == nil] as [String: Any]]
@@ -249,7 +265,7 @@ struct PortalConsentController: Sendable {
             request,
             keys: [
                 "requested": "requested_notice", "granted": "granted_notice", "denied": "denied_notice", "revoked": "revoked_notice",
-                "emergency": "emergency_notice",
+                "emergency": "emergency_notice", "allowed": "allowed_notice",
             ])
     }
 }

@@ -159,7 +159,7 @@ struct PortalController: Sendable {
 
     /// A doctor's registration form.
     static let doctorFields: [Field] = [
-        ("name", "name", "field_name", nil, "text", "name"),
+        ("name", "name", "field_name", "hint_doctor_name", "text", "name"),
         ("email", "email", "field_email", nil, "email", "email"),
         ("password", "password", "field_password", "hint_password", "password", "new-password"),
         ("specialization", "specialization", "field_specialization", nil, "text", "organization-title"),

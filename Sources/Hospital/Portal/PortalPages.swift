@@ -47,6 +47,16 @@ struct PortalPages: Sendable {
 
     /// The page `template` for this request, with `values` beside what every page has: the strings of
     /// the reader's language, the site's name, the signed-in user and the form token.
+    /// 405 for a GET of an action that only a form's POST may start (it writes a ledger entry): a link,
+    /// followed from another site with the session's cookie, starts nothing.
+    @Sendable func postOnly(_ request: Request, context: HospitalRequestContext) -> Response {
+        var response = render(
+            "error", ["heading": string("error_title", request: request), "message": string("error_post_only", request: request)],
+            status: .methodNotAllowed, request: request, context: context)
+        response.headers[.allow] = "POST"
+        return response
+    }
+
     func render(
         _ template: String, _ values: [String: Any] = [:], status: HTTPResponse.Status = .ok, request: Request,
         context: HospitalRequestContext

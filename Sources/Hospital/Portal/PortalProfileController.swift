@@ -14,7 +14,9 @@ struct PortalProfileController: Sendable {
         group.post("profile", use: save)
         group.post("profile/password", use: changePassword)
         group.post("profile/sessions/end", use: signOutEverywhere)
-        group.get("profile/export", use: export)
+        // Writes a ledger entry: a POST with the form token, not a link another site could have followed.
+        group.post("profile/export", use: export)
+        group.get("profile/export", use: pages.postOnly)
     }
 
     /// What a patient's archive says about an appointment.
@@ -42,6 +44,7 @@ struct PortalProfileController: Sendable {
     /// bytes under `reports/`. The export and each report read are ledger entries.
     @Sendable func export(_ request: Request, context: HospitalRequestContext) async throws -> Response {
         let patient = try context.requireIdentity(.patient)
+        _ = try await PortalForm.read(request, context: context)
         let now = services.clock()
         try await AuditLedger.record(
             actor: patient.userId, .dataExported, subject: "user:\(patient.userId)", patient: patient.userId, detail: "", time: now,
@@ -126,7 +129,7 @@ struct PortalProfileController: Sendable {
             request,
             keys: [
                 "saved": "saved_notice", "password": "password_changed_notice", "two_step_off": "two_step_off_notice",
-                "two_step_wrong": "two_step_wrong_notice",
+                "two_step_wrong": "two_step_wrong_notice", "password_wrong": "two_step_password_wrong_notice",
             ])
         return values
     }

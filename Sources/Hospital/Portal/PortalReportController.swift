@@ -47,9 +47,21 @@ struct PortalReportController: Sendable {
         }.joined(separator: " ")
     }
 
+    /// A report's file. A doctor who may ask the patient for it, but has no consent yet, gets a page that
+    /// says so with the button that asks (never the API's words).
     @Sendable func download(_ request: Request, context: HospitalRequestContext) async throws -> Response {
         let identity = try context.requireIdentity()
-        return try await ReportDownload.response(try context.id("id"), for: identity, reports: services.reports, logger: logger)
+        let id = try context.id("id")
+        do {
+            return try await ReportDownload.response(id, for: identity, reports: services.reports, logger: logger)
+        } catch let error as HospitalError where error.code == "consent_required" {
+            let values: [String: Any] = [
+                "heading": pages.string("consent_needed_title", request: request),
+                "message": pages.string("consent_needed", request: request),
+                "action": ["path": "/access/reports/\(id)/request", "label": pages.string("ask_patient", request: request)],
+            ]
+            return pages.render("error", values, status: .forbidden, request: request, context: context)
+        }
     }
 
     /// The doctor's completed slot `id`.

@@ -66,12 +66,20 @@ struct PortalSecondFactorController: Sendable {
         return pages.render("two_step", values, status: status, request: request, context: context)
     }
 
+    /// Binds a new authenticator: with the password (second step off) or a current code (on).
     @Sendable func begin(_ request: Request, context: HospitalRequestContext) async throws -> Response {
         let identity = try context.requireIdentity()
-        _ = try await PortalForm.read(request, context: context)
-        let user = try await services.accounts.user(id: identity.userId)
-        let enrollment = try await secondFactor.begin(userId: identity.userId, label: user.email, issuer: pages.configuration.siteName)
-        return setupPage(enrollment, request: request, context: context)
+        let form = try await PortalForm.read(request, context: context)
+        do {
+            let enrollment = try await services.accounts.beginSecondFactor(
+                userId: identity.userId, password: form["password"], code: form["code"], client: context.clientAddress,
+                issuer: pages.configuration.siteName)
+            return setupPage(enrollment, request: request, context: context)
+        } catch let error as HospitalError where error == .badSecondFactor {
+            return Response.redirect(to: "/profile?done=two_step_wrong")
+        } catch let error as HospitalError where error == .badCredentials {
+            return Response.redirect(to: "/profile?done=password_wrong")
+        }
     }
 
     @Sendable func confirm(_ request: Request, context: HospitalRequestContext) async throws -> Response {
