@@ -346,13 +346,18 @@ public struct Accounts: Sendable {
             throw HospitalError.badCredentials
         }
         let user = try await database.read { db in try User.filter(Column("email") == account).fetchOne(db) }
+        // An address the account signed in from before waits in the hasher's trusted lane; every other
+        // attempt, for a known account or not, in the ordinary lane, bounded per client.
+        let lane: ComputeGate.Lane =
+            await throttle.isKnown(account: account, client: client, now: now)
+            ? .trusted : .ordinary(share: LoginThrottle.clientKey(client))
         guard let user else {
-            try await hasher.verifyNothing(password)
+            try await hasher.verifyNothing(password, lane: lane)
             await throttle.recordFailure(account: account, client: client, userId: nil, now: now)
             try await recordFailedLogin(user: nil, reason: "unknown account", client: client, now: now)
             throw HospitalError.badCredentials
         }
-        guard try await hasher.verify(password, against: user.passwordHash) else {
+        guard try await hasher.verify(password, against: user.passwordHash, lane: lane) else {
             await throttle.recordFailure(account: account, client: client, userId: user.id, now: now)
             try await recordFailedLogin(user: user, reason: "wrong password", client: client, now: now)
             throw HospitalError.badCredentials
@@ -466,18 +471,51 @@ public struct Accounts: Sendable {
         return user
     }
 
-    /// A person changes their phone number and time zone.
-    /// - Throws: `invalid_field` (phone, timeZone), `not_found`.
-    public func updateProfile(_ userId: Int64, phone: String?, timeZone: String?) async throws -> User {
+    /// What a doctor's public page says of them: given fields change, nil ones stay.
+    public struct PublicProfile: Sendable {
+        public var specialization: String?
+        public var about: String?
+
+        public init(specialization: String? = nil, about: String? = nil) {
+            self.specialization = specialization
+            self.about = about
+        }
+    }
+
+    /// A person changes their phone number (patients) and time zone; a doctor also what their public page
+    /// says (specialization, description), which is audited.
+    /// - Throws: `invalid_field` (phone, timeZone, specialization, about), `not_found`.
+    public func updateProfile(_ userId: Int64, phone: String?, timeZone: String?, doctor profile: PublicProfile = .init()) async throws
+        -> User
+    {
         let phone = try phone.map { try Validation.phone($0) }
         if let timeZone, TimeZone(identifier: timeZone) == nil || timeZone.utf8.count > 64 {
             throw HospitalError.invalid("timeZone", "Choose a time zone from the list.")
         }
+        let specialization = try profile.specialization.map { try Validation.specialization($0) }
+        let about = try profile.about.map { try Validation.about($0) }
+        let now = clock()
         return try await database.write { db in
             guard var user = try User.fetchOne(db, key: userId) else { throw HospitalError.notFound("user") }
             if user.role == .patient, let phone { user.phone = phone }
             user.timeZone = timeZone
-            try user.update(db, columns: ["phone", "timeZone"])
+            var changed: [String] = []
+            if user.role == .doctor {
+                if let specialization, specialization != user.specialization {
+                    user.specialization = specialization
+                    changed.append("specialization")
+                }
+                if let about, about != user.about {
+                    user.about = about
+                    changed.append("about")
+                }
+            }
+            try user.update(db, columns: ["phone", "timeZone", "specialization", "about"])
+            if !changed.isEmpty {
+                try AuditLedger.append(
+                    .init(actor: userId, .profileChanged, subject: "user:\(userId)", detail: changed.joined(separator: ", ")), time: now,
+                    in: db)
+            }
             return user
         }
     }

@@ -20,6 +20,8 @@ public enum AuditAction: String, Codable, Sendable, CaseIterable {
     case throttleCleared = "throttle_cleared"
     /// A person changed their password (every session ended).
     case passwordChanged = "password_changed"
+    /// A doctor changed what their public page says (specialization, description); the detail names the fields.
+    case profileChanged = "profile_changed"
     /// A patient downloaded all their data (their right of access).
     case dataExported = "data_exported"
     /// A password-reset link was sent to an account's address.

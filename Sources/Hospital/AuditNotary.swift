@@ -45,6 +45,9 @@ public actor AuditNotary {
         case rewritten(size: Int)
         /// The stored tree cannot give a root or proof.
         case damagedTree(String)
+        /// The entries do not match the tree they were appended to (an entry edited with every later
+        /// chain hash recomputed, the newest entries deleted): what `chainvault audit verify` reports.
+        case entriesDoNotMatchTree([String])
 
         public var description: String {
             switch self {
@@ -63,6 +66,8 @@ public actor AuditNotary {
             case .rewritten(let size):
                 "the ledger's first \(size) entries are not the ones a signed checkpoint covers: its history was rewritten"
             case .damagedTree(let reason): "the ledger's Merkle tree is damaged: \(reason)"
+            case .entriesDoNotMatchTree(let problems):
+                "the ledger's entries do not match its Merkle tree (\(problems.joined(separator: "; "))): `chainvault audit verify` says more"
             }
         }
     }
@@ -104,6 +109,10 @@ public actor AuditNotary {
         if let last {
             try await Self.check(last.checkpoint, against: database)
         }
+        // Every entry against the leaf the tree stored when it was appended, as `audit verify` does (one pass:
+        // an entry rewritten with the chain hashes recomputed, but the tree left as it was, stops the start).
+        let problems = try await database.read { db in try AuditVerifier.walkEntries(db, rootsAt: []).problems }
+        guard problems.isEmpty else { throw Refusal.entriesDoNotMatchTree(problems.map(\.description)) }
         latest = last
         published = nil
     }
@@ -196,14 +205,20 @@ public actor AuditNotary {
     /// Signs the current head if the ledger grew and writes the latest checkpoint to both buckets when
     /// they do not have it yet. Every `--audit-checkpoint-interval`.
     public func publish() async throws {
-        let signed = try await checkpoint()
-        guard let copies, published != signed.checkpoint.size else { return }
+        try await copy(try await checkpoint())
+    }
+
+    /// Writes `signed` to both buckets unless they have it (or a newer one) already. Every checkpoint that
+    /// leaves the process (in a proof shown or e-mailed) goes there first, so that an insider holding the
+    /// database and the checkpoint file cannot drop the entries it covers unseen.
+    private func copy(_ signed: SignedCheckpoint) async throws {
+        guard let copies, (published ?? -1) < signed.checkpoint.size else { return }
         let bytes = Array(signed.note.serialized.utf8)
         for bucket in ChainBucket.allCases {
             try await copies.put(bytes, key: ChainBucket.auditCheckpointKey, bucket: bucket)
         }
         try await copies.sync()
-        published = signed.checkpoint.size
+        published = max(published ?? 0, signed.checkpoint.size)
     }
 
     /// The inclusion proof of entry `id` in a signed checkpoint that covers it (the latest, or a new
@@ -214,11 +229,13 @@ public actor AuditNotary {
     }
 
     /// The proofs of several entries, in one signed checkpoint that covers all of them, by id.
+    /// The checkpoint is in both buckets before the proofs are returned (``copy(_:)``).
     public func proofs(of ids: [Int64]) async throws -> [Int64: TlogProof] {
         guard let newest = ids.max() else { return [:] }
         var signed = latest
         if signed.map({ Int64($0.checkpoint.size) < newest }) ?? true { signed = try await checkpoint() }
         guard let signed else { return [:] }
+        try await copy(signed)
         return try await database.read { db in try AuditLedger.proofs(of: ids, in: signed, db) }
     }
 
@@ -402,7 +419,13 @@ public struct AuditCheckpointPublisher: Service {
             do {
                 try await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
             } catch {
-                return  // shutting down
+                // Shutting down: the entries of the last moments are signed and copied out before the process ends.
+                do {
+                    try await notary.publish()
+                } catch {
+                    logger.error("publishing the audit checkpoint at shutdown failed", metadata: ["error": "\(error)"])
+                }
+                return
             }
         }
     }

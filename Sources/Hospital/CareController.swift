@@ -28,6 +28,8 @@ struct CareController {
         var id: Int64
         var name: String
         var specialization: String
+        /// What the doctor says of themselves (qualifications, languages, the clinic's phone), if anything.
+        var about: String?
         var openSlots: [SlotView]
     }
 
@@ -90,7 +92,8 @@ struct CareController {
         let id = try context.id("id")
         guard let doctor = try await scheduling.doctor(id: id) else { throw HospitalError.notFound("doctor") }
         let slots = try await scheduling.openSlots(doctorId: id).prefix(20).map { SlotView($0, showPatient: false) }
-        return DoctorDetailsView(id: id, name: doctor.name, specialization: doctor.specialization ?? "", openSlots: Array(slots))
+        return DoctorDetailsView(
+            id: id, name: doctor.name, specialization: doctor.specialization ?? "", about: doctor.about, openSlots: Array(slots))
     }
 
     @Sendable func openSlots(_ request: Request, context: HospitalRequestContext) async throws -> [SlotView] {

@@ -241,6 +241,10 @@ public struct HospitalDatabase: Sendable {
             // Emergency accesses ("break the glass"), each with its reason, expiry and review.
             try EmergencyAccess.createTable(in: db)
         }
+        migrator.registerMigration("v10-doctor-about") { db in
+            // A doctor's short public description (qualifications, languages, the clinic's phone).
+            try db.alter(table: "user") { table in table.add(column: "about", .text) }
+        }
         return migrator
     }
 }

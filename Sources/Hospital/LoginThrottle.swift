@@ -2,6 +2,10 @@ import Crypto
 import Foundation
 import Hex
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// Limits on password guessing that an attacker elsewhere cannot turn against a user (OWASP ASVS 2.2.1):
 ///
 /// - **Per account and client address**: after ``Limits/freeFailures`` failures, each further attempt
@@ -9,7 +13,9 @@ import Hex
 ///   4 s … up to ``Limits/maxDelay``), counted from the last failure. Only that address is slowed: the
 ///   user logging in from elsewhere is not.
 /// - **Per account from everywhere**: a much higher ceiling (``Limits/perAccount`` failures per window)
-///   against guessing spread over many addresses.
+///   against guessing spread over many addresses. It does not bind an address the account signed in from
+///   in the last ``Limits/knownFor`` seconds: the attacker is slowed, not the owner (NIST SP 800-63B
+///   §5.2.2). Such an address's sign-ins also wait in the password hasher's trusted lane.
 /// - **Per client address over every account**: ``Limits/perClient`` failures per window (credential
 ///   stuffing).
 /// - **Registrations per client address**: ``Limits/registrationsPerClient`` per window.
@@ -19,7 +25,9 @@ import Hex
 /// summary (``Summary``) says how many were refused, and the caller appends it to the ledger.
 ///
 /// Counters are keyed by a hash of the account (never the text typed into the e-mail field) and the
-/// client address; ``snapshot()`` and ``init(limits:restoring:)`` carry them across a restart.
+/// client: its IPv4 address, or the /64 of its IPv6 address (one subscriber's share, 2^64 addresses).
+/// ``snapshot()`` and ``init(limits:restoring:)`` carry them across a restart; a failure that makes a
+/// counter throttle is due for saving at once (``snapshotIfDue(now:every:)``).
 actor LoginThrottle {
     struct Limits: Sendable {
         var freeFailures = 5
@@ -31,6 +39,10 @@ actor LoginThrottle {
         var window: Int64 = 15 * 60
         /// The most counters kept; beyond it the stalest are dropped, so memory stays bounded.
         var maxKeys = 50_000
+        /// Seconds an address stays known to an account after a sign-in from it.
+        var knownFor: Int64 = 30 * 86400
+        /// The most known addresses kept (apart from the counters, so a flood cannot push them out).
+        var maxKnown = 50_000
     }
 
     /// One counter's state; `Codable` for the snapshot.
@@ -65,18 +77,45 @@ actor LoginThrottle {
     /// Changes since the last ``snapshot()``.
     private(set) var isDirty = false
 
+    /// The addresses each account signed in from (`known:<account>|<client>`, the last sign-in's time as
+    /// `lastFailure`): apart from the failure counters, so that a flood of failures cannot push them out.
+    private var known: [String: Counter]
+
     init(limits: Limits = Limits(), restoring counters: [String: Counter] = [:]) {
         self.limits = limits
-        self.counters = counters
+        self.counters = counters.filter { !$0.key.hasPrefix("known:") }
+        self.known = counters.filter { $0.key.hasPrefix("known:") }
     }
 
     static func accountKey(_ account: String) -> String {
         Hex.encode(SHA256.hash(data: Array(account.utf8)).prefix(16))
     }
 
+    /// What one client is counted as: an IPv4 address as it is, an IPv6 address by its /64
+    /// (`2001:db8:1:2::/64`), since one subscriber is given a whole /64; anything else as it is.
+    static func clientKey(_ address: String) -> String {
+        var host = address
+        if host.hasPrefix("[") { host = String(host.dropFirst().prefix { $0 != "]" }) }
+        if let zone = host.firstIndex(of: "%") { host = String(host[..<zone]) }
+        guard host.contains(":") else { return address }
+        var bytes = in6_addr()
+        guard inet_pton(AF_INET6, host, &bytes) == 1 else { return address }
+        let prefix = withUnsafeBytes(of: bytes) { Array($0.prefix(8)) }
+        let groups = stride(from: 0, to: 8, by: 2).map { String(UInt16(prefix[$0]) << 8 | UInt16(prefix[$0 + 1]), radix: 16) }
+        return groups.joined(separator: ":") + "::/64"
+    }
+
+    /// Whether the account signed in from this client within ``Limits/knownFor``.
+    func isKnown(account: String, client: String, now: Int64) -> Bool {
+        guard let seen = known["known:\(Self.accountKey(account))|\(Self.clientKey(client))"] else { return false }
+        return now < seen.lastFailure + limits.knownFor
+    }
+
     /// Throws ``HospitalError/throttled(retryAfter:)`` when this attempt must wait, and counts it.
-    func checkLogin(account: String, client: String, now: Int64) throws(HospitalError) {
+    func checkLogin(account: String, client address: String, now: Int64) throws(HospitalError) {
         expire(now: now)
+        let client = Self.clientKey(address)
+        let known = isKnown(account: account, client: address, now: now)
         let accountKey = Self.accountKey(account)
         var wait: Int64 = 0
         var refusedKeys: [String] = []
@@ -88,6 +127,8 @@ actor LoginThrottle {
             }
         }
         for (key, limit) in [("account:\(accountKey)", limits.perAccount), ("client:\(client)", limits.perClient)] {
+            // The account's ceiling is for guessing from elsewhere: an address the owner signs in from passes it.
+            if known, key.hasPrefix("account:") { continue }
             if let counter = counters[key], counter.failures >= limit {
                 wait = max(wait, counter.windowStart + limits.window - now)
                 refusedKeys.append(key)
@@ -100,10 +141,16 @@ actor LoginThrottle {
         }
     }
 
-    func recordFailure(account: String, client: String, userId: Int64?, now: Int64) {
+    func recordFailure(account: String, client address: String, userId: Int64?, now: Int64) {
         let accountKey = Self.accountKey(account)
-        for key in ["pair:\(accountKey)|\(client)", "account:\(accountKey)", "client:\(client)"] {
+        let client = Self.clientKey(address)
+        for (key, limit) in [
+            ("pair:\(accountKey)|\(client)", limits.freeFailures), ("account:\(accountKey)", limits.perAccount),
+            ("client:\(client)", limits.perClient),
+        ] {
             count(key, now: now, userId: key.hasPrefix("client:") ? nil : userId, client: key.hasPrefix("account:") ? nil : client)
+            // The failure that makes a counter throttle is saved at once: a crash right after must not undo it.
+            if counters[key]?.failures == limit { urgent = true }
         }
     }
 
@@ -122,15 +169,25 @@ actor LoginThrottle {
         return counters.keys.contains { $0 == "account:\(accountKey)" || $0.hasPrefix("pair:\(accountKey)|") }
     }
 
-    /// A correct password from this address: its delays for this account start over.
-    func recordSuccess(account: String, client: String, now: Int64) {
-        close("pair:\(Self.accountKey(account))|\(client)", now: now)
+    /// A correct password from this address: its delays for this account start over, and the address is
+    /// known to the account from now on (``isKnown(account:client:now:)``).
+    func recordSuccess(account: String, client address: String, now: Int64) {
+        let accountKey = Self.accountKey(account)
+        let client = Self.clientKey(address)
+        close("pair:\(accountKey)|\(client)", now: now)
+        let key = "known:\(accountKey)|\(client)"
+        if known[key] == nil, known.count >= limits.maxKnown, let oldest = known.min(by: { $0.value.lastFailure < $1.value.lastFailure }) {
+            known[oldest.key] = nil
+        }
+        known[key] = Counter(windowStart: known[key]?.windowStart ?? now, lastFailure: now)
+        isDirty = true
     }
 
     /// Throws ``HospitalError/throttled(retryAfter:)`` beyond the registrations a client may make per
     /// window; counts the attempt otherwise.
-    func checkRegistration(client: String, now: Int64) throws(HospitalError) {
+    func checkRegistration(client address: String, now: Int64) throws(HospitalError) {
         expire(now: now)
+        let client = Self.clientKey(address)
         let key = "registration:\(client)"
         if let counter = counters[key], counter.failures >= limits.registrationsPerClient {
             counters[key]?.refused += 1
@@ -147,18 +204,22 @@ actor LoginThrottle {
         return closed
     }
 
-    /// Every live counter, for persisting; clears ``isDirty``.
+    /// Every live counter and known address, for persisting; clears ``isDirty``.
     func snapshot() -> [String: Counter] {
         isDirty = false
-        return counters
+        return counters.merging(known) { current, _ in current }
     }
 
     private var lastSnapshot: Int64 = 0
+    /// A counter began to throttle since the last snapshot: the next one is due at once.
+    private var urgent = false
 
-    /// ``snapshot()`` when the counters changed and the last one is at least `every` seconds old.
+    /// ``snapshot()`` when the counters changed and the last one is at least `every` seconds old, or at once
+    /// when a counter began to throttle.
     func snapshotIfDue(now: Int64, every: Int64) -> [String: Counter]? {
-        guard isDirty, now - lastSnapshot >= every else { return nil }
+        guard isDirty, urgent || now - lastSnapshot >= every else { return nil }
         lastSnapshot = now
+        urgent = false
         return snapshot()
     }
 
@@ -185,6 +246,9 @@ actor LoginThrottle {
                 key.hasPrefix("pair:") ? max(counter.lastFailure, counter.windowStart) + limits.window : counter.windowStart + limits.window
             if now >= end { close(key, now: now) }
         }
+        let before = known.count
+        known = known.filter { now < $0.value.lastFailure + limits.knownFor }
+        if known.count != before { isDirty = true }
     }
 
     private func close(_ key: String, now: Int64) {

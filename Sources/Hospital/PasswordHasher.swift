@@ -62,17 +62,18 @@ public struct PasswordHasher: Sendable {
     }
 
     /// Whether `password` matches `phc` (compared in constant time). A malformed string never matches.
-    public func verify(_ password: String, against phc: String) async throws -> Bool {
+    /// - Parameter lane: Where the check waits when every permit is taken (``ComputeGate/Lane``).
+    func verify(_ password: String, against phc: String, lane: ComputeGate.Lane = .ordinary(share: "")) async throws -> Bool {
         guard let stored = PHC(phc) else { return false }
-        let derived = try await derive(password, salt: stored.salt, parameters: stored.parameters, gate: loginGate)
+        let derived = try await derive(password, salt: stored.salt, parameters: stored.parameters, gate: loginGate, lane: lane)
         // SymmetricKey's == compares in constant time.
         return SymmetricKey(data: derived) == SymmetricKey(data: stored.hash)
     }
 
     /// Spends the time of one verification without a stored hash: used for unknown e-mail addresses,
     /// so that the answer's timing does not tell which addresses have accounts.
-    public func verifyNothing(_ password: String) async throws {
-        _ = try await derive(password, salt: [UInt8](repeating: 0, count: 16), parameters: parameters, gate: loginGate)
+    func verifyNothing(_ password: String, lane: ComputeGate.Lane = .ordinary(share: "")) async throws {
+        _ = try await derive(password, salt: [UInt8](repeating: 0, count: 16), parameters: parameters, gate: loginGate, lane: lane)
     }
 
     /// Whether `phc` was made with weaker parameters than the current ones.
@@ -81,8 +82,10 @@ public struct PasswordHasher: Sendable {
         return stored.parameters != parameters
     }
 
-    func derive(_ password: String, salt: [UInt8], parameters: Parameters, gate: ComputeGate) async throws -> [UInt8] {
-        try await gate.run {
+    func derive(
+        _ password: String, salt: [UInt8], parameters: Parameters, gate: ComputeGate, lane: ComputeGate.Lane = .ordinary(share: "")
+    ) async throws -> [UInt8] {
+        try await gate.run(lane: lane) {
             try await NIOThreadPool.singleton.runIfActive {
                 let key = try KDF.Scrypt.deriveKey(
                     from: Array(password.utf8), salt: salt, outputByteCount: 32, rounds: 1 << parameters.logN,
@@ -134,30 +137,71 @@ struct PHC: Equatable {
     }
 }
 
-/// At most `permits` bodies at once; at most `queueLimit` callers waiting, the rest turned away.
+/// At most `permits` bodies at once; callers beyond wait in one of two lanes, and beyond a lane's
+/// bound are turned away (``HospitalError/busy``, 429 with `Retry-After`).
+///
+/// A sign-in from an address that signed in to the account before (``Lane/trusted``) waits in a lane of its
+/// own that is served first, so that a flood of sign-ins for unknown accounts from many addresses keeps
+/// the people who use the hospital able to sign in (ASVS 2.2.1). Every other caller shares the ordinary
+/// lane, known account or not (no timing tells which accounts exist), and one client (an address, an
+/// IPv6 /64) may hold at most ``perShareLimit`` of its places.
 actor ComputeGate {
-    let permits: Int
-    let queueLimit: Int
-    private var running = 0
-    private var waiting: [CheckedContinuation<Void, Never>] = []
-
-    /// Callers waiting for a permit.
-    var queued: Int { waiting.count }
-
-    init(permits: Int, queueLimit: Int) {
-        self.permits = permits
-        self.queueLimit = queueLimit
+    /// Which queue a caller waits in.
+    enum Lane: Sendable, Equatable {
+        /// Served first: a sign-in from an address this account signed in from before.
+        case trusted
+        /// Everyone else; `share` names the client whose places are bounded.
+        case ordinary(share: String)
     }
 
-    func run<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T {
+    let permits: Int
+    let queueLimit: Int
+    let trustedQueueLimit: Int
+    let perShareLimit: Int
+    private var running = 0
+    private var trusted: [CheckedContinuation<Void, Never>] = []
+    private var ordinary: [CheckedContinuation<Void, Never>] = []
+    private var shares: [String: Int] = [:]
+
+    /// Callers waiting for a permit.
+    var queued: Int { trusted.count + ordinary.count }
+
+    /// - Parameters:
+    ///   - queueLimit: Callers the ordinary lane holds.
+    ///   - trustedQueueLimit: Callers the trusted lane holds.
+    ///   - perShareLimit: Places of the ordinary lane one client may hold.
+    init(permits: Int, queueLimit: Int, trustedQueueLimit: Int = 16, perShareLimit: Int? = nil) {
+        self.permits = permits
+        self.queueLimit = queueLimit
+        self.trustedQueueLimit = trustedQueueLimit
+        self.perShareLimit = perShareLimit ?? max(1, queueLimit / 8)
+    }
+
+    func run<T: Sendable>(lane: Lane = .ordinary(share: ""), _ body: @Sendable () async throws -> T) async throws -> T {
         if running >= permits {
-            guard waiting.count < queueLimit else { throw HospitalError.busy }
-            await withCheckedContinuation { waiting.append($0) }
+            switch lane {
+            case .trusted:
+                guard trusted.count < trustedQueueLimit else { throw HospitalError.busy }
+                await withCheckedContinuation { trusted.append($0) }
+            case .ordinary(let share):
+                guard ordinary.count < queueLimit, shares[share, default: 0] < perShareLimit else { throw HospitalError.busy }
+                shares[share, default: 0] += 1
+                await withCheckedContinuation { ordinary.append($0) }
+                shares[share, default: 1] -= 1
+                if shares[share] == 0 { shares[share] = nil }
+            }
         } else {
             running += 1
         }
         defer {
-            if waiting.isEmpty { running -= 1 } else { waiting.removeFirst().resume() }
+            // The permit passes on: the trusted lane first.
+            if !trusted.isEmpty {
+                trusted.removeFirst().resume()
+            } else if !ordinary.isEmpty {
+                ordinary.removeFirst().resume()
+            } else {
+                running -= 1
+            }
         }
         return try await body()
     }

@@ -29,6 +29,8 @@ public struct User: Codable, Sendable, Equatable, FetchableRecord, MutablePersis
     public var phone: String?
     /// Doctors: the specialization, searchable.
     public var specialization: String?
+    /// Doctors: a short public description (qualifications, languages, the clinic's phone), on their page.
+    public var about: String?
     public var createdAt: Int64
     public var status: AccountStatus = .active
     /// The zone the portal shows times in for this person (an IANA name); nil: the portal's default.

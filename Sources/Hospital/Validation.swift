@@ -131,6 +131,16 @@ enum Validation {
         return trimmed.isEmpty ? nil : trimmed
     }
 
+    /// A doctor's public description: at most 600 characters, lines allowed, no other control characters;
+    /// nil when empty.
+    static func about(_ value: String) throws(HospitalError) -> String? {
+        let trimmed = value.trimmingCharacters(in: .whitespacesAndNewlines).replacingOccurrences(of: "\r\n", with: "\n")
+        guard isBounded(trimmed, characters: 600), !trimmed.unicodeScalars.contains(where: { $0 != "\n" && isForbiddenInText($0) }) else {
+            throw .invalid("about", "A description has at most 600 characters and no control characters.")
+        }
+        return trimmed.isEmpty ? nil : trimmed
+    }
+
     /// A report title: 1 to 200 characters, no control characters (it goes into messages and file names).
     static func title(_ value: String) throws(HospitalError) -> String {
         let trimmed = value.trimmingCharacters(in: .whitespacesAndNewlines)

@@ -12,9 +12,13 @@ import NIOHTTPTypes
 /// - `keepaliveTimeout`: a connection waiting for its next request, with no byte of it yet, is closed.
 /// - `stallTimeout`: while a request body is being read, or a response written, and no byte moves for
 ///   this long, the connection is closed. A transfer that keeps moving is never cut, however long.
-/// - `maxConnections`, `maxConnectionsPerClient`: beyond them, a new connection is accepted and
-///   closed at once (so honest clients still get in); `exemptAddresses` (trusted proxies) have no
-///   per-client share.
+/// - `maxConnections`: when the listener is full, a new connection takes the place of the connection
+///   that has waited longest between requests (idle, or its head still arriving); only when every
+///   connection is in the middle of a request is the new one accepted and closed at once. Connections
+///   held open without a request therefore cannot keep anyone out (nginx's `reset_timedout_connection`,
+///   HAProxy's idle-connection purging).
+/// - `maxConnectionsPerClient`: a client beyond its share has its new connection accepted and closed at
+///   once; `exemptAddresses` (trusted proxies) have no per-client share.
 public struct ConnectionPolicy: Sendable {
     public var headTimeout: TimeAmount
     public var keepaliveTimeout: TimeAmount
@@ -42,44 +46,82 @@ public struct ConnectionPolicy: Sendable {
     }
 }
 
-/// Counts one listener's open connections, in all and by client address.
+/// Counts one listener's open connections, in all and by client address, and knows which of them wait
+/// between requests, so that a full listener can make room.
 public final class ConnectionLimiter: Sendable {
     public let policy: ConnectionPolicy
-    private let counts = NIOLockedValueBox<(total: Int, byAddress: [String: Int])>((0, [:]))
+
+    /// One open connection: whether it waits between requests (since when), and how to close it.
+    private struct Entry {
+        var quietSince: NIODeadline?
+        let close: @Sendable () -> Void
+    }
+
+    private struct State {
+        var total = 0
+        var byAddress: [String: Int] = [:]
+        var entries: [UInt64: Entry] = [:]
+        var nextId: UInt64 = 0
+    }
+
+    private let state = NIOLockedValueBox(State())
 
     public init(policy: ConnectionPolicy) {
         self.policy = policy
     }
 
-    /// Takes a place for a connection from `address`; false when the listener or the client's share is full.
-    func admit(_ address: String?) -> Bool {
+    /// Takes a place for a connection from `address`: nil when the client's share is full, or the listener
+    /// is full and no connection waits between requests. When the listener is full, the connection that has
+    /// waited longest is closed (`evicted`) and the new one takes its place.
+    /// - Returns: The connection's id, for ``quiet(_:since:)`` and ``release(_:address:)``.
+    func admit(_ address: String?, close: @escaping @Sendable () -> Void, evicted: () -> Void = {}) -> UInt64? {
         let exempt = address.map { policy.exemptAddresses.contains($0) } ?? false
-        return counts.withLockedValue { counts in
-            guard counts.total < policy.maxConnections else { return false }
-            if let address, !exempt {
-                let current = counts.byAddress[address, default: 0]
-                guard current < policy.maxConnectionsPerClient else { return false }
-                counts.byAddress[address] = current + 1
+        let (id, victim) = state.withLockedValue { state -> (UInt64?, (@Sendable () -> Void)?) in
+            if let address, !exempt, state.byAddress[address, default: 0] >= policy.maxConnectionsPerClient { return (nil, nil) }
+            var victim: (@Sendable () -> Void)?
+            if state.total >= policy.maxConnections {
+                // The longest-waiting quiet connection makes room; it leaves the registry now, so that it is
+                // chosen once, and gives back its count when it closes.
+                guard
+                    let oldest = state.entries.filter({ $0.value.quietSince != nil }).min(by: {
+                        $0.value.quietSince! < $1.value.quietSince!
+                    })
+                else { return (nil, nil) }
+                victim = state.entries.removeValue(forKey: oldest.key)?.close
             }
-            counts.total += 1
-            return true
+            if let address, !exempt { state.byAddress[address, default: 0] += 1 }
+            state.total += 1
+            state.nextId += 1
+            state.entries[state.nextId] = Entry(quietSince: .now(), close: close)
+            return (state.nextId, victim)
         }
+        if let victim {
+            evicted()
+            victim()
+        }
+        return id
+    }
+
+    /// Whether connection `id` waits between requests (since `since`) or is in the middle of one (nil).
+    func quiet(_ id: UInt64, since: NIODeadline?) {
+        state.withLockedValue { $0.entries[id]?.quietSince = since }
     }
 
     /// Gives back the place `admit` took.
-    func release(_ address: String?) {
+    func release(_ id: UInt64, address: String?) {
         let exempt = address.map { policy.exemptAddresses.contains($0) } ?? false
-        counts.withLockedValue { counts in
-            counts.total -= 1
+        state.withLockedValue { state in
+            state.total -= 1
+            state.entries[id] = nil
             if let address, !exempt {
-                let current = counts.byAddress[address, default: 1] - 1
-                counts.byAddress[address] = current > 0 ? current : nil
+                let current = state.byAddress[address, default: 1] - 1
+                state.byAddress[address] = current > 0 ? current : nil
             }
         }
     }
 
     /// Open connections now (tests, metrics).
-    public var openConnections: Int { counts.withLockedValue { $0.total } }
+    public var openConnections: Int { state.withLockedValue { $0.total } }
 
     /// A new guard for one connection: add it to the HTTP pipeline after the HTTP codec.
     public func makeHandler() -> ConnectionGuardHandler { ConnectionGuardHandler(limiter: self) }
@@ -100,7 +142,8 @@ public final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChanne
     let limiter: ConnectionLimiter
     var policy: ConnectionPolicy { limiter.policy }
     private var address: String?
-    private var admitted = false
+    /// The place ``ConnectionLimiter/admit(_:close:evicted:)`` gave; nil when not admitted.
+    private var id: UInt64?
     private var timer: Scheduled<Void>?
 
     /// A request head arrived and its end has not.
@@ -126,12 +169,15 @@ public final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChanne
 
     public func handlerAdded(context: ChannelHandlerContext) {
         address = context.channel.remoteAddress?.ipAddress
-        guard limiter.admit(address) else {
+        let channel = context.channel
+        id = limiter.admit(
+            address, close: { channel.close(promise: nil) },
+            evicted: { Counter(label: "chainvault_connections_closed_total", dimensions: [("reason", "evicted_idle")]).increment() })
+        guard id != nil else {
             Counter(label: "chainvault_connections_closed_total", dimensions: [("reason", "connection_limit")]).increment()
             context.close(promise: nil)
             return
         }
-        admitted = true
         let now = NIODeadline.now()
         headStarted = now
         lastInbound = now
@@ -154,9 +200,9 @@ public final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChanne
     public func handlerRemoved(context: ChannelHandlerContext) {
         timer?.cancel()
         timer = nil
-        if admitted {
-            admitted = false
-            limiter.release(address)
+        if let id {
+            self.id = nil
+            limiter.release(id, address: address)
         }
     }
 
@@ -167,6 +213,7 @@ public final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChanne
             responsesPending += 1
             headStarted = nil
             idleSince = nil
+            if let id { limiter.quiet(id, since: nil) }
         case .end:
             requestOpen = false
         case .body:
@@ -198,8 +245,10 @@ public final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChanne
                 return
             }
             if responsesPending == 0, !requestOpen {
-                idleSince = .now()
+                let now = NIODeadline.now()
+                idleSince = now
                 headStarted = nil
+                if let id { limiter.quiet(id, since: now) }
             }
         case .body:
             break

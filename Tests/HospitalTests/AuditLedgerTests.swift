@@ -206,6 +206,10 @@ import Transparency
         let problems = try await ledger.verify().problems
         #expect(problems.contains(.editedEntry(entry: 8)), "\(problems)")
         #expect(!problems.contains { if case .brokenChain = $0 { true } else { false } }, "the chain itself was recomputed")
+        // Start-up checks every entry against the tree too, not only `audit verify` (issue 27, N7).
+        await #expect(throws: AuditNotary.Refusal.entriesDoNotMatchTree([AuditProblem.editedEntry(entry: 8).description])) {
+            try await ledger.notary()
+        }
         // The insider rebuilds the tree too: the signed checkpoint still names the rewrite.
         try await ledger.database.write { db in
             try db.execute(sql: "DELETE FROM auditTree")
@@ -229,6 +233,18 @@ import Transparency
                 previous = entry.hash
             }
         }
+    }
+
+    /// Issue 27, N8: a checkpoint signed on demand for a proof (an e-mail's, the portal's) is in both
+    /// buckets before the proof is returned, not only in the local file until the next round.
+    @Test func aCheckpointIsInTheBucketsBeforeAProofLeaves() async throws {
+        let ledger = try await Ledger.published(5)
+        let notary = try await ledger.notary()
+        try await ledger.append(3, from: 6)
+        let proof = try #require(try await notary.proof(entry: 8))
+        #expect(proof.checkpoint.checkpoint.size == 8)
+        let copies = await AuditNotary.copies(in: ledger.copies, logger: AuditLedgerTests.logger)
+        #expect(copies.count == 2 && copies.allSatisfy { $0.1.checkpoint.size == 8 }, "\(copies.map(\.1.checkpoint.size))")
     }
 
     @Test func anOlderCopyOfTheDatabaseIsARollback() async throws {

@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
@@ -34,6 +35,48 @@ import Testing
             let bad = try await ada.post(client, "/profile", ["phone": "+44", "time_zone": "Mars/Olympus"])
             #expect(bad.status == .badRequest)
         }
+    }
+
+    /// Issue 27, item 6: a doctor changes their specialization and public description; the public page and
+    /// the API show them, and the change is a ledger entry.
+    @Test func aDoctorEditsWhatTheirPublicPageSays() async throws {
+        let fixture = try HospitalFixture()
+        let doctor = try await fixture.accounts.createStaff(
+            .init(
+                role: .doctor, name: "Dr Carla Heart", email: "carla@example.org", password: "a long doctor password",
+                specialization: "Cardiology")
+        )
+        try await app(fixture).test(.router) { client in
+            let carla = Browser()
+            _ = try await carla.post(client, "/login", ["email": "carla@example.org", "password": "a long doctor password"])
+            let profile = try await carla.get(client, "/profile")
+            #expect(profile.text.contains("name=\"specialization\"") && profile.text.contains("name=\"about\""))
+            let about = "FMH cardiology, 15 years.\nSpeaks English, Deutsch, Français.\nClinic: +41 44 000 00 00"
+            let saved = try await carla.post(
+                client, "/profile", ["specialization": "Paediatric Cardiology", "about": about, "time_zone": ""])
+            #expect(saved.headers[.location] == "/profile?done=saved")
+            let page = try await Browser().get(client, "/doctors/\(doctor.id!)").text
+            #expect(page.contains("Paediatric Cardiology") && page.contains("Speaks English, Deutsch, Français."))
+            let details = try decode(try await client.execute(uri: "/api/doctors/\(doctor.id!)", method: .get))
+            #expect(details["about"] as? String == about && details["specialization"] as? String == "Paediatric Cardiology")
+            let bad = try await carla.post(
+                client, "/profile", ["specialization": "Cardiology", "about": String(repeating: "x", count: 601), "time_zone": ""])
+            #expect(bad.status == .badRequest)
+            // A patient's form cannot set a doctor's fields.
+            let ada = Browser()
+            _ = try await ada.post(client, "/register", portalPatient())
+            _ = try await ada.post(client, "/profile", ["specialization": "Fake", "about": "x", "time_zone": ""])
+        }
+        let entries = try await fixture.database.writer.read { db in
+            try String.fetchAll(
+                db, sql: "SELECT detail FROM audit WHERE action = 'profile_changed' AND actorId = ?", arguments: [doctor.id!])
+        }
+        #expect(entries == ["specialization, about"])
+        let patients = try await fixture.database.writer.read { db in
+            try Int.fetchOne(
+                db, sql: "SELECT count(*) FROM user WHERE role = 'patient' AND (specialization IS NOT NULL OR about IS NOT NULL)")
+        }
+        #expect(patients == 0)
     }
 
     @Test func changingThePasswordEndsEverySessionAndKeepsThisBrowserSignedIn() async throws {

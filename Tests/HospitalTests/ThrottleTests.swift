@@ -80,6 +80,81 @@ import Testing
         _ = try await fixture.accounts.login(email: "ada@example.org", password: Self.password, client: "10.9.9.9")
     }
 
+    /// N6: wrong passwords for the admin's address from many addresses meet the account's ceiling, but
+    /// the owner, from an address they signed in from before, still gets in; a fresh address waits.
+    @Test func theAccountCeilingSlowsTheAttackerNotTheOwner() async throws {
+        let fixture = try await fixtureWithAda()
+        _ = try await fixture.accounts.login(email: "ada@example.org", password: Self.password, client: "198.51.100.7")
+        for address in 0..<100 {
+            _ = try? await fixture.accounts.login(email: "ada@example.org", password: "wrong guess!", client: "10.0.\(address).1")
+        }
+        #expect(
+            await throttledAfter {
+                _ = try await fixture.accounts.login(email: "ada@example.org", password: Self.password, client: "192.0.2.1")
+            } != nil)
+        _ = try await fixture.accounts.login(email: "ada@example.org", password: Self.password, client: "198.51.100.7")
+        // Known for 30 days, then no longer.
+        fixture.clock.advance(by: 31 * 86400)
+        #expect(await !fixture.accounts.throttle.isKnown(account: "ada@example.org", client: "198.51.100.7", now: fixture.clock.now))
+    }
+
+    /// N20: an IPv6 client is counted by its /64 (one subscriber's share), so that 2^64 addresses are one.
+    @Test func anIPv6ClientIsCountedByItsSlash64() async throws {
+        #expect(LoginThrottle.clientKey("2001:db8:1:2:aaaa::1") == "2001:db8:1:2::/64")
+        #expect(LoginThrottle.clientKey("[2001:DB8:1:2::ffff]") == "2001:db8:1:2::/64")
+        #expect(LoginThrottle.clientKey("2001:db8:1:3::1") == "2001:db8:1:3::/64")
+        #expect(LoginThrottle.clientKey("203.0.113.7") == "203.0.113.7")
+        let fixture = try await fixtureWithAda()
+        for host in 1...5 {
+            _ = try? await fixture.accounts.login(email: "ada@example.org", password: "wrong guess!", client: "2001:db8:1:2::\(host)")
+        }
+        #expect(
+            await throttledAfter {
+                _ = try await fixture.accounts.login(email: "ada@example.org", password: Self.password, client: "2001:db8:1:2::99")
+            } != nil)
+        _ = try await fixture.accounts.login(email: "ada@example.org", password: Self.password, client: "2001:db8:1:3::1")
+    }
+
+    /// N15: the failure that makes a counter throttle is saved with it, so a crash right after (a restart
+    /// within the 10 s between ordinary saves) does not lift the throttle.
+    @Test func theFailureThatThrottlesIsSavedAtOnce() async throws {
+        let fixture = try await fixtureWithAda()
+        for _ in 0..<5 { _ = try? await fixture.accounts.login(email: "ada@example.org", password: "wrong guess!", client: "c") }
+        let restarted = Accounts(
+            database: fixture.database, hasher: PasswordHasher(parameters: .testing, random: systemRandom),
+            clock: fixture.clock.source, random: systemRandom)
+        #expect(
+            await throttledAfter { _ = try await restarted.login(email: "ada@example.org", password: Self.password, client: "c") } != nil)
+    }
+
+    /// N4: with every permit taken and the ordinary lane full of sign-ins from a flood, a sign-in from an
+    /// address the account knows waits in its own lane and goes first; one client holds a bounded share.
+    @Test func aKnownAddressKeepsItsTurnUnderAFlood() async throws {
+        let gate = ComputeGate(permits: 1, queueLimit: 4, trustedQueueLimit: 2, perShareLimit: 2)
+        let (started, release) = (AsyncStream<Void>.makeStream(), AsyncStream<Void>.makeStream())
+        let order = Order()
+        async let holder: Void = gate.run(lane: .ordinary(share: "flood-0")) {
+            started.continuation.yield()
+            for await _ in release.stream { break }
+        }
+        for await _ in started.stream { break }
+        async let floodA: Void = gate.run(lane: .ordinary(share: "flood-1")) { await order.add("flood") }
+        async let floodB: Void = gate.run(lane: .ordinary(share: "flood-1")) { await order.add("flood") }
+        while await gate.queued < 2 { await Task.yield() }
+        // One client's share of the ordinary lane is full; another client still gets a place.
+        await #expect(throws: HospitalError.busy) { try await gate.run(lane: .ordinary(share: "flood-1")) {} }
+        async let owner: Void = gate.run(lane: .trusted) { await order.add("owner") }
+        while await gate.queued < 3 { await Task.yield() }
+        release.continuation.yield()
+        _ = try await (holder, floodA, floodB, owner)
+        #expect(await order.names.first == "owner")
+    }
+
+    actor Order {
+        var names: [String] = []
+        func add(_ name: String) { names.append(name) }
+    }
+
     @Test func refusedAttemptsAreAuditedAsOneSummaryWithACount() async throws {
         let fixture = try await fixtureWithAda()
         func loginRows() async throws -> [AuditEntry] {

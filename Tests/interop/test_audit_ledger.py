@@ -164,7 +164,8 @@ def test_emergency_access_from_reason_to_review(tmp_path):
         key = verifier(server.data)
         people = scene(server)
         path = f"/api/reports/{people['report']}/emergency-access"
-        assert raw(server, "GET", f"/api/reports/{people['report']}/content", people["dora"])[0] == 403
+        # Dora has never seen Ada: the report is "not found" to her, but she may break the glass for it.
+        assert raw(server, "GET", f"/api/reports/{people['report']}/content", people["dora"])[0] == 404
         status, error = call(server, "POST", path, {"reason": "help"}, token=people["dora"])
         assert status == 400 and error["error"]["field"] == "reason"
         status, opened = call(server, "POST", path, {"reason": "Unconscious in the ER, suspected arrhythmia"}, token=people["dora"])
@@ -268,6 +269,8 @@ def test_audit_verify_names_each_attack(tmp_path):
     rewrite(root / ".chainvault" / "hospital.sqlite", 5)
     status, report = verify(root, key)
     assert status == 1 and "entry 5 is not the entry the Merkle tree recorded" in report, report
+    # serve checks the entries against the tree at start-up, as audit verify does (issue 27, N7).
+    assert "entries do not match its Merkle tree" in refuses_to_start(root)
 
     # The tree rebuilt too: the signed checkpoints still name the rewrite.
     with sqlite3.connect(root / ".chainvault" / "hospital.sqlite") as db:

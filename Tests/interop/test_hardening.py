@@ -280,6 +280,44 @@ def test_connection_caps_close_an_attackers_extra_connections_while_honest_clien
         stop_server(server)
 
 
+def test_a_full_listener_makes_room_for_a_new_client_by_closing_the_longest_idle_connection(tmp_path):
+    """Issue 27, N5: four addresses hold 50 idle connections each, filling a listener of 100; a new client from another
+    address is still served (the longest-idle connections make room), and the attackers keep at most 100 open."""
+    server = start_server(tmp_path / "data", {"CHAINVAULT_ACCESS_KEY": KEY, "CHAINVAULT_SECRET_KEY": SECRET},
+                          args=("--max-connections-per-client", "50", "--max-connections", "100"))
+    port = int(server.endpoint.rsplit(":", 1)[1])
+    attacker = []
+    try:
+        for source in ("127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5"):
+            for _ in range(50):
+                try:
+                    attacker.append(slow_connection(port, source=source))
+                except OSError:
+                    pass
+        time.sleep(1)
+        for _ in range(5):
+            with urllib.request.urlopen(server.endpoint + "/-/health/live", timeout=10) as response:
+                assert response.status == 200
+        s3 = boto3.client("s3", endpoint_url=server.endpoint, aws_access_key_id=KEY, aws_secret_access_key=SECRET, region_name="us-east-1")
+        s3.create_bucket(Bucket="room")
+        open_ones = 0
+        for sock in attacker:
+            sock.setblocking(False)
+            try:
+                open_ones += 0 if sock.recv(1) == b"" else 1
+            except BlockingIOError:
+                open_ones += 1
+            except OSError:
+                pass
+        assert open_ones <= 100, f"{open_ones} attacker connections stayed open"
+        metrics = urllib.request.urlopen(urllib.request.Request(server.endpoint + "/-/metrics"), timeout=10).read().decode()
+        assert 'reason="evicted_idle"' in metrics
+    finally:
+        for sock in attacker:
+            sock.close()
+        stop_server(server)
+
+
 def test_a_thousand_slow_connections_under_a_low_descriptor_limit_leave_the_server_serving(tmp_path):
     """With 1100 descriptors in all, 1000 slowloris connections from one address must not starve
     /-/health/live or a new honest client."""

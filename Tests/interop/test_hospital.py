@@ -156,7 +156,8 @@ def test_a_report_from_checkup_to_consented_access_and_an_intact_ledger(hospital
 
     status, downloaded = raw(server, "GET", f"/api/reports/{report['id']}/content", ada)
     assert status == 200 and downloaded == report_bytes
-    assert raw(server, "GET", f"/api/reports/{report['id']}/content", doctor2)[0] == 403
+    # A doctor who has no appointment with Ada: as for a report that does not exist (issue 27, item 7).
+    assert raw(server, "GET", f"/api/reports/{report['id']}/content", doctor2)[0] == 404
 
     # Doctor 2 may ask only once Ada has an appointment with them: before, the report is "not found".
     status, refused = call(server, "POST", f"/api/reports/{report['id']}/access-requests", token=doctor2)

@@ -186,7 +186,7 @@ def test_two_step_sign_in_is_set_up_from_the_profile_and_asked_for_after_the_pas
     register(page, email)
     page.goto("/profile")
     # Binding an authenticator takes the password again (issue 27, N3): a stolen session alone cannot.
-    page.get_by_label("Your password").fill(PASSWORD)
+    page.get_by_label("Your password", exact=True).fill(PASSWORD)
     page.get_by_role("button", name="Set up two-step sign-in").click()
     key = page.locator("#secret").inner_text()
     assert page.get_by_role("link", name="Open in the authenticator app").get_attribute("href").startswith("otpauth://totp/")

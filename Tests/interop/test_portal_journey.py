@@ -42,6 +42,22 @@ def person(browser, server):
     return page
 
 
+def too_wide_for_a_phone(page, paths):
+    """The paths of `paths` that scroll sideways on a 375 px wide screen, with their widths (issue 27, item 1): a
+    table may scroll inside its own box, the page itself never."""
+    page.set_viewport_size({"width": 375, "height": 812})
+    wide = []
+    try:
+        for path in paths:
+            page.goto(path)
+            width = page.evaluate("() => document.documentElement.scrollWidth")
+            if width > 375:
+                wide.append((path, width))
+    finally:
+        page.set_viewport_size({"width": 1280, "height": 720})
+    return wide
+
+
 def register_patient(page, name, email, born, phone):
     page.goto("/register")
     page.get_by_label("Name").fill(name)
@@ -208,6 +224,21 @@ def test_the_whole_journey(browser, hospital, tmp_path):
     (report_mail,) = outbox_mails(hospital.data, "new_report", "ada@example.org")
     assert report_mail["Subject"] == "A new report is in your record"
     assert "Dr Carla Heart added a report" in report_mail.get_content() and "Cardiology" not in report_mail.get_content()
+
+    # Every page each of them used fits a phone's screen.
+    patient.goto("/doctors")
+    doctor_page = patient.locator("a[href^='/doctors/']").first.get_attribute("href")
+    wide = []
+    for page, paths in ((patient, ["/", "/dashboard", "/doctors", doctor_page, "/appointments", "/reports", "/consent", "/history",
+                                   "/profile"]),
+                        (doctor, ["/dashboard", "/calendar", "/calendar?view=day", "/access", "/reports", "/profile"]),
+                        (admin, ["/dashboard", "/admin/accounts", "/admin/accounts?status=pending", "/admin/audit", "/admin/emergency",
+                                 "/profile"]),
+                        (second, ["/access", f"/access/requests/{request_id}", "/calendar"])):
+        wide += too_wide_for_a_phone(page, paths)
+    visitor = person(browser, hospital)
+    wide += too_wide_for_a_phone(visitor, ["/", "/login", "/register", "/register/doctor", "/password/forgot", "/doctors"])
+    assert not wide, f"pages wider than a 375 px screen: {wide}"
 
     # axe-core finds no violation on any page each of them used.
     from axe_playwright_python.sync_playwright import Axe

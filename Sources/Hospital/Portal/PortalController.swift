@@ -309,7 +309,10 @@ struct PortalController: Sendable {
         }
         return pages.render(
             "doctor",
-            ["doctor": ["name": doctor.name, "specialization": doctor.specialization ?? ""], "slots": slots, "has_slots": !slots.isEmpty],
+            [
+                "doctor": ["name": doctor.name, "specialization": doctor.specialization ?? "", "about": doctor.about ?? ""],
+                "slots": slots, "has_slots": !slots.isEmpty,
+            ],
             request: request, context: context)
     }
 }

@@ -119,7 +119,8 @@ struct PortalProfileController: Sendable {
         let zones = TimeZone.knownTimeZoneIdentifiers.sorted().map { ["name": $0, "selected": $0 == user.timeZone] as [String: Any] }
         var values: [String: Any] = [
             "name": user.name, "email": user.email, "role": pages.string("role_\(user.role.rawValue)", request: request),
-            "phone": user.phone ?? "", "isPatient": user.role == .patient, "zones": zones,
+            "phone": user.phone ?? "", "isPatient": user.role == .patient, "isDoctor": user.role == .doctor, "zones": zones,
+            "specialization": user.specialization ?? "", "about": user.about ?? "",
             "defaultZone": pages.configuration.timeZone.identifier,
             "twoStepOn": try await services.accounts.secondFactor.isEnabled(userId: identity.userId),
         ]
@@ -144,8 +145,11 @@ struct PortalProfileController: Sendable {
         let form = try await PortalForm.read(request, context: context)
         let zone = form["time_zone"].isEmpty ? nil : form["time_zone"]
         do {
+            let doctor =
+                identity.role == .doctor
+                ? Accounts.PublicProfile(specialization: form["specialization"], about: form["about"]) : Accounts.PublicProfile()
             _ = try await services.accounts.updateProfile(
-                identity.userId, phone: identity.role == .patient ? form["phone"] : nil, timeZone: zone)
+                identity.userId, phone: identity.role == .patient ? form["phone"] : nil, timeZone: zone, doctor: doctor)
         } catch let error as HospitalError where error.status.code < 500 {
             let values = try await values(identity, request: request, detailsError: error.message)
             return pages.render("profile", values, status: error.status, request: request, context: context)
