@@ -577,19 +577,28 @@ public struct Accounts: Sendable {
     public static let resetLifetime: Int64 = 30 * 60
 
     /// Sends a password-reset link to the account with this address, if there is an active one; the
-    /// caller answers the same either way. Counted against the client's sign-up limit.
+    /// caller answers the same either way, after the same work. Counted against the client's sign-up limit.
+    /// The message goes through the mail queue's next round (in memory, never in the database), after the
+    /// answer; one that cannot be sent is logged there without its address or link.
     /// - Parameter link: The link for a token (the portal's configured address, never the request's `Host`).
-    /// - Throws: `throttled`; never whether the account exists. A mail that cannot be sent is logged by
-    ///   the caller's error path only as a failure, without the address.
+    /// - Throws: `throttled`; never whether the account exists.
     public func requestPasswordReset(email: String, client: String, link: @Sendable (String) -> String) async throws {
         let now = clock()
         try await checkRegistration(client: client, now: now)
         let address = String(email.lowercased().trimmingCharacters(in: .whitespaces).prefix(Validation.maxEmailBytes))
-        guard let sender,
-            let user = try await database.read({ db in try User.filter(Column("email") == address).fetchOne(db) }),
-            user.status == .active, let userId = user.id
-        else { return }
+        let user = try await database.read { db in try User.filter(Column("email") == address).fetchOne(db) }
         let token = Self.base64URL(random(32))
+        // The same work whether or not an active account has the address — one transaction with one ledger
+        // entry, the message handed to the mail queue to go after the answer — so that the answer's timing
+        // does not tell which addresses have accounts.
+        guard let user, user.status == .active, let userId = user.id else {
+            try await database.write { db in
+                try AuditLedger.append(
+                    .init(actor: nil, .passwordResetSent, subject: "account", outcome: .denied, detail: "no active account has the address"),
+                    time: now, in: db)
+            }
+            return
+        }
         try await database.write { db in
             // One live link per account: an older one stops working.
             try db.execute(sql: "DELETE FROM passwordReset WHERE userId = ? AND usedAt IS NULL", arguments: [userId])
@@ -601,7 +610,7 @@ public struct Accounts: Sendable {
                 in: db)
         }
         let expiry = Mail.rfc5322Date(now + Self.resetLifetime)
-        try await sender.deliver(
+        notices.doorbell.send(
             Mail(
                 id: Self.resetMailId(user: userId, createdAt: now), toName: user.name, toAddress: user.email,
                 subject: "Reset your password",

@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import Logging
 import ServiceLifecycle
+import Synchronization
 
 /// Mail that may wait — booking confirmations and cancellations, new reports, approvals — on its way
 /// out. Each message is a row of the hospital database, written in the transaction of what it tells of
@@ -19,10 +20,24 @@ public struct MailQueue: Service {
     public final class Doorbell: Sendable {
         let rings: AsyncStream<Void>
         let continuation: AsyncStream<Void>.Continuation
+        /// Messages carrying a secret (a password-reset link) handed on after the request that made them was
+        /// answered, so that the answer takes the same time whether there was a message to send: kept in
+        /// memory only, never in the database (a crash loses one; the person asks again).
+        private let secrets = Mutex<[Mail]>([])
+        /// The most such messages waiting at once; beyond it a new one is dropped (and the person asks again).
+        static let maxSecrets = 256
 
         public init() { (rings, continuation) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1)) }
 
         func ring() { continuation.yield() }
+
+        /// Hands `mail` to the queue's next round.
+        func send(_ mail: Mail) {
+            secrets.withLock { if $0.count < Self.maxSecrets { $0.append(mail) } }
+            ring()
+        }
+
+        func takeSecrets() -> [Mail] { secrets.withLock { secrets in defer { secrets = [] }; return secrets } }
     }
 
     /// How long a message is retried before it is dropped (and the drop logged), in seconds.
@@ -82,6 +97,7 @@ public struct MailQueue: Service {
     /// Delivers what is due, then sweeps the outbox (unless `sweeping` is false); failures are logged and
     /// retried later.
     func round(sweeping: Bool = true) async {
+        await deliverSecrets()
         do {
             while try await deliverDue() == Self.batch {}
         } catch {
@@ -92,6 +108,18 @@ public struct MailQueue: Service {
             try await sweepOutbox()
         } catch {
             logger.error("sweeping the outbox failed", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Hands on the messages carrying a secret (``Doorbell/send(_:)``), once each: a reset link that cannot be
+    /// sent is logged (without its address or link) and the person asks again.
+    func deliverSecrets() async {
+        for mail in doorbell.takeSecrets() {
+            do {
+                try await sender.deliver(mail)
+            } catch {
+                logger.error("a password-reset message could not be sent", metadata: ["message": "\(mail.id)", "error": "\(error)"])
+            }
         }
     }
 

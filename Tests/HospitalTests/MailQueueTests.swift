@@ -173,6 +173,7 @@ import Testing
             let request = try await scene.request(client)
             try await outbox.send(try #require(fixture.sender.messages.last))
             try await fixture.accounts.requestPasswordReset(email: "bob@example.org", client: "test") { "/password/reset?token=\($0)" }
+            await fixture.services.mailQueue().deliverSecrets()
             let reset = try #require(fixture.sender.mails.last)
             try await outbox.deliver(reset)
             await queue.round()

@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
@@ -70,6 +71,13 @@ import Testing
             let known = try await stranger.post(client, "/password/forgot", ["email": "ADA@example.org"])
             #expect(unknown.status == .ok && known.status == .ok && unknown.text.contains("If an account has this address"))
             #expect(String(buffer: unknown.body).count == String(buffer: known.body).count, "the same answer either way")
+            // N14: the same work either way (a ledger entry each); the link goes after the answer, from the queue.
+            let entries = try await fixture.database.writer.read { db in
+                try String.fetchAll(db, sql: "SELECT outcome FROM audit WHERE action = 'password_reset_sent' ORDER BY id")
+            }
+            #expect(entries == ["denied", "success"])
+            #expect(fixture.sender.mails.isEmpty, "nothing is sent before the answer")
+            await fixture.services.mailQueue().deliverSecrets()
             let mail = try #require(fixture.sender.mails.last)
             #expect(fixture.sender.mails.count == 1 && mail.toAddress == "ada@example.org")
             let link = try #require(mail.body.split(separator: "\n").first { $0.hasPrefix("https://") })
@@ -90,6 +98,7 @@ import Testing
 
             // A second link expires after 30 minutes.
             _ = try await stranger.post(client, "/password/forgot", ["email": "ada@example.org"])
+            await fixture.services.mailQueue().deliverSecrets()
             let late = String(
                 try #require(
                     fixture.sender.mails.last?.body.split(separator: "\n").first { $0.hasPrefix("https://") }?.split(separator: "=").last))
