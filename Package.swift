@@ -80,6 +80,8 @@ let package = Package(
         .target(name: "DurableFiles", swiftSettings: swiftSettings),
         // What Swift's Glibc module does not export: <sys/xattr.h> for BucketStore, <malloc.h> for serve.
         .target(name: "CPlatform"),
+        // Debian's libqrencode: the QR code of an authenticator's key on the portal's set-up page.
+        .systemLibrary(name: "CQREncode", pkgConfig: "libqrencode", providers: [.apt(["libqrencode-dev"])]),
         // Every setting, declared once, and their values through swift-configuration: the environment, then the
         // YAML configuration file, then the declared default (the command line, ArgumentParser's, wins over all).
         .target(
@@ -168,6 +170,7 @@ let package = Package(
         .target(
             name: "Hospital",
             dependencies: [
+                "CQREncode",
                 "DurableFiles", "Hex",
                 "ChunkChain",
                 "Transparency",

@@ -33,7 +33,7 @@ need_pin() { # need_pin <distribution> <version>: exactly this version (its upgr
 }
 
 case "${1:-build}" in
-    build) need_apt libxml2-dev libssl-dev zlib1g-dev libsqlite3-dev ;;
+    build) need_apt libxml2-dev libssl-dev zlib1g-dev libsqlite3-dev libqrencode-dev ;;
     test)
         need_apt curl rclone python3-pip
         need_pip cmd:aws awscli
@@ -51,6 +51,8 @@ case "${1:-build}" in
         need_apt restic
         need_apt openssl
         need_apt systemd e2fsprogs
+        # Reads the QR code the portal draws for an authenticator app, as a phone's camera would.
+        need_apt zbar-tools
         # The portal's browser tests: Debian's chromium driven by Playwright (never `playwright install`,
         # which downloads browsers). Debian's chromium follows security updates; the tests print both versions.
         need_apt chromium

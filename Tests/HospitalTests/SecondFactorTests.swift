@@ -230,6 +230,7 @@ enum AuthenticatorApp {
             let refused = try await ada.post(client, "/profile/two-step", ["password": "not the password"])
             #expect(refused.headers[.location] == "/profile?done=password_wrong")
             let setup = try await ada.post(client, "/profile/two-step", ["password": "correct horse battery"])
+            #expect(setup.text.contains("<svg class=\"qr\"") && setup.text.contains("<path fill=\"#000000\" d=\"M4 4h7v1h-7z"))
             let start = try #require(setup.text.range(of: "href=\"otpauth://"))
             let link = String(setup.text[setup.text.index(start.lowerBound, offsetBy: 6)...].prefix { $0 != "\"" })
                 .replacingOccurrences(of: "&amp;", with: "&")
@@ -274,5 +275,30 @@ enum AuthenticatorApp {
             #expect(last?.status == .seeOther && last?.headers[.location] == "/login?again=1")
             #expect(try await other.get(client, "/login?again=1").text.contains("Please sign in again"))
         }
+    }
+}
+
+/// The set-up page's QR code (issue 27, item 8): libqrencode's modules, drawn as one SVG path.
+@Suite struct QRCodeTests {
+    @Test func theKeysLinkIsAQRCodeWithItsFinderPatterns() throws {
+        let link = "otpauth://totp/St%20Elsewhere:ada@example.org?secret=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP&issuer=St%20Elsewhere"
+        let code = try #require(QRCode(link))
+        let width = code.modules.count
+        #expect(width >= 21 && (width - 17) % 4 == 0, "a QR code's width is 17 + 4 × its version")
+        #expect(code.size == width + 2 * QRCode.quietZone)
+        // The three 7 × 7 finder patterns: a dark ring, a light ring, a dark 3 × 3 centre.
+        for (top, left) in [(0, 0), (0, width - 7), (width - 7, 0)] {
+            for row in 0..<7 {
+                for column in 0..<7 {
+                    let ring = min(row, column, 6 - row, 6 - column)
+                    #expect(code.modules[top + row][left + column] == (ring != 1), "finder at \(top),\(left): \(row),\(column)")
+                }
+            }
+        }
+        // The path draws exactly the dark modules.
+        let dark = code.modules.joined().filter { $0 }.count
+        let drawn = code.path.split(separator: "M").map { square -> Int in Int(square.split(separator: "h")[1].prefix { $0.isNumber })! }
+        #expect(drawn.reduce(0, +) == dark)
+        #expect(QRCode(String(repeating: "x", count: 4000)) == nil, "too long for any QR code")
     }
 }

@@ -179,7 +179,7 @@ def authenticator_code(base32_key: str) -> str:
     return "%06d" % ((struct.unpack(">I", mac[offset:offset + 4])[0] & 0x7FFFFFFF) % 1_000_000)
 
 
-def test_two_step_sign_in_is_set_up_from_the_profile_and_asked_for_after_the_password(page):
+def test_two_step_sign_in_is_set_up_from_the_profile_and_asked_for_after_the_password(page, tmp_path):
     from axe_playwright_python.sync_playwright import Axe
     axe = Axe()
     email = f"twostep-{uuid.uuid4().hex[:8]}@example.org"
@@ -189,7 +189,13 @@ def test_two_step_sign_in_is_set_up_from_the_profile_and_asked_for_after_the_pas
     page.get_by_label("Your password", exact=True).fill(PASSWORD)
     page.get_by_role("button", name="Set up two-step sign-in").click()
     key = page.locator("#secret").inner_text()
-    assert page.get_by_role("link", name="Open in the authenticator app").get_attribute("href").startswith("otpauth://totp/")
+    link = page.get_by_role("link", name="Open in the authenticator app").get_attribute("href")
+    assert link.startswith("otpauth://totp/")
+    # The QR code on the page reads, as a phone's camera reads it, as the same link (issue 27, item 8).
+    picture = tmp_path / "qr.png"
+    page.locator("#qr").screenshot(path=str(picture))
+    scanned = subprocess.run(["zbarimg", "--quiet", "--raw", str(picture)], capture_output=True, text=True, timeout=60)
+    assert scanned.returncode == 0 and scanned.stdout.strip() == link, scanned.stdout + scanned.stderr
     assert axe.run(page).violations_count == 0
     page.get_by_label("Code from the app").fill(authenticator_code(key))
     page.get_by_role("button", name="Turn on").click()

@@ -62,6 +62,8 @@ struct PortalSecondFactorController: Sendable {
         context: HospitalRequestContext
     ) -> Response {
         var values: [String: Any] = ["secret": enrollment.secret, "url": enrollment.url]
+        // The link as a QR code for the app to scan (what every authenticator app expects).
+        if let code = QRCode(enrollment.url) { values["qr"] = ["size": "\(code.size)", "path": code.path] }
         if let error { values["error"] = error }
         return pages.render("two_step", values, status: status, request: request, context: context)
     }
