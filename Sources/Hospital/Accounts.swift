@@ -594,7 +594,8 @@ public struct Accounts: Sendable {
         guard let user, user.status == .active, let userId = user.id else {
             try await database.write { db in
                 try AuditLedger.append(
-                    .init(actor: nil, .passwordResetSent, subject: "account", outcome: .denied, detail: "no active account has the address"),
+                    .init(
+                        actor: nil, .passwordResetSent, subject: "account", outcome: .denied, detail: "no active account has the address"),
                     time: now, in: db)
             }
             return

@@ -3,7 +3,8 @@ import GRDB
 import Metrics
 
 /// Emergency access ("break the glass", HIPAA §164.312(a)(2)(ii)): a doctor without the patient's
-/// consent opens one report for a short time after writing why. The access is an `emergency` ledger
+/// consent — an emergency admission the doctor has never seen — finds the patient by name and date of
+/// birth, writes why, and reads that patient's reports for a short time. The access is an `emergency` ledger
 /// entry, the patient is e-mailed at once with the reason (and the entry's proof), every download under
 /// it is audited as any other, and admins see each one in a review list until one of them marks it
 /// reviewed. A doctor may break the glass only a few times a day.
@@ -104,40 +105,87 @@ public struct EmergencyAccess: Sendable {
         return reason
     }
 
-    /// Opens report `reportId` to `doctor` for ``Policy/lifetime`` seconds.
-    /// - Throws: `invalid` (reason), `not_found`, `already_has_access` (the author, a grant, an open
-    ///   emergency access), `throttled` (429, more than ``Policy/perDay`` in 24 hours).
-    public func open(reportId: Int64, reason text: String, by doctor: Identity) async throws -> Listing {
+    /// Failed look-ups (no patient has the name and date of birth) one doctor may make in 24 hours: break
+    /// the glass is no way to find out who is a patient here.
+    static let lookupsPerDay = 10
+
+    /// Breaks the glass for a patient the doctor may never have seen (an emergency admission): the
+    /// patient is found by name and date of birth — never by a report id, which a doctor could guess —
+    /// and every report of theirs the doctor cannot read yet opens for ``Policy/lifetime`` seconds. One
+    /// `emergency` ledger entry with the reason (the patient's own, so their history shows it), one
+    /// e-mail to the patient at once, and a record per report opened for the admins' review.
+    /// - Parameters:
+    ///   - name: The patient's name as registered (case and repeated spaces aside).
+    ///   - dateOfBirth: `YYYY-MM-DD`.
+    /// - Returns: The reports opened (none when the patient has none the doctor cannot read already).
+    /// - Throws: `invalid_field` (reason, dateOfBirth), `not_found` (no such patient; counted: beyond
+    ///   ``lookupsPerDay`` in 24 hours, `throttled`), `ambiguous_patient` (409, two patients share both),
+    ///   `throttled` (429, more than ``Policy/perDay`` openings in 24 hours).
+    public func open(patientNamed name: String, born dateOfBirth: String, reason text: String, by doctor: Identity) async throws
+        -> [Listing]
+    {
         guard doctor.role == .doctor else { throw HospitalError.forbidden("Only doctors open reports in an emergency.") }
         let reason = try Self.checkedReason(text)
         let now = clock()
+        let born = try Validation.dateOfBirth(dateOfBirth.trimmingCharacters(in: .whitespaces), now: now)
+        let wanted = Self.comparable(name)
         let policy = self.policy
         let notices = self.notices
-        let listing = try await database.write { db -> Listing in
-            guard let report = try Report.fetchOne(db, key: reportId) else { throw HospitalError.notFound("report") }
-            let hasAccess = try Reports.grantedOrEmergency(reportId, doctor: doctor.userId, now: now, in: db)
-            if report.doctorId == doctor.userId || hasAccess {
-                throw HospitalError.conflict("already_has_access", "You can read this report already.")
-            }
-            let recent =
+        let outcome = try await database.write { db -> Result<[Listing], HospitalError> in
+            func count(_ outcome: AuditOutcome) throws -> Int {
                 try Int.fetchOne(
-                    db, sql: "SELECT count(*) FROM emergencyAccess WHERE doctorId = ? AND createdAt > ?",
-                    arguments: [doctor.userId, now - 86400]) ?? 0
-            guard recent < policy.perDay else { throw HospitalError.throttled(retryAfter: 3600) }
+                    db, sql: "SELECT count(*) FROM audit WHERE actorId = ? AND action = 'emergency' AND outcome = ? AND time > ?",
+                    arguments: [doctor.userId, outcome.rawValue, now - 86400]) ?? 0
+            }
+            guard try count(.denied) < Self.lookupsPerDay else { return .failure(.throttled(retryAfter: 3600)) }
+            let patients = try User.filter(Column("role") == Role.patient.rawValue && Column("dateOfBirth") == born).fetchAll(db)
+                .filter { $0.status == .active && Self.comparable($0.name) == wanted }
+            guard let patient = patients.first, let patientId = patient.id else {
+                // Refused look-ups are recorded (without the name typed) and counted.
+                try AuditLedger.append(
+                    .init(
+                        actor: doctor.userId, .emergency, subject: "patient", outcome: .denied,
+                        detail: "no patient with that name and date of birth"),
+                    time: now, in: db)
+                return .failure(.notFound("patient"))
+            }
+            guard patients.count == 1 else {
+                return .failure(
+                    .conflict("ambiguous_patient", "More than one patient has this name and date of birth: ask the hospital's admins."))
+            }
+            let reports = try Report.filter(Column("patientId") == patientId).order(Column("id")).fetchAll(db)
+            var closed: [Int64] = []
+            for report in reports where report.doctorId != doctor.userId {
+                guard let id = report.id, try !Reports.grantedOrEmergency(id, doctor: doctor.userId, now: now, in: db) else { continue }
+                closed.append(id)
+            }
+            guard !closed.isEmpty || reports.isEmpty else {
+                return .failure(.conflict("already_has_access", "You can read every report of this patient already."))
+            }
+            guard try count(.success) < policy.perDay else { return .failure(.throttled(retryAfter: 3600)) }
             let entry = try AuditLedger.appendEntry(
-                .init(actor: doctor.userId, .emergency, subject: "report:\(reportId)", patient: report.patientId, detail: reason),
-                time: now, in: db)
-            var record = Record(
-                reportId: reportId, doctorId: doctor.userId, patientId: report.patientId, reason: reason, createdAt: now,
-                expiresAt: now + policy.lifetime, auditEntryId: entry)
-            try record.insert(db)
+                .init(actor: doctor.userId, .emergency, subject: "patient:\(patientId)", patient: patientId, detail: reason), time: now,
+                in: db)
+            var opened: [Listing] = []
+            for reportId in closed {
+                var record = Record(
+                    reportId: reportId, doctorId: doctor.userId, patientId: patientId, reason: reason, createdAt: now,
+                    expiresAt: now + policy.lifetime, auditEntryId: entry)
+                try record.insert(db)
+                opened.append(try Self.listing(record.id!, in: db)!)
+            }
             try notices.queue(
-                .emergencyAccess, to: report.patientId, values: ["doctor": doctor.name, "reason": reason], time: record.expiresAt,
+                .emergencyAccess, to: patientId, values: ["doctor": doctor.name, "reason": reason], time: now + policy.lifetime,
                 path: "/history", auditEntry: entry, now: now, in: db)
-            return try Self.listing(record.id!, in: db)!
+            return .success(opened)
         }
-        Counter(label: "chainvault_hospital_emergency_accesses_total").increment()
-        return listing
+        if case .success = outcome { Counter(label: "chainvault_hospital_emergency_accesses_total").increment() }
+        return try outcome.get()
+    }
+
+    /// A name as the look-up compares it: case folded, spaces trimmed and collapsed.
+    static func comparable(_ name: String) -> String {
+        name.split(whereSeparator: \.isWhitespace).joined(separator: " ").lowercased()
     }
 
     static func listing(_ id: Int64, in db: Database) throws -> Listing? {

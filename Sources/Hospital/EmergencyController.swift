@@ -1,8 +1,8 @@
 import Foundation
 import Hummingbird
 
-/// `/api/reports/{id}/emergency-access` and `/api/emergency-accesses`: break the glass, and the admins'
-/// review list (``EmergencyAccess``).
+/// `/api/emergency-accesses`: break the glass (the patient found by name and date of birth), and the
+/// admins' review list (``EmergencyAccess``).
 struct EmergencyController {
     let emergency: EmergencyAccess
 
@@ -41,20 +41,25 @@ struct EmergencyController {
     }
 
     struct Opening: Decodable {
+        /// The patient's name as registered.
+        var name: String
+        /// `YYYY-MM-DD`.
+        var dateOfBirth: String
         var reason: String
     }
 
     func addRoutes(to group: RouterGroup<HospitalRequestContext>) {
-        group.post("reports/:id/emergency-access", use: open)
+        group.post("emergency-accesses", use: open)
         group.get("emergency-accesses", use: list)
         group.post("emergency-accesses/:id/review", use: review)
     }
 
-    @Sendable func open(_ request: Request, context: HospitalRequestContext) async throws -> EditedResponse<EmergencyView> {
+    /// The reports opened, one access each.
+    @Sendable func open(_ request: Request, context: HospitalRequestContext) async throws -> EditedResponse<[EmergencyView]> {
         let doctor = try context.requireIdentity(.doctor)
-        let input = try await request.decodeJSON(as: Opening.self)
-        let listing = try await emergency.open(reportId: try context.id("id"), reason: input.reason, by: doctor)
-        return EditedResponse(status: .created, response: EmergencyView(listing))
+        let input = try await request.decodeJSON(as: Opening.self, limit: 4096)
+        let opened = try await emergency.open(patientNamed: input.name, born: input.dateOfBirth, reason: input.reason, by: doctor)
+        return EditedResponse(status: .created, response: opened.map(EmergencyView.init))
     }
 
     /// `?status=unreviewed` for the admins' review list.

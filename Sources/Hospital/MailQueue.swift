@@ -37,7 +37,12 @@ public struct MailQueue: Service {
             ring()
         }
 
-        func takeSecrets() -> [Mail] { secrets.withLock { secrets in defer { secrets = [] }; return secrets } }
+        func takeSecrets() -> [Mail] {
+            secrets.withLock { secrets in
+                defer { secrets = [] }
+                return secrets
+            }
+        }
     }
 
     /// How long a message is retried before it is dropped (and the drop logged), in seconds.

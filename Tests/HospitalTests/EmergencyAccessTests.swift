@@ -10,9 +10,9 @@ import Transparency
 
 @testable import Hospital
 
-/// Break the glass: a written reason, an `emergency` ledger entry, the patient e-mailed at once with
-/// the reason and the entry's proof, downloads audited, an hour's access, a daily limit, the admins'
-/// review.
+/// Break the glass: the patient found by name and date of birth (never by a report id), a written reason,
+/// one `emergency` ledger entry, the patient e-mailed at once with the reason and the entry's proof,
+/// downloads audited, an hour's access, a daily limit, the admins' review.
 @Suite struct EmergencyAccessTests {
     /// A fixture whose server signs the ledger (checkpoint file in a fresh folder).
     static func signingFixture() async throws -> (HospitalFixture, NoteSigner) {
@@ -26,10 +26,62 @@ import Transparency
         return (try HospitalFixture(database: database, notary: notary), signer)
     }
 
-    func open(_ client: some TestClientProtocol, _ scene: ConsentScene, reason: String) async throws -> TestResponse {
+    func open(
+        _ client: some TestClientProtocol, _ scene: ConsentScene, reason: String, name: String = "Ada Patient", born: String = "1985-04-12",
+        as doctor: Cast.Person? = nil
+    ) async throws -> TestResponse {
         try await client.execute(
-            uri: "/api/reports/\(scene.reportId)/emergency-access", method: .post, headers: scene.cast.dermatologist.headers,
-            body: json(["reason": reason]))
+            uri: "/api/emergency-accesses", method: .post, headers: (doctor ?? scene.cast.dermatologist).headers,
+            body: json(["name": name, "dateOfBirth": born, "reason": reason]))
+    }
+
+    /// Issue 27, N12: any approved doctor finds the patient by name and date of birth — a doctor who has
+    /// never seen her included —, and only so; a look-up that finds nobody is recorded and counted.
+    @Test func theGlassIsBrokenForAPatientFoundByNameAndDateOfBirth() async throws {
+        let fixture = try HospitalFixture()
+        try await fixture.app().test(.router) { client in
+            let scene = try await ConsentScene(client, fixture)
+            let stranger = try await fixture.accounts.createStaff(
+                .init(
+                    role: .doctor, name: "Eve Emergency", email: "eve@example.org", password: "correct horse battery", specialization: "ER")
+            )
+            let eve = Cast.Person(
+                id: stranger.id!,
+                token: try await fixture.accounts.login(email: "eve@example.org", password: "correct horse battery", client: "test").token)
+            // Without an appointment the report is "not found" to Eve, and no report id opens it.
+            #expect(
+                try await client.execute(uri: "/api/reports/\(scene.reportId)/content", method: .get, headers: eve.headers).status
+                    == .notFound)
+            #expect(
+                try await client.execute(
+                    uri: "/api/reports/\(scene.reportId)/emergency-access", method: .post, headers: eve.headers,
+                    body: json(["reason": "Unconscious in the ER, no papers"])
+                ).status == .notFound)
+            let nobody = try await open(client, scene, reason: "Unconscious in the ER, no papers", born: "1985-04-13", as: eve)
+            #expect(try nobody.status == .notFound && (errorOf(nobody)).code == "not_found")
+            // Case and spacing aside, the name as registered.
+            let opened = try await open(client, scene, reason: "Unconscious in the ER, no papers", name: "  ada   PATIENT ", as: eve)
+            #expect(opened.status == .created)
+            let views = try decodeList(opened)
+            #expect(views.map { $0["reportId"] as? Int64 } == [scene.reportId] && views.first?["patientName"] as? String == "Ada Patient")
+            let download = try await client.execute(uri: "/api/reports/\(scene.reportId)/content", method: .get, headers: eve.headers)
+            #expect(download.status == .ok && Array(download.body.readableBytesView) == scene.bytes)
+            // The refused look-up is a ledger entry without the name typed; the opening is the patient's.
+            let entries = try await AuditLedger.allEntries(for: Identity(userId: 0, role: .admin, name: "admin"), in: fixture.database)
+            let tries = entries.filter { $0.action == .emergency && $0.actorId == eve.id }
+            #expect(tries.map(\.outcome) == [.denied, .success])
+            #expect(tries.first?.patientId == nil && tries.last?.patientId == scene.cast.ada.id)
+            #expect(!tries.contains { $0.detail.contains("1985-04-13") || $0.detail.lowercased().contains("ada") })
+            // Ten look-ups that find nobody in a day, then no more.
+            for _ in 0..<9 {
+                #expect(
+                    try await open(client, scene, reason: "Unconscious in the ER, no papers", name: "Nobody Here", as: eve).status
+                        == .notFound)
+            }
+            #expect(
+                try await open(client, scene, reason: "Unconscious in the ER, no papers", name: "Bob Patient", as: eve).status
+                    == .tooManyRequests)
+        }
     }
 
     @Test func aReasonIsRequiredAndThePatientIsToldAtOnceWithAProof() async throws {
@@ -44,7 +96,7 @@ import Transparency
             }
             let opened = try await open(client, scene, reason: "Unconscious in the ER, suspected cardiac arrest")
             #expect(opened.status == .created)
-            let view = try decode(opened)
+            let view = try #require(try decodeList(opened).first)
             #expect(view["reason"] as? String == "Unconscious in the ER, suspected cardiac arrest")
             // The download works, and says in the ledger that it was under emergency access.
             let download = try await scene.download(client)
@@ -86,11 +138,9 @@ import Transparency
             let limited = try await open(client, scene, reason: "Emergency surgery, patient unresponsive")
             #expect(limited.status == .tooManyRequests)
             #expect(try errorOf(limited).code == "throttled")
-            // The author and a patient cannot.
-            let author = try await client.execute(
-                uri: "/api/reports/\(scene.reportId)/emergency-access", method: .post, headers: scene.cast.ada.headers,
-                body: json(["reason": "I am the patient myself here"]))
-            #expect(author.status == .forbidden)
+            // A patient cannot.
+            let patient = try await open(client, scene, reason: "I am the patient myself here", as: scene.cast.ada)
+            #expect(patient.status == .forbidden)
         }
     }
 
@@ -98,7 +148,7 @@ import Transparency
         let fixture = try HospitalFixture()
         try await fixture.app().test(.router) { client in
             let scene = try await ConsentScene(client, fixture)
-            let opened = try decode(try await open(client, scene, reason: "Anaphylaxis, need the allergy history"))
+            let opened = try #require(try decodeList(try await open(client, scene, reason: "Anaphylaxis, need the allergy history")).first)
             let id = try #require(opened["id"] as? Int64)
             let list = try decodeList(
                 try await client.execute(uri: "/api/emergency-accesses?status=unreviewed", method: .get, headers: scene.cast.admin.headers))

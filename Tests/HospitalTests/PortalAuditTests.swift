@@ -27,17 +27,22 @@ import Transparency
             let admin = Browser()
             _ = try await admin.post(client, "/login", ["email": "ida@example.org", "password": "a long admin password"])
 
-            // The form warns, and a reason is required.
+            // The form warns, and asks for the patient's name and date of birth and the reason (issue 27, N12).
             let access = try await doctor.get(client, "/access")
-            #expect(access.text.contains("/access/reports/\(reportId)/emergency"))
-            let form = try await doctor.get(client, "/access/reports/\(reportId)/emergency")
-            #expect(form.status == .ok && form.text.contains("Holter ECG") && form.text.contains("60 minutes"))
-            let refused = try await doctor.post(client, "/access/reports/\(reportId)/emergency", ["reason": "hurry"])
+            #expect(access.text.contains("href=\"/access/emergency\"") && !access.text.contains("/access/reports/\(reportId)/emergency"))
+            let form = try await doctor.get(client, "/access/emergency")
+            #expect(form.status == .ok && form.text.contains("60 minutes") && form.text.contains("name=\"date_of_birth\""))
+            let patient = ["name": "Ada Patient", "date_of_birth": "1985-04-12"]
+            let refused = try await doctor.post(client, "/access/emergency", patient.merging(["reason": "hurry"]) { $1 })
             #expect(refused.status == .badRequest && refused.text.contains("aria-invalid=\"true\"") && refused.text.contains("hurry"))
             // The portal's own words next to the field, not only the browser's check (issue 27, item 8).
             #expect(refused.text.contains("novalidate") && refused.text.contains("10 to 300 characters. The patient reads it."))
+            let nobody = try await doctor.post(
+                client, "/access/emergency",
+                ["name": "Ada Patient", "date_of_birth": "1985-04-13", "reason": "Collapsed in the waiting room"])
+            #expect(nobody.status == .notFound && nobody.text.contains("No patient has this name and date of birth."))
             let opened = try await doctor.post(
-                client, "/access/reports/\(reportId)/emergency", ["reason": "Collapsed in the waiting room, arrhythmia suspected"])
+                client, "/access/emergency", patient.merging(["reason": "Collapsed in the waiting room, arrhythmia suspected"]) { $1 })
             #expect(opened.status == .seeOther && opened.headers[.location] == "/access?done=emergency")
             let granted = try await doctor.get(client, "/access?done=emergency")
             #expect(granted.text.contains("emergency access") && granted.text.contains("/reports/\(reportId)/download"))

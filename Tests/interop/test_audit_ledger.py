@@ -163,13 +163,22 @@ def test_emergency_access_from_reason_to_review(tmp_path):
     try:
         key = verifier(server.data)
         people = scene(server)
-        path = f"/api/reports/{people['report']}/emergency-access"
-        # Dora has never seen Ada: the report is "not found" to her, but she may break the glass for it.
+        # Dora has never seen Ada: the report is "not found" to her, and no report id breaks the glass (issue 27, N12);
+        # she finds Ada by name and date of birth.
         assert raw(server, "GET", f"/api/reports/{people['report']}/content", people["dora"])[0] == 404
-        status, error = call(server, "POST", path, {"reason": "help"}, token=people["dora"])
+        assert call(server, "POST", f"/api/reports/{people['report']}/emergency-access", {"reason": "Unconscious in the ER"},
+                    token=people["dora"])[0] == 404
+        ada = {"name": "Ada Patient", "dateOfBirth": "1980-02-29"}
+        status, error = call(server, "POST", "/api/emergency-accesses", {**ada, "reason": "help"}, token=people["dora"])
         assert status == 400 and error["error"]["field"] == "reason"
-        status, opened = call(server, "POST", path, {"reason": "Unconscious in the ER, suspected arrhythmia"}, token=people["dora"])
-        assert status == 201 and opened["reason"] == "Unconscious in the ER, suspected arrhythmia"
+        status, error = call(server, "POST", "/api/emergency-accesses", {**ada, "dateOfBirth": "1980-03-01", "reason": "Unconscious in the ER"},
+                             token=people["dora"])
+        assert status == 404 and error["error"]["code"] == "not_found"
+        status, opened = call(server, "POST", "/api/emergency-accesses", {**ada, "reason": "Unconscious in the ER, suspected arrhythmia"},
+                              token=people["dora"])
+        assert status == 201 and [access["reportId"] for access in opened] == [people["report"]], opened
+        opened = opened[0]
+        assert opened["reason"] == "Unconscious in the ER, suspected arrhythmia"
         assert raw(server, "GET", f"/api/reports/{people['report']}/content", people["dora"])[0] == 200
 
         # The patient is e-mailed at once, with the reason and the entry's proof.
@@ -352,9 +361,11 @@ def test_the_portal_breaks_the_glass_shows_verified_entries_and_the_review_list(
 
             doctor = person("dora@example.org", "stethoscope 42")
             doctor.goto("/access")
-            doctor.get_by_role("link", name="Emergency access: Echo").click()
+            doctor.get_by_role("link", name="Emergency access").click()
             assert "e-mailed at once" in doctor.locator(".warning").inner_text()
             accessible(doctor)
+            doctor.get_by_label("Patient's name").fill("Ada Patient")
+            doctor.get_by_label("Date of birth").fill("1980-02-29")
             # Ten spaces pass the browser's own check (minlength) but not the server's (trimmed, 10 to 300 characters).
             doctor.get_by_label("Why is this an emergency?").fill(" " * 10)
             doctor.get_by_role("button", name="Open in an emergency").click()

@@ -150,6 +150,20 @@ def slow_connection(port, host="127.0.0.1", source="127.0.0.1"):
     return sock
 
 
+def still_open(sockets):
+    """How many of `sockets` the server has not closed (read without waiting)."""
+    count = 0
+    for sock in sockets:
+        sock.setblocking(False)
+        try:
+            count += 0 if sock.recv(1) == b"" else 1
+        except BlockingIOError:
+            count += 1
+        except OSError:
+            pass
+    return count
+
+
 def closed_within(sock, seconds):
     """Whether the server closed the connection within `seconds` (reading whatever it answered first)."""
     deadline = time.monotonic() + seconds
@@ -258,15 +272,7 @@ def test_connection_caps_close_an_attackers_extra_connections_while_honest_clien
             except OSError:
                 pass
         time.sleep(1)
-        open_ones = 0
-        for sock in attacker:
-            sock.setblocking(False)
-            try:
-                open_ones += 0 if sock.recv(1) == b"" else 1
-            except BlockingIOError:
-                open_ones += 1
-            except OSError:
-                pass
+        open_ones = still_open(attacker)
         assert open_ones <= 50, f"{open_ones} attacker connections stayed open"
         # Honest clients from 127.0.0.1 are served on both listeners.
         assert alive(server)
@@ -300,15 +306,7 @@ def test_a_full_listener_makes_room_for_a_new_client_by_closing_the_longest_idle
                 assert response.status == 200
         s3 = boto3.client("s3", endpoint_url=server.endpoint, aws_access_key_id=KEY, aws_secret_access_key=SECRET, region_name="us-east-1")
         s3.create_bucket(Bucket="room")
-        open_ones = 0
-        for sock in attacker:
-            sock.setblocking(False)
-            try:
-                open_ones += 0 if sock.recv(1) == b"" else 1
-            except BlockingIOError:
-                open_ones += 1
-            except OSError:
-                pass
+        open_ones = still_open(attacker)
         assert open_ones <= 100, f"{open_ones} attacker connections stayed open"
         metrics = urllib.request.urlopen(urllib.request.Request(server.endpoint + "/-/metrics"), timeout=10).read().decode()
         assert 'reason="evicted_idle"' in metrics

@@ -42,6 +42,20 @@ def person(browser, server):
     return page
 
 
+def downloaded(page, name):
+    """Downloads the report `name` from its link on the page; the SHA-256 of the file."""
+    with page.expect_download() as download:
+        page.get_by_role("link", name=f"Download {name}").click()
+    return hashlib.sha256(open(download.value.path(), "rb").read()).digest()
+
+
+def revoke(patient, grant):
+    """The patient revokes the grant named `grant` (doctor and title) on the consent page."""
+    patient.goto("/consent")
+    patient.get_by_role("button", name=f"Revoke {grant}").click()
+    patient.get_by_text("The doctor can no longer read that report.").wait_for()
+
+
 def too_wide_for_a_phone(page, paths):
     """The paths of `paths` that scroll sideways on a 375 px wide screen, with their widths (issue 27, item 1): a
     table may scroll inside its own box, the page itself never."""
@@ -181,14 +195,10 @@ def test_the_whole_journey(browser, hospital, tmp_path):
     second.get_by_label("One-time code").fill(outbox_code(hospital.data, request_id))
     second.get_by_role("button", name="Open the report").click()
     second.get_by_text("Access granted").wait_for()
-    with second.expect_download() as download:
-        second.get_by_role("link", name="Download Cardiology report.pdf").click()
-    assert hashlib.sha256(open(download.value.path(), "rb").read()).digest() == hashlib.sha256(content).digest()
+    assert downloaded(second, "Cardiology report.pdf") == hashlib.sha256(content).digest()
 
     # The patient revokes and sees every step.
-    patient.goto("/consent")
-    patient.get_by_role("button", name="Revoke Dr Sam Second Cardiology report.pdf").click()
-    patient.get_by_text("The doctor can no longer read that report.").wait_for()
+    revoke(patient, "Dr Sam Second Cardiology report.pdf")
     patient.goto("/history")
     timeline = patient.locator("table").inner_text()
     for step in ("Report uploaded", "Report titles listed", "Access requested", "Code sent to you", "Code entered", "refused",
@@ -207,12 +217,8 @@ def test_the_whole_journey(browser, hospital, tmp_path):
     patient.get_by_role("button", name="Allow Dr Sam Second Cardiology report.pdf").click()
     patient.get_by_text("The doctor may now read that report.").wait_for()
     second.goto("/access")
-    with second.expect_download() as download:
-        second.get_by_role("link", name="Download Cardiology report.pdf").click()
-    assert hashlib.sha256(open(download.value.path(), "rb").read()).digest() == hashlib.sha256(content).digest()
-    patient.goto("/consent")
-    patient.get_by_role("button", name="Revoke Dr Sam Second Cardiology report.pdf").click()
-    patient.get_by_text("The doctor can no longer read that report.").wait_for()
+    assert downloaded(second, "Cardiology report.pdf") == hashlib.sha256(content).digest()
+    revoke(patient, "Dr Sam Second Cardiology report.pdf")
 
     # Each step that concerns someone reached them by mail, saying what happened but not what the report is.
     (approved,) = outbox_mails(hospital.data, "approved", "carla@example.org")

@@ -14,8 +14,8 @@ struct PortalConsentController: Sendable {
     func addRoutes(to group: RouterGroup<HospitalRequestContext>) {
         group.get("access", use: access)
         group.post("access/reports/{id}/request", use: requestAccess)
-        group.get("access/reports/{id}/emergency", use: emergencyPage)
-        group.post("access/reports/{id}/emergency", use: openInEmergency)
+        group.get("access/emergency", use: emergencyPage)
+        group.post("access/emergency", use: openInEmergency)
         group.get("access/requests/{id}", use: codePage)
         group.post("access/requests/{id}", use: redeem)
         group.get("consent", use: consent)
@@ -80,38 +80,46 @@ struct PortalConsentController: Sendable {
         return Response.redirect(to: "/access/requests/\(listing.record.id ?? 0)?done=requested")
     }
 
-    /// The emergency form for one of the reports the doctor may ask for.
-    func emergencyValues(_ id: Int64, doctor: Identity, request: Request, context: HospitalRequestContext) async throws -> [String: Any] {
-        guard let listing = try await services.consent.requestableReports(for: doctor).first(where: { $0.report.id == id }) else {
-            throw HospitalError.notFound("report")
-        }
-        return [
-            "id": "\(id)", "title": listing.report.title, "patient": listing.patientName, "formToken": context.portal.formToken,
-            "lead": pages.string(
-                "emergency_lead", request: request, filling: ["minutes": "\(services.emergency.policy.lifetime / 60)"]),
+    /// The emergency form: the patient's name and date of birth, and the reason, first.
+    func emergencyValues(request: Request, context: HospitalRequestContext) -> [String: Any] {
+        [
+            "formToken": context.portal.formToken,
+            "lead": pages.string("emergency_lead", request: request, filling: ["minutes": "\(services.emergency.policy.lifetime / 60)"]),
         ]
     }
 
     @Sendable func emergencyPage(_ request: Request, context: HospitalRequestContext) async throws -> Response {
-        let doctor = try context.requireIdentity(.doctor)
-        let values = try await emergencyValues(try context.id("id"), doctor: doctor, request: request, context: context)
-        return pages.render("emergency", values, request: request, context: context)
+        _ = try context.requireIdentity(.doctor)
+        return pages.render("emergency", emergencyValues(request: request, context: context), request: request, context: context)
     }
 
+    /// Breaks the glass for the patient named on the form; the reports opened are then on the access page.
     @Sendable func openInEmergency(_ request: Request, context: HospitalRequestContext) async throws -> Response {
         let doctor = try context.requireIdentity(.doctor)
         let form = try await PortalForm.read(request, context: context)
-        let id = try context.id("id")
         do {
-            _ = try await services.emergency.open(reportId: id, reason: form["reason"], by: doctor)
+            _ = try await services.emergency.open(
+                patientNamed: form["name"], born: form["date_of_birth"], reason: form["reason"], by: doctor)
             return Response.redirect(to: "/access?done=emergency")
-        } catch let error as HospitalError where error.status.code < 500 && error.status != .notFound {
-            var values = try await emergencyValues(id, doctor: doctor, request: request, context: context)
-            // The reason's rule in the portal's words, next to the field (the form does not rely on the browser's
-            // own check: `novalidate`).
-            values["problem"] = error.field == "reason" ? pages.string("hint_emergency_reason", request: request) : error.message
+        } catch let error as HospitalError where error.status.code < 500 {
+            var values = emergencyValues(request: request, context: context)
+            values["name"] = String(form["name"].prefix(200))
+            values["dateOfBirth"] = String(form["date_of_birth"].prefix(10))
             values["reason"] = String(form["reason"].prefix(300))
-            return pages.render("emergency", values, status: error.status, request: request, context: context)
+            // In the portal's words: the reason's rule next to its field, else what happened above the form (the
+            // form does not rely on the browser's own check: `novalidate`).
+            switch error.field {
+            case "reason": values["problem"] = pages.string("hint_emergency_reason", request: request)
+            case "dateOfBirth": values["error"] = pages.string("hint_date_of_birth", request: request)
+            default:
+                values["error"] =
+                    error.code == "not_found"
+                    ? pages.string("emergency_no_patient", request: request)
+                    : error.retryAfter.map { pages.throttled($0, request: request) } ?? error.message
+            }
+            var response = pages.render("emergency", values, status: error.status, request: request, context: context)
+            if let retryAfter = error.retryAfter { response.headers[.retryAfter] = String(retryAfter) }
+            return response
         }
     }
 
