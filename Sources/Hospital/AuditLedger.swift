@@ -75,23 +75,60 @@ public struct AuditEntry: Codable, Sendable, Equatable, FetchableRecord, Persist
     public var detail: String
     public var previousHash: Data
     public var hash: Data
+    /// 2 for an entry whose leaf also carries the names below (appended since migration v11), 1 before:
+    /// what a page shows beside the entry's ✓ is then what the signed tree covers, not the current rows of
+    /// other tables (which an insider could swap).
+    public var leafVersion: Int
+    /// The actor's name when the entry was appended (version 2; empty when there was no actor).
+    public var leafActorName: String?
+    /// The patient's name when the entry was appended (version 2; empty when there was no patient).
+    public var leafPatientName: String?
+    /// The report's title when the subject is a report (version 2; else empty).
+    public var leafReportTitle: String?
 
     public static let databaseTableName = "audit"
 
-    /// The SHA-256 of the previous entry's hash and every field of this one, each length-prefixed so
-    /// that no two different entries serialize alike.
-    static func digest(
-        previous: Data, id: Int64, time: Int64, actorId: Int64?, action: String, subject: String, patientId: Int64?, outcome: String,
-        detail: String
-    ) -> Data {
-        digest(
-            previous: previous,
-            fields: canonicalFields(
-                id: id, time: time, actorId: actorId, action: action, subject: subject, patientId: patientId, outcome: outcome,
-                detail: detail))
+    public init(
+        id: Int64, time: Int64, actorId: Int64?, action: AuditAction, subject: String, patientId: Int64?, outcome: AuditOutcome,
+        detail: String, previousHash: Data, hash: Data, leafVersion: Int = 1, leafActorName: String? = nil,
+        leafPatientName: String? = nil, leafReportTitle: String? = nil
+    ) {
+        self.id = id
+        self.time = time
+        self.actorId = actorId
+        self.action = action
+        self.subject = subject
+        self.patientId = patientId
+        self.outcome = outcome
+        self.detail = detail
+        self.previousHash = previousHash
+        self.hash = hash
+        self.leafVersion = leafVersion
+        self.leafActorName = leafActorName
+        self.leafPatientName = leafPatientName
+        self.leafReportTitle = leafReportTitle
     }
 
-    /// The chain hash over ``canonicalFields`` (the tag excepted: the chain has its own).
+    /// Decodes a row of any schema since v1: a ledger read before migration v11 (the tree's take-over at
+    /// v7) has no leaf names, and its entries are version 1.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            id: try container.decode(Int64.self, forKey: .id), time: try container.decode(Int64.self, forKey: .time),
+            actorId: try container.decodeIfPresent(Int64.self, forKey: .actorId),
+            action: try container.decode(AuditAction.self, forKey: .action), subject: try container.decode(String.self, forKey: .subject),
+            patientId: try container.decodeIfPresent(Int64.self, forKey: .patientId),
+            outcome: try container.decode(AuditOutcome.self, forKey: .outcome), detail: try container.decode(String.self, forKey: .detail),
+            previousHash: try container.decode(Data.self, forKey: .previousHash), hash: try container.decode(Data.self, forKey: .hash),
+            leafVersion: try container.decodeIfPresent(Int.self, forKey: .leafVersion) ?? 1,
+            leafActorName: try container.decodeIfPresent(String.self, forKey: .leafActorName),
+            leafPatientName: try container.decodeIfPresent(String.self, forKey: .leafPatientName),
+            leafReportTitle: try container.decodeIfPresent(String.self, forKey: .leafReportTitle))
+    }
+
+    /// The chain hash: the SHA-256 of the previous entry's hash and every field of this one
+    /// (``canonicalFields``, the tag excepted: the chain has its own), each length-prefixed so that no two
+    /// different entries serialize alike.
     static func digest(previous: Data, fields: [String]) -> Data {
         var hasher = SHA256()
         hasher.update(data: Array("chainvault-audit-v1".utf8))
@@ -107,13 +144,17 @@ public struct AuditEntry: Codable, Sendable, Equatable, FetchableRecord, Persist
     /// The hash this entry should carry, computed from its stored fields.
     var expectedHash: Data { Self.digest(previous: previousHash, fields: canonicalFields) }
 
-    /// The tag that starts every entry's canonical encoding.
+    /// The tag that starts a version-1 entry's canonical encoding.
     static let canonicalTag = "chainvault-audit-entry-v1"
+    /// The tag that starts a version-2 entry's canonical encoding (the names appended).
+    static let canonicalTagV2 = "chainvault-audit-entry-v2"
 
-    /// The entry's bytes as a leaf of the ledger's Merkle tree: nine length-prefixed fields (a 4-byte
-    /// big-endian length, then UTF-8), in this order: the tag `chainvault-audit-entry-v1`, id, time,
+    /// The entry's bytes as a leaf of the ledger's Merkle tree: length-prefixed fields (a 4-byte
+    /// big-endian length, then UTF-8). Version 1, nine: the tag `chainvault-audit-entry-v1`, id, time,
     /// actor id, action, subject, patient id, outcome, detail. Numbers are decimal; an absent actor or
-    /// patient is `-`. docs/hospital.md works an example through.
+    /// patient is `-`. Version 2, twelve: the tag `chainvault-audit-entry-v2`, the same eight, then the
+    /// actor's name, the patient's name and the report's title as they were when the entry was appended
+    /// (empty when there is none). docs/hospital.md works an example through.
     public var canonicalBytes: [UInt8] { Self.canonicalBytes(canonicalFields) }
 
     /// Each field as a 4-byte big-endian length and its UTF-8.
@@ -130,30 +171,48 @@ public struct AuditEntry: Codable, Sendable, Equatable, FetchableRecord, Persist
     var canonicalFields: [String] {
         Self.canonicalFields(
             id: id, time: time, actorId: actorId, action: action.rawValue, subject: subject, patientId: patientId,
-            outcome: outcome.rawValue, detail: detail)
+            outcome: outcome.rawValue, detail: detail, names: names)
     }
 
-    /// The tag and the eight fields, as text.
+    /// The names a version-2 entry carries; nil for version 1.
+    var names: Names? {
+        leafVersion >= 2 ? Names(actor: leafActorName ?? "", patient: leafPatientName ?? "", report: leafReportTitle ?? "") : nil
+    }
+
+    /// What a version-2 leaf says of the people and the report an entry is about.
+    struct Names: Sendable, Equatable {
+        var actor: String
+        var patient: String
+        var report: String
+    }
+
+    /// The tag and the eight fields, as text, and the three names for version 2.
     static func canonicalFields(
-        id: Int64, time: Int64, actorId: Int64?, action: String, subject: String, patientId: Int64?, outcome: String, detail: String
+        id: Int64, time: Int64, actorId: Int64?, action: String, subject: String, patientId: Int64?, outcome: String, detail: String,
+        names: Names? = nil
     ) -> [String] {
-        [
-            canonicalTag, String(id), String(time), actorId.map(String.init) ?? "-", action, subject, patientId.map(String.init) ?? "-",
-            outcome, detail,
+        let fields = [
+            String(id), String(time), actorId.map(String.init) ?? "-", action, subject, patientId.map(String.init) ?? "-", outcome, detail,
         ]
+        guard let names else { return [canonicalTag] + fields }
+        return [canonicalTagV2] + fields + [names.actor, names.patient, names.report]
     }
 
-    /// The names of the canonical fields after the tag, for people reading a decoded entry.
-    public static let canonicalFieldNames = ["id", "time", "actor", "action", "subject", "patient", "outcome", "detail"]
+    /// The names of the canonical fields after the tag, for people reading a decoded entry (the last three
+    /// only in version 2).
+    public static let canonicalFieldNames = [
+        "id", "time", "actor", "action", "subject", "patient", "outcome", "detail", "actor name", "patient name", "report title",
+    ]
 
     /// The fields of a canonical encoding after its tag (what `chainvault audit check-proof` shows), or
-    /// nil when `bytes` is not one: exactly nine fields, the tag first, nothing after the last.
+    /// nil when `bytes` is not one: the tag first, then exactly its version's fields (eight or eleven),
+    /// nothing after the last.
     public static func canonicalFields(decoding bytes: [UInt8]) -> [String]? {
         guard bytes.count <= 64 * 1024 else { return nil }
         var fields: [String] = []
         var position = 0
         while position < bytes.count {
-            guard fields.count < 9, bytes.count - position >= 4 else { return nil }
+            guard fields.count < 12, bytes.count - position >= 4 else { return nil }
             let length = bytes[position..<(position + 4)].reduce(0) { $0 << 8 | Int($1) }
             position += 4
             guard bytes.count - position >= length, let field = String(validating: bytes[position..<(position + length)], as: UTF8.self)
@@ -161,7 +220,9 @@ public struct AuditEntry: Codable, Sendable, Equatable, FetchableRecord, Persist
             fields.append(field)
             position += length
         }
-        guard fields.count == 9, fields[0] == canonicalTag else { return nil }
+        guard (fields.count == 9 && fields.first == canonicalTag) || (fields.count == 12 && fields.first == canonicalTagV2) else {
+            return nil
+        }
         return Array(fields.dropFirst())
     }
 
@@ -209,12 +270,20 @@ public enum AuditLedger {
         let last = try Row.fetchOne(try db.cachedStatement(sql: "SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1"))
         let id: Int64 = (last?[0] ?? 0) + 1
         let previous: Data = last?[1] ?? genesis
-        let hash = AuditEntry.digest(
-            previous: previous, id: id, time: time, actorId: event.actorId, action: event.action.rawValue, subject: event.subject,
-            patientId: event.patientId, outcome: event.outcome.rawValue, detail: event.detail)
-        let entry = AuditEntry(
+        // The names as they are now go into the leaf, so that a page shows what the signed tree covers.
+        func name(of user: Int64?) throws -> String {
+            guard let user else { return "" }
+            return try String.fetchOne(try db.cachedStatement(sql: "SELECT name FROM user WHERE id = ?"), arguments: [user]) ?? ""
+        }
+        var title = ""
+        if event.subject.hasPrefix("report:"), let report = Int64(event.subject.dropFirst("report:".count)) {
+            title = try String.fetchOne(try db.cachedStatement(sql: "SELECT title FROM report WHERE id = ?"), arguments: [report]) ?? ""
+        }
+        var entry = AuditEntry(
             id: id, time: time, actorId: event.actorId, action: event.action, subject: event.subject, patientId: event.patientId,
-            outcome: event.outcome, detail: event.detail, previousHash: previous, hash: hash)
+            outcome: event.outcome, detail: event.detail, previousHash: previous, hash: Data(), leafVersion: 2,
+            leafActorName: try name(of: event.actorId), leafPatientName: try name(of: event.patientId), leafReportTitle: title)
+        entry.hash = AuditEntry.digest(previous: previous, fields: entry.canonicalFields)
         try entry.insert(db)
         try AuditTree.append(leaf: entry.leafHash, index: Int(id - 1), in: db)
         return id

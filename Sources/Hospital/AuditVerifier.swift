@@ -178,10 +178,15 @@ public enum AuditVerifier {
                 """)
         while let row = try cursor.next() {
             let id: Int64 = row["id"]
+            let version: Int = row["leafVersion"]
+            let names =
+                version >= 2
+                ? AuditEntry.Names(
+                    actor: row["leafActorName"] ?? "", patient: row["leafPatientName"] ?? "", report: row["leafReportTitle"] ?? "") : nil
             let fields = AuditEntry.canonicalFields(
                 id: id, time: row["time"], actorId: row["actorId"], action: row["action"], subject: row["subject"],
                 patientId: row["patientId"],
-                outcome: row["outcome"], detail: row["detail"])
+                outcome: row["outcome"], detail: row["detail"], names: names)
             let storedHash: Data = row["hash"]
             if !chainBroken {
                 let expected = walk.entries + 1

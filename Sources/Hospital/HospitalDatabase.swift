@@ -245,6 +245,15 @@ public struct HospitalDatabase: Sendable {
             // A doctor's short public description (qualifications, languages, the clinic's phone).
             try db.alter(table: "user") { table in table.add(column: "about", .text) }
         }
+        migrator.registerMigration("v11-audit-names") { db in
+            // New ledger entries carry the names they are about inside their leaf (AuditEntry.leafVersion 2).
+            try db.alter(table: "audit") { table in
+                table.add(column: "leafVersion", .integer).notNull().defaults(to: 1)
+                table.add(column: "leafActorName", .text)
+                table.add(column: "leafPatientName", .text)
+                table.add(column: "leafReportTitle", .text)
+            }
+        }
         return migrator
     }
 }

@@ -169,22 +169,6 @@ public struct Reports: Sendable {
         HospitalError(.contentTooLarge, code: "too_large", message: "A report has at most \(limit) bytes.")
     }
 
-    /// The titles of the patient's reports among `ids`.
-    public func titles(_ ids: Set<Int64>, patient: Int64) async throws -> [Int64: String] {
-        guard !ids.isEmpty else { return [:] }
-        return try await database.read { db in
-            var titles: [Int64: String] = [:]
-            let marks = ids.map { _ in "?" }.joined(separator: ",")
-            for row in try Row.fetchAll(
-                db, sql: "SELECT id, title FROM report WHERE patientId = ? AND id IN (\(marks))",
-                arguments: StatementArguments([patient] + Array(ids)))
-            {
-                titles[row[0]] = row[1]
-            }
-            return titles
-        }
-    }
-
     /// The reports the caller may read: a patient's own, a doctor's own and those granted to them.
     public func list(for identity: Identity) async throws -> [ReportListing] {
         let now = clock()

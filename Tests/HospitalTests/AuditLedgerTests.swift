@@ -120,13 +120,17 @@ import Transparency
             var previous = AuditLedger.genesis
             var entries: [AuditEntry] = []
             for id in Int64(1)...Int64(13) {
-                let hash = AuditEntry.digest(
-                    previous: previous, id: id, time: id, actorId: nil, action: "login", subject: "user:\(id)", patientId: nil,
-                    outcome: "success", detail: "")
-                let entry = AuditEntry(
+                var entry = AuditEntry(
                     id: id, time: id, actorId: nil, action: .login, subject: "user:\(id)", patientId: nil, outcome: .success, detail: "",
-                    previousHash: previous, hash: hash)
-                try entry.insert(db)
+                    previousHash: previous, hash: Data())
+                entry.hash = AuditEntry.digest(previous: previous, fields: entry.canonicalFields)
+                let hash = entry.hash
+                // The columns of a v6 ledger (no leaf names yet).
+                try db.execute(
+                    sql: """
+                        INSERT INTO audit (id, time, actorId, action, subject, patientId, outcome, detail, previousHash, hash)
+                        VALUES (?, ?, NULL, 'login', ?, NULL, 'success', '', ?, ?)
+                        """, arguments: [id, id, entry.subject, previous, hash])
                 entries.append(entry)
                 previous = hash
             }
@@ -163,6 +167,20 @@ import Transparency
         #expect(AuditEntry.canonicalFields(decoding: entry.canonicalBytes + [0]) == nil)
         #expect(AuditEntry.canonicalFields(decoding: Array(entry.canonicalBytes.dropLast())) == nil)
         #expect(AuditEntry.canonicalFields(decoding: Array(entry.canonicalBytes.dropFirst())) == nil)
+
+        // Version 2: the same entry with the names its leaf carries (the second example of docs/hospital.md).
+        var named = entry
+        named.leafVersion = 2
+        (named.leafActorName, named.leafPatientName, named.leafReportTitle) = ("Dr Ann Author", "Ada Patient", "Echo")
+        let tagV2: String = hex(Array("chainvault-audit-entry-v2".utf8))
+        let names = ["0000000d", "447220416e6e20417574686f72", "0000000b", "4164612050617469656e74", "00000004", "4563686f"]
+        #expect(hex(named.canonicalBytes) == (["00000019", tagV2] + fields.dropFirst(2) + names).joined())
+        #expect(hex(named.leafHash) == "138a13442a864201a1af176648d37db0e2a96cfa57db3aa65806b4a766f4d726")
+        #expect(AuditEntry.canonicalFields(decoding: named.canonicalBytes)?.suffix(3) == ["Dr Ann Author", "Ada Patient", "Echo"])
+        // A v1 tag with twelve fields, or a v2 tag with nine, is no entry.
+        var mixed = named
+        mixed.leafVersion = 1
+        #expect(AuditEntry.canonicalFields(decoding: Array(mixed.canonicalBytes) + Array(named.canonicalBytes.suffix(40))) == nil)
     }
 
     // MARK: Checkpoints and attacks

@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
@@ -12,6 +13,30 @@ import Transparency
 /// The portal's side of the signed ledger and of emergency access: the patient's history marks each
 /// entry verified and hands out its proof, the doctor breaks the glass with a reason, the admins review.
 @Suite struct PortalAuditTests {
+    /// Issue 27, N9: an entry's leaf carries the names it is about, so that an insider who swaps two
+    /// doctors' names in the user table changes nothing the patient's history shows beside ✓.
+    @Test func theNamesBesideAVerifiedEntryAreTheLeafs() async throws {
+        let (fixture, _) = try await EmergencyAccessTests.signingFixture()
+        let cast = try await ConsentCast(fixture, title: "Holter ECG", bytes: "%PDF holter")
+        let ada = Identity(userId: cast.patient.id!, role: .patient, name: "Ada Patient")
+        let upload = try #require(try await AuditLedger.allEntries(for: ada, in: fixture.database).first { $0.action == .upload })
+        #expect(upload.leafVersion == 2)
+        #expect(upload.names == AuditEntry.Names(actor: "Dr Ann Author", patient: "Ada Patient", report: "Holter ECG"))
+        let fields = try #require(AuditEntry.canonicalFields(decoding: upload.canonicalBytes))
+        #expect(fields.suffix(3) == ["Dr Ann Author", "Ada Patient", "Holter ECG"])
+        try await fixture.database.writer.write { db in
+            try db.execute(sql: "UPDATE user SET name = 'Dr Sam Second' WHERE email = 'ann@example.org'")
+            try db.execute(sql: "UPDATE report SET title = 'Something else'")
+        }
+        try await buildHospitalApplication(configuration: .init(port: 0), services: fixture.services).test(.router) { client in
+            let browser = Browser()
+            _ = try await browser.post(client, "/login", ["email": "ada@example.org", "password": "correct horse battery"])
+            let history = try await browser.get(client, "/history").text
+            #expect(history.contains("<td>Dr Ann Author</td>") && history.contains("<td>Holter ECG</td>"))
+            #expect(!history.contains("Something else"))
+        }
+    }
+
     @Test func aDoctorBreaksTheGlassThePatientSeesItVerifiedAndAnAdminReviewsIt() async throws {
         let (fixture, signer) = try await EmergencyAccessTests.signingFixture()
         let cast = try await ConsentCast(fixture, title: "Holter ECG", bytes: "%PDF holter")

@@ -204,11 +204,13 @@ def test_emergency_access_from_reason_to_review(tmp_path):
 
 
 def chain_hash(previous: bytes, row) -> bytes:
-    """The per-entry chain hash, as an insider recomputes it (AuditEntry.digest)."""
+    """The per-entry chain hash, as an insider recomputes it (AuditEntry.digest): the eight fields, and for a version-2
+    entry the three names its leaf carries."""
     digest = hashlib.sha256(b"chainvault-audit-v1" + previous)
-    entry_id, when, actor, action, subject, patient, outcome, detail = row
+    entry_id, when, actor, action, subject, patient, outcome, detail, version, actor_name, patient_name, title = row
+    names = [actor_name or "", patient_name or "", title or ""] if version >= 2 else []
     for field in [str(entry_id), str(when), "-" if actor is None else str(actor), action, subject,
-                  "-" if patient is None else str(patient), outcome, detail]:
+                  "-" if patient is None else str(patient), outcome, detail] + names:
         data = field.encode()
         digest.update(struct.pack(">I", len(data)) + data)
     return digest.digest()
@@ -219,8 +221,8 @@ def rewrite(database: Path, entry: int):
     with sqlite3.connect(database) as db:
         db.execute("UPDATE audit SET detail = 'nothing to see' WHERE id = ?", (entry,))
         previous = db.execute("SELECT hash FROM audit WHERE id = ?", (entry - 1,)).fetchone()[0]
-        for row in db.execute("SELECT id, time, actorId, action, subject, patientId, outcome, detail FROM audit WHERE id >= ? ORDER BY id",
-                              (entry,)).fetchall():
+        for row in db.execute("SELECT id, time, actorId, action, subject, patientId, outcome, detail, leafVersion, leafActorName, "
+                              "leafPatientName, leafReportTitle FROM audit WHERE id >= ? ORDER BY id", (entry,)).fetchall():
             current = chain_hash(previous, row)
             db.execute("UPDATE audit SET previousHash = ?, hash = ? WHERE id = ?", (previous, current, row[0]))
             previous = current

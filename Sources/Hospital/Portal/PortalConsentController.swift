@@ -211,24 +211,32 @@ struct PortalConsentController: Sendable {
         return Response.redirect(to: "/consent?done=revoked")
     }
 
-    /// "Who looked at my data": the ledger's entries about the patient, newest first, with names and
-    /// report titles instead of ids.
+    /// "Who looked at my data": the ledger's entries about the patient, newest first. Beside each entry's
+    /// ✓ stands only what its leaf holds, so what the signed tree covers: the names and title an entry
+    /// carries since leaf version 2, the ids of older entries (names looked up now could have been swapped
+    /// in the tables by an insider).
     @Sendable func history(_ request: Request, context: HospitalRequestContext) async throws -> Response {
         let patient = try context.requireIdentity(.patient)
         let chosen = request.uri.queryParameters.get("action").flatMap { AuditAction(rawValue: String($0)) }
         // The patient's whole history (the newest 2000 entries are shown, and only they are kept).
         let entries = try await AuditLedger.allEntries(
             for: patient, in: services.database, matching: { chosen == nil || $0.action == chosen }, keepingLast: 2000)
-        let names = try await services.accounts.names(Set(entries.compactMap(\.actorId)))
-        let titles = try await services.reports.titles(Set(entries.compactMap { Self.reportId($0.subject) }), patient: patient.userId)
         // No mark when no proof can be made (the signer refuses the ledger's head): the page still shows.
         let verified = (try? await services.notary?.verified(entries)) ?? []
         let rows = entries.reversed().map { entry -> [String: Any] in
-            let who = entry.actorId == patient.userId ? pages.string("you", request: request) : entry.actorId.flatMap { names[$0] }
+            let names = entry.names
+            let who =
+                entry.actorId == patient.userId
+                ? pages.string("you", request: request)
+                : names.map { $0.actor.isEmpty ? nil : $0.actor }
+                    ?? entry.actorId.map { pages.string("user_id", request: request, filling: ["id": "\($0)"]) }
+            let title =
+                names?.report
+                ?? Self.reportId(entry.subject).map { pages.string("report_id", request: request, filling: ["id": "\($0)"]) } ?? ""
             var row: [String: Any] = [
                 "when": pages.format(entry.time), "who": who ?? pages.string("someone", request: request),
                 "what": pages.string("action_\(entry.action.rawValue)", request: request),
-                "title": Self.reportId(entry.subject).flatMap { titles[$0] } ?? "",
+                "title": title,
                 "outcome": pages.string("outcome_\(entry.outcome.rawValue)", request: request),
                 "id": "\(entry.id)", "verified": verified.contains(entry.id),
             ]
