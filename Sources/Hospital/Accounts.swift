@@ -270,6 +270,9 @@ public struct Accounts: Sendable {
             }
         }
         guard let userId = user.id, try await secondFactor.isEnabled(userId: userId) else {
+            // A whole sign-in: this address is known to the account from now on (a password alone, with a
+            // second step still to pass, does not make it so).
+            await throttle.remember(account: user.email, client: client, now: now)
             return .signedIn(try await openSession(user, kind: kind, detail: "", now: now))
         }
         return .secondFactor(challenge: try await secondFactor.openChallenge(userId: userId, kind: kind, now: now))
@@ -300,6 +303,7 @@ public struct Accounts: Sendable {
             throw HospitalError.badSecondFactor
         }
         await throttle.recordSuccess(account: user.email, client: client, now: now)
+        await throttle.remember(account: user.email, client: client, now: now)
         return try await openSession(user, kind: kind, detail: "with \(passed.rawValue)", now: now)
     }
 

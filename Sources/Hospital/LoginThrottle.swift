@@ -169,13 +169,15 @@ actor LoginThrottle {
         return counters.keys.contains { $0 == "account:\(accountKey)" || $0.hasPrefix("pair:\(accountKey)|") }
     }
 
-    /// A correct password from this address: its delays for this account start over, and the address is
-    /// known to the account from now on (``isKnown(account:client:now:)``).
+    /// A correct password from this address: its delays for this account start over.
     func recordSuccess(account: String, client address: String, now: Int64) {
-        let accountKey = Self.accountKey(account)
-        let client = Self.clientKey(address)
-        close("pair:\(accountKey)|\(client)", now: now)
-        let key = "known:\(accountKey)|\(client)"
+        close("pair:\(Self.accountKey(account))|\(Self.clientKey(address))", now: now)
+    }
+
+    /// A whole sign-in (the password, and the second step when the account has one) from this address: the
+    /// address is known to the account from now on (``isKnown(account:client:now:)``).
+    func remember(account: String, client address: String, now: Int64) {
+        let key = "known:\(Self.accountKey(account))|\(Self.clientKey(address))"
         if known[key] == nil, known.count >= limits.maxKnown, let oldest = known.min(by: { $0.value.lastFailure < $1.value.lastFailure }) {
             known[oldest.key] = nil
         }

@@ -157,6 +157,8 @@ def test_the_whole_journey(browser, hospital, tmp_path):
     row.get_by_role("button", name=re.compile("^Checkup done")).click()
     doctor.get_by_text("The checkup is marked done").wait_for()
     doctor.get_by_role("link", name=re.compile("^Upload a report Ada Lovelace")).click()
+    doctor.wait_for_url(re.compile(r"/calendar/slots/\d+/report"))
+    upload_page = re.search(r"/calendar/slots/\d+/report", doctor.url).group(0)
     pdf = tmp_path / "Cardiology report.pdf"
     content = b"%PDF-1.7\n" + os.urandom(3 * 1024 * 1024) + b"\n%%EOF\n"
     pdf.write_bytes(content)
@@ -232,15 +234,20 @@ def test_the_whole_journey(browser, hospital, tmp_path):
     assert "Dr Carla Heart added a report" in report_mail.get_content() and "Cardiology" not in report_mail.get_content()
 
     # Every page each of them used fits a phone's screen.
+    # Pages reached from others: a doctor's page with a slot to book, the booking form, the upload form.
+    publish(second, (now + timedelta(days=31)).strftime("%Y-%m-%d"), "11:00")
     patient.goto("/doctors")
-    doctor_page = patient.locator("a[href^='/doctors/']").first.get_attribute("href")
+    doctor_page = patient.get_by_role("link", name="Dr Sam Second").get_attribute("href")
+    patient.goto(doctor_page)
+    booking_page = patient.get_by_role("link", name=re.compile("^Book ")).first.get_attribute("href")
     wide = []
-    for page, paths in ((patient, ["/", "/dashboard", "/doctors", doctor_page, "/appointments", "/reports", "/consent", "/history",
-                                   "/profile"]),
-                        (doctor, ["/dashboard", "/calendar", "/calendar?view=day", "/access", "/reports", "/profile"]),
+    for page, paths in ((patient, ["/", "/dashboard", "/doctors", doctor_page, booking_page, "/appointments", "/reports", "/consent",
+                                   "/history", "/profile"]),
+                        (doctor, ["/dashboard", "/calendar", "/calendar?view=day", "/access", "/access/emergency", upload_page, "/reports",
+                                  "/profile"]),
                         (admin, ["/dashboard", "/admin/accounts", "/admin/accounts?status=pending", "/admin/audit", "/admin/emergency",
-                                 "/profile"]),
-                        (second, ["/access", f"/access/requests/{request_id}", "/calendar"])):
+                                 "/admin/emergency?status=all", "/profile"]),
+                        (second, ["/access", f"/access/requests/{request_id}", "/calendar", "/calendar?view=day"])):
         wide += too_wide_for_a_phone(page, paths)
     visitor = person(browser, hospital)
     wide += too_wide_for_a_phone(visitor, ["/", "/login", "/register", "/register/doctor", "/password/forgot", "/doctors"])
