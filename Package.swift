@@ -198,6 +198,7 @@ let package = Package(
                 .embedInCode("Portal/Templates/home.mustache"),
                 .embedInCode("Portal/Templates/login.mustache"),
                 .embedInCode("Portal/Templates/register.mustache"),
+                .embedInCode("Portal/Templates/activate.mustache"),
                 .embedInCode("Portal/Templates/dashboard_patient.mustache"),
                 .embedInCode("Portal/Templates/dashboard_doctor.mustache"),
                 .embedInCode("Portal/Templates/dashboard_admin.mustache"),

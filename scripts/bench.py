@@ -418,6 +418,8 @@ def measure_hospital(work):
     same report through `chainvault chain put/get` in the same run, and GET /api/reports with wrk at 16
     connections."""
     import json
+    sys.path.insert(0, str(ROOT / "Tests" / "interop"))
+    from conftest import activation_path
     env = {**os.environ, "CHAINVAULT_ACCESS_KEY": ACCESS, "CHAINVAULT_SECRET_KEY": SECRET, "CHAINVAULT_LOG_LEVEL": "warning"}
     data = work / "hospital"
     process = subprocess.Popen([BIN, "serve", "--data", str(data), "--s3-port", "0", "--hospital-port", "0"], stdout=subprocess.PIPE,
@@ -435,8 +437,10 @@ def measure_hospital(work):
         api(base, "POST", "/api/staff", {"role": "doctor", "name": "Doc", "email": "doc@example.org", "password": "bench doctor password",
                                          "specialization": "Cardiology"}, admin)
         doctor = api(base, "POST", "/api/sessions", {"email": "doc@example.org", "password": "bench doctor password"})["token"]
-        patient_id = api(base, "POST", "/api/patients", {"name": "Pat", "email": "pat@example.org", "password": "bench patient password",
-                                                         "dateOfBirth": "1980-01-01", "phone": "0123456789"})["id"]
+        api(base, "POST", "/api/patients", {"name": "Pat", "email": "pat@example.org", "password": "bench patient password",
+                                            "dateOfBirth": "1980-01-01", "phone": "0123456789"})
+        token = activation_path(data, "pat@example.org").split("token=")[1]
+        patient_id = api(base, "POST", "/api/registrations/activation", {"token": token, "password": "bench patient password"})["id"]
         patient = api(base, "POST", "/api/sessions", {"email": "pat@example.org", "password": "bench patient password"})["token"]
         start = datetime.datetime.fromtimestamp(int(time.time()) + 2, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         slot = api(base, "POST", "/api/slots", {"startsAt": start, "durationMinutes": 15}, doctor)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "Tests" / "interop"))
-from conftest import BIN, start_server, stop_server  # noqa: E402
+from conftest import BIN, activation_path, start_server, stop_server  # noqa: E402
 
 USERS, SECONDS, ROUNDS = 16, 20, 3
 PASSWORD = "correct horse battery"
@@ -84,6 +84,8 @@ def main():
             session = Session(base)
             session.post("/register", {"name": f"Patient {index}", "email": f"p{index}@example.org", "password": PASSWORD,
                                        "date_of_birth": "1980-01-01", "phone": "+44 20 7946 0000"})
+            link = activation_path(work / "data", f"p{index}@example.org")
+            session.post("/register/activate", {"token": link.split("token=")[1], "password": PASSWORD})
             patients.append(session)
             give_history(base, work / "data", index)
         for session in patients:

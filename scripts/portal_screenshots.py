@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "Tests" / "interop"))
-from conftest import BIN, portal_sign_in, start_server, stop_server  # noqa: E402
+from conftest import BIN, portal_open_account, portal_sign_in, start_server, stop_server  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
 
 PASSWORD = "correct horse battery"
@@ -65,6 +65,8 @@ def main():
                 patient.get_by_label(label).fill(value)
             shot(patient, "register")
             patient.get_by_role("button", name="Create my account").click()
+            patient.data = server.data
+            portal_open_account(patient, "ada@example.org", PASSWORD)
             patient.wait_for_url("**/dashboard")
             patient.goto("/doctors?specialization=cardio")
             patient.get_by_role("link", name="Dr Carla Heart").click()

@@ -1,8 +1,9 @@
 import Foundation
 import Hummingbird
 
-/// `/api/patients`, `/api/doctors` (POST), `/api/staff`, `/api/sessions`, `/api/me`, `/api/password-resets`:
-/// registration, staff accounts, login and logout, password reset by e-mailed link.
+/// `/api/patients`, `/api/doctors` (POST), `/api/registrations/activation`, `/api/staff`, `/api/sessions`,
+/// `/api/me`, `/api/password-resets`: sign-up by e-mailed link, staff accounts, login and logout, password
+/// reset by e-mailed link.
 struct AccountController {
     let accounts: Accounts
     /// Where reset links point (the portal's configured address).
@@ -42,6 +43,11 @@ struct AccountController {
         var email: String
     }
 
+    struct Activation: Decodable {
+        var token: String
+        var password: String
+    }
+
     struct ResetRedemption: Decodable {
         var token: String
         var password: String
@@ -56,6 +62,7 @@ struct AccountController {
     func addRoutes(to group: RouterGroup<HospitalRequestContext>) {
         group.post("patients", use: register)
         group.post("doctors", use: registerDoctor)
+        group.post("registrations/activation", use: activate)
         group.post("password-resets", use: requestReset)
         group.post("password-resets/redemption", use: resetPassword)
         group.post("staff", use: createStaff)
@@ -64,17 +71,26 @@ struct AccountController {
         group.get("me", use: me)
     }
 
-    @Sendable func register(_ request: Request, context: HospitalRequestContext) async throws -> EditedResponse<UserView> {
+    /// A patient signs up: 202 whether or not the address has an account (a link opens a new one, the owner
+    /// of a taken one is told), so that the answer does not say which addresses have accounts.
+    @Sendable func register(_ request: Request, context: HospitalRequestContext) async throws -> HTTPResponse.Status {
         let input = try await request.decodeJSON(as: Accounts.PatientRegistration.self)
-        return EditedResponse(
-            status: .created, response: UserView(try await accounts.registerPatient(input, client: context.clientAddress)))
+        try await accounts.signUp(input, client: context.clientAddress) { [portal] path in portal.link(path) }
+        return .accepted
     }
 
-    /// A doctor registers; the account waits for an admin's approval.
-    @Sendable func registerDoctor(_ request: Request, context: HospitalRequestContext) async throws -> EditedResponse<UserView> {
+    /// A doctor signs up the same way; once the link is opened, the account waits for an admin's approval.
+    @Sendable func registerDoctor(_ request: Request, context: HospitalRequestContext) async throws -> HTTPResponse.Status {
         let input = try await request.decodeJSON(as: Accounts.DoctorRegistration.self)
-        return EditedResponse(
-            status: .created, response: UserView(try await accounts.registerDoctor(input, client: context.clientAddress)))
+        try await accounts.signUp(input, client: context.clientAddress) { [portal] path in portal.link(path) }
+        return .accepted
+    }
+
+    /// Opens the account of a sign-up's link, with the password chosen at sign-up.
+    @Sendable func activate(_ request: Request, context: HospitalRequestContext) async throws -> EditedResponse<UserView> {
+        let input = try await request.decodeJSON(as: Activation.self, limit: 4096)
+        let user = try await accounts.activate(token: input.token, password: input.password, client: context.clientAddress)
+        return EditedResponse(status: .created, response: UserView(user))
     }
 
     /// Mails a reset link (to the portal's reset page) if the address has an active account: 202 either way.

@@ -111,12 +111,9 @@ public struct Accounts: Sendable {
         public var expiresAt: Int64
     }
 
-    /// Registers a patient.
-    /// - Parameter client: The client's address, for the per-address limit on sign-ups; nil for none.
-    /// - Throws: ``HospitalError`` `invalid_field` naming the field, `email_taken`, `throttled`, `busy`.
-    public func registerPatient(_ input: PatientRegistration, client: String? = nil) async throws -> User {
-        let now = clock()
-        try await checkRegistration(client: client, now: now)
+    /// The patient account `input` asks for, checked field by field (not yet stored).
+    /// - Throws: ``HospitalError`` `invalid_field` naming the field.
+    func newPatient(_ input: PatientRegistration, now: Int64) throws -> User {
         let user = User(
             role: .patient,
             name: try Validation.name(input.name),
@@ -127,12 +124,12 @@ public struct Accounts: Sendable {
             createdAt: now
         )
         try Validation.password(input.password, email: user.email)
-        return try await insert(user, password: input.password)
+        return user
     }
 
     /// Counts a sign-up against the client's limit (none without a client address).
     /// - Throws: `throttled` beyond it.
-    private func checkRegistration(client: String?, now: Int64) async throws {
+    func checkRegistration(client: String?, now: Int64) async throws {
         guard let client else { return }
         do {
             try await throttle.checkRegistration(client: client, now: now)
@@ -157,24 +154,16 @@ public struct Accounts: Sendable {
         }
     }
 
-    /// Registers a doctor, pending until an admin approves: until then they cannot sign in.
-    /// - Throws: ``HospitalError`` `invalid_field` naming the field, `email_taken`, `throttled`, `busy`.
-    public func registerDoctor(_ input: DoctorRegistration, client: String? = nil) async throws -> User {
-        let now = clock()
-        try await checkRegistration(client: client, now: now)
+    /// The doctor account `input` asks for, checked field by field (not yet stored); it waits for an
+    /// admin's approval once its owner opened the e-mailed link.
+    /// - Throws: ``HospitalError`` `invalid_field` naming the field.
+    func newDoctor(_ input: DoctorRegistration, now: Int64) throws -> User {
         var user = User(
             role: .doctor, name: try Validation.name(input.name), email: try Validation.email(input.email), passwordHash: "",
             specialization: try Validation.specialization(input.specialization), createdAt: now)
         user.status = .pending
         try Validation.password(input.password, email: user.email)
-        let inserted = try await insert(user, password: input.password)
-        try await database.write { db in
-            try AuditLedger.append(
-                .init(actor: nil, .accountCreated, subject: "user:\(inserted.id ?? 0)", detail: "doctor registered, pending approval"),
-                time: now,
-                in: db)
-        }
-        return inserted
+        return user
     }
 
     /// Creates a doctor or an admin (the caller checked that an admin asks, or the command line does).
@@ -203,12 +192,13 @@ public struct Accounts: Sendable {
         return inserted
     }
 
-    private func insert(_ user: User, password: String) async throws -> User {
+    /// Stores a staff account an admin creates (the admin may learn that an address is taken).
+    func insert(_ user: User, password: String) async throws -> User {
         var user = user
         // Taken addresses are refused before the costly hash.
         let email = user.email
         if try await database.read({ db in try User.filter(Column("email") == email).fetchCount(db) }) > 0 {
-            throw HospitalError.conflict("email_taken", "An account with this e-mail exists already.", field: "email")
+            throw HospitalError.emailTaken
         }
         user.passwordHash = try await hasher.hash(password)
         do {
@@ -218,7 +208,7 @@ public struct Accounts: Sendable {
                 return inserted
             }
         } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE {
-            throw HospitalError.conflict("email_taken", "An account with this e-mail exists already.", field: "email")
+            throw HospitalError.emailTaken
         }
     }
 

@@ -26,6 +26,9 @@ public enum AuditAction: String, Codable, Sendable, CaseIterable {
     case dataExported = "data_exported"
     /// A password-reset link was sent to an account's address.
     case passwordResetSent = "password_reset_sent"
+    /// Someone signed up with an address: its link was e-mailed (success), or the address has an account
+    /// and its owner was told (denied). The account itself is `account_created` once the link is opened.
+    case accountRequested = "account_requested"
     /// An admin exported the ledger (CSV).
     case ledgerExported = "ledger_exported"
     /// A person turned sign-in's second step on (authenticator app and recovery codes).

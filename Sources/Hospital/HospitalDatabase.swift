@@ -254,6 +254,24 @@ public struct HospitalDatabase: Sendable {
                 table.add(column: "leafReportTitle", .text)
             }
         }
+        migrator.registerMigration("v12-registrations") { db in
+            // Sign-ups waiting for their e-mailed link: the account exists only once its owner opens it
+            // (Accounts.activate), so that a sign-up never tells whether an address has an account.
+            try db.create(table: "registration") { table in
+                table.autoIncrementedPrimaryKey("id")
+                table.column("tokenHash", .blob).notNull().unique()
+                table.column("email", .text).notNull().unique()
+                table.column("role", .text).notNull()
+                table.column("name", .text).notNull()
+                table.column("passwordHash", .text).notNull()
+                table.column("dateOfBirth", .text)
+                table.column("phone", .text)
+                table.column("specialization", .text)
+                table.column("failedAttempts", .integer).notNull().defaults(to: 0)
+                table.column("createdAt", .integer).notNull()
+                table.column("expiresAt", .integer).notNull().indexed()
+            }
+        }
         return migrator
     }
 }

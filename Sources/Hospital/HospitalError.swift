@@ -70,6 +70,14 @@ public struct HospitalError: Error, Sendable, Equatable, CustomStringConvertible
     public static let resetInvalid = HospitalError(
         .badRequest, code: "reset_invalid", message: "This link does not work any more. Ask for a new one.")
 
+    /// An admin creating a staff account chose an address that has an account (sign-ups never say so).
+    public static let emailTaken = HospitalError(
+        .conflict, code: "email_taken", message: "An account with this e-mail exists already.", field: "email")
+
+    /// A sign-up's e-mailed link that is unknown, used or expired (which of them is not told).
+    public static let activationInvalid = HospitalError(
+        .badRequest, code: "activation_invalid", message: "This link does not work any more. Register again for a new one.")
+
     /// The caller's role may not do this.
     public static func forbidden(_ message: String) -> HospitalError { HospitalError(.forbidden, code: "forbidden", message: message) }
 

@@ -13,8 +13,8 @@ public struct Mail: Sendable, Equatable {
     /// Seconds since 1970.
     public var date: Int64
 
-    /// Whether the message with this id holds a one-time code or a password-reset link.
-    static func carriesSecret(id: String) -> Bool { id.hasPrefix("request-") || id.hasPrefix("reset-") }
+    /// Whether the message with this id holds a one-time code, a password-reset link or a sign-up's link.
+    static func carriesSecret(id: String) -> Bool { id.hasPrefix("request-") || id.hasPrefix("reset-") || id.hasPrefix("activate-") }
 
     public init(id: String, toName: String, toAddress: String, subject: String, body: String, date: Int64) {
         self.id = id

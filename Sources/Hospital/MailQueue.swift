@@ -123,7 +123,7 @@ public struct MailQueue: Service {
             do {
                 try await sender.deliver(mail)
             } catch {
-                logger.error("a password-reset message could not be sent", metadata: ["message": "\(mail.id)", "error": "\(error)"])
+                logger.error("a message with a link could not be sent", metadata: ["message": "\(mail.id)", "error": "\(error)"])
             }
         }
     }
@@ -169,7 +169,7 @@ public struct MailQueue: Service {
         return due.count
     }
 
-    /// Removes the sender's copies of codes and reset links that no longer work.
+    /// Removes the sender's copies of codes, reset links and sign-up links that no longer work.
     func sweepOutbox() async throws {
         let now = clock()
         let live = try await database.read { db in
@@ -183,6 +183,9 @@ public struct MailQueue: Service {
                 db, sql: "SELECT userId, createdAt FROM passwordReset WHERE usedAt IS NULL AND expiresAt > ?", arguments: [now])
             {
                 live.insert(Accounts.resetMailId(user: row[0], createdAt: row[1]))
+            }
+            for id in try Int64.fetchAll(db, sql: "SELECT id FROM registration WHERE expiresAt > ?", arguments: [now]) {
+                live.insert(Accounts.activationMailId(registration: id))
             }
             return live
         }

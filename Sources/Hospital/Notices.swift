@@ -67,6 +67,38 @@ public struct Notices: Sendable {
     }
 }
 
+extension Notices {
+    /// Messages handed to the mail queue in memory, after the answer (``MailQueue/Doorbell/send(_:)``):
+    /// the ones whose sending must not show in the answer's timing, or that carry a secret link.
+    public enum Prompt: String, Sendable, CaseIterable {
+        /// To whoever signed up with an address: the link that opens the account.
+        case activation
+        /// To the owner of an address someone signed up with again: nothing changed, and what to do.
+        case registrationAttempt = "registration_attempt"
+    }
+
+    /// Hands the message `kind` to the mail queue's next round, in words from the catalogue.
+    /// - Parameters:
+    ///   - id: The message's id (``Mail/id``): `activate-…` carries a secret, swept from the outbox once void.
+    ///   - values: Words for `{placeholders}` beside `{name}`, `{site}` and `{link}`; `{time}` is `time` in
+    ///     the site's zone.
+    func send(
+        _ kind: Prompt, id: String, toName: String, toAddress: String, values: [String: String] = [:], time: Int64? = nil,
+        link: String, now: Int64
+    ) {
+        var words = values
+        words["name"] = toName
+        words["site"] = portal.siteName
+        words["link"] = link
+        if let time { words["time"] = "\(Times.readable(time, zone: portal.timeZone)) (\(portal.timeZone.identifier))" }
+        func text(_ key: String) -> String { Catalogues.fill(strings[key] ?? key, with: words) }
+        doorbell.send(
+            Mail(
+                id: id, toName: toName, toAddress: toAddress, subject: text("mail_\(kind.rawValue)_subject"),
+                body: text("mail_\(kind.rawValue)_body"), date: now))
+    }
+}
+
 /// Times as people read them.
 enum Times {
     /// A time in `zone`, with the weekday: `Mon, 7 Dec 2026, 09:30`.

@@ -12,12 +12,12 @@ import Testing
 /// report titles for an appointed doctor, account administration, password reset.
 @Suite struct AccountAdminTests {
     /// A doctor's self-registration through the API: the new account's id (pending).
-    func registerDoctor(_ client: some TestClientProtocol, name: String = "Nia Nerve", email: String = "nia@example.org") async throws
-        -> Int64
-    {
-        let registered = try await client.execute(
-            uri: "/api/doctors", method: .post,
-            body: json(["name": name, "email": email, "password": "a long doctor password", "specialization": "Neurology"]))
+    func registerDoctor(
+        _ client: some TestClientProtocol, _ fixture: HospitalFixture, name: String = "Nia Nerve", email: String = "nia@example.org"
+    ) async throws -> Int64 {
+        let registered = try await registerThroughAPI(
+            client, fixture, ["name": name, "email": email, "password": "a long doctor password", "specialization": "Neurology"],
+            path: "/api/doctors")
         #expect(registered.status == .created)
         return try #require(try decode(registered)["id"] as? Int64)
     }
@@ -31,7 +31,7 @@ import Testing
         let fixture = try HospitalFixture()
         let cast = try await Cast(fixture)
         try await fixture.app().test(.router) { client in
-            let id = try await registerDoctor(client)
+            let id = try await registerDoctor(client, fixture)
             let early = try await client.execute(
                 uri: "/api/sessions", method: .post, body: json(["email": "nia@example.org", "password": "a long doctor password"]))
             #expect(try errorOf(early).code == "account_pending")
@@ -50,7 +50,7 @@ import Testing
         let fixture = try HospitalFixture()
         let cast = try await Cast(fixture)
         try await fixture.app().test(.router) { client in
-            let id = try await registerDoctor(client)
+            let id = try await registerDoctor(client, fixture)
             let notAdmin = try await client.execute(uri: "/api/accounts", method: .get, headers: cast.cardiologist.headers)
             #expect(notAdmin.status == .forbidden)
             let pending = try decodeList(
@@ -65,7 +65,7 @@ import Testing
         let fixture = try HospitalFixture()
         let cast = try await Cast(fixture)
         try await fixture.app().test(.router) { client in
-            let id = try await registerDoctor(client)
+            let id = try await registerDoctor(client, fixture)
             #expect(
                 try await client.execute(uri: "/api/accounts/\(id)/approval", method: .post, headers: cast.admin.headers).status == .ok)
             let token = try await fixture.login(client, "nia@example.org", "a long doctor password")
@@ -89,7 +89,7 @@ import Testing
         let fixture = try HospitalFixture()
         let cast = try await Cast(fixture)
         try await fixture.app().test(.router) { client in
-            let id = try await registerDoctor(client)
+            let id = try await registerDoctor(client, fixture)
             #expect(
                 try await client.execute(uri: "/api/accounts/\(id)/throttle", method: .delete, headers: cast.admin.headers).status
                     == .noContent)
@@ -104,7 +104,7 @@ import Testing
         let fixture = try HospitalFixture()
         let cast = try await Cast(fixture)
         try await fixture.app().test(.router) { client in
-            let id = try await registerDoctor(client, name: "Rex Refused", email: "rex@example.org")
+            let id = try await registerDoctor(client, fixture, name: "Rex Refused", email: "rex@example.org")
             #expect(
                 try await client.execute(uri: "/api/accounts/\(id)/refusal", method: .post, headers: cast.admin.headers).status
                     == .noContent)

@@ -27,6 +27,20 @@ func errorOf(_ response: TestResponse) throws -> (code: String, field: String?) 
     return (try #require(error["code"] as? String), error["field"] as? String)
 }
 
+/// Signs up through the API at `path` and opens the account with the e-mailed link: the activation's answer
+/// (201 with the account), or the sign-up's when it was refused.
+func registerThroughAPI(
+    _ client: some TestClientProtocol, _ fixture: HospitalFixture, _ body: [String: String], path: String = "/api/patients"
+) async throws -> TestResponse {
+    let signedUp = try await client.execute(uri: path, method: .post, body: json(body))
+    guard signedUp.status == .accepted else { return signedUp }
+    await fixture.services.mailQueue().deliverSecrets()
+    let email = try #require(body["email"]).lowercased()
+    let token = try #require(fixture.activationToken(to: email), "no link was mailed to \(email)")
+    return try await client.execute(
+        uri: "/api/registrations/activation", method: .post, body: json(["token": token, "password": try #require(body["password"])]))
+}
+
 extension HTTPFields {
     static func bearer(_ token: String) -> HTTPFields { [.authorization: "Bearer \(token)"] }
 }
@@ -36,7 +50,7 @@ extension HTTPFields {
         let fixture = try HospitalFixture()
         try await fixture.app().test(.router) { client in
             do {
-                let response = try await client.execute(uri: "/api/patients", method: .post, body: json(patient()))
+                let response = try await registerThroughAPI(client, fixture, patient())
                 #expect(response.status == .created)
                 let user = try decode(response)
                 #expect(user["role"] as? String == "patient" && user["email"] as? String == "ada@example.org")
@@ -134,10 +148,89 @@ extension HTTPFields {
         #expect(try await register(ByteBuffer(repeating: 0x20, count: 70_000)).status == .contentTooLarge)
     }
 
-    @Test func aTakenAddressIsAConflictWhateverItsCase() async throws {
-        let response = try await register(json(patient("Ada@Example.org")), after: [json(patient())])
-        #expect(response.status == .conflict)
-        #expect(try errorOf(response) == ("email_taken", "email"))
+    /// N20: a sign-up answers the same whether or not the address has an account; the owner of a taken one is
+    /// told, nothing of theirs changes, and only a new address gets a link.
+    @Test func aSignUpAnswersTheSameWhetherOrNotTheAddressHasAnAccount() async throws {
+        let portal = PortalConfiguration(baseURL: URL(string: "https://portal.example.org")!, timeZone: TimeZone(identifier: "UTC")!)
+        let fixture = try HospitalFixture(portal: portal)
+        try await buildHospitalApplication(configuration: .init(port: 0, portal: portal), services: fixture.services).test(.router) { client in
+            #expect(try await registerThroughAPI(client, fixture, patient()).status == .created)
+            let taken = try await client.execute(
+                uri: "/api/patients", method: .post, body: json(patient("Ada@Example.org", password: "another long passphrase")))
+            let free = try await client.execute(uri: "/api/patients", method: .post, body: json(patient("new@example.org")))
+            #expect(taken.status == .accepted && free.status == .accepted)
+            #expect(taken.body == free.body)
+            var (takenHeaders, freeHeaders) = (taken.headers, free.headers)
+            (takenHeaders[.date], freeHeaders[.date]) = (nil, nil)
+            #expect(takenHeaders == freeHeaders)
+
+            await fixture.services.mailQueue().deliverSecrets()
+            let ada = try #require(fixture.sender.mails.last { $0.toAddress == "ada@example.org" })
+            #expect(ada.subject == "Someone tried to register with your address")
+            #expect(ada.body.contains("https://portal.example.org/password/forgot") && !ada.body.contains("token"))
+            #expect(fixture.activationToken(to: "new@example.org") != nil)
+            // Nothing of Ada's changed: her password still signs in, the stranger's does not.
+            _ = try await fixture.login(client, "ada@example.org", "correct horse battery")
+            await #expect(throws: FixtureError.self) { try await fixture.login(client, "ada@example.org", "another long passphrase") }
+            let requested = try await fixture.database.writer.read { db in
+                try String.fetchAll(db, sql: "SELECT outcome FROM audit WHERE action = 'account_requested' ORDER BY id")
+            }
+            #expect(requested == ["success", "denied", "success"])
+        }
+    }
+
+    /// N20: the link opens the account once, within a day, with the password chosen at sign-up; five wrong
+    /// passwords or a newer sign-up for the address make it stop working; before it, nobody signs in.
+    @Test func aSignUpLinkOpensTheAccountOnceWithThePasswordChosen() async throws {
+        let fixture = try HospitalFixture()
+        try await fixture.app().test(.router) { client in
+            func signUp(_ body: [String: String] = patient()) async throws -> String {
+                #expect(try await client.execute(uri: "/api/patients", method: .post, body: json(body)).status == .accepted)
+                await fixture.services.mailQueue().deliverSecrets()
+                return try #require(fixture.activationToken(to: "ada@example.org"))
+            }
+            func activate(_ token: String, _ password: String = "correct horse battery") async throws -> TestResponse {
+                try await client.execute(
+                    uri: "/api/registrations/activation", method: .post, body: json(["token": token, "password": password]))
+            }
+            let first = try await signUp()
+            await #expect(throws: FixtureError.self) { try await fixture.login(client, "ada@example.org", "correct horse battery") }
+            // A newer sign-up replaces the first: its link goes dead.
+            let second = try await signUp()
+            #expect(try errorOf(try await activate(first)).code == "activation_invalid")
+            let wrong = try await activate(second, "not the password at all")
+            #expect(wrong.status == .unauthorized)
+            #expect(try errorOf(wrong).code == "bad_credentials")
+            let opened = try await activate(second)
+            #expect(opened.status == .created)
+            #expect(try decode(opened)["email"] as? String == "ada@example.org")
+            #expect(try errorOf(try await activate(second)).code == "activation_invalid", "once")
+            _ = try await fixture.login(client, "ada@example.org", "correct horse battery")
+        }
+    }
+
+    @Test func aSignUpLinkStopsAfterFiveWrongPasswordsOrADay() async throws {
+        let fixture = try HospitalFixture(portal: PortalConfiguration(timeZone: TimeZone(identifier: "UTC")!))
+        try await fixture.app().test(.router) { client in
+            func link(_ email: String) async throws -> String {
+                #expect(try await client.execute(uri: "/api/patients", method: .post, body: json(patient(email))).status == .accepted)
+                await fixture.services.mailQueue().deliverSecrets()
+                return try #require(fixture.activationToken(to: email))
+            }
+            func activate(_ token: String, _ password: String = "correct horse battery") async throws -> TestResponse {
+                try await client.execute(
+                    uri: "/api/registrations/activation", method: .post, body: json(["token": token, "password": password]))
+            }
+            let guessed = try await link("bob@example.org")
+            for _ in 0..<5 { #expect(try await activate(guessed, "a wrong guess here").status == .unauthorized) }
+            #expect(try errorOf(try await activate(guessed)).code == "activation_invalid")
+            let late = try await link("cy@example.org")
+            fixture.clock.advance(by: Accounts.activationLifetime)
+            #expect(try errorOf(try await activate(late)).code == "activation_invalid")
+            let mail = try #require(fixture.sender.mails.last { $0.toAddress == "cy@example.org" })
+            // In words and the site's zone, never a machine timestamp.
+            #expect(mail.subject == "Open your account" && mail.body.contains("Jan 2027 at") && mail.body.contains("(GMT)"), "\(mail.body)")
+        }
     }
 
     @Test func anUnknownPathIsNotFoundAsJSON() async throws {
@@ -153,7 +246,7 @@ extension HTTPFields {
         let fixture = try HospitalFixture()
         try await fixture.app().test(.router) { client in
             do {
-                let response = try await client.execute(uri: "/api/patients", method: .post, body: json(patient()))
+                let response = try await registerThroughAPI(client, fixture, patient())
                 #expect(response.status == .created)
             }
             for email in ["ada@example.org", "nobody@example.org"] {
@@ -220,7 +313,7 @@ extension HTTPFields {
                 #expect(response.status == .unauthorized)
             }
             do {
-                let response = try await client.execute(uri: "/api/patients", method: .post, body: json(patient()))
+                let response = try await registerThroughAPI(client, fixture, patient())
                 #expect(response.status == .created)
             }
             let patientToken = try await fixture.login(client, "ada@example.org", "correct horse battery")

@@ -98,9 +98,11 @@ import Testing
             let cast = try await Cast(fixture)
             try await bookedAppointment(client, fixture, doctor: cast.cardiologist, patient: cast.ada)
             var deliveries = fixture.sender.deliveries.makeAsyncIterator()
-            let first = await deliveries.next()  // the queue's round is an hour: only the commit can have woken it
+            // The queue's round is an hour: only the commit can have woken it (the sign-ups' links went before).
+            var first = await deliveries.next()
+            while first?.id.hasPrefix("activate-") == true { first = await deliveries.next() }
             #expect(first?.id.split(separator: "-").first == "booked")
-            #expect(fixture.sender.mails.count == 1)
+            #expect(fixture.sender.mails.filter { !$0.id.hasPrefix("activate-") }.count == 1)
         }
     }
 

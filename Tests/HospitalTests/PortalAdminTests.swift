@@ -24,9 +24,10 @@ import Testing
         /// Runs `body` once Dr New registered through the portal and the admin signed in.
         func run(_ body: @Sendable (any TestClientProtocol, TestResponse) async throws -> Void) async throws {
             try await buildHospitalApplication(configuration: .init(port: 0), services: fixture.services).test(.router) { client in
-                let registered = try await doctor.post(
-                    client, "/register/doctor",
-                    ["name": "Dr New", "email": "new@example.org", "password": "a long doctor password", "specialization": "Oncology"])
+                let registered = try await doctor.register(
+                    client, fixture,
+                    ["name": "Dr New", "email": "new@example.org", "password": "a long doctor password", "specialization": "Oncology"],
+                    path: "/register/doctor")
                 _ = try await admin.post(client, "/login", ["email": "root@example.org", "password": "an admin password here"])
                 try await body(client, registered)
             }
@@ -45,7 +46,7 @@ import Testing
     @Test func aRegisteredDoctorWaitsForApprovalToldOnlyToWhoKnowsThePassword() async throws {
         let scene = try await Registration()
         try await scene.run { client, registered in
-            #expect(registered.status == .created && registered.text.contains("An admin will check your registration"))
+            #expect(registered.status == .ok && registered.text.contains("An admin will check your registration"))
             let early = try await scene.doctorSignsIn(client)
             #expect(early.status == .forbidden && early.text.contains("An admin has not approved this account yet."))
             let wrong = try await scene.doctor.post(client, "/login", ["email": "new@example.org", "password": "not the password"])
@@ -61,7 +62,7 @@ import Testing
             let id = try await scene.doctorId()
             #expect(try await scene.admin.get(client, "/admin/accounts").text.contains("/admin/accounts/\(id)/approve"))
             let patient = Browser()
-            _ = try await patient.post(client, "/register", portalPatient())
+            _ = try await patient.register(client, scene.fixture, portalPatient())
             #expect(try await patient.post(client, "/admin/accounts/\(id)/approve", [:]).status == .forbidden, "only admins")
             #expect(
                 try await scene.admin.post(client, "/admin/accounts/\(id)/approve", [:]).headers[.location]

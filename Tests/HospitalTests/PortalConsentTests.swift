@@ -164,7 +164,7 @@ struct ConsentCast {
             #expect(refused.status == .conflict && refused.text.contains("This request is closed: denied by the patient."))
             // Another patient cannot deny or revoke what is not theirs.
             let eve = Browser()
-            _ = try await eve.post(client, "/register", portalPatient("eve@example.org", name: "Eve"))
+            _ = try await eve.register(client, fixture, portalPatient("eve@example.org", name: "Eve"))
             #expect(try await eve.post(client, "/consent/requests/\(requestId)/deny", [:]).status == .notFound)
         }
     }

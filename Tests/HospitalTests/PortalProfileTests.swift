@@ -26,7 +26,7 @@ import Testing
         _ = try await fixture.services.scheduling.publish(doctorId: doctor.id!, startsAt: start, durationMinutes: 30)
         try await app(fixture).test(.router) { client in
             let ada = Browser()
-            _ = try await ada.post(client, "/register", portalPatient())
+            _ = try await ada.register(client, fixture, portalPatient())
             let page = try await ada.get(client, "/doctors/\(doctor.id!)").text
             #expect(page.contains("15 Jan 2027 at 9:00"), "\(page)")
             let saved = try await ada.post(client, "/profile", ["phone": "+44 20 7946 0001", "time_zone": "Asia/Tehran"])
@@ -64,7 +64,7 @@ import Testing
             #expect(bad.status == .badRequest)
             // A patient's form cannot set a doctor's fields.
             let ada = Browser()
-            _ = try await ada.post(client, "/register", portalPatient())
+            _ = try await ada.register(client, fixture, portalPatient())
             _ = try await ada.post(client, "/profile", ["specialization": "Fake", "about": "x", "time_zone": ""])
         }
         let entries = try await fixture.database.writer.read { db in
@@ -83,7 +83,7 @@ import Testing
         let fixture = try HospitalFixture()
         try await app(fixture).test(.router) { client in
             let laptop = Browser()
-            _ = try await laptop.post(client, "/register", portalPatient())
+            _ = try await laptop.register(client, fixture, portalPatient())
             let phone = Browser()
             _ = try await phone.post(client, "/login", ["email": "ada@example.org", "password": "correct horse battery"])
             let token = try await fixture.login(client, "ada@example.org", "correct horse battery")

@@ -59,6 +59,21 @@ final class Browser: @unchecked Sendable {
         return response
     }
 
+    /// Registers through the portal's form at `path` and opens the account with the e-mailed link, as its
+    /// owner would: the answer of the link's form (a patient is signed in and sent to the dashboard).
+    func register(
+        _ client: some TestClientProtocol, _ fixture: HospitalFixture, _ fields: [String: String], path: String = "/register"
+    ) async throws -> TestResponse {
+        let signedUp = try await post(client, path, fields)
+        guard signedUp.status == .ok else { return signedUp }
+        await fixture.services.mailQueue().deliverSecrets()
+        let email = try #require(fields["email"]).lowercased()
+        let token = try #require(fixture.activationToken(to: email), "no link was mailed to \(email)")
+        let page = try await get(client, "/register/activate?token=\(token)")
+        #expect(page.status == .ok)
+        return try await post(client, "/register/activate", ["token": token, "password": try #require(fields["password"])])
+    }
+
     static func field(_ name: String, in page: String) -> String? {
         guard let range = page.range(of: "name=\"\(name)\" value=\"") else { return nil }
         return String(page[range.upperBound...].prefix { $0 != "\"" })
@@ -111,7 +126,7 @@ func portalPatient(_ email: String = "ada@example.org", name: String = "Ada Pati
         let fixture = try HospitalFixture()
         try await app(fixture).test(.router) { client in
             let browser = Browser()
-            let registered = try await browser.post(client, "/register", portalPatient(name: "<script>alert(1)</script> Ada"))
+            let registered = try await browser.register(client, fixture, portalPatient(name: "<script>alert(1)</script> Ada"))
             #expect(registered.status == .seeOther && registered.headers[.location] == "/dashboard")
             let cookie = try #require(registered.headers[values: .setCookie].first { $0.hasPrefix("chainvault-session=") })
             #expect(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax") && cookie.contains("Path=/"))
@@ -131,7 +146,7 @@ func portalPatient(_ email: String = "ada@example.org", name: String = "Ada Pati
             let home = try await browser.get(client, "/")
             #expect(home.headers[.strictTransportSecurity] == "max-age=31536000")
             #expect(home.headers[values: .setCookie].contains { $0.hasPrefix("__Host-chainvault-form=") && $0.contains("Secure") })
-            let registered = try await browser.post(client, "/register", portalPatient())
+            let registered = try await browser.register(client, fixture, portalPatient())
             let cookie = try #require(registered.headers[values: .setCookie].first { $0.hasPrefix("__Host-chainvault-session=") })
             #expect(cookie.contains("Secure") && cookie.contains("Path=/") && !cookie.contains("Domain"))
             // The configured origin is the only one accepted, whatever the Host.
@@ -144,7 +159,7 @@ func portalPatient(_ email: String = "ada@example.org", name: String = "Ada Pati
         let fixture = try HospitalFixture()
         try await app(fixture).test(.router) { client in
             let browser = Browser()
-            _ = try await browser.post(client, "/register", portalPatient())
+            _ = try await browser.register(client, fixture, portalPatient())
             let missing = try await browser.post(client, "/logout", ["form_token": ""])
             #expect(missing.status == .forbidden && missing.text.contains("This form has expired"))
             let wrong = try await browser.post(client, "/logout", ["form_token": String(repeating: "A", count: 43)])
@@ -167,7 +182,7 @@ func portalPatient(_ email: String = "ada@example.org", name: String = "Ada Pati
         let fixture = try HospitalFixture()
         try await app(fixture).test(.router) { client in
             let browser = Browser()
-            _ = try await browser.post(client, "/register", portalPatient())
+            _ = try await browser.register(client, fixture, portalPatient())
             let session = try #require(browser.cookies["chainvault-session"])
             #expect(try await client.execute(uri: "/api/me", method: .get, headers: .bearer(session)).status == .unauthorized)
             #expect(try await browser.get(client, "/api/me").status == .unauthorized)
@@ -181,7 +196,7 @@ func portalPatient(_ email: String = "ada@example.org", name: String = "Ada Pati
         let fixture = try HospitalFixture()
         try await app(fixture).test(.router) { client in
             let browser = Browser()
-            _ = try await browser.post(client, "/register", portalPatient())
+            _ = try await browser.register(client, fixture, portalPatient())
             fixture.clock.advance(by: 14 * 60)
             #expect(try await browser.get(client, "/dashboard").status == .ok, "used within the idle timeout")
             fixture.clock.advance(by: 15 * 60)
@@ -202,7 +217,7 @@ func portalPatient(_ email: String = "ada@example.org", name: String = "Ada Pati
         let fixture = try HospitalFixture()
         try await app(fixture).test(.router) { client in
             let browser = Browser()
-            _ = try await browser.post(client, "/register", portalPatient())
+            _ = try await browser.register(client, fixture, portalPatient())
             _ = try await browser.post(client, "/logout", [:])
             let signedIn = try await browser.post(
                 client, "/login", ["email": "ada@example.org", "password": "correct horse battery", "next": next])
@@ -214,7 +229,7 @@ func portalPatient(_ email: String = "ada@example.org", name: String = "Ada Pati
         let fixture = try HospitalFixture()
         try await app(fixture).test(.router) { client in
             let browser = Browser()
-            _ = try await browser.post(client, "/register", portalPatient())
+            _ = try await browser.register(client, fixture, portalPatient())
             let first = try #require(browser.cookies["chainvault-session"])
             _ = try await browser.post(client, "/login", ["email": "ada@example.org", "password": "correct horse battery"])
             let second = try #require(browser.cookies["chainvault-session"])

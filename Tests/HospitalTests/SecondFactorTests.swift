@@ -222,7 +222,7 @@ enum AuthenticatorApp {
             configuration: .init(port: 0, portal: .init(timeZone: TimeZone(identifier: "UTC")!)), services: fixture.services)
         try await app.test(.router) { client in
             let ada = Browser()
-            #expect(try await ada.post(client, "/register", portalPatient()).status == .seeOther)
+            #expect(try await ada.register(client, fixture, portalPatient()).status == .seeOther)
             // Turned on from the profile: the key and link, then a code, then the recovery codes once.
             let profile = try await ada.get(client, "/profile")
             #expect(profile.text.contains("action=\"/profile/two-step\""))

@@ -100,3 +100,40 @@ package struct FixtureError: Error, CustomStringConvertible {
     package let description: String
     package init(_ description: String) { self.description = description }
 }
+
+extension Accounts {
+    /// Signs a patient up and opens the account with the link, as its owner would.
+    /// - Throws: ``HospitalError/emailTaken`` when no link came (the address has an account), or what
+    ///   ``signUp(_:client:link:)-(PatientRegistration,_,_)`` and ``activate(token:password:client:)`` throw.
+    package func registerPatient(_ input: PatientRegistration, client: String? = nil) async throws -> User {
+        let token = try await linkToken { link in try await signUp(input, client: client, link: link) }
+        return try await activate(token: token, password: input.password, client: client ?? "fixture")
+    }
+
+    /// Signs a doctor up and opens the account with the link: it waits for an admin's approval.
+    package func registerDoctor(_ input: DoctorRegistration, client: String? = nil) async throws -> User {
+        let token = try await linkToken { link in try await signUp(input, client: client, link: link) }
+        return try await activate(token: token, password: input.password, client: client ?? "fixture")
+    }
+
+    /// The token of the link a sign-up sends, read off the link as it is made.
+    private func linkToken(_ signUp: (@Sendable (String) -> String) async throws -> Void) async throws -> String {
+        let made = Mutex<String?>(nil)
+        try await signUp { path in
+            made.withLock { $0 = path }
+            return path
+        }
+        guard let path = made.withLock({ $0 }), let token = URLComponents(string: path)?.queryItems?.first(where: { $0.name == "token" })?.value
+        else { throw HospitalError.emailTaken }
+        return token
+    }
+}
+
+extension HospitalFixture {
+    /// The token of the last sign-up link e-mailed (after the mail queue's round delivered it).
+    package func activationToken(to address: String) -> String? {
+        let link = sender.mails.last { $0.toAddress == address && $0.id.hasPrefix("activate-") }?.body
+            .split(separator: "\n").first { $0.contains("/register/activate?token=") }
+        return link.flatMap { URLComponents(string: String($0))?.queryItems?.first { $0.name == "token" }?.value }
+    }
+}

@@ -114,6 +114,23 @@ def outbox_mails(data: Path, kind: str, address: str, count: int = 1, timeout: f
         time.sleep(0.1)
 
 
+def activation_path(data: Path, address: str) -> str:
+    """The path of the newest sign-up link e-mailed to `address`, from the outbox."""
+    import re
+    body = outbox_mails(data, "activate", address)[-1].get_content()
+    return re.search(r"(/register/activate\?token=[A-Za-z0-9_-]+)", body).group(1)
+
+
+def portal_open_account(page, address: str, password: str):
+    """After a sign-up through the portal's form: opens the account with the link e-mailed to `address`, as
+    its owner would (the link's page asks for the password chosen at sign-up). `page.data` is the server's
+    data root, where the outbox is."""
+    page.get_by_text("We have sent a link").wait_for()
+    page.goto(activation_path(page.data, address))
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Open my account").click()
+
+
 def portal_sign_in(page, email: str, password: str):
     """Signs in through the portal's form in a Playwright page and waits for the overview."""
     page.goto("/login")

@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 import boto3
 import pytest
 
-from conftest import BIN, outbox_code, start_server, stop_server
+from conftest import BIN, activation_path, outbox_code, outbox_mails, start_server, stop_server
 
 
 def call(server, method, path, body=None, token=None):
@@ -34,12 +34,17 @@ def call(server, method, path, body=None, token=None):
 
 def test_accounts_through_the_hospital_api(server):
     assert server.hospital.startswith("http://127.0.0.1:")
-    status, user = call(server, "POST", "/api/patients", {"name": "Ada Patient", "email": "ada-it@example.org",
-                                                          "password": "correct horse battery", "dateOfBirth": "1985-04-12",
-                                                          "phone": "+44 20 7946 0000"})
-    assert status == 201 and user["role"] == "patient" and "passwordHash" not in user
+    ada = {"name": "Ada Patient", "email": "ada-it@example.org", "password": "correct horse battery", "dateOfBirth": "1985-04-12",
+           "phone": "+44 20 7946 0000"}
+    assert call(server, "POST", "/api/patients", ada) == (202, None)
+    user = activate(server, "ada-it@example.org", "correct horse battery")
+    assert user["role"] == "patient" and "passwordHash" not in user
     status, error = call(server, "POST", "/api/patients", {"name": "Ada", "email": "not-an-address"})
     assert status == 400 and error["error"]["code"] == "invalid_field"
+    # Signing up again with a taken address answers the same; its owner is told, nothing of hers changes.
+    assert call(server, "POST", "/api/patients", dict(ada, password="another long passphrase")) == (202, None)
+    told = outbox_mails(server.data, "attempt", "ada-it@example.org")[0]
+    assert told["Subject"] == "Someone tried to register with your address" and "token" not in told.get_content()
 
     status, session = call(server, "POST", "/api/sessions", {"email": "ada-it@example.org", "password": "correct horse battery"})
     assert status == 201
@@ -91,9 +96,20 @@ def login(server, email, password):
     return session["token"], session["user"]["id"]
 
 
-def register(server, name, email):
+def activate(server, email, password, path=None):
+    """Opens the account of a sign-up with the link e-mailed to `email` (from the outbox, or `path`)."""
+    token = (path or activation_path(server.data, email)).split("token=")[1]
+    status, user = call(server, "POST", "/api/registrations/activation", {"token": token, "password": password})
+    assert status == 201, user
+    return user
+
+
+def register(server, name, email, link=None):
+    """Signs a patient up and opens the account with the e-mailed link (`link(email)` finds its path where
+    mail does not go to the outbox); their session's token and id."""
     patient = {"name": name, "email": email, "password": "correct horse battery", "dateOfBirth": "1980-02-29", "phone": "+1 555 0100"}
-    assert call(server, "POST", "/api/patients", patient)[0] == 201
+    assert call(server, "POST", "/api/patients", patient)[0] == 202
+    activate(server, email, "correct horse battery", path=link(email) if link else None)
     return login(server, email, "correct horse battery")
 
 

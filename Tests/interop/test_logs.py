@@ -46,7 +46,7 @@ def test_one_json_access_line_per_request_with_its_request_id_and_no_secrets(tmp
     missing_line = by_id[missing_id]
     assert missing_line["status"] == "404" and missing_line["error_code"] == "NoSuchKey"
     hospital = [line for line in access if line["label"] == "chainvault.hospital"]
-    assert {(line["method"], line["route"], line["status"]) for line in hospital} >= {("POST", "/api/patients", "201"), ("POST", "/api/sessions", "401")}
+    assert {(line["method"], line["route"], line["status"]) for line in hospital} >= {("POST", "/api/patients", "202"), ("POST", "/api/sessions", "401")}
     text = log.read_text()
     for secret in (SECRET, "correct horse battery", "wrong password!", body.decode(), "Signature=", "Bearer "):
         assert secret not in text

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from conftest import BIN
+from conftest import BIN, activation_path, portal_open_account
 
 # Installed by `make test` (scripts/install-deps.sh test); a missing browser stack fails, never skips.
 from playwright import sync_api  # noqa: E402
@@ -30,6 +30,7 @@ def browser():
 def page(browser, server):
     context = browser.new_context(base_url=server.portal.rstrip("/"))
     page = context.new_page()
+    page.data = server.data
     problems = []
     # Script errors and CSP violations; a page answered 4xx on purpose (a refused sign-in) is not one,
     # but a style sheet, script or icon that fails to load is.
@@ -51,6 +52,7 @@ def register(page, email, name="Ada Lovelace"):
     page.get_by_label("Date of birth").fill("1985-04-12")
     page.get_by_label("Phone number").fill("+44 20 7946 0000")
     page.get_by_role("button", name="Create my account").click()
+    portal_open_account(page, email, PASSWORD)
     page.wait_for_url("**/dashboard")
 
 
@@ -102,7 +104,8 @@ def test_registration_works_from_the_keyboard_alone(page):
     page.keyboard.press("Tab")  # the skip link first
     assert page.evaluate("document.activeElement.textContent") == "Skip to the content"
     page.get_by_label("Name").focus()
-    for value in ("Keyboard Only", f"keys-{uuid.uuid4().hex[:8]}@example.org", PASSWORD):
+    email = f"keys-{uuid.uuid4().hex[:8]}@example.org"
+    for value in ("Keyboard Only", email, PASSWORD):
         page.keyboard.type(value)
         page.keyboard.press("Tab")
         if page.evaluate("document.activeElement.tagName") != "INPUT":
@@ -110,6 +113,11 @@ def test_registration_works_from_the_keyboard_alone(page):
     page.keyboard.type("1990-01-31")
     page.keyboard.press("Tab")
     page.keyboard.type("+44 20 7946 0001")
+    page.keyboard.press("Enter")
+    page.get_by_text("We have sent a link").wait_for()
+    page.goto(activation_path(page.data, email))
+    page.get_by_label("Password").focus()
+    page.keyboard.type(PASSWORD)
     page.keyboard.press("Enter")
     page.wait_for_url("**/dashboard")
 

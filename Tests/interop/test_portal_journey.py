@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from conftest import BIN, outbox_code, outbox_mails, start_server, stop_server
+from conftest import portal_open_account
 from conftest import portal_sign_in as sign_in
 
 # Installed by `make test` (scripts/install-deps.sh test); a missing browser stack fails, never skips.
@@ -35,6 +36,7 @@ def person(browser, server):
     """A browser context of its own (cookies, downloads) that fails the test on any script error."""
     context = browser.new_context(base_url=server.portal.rstrip("/"), accept_downloads=True, timezone_id="UTC")
     page = context.new_page()
+    page.data = server.data
     page.set_default_timeout(30_000)
     errors = []
     page.on("pageerror", lambda error: errors.append(str(error)))
@@ -80,6 +82,7 @@ def register_patient(page, name, email, born, phone):
     page.get_by_label("Date of birth").fill(born)
     page.get_by_label("Phone number").fill(phone)
     page.get_by_role("button", name="Create my account").click()
+    portal_open_account(page, email, PATIENT_PASSWORD)
     page.wait_for_url("**/dashboard")
 
 
@@ -128,6 +131,7 @@ def test_the_whole_journey(browser, hospital, tmp_path):
     doctor.get_by_label("Password").fill(DOCTOR_PASSWORD)
     doctor.get_by_label("Specialization").fill("Cardiology")
     doctor.get_by_role("button", name="Ask for a doctor's account").click()
+    portal_open_account(doctor, "carla@example.org", DOCTOR_PASSWORD)
     doctor.get_by_text("An admin will check your registration").wait_for()
     admin = person(browser, hospital)
     sign_in(admin, "root@example.org", ADMIN_PASSWORD)
@@ -250,7 +254,8 @@ def test_the_whole_journey(browser, hospital, tmp_path):
                         (second, ["/access", f"/access/requests/{request_id}", "/calendar", "/calendar?view=day"])):
         wide += too_wide_for_a_phone(page, paths)
     visitor = person(browser, hospital)
-    wide += too_wide_for_a_phone(visitor, ["/", "/login", "/register", "/register/doctor", "/password/forgot", "/doctors"])
+    wide += too_wide_for_a_phone(visitor, ["/", "/login", "/register", "/register/doctor", "/register/activate?token=x",
+                                          "/password/forgot", "/doctors"])
     assert not wide, f"pages wider than a 375 px screen: {wide}"
 
     # axe-core finds no violation on any page each of them used.

@@ -7,6 +7,9 @@ import socket
 import ssl
 import subprocess
 
+from email import message_from_string
+from email import policy as mail_policy
+
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
@@ -19,9 +22,11 @@ import time
 class Inbox:
     def __init__(self):
         self.messages = []
+        # Addresses starting with "refused" are refused once this is set (after their owner signed up).
+        self.refusing = False
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        if address.startswith("refused"):
+        if address.startswith("refused") and self.refusing:
             return "550 no such mailbox"
         envelope.rcpt_tos.append(address)
         return "250 OK"
@@ -30,6 +35,21 @@ class Inbox:
         self.messages.append((envelope.mail_from, envelope.rcpt_tos, envelope.content.decode(), session.authenticated,
                               session.ssl is not None))
         return "250 Message accepted"
+
+
+def link_in(inbox):
+    """Finds the path of the sign-up link mailed to an address in the test server's inbox."""
+    def find(address):
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            for _, recipients, content, _, _ in reversed(inbox.messages):
+                body = message_from_string(content, policy=mail_policy.default).get_content()
+                found = re.search(r"(/register/activate\?token=[A-Za-z0-9_-]+)", body)
+                if recipients == [address] and found:
+                    return found.group(1)
+            time.sleep(0.1)
+        raise AssertionError(f"no sign-up link to {address}")
+    return find
 
 
 def free_port():
@@ -77,7 +97,7 @@ def test_codes_go_out_over_starttls_with_auth_and_a_refused_recipient_voids_the_
     reports = {}
     # Each patient's checkup with their own doctor (one doctor's slots may not overlap).
     for name, email, author in [("Ada Patient", "ada@example.org", carl), ("Rex Refused", "refused@example.org", eve)]:
-        token, patient_id = register(server, name, email)
+        token, patient_id = register(server, name, email, link=link_in(inbox))
         slot = call(server, "POST", "/api/slots", {"startsAt": rfc3339(2), "durationMinutes": 15}, token=author)[1]
         assert call(server, "POST", f"/api/slots/{slot['id']}/booking", token=token)[0] == 200
         time.sleep(max(0.0, slot_start(slot) - time.time()) + 0.5)
@@ -86,6 +106,7 @@ def test_codes_go_out_over_starttls_with_auth_and_a_refused_recipient_voids_the_
         assert status == 201
         reports[email] = int(re.search(rb'"id":(\d+)', body).group(1))
 
+    inbox.refusing = True
     # Dora sees both patients (an appointment each): only so may she ask for their reports.
     for hours, email in enumerate(("ada@example.org", "refused@example.org"), start=2):
         token, _ = login(server, email, "correct horse battery")

@@ -7,6 +7,7 @@ import Hospital
 import Hummingbird
 import Logging
 import NIOCore
+import Synchronization
 
 /// The hospital's JSON bodies through its real router, over an in-memory database: the first byte of
 /// the input picks a route (registration, login, staff creation, slots, bookings, code redemption …),
@@ -26,6 +27,7 @@ struct Route: Sendable {
 
 let routes: [Route] = [
     Route(method: .post, path: "/api/patients", caller: .nobody),
+    Route(method: .post, path: "/api/registrations/activation", caller: .nobody),
     Route(method: .post, path: "/api/sessions", caller: .nobody),
     Route(method: .post, path: "/api/staff", caller: .admin),
     Route(method: .post, path: "/api/slots", caller: .doctor),
@@ -69,8 +71,16 @@ func serve() async throws {
     _ = try await services.accounts.createStaff(.init(role: .admin, name: "Admin", email: "admin@example.org", password: password))
     _ = try await services.accounts.createStaff(
         .init(role: .doctor, name: "Doctor", email: "doctor@example.org", password: password, specialization: "Cardiology"))
-    _ = try await services.accounts.registerPatient(
-        .init(name: "Patient", email: "patient@example.org", password: password, dateOfBirth: "1985-04-12", phone: "0123456"))
+    // A patient signs up and opens the account with the link, as a person would.
+    let registration = Accounts.PatientRegistration(
+        name: "Patient", email: "patient@example.org", password: password, dateOfBirth: "1985-04-12", phone: "0123456")
+    let link = Mutex("")
+    try await services.accounts.signUp(registration, client: nil) { path in
+        link.withLock { $0 = path }
+        return path
+    }
+    _ = try await services.accounts.activate(
+        token: String(link.withLock { $0 }.split(separator: "=").last ?? ""), password: password, client: "fuzz")
     var tokens: [Caller: String] = [:]
     for (caller, email) in [(Caller.admin, "admin@example.org"), (.doctor, "doctor@example.org"), (.patient, "patient@example.org")] {
         tokens[caller] = try await services.accounts.login(email: email, password: password, client: "fuzz").token

@@ -7,6 +7,7 @@ import Hospital
 import Hummingbird
 import Logging
 import NIOCore
+import Synchronization
 
 /// The portal's parsers of outside bytes through its real router, over an in-memory database, with a
 /// signed-in doctor and patient: the first byte of the input picks what the rest is —
@@ -21,7 +22,7 @@ struct NoSender: CodeSender {
 enum Caller: Sendable { case nobody, doctor, patient }
 
 let forms: [(path: String, caller: Caller)] = [
-    ("/login", .nobody), ("/register", .nobody), ("/register/doctor", .nobody), ("/slots/2/book", .patient),
+    ("/login", .nobody), ("/register", .nobody), ("/register/doctor", .nobody), ("/register/activate", .nobody), ("/slots/2/book", .patient),
     ("/calendar/slots", .doctor), ("/access/requests/1", .doctor), ("/appointments/1/cancel", .patient), ("/logout", .patient),
     ("/login/code", .nobody), ("/profile/two-step/confirm", .patient), ("/profile/two-step/disable", .patient),
     ("/calendar/slots/1/cancel", .doctor), ("/password/forgot", .nobody),
@@ -65,8 +66,16 @@ func serve() async throws {
     let password = "correct horse battery"
     let doctor = try await services.accounts.createStaff(
         .init(role: .doctor, name: "Doctor", email: "doctor@example.org", password: password, specialization: "Cardiology"))
-    let patient = try await services.accounts.registerPatient(
-        .init(name: "Patient", email: "patient@example.org", password: password, dateOfBirth: "1985-04-12", phone: "0123456"))
+    // A patient signs up and opens the account with the link, as a person would.
+    let registration = Accounts.PatientRegistration(
+        name: "Patient", email: "patient@example.org", password: password, dateOfBirth: "1985-04-12", phone: "0123456")
+    let link = Mutex("")
+    try await services.accounts.signUp(registration, client: nil) { path in
+        link.withLock { $0 = path }
+        return path
+    }
+    let patient = try await services.accounts.activate(
+        token: String(link.withLock { $0 }.split(separator: "=").last ?? ""), password: password, client: "fuzz")
     let slot = try await services.scheduling.publish(doctorId: doctor.id!, startsAt: now - now % 60, durationMinutes: 30)
     _ = try await services.scheduling.book(slotId: slot.slot.id!, patientId: patient.id!, reason: "fuzz")
     _ = try await services.scheduling.complete(slotId: slot.slot.id!, doctorId: doctor.id!)

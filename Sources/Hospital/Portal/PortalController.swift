@@ -22,6 +22,8 @@ struct PortalController: Sendable {
         group.post("register", use: register)
         group.get("register/doctor", use: doctorRegistrationPage)
         group.post("register/doctor", use: registerDoctor)
+        group.get("register/activate", use: activationPage)
+        group.post("register/activate", use: activate)
         group.post("session/refresh", use: refresh)
         group.get("password/forgot", use: forgotPage)
         group.post("password/forgot", use: forgot)
@@ -189,21 +191,53 @@ struct PortalController: Sendable {
         return pages.render("register", registrationValues(nil, problem: nil, request: request), request: request, context: context)
     }
 
+    /// The same answer whether or not the address has an account: a link opens a new one, the owner of a
+    /// taken one is told (``Accounts/signUp(_:client:link:)-(PatientRegistration,_,_)``).
     @Sendable func register(_ request: Request, context: HospitalRequestContext) async throws -> Response {
         let form = try await PortalForm.read(request, context: context)
         let registration = Accounts.PatientRegistration(
             name: form["name"], email: form["email"], password: form["password"], dateOfBirth: form["date_of_birth"], phone: form["phone"])
         do {
-            _ = try await services.accounts.registerPatient(registration, client: context.clientAddress)
+            try await services.accounts.signUp(registration, client: context.clientAddress) { path in pages.configuration.link(path) }
+            return pages.render("register", ["sent": true], request: request, context: context)
+        } catch let error as HospitalError where error.status.code < 500 {
+            return registrationProblem("register", form: form, error: error, fields: Self.registrationFields, request: request, context: context)
+        }
+    }
+
+    private func registrationProblem(
+        _ template: String, form: PortalForm, error: HospitalError, fields: [Field], request: Request, context: HospitalRequestContext
+    ) -> Response {
+        var response = pages.render(
+            template, registrationValues(form, problem: error, request: request, fields: fields), status: error.status, request: request,
+            context: context)
+        if let retryAfter = error.retryAfter { response.headers[.retryAfter] = String(retryAfter) }
+        return response
+    }
+
+    /// The page a sign-up's link opens: the password chosen at sign-up opens the account (nothing happens on
+    /// the GET, which mail scanners follow).
+    @Sendable func activationPage(_ request: Request, context: HospitalRequestContext) async throws -> Response {
+        let token = String((request.uri.queryParameters.get("token") ?? "").prefix(128))
+        return pages.render("activate", ["token": token], request: request, context: context)
+    }
+
+    /// Opens the account: a patient is signed in at once, a doctor learns that an admin approves next.
+    @Sendable func activate(_ request: Request, context: HospitalRequestContext) async throws -> Response {
+        let form = try await PortalForm.read(request, context: context)
+        let token = String(form["token"].prefix(128))
+        do {
+            let user = try await services.accounts.activate(token: token, password: form["password"], client: context.clientAddress)
+            guard user.role == .patient else { return pages.render("activate", ["pending": true], request: request, context: context) }
             let session = try await services.accounts.login(
-                email: registration.email, password: registration.password, client: context.clientAddress, kind: .portal)
+                email: user.email, password: form["password"], client: context.clientAddress, kind: .portal)
             var response = Response.redirect(to: "/dashboard")
             response.setCookie(cookies.session(session.token))
             return response
         } catch let error as HospitalError where error.status.code < 500 {
-            var response = pages.render(
-                "register", registrationValues(form, problem: error, request: request), status: error.status, request: request,
-                context: context)
+            let message =
+                error == .badCredentials ? pages.string("activate_wrong_password", request: request) : error.message
+            var response = pages.render("activate", ["token": token, "error": message], status: error.status, request: request, context: context)
             if let retryAfter = error.retryAfter { response.headers[.retryAfter] = String(retryAfter) }
             return response
         }
@@ -216,21 +250,16 @@ struct PortalController: Sendable {
             context: context)
     }
 
-    /// A doctor's registration waits for an admin: nothing signs them in yet.
+    /// A doctor signs up as a patient does; once the link is opened, the account waits for an admin.
     @Sendable func registerDoctor(_ request: Request, context: HospitalRequestContext) async throws -> Response {
         let form = try await PortalForm.read(request, context: context)
         let registration = Accounts.DoctorRegistration(
             name: form["name"], email: form["email"], password: form["password"], specialization: form["specialization"])
         do {
-            _ = try await services.accounts.registerDoctor(registration, client: context.clientAddress)
-            return pages.render("register_doctor", ["registered": true], status: .created, request: request, context: context)
+            try await services.accounts.signUp(registration, client: context.clientAddress) { path in pages.configuration.link(path) }
+            return pages.render("register_doctor", ["sent": true], request: request, context: context)
         } catch let error as HospitalError where error.status.code < 500 {
-            var response = pages.render(
-                "register_doctor", registrationValues(form, problem: error, request: request, fields: Self.doctorFields),
-                status: error.status,
-                request: request, context: context)
-            if let retryAfter = error.retryAfter { response.headers[.retryAfter] = String(retryAfter) }
-            return response
+            return registrationProblem("register_doctor", form: form, error: error, fields: Self.doctorFields, request: request, context: context)
         }
     }
 

@@ -18,6 +18,7 @@ struct PortalPages: Sendable {
     static let templates: [(name: String, text: [UInt8])] = [
         ("layout", PackageResources.layout_mustache), ("home", PackageResources.home_mustache),
         ("login", PackageResources.login_mustache), ("register", PackageResources.register_mustache),
+        ("activate", PackageResources.activate_mustache),
         ("dashboard_patient", PackageResources.dashboard_patient_mustache),
         ("dashboard_doctor", PackageResources.dashboard_doctor_mustache),
         ("dashboard_admin", PackageResources.dashboard_admin_mustache), ("doctors", PackageResources.doctors_mustache),
