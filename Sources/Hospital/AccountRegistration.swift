@@ -116,7 +116,8 @@ extension Accounts {
                 try AuditLedger.append(
                     .init(
                         actor: id, .accountCreated, subject: "user:\(id)", patient: role == .patient ? id : nil,
-                        detail: role == .doctor ? "doctor registered by e-mailed link, pending approval" : "patient registered by e-mailed link"),
+                        detail: role == .doctor
+                            ? "doctor registered by e-mailed link, pending approval" : "patient registered by e-mailed link"),
                     time: now, in: db)
                 return inserted
             }

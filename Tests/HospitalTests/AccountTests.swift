@@ -153,7 +153,8 @@ extension HTTPFields {
     @Test func aSignUpAnswersTheSameWhetherOrNotTheAddressHasAnAccount() async throws {
         let portal = PortalConfiguration(baseURL: URL(string: "https://portal.example.org")!, timeZone: TimeZone(identifier: "UTC")!)
         let fixture = try HospitalFixture(portal: portal)
-        try await buildHospitalApplication(configuration: .init(port: 0, portal: portal), services: fixture.services).test(.router) { client in
+        try await buildHospitalApplication(configuration: .init(port: 0, portal: portal), services: fixture.services).test(.router) {
+            client in
             #expect(try await registerThroughAPI(client, fixture, patient()).status == .created)
             let taken = try await client.execute(
                 uri: "/api/patients", method: .post, body: json(patient("Ada@Example.org", password: "another long passphrase")))

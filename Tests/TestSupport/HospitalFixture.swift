@@ -123,7 +123,8 @@ extension Accounts {
             made.withLock { $0 = path }
             return path
         }
-        guard let path = made.withLock({ $0 }), let token = URLComponents(string: path)?.queryItems?.first(where: { $0.name == "token" })?.value
+        guard let path = made.withLock({ $0 }),
+            let token = URLComponents(string: path)?.queryItems?.first(where: { $0.name == "token" })?.value
         else { throw HospitalError.emailTaken }
         return token
     }

@@ -22,7 +22,8 @@ struct NoSender: CodeSender {
 enum Caller: Sendable { case nobody, doctor, patient }
 
 let forms: [(path: String, caller: Caller)] = [
-    ("/login", .nobody), ("/register", .nobody), ("/register/doctor", .nobody), ("/register/activate", .nobody), ("/slots/2/book", .patient),
+    ("/login", .nobody), ("/register", .nobody), ("/register/doctor", .nobody), ("/register/activate", .nobody),
+    ("/slots/2/book", .patient),
     ("/calendar/slots", .doctor), ("/access/requests/1", .doctor), ("/appointments/1/cancel", .patient), ("/logout", .patient),
     ("/login/code", .nobody), ("/profile/two-step/confirm", .patient), ("/profile/two-step/disable", .patient),
     ("/calendar/slots/1/cancel", .doctor), ("/password/forgot", .nobody),

@@ -201,7 +201,8 @@ struct PortalController: Sendable {
             try await services.accounts.signUp(registration, client: context.clientAddress) { path in pages.configuration.link(path) }
             return pages.render("register", ["sent": true], request: request, context: context)
         } catch let error as HospitalError where error.status.code < 500 {
-            return registrationProblem("register", form: form, error: error, fields: Self.registrationFields, request: request, context: context)
+            return registrationProblem(
+                "register", form: form, error: error, fields: Self.registrationFields, request: request, context: context)
         }
     }
 
@@ -237,7 +238,8 @@ struct PortalController: Sendable {
         } catch let error as HospitalError where error.status.code < 500 {
             let message =
                 error == .badCredentials ? pages.string("activate_wrong_password", request: request) : error.message
-            var response = pages.render("activate", ["token": token, "error": message], status: error.status, request: request, context: context)
+            var response = pages.render(
+                "activate", ["token": token, "error": message], status: error.status, request: request, context: context)
             if let retryAfter = error.retryAfter { response.headers[.retryAfter] = String(retryAfter) }
             return response
         }
@@ -259,7 +261,8 @@ struct PortalController: Sendable {
             try await services.accounts.signUp(registration, client: context.clientAddress) { path in pages.configuration.link(path) }
             return pages.render("register_doctor", ["sent": true], request: request, context: context)
         } catch let error as HospitalError where error.status.code < 500 {
-            return registrationProblem("register_doctor", form: form, error: error, fields: Self.doctorFields, request: request, context: context)
+            return registrationProblem(
+                "register_doctor", form: form, error: error, fields: Self.doctorFields, request: request, context: context)
         }
     }
 
