@@ -708,7 +708,7 @@ public struct Accounts: Sendable {
         return try await database.write { db in
             guard var user = try User.fetchOne(db, key: userId) else { throw HospitalError.notFound("user") }
             guard user.status != .pending else {
-                throw HospitalError.conflict("account_pending", "Approve or refuse this account first.")
+                throw HospitalError(.accountPending, "Approve or refuse this account first.")
             }
             let status: AccountStatus = disabled ? .disabled : .active
             guard user.status != status else { return user }

@@ -55,7 +55,7 @@ struct AuditController {
     /// The notary, or 503 when this server signs no checkpoints (a test without one).
     func requireNotary() throws(HospitalError) -> AuditNotary {
         guard let notary else {
-            throw HospitalError(.serviceUnavailable, code: "no_signing_key", message: "This server signs no audit checkpoints.")
+            throw HospitalError(.noSigningKey, "This server signs no audit checkpoints.")
         }
         return notary
     }
@@ -67,8 +67,7 @@ struct AuditController {
         do {
             return try await body()
         } catch is AuditNotary.Refusal {
-            throw HospitalError(
-                .serviceUnavailable, code: "ledger_unsigned", message: "The audit ledger cannot be signed now; the operators are alerted.")
+            throw HospitalError(.ledgerUnsigned, "The audit ledger cannot be signed now; the operators are alerted.")
         }
     }
 

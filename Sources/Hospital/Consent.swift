@@ -148,7 +148,7 @@ public struct Consent: Sendable {
             guard treats || report.doctorId == doctor.userId else { throw HospitalError.notFound("report") }
             let granted = try Reports.granted(reportId, doctor: doctor.userId, now: now, in: db)
             guard report.doctorId != doctor.userId, !granted else {
-                throw HospitalError.conflict("already_has_access", "You can read this report already.")
+                throw HospitalError(.alreadyHasAccess, "You can read this report already.")
             }
             let recent =
                 try Int.fetchOne(
@@ -189,8 +189,7 @@ public struct Consent: Sendable {
                         outcome: .failed, detail: "not delivered"), time: now, in: db)
             }
             Counter(label: "chainvault_hospital_codes_total", dimensions: [("outcome", "not_sent")]).increment()
-            throw HospitalError(
-                .serviceUnavailable, code: "code_not_sent", message: "The code could not be sent to the patient; try again later.")
+            throw HospitalError(.codeNotSent, "The code could not be sent to the patient; try again later.")
         }
         try await database.write { db in
             try AuditLedger.append(
@@ -273,18 +272,18 @@ public struct Consent: Sendable {
             case .pending: break
             case .granted:
                 try audit(.denied, "used")
-                return .failure(.conflict("request_used", "This code was redeemed already; codes are single use."))
+                return .failure(HospitalError(.requestUsed, "This code was redeemed already; codes are single use."))
             case .denied:
                 try audit(.denied, "denied by the patient")
-                return .failure(.conflict("request_denied", "The patient denied this request."))
+                return .failure(HospitalError(.requestDenied, "The patient denied this request."))
             case .void:
                 try audit(.denied, "void")
-                return .failure(.conflict("request_void", "This request is void; make a new one."))
+                return .failure(HospitalError(.requestVoid, "This request is void; make a new one."))
             }
             guard now < request.expiresAt else {
                 try db.execute(sql: "UPDATE accessRequest SET status = 'void', decidedAt = ? WHERE id = ?", arguments: [now, requestId])
                 try audit(.denied, "expired")
-                return .failure(HospitalError(.gone, code: "code_expired", message: "The code expired; make a new request."))
+                return .failure(HospitalError(.codeExpired, "The code expired; make a new request."))
             }
             guard HMAC<SHA256>.isValidAuthenticationCode(request.codeMAC, authenticating: Self.macInput(code, requestId), using: macKey)
             else {
@@ -297,8 +296,8 @@ public struct Consent: Sendable {
                 let left = policy.maxAttempts - attempts
                 return .failure(
                     HospitalError(
-                        .forbidden, code: "wrong_code",
-                        message: left > 0 ? "Wrong code; \(left) attempts left." : "Wrong code; the request is now void.", field: "code"))
+                        .wrongCode, left > 0 ? "Wrong code; \(left) attempts left." : "Wrong code; the request is now void.", field: "code",
+                        values: ["left": "\(left)"]))
             }
             try db.execute(sql: "UPDATE accessRequest SET status = 'granted', decidedAt = ? WHERE id = ?", arguments: [now, requestId])
             var grant = Grant(
@@ -317,7 +316,7 @@ public struct Consent: Sendable {
             Counter(label: "chainvault_hospital_code_redemptions_total", dimensions: [("outcome", "granted")]).increment()
             Counter(label: "chainvault_hospital_grants_total").increment()
         case .failure(let error):
-            Counter(label: "chainvault_hospital_code_redemptions_total", dimensions: [("outcome", error.code)]).increment()
+            Counter(label: "chainvault_hospital_code_redemptions_total", dimensions: [("outcome", error.code.rawValue)]).increment()
         }
         return try outcome.get()
     }
@@ -334,7 +333,7 @@ public struct Consent: Sendable {
                 throw HospitalError.notFound("access request")
             }
             guard listing.record.status == .pending, now < listing.record.expiresAt else {
-                throw HospitalError.conflict("request_closed", "Only a pending request can be allowed.")
+                throw HospitalError(.requestClosed, "Only a pending request can be allowed.")
             }
             try db.execute(sql: "UPDATE accessRequest SET status = 'granted', decidedAt = ? WHERE id = ?", arguments: [now, requestId])
             var grant = Grant(
@@ -361,7 +360,7 @@ public struct Consent: Sendable {
                 throw HospitalError.notFound("access request")
             }
             guard listing.record.status == .pending, now < listing.record.expiresAt else {
-                throw HospitalError.conflict("request_closed", "Only a pending request can be denied.")
+                throw HospitalError(.requestClosed, "Only a pending request can be denied.")
             }
             try db.execute(sql: "UPDATE accessRequest SET status = 'denied', decidedAt = ? WHERE id = ?", arguments: [now, requestId])
             try AuditLedger.append(

@@ -151,7 +151,7 @@ public struct EmergencyAccess: Sendable {
             }
             guard patients.count == 1 else {
                 return .failure(
-                    .conflict("ambiguous_patient", "More than one patient has this name and date of birth: ask the hospital's admins."))
+                    HospitalError(.ambiguousPatient, "More than one patient has this name and date of birth: ask the hospital's admins."))
             }
             let reports = try Report.filter(Column("patientId") == patientId).order(Column("id")).fetchAll(db)
             var closed: [Int64] = []
@@ -160,7 +160,7 @@ public struct EmergencyAccess: Sendable {
                 closed.append(id)
             }
             guard !closed.isEmpty || reports.isEmpty else {
-                return .failure(.conflict("already_has_access", "You can read every report of this patient already."))
+                return .failure(HospitalError(.alreadyHasAccess, "You can read every report of this patient already."))
             }
             guard try count(.success) < policy.perDay else { return .failure(.throttled(retryAfter: 3600)) }
             let entry = try AuditLedger.appendEntry(
@@ -222,7 +222,7 @@ public struct EmergencyAccess: Sendable {
         return try await database.write { db in
             guard let record = try Record.fetchOne(db, key: id) else { throw HospitalError.notFound("emergency access") }
             guard record.reviewedAt == nil else {
-                throw HospitalError.conflict("already_reviewed", "This emergency access was reviewed already.")
+                throw HospitalError(.alreadyReviewed, "This emergency access was reviewed already.")
             }
             try db.execute(
                 sql: "UPDATE emergencyAccess SET reviewedAt = ?, reviewerId = ? WHERE id = ?", arguments: [now, admin.userId, id])

@@ -12,25 +12,17 @@ struct HospitalErrorMiddleware: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
-        } catch let error as HospitalError {
-            throw error
-        } catch let error as HTTPError {
-            throw HospitalError(
-                error.status, code: Self.code(for: error.status),
-                message: error.body ?? "\(error.status.reasonPhrase) (\(request.method) \(request.uri.path)).")
         } catch {
-            logger.error("hospital request failed", metadata: ["path": "\(request.uri.path)", "error": "\(error)"])
-            throw HospitalError.internalError
-        }
-    }
-
-    static func code(for status: HTTPResponse.Status) -> String {
-        switch status {
-        case .notFound: "not_found"
-        case .methodNotAllowed: "method_not_allowed"
-        case .contentTooLarge: "too_large"
-        case .unsupportedMediaType: "unsupported_media_type"
-        default: status.code < 500 ? "bad_request" : "internal_error"
+            switch error {
+            case let error as HospitalError: throw error
+            case let error as HTTPError:
+                throw HospitalError(
+                    HospitalErrorCode(routerStatus: error.status),
+                    error.body ?? "\(error.status.reasonPhrase) (\(request.method) \(request.uri.path)).")
+            default:
+                logger.error("hospital request failed", metadata: ["path": "\(request.uri.path)", "error": "\(error)"])
+                throw HospitalError.internalError
+            }
         }
     }
 }
@@ -61,7 +53,7 @@ extension Request {
         do {
             buffer = try await body.collect(upTo: limit)
         } catch {
-            throw HospitalError(.contentTooLarge, code: "too_large", message: "The JSON body is larger than \(limit) bytes.")
+            throw HospitalError(.tooLarge, "The JSON body is larger than \(limit) bytes.")
         }
         // A name given twice would be read one way here and maybe another by a proxy: refused.
         if let name = DuplicateJSONKeys.first(in: buffer.readableBytesView) {

@@ -135,8 +135,7 @@ public struct Reports: Sendable {
         }
         guard let slotId else {
             throw HospitalError(
-                .forbidden, code: "no_completed_checkup",
-                message: "You upload reports for patients whose checkup with you is marked completed.", field: "patientId")
+                .noCompletedCheckup, "You upload reports for patients whose checkup with you is marked completed.", field: "patientId")
         }
         let head: ChainHead
         do {
@@ -166,7 +165,7 @@ public struct Reports: Sendable {
     }
 
     static func tooLarge(_ limit: Int64) -> HospitalError {
-        HospitalError(.contentTooLarge, code: "too_large", message: "A report has at most \(limit) bytes.")
+        HospitalError(.tooLarge, "A report has at most \(limit) bytes.")
     }
 
     /// The reports the caller may read: a patient's own, a doctor's own and those granted to them.
@@ -230,12 +229,12 @@ public struct Reports: Sendable {
                 try AuditLedger.append(
                     .init(
                         actor: identity.userId, .download, subject: "report:\(id)", patient: patientId, outcome: .denied,
-                        detail: error.code), time: now, in: db)
+                        detail: error.code.rawValue), time: now, in: db)
             case .refused(let error, nil):
                 // Recorded as a refusal of an existing report is: the same work, so the time of the answer
                 // does not tell whether the report exists.
                 try AuditLedger.append(
-                    .init(actor: identity.userId, .download, subject: "report:\(id)", outcome: .denied, detail: error.code),
+                    .init(actor: identity.userId, .download, subject: "report:\(id)", outcome: .denied, detail: error.code.rawValue),
                     time: now, in: db)
             }
             return decision
@@ -316,9 +315,7 @@ public struct Reports: Sendable {
                 return .refused(.notFound("report"), patientId: report.patientId)
             }
             return .refused(
-                HospitalError(
-                    .forbidden, code: "consent_required",
-                    message: "Reading this report needs the patient's consent: ask the patient for access to it."),
+                HospitalError(.consentRequired, "Reading this report needs the patient's consent: ask the patient for access to it."),
                 patientId: report.patientId)
         case .patient, .admin:
             return .refused(.notFound("report"), patientId: report.patientId)

@@ -126,7 +126,7 @@ public struct Scheduling: Sendable {
                     sql: "SELECT count(*) FROM slot WHERE doctorId = ? AND startsAt < ? AND startsAt + durationMinutes * 60 > ?",
                     arguments: [doctorId, end, startsAt]) ?? 0
             guard overlapping == 0 else {
-                throw HospitalError.conflict("slot_overlaps", "The slot overlaps another of your slots.", field: "startsAt")
+                throw HospitalError(.slotOverlaps, "The slot overlaps another of your slots.", field: "startsAt")
             }
             var slot = Slot(
                 doctorId: doctorId, startsAt: startsAt, durationMinutes: durationMinutes, status: .open, createdAt: now)
@@ -191,9 +191,9 @@ public struct Scheduling: Sendable {
             }
             guard let slot = try Slot.fetchOne(db, key: slotId) else { throw HospitalError.notFound("slot") }
             if slot.startsAt + Int64(slot.durationMinutes) * 60 <= now {
-                throw HospitalError.conflict("slot_in_past", "The slot is over.")
+                throw HospitalError(.slotInPast, "The slot is over.")
             }
-            throw HospitalError.conflict("slot_taken", "The slot is booked already.")
+            throw HospitalError(.slotTaken, "The slot is booked already.")
         }
     }
 
@@ -205,8 +205,8 @@ public struct Scheduling: Sendable {
             guard let slot = try Slot.fetchOne(db, key: slotId), slot.patientId == patientId else {
                 throw HospitalError.notFound("slot")
             }
-            guard slot.status == .booked else { throw HospitalError.conflict("slot_completed", "The checkup took place already.") }
-            guard slot.startsAt > now else { throw HospitalError.conflict("slot_in_past", "The slot has started already.") }
+            guard slot.status == .booked else { throw HospitalError(.slotCompleted, "The checkup took place already.") }
+            guard slot.startsAt > now else { throw HospitalError(.slotInPast, "The slot has started already.") }
             let doctor = try Self.listing(slotId, in: db)?.doctorName ?? ""
             try db.execute(sql: "UPDATE slot SET status = 'open', patientId = NULL, reason = NULL WHERE id = ?", arguments: [slotId])
             try notices.queue(
@@ -225,12 +225,12 @@ public struct Scheduling: Sendable {
                 throw HospitalError.notFound("slot")
             }
             switch listing.slot.status {
-            case .open: throw HospitalError.conflict("slot_not_booked", "Nobody booked this slot: withdraw it.")
-            case .completed: throw HospitalError.conflict("slot_completed", "The checkup took place already.")
+            case .open: throw HospitalError(.slotNotBooked, "Nobody booked this slot: withdraw it.")
+            case .completed: throw HospitalError(.slotCompleted, "The checkup took place already.")
             case .booked: break
             }
             guard listing.slot.startsAt > now, let patientId = listing.slot.patientId else {
-                throw HospitalError.conflict("slot_in_past", "The slot has started already.")
+                throw HospitalError(.slotInPast, "The slot has started already.")
             }
             try Slot.deleteOne(db, key: slotId)
             try notices.queue(
@@ -245,7 +245,7 @@ public struct Scheduling: Sendable {
         try await database.write { db in
             guard let slot = try Slot.fetchOne(db, key: slotId), slot.doctorId == doctorId else { throw HospitalError.notFound("slot") }
             guard slot.status == .open else {
-                throw HospitalError.conflict("slot_booked", "A booked slot stays; the patient cancels it.")
+                throw HospitalError(.slotBooked, "A booked slot stays; the patient cancels it.")
             }
             try Slot.deleteOne(db, key: slotId)
         }
@@ -258,11 +258,11 @@ public struct Scheduling: Sendable {
         return try await database.write { db in
             guard let slot = try Slot.fetchOne(db, key: slotId), slot.doctorId == doctorId else { throw HospitalError.notFound("slot") }
             switch slot.status {
-            case .open: throw HospitalError.conflict("slot_not_booked", "Nobody booked this slot.")
+            case .open: throw HospitalError(.slotNotBooked, "Nobody booked this slot.")
             case .completed: break
             case .booked:
                 guard slot.startsAt <= now else {
-                    throw HospitalError.conflict("checkup_not_started", "A checkup is completed once its slot has started.")
+                    throw HospitalError(.checkupNotStarted, "A checkup is completed once its slot has started.")
                 }
                 try db.execute(sql: "UPDATE slot SET status = 'completed' WHERE id = ?", arguments: [slotId])
             }

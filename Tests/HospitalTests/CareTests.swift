@@ -215,7 +215,7 @@ func bookedAppointment(
                         _ = try await scheduling.book(slotId: slot.slot.id!, patientId: patient)
                         return "booked"
                     } catch let error as HospitalError {
-                        return error.code
+                        return error.code.rawValue
                     } catch {
                         return "\(error)"
                     }
@@ -233,7 +233,7 @@ func bookedAppointment(
         let slot = try await fixture.services.scheduling.publish(
             doctorId: cast.cardiologist.id, startsAt: fixture.clock.now + 60, durationMinutes: 15)
         fixture.clock.advance(by: 16 * 60)
-        await #expect(throws: HospitalError.conflict("slot_in_past", "The slot is over.")) {
+        await #expect(throws: HospitalError(.slotInPast, "The slot is over.")) {
             try await fixture.services.scheduling.book(slotId: slot.slot.id!, patientId: cast.ada.id)
         }
     }

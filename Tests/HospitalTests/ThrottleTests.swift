@@ -22,7 +22,7 @@ import Testing
         do {
             try await attempt()
             return nil
-        } catch let error as HospitalError where error.code == "throttled" {
+        } catch let error as HospitalError where error.code == .throttled {
             return error.retryAfter
         } catch {
             return nil
@@ -197,7 +197,7 @@ import Testing
 
     @Test func signUpsAreLimitedPerAddressAndATakenAddressIsRefusedBeforeHashing() async throws {
         let fixture = try await fixtureWithAda()
-        await #expect(throws: HospitalError.conflict("email_taken", "An account with this e-mail exists already.", field: "email")) {
+        await #expect(throws: HospitalError(.emailTaken, "An account with this e-mail exists already.", field: "email")) {
             _ = try await fixture.accounts.registerPatient(
                 .init(name: "Ada", email: "ada@example.org", password: Self.password, dateOfBirth: "1985-04-12", phone: "0123456"),
                 client: "c")

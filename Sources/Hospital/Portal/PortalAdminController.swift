@@ -127,7 +127,7 @@ struct PortalAdminController: Sendable {
         do {
             _ = try await services.accounts.createStaff(input, by: admin)
         } catch let error as HospitalError where error.status.code < 500 {
-            let values = try await accountValues(request, context: context, form: form, error: error.message)
+            let values = try await accountValues(request, context: context, form: form, error: pages.words(for: error, request: request))
             return pages.render("admin_accounts", values, status: error.status, request: request, context: context)
         }
         return Response.redirect(to: "/admin/accounts?done=created")

@@ -67,7 +67,8 @@ struct PortalCareController: Sendable {
             _ = try await services.scheduling.book(slotId: listing.slot.id ?? 0, patientId: patient.userId, reason: reason)
         } catch let error as HospitalError where error.field == "reason" {
             return pages.render(
-                "book", bookingValues(listing, reason: String(reason.prefix(2000)), problem: error.message), status: error.status,
+                "book", bookingValues(listing, reason: String(reason.prefix(2000)), problem: pages.words(for: error, request: request)),
+                status: error.status,
                 request: request, context: context)
         } catch let error as HospitalError where error.status == .conflict {
             var values = bookingValues(listing, reason: String(reason.prefix(2000)))
@@ -184,7 +185,9 @@ struct PortalCareController: Sendable {
             } catch let error as HospitalError where error.status.code < 500 {
                 let values = try await calendarValues(
                     doctor, request: request, context: context, form: form,
-                    error: published > 0 ? "\(error.message) (\(published)/\(starts.count))" : error.message)
+                    error: published > 0
+                        ? "\(pages.words(for: error, request: request)) (\(published)/\(starts.count))"
+                        : pages.words(for: error, request: request))
                 return pages.render("calendar", values, status: error.status, request: request, context: context)
             }
         }

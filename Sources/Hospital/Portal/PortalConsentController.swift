@@ -113,9 +113,9 @@ struct PortalConsentController: Sendable {
             case "dateOfBirth": values["error"] = pages.string("hint_date_of_birth", request: request)
             default:
                 values["error"] =
-                    error.code == "not_found"
+                    error.code == .notFound
                     ? pages.string("emergency_no_patient", request: request)
-                    : error.retryAfter.map { pages.throttled($0, request: request) } ?? error.message
+                    : pages.words(for: error, request: request)
             }
             var response = pages.render("emergency", values, status: error.status, request: request, context: context)
             if let retryAfter = error.retryAfter { response.headers[.retryAfter] = String(retryAfter) }
@@ -157,7 +157,8 @@ struct PortalConsentController: Sendable {
         } catch let error as HospitalError where error.status.code < 500 && error.status != .notFound {
             let listing = try await services.consent.request(id, of: doctor)
             return pages.render(
-                "code", codeValues(listing, request: request, problem: error.message), status: error.status, request: request,
+                "code", codeValues(listing, request: request, problem: pages.words(for: error, request: request)), status: error.status,
+                request: request,
                 context: context)
         }
     }

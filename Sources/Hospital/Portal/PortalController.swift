@@ -67,13 +67,12 @@ struct PortalController: Sendable {
             var response = Response.redirect(to: next ?? "/dashboard")
             response.setCookie(cookies.session(session.token))
             return response
-        } catch let error as HospitalError
-            where error.code == "bad_credentials" || error.status == .tooManyRequests || error == .accountPending
-            || error == .accountDisabled
-        {
-            let message =
-                error.retryAfter.map { pages.throttled($0, request: request) }
-                ?? pages.string(error.code == "bad_credentials" ? "wrong_credentials" : error.code, request: request)
+        } catch let error as HospitalError {
+            switch error.code {
+            case .badCredentials, .throttled, .busy, .accountPending, .accountDisabled: break
+            default: throw error
+            }
+            let message = pages.words(for: error, request: request)
             var response = pages.render(
                 "login", ["next": next ?? "", "email": String(form["email"].prefix(254)), "error": message], status: error.status,
                 request: request, context: context)
@@ -138,7 +137,8 @@ struct PortalController: Sendable {
             try await services.accounts.resetPassword(token: form["token"], newPassword: form["new"])
         } catch let error as HospitalError where error.status.code < 500 {
             return pages.render(
-                "reset", ["token": String(form["token"].prefix(128)), "error": error.message], status: error.status, request: request,
+                "reset", ["token": String(form["token"].prefix(128)), "error": pages.words(for: error, request: request)],
+                status: error.status, request: request,
                 context: context)
         }
         var response = Response.redirect(to: "/login?reset=1")
@@ -178,11 +178,13 @@ struct PortalController: Sendable {
                 "value": field.name == "password" ? "" : String((form?[field.name] ?? "").prefix(256)),
             ]
             if let hint = field.hint { values["hint"] = pages.string(hint, request: request) }
-            if let problem, problem.field == field.api { values["problem"] = problem.message }
+            if let problem, problem.field == field.api { values["problem"] = pages.words(for: problem, request: request) }
             return values
         }
         var values: [String: Any] = ["fields": fields]
-        if let problem, !formFields.contains(where: { $0.api == problem.field }) { values["error"] = problem.message }
+        if let problem, !formFields.contains(where: { $0.api == problem.field }) {
+            values["error"] = pages.words(for: problem, request: request)
+        }
         return values
     }
 
@@ -237,7 +239,8 @@ struct PortalController: Sendable {
             return response
         } catch let error as HospitalError where error.status.code < 500 {
             let message =
-                error == .badCredentials ? pages.string("activate_wrong_password", request: request) : error.message
+                error.code == .badCredentials
+                ? pages.string("activate_wrong_password", request: request) : pages.words(for: error, request: request)
             var response = pages.render(
                 "activate", ["token": token, "error": message], status: error.status, request: request, context: context)
             if let retryAfter = error.retryAfter { response.headers[.retryAfter] = String(retryAfter) }

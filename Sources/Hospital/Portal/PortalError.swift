@@ -25,19 +25,21 @@ struct PortalErrorMiddleware: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
-        } catch let error as PortalError {
-            return page(for: error, request: request, context: context)
-        } catch let error as HospitalError where error == .unauthenticated {
-            return Self.redirectToLogin(from: request, ended: context.portal.sessionEnded)
-        } catch let error as HospitalError {
-            return errorPage(
-                status: error.status, message: error.status == .notFound ? "error_not_found" : nil, text: error.message, request, context)
-        } catch let error as HTTPError {
-            return errorPage(
-                status: error.status, message: error.status == .notFound ? "error_not_found" : "error_server", text: nil, request, context)
         } catch {
-            context.logger.error("portal request failed", metadata: ["path": "\(request.uri.path)", "error": "\(error)"])
-            return errorPage(status: .internalServerError, message: "error_server", text: nil, request, context)
+            switch error {
+            case let error as PortalError: return page(for: error, request: request, context: context)
+            case let error as HospitalError where error.code == .unauthenticated:
+                return Self.redirectToLogin(from: request, ended: context.portal.sessionEnded)
+            case let error as HospitalError:
+                return errorPage(status: error.status, message: nil, text: pages.words(for: error, request: request), request, context)
+            case let error as HTTPError:
+                return errorPage(
+                    status: error.status, message: error.status == .notFound ? "error_not_found" : "error_server", text: nil, request,
+                    context)
+            default:
+                context.logger.error("portal request failed", metadata: ["path": "\(request.uri.path)", "error": "\(error)"])
+                return errorPage(status: .internalServerError, message: "error_server", text: nil, request, context)
+            }
         }
     }
 

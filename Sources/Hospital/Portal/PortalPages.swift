@@ -164,6 +164,9 @@ struct Catalogues: Sendable {
 
     func strings(_ language: String) -> [String: String] { byLanguage[language] ?? byLanguage[Self.fallback] ?? [:] }
 
+    /// Whether the fallback language has words for `key` (every shipped language has the same keys).
+    func has(_ key: String) -> Bool { strings(Self.fallback)[key] != nil }
+
     /// The best shipped language for an `Accept-Language` header, else English.
     func language(for header: String?) -> String {
         guard let header else { return Self.fallback }

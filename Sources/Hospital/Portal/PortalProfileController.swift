@@ -151,7 +151,7 @@ struct PortalProfileController: Sendable {
             _ = try await services.accounts.updateProfile(
                 identity.userId, phone: identity.role == .patient ? form["phone"] : nil, timeZone: zone, doctor: doctor)
         } catch let error as HospitalError where error.status.code < 500 {
-            let values = try await values(identity, request: request, detailsError: error.message)
+            let values = try await values(identity, request: request, detailsError: pages.words(for: error, request: request))
             return pages.render("profile", values, status: error.status, request: request, context: context)
         }
         return Response.redirect(to: "/profile?done=saved")
@@ -164,10 +164,7 @@ struct PortalProfileController: Sendable {
             try await services.accounts.changePassword(
                 identity.userId, current: form["current"], new: form["new"], client: context.clientAddress)
         } catch let error as HospitalError where error.status.code < 500 {
-            let message =
-                error.code == "bad_credentials"
-                ? pages.string("wrong_credentials", request: request)
-                : error.retryAfter.map { pages.throttled($0, request: request) } ?? error.message
+            let message = pages.words(for: error, request: request)
             var response = pages.render(
                 "profile", try await values(identity, request: request, passwordError: message), status: error.status, request: request,
                 context: context)

@@ -54,7 +54,7 @@ struct PortalReportController: Sendable {
         let id = try context.id("id")
         do {
             return try await ReportDownload.response(id, for: identity, reports: services.reports, logger: logger)
-        } catch let error as HospitalError where error.code == "consent_required" {
+        } catch let error as HospitalError where error.code == .consentRequired {
             let values: [String: Any] = [
                 "heading": pages.string("consent_needed_title", request: request),
                 "message": pages.string("consent_needed", request: request),
@@ -137,13 +137,14 @@ struct PortalReportController: Sendable {
             patientId: listing.slot.patientId ?? 0, title: title, contentType: file.contentType, declaredLength: nil)
         do {
             _ = try await services.reports.upload(upload, body: MultipartFileBytes(reader: reader, first: first), by: doctor)
-        } catch let error as HospitalError where error.code == "too_large" {
+        } catch let error as HospitalError where error.code == .tooLarge {
             return again("too_large", status: .contentTooLarge)
         } catch let error as HospitalError where error == .insufficientStorage {
             return again("storage_full", status: error.status)
         } catch let error as HospitalError where error.field == "title" || error.field == "contentType" {
             return pages.render(
-                "upload", uploadValues(listing, title: typedTitle, error: error.message), status: error.status, request: request,
+                "upload", uploadValues(listing, title: typedTitle, error: pages.words(for: error, request: request)), status: error.status,
+                request: request,
                 context: context)
         } catch is MultipartFormReader<RequestBody.AsyncIterator>.Failure {
             throw PortalError.malformedForm
