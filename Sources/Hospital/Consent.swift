@@ -1,7 +1,6 @@
 import Crypto
 import Foundation
 import GRDB
-import HTTPTypes
 import Metrics
 
 /// Where a doctor's request to read a report stands.

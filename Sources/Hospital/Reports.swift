@@ -1,7 +1,6 @@
 import ChunkChain
 import Foundation
 import GRDB
-import HTTPTypes
 import Hex
 import NIOCore
 
