@@ -8,6 +8,92 @@ import GRDB
 /// sign-up, so that a link reaching the wrong hands, or a stranger's sign-up with someone's address, opens
 /// nothing. Until then the sign-up waits in `registration`; a new sign-up with the same address replaces it.
 extension Accounts {
+    /// The patient account `input` asks for, checked field by field (not yet stored).
+    /// - Throws: ``HospitalError`` `invalid_field` naming the field.
+    func newPatient(_ input: PatientRegistration, now: Int64) throws -> User {
+        let user = User(
+            role: .patient,
+            name: try Validation.name(input.name),
+            email: try Validation.email(input.email),
+            passwordHash: "",
+            dateOfBirth: try Validation.dateOfBirth(input.dateOfBirth, now: now),
+            phone: try Validation.phone(input.phone),
+            createdAt: now
+        )
+        try Validation.password(input.password, email: user.email)
+        return user
+    }
+
+    /// Counts a sign-up against the client's limit (none without a client address).
+    /// - Throws: `throttled` beyond it.
+    func checkRegistration(client: String?, now: Int64) async throws {
+        guard let client else { return }
+        do {
+            try await throttle.checkRegistration(client: client, now: now)
+        } catch {
+            try? await settleThrottle(now: now)
+            throw error
+        }
+    }
+
+    /// The doctor account `input` asks for, checked field by field (not yet stored); it waits for an
+    /// admin's approval once its owner opened the e-mailed link.
+    /// - Throws: ``HospitalError`` `invalid_field` naming the field.
+    func newDoctor(_ input: DoctorRegistration, now: Int64) throws -> User {
+        var user = User(
+            role: .doctor, name: try Validation.name(input.name), email: try Validation.email(input.email), passwordHash: "",
+            specialization: try Validation.specialization(input.specialization), createdAt: now)
+        user.status = .pending
+        try Validation.password(input.password, email: user.email)
+        return user
+    }
+
+    /// Creates a doctor or an admin (the caller checked that an admin asks, or the command line does).
+    /// - Throws: ``HospitalError`` `invalid_field` naming the field, `email_taken`.
+    /// - Parameter admin: The admin who creates it, for the ledger; nil from the command line.
+    public func createStaff(_ input: StaffRegistration, by admin: Identity? = nil) async throws -> User {
+        guard input.role != .patient else {
+            throw HospitalError.invalid("role", "Staff accounts are doctor or admin; patients register themselves.")
+        }
+        var user = User(
+            role: input.role, name: try Validation.name(input.name), email: try Validation.email(input.email), passwordHash: "",
+            createdAt: clock())
+        if input.role == .doctor {
+            user.specialization = try Validation.specialization(input.specialization)
+        } else if input.specialization != nil {
+            throw HospitalError.invalid("specialization", "Only doctors have a specialization.")
+        }
+        try Validation.password(input.password, email: user.email)
+        let inserted = try await insert(user, password: input.password)
+        let now = clock()
+        try await database.write { db in
+            try AuditLedger.append(
+                .init(actor: admin?.userId, .accountCreated, subject: "user:\(inserted.id ?? 0)", detail: "\(input.role.rawValue) created"),
+                time: now, in: db)
+        }
+        return inserted
+    }
+
+    /// Stores a staff account an admin creates (the admin may learn that an address is taken).
+    func insert(_ user: User, password: String) async throws -> User {
+        var user = user
+        // Taken addresses are refused before the costly hash.
+        let email = user.email
+        if try await database.read({ db in try User.filter(Column("email") == email).fetchCount(db) }) > 0 {
+            throw HospitalError.emailTaken
+        }
+        user.passwordHash = try await hasher.hash(password)
+        do {
+            return try await database.write { [user] db in
+                var inserted = user
+                try inserted.insert(db)
+                return inserted
+            }
+        } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE {
+            throw HospitalError.emailTaken
+        }
+    }
+
     /// How long a sign-up's link works, in seconds.
     public static let activationLifetime: Int64 = 24 * 3600
     /// Wrong passwords with one link before the link stops working.
