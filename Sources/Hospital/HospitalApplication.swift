@@ -1,6 +1,8 @@
-import Crypto
 import DurableFiles
 import Foundation
+import HospitalAPI
+import HospitalCore
+import HospitalPortal
 import Hummingbird
 import Logging
 import Operations
@@ -34,68 +36,6 @@ public struct HospitalConfiguration: Sendable {
     }
 }
 
-/// Every service of the hospital over one database, clock and random source.
-public struct HospitalServices: Sendable {
-    public let database: HospitalDatabase
-    public let accounts: Accounts
-    public let scheduling: Scheduling
-    public let reports: Reports
-    public let consent: Consent
-    public let emergency: EmergencyAccess
-    /// Signs the audit ledger's checkpoints and proves its entries; nil only in tests that do not need it
-    /// (the audit API then answers 503).
-    public let notary: AuditNotary?
-    /// Seconds since 1970.
-    let clock: @Sendable () -> Int64
-    /// A CSPRNG outside tests.
-    let random: @Sendable (Int) -> [UInt8]
-    let sessionPolicy: Accounts.SessionPolicy
-    let sender: any CodeSender
-    /// Rung when mail is queued: the ``MailQueue`` delivers at once.
-    let doorbell = MailQueue.Doorbell()
-
-    /// - Parameters:
-    ///   - codeKey: The key one-time codes are MACed under; kept outside the database.
-    ///   - clock: Seconds since 1970.
-    ///   - random: A CSPRNG outside tests: tokens, codes.
-    public init(
-        database: HospitalDatabase, hasher: PasswordHasher, vault: ReportVault, sender: any CodeSender, codeKey: SymmetricKey,
-        sessionPolicy: Accounts.SessionPolicy = .init(), consentPolicy: Consent.Policy = .init(),
-        emergencyPolicy: EmergencyAccess.Policy = .init(),
-        maxReportSize: Int64 = Reports.defaultMaxSize, portal: PortalConfiguration = .init(), notary: AuditNotary? = nil,
-        clock: @escaping @Sendable () -> Int64, random: @escaping @Sendable (Int) -> [UInt8]
-    ) {
-        self.database = database
-        self.notary = notary
-        self.sender = sender
-        let notices = Notices(portal: portal, doorbell: doorbell)
-        self.clock = clock
-        self.random = random
-        self.sessionPolicy = sessionPolicy
-        accounts = Accounts(
-            database: database, hasher: hasher, policy: sessionPolicy, clock: clock, random: random, sender: sender, notices: notices,
-            codeKey: codeKey)
-        scheduling = Scheduling(database: database, clock: clock, notices: notices)
-        reports = Reports(database: database, vault: vault, maxSize: maxReportSize, clock: clock, notices: notices)
-        emergency = EmergencyAccess(database: database, notices: notices, policy: emergencyPolicy, clock: clock)
-        consent = Consent(
-            database: database, sender: sender, macKey: codeKey, policy: consentPolicy, notary: notary, portal: portal, clock: clock,
-            random: random)
-    }
-
-    /// The service that verifies every report's chain again once its last verification is `interval` old.
-    public func reportVerifier(interval: Duration) -> ReportVerifier {
-        ReportVerifier(database: database, vault: reports.vault, interval: interval, clock: clock)
-    }
-
-    /// The service that hands queued mail to the sender and sweeps spent codes from the outbox; the
-    /// program runs it beside the listeners.
-    /// - Parameter interval: Time between two rounds when nothing rings (retries, expired codes).
-    public func mailQueue(interval: Duration = .seconds(30)) -> MailQueue {
-        MailQueue(database: database, sender: sender, doorbell: doorbell, notary: notary, interval: interval, clock: clock)
-    }
-}
-
 /// The hospital's listener: the web portal at `/`, the JSON API at `/api`.
 /// - Parameters:
 ///   - health: What `/-/health/ready` checks.
@@ -114,20 +54,7 @@ public func buildHospitalApplication(
     router.add(middleware: HealthMiddleware(probe: health, metrics: metrics))
     if let metrics { router.add(middleware: MetricsEndpointMiddleware(endpoint: metrics)) }
     router.add(middleware: RequestMetricsMiddleware(listener: "hospital"))
-    router.add(middleware: HospitalErrorMiddleware(logger: logger))
-    router.add(middleware: AuthenticationMiddleware(accounts: services.accounts))
-    router.get("openapi.json") { _, _ in
-        Response(
-            status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: OpenAPIDocument.bytes)))
-    }
-    let api = router.group("api")
-    AccountController(accounts: services.accounts, portal: configuration.portal).addRoutes(to: api)
-    AccountAdminController(accounts: services.accounts).addRoutes(to: api)
-    CareController(scheduling: services.scheduling).addRoutes(to: api)
-    ReportController(reports: services.reports, consent: services.consent, logger: logger).addRoutes(to: api)
-    ConsentController(consent: services.consent).addRoutes(to: api)
-    AuditController(database: services.database, notary: services.notary).addRoutes(to: api)
-    EmergencyController(emergency: services.emergency).addRoutes(to: api)
+    addAPI(to: router, services: services, portal: configuration.portal, logger: logger)
     try addPortal(to: router, configuration: configuration.portal, services: services, logger: logger)
     return Application(
         router: router,

@@ -4,6 +4,7 @@ import ChunkChain
 import DurableFiles
 import Foundation
 import Hospital
+import HospitalCore
 import Logging
 import NIOCore
 import Settings

@@ -4,6 +4,7 @@ import ChunkChain
 import DurableFiles
 import Foundation
 import Hospital
+import HospitalCore
 import S3Client
 import Settings
 

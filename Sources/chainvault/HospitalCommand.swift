@@ -2,6 +2,7 @@ import ArgumentParser
 import ChunkChain
 import Foundation
 import Hospital
+import HospitalCore
 import Settings
 
 /// `chainvault hospital add-admin | add-doctor`: the first staff accounts, before anyone can log in.

@@ -6,6 +6,7 @@ import DurableFiles
 import Foundation
 import Hex
 import Hospital
+import HospitalCore
 import Hummingbird
 import Logging
 import Metrics

@@ -7,6 +7,9 @@ import TestSupport
 import Testing
 
 @testable import Hospital
+@testable import HospitalAPI
+@testable import HospitalCore
+@testable import HospitalPortal
 
 /// What the JSON API offers beside the portal's pages: doctor self-registration and details, a patient's
 /// report titles for an appointed doctor, account administration, password reset.

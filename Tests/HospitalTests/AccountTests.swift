@@ -9,6 +9,9 @@ import TestSupport
 import Testing
 
 @testable import Hospital
+@testable import HospitalAPI
+@testable import HospitalCore
+@testable import HospitalPortal
 
 /// A patient registration that passes every rule.
 func patient(_ email: String = "ada@example.org", password: String = "correct horse battery") -> [String: String] {

@@ -7,6 +7,9 @@ import Testing
 import Transparency
 
 @testable import Hospital
+@testable import HospitalAPI
+@testable import HospitalCore
+@testable import HospitalPortal
 
 /// The audit ledger's Merkle tree, its signed checkpoints and what `audit verify` names, through the
 /// real files: a database file, a checkpoint file and bucket copies.

@@ -3,6 +3,9 @@ import TestSupport
 import Testing
 
 @testable import Hospital
+@testable import HospitalAPI
+@testable import HospitalCore
+@testable import HospitalPortal
 
 @Suite struct CodeSenderTests {
     let message = CodeMessage(

@@ -9,6 +9,9 @@ import TestSupport
 import Testing
 
 @testable import Hospital
+@testable import HospitalAPI
+@testable import HospitalCore
+@testable import HospitalPortal
 
 /// A fixture with one report by the cardiologist about Ada.
 struct ConsentScene {

@@ -9,6 +9,9 @@ import Testing
 import Transparency
 
 @testable import Hospital
+@testable import HospitalAPI
+@testable import HospitalCore
+@testable import HospitalPortal
 
 /// Break the glass: the patient found by name and date of birth (never by a report id), a written reason,
 /// one `emergency` ledger entry, the patient e-mailed at once with the reason and the entry's proof,

@@ -2,6 +2,9 @@ import GRDB
 import Testing
 
 @testable import Hospital
+@testable import HospitalAPI
+@testable import HospitalCore
+@testable import HospitalPortal
 
 @Suite struct HospitalDatabaseTests {
     /// A database a newer ChainVault migrated is refused with a message, not run against.

@@ -7,6 +7,9 @@ import TestSupport
 import Testing
 
 @testable import Hospital
+@testable import HospitalAPI
+@testable import HospitalCore
+@testable import HospitalPortal
 
 @Suite struct MailQueueTests {
     static let portal = PortalConfiguration(

@@ -2,6 +2,9 @@ import NIOCore
 import Testing
 
 @testable import Hospital
+@testable import HospitalAPI
+@testable import HospitalCore
+@testable import HospitalPortal
 
 @Suite struct MultipartFormReaderTests {
     struct Pieces: AsyncIteratorProtocol {

@@ -3,6 +3,9 @@ import HTTPTypes
 import Testing
 
 @testable import Hospital
+@testable import HospitalAPI
+@testable import HospitalCore
+@testable import HospitalPortal
 
 @Suite struct OpenAPIDocumentTests {
     /// The document names every ledger action the API can answer with (schemathesis found one missing).

@@ -7,6 +7,9 @@ import TestSupport
 import Testing
 
 @testable import Hospital
+@testable import HospitalAPI
+@testable import HospitalCore
+@testable import HospitalPortal
 
 @Suite struct PortalAdminTests {
     /// A hospital with an admin, and the portal's doctor registration form for `email`.

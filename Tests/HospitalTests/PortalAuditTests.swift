@@ -9,6 +9,9 @@ import Testing
 import Transparency
 
 @testable import Hospital
+@testable import HospitalAPI
+@testable import HospitalCore
+@testable import HospitalPortal
 
 /// The portal's side of the signed ledger and of emergency access: the patient's history marks each
 /// entry verified and hands out its proof, the doctor breaks the glass with a reason, the admins review.

@@ -9,6 +9,9 @@ import TestSupport
 import Testing
 
 @testable import Hospital
+@testable import HospitalAPI
+@testable import HospitalCore
+@testable import HospitalPortal
 
 /// A `multipart/form-data` body as a browser sends it: fields in order, then the file.
 func multipartForm(boundary: String, fields: [(String, String)], file: (name: String, type: String, bytes: [UInt8])?) -> ByteBuffer {

@@ -7,6 +7,9 @@ import TestSupport
 import Testing
 
 @testable import Hospital
+@testable import HospitalAPI
+@testable import HospitalCore
+@testable import HospitalPortal
 
 /// A report by Dr Ann Author on Ada after a completed checkup, and Dr Sam Second with a booked
 /// appointment with Ada (so that he may ask for it).

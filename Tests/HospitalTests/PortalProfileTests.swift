@@ -8,6 +8,9 @@ import TestSupport
 import Testing
 
 @testable import Hospital
+@testable import HospitalAPI
+@testable import HospitalCore
+@testable import HospitalPortal
 
 @Suite struct PortalProfileTests {
     func app(_ fixture: HospitalFixture) throws -> some ApplicationProtocol {

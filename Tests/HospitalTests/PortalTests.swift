@@ -7,6 +7,9 @@ import TestSupport
 import Testing
 
 @testable import Hospital
+@testable import HospitalAPI
+@testable import HospitalCore
+@testable import HospitalPortal
 
 /// A browser's cookie jar over the router test client: keeps what `Set-Cookie` sets, sends it back.
 final class Browser: @unchecked Sendable {

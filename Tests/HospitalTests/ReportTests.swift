@@ -9,6 +9,9 @@ import TestSupport
 import Testing
 
 @testable import Hospital
+@testable import HospitalAPI
+@testable import HospitalCore
+@testable import HospitalPortal
 
 /// Uploads `bytes` as a report for `patient` by `doctor`.
 func upload(

@@ -9,6 +9,9 @@ import TestSupport
 import Testing
 
 @testable import Hospital
+@testable import HospitalAPI
+@testable import HospitalCore
+@testable import HospitalPortal
 
 /// What an authenticator app does with the key it is given, written apart from the server's code: the
 /// base32 key decoded, HMAC-SHA1 of the 30-second step, dynamic truncation to 6 digits (RFC 4226, 6238).

@@ -1,6 +1,9 @@
 import Testing
 
 @testable import Hospital
+@testable import HospitalAPI
+@testable import HospitalCore
+@testable import HospitalPortal
 
 @Suite struct ValidationTests {
     @Test(arguments: ["مهرداد\u{200C}پور", "श्री\u{200D}मान", "Ada Lovelace", "Zoë O'Brien-Ng"])

@@ -2,6 +2,7 @@ import ChunkChain
 import Crypto
 import Foundation
 import Hospital
+import HospitalCore
 import Hummingbird
 import HummingbirdTesting
 import NIOCore

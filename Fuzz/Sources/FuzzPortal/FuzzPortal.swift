@@ -4,6 +4,7 @@ import Foundation
 import FuzzDriver
 import FuzzRouter
 import Hospital
+import HospitalCore
 import Hummingbird
 import Logging
 import NIOCore

@@ -1,5 +1,6 @@
 import FuzzDriver
 import Hospital
+import HospitalCore
 import Transparency
 
 /// The audit ledger's parsers of outside bytes: signed notes, checkpoints, tlog proofs (and a proof

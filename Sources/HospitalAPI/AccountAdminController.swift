@@ -1,0 +1,96 @@
+import Foundation
+import HospitalCore
+import Hummingbird
+
+/// `/api/accounts`: account administration for admins — the same rules and ledger entries as the
+/// portal's admin pages: list and search, approve or refuse a doctor's registration, disable and
+/// enable, clear the sign-in throttle, reset a lost second step.
+struct AccountAdminController {
+    let accounts: Accounts
+
+    /// An account as an admin sees it: its status and whether it signs in with a second step.
+    struct AccountView: ResponseCodable {
+        var user: AccountController.UserView
+        var status: AccountStatus
+        var twoStep: Bool
+        var throttled: Bool
+    }
+
+    struct StatusChange: Decodable {
+        var status: AccountStatus
+    }
+
+    func addRoutes(to group: RouterGroup<HospitalRequestContext>) {
+        group.get("accounts", use: list)
+        group.post("accounts/:id/approval", use: approve)
+        group.post("accounts/:id/refusal", use: refuse)
+        group.put("accounts/:id/status", use: setStatus)
+        group.delete("accounts/:id/throttle", use: clearThrottle)
+        group.delete("accounts/:id/second-factor", use: resetSecondFactor)
+    }
+
+    func view(_ user: User, twoStep: Set<Int64>) async -> AccountView {
+        AccountView(
+            user: .init(user), status: user.status, twoStep: twoStep.contains(user.id ?? 0), throttled: await accounts.isThrottled(user))
+    }
+
+    /// `?search=` (name or e-mail), `?role=`, `?status=`; newest first, at most 500.
+    @Sendable func list(_ request: Request, context: HospitalRequestContext) async throws -> [AccountView] {
+        _ = try context.requireIdentity(.admin)
+        let query = request.uri.queryParameters
+        let role = try query.get("role").map { text in
+            guard let role = Role(rawValue: String(text)) else {
+                throw HospitalError.invalid("role", "The role is patient, doctor or admin.")
+            }
+            return role
+        }
+        let status = try query.get("status").map { text in
+            guard let status = AccountStatus(rawValue: String(text)) else {
+                throw HospitalError.invalid("status", "The status is active, pending or disabled.")
+            }
+            return status
+        }
+        let twoStep = try await accounts.secondFactor.enabledAccounts()
+        var views: [AccountView] = []
+        for user in try await accounts.list(search: String(query.get("search") ?? ""), role: role, status: status) {
+            views.append(await view(user, twoStep: twoStep))
+        }
+        return views
+    }
+
+    @Sendable func approve(_ request: Request, context: HospitalRequestContext) async throws -> AccountView {
+        let admin = try context.requireIdentity(.admin)
+        return await view(try await accounts.decide(pending: try context.id("id"), approve: true, by: admin), twoStep: [])
+    }
+
+    @Sendable func refuse(_ request: Request, context: HospitalRequestContext) async throws -> HTTPResponse.Status {
+        let admin = try context.requireIdentity(.admin)
+        _ = try await accounts.decide(pending: try context.id("id"), approve: false, by: admin)
+        return .noContent
+    }
+
+    @Sendable func setStatus(_ request: Request, context: HospitalRequestContext) async throws -> AccountView {
+        let admin = try context.requireIdentity(.admin)
+        let change = try await request.decodeJSON(as: StatusChange.self, limit: 1024)
+        let disabled: Bool
+        switch change.status {
+        case .active: disabled = false
+        case .disabled: disabled = true
+        case .pending: throw HospitalError.invalid("status", "An account is set active or disabled; a pending one is approved or refused.")
+        }
+        let user = try await accounts.setDisabled(try context.id("id"), disabled, by: admin)
+        return await view(user, twoStep: try await accounts.secondFactor.enabledAccounts())
+    }
+
+    @Sendable func clearThrottle(_ request: Request, context: HospitalRequestContext) async throws -> HTTPResponse.Status {
+        let admin = try context.requireIdentity(.admin)
+        try await accounts.clearThrottle(try context.id("id"), by: admin)
+        return .noContent
+    }
+
+    @Sendable func resetSecondFactor(_ request: Request, context: HospitalRequestContext) async throws -> HTTPResponse.Status {
+        let admin = try context.requireIdentity(.admin)
+        try await accounts.secondFactor.reset(userId: try context.id("id"), by: admin)
+        return .noContent
+    }
+}

@@ -1,0 +1,280 @@
+import Crypto
+import Foundation
+import GRDB
+import Metrics
+
+/// Signing in and out: the password (throttled per account and address, hashed on the compute gate), the
+/// second step when the account has one, sessions by hashed token with idle and absolute lifetimes.
+extension Accounts {
+    /// Where a sign-in stands once the password checked out.
+    public enum LoginStep: Sendable {
+        /// Signed in.
+        case signedIn(Session)
+        /// The account signs in with a second step: the code goes with this challenge to ``completeLogin(challenge:code:client:)``.
+        case secondFactor(challenge: String)
+    }
+
+    /// Checks the password and opens a session, in one step: an account with a second step needs its code.
+    /// - Parameters:
+    ///   - client: The client's address, for throttling.
+    ///   - code: The authenticator app's code or a recovery code, for accounts that use one.
+    /// - Throws: ``HospitalError`` `bad_credentials` (whether the e-mail or the password is wrong is
+    ///   not told), `second_factor_required`, `bad_second_factor`, `throttled`, `busy`.
+    public func login(email: String, password: String, client: String, kind: SessionKind = .api, code: String? = nil) async throws
+        -> Session
+    {
+        switch try await beginLogin(email: email, password: password, client: client, kind: kind) {
+        case .signedIn(let session): return session
+        case .secondFactor(let challenge):
+            guard let code else { throw HospitalError.secondFactorRequired }
+            return try await completeLogin(challenge: challenge, code: code, client: client)
+        }
+    }
+
+    /// Checks the password: signed in, or a challenge waiting for the second step's code.
+    /// - Throws: As ``login(email:password:client:kind:code:)`` without the second step's errors.
+    public func beginLogin(email: String, password: String, client: String, kind: SessionKind = .api) async throws -> LoginStep {
+        let now = clock()
+        do {
+            let step = try await attemptLogin(email: email, password: password, client: client, kind: kind, now: now)
+            try? await settleThrottle(now: now)
+            return step
+        } catch {
+            try? await settleThrottle(now: now)
+            throw error
+        }
+    }
+
+    private func attemptLogin(email: String, password: String, client: String, kind: SessionKind, now: Int64) async throws -> LoginStep {
+        let user = try await checkCredentials(email: email, password: password, client: client, now: now)
+        if hasher.needsRehash(user.passwordHash) {
+            let rehash = try await hasher.hash(password)
+            try await database.write { db in
+                try db.execute(sql: "UPDATE user SET passwordHash = ? WHERE id = ?", arguments: [rehash, user.id])
+            }
+        }
+        guard let userId = user.id, try await secondFactor.isEnabled(userId: userId) else {
+            // A whole sign-in: this address is known to the account from now on (a password alone, with a
+            // second step still to pass, does not make it so).
+            await throttle.remember(account: user.email, client: client, now: now)
+            return .signedIn(try await openSession(user, kind: kind, detail: "", now: now))
+        }
+        return .secondFactor(challenge: try await secondFactor.openChallenge(userId: userId, kind: kind, now: now))
+    }
+
+    /// The second step of a sign-in: a right code opens the session; a wrong one counts against the
+    /// throttle like a wrong password, and five void the challenge.
+    /// - Throws: `bad_second_factor`, `sign_in_again`, `throttled`.
+    public func completeLogin(challenge: String, code: String, client: String) async throws -> Session {
+        let now = clock()
+        do {
+            let session = try await attemptSecondStep(challenge: challenge, code: code, client: client, now: now)
+            try? await settleThrottle(now: now)
+            return session
+        } catch {
+            try? await settleThrottle(now: now)
+            throw error
+        }
+    }
+
+    private func attemptSecondStep(challenge: String, code: String, client: String, now: Int64) async throws -> Session {
+        let (userId, kind) = try await secondFactor.challenge(challenge, now: now)
+        let user = try await self.user(id: userId)
+        try await throttle.checkLogin(account: user.email, client: client, now: now)
+        guard let passed = try await secondFactor.attempt(challenge, code: String(code.prefix(64)), now: now) else {
+            await throttle.recordFailure(account: user.email, client: client, userId: userId, now: now)
+            try await recordFailedLogin(user: user, reason: "wrong second-step code", client: client, now: now)
+            throw HospitalError.badSecondFactor
+        }
+        await throttle.recordSuccess(account: user.email, client: client, now: now)
+        await throttle.remember(account: user.email, client: client, now: now)
+        return try await openSession(user, kind: kind, detail: "with \(passed.rawValue)", now: now)
+    }
+
+    /// A new session for someone who just proved who they are again (a password change ended every
+    /// session, the browser that made it keeps going).
+    public func renewSession(userId: Int64, kind: SessionKind) async throws -> Session {
+        try await openSession(try await user(id: userId), kind: kind, detail: "after a password change", now: clock())
+    }
+
+    /// Opens a session for a user whose sign-in checked out.
+    private func openSession(_ user: User, kind: SessionKind, detail: String, now: Int64) async throws -> Session {
+        let token = Self.base64URL(random(32))
+        try await database.write { db in
+            // The user's expired sessions go now: nothing else would remove a token never used again.
+            try db.execute(
+                sql: """
+                    DELETE FROM session WHERE userId = ?
+                    AND (lastUsedAt <= CASE kind WHEN 'portal' THEN ? ELSE ? END OR createdAt <= ?)
+                    """,
+                arguments: [user.id, now - policy.portalIdle, now - policy.idle, now - policy.absolute])
+            try db.execute(
+                sql: "INSERT INTO session (tokenHash, userId, createdAt, lastUsedAt, kind) VALUES (?, ?, ?, ?, ?)",
+                arguments: [Self.tokenHash(token), user.id, now, now, kind])
+            try AuditLedger.append(
+                .init(
+                    actor: user.id, .login, subject: "user:\(user.id ?? 0)", patient: user.role == .patient ? user.id : nil,
+                    detail: detail),
+                time: now, in: db)
+        }
+        Counter(label: "chainvault_hospital_logins_total", dimensions: [("outcome", "success")]).increment()
+        return Session(token: token, user: user, expiresAt: now + policy.absolute)
+    }
+
+    /// The account whose password this is, through the throttle: every refusal is counted and recorded
+    /// alike, for a login and for a password change.
+    /// - Throws: `bad_credentials`, `throttled`, `busy`, `account_pending`, `account_disabled`.
+    func checkCredentials(email: String, password: String, client: String, now: Int64) async throws -> User {
+        let account = String(email.lowercased().prefix(Validation.maxEmailBytes))
+        // A refused attempt is counted by the throttle, not audited one by one (see settleThrottle).
+        try await throttle.checkLogin(account: account, client: client, now: now)
+        guard password.utf8.count <= Validation.maxPasswordBytes, email.utf8.count <= Validation.maxEmailBytes else {
+            await throttle.recordFailure(account: account, client: client, userId: nil, now: now)
+            try await recordFailedLogin(user: nil, reason: "oversized", client: client, now: now)
+            throw HospitalError.badCredentials
+        }
+        let user = try await database.read { db in try User.filter(Column("email") == account).fetchOne(db) }
+        // An address the account signed in from before waits in the hasher's trusted lane; every other
+        // attempt, for a known account or not, in the ordinary lane, bounded per client.
+        let lane: ComputeGate.Lane =
+            await throttle.isKnown(account: account, client: client, now: now)
+            ? .trusted : .ordinary(share: LoginThrottle.clientKey(client))
+        guard let user else {
+            try await hasher.verifyNothing(password, lane: lane)
+            await throttle.recordFailure(account: account, client: client, userId: nil, now: now)
+            try await recordFailedLogin(user: nil, reason: "unknown account", client: client, now: now)
+            throw HospitalError.badCredentials
+        }
+        guard try await hasher.verify(password, against: user.passwordHash, lane: lane) else {
+            await throttle.recordFailure(account: account, client: client, userId: user.id, now: now)
+            try await recordFailedLogin(user: user, reason: "wrong password", client: client, now: now)
+            throw HospitalError.badCredentials
+        }
+        await throttle.recordSuccess(account: account, client: client, now: now)
+        // Told only to someone who knows the password.
+        switch user.status {
+        case .active: break
+        case .pending:
+            throw HospitalError.accountPending
+        case .disabled:
+            throw HospitalError.accountDisabled
+        }
+        return user
+    }
+
+    /// A refused login in the ledger: the user when the account exists, why, and from which address.
+    /// What was typed into the e-mail field of an unknown account is never kept: it may be a password
+    /// typed into the wrong field.
+    private func recordFailedLogin(user: User?, reason: String, client: String, now: Int64) async throws {
+        Counter(label: "chainvault_hospital_logins_total", dimensions: [("outcome", "failure")]).increment()
+        try await database.write { db in
+            try AuditLedger.append(
+                .init(
+                    actor: nil, .login, subject: user?.id.map { "user:\($0)" } ?? "account",
+                    patient: user?.role == .patient ? user?.id : nil, outcome: .denied, detail: "\(reason) from \(client)"),
+                time: now, in: db)
+        }
+    }
+
+    /// After a login or sign-up: one ledger entry per throttle window that closed with refused attempts
+    /// (a count, never one entry per attempt), and the counters saved, at most every 10 seconds, so that a
+    /// restart does not reset them.
+    func settleThrottle(now: Int64) async throws {
+        let summaries = await throttle.takeSummaries(now: now)
+        let snapshot = await throttle.snapshotIfDue(now: now, every: 10)
+        guard !summaries.isEmpty || snapshot != nil else { return }
+        let state = try snapshot.map { try JSONEncoder().encode($0) }
+        try await database.write { db in
+            for summary in summaries {
+                try AuditLedger.append(
+                    .init(
+                        actor: nil, .login, subject: summary.userId.map { "user:\($0)" } ?? "account", patient: nil, outcome: .denied,
+                        detail: "\(summary.refused) attempts refused (\(summary.scope.rawValue) throttled)"
+                            + (summary.client.map { " from \($0)" } ?? "") + " between \(summary.from) and \(summary.until)"),
+                    time: now, in: db)
+            }
+            if let state {
+                try db.execute(sql: "INSERT OR REPLACE INTO throttle_state (id, state) VALUES (1, ?)", arguments: [state])
+            }
+        }
+    }
+
+    /// The identity behind a token of `kind`, refreshing its idle timer.
+    /// - Throws: ``HospitalError/unauthenticated`` for an unknown, expired or revoked token, or one
+    ///   opened through the other door.
+    public func authenticate(token: String, kind: SessionKind = .api) async throws -> Identity {
+        try await authenticateSession(token: token, kind: kind).identity
+    }
+
+    /// The identity behind a token of `kind` and when its session began, refreshing its idle timer.
+    /// - Throws: ``HospitalError/unauthenticated``.
+    public func authenticateSession(token: String, kind: SessionKind) async throws -> (identity: Identity, createdAt: Int64) {
+        guard token.utf8.count <= 128 else { throw HospitalError.unauthenticated }
+        let hash = Self.tokenHash(token)
+        let now = clock()
+        let idle = policy.idle(kind)
+        let absolute = policy.absolute
+        // Most requests only read: the session's idle clock moves (a write, through the one writer) only
+        // when it is a tenth of the idle timeout old, at most a minute, so a signed-in page under load
+        // does not queue every request behind the writer. An expired session is deleted on the way.
+        let step = min(60, max(1, idle / 10))
+        let select = """
+            SELECT session.createdAt, session.lastUsedAt, user.id, user.role, user.name, user.timeZone
+            FROM session JOIN user ON user.id = session.userId
+            WHERE session.tokenHash = ? AND session.kind = ? AND user.status = 'active'
+            """
+        let found = try await database.read { db -> (created: Int64, lastUsed: Int64, identity: Identity)? in
+            try Row.fetchOne(db, SQLRequest(sql: select, arguments: [hash, kind], cached: true)).map {
+                ($0[0], $0[1], Identity(userId: $0[2], role: $0[3], name: $0[4], timeZone: $0[5]))
+            }
+        }
+        guard let (created, lastUsed, identity) = found else { throw HospitalError.unauthenticated }
+        if now - lastUsed >= idle || now - created >= absolute {
+            try await database.write { db in try db.execute(sql: "DELETE FROM session WHERE tokenHash = ?", arguments: [hash]) }
+            throw HospitalError.unauthenticated
+        }
+        if now - lastUsed >= step {
+            // Guarded by the value read, so that of two requests at once one writes; a session ended
+            // meanwhile (sign-out) stays ended.
+            try await database.write { db in
+                try db.execute(
+                    sql: "UPDATE session SET lastUsedAt = ? WHERE tokenHash = ? AND lastUsedAt < ?", arguments: [now, hash, now])
+            }
+        }
+        return (identity, created)
+    }
+
+    /// Revokes the token.
+    public func logout(token: String) async throws {
+        let hash = Self.tokenHash(token)
+        try await database.write { db in try db.execute(sql: "DELETE FROM session WHERE tokenHash = ?", arguments: [hash]) }
+    }
+
+    /// Starts binding an authenticator app to a signed-in account: with a current code when the second
+    /// step is on (a new phone), else with the password (a stolen session alone cannot bind its own app and
+    /// lock the owner out). The owner is e-mailed when the binding is confirmed.
+    /// - Parameter issuer: The hospital's name, as the app shows it.
+    /// - Throws: `bad_second_factor` (field `code`), `bad_credentials`, `throttled`, `busy`.
+    public func beginSecondFactor(userId: Int64, password: String, code: String, client: String, issuer: String) async throws
+        -> SecondFactor.Enrollment
+    {
+        let user = try await self.user(id: userId)
+        if try await secondFactor.isEnabled(userId: userId) {
+            return try await secondFactor.begin(userId: userId, label: user.email, issuer: issuer, currentCode: String(code.prefix(64)))
+        }
+        _ = try await reauthenticate(userId, password: password, client: client)
+        return try await secondFactor.begin(userId: userId, label: user.email, issuer: issuer, currentCode: nil)
+    }
+
+    /// The e-mail of a reset link: `reset-<user>-<created>` (its outbox file `reset-<user>-<created>.eml`).
+    static func resetMailId(user: Int64, createdAt: Int64) -> String { "reset-\(user)-\(createdAt)" }
+
+    /// How long a password-reset link works, in seconds.
+    public static let resetLifetime: Int64 = 30 * 60
+
+    /// Ends every session of the user, on every device.
+    public func endSessions(_ userId: Int64) async throws {
+        try await database.write { db in try db.execute(sql: "DELETE FROM session WHERE userId = ?", arguments: [userId]) }
+    }
+
+}

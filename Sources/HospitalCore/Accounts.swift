@@ -1,0 +1,243 @@
+import Crypto
+import Foundation
+import GRDB
+import Metrics
+
+/// Accounts and sessions: registration, staff creation, login with throttling, bearer tokens that
+/// expire when idle and at an absolute age, logout.
+public struct Accounts: Sendable {
+    public struct SessionPolicy: Sendable {
+        /// An API token unused this long (seconds) is void.
+        public var idle: Int64 = 30 * 60
+        /// A portal session (a cookie) unused this long (seconds) is void: people walk away from screens.
+        public var portalIdle: Int64 = 15 * 60
+        /// A token or session this old (seconds) is void however often it is used.
+        public var absolute: Int64 = 12 * 3600
+        public init(idle: Int64 = 30 * 60, portalIdle: Int64 = 15 * 60, absolute: Int64 = 12 * 3600) {
+            self.idle = idle
+            self.portalIdle = portalIdle
+            self.absolute = absolute
+        }
+
+        /// How long a session of `kind` may stay unused.
+        public func idle(_ kind: SessionKind) -> Int64 {
+            switch kind {
+            case .api: idle
+            case .portal: portalIdle
+            }
+        }
+    }
+
+    /// The door a session was opened through; a session authenticates only requests through its own.
+    public enum SessionKind: String, Sendable, DatabaseValueConvertible {
+        /// A bearer token for `/api`.
+        case api
+        /// A cookie for the portal's pages.
+        case portal
+    }
+
+    let database: HospitalDatabase
+    let hasher: PasswordHasher
+    let policy: SessionPolicy
+    let clock: @Sendable () -> Int64
+    let random: @Sendable (Int) -> [UInt8]
+    let throttle: LoginThrottle
+    /// Where password-reset links go; nil where none are sent (the command line).
+    let sender: (any CodeSender)?
+    /// The e-mail to a doctor whose account an admin approved.
+    let notices: Notices
+    /// Sign-in's second step, for accounts that turned it on.
+    public let secondFactor: SecondFactor
+
+    /// - Parameter codeKey: The server key outside the database (`code.key`) that second-step secrets are
+    ///   sealed under; a fresh one where nobody signs in (the command line).
+    public init(
+        database: HospitalDatabase, hasher: PasswordHasher, policy: SessionPolicy = SessionPolicy(),
+        clock: @escaping @Sendable () -> Int64, random: @escaping @Sendable (Int) -> [UInt8], sender: (any CodeSender)? = nil,
+        notices: Notices = .init(), codeKey: SymmetricKey = SymmetricKey(size: .bits256)
+    ) {
+        secondFactor = SecondFactor(database: database, codeKey: codeKey, notices: notices, clock: clock, random: random)
+        self.sender = sender
+        self.notices = notices
+        self.database = database
+        self.hasher = hasher
+        self.policy = policy
+        self.clock = clock
+        self.random = random
+        // The counters of the last run: a restart does not reset them.
+        let saved = try? database.writer.read { db in try Data.fetchOne(db, sql: "SELECT state FROM throttle_state WHERE id = 1") }
+        let counters = saved.flatMap { try? JSONDecoder().decode([String: LoginThrottle.Counter].self, from: $0) } ?? [:]
+        self.throttle = LoginThrottle(restoring: counters)
+    }
+
+    /// What a patient sends to register.
+    public struct PatientRegistration: Codable, Sendable {
+        public var name: String
+        public var email: String
+        public var password: String
+        public var dateOfBirth: String
+        public var phone: String
+
+        public init(name: String, email: String, password: String, dateOfBirth: String, phone: String) {
+            self.name = name
+            self.email = email
+            self.password = password
+            self.dateOfBirth = dateOfBirth
+            self.phone = phone
+        }
+    }
+
+    /// What an admin sends to create a doctor or another admin.
+    public struct StaffRegistration: Codable, Sendable {
+        public var role: Role
+        public var name: String
+        public var email: String
+        public var password: String
+        public var specialization: String?
+
+        public init(role: Role, name: String, email: String, password: String, specialization: String? = nil) {
+            self.role = role
+            self.name = name
+            self.email = email
+            self.password = password
+            self.specialization = specialization
+        }
+    }
+
+    /// A login's result: the bearer token (shown once, stored only hashed) and its user.
+    public struct Session: Sendable {
+        public var token: String
+        public var user: User
+        public var expiresAt: Int64
+    }
+
+    /// What a doctor sends to register themselves.
+    public struct DoctorRegistration: Codable, Sendable {
+        public var name: String
+        public var email: String
+        public var password: String
+        public var specialization: String
+
+        public init(name: String, email: String, password: String, specialization: String) {
+            self.name = name
+            self.email = email
+            self.password = password
+            self.specialization = specialization
+        }
+    }
+
+    /// The user's own record.
+    /// - Throws: ``HospitalError/notFound(_:)``.
+    public func user(id: Int64) async throws -> User {
+        guard let user = try await database.read({ db in try User.fetchOne(db, key: id) }) else {
+            throw HospitalError.notFound("user")
+        }
+        return user
+    }
+
+    /// What a doctor's public page says of them: given fields change, nil ones stay.
+    public struct PublicProfile: Sendable {
+        public var specialization: String?
+        public var about: String?
+
+        public init(specialization: String? = nil, about: String? = nil) {
+            self.specialization = specialization
+            self.about = about
+        }
+    }
+
+    /// A person changes their phone number (patients) and time zone; a doctor also what their public page
+    /// says (specialization, description), which is audited.
+    /// - Throws: `invalid_field` (phone, timeZone, specialization, about), `not_found`.
+    public func updateProfile(_ userId: Int64, phone: String?, timeZone: String?, doctor profile: PublicProfile = .init()) async throws
+        -> User
+    {
+        let phone = try phone.map { try Validation.phone($0) }
+        if let timeZone, TimeZone(identifier: timeZone) == nil || timeZone.utf8.count > 64 {
+            throw HospitalError.invalid("timeZone", "Choose a time zone from the list.")
+        }
+        let specialization = try profile.specialization.map { try Validation.specialization($0) }
+        let about = try profile.about.map { try Validation.about($0) }
+        let now = clock()
+        return try await database.write { db in
+            guard var user = try User.fetchOne(db, key: userId) else { throw HospitalError.notFound("user") }
+            if user.role == .patient, let phone { user.phone = phone }
+            user.timeZone = timeZone
+            var changed: [String] = []
+            if user.role == .doctor {
+                if let specialization, specialization != user.specialization {
+                    user.specialization = specialization
+                    changed.append("specialization")
+                }
+                if let about, about != user.about {
+                    user.about = about
+                    changed.append("about")
+                }
+            }
+            try user.update(db, columns: ["phone", "timeZone", "specialization", "about"])
+            if !changed.isEmpty {
+                try AuditLedger.append(
+                    .init(actor: userId, .profileChanged, subject: "user:\(userId)", detail: changed.joined(separator: ", ")), time: now,
+                    in: db)
+            }
+            return user
+        }
+    }
+
+    /// A person changes their password, knowing the current one; every session of theirs ends (also
+    /// this one: the caller opens a new one).
+    /// - Throws: `bad_credentials` (the current password is wrong; counted by the throttle),
+    ///   `invalid_field` (the new one), `throttled`, `busy`.
+    public func changePassword(_ userId: Int64, current: String, new: String, client: String) async throws {
+        let user = try await reauthenticate(userId, password: current, client: client)
+        let now = clock()
+        try Validation.password(new, email: user.email)
+        let hash = try await hasher.hash(new)
+        try await database.write { db in
+            try db.execute(sql: "UPDATE user SET passwordHash = ? WHERE id = ?", arguments: [hash, userId])
+            try db.execute(sql: "DELETE FROM session WHERE userId = ?", arguments: [userId])
+            try AuditLedger.append(
+                .init(actor: userId, .passwordChanged, subject: "user:\(userId)", patient: user.role == .patient ? userId : nil), time: now,
+                in: db)
+        }
+    }
+
+    /// A signed-in person proves their password again before a change that takes over the account.
+    /// The same check as a login, throttled alike, so that no form is a way around the throttle.
+    /// - Throws: `bad_credentials` (counted by the throttle), `throttled`, `busy`.
+    func reauthenticate(_ userId: Int64, password: String, client: String) async throws -> User {
+        let user = try await self.user(id: userId)
+        let now = clock()
+        do {
+            _ = try await checkCredentials(email: user.email, password: password, client: client, now: now)
+            try? await settleThrottle(now: now)
+        } catch {
+            try? await settleThrottle(now: now)
+            throw error
+        }
+        return user
+    }
+
+    /// The names of users by id (for lists that show people, not numbers).
+    public func names(_ ids: Set<Int64>) async throws -> [Int64: String] {
+        guard !ids.isEmpty else { return [:] }
+        return try await database.read { db in
+            var names: [Int64: String] = [:]
+            for row in try Row.fetchAll(
+                db, sql: "SELECT id, name FROM user WHERE id IN (\(ids.map { _ in "?" }.joined(separator: ",")))",
+                arguments: StatementArguments(Array(ids)))
+            {
+                names[row[0]] = row[1]
+            }
+            return names
+        }
+    }
+
+    /// Tokens are stored as their SHA-256 only: a copy of the database opens no session.
+    static func tokenHash(_ token: String) -> Data { Data(SHA256.hash(data: Array(token.utf8))) }
+
+    package static func base64URL(_ bytes: [UInt8]) -> String {
+        Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+    }
+}

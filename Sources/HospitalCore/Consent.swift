@@ -1,0 +1,440 @@
+import Crypto
+import Foundation
+import GRDB
+import Metrics
+
+/// Where a doctor's request to read a report stands.
+public enum AccessRequestStatus: String, Codable, Sendable, DatabaseValueConvertible {
+    /// The code went to the patient and may be redeemed.
+    case pending
+    /// The code was redeemed: a grant exists.
+    case granted
+    /// The patient said no.
+    case denied
+    /// Too many wrong codes, expired, superseded by a newer request, or the code could not be sent.
+    case void
+}
+
+/// A doctor's request for one report, with the code's MAC (never the code).
+public struct AccessRequest: Codable, Sendable, Equatable, FetchableRecord, MutablePersistableRecord {
+    public var id: Int64?
+    public var reportId: Int64
+    public var doctorId: Int64
+    var codeMAC: Data
+    public var status: AccessRequestStatus
+    public var attempts: Int
+    public var createdAt: Int64
+    public var expiresAt: Int64
+    public var decidedAt: Int64?
+
+    public static let databaseTableName = "accessRequest"
+
+    public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
+}
+
+/// Time-limited permission for a doctor to read one report, until it expires or the patient revokes it.
+public struct Grant: Codable, Sendable, Equatable, FetchableRecord, MutablePersistableRecord {
+    public var id: Int64?
+    public var reportId: Int64
+    public var doctorId: Int64
+    public var requestId: Int64
+    public var createdAt: Int64
+    public var expiresAt: Int64
+    public var revokedAt: Int64?
+
+    public static let databaseTableName = "grant"
+
+    public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
+}
+
+/// An access request or a grant with what lists show about its report and doctor.
+public struct ConsentListing<Record: FetchableRecord & TableRecord & Sendable & Equatable>: Sendable, Equatable, FetchableRecord {
+    public var record: Record
+    public var reportTitle: String
+    public var patientId: Int64
+    public var doctorName: String
+    public var doctorSpecialization: String?
+    public var patientName: String
+
+    public init(row: Row) throws {
+        record = try Record(row: row)
+        reportTitle = row["reportTitle"]
+        patientId = row["patientId"]
+        doctorName = row["doctorName"]
+        doctorSpecialization = row["doctorSpecialization"]
+        patientName = row["patientName"]
+    }
+
+    /// Both tables have `reportId` and `doctorId`.
+    static var select: String {
+        let table = "\"\(Record.databaseTableName)\""
+        return """
+            SELECT \(table).*, report.title AS reportTitle, report.patientId AS patientId, doctor.name AS doctorName,
+            doctor.specialization AS doctorSpecialization, patient.name AS patientName
+            FROM \(table) JOIN report ON report.id = \(table).reportId JOIN user AS doctor ON doctor.id = \(table).doctorId
+            JOIN user AS patient ON patient.id = report.patientId
+            """
+    }
+}
+
+public typealias AccessRequestListing = ConsentListing<AccessRequest>
+public typealias GrantListing = ConsentListing<Grant>
+
+/// Patient consent by one-time code: a doctor asks for one report, the patient receives a code through
+/// the ``CodeSender``, the doctor redeems it for a time-limited grant the patient can revoke.
+///
+/// Codes come from the injected CSPRNG, are stored only as an HMAC-SHA256 under a server key kept outside
+/// the database, compared in constant time, expire, are single use, and allow a bounded number of attempts.
+public struct Consent: Sendable {
+    public struct Policy: Sendable {
+        /// Digits per code (6 to 12).
+        public var codeDigits = 8
+        /// Seconds a code is valid (at most 600).
+        public var codeLifetime: Int64 = 600
+        /// Wrong codes before a request is void.
+        public var maxAttempts = 5
+        /// Seconds a grant lasts.
+        public var grantLifetime: Int64 = 3600
+        /// Requests one doctor may make for one report per day, so that a patient is not flooded with codes.
+        public var requestsPerDay = 5
+
+        public init(grantLifetime: Int64 = 3600) {
+            self.grantLifetime = grantLifetime
+        }
+    }
+
+    let database: HospitalDatabase
+    let sender: any CodeSender
+    let macKey: SymmetricKey
+    package let policy: Policy
+    /// Adds the proof of the request's ledger entry to the code's e-mail.
+    let notary: AuditNotary?
+    /// The site's name, its address for the e-mail's link, and the zone of patients without one.
+    let portal: PortalConfiguration
+    let clock: @Sendable () -> Int64
+    let random: @Sendable (Int) -> [UInt8]
+
+    public init(
+        database: HospitalDatabase, sender: any CodeSender, macKey: SymmetricKey, policy: Policy = Policy(), notary: AuditNotary? = nil,
+        portal: PortalConfiguration = .init(), clock: @escaping @Sendable () -> Int64, random: @escaping @Sendable (Int) -> [UInt8]
+    ) {
+        self.notary = notary
+        self.portal = portal
+        precondition((6...12).contains(policy.codeDigits) && (1...600).contains(policy.codeLifetime), "code policy")
+        precondition(policy.maxAttempts >= 1 && policy.grantLifetime > 0, "consent policy")
+        self.database = database
+        self.sender = sender
+        self.macKey = macKey
+        self.policy = policy
+        self.clock = clock
+        self.random = random
+    }
+
+    /// A doctor asks to read a report: a code goes to the patient. An earlier pending request of the same
+    /// doctor for the same report is void from then on. Only a doctor with an appointment (booked or
+    /// completed) with the report's patient may ask.
+    /// - Throws: `not_found` (also for a report of a patient the doctor has no appointment with), `already_has_access` (the author, or an active grant), `throttled`,
+    ///   503 `code_not_sent`.
+    public func request(reportId: Int64, by doctor: Identity) async throws -> AccessRequestListing {
+        let now = clock()
+        let code = makeCode()
+        let policy = self.policy
+        let (listing, unsigned, entry) = try await database.write { db -> (AccessRequestListing, CodeMessage, Int64) in
+            guard let report = try Report.fetchOne(db, key: reportId) else { throw HospitalError.notFound("report") }
+            // A doctor may ask only for the reports of a patient they have an appointment with (booked or
+            // completed); any other report is refused exactly as one that does not exist, telling nothing.
+            let treats = try Self.treats(doctor: doctor.userId, patient: report.patientId, in: db)
+            guard treats || report.doctorId == doctor.userId else { throw HospitalError.notFound("report") }
+            let granted = try Reports.granted(reportId, doctor: doctor.userId, now: now, in: db)
+            guard report.doctorId != doctor.userId, !granted else {
+                throw HospitalError(.alreadyHasAccess, "You can read this report already.")
+            }
+            let recent =
+                try Int.fetchOne(
+                    db, sql: "SELECT count(*) FROM accessRequest WHERE reportId = ? AND doctorId = ? AND createdAt > ?",
+                    arguments: [reportId, doctor.userId, now - 86400]) ?? 0
+            guard recent < policy.requestsPerDay else { throw HospitalError.throttled(retryAfter: 3600) }
+            try db.execute(
+                sql: "UPDATE accessRequest SET status = 'void', decidedAt = ? WHERE reportId = ? AND doctorId = ? AND status = 'pending'",
+                arguments: [now, reportId, doctor.userId])
+            var request = AccessRequest(
+                reportId: reportId, doctorId: doctor.userId, codeMAC: Data(), status: .pending, attempts: 0, createdAt: now,
+                expiresAt: now + policy.codeLifetime)
+            try request.insert(db)
+            request.codeMAC = mac(code, requestId: request.id!)
+            try request.update(db)
+            let entry = try AuditLedger.appendEntry(
+                .init(actor: doctor.userId, .accessRequest, subject: "report:\(reportId)", patient: report.patientId), time: now, in: db)
+            guard let patient = try User.fetchOne(db, key: report.patientId) else { throw HospitalError.notFound("report") }
+            let message = CodeMessage(
+                requestId: request.id!, patientName: patient.name, patientEmail: patient.email, patientPhone: patient.phone,
+                doctorName: doctor.name, code: code, issuedAt: now, expiresAt: request.expiresAt,
+                timeZone: patient.timeZone.flatMap(TimeZone.init(identifier:)) ?? portal.timeZone, link: portal.link("/consent"),
+                siteName: portal.siteName)
+            return (try Self.listing(request.id!, in: db)!, message, entry)
+        }
+        var signed = unsigned
+        signed.footer = await notary?.footer(entry: entry)
+        let message = signed
+        do {
+            try await sender.send(message)
+        } catch {
+            try await database.write { db in
+                try db.execute(
+                    sql: "UPDATE accessRequest SET status = 'void', decidedAt = ? WHERE id = ?", arguments: [now, message.requestId])
+                try AuditLedger.append(
+                    .init(
+                        actor: doctor.userId, .codeIssued, subject: "request:\(message.requestId)", patient: listing.patientId,
+                        outcome: .failed, detail: "not delivered"), time: now, in: db)
+            }
+            Counter(label: "chainvault_hospital_codes_total", dimensions: [("outcome", "not_sent")]).increment()
+            throw HospitalError(.codeNotSent, "The code could not be sent to the patient; try again later.")
+        }
+        try await database.write { db in
+            try AuditLedger.append(
+                .init(actor: doctor.userId, .codeIssued, subject: "request:\(message.requestId)", patient: listing.patientId),
+                time: now, in: db)
+        }
+        Counter(label: "chainvault_hospital_codes_total", dimensions: [("outcome", "issued")]).increment()
+        return listing
+    }
+
+    /// Whether the doctor has an appointment (booked or completed) with the patient: only then may they
+    /// ask for, or learn of, the patient's reports.
+    static func treats(doctor: Int64, patient: Int64, in db: Database) throws -> Bool {
+        try Bool.fetchOne(
+            db, sql: "SELECT EXISTS (SELECT 1 FROM slot WHERE doctorId = ? AND patientId = ? AND status IN ('booked', 'completed'))",
+            arguments: [doctor, patient]) ?? false
+    }
+
+    /// The reports a doctor may ask to read: those of patients they have an appointment with (booked or
+    /// completed), by other authors; titles, authors and dates only. Each patient whose titles are shown
+    /// gets a ledger entry, so that they see who looked at their list.
+    /// - Parameter patient: Only this patient's; without an appointment with them, `not_found`.
+    public func requestableReports(for doctor: Identity, patient: Int64? = nil) async throws -> [ReportListing] {
+        let now = clock()
+        return try await database.write { db in
+            if let patient {
+                guard try Self.treats(doctor: doctor.userId, patient: patient, in: db) else { throw HospitalError.notFound("patient") }
+            }
+            let reports = try ReportListing.fetchAll(
+                db,
+                sql: ReportListing.select + """
+                     WHERE report.doctorId != ? AND report.patientId IN
+                    (SELECT patientId FROM slot WHERE doctorId = ? AND status IN ('booked', 'completed'))
+                    AND (? IS NULL OR report.patientId = ?)
+                    ORDER BY patient.name, report.id DESC LIMIT \(Page.size)
+                    """, arguments: [doctor.userId, doctor.userId, patient, patient])
+            for patientId in Set(reports.map(\.report.patientId)).sorted() {
+                let count = reports.filter { $0.report.patientId == patientId }.count
+                try AuditLedger.append(
+                    .init(
+                        actor: doctor.userId, .listReports, subject: "patient:\(patientId)", patient: patientId, detail: "\(count) titles"),
+                    time: now, in: db)
+            }
+            return reports
+        }
+    }
+
+    /// One of the doctor's own requests.
+    /// - Throws: `not_found` (also another doctor's).
+    public func request(_ id: Int64, of doctor: Identity) async throws -> AccessRequestListing {
+        let listing = try await database.read { db in try Self.listing(id, in: db) }
+        guard let listing, listing.record.doctorId == doctor.userId else { throw HospitalError.notFound("access request") }
+        return listing
+    }
+
+    /// A doctor redeems the code of their request for a grant.
+    /// - Throws: `not_found` (also another doctor's request), `invalid_field` (not a code), `wrong_code` (403,
+    ///   the attempt counts), `request_void`, `request_denied`, `request_used`, 410 `code_expired`.
+    public func redeem(requestId: Int64, code: String, by doctor: Identity) async throws -> GrantListing {
+        let now = clock()
+        let policy = self.policy
+        guard code.count == policy.codeDigits, code.allSatisfy({ $0.isASCII && $0.isNumber }) else {
+            throw HospitalError.invalid("code", "The code has \(policy.codeDigits) digits.")
+        }
+        let macKey = self.macKey
+        // Refusals that change state (an attempt counted, a request voided) commit before they are thrown.
+        let outcome = try await database.write { db -> Result<GrantListing, HospitalError> in
+            guard let request = try AccessRequest.fetchOne(db, key: requestId), request.doctorId == doctor.userId else {
+                return .failure(.notFound("access request"))
+            }
+            let patientId = try Int64.fetchOne(db, sql: "SELECT patientId FROM report WHERE id = ?", arguments: [request.reportId])
+            func audit(_ outcome: AuditOutcome, _ detail: String) throws {
+                try AuditLedger.append(
+                    .init(
+                        actor: doctor.userId, .redeem, subject: "request:\(requestId)", patient: patientId, outcome: outcome, detail: detail
+                    ),
+                    time: now, in: db)
+            }
+            switch request.status {
+            case .pending: break
+            case .granted:
+                try audit(.denied, "used")
+                return .failure(HospitalError(.requestUsed, "This code was redeemed already; codes are single use."))
+            case .denied:
+                try audit(.denied, "denied by the patient")
+                return .failure(HospitalError(.requestDenied, "The patient denied this request."))
+            case .void:
+                try audit(.denied, "void")
+                return .failure(HospitalError(.requestVoid, "This request is void; make a new one."))
+            }
+            guard now < request.expiresAt else {
+                try db.execute(sql: "UPDATE accessRequest SET status = 'void', decidedAt = ? WHERE id = ?", arguments: [now, requestId])
+                try audit(.denied, "expired")
+                return .failure(HospitalError(.codeExpired, "The code expired; make a new request."))
+            }
+            guard HMAC<SHA256>.isValidAuthenticationCode(request.codeMAC, authenticating: Self.macInput(code, requestId), using: macKey)
+            else {
+                let attempts = request.attempts + 1
+                let void = attempts >= policy.maxAttempts
+                try db.execute(
+                    sql: "UPDATE accessRequest SET attempts = ?, status = ?, decidedAt = ? WHERE id = ?",
+                    arguments: [attempts, void ? "void" : "pending", void ? now : nil, requestId])
+                try audit(.denied, "wrong code, attempt \(attempts) of \(policy.maxAttempts)")
+                let left = policy.maxAttempts - attempts
+                return .failure(
+                    HospitalError(
+                        .wrongCode, left > 0 ? "Wrong code; \(left) attempts left." : "Wrong code; the request is now void.", field: "code",
+                        values: ["left": "\(left)"]))
+            }
+            try db.execute(sql: "UPDATE accessRequest SET status = 'granted', decidedAt = ? WHERE id = ?", arguments: [now, requestId])
+            var grant = Grant(
+                reportId: request.reportId, doctorId: doctor.userId, requestId: requestId, createdAt: now,
+                expiresAt: now + policy.grantLifetime)
+            try grant.insert(db)
+            try audit(.success, "")
+            try AuditLedger.append(
+                .init(
+                    actor: doctor.userId, .grant, subject: "report:\(request.reportId)", patient: patientId, detail: "grant \(grant.id!)"),
+                time: now, in: db)
+            return .success(try Self.grantListing(grant.id!, in: db)!)
+        }
+        switch outcome {
+        case .success:
+            Counter(label: "chainvault_hospital_code_redemptions_total", dimensions: [("outcome", "granted")]).increment()
+            Counter(label: "chainvault_hospital_grants_total").increment()
+        case .failure(let error):
+            Counter(label: "chainvault_hospital_code_redemptions_total", dimensions: [("outcome", error.code.rawValue)]).increment()
+        }
+        return try outcome.get()
+    }
+
+    /// The patient allows a pending request for one of their reports in the portal: a grant exactly like
+    /// a redeemed code's (same lifetime), and the code is spent with it. The ledger's grant entry is the
+    /// patient's own and says it was approved in the portal.
+    /// - Throws: `not_found`, `request_closed` (not pending, or its code expired).
+    public func approve(requestId: Int64, by patient: Identity) async throws -> GrantListing {
+        let now = clock()
+        let lifetime = policy.grantLifetime
+        let grant = try await database.write { db in
+            guard let listing = try Self.listing(requestId, in: db), listing.patientId == patient.userId else {
+                throw HospitalError.notFound("access request")
+            }
+            guard listing.record.status == .pending, now < listing.record.expiresAt else {
+                throw HospitalError(.requestClosed, "Only a pending request can be allowed.")
+            }
+            try db.execute(sql: "UPDATE accessRequest SET status = 'granted', decidedAt = ? WHERE id = ?", arguments: [now, requestId])
+            var grant = Grant(
+                reportId: listing.record.reportId, doctorId: listing.record.doctorId, requestId: requestId, createdAt: now,
+                expiresAt: now + lifetime)
+            try grant.insert(db)
+            try AuditLedger.append(
+                .init(
+                    actor: patient.userId, .grant, subject: "report:\(listing.record.reportId)", patient: patient.userId,
+                    detail: "grant \(grant.id!) to user:\(listing.record.doctorId), approved by the patient in the portal"),
+                time: now, in: db)
+            return try Self.grantListing(grant.id!, in: db)!
+        }
+        Counter(label: "chainvault_hospital_grants_total").increment()
+        return grant
+    }
+
+    /// The patient denies a pending request for one of their reports.
+    /// - Throws: `not_found`, `request_closed`.
+    public func deny(requestId: Int64, by patient: Identity) async throws -> AccessRequestListing {
+        let now = clock()
+        return try await database.write { db in
+            guard let listing = try Self.listing(requestId, in: db), listing.patientId == patient.userId else {
+                throw HospitalError.notFound("access request")
+            }
+            guard listing.record.status == .pending, now < listing.record.expiresAt else {
+                throw HospitalError(.requestClosed, "Only a pending request can be denied.")
+            }
+            try db.execute(sql: "UPDATE accessRequest SET status = 'denied', decidedAt = ? WHERE id = ?", arguments: [now, requestId])
+            try AuditLedger.append(
+                .init(actor: patient.userId, .deny, subject: "request:\(requestId)", patient: patient.userId), time: now, in: db)
+            return try Self.listing(requestId, in: db)!
+        }
+    }
+
+    /// The patient revokes a grant on one of their reports; revoking twice changes nothing.
+    /// - Throws: `not_found`.
+    public func revoke(grantId: Int64, by patient: Identity) async throws -> GrantListing {
+        let now = clock()
+        return try await database.write { db in
+            guard let listing = try Self.grantListing(grantId, in: db), listing.patientId == patient.userId else {
+                throw HospitalError.notFound("grant")
+            }
+            if listing.record.revokedAt == nil {
+                Counter(label: "chainvault_hospital_revocations_total").increment()
+                try db.execute(sql: "UPDATE \"grant\" SET revokedAt = ? WHERE id = ?", arguments: [now, grantId])
+                try AuditLedger.append(
+                    .init(
+                        actor: patient.userId, .revoke, subject: "report:\(listing.record.reportId)", patient: patient.userId,
+                        detail: "grant \(grantId)"), time: now, in: db)
+            }
+            return try Self.grantListing(grantId, in: db)!
+        }
+    }
+
+    /// A patient's requests (on their reports) or a doctor's own.
+    public func requests(for identity: Identity, status: AccessRequestStatus? = nil) async throws -> [AccessRequestListing] {
+        let column = identity.role == .patient ? "report.patientId" : "\"accessRequest\".doctorId"
+        guard identity.role != .admin else { return [] }
+        return try await database.read { db in
+            try AccessRequestListing.fetchAll(
+                db,
+                sql: AccessRequestListing.select + " WHERE \(column) = ? AND (? IS NULL OR \"accessRequest\".status = ?)"
+                    + " ORDER BY \"accessRequest\".id DESC LIMIT \(Page.size)",
+                arguments: [identity.userId, status?.rawValue, status?.rawValue])
+        }
+    }
+
+    /// A patient's grants (on their reports) or a doctor's own.
+    public func grants(for identity: Identity) async throws -> [GrantListing] {
+        let column = identity.role == .patient ? "report.patientId" : "\"grant\".doctorId"
+        guard identity.role != .admin else { return [] }
+        return try await database.read { db in
+            try GrantListing.fetchAll(
+                db, sql: GrantListing.select + " WHERE \(column) = ? ORDER BY \"grant\".id DESC LIMIT \(Page.size)",
+                arguments: [identity.userId])
+        }
+    }
+
+    /// A uniformly random code of `codeDigits` digits (rejection sampling: no digit is likelier than another).
+    func makeCode() -> String {
+        var digits = ""
+        while digits.count < policy.codeDigits {
+            for byte in random(policy.codeDigits * 2) where byte < 250 && digits.count < policy.codeDigits {
+                digits.append(Character(String(byte % 10)))
+            }
+        }
+        return digits
+    }
+
+    func mac(_ code: String, requestId: Int64) -> Data {
+        Data(HMAC<SHA256>.authenticationCode(for: Self.macInput(code, requestId), using: macKey))
+    }
+
+    /// The request id is part of the MAC: a code's MAC says nothing about another request's.
+    static func macInput(_ code: String, _ requestId: Int64) -> Data { Data("chainvault-code-v1:\(requestId):\(code)".utf8) }
+
+    static func listing(_ id: Int64, in db: Database) throws -> AccessRequestListing? {
+        try AccessRequestListing.fetchOne(db, sql: AccessRequestListing.select + " WHERE \"accessRequest\".id = ?", arguments: [id])
+    }
+
+    static func grantListing(_ id: Int64, in db: Database) throws -> GrantListing? {
+        try GrantListing.fetchOne(db, sql: GrantListing.select + " WHERE \"grant\".id = ?", arguments: [id])
+    }
+}
