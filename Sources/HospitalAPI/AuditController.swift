@@ -1,6 +1,5 @@
 import ChunkChain
 import Foundation
-import GRDB
 import Hex
 import HospitalCore
 import Hummingbird
@@ -98,7 +97,7 @@ package struct AuditController {
     @Sendable func proof(_ request: Request, context: HospitalRequestContext) async throws -> Response {
         let identity = try context.requireIdentity()
         let id = try context.id("id")
-        let entry = try await database.read { db in try AuditEntry.fetchOne(db, key: id) }
+        let entry = try await AuditLedger.entry(id, in: database)
         guard let entry else { throw HospitalError.notFound("audit entry") }
         let allowed =
             switch identity.role {

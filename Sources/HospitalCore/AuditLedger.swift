@@ -292,6 +292,11 @@ public enum AuditLedger {
         return id
     }
 
+    /// The entry with this id, if there is one.
+    public static func entry(_ id: Int64, in database: HospitalDatabase) async throws -> AuditEntry? {
+        try await database.read { db in try AuditEntry.fetchOne(db, key: id) }
+    }
+
     /// Entries after `after` (an entry id), oldest first: an admin sees all, a patient those about their
     /// own data ("who looked at my reports"), anyone else none.
     public static func entries(for identity: Identity, after: Int64, limit: Int, in database: HospitalDatabase) async throws -> [AuditEntry]

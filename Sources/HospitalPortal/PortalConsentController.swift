@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import HospitalAPI
 import HospitalCore
 import Hummingbird
@@ -266,7 +265,7 @@ struct PortalConsentController: Sendable {
     @Sendable func proof(_ request: Request, context: PortalRequestContext) async throws -> Response {
         let patient = try context.requireIdentity(.patient)
         let id = try context.id("id")
-        let entry = try await services.database.read { db in try AuditEntry.fetchOne(db, key: id) }
+        let entry = try await AuditLedger.entry(id, in: services.database)
         guard let entry, entry.patientId == patient.userId, let notary = services.notary, let proof = try await notary.proof(entry: id)
         else {
             throw HospitalError.notFound("audit entry")
