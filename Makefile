@@ -55,9 +55,10 @@ soak: deps test-deps
 	$(SWIFT) build -c release --product chainvault
 	CHAINVAULT_BIN=.build/release/chainvault python3 scripts/soak.py
 
-## Fails when swift format would change a file.
+## Fails when swift format would change a file, or a target imports outside docs/architecture.md's rules.
 lint:
 	$(SWIFT) format lint --strict --recursive Package.swift Sources Tests Fuzz/Package.swift Fuzz/Sources
+	python3 scripts/check-architecture.py
 
 format:
 	$(SWIFT) format --in-place --recursive Package.swift Sources Tests Fuzz/Package.swift Fuzz/Sources

@@ -54,4 +54,9 @@ import Testing
         }
         #expect(catalogue.has("error_wrong_code_last"))
     }
+
+    /// Every ledger action has its words, as the history and the admins' ledger show it.
+    @Test func everyLedgerActionHasThePortalsWords() {
+        for action in AuditAction.allCases { #expect(Catalogues.shipped.has("action_\(action.rawValue)"), "\(action.rawValue)") }
+    }
 }
