@@ -41,10 +41,10 @@ import Testing
         for (setting, value) in values where setting.declaration.kind == .wholeNumber { #expect(Int64(value) != nil, "\(setting)") }
     }
 
-    @Test func theReadmeNamesEverySettingsVariable() throws {
-        let readme = try String(contentsOf: Self.repository.appending(path: "README.md"), encoding: .utf8)
-        let missing = Setting.allCases.map(\.environmentName).filter { !readme.contains("`\($0)`") }
-        #expect(missing.isEmpty, "README.md does not name \(missing)")
+    @Test func theConfigurationPageNamesEverySettingsVariable() throws {
+        let page = try String(contentsOf: Self.repository.appending(path: "docs/configuration.md"), encoding: .utf8)
+        let missing = Setting.allCases.map(\.environmentName).filter { !page.contains("`\($0)`") }
+        #expect(missing.isEmpty, "docs/configuration.md does not name \(missing)")
     }
 
     func values(_ file: String?, _ environment: [String: String] = [:], mode: Int = 0o600) throws -> SettingValues {
