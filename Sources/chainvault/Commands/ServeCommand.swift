@@ -351,27 +351,20 @@ extension Serve {
         let logger = Logger(label: "chainvault.audit")
         let keyPath = audit.keyPath(root: root)
         let log = audit.log(root: root)
-        let signer: NoteSigner
-        if let existing = try audit.signer(root: root) {
-            if let origin = resolvedAuditOrigin, origin != existing.name {
-                throw ValidationError(
-                    "--audit-origin '\(origin)' is not the name of the audit signing key \(keyPath) ('\(existing.name)'): the origin is fixed when the key is made."
-                )
-            }
-            signer = existing
-        } else {
-            if let evidence = try await AuditNotary.evidenceOfCheckpoints(log: log, database: database, copies: chunks, logger: logger) {
-                throw ValidationError(
-                    "the audit signing key \(keyPath) is missing, but \(evidence): restore the key from its backup (a new key would disown the ledger's signed history)."
-                )
-            }
-            signer = try NoteSigner(generatingFor: resolvedAuditOrigin ?? "chainvault.local/audit-" + Hex.encode(systemRandom(8)))
-            try DurableFile.replace(keyPath, bytes: Array((signer.serialized + "\n").utf8), mode: 0o600)
-            try await AuditNotary.recordNewKey(signer.verifier, database: database, time: now())
+        let started: (notary: AuditNotary, newKey: NoteVerifier?)
+        do {
+            started = try await AuditKeyPolicy.notary(
+                existing: try audit.signer(root: root), keyPath: keyPath, origin: resolvedAuditOrigin, log: log, database: database,
+                copies: chunks, random: systemRandom, now: now(), logger: logger)
+        } catch let refusal as AuditKeyPolicy.Refusal {
+            throw ValidationError("\(refusal)")
+        }
+        let verifier = started.notary.signer.verifier
+        if let newKey = started.newKey {
             output(
                 """
                 Generated the audit ledger's signing key \(keyPath): back it up apart from the data root. Its public (verifier) key, for auditors and patients:
-                \(signer.verifier)
+                \(newKey)
                 """)
         }
         if keyPath.hasPrefix(root.path + "/"), storage.endpointURLA == nil || storage.endpointURLB == nil {
@@ -379,17 +372,11 @@ extension Serve {
                 """
                 audit ledger: its signing key, checkpoint file and a report bucket all sit in the data root \
                 \(root.path): an insider with the whole data root is caught only through copies kept elsewhere \
-                (remote buckets, patients' e-mails, an auditor's saved checkpoints). Public key: \(signer.verifier) \
+                (remote buckets, patients' e-mails, an auditor's saved checkpoints). Public key: \(verifier) \
                 (docs/hospital.md, "Threat model").
                 """)
         }
-        do {
-            return try await AuditNotary(signer: signer, log: log, database: database, copies: chunks, logger: logger)
-        } catch let refusal as AuditNotary.Refusal {
-            throw ValidationError(
-                "\(refusal). Run `chainvault audit verify`; if the database was restored from a backup, accept it with `chainvault audit accept-restore --reason ...`."
-            )
-        }
+        return started.notary
     }
 }
 
