@@ -4,6 +4,7 @@ import GRDB
 import Logging
 import Metrics
 import NIOPosix
+import Operations
 import ServiceLifecycle
 import Transparency
 
@@ -406,7 +407,7 @@ public struct AuditCheckpointPublisher: Service {
     }
 
     public func run() async throws {
-        while true {
+        await Periodic.run(every: interval) {
             do {
                 try await notary.publish()
             } catch let refusal as AuditNotary.Refusal {
@@ -416,16 +417,12 @@ public struct AuditCheckpointPublisher: Service {
                 logger.error("publishing the audit checkpoint failed; trying again next round", metadata: ["error": "\(error)"])
                 Counter(label: "chainvault_audit_checkpoint_failures_total").increment()
             }
+        } atShutdown: {
+            // The entries of the last moments are signed and copied out before the process ends.
             do {
-                try await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
+                try await notary.publish()
             } catch {
-                // Shutting down: the entries of the last moments are signed and copied out before the process ends.
-                do {
-                    try await notary.publish()
-                } catch {
-                    logger.error("publishing the audit checkpoint at shutdown failed", metadata: ["error": "\(error)"])
-                }
-                return
+                logger.error("publishing the audit checkpoint at shutdown failed", metadata: ["error": "\(error)"])
             }
         }
     }

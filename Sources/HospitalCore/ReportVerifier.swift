@@ -3,6 +3,7 @@ import Foundation
 import GRDB
 import Logging
 import Metrics
+import Operations
 import ServiceLifecycle
 
 /// Verifies every report's chain on a schedule while the server runs: each report whose last recorded
@@ -34,16 +35,11 @@ public struct ReportVerifier: Service {
     }
 
     public func run() async throws {
-        while true {
+        await Periodic.run(every: pause) {
             do {
                 while try await verifyDue() > 0 {}
             } catch {
                 logger.error("verifying report chains failed; trying again later", metadata: ["error": "\(error)"])
-            }
-            do {
-                try await cancelWhenGracefulShutdown { try await Task.sleep(for: pause) }
-            } catch {
-                return  // shutting down
             }
         }
     }

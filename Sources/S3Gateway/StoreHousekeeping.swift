@@ -1,6 +1,7 @@
 import BucketStore
 import Logging
 import Metrics
+import Operations
 import ServiceLifecycle
 
 /// Background work on the store while the gateway serves, once at start-up and then every `interval`:
@@ -30,14 +31,7 @@ public struct StoreHousekeeping: Service {
 
     public func run() async throws {
         var published: Set<String> = []
-        while true {
-            await round(published: &published)
-            do {
-                try await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
-            } catch {
-                return  // shutting down
-            }
-        }
+        await Periodic.run(every: interval) { await round(published: &published) }
     }
 
     /// One round; failures are logged and retried at the next round.

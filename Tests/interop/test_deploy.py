@@ -23,7 +23,7 @@ def test_the_example_environment_names_only_known_settings():
     names = re.findall(r"^#?\s*(CHAINVAULT_[A-Z0-9_]+)=", (DEPLOY / "chainvault.env.example").read_text(), re.M)
     assert len(names) > 10
     folder = Path(__file__).resolve().parents[2] / "Sources" / "chainvault"
-    sources = "".join(p.read_text() for p in folder.glob("*.swift"))
+    sources = "".join(p.read_text() for p in folder.rglob("*.swift"))
     # The declarations (Sources/Settings/Setting.swift): each case, by its name in Swift and in the file.
     declarations = (folder.parent / "Settings" / "Setting.swift").read_text()
     cases = declarations[declarations.index("public enum Setting"):declarations.index("/// What a setting's value is.")]

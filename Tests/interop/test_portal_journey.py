@@ -195,7 +195,7 @@ def test_the_whole_journey(browser, hospital, tmp_path):
         second.get_by_label("One-time code").fill(wrong)
         second.get_by_role("button", name="Open the report").click()
         if attempt < 4:
-            second.get_by_text(f"Wrong code; {4 - attempt} attempts left.").wait_for()
+            second.get_by_text(f"The code is wrong; {4 - attempt} attempts left.").wait_for()
     second.get_by_text("This request is closed").wait_for()
     request_id = ask(second, "Cardiology report.pdf")
     second.get_by_label("One-time code").fill(outbox_code(hospital.data, request_id))

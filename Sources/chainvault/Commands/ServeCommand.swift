@@ -245,69 +245,9 @@ struct Serve: AsyncParsableCommand {
         let fileIO = NIOThreadPool(numberOfThreads: Self.fileThreads)
         fileIO.start()
         defer { fileIO.shutdownGracefully { _ in } }
-        let store = try BucketStore(root: root.path, freeSpaceReserve: freeSpaceReserve, threadPool: fileIO, logger: logger)
-        try await store.removeTemporaryFiles()
-        let host = self.host
-        let configuration = GatewayConfiguration(
-            host: host,
-            port: s3Port,
-            region: region,
-            domain: resolvedDomain,
-            tls: resolvedTLSCert.flatMap { cert in
-                resolvedTLSKey.map { GatewayConfiguration.TLSFiles(certificateChain: cert, privateKey: $0) }
-            },
-            connections: connectionPolicy
-        )
-        let scheme = configuration.scheme
-        // Every setting that can still be wrong is checked before the first key is generated and shown.
-        let metrics = try metricsEndpoint(store: store)
-        let credentials = try CredentialStore.open(configDirectory: root.system)
-        let chunks = try await storage.locations().makeStore(local: { store }, owner: "chainvault", now: now())
-        let health = Readiness.probe(store: store, chunks: chunks)
-        let portal = PortalConfiguration(siteName: siteName, baseURL: resolvedPortalURL)
-        let care = try await hospitalServices(root: root, chunks: chunks, portal: portal)
-        if let generated = try credentials.ensureRootKey() {
-            output(
-                """
-                Generated the root access key (stored in \(credentials.path), shown only now):
-                access key id: \(generated.accessKeyId)
-                secret key:    \(generated.secretKey)
-                """)
+        let services = try await build(settings: self, root: root, fileIO: fileIO, logger: logger) { listener, url in
+            output("\(listener): \(url)")
         }
-        let gateway = try buildApplication(
-            configuration: configuration,
-            store: store,
-            credentials: credentials,
-            health: health,
-            metrics: metrics,
-            onServerRunning: { port in output("s3 endpoint: \(scheme)://\(host):\(port)") },
-            logger: logger
-        )
-        let hospitalScheme = hospitalTLS == nil ? "http" : "https"
-        let hospital = try buildHospitalApplication(
-            configuration: HospitalConfiguration(
-                host: host, port: hospitalPort, trustedProxies: proxies, connections: connectionPolicy, portal: portal, tls: hospitalTLS),
-            services: care,
-            health: health,
-            metrics: metrics,
-            onServerRunning: { port in
-                output("hospital endpoint: \(hospitalScheme)://\(host):\(port)")
-                output("hospital portal: \(portal.baseURL?.absoluteString ?? "\(hospitalScheme)://\(host):\(port)")/")
-            },
-            logger: Logger(label: "chainvault.hospital")
-        )
-        // SIGTERM/SIGINT: both listeners stop accepting, requests in flight finish within the timeout, then exit 0.
-        let housekeeping = StoreHousekeeping(
-            store: store, uploadExpiry: .seconds(multipartExpiry), interval: .seconds(housekeepingInterval), clock: { now() })
-        let publisher = care.notary.map { AuditCheckpointPublisher(notary: $0, interval: .seconds(auditCheckpointInterval)) }
-        var group = ServiceGroupConfiguration(
-            services: [
-                .init(service: gateway), .init(service: hospital), .init(service: housekeeping), .init(service: care.mailQueue()),
-            ] + (publisher.map { [.init(service: $0)] } ?? [])
-                + (verifyInterval > 0 ? [.init(service: care.reportVerifier(interval: .seconds(verifyInterval)))] : []),
-            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
-        group.maximumGracefulShutdownDuration = .seconds(shutdownTimeout)
-        let services = ServiceGroup(configuration: group)
         try await services.run()
     }
 }
