@@ -138,7 +138,7 @@ def test_the_doctor_directory_finds_doctors_by_specialization(server, page):
 def test_no_page_has_an_accessibility_violation(page):
     from axe_playwright_python.sync_playwright import Axe
     axe = Axe()
-    pages = ["/", "/login", "/register", "/doctors"]
+    pages = ["/", "/login", "/register", "/register/doctor", "/register/activate?token=x", "/doctors"]
     for path in pages:
         page.goto(path)
         results = axe.run(page)
