@@ -158,6 +158,7 @@ extension Accounts {
                 .activation, id: message.id, toName: message.name, toAddress: user.email, time: expiresAt,
                 link: link("/register/activate?token=\(token)"), now: now)
         case .registrationAttempt:
+            guard notices.doorbell.mayTell(user.email, now: now) else { return }
             notices.send(
                 .registrationAttempt, id: message.id, toName: message.name, toAddress: user.email, link: link("/password/forgot"),
                 now: now)

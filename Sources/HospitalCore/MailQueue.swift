@@ -26,6 +26,22 @@ public struct MailQueue: Service {
         private let secrets = Mutex<[Mail]>([])
         /// The most such messages waiting at once; beyond it a new one is dropped (and the person asks again).
         static let maxSecrets = 256
+        /// When each address was last told that someone tried to sign up with it.
+        private let told = Mutex<[String: Int64]>([:])
+        /// The most addresses remembered; beyond it nobody new is told until old ones age out.
+        static let maxTold = 10_000
+
+        /// Whether `address` may be told of another sign-up attempt now: at most once an hour, so that
+        /// sign-ups with someone's address cannot fill their mailbox.
+        func mayTell(_ address: String, now: Int64) -> Bool {
+            told.withLock { told in
+                if let last = told[address], now - last < 3600 { return false }
+                if told.count >= Self.maxTold { told = told.filter { now - $0.value < 3600 } }
+                guard told.count < Self.maxTold else { return false }
+                told[address] = now
+                return true
+            }
+        }
 
         public init() { (rings, continuation) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1)) }
 
