@@ -11,7 +11,7 @@ extension Accounts {
     public func list(search: String, role: Role?, status: AccountStatus?) async throws -> [User] {
         let query = search.trimmingCharacters(in: .whitespaces).lowercased()
         guard query.count <= 100 else { throw HospitalError.invalid("search", "Search with at most 100 characters.") }
-        let pattern = "%" + Scheduling.likeEscaped(query) + "%"
+        let pattern = "%" + SQLitePattern.escaped(query) + "%"
         return try await database.read { db in
             try User.fetchAll(
                 db,

@@ -343,8 +343,8 @@ public enum AuditLedger {
 
     /// Entries matching `filter`, newest first, at most `limit`, with names and report titles.
     public static func search(_ filter: Filter, limit: Int, in database: HospitalDatabase) async throws -> [NamedEntry] {
-        let actor = "%" + Scheduling.likeEscaped(filter.actor.lowercased()) + "%"
-        let patient = "%" + Scheduling.likeEscaped(filter.patient.lowercased()) + "%"
+        let actor = "%" + SQLitePattern.escaped(filter.actor.lowercased()) + "%"
+        let patient = "%" + SQLitePattern.escaped(filter.patient.lowercased()) + "%"
         return try await database.read { db in
             try Row.fetchAll(
                 db,

@@ -4,6 +4,8 @@ import Foundation
 /// Every service of the hospital over one database, clock and random source.
 public struct HospitalServices: Sendable {
     public let database: HospitalDatabase
+    /// The database behind every service.
+    package let storage: any HospitalStorage
     public let accounts: Accounts
     public let scheduling: Scheduling
     public let reports: Reports
@@ -33,6 +35,8 @@ public struct HospitalServices: Sendable {
         clock: @escaping @Sendable () -> Int64, random: @escaping @Sendable (Int) -> [UInt8]
     ) {
         self.database = database
+        let storage = SQLiteHospitalStorage(database)
+        self.storage = storage
         self.notary = notary
         self.sender = sender
         let notices = Notices(portal: portal, doorbell: doorbell)
@@ -42,7 +46,7 @@ public struct HospitalServices: Sendable {
         accounts = Accounts(
             database: database, hasher: hasher, policy: sessionPolicy, clock: clock, random: random, sender: sender, notices: notices,
             codeKey: codeKey)
-        scheduling = Scheduling(database: database, clock: clock, notices: notices)
+        scheduling = Scheduling(storage: storage, clock: clock, notices: notices)
         reports = Reports(database: database, vault: vault, maxSize: maxReportSize, clock: clock, notices: notices)
         emergency = EmergencyAccess(database: database, notices: notices, policy: emergencyPolicy, clock: clock)
         consent = Consent(

@@ -36,7 +36,7 @@ public struct Notices: Sendable {
         strings = Catalogues.shipped.strings(Catalogues.fallback)
     }
 
-    /// Queues the notice `kind` to the user `userId`, ringing the queue's bell once the transaction commits.
+    /// Queues the notice `kind` to the user `userId` in `transaction`, ringing the queue's bell once it commits.
     /// - Parameters:
     ///   - values: Words for the text's `{placeholders}` beside `{name}`, `{site}`, `{link}` and `{time}`.
     ///   - time: The appointment's start, shown in the recipient's zone.
@@ -44,9 +44,18 @@ public struct Notices: Sendable {
     ///   - auditEntry: The ledger entry the notice tells of: the message carries its proof (``AuditNotary/footer(entry:)``).
     func queue(
         _ kind: Kind, to userId: Int64, values: [String: String] = [:], time: Int64? = nil, path: String, auditEntry: Int64? = nil,
-        now: Int64, in db: Database
-    ) throws {
-        guard let user = try User.fetchOne(db, key: userId) else { return }
+        now: Int64, in transaction: HospitalTransaction
+    ) async throws {
+        guard let user = try await transaction.accounts.user(id: userId) else { return }
+        try await transaction.mail.enqueue(
+            message(kind, to: user, values: values, time: time, path: path, auditEntry: auditEntry, now: now))
+        transaction.afterCommit { [doorbell] in doorbell.ring() }
+    }
+
+    /// The notice `kind` in `user`'s words and zone.
+    func message(
+        _ kind: Kind, to user: User, values: [String: String], time: Int64?, path: String, auditEntry: Int64?, now: Int64
+    ) -> QueuedMessage {
         let zone = user.timeZone.flatMap(TimeZone.init(identifier:)) ?? portal.timeZone
         var words = values
         words["name"] = user.name
@@ -54,15 +63,18 @@ public struct Notices: Sendable {
         words["link"] = portal.link(path)
         if let time { words["time"] = "\(Times.readable(time, zone: zone)) (\(zone.identifier))" }
         func text(_ key: String) -> String { Catalogues.fill(strings[key] ?? key, with: words) }
-        try db.execute(
-            sql: """
-                INSERT INTO mailQueue (kind, userId, toName, toAddress, subject, body, createdAt, attempts, nextAttemptAt, auditEntryId)
-                VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?)
-                """,
-            arguments: [
-                kind.rawValue, userId, user.name, user.email, text("mail_\(kind.rawValue)_subject"), text("mail_\(kind.rawValue)_body"),
-                now, now, auditEntry,
-            ])
+        return QueuedMessage(
+            kind: kind.rawValue, userId: user.id, toName: user.name, toAddress: user.email, subject: text("mail_\(kind.rawValue)_subject"),
+            body: text("mail_\(kind.rawValue)_body"), createdAt: now, auditEntryId: auditEntry)
+    }
+
+    /// Transitional: queues in a GRDB transaction of the SQLite storage.
+    func queue(
+        _ kind: Kind, to userId: Int64, values: [String: String] = [:], time: Int64? = nil, path: String, auditEntry: Int64? = nil,
+        now: Int64, in db: Database
+    ) throws {
+        guard let user = try User.fetchOne(db, key: userId) else { return }
+        try SQLiteMailStore.enqueue(message(kind, to: user, values: values, time: time, path: path, auditEntry: auditEntry, now: now), in: db)
         db.afterNextTransaction(onCommit: { [doorbell] _ in doorbell.ring() })
     }
 }

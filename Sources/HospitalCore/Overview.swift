@@ -14,7 +14,7 @@ public struct PatientOverview: Sendable {
 
     /// - Parameter now: Seconds since 1970.
     static func read(for patient: Identity, now: Int64, in db: Database) throws -> PatientOverview {
-        let appointments = try Scheduling.slots(for: patient, in: db).filter { !$0.isOver(at: now) || $0.slot.status == .booked }
+        let appointments = try SQLiteSchedulingStore.slots(for: patient, limit: Page.size, in: db).filter { !$0.isOver(at: now) || $0.slot.status == .booked }
         let pending =
             try Int.fetchOne(
                 db,

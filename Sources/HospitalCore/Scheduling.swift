@@ -31,27 +31,22 @@ public struct Slot: Codable, Sendable, Equatable, FetchableRecord, MutablePersis
 }
 
 /// A slot with the names of the people in it, as lists show it.
-public struct SlotListing: Sendable, Equatable, FetchableRecord {
+public struct SlotListing: Sendable, Equatable {
     public var slot: Slot
     public var doctorName: String
     public var patientName: String?
     /// The patient's date of birth (`YYYY-MM-DD`), for their age.
     public var patientDateOfBirth: String?
 
-    public init(row: Row) throws {
-        slot = try Slot(row: row)
-        doctorName = row["doctorName"]
-        patientName = row["patientName"]
-        patientDateOfBirth = row["patientDateOfBirth"]
+    package init(slot: Slot, doctorName: String, patientName: String?, patientDateOfBirth: String?) {
+        self.slot = slot
+        self.doctorName = doctorName
+        self.patientName = patientName
+        self.patientDateOfBirth = patientDateOfBirth
     }
 
     /// Whether the slot is over at `now`.
     public func isOver(at now: Int64) -> Bool { slot.startsAt + Int64(slot.durationMinutes) * 60 <= now }
-
-    static let select = """
-        SELECT slot.*, doctor.name AS doctorName, patient.name AS patientName, patient.dateOfBirth AS patientDateOfBirth FROM slot
-        JOIN user AS doctor ON doctor.id = slot.doctorId LEFT JOIN user AS patient ON patient.id = slot.patientId
-        """
 }
 
 /// The most rows any list of the API returns.
@@ -61,7 +56,7 @@ enum Page {
 
 /// Doctor search and appointment slots: doctors publish, patients book and cancel, doctors complete.
 public struct Scheduling: Sendable {
-    let database: HospitalDatabase
+    let storage: any HospitalStorage
     let clock: @Sendable () -> Int64
     /// The e-mails confirming bookings and cancellations.
     let notices: Notices
@@ -71,9 +66,9 @@ public struct Scheduling: Sendable {
     /// How far ahead a slot may be published, in seconds (two years).
     static let maxHorizon: Int64 = 2 * 366 * 86400
 
-    public init(database: HospitalDatabase, clock: @escaping @Sendable () -> Int64, notices: Notices = .init()) {
+    package init(storage: any HospitalStorage, clock: @escaping @Sendable () -> Int64, notices: Notices = .init()) {
         self.notices = notices
-        self.database = database
+        self.storage = storage
         self.clock = clock
     }
 
@@ -81,28 +76,12 @@ public struct Scheduling: Sendable {
     public func searchDoctors(specialization: String?) async throws -> [User] {
         let query = (specialization ?? "").trimmingCharacters(in: .whitespaces)
         guard query.count <= 100 else { throw HospitalError.invalid("specialization", "Search with at most 100 characters.") }
-        let pattern = "%" + Self.likeEscaped(query.lowercased()) + "%"
-        return try await database.read { db in
-            try User.fetchAll(
-                db,
-                sql: """
-                    SELECT * FROM user WHERE role = 'doctor' AND status = 'active' AND lower(specialization) LIKE ? ESCAPE '\\'
-                    ORDER BY name, id LIMIT \(Page.size)
-                    """, arguments: [pattern])
-        }
+        return try await storage.read { try await $0.scheduling.doctors(specializationContaining: query.lowercased(), limit: Page.size) }
     }
 
     /// An active doctor, as anyone may see them; nil for anyone else.
     public func doctor(id: Int64) async throws -> User? {
-        try await database.read { db in
-            try User.fetchOne(db, sql: "SELECT * FROM user WHERE id = ? AND role = 'doctor' AND status = 'active'", arguments: [id])
-        }
-    }
-
-    /// `text` for a `LIKE … ESCAPE '\'` pattern: its `\`, `%` and `_` match only themselves.
-    static func likeEscaped(_ text: String) -> String {
-        text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(
-            of: "_", with: "\\_")
+        try await storage.read { try await $0.scheduling.activeDoctor(id: id) }
     }
 
     /// Publishes a slot in the doctor's calendar. It may start in the current minute (a patient who is
@@ -119,81 +98,52 @@ public struct Scheduling: Sendable {
             throw HospitalError.invalid("durationMinutes", "A slot lasts 5 to \(Self.maxDuration) minutes.")
         }
         let end = startsAt + Int64(durationMinutes) * 60
-        return try await database.write { db in
-            let overlapping =
-                try Int.fetchOne(
-                    db,
-                    sql: "SELECT count(*) FROM slot WHERE doctorId = ? AND startsAt < ? AND startsAt + durationMinutes * 60 > ?",
-                    arguments: [doctorId, end, startsAt]) ?? 0
-            guard overlapping == 0 else {
+        return try await storage.write { transaction in
+            guard try await transaction.scheduling.overlappingSlots(doctorId: doctorId, start: startsAt, end: end) == 0 else {
                 throw HospitalError(.slotOverlaps, "The slot overlaps another of your slots.", field: "startsAt")
             }
-            var slot = Slot(
-                doctorId: doctorId, startsAt: startsAt, durationMinutes: durationMinutes, status: .open, createdAt: now)
-            try slot.insert(db)
-            return try Self.listing(slot.id!, in: db)!
+            let id = try await transaction.scheduling.insert(
+                Slot(doctorId: doctorId, startsAt: startsAt, durationMinutes: durationMinutes, status: .open, createdAt: now))
+            return try await transaction.scheduling.listing(slot: id)!
         }
     }
 
     /// A doctor's slots that are still open and not over (one that started may still be booked).
     public func openSlots(doctorId: Int64) async throws -> [SlotListing] {
         let now = clock()
-        return try await database.read { db in
-            try SlotListing.fetchAll(
-                db,
-                sql: SlotListing.select
-                    + " WHERE slot.doctorId = ? AND doctor.role = 'doctor' AND slot.status = 'open' AND slot.startsAt + slot.durationMinutes * 60 > ? ORDER BY slot.startsAt LIMIT \(Page.size)",
-                arguments: [doctorId, now])
-        }
+        return try await storage.read { try await $0.scheduling.openSlots(doctorId: doctorId, endingAfter: now, limit: Page.size) }
     }
 
     /// One slot as anyone may see it before booking (no patient): nil when it does not exist.
     public func slot(id: Int64) async throws -> SlotListing? {
-        try await database.read { db in try Self.listing(id, in: db) }
+        try await storage.read { try await $0.scheduling.listing(slot: id) }
     }
 
     /// The caller's slots: a doctor's own calendar (with patient names) or a patient's bookings.
     public func slots(for identity: Identity) async throws -> [SlotListing] {
-        try await database.read { db in try Self.slots(for: identity, in: db) }
-    }
-
-    /// The caller's slots (statement cached: pages list them on every load).
-    static func slots(for identity: Identity, in db: Database) throws -> [SlotListing] {
-        let column = identity.role == .doctor ? "doctorId" : "patientId"
-        return try SlotListing.fetchAll(
-            db,
-            SQLRequest(
-                sql: SlotListing.select + " WHERE slot.\(column) = ? ORDER BY slot.startsAt LIMIT \(Page.size)",
-                arguments: [identity.userId], cached: true))
+        try await storage.read { try await $0.scheduling.slots(for: identity, limit: Page.size) }
     }
 
     /// Books an open slot for the patient, until the slot is over (one that started is a walk-in), with
-    /// the reason for the visit. One UPDATE guarded by the slot's status decides it, so of two patients
-    /// booking at once exactly one gets the slot.
+    /// the reason for the visit. The slot is read and written in one write transaction, so of two
+    /// patients booking at once exactly one gets it.
     /// - Parameter reason: The symptoms or reason, up to 2000 characters; empty for none.
     /// - Throws: `invalid_field` (reason), `not_found`, `slot_in_past`, `slot_taken`.
     public func book(slotId: Int64, patientId: Int64, reason: String = "") async throws -> SlotListing {
         let now = clock()
         let reason = try Validation.reason(reason)
-        return try await database.write { db in
-            try db.execute(
-                sql: """
-                    UPDATE slot SET status = 'booked', patientId = ?, reason = ?
-                    WHERE id = ? AND status = 'open' AND startsAt + durationMinutes * 60 > ?
-                    """,
-                arguments: [patientId, reason, slotId, now])
-            if db.changesCount == 1 {
-                let listing = try Self.listing(slotId, in: db)!
-                try notices.queue(
-                    .booked, to: patientId, values: ["doctor": listing.doctorName], time: listing.slot.startsAt, path: "/appointments",
-                    now: now, in: db)
-                return listing
-            }
-            guard let slot = try Slot.fetchOne(db, key: slotId) else { throw HospitalError.notFound("slot") }
-            if slot.startsAt + Int64(slot.durationMinutes) * 60 <= now {
-                throw HospitalError(.slotInPast, "The slot is over.")
-            }
-            throw HospitalError(.slotTaken, "The slot is booked already.")
+        return try await storage.write { [notices] transaction in
+            guard var listing = try await transaction.scheduling.listing(slot: slotId) else { throw HospitalError.notFound("slot") }
+            guard !listing.isOver(at: now) else { throw HospitalError(.slotInPast, "The slot is over.") }
+            guard listing.slot.status == .open else { throw HospitalError(.slotTaken, "The slot is booked already.") }
+            listing.slot.status = .booked
+            listing.slot.patientId = patientId
+            listing.slot.reason = reason
+            try await transaction.scheduling.update(listing.slot)
+            try await notices.queue(
+                .booked, to: patientId, values: ["doctor": listing.doctorName], time: listing.slot.startsAt, path: "/appointments",
+                now: now, in: transaction)
+            return try await transaction.scheduling.listing(slot: slotId)!
         }
     }
 
@@ -201,16 +151,19 @@ public struct Scheduling: Sendable {
     /// - Throws: `not_found` (also for another patient's booking), `slot_in_past`, `slot_completed`.
     public func cancel(slotId: Int64, patientId: Int64) async throws {
         let now = clock()
-        try await database.write { db in
-            guard let slot = try Slot.fetchOne(db, key: slotId), slot.patientId == patientId else {
+        try await storage.write { [notices] transaction in
+            guard var listing = try await transaction.scheduling.listing(slot: slotId), listing.slot.patientId == patientId else {
                 throw HospitalError.notFound("slot")
             }
-            guard slot.status == .booked else { throw HospitalError(.slotCompleted, "The checkup took place already.") }
-            guard slot.startsAt > now else { throw HospitalError(.slotInPast, "The slot has started already.") }
-            let doctor = try Self.listing(slotId, in: db)?.doctorName ?? ""
-            try db.execute(sql: "UPDATE slot SET status = 'open', patientId = NULL, reason = NULL WHERE id = ?", arguments: [slotId])
-            try notices.queue(
-                .cancelled, to: patientId, values: ["doctor": doctor], time: slot.startsAt, path: "/appointments", now: now, in: db)
+            guard listing.slot.status == .booked else { throw HospitalError(.slotCompleted, "The checkup took place already.") }
+            guard listing.slot.startsAt > now else { throw HospitalError(.slotInPast, "The slot has started already.") }
+            listing.slot.status = .open
+            listing.slot.patientId = nil
+            listing.slot.reason = nil
+            try await transaction.scheduling.update(listing.slot)
+            try await notices.queue(
+                .cancelled, to: patientId, values: ["doctor": listing.doctorName], time: listing.slot.startsAt, path: "/appointments",
+                now: now, in: transaction)
         }
     }
 
@@ -220,8 +173,8 @@ public struct Scheduling: Sendable {
     ///   `slot_completed`, `slot_in_past`.
     public func cancelBooking(slotId: Int64, doctorId: Int64) async throws {
         let now = clock()
-        try await database.write { db in
-            guard let listing = try Self.listing(slotId, in: db), listing.slot.doctorId == doctorId else {
+        try await storage.write { [notices] transaction in
+            guard let listing = try await transaction.scheduling.listing(slot: slotId), listing.slot.doctorId == doctorId else {
                 throw HospitalError.notFound("slot")
             }
             switch listing.slot.status {
@@ -232,22 +185,24 @@ public struct Scheduling: Sendable {
             guard listing.slot.startsAt > now, let patientId = listing.slot.patientId else {
                 throw HospitalError(.slotInPast, "The slot has started already.")
             }
-            try Slot.deleteOne(db, key: slotId)
-            try notices.queue(
+            try await transaction.scheduling.delete(slot: slotId)
+            try await notices.queue(
                 .cancelledByDoctor, to: patientId, values: ["doctor": listing.doctorName], time: listing.slot.startsAt,
-                path: "/doctors", now: now, in: db)
+                path: "/doctors", now: now, in: transaction)
         }
     }
 
     /// Removes one of the doctor's open slots.
     /// - Throws: `not_found`, `slot_booked`.
     public func withdraw(slotId: Int64, doctorId: Int64) async throws {
-        try await database.write { db in
-            guard let slot = try Slot.fetchOne(db, key: slotId), slot.doctorId == doctorId else { throw HospitalError.notFound("slot") }
-            guard slot.status == .open else {
+        try await storage.write { transaction in
+            guard let listing = try await transaction.scheduling.listing(slot: slotId), listing.slot.doctorId == doctorId else {
+                throw HospitalError.notFound("slot")
+            }
+            guard listing.slot.status == .open else {
                 throw HospitalError(.slotBooked, "A booked slot stays; the patient cancels it.")
             }
-            try Slot.deleteOne(db, key: slotId)
+            try await transaction.scheduling.delete(slot: slotId)
         }
     }
 
@@ -255,22 +210,21 @@ public struct Scheduling: Sendable {
     /// - Throws: `not_found`, `slot_not_booked`, `checkup_not_started`.
     public func complete(slotId: Int64, doctorId: Int64) async throws -> SlotListing {
         let now = clock()
-        return try await database.write { db in
-            guard let slot = try Slot.fetchOne(db, key: slotId), slot.doctorId == doctorId else { throw HospitalError.notFound("slot") }
-            switch slot.status {
+        return try await storage.write { transaction in
+            guard var listing = try await transaction.scheduling.listing(slot: slotId), listing.slot.doctorId == doctorId else {
+                throw HospitalError.notFound("slot")
+            }
+            switch listing.slot.status {
             case .open: throw HospitalError(.slotNotBooked, "Nobody booked this slot.")
             case .completed: break
             case .booked:
-                guard slot.startsAt <= now else {
+                guard listing.slot.startsAt <= now else {
                     throw HospitalError(.checkupNotStarted, "A checkup is completed once its slot has started.")
                 }
-                try db.execute(sql: "UPDATE slot SET status = 'completed' WHERE id = ?", arguments: [slotId])
+                listing.slot.status = .completed
+                try await transaction.scheduling.update(listing.slot)
             }
-            return try Self.listing(slotId, in: db)!
+            return listing
         }
-    }
-
-    static func listing(_ id: Int64, in db: Database) throws -> SlotListing? {
-        try SlotListing.fetchOne(db, sql: SlotListing.select + " WHERE slot.id = ?", arguments: [id])
     }
 }

@@ -1,0 +1,57 @@
+import GRDB
+
+/// ``HospitalStorage`` on the embedded SQLite database (``HospitalDatabase``).
+package struct SQLiteHospitalStorage: HospitalStorage {
+    package let database: HospitalDatabase
+
+    package init(_ database: HospitalDatabase) { self.database = database }
+
+    package func read<T: Sendable>(_ body: @escaping @Sendable (HospitalTransaction) async throws -> T) async throws -> T {
+        try await SQLiteTransaction.run(database.writer, write: false) { connection in
+            try await body(Self.transaction(connection))
+        }
+    }
+
+    package func write<T: Sendable>(_ body: @escaping @Sendable (HospitalTransaction) async throws -> T) async throws -> T {
+        let (result, transaction) = try await SQLiteTransaction.run(database.writer, write: true) { connection in
+            let transaction = Self.transaction(connection)
+            return (try await body(transaction), transaction)
+        }
+        transaction.committed()
+        return result
+    }
+
+    static func transaction(_ connection: SQLiteTransaction) -> HospitalTransaction {
+        HospitalTransaction(
+            accounts: SQLiteAccountStore(connection: connection), scheduling: SQLiteSchedulingStore(connection: connection),
+            mail: SQLiteMailStore(connection: connection))
+    }
+}
+
+struct SQLiteAccountStore: AccountStore {
+    let connection: SQLiteTransaction
+
+    func user(id: Int64) async throws -> User? {
+        try await connection.run { db in try User.fetchOne(db, key: id) }
+    }
+}
+
+struct SQLiteMailStore: MailStore {
+    let connection: SQLiteTransaction
+
+    func enqueue(_ message: QueuedMessage) async throws {
+        try await connection.run { db in try Self.enqueue(message, in: db) }
+    }
+
+    static func enqueue(_ message: QueuedMessage, in db: Database) throws {
+            try db.execute(
+                sql: """
+                    INSERT INTO mailQueue (kind, userId, toName, toAddress, subject, body, createdAt, attempts, nextAttemptAt, auditEntryId)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?)
+                    """,
+                arguments: [
+                    message.kind, message.userId, message.toName, message.toAddress, message.subject, message.body, message.createdAt,
+                    message.createdAt, message.auditEntryId,
+                ])
+    }
+}

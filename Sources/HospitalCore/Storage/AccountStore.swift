@@ -1,0 +1,5 @@
+/// Accounts, as a ``HospitalTransaction`` reads and writes them.
+package protocol AccountStore: Sendable {
+    /// The account with this id, whatever its role and status.
+    func user(id: Int64) async throws -> User?
+}
