@@ -8,7 +8,7 @@ import Transparency
 /// `/api/audit`: the ledger's entries, its signed checkpoint, and proofs anyone can check offline with
 /// the ledger's public key (`chainvault audit check-proof`).
 package struct AuditController {
-    let database: HospitalDatabase
+    let storage: any HospitalStorage
     let notary: AuditNotary?
 
     struct AuditView: ResponseCodable {
@@ -76,7 +76,7 @@ package struct AuditController {
         let identity = try context.requireIdentity(.patient, .admin)
         let after = try request.integerQuery("after", in: 0...Int64.max, "An entry id, 0 or more.") ?? 0
         let limit = try request.integerQuery("limit", in: 1...1000, "1 to 1000 entries.") ?? 100
-        let entries = try await AuditLedger.entries(for: identity, after: after, limit: Int(limit), in: database)
+        let entries = try await AuditLedger.entries(for: identity, after: after, limit: Int(limit), in: storage)
         guard identity.role == .patient, let notary, !entries.isEmpty else { return entries.map { AuditView($0) } }
         let proofs = try await signing { try await notary.proofs(of: entries.map(\.id)) }
         return entries.map { AuditView($0, proof: proofs[$0.id]) }
@@ -97,7 +97,7 @@ package struct AuditController {
     @Sendable func proof(_ request: Request, context: HospitalRequestContext) async throws -> Response {
         let identity = try context.requireIdentity()
         let id = try context.id("id")
-        let entry = try await AuditLedger.entry(id, in: database)
+        let entry = try await AuditLedger.entry(id, in: storage)
         guard let entry else { throw HospitalError.notFound("audit entry") }
         let allowed =
             switch identity.role {

@@ -19,6 +19,6 @@ package func addAPI(to router: Router<HospitalRequestContext>, services: Hospita
     CareController(scheduling: services.scheduling).addRoutes(to: api)
     ReportController(reports: services.reports, consent: services.consent, logger: logger).addRoutes(to: api)
     ConsentController(consent: services.consent).addRoutes(to: api)
-    AuditController(database: services.database, notary: services.notary).addRoutes(to: api)
+    AuditController(storage: services.storage, notary: services.notary).addRoutes(to: api)
     EmergencyController(emergency: services.emergency).addRoutes(to: api)
 }

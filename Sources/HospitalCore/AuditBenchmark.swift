@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import Transparency
 
 /// What `make bench` measures of the audit ledger (`chainvault audit bench`): appends to a fresh ledger
@@ -33,10 +32,10 @@ public enum AuditBenchmark {
     }
 
     public static func run(path: String, entries: Int, durable: Int, proofs: Int) async throws -> Result {
-        let database = try HospitalDatabase.open(path: path)
+        let storage = SQLiteHospitalStorage(try HospitalDatabase.open(path: path))
         var started = ContinuousClock.now
         for number in 0..<durable {
-            try await database.write { db in try AuditLedger.append(event(number), time: 1_800_000_000 + Int64(number), in: db) }
+            try await storage.write { try await AuditLedger.append(event(number), time: 1_800_000_000 + Int64(number), in: $0) }
         }
         let durableCost = microseconds(started, durable)
         started = ContinuousClock.now
@@ -44,22 +43,25 @@ public enum AuditBenchmark {
         while appended < entries {
             let batch = min(1000, entries - appended)
             let first = appended
-            try await database.write { db in
+            try await storage.write { transaction in
                 for number in first..<(first + batch) {
-                    try AuditLedger.append(event(number), time: 1_800_000_000 + Int64(number), in: db)
+                    try await AuditLedger.append(event(number), time: 1_800_000_000 + Int64(number), in: transaction)
                 }
             }
             appended += batch
         }
         let batchedCost = microseconds(started, entries - durable)
-        let (size, root) = try await database.read { db in try AuditTree.head(in: db) }
+        let (size, root) = try await storage.read { try await AuditTree.head(in: $0.ledger) }
         let ids = (0..<proofs).map { _ in Int64.random(in: 1...Int64(size)) }
         started = ContinuousClock.now
         var hashes = 0
         for id in ids {
-            let (leaf, proof) = try await database.read { db in
-                let entry = try AuditEntry.fetchOne(db, key: id)!
-                return (entry.leafHash, try MerkleTree.inclusionProof(index: Int(id - 1), size: size, AuditTree.subtrees(in: db)))
+            let (leaf, proof) = try await storage.read { transaction in
+                let entry = try await transaction.ledger.entry(id: id)!
+                let proof = try await AuditTree.withSubtrees(in: transaction.ledger) {
+                    try MerkleTree.inclusionProof(index: Int(id - 1), size: size, $0)
+                }
+                return (entry.leafHash, proof)
             }
             guard MerkleTree.verifyInclusion(leafHash: leaf, index: Int(id - 1), size: size, proof: proof, root: root) else {
                 throw AuditNotary.Refusal.damagedTree("an inclusion proof of entry \(id) did not verify")
@@ -69,11 +71,10 @@ public enum AuditBenchmark {
         let proofCost = microseconds(started, proofs)
         started = ContinuousClock.now
         for first in ids.map({ Int($0) }) where first < size {
-            let (firstRoot, proof) = try await database.read { db in
-                (
-                    try MerkleTree.root(size: first, AuditTree.subtrees(in: db)),
-                    try MerkleTree.consistencyProof(first: first, size: size, AuditTree.subtrees(in: db))
-                )
+            let (firstRoot, proof) = try await storage.read { transaction in
+                try await AuditTree.withSubtrees(in: transaction.ledger) {
+                    (try MerkleTree.root(size: first, $0), try MerkleTree.consistencyProof(first: first, size: size, $0))
+                }
             }
             guard MerkleTree.verifyConsistency(size1: first, size2: size, root1: firstRoot, root2: root, proof: proof) else {
                 throw AuditNotary.Refusal.damagedTree("a consistency proof from \(first) did not verify")

@@ -39,8 +39,8 @@ public enum AuditKeyPolicy {
     ///   - existing: The key read from `keyPath`, nil when the file does not exist.
     ///   - origin: The configured origin; nil: the existing key's, or a random one for a new key.
     /// - Throws: ``Refusal``, or what writing a new key throws.
-    public static func notary(
-        existing: NoteSigner?, keyPath: String, origin: String?, log: CheckpointLog, database: HospitalDatabase, copies: any ChunkStore,
+    package static func notary(
+        existing: NoteSigner?, keyPath: String, origin: String?, log: CheckpointLog, storage: any HospitalStorage, copies: any ChunkStore,
         random: @Sendable (Int) -> [UInt8], now: Int64, logger: Logger
     ) async throws -> (notary: AuditNotary, newKey: NoteVerifier?) {
         let signer: NoteSigner
@@ -51,16 +51,16 @@ public enum AuditKeyPolicy {
             }
             signer = existing
         } else {
-            if let evidence = try await AuditNotary.evidenceOfCheckpoints(log: log, database: database, copies: copies, logger: logger) {
+            if let evidence = try await AuditNotary.evidenceOfCheckpoints(log: log, storage: storage, copies: copies, logger: logger) {
                 throw Refusal.keyMissing(keyPath: keyPath, evidence: evidence)
             }
             signer = try NoteSigner(generatingFor: origin ?? "chainvault.local/audit-" + Hex.encode(random(8)))
             try DurableFile.replace(keyPath, bytes: Array((signer.serialized + "\n").utf8), mode: 0o600)
-            try await AuditNotary.recordNewKey(signer.verifier, database: database, time: now)
+            try await AuditNotary.recordNewKey(signer.verifier, storage: storage, time: now)
             newKey = signer.verifier
         }
         do {
-            return (try await AuditNotary(signer: signer, log: log, database: database, copies: copies, logger: logger), newKey)
+            return (try await AuditNotary(signer: signer, log: log, storage: storage, copies: copies, logger: logger), newKey)
         } catch let refusal as AuditNotary.Refusal {
             throw Refusal.ledger(refusal)
         }

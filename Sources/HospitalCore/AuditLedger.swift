@@ -262,56 +262,49 @@ public enum AuditLedger {
     }
 
     /// Appends an entry in the caller's write transaction, so that the action and its entry commit
-    /// together (SQLite has one writer at a time: the chain never forks), and adds it to the Merkle
-    /// tree as leaf `id - 1`.
-    static func append(_ event: Event, time: Int64, in db: Database) throws {
-        _ = try appendEntry(event, time: time, in: db)
-    }
-
-    /// ``append(_:time:in:)``, giving the new entry's id (for a notice that carries its proof).
-    static func appendEntry(_ event: Event, time: Int64, in db: Database) throws -> Int64 {
-        let last = try Row.fetchOne(try db.cachedStatement(sql: "SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1"))
-        let id: Int64 = (last?[0] ?? 0) + 1
-        let previous: Data = last?[1] ?? genesis
+    /// together (a write transaction is serializable: the chain never forks), and adds it to the Merkle
+    /// tree as leaf `id - 1`. Gives the new entry's id (for a notice that carries its proof).
+    @discardableResult
+    static func append(_ event: Event, time: Int64, in transaction: HospitalTransaction) async throws -> Int64 {
+        let ledger = transaction.ledger
+        let last = try await ledger.newestEntry()
+        let id = (last?.id ?? 0) + 1
+        let previous = last?.hash ?? genesis
         // The names as they are now go into the leaf, so that a page shows what the signed tree covers.
-        func name(of user: Int64?) throws -> String {
+        func name(of user: Int64?) async throws -> String {
             guard let user else { return "" }
-            return try String.fetchOne(try db.cachedStatement(sql: "SELECT name FROM user WHERE id = ?"), arguments: [user]) ?? ""
+            return try await transaction.accounts.user(id: user)?.name ?? ""
         }
         var title = ""
         if event.subject.hasPrefix("report:"), let report = Int64(event.subject.dropFirst("report:".count)) {
-            title = try String.fetchOne(try db.cachedStatement(sql: "SELECT title FROM report WHERE id = ?"), arguments: [report]) ?? ""
+            title = try await transaction.reports.title(report: report) ?? ""
         }
         var entry = AuditEntry(
             id: id, time: time, actorId: event.actorId, action: event.action, subject: event.subject, patientId: event.patientId,
             outcome: event.outcome, detail: event.detail, previousHash: previous, hash: Data(), leafVersion: 2,
-            leafActorName: try name(of: event.actorId), leafPatientName: try name(of: event.patientId), leafReportTitle: title)
+            leafActorName: try await name(of: event.actorId), leafPatientName: try await name(of: event.patientId),
+            leafReportTitle: title)
         entry.hash = AuditEntry.digest(previous: previous, fields: entry.canonicalFields)
-        try entry.insert(db)
-        try AuditTree.append(leaf: entry.leafHash, index: Int(id - 1), in: db)
+        try await ledger.insert(entry)
+        try await AuditTree.append(leaf: entry.leafHash, index: Int(id - 1), in: ledger)
         return id
     }
 
     /// The entry with this id, if there is one.
-    public static func entry(_ id: Int64, in database: HospitalDatabase) async throws -> AuditEntry? {
-        try await database.read { db in try AuditEntry.fetchOne(db, key: id) }
+    package static func entry(_ id: Int64, in storage: any HospitalStorage) async throws -> AuditEntry? {
+        try await storage.read { try await $0.ledger.entry(id: id) }
     }
 
     /// Entries after `after` (an entry id), oldest first: an admin sees all, a patient those about their
     /// own data ("who looked at my reports"), anyone else none.
-    public static func entries(for identity: Identity, after: Int64, limit: Int, in database: HospitalDatabase) async throws -> [AuditEntry]
+    package static func entries(for identity: Identity, after: Int64, limit: Int, in storage: any HospitalStorage) async throws
+        -> [AuditEntry]
     {
         switch identity.role {
         case .admin:
-            return try await database.read { db in
-                try AuditEntry.fetchAll(db, sql: "SELECT * FROM audit WHERE id > ? ORDER BY id LIMIT ?", arguments: [after, limit])
-            }
+            return try await storage.read { try await $0.ledger.entries(after: after, patientId: nil, limit: limit) }
         case .patient:
-            return try await database.read { db in
-                try AuditEntry.fetchAll(
-                    db, sql: "SELECT * FROM audit WHERE patientId = ? AND id > ? ORDER BY id LIMIT ?",
-                    arguments: [identity.userId, after, limit])
-            }
+            return try await storage.read { try await $0.ledger.entries(after: after, patientId: identity.userId, limit: limit) }
         case .doctor:
             return []
         }
@@ -339,75 +332,113 @@ public enum AuditLedger {
         public var patientName: String?
         /// The title of the report the subject names, if it is one.
         public var reportTitle: String?
+
+        package init(entry: AuditEntry, actorName: String?, patientName: String?, reportTitle: String?) {
+            self.entry = entry
+            self.actorName = actorName
+            self.patientName = patientName
+            self.reportTitle = reportTitle
+        }
+    }
+
+    /// An entry as stored, its fields as text (what ``AuditVerifier`` recomputes, even from an edited row).
+    package struct StoredEntry: Sendable {
+        package var id: Int64
+        package var time: Int64
+        package var actorId: Int64?
+        package var action: String
+        package var subject: String
+        package var patientId: Int64?
+        package var outcome: String
+        package var detail: String
+        package var previousHash: Data
+        package var hash: Data
+        package var leafVersion: Int
+        package var leafActorName: String?
+        package var leafPatientName: String?
+        package var leafReportTitle: String?
+        /// The tree's stored leaf for the entry; nil when the tree lacks it.
+        package var storedLeaf: Data?
+
+        package init(
+            id: Int64, time: Int64, actorId: Int64?, action: String, subject: String, patientId: Int64?, outcome: String, detail: String,
+            previousHash: Data, hash: Data, leafVersion: Int, leafActorName: String?, leafPatientName: String?, leafReportTitle: String?,
+            storedLeaf: Data?
+        ) {
+            self.id = id
+            self.time = time
+            self.actorId = actorId
+            self.action = action
+            self.subject = subject
+            self.patientId = patientId
+            self.outcome = outcome
+            self.detail = detail
+            self.previousHash = previousHash
+            self.hash = hash
+            self.leafVersion = leafVersion
+            self.leafActorName = leafActorName
+            self.leafPatientName = leafPatientName
+            self.leafReportTitle = leafReportTitle
+            self.storedLeaf = storedLeaf
+        }
+
+        /// The canonical fields its stored values make.
+        var canonicalFields: [String] {
+            let names =
+                leafVersion >= 2
+                ? AuditEntry.Names(actor: leafActorName ?? "", patient: leafPatientName ?? "", report: leafReportTitle ?? "") : nil
+            return AuditEntry.canonicalFields(
+                id: id, time: time, actorId: actorId, action: action, subject: subject, patientId: patientId, outcome: outcome,
+                detail: detail, names: names)
+        }
     }
 
     /// Entries matching `filter`, newest first, at most `limit`, with names and report titles.
-    public static func search(_ filter: Filter, limit: Int, in database: HospitalDatabase) async throws -> [NamedEntry] {
-        let actor = "%" + SQLitePattern.escaped(filter.actor.lowercased()) + "%"
-        let patient = "%" + SQLitePattern.escaped(filter.patient.lowercased()) + "%"
-        return try await database.read { db in
-            try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT audit.*, actor.name AS actorName, patient.name AS patientName, report.title AS reportTitle FROM audit
-                    LEFT JOIN user AS actor ON actor.id = audit.actorId LEFT JOIN user AS patient ON patient.id = audit.patientId
-                    LEFT JOIN report ON audit.subject = 'report:' || report.id
-                    WHERE (? = '' OR lower(actor.name) LIKE ? ESCAPE '\\') AND (? = '' OR lower(patient.name) LIKE ? ESCAPE '\\')
-                    AND (? IS NULL OR audit.action = ?) AND (? IS NULL OR audit.outcome = ?)
-                    AND (? IS NULL OR audit.time >= ?) AND (? IS NULL OR audit.time < ?)
-                    ORDER BY audit.id DESC LIMIT ?
-                    """,
-                arguments: [
-                    filter.actor, actor, filter.patient, patient, filter.action?.rawValue, filter.action?.rawValue,
-                    filter.outcome?.rawValue,
-                    filter.outcome?.rawValue, filter.from, filter.from, filter.until, filter.until, limit,
-                ]
-            ).map { row in
-                NamedEntry(
-                    entry: try AuditEntry(row: row), actorName: row["actorName"], patientName: row["patientName"],
-                    reportTitle: row["reportTitle"])
-            }
-        }
+    package static func search(_ filter: Filter, limit: Int, in storage: any HospitalStorage) async throws -> [NamedEntry] {
+        try await storage.read { try await $0.ledger.search(filter, limit: limit) }
     }
 
     /// The inclusion proof of entry `id` in the tree `checkpoint` signed, as a C2SP tlog proof whose
     /// extra data is the entry's canonical encoding; nil when the checkpoint does not cover the entry or
     /// there is no such entry.
-    public static func proof(entry id: Int64, in checkpoint: SignedCheckpoint, database: HospitalDatabase) async throws -> TlogProof? {
-        try await database.read { db in try proofs(of: [id], in: checkpoint, db)[id] }
+    package static func proof(entry id: Int64, in checkpoint: SignedCheckpoint, storage: any HospitalStorage) async throws -> TlogProof? {
+        try await storage.read { try await proofs(of: [id], in: checkpoint, $0.ledger)[id] }
     }
 
     /// The proofs of the entries `ids` that `checkpoint` covers, by id, in one read (O(log n) each).
-    static func proofs(of ids: [Int64], in checkpoint: SignedCheckpoint, _ db: Database) throws -> [Int64: TlogProof] {
+    static func proofs(of ids: [Int64], in checkpoint: SignedCheckpoint, _ ledger: any LedgerStore) async throws -> [Int64: TlogProof] {
         let size = checkpoint.checkpoint.size
         var proofs: [Int64: TlogProof] = [:]
         for id in ids where id >= 1 && id <= Int64(size) {
-            guard let entry = try AuditEntry.fetchOne(db, key: id) else { continue }
-            let hashes = try MerkleTree.inclusionProof(index: Int(id - 1), size: size, AuditTree.subtrees(in: db))
+            guard let entry = try await ledger.entry(id: id) else { continue }
+            let hashes = try await AuditTree.withSubtrees(in: ledger) { try MerkleTree.inclusionProof(index: Int(id - 1), size: size, $0) }
             proofs[id] = TlogProof(extra: entry.canonicalBytes, index: Int(id - 1), hashes: hashes, checkpoint: checkpoint)
         }
         return proofs
     }
 
     /// Appends an entry on its own (an action whose only record is the entry, such as an export).
-    public static func record(
-        actor: Int64, _ action: AuditAction, subject: String, patient: Int64? = nil, detail: String, time: Int64,
-        in database: HospitalDatabase
+    package static func record(
+        actor: Int64?, _ action: AuditAction, subject: String, patient: Int64? = nil, outcome: AuditOutcome = .success, detail: String,
+        time: Int64, in storage: any HospitalStorage
     ) async throws {
-        try await database.write { db in
-            try append(.init(actor: actor, action, subject: subject, patient: patient, detail: detail), time: time, in: db)
+        try await storage.write { transaction in
+            try await append(
+                .init(actor: actor, action, subject: subject, patient: patient, outcome: outcome, detail: detail), time: time,
+                in: transaction)
         }
     }
 
     /// Every entry ``entries(for:after:limit:in:)`` gives `identity` that `matching` accepts, oldest
     /// first, read a page at a time; only the last `keepingLast` are kept while reading.
-    public static func allEntries(
-        for identity: Identity, in database: HospitalDatabase, matching: (AuditEntry) -> Bool = { _ in true }, keepingLast: Int = .max
+    package static func allEntries(
+        for identity: Identity, in storage: any HospitalStorage, matching: (AuditEntry) -> Bool = { _ in true },
+        keepingLast: Int = .max
     ) async throws -> [AuditEntry] {
         var entries: [AuditEntry] = []
         var after: Int64 = 0
         while true {
-            let page = try await Self.entries(for: identity, after: after, limit: 1000, in: database)
+            let page = try await Self.entries(for: identity, after: after, limit: 1000, in: storage)
             entries += page.filter(matching)
             if entries.count > keepingLast { entries.removeFirst(entries.count - keepingLast) }
             guard page.count == 1000, let last = page.last else { return entries }
@@ -423,32 +454,30 @@ public enum AuditLedger {
     }
 
     /// Walks the ledger from the first entry, recomputing every hash.
-    public static func verify(_ database: HospitalDatabase) async throws -> Verification {
-        try await database.read { db in
+    package static func verify(_ storage: any HospitalStorage) async throws -> Verification {
+        try await storage.read { transaction in
             var previous = genesis
             var expectedId: Int64 = 1
-            let cursor = try Row.fetchCursor(db, sql: "SELECT * FROM audit ORDER BY id")
-            while let row = try cursor.next() {
-                let id: Int64 = row["id"]
-                guard id == expectedId else {
-                    return .broken(entryId: id, reason: "entry \(expectedId) is missing (found \(id) after \(expectedId - 1))")
+            while true {
+                let page = try await transaction.ledger.storedEntries(after: expectedId - 1, limit: 1000)
+                for entry in page {
+                    guard entry.id == expectedId else {
+                        return .broken(entryId: entry.id, reason: "entry \(expectedId) is missing (found \(entry.id) after \(expectedId - 1))")
+                    }
+                    guard AuditAction(rawValue: entry.action) != nil, AuditOutcome(rawValue: entry.outcome) != nil else {
+                        return .broken(entryId: entry.id, reason: "the entry does not decode: its action or outcome is unknown")
+                    }
+                    guard entry.previousHash == previous else {
+                        return .broken(entryId: entry.id, reason: "its previous-hash does not match entry \(entry.id - 1)")
+                    }
+                    guard AuditEntry.digest(previous: previous, fields: entry.canonicalFields) == entry.hash else {
+                        return .broken(entryId: entry.id, reason: "its fields do not match its hash (edited)")
+                    }
+                    previous = entry.hash
+                    expectedId += 1
                 }
-                let entry: AuditEntry
-                do {
-                    entry = try AuditEntry(row: row)
-                } catch {
-                    return .broken(entryId: id, reason: "the entry does not decode: \(error)")
-                }
-                guard entry.previousHash == previous else {
-                    return .broken(entryId: id, reason: "its previous-hash does not match entry \(id - 1)")
-                }
-                guard entry.expectedHash == entry.hash else {
-                    return .broken(entryId: id, reason: "its fields do not match its hash (edited)")
-                }
-                previous = entry.hash
-                expectedId += 1
+                if page.count < 1000 { return .intact(entries: Int(expectedId - 1)) }
             }
-            return .intact(entries: Int(expectedId - 1))
         }
     }
 }

@@ -1,6 +1,5 @@
 import ChunkChain
 import Foundation
-import GRDB
 import Logging
 import Metrics
 import NIOPosix
@@ -17,7 +16,7 @@ import Transparency
 public actor AuditNotary {
     public nonisolated let signer: NoteSigner
     let log: CheckpointLog
-    let database: HospitalDatabase
+    let storage: any HospitalStorage
     let copies: (any ChunkStore)?
     let logger: Logger
 
@@ -78,11 +77,11 @@ public actor AuditNotary {
     /// what the last checkpoint signed. A torn last record (a crash during an append) is cut off.
     /// - Throws: ``Refusal`` or ``CheckpointLog/Failure``: start-up stops (a restore from backup is
     ///   accepted with `chainvault audit accept-restore`).
-    public init(signer: NoteSigner, log: CheckpointLog, database: HospitalDatabase, copies: (any ChunkStore)?, logger: Logger) async throws
+    package init(signer: NoteSigner, log: CheckpointLog, storage: any HospitalStorage, copies: (any ChunkStore)?, logger: Logger) async throws
     {
         self.signer = signer
         self.log = log
-        self.database = database
+        self.storage = storage
         self.copies = copies
         self.logger = logger
         let contents = try log.readCuttingTornRecord()
@@ -108,11 +107,11 @@ public actor AuditNotary {
             }
         }
         if let last {
-            try await Self.check(last.checkpoint, against: database)
+            try await Self.check(last.checkpoint, against: storage)
         }
         // Every entry against the leaf the tree stored when it was appended, as `audit verify` does (one pass:
         // an entry rewritten with the chain hashes recomputed, but the tree left as it was, stops the start).
-        let problems = try await database.read { db in try AuditVerifier.walkEntries(db, rootsAt: []).problems }
+        let problems = try await storage.read { try await AuditVerifier.walkEntries($0.ledger, rootsAt: []).problems }
         guard problems.isEmpty else { throw Refusal.entriesDoNotMatchTree(problems.map(\.description)) }
         latest = last
         published = nil
@@ -134,14 +133,15 @@ public actor AuditNotary {
     }
 
     /// Whether the database still holds the tree `checkpoint` signed.
-    static func check(_ checkpoint: Checkpoint, against database: HospitalDatabase) async throws {
+    static func check(_ checkpoint: Checkpoint, against storage: any HospitalStorage) async throws {
         let size = checkpoint.size
-        let (entries, root) = try await database.read { db -> (Int, MerkleTree.Hash?) in
+        let (entries, root) = try await storage.read { transaction -> (Int, MerkleTree.Hash?) in
             // The fewer of the tree's leaves and the entries (the newest id: O(log n), unlike a count; a gap
             // further back is `audit verify`'s to find): deleting the newest rows leaves their leaves.
-            let entries = min(try AuditTree.size(in: db), try Int.fetchOne(db, sql: "SELECT coalesce(MAX(id), 0) FROM audit") ?? 0)
+            let ledger = transaction.ledger
+            let entries = min(try await ledger.treeSize(), Int(try await ledger.newestEntry()?.id ?? 0))
             guard size <= entries else { return (entries, nil) }
-            return (entries, try? MerkleTree.root(size: size, AuditTree.subtrees(in: db)))
+            return (entries, try? await AuditTree.withSubtrees(in: ledger) { try MerkleTree.root(size: size, $0) })
         }
         guard size <= entries else { throw Refusal.rollback(entries: entries, signed: size) }
         guard root == checkpoint.root else { throw Refusal.rewritten(size: size) }
@@ -164,12 +164,17 @@ public actor AuditNotary {
             try await ContinuousClock().sleep(until: lastSigned + Self.minimumGap)
         }
         let last = latest?.checkpoint
-        let (head, rows, proof) = try await database.read { db -> ((size: Int, root: MerkleTree.Hash), Int, [MerkleTree.Hash]) in
+        let (head, rows, proof) = try await storage.read {
+            transaction -> ((size: Int, root: MerkleTree.Hash), Int, [MerkleTree.Hash]) in
             do {
-                let head = try AuditTree.head(in: db)
-                let rows = try Int.fetchOne(db, sql: "SELECT coalesce(MAX(id), 0) FROM audit") ?? 0
+                let ledger = transaction.ledger
+                let head = try await AuditTree.head(in: ledger)
+                let rows = Int(try await ledger.newestEntry()?.id ?? 0)
                 guard let last, last.size > 0, last.size < head.size else { return (head, rows, []) }
-                return (head, rows, try MerkleTree.consistencyProof(first: last.size, size: head.size, AuditTree.subtrees(in: db)))
+                let proof = try await AuditTree.withSubtrees(in: ledger) {
+                    try MerkleTree.consistencyProof(first: last.size, size: head.size, $0)
+                }
+                return (head, rows, proof)
             } catch let error as AuditTree.MissingNode {
                 throw Refusal.damagedTree(error.description)
             }
@@ -237,7 +242,7 @@ public actor AuditNotary {
         if signed.map({ Int64($0.checkpoint.size) < newest }) ?? true { signed = try await checkpoint() }
         guard let signed else { return [:] }
         try await copy(signed)
-        return try await database.read { db in try AuditLedger.proofs(of: ids, in: signed, db) }
+        return try await storage.read { try await AuditLedger.proofs(of: ids, in: signed, $0.ledger) }
     }
 
     /// The entries among `entries` whose fields, as they are now, the signed tree includes: what the
@@ -276,9 +281,9 @@ public actor AuditNotary {
     /// The consistency proof from the tree of `first` entries to the tree of `size` (RFC 6962 §2.1.2);
     /// nil when either is out of the ledger's range or `first` is 0.
     public func consistencyProof(first: Int, size: Int) async throws -> [MerkleTree.Hash]? {
-        try await database.read { db in
-            guard first >= 1, first <= size, size <= (try AuditTree.size(in: db)) else { return nil }
-            return try MerkleTree.consistencyProof(first: first, size: size, AuditTree.subtrees(in: db))
+        try await storage.read { transaction in
+            guard first >= 1, first <= size, size <= (try await transaction.ledger.treeSize()) else { return nil }
+            return try await AuditTree.withSubtrees(in: transaction.ledger) { try MerkleTree.consistencyProof(first: first, size: size, $0) }
         }
     }
 
@@ -286,21 +291,17 @@ public actor AuditNotary {
     /// page shows.
     public func verify() async throws -> AuditReport {
         try await AuditVerifier.verify(
-            database: database, log: log, copies: copies, verifiers: [signer.verifier], origin: signer.name, logger: logger)
+            storage: storage, log: log, copies: copies, verifiers: [signer.verifier], origin: signer.name, logger: logger)
     }
 
     /// Whether any checkpoint exists for the ledger: in the checkpoint file, in a bucket, or as a key the
     /// ledger recorded. A missing signing key is then an error (a new key would hide the old history),
     /// never a reason to make one.
-    public static func evidenceOfCheckpoints(log: CheckpointLog, database: HospitalDatabase, copies: (any ChunkStore)?, logger: Logger)
+    package static func evidenceOfCheckpoints(log: CheckpointLog, storage: any HospitalStorage, copies: (any ChunkStore)?, logger: Logger)
         async throws -> String?
     {
         if log.exists { return "the checkpoint file \(log.path) exists" }
-        let recorded = try await database.read { db in
-            try Bool.fetchOne(
-                db, sql: "SELECT EXISTS (SELECT 1 FROM audit WHERE action = ?)", arguments: [AuditAction.auditKeyCreated.rawValue])
-                ?? false
-        }
+        let recorded = try await storage.read { try await $0.ledger.contains(action: .auditKeyCreated) }
         if recorded { return "the ledger recorded the making of a signing key" }
         if let copies, let copy = await Self.copies(in: copies, logger: logger).first { return "\(copy.0) holds a checkpoint" }
         return nil
@@ -308,11 +309,8 @@ public actor AuditNotary {
 
     /// Records a new signing key in the ledger (its verifier key as the detail), so that the ledger
     /// itself says when and which key began to sign it.
-    public static func recordNewKey(_ verifier: NoteVerifier, database: HospitalDatabase, time: Int64) async throws {
-        try await database.write { db in
-            try AuditLedger.append(
-                .init(actor: nil, .auditKeyCreated, subject: "audit-key", detail: verifier.description), time: time, in: db)
-        }
+    package static func recordNewKey(_ verifier: NoteVerifier, storage: any HospitalStorage, time: Int64) async throws {
+        try await AuditLedger.record(actor: nil, .auditKeyCreated, subject: "audit-key", detail: verifier.description, time: time, in: storage)
     }
 
     /// Rotates the signing key (the server stopped): records the new key in the ledger
@@ -320,17 +318,17 @@ public actor AuditNotary {
     /// checkpoint whose extension line `key-rotation OLD NEW` names both, appended to the checkpoint
     /// file. The caller then puts the new key in the key file.
     /// - Throws: ``Refusal`` when the database no longer holds what the last checkpoint signed.
-    public static func rotate(from old: NoteSigner, to new: NoteSigner, log: CheckpointLog, database: HospitalDatabase, time: Int64)
+    package static func rotate(from old: NoteSigner, to new: NoteSigner, log: CheckpointLog, storage: any HospitalStorage, time: Int64)
         async throws -> SignedCheckpoint
     {
         let contents = try log.readCuttingTornRecord()
         if let last = contents.checkpoints.last {
-            try await check(try last.verified(by: AuditKeys.trusted([old.verifier], history: contents.checkpoints)), against: database)
+            try await check(try last.verified(by: AuditKeys.trusted([old.verifier], history: contents.checkpoints)), against: storage)
         }
-        let head = try await database.write { db in
-            try AuditLedger.append(
-                .init(actor: nil, .auditKeyRotated, subject: "audit-key", detail: new.verifier.description), time: time, in: db)
-            return try AuditTree.head(in: db)
+        let head = try await storage.write { transaction in
+            try await AuditLedger.append(
+                .init(actor: nil, .auditKeyRotated, subject: "audit-key", detail: new.verifier.description), time: time, in: transaction)
+            return try await AuditTree.head(in: transaction.ledger)
         }
         let rotation = Checkpoint(
             origin: old.name, size: head.size, root: head.root, extensions: ["\(AuditKeys.rotationTag) \(old.verifier) \(new.verifier)"])
@@ -359,7 +357,7 @@ public actor AuditNotary {
     /// signs the ledger's new head as a checkpoint whose extension lines state the restore (time, the
     /// head it replaces, the reason), appended to the checkpoint file. The server then starts again;
     /// `audit verify` reports the restore and checks the ledger against checkpoints from it on.
-    public static func acceptRestore(reason: String, signer: NoteSigner, log: CheckpointLog, database: HospitalDatabase, time: Int64)
+    package static func acceptRestore(reason: String, signer: NoteSigner, log: CheckpointLog, storage: any HospitalStorage, time: Int64)
         async throws -> SignedCheckpoint
     {
         let reason = reason.trimmingCharacters(in: .whitespaces)
@@ -370,15 +368,16 @@ public actor AuditNotary {
         guard let last = contents.checkpoints.last else { throw RestoreRefusal.noCheckpoint }
         let replaced = try last.verified(by: AuditKeys.trusted([signer.verifier], history: contents.checkpoints), origin: signer.name)
         do {
-            try await check(replaced, against: database)
-            throw RestoreRefusal.consistent(entries: try await database.read { db in try AuditTree.size(in: db) })
+            try await check(replaced, against: storage)
+            throw RestoreRefusal.consistent(entries: try await storage.read { try await $0.ledger.treeSize() })
         } catch is Refusal {
             // Rolled back or rewritten: what a restore looks like.
         }
-        let head = try await database.write { db in
-            try AuditLedger.append(
-                .init(actor: nil, .restoreAccepted, subject: "audit-ledger", outcome: .success, detail: reason), time: time, in: db)
-            return try AuditTree.head(in: db)
+        let head = try await storage.write { transaction in
+            try await AuditLedger.append(
+                .init(actor: nil, .restoreAccepted, subject: "audit-ledger", outcome: .success, detail: reason), time: time,
+                in: transaction)
+            return try await AuditTree.head(in: transaction.ledger)
         }
         let statement = Checkpoint(
             origin: signer.name, size: head.size, root: head.root,

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import Transparency
 
 /// The audit ledger's Merkle tree, stored as the hashes of its perfect subtrees: row `(level, position)`
@@ -8,7 +7,7 @@ import Transparency
 /// An append writes the leaf and every subtree it completes (one row more on average), so that a root,
 /// an inclusion proof or a consistency proof of any size takes O(log n) primary-key reads however long
 /// the ledger grows.
-enum AuditTree {
+package enum AuditTree {
     /// A subtree hash a proof needs is not stored: the tree table was edited or cut.
     struct MissingNode: Error, CustomStringConvertible {
         var level: Int
@@ -16,64 +15,70 @@ enum AuditTree {
         var description: String { "the stored Merkle tree lacks node \(position) of level \(level)" }
     }
 
-    static func createTable(in db: Database) throws {
-        try db.create(table: "auditTree", options: .withoutRowID) { table in
-            table.column("level", .integer).notNull()
-            table.column("position", .integer).notNull()
-            table.column("hash", .blob).notNull()
-            table.primaryKey(["level", "position"])
+    /// The root of the `2^level` leaves from `position << level` on.
+    package struct Node: Hashable, Sendable {
+        package var level: Int
+        package var position: Int
+
+        package init(level: Int, position: Int) {
+            self.level = level
+            self.position = position
         }
     }
 
-    /// Stores leaf `index` and the subtrees it completes. (Statements are cached: compiling one costs
-    /// more than running it, and a proof runs a lookup per level.)
-    static func append(leaf: MerkleTree.Hash, index: Int, in db: Database) throws {
-        let insert = try db.cachedStatement(sql: "INSERT INTO auditTree (level, position, hash) VALUES (?, ?, ?)")
-        try insert.execute(arguments: [0, index, Data(leaf)])
-        var hash = leaf
+    /// The stored subtrees leaf `index` completes the tree with: its left siblings up to the first right one.
+    static func siblings(ofLeaf index: Int) -> [Node] {
+        var nodes: [Node] = []
         var level = 0
         var position = index
         while position & 1 == 1 {
-            let left = try node(level: level, position: position - 1, in: db)
-            hash = MerkleTree.nodeHash(left, hash)
+            nodes.append(Node(level: level, position: position - 1))
             level += 1
             position >>= 1
-            try insert.execute(arguments: [level, position, Data(hash)])
         }
+        return nodes
     }
 
-    static func node(level: Int, position: Int, in db: Database) throws -> MerkleTree.Hash {
-        let select = try db.cachedStatement(sql: "SELECT hash FROM auditTree WHERE level = ? AND position = ?")
-        guard let data = try Data.fetchOne(select, arguments: [level, position]) else {
-            throw MissingNode(level: level, position: position)
+    /// Leaf `index` and every subtree it completes, from its left siblings' hashes (``siblings(ofLeaf:)``).
+    static func nodes(
+        appending leaf: MerkleTree.Hash, at index: Int, siblings: [Node: MerkleTree.Hash]
+    ) throws -> [Node: MerkleTree.Hash] {
+        var nodes = [Node(level: 0, position: index): leaf]
+        var hash = leaf
+        for sibling in Self.siblings(ofLeaf: index) {
+            guard let left = siblings[sibling] else { throw MissingNode(level: sibling.level, position: sibling.position) }
+            hash = MerkleTree.nodeHash(left, hash)
+            nodes[Node(level: sibling.level + 1, position: sibling.position >> 1)] = hash
         }
-        return Array(data)
+        return nodes
     }
 
-    /// The stored subtrees, for MerkleTree's roots and proofs.
-    static func subtrees(in db: Database) -> MerkleTree.Subtrees {
-        { level, position in try node(level: level, position: position, in: db) }
+    /// Stores leaf `index` and the subtrees it completes (one node more on average).
+    static func append(leaf: MerkleTree.Hash, index: Int, in ledger: any LedgerStore) async throws {
+        let siblings = try await ledger.subtrees(Set(Self.siblings(ofLeaf: index)))
+        try await ledger.insert(subtrees: try nodes(appending: leaf, at: index, siblings: siblings))
     }
 
-    /// How many leaves the stored tree has.
-    static func size(in db: Database) throws -> Int {
-        try Int.fetchOne(db, sql: "SELECT MAX(position) + 1 FROM auditTree WHERE level = 0") ?? 0
+    /// Runs `compute` — a root or a proof of ``MerkleTree`` — over the stored subtrees it needs, read in
+    /// one query. Which subtrees a root or proof takes depends on the sizes alone, so a first run with
+    /// stand-in hashes names them.
+    static func withSubtrees<T>(in ledger: any LedgerStore, _ compute: (MerkleTree.Subtrees) throws -> T) async throws -> T {
+        var wanted = Set<Node>()
+        _ = try? compute { level, position in
+            wanted.insert(Node(level: level, position: position))
+            return MerkleTree.emptyRoot
+        }
+        let stored = try await ledger.subtrees(wanted)
+        return try compute { level, position in
+            guard let hash = stored[Node(level: level, position: position)] else { throw MissingNode(level: level, position: position) }
+            return hash
+        }
     }
 
     /// The ledger's tree head: its size (the number of entries) and root.
-    static func head(in db: Database) throws -> (size: Int, root: MerkleTree.Hash) {
-        let size = try size(in: db)
-        return (size, try MerkleTree.root(size: size, subtrees(in: db)))
-    }
-
-    /// Builds the tree of a ledger kept before there was one: every entry becomes a leaf, in id order.
-    static func takeOver(in db: Database) throws {
-        let cursor = try AuditEntry.fetchCursor(db, sql: "SELECT * FROM audit ORDER BY id")
-        var index = 0
-        while let entry = try cursor.next() {
-            try append(leaf: entry.leafHash, index: index, in: db)
-            index += 1
-        }
+    static func head(in ledger: any LedgerStore) async throws -> (size: Int, root: MerkleTree.Hash) {
+        let size = try await ledger.treeSize()
+        return (size, try await withSubtrees(in: ledger) { try MerkleTree.root(size: size, $0) })
     }
 }
 

@@ -1,6 +1,5 @@
 import ChunkChain
 import Foundation
-import GRDB
 import Logging
 import NIOPosix
 import Transparency
@@ -69,8 +68,8 @@ public enum AuditVerifier {
     /// The extension lines of a restore statement (`chainvault audit accept-restore`).
     static let restoreTag = "restore-accepted"
 
-    public static func verify(
-        database: HospitalDatabase, log: CheckpointLog, copies: (any ChunkStore)?, verifiers: [NoteVerifier], origin: String, logger: Logger
+    package static func verify(
+        storage: any HospitalStorage, log: CheckpointLog, copies: (any ChunkStore)?, verifiers: [NoteVerifier], origin: String, logger: Logger
     ) async throws -> AuditReport {
         var report = AuditReport()
         // The checkpoints, each checked against the key first.
@@ -137,7 +136,7 @@ public enum AuditVerifier {
         report.newest = toCheck.map(\.checkpoint).max { $0.size < $1.size }
         // The entries, recomputed from their fields in one pass.
         let sizes = Set(toCheck.map(\.checkpoint.size))
-        let walk = try await database.read { db in try walkEntries(db, rootsAt: sizes) }
+        let walk = try await storage.read { try await walkEntries($0.ledger, rootsAt: sizes) }
         report.entries = walk.entries
         report.problems += walk.problems
         var rolledBack: (signed: Int, source: String)?
@@ -163,62 +162,53 @@ public enum AuditVerifier {
     /// Recomputes every entry's chain hash and leaf from its stored fields (as text, so that an entry
     /// whose action or outcome was edited into nonsense still counts), compares the leaves with the
     /// stored tree, and keeps the recomputed roots at `rootsAt`.
-    static func walkEntries(_ db: Database, rootsAt sizes: Set<Int>) throws -> Walk {
+    static func walkEntries(_ ledger: any LedgerStore, rootsAt sizes: Set<Int>) async throws -> Walk {
         var walk = Walk()
         if sizes.contains(0) { walk.roots[0] = MerkleTree.emptyRoot }
         var accumulator = MerkleAccumulator()
         var previous = AuditLedger.genesis
         var chainBroken = false
         var edited: Int64?
-        let cursor = try Row.fetchCursor(
-            db,
-            sql: """
-                SELECT audit.*, auditTree.hash AS leaf FROM audit
-                LEFT JOIN auditTree ON auditTree.level = 0 AND auditTree.position = audit.id - 1 ORDER BY audit.id
-                """)
-        while let row = try cursor.next() {
-            let id: Int64 = row["id"]
-            let version: Int = row["leafVersion"]
-            let names =
-                version >= 2
-                ? AuditEntry.Names(
-                    actor: row["leafActorName"] ?? "", patient: row["leafPatientName"] ?? "", report: row["leafReportTitle"] ?? "") : nil
-            let fields = AuditEntry.canonicalFields(
-                id: id, time: row["time"], actorId: row["actorId"], action: row["action"], subject: row["subject"],
-                patientId: row["patientId"],
-                outcome: row["outcome"], detail: row["detail"], names: names)
-            let storedHash: Data = row["hash"]
-            if !chainBroken {
-                let expected = walk.entries + 1
-                let reason: String? =
-                    if id != Int64(expected) {
-                        "entry \(expected) is missing (found \(id) after \(expected - 1))"
-                    } else if row["previousHash"] as Data != previous {
-                        "its previous-hash does not match entry \(id - 1)"
-                    } else if AuditEntry.digest(previous: previous, fields: fields) != storedHash {
-                        "its fields do not match its hash (edited)"
-                    } else {
-                        nil
+        var after: Int64 = 0
+        while true {
+            let page = try await ledger.storedEntries(after: after, limit: 1000)
+            for entry in page {
+                let fields = entry.canonicalFields
+                if !chainBroken {
+                    let expected = walk.entries + 1
+                    let reason: String? =
+                        if entry.id != Int64(expected) {
+                            "entry \(expected) is missing (found \(entry.id) after \(expected - 1))"
+                        } else if entry.previousHash != previous {
+                            "its previous-hash does not match entry \(entry.id - 1)"
+                        } else if AuditEntry.digest(previous: previous, fields: fields) != entry.hash {
+                            "its fields do not match its hash (edited)"
+                        } else {
+                            nil
+                        }
+                    if let reason {
+                        walk.problems.append(.brokenChain(entry: entry.id, reason: reason))
+                        chainBroken = true
                     }
-                if let reason {
-                    walk.problems.append(.brokenChain(entry: id, reason: reason))
-                    chainBroken = true
                 }
+                previous = entry.hash
+                let leaf = MerkleTree.leafHash(AuditEntry.canonicalBytes(fields))
+                if edited == nil, let stored = entry.storedLeaf, Array(stored) != leaf { edited = entry.id }
+                accumulator.append(leaf)
+                walk.entries = accumulator.count
+                if sizes.contains(walk.entries) { walk.roots[walk.entries] = accumulator.root }
             }
-            previous = storedHash
-            let leaf = MerkleTree.leafHash(AuditEntry.canonicalBytes(fields))
-            if edited == nil, let stored = row["leaf"] as Data?, Array(stored) != leaf { edited = id }
-            accumulator.append(leaf)
-            walk.entries = accumulator.count
-            if sizes.contains(walk.entries) { walk.roots[walk.entries] = accumulator.root }
+            guard page.count == 1000, let last = page.last else { break }
+            after = last.id
         }
         if let edited { walk.problems.append(.editedEntry(entry: edited)) }
-        let leaves = try AuditTree.size(in: db)
+        let leaves = try await ledger.treeSize()
         if leaves > walk.entries {
             walk.problems.append(.missingTail(entries: walk.entries, leaves: leaves))
         } else if edited == nil {
             do {
-                if try MerkleTree.root(size: walk.entries, AuditTree.subtrees(in: db)) != accumulator.root {
+                let size = walk.entries
+                if try await AuditTree.withSubtrees(in: ledger, { try MerkleTree.root(size: size, $0) }) != accumulator.root {
                     walk.problems.append(.damagedTree("its nodes do not hash to the entries' root"))
                 }
             } catch {

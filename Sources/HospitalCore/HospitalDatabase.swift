@@ -230,8 +230,8 @@ public struct HospitalDatabase: Sendable {
         migrator.registerMigration("v7-audit-tree") { db in
             // The audit ledger's Merkle tree (AuditTree): a ledger kept before it had one is taken over as
             // it is, its entries the first leaves.
-            try AuditTree.createTable(in: db)
-            try AuditTree.takeOver(in: db)
+            try SQLiteAuditTree.createTable(in: db)
+            try SQLiteAuditTree.takeOver(in: db)
         }
         migrator.registerMigration("v8-mail-proof") { db in
             // The ledger entry a queued notice tells of: its proof is added as a footer when it is sent.

@@ -186,7 +186,7 @@ struct PortalAdminController: Sendable {
     @Sendable func audit(_ request: Request, context: PortalRequestContext) async throws -> Response {
         _ = try context.requireIdentity(.admin)
         let filter = filter(request)
-        let entries = try await AuditLedger.search(filter, limit: Self.pageLimit, in: services.database).map { row($0, request: request) }
+        let entries = try await AuditLedger.search(filter, limit: Self.pageLimit, in: services.storage).map { row($0, request: request) }
         let verification: String
         let intact: Bool
         if let notary = services.notary {
@@ -201,7 +201,7 @@ struct PortalAdminController: Sendable {
                 : pages.string(
                     "ledger_problems", request: request, filling: ["problems": report.problems.map(\.description).joined(separator: "; ")])
         } else {
-            switch try await AuditLedger.verify(services.database) {
+            switch try await AuditLedger.verify(services.storage) {
             case .intact(let count):
                 verification = pages.string("ledger_intact", request: request, filling: ["count": "\(count)"])
                 intact = true
@@ -243,9 +243,9 @@ struct PortalAdminController: Sendable {
         let admin = try context.requireIdentity(.admin)
         _ = try await PortalForm.read(request, context: context)
         let filter = filter(request)
-        let entries = try await AuditLedger.search(filter, limit: Self.exportLimit, in: services.database)
+        let entries = try await AuditLedger.search(filter, limit: Self.exportLimit, in: services.storage)
         try await AuditLedger.record(
-            actor: admin.userId, .ledgerExported, subject: "audit", detail: "\(entries.count) entries", time: clock(), in: services.database
+            actor: admin.userId, .ledgerExported, subject: "audit", detail: "\(entries.count) entries", time: clock(), in: services.storage
         )
         var csv = "id,time,actor,action,subject,report,patient,outcome,detail,hash\r\n"
         for named in entries.reversed() {

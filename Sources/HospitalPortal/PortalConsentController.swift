@@ -222,7 +222,7 @@ struct PortalConsentController: Sendable {
         let chosen = request.uri.queryParameters.get("action").flatMap { AuditAction(rawValue: String($0)) }
         // The patient's whole history (the newest 2000 entries are shown, and only they are kept).
         let entries = try await AuditLedger.allEntries(
-            for: patient, in: services.database, matching: { chosen == nil || $0.action == chosen }, keepingLast: 2000)
+            for: patient, in: services.storage, matching: { chosen == nil || $0.action == chosen }, keepingLast: 2000)
         // No mark when no proof can be made (the signer refuses the ledger's head): the page still shows.
         let verified = (try? await services.notary?.verified(entries)) ?? []
         let rows = entries.reversed().map { entry -> [String: Any] in
@@ -265,7 +265,7 @@ struct PortalConsentController: Sendable {
     @Sendable func proof(_ request: Request, context: PortalRequestContext) async throws -> Response {
         let patient = try context.requireIdentity(.patient)
         let id = try context.id("id")
-        let entry = try await AuditLedger.entry(id, in: services.database)
+        let entry = try await AuditLedger.entry(id, in: services.storage)
         guard let entry, entry.patientId == patient.userId, let notary = services.notary, let proof = try await notary.proof(entry: id)
         else {
             throw HospitalError.notFound("audit entry")

@@ -50,7 +50,7 @@ struct PortalProfileController: Sendable {
         let now = services.clock()
         try await AuditLedger.record(
             actor: patient.userId, .dataExported, subject: "user:\(patient.userId)", patient: patient.userId, detail: "", time: now,
-            in: services.database)
+            in: services.storage)
         let user = try await services.accounts.user(id: patient.userId)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -73,7 +73,7 @@ struct PortalProfileController: Sendable {
             found.append((TarStream.path(in: "my-data/reports/", file: "\(report.id ?? 0)-\(title)"), report))
         }
         let reports = found
-        let entries = try await AuditLedger.allEntries(for: patient, in: services.database)
+        let entries = try await AuditLedger.allEntries(for: patient, in: services.storage)
         let names = try await services.accounts.names(Set(entries.compactMap(\.actorId)))
         let ledger = entries.map {
             LedgerRecord(

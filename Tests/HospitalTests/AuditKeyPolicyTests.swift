@@ -19,7 +19,7 @@ import Transparency
         let copies = MemoryChunkStore()
         func start(_ existing: NoteSigner?, origin: String?) async throws -> (notary: AuditNotary, newKey: NoteVerifier?) {
             try await AuditKeyPolicy.notary(
-                existing: existing, keyPath: keyPath, origin: origin, log: log, database: database, copies: copies,
+                existing: existing, keyPath: keyPath, origin: origin, log: log, storage: SQLiteHospitalStorage(database), copies: copies,
                 random: systemRandom, now: 1_800_000_000, logger: Logger(label: "test"))
         }
         let first = try await start(nil, origin: "hospital.example/audit")

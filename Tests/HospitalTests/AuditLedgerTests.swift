@@ -21,6 +21,7 @@ import Transparency
         let folder: String
         let signer: NoteSigner
         var database: HospitalDatabase
+        var storage: SQLiteHospitalStorage { SQLiteHospitalStorage(database) }
         let log: CheckpointLog
         let copies = MemoryChunkStore()
 
@@ -36,17 +37,17 @@ import Transparency
             for number in first..<(first + count) {
                 try await AuditLedger.record(
                     actor: Int64(number % 7 + 1), .download, subject: "report:\(number)", patient: 3, detail: "entry \(number)",
-                    time: 1_800_000_000 + Int64(number), in: database)
+                    time: 1_800_000_000 + Int64(number), in: storage)
             }
         }
 
         func notary() async throws -> AuditNotary {
-            try await AuditNotary(signer: signer, log: log, database: database, copies: copies, logger: AuditLedgerTests.logger)
+            try await AuditNotary(signer: signer, log: log, storage: storage, copies: copies, logger: AuditLedgerTests.logger)
         }
 
         func verify(key: NoteVerifier? = nil) async throws -> AuditReport {
             try await AuditVerifier.verify(
-                database: database, log: log, copies: copies, verifiers: [key ?? signer.verifier], origin: signer.name,
+                storage: storage, log: log, copies: copies, verifiers: [key ?? signer.verifier], origin: signer.name,
                 logger: AuditLedgerTests.logger)
         }
 
@@ -69,22 +70,23 @@ import Transparency
     /// entries' leaves, every sampled inclusion and consistency proof verifies, and a proof with any
     /// hash changed is refused.
     @Test func everyProofFromTheStoredTreeVerifies() async throws {
-        let database = try HospitalDatabase.inMemory()
+        let storage = SQLiteHospitalStorage(try HospitalDatabase.inMemory())
         var sizes = Array(1...40) + (0..<10).map { _ in Int.random(in: 41...1500) }
         sizes.sort()
         var appended = 0
         for size in sizes {
             for number in appended..<size {
-                try await AuditLedger.record(actor: 1, .login, subject: "user:\(number)", detail: "", time: Int64(number), in: database)
+                try await AuditLedger.record(actor: 1, .login, subject: "user:\(number)", detail: "", time: Int64(number), in: storage)
             }
             appended = size
-            let checked = try await database.read { db -> Bool in
-                let leaves = try AuditEntry.fetchAll(db, sql: "SELECT * FROM audit ORDER BY id").map(\.leafHash)
+            let checked = try await storage.read { transaction -> Bool in
+                let ledger = transaction.ledger
+                let leaves = try await ledger.entries(after: 0, patientId: nil, limit: size).map(\.leafHash)
                 let root = MerkleTree.root(leaves)
-                #expect(try AuditTree.head(in: db).root == root, "size \(size)")
+                #expect(try await AuditTree.head(in: ledger).root == root, "size \(size)")
                 let indices = size <= 40 ? Array(0..<size) : (0..<20).map { _ in Int.random(in: 0..<size) }
                 for index in indices {
-                    let proof = try MerkleTree.inclusionProof(index: index, size: size, AuditTree.subtrees(in: db))
+                    let proof = try await AuditTree.withSubtrees(in: ledger) { try MerkleTree.inclusionProof(index: index, size: size, $0) }
                     #expect(MerkleTree.verifyInclusion(leafHash: leaves[index], index: index, size: size, proof: proof, root: root))
                     // Any one hash of the proof changed (one random bit of it) is refused.
                     for position in proof.indices {
@@ -93,7 +95,9 @@ import Transparency
                         #expect(!MerkleTree.verifyInclusion(leafHash: leaves[index], index: index, size: size, proof: changed, root: root))
                     }
                     let first = index + 1
-                    let consistency = try MerkleTree.consistencyProof(first: first, size: size, AuditTree.subtrees(in: db))
+                    let consistency = try await AuditTree.withSubtrees(in: ledger) {
+                        try MerkleTree.consistencyProof(first: first, size: size, $0)
+                    }
                     let firstRoot = MerkleTree.root(Array(leaves[..<first]))
                     if first < size {
                         #expect(
@@ -140,12 +144,12 @@ import Transparency
             return entries
         }
         let database = try HospitalDatabase(writer: queue)
-        let head = try await database.read { db in try AuditTree.head(in: db) }
+        let head = try await SQLiteHospitalStorage(database).read { try await AuditTree.head(in: $0.ledger) }
         #expect(head.size == 13)
         #expect(head.root == MerkleTree.root(entries.map(\.leafHash)))
-        try await AuditLedger.record(actor: 1, .login, subject: "user:1", detail: "", time: 14, in: database)
+        try await AuditLedger.record(actor: 1, .login, subject: "user:1", detail: "", time: 14, in: SQLiteHospitalStorage(database))
         let report = try await AuditVerifier.verify(
-            database: database, log: CheckpointLog(path: "/nonexistent/checkpoints"), copies: nil, verifiers: [], origin: "x",
+            storage: SQLiteHospitalStorage(database), log: CheckpointLog(path: "/nonexistent/checkpoints"), copies: nil, verifiers: [], origin: "x",
             logger: Self.logger)
         #expect(report.entries == 14)
         #expect(report.problems.isEmpty)
@@ -234,7 +238,7 @@ import Transparency
         // The insider rebuilds the tree too: the signed checkpoint still names the rewrite.
         try await ledger.database.write { db in
             try db.execute(sql: "DELETE FROM auditTree")
-            try AuditTree.takeOver(in: db)
+            try SQLiteAuditTree.takeOver(in: db)
         }
         let rebuilt = try await ledger.verify().problems
         #expect(rebuilt.contains { if case .rewritten(20, _) = $0 { true } else { false } }, "\(rebuilt)")
@@ -283,7 +287,7 @@ import Transparency
         await #expect(throws: AuditNotary.Refusal.rollback(entries: 10, signed: 16)) { try await ledger.notary() }
         // The operator accepts the restore with a reason: signed, recorded, and the server starts again.
         let statement = try await AuditNotary.acceptRestore(
-            reason: "disk failure, restored last night's backup", signer: ledger.signer, log: ledger.log, database: ledger.database,
+            reason: "disk failure, restored last night's backup", signer: ledger.signer, log: ledger.log, storage: ledger.storage,
             time: 1_800_000_100)
         #expect(statement.checkpoint.size == 11)
         #expect(statement.checkpoint.extensions.last == "reason disk failure, restored last night's backup")
@@ -296,7 +300,7 @@ import Transparency
         #expect(try await ledger.verify().problems.isEmpty)
         // An honest ledger has nothing to accept.
         await #expect(throws: AuditNotary.RestoreRefusal.self) {
-            try await AuditNotary.acceptRestore(reason: "again", signer: ledger.signer, log: ledger.log, database: ledger.database, time: 1)
+            try await AuditNotary.acceptRestore(reason: "again", signer: ledger.signer, log: ledger.log, storage: ledger.storage, time: 1)
         }
     }
 
@@ -321,7 +325,7 @@ import Transparency
         await #expect(throws: AuditNotary.Refusal.copyNotInFile(copy: "bucket A", size: 9, fileSize: nil)) { try await ledger.notary() }
         #expect(
             try await AuditNotary.evidenceOfCheckpoints(
-                log: ledger.log, database: ledger.database, copies: ledger.copies, logger: Self.logger)
+                log: ledger.log, storage: ledger.storage, copies: ledger.copies, logger: Self.logger)
                 != nil)
     }
 
@@ -334,7 +338,7 @@ import Transparency
         try await Self.rewrite(ledger, entry: 4, detail: "rewritten")
         try await ledger.database.write { db in
             try db.execute(sql: "DELETE FROM auditTree")
-            try AuditTree.takeOver(in: db)
+            try SQLiteAuditTree.takeOver(in: db)
         }
         try await ledger.append(1, from: 11)
         await #expect(throws: AuditNotary.Refusal.rewritten(size: 10)) { try await notary.checkpoint() }
@@ -346,10 +350,10 @@ import Transparency
     @Test func aRotatedKeyIsTrustedThroughTheCheckpointBothKeysSigned() async throws {
         let ledger = try await Ledger.published(8)
         let new = try NoteSigner(generatingFor: ledger.signer.name)
-        let rotation = try await AuditNotary.rotate(from: ledger.signer, to: new, log: ledger.log, database: ledger.database, time: 9)
+        let rotation = try await AuditNotary.rotate(from: ledger.signer, to: new, log: ledger.log, storage: ledger.storage, time: 9)
         #expect(rotation.note.signatures.count == 2)
         let notary = try await AuditNotary(
-            signer: new, log: ledger.log, database: ledger.database, copies: ledger.copies, logger: Self.logger)
+            signer: new, log: ledger.log, storage: ledger.storage, copies: ledger.copies, logger: Self.logger)
         try await ledger.append(3, from: 20)
         try await notary.publish()
         #expect(try ledger.log.read().checkpoints.last?.note.signatures.map(\.keyId) == [new.verifier.keyId])
@@ -396,8 +400,8 @@ import Transparency
         #expect(try await notary.proof(entry: 36) == nil)
         #expect(try await notary.proof(entry: 0) == nil)
         let consistency = try #require(try await notary.consistencyProof(first: 10, size: 35))
-        let roots = try await ledger.database.read { db in
-            (try MerkleTree.root(size: 10, AuditTree.subtrees(in: db)), try MerkleTree.root(size: 35, AuditTree.subtrees(in: db)))
+        let roots = try await ledger.storage.read { transaction in
+            try await AuditTree.withSubtrees(in: transaction.ledger) { (try MerkleTree.root(size: 10, $0), try MerkleTree.root(size: 35, $0)) }
         }
         #expect(MerkleTree.verifyConsistency(size1: 10, size2: 35, root1: roots.0, root2: roots.1, proof: consistency))
         #expect(try await notary.consistencyProof(first: 10, size: 36) == nil)

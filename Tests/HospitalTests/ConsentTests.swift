@@ -263,7 +263,7 @@ func wrong(_ code: String) -> String { String(code.map { $0 == "0" ? "1" : "0" }
             ] {
                 #expect(actions.contains(expected), "\(expected) in \(actions)")
             }
-            #expect(try await AuditLedger.verify(fixture.database) == .intact(entries: actions.count))
+            #expect(try await AuditLedger.verify(fixture.storage) == .intact(entries: actions.count))
 
             // Ada sees the entries about her data; Bob none of them; doctors may not list; the admin sees all.
             let adas = try decodeList(try await client.execute(uri: "/api/audit?limit=1000", method: .get, headers: cast.ada.headers))
@@ -286,19 +286,18 @@ func wrong(_ code: String) -> String { String(code.map { $0 == "0" ? "1" : "0" }
                 ).contains(code))
         }
         try await fixture.database.writer.write { db in try db.execute(sql: "UPDATE audit SET detail = detail || 'x' WHERE id = 7") }
-        #expect(try await AuditLedger.verify(fixture.database) == .broken(entryId: 7, reason: "its fields do not match its hash (edited)"))
+        #expect(try await AuditLedger.verify(fixture.storage) == .broken(entryId: 7, reason: "its fields do not match its hash (edited)"))
     }
 
     @Test func aRemovedEntryBreaksTheChainAtTheGap() async throws {
         let database = try HospitalDatabase.inMemory()
-        try await database.writer.write { db in
-            for index in 1...4 { try AuditLedger.append(.init(actor: 1, .login, subject: "user:\(index)"), time: 100, in: db) }
-            try db.execute(sql: "DELETE FROM audit WHERE id = 2")
-        }
-        #expect(try await AuditLedger.verify(database) == .broken(entryId: 3, reason: "entry 2 is missing (found 3 after 1)"))
+        let storage = SQLiteHospitalStorage(database)
+        for index in 1...4 { try await AuditLedger.record(actor: 1, .login, subject: "user:\(index)", detail: "", time: 100, in: storage) }
+        try await database.writer.write { db in try db.execute(sql: "DELETE FROM audit WHERE id = 2") }
+        #expect(try await AuditLedger.verify(storage) == .broken(entryId: 3, reason: "entry 2 is missing (found 3 after 1)"))
         try await database.writer.write { db in
             try db.execute(sql: "UPDATE audit SET id = 2 WHERE id = 3")
         }
-        #expect(try await AuditLedger.verify(database) == .broken(entryId: 2, reason: "its previous-hash does not match entry 1"))
+        #expect(try await AuditLedger.verify(storage) == .broken(entryId: 2, reason: "its previous-hash does not match entry 1"))
     }
 }

@@ -24,7 +24,7 @@ import Transparency
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         let signer = try NoteSigner(generatingFor: "hospital.example/audit")
         let notary = try await AuditNotary(
-            signer: signer, log: CheckpointLog(path: folder + "/checkpoints"), database: database, copies: nil,
+            signer: signer, log: CheckpointLog(path: folder + "/checkpoints"), storage: SQLiteHospitalStorage(database), copies: nil,
             logger: Logger(label: "test"))
         return (try HospitalFixture(database: database, notary: notary), signer)
     }
@@ -70,7 +70,7 @@ import Transparency
             let download = try await client.execute(uri: "/api/reports/\(scene.reportId)/content", method: .get, headers: eve.headers)
             #expect(download.status == .ok && Array(download.body.readableBytesView) == scene.bytes)
             // The refused look-up is a ledger entry without the name typed; the opening is the patient's.
-            let entries = try await AuditLedger.allEntries(for: Identity(userId: 0, role: .admin, name: "admin"), in: fixture.database)
+            let entries = try await AuditLedger.allEntries(for: Identity(userId: 0, role: .admin, name: "admin"), in: fixture.storage)
             let tries = entries.filter { $0.action == .emergency && $0.actorId == eve.id }
             #expect(tries.map(\.outcome) == [.denied, .success])
             #expect(tries.first?.patientId == nil && tries.last?.patientId == scene.cast.ada.id)
@@ -105,7 +105,7 @@ import Transparency
             let download = try await scene.download(client)
             #expect(download.status == .ok)
             #expect(Array(download.body.readableBytesView) == scene.bytes)
-            let entries = try await AuditLedger.allEntries(for: Identity(userId: 0, role: .admin, name: "admin"), in: fixture.database)
+            let entries = try await AuditLedger.allEntries(for: Identity(userId: 0, role: .admin, name: "admin"), in: fixture.storage)
             let emergency = try #require(entries.first { $0.action == .emergency })
             #expect(emergency.detail == "Unconscious in the ER, suspected cardiac arrest")
             #expect(emergency.patientId == scene.cast.ada.id && emergency.actorId == scene.cast.dermatologist.id)
@@ -180,7 +180,7 @@ import Transparency
                     try await client.execute(
                         uri: "/api/emergency-accesses?status=unreviewed", method: .get, headers: scene.cast.admin.headers)
                 ).isEmpty)
-            let entries = try await AuditLedger.allEntries(for: Identity(userId: 0, role: .admin, name: "admin"), in: fixture.database)
+            let entries = try await AuditLedger.allEntries(for: Identity(userId: 0, role: .admin, name: "admin"), in: fixture.storage)
             #expect(entries.contains { $0.action == .emergencyReviewed && $0.subject == "emergency:\(id)" })
         }
     }

@@ -127,7 +127,7 @@ import Testing
             #expect(csv.headers[.contentType] == "text/csv; charset=utf-8")
             #expect(csv.text.hasPrefix("id,time,actor,action,subject,report,patient,outcome,detail,hash\r\n"))
             #expect(csv.text.contains("\"'=HYPERLINK(\"\"x\"\"), Eve\""))
-            let export = try await AuditLedger.search(AuditLedger.Filter(), limit: 1, in: fixture.database)
+            let export = try await AuditLedger.search(AuditLedger.Filter(), limit: 1, in: fixture.storage)
             #expect(export.first?.entry.action == .ledgerExported)
         }
     }

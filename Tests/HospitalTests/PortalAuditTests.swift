@@ -22,7 +22,7 @@ import Transparency
         let (fixture, _) = try await EmergencyAccessTests.signingFixture()
         let cast = try await ConsentCast(fixture, title: "Holter ECG", bytes: "%PDF holter")
         let ada = Identity(userId: cast.patient.id!, role: .patient, name: "Ada Patient")
-        let upload = try #require(try await AuditLedger.allEntries(for: ada, in: fixture.database).first { $0.action == .upload })
+        let upload = try #require(try await AuditLedger.allEntries(for: ada, in: fixture.storage).first { $0.action == .upload })
         #expect(upload.leafVersion == 2)
         #expect(upload.names == AuditEntry.Names(actor: "Dr Ann Author", patient: "Ada Patient", report: "Holter ECG"))
         let fields = try #require(AuditEntry.canonicalFields(decoding: upload.canonicalBytes))
@@ -83,7 +83,7 @@ import Transparency
             #expect(history.text.contains("reason: “Collapsed in the waiting room, arrhythmia suspected”"))
             #expect(history.text.contains(signer.verifier.description))
             let entry = try #require(
-                try await AuditLedger.allEntries(for: Identity(userId: cast.patient.id!, role: .patient, name: ""), in: fixture.database)
+                try await AuditLedger.allEntries(for: Identity(userId: cast.patient.id!, role: .patient, name: ""), in: fixture.storage)
                     .last { $0.action == .emergency })
             #expect(history.text.contains("/history/entries/\(entry.id)/proof"))
             let download = try await ada.get(client, "/history/entries/\(entry.id)/proof")

@@ -52,6 +52,8 @@ package final class RecordingSender: CodeSender, Sendable {
 package struct HospitalFixture: Sendable {
     package let clock = TestClock()
     package let database: HospitalDatabase
+    /// The services' storage over ``database``.
+    package var storage: any HospitalStorage { services.storage }
     package let store: MemoryChunkStore
     package let sender = RecordingSender()
     package let services: HospitalServices

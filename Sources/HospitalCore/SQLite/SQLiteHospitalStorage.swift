@@ -24,7 +24,8 @@ package struct SQLiteHospitalStorage: HospitalStorage {
     static func transaction(_ connection: SQLiteTransaction) -> HospitalTransaction {
         HospitalTransaction(
             accounts: SQLiteAccountStore(connection: connection), scheduling: SQLiteSchedulingStore(connection: connection),
-            mail: SQLiteMailStore(connection: connection))
+            mail: SQLiteMailStore(connection: connection), ledger: SQLiteLedgerStore(connection: connection),
+            reports: SQLiteReportStore(connection: connection))
     }
 }
 
@@ -53,5 +54,15 @@ struct SQLiteMailStore: MailStore {
                     message.kind, message.userId, message.toName, message.toAddress, message.subject, message.body, message.createdAt,
                     message.createdAt, message.auditEntryId,
                 ])
+    }
+}
+
+struct SQLiteReportStore: ReportStore {
+    let connection: SQLiteTransaction
+
+    func title(report id: Int64) async throws -> String? {
+        try await connection.run { db in
+            try String.fetchOne(try db.cachedStatement(sql: "SELECT title FROM report WHERE id = ?"), arguments: [id])
+        }
     }
 }

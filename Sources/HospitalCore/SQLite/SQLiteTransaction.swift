@@ -2,24 +2,34 @@ import Dispatch
 import GRDB
 import Synchronization
 
-/// A GRDB transaction that an `async` body drives one statement at a time.
+/// A GRDB transaction that an `async` body drives.
 ///
 /// GRDB hands out a connection only inside a synchronous closure on its own dispatch queue, while
 /// ``HospitalStorage`` runs an `async` body (the shape PostgreSQL's client has). So the closure stays
-/// open on GRDB's queue, serving the statements the body sends, until the body ends: the body's
-/// task suspends at each one, and the queue's thread — GRDB's, never one of Swift's cooperative
-/// pool — waits between them. The transaction commits if the body returned and rolls back if it threw.
-final class SQLiteTransaction: Sendable {
-    private struct Job {
+/// open on GRDB's queue until the body ends, and the transaction is also the body's task executor:
+/// the body runs on that same thread, between the statements it sends. A statement is then a call on
+/// the thread that already holds the connection, not a hop between threads — the body reads and writes
+/// at the speed of the synchronous closures it replaces, and waits for nothing but SQLite. The
+/// transaction commits if the body returned and rolls back if it threw.
+final class SQLiteTransaction: TaskExecutor, @unchecked Sendable {
+    /// A statement: runs against the connection, or fails when there is none.
+    private struct Statement {
         var run: @Sendable (Database) -> Void
         var fail: @Sendable (any Error) -> Void
     }
 
+    private enum Work {
+        /// A slice of the body's task.
+        case task(UnownedJob)
+        case statement(Statement)
+    }
+
     private struct State {
-        var jobs: [Job] = []
-        /// Set once the body ended (`rollback`: it threw) or the connection went away (`closed`).
+        var work: [Work] = []
+        /// Set once the body ended (`rollback`: it threw).
         var ended = false
         var rollback = false
+        /// Set once the connection is gone (the transaction ended, or never began).
         var closed: (any Error)?
     }
 
@@ -48,7 +58,7 @@ final class SQLiteTransaction: Sendable {
         }()
         let result: Result<T, any Error>
         do {
-            result = .success(try await body(transaction))
+            result = .success(try await withTaskExecutorPreference(transaction) { try await body(transaction) })
         } catch {
             result = .failure(error)
         }
@@ -60,27 +70,40 @@ final class SQLiteTransaction: Sendable {
     /// Runs `job` on the transaction's connection.
     func run<T: Sendable>(_ job: @escaping @Sendable (Database) throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
-            let closed: (any Error)? = state.withLock { state in
-                if let closed = state.closed { return closed }
-                state.jobs.append(
-                    Job(run: { db in continuation.resume(with: Result { try job(db) }) }, fail: { continuation.resume(throwing: $0) }))
-                return nil
-            }
-            if let closed { continuation.resume(throwing: closed) } else { wake.signal() }
+            let statement = Statement(
+                run: { db in continuation.resume(with: Result { try job(db) }) }, fail: { continuation.resume(throwing: $0) })
+            if let closed = submit(.statement(statement)) { continuation.resume(throwing: closed) }
         }
     }
 
-    /// On GRDB's queue: runs jobs until the body ends; true when it threw.
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        // Once the connection is gone, the task carries on on the shared executor.
+        if submit(.task(job)) != nil { globalConcurrentExecutor.enqueue(ExecutorJob(job)) }
+    }
+
+    /// Queues `work` for the connection's thread; the error the connection closed with when there is none.
+    private func submit(_ work: Work) -> (any Error)? {
+        let closed: (any Error)? = state.withLock { state in
+            if let closed = state.closed { return closed }
+            state.work.append(work)
+            return nil
+        }
+        if closed == nil { wake.signal() }
+        return closed
+    }
+
+    /// On GRDB's queue: runs the body and its statements until the body ends; true when it threw.
     private func serve(_ db: Database) -> Bool {
         while true {
             wake.wait()
-            let (job, ended, rollback) = state.withLock { state in
-                (state.jobs.isEmpty ? nil : state.jobs.removeFirst(), state.ended, state.rollback)
+            let (work, ended, rollback) = state.withLock { state in
+                (state.work.isEmpty ? nil : state.work.removeFirst(), state.ended, state.rollback)
             }
-            if let job {
-                job.run(db)
-            } else if ended {
-                return rollback
+            switch work {
+            case .task(let job): job.runSynchronously(on: asUnownedTaskExecutor())
+            case .statement(let statement): statement.run(db)
+            case nil: if ended { return rollback }
             }
         }
     }
@@ -93,15 +116,19 @@ final class SQLiteTransaction: Sendable {
         wake.signal()
     }
 
-    /// The connection went away (the transaction ended, or never began): later jobs fail with `error`.
+    /// The connection went away: later statements fail with `error`, and the body's task moves on.
     private func close(_ error: any Error) {
         let waiting = state.withLock { state in
             state.closed = error
-            defer { state.jobs = [] }
-            return state.jobs
+            defer { state.work = [] }
+            return state.work
         }
-        // Jobs queued when the connection failed to open: each resumes its caller with the error.
-        for job in waiting { job.fail(error) }
+        for work in waiting {
+            switch work {
+            case .task(let job): globalConcurrentExecutor.enqueue(ExecutorJob(job))
+            case .statement(let statement): statement.fail(error)
+            }
+        }
     }
 
     /// The body threw: GRDB rolls back when the closure throws this.

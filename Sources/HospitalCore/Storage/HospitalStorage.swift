@@ -22,12 +22,18 @@ package struct HospitalTransaction: Sendable {
     package let accounts: any AccountStore
     package let scheduling: any SchedulingStore
     package let mail: any MailStore
+    package let ledger: any LedgerStore
+    package let reports: any ReportStore
     private let commitActions = CommitActions()
 
-    package init(accounts: any AccountStore, scheduling: any SchedulingStore, mail: any MailStore) {
+    package init(accounts: any AccountStore, scheduling: any SchedulingStore, mail: any MailStore, ledger: any LedgerStore,
+        reports: any ReportStore
+    ) {
         self.accounts = accounts
         self.scheduling = scheduling
         self.mail = mail
+        self.ledger = ledger
+        self.reports = reports
     }
 
     /// Runs `action` once the transaction committed (never if it rolls back): ring a bell for what it wrote.

@@ -113,7 +113,7 @@ struct AuditCommand: AsyncParsableCommand {
             }
             let copies = try await storage.chunkStore(root: root)
             let report = try await AuditVerifier.verify(
-                database: database, log: ledger.audit.log(root: root), copies: copies, verifiers: [verifier], origin: verifier.name,
+                storage: SQLiteHospitalStorage(database), log: ledger.audit.log(root: root), copies: copies, verifiers: [verifier], origin: verifier.name,
                 logger: Logger(label: "chainvault"))
             for restore in report.restores { output("restore accepted: \(restore)") }
             if let newest = report.newest {
@@ -165,7 +165,7 @@ struct AuditCommand: AsyncParsableCommand {
                     "entry \(entry) is not in the newest checkpoint (\(checkpoint.size) entries): wait for the next one (--audit-checkpoint-interval)"
                 )
             }
-            guard let proof = try await AuditLedger.proof(entry: entry, in: newest, database: database) else {
+            guard let proof = try await AuditLedger.proof(entry: entry, in: newest, storage: SQLiteHospitalStorage(database)) else {
                 throw ValidationError("there is no entry \(entry)")
             }
             print(proof.serialized, terminator: "")
@@ -260,7 +260,7 @@ struct AuditCommand: AsyncParsableCommand {
                 path + ".retired-" + String(old.verifier.description.split(separator: "+")[1]), bytes: Array((old.serialized + "\n").utf8),
                 mode: 0o600)
             do {
-                _ = try await AuditNotary.rotate(from: old, to: new, log: ledger.audit.log(root: root), database: database, time: now())
+                _ = try await AuditNotary.rotate(from: old, to: new, log: ledger.audit.log(root: root), storage: SQLiteHospitalStorage(database), time: now())
             } catch let refusal as AuditNotary.Refusal {
                 throw ValidationError("\(refusal): run `chainvault audit verify` first.")
             }
@@ -305,7 +305,7 @@ struct AuditCommand: AsyncParsableCommand {
             let (root, database, signer) = try ledger.ledger()
             do {
                 let statement = try await AuditNotary.acceptRestore(
-                    reason: reason, signer: signer, log: ledger.audit.log(root: root), database: database, time: now())
+                    reason: reason, signer: signer, log: ledger.audit.log(root: root), storage: SQLiteHospitalStorage(database), time: now())
                 output("restore accepted: the ledger of \(statement.checkpoint.size) entries is signed with the reason")
             } catch let refusal as AuditNotary.RestoreRefusal {
                 throw ValidationError("\(refusal)")

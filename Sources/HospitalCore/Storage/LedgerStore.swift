@@ -1,0 +1,25 @@
+import Foundation
+import Transparency
+
+/// The audit ledger's entries and its stored Merkle tree (``AuditTree``), as a ``HospitalTransaction``
+/// reads and writes them. Appending is ``AuditLedger``'s: an engine stores what it is given.
+package protocol LedgerStore: Sendable {
+    /// The newest entry's id and hash; nil for an empty ledger.
+    func newestEntry() async throws -> (id: Int64, hash: Data)?
+    func insert(_ entry: AuditEntry) async throws
+    func entry(id: Int64) async throws -> AuditEntry?
+    /// Entries after the id `after`, oldest first: every one, or those about `patientId`'s data.
+    func entries(after: Int64, patientId: Int64?, limit: Int) async throws -> [AuditEntry]
+    /// Entries matching `filter`, newest first, with the names behind their ids.
+    func search(_ filter: AuditLedger.Filter, limit: Int) async throws -> [AuditLedger.NamedEntry]
+    /// Whether an entry with this action exists.
+    func contains(action: AuditAction) async throws -> Bool
+    /// Entries after the id `after` as stored, fields as text (an edited row reads too), each with its stored leaf hash.
+    func storedEntries(after: Int64, limit: Int) async throws -> [AuditLedger.StoredEntry]
+
+    /// How many leaves the stored tree has.
+    func treeSize() async throws -> Int
+    /// The stored subtree hashes among `nodes` (a missing one is absent).
+    func subtrees(_ nodes: Set<AuditTree.Node>) async throws -> [AuditTree.Node: MerkleTree.Hash]
+    func insert(subtrees: [AuditTree.Node: MerkleTree.Hash]) async throws
+}
