@@ -48,7 +48,7 @@ public struct Grant: Codable, Sendable, Equatable, FetchableRecord, MutablePersi
 }
 
 /// An access request or a grant with what lists show about its report and doctor.
-public struct ConsentListing<Record: FetchableRecord & TableRecord & Sendable & Equatable>: Sendable, Equatable, FetchableRecord {
+public struct ConsentListing<Record: Sendable & Equatable>: Sendable, Equatable {
     public var record: Record
     public var reportTitle: String
     public var patientId: Int64
@@ -56,24 +56,15 @@ public struct ConsentListing<Record: FetchableRecord & TableRecord & Sendable & 
     public var doctorSpecialization: String?
     public var patientName: String
 
-    public init(row: Row) throws {
-        record = try Record(row: row)
-        reportTitle = row["reportTitle"]
-        patientId = row["patientId"]
-        doctorName = row["doctorName"]
-        doctorSpecialization = row["doctorSpecialization"]
-        patientName = row["patientName"]
-    }
-
-    /// Both tables have `reportId` and `doctorId`.
-    static var select: String {
-        let table = "\"\(Record.databaseTableName)\""
-        return """
-            SELECT \(table).*, report.title AS reportTitle, report.patientId AS patientId, doctor.name AS doctorName,
-            doctor.specialization AS doctorSpecialization, patient.name AS patientName
-            FROM \(table) JOIN report ON report.id = \(table).reportId JOIN user AS doctor ON doctor.id = \(table).doctorId
-            JOIN user AS patient ON patient.id = report.patientId
-            """
+    package init(
+        record: Record, reportTitle: String, patientId: Int64, doctorName: String, doctorSpecialization: String?, patientName: String
+    ) {
+        self.record = record
+        self.reportTitle = reportTitle
+        self.patientId = patientId
+        self.doctorName = doctorName
+        self.doctorSpecialization = doctorSpecialization
+        self.patientName = patientName
     }
 }
 
@@ -103,7 +94,7 @@ public struct Consent: Sendable {
         }
     }
 
-    let database: HospitalDatabase
+    let storage: any HospitalStorage
     let sender: any CodeSender
     let macKey: SymmetricKey
     package let policy: Policy
@@ -114,15 +105,15 @@ public struct Consent: Sendable {
     let clock: @Sendable () -> Int64
     let random: @Sendable (Int) -> [UInt8]
 
-    public init(
-        database: HospitalDatabase, sender: any CodeSender, macKey: SymmetricKey, policy: Policy = Policy(), notary: AuditNotary? = nil,
+    package init(
+        storage: any HospitalStorage, sender: any CodeSender, macKey: SymmetricKey, policy: Policy = Policy(), notary: AuditNotary? = nil,
         portal: PortalConfiguration = .init(), clock: @escaping @Sendable () -> Int64, random: @escaping @Sendable (Int) -> [UInt8]
     ) {
         self.notary = notary
         self.portal = portal
         precondition((6...12).contains(policy.codeDigits) && (1...600).contains(policy.codeLifetime), "code policy")
         precondition(policy.maxAttempts >= 1 && policy.grantLifetime > 0, "consent policy")
-        self.database = database
+        self.storage = storage
         self.sender = sender
         self.macKey = macKey
         self.policy = policy
@@ -139,39 +130,38 @@ public struct Consent: Sendable {
         let now = clock()
         let code = makeCode()
         let policy = self.policy
-        let (listing, unsigned, entry) = try await database.write { db -> (AccessRequestListing, CodeMessage, Int64) in
-            guard let report = try Report.fetchOne(db, key: reportId) else { throw HospitalError.notFound("report") }
+        let macKey = self.macKey
+        let portal = self.portal
+        let (listing, unsigned, entry) = try await storage.write { transaction -> (AccessRequestListing, CodeMessage, Int64) in
+            guard let report = try await transaction.reports.report(id: reportId) else { throw HospitalError.notFound("report") }
             // A doctor may ask only for the reports of a patient they have an appointment with (booked or
             // completed); any other report is refused exactly as one that does not exist, telling nothing.
-            let treats = try Self.treats(doctor: doctor.userId, patient: report.patientId, in: db)
+            let treats = try await transaction.scheduling.hasAppointment(doctorId: doctor.userId, patientId: report.patientId)
             guard treats || report.doctorId == doctor.userId else { throw HospitalError.notFound("report") }
-            let granted = try Reports.granted(reportId, doctor: doctor.userId, now: now, in: db)
+            let granted = try await transaction.consent.hasGrant(reportId: reportId, doctorId: doctor.userId, at: now)
             guard report.doctorId != doctor.userId, !granted else {
                 throw HospitalError(.alreadyHasAccess, "You can read this report already.")
             }
-            let recent =
-                try Int.fetchOne(
-                    db, sql: "SELECT count(*) FROM accessRequest WHERE reportId = ? AND doctorId = ? AND createdAt > ?",
-                    arguments: [reportId, doctor.userId, now - 86400]) ?? 0
+            let recent = try await transaction.consent.requestCount(reportId: reportId, doctorId: doctor.userId, after: now - 86400)
             guard recent < policy.requestsPerDay else { throw HospitalError.throttled(retryAfter: 3600) }
-            try db.execute(
-                sql: "UPDATE accessRequest SET status = 'void', decidedAt = ? WHERE reportId = ? AND doctorId = ? AND status = 'pending'",
-                arguments: [now, reportId, doctor.userId])
+            try await transaction.consent.voidPendingRequests(reportId: reportId, doctorId: doctor.userId, at: now)
             var request = AccessRequest(
                 reportId: reportId, doctorId: doctor.userId, codeMAC: Data(), status: .pending, attempts: 0, createdAt: now,
                 expiresAt: now + policy.codeLifetime)
-            try request.insert(db)
-            request.codeMAC = mac(code, requestId: request.id!)
-            try request.update(db)
-            let entry = try AuditLedger.appendEntry(
-                .init(actor: doctor.userId, .accessRequest, subject: "report:\(reportId)", patient: report.patientId), time: now, in: db)
-            guard let patient = try User.fetchOne(db, key: report.patientId) else { throw HospitalError.notFound("report") }
+            let requestId = try await transaction.consent.insert(request)
+            request.id = requestId
+            request.codeMAC = Self.mac(code, requestId: requestId, key: macKey)
+            try await transaction.consent.update(request)
+            let entry = try await AuditLedger.append(
+                .init(actor: doctor.userId, .accessRequest, subject: "report:\(reportId)", patient: report.patientId), time: now,
+                in: transaction)
+            guard let patient = try await transaction.accounts.user(id: report.patientId) else { throw HospitalError.notFound("report") }
             let message = CodeMessage(
-                requestId: request.id!, patientName: patient.name, patientEmail: patient.email, patientPhone: patient.phone,
+                requestId: requestId, patientName: patient.name, patientEmail: patient.email, patientPhone: patient.phone,
                 doctorName: doctor.name, code: code, issuedAt: now, expiresAt: request.expiresAt,
                 timeZone: patient.timeZone.flatMap(TimeZone.init(identifier:)) ?? portal.timeZone, link: portal.link("/consent"),
                 siteName: portal.siteName)
-            return (try Self.listing(request.id!, in: db)!, message, entry)
+            return (try await transaction.consent.requestListing(id: requestId)!, message, entry)
         }
         var signed = unsigned
         signed.footer = await notary?.footer(entry: entry)
@@ -179,32 +169,25 @@ public struct Consent: Sendable {
         do {
             try await sender.send(message)
         } catch {
-            try await database.write { db in
-                try db.execute(
-                    sql: "UPDATE accessRequest SET status = 'void', decidedAt = ? WHERE id = ?", arguments: [now, message.requestId])
-                try AuditLedger.append(
+            try await storage.write { transaction in
+                if var request = try await transaction.consent.request(id: message.requestId) {
+                    request.status = .void
+                    request.decidedAt = now
+                    try await transaction.consent.update(request)
+                }
+                try await AuditLedger.append(
                     .init(
                         actor: doctor.userId, .codeIssued, subject: "request:\(message.requestId)", patient: listing.patientId,
-                        outcome: .failed, detail: "not delivered"), time: now, in: db)
+                        outcome: .failed, detail: "not delivered"), time: now, in: transaction)
             }
             Counter(label: "chainvault_hospital_codes_total", dimensions: [("outcome", "not_sent")]).increment()
             throw HospitalError(.codeNotSent, "The code could not be sent to the patient; try again later.")
         }
-        try await database.write { db in
-            try AuditLedger.append(
-                .init(actor: doctor.userId, .codeIssued, subject: "request:\(message.requestId)", patient: listing.patientId),
-                time: now, in: db)
-        }
+        try await AuditLedger.record(
+            actor: doctor.userId, .codeIssued, subject: "request:\(message.requestId)", patient: listing.patientId, detail: "",
+            time: now, in: storage)
         Counter(label: "chainvault_hospital_codes_total", dimensions: [("outcome", "issued")]).increment()
         return listing
-    }
-
-    /// Whether the doctor has an appointment (booked or completed) with the patient: only then may they
-    /// ask for, or learn of, the patient's reports.
-    static func treats(doctor: Int64, patient: Int64, in db: Database) throws -> Bool {
-        try Bool.fetchOne(
-            db, sql: "SELECT EXISTS (SELECT 1 FROM slot WHERE doctorId = ? AND patientId = ? AND status IN ('booked', 'completed'))",
-            arguments: [doctor, patient]) ?? false
     }
 
     /// The reports a doctor may ask to read: those of patients they have an appointment with (booked or
@@ -213,24 +196,19 @@ public struct Consent: Sendable {
     /// - Parameter patient: Only this patient's; without an appointment with them, `not_found`.
     public func requestableReports(for doctor: Identity, patient: Int64? = nil) async throws -> [ReportListing] {
         let now = clock()
-        return try await database.write { db in
+        return try await storage.write { transaction in
             if let patient {
-                guard try Self.treats(doctor: doctor.userId, patient: patient, in: db) else { throw HospitalError.notFound("patient") }
+                guard try await transaction.scheduling.hasAppointment(doctorId: doctor.userId, patientId: patient) else {
+                    throw HospitalError.notFound("patient")
+                }
             }
-            let reports = try ReportListing.fetchAll(
-                db,
-                sql: ReportListing.select + """
-                     WHERE report.doctorId != ? AND report.patientId IN
-                    (SELECT patientId FROM slot WHERE doctorId = ? AND status IN ('booked', 'completed'))
-                    AND (? IS NULL OR report.patientId = ?)
-                    ORDER BY patient.name, report.id DESC LIMIT \(Page.size)
-                    """, arguments: [doctor.userId, doctor.userId, patient, patient])
+            let reports = try await transaction.reports.listings(requestableByDoctor: doctor.userId, patientId: patient, limit: Page.size)
             for patientId in Set(reports.map(\.report.patientId)).sorted() {
                 let count = reports.filter { $0.report.patientId == patientId }.count
-                try AuditLedger.append(
+                try await AuditLedger.append(
                     .init(
                         actor: doctor.userId, .listReports, subject: "patient:\(patientId)", patient: patientId, detail: "\(count) titles"),
-                    time: now, in: db)
+                    time: now, in: transaction)
             }
             return reports
         }
@@ -239,7 +217,7 @@ public struct Consent: Sendable {
     /// One of the doctor's own requests.
     /// - Throws: `not_found` (also another doctor's).
     public func request(_ id: Int64, of doctor: Identity) async throws -> AccessRequestListing {
-        let listing = try await database.read { db in try Self.listing(id, in: db) }
+        let listing = try await storage.read { try await $0.consent.requestListing(id: id) }
         guard let listing, listing.record.doctorId == doctor.userId else { throw HospitalError.notFound("access request") }
         return listing
     }
@@ -255,60 +233,64 @@ public struct Consent: Sendable {
         }
         let macKey = self.macKey
         // Refusals that change state (an attempt counted, a request voided) commit before they are thrown.
-        let outcome = try await database.write { db -> Result<GrantListing, HospitalError> in
-            guard let request = try AccessRequest.fetchOne(db, key: requestId), request.doctorId == doctor.userId else {
+        let outcome = try await storage.write { transaction -> Result<GrantListing, HospitalError> in
+            guard var request = try await transaction.consent.request(id: requestId), request.doctorId == doctor.userId else {
                 return .failure(.notFound("access request"))
             }
-            let patientId = try Int64.fetchOne(db, sql: "SELECT patientId FROM report WHERE id = ?", arguments: [request.reportId])
-            func audit(_ outcome: AuditOutcome, _ detail: String) throws {
-                try AuditLedger.append(
+            let patientId = try await transaction.reports.report(id: request.reportId)?.patientId
+            func audit(_ outcome: AuditOutcome, _ detail: String) async throws {
+                try await AuditLedger.append(
                     .init(
                         actor: doctor.userId, .redeem, subject: "request:\(requestId)", patient: patientId, outcome: outcome, detail: detail
                     ),
-                    time: now, in: db)
+                    time: now, in: transaction)
             }
             switch request.status {
             case .pending: break
             case .granted:
-                try audit(.denied, "used")
+                try await audit(.denied, "used")
                 return .failure(HospitalError(.requestUsed, "This code was redeemed already; codes are single use."))
             case .denied:
-                try audit(.denied, "denied by the patient")
+                try await audit(.denied, "denied by the patient")
                 return .failure(HospitalError(.requestDenied, "The patient denied this request."))
             case .void:
-                try audit(.denied, "void")
+                try await audit(.denied, "void")
                 return .failure(HospitalError(.requestVoid, "This request is void; make a new one."))
             }
             guard now < request.expiresAt else {
-                try db.execute(sql: "UPDATE accessRequest SET status = 'void', decidedAt = ? WHERE id = ?", arguments: [now, requestId])
-                try audit(.denied, "expired")
+                request.status = .void
+                request.decidedAt = now
+                try await transaction.consent.update(request)
+                try await audit(.denied, "expired")
                 return .failure(HospitalError(.codeExpired, "The code expired; make a new request."))
             }
             guard HMAC<SHA256>.isValidAuthenticationCode(request.codeMAC, authenticating: Self.macInput(code, requestId), using: macKey)
             else {
-                let attempts = request.attempts + 1
-                let void = attempts >= policy.maxAttempts
-                try db.execute(
-                    sql: "UPDATE accessRequest SET attempts = ?, status = ?, decidedAt = ? WHERE id = ?",
-                    arguments: [attempts, void ? "void" : "pending", void ? now : nil, requestId])
-                try audit(.denied, "wrong code, attempt \(attempts) of \(policy.maxAttempts)")
-                let left = policy.maxAttempts - attempts
+                request.attempts += 1
+                if request.attempts >= policy.maxAttempts {
+                    request.status = .void
+                    request.decidedAt = now
+                }
+                try await transaction.consent.update(request)
+                try await audit(.denied, "wrong code, attempt \(request.attempts) of \(policy.maxAttempts)")
+                let left = policy.maxAttempts - request.attempts
                 return .failure(
                     HospitalError(
                         .wrongCode, left > 0 ? "Wrong code; \(left) attempts left." : "Wrong code; the request is now void.", field: "code",
                         values: ["left": "\(left)"]))
             }
-            try db.execute(sql: "UPDATE accessRequest SET status = 'granted', decidedAt = ? WHERE id = ?", arguments: [now, requestId])
-            var grant = Grant(
-                reportId: request.reportId, doctorId: doctor.userId, requestId: requestId, createdAt: now,
-                expiresAt: now + policy.grantLifetime)
-            try grant.insert(db)
-            try audit(.success, "")
-            try AuditLedger.append(
-                .init(
-                    actor: doctor.userId, .grant, subject: "report:\(request.reportId)", patient: patientId, detail: "grant \(grant.id!)"),
-                time: now, in: db)
-            return .success(try Self.grantListing(grant.id!, in: db)!)
+            request.status = .granted
+            request.decidedAt = now
+            try await transaction.consent.update(request)
+            let grantId = try await transaction.consent.insert(
+                Grant(
+                    reportId: request.reportId, doctorId: doctor.userId, requestId: requestId, createdAt: now,
+                    expiresAt: now + policy.grantLifetime))
+            try await audit(.success, "")
+            try await AuditLedger.append(
+                .init(actor: doctor.userId, .grant, subject: "report:\(request.reportId)", patient: patientId, detail: "grant \(grantId)"),
+                time: now, in: transaction)
+            return .success(try await transaction.consent.grantListing(id: grantId)!)
         }
         switch outcome {
         case .success:
@@ -327,24 +309,19 @@ public struct Consent: Sendable {
     public func approve(requestId: Int64, by patient: Identity) async throws -> GrantListing {
         let now = clock()
         let lifetime = policy.grantLifetime
-        let grant = try await database.write { db in
-            guard let listing = try Self.listing(requestId, in: db), listing.patientId == patient.userId else {
-                throw HospitalError.notFound("access request")
-            }
-            guard listing.record.status == .pending, now < listing.record.expiresAt else {
-                throw HospitalError(.requestClosed, "Only a pending request can be allowed.")
-            }
-            try db.execute(sql: "UPDATE accessRequest SET status = 'granted', decidedAt = ? WHERE id = ?", arguments: [now, requestId])
-            var grant = Grant(
-                reportId: listing.record.reportId, doctorId: listing.record.doctorId, requestId: requestId, createdAt: now,
-                expiresAt: now + lifetime)
-            try grant.insert(db)
-            try AuditLedger.append(
+        let grant = try await storage.write { transaction in
+            let request = try await Self.pendingRequest(requestId, of: patient, at: now, verb: "allowed", in: transaction)
+            let grantId = try await transaction.consent.insert(
+                Grant(
+                    reportId: request.reportId, doctorId: request.doctorId, requestId: requestId, createdAt: now,
+                    expiresAt: now + lifetime))
+            try await Self.decide(request, .granted, at: now, in: transaction)
+            try await AuditLedger.append(
                 .init(
-                    actor: patient.userId, .grant, subject: "report:\(listing.record.reportId)", patient: patient.userId,
-                    detail: "grant \(grant.id!) to user:\(listing.record.doctorId), approved by the patient in the portal"),
-                time: now, in: db)
-            return try Self.grantListing(grant.id!, in: db)!
+                    actor: patient.userId, .grant, subject: "report:\(request.reportId)", patient: patient.userId,
+                    detail: "grant \(grantId) to user:\(request.doctorId), approved by the patient in the portal"),
+                time: now, in: transaction)
+            return try await transaction.consent.grantListing(id: grantId)!
         }
         Counter(label: "chainvault_hospital_grants_total").increment()
         return grant
@@ -354,62 +331,69 @@ public struct Consent: Sendable {
     /// - Throws: `not_found`, `request_closed`.
     public func deny(requestId: Int64, by patient: Identity) async throws -> AccessRequestListing {
         let now = clock()
-        return try await database.write { db in
-            guard let listing = try Self.listing(requestId, in: db), listing.patientId == patient.userId else {
-                throw HospitalError.notFound("access request")
-            }
-            guard listing.record.status == .pending, now < listing.record.expiresAt else {
-                throw HospitalError(.requestClosed, "Only a pending request can be denied.")
-            }
-            try db.execute(sql: "UPDATE accessRequest SET status = 'denied', decidedAt = ? WHERE id = ?", arguments: [now, requestId])
-            try AuditLedger.append(
-                .init(actor: patient.userId, .deny, subject: "request:\(requestId)", patient: patient.userId), time: now, in: db)
-            return try Self.listing(requestId, in: db)!
+        return try await storage.write { transaction in
+            let request = try await Self.pendingRequest(requestId, of: patient, at: now, verb: "denied", in: transaction)
+            try await Self.decide(request, .denied, at: now, in: transaction)
+            try await AuditLedger.append(
+                .init(actor: patient.userId, .deny, subject: "request:\(requestId)", patient: patient.userId), time: now, in: transaction)
+            return try await transaction.consent.requestListing(id: requestId)!
         }
+    }
+
+    /// A pending, unexpired request on one of the patient's reports.
+    /// - Throws: `not_found`, `request_closed`.
+    static func pendingRequest(_ id: Int64, of patient: Identity, at now: Int64, verb: String, in transaction: HospitalTransaction)
+        async throws -> AccessRequest
+    {
+        guard let listing = try await transaction.consent.requestListing(id: id), listing.patientId == patient.userId else {
+            throw HospitalError.notFound("access request")
+        }
+        guard listing.record.status == .pending, now < listing.record.expiresAt else {
+            throw HospitalError(.requestClosed, "Only a pending request can be \(verb).")
+        }
+        return listing.record
+    }
+
+    /// Closes a request with the patient's decision.
+    static func decide(_ request: AccessRequest, _ status: AccessRequestStatus, at now: Int64, in transaction: HospitalTransaction)
+        async throws
+    {
+        var request = request
+        request.status = status
+        request.decidedAt = now
+        try await transaction.consent.update(request)
     }
 
     /// The patient revokes a grant on one of their reports; revoking twice changes nothing.
     /// - Throws: `not_found`.
     public func revoke(grantId: Int64, by patient: Identity) async throws -> GrantListing {
         let now = clock()
-        return try await database.write { db in
-            guard let listing = try Self.grantListing(grantId, in: db), listing.patientId == patient.userId else {
+        return try await storage.write { transaction in
+            guard let listing = try await transaction.consent.grantListing(id: grantId), listing.patientId == patient.userId else {
                 throw HospitalError.notFound("grant")
             }
             if listing.record.revokedAt == nil {
                 Counter(label: "chainvault_hospital_revocations_total").increment()
-                try db.execute(sql: "UPDATE \"grant\" SET revokedAt = ? WHERE id = ?", arguments: [now, grantId])
-                try AuditLedger.append(
+                try await transaction.consent.revoke(grant: grantId, at: now)
+                try await AuditLedger.append(
                     .init(
                         actor: patient.userId, .revoke, subject: "report:\(listing.record.reportId)", patient: patient.userId,
-                        detail: "grant \(grantId)"), time: now, in: db)
+                        detail: "grant \(grantId)"), time: now, in: transaction)
             }
-            return try Self.grantListing(grantId, in: db)!
+            return try await transaction.consent.grantListing(id: grantId)!
         }
     }
 
     /// A patient's requests (on their reports) or a doctor's own.
     public func requests(for identity: Identity, status: AccessRequestStatus? = nil) async throws -> [AccessRequestListing] {
-        let column = identity.role == .patient ? "report.patientId" : "\"accessRequest\".doctorId"
-        guard identity.role != .admin else { return [] }
-        return try await database.read { db in
-            try AccessRequestListing.fetchAll(
-                db,
-                sql: AccessRequestListing.select + " WHERE \(column) = ? AND (? IS NULL OR \"accessRequest\".status = ?)"
-                    + " ORDER BY \"accessRequest\".id DESC LIMIT \(Page.size)",
-                arguments: [identity.userId, status?.rawValue, status?.rawValue])
-        }
+        guard let party = Party(identity) else { return [] }
+        return try await storage.read { try await $0.consent.requestListings(of: party, status: status, limit: Page.size) }
     }
 
     /// A patient's grants (on their reports) or a doctor's own.
     public func grants(for identity: Identity) async throws -> [GrantListing] {
-        let column = identity.role == .patient ? "report.patientId" : "\"grant\".doctorId"
-        guard identity.role != .admin else { return [] }
-        return try await database.read { db in
-            try GrantListing.fetchAll(
-                db, sql: GrantListing.select + " WHERE \(column) = ? ORDER BY \"grant\".id DESC LIMIT \(Page.size)",
-                arguments: [identity.userId])
-        }
+        guard let party = Party(identity) else { return [] }
+        return try await storage.read { try await $0.consent.grantListings(of: party, limit: Page.size) }
     }
 
     /// A uniformly random code of `codeDigits` digits (rejection sampling: no digit is likelier than another).
@@ -423,18 +407,21 @@ public struct Consent: Sendable {
         return digits
     }
 
-    func mac(_ code: String, requestId: Int64) -> Data {
-        Data(HMAC<SHA256>.authenticationCode(for: Self.macInput(code, requestId), using: macKey))
+    static func mac(_ code: String, requestId: Int64, key: SymmetricKey) -> Data {
+        Data(HMAC<SHA256>.authenticationCode(for: Self.macInput(code, requestId), using: key))
     }
 
     /// The request id is part of the MAC: a code's MAC says nothing about another request's.
     static func macInput(_ code: String, _ requestId: Int64) -> Data { Data("chainvault-code-v1:\(requestId):\(code)".utf8) }
+}
 
-    static func listing(_ id: Int64, in db: Database) throws -> AccessRequestListing? {
-        try AccessRequestListing.fetchOne(db, sql: AccessRequestListing.select + " WHERE \"accessRequest\".id = ?", arguments: [id])
-    }
-
-    static func grantListing(_ id: Int64, in db: Database) throws -> GrantListing? {
-        try GrantListing.fetchOne(db, sql: GrantListing.select + " WHERE \"grant\".id = ?", arguments: [id])
+extension Party {
+    /// The party an identity is in consent lists; nil for an admin, who has none.
+    init?(_ identity: Identity) {
+        switch identity.role {
+        case .patient: self = .patient(identity.userId)
+        case .doctor: self = .doctor(identity.userId)
+        case .admin: return nil
+        }
     }
 }

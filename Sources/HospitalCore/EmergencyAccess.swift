@@ -24,13 +24,13 @@ public struct EmergencyAccess: Sendable {
     /// The shortest and longest reason, in characters.
     public static let reasonLength = 10...300
 
-    let database: HospitalDatabase
+    let storage: any HospitalStorage
     let notices: Notices
     public let policy: Policy
     let clock: @Sendable () -> Int64
 
-    init(database: HospitalDatabase, notices: Notices, policy: Policy, clock: @escaping @Sendable () -> Int64) {
-        self.database = database
+    init(storage: any HospitalStorage, notices: Notices, policy: Policy, clock: @escaping @Sendable () -> Int64) {
+        self.storage = storage
         self.notices = notices
         self.policy = policy
         self.clock = clock
@@ -56,27 +56,20 @@ public struct EmergencyAccess: Sendable {
     }
 
     /// A record with the names and title it is about.
-    public struct Listing: Sendable, FetchableRecord {
+    public struct Listing: Sendable {
         public var record: Record
         public var reportTitle: String
         public var doctorName: String
         public var patientName: String
         public var reviewerName: String?
 
-        public init(row: Row) throws {
-            record = try Record(row: row)
-            reportTitle = row["reportTitle"]
-            doctorName = row["doctorName"]
-            patientName = row["patientName"]
-            reviewerName = row["reviewerName"]
+        package init(record: Record, reportTitle: String, doctorName: String, patientName: String, reviewerName: String?) {
+            self.record = record
+            self.reportTitle = reportTitle
+            self.doctorName = doctorName
+            self.patientName = patientName
+            self.reviewerName = reviewerName
         }
-
-        static let select = """
-            SELECT emergencyAccess.*, report.title AS reportTitle, doctor.name AS doctorName, patient.name AS patientName,
-            reviewer.name AS reviewerName FROM emergencyAccess JOIN report ON report.id = emergencyAccess.reportId
-            JOIN user AS doctor ON doctor.id = emergencyAccess.doctorId JOIN user AS patient ON patient.id = emergencyAccess.patientId
-            LEFT JOIN user AS reviewer ON reviewer.id = emergencyAccess.reviewerId
-            """
     }
 
     static func createTable(in db: Database) throws {
@@ -131,52 +124,52 @@ public struct EmergencyAccess: Sendable {
         let wanted = Self.comparable(name)
         let policy = self.policy
         let notices = self.notices
-        let outcome = try await database.write { db -> Result<[Listing], HospitalError> in
-            func count(_ outcome: AuditOutcome) throws -> Int {
-                try Int.fetchOne(
-                    db, sql: "SELECT count(*) FROM audit WHERE actorId = ? AND action = 'emergency' AND outcome = ? AND time > ?",
-                    arguments: [doctor.userId, outcome.rawValue, now - 86400]) ?? 0
+        let outcome = try await storage.write { transaction -> Result<[Listing], HospitalError> in
+            func count(_ outcome: AuditOutcome) async throws -> Int {
+                try await transaction.ledger.count(actorId: doctor.userId, action: .emergency, outcome: outcome, after: now - 86400)
             }
-            guard try count(.denied) < Self.lookupsPerDay else { return .failure(.throttled(retryAfter: 3600)) }
-            let patients = try User.filter(Column("role") == Role.patient.rawValue && Column("dateOfBirth") == born).fetchAll(db)
-                .filter { $0.status == .active && Self.comparable($0.name) == wanted }
+            guard try await count(.denied) < Self.lookupsPerDay else { return .failure(.throttled(retryAfter: 3600)) }
+            let patients = try await transaction.accounts.patients(bornOn: born).filter {
+                $0.status == .active && Self.comparable($0.name) == wanted
+            }
             guard let patient = patients.first, let patientId = patient.id else {
                 // Refused look-ups are recorded (without the name typed) and counted.
-                try AuditLedger.append(
+                try await AuditLedger.append(
                     .init(
                         actor: doctor.userId, .emergency, subject: "patient", outcome: .denied,
                         detail: "no patient with that name and date of birth"),
-                    time: now, in: db)
+                    time: now, in: transaction)
                 return .failure(.notFound("patient"))
             }
             guard patients.count == 1 else {
                 return .failure(
                     HospitalError(.ambiguousPatient, "More than one patient has this name and date of birth: ask the hospital's admins."))
             }
-            let reports = try Report.filter(Column("patientId") == patientId).order(Column("id")).fetchAll(db)
+            let reports = try await transaction.reports.reports(patientId: patientId)
             var closed: [Int64] = []
             for report in reports where report.doctorId != doctor.userId {
-                guard let id = report.id, try !Reports.grantedOrEmergency(id, doctor: doctor.userId, now: now, in: db) else { continue }
+                guard let id = report.id, try await !Reports.grantedOrEmergency(id, doctor: doctor.userId, now: now, in: transaction)
+                else { continue }
                 closed.append(id)
             }
             guard !closed.isEmpty || reports.isEmpty else {
                 return .failure(HospitalError(.alreadyHasAccess, "You can read every report of this patient already."))
             }
-            guard try count(.success) < policy.perDay else { return .failure(.throttled(retryAfter: 3600)) }
-            let entry = try AuditLedger.appendEntry(
+            guard try await count(.success) < policy.perDay else { return .failure(.throttled(retryAfter: 3600)) }
+            let entry = try await AuditLedger.append(
                 .init(actor: doctor.userId, .emergency, subject: "patient:\(patientId)", patient: patientId, detail: reason), time: now,
-                in: db)
+                in: transaction)
             var opened: [Listing] = []
             for reportId in closed {
-                var record = Record(
-                    reportId: reportId, doctorId: doctor.userId, patientId: patientId, reason: reason, createdAt: now,
-                    expiresAt: now + policy.lifetime, auditEntryId: entry)
-                try record.insert(db)
-                opened.append(try Self.listing(record.id!, in: db)!)
+                let id = try await transaction.emergency.insert(
+                    Record(
+                        reportId: reportId, doctorId: doctor.userId, patientId: patientId, reason: reason, createdAt: now,
+                        expiresAt: now + policy.lifetime, auditEntryId: entry))
+                opened.append(try await transaction.emergency.listing(id: id)!)
             }
-            try notices.queue(
+            try await notices.queue(
                 .emergencyAccess, to: patientId, values: ["doctor": doctor.name, "reason": reason], time: now + policy.lifetime,
-                path: "/history", auditEntry: entry, now: now, in: db)
+                path: "/history", auditEntry: entry, now: now, in: transaction)
             return .success(opened)
         }
         if case .success = outcome { Counter(label: "chainvault_hospital_emergency_accesses_total").increment() }
@@ -188,30 +181,11 @@ public struct EmergencyAccess: Sendable {
         name.split(whereSeparator: \.isWhitespace).joined(separator: " ").lowercased()
     }
 
-    static func listing(_ id: Int64, in db: Database) throws -> Listing? {
-        try Listing.fetchOne(db, sql: Listing.select + " WHERE emergencyAccess.id = ?", arguments: [id])
-    }
-
     /// Emergency accesses, newest first: every one for an admin (only those not yet reviewed when
     /// `unreviewed`), a doctor's own, those about a patient's data.
     public func list(for identity: Identity, unreviewed: Bool = false, limit: Int = 500) async throws -> [Listing] {
-        var conditions = unreviewed ? ["emergencyAccess.reviewedAt IS NULL"] : []
-        var arguments: [Int64] = []
-        switch identity.role {
-        case .admin: break
-        case .doctor:
-            conditions.append("emergencyAccess.doctorId = ?")
-            arguments.append(identity.userId)
-        case .patient:
-            conditions.append("emergencyAccess.patientId = ?")
-            arguments.append(identity.userId)
-        }
-        let filter = conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND ")
-        return try await database.read { [arguments] db in
-            try Listing.fetchAll(
-                db, sql: Listing.select + filter + " ORDER BY emergencyAccess.id DESC LIMIT ?",
-                arguments: StatementArguments(arguments + [Int64(limit)]))
-        }
+        let party = Party(identity)
+        return try await storage.read { try await $0.emergency.listings(of: party, unreviewed: unreviewed, limit: limit) }
     }
 
     /// An admin marks an emergency access reviewed (an `emergency_reviewed` ledger entry).
@@ -219,16 +193,16 @@ public struct EmergencyAccess: Sendable {
     public func review(_ id: Int64, by admin: Identity) async throws -> Listing {
         guard admin.role == .admin else { throw HospitalError.forbidden("Only admins review emergency accesses.") }
         let now = clock()
-        return try await database.write { db in
-            guard let record = try Record.fetchOne(db, key: id) else { throw HospitalError.notFound("emergency access") }
-            guard record.reviewedAt == nil else {
+        return try await storage.write { transaction in
+            guard let listing = try await transaction.emergency.listing(id: id) else { throw HospitalError.notFound("emergency access") }
+            guard listing.record.reviewedAt == nil else {
                 throw HospitalError(.alreadyReviewed, "This emergency access was reviewed already.")
             }
-            try db.execute(
-                sql: "UPDATE emergencyAccess SET reviewedAt = ?, reviewerId = ? WHERE id = ?", arguments: [now, admin.userId, id])
-            try AuditLedger.append(
-                .init(actor: admin.userId, .emergencyReviewed, subject: "emergency:\(id)", patient: record.patientId), time: now, in: db)
-            return try Self.listing(id, in: db)!
+            try await transaction.emergency.markReviewed(id: id, by: admin.userId, at: now)
+            try await AuditLedger.append(
+                .init(actor: admin.userId, .emergencyReviewed, subject: "emergency:\(id)", patient: listing.record.patientId), time: now,
+                in: transaction)
+            return try await transaction.emergency.listing(id: id)!
         }
     }
 }

@@ -47,16 +47,16 @@ public struct HospitalServices: Sendable {
             database: database, hasher: hasher, policy: sessionPolicy, clock: clock, random: random, sender: sender, notices: notices,
             codeKey: codeKey)
         scheduling = Scheduling(storage: storage, clock: clock, notices: notices)
-        reports = Reports(database: database, vault: vault, maxSize: maxReportSize, clock: clock, notices: notices)
-        emergency = EmergencyAccess(database: database, notices: notices, policy: emergencyPolicy, clock: clock)
+        reports = Reports(storage: storage, vault: vault, maxSize: maxReportSize, clock: clock, notices: notices)
+        emergency = EmergencyAccess(storage: storage, notices: notices, policy: emergencyPolicy, clock: clock)
         consent = Consent(
-            database: database, sender: sender, macKey: codeKey, policy: consentPolicy, notary: notary, portal: portal, clock: clock,
+            storage: storage, sender: sender, macKey: codeKey, policy: consentPolicy, notary: notary, portal: portal, clock: clock,
             random: random)
     }
 
     /// The service that verifies every report's chain again once its last verification is `interval` old.
     public func reportVerifier(interval: Duration) -> ReportVerifier {
-        ReportVerifier(database: database, vault: reports.vault, interval: interval, clock: clock)
+        ReportVerifier(storage: storage, vault: reports.vault, interval: interval, clock: clock)
     }
 
     /// The service that hands queued mail to the sender and sweeps spent codes from the outbox; the

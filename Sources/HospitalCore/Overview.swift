@@ -1,4 +1,3 @@
-import GRDB
 
 /// What a patient's overview page shows: upcoming appointments, their reports, how many doctors are
 /// waiting for a code and how many grants are running. Read in one transaction, so that a page load
@@ -13,27 +12,14 @@ public struct PatientOverview: Sendable {
     public var activeGrants: Int
 
     /// - Parameter now: Seconds since 1970.
-    static func read(for patient: Identity, now: Int64, in db: Database) throws -> PatientOverview {
-        let appointments = try SQLiteSchedulingStore.slots(for: patient, limit: Page.size, in: db).filter { !$0.isOver(at: now) || $0.slot.status == .booked }
-        let pending =
-            try Int.fetchOne(
-                db,
-                SQLRequest(
-                    sql: """
-                        SELECT count(*) FROM "accessRequest" JOIN report ON report.id = "accessRequest".reportId
-                        WHERE report.patientId = ? AND "accessRequest".status = 'pending' AND "accessRequest".expiresAt > ?
-                        """, arguments: [patient.userId, now], cached: true)) ?? 0
-        let grants =
-            try Int.fetchOne(
-                db,
-                SQLRequest(
-                    sql: """
-                        SELECT count(*) FROM "grant" JOIN report ON report.id = "grant".reportId
-                        WHERE report.patientId = ? AND "grant".revokedAt IS NULL AND "grant".expiresAt > ?
-                        """, arguments: [patient.userId, now], cached: true)) ?? 0
+    static func read(for patient: Identity, now: Int64, in transaction: HospitalTransaction) async throws -> PatientOverview {
+        let appointments = try await transaction.scheduling.slots(for: patient, limit: Page.size).filter {
+            !$0.isOver(at: now) || $0.slot.status == .booked
+        }
         return PatientOverview(
-            appointments: appointments, reports: try Reports.list(for: patient, now: now, in: db), pendingRequests: pending,
-            activeGrants: grants)
+            appointments: appointments, reports: try await Reports.list(for: patient, now: now, in: transaction),
+            pendingRequests: try await transaction.consent.pendingRequestCount(patientId: patient.userId, at: now),
+            activeGrants: try await transaction.consent.activeGrantCount(patientId: patient.userId, at: now))
     }
 }
 
@@ -41,6 +27,6 @@ extension Reports {
     /// A patient's overview, in one read.
     public func overview(for patient: Identity) async throws -> PatientOverview {
         let now = clock()
-        return try await database.read { db in try PatientOverview.read(for: patient, now: now, in: db) }
+        return try await storage.read { try await PatientOverview.read(for: patient, now: now, in: $0) }
     }
 }

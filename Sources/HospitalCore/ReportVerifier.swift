@@ -1,6 +1,5 @@
 import ChunkChain
 import Foundation
-import GRDB
 import Logging
 import Metrics
 import Operations
@@ -13,7 +12,7 @@ import ServiceLifecycle
 /// without reading a chunk per page view. A store that cannot be reached marks nothing: it is tried
 /// again at the next round. `chainvault chain verify --all` records the same way.
 public struct ReportVerifier: Service {
-    let database: HospitalDatabase
+    let storage: any HospitalStorage
     let vault: ReportVault
     /// A report is verified again once its last verification is this old.
     let interval: Duration
@@ -22,11 +21,11 @@ public struct ReportVerifier: Service {
     let clock: @Sendable () -> Int64
     let logger: Logger
 
-    public init(
-        database: HospitalDatabase, vault: ReportVault, interval: Duration, pause: Duration = .seconds(60),
+    package init(
+        storage: any HospitalStorage, vault: ReportVault, interval: Duration, pause: Duration = .seconds(60),
         clock: @escaping @Sendable () -> Int64, logger: Logger = Logger(label: "chainvault.verify")
     ) {
-        self.database = database
+        self.storage = storage
         self.vault = vault
         self.interval = interval
         self.pause = pause
@@ -50,14 +49,8 @@ public struct ReportVerifier: Service {
     @discardableResult
     func verifyDue(batch: Int = 50) async throws -> Int {
         let now = clock()
-        let due = try await database.read { db in
-            try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT id, head FROM report WHERE max(coalesce(verifiedAt, 0), coalesce(damagedAt, 0)) <= ?
-                    ORDER BY max(coalesce(verifiedAt, 0), coalesce(damagedAt, 0)), id LIMIT ?
-                    """, arguments: [now - interval.components.seconds, batch]
-            ).map { (id: $0["id"] as Int64, head: $0["head"] as String) }
+        let due = try await storage.read {
+            try await $0.reports.heads(lastVerifiedAtOrBefore: now - interval.components.seconds, limit: batch)
         }
         var recorded = 0
         var damaged = 0
@@ -75,7 +68,7 @@ public struct ReportVerifier: Service {
                 damaged += 1
                 logger.error("a report's chain is damaged", metadata: ["report": "\(report.id)", "head": "\(report.head)"])
             }
-            try await Report.recordVerification([report.head: intact], at: clock(), in: database)
+            try await Report.recordVerification([report.head: intact], at: clock(), in: storage)
             recorded += 1
         }
         if recorded > 0 {

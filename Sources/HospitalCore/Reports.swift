@@ -31,55 +31,38 @@ public struct Report: Codable, Sendable, Equatable, FetchableRecord, MutablePers
 }
 
 /// A report with the names of its patient and author, as lists show it.
-public struct ReportListing: Sendable, Equatable, FetchableRecord {
+public struct ReportListing: Sendable, Equatable {
     public var report: Report
     public var patientName: String
     public var doctorName: String
 
-    public init(row: Row) throws {
-        report = try Report(row: row)
-        patientName = row["patientName"]
-        doctorName = row["doctorName"]
-    }
-
-    static let select = """
-        SELECT report.*, patient.name AS patientName, doctor.name AS doctorName FROM report
-        JOIN user AS patient ON patient.id = report.patientId JOIN user AS doctor ON doctor.id = report.doctorId
-        """
-
-    static func fetch(_ id: Int64, in db: Database) throws -> ReportListing? {
-        try fetchOne(db, sql: select + " WHERE report.id = ?", arguments: [id])
+    package init(report: Report, patientName: String, doctorName: String) {
+        self.report = report
+        self.patientName = patientName
+        self.doctorName = doctorName
     }
 }
 
 extension Report {
     /// Records what a verification of chains found, by head pointer: intact chains get `verifiedAt`,
     /// damaged or missing ones `damagedAt`. Heads no report has are ignored.
-    public static func recordVerification(_ results: [String: Bool], at time: Int64, in database: HospitalDatabase) async throws {
-        try await database.write { db in
-            for (head, intact) in results {
-                if intact {
-                    try db.execute(sql: "UPDATE report SET verifiedAt = ?, damagedAt = NULL WHERE head = ?", arguments: [time, head])
-                } else {
-                    try db.execute(sql: "UPDATE report SET damagedAt = ? WHERE head = ?", arguments: [time, head])
-                }
-            }
+    package static func recordVerification(_ results: [String: Bool], at time: Int64, in storage: any HospitalStorage) async throws {
+        try await storage.write { transaction in
+            for (head, intact) in results { try await transaction.reports.recordVerification(head: head, intact: intact, at: time) }
         }
     }
 
     /// Every report's id and head pointer, in id order: what `chain verify --all` and `audit verify`
     /// check against the chains, so that a chain deleted together with its index record is found.
-    public static func heads(in database: HospitalDatabase) async throws -> [(id: Int64, head: String)] {
-        try await database.read { db in
-            try Row.fetchAll(db, sql: "SELECT id, head FROM report ORDER BY id").map { (id: $0["id"], head: $0["head"]) }
-        }
+    package static func heads(in storage: any HospitalStorage) async throws -> [(id: Int64, head: String)] {
+        try await storage.read { try await $0.reports.heads() }
     }
 }
 
 /// Reports: doctors upload them after a completed checkup, patients and their authors read them, other
 /// doctors only under a grant from the patient (``Consent``). Every upload, download and refusal is audited.
 public struct Reports: Sendable {
-    let database: HospitalDatabase
+    let storage: any HospitalStorage
     let vault: ReportVault
     let clock: @Sendable () -> Int64
     /// The e-mail telling a patient that a report was added.
@@ -90,12 +73,12 @@ public struct Reports: Sendable {
     /// The default size limit: 1 GiB.
     public static let defaultMaxSize: Int64 = 1 << 30
 
-    public init(
-        database: HospitalDatabase, vault: ReportVault, maxSize: Int64 = defaultMaxSize, clock: @escaping @Sendable () -> Int64,
+    package init(
+        storage: any HospitalStorage, vault: ReportVault, maxSize: Int64 = defaultMaxSize, clock: @escaping @Sendable () -> Int64,
         notices: Notices = .init()
     ) {
         self.notices = notices
-        self.database = database
+        self.storage = storage
         self.vault = vault
         self.maxSize = maxSize
         self.clock = clock
@@ -126,11 +109,8 @@ public struct Reports: Sendable {
         let title = try Validation.title(upload.title)
         let contentType = try Validation.contentType(upload.contentType)
         if let declared = upload.declaredLength, declared > maxSize { throw Self.tooLarge(maxSize) }
-        let slotId = try await database.read { db in
-            try Int64.fetchOne(
-                db,
-                sql: "SELECT id FROM slot WHERE doctorId = ? AND patientId = ? AND status = 'completed' ORDER BY startsAt DESC LIMIT 1",
-                arguments: [doctor.userId, upload.patientId])
+        let slotId = try await storage.read {
+            try await $0.scheduling.latestCompletedSlot(doctorId: doctor.userId, patientId: upload.patientId)
         }
         guard let slotId else {
             throw HospitalError(
@@ -147,19 +127,18 @@ public struct Reports: Sendable {
             throw HospitalError(error)
         }
         let now = clock()
-        return try await database.write { db in
-            var report = Report(
-                patientId: upload.patientId, doctorId: doctor.userId, slotId: slotId, title: title, contentType: contentType,
-                size: head.length, sha256: Hex.encode(head.sha256), head: head.pointer.description, createdAt: now, verifiedAt: now)
-            try report.insert(db)
-            let entry = try AuditLedger.appendEntry(
-                .init(
-                    actor: doctor.userId, .upload, subject: "report:\(report.id!)", patient: upload.patientId,
-                    detail: "\(head.length) bytes"),
-                time: now, in: db)
-            try notices.queue(
-                .newReport, to: upload.patientId, values: ["doctor": doctor.name], path: "/reports", auditEntry: entry, now: now, in: db)
-            return try ReportListing.fetch(report.id!, in: db)!
+        return try await storage.write { [notices] transaction in
+            let id = try await transaction.reports.insert(
+                Report(
+                    patientId: upload.patientId, doctorId: doctor.userId, slotId: slotId, title: title, contentType: contentType,
+                    size: head.length, sha256: Hex.encode(head.sha256), head: head.pointer.description, createdAt: now, verifiedAt: now))
+            let entry = try await AuditLedger.append(
+                .init(actor: doctor.userId, .upload, subject: "report:\(id)", patient: upload.patientId, detail: "\(head.length) bytes"),
+                time: now, in: transaction)
+            try await notices.queue(
+                .newReport, to: upload.patientId, values: ["doctor": doctor.name], path: "/reports", auditEntry: entry, now: now,
+                in: transaction)
+            return try await transaction.reports.listing(report: id)!
         }
     }
 
@@ -170,30 +149,15 @@ public struct Reports: Sendable {
     /// The reports the caller may read: a patient's own, a doctor's own and those granted to them.
     public func list(for identity: Identity) async throws -> [ReportListing] {
         let now = clock()
-        return try await database.read { db in try Self.list(for: identity, now: now, in: db) }
+        return try await storage.read { try await Self.list(for: identity, now: now, in: $0) }
     }
 
-    /// The reports `identity` may read, newest first (statements cached: pages list them on every load).
-    static func list(for identity: Identity, now: Int64, in db: Database) throws -> [ReportListing] {
+    /// The reports `identity` may read, newest first.
+    static func list(for identity: Identity, now: Int64, in transaction: HospitalTransaction) async throws -> [ReportListing] {
         switch identity.role {
-        case .patient:
-            return try ReportListing.fetchAll(
-                db,
-                SQLRequest(
-                    sql: ReportListing.select + " WHERE report.patientId = ? ORDER BY report.id DESC LIMIT \(Page.size)",
-                    arguments: [identity.userId], cached: true))
-        case .doctor:
-            return try ReportListing.fetchAll(
-                db,
-                SQLRequest(
-                    sql: ReportListing.select + """
-                          WHERE report.doctorId = ? OR report.id IN
-                        (SELECT reportId FROM "grant" WHERE doctorId = ? AND revokedAt IS NULL AND expiresAt > ?)
-                        OR report.id IN (SELECT reportId FROM emergencyAccess WHERE doctorId = ? AND expiresAt > ?)
-                        ORDER BY report.id DESC LIMIT \(Page.size)
-                        """, arguments: [identity.userId, identity.userId, now, identity.userId, now], cached: true))
-        case .admin:
-            return []
+        case .patient: try await transaction.reports.listings(patientId: identity.userId, limit: Page.size)
+        case .doctor: try await transaction.reports.listings(readableByDoctor: identity.userId, at: now, limit: Page.size)
+        case .admin: []
         }
     }
 
@@ -202,7 +166,7 @@ public struct Reports: Sendable {
     ///   (403) for a doctor without a grant — doctors learn that the report exists, so that they can ask.
     public func report(_ id: Int64, for identity: Identity) async throws -> ReportListing {
         let now = clock()
-        let decision = try await database.read { db in try Self.decide(id, for: identity, now: now, in: db) }
+        let decision = try await storage.read { try await Self.decide(id, for: identity, now: now, in: $0) }
         switch decision {
         case .allowed(let listing): return listing
         case .refused(let error, _): throw error
@@ -213,28 +177,28 @@ public struct Reports: Sendable {
     /// returns the row; the bytes follow from ``read(_:consume:)``.
     public func openForDownload(_ id: Int64, by identity: Identity) async throws -> ReportListing {
         let now = clock()
-        let decision = try await database.write { db in
-            let decision = try Self.decide(id, for: identity, now: now, in: db)
+        let decision = try await storage.write { transaction in
+            let decision = try await Self.decide(id, for: identity, now: now, in: transaction)
             switch decision {
             case .allowed(let listing):
                 // A download under an emergency access says so (the patient and the admins' review see it).
-                let granted = try Self.granted(id, doctor: identity.userId, now: now, in: db)
+                let granted = try await transaction.consent.hasGrant(reportId: id, doctorId: identity.userId, at: now)
                 let emergency = identity.role == .doctor && listing.report.doctorId != identity.userId && !granted
-                try AuditLedger.append(
+                try await AuditLedger.append(
                     .init(
                         actor: identity.userId, .download, subject: "report:\(id)", patient: listing.report.patientId,
-                        detail: emergency ? "emergency access" : ""), time: now, in: db)
+                        detail: emergency ? "emergency access" : ""), time: now, in: transaction)
             case .refused(let error, let patientId?):
-                try AuditLedger.append(
+                try await AuditLedger.append(
                     .init(
                         actor: identity.userId, .download, subject: "report:\(id)", patient: patientId, outcome: .denied,
-                        detail: error.code.rawValue), time: now, in: db)
+                        detail: error.code.rawValue), time: now, in: transaction)
             case .refused(let error, nil):
                 // Recorded as a refusal of an existing report is: the same work, so the time of the answer
                 // does not tell whether the report exists.
-                try AuditLedger.append(
+                try await AuditLedger.append(
                     .init(actor: identity.userId, .download, subject: "report:\(id)", outcome: .denied, detail: error.code.rawValue),
-                    time: now, in: db)
+                    time: now, in: transaction)
             }
             return decision
         }
@@ -267,50 +231,36 @@ public struct Reports: Sendable {
     /// Records that a download the ledger saw start did not finish.
     public func recordFailedDownload(_ report: Report, by identity: Identity, reason: String) async {
         let now = clock()
-        _ = try? await database.write { db in
-            try AuditLedger.append(
-                .init(
-                    actor: identity.userId, .download, subject: "report:\(report.id ?? 0)", patient: report.patientId, outcome: .failed,
-                    detail: reason), time: now, in: db)
-        }
+        _ = try? await AuditLedger.record(
+            actor: identity.userId, .download, subject: "report:\(report.id ?? 0)", patient: report.patientId, outcome: .failed,
+            detail: reason, time: now, in: storage)
     }
 
-    enum Decision {
+    enum Decision: Sendable {
         case allowed(ReportListing)
         /// The error to answer, and the patient whose report it is when it exists (for the ledger).
         case refused(HospitalError, patientId: Int64?)
     }
 
-    /// Whether `doctor` holds an unexpired, unrevoked grant to the report.
-    static func granted(_ id: Int64, doctor: Int64, now: Int64, in db: Database) throws -> Bool {
-        try Bool.fetchOne(
-            db,
-            sql: """
-                SELECT EXISTS (SELECT 1 FROM "grant" WHERE reportId = ? AND doctorId = ? AND revokedAt IS NULL AND expiresAt > ?)
-                """, arguments: [id, doctor, now]) ?? false
-    }
-
     /// Whether `doctor` holds a grant to the report or an emergency access that has not expired.
-    static func grantedOrEmergency(_ id: Int64, doctor: Int64, now: Int64, in db: Database) throws -> Bool {
-        if try granted(id, doctor: doctor, now: now, in: db) { return true }
-        return try Bool.fetchOne(
-            db, sql: "SELECT EXISTS (SELECT 1 FROM emergencyAccess WHERE reportId = ? AND doctorId = ? AND expiresAt > ?)",
-            arguments: [id, doctor, now]) ?? false
+    static func grantedOrEmergency(_ id: Int64, doctor: Int64, now: Int64, in transaction: HospitalTransaction) async throws -> Bool {
+        if try await transaction.consent.hasGrant(reportId: id, doctorId: doctor, at: now) { return true }
+        return try await transaction.emergency.hasAccess(reportId: id, doctorId: doctor, at: now)
     }
 
     /// Who may read a report: its patient, its author, and a doctor holding an unexpired, unrevoked grant
     /// or an unexpired emergency access. A doctor who may ask for it (an appointment with its patient) is
     /// told consent is needed; anyone else is refused exactly as for a report that does not exist, so that
     /// report ids cannot be enumerated.
-    static func decide(_ id: Int64, for identity: Identity, now: Int64, in db: Database) throws -> Decision {
-        guard let listing = try ReportListing.fetch(id, in: db) else { return .refused(.notFound("report"), patientId: nil) }
+    static func decide(_ id: Int64, for identity: Identity, now: Int64, in transaction: HospitalTransaction) async throws -> Decision {
+        guard let listing = try await transaction.reports.listing(report: id) else { return .refused(.notFound("report"), patientId: nil) }
         let report = listing.report
         switch identity.role {
         case .patient where report.patientId == identity.userId, .doctor where report.doctorId == identity.userId:
             return .allowed(listing)
         case .doctor:
-            if try grantedOrEmergency(id, doctor: identity.userId, now: now, in: db) { return .allowed(listing) }
-            guard try Consent.treats(doctor: identity.userId, patient: report.patientId, in: db) else {
+            if try await grantedOrEmergency(id, doctor: identity.userId, now: now, in: transaction) { return .allowed(listing) }
+            guard try await transaction.scheduling.hasAppointment(doctorId: identity.userId, patientId: report.patientId) else {
                 return .refused(.notFound("report"), patientId: report.patientId)
             }
             return .refused(

@@ -233,7 +233,7 @@ func wrong(_ code: String) -> String { String(code.map { $0 == "0" ? "1" : "0" }
         let database = try HospitalDatabase.inMemory()
         let bytes: [UInt8] = [255, 251, 250, 3, 14, 15, 92, 65, 35, 89, 79, 32, 38, 46, 26, 43]
         let consent = Consent(
-            database: database, sender: RecordingSender(), macKey: .init(size: .bits256), clock: { 0 },
+            storage: SQLiteHospitalStorage(database), sender: RecordingSender(), macKey: .init(size: .bits256), clock: { 0 },
             random: { Array(bytes.prefix($0)) })
         // 255, 251 and 250 are rejected (they would favour 0 to 5); the rest give their last digit.
         #expect(consent.makeCode() == "34525599")

@@ -287,11 +287,11 @@ func multipartForm(boundary: String, fields: [(String, String)], file: (name: St
             body: [ByteBuffer(string: "%PDF")].async, by: Identity(userId: doctor.id!, role: .doctor, name: "Dr A"))
         #expect(listing.report.verifiedAt == fixture.clock.now && listing.report.damagedAt == nil)
         try await Report.recordVerification(
-            [listing.report.head: false, "A:" + String(repeating: "0", count: 64): true], at: 5, in: fixture.database)
+            [listing.report.head: false, "A:" + String(repeating: "0", count: 64): true], at: 5, in: fixture.storage)
         let damaged = try await fixture.services.reports.report(
             listing.report.id!, for: Identity(userId: patient.id!, role: .patient, name: ""))
         #expect(damaged.report.damagedAt == 5 && damaged.report.verifiedAt == fixture.clock.now)
-        try await Report.recordVerification([listing.report.head: true], at: 9, in: fixture.database)
+        try await Report.recordVerification([listing.report.head: true], at: 9, in: fixture.storage)
         let repaired = try await fixture.services.reports.report(
             listing.report.id!, for: Identity(userId: patient.id!, role: .patient, name: ""))
         #expect(repaired.report.damagedAt == nil && repaired.report.verifiedAt == 9)

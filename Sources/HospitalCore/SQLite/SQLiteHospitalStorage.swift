@@ -25,7 +25,8 @@ package struct SQLiteHospitalStorage: HospitalStorage {
         HospitalTransaction(
             accounts: SQLiteAccountStore(connection: connection), scheduling: SQLiteSchedulingStore(connection: connection),
             mail: SQLiteMailStore(connection: connection), ledger: SQLiteLedgerStore(connection: connection),
-            reports: SQLiteReportStore(connection: connection))
+            reports: SQLiteReportStore(connection: connection), consent: SQLiteConsentStore(connection: connection),
+            emergency: SQLiteEmergencyStore(connection: connection))
     }
 }
 
@@ -34,6 +35,12 @@ struct SQLiteAccountStore: AccountStore {
 
     func user(id: Int64) async throws -> User? {
         try await connection.run { db in try User.fetchOne(db, key: id) }
+    }
+
+    func patients(bornOn dateOfBirth: String) async throws -> [User] {
+        try await connection.run { db in
+            try User.fetchAll(db, sql: "SELECT * FROM user WHERE role = 'patient' AND dateOfBirth = ?", arguments: [dateOfBirth])
+        }
     }
 }
 
@@ -57,12 +64,3 @@ struct SQLiteMailStore: MailStore {
     }
 }
 
-struct SQLiteReportStore: ReportStore {
-    let connection: SQLiteTransaction
-
-    func title(report id: Int64) async throws -> String? {
-        try await connection.run { db in
-            try String.fetchOne(try db.cachedStatement(sql: "SELECT title FROM report WHERE id = ?"), arguments: [id])
-        }
-    }
-}

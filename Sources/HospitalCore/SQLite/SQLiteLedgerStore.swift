@@ -58,6 +58,14 @@ struct SQLiteLedgerStore: LedgerStore {
         }
     }
 
+    func count(actorId: Int64, action: AuditAction, outcome: AuditOutcome, after time: Int64) async throws -> Int {
+        try await connection.run { db in
+            try Int.fetchOne(
+                db, sql: "SELECT count(*) FROM audit WHERE actorId = ? AND action = ? AND outcome = ? AND time > ?",
+                arguments: [actorId, action.rawValue, outcome.rawValue, time]) ?? 0
+        }
+    }
+
     func contains(action: AuditAction) async throws -> Bool {
         try await connection.run { db in
             try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM audit WHERE action = ?)", arguments: [action.rawValue]) ?? false

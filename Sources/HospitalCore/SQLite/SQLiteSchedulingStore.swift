@@ -48,6 +48,15 @@ struct SQLiteSchedulingStore: SchedulingStore {
         }
     }
 
+    func hasAppointment(doctorId: Int64, patientId: Int64) async throws -> Bool {
+        try await connection.run { db in
+            try Bool.fetchOne(
+                db,
+                sql: "SELECT EXISTS (SELECT 1 FROM slot WHERE doctorId = ? AND patientId = ? AND status IN ('booked', 'completed'))",
+                arguments: [doctorId, patientId]) ?? false
+        }
+    }
+
     func latestCompletedSlot(doctorId: Int64, patientId: Int64) async throws -> Int64? {
         try await connection.run { db in
             try Int64.fetchOne(

@@ -24,16 +24,20 @@ package struct HospitalTransaction: Sendable {
     package let mail: any MailStore
     package let ledger: any LedgerStore
     package let reports: any ReportStore
+    package let consent: any ConsentStore
+    package let emergency: any EmergencyStore
     private let commitActions = CommitActions()
 
     package init(accounts: any AccountStore, scheduling: any SchedulingStore, mail: any MailStore, ledger: any LedgerStore,
-        reports: any ReportStore
+        reports: any ReportStore, consent: any ConsentStore, emergency: any EmergencyStore
     ) {
         self.accounts = accounts
         self.scheduling = scheduling
         self.mail = mail
         self.ledger = ledger
         self.reports = reports
+        self.consent = consent
+        self.emergency = emergency
     }
 
     /// Runs `action` once the transaction committed (never if it rolls back): ring a bell for what it wrote.

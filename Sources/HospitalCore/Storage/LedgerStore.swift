@@ -12,6 +12,8 @@ package protocol LedgerStore: Sendable {
     func entries(after: Int64, patientId: Int64?, limit: Int) async throws -> [AuditEntry]
     /// Entries matching `filter`, newest first, with the names behind their ids.
     func search(_ filter: AuditLedger.Filter, limit: Int) async throws -> [AuditLedger.NamedEntry]
+    /// How many entries of the actor's with this action and outcome are later than `time`.
+    func count(actorId: Int64, action: AuditAction, outcome: AuditOutcome, after time: Int64) async throws -> Int
     /// Whether an entry with this action exists.
     func contains(action: AuditAction) async throws -> Bool
     /// Entries after the id `after` as stored, fields as text (an edited row reads too), each with its stored leaf hash.

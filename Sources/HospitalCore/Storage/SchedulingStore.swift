@@ -15,6 +15,8 @@ package protocol SchedulingStore: Sendable {
     func slots(for identity: Identity, limit: Int) async throws -> [SlotListing]
     /// How many of the doctor's slots overlap `start..<end` (seconds since 1970).
     func overlappingSlots(doctorId: Int64, start: Int64, end: Int64) async throws -> Int
+    /// Whether the doctor has a booked or completed appointment with the patient.
+    func hasAppointment(doctorId: Int64, patientId: Int64) async throws -> Bool
     /// The id of the latest slot in which the doctor completed a checkup of the patient.
     func latestCompletedSlot(doctorId: Int64, patientId: Int64) async throws -> Int64?
 

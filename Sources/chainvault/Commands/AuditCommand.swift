@@ -126,7 +126,7 @@ struct AuditCommand: AsyncParsableCommand {
             // Every report must point at an indexed chain: a chain deleted together with its index record
             // leaves a report row that nothing else would notice (`chain verify --all` walks the chains).
             let index = try storage.index(root: root)
-            let reports = try await Report.heads(in: database)
+            let reports = try await Report.heads(in: SQLiteHospitalStorage(database))
             var unindexed = 0
             for report in reports {
                 guard let head = ChunkPointer(report.head), try index.entry(head: head) != nil else {

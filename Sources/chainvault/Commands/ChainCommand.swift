@@ -326,14 +326,14 @@ struct Chain: AsyncParsableCommand {
             case .failure: outcome[verification.head.description] = false
             }
         }
-        try await Report.recordVerification(outcome, at: now(), in: try HospitalDatabase.open(path: root.hospitalDatabase))
+        try await Report.recordVerification(outcome, at: now(), in: SQLiteHospitalStorage(try HospitalDatabase.open(path: root.hospitalDatabase)))
     }
 
     /// The heads of the hospital's reports when the data root has a hospital database (none otherwise).
     static func reportHeads(root: DataRoot) async throws -> [ChunkPointer] {
         guard FileManager.default.fileExists(atPath: root.hospitalDatabase) else { return [] }
         let database = try HospitalDatabase.open(path: root.hospitalDatabase)
-        return try await Report.heads(in: database).map { report in
+        return try await Report.heads(in: SQLiteHospitalStorage(database)).map { report in
             guard let head = ChunkPointer(report.head) else {
                 throw ValidationError("report \(report.id) in \(root.hospitalDatabase) has a malformed head pointer")
             }
