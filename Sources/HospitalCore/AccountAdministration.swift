@@ -1,6 +1,5 @@
 import Crypto
 import Foundation
-import GRDB
 import Metrics
 
 /// What admins do to accounts: list and search, approve or refuse a doctor's registration, disable and
@@ -11,39 +10,34 @@ extension Accounts {
     public func list(search: String, role: Role?, status: AccountStatus?) async throws -> [User] {
         let query = search.trimmingCharacters(in: .whitespaces).lowercased()
         guard query.count <= 100 else { throw HospitalError.invalid("search", "Search with at most 100 characters.") }
-        let pattern = "%" + SQLitePattern.escaped(query) + "%"
-        return try await database.read { db in
-            try User.fetchAll(
-                db,
-                sql: """
-                    SELECT * FROM user WHERE (lower(name) LIKE ? ESCAPE '\\' OR lower(email) LIKE ? ESCAPE '\\')
-                    AND (? IS NULL OR role = ?) AND (? IS NULL OR status = ?) ORDER BY id DESC LIMIT \(Page.size)
-                    """,
-                arguments: [pattern, pattern, role?.rawValue, role?.rawValue, status?.rawValue, status?.rawValue])
-        }
+        return try await storage.read { try await $0.accounts.users(containing: query, role: role, status: status, limit: Page.size) }
     }
 
     /// Whether the account's sign-ins are being throttled now.
-    public func isThrottled(_ user: User) async -> Bool { await throttle.isThrottled(account: user.email) }
+    public func isThrottled(_ user: User) async -> Bool {
+        await throttleRestored.value
+        return await throttle.isThrottled(account: user.email)
+    }
 
     /// An admin decides about a pending doctor: approved, the doctor signs in; refused, the account is
     /// removed (it holds nothing yet).
     /// - Throws: `not_found` (no such pending account).
     public func decide(pending userId: Int64, approve: Bool, by admin: Identity) async throws -> User {
         let now = clock()
-        return try await database.write { db in
-            guard var user = try User.fetchOne(db, key: userId), user.status == .pending else {
+        return try await storage.write { [notices] transaction in
+            guard var user = try await transaction.accounts.user(id: userId), user.status == .pending else {
                 throw HospitalError.notFound("pending account")
             }
             if approve {
                 user.status = .active
-                try user.update(db, columns: ["status"])
-                try notices.queue(.approved, to: userId, path: "/login", now: now, in: db)
+                try await transaction.accounts.update(user)
+                try await notices.queue(.approved, to: userId, path: "/login", now: now, in: transaction)
             } else {
-                _ = try User.deleteOne(db, key: userId)
+                try await transaction.accounts.delete(user: userId)
             }
-            try AuditLedger.append(
-                .init(actor: admin.userId, approve ? .accountApproved : .accountRefused, subject: "user:\(userId)"), time: now, in: db)
+            try await AuditLedger.append(
+                .init(actor: admin.userId, approve ? .accountApproved : .accountRefused, subject: "user:\(userId)"), time: now,
+                in: transaction)
             return user
         }
     }
@@ -54,21 +48,21 @@ extension Accounts {
     public func setDisabled(_ userId: Int64, _ disabled: Bool, by admin: Identity) async throws -> User {
         guard userId != admin.userId else { throw HospitalError.invalid("id", "You cannot disable your own account.") }
         let now = clock()
-        return try await database.write { db in
-            guard var user = try User.fetchOne(db, key: userId) else { throw HospitalError.notFound("user") }
+        return try await storage.write { transaction in
+            guard var user = try await transaction.accounts.user(id: userId) else { throw HospitalError.notFound("user") }
             guard user.status != .pending else {
                 throw HospitalError(.accountPending, "Approve or refuse this account first.")
             }
             let status: AccountStatus = disabled ? .disabled : .active
             guard user.status != status else { return user }
             user.status = status
-            try user.update(db, columns: ["status"])
-            if disabled { try db.execute(sql: "DELETE FROM session WHERE userId = ?", arguments: [userId]) }
-            try AuditLedger.append(
+            try await transaction.accounts.update(user)
+            if disabled { try await transaction.sessions.deleteSessions(userId: userId) }
+            try await AuditLedger.append(
                 .init(
                     actor: admin.userId, disabled ? .accountDisabled : .accountEnabled, subject: "user:\(userId)",
                     patient: user.role == .patient ? userId : nil),
-                time: now, in: db)
+                time: now, in: transaction)
             return user
         }
     }
@@ -78,15 +72,12 @@ extension Accounts {
     public func clearThrottle(_ userId: Int64, by admin: Identity) async throws {
         let now = clock()
         let user = try await self.user(id: userId)
+        await throttleRestored.value
         let cleared = await throttle.clear(account: user.email, now: now)
         try await settleThrottle(now: now)
-        try await database.write { db in
-            try AuditLedger.append(
-                .init(
-                    actor: admin.userId, .throttleCleared, subject: "user:\(userId)", patient: user.role == .patient ? userId : nil,
-                    detail: cleared ? "" : "nothing to clear"),
-                time: now, in: db)
-        }
+        try await AuditLedger.record(
+            actor: admin.userId, .throttleCleared, subject: "user:\(userId)", patient: user.role == .patient ? userId : nil,
+            detail: cleared ? "" : "nothing to clear", time: now, in: storage)
     }
 
 }

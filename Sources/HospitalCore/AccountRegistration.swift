@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 
 /// Signing up: a sign-up never tells whether an address has an account. Each one is answered the same
 /// way after the same work (the password hashed, one ledger entry, one message handed to the mail queue
@@ -28,6 +27,7 @@ extension Accounts {
     /// - Throws: `throttled` beyond it.
     func checkRegistration(client: String?, now: Int64) async throws {
         guard let client else { return }
+        await throttleRestored.value
         do {
             try await throttle.checkRegistration(client: client, now: now)
         } catch {
@@ -66,11 +66,9 @@ extension Accounts {
         try Validation.password(input.password, email: user.email)
         let inserted = try await insert(user, password: input.password)
         let now = clock()
-        try await database.write { db in
-            try AuditLedger.append(
-                .init(actor: admin?.userId, .accountCreated, subject: "user:\(inserted.id ?? 0)", detail: "\(input.role.rawValue) created"),
-                time: now, in: db)
-        }
+        try await AuditLedger.record(
+            actor: admin?.userId, .accountCreated, subject: "user:\(inserted.id ?? 0)", detail: "\(input.role.rawValue) created", time: now,
+            in: storage)
         return inserted
     }
 
@@ -79,19 +77,11 @@ extension Accounts {
         var user = user
         // Taken addresses are refused before the costly hash.
         let email = user.email
-        if try await database.read({ db in try User.filter(Column("email") == email).fetchCount(db) }) > 0 {
-            throw HospitalError.emailTaken
-        }
+        if try await storage.read({ try await $0.accounts.user(email: email) }) != nil { throw HospitalError.emailTaken }
         user.passwordHash = try await hasher.hash(password)
-        do {
-            return try await database.write { [user] db in
-                var inserted = user
-                try inserted.insert(db)
-                return inserted
-            }
-        } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE {
-            throw HospitalError.emailTaken
-        }
+        guard let id = try await storage.write({ [user] in try await $0.accounts.insert(user) }) else { throw HospitalError.emailTaken }
+        user.id = id
+        return user
     }
 
     /// How long a sign-up's link works, in seconds.
@@ -126,30 +116,24 @@ extension Accounts {
         let passwordHash = try await hasher.hash(password)
         let token = Self.base64URL(random(32))
         let expiresAt = now + Self.activationLifetime
-        let message: (id: String, kind: Notices.Prompt, name: String) = try await database.write { db in
-            if let owner = try User.filter(Column("email") == user.email).fetchOne(db), let ownerId = owner.id {
-                try AuditLedger.append(
+        let message: (id: String, kind: Notices.Prompt, name: String) = try await storage.write { transaction in
+            if let owner = try await transaction.accounts.user(email: user.email), let ownerId = owner.id {
+                try await AuditLedger.append(
                     .init(
                         actor: nil, .accountRequested, subject: "user:\(ownerId)", patient: owner.role == .patient ? ownerId : nil,
                         outcome: .denied, detail: "\(user.role.rawValue) sign-up with the address of an account; its owner was told"),
-                    time: now, in: db)
+                    time: now, in: transaction)
                 return ("attempt-\(ownerId)-\(now)", .registrationAttempt, owner.name)
             }
             // One waiting sign-up per address (a new one replaces it); expired ones go.
-            try db.execute(sql: "DELETE FROM registration WHERE email = ? OR expiresAt <= ?", arguments: [user.email, now])
-            try db.execute(
-                sql: """
-                    INSERT INTO registration (tokenHash, email, role, name, passwordHash, dateOfBirth, phone, specialization, createdAt, expiresAt)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """,
-                arguments: [
-                    Self.tokenHash(token), user.email, user.role.rawValue, user.name, passwordHash, user.dateOfBirth, user.phone,
-                    user.specialization, now, expiresAt,
-                ])
-            let id = db.lastInsertedRowID
-            try AuditLedger.append(
+            let id = try await transaction.accounts.replaceRegistration(
+                Registration(
+                    tokenHash: Self.tokenHash(token), email: user.email, role: user.role, name: user.name, passwordHash: passwordHash,
+                    dateOfBirth: user.dateOfBirth, phone: user.phone, specialization: user.specialization, createdAt: now,
+                    expiresAt: expiresAt))
+            try await AuditLedger.append(
                 .init(actor: nil, .accountRequested, subject: "registration:\(id)", detail: "\(user.role.rawValue) sign-up, link e-mailed"),
-                time: now, in: db)
+                time: now, in: transaction)
             return (Self.activationMailId(registration: id), .activation, user.name)
         }
         switch message.kind {
@@ -173,19 +157,12 @@ extension Accounts {
     public func activate(token: String, password: String, client: String) async throws -> User {
         let now = clock()
         let hash = Self.tokenHash(String(token.prefix(128)))
-        let pending = try await database.read { db in
-            try PendingRegistration.fetchOne(
-                db, sql: "SELECT * FROM registration WHERE tokenHash = ? AND expiresAt > ?", arguments: [hash, now])
-        }
+        let pending = try await storage.read { try await $0.accounts.registration(tokenHash: hash, at: now) }
         guard let pending else { throw HospitalError.activationInvalid }
         guard password.utf8.count <= Validation.maxPasswordBytes,
             try await hasher.verify(password, against: pending.passwordHash, lane: .ordinary(share: LoginThrottle.clientKey(client)))
         else {
-            try await database.write { db in
-                try db.execute(sql: "UPDATE registration SET failedAttempts = failedAttempts + 1 WHERE tokenHash = ?", arguments: [hash])
-                try db.execute(
-                    sql: "DELETE FROM registration WHERE tokenHash = ? AND failedAttempts >= ?", arguments: [hash, Self.activationAttempts])
-            }
+            try await storage.write { try await $0.accounts.countFailedActivation(tokenHash: hash, limit: Self.activationAttempts) }
             throw HospitalError.badCredentials
         }
         let role = pending.role
@@ -193,35 +170,23 @@ extension Accounts {
             role: role, name: pending.name, email: pending.email, passwordHash: pending.passwordHash, dateOfBirth: pending.dateOfBirth,
             phone: pending.phone, specialization: pending.specialization, createdAt: now)
         user.status = role == .doctor ? .pending : .active
-        do {
-            return try await database.write { [user] db in
-                try db.execute(sql: "DELETE FROM registration WHERE tokenHash = ? AND expiresAt > ?", arguments: [hash, now])
-                guard db.changesCount == 1 else { throw HospitalError.activationInvalid }
-                var inserted = user
-                try inserted.insert(db)
-                let id = inserted.id ?? 0
-                try AuditLedger.append(
-                    .init(
-                        actor: id, .accountCreated, subject: "user:\(id)", patient: role == .patient ? id : nil,
-                        detail: role == .doctor
-                            ? "doctor registered by e-mailed link, pending approval" : "patient registered by e-mailed link"),
-                    time: now, in: db)
-                return inserted
+        return try await storage.write { [user] transaction in
+            guard try await transaction.accounts.consumeRegistration(tokenHash: hash, at: now) else {
+                throw HospitalError.activationInvalid
             }
-        } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE {
-            // An admin gave the address to a staff account after the sign-up.
-            throw HospitalError.activationInvalid
+            // Nil: an admin gave the address to a staff account after the sign-up.
+            guard let id = try await transaction.accounts.insert(user) else { throw HospitalError.activationInvalid }
+            var inserted = user
+            inserted.id = id
+            try await AuditLedger.append(
+                .init(
+                    actor: id, .accountCreated, subject: "user:\(id)", patient: role == .patient ? id : nil,
+                    detail: role == .doctor
+                        ? "doctor registered by e-mailed link, pending approval" : "patient registered by e-mailed link"),
+                time: now, in: transaction)
+            return inserted
         }
     }
 }
 
 /// A sign-up waiting for its link (the `registration` table).
-private struct PendingRegistration: Decodable, FetchableRecord {
-    var email: String
-    var role: Role
-    var name: String
-    var passwordHash: String
-    var dateOfBirth: String?
-    var phone: String?
-    var specialization: String?
-}

@@ -49,9 +49,7 @@ extension Accounts {
         let user = try await checkCredentials(email: email, password: password, client: client, now: now)
         if hasher.needsRehash(user.passwordHash) {
             let rehash = try await hasher.hash(password)
-            try await database.write { db in
-                try db.execute(sql: "UPDATE user SET passwordHash = ? WHERE id = ?", arguments: [rehash, user.id])
-            }
+            if let userId = user.id { try await storage.write { try await $0.accounts.setPasswordHash(rehash, userId: userId) } }
         }
         guard let userId = user.id, try await secondFactor.isEnabled(userId: userId) else {
             // A whole sign-in: this address is known to the account from now on (a password alone, with a
@@ -80,6 +78,7 @@ extension Accounts {
     private func attemptSecondStep(challenge: String, code: String, client: String, now: Int64) async throws -> Session {
         let (userId, kind) = try await secondFactor.challenge(challenge, now: now)
         let user = try await self.user(id: userId)
+        await throttleRestored.value
         try await throttle.checkLogin(account: user.email, client: client, now: now)
         guard let passed = try await secondFactor.attempt(challenge, code: String(code.prefix(64)), now: now) else {
             await throttle.recordFailure(account: user.email, client: client, userId: userId, now: now)
@@ -100,22 +99,18 @@ extension Accounts {
     /// Opens a session for a user whose sign-in checked out.
     private func openSession(_ user: User, kind: SessionKind, detail: String, now: Int64) async throws -> Session {
         let token = Self.base64URL(random(32))
-        try await database.write { db in
+        let userId = user.id ?? 0
+        let policy = self.policy
+        try await storage.write { transaction in
             // The user's expired sessions go now: nothing else would remove a token never used again.
-            try db.execute(
-                sql: """
-                    DELETE FROM session WHERE userId = ?
-                    AND (lastUsedAt <= CASE kind WHEN 'portal' THEN ? ELSE ? END OR createdAt <= ?)
-                    """,
-                arguments: [user.id, now - policy.portalIdle, now - policy.idle, now - policy.absolute])
-            try db.execute(
-                sql: "INSERT INTO session (tokenHash, userId, createdAt, lastUsedAt, kind) VALUES (?, ?, ?, ?, ?)",
-                arguments: [Self.tokenHash(token), user.id, now, now, kind])
-            try AuditLedger.append(
+            try await transaction.sessions.deleteExpiredSessions(
+                userId: userId, unusedSince: [.portal: now - policy.portalIdle, .api: now - policy.idle],
+                createdBefore: now - policy.absolute)
+            try await transaction.sessions.insertSession(tokenHash: Self.tokenHash(token), userId: userId, kind: kind, at: now)
+            try await AuditLedger.append(
                 .init(
-                    actor: user.id, .login, subject: "user:\(user.id ?? 0)", patient: user.role == .patient ? user.id : nil,
-                    detail: detail),
-                time: now, in: db)
+                    actor: user.id, .login, subject: "user:\(userId)", patient: user.role == .patient ? user.id : nil, detail: detail),
+                time: now, in: transaction)
         }
         Counter(label: "chainvault_hospital_logins_total", dimensions: [("outcome", "success")]).increment()
         return Session(token: token, user: user, expiresAt: now + policy.absolute)
@@ -126,6 +121,7 @@ extension Accounts {
     /// - Throws: `bad_credentials`, `throttled`, `busy`, `account_pending`, `account_disabled`.
     func checkCredentials(email: String, password: String, client: String, now: Int64) async throws -> User {
         let account = String(email.lowercased().prefix(Validation.maxEmailBytes))
+        await throttleRestored.value
         // A refused attempt is counted by the throttle, not audited one by one (see settleThrottle).
         try await throttle.checkLogin(account: account, client: client, now: now)
         guard password.utf8.count <= Validation.maxPasswordBytes, email.utf8.count <= Validation.maxEmailBytes else {
@@ -133,7 +129,7 @@ extension Accounts {
             try await recordFailedLogin(user: nil, reason: "oversized", client: client, now: now)
             throw HospitalError.badCredentials
         }
-        let user = try await database.read { db in try User.filter(Column("email") == account).fetchOne(db) }
+        let user = try await storage.read { try await $0.accounts.user(email: account) }
         // An address the account signed in from before waits in the hasher's trusted lane; every other
         // attempt, for a known account or not, in the ordinary lane, bounded per client.
         let lane: ComputeGate.Lane =
@@ -167,35 +163,30 @@ extension Accounts {
     /// typed into the wrong field.
     private func recordFailedLogin(user: User?, reason: String, client: String, now: Int64) async throws {
         Counter(label: "chainvault_hospital_logins_total", dimensions: [("outcome", "failure")]).increment()
-        try await database.write { db in
-            try AuditLedger.append(
-                .init(
-                    actor: nil, .login, subject: user?.id.map { "user:\($0)" } ?? "account",
-                    patient: user?.role == .patient ? user?.id : nil, outcome: .denied, detail: "\(reason) from \(client)"),
-                time: now, in: db)
-        }
+        try await AuditLedger.record(
+            actor: nil, .login, subject: user?.id.map { "user:\($0)" } ?? "account", patient: user?.role == .patient ? user?.id : nil,
+            outcome: .denied, detail: "\(reason) from \(client)", time: now, in: storage)
     }
 
     /// After a login or sign-up: one ledger entry per throttle window that closed with refused attempts
     /// (a count, never one entry per attempt), and the counters saved, at most every 10 seconds, so that a
     /// restart does not reset them.
     func settleThrottle(now: Int64) async throws {
+        await throttleRestored.value
         let summaries = await throttle.takeSummaries(now: now)
         let snapshot = await throttle.snapshotIfDue(now: now, every: 10)
         guard !summaries.isEmpty || snapshot != nil else { return }
         let state = try snapshot.map { try JSONEncoder().encode($0) }
-        try await database.write { db in
+        try await storage.write { transaction in
             for summary in summaries {
-                try AuditLedger.append(
+                try await AuditLedger.append(
                     .init(
                         actor: nil, .login, subject: summary.userId.map { "user:\($0)" } ?? "account", patient: nil, outcome: .denied,
                         detail: "\(summary.refused) attempts refused (\(summary.scope.rawValue) throttled)"
                             + (summary.client.map { " from \($0)" } ?? "") + " between \(summary.from) and \(summary.until)"),
-                    time: now, in: db)
+                    time: now, in: transaction)
             }
-            if let state {
-                try db.execute(sql: "INSERT OR REPLACE INTO throttle_state (id, state) VALUES (1, ?)", arguments: [state])
-            }
+            if let state { try await transaction.sessions.saveThrottleState(state) }
         }
     }
 
@@ -218,36 +209,25 @@ extension Accounts {
         // when it is a tenth of the idle timeout old, at most a minute, so a signed-in page under load
         // does not queue every request behind the writer. An expired session is deleted on the way.
         let step = min(60, max(1, idle / 10))
-        let select = """
-            SELECT session.createdAt, session.lastUsedAt, user.id, user.role, user.name, user.timeZone
-            FROM session JOIN user ON user.id = session.userId
-            WHERE session.tokenHash = ? AND session.kind = ? AND user.status = 'active'
-            """
-        let found = try await database.read { db -> (created: Int64, lastUsed: Int64, identity: Identity)? in
-            try Row.fetchOne(db, SQLRequest(sql: select, arguments: [hash, kind], cached: true)).map {
-                ($0[0], $0[1], Identity(userId: $0[2], role: $0[3], name: $0[4], timeZone: $0[5]))
-            }
-        }
-        guard let (created, lastUsed, identity) = found else { throw HospitalError.unauthenticated }
-        if now - lastUsed >= idle || now - created >= absolute {
-            try await database.write { db in try db.execute(sql: "DELETE FROM session WHERE tokenHash = ?", arguments: [hash]) }
+        guard let found = try await storage.read({ try await $0.sessions.session(tokenHash: hash, kind: kind) }) else {
             throw HospitalError.unauthenticated
         }
-        if now - lastUsed >= step {
+        if now - found.lastUsedAt >= idle || now - found.createdAt >= absolute {
+            try await storage.write { try await $0.sessions.deleteSession(tokenHash: hash) }
+            throw HospitalError.unauthenticated
+        }
+        if now - found.lastUsedAt >= step {
             // Guarded by the value read, so that of two requests at once one writes; a session ended
             // meanwhile (sign-out) stays ended.
-            try await database.write { db in
-                try db.execute(
-                    sql: "UPDATE session SET lastUsedAt = ? WHERE tokenHash = ? AND lastUsedAt < ?", arguments: [now, hash, now])
-            }
+            try await storage.write { try await $0.sessions.touchSession(tokenHash: hash, at: now) }
         }
-        return (identity, created)
+        return (found.identity, found.createdAt)
     }
 
     /// Revokes the token.
     public func logout(token: String) async throws {
         let hash = Self.tokenHash(token)
-        try await database.write { db in try db.execute(sql: "DELETE FROM session WHERE tokenHash = ?", arguments: [hash]) }
+        try await storage.write { try await $0.sessions.deleteSession(tokenHash: hash) }
     }
 
     /// Starts binding an authenticator app to a signed-in account: with a current code when the second
@@ -274,7 +254,7 @@ extension Accounts {
 
     /// Ends every session of the user, on every device.
     public func endSessions(_ userId: Int64) async throws {
-        try await database.write { db in try db.execute(sql: "DELETE FROM session WHERE userId = ?", arguments: [userId]) }
+        try await storage.write { try await $0.sessions.deleteSessions(userId: userId) }
     }
 
 }

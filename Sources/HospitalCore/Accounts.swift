@@ -36,12 +36,15 @@ public struct Accounts: Sendable {
         case portal
     }
 
-    let database: HospitalDatabase
+    let storage: any HospitalStorage
     let hasher: PasswordHasher
     let policy: SessionPolicy
     let clock: @Sendable () -> Int64
     let random: @Sendable (Int) -> [UInt8]
     let throttle: LoginThrottle
+    /// Brings in the throttle's counters of the last run: a restart does not reset them. Every use of
+    /// the throttle waits for it.
+    let throttleRestored: Task<Void, Never>
     /// Where password-reset links go; nil where none are sent (the command line).
     let sender: (any CodeSender)?
     /// The e-mail to a doctor whose account an admin approved.
@@ -51,23 +54,26 @@ public struct Accounts: Sendable {
 
     /// - Parameter codeKey: The server key outside the database (`code.key`) that second-step secrets are
     ///   sealed under; a fresh one where nobody signs in (the command line).
-    public init(
-        database: HospitalDatabase, hasher: PasswordHasher, policy: SessionPolicy = SessionPolicy(),
+    package init(
+        storage: any HospitalStorage, hasher: PasswordHasher, policy: SessionPolicy = SessionPolicy(),
         clock: @escaping @Sendable () -> Int64, random: @escaping @Sendable (Int) -> [UInt8], sender: (any CodeSender)? = nil,
         notices: Notices = .init(), codeKey: SymmetricKey = SymmetricKey(size: .bits256)
     ) {
-        secondFactor = SecondFactor(database: database, codeKey: codeKey, notices: notices, clock: clock, random: random)
+        secondFactor = SecondFactor(storage: storage, codeKey: codeKey, notices: notices, clock: clock, random: random)
         self.sender = sender
         self.notices = notices
-        self.database = database
+        self.storage = storage
         self.hasher = hasher
         self.policy = policy
         self.clock = clock
         self.random = random
-        // The counters of the last run: a restart does not reset them.
-        let saved = try? database.writer.read { db in try Data.fetchOne(db, sql: "SELECT state FROM throttle_state WHERE id = 1") }
-        let counters = saved.flatMap { try? JSONDecoder().decode([String: LoginThrottle.Counter].self, from: $0) } ?? [:]
-        self.throttle = LoginThrottle(restoring: counters)
+        let throttle = LoginThrottle()
+        self.throttle = throttle
+        throttleRestored = Task {
+            let saved = try? await storage.read { try await $0.sessions.throttleState() }
+            let counters = saved.flatMap { try? JSONDecoder().decode([String: LoginThrottle.Counter].self, from: $0) } ?? [:]
+            await throttle.restore(counters)
+        }
     }
 
     /// What a patient sends to register.
@@ -129,7 +135,7 @@ public struct Accounts: Sendable {
     /// The user's own record.
     /// - Throws: ``HospitalError/notFound(_:)``.
     public func user(id: Int64) async throws -> User {
-        guard let user = try await database.read({ db in try User.fetchOne(db, key: id) }) else {
+        guard let user = try await storage.read({ try await $0.accounts.user(id: id) }) else {
             throw HospitalError.notFound("user")
         }
         return user
@@ -159,8 +165,8 @@ public struct Accounts: Sendable {
         let specialization = try profile.specialization.map { try Validation.specialization($0) }
         let about = try profile.about.map { try Validation.about($0) }
         let now = clock()
-        return try await database.write { db in
-            guard var user = try User.fetchOne(db, key: userId) else { throw HospitalError.notFound("user") }
+        return try await storage.write { transaction in
+            guard var user = try await transaction.accounts.user(id: userId) else { throw HospitalError.notFound("user") }
             if user.role == .patient, let phone { user.phone = phone }
             user.timeZone = timeZone
             var changed: [String] = []
@@ -174,11 +180,11 @@ public struct Accounts: Sendable {
                     changed.append("about")
                 }
             }
-            try user.update(db, columns: ["phone", "timeZone", "specialization", "about"])
+            try await transaction.accounts.update(user)
             if !changed.isEmpty {
-                try AuditLedger.append(
+                try await AuditLedger.append(
                     .init(actor: userId, .profileChanged, subject: "user:\(userId)", detail: changed.joined(separator: ", ")), time: now,
-                    in: db)
+                    in: transaction)
             }
             return user
         }
@@ -193,12 +199,12 @@ public struct Accounts: Sendable {
         let now = clock()
         try Validation.password(new, email: user.email)
         let hash = try await hasher.hash(new)
-        try await database.write { db in
-            try db.execute(sql: "UPDATE user SET passwordHash = ? WHERE id = ?", arguments: [hash, userId])
-            try db.execute(sql: "DELETE FROM session WHERE userId = ?", arguments: [userId])
-            try AuditLedger.append(
+        try await storage.write { transaction in
+            try await transaction.accounts.setPasswordHash(hash, userId: userId)
+            try await transaction.sessions.deleteSessions(userId: userId)
+            try await AuditLedger.append(
                 .init(actor: userId, .passwordChanged, subject: "user:\(userId)", patient: user.role == .patient ? userId : nil), time: now,
-                in: db)
+                in: transaction)
         }
     }
 
@@ -221,16 +227,7 @@ public struct Accounts: Sendable {
     /// The names of users by id (for lists that show people, not numbers).
     public func names(_ ids: Set<Int64>) async throws -> [Int64: String] {
         guard !ids.isEmpty else { return [:] }
-        return try await database.read { db in
-            var names: [Int64: String] = [:]
-            for row in try Row.fetchAll(
-                db, sql: "SELECT id, name FROM user WHERE id IN (\(ids.map { _ in "?" }.joined(separator: ",")))",
-                arguments: StatementArguments(Array(ids)))
-            {
-                names[row[0]] = row[1]
-            }
-            return names
-        }
+        return try await storage.read { try await $0.accounts.names(ids) }
     }
 
     /// Tokens are stored as their SHA-256 only: a copy of the database opens no session.

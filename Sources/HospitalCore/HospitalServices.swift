@@ -44,7 +44,7 @@ public struct HospitalServices: Sendable {
         self.random = random
         self.sessionPolicy = sessionPolicy
         accounts = Accounts(
-            database: database, hasher: hasher, policy: sessionPolicy, clock: clock, random: random, sender: sender, notices: notices,
+            storage: storage, hasher: hasher, policy: sessionPolicy, clock: clock, random: random, sender: sender, notices: notices,
             codeKey: codeKey)
         scheduling = Scheduling(storage: storage, clock: clock, notices: notices)
         reports = Reports(storage: storage, vault: vault, maxSize: maxReportSize, clock: clock, notices: notices)

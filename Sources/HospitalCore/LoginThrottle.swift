@@ -87,6 +87,12 @@ actor LoginThrottle {
         self.known = counters.filter { $0.key.hasPrefix("known:") }
     }
 
+    /// Takes in the counters saved by the last run (those counted since stay as they are).
+    func restore(_ saved: [String: Counter]) {
+        for (key, counter) in saved where key.hasPrefix("known:") { known[key] = known[key] ?? counter }
+        for (key, counter) in saved where !key.hasPrefix("known:") { counters[key] = counters[key] ?? counter }
+    }
+
     static func accountKey(_ account: String) -> String {
         Hex.encode(SHA256.hash(data: Array(account.utf8)).prefix(16))
     }

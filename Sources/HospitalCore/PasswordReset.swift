@@ -1,6 +1,5 @@
 import Crypto
 import Foundation
-import GRDB
 import Metrics
 
 /// A forgotten password: a link by e-mail (the same answer and work whether or not the address has an
@@ -17,29 +16,24 @@ extension Accounts {
         let now = clock()
         try await checkRegistration(client: client, now: now)
         let address = String(email.lowercased().trimmingCharacters(in: .whitespaces).prefix(Validation.maxEmailBytes))
-        let user = try await database.read { db in try User.filter(Column("email") == address).fetchOne(db) }
+        let user = try await storage.read { try await $0.accounts.user(email: address) }
         let token = Self.base64URL(random(32))
         // The same work whether or not an active account has the address — one transaction with one ledger
         // entry, the message handed to the mail queue to go after the answer — so that the answer's timing
         // does not tell which addresses have accounts.
         guard let user, user.status == .active, let userId = user.id else {
-            try await database.write { db in
-                try AuditLedger.append(
-                    .init(
-                        actor: nil, .passwordResetSent, subject: "account", outcome: .denied, detail: "no active account has the address"),
-                    time: now, in: db)
-            }
+            try await AuditLedger.record(
+                actor: nil, .passwordResetSent, subject: "account", outcome: .denied, detail: "no active account has the address", time: now,
+                in: storage)
             return
         }
-        try await database.write { db in
+        try await storage.write { transaction in
             // One live link per account: an older one stops working.
-            try db.execute(sql: "DELETE FROM passwordReset WHERE userId = ? AND usedAt IS NULL", arguments: [userId])
-            try db.execute(
-                sql: "INSERT INTO passwordReset (tokenHash, userId, createdAt, expiresAt) VALUES (?, ?, ?, ?)",
-                arguments: [Self.tokenHash(token), userId, now, now + Self.resetLifetime])
-            try AuditLedger.append(
+            try await transaction.accounts.replacePasswordReset(
+                tokenHash: Self.tokenHash(token), userId: userId, createdAt: now, expiresAt: now + Self.resetLifetime)
+            try await AuditLedger.append(
                 .init(actor: nil, .passwordResetSent, subject: "user:\(userId)", patient: user.role == .patient ? userId : nil), time: now,
-                in: db)
+                in: transaction)
         }
         let expiry = Mail.rfc5322Date(now + Self.resetLifetime)
         notices.doorbell.send(
@@ -65,27 +59,20 @@ extension Accounts {
     public func resetPassword(token: String, newPassword: String) async throws {
         let now = clock()
         let hash = Self.tokenHash(String(token.prefix(128)))
-        let found = try await database.read { db -> (userId: Int64, email: String)? in
-            try Row.fetchOne(
-                db,
-                sql: "SELECT passwordReset.userId, user.email FROM passwordReset JOIN user ON user.id = passwordReset.userId "
-                    + "WHERE tokenHash = ? AND usedAt IS NULL AND expiresAt > ?", arguments: [hash, now]
-            ).map { ($0[0], $0[1]) }
-        }
-        guard let (userId, email) = found else { throw HospitalError.resetInvalid }
-        try Validation.password(newPassword, email: email)
+        guard let user = try await storage.read({ try await $0.accounts.passwordReset(tokenHash: hash, at: now) }),
+            let userId = user.id
+        else { throw HospitalError.resetInvalid }
+        try Validation.password(newPassword, email: user.email)
         let passwordHash = try await hasher.hash(newPassword)
-        try await database.write { db in
-            try db.execute(
-                sql: "UPDATE passwordReset SET usedAt = ? WHERE tokenHash = ? AND usedAt IS NULL AND expiresAt > ?",
-                arguments: [now, hash, now])
-            guard db.changesCount == 1 else { throw HospitalError.resetInvalid }
-            try db.execute(sql: "UPDATE user SET passwordHash = ? WHERE id = ?", arguments: [passwordHash, userId])
-            try db.execute(sql: "DELETE FROM session WHERE userId = ?", arguments: [userId])
-            let patient = try Row.fetchOne(db, sql: "SELECT role FROM user WHERE id = ?", arguments: [userId])?[0] as String? == "patient"
-            try AuditLedger.append(
-                .init(actor: userId, .passwordChanged, subject: "user:\(userId)", patient: patient ? userId : nil, detail: "by reset link"),
-                time: now, in: db)
+        try await storage.write { transaction in
+            guard try await transaction.accounts.consumePasswordReset(tokenHash: hash, at: now) else { throw HospitalError.resetInvalid }
+            try await transaction.accounts.setPasswordHash(passwordHash, userId: userId)
+            try await transaction.sessions.deleteSessions(userId: userId)
+            try await AuditLedger.append(
+                .init(
+                    actor: userId, .passwordChanged, subject: "user:\(userId)", patient: user.role == .patient ? userId : nil,
+                    detail: "by reset link"),
+                time: now, in: transaction)
         }
     }
 }

@@ -1,6 +1,5 @@
 import Crypto
 import Foundation
-import GRDB
 import HummingbirdOTP
 
 /// Sign-in's second step: a time-based code (TOTP, RFC 6238: 6 digits, 30 s, SHA-1 — what every
@@ -19,7 +18,7 @@ public struct SecondFactor: Sendable {
     static let challengeAttempts = 5
     static let recoveryCodeCount = 10
 
-    let database: HospitalDatabase
+    let storage: any HospitalStorage
     let sealingKey: SymmetricKey
     /// Tells the owner when an authenticator is bound to their account.
     let notices: Notices
@@ -28,10 +27,10 @@ public struct SecondFactor: Sendable {
 
     /// - Parameter codeKey: The server key kept outside the database (`code.key`).
     init(
-        database: HospitalDatabase, codeKey: SymmetricKey, notices: Notices = Notices(), clock: @escaping @Sendable () -> Int64,
+        storage: any HospitalStorage, codeKey: SymmetricKey, notices: Notices = Notices(), clock: @escaping @Sendable () -> Int64,
         random: @escaping @Sendable (Int) -> [UInt8]
     ) {
-        self.database = database
+        self.storage = storage
         self.notices = notices
         sealingKey = HKDF<SHA256>.deriveKey(
             inputKeyMaterial: codeKey, info: Array("chainvault second factor".utf8), outputByteCount: 32)
@@ -58,13 +57,13 @@ public struct SecondFactor: Sendable {
         let secret = Accounts.base64URL(random(24))
         let sealed = try seal(secret, userId: userId)
         let now = clock()
-        try await database.write { db in
-            if try Self.isEnabled(userId: userId, in: db) {
-                guard let currentCode, try verify(userId: userId, code: currentCode, now: now, in: db) != nil else {
+        try await storage.write { [self] transaction in
+            if try await transaction.accounts.secondFactor(userId: userId)?.secret != nil {
+                guard let currentCode, try await verify(userId: userId, code: currentCode, now: now, in: transaction) != nil else {
                     throw HospitalError.badSecondFactor
                 }
             }
-            try db.execute(sql: "UPDATE user SET totpPending = ? WHERE id = ?", arguments: [sealed, userId])
+            try await transaction.accounts.setPendingSecondFactor(sealed, userId: userId)
         }
         return Self.enrollment(secret: secret, label: label, issuer: issuer)
     }
@@ -81,9 +80,7 @@ public struct SecondFactor: Sendable {
 
     /// The secret waiting for its first code, again (the set-up page after a wrong code); nil when none waits.
     public func pending(userId: Int64, label: String, issuer: String) async throws -> Enrollment? {
-        let sealed = try await database.read { db in
-            try Data.fetchOne(db, sql: "SELECT totpPending FROM user WHERE id = ?", arguments: [userId])
-        }
+        let sealed = try await storage.read { try await $0.accounts.secondFactor(userId: userId)?.pending }
         return try sealed.map { Self.enrollment(secret: try open($0, userId: userId), label: label, issuer: issuer) }
     }
 
@@ -93,62 +90,55 @@ public struct SecondFactor: Sendable {
     public func confirm(userId: Int64, code: String) async throws -> [String] {
         let now = clock()
         let recovery = (0..<Self.recoveryCodeCount).map { _ in Self.recoveryCode(random(10)) }
-        try await database.write { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT totpPending, role FROM user WHERE id = ?", arguments: [userId]),
-                let pending = row["totpPending"] as Data?
-            else { throw HospitalError.notFound("pending second factor") }
+        try await storage.write { [self] transaction in
+            guard let state = try await transaction.accounts.secondFactor(userId: userId), let pending = state.pending else {
+                throw HospitalError.notFound("pending second factor")
+            }
             let secret = try open(pending, userId: userId)
             guard let step = Self.matchingStep(Self.typed(code), secret: secret, now: now, after: 0) else {
                 throw HospitalError.badSecondFactor
             }
-            let replaced = try Self.isEnabled(userId: userId, in: db)
-            try db.execute(
-                sql: "UPDATE user SET totpSecret = ?, totpPending = NULL, totpLastStep = ? WHERE id = ?",
-                arguments: [pending, step, userId])
-            try db.execute(sql: "DELETE FROM recoveryCode WHERE userId = ?", arguments: [userId])
-            for code in recovery {
-                try db.execute(
-                    sql: "INSERT INTO recoveryCode (codeHash, userId) VALUES (?, ?)", arguments: [Self.recoveryHash(code), userId])
-            }
-            let role: Role = row["role"]
-            try AuditLedger.append(
+            let replaced = state.secret != nil
+            try await transaction.accounts.enableSecondFactor(
+                userId: userId, secret: pending, step: step, recoveryCodeHashes: recovery.map(Self.recoveryHash))
+            let role = state.role
+            try await AuditLedger.append(
                 .init(
                     actor: userId, .secondFactorEnabled, subject: "user:\(userId)", patient: role == .patient ? userId : nil,
                     detail: replaced ? "replaced" : ""),
-                time: now, in: db)
+                time: now, in: transaction)
             // The owner hears of it at once: if it was not them, their account is someone else's now.
-            try notices.queue(.secondFactorBound, to: userId, time: now, path: "/profile", now: now, in: db)
+            try await notices.queue(.secondFactorBound, to: userId, time: now, path: "/profile", now: now, in: transaction)
         }
         return recovery
     }
 
     /// Whether the account signs in with a second step.
     public func isEnabled(userId: Int64) async throws -> Bool {
-        try await database.read { db in try Self.isEnabled(userId: userId, in: db) }
+        try await storage.read { try await $0.accounts.secondFactor(userId: userId)?.secret != nil }
     }
 
     /// The accounts that sign in with a second step.
     public func enabledAccounts() async throws -> Set<Int64> {
-        try await database.read { db in Set(try Int64.fetchAll(db, sql: "SELECT id FROM user WHERE totpSecret IS NOT NULL")) }
+        try await storage.read { try await $0.accounts.secondFactorAccounts() }
     }
 
-    static func isEnabled(userId: Int64, in db: Database) throws -> Bool {
-        try Bool.fetchOne(db, sql: "SELECT totpSecret IS NOT NULL FROM user WHERE id = ?", arguments: [userId]) ?? false
-    }
 
     /// A patient turns the second step off, with a current code (or a recovery code).
     /// - Throws: `forbidden` for staff, `bad_second_factor`.
     public func disable(userId: Int64, code: String) async throws {
         let now = clock()
-        try await database.write { db in
-            guard let user = try User.fetchOne(db, key: userId) else { throw HospitalError.notFound("user") }
+        try await storage.write { [self] transaction in
+            guard let user = try await transaction.accounts.user(id: userId) else { throw HospitalError.notFound("user") }
             guard user.role == .patient else {
                 throw HospitalError.forbidden("Doctors and admins keep the second step; an admin resets it for a lost device.")
             }
-            guard try verify(userId: userId, code: code, now: now, in: db) != nil else { throw HospitalError.badSecondFactor }
-            try Self.remove(userId: userId, in: db)
-            try AuditLedger.append(
-                .init(actor: userId, .secondFactorDisabled, subject: "user:\(userId)", patient: userId), time: now, in: db)
+            guard try await verify(userId: userId, code: code, now: now, in: transaction) != nil else {
+                throw HospitalError.badSecondFactor
+            }
+            try await transaction.accounts.removeSecondFactor(userId: userId)
+            try await AuditLedger.append(
+                .init(actor: userId, .secondFactorDisabled, subject: "user:\(userId)", patient: userId), time: now, in: transaction)
         }
     }
 
@@ -158,43 +148,33 @@ public struct SecondFactor: Sendable {
     public func reset(userId: Int64, by admin: Identity) async throws {
         guard userId != admin.userId else { throw HospitalError.invalid("id", "Another admin resets your second step.") }
         let now = clock()
-        try await database.write { db in
-            guard let user = try User.fetchOne(db, key: userId), try Self.isEnabled(userId: userId, in: db) else {
+        try await storage.write { transaction in
+            guard let state = try await transaction.accounts.secondFactor(userId: userId), state.secret != nil else {
                 throw HospitalError.notFound("second factor")
             }
-            try Self.remove(userId: userId, in: db)
-            try db.execute(sql: "DELETE FROM session WHERE userId = ?", arguments: [userId])
-            try AuditLedger.append(
-                .init(actor: admin.userId, .secondFactorReset, subject: "user:\(userId)", patient: user.role == .patient ? userId : nil),
-                time: now, in: db)
+            try await transaction.accounts.removeSecondFactor(userId: userId)
+            try await transaction.sessions.deleteSessions(userId: userId)
+            try await AuditLedger.append(
+                .init(actor: admin.userId, .secondFactorReset, subject: "user:\(userId)", patient: state.role == .patient ? userId : nil),
+                time: now, in: transaction)
         }
     }
 
-    static func remove(userId: Int64, in db: Database) throws {
-        try db.execute(sql: "UPDATE user SET totpSecret = NULL, totpPending = NULL, totpLastStep = NULL WHERE id = ?", arguments: [userId])
-        try db.execute(sql: "DELETE FROM recoveryCode WHERE userId = ?", arguments: [userId])
-        try db.execute(sql: "DELETE FROM loginChallenge WHERE userId = ?", arguments: [userId])
-    }
 
     /// Checks a code for the account and spends it: a TOTP step is remembered so it is never accepted
     /// again, a recovery code is used up.
     /// - Returns: How the code was accepted, or nil.
-    func verify(userId: Int64, code: String, now: Int64, in db: Database) throws -> Kind? {
-        guard let row = try Row.fetchOne(db, sql: "SELECT totpSecret, totpLastStep FROM user WHERE id = ?", arguments: [userId]),
-            let sealed = row["totpSecret"] as Data?
-        else { return nil }
+    func verify(userId: Int64, code: String, now: Int64, in transaction: HospitalTransaction) async throws -> Kind? {
+        guard let state = try await transaction.accounts.secondFactor(userId: userId), let sealed = state.secret else { return nil }
         let typed = Self.typed(code)
         if typed.count == 6, typed.allSatisfy(\.isASCII) {
-            let last: Int64 = row["totpLastStep"] ?? 0
-            guard let step = Self.matchingStep(typed, secret: try open(sealed, userId: userId), now: now, after: last) else { return nil }
-            try db.execute(sql: "UPDATE user SET totpLastStep = ? WHERE id = ?", arguments: [step, userId])
+            guard let step = Self.matchingStep(typed, secret: try open(sealed, userId: userId), now: now, after: state.lastStep ?? 0)
+            else { return nil }
+            try await transaction.accounts.setSecondFactorStep(step, userId: userId)
             return .app
         }
         guard typed.utf8.count <= 32 else { return nil }
-        try db.execute(
-            sql: "UPDATE recoveryCode SET usedAt = ? WHERE codeHash = ? AND userId = ? AND usedAt IS NULL",
-            arguments: [now, Self.recoveryHash(typed), userId])
-        return db.changesCount == 1 ? .recovery : nil
+        return try await transaction.accounts.useRecoveryCode(hash: Self.recoveryHash(typed), userId: userId, at: now) ? .recovery : nil
     }
 
     /// A code as typed, without the spaces and dashes people put in (`123 456`, `abcd-efgh-…`), at most 64 characters.
@@ -255,11 +235,9 @@ public struct SecondFactor: Sendable {
     /// A sign-in whose password checked out, waiting for its code: a token for the code page.
     func openChallenge(userId: Int64, kind: Accounts.SessionKind, now: Int64) async throws -> String {
         let token = Accounts.base64URL(random(32))
-        try await database.write { db in
-            try db.execute(sql: "DELETE FROM loginChallenge WHERE createdAt <= ?", arguments: [now - Self.challengeLifetime])
-            try db.execute(
-                sql: "INSERT INTO loginChallenge (tokenHash, userId, kind, createdAt, attempts) VALUES (?, ?, ?, ?, 0)",
-                arguments: [Accounts.tokenHash(token), userId, kind, now])
+        try await storage.write {
+            try await $0.sessions.insertChallenge(
+                tokenHash: Accounts.tokenHash(token), userId: userId, kind: kind, at: now, expiredBefore: now - Self.challengeLifetime)
         }
         return token
     }
@@ -268,11 +246,9 @@ public struct SecondFactor: Sendable {
     /// - Throws: `sign_in_again` when it is unknown, used, void or expired.
     func challenge(_ token: String, now: Int64) async throws -> (userId: Int64, kind: Accounts.SessionKind) {
         guard token.utf8.count <= 128,
-            let found = try await database.read({ db -> (userId: Int64, kind: Accounts.SessionKind)? in
-                try Row.fetchOne(
-                    db, sql: "SELECT userId, kind FROM loginChallenge WHERE tokenHash = ? AND createdAt > ? AND attempts < ?",
-                    arguments: [Accounts.tokenHash(token), now - Self.challengeLifetime, Self.challengeAttempts]
-                ).map { ($0["userId"], $0["kind"]) }
+            let found = try await storage.read({
+                try await $0.sessions.challenge(
+                    tokenHash: Accounts.tokenHash(token), createdAfter: now - Self.challengeLifetime, maxAttempts: Self.challengeAttempts)
             })
         else { throw HospitalError.signInAgain }
         return found
@@ -285,26 +261,20 @@ public struct SecondFactor: Sendable {
     /// - Throws: `sign_in_again` when the challenge is unknown, expired or out of attempts.
     func attempt(_ token: String, code: String, now: Int64) async throws -> Kind? {
         let hash = Accounts.tokenHash(token)
-        return try await database.write { db in
-            try db.execute(
-                sql: "UPDATE loginChallenge SET attempts = attempts + 1 WHERE tokenHash = ? AND createdAt > ? AND attempts < ?",
-                arguments: [hash, now - Self.challengeLifetime, Self.challengeAttempts])
-            guard db.changesCount == 1,
-                let userId = try Int64.fetchOne(db, sql: "SELECT userId FROM loginChallenge WHERE tokenHash = ?", arguments: [hash])
-            else {
-                throw HospitalError.signInAgain
-            }
-            guard let kind = try verify(userId: userId, code: code, now: now, in: db) else { return nil }
-            try db.execute(sql: "DELETE FROM loginChallenge WHERE tokenHash = ?", arguments: [hash])
+        return try await storage.write { [self] transaction in
+            guard
+                let userId = try await transaction.sessions.countChallengeAttempt(
+                    tokenHash: hash, createdAfter: now - Self.challengeLifetime, maxAttempts: Self.challengeAttempts)
+            else { throw HospitalError.signInAgain }
+            guard let kind = try await verify(userId: userId, code: code, now: now, in: transaction) else { return nil }
+            try await transaction.sessions.deleteChallenge(tokenHash: hash)
             return kind
         }
     }
 
     /// Attempts left on a challenge.
     package func attemptsLeft(_ token: String) async throws -> Int {
-        let used = try await database.read { db in
-            try Int.fetchOne(db, sql: "SELECT attempts FROM loginChallenge WHERE tokenHash = ?", arguments: [Accounts.tokenHash(token)])
-        }
+        let used = try await storage.read { try await $0.sessions.challengeAttempts(tokenHash: Accounts.tokenHash(token)) }
         return max(0, Self.challengeAttempts - (used ?? Self.challengeAttempts))
     }
 }

@@ -188,7 +188,7 @@ enum AuthenticatorApp {
                 try Data.fetchOne(db, sql: "SELECT totpSecret FROM user WHERE id = ?", arguments: [cast.ada.id])
             })
         #expect(sealed.range(of: Data(key)) == nil, "not in clear")
-        let other = SecondFactor(database: fixture.database, codeKey: SymmetricKey(size: .bits256), clock: { 0 }, random: systemRandom)
+        let other = SecondFactor(storage: fixture.storage, codeKey: SymmetricKey(size: .bits256), clock: { 0 }, random: systemRandom)
         #expect(throws: (any Error).self) { _ = try other.open(sealed, userId: cast.ada.id) }
         #expect(throws: (any Error).self) { _ = try fixture.accounts.secondFactor.open(sealed, userId: cast.bob.id) }
     }

@@ -124,7 +124,7 @@ import Testing
         let fixture = try await fixtureWithAda()
         for _ in 0..<5 { _ = try? await fixture.accounts.login(email: "ada@example.org", password: "wrong guess!", client: "c") }
         let restarted = Accounts(
-            database: fixture.database, hasher: PasswordHasher(parameters: .testing, random: systemRandom),
+            storage: fixture.storage, hasher: PasswordHasher(parameters: .testing, random: systemRandom),
             clock: fixture.clock.source, random: systemRandom)
         #expect(
             await throttledAfter { _ = try await restarted.login(email: "ada@example.org", password: Self.password, client: "c") } != nil)
@@ -192,7 +192,7 @@ import Testing
         _ = try? await fixture.accounts.login(email: "ada@example.org", password: "wrong guess!", client: "c")
         // A new Accounts over the same database: what a restart does.
         let restarted = Accounts(
-            database: fixture.database, hasher: PasswordHasher(parameters: .testing, random: systemRandom),
+            storage: fixture.storage, hasher: PasswordHasher(parameters: .testing, random: systemRandom),
             clock: fixture.clock.source, random: systemRandom)
         #expect(
             await throttledAfter { _ = try await restarted.login(email: "ada@example.org", password: Self.password, client: "c") } != nil)

@@ -23,24 +23,11 @@ package struct SQLiteHospitalStorage: HospitalStorage {
 
     static func transaction(_ connection: SQLiteTransaction) -> HospitalTransaction {
         HospitalTransaction(
-            accounts: SQLiteAccountStore(connection: connection), scheduling: SQLiteSchedulingStore(connection: connection),
+            accounts: SQLiteAccountStore(connection: connection), sessions: SQLiteSessionStore(connection: connection),
+            scheduling: SQLiteSchedulingStore(connection: connection),
             mail: SQLiteMailStore(connection: connection), ledger: SQLiteLedgerStore(connection: connection),
             reports: SQLiteReportStore(connection: connection), consent: SQLiteConsentStore(connection: connection),
             emergency: SQLiteEmergencyStore(connection: connection))
-    }
-}
-
-struct SQLiteAccountStore: AccountStore {
-    let connection: SQLiteTransaction
-
-    func user(id: Int64) async throws -> User? {
-        try await connection.run { db in try User.fetchOne(db, key: id) }
-    }
-
-    func patients(bornOn dateOfBirth: String) async throws -> [User] {
-        try await connection.run { db in
-            try User.fetchAll(db, sql: "SELECT * FROM user WHERE role = 'patient' AND dateOfBirth = ?", arguments: [dateOfBirth])
-        }
     }
 }
 

@@ -20,6 +20,7 @@ package protocol HospitalStorage: Sendable {
 /// One transaction's view of every area of the hospital's state.
 package struct HospitalTransaction: Sendable {
     package let accounts: any AccountStore
+    package let sessions: any SessionStore
     package let scheduling: any SchedulingStore
     package let mail: any MailStore
     package let ledger: any LedgerStore
@@ -28,10 +29,12 @@ package struct HospitalTransaction: Sendable {
     package let emergency: any EmergencyStore
     private let commitActions = CommitActions()
 
-    package init(accounts: any AccountStore, scheduling: any SchedulingStore, mail: any MailStore, ledger: any LedgerStore,
+    package init(
+        accounts: any AccountStore, sessions: any SessionStore, scheduling: any SchedulingStore, mail: any MailStore, ledger: any LedgerStore,
         reports: any ReportStore, consent: any ConsentStore, emergency: any EmergencyStore
     ) {
         self.accounts = accounts
+        self.sessions = sessions
         self.scheduling = scheduling
         self.mail = mail
         self.ledger = ledger
