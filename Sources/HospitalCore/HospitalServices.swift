@@ -63,6 +63,6 @@ public struct HospitalServices: Sendable {
     /// program runs it beside the listeners.
     /// - Parameter interval: Time between two rounds when nothing rings (retries, expired codes).
     public func mailQueue(interval: Duration = .seconds(30)) -> MailQueue {
-        MailQueue(database: database, sender: sender, doorbell: doorbell, notary: notary, interval: interval, clock: clock)
+        MailQueue(storage: storage, sender: sender, doorbell: doorbell, notary: notary, interval: interval, clock: clock)
     }
 }

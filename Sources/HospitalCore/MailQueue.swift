@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import Logging
 import ServiceLifecycle
 import Synchronization
@@ -68,7 +67,7 @@ public struct MailQueue: Service {
     /// Messages handed on per round at most (the rest go at the next ring or round).
     static let batch = 50
 
-    let database: HospitalDatabase
+    let storage: any HospitalStorage
     let sender: any CodeSender
     let doorbell: Doorbell
     /// Adds the proof of the entry a message tells of; nil: messages go without.
@@ -78,12 +77,12 @@ public struct MailQueue: Service {
     let logger: Logger
 
     /// - Parameter interval: Time between two rounds when nothing rings (retries, expired codes).
-    public init(
-        database: HospitalDatabase, sender: any CodeSender, doorbell: Doorbell, notary: AuditNotary? = nil,
+    package init(
+        storage: any HospitalStorage, sender: any CodeSender, doorbell: Doorbell, notary: AuditNotary? = nil,
         interval: Duration = .seconds(30),
         clock: @escaping @Sendable () -> Int64, logger: Logger = Logger(label: "chainvault.mail")
     ) {
-        self.database = database
+        self.storage = storage
         self.sender = sender
         self.doorbell = doorbell
         self.notary = notary
@@ -150,17 +149,13 @@ public struct MailQueue: Service {
     @discardableResult
     func deliverDue() async throws -> Int {
         let now = clock()
-        let due = try await database.read { db in
-            try QueuedMail.fetchAll(
-                db, sql: "SELECT * FROM mailQueue WHERE nextAttemptAt <= ? ORDER BY nextAttemptAt, id LIMIT \(Self.batch)",
-                arguments: [now])
-        }
+        let due = try await storage.read { try await $0.mail.due(at: now, limit: Self.batch) }
         for message in due {
             do {
                 var mail = message.mail
                 if let entry = message.auditEntryId, let notary, let footer = await notary.footer(entry: entry) { mail.body += footer }
                 try await sender.deliver(mail)
-                try await database.write { db in _ = try QueuedMail.deleteOne(db, key: message.id) }
+                try await storage.write { try await $0.mail.delete(message: message.id) }
             } catch {
                 let attempts = message.attempts + 1
                 if now - message.createdAt >= Self.giveUpAfter {
@@ -168,17 +163,13 @@ public struct MailQueue: Service {
                     logger.error(
                         "dropped a message the mail server would not take for three days",
                         metadata: ["kind": "\(message.kind)", "message": "\(message.id)", "attempts": "\(attempts)", "error": "\(error)"])
-                    try await database.write { db in _ = try QueuedMail.deleteOne(db, key: message.id) }
+                    try await storage.write { try await $0.mail.delete(message: message.id) }
                 } else {
                     let delay = min(Self.longestDelay, 30 << min(attempts - 1, 10))
                     logger.warning(
                         "a message waits for the mail server",
                         metadata: ["kind": "\(message.kind)", "message": "\(message.id)", "attempts": "\(attempts)", "error": "\(error)"])
-                    try await database.write { db in
-                        try db.execute(
-                            sql: "UPDATE mailQueue SET attempts = ?, nextAttemptAt = ? WHERE id = ?",
-                            arguments: [attempts, now + delay, message.id])
-                    }
+                    try await storage.write { try await $0.mail.reschedule(message: message.id, attempts: attempts, nextAttemptAt: now + delay) }
                 }
             }
         }
@@ -188,31 +179,17 @@ public struct MailQueue: Service {
     /// Removes the sender's copies of codes, reset links and sign-up links that no longer work.
     func sweepOutbox() async throws {
         let now = clock()
-        let live = try await database.read { db in
-            var live = Set<String>()
-            for id in try Int64.fetchAll(
-                db, sql: "SELECT id FROM accessRequest WHERE status = 'pending' AND expiresAt > ?", arguments: [now])
-            {
-                live.insert(CodeMessage.mailId(request: id))
-            }
-            for row in try Row.fetchAll(
-                db, sql: "SELECT userId, createdAt FROM passwordReset WHERE usedAt IS NULL AND expiresAt > ?", arguments: [now])
-            {
-                live.insert(Accounts.resetMailId(user: row[0], createdAt: row[1]))
-            }
-            for id in try Int64.fetchAll(db, sql: "SELECT id FROM registration WHERE expiresAt > ?", arguments: [now]) {
-                live.insert(Accounts.activationMailId(registration: id))
-            }
-            return live
+        let live = try await storage.read { transaction in
+            Set(try await transaction.consent.pendingRequestIds(at: now).map(CodeMessage.mailId(request:)))
+                .union(try await transaction.accounts.liveResetLinks(at: now).map { Accounts.resetMailId(user: $0.userId, createdAt: $0.createdAt) })
+                .union(try await transaction.accounts.waitingRegistrationIds(at: now).map(Accounts.activationMailId(registration:)))
         }
         try sender.discardSecrets { !live.contains($0) }
     }
 }
 
 /// A message in the queue.
-struct QueuedMail: Codable, FetchableRecord, PersistableRecord {
-    static let databaseTableName = "mailQueue"
-
+package struct QueuedMail: Codable, Sendable {
     var id: Int64
     /// What it tells of (``Notices/Kind``), for its file name and the log.
     var kind: String

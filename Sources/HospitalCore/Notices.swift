@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 
 /// The e-mails that tell people what happened to their appointments, reports and accounts. Each is
 /// written into the ``MailQueue`` inside the transaction of what it tells of, and the queue's bell rings
@@ -66,16 +65,6 @@ public struct Notices: Sendable {
         return QueuedMessage(
             kind: kind.rawValue, userId: user.id, toName: user.name, toAddress: user.email, subject: text("mail_\(kind.rawValue)_subject"),
             body: text("mail_\(kind.rawValue)_body"), createdAt: now, auditEntryId: auditEntry)
-    }
-
-    /// Transitional: queues in a GRDB transaction of the SQLite storage.
-    func queue(
-        _ kind: Kind, to userId: Int64, values: [String: String] = [:], time: Int64? = nil, path: String, auditEntry: Int64? = nil,
-        now: Int64, in db: Database
-    ) throws {
-        guard let user = try User.fetchOne(db, key: userId) else { return }
-        try SQLiteMailStore.enqueue(message(kind, to: user, values: values, time: time, path: path, auditEntry: auditEntry, now: now), in: db)
-        db.afterNextTransaction(onCommit: { [doorbell] _ in doorbell.ring() })
     }
 }
 

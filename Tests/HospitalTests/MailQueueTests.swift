@@ -170,7 +170,7 @@ import Testing
         let directory = temporaryPath("outbox")
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let outbox = try OutboxCodeSender(directory: directory)
-        let queue = MailQueue(database: fixture.database, sender: outbox, doorbell: .init(), clock: fixture.clock.source)
+        let queue = MailQueue(storage: fixture.storage, sender: outbox, doorbell: .init(), clock: fixture.clock.source)
         @Sendable func files() throws -> Set<String> { Set(try FileManager.default.contentsOfDirectory(atPath: directory)) }
         try await fixture.app().test(.router) { client in
             let scene = try await ConsentScene(client, fixture)

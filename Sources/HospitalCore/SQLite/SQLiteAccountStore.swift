@@ -125,6 +125,17 @@ struct SQLiteAccountStore: AccountStore {
         }
     }
 
+    func liveResetLinks(at time: Int64) async throws -> [(userId: Int64, createdAt: Int64)] {
+        try await connection.run { db in
+            try Row.fetchAll(db, sql: "SELECT userId, createdAt FROM passwordReset WHERE usedAt IS NULL AND expiresAt > ?", arguments: [time])
+                .map { ($0[0], $0[1]) }
+        }
+    }
+
+    func waitingRegistrationIds(at time: Int64) async throws -> [Int64] {
+        try await connection.run { db in try Int64.fetchAll(db, sql: "SELECT id FROM registration WHERE expiresAt > ?", arguments: [time]) }
+    }
+
     func passwordReset(tokenHash: Data, at time: Int64) async throws -> User? {
         try await connection.run { db in
             try User.fetchOne(

@@ -44,6 +44,12 @@ struct SQLiteConsentStore: ConsentStore {
         }
     }
 
+    func pendingRequestIds(at time: Int64) async throws -> [Int64] {
+        try await connection.run { db in
+            try Int64.fetchAll(db, sql: "SELECT id FROM accessRequest WHERE status = 'pending' AND expiresAt > ?", arguments: [time])
+        }
+    }
+
     func insert(_ request: AccessRequest) async throws -> Int64 {
         try await connection.run { db in
             var request = request

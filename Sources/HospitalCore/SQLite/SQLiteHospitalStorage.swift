@@ -31,11 +31,30 @@ package struct SQLiteHospitalStorage: HospitalStorage {
     }
 }
 
+extension QueuedMail: FetchableRecord {}
+
 struct SQLiteMailStore: MailStore {
     let connection: SQLiteTransaction
 
     func enqueue(_ message: QueuedMessage) async throws {
         try await connection.run { db in try Self.enqueue(message, in: db) }
+    }
+
+    func due(at time: Int64, limit: Int) async throws -> [QueuedMail] {
+        try await connection.run { db in
+            try QueuedMail.fetchAll(
+                db, sql: "SELECT * FROM mailQueue WHERE nextAttemptAt <= ? ORDER BY nextAttemptAt, id LIMIT ?", arguments: [time, limit])
+        }
+    }
+
+    func delete(message id: Int64) async throws {
+        try await connection.run { db in try db.execute(sql: "DELETE FROM mailQueue WHERE id = ?", arguments: [id]) }
+    }
+
+    func reschedule(message id: Int64, attempts: Int, nextAttemptAt: Int64) async throws {
+        try await connection.run { db in
+            try db.execute(sql: "UPDATE mailQueue SET attempts = ?, nextAttemptAt = ? WHERE id = ?", arguments: [attempts, nextAttemptAt, id])
+        }
     }
 
     static func enqueue(_ message: QueuedMessage, in db: Database) throws {

@@ -32,6 +32,10 @@ package protocol AccountStore: Sendable {
 
     /// Stores a password-reset link, voiding the account's unused ones.
     func replacePasswordReset(tokenHash: Data, userId: Int64, createdAt: Int64, expiresAt: Int64) async throws
+    /// The unused reset links not expired at `time`: their accounts and when each was made.
+    func liveResetLinks(at time: Int64) async throws -> [(userId: Int64, createdAt: Int64)]
+    /// The ids of sign-ups waiting and not expired at `time`.
+    func waitingRegistrationIds(at time: Int64) async throws -> [Int64]
     /// The account of an unused reset link that has not expired at `time`.
     func passwordReset(tokenHash: Data, at time: Int64) async throws -> User?
     /// Marks an unused, unexpired reset link used: true when this call did.

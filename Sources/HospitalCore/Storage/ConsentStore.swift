@@ -9,6 +9,8 @@ package protocol ConsentStore: Sendable {
     func requestCount(reportId: Int64, doctorId: Int64, after time: Int64) async throws -> Int
     /// Requests on the patient's reports still pending and not expired at `time`.
     func pendingRequestCount(patientId: Int64, at time: Int64) async throws -> Int
+    /// The ids of requests pending and not expired at `time` (whose codes still work).
+    func pendingRequestIds(at time: Int64) async throws -> [Int64]
     /// Stores a new request, giving its id.
     func insert(_ request: AccessRequest) async throws -> Int64
     /// Writes a request's code MAC, status, attempts and decision time.

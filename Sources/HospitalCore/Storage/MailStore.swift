@@ -2,6 +2,12 @@
 package protocol MailStore: Sendable {
     /// Queues a message, due at once.
     func enqueue(_ message: QueuedMessage) async throws
+    /// Messages due at `time`, the longest-waiting first.
+    func due(at time: Int64, limit: Int) async throws -> [QueuedMail]
+    /// Removes a message (delivered, or given up on).
+    func delete(message id: Int64) async throws
+    /// Counts a failed attempt and sets when the next one is due.
+    func reschedule(message id: Int64, attempts: Int, nextAttemptAt: Int64) async throws
 }
 
 /// A message waiting in the mail queue, in its recipient's words.
