@@ -18,7 +18,7 @@ let package = Package(
         // For the fuzz targets in Fuzz/, which reach the parsers through these libraries.
         .library(name: "S3Client", targets: ["S3Client"]),
         .library(name: "ChunkChain", targets: ["ChunkChain"]),
-        .library(name: "Hospital", targets: ["Hospital", "HospitalCore", "HospitalAPI", "HospitalPortal"]),
+        .library(name: "Hospital", targets: ["Hospital", "HospitalCore", "HospitalSQLite", "HospitalAPI", "HospitalPortal"]),
         .library(name: "Settings", targets: ["Settings"]),
         .library(name: "Transparency", targets: ["Transparency"]),
     ],
@@ -178,7 +178,6 @@ let package = Package(
                 "Transparency",
                 "Operations",
                 .product(name: "Metrics", package: "swift-metrics"),
-                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CryptoExtras", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -191,6 +190,16 @@ let package = Package(
             ],
             // The strings of pages and e-mails, inside the binary.
             resources: [.embedInCode("Strings/en.json")],
+            swiftSettings: swiftSettings
+        ),
+        // The hospital's storage on the embedded SQLite database (GRDB): the schema and its migrations,
+        // and each area's store (docs/architecture.md, "The storage seam").
+        .target(
+            name: "HospitalSQLite",
+            dependencies: [
+                "HospitalCore", "Transparency",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
             swiftSettings: swiftSettings
         ),
         // The JSON API: controllers, middleware, the request context and the OpenAPI document.
@@ -279,7 +288,7 @@ let package = Package(
                 "Settings",
                 "S3Gateway",
                 "ChunkChain",
-                "Hospital", "HospitalCore",
+                "Hospital", "HospitalCore", "HospitalSQLite",
                 "Operations",
                 "BucketStore",
                 "S3Client",
@@ -300,7 +309,7 @@ let package = Package(
         .target(
             name: "TestSupport",
             dependencies: [
-                "BucketStore", "S3Gateway", "Operations", "ChunkChain", "Hospital", "HospitalCore",
+                "BucketStore", "S3Gateway", "Operations", "ChunkChain", "Hospital", "HospitalCore", "HospitalSQLite",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
@@ -367,7 +376,7 @@ let package = Package(
             name: "HospitalTests",
             dependencies: [
                 "TestSupport",
-                "Hospital", "HospitalCore", "HospitalAPI", "HospitalPortal",
+                "Hospital", "HospitalCore", "HospitalSQLite", "HospitalAPI", "HospitalPortal",
                 "ChunkChain",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),

@@ -1,6 +1,5 @@
 import Crypto
 import Foundation
-import GRDB
 import Metrics
 
 /// Signing in and out: the password (throttled per account and address, hashed on the compute gate), the

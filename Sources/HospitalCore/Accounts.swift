@@ -1,6 +1,5 @@
 import Crypto
 import Foundation
-import GRDB
 import Metrics
 
 /// Accounts and sessions: registration, staff creation, login with throttling, bearer tokens that
@@ -29,7 +28,7 @@ public struct Accounts: Sendable {
     }
 
     /// The door a session was opened through; a session authenticates only requests through its own.
-    public enum SessionKind: String, Sendable, DatabaseValueConvertible {
+    public enum SessionKind: String, Sendable {
         /// A bearer token for `/api`.
         case api
         /// A cookie for the portal's pages.

@@ -31,8 +31,8 @@ public enum AuditBenchmark {
         .init(actor: Int64(number % 50 + 1), .download, subject: "report:\(number % 5000)", patient: Int64(number % 700 + 1))
     }
 
-    public static func run(path: String, entries: Int, durable: Int, proofs: Int) async throws -> Result {
-        let storage = SQLiteHospitalStorage(try HospitalDatabase.open(path: path))
+    /// - Parameter storage: A fresh, empty hospital storage.
+    package static func run(storage: any HospitalStorage, entries: Int, durable: Int, proofs: Int) async throws -> Result {
         var started = ContinuousClock.now
         for number in 0..<durable {
             try await storage.write { try await AuditLedger.append(event(number), time: 1_800_000_000 + Int64(number), in: $0) }

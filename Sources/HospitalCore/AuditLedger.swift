@@ -1,6 +1,5 @@
 import Crypto
 import Foundation
-import GRDB
 import Transparency
 
 /// What the ledger records: who did what to which subject, and how it went.
@@ -62,7 +61,7 @@ public enum AuditOutcome: String, Codable, Sendable, CaseIterable {
 
 /// One entry of the audit ledger. Each carries the SHA-256 of the entry before it, so that editing,
 /// removing or reordering entries breaks the chain at the first entry touched.
-public struct AuditEntry: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+public struct AuditEntry: Codable, Sendable, Equatable {
     public var id: Int64
     /// Seconds since 1970.
     public var time: Int64
@@ -88,8 +87,6 @@ public struct AuditEntry: Codable, Sendable, Equatable, FetchableRecord, Persist
     public var leafPatientName: String?
     /// The report's title when the subject is a report (version 2; else empty).
     public var leafReportTitle: String?
-
-    public static let databaseTableName = "audit"
 
     public init(
         id: Int64, time: Int64, actorId: Int64?, action: AuditAction, subject: String, patientId: Int64?, outcome: AuditOutcome,

@@ -27,7 +27,7 @@ package enum AuditTree {
     }
 
     /// The stored subtrees leaf `index` completes the tree with: its left siblings up to the first right one.
-    static func siblings(ofLeaf index: Int) -> [Node] {
+    package static func siblings(ofLeaf index: Int) -> [Node] {
         var nodes: [Node] = []
         var level = 0
         var position = index
@@ -40,7 +40,7 @@ package enum AuditTree {
     }
 
     /// Leaf `index` and every subtree it completes, from its left siblings' hashes (``siblings(ofLeaf:)``).
-    static func nodes(
+    package static func nodes(
         appending leaf: MerkleTree.Hash, at index: Int, siblings: [Node: MerkleTree.Hash]
     ) throws -> [Node: MerkleTree.Hash] {
         var nodes = [Node(level: 0, position: index): leaf]

@@ -1,10 +1,9 @@
 import Crypto
 import Foundation
-import GRDB
 import Metrics
 
 /// Where a doctor's request to read a report stands.
-public enum AccessRequestStatus: String, Codable, Sendable, DatabaseValueConvertible {
+public enum AccessRequestStatus: String, Codable, Sendable {
     /// The code went to the patient and may be redeemed.
     case pending
     /// The code was redeemed: a grant exists.
@@ -16,7 +15,7 @@ public enum AccessRequestStatus: String, Codable, Sendable, DatabaseValueConvert
 }
 
 /// A doctor's request for one report, with the code's MAC (never the code).
-public struct AccessRequest: Codable, Sendable, Equatable, FetchableRecord, MutablePersistableRecord {
+public struct AccessRequest: Codable, Sendable, Equatable {
     public var id: Int64?
     public var reportId: Int64
     public var doctorId: Int64
@@ -26,14 +25,10 @@ public struct AccessRequest: Codable, Sendable, Equatable, FetchableRecord, Muta
     public var createdAt: Int64
     public var expiresAt: Int64
     public var decidedAt: Int64?
-
-    public static let databaseTableName = "accessRequest"
-
-    public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
 }
 
 /// Time-limited permission for a doctor to read one report, until it expires or the patient revokes it.
-public struct Grant: Codable, Sendable, Equatable, FetchableRecord, MutablePersistableRecord {
+public struct Grant: Codable, Sendable, Equatable {
     public var id: Int64?
     public var reportId: Int64
     public var doctorId: Int64
@@ -41,10 +36,6 @@ public struct Grant: Codable, Sendable, Equatable, FetchableRecord, MutablePersi
     public var createdAt: Int64
     public var expiresAt: Int64
     public var revokedAt: Int64?
-
-    public static let databaseTableName = "grant"
-
-    public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
 }
 
 /// An access request or a grant with what lists show about its report and doctor.

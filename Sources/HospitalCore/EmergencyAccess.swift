@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import Metrics
 
 /// Emergency access ("break the glass", HIPAA §164.312(a)(2)(ii)): a doctor without the patient's
@@ -37,7 +36,7 @@ public struct EmergencyAccess: Sendable {
     }
 
     /// One emergency access as a table row.
-    public struct Record: Codable, Sendable, FetchableRecord, MutablePersistableRecord {
+    public struct Record: Codable, Sendable {
         public var id: Int64?
         public var reportId: Int64
         public var doctorId: Int64
@@ -49,10 +48,6 @@ public struct EmergencyAccess: Sendable {
         public var reviewerId: Int64?
         /// The `emergency` ledger entry.
         public var auditEntryId: Int64
-
-        public static let databaseTableName = "emergencyAccess"
-
-        public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
     }
 
     /// A record with the names and title it is about.
@@ -69,21 +64,6 @@ public struct EmergencyAccess: Sendable {
             self.doctorName = doctorName
             self.patientName = patientName
             self.reviewerName = reviewerName
-        }
-    }
-
-    static func createTable(in db: Database) throws {
-        try db.create(table: Record.databaseTableName) { table in
-            table.autoIncrementedPrimaryKey("id")
-            table.column("reportId", .integer).notNull().indexed().references("report", onDelete: .cascade)
-            table.column("doctorId", .integer).notNull().indexed().references("user", onDelete: .cascade)
-            table.column("patientId", .integer).notNull().indexed().references("user", onDelete: .cascade)
-            table.column("reason", .text).notNull()
-            table.column("createdAt", .integer).notNull()
-            table.column("expiresAt", .integer).notNull()
-            table.column("reviewedAt", .integer)
-            table.column("reviewerId", .integer).references("user", onDelete: .setNull)
-            table.column("auditEntryId", .integer).notNull()
         }
     }
 

@@ -3,7 +3,6 @@ import Foundation
 
 /// Every service of the hospital over one database, clock and random source.
 public struct HospitalServices: Sendable {
-    public let database: HospitalDatabase
     /// The database behind every service.
     package let storage: any HospitalStorage
     public let accounts: Accounts
@@ -28,14 +27,12 @@ public struct HospitalServices: Sendable {
     ///   - clock: Seconds since 1970.
     ///   - random: A CSPRNG outside tests: tokens, codes.
     public init(
-        database: HospitalDatabase, hasher: PasswordHasher, vault: ReportVault, sender: any CodeSender, codeKey: SymmetricKey,
+        storage: any HospitalStorage, hasher: PasswordHasher, vault: ReportVault, sender: any CodeSender, codeKey: SymmetricKey,
         sessionPolicy: Accounts.SessionPolicy = .init(), consentPolicy: Consent.Policy = .init(),
         emergencyPolicy: EmergencyAccess.Policy = .init(),
         maxReportSize: Int64 = Reports.defaultMaxSize, portal: PortalConfiguration = .init(), notary: AuditNotary? = nil,
         clock: @escaping @Sendable () -> Int64, random: @escaping @Sendable (Int) -> [UInt8]
     ) {
-        self.database = database
-        let storage = SQLiteHospitalStorage(database)
         self.storage = storage
         self.notary = notary
         self.sender = sender

@@ -1,12 +1,11 @@
 import ChunkChain
 import Foundation
-import GRDB
 import Hex
 import NIOCore
 
 /// A report's row: who it is about, who wrote it, and where its chain starts. The bytes are only in
 /// the chain.
-public struct Report: Codable, Sendable, Equatable, FetchableRecord, MutablePersistableRecord {
+public struct Report: Codable, Sendable, Equatable {
     public var id: Int64?
     public var patientId: Int64
     public var doctorId: Int64
@@ -24,10 +23,6 @@ public struct Report: Codable, Sendable, Equatable, FetchableRecord, MutablePers
     public var verifiedAt: Int64?
     /// When a verification last found the chain damaged or missing; nil once it verifies again.
     public var damagedAt: Int64?
-
-    public static let databaseTableName = "report"
-
-    public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
 }
 
 /// A report with the names of its patient and author, as lists show it.

@@ -1,8 +1,7 @@
 import Foundation
-import GRDB
 
 /// Where an appointment slot stands.
-public enum SlotStatus: String, Codable, Sendable, DatabaseValueConvertible {
+public enum SlotStatus: String, Codable, Sendable {
     /// Published by the doctor, bookable.
     case open
     /// Booked by a patient.
@@ -12,7 +11,7 @@ public enum SlotStatus: String, Codable, Sendable, DatabaseValueConvertible {
 }
 
 /// An appointment slot a doctor published.
-public struct Slot: Codable, Sendable, Equatable, FetchableRecord, MutablePersistableRecord {
+public struct Slot: Codable, Sendable, Equatable {
     public var id: Int64?
     public var doctorId: Int64
     /// Seconds since 1970.
@@ -24,10 +23,6 @@ public struct Slot: Codable, Sendable, Equatable, FetchableRecord, MutablePersis
     /// Why the patient booked (their symptoms): health data, shown to the slot's doctor and patient
     /// only, never logged. Nil while the slot is open.
     public var reason: String?
-
-    public static let databaseTableName = "slot"
-
-    public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
 }
 
 /// A slot with the names of the people in it, as lists show it.

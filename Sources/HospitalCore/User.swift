@@ -1,12 +1,11 @@
-import GRDB
 
 /// What a user is allowed to be.
-public enum Role: String, Codable, Sendable, CaseIterable, DatabaseValueConvertible {
+public enum Role: String, Codable, Sendable, CaseIterable {
     case patient, doctor, admin
 }
 
 /// Whether an account may sign in.
-public enum AccountStatus: String, Codable, Sendable, CaseIterable, DatabaseValueConvertible {
+public enum AccountStatus: String, Codable, Sendable, CaseIterable {
     /// Signs in.
     case active
     /// A doctor who registered themselves, waiting for an admin's approval.
@@ -17,7 +16,7 @@ public enum AccountStatus: String, Codable, Sendable, CaseIterable, DatabaseValu
 
 /// An account. Patients register themselves; doctors register and wait for an admin's approval, or an
 /// admin creates them; admins are created by an admin.
-public struct User: Codable, Sendable, Equatable, FetchableRecord, MutablePersistableRecord {
+public struct User: Codable, Sendable, Equatable {
     public var id: Int64?
     public var role: Role
     public var name: String
@@ -35,10 +34,6 @@ public struct User: Codable, Sendable, Equatable, FetchableRecord, MutablePersis
     public var status: AccountStatus = .active
     /// The zone the portal shows times in for this person (an IANA name); nil: the portal's default.
     public var timeZone: String?
-
-    public static let databaseTableName = "user"
-
-    public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
 }
 
 /// Who a request acts for, once its bearer token checked out.
@@ -48,4 +43,11 @@ public struct Identity: Sendable, Equatable {
     public var name: String
     /// The person's time zone (an IANA name), when they chose one.
     public var timeZone: String? = nil
+
+    package init(userId: Int64, role: Role, name: String, timeZone: String? = nil) {
+        self.userId = userId
+        self.role = role
+        self.name = name
+        self.timeZone = timeZone
+    }
 }

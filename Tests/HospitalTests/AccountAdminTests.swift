@@ -9,6 +9,7 @@ import Testing
 @testable import Hospital
 @testable import HospitalAPI
 @testable import HospitalCore
+@testable import HospitalSQLite
 @testable import HospitalPortal
 
 /// What the JSON API offers beside the portal's pages: doctor self-registration and details, a patient's

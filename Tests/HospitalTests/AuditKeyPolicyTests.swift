@@ -6,6 +6,7 @@ import Testing
 import Transparency
 
 @testable import HospitalCore
+@testable import HospitalSQLite
 
 /// The signing key's start-up policy, decided by the core: made once for a ledger without checkpoints,
 /// its origin fixed, never made again once the ledger has signed history.

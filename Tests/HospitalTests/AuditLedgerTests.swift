@@ -9,6 +9,7 @@ import Transparency
 @testable import Hospital
 @testable import HospitalAPI
 @testable import HospitalCore
+@testable import HospitalSQLite
 @testable import HospitalPortal
 
 /// The audit ledger's Merkle tree, its signed checkpoints and what `audit verify` names, through the

@@ -11,6 +11,7 @@ import Testing
 @testable import Hospital
 @testable import HospitalAPI
 @testable import HospitalCore
+@testable import HospitalSQLite
 @testable import HospitalPortal
 
 /// The people of a test: an admin, two doctors, two patients, each logged in.

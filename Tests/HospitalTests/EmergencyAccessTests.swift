@@ -11,6 +11,7 @@ import Transparency
 @testable import Hospital
 @testable import HospitalAPI
 @testable import HospitalCore
+@testable import HospitalSQLite
 @testable import HospitalPortal
 
 /// Break the glass: the patient found by name and date of birth (never by a report id), a written reason,

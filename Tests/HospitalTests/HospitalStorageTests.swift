@@ -5,6 +5,7 @@ import TestSupport
 import Testing
 
 @testable import HospitalCore
+@testable import HospitalSQLite
 
 /// What ``HospitalStorage`` promises the services, on the SQLite storage: a body's changes commit
 /// together or not at all, commit hooks run only after a commit, writers do not interleave, and a

@@ -11,6 +11,7 @@ import Transparency
 @testable import Hospital
 @testable import HospitalAPI
 @testable import HospitalCore
+@testable import HospitalSQLite
 @testable import HospitalPortal
 
 /// The portal's side of the signed ledger and of emergency access: the patient's history marks each

@@ -9,6 +9,7 @@ import Testing
 @testable import Hospital
 @testable import HospitalAPI
 @testable import HospitalCore
+@testable import HospitalSQLite
 @testable import HospitalPortal
 
 /// A report by Dr Ann Author on Ada after a completed checkup, and Dr Sam Second with a booked

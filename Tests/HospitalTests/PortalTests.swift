@@ -9,6 +9,7 @@ import Testing
 @testable import Hospital
 @testable import HospitalAPI
 @testable import HospitalCore
+@testable import HospitalSQLite
 @testable import HospitalPortal
 
 /// A browser's cookie jar over the router test client: keeps what `Set-Cookie` sets, sends it back.

@@ -11,6 +11,7 @@ import Testing
 @testable import Hospital
 @testable import HospitalAPI
 @testable import HospitalCore
+@testable import HospitalSQLite
 @testable import HospitalPortal
 
 /// What an authenticator app does with the key it is given, written apart from the server's code: the

@@ -7,6 +7,7 @@ import Testing
 @testable import Hospital
 @testable import HospitalAPI
 @testable import HospitalCore
+@testable import HospitalSQLite
 @testable import HospitalPortal
 
 /// Login and sign-up floods: limits an attacker elsewhere cannot turn against a user, answered at once

@@ -3,6 +3,7 @@ import Crypto
 import Foundation
 import Hospital
 import HospitalCore
+import HospitalSQLite
 import Hummingbird
 import HummingbirdTesting
 import NIOCore
@@ -75,7 +76,7 @@ package struct HospitalFixture: Sendable {
             store: store, keyring: { keyring }, index: nil, spoolDirectory: temporaryPath("hospital-spool"), chunkSize: chunkSize,
             clock: clock.source)
         services = HospitalServices(
-            database: database, hasher: PasswordHasher(parameters: .testing, random: { [UInt8](repeating: 7, count: $0) }), vault: vault,
+            storage: SQLiteHospitalStorage(database), hasher: PasswordHasher(parameters: .testing, random: { [UInt8](repeating: 7, count: $0) }), vault: vault,
             sender: sender, codeKey: SymmetricKey(size: .bits256), sessionPolicy: sessions,
             consentPolicy: .init(grantLifetime: grantLifetime),
             maxReportSize: maxReportSize, portal: portal, notary: notary, clock: clock.source, random: systemRandom)

@@ -5,6 +5,7 @@ import FuzzDriver
 import FuzzRouter
 import Hospital
 import HospitalCore
+import HospitalSQLite
 import Hummingbird
 import Logging
 import NIOCore
@@ -54,7 +55,7 @@ func makeServices() throws -> HospitalServices {
         store: MemoryChunkStore(), keyring: { keyring }, index: nil, spoolDirectory: NSTemporaryDirectory() + "fuzz-spool",
         clock: { 1_800_000_000 })
     return HospitalServices(
-        database: try HospitalDatabase.inMemory(), hasher: PasswordHasher(parameters: .testing, random: systemRandom), vault: vault,
+        storage: SQLiteHospitalStorage(try HospitalDatabase.inMemory()), hasher: PasswordHasher(parameters: .testing, random: systemRandom), vault: vault,
         sender: NoSender(), codeKey: SymmetricKey(size: .bits256), clock: { 1_800_000_000 }, random: systemRandom)
 }
 

@@ -5,6 +5,7 @@ import DurableFiles
 import Foundation
 import Hospital
 import HospitalCore
+import HospitalSQLite
 import Logging
 import NIOCore
 import Settings
@@ -283,7 +284,7 @@ struct AuditCommand: AsyncParsableCommand {
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
             defer { try? FileManager.default.removeItem(atPath: folder) }
             let result = try await AuditBenchmark.run(
-                path: folder + "/hospital.sqlite", entries: max(entries, durable), durable: durable, proofs: proofs)
+                storage: SQLiteHospitalStorage(try HospitalDatabase.open(path: folder + "/hospital.sqlite")), entries: max(entries, durable), durable: durable, proofs: proofs)
             print(String(decoding: try JSONEncoder().encode(result), as: UTF8.self))
         }
     }

@@ -5,6 +5,7 @@ import DurableFiles
 import Foundation
 import Hospital
 import HospitalCore
+import HospitalSQLite
 import S3Client
 import Settings
 

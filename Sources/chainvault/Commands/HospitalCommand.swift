@@ -3,6 +3,7 @@ import ChunkChain
 import Foundation
 import Hospital
 import HospitalCore
+import HospitalSQLite
 import Settings
 
 /// `chainvault hospital add-admin | add-doctor`: the first staff accounts, before anyone can log in.

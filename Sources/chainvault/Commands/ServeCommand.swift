@@ -7,6 +7,7 @@ import Foundation
 import Hex
 import Hospital
 import HospitalCore
+import HospitalSQLite
 import Hummingbird
 import Logging
 import Metrics
@@ -275,7 +276,7 @@ extension Serve {
             index: try storage.index(root: root), spoolDirectory: root.tmp, clock: { now() })
         let database = try HospitalDatabase.open(path: root.hospitalDatabase)
         return HospitalServices(
-            database: database, hasher: PasswordHasher(random: systemRandom),
+            storage: SQLiteHospitalStorage(database), hasher: PasswordHasher(random: systemRandom),
             vault: vault, sender: try codeSender(root: root),
             codeKey: try CodeKeyFile.loadOrCreate(path: root.codeKey, random: systemRandom),
             sessionPolicy: .init(portalIdle: sessionIdleTimeout),

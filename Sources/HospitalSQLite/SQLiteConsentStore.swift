@@ -1,4 +1,5 @@
 import GRDB
+import HospitalCore
 
 struct SQLiteConsentStore: ConsentStore {
     let connection: SQLiteTransaction

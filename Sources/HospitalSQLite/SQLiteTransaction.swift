@@ -1,5 +1,6 @@
 import Dispatch
 import GRDB
+import HospitalCore
 import Synchronization
 
 /// A GRDB transaction that an `async` body drives.

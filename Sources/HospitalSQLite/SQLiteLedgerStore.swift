@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import HospitalCore
 import Transparency
 
 struct SQLiteLedgerStore: LedgerStore {

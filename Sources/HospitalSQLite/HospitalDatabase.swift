@@ -1,4 +1,5 @@
 import GRDB
+import HospitalCore
 
 #if canImport(Glibc)
     import Glibc
@@ -239,7 +240,18 @@ public struct HospitalDatabase: Sendable {
         }
         migrator.registerMigration("v9-emergency") { db in
             // Emergency accesses ("break the glass"), each with its reason, expiry and review.
-            try EmergencyAccess.createTable(in: db)
+            try db.create(table: "emergencyAccess") { table in
+                table.autoIncrementedPrimaryKey("id")
+                table.column("reportId", .integer).notNull().indexed().references("report", onDelete: .cascade)
+                table.column("doctorId", .integer).notNull().indexed().references("user", onDelete: .cascade)
+                table.column("patientId", .integer).notNull().indexed().references("user", onDelete: .cascade)
+                table.column("reason", .text).notNull()
+                table.column("createdAt", .integer).notNull()
+                table.column("expiresAt", .integer).notNull()
+                table.column("reviewedAt", .integer)
+                table.column("reviewerId", .integer).references("user", onDelete: .setNull)
+                table.column("auditEntryId", .integer).notNull()
+            }
         }
         migrator.registerMigration("v10-doctor-about") { db in
             // A doctor's short public description (qualifications, languages, the clinic's phone).

@@ -1,18 +1,19 @@
 import GRDB
+import HospitalCore
 
 /// ``HospitalStorage`` on the embedded SQLite database (``HospitalDatabase``).
-package struct SQLiteHospitalStorage: HospitalStorage {
+public struct SQLiteHospitalStorage: HospitalStorage {
     package let database: HospitalDatabase
 
-    package init(_ database: HospitalDatabase) { self.database = database }
+    public init(_ database: HospitalDatabase) { self.database = database }
 
-    package func read<T: Sendable>(_ body: @escaping @Sendable (HospitalTransaction) async throws -> T) async throws -> T {
+    public func read<T: Sendable>(_ body: @escaping @Sendable (HospitalTransaction) async throws -> T) async throws -> T {
         try await SQLiteTransaction.run(database.writer, write: false) { connection in
             try await body(Self.transaction(connection))
         }
     }
 
-    package func write<T: Sendable>(_ body: @escaping @Sendable (HospitalTransaction) async throws -> T) async throws -> T {
+    public func write<T: Sendable>(_ body: @escaping @Sendable (HospitalTransaction) async throws -> T) async throws -> T {
         let (result, transaction) = try await SQLiteTransaction.run(database.writer, write: true) { connection in
             let transaction = Self.transaction(connection)
             return (try await body(transaction), transaction)
@@ -30,8 +31,6 @@ package struct SQLiteHospitalStorage: HospitalStorage {
             emergency: SQLiteEmergencyStore(connection: connection))
     }
 }
-
-extension QueuedMail: FetchableRecord {}
 
 struct SQLiteMailStore: MailStore {
     let connection: SQLiteTransaction

@@ -1,4 +1,5 @@
 import GRDB
+import HospitalCore
 
 struct SQLiteReportStore: ReportStore {
     let connection: SQLiteTransaction

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import HospitalCore
 
 struct SQLiteSchedulingStore: SchedulingStore {
     let connection: SQLiteTransaction

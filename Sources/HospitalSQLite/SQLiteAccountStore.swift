@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import HospitalCore
 
 struct SQLiteAccountStore: AccountStore {
     let connection: SQLiteTransaction
