@@ -18,6 +18,8 @@ let package = Package(
         // For the fuzz targets in Fuzz/, which reach the parsers through these libraries.
         .library(name: "S3Client", targets: ["S3Client"]),
         .library(name: "ChunkChain", targets: ["ChunkChain"]),
+        // A chunk store in memory, for the tests and the fuzz targets; never linked into the executable.
+        .library(name: "ChunkChainTesting", targets: ["ChunkChainTesting"]),
         .library(name: "Hospital", targets: ["Hospital", "HospitalCore", "HospitalSQLite", "HospitalAPI", "HospitalPortal"]),
         .library(name: "Settings", targets: ["Settings"]),
         .library(name: "Transparency", targets: ["Transparency"]),
@@ -192,6 +194,7 @@ let package = Package(
             resources: [.embedInCode("Strings/en.json")],
             swiftSettings: swiftSettings
         ),
+        .target(name: "ChunkChainTesting", dependencies: ["ChunkChain"], swiftSettings: swiftSettings),
         // The hospital's storage on the embedded SQLite database (GRDB): the schema and its migrations,
         // and each area's store (docs/architecture.md, "The storage seam").
         .target(
@@ -309,7 +312,7 @@ let package = Package(
         .target(
             name: "TestSupport",
             dependencies: [
-                "BucketStore", "S3Gateway", "Operations", "ChunkChain", "Hospital", "HospitalCore", "HospitalSQLite",
+                "BucketStore", "S3Gateway", "Operations", "ChunkChain", "ChunkChainTesting", "Hospital", "HospitalCore", "HospitalSQLite",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
@@ -348,7 +351,7 @@ let package = Package(
             name: "ChunkChainTests",
             dependencies: [
                 "TestSupport",
-                "ChunkChain",
+                "ChunkChain", "ChunkChainTesting",
                 "Hex",
                 "BucketStore",
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -377,7 +380,7 @@ let package = Package(
             dependencies: [
                 "TestSupport",
                 "Hospital", "HospitalCore", "HospitalSQLite", "HospitalAPI", "HospitalPortal",
-                "ChunkChain",
+                "ChunkChain", "ChunkChainTesting",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),

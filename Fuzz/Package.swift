@@ -47,13 +47,15 @@ let package = Package(
         .executableTarget(
             name: "FuzzChunk",
             dependencies: [
-                "FuzzDriver", .product(name: "ChunkChain", package: "chainvault"), .product(name: "Crypto", package: "swift-crypto"),
+                "FuzzDriver", .product(name: "ChunkChain", package: "chainvault"),
+                .product(name: "ChunkChainTesting", package: "chainvault"), .product(name: "Crypto", package: "swift-crypto"),
             ]),
         // The portal's forms, multipart uploads, cookies and Accept-Language, through its router.
         .executableTarget(
             name: "FuzzPortal",
             dependencies: [
                 "FuzzDriver", .product(name: "Hospital", package: "chainvault"), .product(name: "ChunkChain", package: "chainvault"),
+                .product(name: "ChunkChainTesting", package: "chainvault"),
                 "FuzzRouter", .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -73,6 +75,7 @@ let package = Package(
             name: "FuzzHospitalJSON",
             dependencies: [
                 "FuzzDriver", .product(name: "Hospital", package: "chainvault"), .product(name: "ChunkChain", package: "chainvault"),
+                .product(name: "ChunkChainTesting", package: "chainvault"),
                 "FuzzRouter", .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),

@@ -182,8 +182,14 @@ public struct AuditEntry: Codable, Sendable, Equatable {
     /// What a version-2 leaf says of the people and the report an entry is about.
     package struct Names: Sendable, Equatable {
         package var actor: String
-        var patient: String
+        package var patient: String
         package var report: String
+
+        package init(actor: String, patient: String, report: String) {
+            self.actor = actor
+            self.patient = patient
+            self.report = report
+        }
     }
 
     /// The tag and the eight fields, as text, and the three names for version 2.
@@ -268,22 +274,17 @@ public enum AuditLedger {
         let id = (last?.id ?? 0) + 1
         let previous = last?.hash ?? genesis
         // The names as they are now go into the leaf, so that a page shows what the signed tree covers.
-        func name(of user: Int64?) async throws -> String {
-            guard let user else { return "" }
-            return try await transaction.accounts.user(id: user)?.name ?? ""
-        }
-        var title = ""
-        if event.subject.hasPrefix("report:"), let report = Int64(event.subject.dropFirst("report:".count)) {
-            title = try await transaction.reports.title(report: report) ?? ""
-        }
+        let report = event.subject.hasPrefix("report:") ? Int64(event.subject.dropFirst("report:".count)) : nil
+        let names = try await ledger.leafNames(actor: event.actorId, patient: event.patientId, reportId: report)
         var entry = AuditEntry(
             id: id, time: time, actorId: event.actorId, action: event.action, subject: event.subject, patientId: event.patientId,
             outcome: event.outcome, detail: event.detail, previousHash: previous, hash: Data(), leafVersion: 2,
-            leafActorName: try await name(of: event.actorId), leafPatientName: try await name(of: event.patientId),
-            leafReportTitle: title)
+            leafActorName: names.actor, leafPatientName: names.patient, leafReportTitle: names.report)
         entry.hash = AuditEntry.digest(previous: previous, fields: entry.canonicalFields)
-        try await ledger.insert(entry)
-        try await AuditTree.append(leaf: entry.leafHash, index: Int(id - 1), in: ledger)
+        // The leaf and the subtrees it completes, from its left siblings (one read, one write).
+        let index = Int(id - 1)
+        let siblings = try await ledger.subtrees(Set(AuditTree.siblings(ofLeaf: index)))
+        try await ledger.insert(entry, subtrees: try AuditTree.nodes(appending: entry.leafHash, at: index, siblings: siblings))
         return id
     }
 

@@ -53,12 +53,6 @@ package enum AuditTree {
         return nodes
     }
 
-    /// Stores leaf `index` and the subtrees it completes (one node more on average).
-    static func append(leaf: MerkleTree.Hash, index: Int, in ledger: any LedgerStore) async throws {
-        let siblings = try await ledger.subtrees(Set(Self.siblings(ofLeaf: index)))
-        try await ledger.insert(subtrees: try nodes(appending: leaf, at: index, siblings: siblings))
-    }
-
     /// Runs `compute` — a root or a proof of ``MerkleTree`` — over the stored subtrees it needs, read in
     /// one query. Which subtrees a root or proof takes depends on the sizes alone, so a first run with
     /// stand-in hashes names them.

@@ -25,13 +25,16 @@ public struct HospitalServices: Sendable {
     /// - Parameters:
     ///   - codeKey: The key one-time codes are MACed under; kept outside the database.
     ///   - clock: Seconds since 1970.
+    ///   - schedulingClock: What the scheduling reads as now (has a slot started, is it over); the clock
+    ///     itself outside tests. Codes, sessions, the ledger and retention keep `clock`.
     ///   - random: A CSPRNG outside tests: tokens, codes.
     public init(
         storage: any HospitalStorage, hasher: PasswordHasher, vault: ReportVault, sender: any CodeSender, codeKey: SymmetricKey,
         sessionPolicy: Accounts.SessionPolicy = .init(), consentPolicy: Consent.Policy = .init(),
         emergencyPolicy: EmergencyAccess.Policy = .init(),
         maxReportSize: Int64 = Reports.defaultMaxSize, portal: PortalConfiguration = .init(), notary: AuditNotary? = nil,
-        clock: @escaping @Sendable () -> Int64, random: @escaping @Sendable (Int) -> [UInt8]
+        clock: @escaping @Sendable () -> Int64, schedulingClock: (@Sendable () -> Int64)? = nil,
+        random: @escaping @Sendable (Int) -> [UInt8]
     ) {
         self.storage = storage
         self.notary = notary
@@ -43,7 +46,7 @@ public struct HospitalServices: Sendable {
         accounts = Accounts(
             storage: storage, hasher: hasher, policy: sessionPolicy, clock: clock, random: random, sender: sender, notices: notices,
             codeKey: codeKey)
-        scheduling = Scheduling(storage: storage, clock: clock, notices: notices)
+        scheduling = Scheduling(storage: storage, clock: clock, slotClock: schedulingClock, notices: notices)
         reports = Reports(storage: storage, vault: vault, maxSize: maxReportSize, clock: clock, notices: notices)
         emergency = EmergencyAccess(storage: storage, notices: notices, policy: emergencyPolicy, clock: clock)
         consent = Consent(

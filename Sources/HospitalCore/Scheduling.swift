@@ -52,7 +52,11 @@ enum Page {
 /// Doctor search and appointment slots: doctors publish, patients book and cancel, doctors complete.
 public struct Scheduling: Sendable {
     let storage: any HospitalStorage
+    /// Seconds since 1970: when a slot may be published.
     let clock: @Sendable () -> Int64
+    /// What "now" is to slots (has one started, is it over): the clock itself, but for interop tests that
+    /// run it ahead (``HospitalServices/init(storage:hasher:vault:sender:codeKey:sessionPolicy:consentPolicy:emergencyPolicy:maxReportSize:portal:notary:clock:schedulingClock:random:)``).
+    package let slotClock: @Sendable () -> Int64
     /// The e-mails confirming bookings and cancellations.
     let notices: Notices
 
@@ -61,10 +65,14 @@ public struct Scheduling: Sendable {
     /// How far ahead a slot may be published, in seconds (two years).
     static let maxHorizon: Int64 = 2 * 366 * 86400
 
-    package init(storage: any HospitalStorage, clock: @escaping @Sendable () -> Int64, notices: Notices = .init()) {
+    package init(
+        storage: any HospitalStorage, clock: @escaping @Sendable () -> Int64, slotClock: (@Sendable () -> Int64)? = nil,
+        notices: Notices = .init()
+    ) {
         self.notices = notices
         self.storage = storage
         self.clock = clock
+        self.slotClock = slotClock ?? clock
     }
 
     /// Doctors whose specialization contains `specialization` (case-insensitive); all doctors when nil or empty.
@@ -105,7 +113,7 @@ public struct Scheduling: Sendable {
 
     /// A doctor's slots that are still open and not over (one that started may still be booked).
     public func openSlots(doctorId: Int64) async throws -> [SlotListing] {
-        let now = clock()
+        let now = slotClock()
         return try await storage.read { try await $0.scheduling.openSlots(doctorId: doctorId, endingAfter: now, limit: Page.size) }
     }
 
@@ -125,7 +133,7 @@ public struct Scheduling: Sendable {
     /// - Parameter reason: The symptoms or reason, up to 2000 characters; empty for none.
     /// - Throws: `invalid_field` (reason), `not_found`, `slot_in_past`, `slot_taken`.
     public func book(slotId: Int64, patientId: Int64, reason: String = "") async throws -> SlotListing {
-        let now = clock()
+        let now = slotClock()
         let reason = try Validation.reason(reason)
         return try await storage.write { [notices] transaction in
             guard var listing = try await transaction.scheduling.listing(slot: slotId) else { throw HospitalError.notFound("slot") }
@@ -145,7 +153,7 @@ public struct Scheduling: Sendable {
     /// Cancels the patient's booking of a slot that has not started; the slot is open again.
     /// - Throws: `not_found` (also for another patient's booking), `slot_in_past`, `slot_completed`.
     public func cancel(slotId: Int64, patientId: Int64) async throws {
-        let now = clock()
+        let now = slotClock()
         try await storage.write { [notices] transaction in
             guard var listing = try await transaction.scheduling.listing(slot: slotId), listing.slot.patientId == patientId else {
                 throw HospitalError.notFound("slot")
@@ -167,7 +175,7 @@ public struct Scheduling: Sendable {
     /// - Throws: `not_found` (also another doctor's slot), `slot_not_booked` (withdraw an open one),
     ///   `slot_completed`, `slot_in_past`.
     public func cancelBooking(slotId: Int64, doctorId: Int64) async throws {
-        let now = clock()
+        let now = slotClock()
         try await storage.write { [notices] transaction in
             guard let listing = try await transaction.scheduling.listing(slot: slotId), listing.slot.doctorId == doctorId else {
                 throw HospitalError.notFound("slot")
@@ -204,7 +212,7 @@ public struct Scheduling: Sendable {
     /// Marks the checkup of one of the doctor's booked slots done, once it has started.
     /// - Throws: `not_found`, `slot_not_booked`, `checkup_not_started`.
     public func complete(slotId: Int64, doctorId: Int64) async throws -> SlotListing {
-        let now = clock()
+        let now = slotClock()
         return try await storage.write { transaction in
             guard var listing = try await transaction.scheduling.listing(slot: slotId), listing.slot.doctorId == doctorId else {
                 throw HospitalError.notFound("slot")

@@ -22,7 +22,7 @@ package func addPortal(
     secondStep.addRoutes(to: group)
     PortalController(services: services, pages: pages, cookies: cookies, clock: services.clock, secondStep: secondStep)
         .addRoutes(to: group)
-    PortalCareController(services: services, pages: pages, clock: services.clock).addRoutes(to: group)
+    PortalCareController(services: services, pages: pages, clock: services.scheduling.slotClock).addRoutes(to: group)
     PortalReportController(services: services, pages: pages, logger: logger).addRoutes(to: group)
     PortalConsentController(services: services, pages: pages, clock: services.clock).addRoutes(to: group)
     PortalAdminController(services: services, pages: pages, clock: services.clock).addRoutes(to: group)

@@ -5,8 +5,11 @@ import HospitalCore
 struct SQLiteAccountStore: AccountStore {
     let connection: SQLiteTransaction
 
+    // Statements cached: every ledger entry and notice reads a name or an account.
     func user(id: Int64) async throws -> User? {
-        try await connection.run { db in try User.fetchOne(db, key: id) }
+        try await connection.run { db in
+            try User.fetchOne(db, SQLRequest(sql: "SELECT * FROM user WHERE id = ?", arguments: [id], cached: true))
+        }
     }
 
     func user(email: String) async throws -> User? {

@@ -13,6 +13,7 @@ public struct SQLiteHospitalStorage: HospitalStorage {
         }
     }
 
+    @discardableResult
     public func write<T: Sendable>(_ body: @escaping @Sendable (HospitalTransaction) async throws -> T) async throws -> T {
         let (result, transaction) = try await SQLiteTransaction.run(database.writer, write: true) { connection in
             let transaction = Self.transaction(connection)

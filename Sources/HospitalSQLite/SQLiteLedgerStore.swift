@@ -12,8 +12,33 @@ struct SQLiteLedgerStore: LedgerStore {
         }
     }
 
-    func insert(_ entry: AuditEntry) async throws {
-        try await connection.run { db in try entry.insert(db) }
+    func leafNames(actor: Int64?, patient: Int64?, reportId: Int64?) async throws -> AuditEntry.Names {
+        try await connection.run { db in
+            let name = try db.cachedStatement(sql: "SELECT name FROM user WHERE id = ?")
+            let title = try db.cachedStatement(sql: "SELECT title FROM report WHERE id = ?")
+            return AuditEntry.Names(
+                actor: try actor.flatMap { try String.fetchOne(name, arguments: [$0]) } ?? "",
+                patient: try patient.flatMap { try String.fetchOne(name, arguments: [$0]) } ?? "",
+                report: try reportId.flatMap { try String.fetchOne(title, arguments: [$0]) } ?? "")
+        }
+    }
+
+    func insert(_ entry: AuditEntry, subtrees: [AuditTree.Node: MerkleTree.Hash]) async throws {
+        try await connection.run { db in
+            // A cached statement: GRDB's record insert builds its statement from the schema every time,
+            // a quarter of an append's cost.
+            try db.cachedStatement(
+                sql: """
+                    INSERT INTO audit (id, time, actorId, action, subject, patientId, outcome, detail, previousHash, hash, leafVersion,
+                    leafActorName, leafPatientName, leafReportTitle) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """
+            ).execute(arguments: [
+                entry.id, entry.time, entry.actorId, entry.action.rawValue, entry.subject, entry.patientId, entry.outcome.rawValue,
+                entry.detail, entry.previousHash, entry.hash, entry.leafVersion, entry.leafActorName, entry.leafPatientName,
+                entry.leafReportTitle,
+            ])
+            try SQLiteAuditTree.insert(subtrees, in: db)
+        }
     }
 
     func entry(id: Int64) async throws -> AuditEntry? {
@@ -100,9 +125,6 @@ struct SQLiteLedgerStore: LedgerStore {
         try await connection.run { db in try SQLiteAuditTree.subtrees(nodes, in: db) }
     }
 
-    func insert(subtrees: [AuditTree.Node: MerkleTree.Hash]) async throws {
-        try await connection.run { db in try SQLiteAuditTree.insert(subtrees, in: db) }
-    }
 }
 
 /// The audit tree's table (``AuditTree``): row `(level, position)` is a perfect subtree's hash.

@@ -1,6 +1,7 @@
 import BucketStore
 import Crypto
 import Foundation
+import ChunkChainTesting
 import TestSupport
 import Testing
 

@@ -1,5 +1,6 @@
 import Foundation
 import Hex
+import ChunkChainTesting
 import TestSupport
 import Testing
 

@@ -1,6 +1,7 @@
 import BucketStore
 import Foundation
 import NIOCore
+import ChunkChainTesting
 import TestSupport
 import Testing
 

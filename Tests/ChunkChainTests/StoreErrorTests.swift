@@ -1,5 +1,6 @@
 import BucketStore
 import Foundation
+import ChunkChainTesting
 import TestSupport
 import Testing
 

@@ -176,6 +176,30 @@ func bookedAppointment(
         }
     }
 
+    /// `serve`'s test-only scheduling offset moves what "now" is to slots, and nothing else: a slot is
+    /// published by the real clock (a minute ahead is the future), has started on the scheduling clock
+    /// (two minutes ahead) and completes at once.
+    @Test func theSchedulingOffsetMovesOnlyWhetherASlotStarted() async throws {
+        let fixture = try HospitalFixture(schedulingOffset: 120)
+        let cast = try await Cast(fixture)
+        let scheduling = fixture.services.scheduling
+        let now = fixture.clock.now
+        await #expect(throws: HospitalError.self) {
+            _ = try await scheduling.publish(doctorId: cast.cardiologist.id, startsAt: now - now % 60 - 60, durationMinutes: 15)
+        }
+        let slot = try await scheduling.publish(doctorId: cast.cardiologist.id, startsAt: now + 60, durationMinutes: 15).slot
+        _ = try await scheduling.book(slotId: slot.id!, patientId: cast.ada.id, reason: "Chest pain")
+        #expect(try await scheduling.complete(slotId: slot.id!, doctorId: cast.cardiologist.id).slot.status == .completed)
+        // Without the offset the same slot has not started.
+        let plain = try HospitalFixture()
+        let doctors = try await Cast(plain)
+        let later = try await plain.services.scheduling.publish(
+            doctorId: doctors.cardiologist.id, startsAt: plain.clock.now + 60, durationMinutes: 15
+        ).slot
+        _ = try await plain.services.scheduling.book(slotId: later.id!, patientId: doctors.ada.id, reason: "Chest pain")
+        await #expect(throws: HospitalError.self) { _ = try await plain.services.scheduling.complete(slotId: later.id!, doctorId: doctors.cardiologist.id) }
+    }
+
     @Test func aCheckupIsCompletedByItsOwnDoctorOnceItStarted() async throws {
         let fixture = try HospitalFixture()
         let cast = try await Cast(fixture)

@@ -1,4 +1,5 @@
 import ChunkChain
+import ChunkChainTesting
 import Crypto
 import Foundation
 import Hospital
@@ -62,10 +63,12 @@ package struct HospitalFixture: Sendable {
 
     /// - Parameter chunkSize: Small, so that small reports make chains of several chunks.
     /// - Parameter sessions: By default a week long, so that tests can move the clock by hours.
+    /// - Parameter schedulingOffset: Seconds the scheduling clock runs ahead (`serve`'s test-only offset).
     package init(
         maxReportSize: Int64 = Reports.defaultMaxSize, chunkSize: Int = 4096, grantLifetime: Int64 = 3600,
         sessions: Accounts.SessionPolicy = .init(idle: 7 * 86400, absolute: 7 * 86400), storeCapacity: Int? = nil,
-        portal: PortalConfiguration = .init(), database: HospitalDatabase? = nil, notary: AuditNotary? = nil
+        portal: PortalConfiguration = .init(), database: HospitalDatabase? = nil, notary: AuditNotary? = nil,
+        schedulingOffset: Int64 = 0
     ) throws {
         self.database = try database ?? HospitalDatabase.inMemory()
         let database = self.database
@@ -79,7 +82,8 @@ package struct HospitalFixture: Sendable {
             storage: SQLiteHospitalStorage(database), hasher: PasswordHasher(parameters: .testing, random: { [UInt8](repeating: 7, count: $0) }), vault: vault,
             sender: sender, codeKey: SymmetricKey(size: .bits256), sessionPolicy: sessions,
             consentPolicy: .init(grantLifetime: grantLifetime),
-            maxReportSize: maxReportSize, portal: portal, notary: notary, clock: clock.source, random: systemRandom)
+            maxReportSize: maxReportSize, portal: portal, notary: notary, clock: clock.source,
+            schedulingClock: schedulingOffset == 0 ? nil : { clock.now + schedulingOffset }, random: systemRandom)
     }
 
     package func app() throws -> some ApplicationProtocol {

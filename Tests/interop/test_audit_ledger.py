@@ -17,10 +17,10 @@ from pathlib import Path
 import boto3
 
 from conftest import BIN, outbox_mails, start_server, stop_server
-from test_hospital import call, login, raw, register, rfc3339, slot_start
+from test_hospital import SCHEDULING_AHEAD, call, completed_checkup, login, raw, register, rfc3339
 
 ENV = {k: v for k, v in os.environ.items() if not k.startswith("CHAINVAULT_")}
-KEYS = {"CHAINVAULT_ACCESS_KEY": "AUDITLEDGERROOTKEY01", "CHAINVAULT_SECRET_KEY": "audit-secret-" + uuid.uuid4().hex}
+KEYS = {"CHAINVAULT_ACCESS_KEY": "AUDITLEDGERROOTKEY01", "CHAINVAULT_SECRET_KEY": "audit-secret-" + uuid.uuid4().hex, **SCHEDULING_AHEAD}
 
 
 def serve(data: Path):
@@ -70,10 +70,7 @@ def scene(server):
         assert status == 201
         tokens[email] = login(server, email, "stethoscope 42")[0]
     ada, ada_id = register(server, "Ada Patient", "ada@example.org")
-    status, slot = call(server, "POST", "/api/slots", {"startsAt": rfc3339(2), "durationMinutes": 15}, token=tokens["carl@example.org"])
-    assert status == 201 and call(server, "POST", f"/api/slots/{slot['id']}/booking", token=ada)[0] == 200
-    time.sleep(max(0.0, slot_start(slot) - time.time()) + 0.5)  # the wall clock must reach the appointment
-    assert call(server, "POST", f"/api/slots/{slot['id']}/completion", token=tokens["carl@example.org"])[0] == 200
+    completed_checkup(server, tokens["carl@example.org"], ada)
     status, body = raw(server, "POST", f"/api/patients/{ada_id}/reports?title=Echo", tokens["carl@example.org"], os.urandom(5000),
                        {"Content-Type": "application/pdf"})
     assert status == 201, body

@@ -32,11 +32,11 @@ import botocore
 from botocore.config import Config
 
 from conftest import BIN, start_server
-from test_hospital import call, login, raw, register, rfc3339, slot_start
+from test_hospital import SCHEDULING_AHEAD, call, completed_checkup, login, raw, register
 
 KILLS = int(os.environ.get("CHAINVAULT_CRASH_KILLS", "20"))
 KEYS = [f"k{n:02d}" for n in range(24)]  # few keys, so that overwrites are common
-ENV = {"CHAINVAULT_ACCESS_KEY": "CRASHROOTKEY00000001", "CHAINVAULT_SECRET_KEY": "crash-secret-0123456789abcdef"}
+ENV = {"CHAINVAULT_ACCESS_KEY": "CRASHROOTKEY00000001", "CHAINVAULT_SECRET_KEY": "crash-secret-0123456789abcdef", **SCHEDULING_AHEAD}
 CLI_ENV = {k: v for k, v in os.environ.items() if not k.startswith("CHAINVAULT_")}
 
 
@@ -200,11 +200,7 @@ def test_sigkill_under_load_loses_nothing_acknowledged(tmp_path):
                                                "password": "stethoscope 42", "specialization": "Cardiology"}, token=admin)[0] == 201
     doctor, _ = login(server, "doc@crash.example", "stethoscope 42")
     patient, patient_id = register(server, "Pat Crash", "pat@crash.example")
-    status, slot = call(server, "POST", "/api/slots", {"startsAt": rfc3339(2), "durationMinutes": 15}, token=doctor)
-    assert status == 201, slot
-    assert call(server, "POST", f"/api/slots/{slot['id']}/booking", token=patient)[0] == 200
-    time.sleep(max(0.0, slot_start(slot) - time.time()) + 0.5)
-    assert call(server, "POST", f"/api/slots/{slot['id']}/completion", token=doctor)[0] == 200
+    completed_checkup(server, doctor, patient)
     s3_client(server).create_bucket(Bucket="crash")
 
     ledger = Ledger()

@@ -216,5 +216,19 @@ def test_a_report_from_checkup_to_consented_access_and_an_intact_ledger(hospital
     assert broken.returncode == 1 and "entry 5" in broken.stdout, broken.stdout + broken.stderr
 
 
-def slot_start(slot):
-    return datetime.datetime.strptime(slot["startsAt"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc).timestamp()
+# The environment of a server whose scheduling clock runs two minutes ahead of the wall clock
+# (CHAINVAULT_TEST_SCHEDULING_OFFSET, for tests only): a slot published a minute ahead has started, so a
+# checkup is completed without waiting for the wall clock to reach it.
+SCHEDULING_AHEAD = {"CHAINVAULT_TEST_SCHEDULING_OFFSET": "120"}
+
+
+def completed_checkup(server, doctor, patient):
+    """A slot the doctor publishes a minute ahead, the patient books and the doctor completes at once (on a server
+    started with SCHEDULING_AHEAD)."""
+    status, slot = call(server, "POST", "/api/slots", {"startsAt": rfc3339(60), "durationMinutes": 15}, token=doctor)
+    assert status == 201, slot
+    assert call(server, "POST", f"/api/slots/{slot['id']}/booking", token=patient)[0] == 200
+    status, body = call(server, "POST", f"/api/slots/{slot['id']}/completion", token=doctor)
+    assert status == 200, body
+    return slot
+

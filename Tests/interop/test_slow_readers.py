@@ -9,7 +9,7 @@ import time
 import boto3
 
 from conftest import BIN, start_server, stop_server
-from test_hospital import call, login, raw, register, rfc3339, slot_start
+from test_hospital import SCHEDULING_AHEAD, call, completed_checkup, login, raw, register
 
 KEY, SECRET = "SLOWREADERSKEY000001", "slow-readers-secret-0123456789"
 
@@ -71,17 +71,14 @@ def test_64_slow_readers_of_a_64_mib_object_keep_rss_under_150_mib(tmp_path):
 
 def test_32_slow_report_downloads_hold_about_two_chunks_each(tmp_path):
     data = tmp_path / "data"
-    server = start_server(data, {"CHAINVAULT_ACCESS_KEY": KEY, "CHAINVAULT_SECRET_KEY": SECRET})
+    server = start_server(data, {"CHAINVAULT_ACCESS_KEY": KEY, "CHAINVAULT_SECRET_KEY": SECRET, **SCHEDULING_AHEAD})
     try:
         env = {k: v for k, v in os.environ.items() if not k.startswith("CHAINVAULT_")}
         subprocess.run([BIN, "hospital", "add-doctor", "--data", str(data), "--name", "Dr Slow", "--specialization", "Radiology",
                         "slow-doctor@example.org"], input="stethoscope 42\n", text=True, env=env, check=True, capture_output=True)
         doctor, _ = login(server, "slow-doctor@example.org", "stethoscope 42")
         patient, patient_id = register(server, "Sam Slow", "sam-slow@example.org")
-        slot = call(server, "POST", "/api/slots", {"startsAt": rfc3339(2), "durationMinutes": 15}, token=doctor)[1]
-        assert call(server, "POST", f"/api/slots/{slot['id']}/booking", token=patient)[0] == 200
-        time.sleep(max(0.0, slot_start(slot) - time.time()) + 0.5)
-        assert call(server, "POST", f"/api/slots/{slot['id']}/completion", token=doctor)[0] == 200
+        completed_checkup(server, doctor, patient)
         status, body = raw(server, "POST", f"/api/patients/{patient_id}/reports?title=CT", doctor, os.urandom(48 << 20),
                            {"Content-Type": "application/octet-stream"})
         assert status == 201, body

@@ -15,7 +15,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
 from conftest import BIN, start_server, stop_server, tool
-from test_hospital import call, login, raw, register, rfc3339, slot_start
+from test_hospital import SCHEDULING_AHEAD, call, completed_checkup, login, raw, register, rfc3339
 import time
 
 
@@ -74,7 +74,7 @@ def mail(tmp_path):
                             authenticator=authenticate, auth_required=True)
     controller.start()
     server = start_server(tmp_path / "data", {"CHAINVAULT_ACCESS_KEY": "SMTPTESTROOTKEY00001", "CHAINVAULT_SECRET_KEY": "smtp-secret-0123456789",
-                                              "CHAINVAULT_SMTP_PASSWORD": "smtp secret 1"},
+                                              "CHAINVAULT_SMTP_PASSWORD": "smtp secret 1", **SCHEDULING_AHEAD},
                           args=("--smtp-url", f"smtp://localhost:{controller.port}", "--smtp-from", "no-reply@hospital.example",
                                 "--smtp-user", "mailer", "--smtp-ca-file", str(cert)))
     yield server, inbox
@@ -98,10 +98,7 @@ def test_codes_go_out_over_starttls_with_auth_and_a_refused_recipient_voids_the_
     # Each patient's checkup with their own doctor (one doctor's slots may not overlap).
     for name, email, author in [("Ada Patient", "ada@example.org", carl), ("Rex Refused", "refused@example.org", eve)]:
         token, patient_id = register(server, name, email, link=link_in(inbox))
-        slot = call(server, "POST", "/api/slots", {"startsAt": rfc3339(2), "durationMinutes": 15}, token=author)[1]
-        assert call(server, "POST", f"/api/slots/{slot['id']}/booking", token=token)[0] == 200
-        time.sleep(max(0.0, slot_start(slot) - time.time()) + 0.5)
-        assert call(server, "POST", f"/api/slots/{slot['id']}/completion", token=author)[0] == 200
+        completed_checkup(server, author, token)
         status, body = raw(server, "POST", f"/api/patients/{patient_id}/reports?title=Scan", author, b"scan bytes")
         assert status == 201
         reports[email] = int(re.search(rb'"id":(\d+)', body).group(1))

@@ -1,4 +1,5 @@
 import ChunkChain
+import ChunkChainTesting
 import Crypto
 import FuzzDriver
 

@@ -14,6 +14,7 @@ public protocol HospitalStorage: Sendable {
     /// Runs `body` against one consistent snapshot, changing nothing.
     func read<T: Sendable>(_ body: @escaping @Sendable (HospitalTransaction) async throws -> T) async throws -> T
     /// Runs `body` in a write transaction: its changes commit when it returns and are rolled back when it throws.
+    @discardableResult
     func write<T: Sendable>(_ body: @escaping @Sendable (HospitalTransaction) async throws -> T) async throws -> T
 }
 

@@ -6,7 +6,11 @@ import Transparency
 package protocol LedgerStore: Sendable {
     /// The newest entry's id and hash; nil for an empty ledger.
     func newestEntry() async throws -> (id: Int64, hash: Data)?
-    func insert(_ entry: AuditEntry) async throws
+    /// The names a new entry's leaf carries, as they are now: the actor's and the patient's (empty for
+    /// none or an unknown account), and the report's title when `reportId` names one.
+    func leafNames(actor: Int64?, patient: Int64?, reportId: Int64?) async throws -> AuditEntry.Names
+    /// Stores a new entry with the subtree hashes its leaf completes (``AuditTree``).
+    func insert(_ entry: AuditEntry, subtrees: [AuditTree.Node: MerkleTree.Hash]) async throws
     func entry(id: Int64) async throws -> AuditEntry?
     /// Entries after the id `after`, oldest first: every one, or those about `patientId`'s data.
     func entries(after: Int64, patientId: Int64?, limit: Int) async throws -> [AuditEntry]
@@ -23,5 +27,4 @@ package protocol LedgerStore: Sendable {
     func treeSize() async throws -> Int
     /// The stored subtree hashes among `nodes` (a missing one is absent).
     func subtrees(_ nodes: Set<AuditTree.Node>) async throws -> [AuditTree.Node: MerkleTree.Hash]
-    func insert(subtrees: [AuditTree.Node: MerkleTree.Hash]) async throws
 }

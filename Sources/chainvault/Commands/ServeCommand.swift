@@ -261,6 +261,19 @@ extension Serve {
     /// transaction (BENCHMARKS.md, 2026-11-30).
     static let fileThreads = 16
 
+    /// Seconds the scheduling clock runs ahead of the real one, from `CHAINVAULT_TEST_SCHEDULING_OFFSET`:
+    /// for interop tests only, so that a slot published ahead has started without waiting for it. It
+    /// moves nothing else (codes, sessions, the ledger, retention keep the real clock), is not a setting,
+    /// and is logged as a warning at start.
+    static func testSchedulingOffset() -> Int64? {
+        guard let text = ProcessInfo.processInfo.environment["CHAINVAULT_TEST_SCHEDULING_OFFSET"], let offset = Int64(text),
+            offset != 0, abs(offset) <= 366 * 86400
+        else { return nil }
+        Logger(label: "chainvault").warning(
+            "CHAINVAULT_TEST_SCHEDULING_OFFSET is set: the scheduling clock runs \(offset) s off the real one (for tests only)")
+        return offset
+    }
+
     /// The hospital over the data root: its database, the report chains (the gateway's store for local
     /// buckets), the code outbox and key in the config folder.
     func hospitalServices(root: DataRoot, chunks: any ChunkStore, portal: PortalConfiguration) async throws -> HospitalServices {
@@ -275,6 +288,8 @@ extension Serve {
             keyring: { [file = KeyringFile(path: keyringPath)] in try await file.current() },
             index: try storage.index(root: root), spoolDirectory: root.tmp, clock: { now() })
         let database = try HospitalDatabase.open(path: root.hospitalDatabase)
+        var schedulingClock: (@Sendable () -> Int64)?
+        if let offset = Self.testSchedulingOffset() { schedulingClock = { now() + offset } }
         return HospitalServices(
             storage: SQLiteHospitalStorage(database), hasher: PasswordHasher(random: systemRandom),
             vault: vault, sender: try codeSender(root: root),
@@ -282,7 +297,8 @@ extension Serve {
             sessionPolicy: .init(portalIdle: sessionIdleTimeout),
             consentPolicy: .init(grantLifetime: grantLifetime), emergencyPolicy: .init(lifetime: emergencyAccessLifetime),
             maxReportSize: reportSizeLimit, portal: portal,
-            notary: try await auditNotary(root: root, database: database, chunks: chunks), clock: { now() }, random: systemRandom)
+            notary: try await auditNotary(root: root, database: database, chunks: chunks), clock: { now() },
+            schedulingClock: schedulingClock, random: systemRandom)
     }
 
     /// The audit ledger's notary: its signing key (made only for a ledger without checkpoints anywhere),
