@@ -460,7 +460,8 @@ public enum AuditLedger {
                 let page = try await transaction.ledger.storedEntries(after: expectedId - 1, limit: 1000)
                 for entry in page {
                     guard entry.id == expectedId else {
-                        return .broken(entryId: entry.id, reason: "entry \(expectedId) is missing (found \(entry.id) after \(expectedId - 1))")
+                        return .broken(
+                            entryId: entry.id, reason: "entry \(expectedId) is missing (found \(entry.id) after \(expectedId - 1))")
                     }
                     guard AuditAction(rawValue: entry.action) != nil, AuditOutcome(rawValue: entry.outcome) != nil else {
                         return .broken(entryId: entry.id, reason: "the entry does not decode: its action or outcome is unknown")

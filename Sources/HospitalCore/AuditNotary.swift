@@ -77,7 +77,8 @@ public actor AuditNotary {
     /// what the last checkpoint signed. A torn last record (a crash during an append) is cut off.
     /// - Throws: ``Refusal`` or ``CheckpointLog/Failure``: start-up stops (a restore from backup is
     ///   accepted with `chainvault audit accept-restore`).
-    package init(signer: NoteSigner, log: CheckpointLog, storage: any HospitalStorage, copies: (any ChunkStore)?, logger: Logger) async throws
+    package init(signer: NoteSigner, log: CheckpointLog, storage: any HospitalStorage, copies: (any ChunkStore)?, logger: Logger)
+        async throws
     {
         self.signer = signer
         self.log = log
@@ -283,7 +284,9 @@ public actor AuditNotary {
     public func consistencyProof(first: Int, size: Int) async throws -> [MerkleTree.Hash]? {
         try await storage.read { transaction in
             guard first >= 1, first <= size, size <= (try await transaction.ledger.treeSize()) else { return nil }
-            return try await AuditTree.withSubtrees(in: transaction.ledger) { try MerkleTree.consistencyProof(first: first, size: size, $0) }
+            return try await AuditTree.withSubtrees(in: transaction.ledger) {
+                try MerkleTree.consistencyProof(first: first, size: size, $0)
+            }
         }
     }
 
@@ -310,7 +313,8 @@ public actor AuditNotary {
     /// Records a new signing key in the ledger (its verifier key as the detail), so that the ledger
     /// itself says when and which key began to sign it.
     package static func recordNewKey(_ verifier: NoteVerifier, storage: any HospitalStorage, time: Int64) async throws {
-        try await AuditLedger.record(actor: nil, .auditKeyCreated, subject: "audit-key", detail: verifier.description, time: time, in: storage)
+        try await AuditLedger.record(
+            actor: nil, .auditKeyCreated, subject: "audit-key", detail: verifier.description, time: time, in: storage)
     }
 
     /// Rotates the signing key (the server stopped): records the new key in the ledger

@@ -69,7 +69,8 @@ public enum AuditVerifier {
     static let restoreTag = "restore-accepted"
 
     package static func verify(
-        storage: any HospitalStorage, log: CheckpointLog, copies: (any ChunkStore)?, verifiers: [NoteVerifier], origin: String, logger: Logger
+        storage: any HospitalStorage, log: CheckpointLog, copies: (any ChunkStore)?, verifiers: [NoteVerifier], origin: String,
+        logger: Logger
     ) async throws -> AuditReport {
         var report = AuditReport()
         // The checkpoints, each checked against the key first.

@@ -169,7 +169,9 @@ public struct MailQueue: Service {
                     logger.warning(
                         "a message waits for the mail server",
                         metadata: ["kind": "\(message.kind)", "message": "\(message.id)", "attempts": "\(attempts)", "error": "\(error)"])
-                    try await storage.write { try await $0.mail.reschedule(message: message.id, attempts: attempts, nextAttemptAt: now + delay) }
+                    try await storage.write {
+                        try await $0.mail.reschedule(message: message.id, attempts: attempts, nextAttemptAt: now + delay)
+                    }
                 }
             }
         }
@@ -181,7 +183,11 @@ public struct MailQueue: Service {
         let now = clock()
         let live = try await storage.read { transaction in
             Set(try await transaction.consent.pendingRequestIds(at: now).map(CodeMessage.mailId(request:)))
-                .union(try await transaction.accounts.liveResetLinks(at: now).map { Accounts.resetMailId(user: $0.userId, createdAt: $0.createdAt) })
+                .union(
+                    try await transaction.accounts.liveResetLinks(at: now).map {
+                        Accounts.resetMailId(user: $0.userId, createdAt: $0.createdAt)
+                    }
+                )
                 .union(try await transaction.accounts.waitingRegistrationIds(at: now).map(Accounts.activationMailId(registration:)))
         }
         try sender.discardSecrets { !live.contains($0) }

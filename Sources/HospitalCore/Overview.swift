@@ -1,4 +1,3 @@
-
 /// What a patient's overview page shows: upcoming appointments, their reports, how many doctors are
 /// waiting for a code and how many grants are running. Read in one transaction, so that a page load
 /// is one trip to the database rather than four (the portal's hottest page; see BENCHMARKS.md).

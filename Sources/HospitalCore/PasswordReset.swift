@@ -23,7 +23,8 @@ extension Accounts {
         // does not tell which addresses have accounts.
         guard let user, user.status == .active, let userId = user.id else {
             try await AuditLedger.record(
-                actor: nil, .passwordResetSent, subject: "account", outcome: .denied, detail: "no active account has the address", time: now,
+                actor: nil, .passwordResetSent, subject: "account", outcome: .denied, detail: "no active account has the address",
+                time: now,
                 in: storage)
             return
         }

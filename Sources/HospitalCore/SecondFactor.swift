@@ -123,7 +123,6 @@ public struct SecondFactor: Sendable {
         try await storage.read { try await $0.accounts.secondFactorAccounts() }
     }
 
-
     /// A patient turns the second step off, with a current code (or a recovery code).
     /// - Throws: `forbidden` for staff, `bad_second_factor`.
     public func disable(userId: Int64, code: String) async throws {
@@ -159,7 +158,6 @@ public struct SecondFactor: Sendable {
                 time: now, in: transaction)
         }
     }
-
 
     /// Checks a code for the account and spends it: a TOTP step is remembered so it is never accepted
     /// again, a recovery code is used up.

@@ -1,4 +1,3 @@
-
 /// What a user is allowed to be.
 public enum Role: String, Codable, Sendable, CaseIterable {
     case patient, doctor, admin

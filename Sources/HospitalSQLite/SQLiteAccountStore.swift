@@ -131,8 +131,10 @@ struct SQLiteAccountStore: AccountStore {
 
     func liveResetLinks(at time: Int64) async throws -> [(userId: Int64, createdAt: Int64)] {
         try await connection.run { db in
-            try Row.fetchAll(db, sql: "SELECT userId, createdAt FROM passwordReset WHERE usedAt IS NULL AND expiresAt > ?", arguments: [time])
-                .map { ($0[0], $0[1]) }
+            try Row.fetchAll(
+                db, sql: "SELECT userId, createdAt FROM passwordReset WHERE usedAt IS NULL AND expiresAt > ?", arguments: [time]
+            )
+            .map { ($0[0], $0[1]) }
         }
     }
 
@@ -162,7 +164,8 @@ struct SQLiteAccountStore: AccountStore {
         try await connection.run { db in
             try Row.fetchOne(db, sql: "SELECT role, totpSecret, totpPending, totpLastStep FROM user WHERE id = ?", arguments: [userId])
                 .map { row in
-                    SecondFactorState(role: row["role"], secret: row["totpSecret"], pending: row["totpPending"], lastStep: row["totpLastStep"])
+                    SecondFactorState(
+                        role: row["role"], secret: row["totpSecret"], pending: row["totpPending"], lastStep: row["totpLastStep"])
                 }
         }
     }
@@ -276,7 +279,8 @@ struct SQLiteSessionStore: SessionStore {
         }
     }
 
-    func challenge(tokenHash: Data, createdAfter time: Int64, maxAttempts: Int) async throws -> (userId: Int64, kind: Accounts.SessionKind)? {
+    func challenge(tokenHash: Data, createdAfter time: Int64, maxAttempts: Int) async throws -> (userId: Int64, kind: Accounts.SessionKind)?
+    {
         try await connection.run { db in
             try Row.fetchOne(
                 db, sql: "SELECT userId, kind FROM loginChallenge WHERE tokenHash = ? AND createdAt > ? AND attempts < ?",

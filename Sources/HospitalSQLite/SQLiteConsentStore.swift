@@ -196,7 +196,8 @@ struct SQLiteEmergencyStore: EmergencyStore {
 
     func markReviewed(id: Int64, by reviewerId: Int64, at time: Int64) async throws {
         try await connection.run { db in
-            try db.execute(sql: "UPDATE emergencyAccess SET reviewedAt = ?, reviewerId = ? WHERE id = ?", arguments: [time, reviewerId, id])
+            try db.execute(
+                sql: "UPDATE emergencyAccess SET reviewedAt = ?, reviewerId = ? WHERE id = ?", arguments: [time, reviewerId, id])
         }
     }
 

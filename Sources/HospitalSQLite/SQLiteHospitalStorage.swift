@@ -53,20 +53,20 @@ struct SQLiteMailStore: MailStore {
 
     func reschedule(message id: Int64, attempts: Int, nextAttemptAt: Int64) async throws {
         try await connection.run { db in
-            try db.execute(sql: "UPDATE mailQueue SET attempts = ?, nextAttemptAt = ? WHERE id = ?", arguments: [attempts, nextAttemptAt, id])
+            try db.execute(
+                sql: "UPDATE mailQueue SET attempts = ?, nextAttemptAt = ? WHERE id = ?", arguments: [attempts, nextAttemptAt, id])
         }
     }
 
     static func enqueue(_ message: QueuedMessage, in db: Database) throws {
-            try db.execute(
-                sql: """
-                    INSERT INTO mailQueue (kind, userId, toName, toAddress, subject, body, createdAt, attempts, nextAttemptAt, auditEntryId)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?)
-                    """,
-                arguments: [
-                    message.kind, message.userId, message.toName, message.toAddress, message.subject, message.body, message.createdAt,
-                    message.createdAt, message.auditEntryId,
-                ])
+        try db.execute(
+            sql: """
+                INSERT INTO mailQueue (kind, userId, toName, toAddress, subject, body, createdAt, attempts, nextAttemptAt, auditEntryId)
+                VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?)
+                """,
+            arguments: [
+                message.kind, message.userId, message.toName, message.toAddress, message.subject, message.body, message.createdAt,
+                message.createdAt, message.auditEntryId,
+            ])
     }
 }
-

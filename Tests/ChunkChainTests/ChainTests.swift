@@ -1,7 +1,7 @@
 import BucketStore
+import ChunkChainTesting
 import Crypto
 import Foundation
-import ChunkChainTesting
 import TestSupport
 import Testing
 

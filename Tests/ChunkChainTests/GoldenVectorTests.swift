@@ -1,6 +1,6 @@
+import ChunkChainTesting
 import Foundation
 import Hex
-import ChunkChainTesting
 import TestSupport
 import Testing
 

@@ -1,4 +1,5 @@
 import BucketStore
+import ChunkChainTesting
 import Crypto
 import Foundation
 import Hex

@@ -1,7 +1,7 @@
 import BucketStore
+import ChunkChainTesting
 import Foundation
 import NIOCore
-import ChunkChainTesting
 import TestSupport
 import Testing
 

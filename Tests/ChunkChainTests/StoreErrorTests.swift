@@ -1,6 +1,6 @@
 import BucketStore
-import Foundation
 import ChunkChainTesting
+import Foundation
 import TestSupport
 import Testing
 

@@ -9,8 +9,8 @@ import Testing
 @testable import Hospital
 @testable import HospitalAPI
 @testable import HospitalCore
-@testable import HospitalSQLite
 @testable import HospitalPortal
+@testable import HospitalSQLite
 
 /// What the JSON API offers beside the portal's pages: doctor self-registration and details, a patient's
 /// report titles for an appointed doctor, account administration, password reset.

@@ -11,8 +11,8 @@ import Testing
 @testable import Hospital
 @testable import HospitalAPI
 @testable import HospitalCore
-@testable import HospitalSQLite
 @testable import HospitalPortal
+@testable import HospitalSQLite
 
 /// A patient registration that passes every rule.
 func patient(_ email: String = "ada@example.org", password: String = "correct horse battery") -> [String: String] {

@@ -10,8 +10,8 @@ import Transparency
 @testable import Hospital
 @testable import HospitalAPI
 @testable import HospitalCore
-@testable import HospitalSQLite
 @testable import HospitalPortal
+@testable import HospitalSQLite
 
 /// The audit ledger's Merkle tree, its signed checkpoints and what `audit verify` names, through the
 /// real files: a database file, a checkpoint file and bucket copies.
@@ -151,7 +151,8 @@ import Transparency
         #expect(head.root == MerkleTree.root(entries.map(\.leafHash)))
         try await AuditLedger.record(actor: 1, .login, subject: "user:1", detail: "", time: 14, in: SQLiteHospitalStorage(database))
         let report = try await AuditVerifier.verify(
-            storage: SQLiteHospitalStorage(database), log: CheckpointLog(path: "/nonexistent/checkpoints"), copies: nil, verifiers: [], origin: "x",
+            storage: SQLiteHospitalStorage(database), log: CheckpointLog(path: "/nonexistent/checkpoints"), copies: nil, verifiers: [],
+            origin: "x",
             logger: Self.logger)
         #expect(report.entries == 14)
         #expect(report.problems.isEmpty)
@@ -403,7 +404,9 @@ import Transparency
         #expect(try await notary.proof(entry: 0) == nil)
         let consistency = try #require(try await notary.consistencyProof(first: 10, size: 35))
         let roots = try await ledger.storage.read { transaction in
-            try await AuditTree.withSubtrees(in: transaction.ledger) { (try MerkleTree.root(size: 10, $0), try MerkleTree.root(size: 35, $0)) }
+            try await AuditTree.withSubtrees(in: transaction.ledger) {
+                (try MerkleTree.root(size: 10, $0), try MerkleTree.root(size: 35, $0))
+            }
         }
         #expect(MerkleTree.verifyConsistency(size1: 10, size2: 35, root1: roots.0, root2: roots.1, proof: consistency))
         #expect(try await notary.consistencyProof(first: 10, size: 36) == nil)

@@ -11,8 +11,8 @@ import Testing
 @testable import Hospital
 @testable import HospitalAPI
 @testable import HospitalCore
-@testable import HospitalSQLite
 @testable import HospitalPortal
+@testable import HospitalSQLite
 
 /// The people of a test: an admin, two doctors, two patients, each logged in.
 struct Cast {
@@ -197,7 +197,9 @@ func bookedAppointment(
             doctorId: doctors.cardiologist.id, startsAt: plain.clock.now + 60, durationMinutes: 15
         ).slot
         _ = try await plain.services.scheduling.book(slotId: later.id!, patientId: doctors.ada.id, reason: "Chest pain")
-        await #expect(throws: HospitalError.self) { _ = try await plain.services.scheduling.complete(slotId: later.id!, doctorId: doctors.cardiologist.id) }
+        await #expect(throws: HospitalError.self) {
+            _ = try await plain.services.scheduling.complete(slotId: later.id!, doctorId: doctors.cardiologist.id)
+        }
     }
 
     @Test func aCheckupIsCompletedByItsOwnDoctorOnceItStarted() async throws {

@@ -5,8 +5,8 @@ import Testing
 @testable import Hospital
 @testable import HospitalAPI
 @testable import HospitalCore
-@testable import HospitalSQLite
 @testable import HospitalPortal
+@testable import HospitalSQLite
 
 @Suite struct CodeSenderTests {
     let message = CodeMessage(

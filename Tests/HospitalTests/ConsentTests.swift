@@ -11,8 +11,8 @@ import Testing
 @testable import Hospital
 @testable import HospitalAPI
 @testable import HospitalCore
-@testable import HospitalSQLite
 @testable import HospitalPortal
+@testable import HospitalSQLite
 
 /// A fixture with one report by the cardiologist about Ada.
 struct ConsentScene {

@@ -11,8 +11,8 @@ import Transparency
 @testable import Hospital
 @testable import HospitalAPI
 @testable import HospitalCore
-@testable import HospitalSQLite
 @testable import HospitalPortal
+@testable import HospitalSQLite
 
 /// Break the glass: the patient found by name and date of birth (never by a report id), a written reason,
 /// one `emergency` ledger entry, the patient e-mailed at once with the reason and the entry's proof,

@@ -4,8 +4,8 @@ import Testing
 @testable import Hospital
 @testable import HospitalAPI
 @testable import HospitalCore
-@testable import HospitalSQLite
 @testable import HospitalPortal
+@testable import HospitalSQLite
 
 @Suite struct HospitalDatabaseTests {
     /// A database a newer ChainVault migrated is refused with a message, not run against.

@@ -60,8 +60,9 @@ import Testing
             await #expect(throws: DatabaseError.self) { try await transaction.scheduling.insert(Self.slot(doctor: 99, at: 1000)) }
             return try await transaction.scheduling.insert(Self.slot(doctor: 1, at: 5000))
         }
-        #expect(try await storage.read { try await $0.scheduling.slots(for: Identity(userId: 1, role: .doctor, name: ""), limit: 10) }
-            .map(\.slot.id) == [id])
+        #expect(
+            try await storage.read { try await $0.scheduling.slots(for: Identity(userId: 1, role: .doctor, name: ""), limit: 10) }
+                .map(\.slot.id) == [id])
     }
 
     /// Forty writers each read a counter and write it back one higher, with a suspension between: had

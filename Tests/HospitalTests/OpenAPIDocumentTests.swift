@@ -5,8 +5,8 @@ import Testing
 @testable import Hospital
 @testable import HospitalAPI
 @testable import HospitalCore
-@testable import HospitalSQLite
 @testable import HospitalPortal
+@testable import HospitalSQLite
 
 @Suite struct OpenAPIDocumentTests {
     /// The document names every ledger action the API can answer with (schemathesis found one missing).

@@ -9,8 +9,8 @@ import Testing
 @testable import Hospital
 @testable import HospitalAPI
 @testable import HospitalCore
-@testable import HospitalSQLite
 @testable import HospitalPortal
+@testable import HospitalSQLite
 
 @Suite struct PortalAdminTests {
     /// A hospital with an admin, and the portal's doctor registration form for `email`.

@@ -11,8 +11,8 @@ import Transparency
 @testable import Hospital
 @testable import HospitalAPI
 @testable import HospitalCore
-@testable import HospitalSQLite
 @testable import HospitalPortal
+@testable import HospitalSQLite
 
 /// The portal's side of the signed ledger and of emergency access: the patient's history marks each
 /// entry verified and hands out its proof, the doctor breaks the glass with a reason, the admins review.

@@ -1,4 +1,5 @@
 import ChunkChain
+import ChunkChainTesting
 import Foundation
 import GRDB
 import HTTPTypes
@@ -11,8 +12,8 @@ import Testing
 @testable import Hospital
 @testable import HospitalAPI
 @testable import HospitalCore
-@testable import HospitalSQLite
 @testable import HospitalPortal
+@testable import HospitalSQLite
 
 /// A `multipart/form-data` body as a browser sends it: fields in order, then the file.
 func multipartForm(boundary: String, fields: [(String, String)], file: (name: String, type: String, bytes: [UInt8])?) -> ByteBuffer {

@@ -9,8 +9,8 @@ import Testing
 @testable import Hospital
 @testable import HospitalAPI
 @testable import HospitalCore
-@testable import HospitalSQLite
 @testable import HospitalPortal
+@testable import HospitalSQLite
 
 /// A report by Dr Ann Author on Ada after a completed checkup, and Dr Sam Second with a booked
 /// appointment with Ada (so that he may ask for it).

@@ -10,8 +10,8 @@ import Testing
 @testable import Hospital
 @testable import HospitalAPI
 @testable import HospitalCore
-@testable import HospitalSQLite
 @testable import HospitalPortal
+@testable import HospitalSQLite
 
 @Suite struct PortalProfileTests {
     func app(_ fixture: HospitalFixture) throws -> some ApplicationProtocol {

@@ -9,8 +9,8 @@ import Testing
 @testable import Hospital
 @testable import HospitalAPI
 @testable import HospitalCore
-@testable import HospitalSQLite
 @testable import HospitalPortal
+@testable import HospitalSQLite
 
 /// A browser's cookie jar over the router test client: keeps what `Set-Cookie` sets, sends it back.
 final class Browser: @unchecked Sendable {

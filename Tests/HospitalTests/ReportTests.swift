@@ -1,4 +1,5 @@
 import ChunkChain
+import ChunkChainTesting
 import Crypto
 import Foundation
 import GRDB
@@ -11,8 +12,8 @@ import Testing
 @testable import Hospital
 @testable import HospitalAPI
 @testable import HospitalCore
-@testable import HospitalSQLite
 @testable import HospitalPortal
+@testable import HospitalSQLite
 
 /// Uploads `bytes` as a report for `patient` by `doctor`.
 func upload(

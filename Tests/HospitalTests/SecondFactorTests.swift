@@ -11,8 +11,8 @@ import Testing
 @testable import Hospital
 @testable import HospitalAPI
 @testable import HospitalCore
-@testable import HospitalSQLite
 @testable import HospitalPortal
+@testable import HospitalSQLite
 
 /// What an authenticator app does with the key it is given, written apart from the server's code: the
 /// base32 key decoded, HMAC-SHA1 of the 30-second step, dynamic truncation to 6 digits (RFC 4226, 6238).

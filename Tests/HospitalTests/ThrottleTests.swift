@@ -7,8 +7,8 @@ import Testing
 @testable import Hospital
 @testable import HospitalAPI
 @testable import HospitalCore
-@testable import HospitalSQLite
 @testable import HospitalPortal
+@testable import HospitalSQLite
 
 /// Login and sign-up floods: limits an attacker elsewhere cannot turn against a user, answered at once
 /// with a growing Retry-After, audited as one summary per window, and kept across a restart.

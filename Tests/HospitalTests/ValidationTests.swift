@@ -3,8 +3,8 @@ import Testing
 @testable import Hospital
 @testable import HospitalAPI
 @testable import HospitalCore
-@testable import HospitalSQLite
 @testable import HospitalPortal
+@testable import HospitalSQLite
 
 @Suite struct ValidationTests {
     @Test(arguments: ["مهرداد\u{200C}پور", "श्री\u{200D}मान", "Ada Lovelace", "Zoë O'Brien-Ng"])

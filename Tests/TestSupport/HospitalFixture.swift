@@ -78,12 +78,15 @@ package struct HospitalFixture: Sendable {
         let vault = ReportVault(
             store: store, keyring: { keyring }, index: nil, spoolDirectory: temporaryPath("hospital-spool"), chunkSize: chunkSize,
             clock: clock.source)
+        var schedulingClock: (@Sendable () -> Int64)?
+        if schedulingOffset != 0 { schedulingClock = { clock.now + schedulingOffset } }
         services = HospitalServices(
-            storage: SQLiteHospitalStorage(database), hasher: PasswordHasher(parameters: .testing, random: { [UInt8](repeating: 7, count: $0) }), vault: vault,
+            storage: SQLiteHospitalStorage(database),
+            hasher: PasswordHasher(parameters: .testing, random: { [UInt8](repeating: 7, count: $0) }), vault: vault,
             sender: sender, codeKey: SymmetricKey(size: .bits256), sessionPolicy: sessions,
             consentPolicy: .init(grantLifetime: grantLifetime),
             maxReportSize: maxReportSize, portal: portal, notary: notary, clock: clock.source,
-            schedulingClock: schedulingOffset == 0 ? nil : { clock.now + schedulingOffset }, random: systemRandom)
+            schedulingClock: schedulingClock, random: systemRandom)
     }
 
     package func app() throws -> some ApplicationProtocol {

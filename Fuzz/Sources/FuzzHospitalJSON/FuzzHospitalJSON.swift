@@ -56,7 +56,8 @@ func makeServices() throws -> HospitalServices {
         store: MemoryChunkStore(), keyring: { keyring }, index: nil, spoolDirectory: NSTemporaryDirectory() + "fuzz-spool",
         clock: { 1_800_000_000 })
     return HospitalServices(
-        storage: SQLiteHospitalStorage(try HospitalDatabase.inMemory()), hasher: PasswordHasher(parameters: .testing, random: systemRandom), vault: vault,
+        storage: SQLiteHospitalStorage(try HospitalDatabase.inMemory()), hasher: PasswordHasher(parameters: .testing, random: systemRandom),
+        vault: vault,
         sender: NoSender(), codeKey: SymmetricKey(size: .bits256), clock: { 1_800_000_000 }, random: systemRandom)
 }
 

@@ -65,7 +65,8 @@ func serve() async throws {
         store: MemoryChunkStore(), keyring: { keyring }, index: nil, spoolDirectory: NSTemporaryDirectory() + "fuzz-portal-spool",
         clock: { now })
     let services = HospitalServices(
-        storage: SQLiteHospitalStorage(try HospitalDatabase.inMemory()), hasher: PasswordHasher(parameters: .testing, random: systemRandom), vault: vault,
+        storage: SQLiteHospitalStorage(try HospitalDatabase.inMemory()), hasher: PasswordHasher(parameters: .testing, random: systemRandom),
+        vault: vault,
         sender: NoSender(), codeKey: SymmetricKey(size: .bits256), maxReportSize: 4096, clock: { now }, random: systemRandom)
     let password = "correct horse battery"
     let doctor = try await services.accounts.createStaff(

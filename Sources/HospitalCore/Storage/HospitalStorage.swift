@@ -31,7 +31,8 @@ public struct HospitalTransaction: Sendable {
     private let commitActions = CommitActions()
 
     package init(
-        accounts: any AccountStore, sessions: any SessionStore, scheduling: any SchedulingStore, mail: any MailStore, ledger: any LedgerStore,
+        accounts: any AccountStore, sessions: any SessionStore, scheduling: any SchedulingStore, mail: any MailStore,
+        ledger: any LedgerStore,
         reports: any ReportStore, consent: any ConsentStore, emergency: any EmergencyStore
     ) {
         self.accounts = accounts

@@ -114,7 +114,8 @@ struct AuditCommand: AsyncParsableCommand {
             }
             let copies = try await storage.chunkStore(root: root)
             let report = try await AuditVerifier.verify(
-                storage: SQLiteHospitalStorage(database), log: ledger.audit.log(root: root), copies: copies, verifiers: [verifier], origin: verifier.name,
+                storage: SQLiteHospitalStorage(database), log: ledger.audit.log(root: root), copies: copies, verifiers: [verifier],
+                origin: verifier.name,
                 logger: Logger(label: "chainvault"))
             for restore in report.restores { output("restore accepted: \(restore)") }
             if let newest = report.newest {
@@ -261,7 +262,8 @@ struct AuditCommand: AsyncParsableCommand {
                 path + ".retired-" + String(old.verifier.description.split(separator: "+")[1]), bytes: Array((old.serialized + "\n").utf8),
                 mode: 0o600)
             do {
-                _ = try await AuditNotary.rotate(from: old, to: new, log: ledger.audit.log(root: root), storage: SQLiteHospitalStorage(database), time: now())
+                _ = try await AuditNotary.rotate(
+                    from: old, to: new, log: ledger.audit.log(root: root), storage: SQLiteHospitalStorage(database), time: now())
             } catch let refusal as AuditNotary.Refusal {
                 throw ValidationError("\(refusal): run `chainvault audit verify` first.")
             }
@@ -284,7 +286,8 @@ struct AuditCommand: AsyncParsableCommand {
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
             defer { try? FileManager.default.removeItem(atPath: folder) }
             let result = try await AuditBenchmark.run(
-                storage: SQLiteHospitalStorage(try HospitalDatabase.open(path: folder + "/hospital.sqlite")), entries: max(entries, durable), durable: durable, proofs: proofs)
+                storage: SQLiteHospitalStorage(try HospitalDatabase.open(path: folder + "/hospital.sqlite")),
+                entries: max(entries, durable), durable: durable, proofs: proofs)
             print(String(decoding: try JSONEncoder().encode(result), as: UTF8.self))
         }
     }
@@ -306,7 +309,8 @@ struct AuditCommand: AsyncParsableCommand {
             let (root, database, signer) = try ledger.ledger()
             do {
                 let statement = try await AuditNotary.acceptRestore(
-                    reason: reason, signer: signer, log: ledger.audit.log(root: root), storage: SQLiteHospitalStorage(database), time: now())
+                    reason: reason, signer: signer, log: ledger.audit.log(root: root), storage: SQLiteHospitalStorage(database), time: now()
+                )
                 output("restore accepted: the ledger of \(statement.checkpoint.size) entries is signed with the reason")
             } catch let refusal as AuditNotary.RestoreRefusal {
                 throw ValidationError("\(refusal)")

@@ -327,7 +327,8 @@ struct Chain: AsyncParsableCommand {
             case .failure: outcome[verification.head.description] = false
             }
         }
-        try await Report.recordVerification(outcome, at: now(), in: SQLiteHospitalStorage(try HospitalDatabase.open(path: root.hospitalDatabase)))
+        try await Report.recordVerification(
+            outcome, at: now(), in: SQLiteHospitalStorage(try HospitalDatabase.open(path: root.hospitalDatabase)))
     }
 
     /// The heads of the hospital's reports when the data root has a hospital database (none otherwise).

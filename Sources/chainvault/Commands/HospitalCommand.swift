@@ -17,7 +17,8 @@ struct HospitalCommand: AsyncParsableCommand {
     /// The accounts of the hospital database in a data root (`<data>/.chainvault/hospital.sqlite`).
     static func accounts(data: String) throws -> Accounts {
         let database = try HospitalDatabase.open(path: try DataRoot.create(data).hospitalDatabase)
-        return Accounts(storage: SQLiteHospitalStorage(database), hasher: PasswordHasher(random: systemRandom), clock: { now() }, random: systemRandom)
+        return Accounts(
+            storage: SQLiteHospitalStorage(database), hasher: PasswordHasher(random: systemRandom), clock: { now() }, random: systemRandom)
     }
 
     struct AddAdmin: AsyncParsableCommand {

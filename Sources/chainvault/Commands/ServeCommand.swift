@@ -311,7 +311,8 @@ extension Serve {
         let started: (notary: AuditNotary, newKey: NoteVerifier?)
         do {
             started = try await AuditKeyPolicy.notary(
-                existing: try audit.signer(root: root), keyPath: keyPath, origin: resolvedAuditOrigin, log: log, storage: SQLiteHospitalStorage(database),
+                existing: try audit.signer(root: root), keyPath: keyPath, origin: resolvedAuditOrigin, log: log,
+                storage: SQLiteHospitalStorage(database),
                 copies: chunks, random: systemRandom, now: now(), logger: logger)
         } catch let refusal as AuditKeyPolicy.Refusal {
             throw ValidationError("\(refusal)")
