@@ -202,6 +202,7 @@ let package = Package(
             dependencies: [
                 "HospitalCore", "Transparency",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Mustache", package: "swift-mustache"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -51,7 +51,7 @@ struct PortalAdminController: Sendable {
         }
         var values: [String: Any] = ["entries": entries, "has_entries": !entries.isEmpty, "all": all]
         values["notice"] = pages.notice(request, keys: ["reviewed": "reviewed_notice"])
-        return pages.render("admin_emergency", values, request: request, context: context)
+        return try pages.render("admin_emergency", values, request: request, context: context)
     }
 
     @Sendable func review(_ request: Request, context: PortalRequestContext) async throws -> Response {
@@ -115,7 +115,7 @@ struct PortalAdminController: Sendable {
 
     @Sendable func accounts(_ request: Request, context: PortalRequestContext) async throws -> Response {
         _ = try context.requireIdentity(.admin)
-        return pages.render("admin_accounts", try await accountValues(request, context: context), request: request, context: context)
+        return try pages.render("admin_accounts", try await accountValues(request, context: context), request: request, context: context)
     }
 
     @Sendable func create(_ request: Request, context: PortalRequestContext) async throws -> Response {
@@ -130,7 +130,7 @@ struct PortalAdminController: Sendable {
             _ = try await services.accounts.createStaff(input, by: admin)
         } catch let error as HospitalError where error.status.code < 500 {
             let values = try await accountValues(request, context: context, form: form, error: pages.words(for: error, request: request))
-            return pages.render("admin_accounts", values, status: error.status, request: request, context: context)
+            return try pages.render("admin_accounts", values, status: error.status, request: request, context: context)
         }
         return Response.redirect(to: "/admin/accounts?done=created")
     }
@@ -235,7 +235,7 @@ struct PortalAdminController: Sendable {
                     ]
                 },
         ]
-        return pages.render("admin_audit", values, request: request, context: context)
+        return try pages.render("admin_audit", values, request: request, context: context)
     }
 
     /// The filtered entries as CSV (RFC 4180), with names; the export is itself a ledger entry.

@@ -52,7 +52,7 @@ struct PortalCareController: Sendable {
 
     @Sendable func bookingPage(_ request: Request, context: PortalRequestContext) async throws -> Response {
         _ = try context.requireIdentity(.patient)
-        return pages.render("book", bookingValues(try await bookableSlot(context)), request: request, context: context)
+        return try pages.render("book", bookingValues(try await bookableSlot(context)), request: request, context: context)
     }
 
     @Sendable func book(_ request: Request, context: PortalRequestContext) async throws -> Response {
@@ -61,21 +61,21 @@ struct PortalCareController: Sendable {
         let listing = try await bookableSlot(context)
         let reason = form["reason"]
         guard !reason.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
-            return pages.render(
+            return try pages.render(
                 "book", bookingValues(listing, problem: pages.string("reason_required", request: request)), status: .badRequest,
                 request: request, context: context)
         }
         do {
             _ = try await services.scheduling.book(slotId: listing.slot.id ?? 0, patientId: patient.userId, reason: reason)
         } catch let error as HospitalError where error.field == "reason" {
-            return pages.render(
+            return try pages.render(
                 "book", bookingValues(listing, reason: String(reason.prefix(2000)), problem: pages.words(for: error, request: request)),
                 status: error.status,
                 request: request, context: context)
         } catch let error as HospitalError where error.status == .conflict {
             var values = bookingValues(listing, reason: String(reason.prefix(2000)))
             values["error"] = pages.string("slot_unavailable", request: request)
-            return pages.render("book", values, status: .conflict, request: request, context: context)
+            return try pages.render("book", values, status: .conflict, request: request, context: context)
         }
         return Response.redirect(to: "/appointments?done=booked")
     }
@@ -100,7 +100,7 @@ struct PortalCareController: Sendable {
             "upcoming": upcoming, "has_upcoming": !upcoming.isEmpty, "past": Array(past), "has_past": !past.isEmpty,
         ]
         values["notice"] = notice(request)
-        return pages.render("appointments", values, request: request, context: context)
+        return try pages.render("appointments", values, request: request, context: context)
     }
 
     @Sendable func cancel(_ request: Request, context: PortalRequestContext) async throws -> Response {
@@ -163,7 +163,7 @@ struct PortalCareController: Sendable {
 
     @Sendable func calendar(_ request: Request, context: PortalRequestContext) async throws -> Response {
         let doctor = try context.requireIdentity(.doctor)
-        return pages.render(
+        return try pages.render(
             "calendar", try await calendarValues(doctor, request: request, context: context), request: request, context: context)
     }
 
@@ -177,7 +177,7 @@ struct PortalCareController: Sendable {
         else {
             let values = try await calendarValues(
                 doctor, request: request, context: context, form: form, error: pages.string("invalid_date", request: request))
-            return pages.render("calendar", values, status: .badRequest, request: request, context: context)
+            return try pages.render("calendar", values, status: .badRequest, request: request, context: context)
         }
         var published = 0
         for start in starts {
@@ -190,7 +190,7 @@ struct PortalCareController: Sendable {
                     error: published > 0
                         ? "\(pages.words(for: error, request: request)) (\(published)/\(starts.count))"
                         : pages.words(for: error, request: request))
-                return pages.render("calendar", values, status: error.status, request: request, context: context)
+                return try pages.render("calendar", values, status: error.status, request: request, context: context)
             }
         }
         // To the week of the first new slot.

@@ -71,7 +71,7 @@ struct PortalConsentController: Sendable {
             "requestable": requestable, "has_requestable": !requestable.isEmpty,
         ]
         values["notice"] = notice(request)
-        return pages.render("access", values, request: request, context: context)
+        return try pages.render("access", values, request: request, context: context)
     }
 
     @Sendable func requestAccess(_ request: Request, context: PortalRequestContext) async throws -> Response {
@@ -91,7 +91,7 @@ struct PortalConsentController: Sendable {
 
     @Sendable func emergencyPage(_ request: Request, context: PortalRequestContext) async throws -> Response {
         _ = try context.requireIdentity(.doctor)
-        return pages.render("emergency", emergencyValues(request: request, context: context), request: request, context: context)
+        return try pages.render("emergency", emergencyValues(request: request, context: context), request: request, context: context)
     }
 
     /// Breaks the glass for the patient named on the form; the reports opened are then on the access page.
@@ -118,7 +118,7 @@ struct PortalConsentController: Sendable {
                     ? pages.string("emergency_no_patient", request: request)
                     : pages.words(for: error, request: request)
             }
-            var response = pages.render("emergency", values, status: error.status, request: request, context: context)
+            var response = try pages.render("emergency", values, status: error.status, request: request, context: context)
             if let retryAfter = error.retryAfter { response.headers[.retryAfter] = String(retryAfter) }
             return response
         }
@@ -145,7 +145,7 @@ struct PortalConsentController: Sendable {
     @Sendable func codePage(_ request: Request, context: PortalRequestContext) async throws -> Response {
         let doctor = try context.requireIdentity(.doctor)
         let listing = try await services.consent.request(try context.id("id"), of: doctor)
-        return pages.render("code", codeValues(listing, request: request), request: request, context: context)
+        return try pages.render("code", codeValues(listing, request: request), request: request, context: context)
     }
 
     @Sendable func redeem(_ request: Request, context: PortalRequestContext) async throws -> Response {
@@ -157,7 +157,7 @@ struct PortalConsentController: Sendable {
             return Response.redirect(to: "/access?done=granted")
         } catch let error as HospitalError where error.status.code < 500 && error.status != .notFound {
             let listing = try await services.consent.request(id, of: doctor)
-            return pages.render(
+            return try pages.render(
                 "code", codeValues(listing, request: request, problem: pages.words(for: error, request: request)), status: error.status,
                 request: request,
                 context: context)
@@ -188,7 +188,7 @@ struct PortalConsentController: Sendable {
             "requests": requests, "has_requests": !requests.isEmpty, "grants": grants, "has_grants": !grants.isEmpty,
         ]
         values["notice"] = notice(request)
-        return pages.render("consent", values, request: request, context: context)
+        return try pages.render("consent", values, request: request, context: context)
     }
 
     /// The patient allows a request here instead of handing over its code.
@@ -252,7 +252,7 @@ struct PortalConsentController: Sendable {
                 ["value": $0.rawValue, "label": pages.string("action_\($0.rawValue)", request: request), "selected": $0 == chosen]
             }
         let key = services.notary.map { $0.signer.verifier.description }
-        return pages.render(
+        return try pages.render(
             "history",
             [
                 "entries": rows, "has_entries": !rows.isEmpty, "actions": actions,

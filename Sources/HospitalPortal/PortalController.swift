@@ -37,7 +37,7 @@ struct PortalController: Sendable {
     }
 
     @Sendable func home(_ request: Request, context: PortalRequestContext) async throws -> Response {
-        pages.render("home", request: request, context: context)
+        try pages.render(HomePage(), request: request, context: context)
     }
 
     // MARK: Signing in and out
@@ -45,11 +45,11 @@ struct PortalController: Sendable {
     @Sendable func loginPage(_ request: Request, context: PortalRequestContext) async throws -> Response {
         let next = request.uri.queryParameters.get("next").flatMap(PortalPaths.safeReturn)
         if context.identity != nil { return Response.redirect(to: next ?? "/dashboard") }
-        var values: [String: Any] = ["next": next ?? "", "expired": request.uri.queryParameters.get("expired") == "1"]
-        if request.uri.queryParameters.get("signed_out") == "1" { values["notice"] = pages.string("signed_out", request: request) }
-        if request.uri.queryParameters.get("reset") == "1" { values["notice"] = pages.string("reset_notice", request: request) }
-        if request.uri.queryParameters.get("again") == "1" { values["notice"] = pages.string("sign_in_again", request: request) }
-        return pages.render("login", values, request: request, context: context)
+        var page = LoginPage(next: next ?? "", expired: request.uri.queryParameters.get("expired") == "1")
+        if request.uri.queryParameters.get("signed_out") == "1" { page.notice = pages.string("signed_out", request: request) }
+        if request.uri.queryParameters.get("reset") == "1" { page.notice = pages.string("reset_notice", request: request) }
+        if request.uri.queryParameters.get("again") == "1" { page.notice = pages.string("sign_in_again", request: request) }
+        return try pages.render(page, request: request, context: context)
     }
 
     @Sendable func login(_ request: Request, context: PortalRequestContext) async throws -> Response {
@@ -62,7 +62,7 @@ struct PortalController: Sendable {
             switch step {
             case .signedIn(let signedIn): session = signedIn
             case .secondFactor(let challenge):
-                return secondStep.codePage(challenge: challenge, next: next, request: request, context: context)
+                return try secondStep.codePage(challenge: challenge, next: next, request: request, context: context)
             }
             // A new session id at every sign-in: one planted before it (fixation) is worth nothing after.
             if let previous = context.portal.sessionToken { try? await services.accounts.logout(token: previous) }
@@ -75,8 +75,8 @@ struct PortalController: Sendable {
             default: throw error
             }
             let message = pages.words(for: error, request: request)
-            var response = pages.render(
-                "login", ["next": next ?? "", "email": String(form["email"].prefix(254)), "error": message], status: error.status,
+            var response = try pages.render(
+                LoginPage(next: next ?? "", email: String(form["email"].prefix(254)), error: message), status: error.status,
                 request: request, context: context)
             if let retryAfter = error.retryAfter { response.headers[.retryAfter] = String(retryAfter) }
             return response
@@ -101,7 +101,7 @@ struct PortalController: Sendable {
     // MARK: Password reset
 
     @Sendable func forgotPage(_ request: Request, context: PortalRequestContext) async throws -> Response {
-        pages.render("forgot", request: request, context: context)
+        try pages.render(ForgotPage(), request: request, context: context)
     }
 
     /// The same answer whether or not the address has an account. The link is built from the configured
@@ -113,10 +113,9 @@ struct PortalController: Sendable {
                 pages.configuration.link("/password/reset?token=\(token)")
             }
         } catch let error as HospitalError where error.status == .tooManyRequests {
-            var response = pages.render(
-                "forgot",
-                ["error": pages.throttled(error.retryAfter ?? 60, request: request)],
-                status: error.status, request: request, context: context)
+            var response = try pages.render(
+                ForgotPage(error: pages.throttled(error.retryAfter ?? 60, request: request)), status: error.status, request: request,
+                context: context)
             response.headers[.retryAfter] = String(error.retryAfter ?? 60)
             return response
         } catch let error as HospitalError {
@@ -125,12 +124,12 @@ struct PortalController: Sendable {
             // The link could not be sent: said in the log without the address, answered as if sent.
             context.logger.error("password-reset mail not sent", metadata: ["error": "\(type(of: error))"])
         }
-        return pages.render("forgot", ["sent": true], request: request, context: context)
+        return try pages.render(ForgotPage(sent: true), request: request, context: context)
     }
 
     @Sendable func resetPage(_ request: Request, context: PortalRequestContext) async throws -> Response {
         let token = String((request.uri.queryParameters.get("token") ?? "").prefix(128))
-        return pages.render("reset", ["token": token], request: request, context: context)
+        return try pages.render(ResetPage(token: token), request: request, context: context)
     }
 
     @Sendable func reset(_ request: Request, context: PortalRequestContext) async throws -> Response {
@@ -138,10 +137,9 @@ struct PortalController: Sendable {
         do {
             try await services.accounts.resetPassword(token: form["token"], newPassword: form["new"])
         } catch let error as HospitalError where error.status.code < 500 {
-            return pages.render(
-                "reset", ["token": String(form["token"].prefix(128)), "error": pages.words(for: error, request: request)],
-                status: error.status, request: request,
-                context: context)
+            return try pages.render(
+                ResetPage(token: String(form["token"].prefix(128)), error: pages.words(for: error, request: request)),
+                status: error.status, request: request, context: context)
         }
         var response = Response.redirect(to: "/login?reset=1")
         response.setCookie(cookies.endedSession)
@@ -169,30 +167,28 @@ struct PortalController: Sendable {
         ("specialization", "specialization", "field_specialization", nil, "text", "organization-title"),
     ]
 
-    func registrationValues(
+    /// A sign-up form's fields as typed, with the problem beside its field or, for a problem of no
+    /// field, as the form's error.
+    func registrationFields(
         _ form: PortalForm?, problem: HospitalError?, request: Request, fields formFields: [Field] = registrationFields
-    ) -> [String: Any] {
-        let fields = formFields.map { field -> [String: Any] in
-            var values: [String: Any] = [
-                "name": field.name, "label": pages.string(field.label, request: request), "type": field.type,
-                "autocomplete": field.autocomplete, "required": true,
+    ) -> (fields: [RegistrationField], error: String?) {
+        let fields = formFields.map { field in
+            RegistrationField(
+                name: field.name, label: pages.string(field.label, request: request), type: field.type,
+                autocomplete: field.autocomplete,
                 // A password is never sent back into the page.
-                "value": field.name == "password" ? "" : String((form?[field.name] ?? "").prefix(256)),
-            ]
-            if let hint = field.hint { values["hint"] = pages.string(hint, request: request) }
-            if let problem, problem.field == field.api { values["problem"] = pages.words(for: problem, request: request) }
-            return values
+                value: field.name == "password" ? "" : String((form?[field.name] ?? "").prefix(256)),
+                hint: field.hint.map { pages.string($0, request: request) },
+                problem: problem.flatMap { $0.field == field.api ? pages.words(for: $0, request: request) : nil })
         }
-        var values: [String: Any] = ["fields": fields]
-        if let problem, !formFields.contains(where: { $0.api == problem.field }) {
-            values["error"] = pages.words(for: problem, request: request)
-        }
-        return values
+        guard let problem, !formFields.contains(where: { $0.api == problem.field }) else { return (fields, nil) }
+        return (fields, pages.words(for: problem, request: request))
     }
 
     @Sendable func registerPage(_ request: Request, context: PortalRequestContext) async throws -> Response {
         if context.identity != nil { return Response.redirect(to: "/dashboard") }
-        return pages.render("register", registrationValues(nil, problem: nil, request: request), request: request, context: context)
+        return try pages.render(
+            RegisterPage(fields: registrationFields(nil, problem: nil, request: request).fields), request: request, context: context)
     }
 
     /// The same answer whether or not the address has an account: a link opens a new one, the owner of a
@@ -203,19 +199,17 @@ struct PortalController: Sendable {
             name: form["name"], email: form["email"], password: form["password"], dateOfBirth: form["date_of_birth"], phone: form["phone"])
         do {
             try await services.accounts.signUp(registration, client: context.clientAddress) { path in pages.configuration.link(path) }
-            return pages.render("register", ["sent": true], request: request, context: context)
+            return try pages.render(RegisterPage(sent: true), request: request, context: context)
         } catch let error as HospitalError where error.status.code < 500 {
-            return registrationProblem(
-                "register", form: form, error: error, fields: Self.registrationFields, request: request, context: context)
+            let (fields, message) = registrationFields(form, problem: error, request: request, fields: Self.registrationFields)
+            return try registrationProblem(RegisterPage(fields: fields, error: message), error: error, request: request, context: context)
         }
     }
 
-    private func registrationProblem(
-        _ template: String, form: PortalForm, error: HospitalError, fields: [Field], request: Request, context: PortalRequestContext
-    ) -> Response {
-        var response = pages.render(
-            template, registrationValues(form, problem: error, request: request, fields: fields), status: error.status, request: request,
-            context: context)
+    private func registrationProblem(_ page: some PortalPage, error: HospitalError, request: Request, context: PortalRequestContext)
+        throws -> Response
+    {
+        var response = try pages.render(page, status: error.status, request: request, context: context)
         if let retryAfter = error.retryAfter { response.headers[.retryAfter] = String(retryAfter) }
         return response
     }
@@ -224,7 +218,7 @@ struct PortalController: Sendable {
     /// the GET, which mail scanners follow).
     @Sendable func activationPage(_ request: Request, context: PortalRequestContext) async throws -> Response {
         let token = String((request.uri.queryParameters.get("token") ?? "").prefix(128))
-        return pages.render("activate", ["token": token], request: request, context: context)
+        return try pages.render(ActivatePage(token: token), request: request, context: context)
     }
 
     /// Opens the account: a patient is signed in at once, a doctor learns that an admin approves next.
@@ -233,7 +227,7 @@ struct PortalController: Sendable {
         let token = String(form["token"].prefix(128))
         do {
             let user = try await services.accounts.activate(token: token, password: form["password"], client: context.clientAddress)
-            guard user.role == .patient else { return pages.render("activate", ["pending": true], request: request, context: context) }
+            guard user.role == .patient else { return try pages.render(ActivatePage(pending: true), request: request, context: context) }
             let session = try await services.accounts.login(
                 email: user.email, password: form["password"], client: context.clientAddress, kind: .portal)
             var response = Response.redirect(to: "/dashboard")
@@ -243,8 +237,8 @@ struct PortalController: Sendable {
             let message =
                 error.code == .badCredentials
                 ? pages.string("activate_wrong_password", request: request) : pages.words(for: error, request: request)
-            var response = pages.render(
-                "activate", ["token": token, "error": message], status: error.status, request: request, context: context)
+            var response = try pages.render(
+                ActivatePage(token: token, error: message), status: error.status, request: request, context: context)
             if let retryAfter = error.retryAfter { response.headers[.retryAfter] = String(retryAfter) }
             return response
         }
@@ -252,9 +246,9 @@ struct PortalController: Sendable {
 
     @Sendable func doctorRegistrationPage(_ request: Request, context: PortalRequestContext) async throws -> Response {
         if context.identity != nil { return Response.redirect(to: "/dashboard") }
-        return pages.render(
-            "register_doctor", registrationValues(nil, problem: nil, request: request, fields: Self.doctorFields), request: request,
-            context: context)
+        return try pages.render(
+            DoctorRegisterPage(fields: registrationFields(nil, problem: nil, request: request, fields: Self.doctorFields).fields),
+            request: request, context: context)
     }
 
     /// A doctor signs up as a patient does; once the link is opened, the account waits for an admin.
@@ -264,10 +258,10 @@ struct PortalController: Sendable {
             name: form["name"], email: form["email"], password: form["password"], specialization: form["specialization"])
         do {
             try await services.accounts.signUp(registration, client: context.clientAddress) { path in pages.configuration.link(path) }
-            return pages.render("register_doctor", ["sent": true], request: request, context: context)
+            return try pages.render(DoctorRegisterPage(sent: true), request: request, context: context)
         } catch let error as HospitalError where error.status.code < 500 {
-            return registrationProblem(
-                "register_doctor", form: form, error: error, fields: Self.doctorFields, request: request, context: context)
+            let (fields, message) = registrationFields(form, problem: error, request: request, fields: Self.doctorFields)
+            return try registrationProblem(DoctorRegisterPage(fields: fields, error: message), error: error, request: request, context: context)
         }
     }
 
@@ -280,45 +274,35 @@ struct PortalController: Sendable {
         case .patient:
             let overview = try await services.reports.overview(for: identity)
             let appointments = overview.appointments.map {
-                [
-                    "when": pages.format($0.slot.startsAt), "doctor": $0.doctorName,
-                    "status": strings("status_\($0.slot.status.rawValue)"),
-                ]
+                PatientDashboardPage.Appointment(
+                    when: pages.format($0.slot.startsAt), doctor: $0.doctorName, status: strings("status_\($0.slot.status.rawValue)"))
             }
-            let reports = overview.reports.map(reportRow)
-            var values: [String: Any] = [
-                "appointments": appointments, "has_appointments": !appointments.isEmpty, "reports": reports,
-                "has_reports": !reports.isEmpty, "grants": "\(overview.activeGrants)",
-            ]
-            if overview.pendingRequests > 0 { values["pending"] = "\(overview.pendingRequests)" }
-            return pages.render("dashboard_patient", values, request: request, context: context)
+            let page = PatientDashboardPage(
+                appointments: appointments, reports: overview.reports.map(reportRow), grants: "\(overview.activeGrants)",
+                pending: overview.pendingRequests > 0 ? "\(overview.pendingRequests)" : nil)
+            return try pages.render(page, request: request, context: context)
         case .doctor:
             let slots = try await services.scheduling.slots(for: identity).map {
-                [
-                    "when": pages.format($0.slot.startsAt), "patient": $0.patientName ?? "",
-                    "status": strings("status_\($0.slot.status.rawValue)"),
-                ]
+                DoctorDashboardPage.Slot(
+                    when: pages.format($0.slot.startsAt), patient: $0.patientName ?? "", status: strings("status_\($0.slot.status.rawValue)"))
             }
-            let reports = try await services.reports.list(for: identity).map(reportRow)
-            return pages.render(
-                "dashboard_doctor",
-                [
-                    "slots": slots, "has_slots": !slots.isEmpty, "reports": reports, "has_reports": !reports.isEmpty,
-                    "setUpTwoStep": !(try await services.accounts.secondFactor.isEnabled(userId: identity.userId)),
-                ], request: request, context: context)
+            let page = DoctorDashboardPage(
+                slots: slots, reports: try await services.reports.list(for: identity).map(reportRow),
+                setUpTwoStep: !(try await services.accounts.secondFactor.isEnabled(userId: identity.userId)))
+            return try pages.render(page, request: request, context: context)
         case .admin:
             let pending = try await services.accounts.list(search: "", role: .doctor, status: .pending).count
-            var values: [String: Any] = ["setUpTwoStep": !(try await services.accounts.secondFactor.isEnabled(userId: identity.userId))]
-            if pending > 0 { values["pending"] = "\(pending)" }
-            return pages.render("dashboard_admin", values, request: request, context: context)
+            let page = AdminDashboardPage(
+                setUpTwoStep: !(try await services.accounts.secondFactor.isEnabled(userId: identity.userId)),
+                pending: pending > 0 ? "\(pending)" : nil)
+            return try pages.render(page, request: request, context: context)
         }
     }
 
-    func reportRow(_ listing: ReportListing) -> [String: String] {
-        [
-            "title": listing.report.title, "doctor": listing.doctorName, "patient": listing.patientName,
-            "date": pages.format(listing.report.createdAt), "size": PortalPages.size(listing.report.size),
-        ]
+    func reportRow(_ listing: ReportListing) -> ReportRow {
+        ReportRow(
+            title: listing.report.title, doctor: listing.doctorName, patient: listing.patientName,
+            date: pages.format(listing.report.createdAt), size: PortalPages.size(listing.report.size))
     }
 
     // MARK: Doctors
@@ -329,28 +313,21 @@ struct PortalController: Sendable {
         let name = String(typed["name"].prefix(100))
         let found = try await services.scheduling.searchDoctors(specialization: specialization)
             .filter { name.isEmpty || $0.name.localizedCaseInsensitiveContains(name) }
-            .map { ["id": "\($0.id ?? 0)", "name": $0.name, "specialization": $0.specialization ?? ""] }
-        return pages.render(
-            "doctors", ["doctors": found, "has_doctors": !found.isEmpty, "specialization": specialization, "nameQuery": name],
-            request: request, context: context)
+            .map { DoctorsPage.Doctor(id: "\($0.id ?? 0)", name: $0.name, specialization: $0.specialization ?? "") }
+        return try pages.render(
+            DoctorsPage(doctors: found, specialization: specialization, nameQuery: name), request: request, context: context)
     }
 
     @Sendable func doctor(_ request: Request, context: PortalRequestContext) async throws -> Response {
         let id = try context.id("id")
         guard let doctor = try await services.scheduling.doctor(id: id) else { throw HospitalError.notFound("doctor") }
-        let slots = try await services.scheduling.openSlots(doctorId: id).map { listing -> [String: Any] in
-            [
-                "id": "\(listing.slot.id ?? 0)", "when": pages.format(listing.slot.startsAt), "minutes": "\(listing.slot.durationMinutes)",
-                "canBook": context.identity?.role == .patient, "signInToBook": context.identity == nil,
-            ]
+        let slots = try await services.scheduling.openSlots(doctorId: id).map { listing in
+            DoctorPage.Slot(
+                id: "\(listing.slot.id ?? 0)", when: pages.format(listing.slot.startsAt), minutes: "\(listing.slot.durationMinutes)",
+                canBook: context.identity?.role == .patient, signInToBook: context.identity == nil)
         }
-        return pages.render(
-            "doctor",
-            [
-                "doctor": ["name": doctor.name, "specialization": doctor.specialization ?? "", "about": doctor.about ?? ""],
-                "slots": slots, "has_slots": !slots.isEmpty,
-            ],
-            request: request, context: context)
+        let profile = DoctorPage.Doctor(name: doctor.name, specialization: doctor.specialization ?? "", about: doctor.about ?? "")
+        return try pages.render(DoctorPage(doctor: profile, slots: slots), request: request, context: context)
     }
 }
 

@@ -56,9 +56,9 @@ struct PortalErrorMiddleware: RouterMiddleware {
 
     func errorPage(status: HTTPResponse.Status, message key: String?, text: String?, _ request: Request, _ context: Context) -> Response {
         let message = key.map { pages.string($0, request: request) } ?? text ?? ""
-        return pages.render(
-            "error", ["heading": pages.string("error_title", request: request), "message": message], status: status, request: request,
-            context: context)
+        let page = ErrorPage(heading: pages.string("error_title", request: request), message: message)
+        // The error template is inside the binary; were it missing, a plain status still answers.
+        return (try? pages.render(page, status: status, request: request, context: context)) ?? Response(status: status)
     }
 
     /// 303 to the login page, which returns to this page (GET only) after sign-in.

@@ -16,31 +16,10 @@ struct PortalPages: Sendable {
     /// Seconds a signed-in page may stay idle before its session ends (for the warning script).
     let idleSeconds: Int64
 
-    /// Every template, by name (the file name without `.mustache`).
-    static let templates: [(name: String, text: [UInt8])] = [
-        ("layout", PackageResources.layout_mustache), ("home", PackageResources.home_mustache),
-        ("login", PackageResources.login_mustache), ("register", PackageResources.register_mustache),
-        ("activate", PackageResources.activate_mustache),
-        ("dashboard_patient", PackageResources.dashboard_patient_mustache),
-        ("dashboard_doctor", PackageResources.dashboard_doctor_mustache),
-        ("dashboard_admin", PackageResources.dashboard_admin_mustache), ("doctors", PackageResources.doctors_mustache),
-        ("doctor", PackageResources.doctor_mustache), ("error", PackageResources.error_mustache),
-        ("book", PackageResources.book_mustache), ("appointments", PackageResources.appointments_mustache),
-        ("calendar", PackageResources.calendar_mustache), ("upload", PackageResources.upload_mustache),
-        ("reports", PackageResources.reports_mustache), ("access", PackageResources.access_mustache),
-        ("code", PackageResources.code_mustache), ("consent", PackageResources.consent_mustache),
-        ("history", PackageResources.history_mustache), ("register_doctor", PackageResources.register_doctor_mustache),
-        ("admin_accounts", PackageResources.admin_accounts_mustache), ("admin_audit", PackageResources.admin_audit_mustache),
-        ("profile", PackageResources.profile_mustache), ("forgot", PackageResources.forgot_mustache),
-        ("reset", PackageResources.reset_mustache), ("login_code", PackageResources.login_code_mustache),
-        ("two_step", PackageResources.two_step_mustache), ("two_step_codes", PackageResources.two_step_codes_mustache),
-        ("emergency", PackageResources.emergency_mustache), ("admin_emergency", PackageResources.admin_emergency_mustache),
-    ]
-
     init(configuration: PortalConfiguration, idleSeconds: Int64) throws {
         var library = MustacheLibrary()
-        for template in Self.templates {
-            try library.register(String(decoding: template.text, as: UTF8.self), named: template.name)
+        for template in PortalTemplate.allCases {
+            try library.register(String(decoding: template.text, as: UTF8.self), named: template.rawValue)
         }
         self.library = library
         self.catalogues = Catalogues.shipped
@@ -52,37 +31,54 @@ struct PortalPages: Sendable {
     /// the reader's language, the site's name, the signed-in user and the form token.
     /// 405 for a GET of an action that only a form's POST may start (it writes a ledger entry): a link,
     /// followed from another site with the session's cookie, starts nothing.
-    @Sendable func postOnly(_ request: Request, context: PortalRequestContext) -> Response {
-        var response = render(
-            "error", ["heading": string("error_title", request: request), "message": string("error_post_only", request: request)],
+    @Sendable func postOnly(_ request: Request, context: PortalRequestContext) throws -> Response {
+        var response = try render(
+            ErrorPage(heading: string("error_title", request: request), message: string("error_post_only", request: request)),
             status: .methodNotAllowed, request: request, context: context)
         response.headers[.allow] = "POST"
         return response
     }
 
+    /// The page for this request, with what every page has (``PortalFrame``).
+    /// - Throws: ``MissingTemplate`` when the library lacks the page's template.
+    func render<Page: PortalPage>(_ page: Page, status: HTTPResponse.Status = .ok, request: Request, context: PortalRequestContext)
+        throws -> Response
+    {
+        try render(Page.template, page, status: status, request: request, context: context)
+    }
+
+    /// A page whose values are still a dictionary (issue 28: being replaced by ``PortalPage`` structs).
     func render(
         _ template: String, _ values: [String: Any] = [:], status: HTTPResponse.Status = .ok, request: Request,
         context: PortalRequestContext
-    ) -> Response {
+    ) throws -> Response {
+        guard let template = PortalTemplate(rawValue: template) else { throw MissingTemplate(name: template) }
+        return try render(template, values, status: status, request: request, context: context)
+    }
+
+    private func render(
+        _ template: PortalTemplate, _ page: Any, status: HTTPResponse.Status, request: Request, context: PortalRequestContext
+    ) throws -> Response {
         let language = catalogues.language(for: request.headers[.acceptLanguage])
         let strings = catalogues.strings(language)
-        var object = values
-        object["t"] = strings
-        object["lang"] = language
-        object["site"] = configuration.siteName
-        object["formToken"] = context.portal.formToken
-        if let identity = context.identity {
-            object["user"] =
-                [
-                    "name": identity.name, "roleName": strings["role_\(identity.role.rawValue)"] ?? identity.role.rawValue,
-                    "isPatient": identity.role == .patient, "isDoctor": identity.role == .doctor, "isAdmin": identity.role == .admin,
-                    "idleSeconds": idleSeconds, "formToken": context.portal.formToken,
-                ] as [String: Any]
+        let user = context.identity.map { identity in
+            PortalFrame.User(
+                name: identity.name, roleName: strings["role_\(identity.role.rawValue)"] ?? identity.role.rawValue,
+                isPatient: identity.role == .patient, isDoctor: identity.role == .doctor, isAdmin: identity.role == .admin,
+                idleSeconds: idleSeconds, formToken: context.portal.formToken)
         }
-        let html = library.render(object, withTemplate: template) ?? ""
+        let frame = PortalFrame(
+            page: page, t: strings, lang: language, site: configuration.siteName, formToken: context.portal.formToken, user: user)
+        guard let html = library.render(frame, withTemplate: template.rawValue) else { throw MissingTemplate(name: template.rawValue) }
         return Response(
             status: status, headers: [.contentType: "text/html; charset=utf-8", .contentLanguage: language],
             body: .init(byteBuffer: ByteBuffer(string: html)))
+    }
+
+    /// The library has no template of this name: a page the binary was built without.
+    struct MissingTemplate: Error, CustomStringConvertible {
+        var name: String
+        var description: String { "the portal has no template named \(name)" }
     }
 
     /// A string of the reader's language, its `{words}` filled in (``Catalogues/fill(_:with:)``).

@@ -139,7 +139,7 @@ struct PortalProfileController: Sendable {
 
     @Sendable func profile(_ request: Request, context: PortalRequestContext) async throws -> Response {
         let identity = try context.requireIdentity()
-        return pages.render("profile", try await values(identity, request: request), request: request, context: context)
+        return try pages.render("profile", try await values(identity, request: request), request: request, context: context)
     }
 
     @Sendable func save(_ request: Request, context: PortalRequestContext) async throws -> Response {
@@ -154,7 +154,7 @@ struct PortalProfileController: Sendable {
                 identity.userId, phone: identity.role == .patient ? form["phone"] : nil, timeZone: zone, doctor: doctor)
         } catch let error as HospitalError where error.status.code < 500 {
             let values = try await values(identity, request: request, detailsError: pages.words(for: error, request: request))
-            return pages.render("profile", values, status: error.status, request: request, context: context)
+            return try pages.render("profile", values, status: error.status, request: request, context: context)
         }
         return Response.redirect(to: "/profile?done=saved")
     }
@@ -167,7 +167,7 @@ struct PortalProfileController: Sendable {
                 identity.userId, current: form["current"], new: form["new"], client: context.clientAddress)
         } catch let error as HospitalError where error.status.code < 500 {
             let message = pages.words(for: error, request: request)
-            var response = pages.render(
+            var response = try pages.render(
                 "profile", try await values(identity, request: request, passwordError: message), status: error.status, request: request,
                 context: context)
             if let retryAfter = error.retryAfter { response.headers[.retryAfter] = String(retryAfter) }

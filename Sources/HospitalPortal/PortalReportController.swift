@@ -37,7 +37,7 @@ struct PortalReportController: Sendable {
             }
             return row
         }
-        return pages.render("reports", ["reports": reports, "has_reports": !reports.isEmpty], request: request, context: context)
+        return try pages.render("reports", ["reports": reports, "has_reports": !reports.isEmpty], request: request, context: context)
     }
 
     /// The first 64 bits of the SHA-256 in groups of four (`3f1c 9a2b 77e0 51d4`): enough to compare a
@@ -62,7 +62,7 @@ struct PortalReportController: Sendable {
                 "message": pages.string("consent_needed", request: request),
                 "action": ["path": "/access/reports/\(id)/request", "label": pages.string("ask_patient", request: request)],
             ]
-            return pages.render("error", values, status: .forbidden, request: request, context: context)
+            return try pages.render("error", values, status: .forbidden, request: request, context: context)
         }
     }
 
@@ -85,7 +85,7 @@ struct PortalReportController: Sendable {
 
     @Sendable func uploadPage(_ request: Request, context: PortalRequestContext) async throws -> Response {
         let doctor = try context.requireIdentity(.doctor)
-        return pages.render("upload", uploadValues(try await completedSlot(context, doctor: doctor)), request: request, context: context)
+        return try pages.render("upload", uploadValues(try await completedSlot(context, doctor: doctor)), request: request, context: context)
     }
 
     /// The form's fields come first (its token, the title), then the file, which streams into the chain.
@@ -120,18 +120,18 @@ struct PortalReportController: Sendable {
         // The token is checked before a byte of the file is read.
         guard PortalForm.matches(fields["form_token"] ?? "", context.portal.formToken) else { throw PortalError.formExpired }
         let typedTitle = String((fields["title"] ?? "").prefix(200))
-        func again(_ key: String, status: HTTPResponse.Status) -> Response {
-            pages.render(
+        func again(_ key: String, status: HTTPResponse.Status) throws -> Response {
+            try pages.render(
                 "upload", uploadValues(listing, title: typedTitle, error: pages.string(key, request: request)), status: status,
                 request: request,
                 context: context)
         }
-        guard let file, !file.filename.isEmpty else { return again("no_file", status: .badRequest) }
+        guard let file, !file.filename.isEmpty else { return try again("no_file", status: .badRequest) }
         // An empty file is refused before anything is stored.
         let first: ByteBuffer
         switch try await next() {
         case .bytes(let buffer): first = buffer
-        case .fileEnd, .end, .field, .file: return again("empty_file", status: .badRequest)
+        case .fileEnd, .end, .field, .file: return try again("empty_file", status: .badRequest)
         }
         let name = file.filename.split(whereSeparator: { $0 == "/" || $0 == "\\" }).last.map(String.init) ?? file.filename
         let title = typedTitle.trimmingCharacters(in: .whitespaces).isEmpty ? name : typedTitle
@@ -140,11 +140,11 @@ struct PortalReportController: Sendable {
         do {
             _ = try await services.reports.upload(upload, body: MultipartFileBytes(reader: reader, first: first), by: doctor)
         } catch let error as HospitalError where error.code == .tooLarge {
-            return again("too_large", status: .contentTooLarge)
+            return try again("too_large", status: .contentTooLarge)
         } catch let error as HospitalError where error == .insufficientStorage {
-            return again("storage_full", status: error.status)
+            return try again("storage_full", status: error.status)
         } catch let error as HospitalError where error.field == "title" || error.field == "contentType" {
-            return pages.render(
+            return try pages.render(
                 "upload", uploadValues(listing, title: typedTitle, error: pages.words(for: error, request: request)), status: error.status,
                 request: request,
                 context: context)

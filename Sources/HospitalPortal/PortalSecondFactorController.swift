@@ -25,10 +25,10 @@ struct PortalSecondFactorController: Sendable {
     func codePage(
         challenge: String, next: String?, error: String? = nil, status: HTTPResponse.Status = .ok, request: Request,
         context: PortalRequestContext
-    ) -> Response {
+    ) throws -> Response {
         var values: [String: Any] = ["challenge": challenge, "next": next ?? ""]
         if let error { values["error"] = error }
-        return pages.render("login_code", values, status: status, request: request, context: context)
+        return try pages.render("login_code", values, status: status, request: request, context: context)
     }
 
     @Sendable func code(_ request: Request, context: PortalRequestContext) async throws -> Response {
@@ -51,7 +51,7 @@ struct PortalSecondFactorController: Sendable {
             let message =
                 error.retryAfter.map { pages.throttled($0, request: request) }
                 ?? pages.string("wrong_second_step", request: request, filling: ["count": "\(left)"])
-            var response = codePage(
+            var response = try codePage(
                 challenge: challenge, next: next, error: message, status: error.status, request: request, context: context)
             if let retryAfter = error.retryAfter { response.headers[.retryAfter] = String(retryAfter) }
             return response
@@ -62,12 +62,12 @@ struct PortalSecondFactorController: Sendable {
     func setupPage(
         _ enrollment: SecondFactor.Enrollment, error: String? = nil, status: HTTPResponse.Status = .ok, request: Request,
         context: PortalRequestContext
-    ) -> Response {
+    ) throws -> Response {
         var values: [String: Any] = ["secret": enrollment.secret, "url": enrollment.url]
         // The link as a QR code for the app to scan (what every authenticator app expects).
         if let code = QRCode(enrollment.url) { values["qr"] = ["size": "\(code.size)", "path": code.path] }
         if let error { values["error"] = error }
-        return pages.render("two_step", values, status: status, request: request, context: context)
+        return try pages.render("two_step", values, status: status, request: request, context: context)
     }
 
     /// Binds a new authenticator: with the password (second step off) or a current code (on).
@@ -78,7 +78,7 @@ struct PortalSecondFactorController: Sendable {
             let enrollment = try await services.accounts.beginSecondFactor(
                 userId: identity.userId, password: form["password"], code: form["code"], client: context.clientAddress,
                 issuer: pages.configuration.siteName)
-            return setupPage(enrollment, request: request, context: context)
+            return try setupPage(enrollment, request: request, context: context)
         } catch let error as HospitalError where error == .badSecondFactor {
             return Response.redirect(to: "/profile?done=two_step_wrong")
         } catch let error as HospitalError where error == .badCredentials {
@@ -91,14 +91,14 @@ struct PortalSecondFactorController: Sendable {
         let form = try await PortalForm.read(request, context: context)
         do {
             let codes = try await secondFactor.confirm(userId: identity.userId, code: form["code"])
-            return pages.render("two_step_codes", ["codes": codes], request: request, context: context)
+            return try pages.render("two_step_codes", ["codes": codes], request: request, context: context)
         } catch let error as HospitalError where error == .badSecondFactor {
             let user = try await services.accounts.user(id: identity.userId)
             guard
                 let enrollment = try await secondFactor.pending(
                     userId: identity.userId, label: user.email, issuer: pages.configuration.siteName)
             else { return Response.redirect(to: "/profile") }
-            return setupPage(
+            return try setupPage(
                 enrollment, error: pages.string("wrong_setup_code", request: request), status: error.status, request: request,
                 context: context)
         }

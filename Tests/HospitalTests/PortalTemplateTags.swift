@@ -1,0 +1,75 @@
+@testable import HospitalPortal
+
+/// The tags of the portal's templates, and an example of every typed page, for ``PortalTests``.
+enum PortalTemplateTags {
+    struct Tag {
+        /// `#`, `^`, `/` or empty for a value.
+        var kind: String
+        /// As written: `name`, `t.key`, `doctor.name`.
+        var name: String
+        /// The first part of a dotted name.
+        var root: String { String(name.prefix { $0 != "." }) }
+    }
+
+    /// The value and section tags of `text` (not blocks, parents, partials or comments, nor `{{.}}`).
+    static func tags(in text: String) -> [Tag] {
+        text.matches(of: /\{\{([#^\/$<>!&]?)\s*([^}]*?)\s*\}\}/).compactMap { match in
+            let kind = String(match.1)
+            let name = String(match.2)
+            guard !["$", "<", ">", "!", "/"].contains(kind), name != "." else { return nil }
+            return Tag(kind: kind, name: name)
+        }
+    }
+
+    /// Every property name of `value`, of the rows and optionals it holds, at any depth.
+    static func names(of value: Any) -> Set<String> {
+        var found = Set<String>()
+        let mirror = Mirror(reflecting: value)
+        switch mirror.displayStyle {
+        case .optional, .collection, .set:
+            for child in mirror.children { found.formUnion(names(of: child.value)) }
+        case .struct, .class:
+            for child in mirror.children {
+                if let label = child.label { found.insert(label) }
+                found.formUnion(names(of: child.value))
+            }
+        default: break
+        }
+        return found
+    }
+
+    static let exampleUser = PortalFrame.User(
+        name: "Ada", roleName: "Patient", isPatient: true, isDoctor: false, isAdmin: false, idleSeconds: 900, formToken: "token")
+
+    /// One of every typed page, each optional filled and each list with a row, so that reflection sees
+    /// every name.
+    static let examples: [any PortalPage] = [
+        ErrorPage(heading: "Not found", message: "No such page.", action: .init(path: "/logout", label: "Sign out")),
+        HomePage(),
+        LoginPage(next: "/reports", expired: true, email: "ada@example.org", error: "Wrong password.", notice: "Signed out."),
+        ForgotPage(sent: true, error: "Wait."),
+        ResetPage(token: "t", error: "Expired."),
+        ActivatePage(token: "t", pending: true, error: "Wrong password."),
+        RegisterPage(fields: [field], error: "Taken.", sent: true),
+        DoctorRegisterPage(fields: [field], error: "Taken.", sent: true),
+        PatientDashboardPage(
+            appointments: [.init(when: "Mon", doctor: "Dr D", status: "booked")], reports: [report], grants: "1", pending: "2"),
+        DoctorDashboardPage(slots: [.init(when: "Mon", patient: "Ada", status: "booked")], reports: [report], setUpTwoStep: true),
+        AdminDashboardPage(setUpTwoStep: true, pending: "1"),
+        DoctorsPage(doctors: [.init(id: "1", name: "Dr D", specialization: "Cardiology")], specialization: "card", nameQuery: "D"),
+        DoctorPage(
+            doctor: .init(name: "Dr D", specialization: "Cardiology", about: "Twenty years."),
+            slots: [.init(id: "1", when: "Mon", minutes: "15", canBook: true, signInToBook: true)]),
+    ]
+
+    static let field = RegistrationField(
+        name: "email", label: "E-mail", type: "email", autocomplete: "email", value: "ada@example.org", hint: "Yours.",
+        problem: "Not an address.")
+    static let report = ReportRow(title: "Echo", doctor: "Dr D", patient: "Ada", date: "Mon", size: "3 KB")
+
+    /// Templates whose pages are still dictionaries.
+    static let untypedYet: Set<String> = [
+        "book", "appointments", "calendar", "upload", "reports", "access", "code", "consent", "history", "admin_accounts", "admin_audit",
+        "profile", "login_code", "two_step", "two_step_codes", "emergency", "admin_emergency",
+    ]
+}
