@@ -181,3 +181,33 @@ struct DoctorPage: PortalPage {
         hasSlots = !slots.isEmpty
     }
 }
+
+/// The second step of a sign-in: the code of the authenticator app or a recovery code.
+struct LoginCodePage: PortalPage {
+    static let template = PortalTemplate.loginCode
+    var challenge: String
+    var next: String
+    var error: String?
+}
+
+/// Binding an authenticator app: its secret, as text, a link and a QR code.
+struct TwoStepPage: PortalPage {
+    static let template = PortalTemplate.twoStep
+
+    /// The link as a QR code: an SVG path on a square of `size` modules.
+    struct QR {
+        var size: String
+        var path: String
+    }
+
+    var secret: String
+    var url: String
+    var qr: QR?
+    var error: String?
+}
+
+/// The recovery codes, shown once when the second step is turned on.
+struct TwoStepCodesPage: PortalPage {
+    static let template = PortalTemplate.twoStepCodes
+    var codes: [String]
+}

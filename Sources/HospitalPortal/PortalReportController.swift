@@ -20,24 +20,21 @@ struct PortalReportController: Sendable {
 
     @Sendable func list(_ request: Request, context: PortalRequestContext) async throws -> Response {
         let identity = try context.requireIdentity()
-        let reports = try await services.reports.list(for: identity).map { listing -> [String: String] in
+        let reports = try await services.reports.list(for: identity).map { listing in
             let report = listing.report
-            var row = [
-                "id": "\(report.id ?? 0)", "title": report.title, "doctor": listing.doctorName, "patient": listing.patientName,
-                "date": pages.format(report.createdAt), "size": PortalPages.size(report.size), "sha256": report.sha256,
-                "fingerprint": Self.fingerprint(report.sha256),
-            ]
+            var row = ReportsPage.Report(
+                id: "\(report.id ?? 0)", title: report.title, doctor: listing.doctorName, patient: listing.patientName,
+                date: pages.format(report.createdAt), size: PortalPages.size(report.size), sha256: report.sha256,
+                fingerprint: Self.fingerprint(report.sha256))
             // From the last recorded verification (at upload, then `chain verify --all`), not from reading chunks now.
             if let damaged = report.damagedAt {
-                row["damaged"] = pages.string("damaged_on", request: request).replacingOccurrences(
-                    of: "{date}", with: pages.format(damaged))
+                row.damaged = pages.string("damaged_on", request: request, filling: ["date": pages.format(damaged)])
             } else if let verified = report.verifiedAt {
-                row["verified"] = pages.string("verified_on", request: request).replacingOccurrences(
-                    of: "{date}", with: pages.format(verified))
+                row.verified = pages.string("verified_on", request: request, filling: ["date": pages.format(verified)])
             }
             return row
         }
-        return try pages.render("reports", ["reports": reports, "has_reports": !reports.isEmpty], request: request, context: context)
+        return try pages.render(ReportsPage(reports: reports), request: request, context: context)
     }
 
     /// The first 64 bits of the SHA-256 in groups of four (`3f1c 9a2b 77e0 51d4`): enough to compare a
@@ -57,12 +54,10 @@ struct PortalReportController: Sendable {
         do {
             return try await ReportDownload.response(id, for: identity, reports: services.reports, logger: logger)
         } catch let error as HospitalError where error.code == .consentRequired {
-            let values: [String: Any] = [
-                "heading": pages.string("consent_needed_title", request: request),
-                "message": pages.string("consent_needed", request: request),
-                "action": ["path": "/access/reports/\(id)/request", "label": pages.string("ask_patient", request: request)],
-            ]
-            return try pages.render("error", values, status: .forbidden, request: request, context: context)
+            let page = ErrorPage(
+                heading: pages.string("consent_needed_title", request: request), message: pages.string("consent_needed", request: request),
+                action: .init(path: "/access/reports/\(id)/request", label: pages.string("ask_patient", request: request)))
+            return try pages.render(page, status: .forbidden, request: request, context: context)
         }
     }
 
@@ -74,18 +69,15 @@ struct PortalReportController: Sendable {
         return listing
     }
 
-    func uploadValues(_ listing: SlotListing, title: String = "", error: String? = nil) -> [String: Any] {
-        var values: [String: Any] = [
-            "id": "\(listing.slot.id ?? 0)", "patient": listing.patientName ?? "", "when": pages.format(listing.slot.startsAt),
-            "limit": PortalPages.size(services.reports.maxSize), "reportTitle": title,
-        ]
-        if let error { values["error"] = error }
-        return values
+    func uploadPage(_ listing: SlotListing, title: String = "", error: String? = nil) -> UploadPage {
+        UploadPage(
+            id: "\(listing.slot.id ?? 0)", patient: listing.patientName ?? "", when: pages.format(listing.slot.startsAt),
+            limit: PortalPages.size(services.reports.maxSize), reportTitle: title, error: error)
     }
 
     @Sendable func uploadPage(_ request: Request, context: PortalRequestContext) async throws -> Response {
         let doctor = try context.requireIdentity(.doctor)
-        return try pages.render("upload", uploadValues(try await completedSlot(context, doctor: doctor)), request: request, context: context)
+        return try pages.render(uploadPage(try await completedSlot(context, doctor: doctor)), request: request, context: context)
     }
 
     /// The form's fields come first (its token, the title), then the file, which streams into the chain.
@@ -122,8 +114,7 @@ struct PortalReportController: Sendable {
         let typedTitle = String((fields["title"] ?? "").prefix(200))
         func again(_ key: String, status: HTTPResponse.Status) throws -> Response {
             try pages.render(
-                "upload", uploadValues(listing, title: typedTitle, error: pages.string(key, request: request)), status: status,
-                request: request,
+                uploadPage(listing, title: typedTitle, error: pages.string(key, request: request)), status: status, request: request,
                 context: context)
         }
         guard let file, !file.filename.isEmpty else { return try again("no_file", status: .badRequest) }
@@ -145,9 +136,8 @@ struct PortalReportController: Sendable {
             return try again("storage_full", status: error.status)
         } catch let error as HospitalError where error.field == "title" || error.field == "contentType" {
             return try pages.render(
-                "upload", uploadValues(listing, title: typedTitle, error: pages.words(for: error, request: request)), status: error.status,
-                request: request,
-                context: context)
+                uploadPage(listing, title: typedTitle, error: pages.words(for: error, request: request)), status: error.status,
+                request: request, context: context)
         } catch is MultipartFormReader<RequestBody.AsyncIterator>.Failure {
             throw PortalError.malformedForm
         }

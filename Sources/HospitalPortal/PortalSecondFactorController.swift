@@ -26,9 +26,7 @@ struct PortalSecondFactorController: Sendable {
         challenge: String, next: String?, error: String? = nil, status: HTTPResponse.Status = .ok, request: Request,
         context: PortalRequestContext
     ) throws -> Response {
-        var values: [String: Any] = ["challenge": challenge, "next": next ?? ""]
-        if let error { values["error"] = error }
-        return try pages.render("login_code", values, status: status, request: request, context: context)
+        try pages.render(LoginCodePage(challenge: challenge, next: next ?? "", error: error), status: status, request: request, context: context)
     }
 
     @Sendable func code(_ request: Request, context: PortalRequestContext) async throws -> Response {
@@ -63,11 +61,11 @@ struct PortalSecondFactorController: Sendable {
         _ enrollment: SecondFactor.Enrollment, error: String? = nil, status: HTTPResponse.Status = .ok, request: Request,
         context: PortalRequestContext
     ) throws -> Response {
-        var values: [String: Any] = ["secret": enrollment.secret, "url": enrollment.url]
         // The link as a QR code for the app to scan (what every authenticator app expects).
-        if let code = QRCode(enrollment.url) { values["qr"] = ["size": "\(code.size)", "path": code.path] }
-        if let error { values["error"] = error }
-        return try pages.render("two_step", values, status: status, request: request, context: context)
+        let qr = QRCode(enrollment.url).map { TwoStepPage.QR(size: "\($0.size)", path: $0.path) }
+        return try pages.render(
+            TwoStepPage(secret: enrollment.secret, url: enrollment.url, qr: qr, error: error), status: status, request: request,
+            context: context)
     }
 
     /// Binds a new authenticator: with the password (second step off) or a current code (on).
@@ -91,7 +89,7 @@ struct PortalSecondFactorController: Sendable {
         let form = try await PortalForm.read(request, context: context)
         do {
             let codes = try await secondFactor.confirm(userId: identity.userId, code: form["code"])
-            return try pages.render("two_step_codes", ["codes": codes], request: request, context: context)
+            return try pages.render(TwoStepCodesPage(codes: codes), request: request, context: context)
         } catch let error as HospitalError where error == .badSecondFactor {
             let user = try await services.accounts.user(id: identity.userId)
             guard

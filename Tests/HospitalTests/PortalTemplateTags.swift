@@ -60,6 +60,15 @@ enum PortalTemplateTags {
         DoctorPage(
             doctor: .init(name: "Dr D", specialization: "Cardiology", about: "Twenty years."),
             slots: [.init(id: "1", when: "Mon", minutes: "15", canBook: true, signInToBook: true)]),
+        LoginCodePage(challenge: "c", next: "/reports", error: "Wrong code."),
+        TwoStepPage(secret: "ABCD EFGH", url: "otpauth://totp/x", qr: .init(size: "29", path: "M0 0h1v1H0z"), error: "Wrong code."),
+        TwoStepCodesPage(codes: ["abcd-efgh-ijkl-mnop"]),
+        ReportsPage(reports: [
+            .init(
+                id: "1", title: "Echo", doctor: "Dr D", patient: "Ada", date: "Mon", size: "3 KB", sha256: "3f1c", fingerprint: "3f1c",
+                damaged: "Damaged on Mon", verified: "Verified on Mon")
+        ]),
+        UploadPage(id: "1", patient: "Ada", when: "Mon", limit: "1 GB", reportTitle: "Echo", error: "Empty file."),
     ]
 
     static let field = RegistrationField(
@@ -69,7 +78,7 @@ enum PortalTemplateTags {
 
     /// Templates whose pages are still dictionaries.
     static let untypedYet: Set<String> = [
-        "book", "appointments", "calendar", "upload", "reports", "access", "code", "consent", "history", "admin_accounts", "admin_audit",
-        "profile", "login_code", "two_step", "two_step_codes", "emergency", "admin_emergency",
+        "book", "appointments", "calendar", "access", "code", "consent", "history", "admin_accounts", "admin_audit",
+        "profile", "emergency", "admin_emergency",
     ]
 }
