@@ -38,40 +38,31 @@ struct PortalConsentController: Sendable {
     @Sendable func access(_ request: Request, context: PortalRequestContext) async throws -> Response {
         let doctor = try context.requireIdentity(.doctor)
         let now = clock()
-        var grants: [[String: Any]] = try await services.consent.grants(for: doctor).filter {
+        var grants = try await services.consent.grants(for: doctor).filter {
             $0.record.revokedAt == nil && $0.record.expiresAt > now
         }.map {
-            [
-                "reportId": "\($0.record.reportId)", "title": $0.reportTitle, "patient": $0.patientName,
-                "left": left($0.record.expiresAt, request: request),
-            ]
+            AccessPage.Grant(
+                reportId: "\($0.record.reportId)", title: $0.reportTitle, patient: $0.patientName,
+                left: left($0.record.expiresAt, request: request))
         }
         grants += try await services.emergency.list(for: doctor).filter { $0.record.expiresAt > now }.map {
-            [
-                "reportId": "\($0.record.reportId)", "title": $0.reportTitle, "patient": $0.patientName,
-                "left": left($0.record.expiresAt, request: request), "emergency": true,
-            ]
+            AccessPage.Grant(
+                reportId: "\($0.record.reportId)", title: $0.reportTitle, patient: $0.patientName,
+                left: left($0.record.expiresAt, request: request), emergency: true)
         }
-        let requests = try await services.consent.requests(for: doctor).prefix(20).map { listing -> [String: Any] in
+        let requests = try await services.consent.requests(for: doctor).prefix(20).map { listing in
             let pending = listing.record.status == .pending && listing.record.expiresAt > now
-            return [
-                "id": "\(listing.record.id ?? 0)", "title": listing.reportTitle, "patient": listing.patientName, "pending": pending,
-                "status": pages.string(pending ? "request_pending" : "request_\(listing.record.status.rawValue)", request: request),
-            ]
+            return AccessPage.Request(
+                id: "\(listing.record.id ?? 0)", title: listing.reportTitle, patient: listing.patientName, pending: pending,
+                status: pages.string(pending ? "request_pending" : "request_\(listing.record.status.rawValue)", request: request))
         }
-        let requestable = try await services.consent.requestableReports(for: doctor).map { listing -> [String: Any] in
-            [
-                "id": "\(listing.report.id ?? 0)", "title": listing.report.title, "patient": listing.patientName,
-                "author": listing.doctorName,
-                "date": pages.format(listing.report.createdAt), "formToken": context.portal.formToken,
-            ]
+        let requestable = try await services.consent.requestableReports(for: doctor).map { listing in
+            AccessPage.Requestable(
+                id: "\(listing.report.id ?? 0)", title: listing.report.title, patient: listing.patientName, author: listing.doctorName,
+                date: pages.format(listing.report.createdAt))
         }
-        var values: [String: Any] = [
-            "grants": grants, "has_grants": !grants.isEmpty, "requests": Array(requests), "has_requests": !requests.isEmpty,
-            "requestable": requestable, "has_requestable": !requestable.isEmpty,
-        ]
-        values["notice"] = notice(request)
-        return try pages.render("access", values, request: request, context: context)
+        let page = AccessPage(grants: grants, requests: Array(requests), requestable: requestable, notice: notice(request))
+        return try pages.render(page, request: request, context: context)
     }
 
     @Sendable func requestAccess(_ request: Request, context: PortalRequestContext) async throws -> Response {
@@ -82,16 +73,14 @@ struct PortalConsentController: Sendable {
     }
 
     /// The emergency form: the patient's name and date of birth, and the reason, first.
-    func emergencyValues(request: Request, context: PortalRequestContext) -> [String: Any] {
-        [
-            "formToken": context.portal.formToken,
-            "lead": pages.string("emergency_lead", request: request, filling: ["minutes": "\(services.emergency.policy.lifetime / 60)"]),
-        ]
+    func emergencyPage(request: Request) -> EmergencyPage {
+        EmergencyPage(
+            lead: pages.string("emergency_lead", request: request, filling: ["minutes": "\(services.emergency.policy.lifetime / 60)"]))
     }
 
     @Sendable func emergencyPage(_ request: Request, context: PortalRequestContext) async throws -> Response {
         _ = try context.requireIdentity(.doctor)
-        return try pages.render("emergency", emergencyValues(request: request, context: context), request: request, context: context)
+        return try pages.render(emergencyPage(request: request), request: request, context: context)
     }
 
     /// Breaks the glass for the patient named on the form; the reports opened are then on the access page.
@@ -103,49 +92,46 @@ struct PortalConsentController: Sendable {
                 patientNamed: form["name"], born: form["date_of_birth"], reason: form["reason"], by: doctor)
             return Response.redirect(to: "/access?done=emergency")
         } catch let error as HospitalError where error.status.code < 500 {
-            var values = emergencyValues(request: request, context: context)
-            values["name"] = String(form["name"].prefix(200))
-            values["dateOfBirth"] = String(form["date_of_birth"].prefix(10))
-            values["reason"] = String(form["reason"].prefix(300))
+            var page = emergencyPage(request: request)
+            page.name = String(form["name"].prefix(200))
+            page.dateOfBirth = String(form["date_of_birth"].prefix(10))
+            page.reason = String(form["reason"].prefix(300))
             // In the portal's words: the reason's rule next to its field, else what happened above the form (the
             // form does not rely on the browser's own check: `novalidate`).
             switch error.field {
-            case "reason": values["problem"] = pages.string("hint_emergency_reason", request: request)
-            case "dateOfBirth": values["error"] = pages.string("hint_date_of_birth", request: request)
+            case "reason": page.problem = pages.string("hint_emergency_reason", request: request)
+            case "dateOfBirth": page.error = pages.string("hint_date_of_birth", request: request)
             default:
-                values["error"] =
+                page.error =
                     error.code == .notFound
                     ? pages.string("emergency_no_patient", request: request)
                     : pages.words(for: error, request: request)
             }
-            var response = try pages.render("emergency", values, status: error.status, request: request, context: context)
+            var response = try pages.render(page, status: error.status, request: request, context: context)
             if let retryAfter = error.retryAfter { response.headers[.retryAfter] = String(retryAfter) }
             return response
         }
     }
 
-    func codeValues(_ listing: AccessRequestListing, request: Request, problem: String? = nil) -> [String: Any] {
+    func codePage(_ listing: AccessRequestListing, request: Request, problem: String? = nil) -> CodePage {
         let record = listing.record
-        var values: [String: Any] = [
-            "id": "\(record.id ?? 0)", "title": listing.reportTitle, "patient": listing.patientName,
-            "expires": pages.format(record.expiresAt),
-            "attemptsLeft": "\(max(0, services.consent.policy.maxAttempts - record.attempts))",
-        ]
-        let closed = record.status != .pending || record.expiresAt <= clock()
-        if closed {
+        var page = CodePage(
+            id: "\(record.id ?? 0)", title: listing.reportTitle, patient: listing.patientName, expires: pages.format(record.expiresAt),
+            attemptsLeft: "\(max(0, services.consent.policy.maxAttempts - record.attempts))", problem: problem)
+        if record.status != .pending || record.expiresAt <= clock() {
             let status = pages.string(record.status == .pending ? "request_void" : "request_\(record.status.rawValue)", request: request)
-            values["closed"] = pages.string("request_closed", request: request, filling: ["status": status])
+            page.closed = pages.string("request_closed", request: request, filling: ["status": status])
+        } else {
+            // An old "code sent" link to a request that has closed since says only that it is closed.
+            page.notice = notice(request)
         }
-        if let problem { values["problem"] = problem }
-        // An old "code sent" link to a request that has closed since says only that it is closed.
-        if !closed { values["notice"] = notice(request) }
-        return values
+        return page
     }
 
     @Sendable func codePage(_ request: Request, context: PortalRequestContext) async throws -> Response {
         let doctor = try context.requireIdentity(.doctor)
         let listing = try await services.consent.request(try context.id("id"), of: doctor)
-        return try pages.render("code", codeValues(listing, request: request), request: request, context: context)
+        return try pages.render(codePage(listing, request: request), request: request, context: context)
     }
 
     @Sendable func redeem(_ request: Request, context: PortalRequestContext) async throws -> Response {
@@ -158,9 +144,8 @@ struct PortalConsentController: Sendable {
         } catch let error as HospitalError where error.status.code < 500 && error.status != .notFound {
             let listing = try await services.consent.request(id, of: doctor)
             return try pages.render(
-                "code", codeValues(listing, request: request, problem: pages.words(for: error, request: request)), status: error.status,
-                request: request,
-                context: context)
+                codePage(listing, request: request, problem: pages.words(for: error, request: request)), status: error.status,
+                request: request, context: context)
         }
     }
 
@@ -170,25 +155,18 @@ struct PortalConsentController: Sendable {
         let patient = try context.requireIdentity(.patient)
         let now = clock()
         let requests = try await services.consent.requests(for: patient, status: .pending).filter { $0.record.expiresAt > now }.map {
-            listing -> [String: Any] in
-            [
-                "id": "\(listing.record.id ?? 0)", "doctor": listing.doctorName, "specialization": listing.doctorSpecialization ?? "",
-                "title": listing.reportTitle, "expires": pages.format(listing.record.expiresAt), "formToken": context.portal.formToken,
-            ]
+            listing in
+            ConsentPage.Request(
+                id: "\(listing.record.id ?? 0)", doctor: listing.doctorName, specialization: listing.doctorSpecialization ?? "",
+                title: listing.reportTitle, expires: pages.format(listing.record.expiresAt))
         }
         let grants = try await services.consent.grants(for: patient).filter { $0.record.revokedAt == nil && $0.record.expiresAt > now }.map
-        {
-            listing -> [String: Any] in
-            [
-                "id": "\(listing.record.id ?? 0)", "doctor": listing.doctorName, "title": listing.reportTitle,
-                "left": left(listing.record.expiresAt, request: request), "formToken": context.portal.formToken,
-            ]
+        { listing in
+            ConsentPage.Grant(
+                id: "\(listing.record.id ?? 0)", doctor: listing.doctorName, title: listing.reportTitle,
+                left: left(listing.record.expiresAt, request: request))
         }
-        var values: [String: Any] = [
-            "requests": requests, "has_requests": !requests.isEmpty, "grants": grants, "has_grants": !grants.isEmpty,
-        ]
-        values["notice"] = notice(request)
-        return try pages.render("consent", values, request: request, context: context)
+        return try pages.render(ConsentPage(requests: requests, grants: grants, notice: notice(request)), request: request, context: context)
     }
 
     /// The patient allows a request here instead of handing over its code.
@@ -225,7 +203,7 @@ struct PortalConsentController: Sendable {
             for: patient, in: services.storage, matching: { chosen == nil || $0.action == chosen }, keepingLast: 2000)
         // No mark when no proof can be made (the signer refuses the ledger's head): the page still shows.
         let verified = (try? await services.notary?.verified(entries)) ?? []
-        let rows = entries.reversed().map { entry -> [String: Any] in
+        let rows = entries.reversed().map { entry in
             let names = entry.names
             let who =
                 entry.actorId == patient.userId
@@ -235,29 +213,24 @@ struct PortalConsentController: Sendable {
             let title =
                 names?.report
                 ?? Self.reportId(entry.subject).map { pages.string("report_id", request: request, filling: ["id": "\($0)"]) } ?? ""
-            var row: [String: Any] = [
-                "when": pages.format(entry.time), "who": who ?? pages.string("someone", request: request),
-                "what": pages.string("action_\(entry.action.rawValue)", request: request),
-                "title": title,
-                "outcome": pages.string("outcome_\(entry.outcome.rawValue)", request: request),
-                "id": "\(entry.id)", "verified": verified.contains(entry.id),
-            ]
-            // The patient is owed the doctor's reason for opening their report without consent.
-            if entry.action == .emergency, !entry.detail.isEmpty { row["reason"] = entry.detail }
-            return row
+            return HistoryPage.Entry(
+                when: pages.format(entry.time), who: who ?? pages.string("someone", request: request),
+                what: pages.string("action_\(entry.action.rawValue)", request: request), title: title,
+                outcome: pages.string("outcome_\(entry.outcome.rawValue)", request: request), id: "\(entry.id)",
+                verified: verified.contains(entry.id),
+                // The patient is owed the doctor's reason for opening their report without consent.
+                reason: entry.action == .emergency && !entry.detail.isEmpty ? entry.detail : nil)
         }
         let actions =
-            [["value": "", "label": pages.string("action_all", request: request), "selected": chosen == nil] as [String: Any]]
+            [Choice(value: "", label: pages.string("action_all", request: request), selected: chosen == nil)]
             + AuditAction.allCases.map {
-                ["value": $0.rawValue, "label": pages.string("action_\($0.rawValue)", request: request), "selected": $0 == chosen]
+                Choice(value: $0.rawValue, label: pages.string("action_\($0.rawValue)", request: request), selected: $0 == chosen)
             }
         let key = services.notary.map { $0.signer.verifier.description }
-        return try pages.render(
-            "history",
-            [
-                "entries": rows, "has_entries": !rows.isEmpty, "actions": actions,
-                "proof_lead": key.map { pages.string("history_proof_lead", request: request, filling: ["key": $0]) } ?? "",
-            ], request: request, context: context)
+        let page = HistoryPage(
+            entries: rows, actions: actions,
+            proofLead: key.map { pages.string("history_proof_lead", request: request, filling: ["key": $0]) } ?? "")
+        return try pages.render(page, request: request, context: context)
     }
 
     /// An entry's proof as a file to keep and check offline (`chainvault audit check-proof`): only for

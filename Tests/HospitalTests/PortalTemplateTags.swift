@@ -69,6 +69,23 @@ enum PortalTemplateTags {
                 damaged: "Damaged on Mon", verified: "Verified on Mon")
         ]),
         UploadPage(id: "1", patient: "Ada", when: "Mon", limit: "1 GB", reportTitle: "Echo", error: "Empty file."),
+        AccessPage(
+            grants: [.init(reportId: "1", title: "Echo", patient: "Ada", left: "5 minutes", emergency: true)],
+            requests: [.init(id: "1", title: "Echo", patient: "Ada", pending: true, status: "pending")],
+            requestable: [.init(id: "1", title: "Echo", patient: "Ada", author: "Dr D", date: "Mon")], notice: "Asked."),
+        CodePage(
+            id: "1", title: "Echo", patient: "Ada", expires: "Mon", attemptsLeft: "4", closed: "Closed.", problem: "Wrong code.",
+            notice: "Sent."),
+        EmergencyPage(lead: "Opens for an hour.", name: "Ada", dateOfBirth: "1985-04-12", reason: "Unconscious", problem: "Why?", error: "No."),
+        ConsentPage(
+            requests: [.init(id: "1", doctor: "Dr D", specialization: "Cardiology", title: "Echo", expires: "Mon")],
+            grants: [.init(id: "1", doctor: "Dr D", title: "Echo", left: "5 minutes")], notice: "Revoked."),
+        HistoryPage(
+            entries: [
+                .init(
+                    when: "Mon", who: "Dr D", what: "downloaded", title: "Echo", outcome: "success", id: "1", verified: true,
+                    reason: "Unconscious")
+            ], actions: [.init(value: "", label: "All", selected: true)], proofLead: "Check with the key."),
     ]
 
     static let field = RegistrationField(
@@ -78,7 +95,6 @@ enum PortalTemplateTags {
 
     /// Templates whose pages are still dictionaries.
     static let untypedYet: Set<String> = [
-        "book", "appointments", "calendar", "access", "code", "consent", "history", "admin_accounts", "admin_audit",
-        "profile", "emergency", "admin_emergency",
+        "book", "appointments", "calendar", "admin_accounts", "admin_audit", "profile", "admin_emergency",
     ]
 }
