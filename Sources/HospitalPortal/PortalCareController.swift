@@ -41,18 +41,15 @@ struct PortalCareController: Sendable {
         return listing
     }
 
-    func bookingValues(_ listing: SlotListing, reason: String = "", problem: String? = nil) -> [String: Any] {
-        var values: [String: Any] = [
-            "id": "\(listing.slot.id ?? 0)", "doctor": listing.doctorName, "when": pages.format(listing.slot.startsAt),
-            "minutes": "\(listing.slot.durationMinutes)", "reason": reason,
-        ]
-        if let problem { values["problem"] = problem }
-        return values
+    func bookPage(_ listing: SlotListing, reason: String = "", problem: String? = nil, error: String? = nil) -> BookPage {
+        BookPage(
+            id: "\(listing.slot.id ?? 0)", doctor: listing.doctorName, when: pages.format(listing.slot.startsAt),
+            minutes: "\(listing.slot.durationMinutes)", reason: reason, problem: problem, error: error)
     }
 
     @Sendable func bookingPage(_ request: Request, context: PortalRequestContext) async throws -> Response {
         _ = try context.requireIdentity(.patient)
-        return try pages.render("book", bookingValues(try await bookableSlot(context)), request: request, context: context)
+        return try pages.render(bookPage(try await bookableSlot(context)), request: request, context: context)
     }
 
     @Sendable func book(_ request: Request, context: PortalRequestContext) async throws -> Response {
@@ -62,20 +59,18 @@ struct PortalCareController: Sendable {
         let reason = form["reason"]
         guard !reason.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
             return try pages.render(
-                "book", bookingValues(listing, problem: pages.string("reason_required", request: request)), status: .badRequest,
-                request: request, context: context)
+                bookPage(listing, problem: pages.string("reason_required", request: request)), status: .badRequest, request: request,
+                context: context)
         }
         do {
             _ = try await services.scheduling.book(slotId: listing.slot.id ?? 0, patientId: patient.userId, reason: reason)
         } catch let error as HospitalError where error.field == "reason" {
             return try pages.render(
-                "book", bookingValues(listing, reason: String(reason.prefix(2000)), problem: pages.words(for: error, request: request)),
-                status: error.status,
-                request: request, context: context)
+                bookPage(listing, reason: String(reason.prefix(2000)), problem: pages.words(for: error, request: request)),
+                status: error.status, request: request, context: context)
         } catch let error as HospitalError where error.status == .conflict {
-            var values = bookingValues(listing, reason: String(reason.prefix(2000)))
-            values["error"] = pages.string("slot_unavailable", request: request)
-            return try pages.render("book", values, status: .conflict, request: request, context: context)
+            let page = bookPage(listing, reason: String(reason.prefix(2000)), error: pages.string("slot_unavailable", request: request))
+            return try pages.render(page, status: .conflict, request: request, context: context)
         }
         return Response.redirect(to: "/appointments?done=booked")
     }
@@ -84,23 +79,18 @@ struct PortalCareController: Sendable {
         let patient = try context.requireIdentity(.patient)
         let now = clock()
         let slots = try await services.scheduling.slots(for: patient)
-        let upcoming = slots.filter { !$0.isOver(at: now) && $0.slot.status == .booked }.map { listing -> [String: Any] in
-            [
-                "id": "\(listing.slot.id ?? 0)", "when": pages.format(listing.slot.startsAt), "doctor": listing.doctorName,
-                "reason": listing.slot.reason ?? "", "canCancel": listing.slot.startsAt > now, "formToken": context.portal.formToken,
-            ]
+        let upcoming = slots.filter { !$0.isOver(at: now) && $0.slot.status == .booked }.map { listing in
+            AppointmentsPage.Upcoming(
+                id: "\(listing.slot.id ?? 0)", when: pages.format(listing.slot.startsAt), doctor: listing.doctorName,
+                reason: listing.slot.reason ?? "", canCancel: listing.slot.startsAt > now)
         }
-        let past = slots.filter { $0.isOver(at: now) || $0.slot.status == .completed }.reversed().map { listing -> [String: Any] in
-            [
-                "when": pages.format(listing.slot.startsAt), "doctor": listing.doctorName,
-                "status": pages.string("status_\(listing.slot.status.rawValue)", request: request),
-            ]
+        let past = slots.filter { $0.isOver(at: now) || $0.slot.status == .completed }.reversed().map { listing in
+            AppointmentsPage.Past(
+                when: pages.format(listing.slot.startsAt), doctor: listing.doctorName,
+                status: pages.string("status_\(listing.slot.status.rawValue)", request: request))
         }
-        var values: [String: Any] = [
-            "upcoming": upcoming, "has_upcoming": !upcoming.isEmpty, "past": Array(past), "has_past": !past.isEmpty,
-        ]
-        values["notice"] = notice(request)
-        return try pages.render("appointments", values, request: request, context: context)
+        return try pages.render(
+            AppointmentsPage(upcoming: upcoming, past: Array(past), notice: notice(request)), request: request, context: context)
     }
 
     @Sendable func cancel(_ request: Request, context: PortalRequestContext) async throws -> Response {
@@ -112,59 +102,48 @@ struct PortalCareController: Sendable {
 
     // MARK: Doctors
 
-    func calendarValues(
+    func calendarPage(
         _ doctor: Identity, request: Request, context: PortalRequestContext, form: PortalForm? = nil, error: String? = nil
-    ) async throws -> [String: Any] {
+    ) async throws -> CalendarPage {
         let now = clock()
         let period = CalendarPeriod(request, today: now, calendar: pages.calendar)
-        let slots = try await services.scheduling.slots(for: doctor).filter { period.contains($0.slot.startsAt) }.map {
-            listing -> [String: Any] in
+        let slots = try await services.scheduling.slots(for: doctor).filter { period.contains($0.slot.startsAt) }.map { listing in
             let slot = listing.slot
-            return [
-                "id": "\(slot.id ?? 0)", "when": pages.format(slot.startsAt), "day": period.dayKey(slot.startsAt),
-                "status": pages.string("status_\(slot.status.rawValue)", request: request),
-                "patient": listing.patientName ?? "", "age": listing.patientDateOfBirth.flatMap { age($0, now: now) }.map { "\($0)" } ?? "",
-                "reason": slot.reason ?? "", "canWithdraw": slot.status == .open,
-                "canComplete": slot.status == .booked && slot.startsAt <= now,
-                "canUpload": slot.status == .completed, "canCancel": slot.status == .booked && slot.startsAt > now,
-                "formToken": context.portal.formToken,
-            ]
+            return CalendarPage.Slot(
+                id: "\(slot.id ?? 0)", when: pages.format(slot.startsAt), day: period.dayKey(slot.startsAt),
+                status: pages.string("status_\(slot.status.rawValue)", request: request), patient: listing.patientName ?? "",
+                age: listing.patientDateOfBirth.flatMap { age($0, now: now) }.map { "\($0)" } ?? "", reason: slot.reason ?? "",
+                canWithdraw: slot.status == .open, canComplete: slot.status == .booked && slot.startsAt <= now,
+                canUpload: slot.status == .completed, canCancel: slot.status == .booked && slot.startsAt > now)
         }
         let minutes = Int(form?["minutes"] ?? "") ?? 15
         let repeatValue = form?["repeat"] ?? "once"
-        let repeats = Self.repeats.map { choice -> [String: Any] in
+        let repeats = Self.repeats.map { choice in
             let label =
                 switch choice.step {
                 case 0: pages.string("repeat_once", request: request)
                 case 1: pages.string("repeat_daily", request: request)
                 default: pages.string("repeat_weekly", request: request)
                 }
-            return [
-                "value": choice.value, "label": Catalogues.fill(label, with: ["count": "\(choice.count)"]),
-                "selected": choice.value == repeatValue,
-            ]
+            return Choice(
+                value: choice.value, label: Catalogues.fill(label, with: ["count": "\(choice.count)"]), selected: choice.value == repeatValue)
         }
         // The period's days, each with its slots (a day view has one).
-        let days = period.days.map { day -> [String: Any] in
-            let own = slots.filter { $0["day"] as? String == day.key }
-            return ["heading": day.heading, "slots": own, "has_slots": !own.isEmpty]
+        let days = period.days.map { day in
+            let own = slots.filter { $0.day == day.key }
+            return CalendarPage.Day(heading: day.heading, slots: own, hasSlots: !own.isEmpty)
         }
-        var values: [String: Any] = [
-            "days": days, "has_slots": !slots.isEmpty, "zone": pages.timeZone.identifier, "period": period.title,
-            "isWeek": period.isWeek, "previous": period.link(-1), "next": period.link(1), "today": period.todayLink,
-            "switchView": period.switchLink,
-            "date": String((form?["date"] ?? "").prefix(10)), "time": String((form?["time"] ?? "").prefix(5)),
-            "durations": Self.durations.map { ["value": "\($0)", "selected": $0 == minutes] as [String: Any] }, "repeats": repeats,
-        ]
-        if let error { values["error"] = error }
-        values["notice"] = notice(request)
-        return values
+        return CalendarPage(
+            days: days, hasSlots: !slots.isEmpty, zone: pages.timeZone.identifier, period: period.title, isWeek: period.isWeek,
+            previous: period.link(-1), next: period.link(1), today: period.todayLink, switchView: period.switchLink,
+            date: String((form?["date"] ?? "").prefix(10)), time: String((form?["time"] ?? "").prefix(5)),
+            durations: Self.durations.map { Choice(value: "\($0)", label: "\($0)", selected: $0 == minutes) }, repeats: repeats,
+            error: error, notice: notice(request))
     }
 
     @Sendable func calendar(_ request: Request, context: PortalRequestContext) async throws -> Response {
         let doctor = try context.requireIdentity(.doctor)
-        return try pages.render(
-            "calendar", try await calendarValues(doctor, request: request, context: context), request: request, context: context)
+        return try pages.render(try await calendarPage(doctor, request: request, context: context), request: request, context: context)
     }
 
     @Sendable func publish(_ request: Request, context: PortalRequestContext) async throws -> Response {
@@ -175,9 +154,9 @@ struct PortalCareController: Sendable {
         guard let minutes, let choice,
             let starts = startTimes(date: form["date"], time: form["time"], step: choice.step, count: choice.count)
         else {
-            let values = try await calendarValues(
+            let page = try await calendarPage(
                 doctor, request: request, context: context, form: form, error: pages.string("invalid_date", request: request))
-            return try pages.render("calendar", values, status: .badRequest, request: request, context: context)
+            return try pages.render(page, status: .badRequest, request: request, context: context)
         }
         var published = 0
         for start in starts {
@@ -185,12 +164,12 @@ struct PortalCareController: Sendable {
                 _ = try await services.scheduling.publish(doctorId: doctor.userId, startsAt: start, durationMinutes: minutes)
                 published += 1
             } catch let error as HospitalError where error.status.code < 500 {
-                let values = try await calendarValues(
+                let page = try await calendarPage(
                     doctor, request: request, context: context, form: form,
                     error: published > 0
                         ? "\(pages.words(for: error, request: request)) (\(published)/\(starts.count))"
                         : pages.words(for: error, request: request))
-                return try pages.render("calendar", values, status: error.status, request: request, context: context)
+                return try pages.render(page, status: error.status, request: request, context: context)
             }
         }
         // To the week of the first new slot.

@@ -86,6 +86,23 @@ enum PortalTemplateTags {
                     when: "Mon", who: "Dr D", what: "downloaded", title: "Echo", outcome: "success", id: "1", verified: true,
                     reason: "Unconscious")
             ], actions: [.init(value: "", label: "All", selected: true)], proofLead: "Check with the key."),
+        BookPage(id: "1", doctor: "Dr D", when: "Mon", minutes: "15", reason: "Chest pain", problem: "Say why.", error: "Taken."),
+        AppointmentsPage(
+            upcoming: [.init(id: "1", when: "Mon", doctor: "Dr D", reason: "Chest pain", canCancel: true)],
+            past: [.init(when: "Mon", doctor: "Dr D", status: "completed")], notice: "Booked."),
+        CalendarPage(
+            days: [
+                .init(
+                    heading: "Monday",
+                    slots: [
+                        .init(
+                            id: "1", when: "Mon", day: "2026-12-07", status: "booked", patient: "Ada", age: "41", reason: "Chest pain",
+                            canWithdraw: true, canComplete: true, canUpload: true, canCancel: true)
+                    ], hasSlots: true)
+            ], hasSlots: true, zone: "UTC", period: "Week 50", isWeek: true, previous: "/calendar?date=1", next: "/calendar?date=2",
+            today: "/calendar", switchView: "/calendar?view=day", date: "2026-12-07", time: "09:00",
+            durations: [.init(value: "15", label: "15", selected: true)], repeats: [.init(value: "once", label: "Once", selected: true)],
+            error: "Overlaps.", notice: "Published."),
     ]
 
     static let field = RegistrationField(
@@ -95,6 +112,6 @@ enum PortalTemplateTags {
 
     /// Templates whose pages are still dictionaries.
     static let untypedYet: Set<String> = [
-        "book", "appointments", "calendar", "admin_accounts", "admin_audit", "profile", "admin_emergency",
+        "admin_accounts", "admin_audit", "profile", "admin_emergency",
     ]
 }
