@@ -211,3 +211,28 @@ struct TwoStepCodesPage: PortalPage {
     static let template = PortalTemplate.twoStepCodes
     var codes: [String]
 }
+
+/// A person's own details, password, time zone and second step.
+struct ProfilePage: PortalPage {
+    static let template = PortalTemplate.profile
+
+    struct Zone {
+        var name: String
+        var selected: Bool
+    }
+
+    var name: String
+    var email: String
+    var role: String
+    var phone: String
+    var isPatient: Bool
+    var isDoctor: Bool
+    var zones: [Zone]
+    var specialization: String
+    var about: String
+    var defaultZone: String
+    var twoStepOn: Bool
+    var detailsError: String?
+    var passwordError: String?
+    var notice: String?
+}

@@ -40,18 +40,15 @@ struct PortalAdminController: Sendable {
     @Sendable func emergencies(_ request: Request, context: PortalRequestContext) async throws -> Response {
         let admin = try context.requireIdentity(.admin)
         let all = request.uri.queryParameters.get("status") == "all"
-        let entries = try await services.emergency.list(for: admin, unreviewed: !all).map { listing -> [String: Any] in
-            [
-                "id": "\(listing.record.id ?? 0)", "when": pages.format(listing.record.createdAt), "doctor": listing.doctorName,
-                "patient": listing.patientName, "title": listing.reportTitle, "reason": listing.record.reason,
-                "reviewed": listing.record.reviewedAt.map { "\(pages.format($0)) (\(listing.reviewerName ?? ""))" } ?? "",
-                "isReviewed": listing.record.reviewedAt != nil,
-                "formToken": context.portal.formToken,
-            ]
+        let entries = try await services.emergency.list(for: admin, unreviewed: !all).map { listing in
+            AdminEmergencyPage.Entry(
+                id: "\(listing.record.id ?? 0)", when: pages.format(listing.record.createdAt), doctor: listing.doctorName,
+                patient: listing.patientName, title: listing.reportTitle, reason: listing.record.reason,
+                reviewed: listing.record.reviewedAt.map { "\(pages.format($0)) (\(listing.reviewerName ?? ""))" } ?? "",
+                isReviewed: listing.record.reviewedAt != nil)
         }
-        var values: [String: Any] = ["entries": entries, "has_entries": !entries.isEmpty, "all": all]
-        values["notice"] = pages.notice(request, keys: ["reviewed": "reviewed_notice"])
-        return try pages.render("admin_emergency", values, request: request, context: context)
+        let page = AdminEmergencyPage(entries: entries, all: all, notice: pages.notice(request, keys: ["reviewed": "reviewed_notice"]))
+        return try pages.render(page, request: request, context: context)
     }
 
     @Sendable func review(_ request: Request, context: PortalRequestContext) async throws -> Response {
@@ -63,59 +60,54 @@ struct PortalAdminController: Sendable {
 
     // MARK: Accounts
 
-    func accountValues(_ request: Request, context: PortalRequestContext, form: PortalForm? = nil, error: String? = nil) async throws
-        -> [String: Any]
+    func accountsPage(_ request: Request, context: PortalRequestContext, form: PortalForm? = nil, error: String? = nil) async throws
+        -> AdminAccountsPage
     {
         let query = request.uri.queryParameters
         let search = String(PortalForm.query(request)["search"].prefix(100))
         let role = query.get("role").flatMap { Role(rawValue: String($0)) }
         let status = query.get("status").flatMap { AccountStatus(rawValue: String($0)) }
-        let token = context.portal.formToken
-        let pending = try await services.accounts.list(search: "", role: .doctor, status: .pending).map { user -> [String: Any] in
-            [
-                "id": "\(user.id ?? 0)", "name": user.name, "email": user.email, "specialization": user.specialization ?? "",
-                "formToken": token,
-            ]
+        let pending = try await services.accounts.list(search: "", role: .doctor, status: .pending).map { user in
+            AdminAccountsPage.Pending(
+                id: "\(user.id ?? 0)", name: user.name, email: user.email, specialization: user.specialization ?? "")
         }
-        var accounts: [[String: Any]] = []
+        var accounts: [AdminAccountsPage.Account] = []
         let twoStep = try await services.accounts.secondFactor.enabledAccounts()
         for user in try await services.accounts.list(search: search, role: role, status: status) {
-            accounts.append([
-                "id": "\(user.id ?? 0)", "name": user.name, "email": user.email,
-                "role": pages.string("role_\(user.role.rawValue)", request: request),
-                "status": pages.string("status_\(user.status.rawValue)", request: request),
-                "canDisable": user.status == .active && user.id != context.identity?.userId, "canEnable": user.status == .disabled,
-                "throttled": await services.accounts.isThrottled(user), "formToken": token,
-                "canResetTwoStep": twoStep.contains(user.id ?? 0) && user.id != context.identity?.userId,
-            ])
+            accounts.append(
+                AdminAccountsPage.Account(
+                    id: "\(user.id ?? 0)", name: user.name, email: user.email,
+                    role: pages.string("role_\(user.role.rawValue)", request: request),
+                    status: pages.string("status_\(user.status.rawValue)", request: request),
+                    canDisable: user.status == .active && user.id != context.identity?.userId, canEnable: user.status == .disabled,
+                    throttled: await services.accounts.isThrottled(user),
+                    canResetTwoStep: twoStep.contains(user.id ?? 0) && user.id != context.identity?.userId))
         }
         let any = pages.string("any", request: request)
-        var values: [String: Any] = [
-            "pending": pending, "has_pending": !pending.isEmpty, "pendingCount": "\(pending.count)", "accounts": accounts, "search": search,
-            "roles": [["value": "", "label": any, "selected": role == nil] as [String: Any]]
+        return AdminAccountsPage(
+            pending: pending, hasPending: !pending.isEmpty, pendingCount: "\(pending.count)", accounts: accounts, search: search,
+            roles: [Choice(value: "", label: any, selected: role == nil)]
                 + Role.allCases.map {
-                    ["value": $0.rawValue, "label": pages.string("role_\($0.rawValue)", request: request), "selected": $0 == role]
+                    Choice(value: $0.rawValue, label: pages.string("role_\($0.rawValue)", request: request), selected: $0 == role)
                 },
-            "statuses": [["value": "", "label": any, "selected": status == nil] as [String: Any]]
+            statuses: [Choice(value: "", label: any, selected: status == nil)]
                 + AccountStatus.allCases.map {
-                    ["value": $0.rawValue, "label": pages.string("status_\($0.rawValue)", request: request), "selected": $0 == status]
+                    Choice(value: $0.rawValue, label: pages.string("status_\($0.rawValue)", request: request), selected: $0 == status)
                 },
-            "newName": String((form?["name"] ?? "").prefix(200)), "newEmail": String((form?["email"] ?? "").prefix(254)),
-            "newSpecialization": String((form?["specialization"] ?? "").prefix(100)),
-        ]
-        if let error { values["error"] = error }
-        values["notice"] = pages.notice(
-            request,
-            keys: [
-                "approved": "approved_notice", "refused": "refused_notice", "disabled": "disabled_notice", "enabled": "enabled_notice",
-                "throttle": "throttle_notice", "created": "created_notice", "two_step_reset": "two_step_reset_notice",
-            ])
-        return values
+            newName: String((form?["name"] ?? "").prefix(200)), newEmail: String((form?["email"] ?? "").prefix(254)),
+            newSpecialization: String((form?["specialization"] ?? "").prefix(100)), error: error,
+            notice: pages.notice(
+                request,
+                keys: [
+                    "approved": "approved_notice", "refused": "refused_notice", "disabled": "disabled_notice",
+                    "enabled": "enabled_notice", "throttle": "throttle_notice", "created": "created_notice",
+                    "two_step_reset": "two_step_reset_notice",
+                ]))
     }
 
     @Sendable func accounts(_ request: Request, context: PortalRequestContext) async throws -> Response {
         _ = try context.requireIdentity(.admin)
-        return try pages.render("admin_accounts", try await accountValues(request, context: context), request: request, context: context)
+        return try pages.render(try await accountsPage(request, context: context), request: request, context: context)
     }
 
     @Sendable func create(_ request: Request, context: PortalRequestContext) async throws -> Response {
@@ -129,8 +121,8 @@ struct PortalAdminController: Sendable {
         do {
             _ = try await services.accounts.createStaff(input, by: admin)
         } catch let error as HospitalError where error.status.code < 500 {
-            let values = try await accountValues(request, context: context, form: form, error: pages.words(for: error, request: request))
-            return try pages.render("admin_accounts", values, status: error.status, request: request, context: context)
+            let page = try await accountsPage(request, context: context, form: form, error: pages.words(for: error, request: request))
+            return try pages.render(page, status: error.status, request: request, context: context)
         }
         return Response.redirect(to: "/admin/accounts?done=created")
     }
@@ -173,14 +165,13 @@ struct PortalAdminController: Sendable {
         return filter
     }
 
-    func row(_ named: AuditLedger.NamedEntry, request: Request) -> [String: String] {
+    func row(_ named: AuditLedger.NamedEntry, request: Request) -> AdminAuditPage.Entry {
         let entry = named.entry
-        return [
-            "id": "\(entry.id)", "when": pages.format(entry.time), "who": named.actorName ?? pages.string("someone", request: request),
-            "what": pages.string("action_\(entry.action.rawValue)", request: request),
-            "subject": named.reportTitle.map { "\($0) (\(entry.subject))" } ?? entry.subject, "patient": named.patientName ?? "",
-            "outcome": pages.string("outcome_\(entry.outcome.rawValue)", request: request), "detail": entry.detail,
-        ]
+        return AdminAuditPage.Entry(
+            id: "\(entry.id)", when: pages.format(entry.time), who: named.actorName ?? pages.string("someone", request: request),
+            what: pages.string("action_\(entry.action.rawValue)", request: request),
+            subject: named.reportTitle.map { "\($0) (\(entry.subject))" } ?? entry.subject, patient: named.patientName ?? "",
+            outcome: pages.string("outcome_\(entry.outcome.rawValue)", request: request), detail: entry.detail)
     }
 
     @Sendable func audit(_ request: Request, context: PortalRequestContext) async throws -> Response {
@@ -211,31 +202,22 @@ struct PortalAdminController: Sendable {
             }
         }
         let query = request.uri.query ?? ""
-        let values: [String: Any] = [
-            "entries": entries, "has_entries": !entries.isEmpty, "verification": verification,
-            "verificationClass": intact ? "notice" : "error",
-            "patient": filter.patient, "actor": filter.actor,
-            "from": String((request.uri.queryParameters.get("from") ?? "").prefix(10)),
-            "to": String((request.uri.queryParameters.get("to") ?? "").prefix(10)),
-            "query": query.utf8.count <= 1024 ? query : "",
-            "actions": [
-                ["value": "", "label": pages.string("action_all", request: request), "selected": filter.action == nil] as [String: Any]
-            ]
+        let page = AdminAuditPage(
+            entries: entries, hasEntries: !entries.isEmpty, verification: verification, verificationClass: intact ? "notice" : "error",
+            patient: filter.patient, actor: filter.actor, from: String((request.uri.queryParameters.get("from") ?? "").prefix(10)),
+            to: String((request.uri.queryParameters.get("to") ?? "").prefix(10)), query: query.utf8.count <= 1024 ? query : "",
+            actions: [Choice(value: "", label: pages.string("action_all", request: request), selected: filter.action == nil)]
                 + AuditAction.allCases.map {
-                    [
-                        "value": $0.rawValue, "label": pages.string("action_\($0.rawValue)", request: request),
-                        "selected": $0 == filter.action,
-                    ]
+                    Choice(
+                        value: $0.rawValue, label: pages.string("action_\($0.rawValue)", request: request), selected: $0 == filter.action)
                 },
-            "outcomes": [["value": "", "label": pages.string("any", request: request), "selected": filter.outcome == nil] as [String: Any]]
+            outcomes: [Choice(value: "", label: pages.string("any", request: request), selected: filter.outcome == nil)]
                 + AuditOutcome.allCases.map {
-                    [
-                        "value": $0.rawValue, "label": pages.string("outcome_\($0.rawValue)", request: request),
-                        "selected": $0 == filter.outcome,
-                    ]
-                },
-        ]
-        return try pages.render("admin_audit", values, request: request, context: context)
+                    Choice(
+                        value: $0.rawValue, label: pages.string("outcome_\($0.rawValue)", request: request),
+                        selected: $0 == filter.outcome)
+                })
+        return try pages.render(page, request: request, context: context)
     }
 
     /// The filtered entries as CSV (RFC 4180), with names; the export is itself a ledger entry.

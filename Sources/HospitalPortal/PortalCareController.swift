@@ -126,7 +126,8 @@ struct PortalCareController: Sendable {
                 default: pages.string("repeat_weekly", request: request)
                 }
             return Choice(
-                value: choice.value, label: Catalogues.fill(label, with: ["count": "\(choice.count)"]), selected: choice.value == repeatValue)
+                value: choice.value, label: Catalogues.fill(label, with: ["count": "\(choice.count)"]),
+                selected: choice.value == repeatValue)
         }
         // The period's days, each with its slots (a day view has one).
         let days = period.days.map { day in

@@ -166,7 +166,8 @@ struct PortalConsentController: Sendable {
                 id: "\(listing.record.id ?? 0)", doctor: listing.doctorName, title: listing.reportTitle,
                 left: left(listing.record.expiresAt, request: request))
         }
-        return try pages.render(ConsentPage(requests: requests, grants: grants, notice: notice(request)), request: request, context: context)
+        return try pages.render(
+            ConsentPage(requests: requests, grants: grants, notice: notice(request)), request: request, context: context)
     }
 
     /// The patient allows a request here instead of handing over its code.

@@ -261,7 +261,8 @@ struct PortalController: Sendable {
             return try pages.render(DoctorRegisterPage(sent: true), request: request, context: context)
         } catch let error as HospitalError where error.status.code < 500 {
             let (fields, message) = registrationFields(form, problem: error, request: request, fields: Self.doctorFields)
-            return try registrationProblem(DoctorRegisterPage(fields: fields, error: message), error: error, request: request, context: context)
+            return try registrationProblem(
+                DoctorRegisterPage(fields: fields, error: message), error: error, request: request, context: context)
         }
     }
 
@@ -284,7 +285,8 @@ struct PortalController: Sendable {
         case .doctor:
             let slots = try await services.scheduling.slots(for: identity).map {
                 DoctorDashboardPage.Slot(
-                    when: pages.format($0.slot.startsAt), patient: $0.patientName ?? "", status: strings("status_\($0.slot.status.rawValue)"))
+                    when: pages.format($0.slot.startsAt), patient: $0.patientName ?? "",
+                    status: strings("status_\($0.slot.status.rawValue)"))
             }
             let page = DoctorDashboardPage(
                 slots: slots, reports: try await services.reports.list(for: identity).map(reportRow),

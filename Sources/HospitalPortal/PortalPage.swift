@@ -22,8 +22,7 @@ struct PortalFrame: MustacheParent {
         var formToken: String
     }
 
-    /// A ``PortalPage``, or a dictionary of a page not yet typed.
-    var page: Any
+    var page: any PortalPage
     var t: [String: String]
     var lang: String
     var site: String
@@ -40,12 +39,7 @@ struct PortalFrame: MustacheParent {
         case "site": site
         case "formToken": formToken
         case "user": user
-        default:
-            if let values = page as? [String: Any] {
-                values[name]
-            } else {
-                Mirror(reflecting: page).children.first { $0.label == name }.flatMap { Self.unwrapped($0.value) }
-            }
+        default: Mirror(reflecting: page).children.first { $0.label == name }.flatMap { Self.unwrapped($0.value) }
         }
     }
 

@@ -44,21 +44,7 @@ struct PortalPages: Sendable {
     func render<Page: PortalPage>(_ page: Page, status: HTTPResponse.Status = .ok, request: Request, context: PortalRequestContext)
         throws -> Response
     {
-        try render(Page.template, page, status: status, request: request, context: context)
-    }
-
-    /// A page whose values are still a dictionary (issue 28: being replaced by ``PortalPage`` structs).
-    func render(
-        _ template: String, _ values: [String: Any] = [:], status: HTTPResponse.Status = .ok, request: Request,
-        context: PortalRequestContext
-    ) throws -> Response {
-        guard let template = PortalTemplate(rawValue: template) else { throw MissingTemplate(name: template) }
-        return try render(template, values, status: status, request: request, context: context)
-    }
-
-    private func render(
-        _ template: PortalTemplate, _ page: Any, status: HTTPResponse.Status, request: Request, context: PortalRequestContext
-    ) throws -> Response {
+        let template = Page.template
         let language = catalogues.language(for: request.headers[.acceptLanguage])
         let strings = catalogues.strings(language)
         let user = context.identity.map { identity in

@@ -114,32 +114,28 @@ struct PortalProfileController: Sendable {
             })
     }
 
-    func values(_ identity: Identity, request: Request, detailsError: String? = nil, passwordError: String? = nil) async throws
-        -> [String: Any]
+    func page(_ identity: Identity, request: Request, detailsError: String? = nil, passwordError: String? = nil) async throws
+        -> ProfilePage
     {
         let user = try await services.accounts.user(id: identity.userId)
-        let zones = TimeZone.knownTimeZoneIdentifiers.sorted().map { ["name": $0, "selected": $0 == user.timeZone] as [String: Any] }
-        var values: [String: Any] = [
-            "name": user.name, "email": user.email, "role": pages.string("role_\(user.role.rawValue)", request: request),
-            "phone": user.phone ?? "", "isPatient": user.role == .patient, "isDoctor": user.role == .doctor, "zones": zones,
-            "specialization": user.specialization ?? "", "about": user.about ?? "",
-            "defaultZone": pages.configuration.timeZone.identifier,
-            "twoStepOn": try await services.accounts.secondFactor.isEnabled(userId: identity.userId),
-        ]
-        if let detailsError { values["detailsError"] = detailsError }
-        if let passwordError { values["passwordError"] = passwordError }
-        values["notice"] = pages.notice(
-            request,
-            keys: [
-                "saved": "saved_notice", "password": "password_changed_notice", "two_step_off": "two_step_off_notice",
-                "two_step_wrong": "two_step_wrong_notice", "password_wrong": "two_step_password_wrong_notice",
-            ])
-        return values
+        return ProfilePage(
+            name: user.name, email: user.email, role: pages.string("role_\(user.role.rawValue)", request: request),
+            phone: user.phone ?? "", isPatient: user.role == .patient, isDoctor: user.role == .doctor,
+            zones: TimeZone.knownTimeZoneIdentifiers.sorted().map { ProfilePage.Zone(name: $0, selected: $0 == user.timeZone) },
+            specialization: user.specialization ?? "", about: user.about ?? "", defaultZone: pages.configuration.timeZone.identifier,
+            twoStepOn: try await services.accounts.secondFactor.isEnabled(userId: identity.userId), detailsError: detailsError,
+            passwordError: passwordError,
+            notice: pages.notice(
+                request,
+                keys: [
+                    "saved": "saved_notice", "password": "password_changed_notice", "two_step_off": "two_step_off_notice",
+                    "two_step_wrong": "two_step_wrong_notice", "password_wrong": "two_step_password_wrong_notice",
+                ]))
     }
 
     @Sendable func profile(_ request: Request, context: PortalRequestContext) async throws -> Response {
         let identity = try context.requireIdentity()
-        return try pages.render("profile", try await values(identity, request: request), request: request, context: context)
+        return try pages.render(try await page(identity, request: request), request: request, context: context)
     }
 
     @Sendable func save(_ request: Request, context: PortalRequestContext) async throws -> Response {
@@ -153,8 +149,8 @@ struct PortalProfileController: Sendable {
             _ = try await services.accounts.updateProfile(
                 identity.userId, phone: identity.role == .patient ? form["phone"] : nil, timeZone: zone, doctor: doctor)
         } catch let error as HospitalError where error.status.code < 500 {
-            let values = try await values(identity, request: request, detailsError: pages.words(for: error, request: request))
-            return try pages.render("profile", values, status: error.status, request: request, context: context)
+            let page = try await page(identity, request: request, detailsError: pages.words(for: error, request: request))
+            return try pages.render(page, status: error.status, request: request, context: context)
         }
         return Response.redirect(to: "/profile?done=saved")
     }
@@ -168,7 +164,7 @@ struct PortalProfileController: Sendable {
         } catch let error as HospitalError where error.status.code < 500 {
             let message = pages.words(for: error, request: request)
             var response = try pages.render(
-                "profile", try await values(identity, request: request, passwordError: message), status: error.status, request: request,
+                try await page(identity, request: request, passwordError: message), status: error.status, request: request,
                 context: context)
             if let retryAfter = error.retryAfter { response.headers[.retryAfter] = String(retryAfter) }
             return response

@@ -26,7 +26,8 @@ struct PortalSecondFactorController: Sendable {
         challenge: String, next: String?, error: String? = nil, status: HTTPResponse.Status = .ok, request: Request,
         context: PortalRequestContext
     ) throws -> Response {
-        try pages.render(LoginCodePage(challenge: challenge, next: next ?? "", error: error), status: status, request: request, context: context)
+        try pages.render(
+            LoginCodePage(challenge: challenge, next: next ?? "", error: error), status: status, request: request, context: context)
     }
 
     @Sendable func code(_ request: Request, context: PortalRequestContext) async throws -> Response {

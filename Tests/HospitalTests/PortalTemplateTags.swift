@@ -76,7 +76,8 @@ enum PortalTemplateTags {
         CodePage(
             id: "1", title: "Echo", patient: "Ada", expires: "Mon", attemptsLeft: "4", closed: "Closed.", problem: "Wrong code.",
             notice: "Sent."),
-        EmergencyPage(lead: "Opens for an hour.", name: "Ada", dateOfBirth: "1985-04-12", reason: "Unconscious", problem: "Why?", error: "No."),
+        EmergencyPage(
+            lead: "Opens for an hour.", name: "Ada", dateOfBirth: "1985-04-12", reason: "Unconscious", problem: "Why?", error: "No."),
         ConsentPage(
             requests: [.init(id: "1", doctor: "Dr D", specialization: "Cardiology", title: "Echo", expires: "Mon")],
             grants: [.init(id: "1", doctor: "Dr D", title: "Echo", left: "5 minutes")], notice: "Revoked."),
@@ -103,15 +104,38 @@ enum PortalTemplateTags {
             today: "/calendar", switchView: "/calendar?view=day", date: "2026-12-07", time: "09:00",
             durations: [.init(value: "15", label: "15", selected: true)], repeats: [.init(value: "once", label: "Once", selected: true)],
             error: "Overlaps.", notice: "Published."),
+        AdminAccountsPage(
+            pending: [.init(id: "2", name: "Dr E", email: "e@example.org", specialization: "Dermatology")], hasPending: true,
+            pendingCount: "1",
+            accounts: [
+                .init(
+                    id: "1", name: "Ada", email: "ada@example.org", role: "Patient", status: "Active", canDisable: true, canEnable: true,
+                    throttled: true, canResetTwoStep: true)
+            ], search: "ada", roles: [.init(value: "", label: "Any", selected: true)],
+            statuses: [.init(value: "", label: "Any", selected: true)], newName: "Dr F", newEmail: "f@example.org",
+            newSpecialization: "Surgery", error: "Taken.", notice: "Approved."),
+        AdminAuditPage(
+            entries: [
+                .init(
+                    id: "1", when: "Mon", who: "Dr D", what: "downloaded", subject: "Echo (report:1)", patient: "Ada", outcome: "success",
+                    detail: "")
+            ], hasEntries: true, verification: "Intact.", verificationClass: "notice", patient: "Ada", actor: "Dr", from: "2026-12-01",
+            to: "2026-12-07", query: "patient=Ada", actions: [.init(value: "", label: "All", selected: true)],
+            outcomes: [.init(value: "", label: "Any", selected: true)]),
+        AdminEmergencyPage(
+            entries: [
+                .init(
+                    id: "1", when: "Mon", doctor: "Dr D", patient: "Ada", title: "Echo", reason: "Unconscious", reviewed: "Tue (Ann)",
+                    isReviewed: true)
+            ], all: true, notice: "Reviewed."),
+        ProfilePage(
+            name: "Ada", email: "ada@example.org", role: "Patient", phone: "+44", isPatient: true, isDoctor: true,
+            zones: [.init(name: "UTC", selected: true)], specialization: "Cardiology", about: "Twenty years.", defaultZone: "UTC",
+            twoStepOn: true, detailsError: "Bad phone.", passwordError: "Wrong password.", notice: "Saved."),
     ]
 
     static let field = RegistrationField(
         name: "email", label: "E-mail", type: "email", autocomplete: "email", value: "ada@example.org", hint: "Yours.",
         problem: "Not an address.")
     static let report = ReportRow(title: "Echo", doctor: "Dr D", patient: "Ada", date: "Mon", size: "3 KB")
-
-    /// Templates whose pages are still dictionaries.
-    static let untypedYet: Set<String> = [
-        "admin_accounts", "admin_audit", "profile", "admin_emergency",
-    ]
 }
