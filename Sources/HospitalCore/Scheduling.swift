@@ -54,7 +54,8 @@ public struct Scheduling: Sendable {
     let storage: any HospitalStorage
     /// Seconds since 1970: when a slot may be published.
     let clock: @Sendable () -> Int64
-    /// What "now" is to slots (has one started, is it over): the clock itself, but for interop tests that
+    /// What "now" is to slots (has one started, is it over; never a notice's time, which the mail queue
+    /// reads by `clock`): the clock itself, but for interop tests that
     /// run it ahead (``HospitalServices/init(storage:hasher:vault:sender:codeKey:sessionPolicy:consentPolicy:emergencyPolicy:maxReportSize:portal:notary:clock:schedulingClock:random:)``).
     package let slotClock: @Sendable () -> Int64
     /// The e-mails confirming bookings and cancellations.
@@ -145,7 +146,7 @@ public struct Scheduling: Sendable {
             try await transaction.scheduling.update(listing.slot)
             try await notices.queue(
                 .booked, to: patientId, values: ["doctor": listing.doctorName], time: listing.slot.startsAt, path: "/appointments",
-                now: now, in: transaction)
+                now: clock(), in: transaction)
             return try await transaction.scheduling.listing(slot: slotId)!
         }
     }
@@ -166,7 +167,7 @@ public struct Scheduling: Sendable {
             try await transaction.scheduling.update(listing.slot)
             try await notices.queue(
                 .cancelled, to: patientId, values: ["doctor": listing.doctorName], time: listing.slot.startsAt, path: "/appointments",
-                now: now, in: transaction)
+                now: clock(), in: transaction)
         }
     }
 
@@ -191,7 +192,7 @@ public struct Scheduling: Sendable {
             try await transaction.scheduling.delete(slot: slotId)
             try await notices.queue(
                 .cancelledByDoctor, to: patientId, values: ["doctor": listing.doctorName], time: listing.slot.startsAt,
-                path: "/doctors", now: now, in: transaction)
+                path: "/doctors", now: clock(), in: transaction)
         }
     }
 

@@ -178,7 +178,7 @@ func bookedAppointment(
 
     /// `serve`'s test-only scheduling offset moves what "now" is to slots, and nothing else: a slot is
     /// published by the real clock (a minute ahead is the future), has started on the scheduling clock
-    /// (two minutes ahead) and completes at once.
+    /// (two minutes ahead) and completes at once; its notice is still due by the real clock.
     @Test func theSchedulingOffsetMovesOnlyWhetherASlotStarted() async throws {
         let fixture = try HospitalFixture(schedulingOffset: 120)
         let cast = try await Cast(fixture)
@@ -189,6 +189,11 @@ func bookedAppointment(
         }
         let slot = try await scheduling.publish(doctorId: cast.cardiologist.id, startsAt: now + 60, durationMinutes: 15).slot
         _ = try await scheduling.book(slotId: slot.id!, patientId: cast.ada.id, reason: "Chest pain")
+        // The booking's e-mail is due now by the real clock, which the mail queue reads.
+        let due = try await fixture.database.writer.read { db in
+            try Int64.fetchAll(db, sql: "SELECT nextAttemptAt FROM mailQueue WHERE kind = 'booked'")
+        }
+        #expect(due == [now])
         #expect(try await scheduling.complete(slotId: slot.id!, doctorId: cast.cardiologist.id).slot.status == .completed)
         // Without the offset the same slot has not started.
         let plain = try HospitalFixture()
