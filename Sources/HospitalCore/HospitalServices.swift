@@ -1,7 +1,7 @@
 import Crypto
 import Foundation
 
-/// Every service of the hospital over one database, clock and random source.
+/// Every service of the hospital over one storage (``HospitalStorage``), clock and random source.
 public struct HospitalServices: Sendable {
     /// The database behind every service.
     package let storage: any HospitalStorage

@@ -52,11 +52,11 @@ enum Page {
 /// Doctor search and appointment slots: doctors publish, patients book and cancel, doctors complete.
 public struct Scheduling: Sendable {
     let storage: any HospitalStorage
-    /// Seconds since 1970: when a slot may be published.
+    /// Seconds since 1970: what publishing checks a start against, and the time of notices (the mail
+    /// queue reads the same clock).
     let clock: @Sendable () -> Int64
-    /// What "now" is to slots (has one started, is it over; never a notice's time, which the mail queue
-    /// reads by `clock`): the clock itself, but for interop tests that
-    /// run it ahead (``HospitalServices/init(storage:hasher:vault:sender:codeKey:sessionPolicy:consentPolicy:emergencyPolicy:maxReportSize:portal:notary:clock:schedulingClock:random:)``).
+    /// What "now" is to slots (has one started, is it over): the clock itself, but for interop tests that
+    /// run it ahead (`HospitalServices`' `schedulingClock`, serve's `CHAINVAULT_TEST_SCHEDULING_OFFSET`).
     package let slotClock: @Sendable () -> Int64
     /// The e-mails confirming bookings and cancellations.
     let notices: Notices

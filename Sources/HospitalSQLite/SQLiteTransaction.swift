@@ -12,7 +12,7 @@ import Synchronization
 /// the thread that already holds the connection, not a hop between threads — the body reads and writes
 /// at the speed of the synchronous closures it replaces, and waits for nothing but SQLite. The
 /// transaction commits if the body returned and rolls back if it threw.
-final class SQLiteTransaction: TaskExecutor, @unchecked Sendable {
+final class SQLiteTransaction: TaskExecutor, Sendable {
     /// A statement: runs against the connection, or fails when there is none.
     private struct Statement {
         var run: @Sendable (Database) -> Void
