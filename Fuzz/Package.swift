@@ -50,14 +50,20 @@ let package = Package(
                 "FuzzDriver", .product(name: "ChunkChain", package: "chainvault"),
                 .product(name: "ChunkChainTesting", package: "chainvault"), .product(name: "Crypto", package: "swift-crypto"),
             ]),
+        // What the hospital's targets share: services in memory and the accounts people open.
+        .target(
+            name: "FuzzHospital",
+            dependencies: [
+                .product(name: "Hospital", package: "chainvault"), .product(name: "ChunkChain", package: "chainvault"),
+                .product(name: "ChunkChainTesting", package: "chainvault"), .product(name: "Crypto", package: "swift-crypto"),
+            ]),
         // The portal's forms, multipart uploads, cookies and Accept-Language, through its router.
         .executableTarget(
             name: "FuzzPortal",
             dependencies: [
-                "FuzzDriver", .product(name: "Hospital", package: "chainvault"), .product(name: "ChunkChain", package: "chainvault"),
-                .product(name: "ChunkChainTesting", package: "chainvault"),
-                "FuzzRouter", .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "NIOCore", package: "swift-nio"), .product(name: "Crypto", package: "swift-crypto"),
+                "FuzzDriver", "FuzzHospital", .product(name: "Hospital", package: "chainvault"),
+                .product(name: "ChunkChain", package: "chainvault"), "FuzzRouter", .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
         // The audit ledger's signed notes, checkpoints, tlog proofs, keys, entry encoding and checkpoint file.
@@ -74,10 +80,9 @@ let package = Package(
         .executableTarget(
             name: "FuzzHospitalJSON",
             dependencies: [
-                "FuzzDriver", .product(name: "Hospital", package: "chainvault"), .product(name: "ChunkChain", package: "chainvault"),
-                .product(name: "ChunkChainTesting", package: "chainvault"),
-                "FuzzRouter", .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "NIOCore", package: "swift-nio"), .product(name: "Crypto", package: "swift-crypto"),
+                "FuzzDriver", "FuzzHospital", .product(name: "Hospital", package: "chainvault"),
+                .product(name: "ChunkChain", package: "chainvault"), "FuzzRouter", .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
     ]

@@ -1,25 +1,17 @@
 import ChunkChain
-import ChunkChainTesting
-import Crypto
 import Foundation
 import FuzzDriver
+import FuzzHospital
 import FuzzRouter
 import Hospital
 import HospitalCore
-import HospitalSQLite
 import Hummingbird
 import Logging
 import NIOCore
-import Synchronization
 
 /// The hospital's JSON bodies through its real router, over an in-memory database: the first byte of
 /// the input picks a route (registration, login, staff creation, slots, bookings, code redemption …),
 /// the rest is the body. Client input must never crash the server nor be answered with a 5xx.
-struct NoSender: CodeSender {
-    func send(_ message: CodeMessage) async throws {}
-    func deliver(_ mail: Mail) async throws {}
-}
-
 enum Caller: Sendable { case nobody, admin, doctor, patient }
 
 struct Route: Sendable {
@@ -50,17 +42,6 @@ struct Job: Sendable {
 
 let jobs = AsyncStream<Job>.makeStream()
 
-func makeServices() throws -> HospitalServices {
-    let keyring = Keyring.generate(random: systemRandom, now: 0)
-    let vault = ReportVault(
-        store: MemoryChunkStore(), keyring: { keyring }, index: nil, spoolDirectory: NSTemporaryDirectory() + "fuzz-spool",
-        clock: { 1_800_000_000 })
-    return HospitalServices(
-        storage: SQLiteHospitalStorage(try HospitalDatabase.inMemory()), hasher: PasswordHasher(parameters: .testing, random: systemRandom),
-        vault: vault,
-        sender: NoSender(), codeKey: SymmetricKey(size: .bits256), clock: { 1_800_000_000 }, random: systemRandom)
-}
-
 let queue = JobQueue(jobs.stream)
 
 /// Serves the jobs on a router client, a fresh server (database, sessions, ledger) every
@@ -70,21 +51,12 @@ let server = Task {
 }
 
 func serve() async throws {
-    let services = try makeServices()
-    let password = "correct horse battery"
+    let services = try FuzzHospital.services(now: 1_800_000_000, spool: "fuzz-spool")
+    let password = FuzzHospital.password
     _ = try await services.accounts.createStaff(.init(role: .admin, name: "Admin", email: "admin@example.org", password: password))
     _ = try await services.accounts.createStaff(
         .init(role: .doctor, name: "Doctor", email: "doctor@example.org", password: password, specialization: "Cardiology"))
-    // A patient signs up and opens the account with the link, as a person would.
-    let registration = Accounts.PatientRegistration(
-        name: "Patient", email: "patient@example.org", password: password, dateOfBirth: "1985-04-12", phone: "0123456")
-    let link = Mutex("")
-    try await services.accounts.signUp(registration, client: nil) { path in
-        link.withLock { $0 = path }
-        return path
-    }
-    _ = try await services.accounts.activate(
-        token: String(link.withLock { $0 }.split(separator: "=").last ?? ""), password: password, client: "fuzz")
+    _ = try await FuzzHospital.patient(services)
     var tokens: [Caller: String] = [:]
     for (caller, email) in [(Caller.admin, "admin@example.org"), (.doctor, "doctor@example.org"), (.patient, "patient@example.org")] {
         tokens[caller] = try await services.accounts.login(email: email, password: password, client: "fuzz").token

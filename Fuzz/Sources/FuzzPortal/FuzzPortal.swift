@@ -1,27 +1,19 @@
 import ChunkChain
-import ChunkChainTesting
-import Crypto
 import Foundation
 import FuzzDriver
+import FuzzHospital
 import FuzzRouter
 import Hospital
 import HospitalCore
-import HospitalSQLite
 import Hummingbird
 import Logging
 import NIOCore
-import Synchronization
 
 /// The portal's parsers of outside bytes through its real router, over an in-memory database, with a
 /// signed-in doctor and patient: the first byte of the input picks what the rest is —
 /// an urlencoded form (with and without the page's form token) for each form, a multipart upload after
 /// a valid token, a `Cookie` header, an `Accept-Language` header. No input may crash the server or be
 /// answered with a 5xx.
-struct NoSender: CodeSender {
-    func send(_ message: CodeMessage) async throws {}
-    func deliver(_ mail: Mail) async throws {}
-}
-
 enum Caller: Sendable { case nobody, doctor, patient }
 
 let forms: [(path: String, caller: Caller)] = [
@@ -60,27 +52,11 @@ let server = Task {
 }
 
 func serve() async throws {
-    let keyring = Keyring.generate(random: systemRandom, now: 0)
-    let vault = ReportVault(
-        store: MemoryChunkStore(), keyring: { keyring }, index: nil, spoolDirectory: NSTemporaryDirectory() + "fuzz-portal-spool",
-        clock: { now })
-    let services = HospitalServices(
-        storage: SQLiteHospitalStorage(try HospitalDatabase.inMemory()), hasher: PasswordHasher(parameters: .testing, random: systemRandom),
-        vault: vault,
-        sender: NoSender(), codeKey: SymmetricKey(size: .bits256), maxReportSize: 4096, clock: { now }, random: systemRandom)
-    let password = "correct horse battery"
+    let services = try FuzzHospital.services(now: now, maxReportSize: 4096, spool: "fuzz-portal-spool")
+    let password = FuzzHospital.password
     let doctor = try await services.accounts.createStaff(
         .init(role: .doctor, name: "Doctor", email: "doctor@example.org", password: password, specialization: "Cardiology"))
-    // A patient signs up and opens the account with the link, as a person would.
-    let registration = Accounts.PatientRegistration(
-        name: "Patient", email: "patient@example.org", password: password, dateOfBirth: "1985-04-12", phone: "0123456")
-    let link = Mutex("")
-    try await services.accounts.signUp(registration, client: nil) { path in
-        link.withLock { $0 = path }
-        return path
-    }
-    let patient = try await services.accounts.activate(
-        token: String(link.withLock { $0 }.split(separator: "=").last ?? ""), password: password, client: "fuzz")
+    let patient = try await FuzzHospital.patient(services)
     let slot = try await services.scheduling.publish(doctorId: doctor.id!, startsAt: now - now % 60, durationMinutes: 30)
     _ = try await services.scheduling.book(slotId: slot.slot.id!, patientId: patient.id!, reason: "fuzz")
     _ = try await services.scheduling.complete(slotId: slot.slot.id!, doctorId: doctor.id!)
