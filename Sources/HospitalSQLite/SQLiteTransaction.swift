@@ -51,7 +51,7 @@ final class SQLiteTransaction: TaskExecutor, Sendable {
                 } else {
                     try await writer.read { db in _ = transaction.serve(db) }
                 }
-                transaction.close(RolledBack())
+                transaction.close(Ended())
             } catch {
                 transaction.close(error)
                 if !(error is RolledBack) { throw error }
@@ -134,4 +134,7 @@ final class SQLiteTransaction: TaskExecutor, Sendable {
 
     /// The body threw: GRDB rolls back when the closure throws this.
     struct RolledBack: Error {}
+
+    /// A statement sent after the transaction ended (a task the body left running).
+    struct Ended: Error {}
 }
