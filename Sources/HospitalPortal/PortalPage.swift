@@ -28,6 +28,20 @@ struct PortalFrame: MustacheParent {
     var site: String
     var formToken: String
     var user: User?
+    /// The page's properties by name, reflected once per page rather than once per tag.
+    private let values: [String: Any]
+
+    init(page: any PortalPage, t: [String: String], lang: String, site: String, formToken: String, user: User?) {
+        self.page = page
+        self.t = t
+        self.lang = lang
+        self.site = site
+        self.formToken = formToken
+        self.user = user
+        values = Dictionary(
+            Mirror(reflecting: page).children.compactMap { child in child.label.map { ($0, child.value) } },
+            uniquingKeysWith: { first, _ in first })
+    }
 
     /// The names the frame itself answers.
     static let names: Set<String> = ["t", "lang", "site", "formToken", "user"]
@@ -39,7 +53,7 @@ struct PortalFrame: MustacheParent {
         case "site": site
         case "formToken": formToken
         case "user": user
-        default: Mirror(reflecting: page).children.first { $0.label == name }.flatMap { Self.unwrapped($0.value) }
+        default: values[name].flatMap(Self.unwrapped)
         }
     }
 
