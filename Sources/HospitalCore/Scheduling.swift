@@ -178,9 +178,7 @@ public struct Scheduling: Sendable {
     public func cancelBooking(slotId: Int64, doctorId: Int64) async throws {
         let now = slotClock()
         try await storage.write { [notices] transaction in
-            guard let listing = try await transaction.scheduling.listing(slot: slotId), listing.slot.doctorId == doctorId else {
-                throw HospitalError.notFound("slot")
-            }
+            let listing = try await Self.doctorsSlot(slotId, of: doctorId, in: transaction)
             switch listing.slot.status {
             case .open: throw HospitalError(.slotNotBooked, "Nobody booked this slot: withdraw it.")
             case .completed: throw HospitalError(.slotCompleted, "The checkup took place already.")
@@ -200,9 +198,7 @@ public struct Scheduling: Sendable {
     /// - Throws: `not_found`, `slot_booked`.
     public func withdraw(slotId: Int64, doctorId: Int64) async throws {
         try await storage.write { transaction in
-            guard let listing = try await transaction.scheduling.listing(slot: slotId), listing.slot.doctorId == doctorId else {
-                throw HospitalError.notFound("slot")
-            }
+            let listing = try await Self.doctorsSlot(slotId, of: doctorId, in: transaction)
             guard listing.slot.status == .open else {
                 throw HospitalError(.slotBooked, "A booked slot stays; the patient cancels it.")
             }
@@ -215,9 +211,7 @@ public struct Scheduling: Sendable {
     public func complete(slotId: Int64, doctorId: Int64) async throws -> SlotListing {
         let now = slotClock()
         return try await storage.write { transaction in
-            guard var listing = try await transaction.scheduling.listing(slot: slotId), listing.slot.doctorId == doctorId else {
-                throw HospitalError.notFound("slot")
-            }
+            var listing = try await Self.doctorsSlot(slotId, of: doctorId, in: transaction)
             switch listing.slot.status {
             case .open: throw HospitalError(.slotNotBooked, "Nobody booked this slot.")
             case .completed: break
@@ -230,5 +224,13 @@ public struct Scheduling: Sendable {
             }
             return listing
         }
+    }
+
+    /// One of the doctor's slots; another doctor's is `not_found`, as one that does not exist.
+    static func doctorsSlot(_ slotId: Int64, of doctorId: Int64, in transaction: HospitalTransaction) async throws -> SlotListing {
+        guard let listing = try await transaction.scheduling.listing(slot: slotId), listing.slot.doctorId == doctorId else {
+            throw HospitalError.notFound("slot")
+        }
+        return listing
     }
 }

@@ -22,7 +22,6 @@ struct PortalFrame: MustacheParent {
         var formToken: String
     }
 
-    var page: any PortalPage
     var t: [String: String]
     var lang: String
     var site: String
@@ -32,7 +31,6 @@ struct PortalFrame: MustacheParent {
     private let values: [String: Any]
 
     init(page: any PortalPage, t: [String: String], lang: String, site: String, formToken: String, user: User?) {
-        self.page = page
         self.t = t
         self.lang = lang
         self.site = site

@@ -4,12 +4,6 @@ import HospitalCore
 struct SQLiteReportStore: ReportStore {
     let connection: SQLiteTransaction
 
-    func title(report id: Int64) async throws -> String? {
-        try await connection.run { db in
-            try String.fetchOne(try db.cachedStatement(sql: "SELECT title FROM report WHERE id = ?"), arguments: [id])
-        }
-    }
-
     func report(id: Int64) async throws -> Report? {
         try await connection.run { db in try Report.fetchOne(db, key: id) }
     }

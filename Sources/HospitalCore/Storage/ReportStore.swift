@@ -1,8 +1,6 @@
 /// Reports (the head pointers of their chains, never their bytes), as a ``HospitalTransaction`` reads
 /// and writes them. Lists are newest first and hold at most `limit` rows.
 package protocol ReportStore: Sendable {
-    /// A report's title.
-    func title(report id: Int64) async throws -> String?
     func report(id: Int64) async throws -> Report?
     /// A report with its patient's and author's names.
     func listing(report id: Int64) async throws -> ReportListing?
