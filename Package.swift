@@ -5,6 +5,7 @@ import PackageDescription
 let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
     .enableUpcomingFeature("MemberImportVisibility"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
 ]
 
 let package = Package(
@@ -20,7 +21,9 @@ let package = Package(
         .library(name: "ChunkChain", targets: ["ChunkChain"]),
         // A chunk store in memory, for the tests and the fuzz targets; never linked into the executable.
         .library(name: "ChunkChainTesting", targets: ["ChunkChainTesting"]),
-        .library(name: "Hospital", targets: ["Hospital", "HospitalCore", "HospitalSQLite", "HospitalAPI", "HospitalPortal"]),
+        // A hospital in memory (the hospital's modules are `package`), for the fuzz targets; never linked
+        // into the executable.
+        .library(name: "HospitalTesting", targets: ["HospitalTesting"]),
         .library(name: "Settings", targets: ["Settings"]),
         .library(name: "Transparency", targets: ["Transparency"]),
     ],
@@ -195,6 +198,18 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(name: "ChunkChainTesting", dependencies: ["ChunkChain"], swiftSettings: swiftSettings),
+        // A hospital in memory for the fuzz package, which sees only `public`: the one door into the
+        // hospital's `package` modules from outside this package. Not linked into the program.
+        .target(
+            name: "HospitalTesting",
+            dependencies: [
+                "Hospital", "HospitalCore", "HospitalSQLite", "ChunkChain", "ChunkChainTesting",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The hospital's storage on the embedded SQLite database (GRDB): the schema and its migrations,
         // and each area's store (docs/architecture.md, "The storage seam").
         .target(

@@ -50,19 +50,12 @@ let package = Package(
                 "FuzzDriver", .product(name: "ChunkChain", package: "chainvault"),
                 .product(name: "ChunkChainTesting", package: "chainvault"), .product(name: "Crypto", package: "swift-crypto"),
             ]),
-        // What the hospital's targets share: services in memory and the accounts people open.
-        .target(
-            name: "FuzzHospital",
-            dependencies: [
-                .product(name: "Hospital", package: "chainvault"), .product(name: "ChunkChain", package: "chainvault"),
-                .product(name: "ChunkChainTesting", package: "chainvault"), .product(name: "Crypto", package: "swift-crypto"),
-            ]),
         // The portal's forms, multipart uploads, cookies and Accept-Language, through its router.
         .executableTarget(
             name: "FuzzPortal",
             dependencies: [
-                "FuzzDriver", "FuzzHospital", .product(name: "Hospital", package: "chainvault"),
-                .product(name: "ChunkChain", package: "chainvault"), "FuzzRouter", .product(name: "Hummingbird", package: "hummingbird"),
+                "FuzzDriver", .product(name: "HospitalTesting", package: "chainvault"), "FuzzRouter",
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
@@ -70,7 +63,8 @@ let package = Package(
         .executableTarget(
             name: "FuzzTransparency",
             dependencies: [
-                "FuzzDriver", .product(name: "Transparency", package: "chainvault"), .product(name: "Hospital", package: "chainvault"),
+                "FuzzDriver", .product(name: "Transparency", package: "chainvault"),
+                .product(name: "HospitalTesting", package: "chainvault"),
             ]),
         // The YAML configuration file.
         .executableTarget(
@@ -80,8 +74,8 @@ let package = Package(
         .executableTarget(
             name: "FuzzHospitalJSON",
             dependencies: [
-                "FuzzDriver", "FuzzHospital", .product(name: "Hospital", package: "chainvault"),
-                .product(name: "ChunkChain", package: "chainvault"), "FuzzRouter", .product(name: "Hummingbird", package: "hummingbird"),
+                "FuzzDriver", .product(name: "HospitalTesting", package: "chainvault"), "FuzzRouter",
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]),

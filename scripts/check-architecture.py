@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Checks the import rules of docs/architecture.md against the sources: every project module a target
-imports is in its row of "may import", and every third-party library in the second table appears only
-in the targets it names. Run by `make lint`; exits 1 naming each import outside the rules."""
+imports is in its row of "may import", every third-party library in the second table appears only
+in the targets it names, and the targets it says declare nothing public declare nothing public. Run by `make lint`; exits 1 naming each import outside the rules."""
 import re
 import sys
 from pathlib import Path
@@ -50,6 +50,12 @@ def main():
         for library, places in libraries.items():
             if library in used and target not in places:
                 problems.append(f"{target} imports {library}, allowed only in {', '.join(places)}")
+    sealed = re.search(r"^Targets that declare nothing public: (.*)\.$", text, re.M)
+    for target in [name.strip() for name in sealed.group(1).split(",")] if sealed else []:
+        for path in sorted((ROOT / "Sources" / target).rglob("*.swift")):
+            for number, line in enumerate(path.read_text().splitlines(), 1):
+                if re.match(r"^\s*(?:@\w+(?:\([^)]*\))?\s+)*public\b", line):
+                    problems.append(f"{path.relative_to(ROOT)}:{number}: public in {target}, which declares nothing public")
     for target in allowed:
         if target not in targets:
             problems.append(f"{target}: a row in docs/architecture.md for a target that does not exist")

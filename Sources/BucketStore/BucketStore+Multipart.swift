@@ -2,7 +2,7 @@ import Crypto
 import DurableFiles
 import Foundation
 import Hex
-import NIOCore
+public import NIOCore
 
 #if canImport(Glibc)
     import Glibc

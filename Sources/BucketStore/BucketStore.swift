@@ -1,10 +1,10 @@
 import Crypto
 import Foundation
 import Hex
-import Logging
+public import Logging
 import NIOConcurrencyHelpers
 import NIOCore
-import NIOPosix
+public import NIOPosix
 import _NIOFileSystem
 
 /// Buckets as directories under one data root, objects as plain files at their key paths (every key S3

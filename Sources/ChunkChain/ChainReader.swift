@@ -1,5 +1,5 @@
 import Crypto
-import Foundation
+public import Foundation
 import Hex
 
 /// What a walk over a chain found.

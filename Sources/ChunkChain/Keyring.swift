@@ -1,4 +1,4 @@
-import Crypto
+public import Crypto
 import DurableFiles
 import Foundation
 import Hex

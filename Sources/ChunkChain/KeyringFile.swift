@@ -1,5 +1,5 @@
 import DurableFiles
-import NIOPosix
+public import NIOPosix
 
 /// The keyring file as a server reads it for every upload and download: read once, and again only
 /// when the file changed (a rotation by `chainvault keys rotate`), which is looked at most once a

@@ -1,4 +1,4 @@
-import BucketStore
+public import BucketStore
 
 /// Chunks in two buckets of this very data root, through ``BucketStore``: the same plain, fsynced
 /// files the gateway serves. What the store throws becomes a ``ChainError`` here, a full file system

@@ -1,5 +1,5 @@
 import NIOCore
-import S3Client
+public import S3Client
 
 /// Chunks in buckets of any S3 service, through ``S3Client`` (each bucket may be on its own endpoint).
 public struct S3ChunkStore: ChunkStore {

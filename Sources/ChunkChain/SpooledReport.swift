@@ -1,6 +1,6 @@
 import Crypto
 import Hex
-import NIOCore
+public import NIOCore
 import _NIOFileSystem
 
 #if canImport(Glibc)

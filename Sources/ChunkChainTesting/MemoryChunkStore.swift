@@ -1,4 +1,4 @@
-import ChunkChain
+public import ChunkChain
 
 /// Chunks in memory, for tests and fuzz targets (not linked into the executable). Tamper with them through ``replace(key:bucket:with:)`` and ``remove(key:bucket:)``.
 public actor MemoryChunkStore: ChunkStore {

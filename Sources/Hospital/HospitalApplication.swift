@@ -1,27 +1,27 @@
 import DurableFiles
 import Foundation
 import HospitalAPI
-import HospitalCore
+package import HospitalCore
 import HospitalPortal
-import Hummingbird
-import Logging
-import Operations
+package import Hummingbird
+package import Logging
+package import Operations
 
 /// Where the hospital API listens.
-public struct HospitalConfiguration: Sendable {
-    public var host: String
+package struct HospitalConfiguration: Sendable {
+    package var host: String
     /// 0 picks a free port.
-    public var port: Int
+    package var port: Int
     /// Peers (a reverse proxy) whose `X-Forwarded-For` names the client; from anyone else the header is ignored.
-    public var trustedProxies: Set<String>
+    package var trustedProxies: Set<String>
     /// Timeouts and connection caps (trusted proxies have no per-client share).
-    public var connections: ConnectionPolicy
+    package var connections: ConnectionPolicy
     /// The web portal's name and address.
-    public var portal: PortalConfiguration
+    package var portal: PortalConfiguration
     /// PEM certificate chain and key: serve HTTPS on the hospital port.
-    public var tls: TLSFiles?
+    package var tls: TLSFiles?
 
-    public init(
+    package init(
         host: String = "127.0.0.1", port: Int = 8080, trustedProxies: Set<String> = [], connections: ConnectionPolicy = .init(),
         portal: PortalConfiguration = .init(), tls: TLSFiles? = nil
     ) {
@@ -41,7 +41,7 @@ public struct HospitalConfiguration: Sendable {
 ///   - health: What `/-/health/ready` checks.
 ///   - metrics: `/-/metrics`, when the program exposes metrics.
 ///   - onServerRunning: Called with the bound port once the server listens.
-public func buildHospitalApplication(
+package func buildHospitalApplication(
     configuration: HospitalConfiguration,
     services: HospitalServices,
     health: HealthProbe = .alwaysReady,

@@ -2,8 +2,8 @@ import ChunkChain
 import Foundation
 import Hex
 import HospitalCore
-import Hummingbird
-import Transparency
+package import Hummingbird
+package import Transparency
 
 /// `/api/audit`: the ledger's entries, its signed checkpoint, and proofs anyone can check offline with
 /// the ledger's public key (`chainvault audit check-proof`).

@@ -1,6 +1,6 @@
-import HospitalCore
-import Hummingbird
-import Logging
+package import HospitalCore
+package import Hummingbird
+package import Logging
 import NIOCore
 
 /// The JSON API on the hospital's router: its error and authentication middleware, `/openapi.json`, and

@@ -1,12 +1,12 @@
 import Foundation
-import HTTPTypes
+package import HTTPTypes
 import HospitalCore
-import Hummingbird
+package import Hummingbird
 
 extension HospitalErrorCode {
     /// The HTTP status the API answers the code with: 4xx for what the client sent, 5xx for the server's
     /// own failures (never for client input).
-    public var status: HTTPResponse.Status {
+    package var status: HTTPResponse.Status {
         switch self {
         case .invalidField, .malformedBody, .incompleteBody, .badRequest, .resetInvalid, .activationInvalid: .badRequest
         case .unauthenticated, .badCredentials, .secondFactorRequired, .badSecondFactor, .signInAgain: .unauthorized
@@ -41,7 +41,7 @@ extension HospitalErrorCode {
 
 extension HospitalError: HTTPResponseError {
     /// The code's HTTP status.
-    public var status: HTTPResponse.Status { code.status }
+    package var status: HTTPResponse.Status { code.status }
 
     struct Body: Encodable {
         struct Detail: Encodable {
@@ -52,7 +52,7 @@ extension HospitalError: HTTPResponseError {
         var error: Detail
     }
 
-    public func response(from request: Request, context: some RequestContext) throws -> Response {
+    package func response(from request: Request, context: some RequestContext) throws -> Response {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let json = try encoder.encode(Body(error: .init(code: code.rawValue, message: message, field: field)))

@@ -1,27 +1,27 @@
-import Foundation
+package import Foundation
 import HTTPTypes
-import HospitalCore
-import Hummingbird
+package import HospitalCore
+package import Hummingbird
 import NIOCore
 
 /// The per-request state of the hospital API: the client's address and, once its bearer token checked
 /// out, who it acts for.
-public struct HospitalRequestContext: CallerRequestContext {
-    public var coreContext: CoreRequestContextStorage
+package struct HospitalRequestContext: CallerRequestContext {
+    package var coreContext: CoreRequestContextStorage
     /// The peer's IP address (for throttling and the audit ledger).
-    public var clientAddress: String
+    package var clientAddress: String
     /// The caller, once authenticated.
-    public var identity: Identity?
+    package var identity: Identity?
     /// The bearer token the caller sent, once authenticated (for logout).
     var token: String?
 
-    public init(source: ApplicationRequestContextSource) {
+    package init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
         self.clientAddress = source.channel.remoteAddress?.ipAddress ?? "unknown"
     }
 
     /// Responses: RFC 3339 times (`2026-12-01T09:00:00Z`), keys sorted.
-    public var responseEncoder: JSONEncoder {
+    package var responseEncoder: JSONEncoder {
         let encoder = JSONEncoder()
         encoder.dateEncodingStrategy = .iso8601
         encoder.outputFormatting = [.sortedKeys]

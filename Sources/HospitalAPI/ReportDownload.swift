@@ -1,8 +1,8 @@
 import Foundation
 import HTTPTypes
-import HospitalCore
-import Hummingbird
-import Logging
+package import HospitalCore
+package import Hummingbird
+package import Logging
 import NIOCore
 
 /// A report's bytes as a response, for the API and the portal alike: streamed as each chunk

@@ -7,14 +7,14 @@ import Metrics
 extension Accounts {
     /// Accounts for an admin's list: by name or e-mail containing `search`, of a role and status when
     /// given, newest first, at most one page.
-    public func list(search: String, role: Role?, status: AccountStatus?) async throws -> [User] {
+    package func list(search: String, role: Role?, status: AccountStatus?) async throws -> [User] {
         let query = search.trimmingCharacters(in: .whitespaces).lowercased()
         guard query.count <= 100 else { throw HospitalError.invalid("search", "Search with at most 100 characters.") }
         return try await storage.read { try await $0.accounts.users(containing: query, role: role, status: status, limit: Page.size) }
     }
 
     /// Whether the account's sign-ins are being throttled now.
-    public func isThrottled(_ user: User) async -> Bool {
+    package func isThrottled(_ user: User) async -> Bool {
         await throttleRestored.value
         return await throttle.isThrottled(account: user.email)
     }
@@ -22,7 +22,7 @@ extension Accounts {
     /// An admin decides about a pending doctor: approved, the doctor signs in; refused, the account is
     /// removed (it holds nothing yet).
     /// - Throws: `not_found` (no such pending account).
-    public func decide(pending userId: Int64, approve: Bool, by admin: Identity) async throws -> User {
+    package func decide(pending userId: Int64, approve: Bool, by admin: Identity) async throws -> User {
         let now = clock()
         return try await storage.write { [notices] transaction in
             guard var user = try await transaction.accounts.user(id: userId), user.status == .pending else {
@@ -45,7 +45,7 @@ extension Accounts {
     /// An admin disables an account (its sessions end at once) or enables it again. Admins cannot
     /// disable themselves.
     /// - Throws: `not_found`, `invalid_field` (oneself), `account_pending` (decide first).
-    public func setDisabled(_ userId: Int64, _ disabled: Bool, by admin: Identity) async throws -> User {
+    package func setDisabled(_ userId: Int64, _ disabled: Bool, by admin: Identity) async throws -> User {
         guard userId != admin.userId else { throw HospitalError.invalid("id", "You cannot disable your own account.") }
         let now = clock()
         return try await storage.write { transaction in
@@ -69,7 +69,7 @@ extension Accounts {
 
     /// An admin clears an account's login throttle (after a user proved who they are another way).
     /// - Throws: `not_found`.
-    public func clearThrottle(_ userId: Int64, by admin: Identity) async throws {
+    package func clearThrottle(_ userId: Int64, by admin: Identity) async throws {
         let now = clock()
         let user = try await self.user(id: userId)
         await throttleRestored.value

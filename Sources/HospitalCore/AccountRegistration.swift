@@ -51,7 +51,7 @@ extension Accounts {
     /// Creates a doctor or an admin (the caller checked that an admin asks, or the command line does).
     /// - Throws: ``HospitalError`` `invalid_field` naming the field, `email_taken`.
     /// - Parameter admin: The admin who creates it, for the ledger; nil from the command line.
-    public func createStaff(_ input: StaffRegistration, by admin: Identity? = nil) async throws -> User {
+    package func createStaff(_ input: StaffRegistration, by admin: Identity? = nil) async throws -> User {
         guard input.role != .patient else {
             throw HospitalError.invalid("role", "Staff accounts are doctor or admin; patients register themselves.")
         }
@@ -85,7 +85,7 @@ extension Accounts {
     }
 
     /// How long a sign-up's link works, in seconds.
-    public static let activationLifetime: Int64 = 24 * 3600
+    package static let activationLifetime: Int64 = 24 * 3600
     /// Wrong passwords with one link before the link stops working.
     static let activationAttempts = 5
 
@@ -98,7 +98,7 @@ extension Accounts {
     ///   - link: The portal's link for a token (the configured address, never the request's `Host`).
     /// - Throws: ``HospitalError`` `invalid_field` naming the field, `throttled`, `busy`; never whether the
     ///   address has an account.
-    public func signUp(_ input: PatientRegistration, client: String?, link: @Sendable (String) -> String) async throws {
+    package func signUp(_ input: PatientRegistration, client: String?, link: @Sendable (String) -> String) async throws {
         let now = clock()
         try await checkRegistration(client: client, now: now)
         try await signUp(newPatient(input, now: now), password: input.password, now: now, link: link)
@@ -106,7 +106,7 @@ extension Accounts {
 
     /// Signs a doctor up: once the link is opened, the account waits for an admin's approval.
     /// - Throws: As ``signUp(_:client:link:)-(PatientRegistration,_,_)``.
-    public func signUp(_ input: DoctorRegistration, client: String?, link: @Sendable (String) -> String) async throws {
+    package func signUp(_ input: DoctorRegistration, client: String?, link: @Sendable (String) -> String) async throws {
         let now = clock()
         try await checkRegistration(client: client, now: now)
         try await signUp(newDoctor(input, now: now), password: input.password, now: now, link: link)
@@ -154,7 +154,7 @@ extension Accounts {
     /// five wrong passwords it stops working.
     /// - Throws: `activation_invalid` (unknown, used or expired link), `bad_credentials` (wrong password),
     ///   `busy`.
-    public func activate(token: String, password: String, client: String) async throws -> User {
+    package func activate(token: String, password: String, client: String) async throws -> User {
         let now = clock()
         let hash = Self.tokenHash(String(token.prefix(128)))
         let pending = try await storage.read { try await $0.accounts.registration(tokenHash: hash, at: now) }

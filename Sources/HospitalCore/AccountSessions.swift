@@ -6,7 +6,7 @@ import Metrics
 /// second step when the account has one, sessions by hashed token with idle and absolute lifetimes.
 extension Accounts {
     /// Where a sign-in stands once the password checked out.
-    public enum LoginStep: Sendable {
+    package enum LoginStep: Sendable {
         /// Signed in.
         case signedIn(Session)
         /// The account signs in with a second step: the code goes with this challenge to ``completeLogin(challenge:code:client:)``.
@@ -19,7 +19,7 @@ extension Accounts {
     ///   - code: The authenticator app's code or a recovery code, for accounts that use one.
     /// - Throws: ``HospitalError`` `bad_credentials` (whether the e-mail or the password is wrong is
     ///   not told), `second_factor_required`, `bad_second_factor`, `throttled`, `busy`.
-    public func login(email: String, password: String, client: String, kind: SessionKind = .api, code: String? = nil) async throws
+    package func login(email: String, password: String, client: String, kind: SessionKind = .api, code: String? = nil) async throws
         -> Session
     {
         switch try await beginLogin(email: email, password: password, client: client, kind: kind) {
@@ -32,7 +32,7 @@ extension Accounts {
 
     /// Checks the password: signed in, or a challenge waiting for the second step's code.
     /// - Throws: As ``login(email:password:client:kind:code:)`` without the second step's errors.
-    public func beginLogin(email: String, password: String, client: String, kind: SessionKind = .api) async throws -> LoginStep {
+    package func beginLogin(email: String, password: String, client: String, kind: SessionKind = .api) async throws -> LoginStep {
         let now = clock()
         do {
             let step = try await attemptLogin(email: email, password: password, client: client, kind: kind, now: now)
@@ -62,7 +62,7 @@ extension Accounts {
     /// The second step of a sign-in: a right code opens the session; a wrong one counts against the
     /// throttle like a wrong password, and five void the challenge.
     /// - Throws: `bad_second_factor`, `sign_in_again`, `throttled`.
-    public func completeLogin(challenge: String, code: String, client: String) async throws -> Session {
+    package func completeLogin(challenge: String, code: String, client: String) async throws -> Session {
         let now = clock()
         do {
             let session = try await attemptSecondStep(challenge: challenge, code: code, client: client, now: now)
@@ -91,7 +91,7 @@ extension Accounts {
 
     /// A new session for someone who just proved who they are again (a password change ended every
     /// session, the browser that made it keeps going).
-    public func renewSession(userId: Int64, kind: SessionKind) async throws -> Session {
+    package func renewSession(userId: Int64, kind: SessionKind) async throws -> Session {
         try await openSession(try await user(id: userId), kind: kind, detail: "after a password change", now: clock())
     }
 
@@ -192,13 +192,13 @@ extension Accounts {
     /// The identity behind a token of `kind`, refreshing its idle timer.
     /// - Throws: ``HospitalError/unauthenticated`` for an unknown, expired or revoked token, or one
     ///   opened through the other door.
-    public func authenticate(token: String, kind: SessionKind = .api) async throws -> Identity {
+    package func authenticate(token: String, kind: SessionKind = .api) async throws -> Identity {
         try await authenticateSession(token: token, kind: kind).identity
     }
 
     /// The identity behind a token of `kind` and when its session began, refreshing its idle timer.
     /// - Throws: ``HospitalError/unauthenticated``.
-    public func authenticateSession(token: String, kind: SessionKind) async throws -> (identity: Identity, createdAt: Int64) {
+    package func authenticateSession(token: String, kind: SessionKind) async throws -> (identity: Identity, createdAt: Int64) {
         guard token.utf8.count <= 128 else { throw HospitalError.unauthenticated }
         let hash = Self.tokenHash(token)
         let now = clock()
@@ -224,7 +224,7 @@ extension Accounts {
     }
 
     /// Revokes the token.
-    public func logout(token: String) async throws {
+    package func logout(token: String) async throws {
         let hash = Self.tokenHash(token)
         try await storage.write { try await $0.sessions.deleteSession(tokenHash: hash) }
     }
@@ -234,7 +234,7 @@ extension Accounts {
     /// lock the owner out). The owner is e-mailed when the binding is confirmed.
     /// - Parameter issuer: The hospital's name, as the app shows it.
     /// - Throws: `bad_second_factor` (field `code`), `bad_credentials`, `throttled`, `busy`.
-    public func beginSecondFactor(userId: Int64, password: String, code: String, client: String, issuer: String) async throws
+    package func beginSecondFactor(userId: Int64, password: String, code: String, client: String, issuer: String) async throws
         -> SecondFactor.Enrollment
     {
         let user = try await self.user(id: userId)
@@ -249,10 +249,10 @@ extension Accounts {
     static func resetMailId(user: Int64, createdAt: Int64) -> String { "reset-\(user)-\(createdAt)" }
 
     /// How long a password-reset link works, in seconds.
-    public static let resetLifetime: Int64 = 30 * 60
+    package static let resetLifetime: Int64 = 30 * 60
 
     /// Ends every session of the user, on every device.
-    public func endSessions(_ userId: Int64) async throws {
+    package func endSessions(_ userId: Int64) async throws {
         try await storage.write { try await $0.sessions.deleteSessions(userId: userId) }
     }
 

@@ -1,25 +1,25 @@
-import Crypto
+package import Crypto
 import Foundation
 import Metrics
 
 /// Accounts and sessions: registration, staff creation, login with throttling, bearer tokens that
 /// expire when idle and at an absolute age, logout.
-public struct Accounts: Sendable {
-    public struct SessionPolicy: Sendable {
+package struct Accounts: Sendable {
+    package struct SessionPolicy: Sendable {
         /// An API token unused this long (seconds) is void.
-        public var idle: Int64 = 30 * 60
+        package var idle: Int64 = 30 * 60
         /// A portal session (a cookie) unused this long (seconds) is void: people walk away from screens.
-        public var portalIdle: Int64 = 15 * 60
+        package var portalIdle: Int64 = 15 * 60
         /// A token or session this old (seconds) is void however often it is used.
-        public var absolute: Int64 = 12 * 3600
-        public init(idle: Int64 = 30 * 60, portalIdle: Int64 = 15 * 60, absolute: Int64 = 12 * 3600) {
+        package var absolute: Int64 = 12 * 3600
+        package init(idle: Int64 = 30 * 60, portalIdle: Int64 = 15 * 60, absolute: Int64 = 12 * 3600) {
             self.idle = idle
             self.portalIdle = portalIdle
             self.absolute = absolute
         }
 
         /// How long a session of `kind` may stay unused.
-        public func idle(_ kind: SessionKind) -> Int64 {
+        package func idle(_ kind: SessionKind) -> Int64 {
             switch kind {
             case .api: idle
             case .portal: portalIdle
@@ -28,7 +28,7 @@ public struct Accounts: Sendable {
     }
 
     /// The door a session was opened through; a session authenticates only requests through its own.
-    public enum SessionKind: String, Sendable {
+    package enum SessionKind: String, Sendable {
         /// A bearer token for `/api`.
         case api
         /// A cookie for the portal's pages.
@@ -49,7 +49,7 @@ public struct Accounts: Sendable {
     /// The e-mail to a doctor whose account an admin approved.
     let notices: Notices
     /// Sign-in's second step, for accounts that turned it on.
-    public let secondFactor: SecondFactor
+    package let secondFactor: SecondFactor
 
     /// - Parameter codeKey: The server key outside the database (`code.key`) that second-step secrets are
     ///   sealed under; a fresh one where nobody signs in (the command line).
@@ -76,14 +76,14 @@ public struct Accounts: Sendable {
     }
 
     /// What a patient sends to register.
-    public struct PatientRegistration: Codable, Sendable {
-        public var name: String
-        public var email: String
-        public var password: String
-        public var dateOfBirth: String
-        public var phone: String
+    package struct PatientRegistration: Codable, Sendable {
+        package var name: String
+        package var email: String
+        package var password: String
+        package var dateOfBirth: String
+        package var phone: String
 
-        public init(name: String, email: String, password: String, dateOfBirth: String, phone: String) {
+        package init(name: String, email: String, password: String, dateOfBirth: String, phone: String) {
             self.name = name
             self.email = email
             self.password = password
@@ -93,14 +93,14 @@ public struct Accounts: Sendable {
     }
 
     /// What an admin sends to create a doctor or another admin.
-    public struct StaffRegistration: Codable, Sendable {
-        public var role: Role
-        public var name: String
-        public var email: String
-        public var password: String
-        public var specialization: String?
+    package struct StaffRegistration: Codable, Sendable {
+        package var role: Role
+        package var name: String
+        package var email: String
+        package var password: String
+        package var specialization: String?
 
-        public init(role: Role, name: String, email: String, password: String, specialization: String? = nil) {
+        package init(role: Role, name: String, email: String, password: String, specialization: String? = nil) {
             self.role = role
             self.name = name
             self.email = email
@@ -110,20 +110,20 @@ public struct Accounts: Sendable {
     }
 
     /// A login's result: the bearer token (shown once, stored only hashed) and its user.
-    public struct Session: Sendable {
-        public var token: String
-        public var user: User
-        public var expiresAt: Int64
+    package struct Session: Sendable {
+        package var token: String
+        package var user: User
+        package var expiresAt: Int64
     }
 
     /// What a doctor sends to register themselves.
-    public struct DoctorRegistration: Codable, Sendable {
-        public var name: String
-        public var email: String
-        public var password: String
-        public var specialization: String
+    package struct DoctorRegistration: Codable, Sendable {
+        package var name: String
+        package var email: String
+        package var password: String
+        package var specialization: String
 
-        public init(name: String, email: String, password: String, specialization: String) {
+        package init(name: String, email: String, password: String, specialization: String) {
             self.name = name
             self.email = email
             self.password = password
@@ -133,7 +133,7 @@ public struct Accounts: Sendable {
 
     /// The user's own record.
     /// - Throws: ``HospitalError/notFound(_:)``.
-    public func user(id: Int64) async throws -> User {
+    package func user(id: Int64) async throws -> User {
         guard let user = try await storage.read({ try await $0.accounts.user(id: id) }) else {
             throw HospitalError.notFound("user")
         }
@@ -141,11 +141,11 @@ public struct Accounts: Sendable {
     }
 
     /// What a doctor's public page says of them: given fields change, nil ones stay.
-    public struct PublicProfile: Sendable {
-        public var specialization: String?
-        public var about: String?
+    package struct PublicProfile: Sendable {
+        package var specialization: String?
+        package var about: String?
 
-        public init(specialization: String? = nil, about: String? = nil) {
+        package init(specialization: String? = nil, about: String? = nil) {
             self.specialization = specialization
             self.about = about
         }
@@ -154,7 +154,7 @@ public struct Accounts: Sendable {
     /// A person changes their phone number (patients) and time zone; a doctor also what their public page
     /// says (specialization, description), which is audited.
     /// - Throws: `invalid_field` (phone, timeZone, specialization, about), `not_found`.
-    public func updateProfile(_ userId: Int64, phone: String?, timeZone: String?, doctor profile: PublicProfile = .init()) async throws
+    package func updateProfile(_ userId: Int64, phone: String?, timeZone: String?, doctor profile: PublicProfile = .init()) async throws
         -> User
     {
         let phone = try phone.map { try Validation.phone($0) }
@@ -193,7 +193,7 @@ public struct Accounts: Sendable {
     /// this one: the caller opens a new one).
     /// - Throws: `bad_credentials` (the current password is wrong; counted by the throttle),
     ///   `invalid_field` (the new one), `throttled`, `busy`.
-    public func changePassword(_ userId: Int64, current: String, new: String, client: String) async throws {
+    package func changePassword(_ userId: Int64, current: String, new: String, client: String) async throws {
         let user = try await reauthenticate(userId, password: current, client: client)
         let now = clock()
         try Validation.password(new, email: user.email)
@@ -224,7 +224,7 @@ public struct Accounts: Sendable {
     }
 
     /// The names of users by id (for lists that show people, not numbers).
-    public func names(_ ids: Set<Int64>) async throws -> [Int64: String] {
+    package func names(_ ids: Set<Int64>) async throws -> [Int64: String] {
         guard !ids.isEmpty else { return [:] }
         return try await storage.read { try await $0.accounts.names(ids) }
     }

@@ -3,22 +3,22 @@ import Transparency
 
 /// What `make bench` measures of the audit ledger (`chainvault audit bench`): appends to a fresh ledger
 /// in a database file, then inclusion and consistency proofs from its stored tree.
-public enum AuditBenchmark {
-    public struct Result: Sendable, Codable {
+package enum AuditBenchmark {
+    package struct Result: Sendable, Codable {
         /// Entries appended one per transaction (each commit synced, as the service appends them).
-        public var durableAppends: Int
-        public var durableAppendMicroseconds: Double
+        package var durableAppends: Int
+        package var durableAppendMicroseconds: Double
         /// Entries appended a thousand per transaction: the hashing and tree cost without the syncs.
-        public var batchedAppends: Int
-        public var batchedAppendMicroseconds: Double
-        public var size: Int
+        package var batchedAppends: Int
+        package var batchedAppendMicroseconds: Double
+        package var size: Int
         /// Random inclusion proofs at the final size, each verified.
-        public var proofs: Int
-        public var proofMicroseconds: Double
+        package var proofs: Int
+        package var proofMicroseconds: Double
         /// Random consistency proofs to the final size, each verified.
-        public var consistencyMicroseconds: Double
+        package var consistencyMicroseconds: Double
         /// Hashes in a proof at the final size (log2 n).
-        public var proofHashes: Int
+        package var proofHashes: Int
     }
 
     static func microseconds(_ start: ContinuousClock.Instant, _ count: Int) -> Double {

@@ -1,17 +1,17 @@
-import ChunkChain
+package import ChunkChain
 import DurableFiles
 import Foundation
 import Hex
-import Logging
-import Transparency
+package import Logging
+package import Transparency
 
 /// The start-up policy of the ledger's signing key, decided here rather than by the program that starts
 /// the server: an existing key must carry the configured origin; a missing key is made only for a ledger
 /// without checkpoints anywhere (a new key would disown a signed history); and the database must still
 /// hold what was signed.
-public enum AuditKeyPolicy {
+package enum AuditKeyPolicy {
     /// Why the server does not start with this key and ledger.
-    public enum Refusal: Error, CustomStringConvertible {
+    package enum Refusal: Error, CustomStringConvertible {
         /// The configured origin is not the existing key's.
         case originMismatch(configured: String, key: String, keyPath: String)
         /// The key file is missing, but `evidence` shows checkpoints were signed.
@@ -19,7 +19,7 @@ public enum AuditKeyPolicy {
         /// The database no longer holds what was signed.
         case ledger(AuditNotary.Refusal)
 
-        public var description: String {
+        package var description: String {
             switch self {
             case .originMismatch(let configured, let key, let keyPath):
                 "--audit-origin '\(configured)' is not the name of the audit signing key \(keyPath) ('\(key)'): the origin is fixed when "

@@ -1,13 +1,13 @@
-import Transparency
+package import Transparency
 
 /// The keys a checkpoint file's history is signed with. A key rotation is a checkpoint signed by the
 /// old key and the new one whose extension line `key-rotation OLD NEW` names both verifier keys:
 /// whoever trusts either key learns the other from it.
-public enum AuditKeys {
+package enum AuditKeys {
     static let rotationTag = "key-rotation"
 
     /// `keys` and every key a verified rotation record links to them, in any direction, transitively.
-    public static func trusted(_ keys: [NoteVerifier], history: [SignedCheckpoint]) -> [NoteVerifier] {
+    package static func trusted(_ keys: [NoteVerifier], history: [SignedCheckpoint]) -> [NoteVerifier] {
         var trusted = keys
         var grew = true
         while grew {

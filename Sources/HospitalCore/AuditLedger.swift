@@ -1,9 +1,9 @@
 import Crypto
-import Foundation
-import Transparency
+package import Foundation
+package import Transparency
 
 /// What the ledger records: who did what to which subject, and how it went.
-public enum AuditAction: String, Codable, Sendable, CaseIterable {
+package enum AuditAction: String, Codable, Sendable, CaseIterable {
     case login, upload
     case accessRequest = "access_request"
     case codeIssued = "code_issued"
@@ -50,7 +50,7 @@ public enum AuditAction: String, Codable, Sendable, CaseIterable {
 }
 
 /// How an audited action ended.
-public enum AuditOutcome: String, Codable, Sendable, CaseIterable {
+package enum AuditOutcome: String, Codable, Sendable, CaseIterable {
     /// Done as asked.
     case success
     /// Refused: wrong credentials or code, no consent, no such thing for this caller.
@@ -61,34 +61,34 @@ public enum AuditOutcome: String, Codable, Sendable, CaseIterable {
 
 /// One entry of the audit ledger. Each carries the SHA-256 of the entry before it, so that editing,
 /// removing or reordering entries breaks the chain at the first entry touched.
-public struct AuditEntry: Codable, Sendable, Equatable {
-    public var id: Int64
+package struct AuditEntry: Codable, Sendable, Equatable {
+    package var id: Int64
     /// Seconds since 1970.
-    public var time: Int64
+    package var time: Int64
     /// The user who acted; nil when nobody was authenticated (a failed login for an unknown e-mail).
-    public var actorId: Int64?
-    public var action: AuditAction
+    package var actorId: Int64?
+    package var action: AuditAction
     /// What was acted on, such as `report:12`, `user:3` or `request:5`.
-    public var subject: String
+    package var subject: String
     /// The patient whose data the subject is, so that they can see who looked at it.
-    public var patientId: Int64?
-    public var outcome: AuditOutcome
+    package var patientId: Int64?
+    package var outcome: AuditOutcome
     /// A short note (the e-mail of a failed login, the reason of a refusal); never a secret or a code.
-    public var detail: String
-    public var previousHash: Data
-    public var hash: Data
+    package var detail: String
+    package var previousHash: Data
+    package var hash: Data
     /// 2 for an entry whose leaf also carries the names below (appended since migration v11), 1 before:
     /// what a page shows beside the entry's ✓ is then what the signed tree covers, not the current rows of
     /// other tables (which an insider could swap).
-    public var leafVersion: Int
+    package var leafVersion: Int
     /// The actor's name when the entry was appended (version 2; empty when there was no actor).
-    public var leafActorName: String?
+    package var leafActorName: String?
     /// The patient's name when the entry was appended (version 2; empty when there was no patient).
-    public var leafPatientName: String?
+    package var leafPatientName: String?
     /// The report's title when the subject is a report (version 2; else empty).
-    public var leafReportTitle: String?
+    package var leafReportTitle: String?
 
-    public init(
+    package init(
         id: Int64, time: Int64, actorId: Int64?, action: AuditAction, subject: String, patientId: Int64?, outcome: AuditOutcome,
         detail: String, previousHash: Data, hash: Data, leafVersion: Int = 1, leafActorName: String? = nil,
         leafPatientName: String? = nil, leafReportTitle: String? = nil
@@ -111,7 +111,7 @@ public struct AuditEntry: Codable, Sendable, Equatable {
 
     /// Decodes a row of any schema since v1: a ledger read before migration v11 (the tree's take-over at
     /// v7) has no leaf names, and its entries are version 1.
-    public init(from decoder: any Decoder) throws {
+    package init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         self.init(
             id: try container.decode(Int64.self, forKey: .id), time: try container.decode(Int64.self, forKey: .time),
@@ -155,7 +155,7 @@ public struct AuditEntry: Codable, Sendable, Equatable {
     /// patient is `-`. Version 2, twelve: the tag `chainvault-audit-entry-v2`, the same eight, then the
     /// actor's name, the patient's name and the report's title as they were when the entry was appended
     /// (empty when there is none). docs/hospital.md works an example through.
-    public var canonicalBytes: [UInt8] { Self.canonicalBytes(canonicalFields) }
+    package var canonicalBytes: [UInt8] { Self.canonicalBytes(canonicalFields) }
 
     /// Each field as a 4-byte big-endian length and its UTF-8.
     static func canonicalBytes(_ fields: [String]) -> [UInt8] {
@@ -206,14 +206,14 @@ public struct AuditEntry: Codable, Sendable, Equatable {
 
     /// The names of the canonical fields after the tag, for people reading a decoded entry (the last three
     /// only in version 2).
-    public static let canonicalFieldNames = [
+    package static let canonicalFieldNames = [
         "id", "time", "actor", "action", "subject", "patient", "outcome", "detail", "actor name", "patient name", "report title",
     ]
 
     /// The fields of a canonical encoding after its tag (what `chainvault audit check-proof` shows), or
     /// nil when `bytes` is not one: the tag first, then exactly its version's fields (eight or eleven),
     /// nothing after the last.
-    public static func canonicalFields(decoding bytes: [UInt8]) -> [String]? {
+    package static func canonicalFields(decoding bytes: [UInt8]) -> [String]? {
         guard bytes.count <= 64 * 1024 else { return nil }
         var fields: [String] = []
         var position = 0
@@ -233,17 +233,17 @@ public struct AuditEntry: Codable, Sendable, Equatable {
     }
 
     /// The entry's Merkle leaf hash: `SHA-256(0x00 ‖ canonicalBytes)`.
-    public var leafHash: MerkleTree.Hash { MerkleTree.leafHash(canonicalBytes) }
+    package var leafHash: MerkleTree.Hash { MerkleTree.leafHash(canonicalBytes) }
 
 }
 
 /// The hash-chained audit ledger in the hospital database.
-public enum AuditLedger {
+package enum AuditLedger {
     /// The previous hash of the first entry.
     static let genesis = Data(repeating: 0, count: 32)
 
     /// What an action adds to the ledger.
-    public struct Event: Sendable {
+    package struct Event: Sendable {
         var actorId: Int64?
         var action: AuditAction
         var subject: String
@@ -309,27 +309,27 @@ public enum AuditLedger {
     }
 
     /// What an admin filters the ledger by; empty text and nil match everything.
-    public struct Filter: Sendable {
+    package struct Filter: Sendable {
         /// Part of the patient's name.
-        public var patient = ""
+        package var patient = ""
         /// Part of the actor's name.
-        public var actor = ""
-        public var action: AuditAction?
-        public var outcome: AuditOutcome?
+        package var actor = ""
+        package var action: AuditAction?
+        package var outcome: AuditOutcome?
         /// Seconds since 1970, inclusive start and exclusive end.
-        public var from: Int64?
-        public var until: Int64?
+        package var from: Int64?
+        package var until: Int64?
 
-        public init() {}
+        package init() {}
     }
 
     /// An entry with the names behind its ids.
-    public struct NamedEntry: Sendable {
-        public var entry: AuditEntry
-        public var actorName: String?
-        public var patientName: String?
+    package struct NamedEntry: Sendable {
+        package var entry: AuditEntry
+        package var actorName: String?
+        package var patientName: String?
         /// The title of the report the subject names, if it is one.
-        public var reportTitle: String?
+        package var reportTitle: String?
 
         package init(entry: AuditEntry, actorName: String?, patientName: String?, reportTitle: String?) {
             self.entry = entry
@@ -445,7 +445,7 @@ public enum AuditLedger {
     }
 
     /// The result of checking the whole ledger.
-    public enum Verification: Sendable, Equatable {
+    package enum Verification: Sendable, Equatable {
         case intact(entries: Int)
         /// The first entry whose hash, link or number is wrong, and why.
         case broken(entryId: Int64, reason: String)

@@ -1,11 +1,11 @@
-import ChunkChain
+package import ChunkChain
 import Foundation
-import Logging
+package import Logging
 import Metrics
 import NIOPosix
 import Operations
 import ServiceLifecycle
-import Transparency
+package import Transparency
 
 /// Signs the audit ledger's tree heads as C2SP checkpoints and gets them out of the database's reach:
 /// into the local append-only checkpoint file (before anyone sees one) and, on ``publish()``, into both
@@ -13,8 +13,8 @@ import Transparency
 /// database rolled back or rewritten cannot be blessed after the fact.
 ///
 /// The signing key is not in the database: the executable reads it from its key file and hands it in.
-public actor AuditNotary {
-    public nonisolated let signer: NoteSigner
+package actor AuditNotary {
+    package nonisolated let signer: NoteSigner
     let log: CheckpointLog
     let storage: any HospitalStorage
     let copies: (any ChunkStore)?
@@ -33,7 +33,7 @@ public actor AuditNotary {
     static let minimumGap: Duration = .seconds(1)
 
     /// Why the notary will not start, or will not sign.
-    public enum Refusal: Error, Equatable, CustomStringConvertible {
+    package enum Refusal: Error, Equatable, CustomStringConvertible {
         /// The checkpoint file has a record this key did not sign.
         case foreignCheckpoint(path: String, reason: String)
         /// A bucket's copy is a checkpoint the file does not have: newer (the file was cut or replaced),
@@ -49,7 +49,7 @@ public actor AuditNotary {
         /// chain hash recomputed, the newest entries deleted): what `chainvault audit verify` reports.
         case entriesDoNotMatchTree([String])
 
-        public var description: String {
+        package var description: String {
             switch self {
             case .foreignCheckpoint(let path, let reason):
                 "the checkpoint file \(path) holds a checkpoint this signing key did not sign (\(reason)): it was replaced or the key was"
@@ -149,7 +149,7 @@ public actor AuditNotary {
     }
 
     /// The latest signed checkpoint, signing a new one first when the ledger grew since.
-    public func checkpoint() async throws -> SignedCheckpoint {
+    package func checkpoint() async throws -> SignedCheckpoint {
         let previous = signing
         let next = Task { [self] in
             _ = try? await previous?.value
@@ -204,14 +204,14 @@ public actor AuditNotary {
 
     /// The latest signed checkpoint, without signing a new one (what anyone may fetch: the publisher
     /// signs at its interval); signs only when there is none yet.
-    public func latestCheckpoint() async throws -> SignedCheckpoint {
+    package func latestCheckpoint() async throws -> SignedCheckpoint {
         if let latest { return latest }
         return try await checkpoint()
     }
 
     /// Signs the current head if the ledger grew and writes the latest checkpoint to both buckets when
     /// they do not have it yet. Every `--audit-checkpoint-interval`.
-    public func publish() async throws {
+    package func publish() async throws {
         try await copy(try await checkpoint())
     }
 
@@ -231,13 +231,13 @@ public actor AuditNotary {
     /// The inclusion proof of entry `id` in a signed checkpoint that covers it (the latest, or a new
     /// one when the entry is newer), with the entry's canonical bytes as the proof's extra data; nil
     /// when there is no such entry.
-    public func proof(entry id: Int64) async throws -> TlogProof? {
+    package func proof(entry id: Int64) async throws -> TlogProof? {
         try await proofs(of: [id])[id]
     }
 
     /// The proofs of several entries, in one signed checkpoint that covers all of them, by id.
     /// The checkpoint is in both buckets before the proofs are returned (``copy(_:)``).
-    public func proofs(of ids: [Int64]) async throws -> [Int64: TlogProof] {
+    package func proofs(of ids: [Int64]) async throws -> [Int64: TlogProof] {
         guard let newest = ids.max() else { return [:] }
         var signed = latest
         if signed.map({ Int64($0.checkpoint.size) < newest }) ?? true { signed = try await checkpoint() }
@@ -248,7 +248,7 @@ public actor AuditNotary {
 
     /// The entries among `entries` whose fields, as they are now, the signed tree includes: what the
     /// portal marks "verified". Each proof is checked as an auditor would, against the signed root.
-    public func verified(_ entries: [AuditEntry]) async throws -> Set<Int64> {
+    package func verified(_ entries: [AuditEntry]) async throws -> Set<Int64> {
         let proofs = try await proofs(of: entries.map(\.id))
         return Set(
             entries.filter { entry in
@@ -259,7 +259,7 @@ public actor AuditNotary {
     /// A plain-text footer for an e-mail telling of entry `id`: the entry's proof in a checkpoint signed
     /// now, and how to check it with the public key. Nil (logged) when no proof can be made: the
     /// message still goes, as it did before the ledger was signed.
-    public func footer(entry id: Int64) async -> String? {
+    package func footer(entry id: Int64) async -> String? {
         do {
             guard let proof = try await proof(entry: id) else { return nil }
             return """
@@ -281,7 +281,7 @@ public actor AuditNotary {
 
     /// The consistency proof from the tree of `first` entries to the tree of `size` (RFC 6962 §2.1.2);
     /// nil when either is out of the ledger's range or `first` is 0.
-    public func consistencyProof(first: Int, size: Int) async throws -> [MerkleTree.Hash]? {
+    package func consistencyProof(first: Int, size: Int) async throws -> [MerkleTree.Hash]? {
         try await storage.read { transaction in
             guard first >= 1, first <= size, size <= (try await transaction.ledger.treeSize()) else { return nil }
             return try await AuditTree.withSubtrees(in: transaction.ledger) {
@@ -292,7 +292,7 @@ public actor AuditNotary {
 
     /// `audit verify` over this notary's own files and buckets, with its key: what the admins' ledger
     /// page shows.
-    public func verify() async throws -> AuditReport {
+    package func verify() async throws -> AuditReport {
         try await AuditVerifier.verify(
             storage: storage, log: log, copies: copies, verifiers: [signer.verifier], origin: signer.name, logger: logger)
     }
@@ -342,12 +342,12 @@ public actor AuditNotary {
     }
 
     /// Why a restore cannot be accepted.
-    public enum RestoreRefusal: Error, CustomStringConvertible {
+    package enum RestoreRefusal: Error, CustomStringConvertible {
         case consistent(entries: Int)
         case noCheckpoint
         case badReason
 
-        public var description: String {
+        package var description: String {
             switch self {
             case .consistent(let entries):
                 "the ledger (\(entries) entries) is consistent with the last signed checkpoint: there is no restore to accept"
@@ -398,18 +398,18 @@ public actor AuditNotary {
 /// Signs and publishes the ledger's checkpoint at start and then every `interval` (when the ledger
 /// grew): the program runs it beside the listeners. A refusal to sign (a rolled back or rewritten
 /// database) is logged as an error every round and counted, never papered over.
-public struct AuditCheckpointPublisher: Service {
+package struct AuditCheckpointPublisher: Service {
     let notary: AuditNotary
     let interval: Duration
     let logger: Logger
 
-    public init(notary: AuditNotary, interval: Duration, logger: Logger = Logger(label: "chainvault.audit")) {
+    package init(notary: AuditNotary, interval: Duration, logger: Logger = Logger(label: "chainvault.audit")) {
         self.notary = notary
         self.interval = interval
         self.logger = logger
     }
 
-    public func run() async throws {
+    package func run() async throws {
         await Periodic.run(every: interval) {
             do {
                 try await notary.publish()

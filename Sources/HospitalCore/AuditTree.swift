@@ -1,5 +1,5 @@
 import Foundation
-import Transparency
+package import Transparency
 
 /// The audit ledger's Merkle tree, stored as the hashes of its perfect subtrees: row `(level, position)`
 /// is the root of the `2^level` leaves from `position << level` on. Leaf `i` is entry `i + 1`.

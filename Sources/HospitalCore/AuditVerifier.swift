@@ -1,11 +1,11 @@
-import ChunkChain
+package import ChunkChain
 import Foundation
-import Logging
+package import Logging
 import NIOPosix
-import Transparency
+package import Transparency
 
 /// What `chainvault audit verify` finds wrong with a ledger.
-public enum AuditProblem: Sendable, Equatable, CustomStringConvertible {
+package enum AuditProblem: Sendable, Equatable, CustomStringConvertible {
     /// The per-entry hash chain breaks at this entry (an edit that did not recompute the hashes, a
     /// removed or reordered entry).
     case brokenChain(entry: Int64, reason: String)
@@ -26,7 +26,7 @@ public enum AuditProblem: Sendable, Equatable, CustomStringConvertible {
     /// The stored tree cannot be read, or does not match the entries.
     case damagedTree(String)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .brokenChain(let entry, let reason): "entry \(entry) breaks the hash chain: \(reason)"
         case .editedEntry(let entry):
@@ -50,21 +50,21 @@ public enum AuditProblem: Sendable, Equatable, CustomStringConvertible {
 }
 
 /// The outcome of `chainvault audit verify`.
-public struct AuditReport: Sendable {
+package struct AuditReport: Sendable {
     /// Entries in the ledger.
-    public var entries = 0
+    package var entries = 0
     /// Signed checkpoints checked against it (file records and bucket copies).
-    public var checkpoints = 0
+    package var checkpoints = 0
     /// The newest checkpoint with a good signature that the ledger must match (since the last restore).
-    public var newest: Checkpoint?
-    public var problems: [AuditProblem] = []
+    package var newest: Checkpoint?
+    package var problems: [AuditProblem] = []
     /// Restores accepted by an operator, as the signed statements say (time, sizes, reason).
-    public var restores: [String] = []
+    package var restores: [String] = []
 }
 
 /// Checks the audit ledger in the database against the checkpoints that left it: every record of the
 /// local checkpoint file and the copies in the chain buckets, with the ledger's verifier key.
-public enum AuditVerifier {
+package enum AuditVerifier {
     /// The extension lines of a restore statement (`chainvault audit accept-restore`).
     static let restoreTag = "restore-accepted"
 

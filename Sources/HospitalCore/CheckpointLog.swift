@@ -1,6 +1,6 @@
 import DurableFiles
 import Foundation
-import Transparency
+package import Transparency
 
 #if canImport(Glibc)
     import Glibc
@@ -9,27 +9,27 @@ import Transparency
 /// The local append-only checkpoint file: every checkpoint the ledger's key signed, oldest first, as
 /// signed notes each followed by a blank line, so that an auditor can copy one out with a text editor.
 /// A checkpoint is appended and fsynced before anyone is shown it.
-public struct CheckpointLog: Sendable {
-    public let path: String
+package struct CheckpointLog: Sendable {
+    package let path: String
 
-    public init(path: String) { self.path = path }
+    package init(path: String) { self.path = path }
 
     /// What the file holds.
-    public struct Contents: Sendable {
+    package struct Contents: Sendable {
         /// Every whole record, oldest first.
-        public var checkpoints: [SignedCheckpoint]
+        package var checkpoints: [SignedCheckpoint]
         /// Where the last whole record ends.
-        public var validLength: Int
+        package var validLength: Int
         /// Bytes after it that are not a whole record: a crash during an append.
-        public var tornBytes: Int
+        package var tornBytes: Int
     }
 
     /// Why the file cannot be read.
-    public enum Failure: Error, CustomStringConvertible {
+    package enum Failure: Error, CustomStringConvertible {
         case damaged(path: String, offset: Int, reason: String)
         case io(path: String, errno: Int32)
 
-        public var description: String {
+        package var description: String {
             switch self {
             case .damaged(let path, let offset, let reason): "the checkpoint file \(path) is damaged at byte \(offset): \(reason)"
             case .io(let path, let code): "cannot read or write the checkpoint file \(path): \(String(cString: strerror(code)))"
@@ -38,11 +38,11 @@ public struct CheckpointLog: Sendable {
     }
 
     /// Whether the file exists (empty or not).
-    public var exists: Bool { access(path, F_OK) == 0 }
+    package var exists: Bool { access(path, F_OK) == 0 }
 
     /// Reads every record. A record that does not parse is damage, except at the very end, where it is
     /// an append cut short by a crash (reported as ``Contents/tornBytes``, never shown to anyone).
-    public func read() throws(Failure) -> Contents {
+    package func read() throws(Failure) -> Contents {
         guard let data = FileManager.default.contents(atPath: path) else {
             if exists { throw .io(path: path, errno: EACCES) }
             return Contents(checkpoints: [], validLength: 0, tornBytes: 0)
@@ -52,14 +52,14 @@ public struct CheckpointLog: Sendable {
 
     /// Reads every record and cuts a torn last record off (before the next append); what was cut is
     /// still reported in ``Contents/tornBytes``.
-    public func readCuttingTornRecord() throws(Failure) -> Contents {
+    package func readCuttingTornRecord() throws(Failure) -> Contents {
         let contents = try read()
         if contents.tornBytes > 0 { try truncate(to: contents.validLength) }
         return contents
     }
 
     /// The records of a checkpoint file's bytes (see ``read()``).
-    public static func parse(_ bytes: [UInt8], path: String) throws(Failure) -> Contents {
+    package static func parse(_ bytes: [UInt8], path: String) throws(Failure) -> Contents {
         var checkpoints: [SignedCheckpoint] = []
         var start = 0
         while start < bytes.count {
@@ -98,12 +98,12 @@ public struct CheckpointLog: Sendable {
     }
 
     /// Cuts a torn last record off (start-up, before the next append).
-    public func truncate(to length: Int) throws(Failure) {
+    package func truncate(to length: Int) throws(Failure) {
         guard Glibc.truncate(path, off_t(length)) == 0 else { throw .io(path: path, errno: errno) }
     }
 
     /// Appends a checkpoint and fsyncs the file (and, when this made it, its folder).
-    public func append(_ checkpoint: SignedCheckpoint) throws(Failure) {
+    package func append(_ checkpoint: SignedCheckpoint) throws(Failure) {
         do {
             try DurableFile.append(path, bytes: Array((checkpoint.note.serialized + "\n").utf8), mode: 0o600)
         } catch {

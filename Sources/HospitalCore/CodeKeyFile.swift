@@ -1,11 +1,11 @@
-import Crypto
+package import Crypto
 import DurableFiles
 import Foundation
 
 /// The key one-time codes are MACed under: 32 random bytes in a file of the config folder (mode 0600),
 /// made on first use. Without it, a copy of the database cannot be used to test codes offline.
-public enum CodeKeyFile {
-    public static func loadOrCreate(path: String, random: @Sendable (Int) -> [UInt8]) throws -> SymmetricKey {
+package enum CodeKeyFile {
+    package static func loadOrCreate(path: String, random: @Sendable (Int) -> [UInt8]) throws -> SymmetricKey {
         if let data = FileManager.default.contents(atPath: path) {
             guard data.count == 32 else { throw HospitalKeyFileError.damaged(path) }
             return SymmetricKey(data: data)
@@ -18,11 +18,11 @@ public enum CodeKeyFile {
     }
 }
 
-public enum HospitalKeyFileError: Error, CustomStringConvertible {
+package enum HospitalKeyFileError: Error, CustomStringConvertible {
     case damaged(String)
     case unwritable(String)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .damaged(let path): "\(path) is not a 32-byte code key; restore it from backup or remove it (pending codes then fail)."
         case .unwritable(let path): "cannot write the code key \(path)"

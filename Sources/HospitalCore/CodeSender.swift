@@ -1,32 +1,32 @@
 import DurableFiles
-import Foundation
+package import Foundation
 import NIOPosix
 
 /// A one-time code on its way to a patient. Its e-mail names the doctor who asks, never the report (mail
 /// crosses servers the hospital does not control: the patient sees which report on the linked page), and
 /// gives the expiry in the patient's zone, in words.
-public struct CodeMessage: Sendable, Equatable {
-    public var requestId: Int64
-    public var patientName: String
-    public var patientEmail: String
-    public var patientPhone: String?
+package struct CodeMessage: Sendable, Equatable {
+    package var requestId: Int64
+    package var patientName: String
+    package var patientEmail: String
+    package var patientPhone: String?
     /// The doctor's name as they typed it (the portal adds no honorific anywhere).
-    public var doctorName: String
-    public var code: String
+    package var doctorName: String
+    package var code: String
     /// When the code was issued, seconds since 1970.
-    public var issuedAt: Int64
+    package var issuedAt: Int64
     /// When the code expires, seconds since 1970.
-    public var expiresAt: Int64
+    package var expiresAt: Int64
     /// The zone the expiry is shown in: the patient's, else the site's.
-    public var timeZone: TimeZone
+    package var timeZone: TimeZone
     /// The patient's page of requests, where they see which report is asked for and allow or deny it.
-    public var link: String
+    package var link: String
     /// The hospital's name, signing the message.
-    public var siteName: String
+    package var siteName: String
     /// The proof of the request's ledger entry (``AuditNotary/footer(entry:)``), after the text.
-    public var footer: String?
+    package var footer: String?
 
-    public init(
+    package init(
         requestId: Int64, patientName: String, patientEmail: String, patientPhone: String? = nil, doctorName: String, code: String,
         issuedAt: Int64, expiresAt: Int64, timeZone: TimeZone, link: String, siteName: String, footer: String? = nil
     ) {
@@ -49,7 +49,7 @@ public struct CodeMessage: Sendable, Equatable {
 
     /// The message as an e-mail to the patient (`request-<id>.eml` in the outbox), in the catalogue's words
     /// (`mail_access_code_subject`, `mail_access_code_body`).
-    public var mail: Mail {
+    package var mail: Mail {
         let strings = Catalogues.shipped.strings(Catalogues.fallback)
         let words = [
             "name": patientName, "doctor": doctorName, "code": code, "link": link, "site": siteName,
@@ -63,7 +63,7 @@ public struct CodeMessage: Sendable, Equatable {
 }
 
 /// Delivers the hospital's e-mails: one-time codes to patients, password-reset links.
-public protocol CodeSender: Sendable {
+package protocol CodeSender: Sendable {
     /// Delivers the message; throws when it could not be handed on.
     func deliver(_ mail: Mail) async throws
     /// Delivers a one-time code; throws when it could not be handed on (the request is then void).
@@ -75,27 +75,27 @@ public protocol CodeSender: Sendable {
 
 extension CodeSender {
     /// A code goes as its e-mail.
-    public func send(_ message: CodeMessage) async throws { try await deliver(message.mail) }
+    package func send(_ message: CodeMessage) async throws { try await deliver(message.mail) }
 
-    public func discardSecrets(where isDead: (String) -> Bool) throws {}
+    package func discardSecrets(where isDead: (String) -> Bool) throws {}
 }
 
 /// The default sender: one e-mail file per message in an outbox folder (`<data>/.chainvault/outbox/`), for a
 /// mail or SMS gateway to pick up. Each file is written under a temporary name, fsynced, and renamed into
 /// place, mode 0600: it holds a live code.
-public struct OutboxCodeSender: CodeSender {
-    public let directory: String
+package struct OutboxCodeSender: CodeSender {
+    package let directory: String
     /// The `From` of every message (`--smtp-from` also without SMTP, else ``MailSender/standard(siteName:hostName:)``).
-    public let from: MailSender
+    package let from: MailSender
 
-    public init(directory: String, from: MailSender = MailSender(name: "ChainVault Hospital", address: "chainvault@localhost")) throws {
+    package init(directory: String, from: MailSender = MailSender(name: "ChainVault Hospital", address: "chainvault@localhost")) throws {
         self.from = from
         self.directory = directory
         try FileManager.default.createDirectory(
             atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
     }
 
-    public func deliver(_ mail: Mail) async throws {
+    package func deliver(_ mail: Mail) async throws {
         let name = "\(mail.id).eml"
         let (directory, bytes) = (directory, Array(mail.rendered(from: from).utf8))
         // Blocking writes and syncs: on NIO's thread pool, not Swift's cooperative one. The temporary
@@ -105,7 +105,7 @@ public struct OutboxCodeSender: CodeSender {
         }
     }
 
-    public func discardSecrets(where isDead: (String) -> Bool) throws {
+    package func discardSecrets(where isDead: (String) -> Bool) throws {
         for name in try FileManager.default.contentsOfDirectory(atPath: directory) where name.hasSuffix(".eml") {
             let id = String(name.dropLast(4))
             if Mail.carriesSecret(id: id), isDead(id) { unlink("\(directory)/\(name)") }

@@ -1,9 +1,9 @@
-import Crypto
+package import Crypto
 import Foundation
 import Metrics
 
 /// Where a doctor's request to read a report stands.
-public enum AccessRequestStatus: String, Codable, Sendable {
+package enum AccessRequestStatus: String, Codable, Sendable {
     /// The code went to the patient and may be redeemed.
     case pending
     /// The code was redeemed: a grant exists.
@@ -15,37 +15,37 @@ public enum AccessRequestStatus: String, Codable, Sendable {
 }
 
 /// A doctor's request for one report, with the code's MAC (never the code).
-public struct AccessRequest: Codable, Sendable, Equatable {
-    public var id: Int64?
-    public var reportId: Int64
-    public var doctorId: Int64
+package struct AccessRequest: Codable, Sendable, Equatable {
+    package var id: Int64?
+    package var reportId: Int64
+    package var doctorId: Int64
     var codeMAC: Data
-    public var status: AccessRequestStatus
-    public var attempts: Int
-    public var createdAt: Int64
-    public var expiresAt: Int64
-    public var decidedAt: Int64?
+    package var status: AccessRequestStatus
+    package var attempts: Int
+    package var createdAt: Int64
+    package var expiresAt: Int64
+    package var decidedAt: Int64?
 }
 
 /// Time-limited permission for a doctor to read one report, until it expires or the patient revokes it.
-public struct Grant: Codable, Sendable, Equatable {
-    public var id: Int64?
-    public var reportId: Int64
-    public var doctorId: Int64
-    public var requestId: Int64
-    public var createdAt: Int64
-    public var expiresAt: Int64
-    public var revokedAt: Int64?
+package struct Grant: Codable, Sendable, Equatable {
+    package var id: Int64?
+    package var reportId: Int64
+    package var doctorId: Int64
+    package var requestId: Int64
+    package var createdAt: Int64
+    package var expiresAt: Int64
+    package var revokedAt: Int64?
 }
 
 /// An access request or a grant with what lists show about its report and doctor.
-public struct ConsentListing<Record: Sendable & Equatable>: Sendable, Equatable {
-    public var record: Record
-    public var reportTitle: String
-    public var patientId: Int64
-    public var doctorName: String
-    public var doctorSpecialization: String?
-    public var patientName: String
+package struct ConsentListing<Record: Sendable & Equatable>: Sendable, Equatable {
+    package var record: Record
+    package var reportTitle: String
+    package var patientId: Int64
+    package var doctorName: String
+    package var doctorSpecialization: String?
+    package var patientName: String
 
     package init(
         record: Record, reportTitle: String, patientId: Int64, doctorName: String, doctorSpecialization: String?, patientName: String
@@ -59,28 +59,28 @@ public struct ConsentListing<Record: Sendable & Equatable>: Sendable, Equatable 
     }
 }
 
-public typealias AccessRequestListing = ConsentListing<AccessRequest>
-public typealias GrantListing = ConsentListing<Grant>
+package typealias AccessRequestListing = ConsentListing<AccessRequest>
+package typealias GrantListing = ConsentListing<Grant>
 
 /// Patient consent by one-time code: a doctor asks for one report, the patient receives a code through
 /// the ``CodeSender``, the doctor redeems it for a time-limited grant the patient can revoke.
 ///
 /// Codes come from the injected CSPRNG, are stored only as an HMAC-SHA256 under a server key kept outside
 /// the database, compared in constant time, expire, are single use, and allow a bounded number of attempts.
-public struct Consent: Sendable {
-    public struct Policy: Sendable {
+package struct Consent: Sendable {
+    package struct Policy: Sendable {
         /// Digits per code (6 to 12).
-        public var codeDigits = 8
+        package var codeDigits = 8
         /// Seconds a code is valid (at most 600).
-        public var codeLifetime: Int64 = 600
+        package var codeLifetime: Int64 = 600
         /// Wrong codes before a request is void.
-        public var maxAttempts = 5
+        package var maxAttempts = 5
         /// Seconds a grant lasts.
-        public var grantLifetime: Int64 = 3600
+        package var grantLifetime: Int64 = 3600
         /// Requests one doctor may make for one report per day, so that a patient is not flooded with codes.
-        public var requestsPerDay = 5
+        package var requestsPerDay = 5
 
-        public init(grantLifetime: Int64 = 3600) {
+        package init(grantLifetime: Int64 = 3600) {
             self.grantLifetime = grantLifetime
         }
     }
@@ -117,7 +117,7 @@ public struct Consent: Sendable {
     /// completed) with the report's patient may ask.
     /// - Throws: `not_found` (also for a report of a patient the doctor has no appointment with), `already_has_access` (the author, or an active grant), `throttled`,
     ///   503 `code_not_sent`.
-    public func request(reportId: Int64, by doctor: Identity) async throws -> AccessRequestListing {
+    package func request(reportId: Int64, by doctor: Identity) async throws -> AccessRequestListing {
         let now = clock()
         let code = makeCode()
         let policy = self.policy
@@ -185,7 +185,7 @@ public struct Consent: Sendable {
     /// completed), by other authors; titles, authors and dates only. Each patient whose titles are shown
     /// gets a ledger entry, so that they see who looked at their list.
     /// - Parameter patient: Only this patient's; without an appointment with them, `not_found`.
-    public func requestableReports(for doctor: Identity, patient: Int64? = nil) async throws -> [ReportListing] {
+    package func requestableReports(for doctor: Identity, patient: Int64? = nil) async throws -> [ReportListing] {
         let now = clock()
         return try await storage.write { transaction in
             if let patient {
@@ -207,7 +207,7 @@ public struct Consent: Sendable {
 
     /// One of the doctor's own requests.
     /// - Throws: `not_found` (also another doctor's).
-    public func request(_ id: Int64, of doctor: Identity) async throws -> AccessRequestListing {
+    package func request(_ id: Int64, of doctor: Identity) async throws -> AccessRequestListing {
         let listing = try await storage.read { try await $0.consent.requestListing(id: id) }
         guard let listing, listing.record.doctorId == doctor.userId else { throw HospitalError.notFound("access request") }
         return listing
@@ -216,7 +216,7 @@ public struct Consent: Sendable {
     /// A doctor redeems the code of their request for a grant.
     /// - Throws: `not_found` (also another doctor's request), `invalid_field` (not a code), `wrong_code` (403,
     ///   the attempt counts), `request_void`, `request_denied`, `request_used`, 410 `code_expired`.
-    public func redeem(requestId: Int64, code: String, by doctor: Identity) async throws -> GrantListing {
+    package func redeem(requestId: Int64, code: String, by doctor: Identity) async throws -> GrantListing {
         let now = clock()
         let policy = self.policy
         guard code.count == policy.codeDigits, code.allSatisfy({ $0.isASCII && $0.isNumber }) else {
@@ -297,7 +297,7 @@ public struct Consent: Sendable {
     /// a redeemed code's (same lifetime), and the code is spent with it. The ledger's grant entry is the
     /// patient's own and says it was approved in the portal.
     /// - Throws: `not_found`, `request_closed` (not pending, or its code expired).
-    public func approve(requestId: Int64, by patient: Identity) async throws -> GrantListing {
+    package func approve(requestId: Int64, by patient: Identity) async throws -> GrantListing {
         let now = clock()
         let lifetime = policy.grantLifetime
         let grant = try await storage.write { transaction in
@@ -320,7 +320,7 @@ public struct Consent: Sendable {
 
     /// The patient denies a pending request for one of their reports.
     /// - Throws: `not_found`, `request_closed`.
-    public func deny(requestId: Int64, by patient: Identity) async throws -> AccessRequestListing {
+    package func deny(requestId: Int64, by patient: Identity) async throws -> AccessRequestListing {
         let now = clock()
         return try await storage.write { transaction in
             let request = try await Self.pendingRequest(requestId, of: patient, at: now, verb: "denied", in: transaction)
@@ -357,7 +357,7 @@ public struct Consent: Sendable {
 
     /// The patient revokes a grant on one of their reports; revoking twice changes nothing.
     /// - Throws: `not_found`.
-    public func revoke(grantId: Int64, by patient: Identity) async throws -> GrantListing {
+    package func revoke(grantId: Int64, by patient: Identity) async throws -> GrantListing {
         let now = clock()
         return try await storage.write { transaction in
             guard let listing = try await transaction.consent.grantListing(id: grantId), listing.patientId == patient.userId else {
@@ -376,13 +376,13 @@ public struct Consent: Sendable {
     }
 
     /// A patient's requests (on their reports) or a doctor's own.
-    public func requests(for identity: Identity, status: AccessRequestStatus? = nil) async throws -> [AccessRequestListing] {
+    package func requests(for identity: Identity, status: AccessRequestStatus? = nil) async throws -> [AccessRequestListing] {
         guard let party = Party(identity) else { return [] }
         return try await storage.read { try await $0.consent.requestListings(of: party, status: status, limit: Page.size) }
     }
 
     /// A patient's grants (on their reports) or a doctor's own.
-    public func grants(for identity: Identity) async throws -> [GrantListing] {
+    package func grants(for identity: Identity) async throws -> [GrantListing] {
         guard let party = Party(identity) else { return [] }
         return try await storage.read { try await $0.consent.grantListings(of: party, limit: Page.size) }
     }

@@ -7,25 +7,25 @@ import Metrics
 /// entry, the patient is e-mailed at once with the reason (and the entry's proof), every download under
 /// it is audited as any other, and admins see each one in a review list until one of them marks it
 /// reviewed. A doctor may break the glass only a few times a day.
-public struct EmergencyAccess: Sendable {
-    public struct Policy: Sendable {
+package struct EmergencyAccess: Sendable {
+    package struct Policy: Sendable {
         /// Seconds an emergency access lasts.
-        public var lifetime: Int64
+        package var lifetime: Int64
         /// Emergency accesses one doctor may open in 24 hours.
-        public var perDay: Int
+        package var perDay: Int
 
-        public init(lifetime: Int64 = 3600, perDay: Int = 3) {
+        package init(lifetime: Int64 = 3600, perDay: Int = 3) {
             self.lifetime = lifetime
             self.perDay = perDay
         }
     }
 
     /// The shortest and longest reason, in characters.
-    public static let reasonLength = 10...300
+    package static let reasonLength = 10...300
 
     let storage: any HospitalStorage
     let notices: Notices
-    public let policy: Policy
+    package let policy: Policy
     let clock: @Sendable () -> Int64
 
     init(storage: any HospitalStorage, notices: Notices, policy: Policy, clock: @escaping @Sendable () -> Int64) {
@@ -36,27 +36,27 @@ public struct EmergencyAccess: Sendable {
     }
 
     /// One emergency access as a table row.
-    public struct Record: Codable, Sendable {
-        public var id: Int64?
-        public var reportId: Int64
-        public var doctorId: Int64
-        public var patientId: Int64
-        public var reason: String
-        public var createdAt: Int64
-        public var expiresAt: Int64
-        public var reviewedAt: Int64?
-        public var reviewerId: Int64?
+    package struct Record: Codable, Sendable {
+        package var id: Int64?
+        package var reportId: Int64
+        package var doctorId: Int64
+        package var patientId: Int64
+        package var reason: String
+        package var createdAt: Int64
+        package var expiresAt: Int64
+        package var reviewedAt: Int64?
+        package var reviewerId: Int64?
         /// The `emergency` ledger entry.
-        public var auditEntryId: Int64
+        package var auditEntryId: Int64
     }
 
     /// A record with the names and title it is about.
-    public struct Listing: Sendable {
-        public var record: Record
-        public var reportTitle: String
-        public var doctorName: String
-        public var patientName: String
-        public var reviewerName: String?
+    package struct Listing: Sendable {
+        package var record: Record
+        package var reportTitle: String
+        package var doctorName: String
+        package var patientName: String
+        package var reviewerName: String?
 
         package init(record: Record, reportTitle: String, doctorName: String, patientName: String, reviewerName: String?) {
             self.record = record
@@ -94,7 +94,7 @@ public struct EmergencyAccess: Sendable {
     /// - Throws: `invalid_field` (reason, dateOfBirth), `not_found` (no such patient; counted: beyond
     ///   ``lookupsPerDay`` in 24 hours, `throttled`), `ambiguous_patient` (409, two patients share both),
     ///   `throttled` (429, more than ``Policy/perDay`` openings in 24 hours).
-    public func open(patientNamed name: String, born dateOfBirth: String, reason text: String, by doctor: Identity) async throws
+    package func open(patientNamed name: String, born dateOfBirth: String, reason text: String, by doctor: Identity) async throws
         -> [Listing]
     {
         guard doctor.role == .doctor else { throw HospitalError.forbidden("Only doctors open reports in an emergency.") }
@@ -163,14 +163,14 @@ public struct EmergencyAccess: Sendable {
 
     /// Emergency accesses, newest first: every one for an admin (only those not yet reviewed when
     /// `unreviewed`), a doctor's own, those about a patient's data.
-    public func list(for identity: Identity, unreviewed: Bool = false, limit: Int = 500) async throws -> [Listing] {
+    package func list(for identity: Identity, unreviewed: Bool = false, limit: Int = 500) async throws -> [Listing] {
         let party = Party(identity)
         return try await storage.read { try await $0.emergency.listings(of: party, unreviewed: unreviewed, limit: limit) }
     }
 
     /// An admin marks an emergency access reviewed (an `emergency_reviewed` ledger entry).
     /// - Throws: `not_found`, `already_reviewed` (409).
-    public func review(_ id: Int64, by admin: Identity) async throws -> Listing {
+    package func review(_ id: Int64, by admin: Identity) async throws -> Listing {
         guard admin.role == .admin else { throw HospitalError.forbidden("Only admins review emergency accesses.") }
         let now = clock()
         return try await storage.write { transaction in

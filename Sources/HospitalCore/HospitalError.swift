@@ -1,11 +1,11 @@
-import ChunkChain
+package import ChunkChain
 import Foundation
 
 /// Every error the hospital answers with, by its stable, machine-readable code: the one table of them.
 /// The API gives each its HTTP status (``HospitalErrorCode/status``, one switch), the portal its words
 /// (one switch in ``PortalPages/words(for:)``), and `docs/hospital.md` and the OpenAPI document list each
 /// (a test holds them against `allCases`): a new code does not compile until each has it.
-public enum HospitalErrorCode: String, CaseIterable, Sendable {
+package enum HospitalErrorCode: String, CaseIterable, Sendable {
     // What the client sent.
     case invalidField = "invalid_field"
     case malformedBody = "malformed_body"
@@ -62,17 +62,17 @@ public enum HospitalErrorCode: String, CaseIterable, Sendable {
 /// A refusal of the hospital's services: its code, an English message for the API's callers (the portal
 /// shows its own words for the code, never this), the request field at fault and, for a throttle, when
 /// to retry. Messages never contain passwords, tokens or codes.
-public struct HospitalError: Error, Sendable, Equatable, CustomStringConvertible {
-    public var code: HospitalErrorCode
-    public var message: String
+package struct HospitalError: Error, Sendable, Equatable, CustomStringConvertible {
+    package var code: HospitalErrorCode
+    package var message: String
     /// The request field at fault, when one is.
-    public var field: String?
+    package var field: String?
     /// Seconds a client should wait before retrying (429).
-    public var retryAfter: Int?
+    package var retryAfter: Int?
     /// Words for the `{placeholders}` of the portal's text for the code (`left`: a code's attempts left).
-    public var values: [String: String]
+    package var values: [String: String]
 
-    public init(
+    package init(
         _ code: HospitalErrorCode, _ message: String, field: String? = nil, retryAfter: Int? = nil, values: [String: String] = [:]
     ) {
         self.code = code
@@ -82,91 +82,91 @@ public struct HospitalError: Error, Sendable, Equatable, CustomStringConvertible
         self.values = values
     }
 
-    public var description: String { "\(code.rawValue): \(message)\(field.map { " (field \($0))" } ?? "")" }
+    package var description: String { "\(code.rawValue): \(message)\(field.map { " (field \($0))" } ?? "")" }
 
     /// A field is missing or holds a value that is not accepted.
-    public static func invalid(_ field: String, _ message: String) -> HospitalError {
+    package static func invalid(_ field: String, _ message: String) -> HospitalError {
         HospitalError(.invalidField, message, field: field)
     }
 
     /// The body is not the JSON this route expects.
-    public static func malformedBody(_ message: String) -> HospitalError {
+    package static func malformedBody(_ message: String) -> HospitalError {
         HospitalError(.malformedBody, message)
     }
 
     /// No valid bearer token (missing, unknown, expired or revoked).
-    public static let unauthenticated = HospitalError(
+    package static let unauthenticated = HospitalError(
         .unauthenticated, "Log in first: send Authorization: Bearer <token> from POST /api/sessions.")
 
     /// Wrong e-mail or password; which of the two is never said.
-    public static let badCredentials = HospitalError(.badCredentials, "The e-mail or the password is wrong.")
+    package static let badCredentials = HospitalError(.badCredentials, "The e-mail or the password is wrong.")
 
     /// The password was right; the account signs in with a second step and no code came with it.
-    public static let secondFactorRequired = HospitalError(
+    package static let secondFactorRequired = HospitalError(
         .secondFactorRequired, "This account signs in with a code from an authenticator app: send it as `code`.", field: "code")
 
     /// The password was right, the second step's code is not (wrong, used or from another time).
-    public static let badSecondFactor = HospitalError(.badSecondFactor, "The code is wrong or was used already.", field: "code")
+    package static let badSecondFactor = HospitalError(.badSecondFactor, "The code is wrong or was used already.", field: "code")
 
     /// A sign-in waiting for its code is unknown, used, expired or had too many wrong codes.
-    public static let signInAgain = HospitalError(.signInAgain, "Sign in again: the code was asked for too long ago or too often.")
+    package static let signInAgain = HospitalError(.signInAgain, "Sign in again: the code was asked for too long ago or too often.")
 
     /// The password was right, but a doctor's registration still waits for an admin.
-    public static let accountPending = HospitalError(.accountPending, "An admin has not approved this account yet.")
+    package static let accountPending = HospitalError(.accountPending, "An admin has not approved this account yet.")
 
     /// The password was right, but an admin disabled the account.
-    public static let accountDisabled = HospitalError(.accountDisabled, "This account is disabled; ask the hospital's admins.")
+    package static let accountDisabled = HospitalError(.accountDisabled, "This account is disabled; ask the hospital's admins.")
 
     /// A password-reset link that is unknown, used or expired (which of them is not told).
-    public static let resetInvalid = HospitalError(.resetInvalid, "This link does not work any more. Ask for a new one.")
+    package static let resetInvalid = HospitalError(.resetInvalid, "This link does not work any more. Ask for a new one.")
 
     /// An admin creating a staff account chose an address that has an account (sign-ups never say so).
-    public static let emailTaken = HospitalError(.emailTaken, "An account with this e-mail exists already.", field: "email")
+    package static let emailTaken = HospitalError(.emailTaken, "An account with this e-mail exists already.", field: "email")
 
     /// A sign-up's e-mailed link that is unknown, used or expired (which of them is not told).
-    public static let activationInvalid = HospitalError(
+    package static let activationInvalid = HospitalError(
         .activationInvalid, "This link does not work any more. Register again for a new one.")
 
     /// The caller's role may not do this.
-    public static func forbidden(_ message: String) -> HospitalError {
+    package static func forbidden(_ message: String) -> HospitalError {
         HospitalError(.forbidden, message)
     }
 
     /// The storage (the data root's file system or a chain bucket) is full; retrying will not help until
     /// an operator made room.
-    public static let insufficientStorage = HospitalError(.insufficientStorage, "The storage is full; the report was not stored.")
+    package static let insufficientStorage = HospitalError(.insufficientStorage, "The storage is full; the report was not stored.")
 
     /// No such resource, or one the caller may not see (the two are not told apart).
-    public static func notFound(_ what: String) -> HospitalError {
+    package static func notFound(_ what: String) -> HospitalError {
         HospitalError(.notFound, "No such \(what).")
     }
 
     /// Too many attempts; retry after the given seconds.
-    public static func throttled(retryAfter: Int) -> HospitalError {
+    package static func throttled(retryAfter: Int) -> HospitalError {
         HospitalError(.throttled, "Too many attempts. Try again in \(retryAfter) seconds.", retryAfter: retryAfter)
     }
 
     /// Too many password checks are queued already.
-    public static let busy = HospitalError(.busy, "Too many logins at once. Try again in a few seconds.", retryAfter: 2)
+    package static let busy = HospitalError(.busy, "Too many logins at once. Try again in a few seconds.", retryAfter: 2)
 
     /// The request body ended before its declared length, or the client stopped sending it.
-    public static let incompleteBody = HospitalError(
+    package static let incompleteBody = HospitalError(
         .incompleteBody, "The request body ended before its Content-Length; nothing was stored.")
 
     /// The report's chain cannot be read (its head chunk is missing or damaged): an operator restores it
     /// from the backup; `chainvault chain verify --all` names it.
-    public static let reportUnavailable = HospitalError(
+    package static let reportUnavailable = HospitalError(
         .reportUnavailable, "The report's stored data cannot be read; the incident is logged and an operator must restore it.")
 
     /// Anything the server did wrong; the cause is logged, never shown.
-    public static let internalError = HospitalError(.internalError, "The server failed; the incident is logged. Try again later.")
+    package static let internalError = HospitalError(.internalError, "The server failed; the incident is logged. Try again later.")
 }
 
 extension HospitalError {
     /// What a chain failure means to the API's caller: a full store is 507 (nothing was kept), a damaged
     /// or undecryptable chain is `report_unavailable` (an operator must restore it), and a keyring or
     /// store the server cannot use is the server's own failure.
-    public init(_ error: ChainError) {
+    package init(_ error: ChainError) {
         switch error {
         case .storeFull: self = .insufficientStorage
         case .missingChunk, .hashMismatch, .authenticationFailed, .foreignChunk, .wrongIndex, .truncated, .truncatedChunk, .extraData,

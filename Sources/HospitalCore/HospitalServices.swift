@@ -1,18 +1,18 @@
-import Crypto
+package import Crypto
 import Foundation
 
 /// Every service of the hospital over one storage (``HospitalStorage``), clock and random source.
-public struct HospitalServices: Sendable {
+package struct HospitalServices: Sendable {
     /// The database behind every service.
     package let storage: any HospitalStorage
-    public let accounts: Accounts
-    public let scheduling: Scheduling
-    public let reports: Reports
-    public let consent: Consent
-    public let emergency: EmergencyAccess
+    package let accounts: Accounts
+    package let scheduling: Scheduling
+    package let reports: Reports
+    package let consent: Consent
+    package let emergency: EmergencyAccess
     /// Signs the audit ledger's checkpoints and proves its entries; nil only in tests that do not need it
     /// (the audit API then answers 503).
-    public let notary: AuditNotary?
+    package let notary: AuditNotary?
     /// Seconds since 1970.
     package let clock: @Sendable () -> Int64
     /// A CSPRNG outside tests.
@@ -28,7 +28,7 @@ public struct HospitalServices: Sendable {
     ///   - schedulingClock: What the scheduling reads as now (has a slot started, is it over); the clock
     ///     itself outside tests. Codes, sessions, the ledger and retention keep `clock`.
     ///   - random: A CSPRNG outside tests: tokens, codes.
-    public init(
+    package init(
         storage: any HospitalStorage, hasher: PasswordHasher, vault: ReportVault, sender: any CodeSender, codeKey: SymmetricKey,
         sessionPolicy: Accounts.SessionPolicy = .init(), consentPolicy: Consent.Policy = .init(),
         emergencyPolicy: EmergencyAccess.Policy = .init(),
@@ -55,14 +55,14 @@ public struct HospitalServices: Sendable {
     }
 
     /// The service that verifies every report's chain again once its last verification is `interval` old.
-    public func reportVerifier(interval: Duration) -> ReportVerifier {
+    package func reportVerifier(interval: Duration) -> ReportVerifier {
         ReportVerifier(storage: storage, vault: reports.vault, interval: interval, clock: clock)
     }
 
     /// The service that hands queued mail to the sender and sweeps spent codes from the outbox; the
     /// program runs it beside the listeners.
     /// - Parameter interval: Time between two rounds when nothing rings (retries, expired codes).
-    public func mailQueue(interval: Duration = .seconds(30)) -> MailQueue {
+    package func mailQueue(interval: Duration = .seconds(30)) -> MailQueue {
         MailQueue(storage: storage, sender: sender, doorbell: doorbell, notary: notary, interval: interval, clock: clock)
     }
 }

@@ -2,21 +2,21 @@ import Foundation
 
 /// An e-mail the hospital sends (a one-time code, a password-reset link): a proper RFC 5322 message
 /// with MIME headers, the same in the outbox as over SMTP.
-public struct Mail: Sendable, Equatable {
+package struct Mail: Sendable, Equatable {
     /// Unique for the message: its outbox file name (`<id>.eml`) and the left part of its Message-ID.
-    public var id: String
-    public var toName: String
-    public var toAddress: String
-    public var subject: String
+    package var id: String
+    package var toName: String
+    package var toAddress: String
+    package var subject: String
     /// Plain text, lines separated by `\n`.
-    public var body: String
+    package var body: String
     /// Seconds since 1970.
-    public var date: Int64
+    package var date: Int64
 
     /// Whether the message with this id holds a one-time code, a password-reset link or a sign-up's link.
     static func carriesSecret(id: String) -> Bool { id.hasPrefix("request-") || id.hasPrefix("reset-") || id.hasPrefix("activate-") }
 
-    public init(id: String, toName: String, toAddress: String, subject: String, body: String, date: Int64) {
+    package init(id: String, toName: String, toAddress: String, subject: String, body: String, date: Int64) {
         self.id = id
         self.toName = toName
         self.toAddress = toAddress
@@ -28,7 +28,7 @@ public struct Mail: Sendable, Equatable {
     /// The whole message, CRLF line ends: `From` (RFC 5322 requires it), `To`, `Subject` (non-ASCII words
     /// RFC 2047-encoded), `Date`, `Message-ID`, MIME 1.0 plain text in UTF-8 (quoted-printable when it is
     /// not ASCII).
-    public func rendered(from: MailSender) -> String {
+    package func rendered(from: MailSender) -> String {
         var headers: [String] = []
         headers.append("From: \(from.header)")
         headers.append("To: \(Self.encodedWord(toName)) <\(toAddress)>")
@@ -96,7 +96,7 @@ extension Mail {
     /// by its `Content-Transfer-Encoding` — quoted-printable, as ChainVault sends text that is not
     /// ASCII, or base64 —, or `message` as it is when it is neither (a bare proof). For
     /// `chainvault audit check-proof`, which finds a proof in a patient's e-mail.
-    public static func decodedText(_ message: String) -> String {
+    package static func decodedText(_ message: String) -> String {
         let text = message.replacingOccurrences(of: "\r\n", with: "\n")
         guard let split = text.range(of: "\n\n") else { return message }
         let headers = text[..<split.lowerBound].lowercased()
@@ -135,19 +135,19 @@ extension String {
 }
 
 /// Who the hospital's messages are from: the `From` header's display name and address.
-public struct MailSender: Sendable, Equatable {
+package struct MailSender: Sendable, Equatable {
     /// The display name, such as the site's name; none for a bare address.
-    public var name: String?
-    public var address: String
+    package var name: String?
+    package var address: String
 
-    public init(name: String? = nil, address: String) {
+    package init(name: String? = nil, address: String) {
         self.name = name
         self.address = address
     }
 
     /// The sender when none is configured (`--smtp-from`): the site's name at `chainvault@<host name>`,
     /// the host name cut to the characters a domain may hold (`localhost` when none is left).
-    public static func standard(siteName: String, hostName: String) -> MailSender {
+    package static func standard(siteName: String, hostName: String) -> MailSender {
         let labels = hostName.lowercased().split(separator: ".").map { label in
             String(label.unicodeScalars.filter { ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "-" }.map(Character.init))
         }.filter { !$0.isEmpty && Validation.isLabel($0[...]) }

@@ -1,5 +1,5 @@
 import Foundation
-import Logging
+package import Logging
 import ServiceLifecycle
 import Synchronization
 
@@ -13,10 +13,10 @@ import Synchronization
 ///
 /// Each round also removes the outbox files of codes and reset links that can no longer be used
 /// (redeemed, voided, denied, expired), so that a live secret does not outstay its use on disk.
-public struct MailQueue: Service {
+package struct MailQueue: Service {
     /// Rung when a transaction that queued mail commits: the queue delivers at once instead of at its
     /// next round.
-    public final class Doorbell: Sendable {
+    package final class Doorbell: Sendable {
         let rings: AsyncStream<Void>
         let continuation: AsyncStream<Void>.Continuation
         /// Messages carrying a secret (a password-reset link) handed on after the request that made them was
@@ -42,7 +42,7 @@ public struct MailQueue: Service {
             }
         }
 
-        public init() { (rings, continuation) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1)) }
+        package init() { (rings, continuation) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1)) }
 
         func ring() { continuation.yield() }
 
@@ -91,7 +91,7 @@ public struct MailQueue: Service {
         self.logger = logger
     }
 
-    public func run() async throws {
+    package func run() async throws {
         let interval = self.interval
         await withTaskGroup(of: Void.self) { group in
             // The timer rings the same bell, so one loop serves both.

@@ -1,4 +1,4 @@
-import Foundation
+package import Foundation
 
 /// The e-mails that tell people what happened to their appointments, reports and accounts. Each is
 /// written into the ``MailQueue`` inside the transaction of what it tells of, and the queue's bell rings
@@ -6,8 +6,8 @@ import Foundation
 /// `mail_<kind>_body`), times are in the recipient's zone, and each links to its portal page. A notice
 /// says what happened and where to look, never symptoms, report titles or contents: mail crosses
 /// servers the hospital does not control.
-public struct Notices: Sendable {
-    public enum Kind: String, Sendable, CaseIterable {
+package struct Notices: Sendable {
+    package enum Kind: String, Sendable, CaseIterable {
         /// To the patient: the booking is confirmed.
         case booked
         /// To the patient: they cancelled their booking.
@@ -29,7 +29,7 @@ public struct Notices: Sendable {
     let strings: [String: String]
 
     /// - Parameter portal: The site's name, its address for links, and the zone of people without one.
-    public init(portal: PortalConfiguration = .init(), doorbell: MailQueue.Doorbell = .init()) {
+    package init(portal: PortalConfiguration = .init(), doorbell: MailQueue.Doorbell = .init()) {
         self.portal = portal
         self.doorbell = doorbell
         strings = Catalogues.shipped.strings(Catalogues.fallback)
@@ -71,7 +71,7 @@ public struct Notices: Sendable {
 extension Notices {
     /// Messages handed to the mail queue in memory, after the answer (``MailQueue/Doorbell/send(_:)``):
     /// the ones whose sending must not show in the answer's timing, or that carry a secret link.
-    public enum Prompt: String, Sendable, CaseIterable {
+    package enum Prompt: String, Sendable, CaseIterable {
         /// To whoever signed up with an address: the link that opens the account.
         case activation
         /// To the owner of an address someone signed up with again: nothing changed, and what to do.

@@ -1,14 +1,14 @@
 /// What a patient's overview page shows: upcoming appointments, their reports, how many doctors are
 /// waiting for a code and how many grants are running. Read in one transaction, so that a page load
 /// is one trip to the database rather than four (the portal's hottest page; see BENCHMARKS.md).
-public struct PatientOverview: Sendable {
+package struct PatientOverview: Sendable {
     /// Appointments not yet over, and booked ones (a walk-in that started).
-    public var appointments: [SlotListing]
-    public var reports: [ReportListing]
+    package var appointments: [SlotListing]
+    package var reports: [ReportListing]
     /// Access requests waiting for the patient's code, not expired.
-    public var pendingRequests: Int
+    package var pendingRequests: Int
     /// Grants on the patient's reports not revoked nor expired.
-    public var activeGrants: Int
+    package var activeGrants: Int
 
     /// - Parameter now: Seconds since 1970.
     static func read(for patient: Identity, now: Int64, in transaction: HospitalTransaction) async throws -> PatientOverview {
@@ -24,7 +24,7 @@ public struct PatientOverview: Sendable {
 
 extension Reports {
     /// A patient's overview, in one read.
-    public func overview(for patient: Identity) async throws -> PatientOverview {
+    package func overview(for patient: Identity) async throws -> PatientOverview {
         let now = clock()
         return try await storage.read { try await PatientOverview.read(for: patient, now: now, in: $0) }
     }

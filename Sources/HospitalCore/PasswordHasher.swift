@@ -11,28 +11,28 @@ import NIOPosix
 /// blocking pool, and callers beyond a bounded queue are turned away, so that a flood cannot exhaust
 /// memory or CPU. Logins (``verify(_:against:)``) and new hashes (``hash(_:)``: sign-ups, staff
 /// accounts) queue apart, so that a flood of sign-ups cannot starve logins.
-public struct PasswordHasher: Sendable {
-    public struct Parameters: Sendable, Equatable {
+package struct PasswordHasher: Sendable {
+    package struct Parameters: Sendable, Equatable {
         /// log2 of scrypt's N (its CPU and memory cost).
-        public var logN: Int
+        package var logN: Int
         /// scrypt's block size r.
-        public var blockSize: Int
+        package var blockSize: Int
         /// scrypt's parallelism p.
-        public var parallelism: Int
+        package var parallelism: Int
 
-        public init(logN: Int, blockSize: Int, parallelism: Int) {
+        package init(logN: Int, blockSize: Int, parallelism: Int) {
             self.logN = logN
             self.blockSize = blockSize
             self.parallelism = parallelism
         }
 
         /// OWASP's recommendation for scrypt: N = 2^17, r = 8, p = 1 (128 MiB, about 0.3 s on one core).
-        public static let recommended = Parameters(logN: 17, blockSize: 8, parallelism: 1)
+        package static let recommended = Parameters(logN: 17, blockSize: 8, parallelism: 1)
         /// Cheap parameters for tests only.
-        public static let testing = Parameters(logN: 4, blockSize: 1, parallelism: 1)
+        package static let testing = Parameters(logN: 4, blockSize: 1, parallelism: 1)
     }
 
-    public let parameters: Parameters
+    package let parameters: Parameters
     /// Password checks of logins.
     let loginGate: ComputeGate
     /// New hashes: sign-ups, staff accounts, rehashes.
@@ -44,7 +44,7 @@ public struct PasswordHasher: Sendable {
     ///   - queueLimit: At most this many logins wait for a turn; more get ``HospitalError/busy``.
     ///   - hashConcurrency: At most this many new hashes (sign-ups) run at once, beside the logins.
     ///   - hashQueueLimit: At most this many sign-ups wait for a turn.
-    public init(
+    package init(
         parameters: Parameters = .recommended, concurrency: Int = 2, queueLimit: Int = 64, hashConcurrency: Int = 1,
         hashQueueLimit: Int = 16, random: @escaping @Sendable (Int) -> [UInt8]
     ) {
@@ -55,7 +55,7 @@ public struct PasswordHasher: Sendable {
     }
 
     /// A new PHC string for `password`, with a fresh 16-byte salt.
-    public func hash(_ password: String) async throws -> String {
+    package func hash(_ password: String) async throws -> String {
         let salt = random(16)
         let derived = try await derive(password, salt: salt, parameters: parameters, gate: hashGate)
         return PHC(parameters: parameters, salt: salt, hash: derived).encoded
@@ -77,7 +77,7 @@ public struct PasswordHasher: Sendable {
     }
 
     /// Whether `phc` was made with weaker parameters than the current ones.
-    public func needsRehash(_ phc: String) -> Bool {
+    package func needsRehash(_ phc: String) -> Bool {
         guard let stored = PHC(phc) else { return true }
         return stored.parameters != parameters
     }

@@ -12,7 +12,7 @@ extension Accounts {
     /// answer; one that cannot be sent is logged there without its address or link.
     /// - Parameter link: The link for a token (the portal's configured address, never the request's `Host`).
     /// - Throws: `throttled`; never whether the account exists.
-    public func requestPasswordReset(email: String, client: String, link: @Sendable (String) -> String) async throws {
+    package func requestPasswordReset(email: String, client: String, link: @Sendable (String) -> String) async throws {
         let now = clock()
         try await checkRegistration(client: client, now: now)
         let address = String(email.lowercased().trimmingCharacters(in: .whitespaces).prefix(Validation.maxEmailBytes))
@@ -57,7 +57,7 @@ extension Accounts {
     /// Sets a new password with a reset link's token: single use, within its lifetime; every session of
     /// the account ends.
     /// - Throws: `reset_invalid` (unknown, used or expired), `invalid_field` (the new password).
-    public func resetPassword(token: String, newPassword: String) async throws {
+    package func resetPassword(token: String, newPassword: String) async throws {
         let now = clock()
         let hash = Self.tokenHash(String(token.prefix(128)))
         guard let user = try await storage.read({ try await $0.accounts.passwordReset(tokenHash: hash, at: now) }),

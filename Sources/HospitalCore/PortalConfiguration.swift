@@ -1,21 +1,21 @@
-import Foundation
+package import Foundation
 
 /// What the portal shows and the address people reach it at.
-public struct PortalConfiguration: Sendable {
+package struct PortalConfiguration: Sendable {
     /// The hospital's name, on every page and in every e-mail.
-    public var siteName: String
+    package var siteName: String
     /// The portal's address as people type it (`https://portal.hospital.example`), when configured. It
     /// decides the cookies (`Secure` and the `__Host-` prefix for https: TLS may end at a proxy, so the
     /// socket cannot tell), HSTS, and the one `Origin` unsafe requests may come from. Without it the
     /// portal takes the request's `Host` as its own address, over plain http.
-    public var baseURL: URL?
+    package var baseURL: URL?
     /// The zone times are shown in for people who have not chosen one.
-    public var timeZone: TimeZone
+    package var timeZone: TimeZone
     /// Whether the hospital listener itself serves TLS (`--hospital-tls-cert`): without a base URL,
     /// the portal's own address is then https.
-    public var listenerIsTLS = false
+    package var listenerIsTLS = false
 
-    public init(siteName: String = "ChainVault Hospital", baseURL: URL? = nil, timeZone: TimeZone = .current) {
+    package init(siteName: String = "ChainVault Hospital", baseURL: URL? = nil, timeZone: TimeZone = .current) {
         self.siteName = siteName
         self.baseURL = baseURL
         self.timeZone = timeZone

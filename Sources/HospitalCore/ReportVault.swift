@@ -1,13 +1,13 @@
-import ChunkChain
-import Foundation
+package import ChunkChain
+package import Foundation
 import Metrics
-import NIOCore
+package import NIOCore
 import NIOPosix
 
 /// Report bytes as chunk chains: an upload is spooled (encrypted) to a temporary file, written as a
 /// chain over the two report buckets and indexed, so that `chainvault chain verify --all`, `keys rotate`
 /// and `chain orphans` see hospital reports like any other chain. The database keeps only the head.
-public struct ReportVault: Sendable {
+package struct ReportVault: Sendable {
     let store: any ChunkStore
     /// The master keys, read again for every report: `chainvault keys rotate` may run beside the server.
     let keyring: @Sendable () async throws -> Keyring
@@ -22,12 +22,12 @@ public struct ReportVault: Sendable {
 
     /// One chunk of the default size: a download holds the chunk being sent and at most one more, however
     /// slowly its client reads (64 slow readers must not hold 8 MiB each).
-    public static let defaultReadAhead = ChainWriter.defaultChunkSize
+    package static let defaultReadAhead = ChainWriter.defaultChunkSize
 
     /// - Parameters:
     ///   - index: The chain index to record every report's chain in; nil keeps none (tests).
     ///   - spoolDirectory: Where uploads are spooled, encrypted, while their chain is written.
-    public init(
+    package init(
         store: any ChunkStore, keyring: @escaping @Sendable () async throws -> Keyring, index: ChainIndex?, spoolDirectory: String,
         chunkSize: Int = ChainWriter.defaultChunkSize, mirror: Bool = false, random: @escaping @Sendable (Int) -> [UInt8] = systemRandom,
         readAhead: Int = defaultReadAhead, clock: @escaping @Sendable () -> Int64
@@ -45,7 +45,7 @@ public struct ReportVault: Sendable {
 
     /// Writes `body` as a chain and indexes it; returns once every chunk is durable.
     /// - Throws: ``SpoolError/tooLarge(limit:)`` beyond `limit` bytes (nothing is written then).
-    public func write<Body: AsyncSequence>(_ body: Body, limit: Int64) async throws -> ChainHead where Body.Element == ByteBuffer {
+    package func write<Body: AsyncSequence>(_ body: Body, limit: Int64) async throws -> ChainHead where Body.Element == ByteBuffer {
         do {
             let head = try await store(body, limit: limit)
             Counter(label: "chainvault_chain_writes_total", dimensions: [("outcome", "success")]).increment()
@@ -79,14 +79,14 @@ public struct ReportVault: Sendable {
 
     /// Checks that the chain's head chunk is there and intact, before a download commits to 200.
     /// - Throws: ``ChainError`` for a missing or damaged head.
-    public func checkHead(_ head: ChunkPointer) async throws {
+    package func checkHead(_ head: ChunkPointer) async throws {
         let entry = try await indexEntry(head)
         try await ChainReader(store: store).checkHead(head, mirrored: entry?.mirrored ?? mirror)
     }
 
     /// Reads the chain at `head`, handing each authenticated piece of plaintext to `consume`.
     /// - Throws: ``ChainError`` naming what is wrong; nothing of a bad chunk is handed out.
-    public func read(head: ChunkPointer, consume: (Data) async throws -> Void) async throws {
+    package func read(head: ChunkPointer, consume: (Data) async throws -> Void) async throws {
         do {
             let entry = try await indexEntry(head)
             _ = try await ChainReader(store: store, readAhead: readAhead).read(

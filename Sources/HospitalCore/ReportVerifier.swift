@@ -1,6 +1,6 @@
-import ChunkChain
+package import ChunkChain
 import Foundation
-import Logging
+package import Logging
 import Metrics
 import Operations
 import ServiceLifecycle
@@ -11,7 +11,7 @@ import ServiceLifecycle
 /// is recorded (`verifiedAt`, or `damagedAt`), which is what the portal's "verified intact" mark shows
 /// without reading a chunk per page view. A store that cannot be reached marks nothing: it is tried
 /// again at the next round. `chainvault chain verify --all` records the same way.
-public struct ReportVerifier: Service {
+package struct ReportVerifier: Service {
     let storage: any HospitalStorage
     let vault: ReportVault
     /// A report is verified again once its last verification is this old.
@@ -33,7 +33,7 @@ public struct ReportVerifier: Service {
         self.logger = logger
     }
 
-    public func run() async throws {
+    package func run() async throws {
         await Periodic.run(every: pause) {
             do {
                 while try await verifyDue() > 0 {}
@@ -84,7 +84,7 @@ extension ReportVault {
     /// Reads the whole chain at `head` with the keyring, checking both copies of mirrored chunks.
     /// - Returns: Whether it is intact (false for a missing or damaged chunk).
     /// - Throws: What is not the chain's fault (a store that cannot be reached, a missing keyring).
-    public func verify(head: ChunkPointer) async throws -> Bool {
+    package func verify(head: ChunkPointer) async throws -> Bool {
         let entry = try await indexEntry(head)
         do {
             _ = try await ChainReader(store: store).read(

@@ -1,35 +1,35 @@
 import ChunkChain
-import Foundation
+package import Foundation
 import Hex
-import NIOCore
+package import NIOCore
 
 /// A report's row: who it is about, who wrote it, and where its chain starts. The bytes are only in
 /// the chain.
-public struct Report: Codable, Sendable, Equatable {
-    public var id: Int64?
-    public var patientId: Int64
-    public var doctorId: Int64
+package struct Report: Codable, Sendable, Equatable {
+    package var id: Int64?
+    package var patientId: Int64
+    package var doctorId: Int64
     /// The completed checkup it reports on.
-    public var slotId: Int64
-    public var title: String
-    public var contentType: String
-    public var size: Int64
+    package var slotId: Int64
+    package var title: String
+    package var contentType: String
+    package var size: Int64
     /// Lowercase hex SHA-256 of the report's bytes.
-    public var sha256: String
+    package var sha256: String
     /// The chain's head pointer, `A:<hex>` or `B:<hex>`.
-    public var head: String
-    public var createdAt: Int64
+    package var head: String
+    package var createdAt: Int64
     /// When the chain was last verified intact (at upload, then by `chain verify --all`).
-    public var verifiedAt: Int64?
+    package var verifiedAt: Int64?
     /// When a verification last found the chain damaged or missing; nil once it verifies again.
-    public var damagedAt: Int64?
+    package var damagedAt: Int64?
 }
 
 /// A report with the names of its patient and author, as lists show it.
-public struct ReportListing: Sendable, Equatable {
-    public var report: Report
-    public var patientName: String
-    public var doctorName: String
+package struct ReportListing: Sendable, Equatable {
+    package var report: Report
+    package var patientName: String
+    package var doctorName: String
 
     package init(report: Report, patientName: String, doctorName: String) {
         self.report = report
@@ -56,17 +56,17 @@ extension Report {
 
 /// Reports: doctors upload them after a completed checkup, patients and their authors read them, other
 /// doctors only under a grant from the patient (``Consent``). Every upload, download and refusal is audited.
-public struct Reports: Sendable {
+package struct Reports: Sendable {
     let storage: any HospitalStorage
     let vault: ReportVault
     let clock: @Sendable () -> Int64
     /// The e-mail telling a patient that a report was added.
     let notices: Notices
     /// The largest report accepted, in bytes.
-    public let maxSize: Int64
+    package let maxSize: Int64
 
     /// The default size limit: 1 GiB.
-    public static let defaultMaxSize: Int64 = 1 << 30
+    package static let defaultMaxSize: Int64 = 1 << 30
 
     package init(
         storage: any HospitalStorage, vault: ReportVault, maxSize: Int64 = defaultMaxSize, clock: @escaping @Sendable () -> Int64,
@@ -80,14 +80,14 @@ public struct Reports: Sendable {
     }
 
     /// What a doctor sends with the bytes.
-    public struct Upload: Sendable {
-        public var patientId: Int64
-        public var title: String
-        public var contentType: String
+    package struct Upload: Sendable {
+        package var patientId: Int64
+        package var title: String
+        package var contentType: String
         /// The Content-Length, when the client sent one: refused before reading beyond the limit.
-        public var declaredLength: Int64?
+        package var declaredLength: Int64?
 
-        public init(patientId: Int64, title: String, contentType: String?, declaredLength: Int64?) {
+        package init(patientId: Int64, title: String, contentType: String?, declaredLength: Int64?) {
             self.patientId = patientId
             self.title = title
             self.contentType = contentType ?? "application/octet-stream"
@@ -99,7 +99,7 @@ public struct Reports: Sendable {
     /// chain (streamed through an encrypted spool file), then records the row and its ledger entry together.
     /// - Throws: `invalid_field` (title, contentType), `no_completed_checkup` (also for an unknown patient),
     ///   413 `too_large`, 507 `insufficient_storage`.
-    public func upload<Body: AsyncSequence>(_ upload: Upload, body: Body, by doctor: Identity) async throws -> ReportListing
+    package func upload<Body: AsyncSequence>(_ upload: Upload, body: Body, by doctor: Identity) async throws -> ReportListing
     where Body.Element == ByteBuffer {
         let title = try Validation.title(upload.title)
         let contentType = try Validation.contentType(upload.contentType)
@@ -142,7 +142,7 @@ public struct Reports: Sendable {
     }
 
     /// The reports the caller may read: a patient's own, a doctor's own and those granted to them.
-    public func list(for identity: Identity) async throws -> [ReportListing] {
+    package func list(for identity: Identity) async throws -> [ReportListing] {
         let now = clock()
         return try await storage.read { try await Self.list(for: identity, now: now, in: $0) }
     }
@@ -159,7 +159,7 @@ public struct Reports: Sendable {
     /// One report's row, for a caller who may read it.
     /// - Throws: `not_found` for a report that does not exist or is another patient's; `consent_required`
     ///   (403) for a doctor without a grant — doctors learn that the report exists, so that they can ask.
-    public func report(_ id: Int64, for identity: Identity) async throws -> ReportListing {
+    package func report(_ id: Int64, for identity: Identity) async throws -> ReportListing {
         let now = clock()
         let decision = try await storage.read { try await Self.decide(id, for: identity, now: now, in: $0) }
         switch decision {
@@ -170,7 +170,7 @@ public struct Reports: Sendable {
 
     /// Opens a report for download: checks access and writes the ledger entry (a refusal too), then
     /// returns the row; the bytes follow from ``read(_:consume:)``.
-    public func openForDownload(_ id: Int64, by identity: Identity) async throws -> ReportListing {
+    package func openForDownload(_ id: Int64, by identity: Identity) async throws -> ReportListing {
         let now = clock()
         let decision = try await storage.write { transaction in
             let decision = try await Self.decide(id, for: identity, now: now, in: transaction)
@@ -207,7 +207,7 @@ public struct Reports: Sendable {
     /// download whose chain is gone answers an error status instead of a 200 that ends early. A failure
     /// is recorded in the ledger.
     /// - Throws: ``HospitalError`` `report_unavailable` (500).
-    public func checkReadable(_ report: Report, by identity: Identity) async throws {
+    package func checkReadable(_ report: Report, by identity: Identity) async throws {
         do {
             guard let head = ChunkPointer(report.head) else { throw ChainError.malformedChunk(index: 0, reason: "bad head pointer") }
             try await vault.checkHead(head)
@@ -218,13 +218,13 @@ public struct Reports: Sendable {
     }
 
     /// Streams a report's bytes, each piece only after its chunk authenticated.
-    public func read(_ report: Report, consume: (Data) async throws -> Void) async throws {
+    package func read(_ report: Report, consume: (Data) async throws -> Void) async throws {
         guard let head = ChunkPointer(report.head) else { throw HospitalError.internalError }
         try await vault.read(head: head, consume: consume)
     }
 
     /// Records that a download the ledger saw start did not finish.
-    public func recordFailedDownload(_ report: Report, by identity: Identity, reason: String) async {
+    package func recordFailedDownload(_ report: Report, by identity: Identity, reason: String) async {
         let now = clock()
         _ = try? await AuditLedger.record(
             actor: identity.userId, .download, subject: "report:\(report.id ?? 0)", patient: report.patientId, outcome: .failed,

@@ -5,8 +5,8 @@ import NIOPosix
 import NIOSSL
 
 /// Where and how codes are mailed when SMTP is configured.
-public struct SMTPConfiguration: Sendable {
-    public enum Security: Sendable, Equatable {
+package struct SMTPConfiguration: Sendable {
+    package enum Security: Sendable, Equatable {
         /// `smtps://`: TLS from the first byte (port 465 by default).
         case implicitTLS
         /// `smtp://`: upgraded with STARTTLS (port 587 by default); plain only to a relay on loopback
@@ -14,23 +14,23 @@ public struct SMTPConfiguration: Sendable {
         case startTLS
     }
 
-    public var host: String
-    public var port: Int
-    public var security: Security
+    package var host: String
+    package var port: Int
+    package var security: Security
     /// The envelope and header sender, such as `no-reply@hospital.example`.
-    public var from: String
+    package var from: String
     /// The display name of the `From` header (the site's name), if any.
-    public var fromName: String?
-    public var username: String?
-    public var password: String?
+    package var fromName: String?
+    package var username: String?
+    package var password: String?
     /// PEM file of the CA certificates to trust instead of the system's.
-    public var caFile: String?
+    package var caFile: String?
     /// Seconds one delivery may take.
-    public var timeout: Int64 = 30
+    package var timeout: Int64 = 30
 
     /// - Parameter url: `smtp://HOST[:PORT]` or `smtps://HOST[:PORT]`.
     /// - Throws: ``SMTPError/configuration(_:)`` naming what is wrong.
-    public init(url: String, from: String, username: String? = nil, password: String? = nil, caFile: String? = nil) throws {
+    package init(url: String, from: String, username: String? = nil, password: String? = nil, caFile: String? = nil) throws {
         guard let components = URLComponents(string: url), let scheme = components.scheme?.lowercased(),
             scheme == "smtp" || scheme == "smtps", let host = components.host, !host.isEmpty,
             components.path.isEmpty || components.path == "/", components.user == nil
@@ -58,7 +58,7 @@ public struct SMTPConfiguration: Sendable {
     var isLoopback: Bool { ["localhost", "127.0.0.1", "::1"].contains(host.lowercased()) || host.hasPrefix("127.") }
 }
 
-public enum SMTPError: Error, Equatable, CustomStringConvertible {
+package enum SMTPError: Error, Equatable, CustomStringConvertible {
     case configuration(String)
     /// The server answered a command with an unexpected reply.
     case rejected(command: String, reply: String)
@@ -67,7 +67,7 @@ public enum SMTPError: Error, Equatable, CustomStringConvertible {
     case timedOut
     case closed
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .configuration(let message): "SMTP configuration: \(message)"
         case .rejected(let command, let reply): "the SMTP server refused \(command): \(reply)"
@@ -81,18 +81,18 @@ public enum SMTPError: Error, Equatable, CustomStringConvertible {
 /// Mails each code to the patient through an SMTP server (RFC 5321): TLS first (implicit or
 /// STARTTLS), then AUTH PLAIN when credentials are set, one message per connection. Failing delivery
 /// throws, and the request is then void.
-public struct SMTPCodeSender: CodeSender {
-    public let configuration: SMTPConfiguration
+package struct SMTPCodeSender: CodeSender {
+    package let configuration: SMTPConfiguration
     let tls: NIOSSLContext
 
-    public init(configuration: SMTPConfiguration) throws {
+    package init(configuration: SMTPConfiguration) throws {
         self.configuration = configuration
         var tls = TLSConfiguration.makeClientConfiguration()
         if let caFile = configuration.caFile { tls.trustRoots = .file(caFile) }
         self.tls = try NIOSSLContext(configuration: tls)
     }
 
-    public func deliver(_ mail: Mail) async throws {
+    package func deliver(_ mail: Mail) async throws {
         let configuration = self.configuration
         let text = mail.rendered(from: MailSender(name: configuration.fromName, address: configuration.from))
         try await withThrowingTaskGroup(of: Void.self) { group in

@@ -1,7 +1,7 @@
 import Foundation
 
 /// Where an appointment slot stands.
-public enum SlotStatus: String, Codable, Sendable {
+package enum SlotStatus: String, Codable, Sendable {
     /// Published by the doctor, bookable.
     case open
     /// Booked by a patient.
@@ -11,27 +11,27 @@ public enum SlotStatus: String, Codable, Sendable {
 }
 
 /// An appointment slot a doctor published.
-public struct Slot: Codable, Sendable, Equatable {
-    public var id: Int64?
-    public var doctorId: Int64
+package struct Slot: Codable, Sendable, Equatable {
+    package var id: Int64?
+    package var doctorId: Int64
     /// Seconds since 1970.
-    public var startsAt: Int64
-    public var durationMinutes: Int
-    public var patientId: Int64?
-    public var status: SlotStatus
-    public var createdAt: Int64
+    package var startsAt: Int64
+    package var durationMinutes: Int
+    package var patientId: Int64?
+    package var status: SlotStatus
+    package var createdAt: Int64
     /// Why the patient booked (their symptoms): health data, shown to the slot's doctor and patient
     /// only, never logged. Nil while the slot is open.
-    public var reason: String?
+    package var reason: String?
 }
 
 /// A slot with the names of the people in it, as lists show it.
-public struct SlotListing: Sendable, Equatable {
-    public var slot: Slot
-    public var doctorName: String
-    public var patientName: String?
+package struct SlotListing: Sendable, Equatable {
+    package var slot: Slot
+    package var doctorName: String
+    package var patientName: String?
     /// The patient's date of birth (`YYYY-MM-DD`), for their age.
-    public var patientDateOfBirth: String?
+    package var patientDateOfBirth: String?
 
     package init(slot: Slot, doctorName: String, patientName: String?, patientDateOfBirth: String?) {
         self.slot = slot
@@ -41,7 +41,7 @@ public struct SlotListing: Sendable, Equatable {
     }
 
     /// Whether the slot is over at `now`.
-    public func isOver(at now: Int64) -> Bool { slot.startsAt + Int64(slot.durationMinutes) * 60 <= now }
+    package func isOver(at now: Int64) -> Bool { slot.startsAt + Int64(slot.durationMinutes) * 60 <= now }
 }
 
 /// The most rows any list of the API returns.
@@ -50,7 +50,7 @@ enum Page {
 }
 
 /// Doctor search and appointment slots: doctors publish, patients book and cancel, doctors complete.
-public struct Scheduling: Sendable {
+package struct Scheduling: Sendable {
     let storage: any HospitalStorage
     /// Seconds since 1970: what publishing checks a start against, and the time of notices (the mail
     /// queue reads the same clock).
@@ -77,14 +77,14 @@ public struct Scheduling: Sendable {
     }
 
     /// Doctors whose specialization contains `specialization` (case-insensitive); all doctors when nil or empty.
-    public func searchDoctors(specialization: String?) async throws -> [User] {
+    package func searchDoctors(specialization: String?) async throws -> [User] {
         let query = (specialization ?? "").trimmingCharacters(in: .whitespaces)
         guard query.count <= 100 else { throw HospitalError.invalid("specialization", "Search with at most 100 characters.") }
         return try await storage.read { try await $0.scheduling.doctors(specializationContaining: query.lowercased(), limit: Page.size) }
     }
 
     /// An active doctor, as anyone may see them; nil for anyone else.
-    public func doctor(id: Int64) async throws -> User? {
+    package func doctor(id: Int64) async throws -> User? {
         try await storage.read { try await $0.scheduling.activeDoctor(id: id) }
     }
 
@@ -92,7 +92,7 @@ public struct Scheduling: Sendable {
     /// there now), so that its checkup can be completed at once.
     /// - Throws: `invalid_field` for a start before the current minute or too far ahead or a bad
     ///   duration, `slot_overlaps` when it overlaps one of the doctor's slots.
-    public func publish(doctorId: Int64, startsAt: Int64, durationMinutes: Int) async throws -> SlotListing {
+    package func publish(doctorId: Int64, startsAt: Int64, durationMinutes: Int) async throws -> SlotListing {
         let now = clock()
         guard startsAt >= now - now % 60 else {
             throw HospitalError.invalid("startsAt", "A slot starts in the current minute or later.")
@@ -113,18 +113,18 @@ public struct Scheduling: Sendable {
     }
 
     /// A doctor's slots that are still open and not over (one that started may still be booked).
-    public func openSlots(doctorId: Int64) async throws -> [SlotListing] {
+    package func openSlots(doctorId: Int64) async throws -> [SlotListing] {
         let now = slotClock()
         return try await storage.read { try await $0.scheduling.openSlots(doctorId: doctorId, endingAfter: now, limit: Page.size) }
     }
 
     /// One slot as anyone may see it before booking (no patient): nil when it does not exist.
-    public func slot(id: Int64) async throws -> SlotListing? {
+    package func slot(id: Int64) async throws -> SlotListing? {
         try await storage.read { try await $0.scheduling.listing(slot: id) }
     }
 
     /// The caller's slots: a doctor's own calendar (with patient names) or a patient's bookings.
-    public func slots(for identity: Identity) async throws -> [SlotListing] {
+    package func slots(for identity: Identity) async throws -> [SlotListing] {
         try await storage.read { try await $0.scheduling.slots(for: identity, limit: Page.size) }
     }
 
@@ -133,7 +133,7 @@ public struct Scheduling: Sendable {
     /// patients booking at once exactly one gets it.
     /// - Parameter reason: The symptoms or reason, up to 2000 characters; empty for none.
     /// - Throws: `invalid_field` (reason), `not_found`, `slot_in_past`, `slot_taken`.
-    public func book(slotId: Int64, patientId: Int64, reason: String = "") async throws -> SlotListing {
+    package func book(slotId: Int64, patientId: Int64, reason: String = "") async throws -> SlotListing {
         let now = slotClock()
         let reason = try Validation.reason(reason)
         return try await storage.write { [notices] transaction in
@@ -153,7 +153,7 @@ public struct Scheduling: Sendable {
 
     /// Cancels the patient's booking of a slot that has not started; the slot is open again.
     /// - Throws: `not_found` (also for another patient's booking), `slot_in_past`, `slot_completed`.
-    public func cancel(slotId: Int64, patientId: Int64) async throws {
+    package func cancel(slotId: Int64, patientId: Int64) async throws {
         let now = slotClock()
         try await storage.write { [notices] transaction in
             guard var listing = try await transaction.scheduling.listing(slot: slotId), listing.slot.patientId == patientId else {
@@ -175,7 +175,7 @@ public struct Scheduling: Sendable {
     /// cannot be there, so nobody else may book it) and the patient gets an e-mail.
     /// - Throws: `not_found` (also another doctor's slot), `slot_not_booked` (withdraw an open one),
     ///   `slot_completed`, `slot_in_past`.
-    public func cancelBooking(slotId: Int64, doctorId: Int64) async throws {
+    package func cancelBooking(slotId: Int64, doctorId: Int64) async throws {
         let now = slotClock()
         try await storage.write { [notices] transaction in
             let listing = try await Self.doctorsSlot(slotId, of: doctorId, in: transaction)
@@ -196,7 +196,7 @@ public struct Scheduling: Sendable {
 
     /// Removes one of the doctor's open slots.
     /// - Throws: `not_found`, `slot_booked`.
-    public func withdraw(slotId: Int64, doctorId: Int64) async throws {
+    package func withdraw(slotId: Int64, doctorId: Int64) async throws {
         try await storage.write { transaction in
             let listing = try await Self.doctorsSlot(slotId, of: doctorId, in: transaction)
             guard listing.slot.status == .open else {
@@ -208,7 +208,7 @@ public struct Scheduling: Sendable {
 
     /// Marks the checkup of one of the doctor's booked slots done, once it has started.
     /// - Throws: `not_found`, `slot_not_booked`, `checkup_not_started`.
-    public func complete(slotId: Int64, doctorId: Int64) async throws -> SlotListing {
+    package func complete(slotId: Int64, doctorId: Int64) async throws -> SlotListing {
         let now = slotClock()
         return try await storage.write { transaction in
             var listing = try await Self.doctorsSlot(slotId, of: doctorId, in: transaction)

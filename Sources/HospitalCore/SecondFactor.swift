@@ -11,7 +11,7 @@ import HummingbirdOTP
 /// as SHA-256 only. A code is accepted once: one step back or ahead of the server's clock, never a step
 /// at or before the last one used. Wrong codes count against the sign-in throttle like wrong passwords,
 /// and a sign-in waiting for its code (a challenge) takes at most 5 attempts in 5 minutes.
-public struct SecondFactor: Sendable {
+package struct SecondFactor: Sendable {
     /// How long a password that checked out waits for its code, in seconds.
     static let challengeLifetime: Int64 = 5 * 60
     /// Codes tried per challenge before it is void.
@@ -39,9 +39,9 @@ public struct SecondFactor: Sendable {
     }
 
     /// A secret an authenticator app is given: for typing (base32, in groups) and as an `otpauth://` link.
-    public struct Enrollment: Sendable, Equatable {
-        public var secret: String
-        public var url: String
+    package struct Enrollment: Sendable, Equatable {
+        package var secret: String
+        package var url: String
     }
 
     /// Starts binding an authenticator: a new secret, kept (sealed) until a code from it confirms it. An
@@ -79,7 +79,7 @@ public struct SecondFactor: Sendable {
     }
 
     /// The secret waiting for its first code, again (the set-up page after a wrong code); nil when none waits.
-    public func pending(userId: Int64, label: String, issuer: String) async throws -> Enrollment? {
+    package func pending(userId: Int64, label: String, issuer: String) async throws -> Enrollment? {
         let sealed = try await storage.read { try await $0.accounts.secondFactor(userId: userId)?.pending }
         return try sealed.map { Self.enrollment(secret: try open($0, userId: userId), label: label, issuer: issuer) }
     }
@@ -87,7 +87,7 @@ public struct SecondFactor: Sendable {
     /// Confirms the pending secret with a code from the app: the second step is on, and the recovery
     /// codes are returned — shown once, never stored in clear.
     /// - Throws: `bad_second_factor` (field `code`), `not_found` when nothing is pending.
-    public func confirm(userId: Int64, code: String) async throws -> [String] {
+    package func confirm(userId: Int64, code: String) async throws -> [String] {
         let now = clock()
         let recovery = (0..<Self.recoveryCodeCount).map { _ in Self.recoveryCode(random(10)) }
         try await storage.write { [self] transaction in
@@ -114,18 +114,18 @@ public struct SecondFactor: Sendable {
     }
 
     /// Whether the account signs in with a second step.
-    public func isEnabled(userId: Int64) async throws -> Bool {
+    package func isEnabled(userId: Int64) async throws -> Bool {
         try await storage.read { try await $0.accounts.secondFactor(userId: userId)?.secret != nil }
     }
 
     /// The accounts that sign in with a second step.
-    public func enabledAccounts() async throws -> Set<Int64> {
+    package func enabledAccounts() async throws -> Set<Int64> {
         try await storage.read { try await $0.accounts.secondFactorAccounts() }
     }
 
     /// A patient turns the second step off, with a current code (or a recovery code).
     /// - Throws: `forbidden` for staff, `bad_second_factor`.
-    public func disable(userId: Int64, code: String) async throws {
+    package func disable(userId: Int64, code: String) async throws {
         let now = clock()
         try await storage.write { [self] transaction in
             guard let user = try await transaction.accounts.user(id: userId) else { throw HospitalError.notFound("user") }
@@ -144,7 +144,7 @@ public struct SecondFactor: Sendable {
     /// An admin resets another account's second step (a lost device): it is off, every session ends, and
     /// the person sets it up again at their next sign-in.
     /// - Throws: `not_found`, `invalid_field` (one's own).
-    public func reset(userId: Int64, by admin: Identity) async throws {
+    package func reset(userId: Int64, by admin: Identity) async throws {
         guard userId != admin.userId else { throw HospitalError.invalid("id", "Another admin resets your second step.") }
         let now = clock()
         try await storage.write { transaction in

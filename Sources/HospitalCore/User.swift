@@ -1,10 +1,10 @@
 /// What a user is allowed to be.
-public enum Role: String, Codable, Sendable, CaseIterable {
+package enum Role: String, Codable, Sendable, CaseIterable {
     case patient, doctor, admin
 }
 
 /// Whether an account may sign in.
-public enum AccountStatus: String, Codable, Sendable, CaseIterable {
+package enum AccountStatus: String, Codable, Sendable, CaseIterable {
     /// Signs in.
     case active
     /// A doctor who registered themselves, waiting for an admin's approval.
@@ -15,33 +15,33 @@ public enum AccountStatus: String, Codable, Sendable, CaseIterable {
 
 /// An account. Patients register themselves; doctors register and wait for an admin's approval, or an
 /// admin creates them; admins are created by an admin.
-public struct User: Codable, Sendable, Equatable {
-    public var id: Int64?
-    public var role: Role
-    public var name: String
-    public var email: String
+package struct User: Codable, Sendable, Equatable {
+    package var id: Int64?
+    package var role: Role
+    package var name: String
+    package var email: String
     var passwordHash: String
     /// Patients: the date of birth, `YYYY-MM-DD`.
-    public var dateOfBirth: String?
+    package var dateOfBirth: String?
     /// Patients: a phone number.
-    public var phone: String?
+    package var phone: String?
     /// Doctors: the specialization, searchable.
-    public var specialization: String?
+    package var specialization: String?
     /// Doctors: a short public description (qualifications, languages, the clinic's phone), on their page.
-    public var about: String?
-    public var createdAt: Int64
-    public var status: AccountStatus = .active
+    package var about: String?
+    package var createdAt: Int64
+    package var status: AccountStatus = .active
     /// The zone the portal shows times in for this person (an IANA name); nil: the portal's default.
-    public var timeZone: String?
+    package var timeZone: String?
 }
 
 /// Who a request acts for, once its bearer token checked out.
-public struct Identity: Sendable, Equatable {
-    public var userId: Int64
-    public var role: Role
-    public var name: String
+package struct Identity: Sendable, Equatable {
+    package var userId: Int64
+    package var role: Role
+    package var name: String
     /// The person's time zone (an IANA name), when they chose one.
-    public var timeZone: String? = nil
+    package var timeZone: String? = nil
 
     package init(userId: Int64, role: Role, name: String, timeZone: String? = nil) {
         self.userId = userId

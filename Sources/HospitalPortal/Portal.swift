@@ -1,7 +1,7 @@
-import HospitalAPI
-import HospitalCore
-import Hummingbird
-import Logging
+package import HospitalAPI
+package import HospitalCore
+package import Hummingbird
+package import Logging
 
 /// The portal on the hospital router: its files, then its pages behind their middleware (outermost
 /// first): security headers, the session cookie (so that error pages know who is signed in and

@@ -1,6 +1,6 @@
-import HospitalAPI
-import HospitalCore
-import Hummingbird
+package import HospitalAPI
+package import HospitalCore
+package import Hummingbird
 
 /// The per-request state of the portal's pages, made from the listener's context for the portal's routes
 /// (`router.group(context:)`): the client's address and, once the session cookie checked out

@@ -6,7 +6,7 @@ import HospitalCore
 import Hummingbird
 
 /// The portal's part of a request: its session and the token its forms must carry.
-public struct PortalRequestState: Sendable {
+package struct PortalRequestState: Sendable {
     /// The session cookie's token, once it named a live portal session.
     var sessionToken: String?
     /// When that session began (for its absolute lifetime).

@@ -1,4 +1,4 @@
-import GRDB
+package import GRDB
 import HospitalCore
 
 #if canImport(Glibc)
@@ -8,12 +8,12 @@ import HospitalCore
 /// The hospital's state in SQLite (WAL, foreign keys on, versioned migrations): accounts, sessions and,
 /// as they come, slots, reports, access requests, grants and the audit ledger. Report bytes are never
 /// here, only the head pointers of their chains.
-public struct HospitalDatabase: Sendable {
-    public let writer: any DatabaseWriter
+package struct HospitalDatabase: Sendable {
+    package let writer: any DatabaseWriter
 
     /// Opens (creating and migrating) the database file at `path`: `<data>/.chainvault/hospital.sqlite`
     /// in a data root.
-    public static func open(path: String) throws -> HospitalDatabase {
+    package static func open(path: String) throws -> HospitalDatabase {
         // Accounts, symptoms and the ledger: the owner's alone. SQLite creates the -wal and -shm files
         // with the database file's mode, so the file is made (or narrowed) to 0600 before SQLite opens it.
         let descriptor = Glibc.open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
@@ -28,7 +28,7 @@ public struct HospitalDatabase: Sendable {
     }
 
     /// An in-memory database (tests).
-    public static func inMemory() throws -> HospitalDatabase {
+    package static func inMemory() throws -> HospitalDatabase {
         try HospitalDatabase(writer: DatabaseQueue(configuration: Self.configuration))
     }
 
@@ -49,9 +49,9 @@ public struct HospitalDatabase: Sendable {
     }
 
     /// The database holds migrations this binary does not know: a newer ChainVault wrote it.
-    public struct NewerSchema: Error, CustomStringConvertible {
-        public var migrations: [String]
-        public var description: String {
+    package struct NewerSchema: Error, CustomStringConvertible {
+        package var migrations: [String]
+        package var description: String {
             "the hospital database was migrated by a newer ChainVault (\(migrations.joined(separator: ", "))): run that version, or restore a backup made for this one"
         }
     }
@@ -61,12 +61,12 @@ public struct HospitalDatabase: Sendable {
     /// result that is not `Sendable` (a `Row`), and a blocked thread of Swift's small cooperative pool
     /// waiting for a reader that a suspended task holds is a deadlock (16 concurrent page loads on two
     /// cores stopped the server). Results are plain values: read rows into them inside the closure.
-    public func read<T: Sendable>(_ value: @escaping @Sendable (Database) throws -> T) async throws -> T {
+    package func read<T: Sendable>(_ value: @escaping @Sendable (Database) throws -> T) async throws -> T {
         try await writer.read(value)
     }
 
     /// Writes in a transaction, suspending rather than blocking (see ``read(_:)``).
-    public func write<T: Sendable>(_ updates: @escaping @Sendable (Database) throws -> T) async throws -> T {
+    package func write<T: Sendable>(_ updates: @escaping @Sendable (Database) throws -> T) async throws -> T {
         try await writer.write(updates)
     }
 

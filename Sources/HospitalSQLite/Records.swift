@@ -1,4 +1,4 @@
-import GRDB
+package import GRDB
 import HospitalCore
 
 // The hospital's records as rows of the SQLite schema (HospitalDatabase's migrations): each type's
@@ -11,39 +11,39 @@ extension AccessRequestStatus: DatabaseValueConvertible {}
 extension Accounts.SessionKind: DatabaseValueConvertible {}
 
 extension User: FetchableRecord, MutablePersistableRecord {
-    public static let databaseTableName = "user"
-    public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
+    package static let databaseTableName = "user"
+    package mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
 }
 
 extension Slot: FetchableRecord, MutablePersistableRecord {
-    public static let databaseTableName = "slot"
-    public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
+    package static let databaseTableName = "slot"
+    package mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
 }
 
 extension Report: FetchableRecord, MutablePersistableRecord {
-    public static let databaseTableName = "report"
-    public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
+    package static let databaseTableName = "report"
+    package mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
 }
 
 extension AccessRequest: FetchableRecord, MutablePersistableRecord {
-    public static let databaseTableName = "accessRequest"
-    public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
+    package static let databaseTableName = "accessRequest"
+    package mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
 }
 
 extension Grant: FetchableRecord, MutablePersistableRecord {
-    public static let databaseTableName = "grant"
-    public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
+    package static let databaseTableName = "grant"
+    package mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
 }
 
 extension EmergencyAccess.Record: FetchableRecord, MutablePersistableRecord {
-    public static let databaseTableName = "emergencyAccess"
-    public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
+    package static let databaseTableName = "emergencyAccess"
+    package mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
 }
 
 extension AuditEntry: FetchableRecord, PersistableRecord {
-    public static let databaseTableName = "audit"
+    package static let databaseTableName = "audit"
 }
 
 extension QueuedMail: FetchableRecord {
-    public static let databaseTableName = "mailQueue"
+    package static let databaseTableName = "mailQueue"
 }

@@ -1,4 +1,4 @@
-import GRDB
+package import GRDB
 import HospitalCore
 
 struct SQLiteConsentStore: ConsentStore {
@@ -142,7 +142,7 @@ struct SQLiteConsentStore: ConsentStore {
 }
 
 extension ConsentListing: FetchableRecord where Record: FetchableRecord {
-    public init(row: Row) throws {
+    init(row: Row) throws {
         self.init(
             record: try Record(row: row), reportTitle: row["reportTitle"], patientId: row["patientId"], doctorName: row["doctorName"],
             doctorSpecialization: row["doctorSpecialization"], patientName: row["patientName"])
@@ -210,7 +210,7 @@ struct SQLiteEmergencyStore: EmergencyStore {
 }
 
 extension EmergencyAccess.Listing: FetchableRecord {
-    public init(row: Row) throws {
+    package init(row: Row) throws {
         self.init(
             record: try EmergencyAccess.Record(row: row), reportTitle: row["reportTitle"], doctorName: row["doctorName"],
             patientName: row["patientName"], reviewerName: row["reviewerName"])

@@ -1,20 +1,20 @@
 import GRDB
-import HospitalCore
+package import HospitalCore
 
 /// ``HospitalStorage`` on the embedded SQLite database (``HospitalDatabase``).
-public struct SQLiteHospitalStorage: HospitalStorage {
+package struct SQLiteHospitalStorage: HospitalStorage {
     package let database: HospitalDatabase
 
-    public init(_ database: HospitalDatabase) { self.database = database }
+    package init(_ database: HospitalDatabase) { self.database = database }
 
-    public func read<T: Sendable>(_ body: @escaping @Sendable (HospitalTransaction) async throws -> T) async throws -> T {
+    package func read<T: Sendable>(_ body: @escaping @Sendable (HospitalTransaction) async throws -> T) async throws -> T {
         try await SQLiteTransaction.run(database.writer, write: false) { connection in
             try await body(Self.transaction(connection))
         }
     }
 
     @discardableResult
-    public func write<T: Sendable>(_ body: @escaping @Sendable (HospitalTransaction) async throws -> T) async throws -> T {
+    package func write<T: Sendable>(_ body: @escaping @Sendable (HospitalTransaction) async throws -> T) async throws -> T {
         let (result, transaction) = try await SQLiteTransaction.run(database.writer, write: true) { connection in
             let transaction = Self.transaction(connection)
             return (try await body(transaction), transaction)

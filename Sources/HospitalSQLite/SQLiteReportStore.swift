@@ -1,4 +1,4 @@
-import GRDB
+package import GRDB
 import HospitalCore
 
 struct SQLiteReportStore: ReportStore {
@@ -99,7 +99,7 @@ struct SQLiteReportStore: ReportStore {
 }
 
 extension ReportListing: FetchableRecord {
-    public init(row: Row) throws {
+    package init(row: Row) throws {
         self.init(report: try Report(row: row), patientName: row["patientName"], doctorName: row["doctorName"])
     }
 }

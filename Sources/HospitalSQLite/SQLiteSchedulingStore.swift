@@ -1,5 +1,5 @@
 import Foundation
-import GRDB
+package import GRDB
 import HospitalCore
 
 struct SQLiteSchedulingStore: SchedulingStore {
@@ -109,7 +109,7 @@ struct SQLiteSchedulingStore: SchedulingStore {
 }
 
 extension SlotListing: FetchableRecord {
-    public init(row: Row) throws {
+    package init(row: Row) throws {
         self.init(
             slot: try Slot(row: row), doctorName: row["doctorName"], patientName: row["patientName"],
             patientDateOfBirth: row["patientDateOfBirth"])

@@ -1,8 +1,8 @@
 import HTTPTypes
 import Metrics
 import NIOConcurrencyHelpers
-import NIOCore
-import NIOHTTPTypes
+public import NIOCore
+public import NIOHTTPTypes
 
 /// The limits every listener puts on its connections, so that clients holding connections open without
 /// moving bytes (slowloris, stalled readers) cannot take the server down.

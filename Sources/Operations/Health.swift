@@ -1,5 +1,5 @@
 import Foundation
-import Hummingbird
+public import Hummingbird
 
 /// One readiness condition and how it stands.
 public struct HealthCheck: Sendable, Codable, Equatable {

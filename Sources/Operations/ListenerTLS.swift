@@ -1,7 +1,7 @@
 import Hummingbird
-import HummingbirdCore
+public import HummingbirdCore
 import HummingbirdTLS
-import NIOCore
+public import NIOCore
 import NIOSSL
 
 /// The PEM files of a TLS listener: the S3 port and the hospital port take the same.

@@ -1,8 +1,8 @@
 import Foundation
-import Hummingbird
+public import Hummingbird
 import Logging
 import Metrics
-import Prometheus
+public import Prometheus
 import Synchronization
 
 /// `/-/metrics`: the Prometheus text exposition of everything recorded through swift-metrics, on both

@@ -1,5 +1,5 @@
 import AsyncHTTPClient
-import NIOCore
+package import NIOCore
 import NIOHTTP1
 
 /// One GET of a health URL (`chainvault health`): the only HTTP call ChainVault makes that is not an

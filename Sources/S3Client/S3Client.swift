@@ -1,9 +1,9 @@
-import AsyncHTTPClient
+public import AsyncHTTPClient
 import Crypto
 import Foundation
 import Hex
-import Logging
-import NIOCore
+public import Logging
+public import NIOCore
 import NIOHTTP1
 import S3Protocol
 

@@ -1,4 +1,4 @@
-import S3Protocol
+public import S3Protocol
 
 /// The bucket and key a request addresses, taken from the raw request path and decoded once.
 ///

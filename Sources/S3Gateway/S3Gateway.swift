@@ -1,10 +1,10 @@
-import BucketStore
-import Foundation
-import Hummingbird
+public import BucketStore
+public import Foundation
+public import Hummingbird
 import HummingbirdCore
-import Logging
+public import Logging
 import NIOCore
-import Operations
+public import Operations
 import S3Protocol
 import Synchronization
 

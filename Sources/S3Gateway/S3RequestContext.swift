@@ -1,7 +1,7 @@
 import Hex
-import Hummingbird
+public import Hummingbird
 import Logging
-import S3Protocol
+public import S3Protocol
 
 /// The per-request state of the S3 gateway: request id, parsed address, operation and caller.
 public struct S3RequestContext: RequestContext {

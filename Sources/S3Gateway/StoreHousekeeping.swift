@@ -1,8 +1,8 @@
-import BucketStore
-import Logging
+public import BucketStore
+public import Logging
 import Metrics
 import Operations
-import ServiceLifecycle
+public import ServiceLifecycle
 
 /// Background work on the store while the gateway serves, once at start-up and then every `interval`:
 /// aborts multipart uploads older than `uploadExpiry` (clients that died mid-upload leave their parts

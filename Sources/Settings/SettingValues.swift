@@ -1,5 +1,5 @@
 import Configuration
-import Foundation
+public import Foundation
 
 /// The settings' values below the command line: a swift-configuration reader over the environment
 /// (`CHAINVAULT_<NAME>`; an empty variable counts as unset) and then the configuration file, with the

@@ -1,12 +1,12 @@
 import ChunkChain
-import ChunkChainTesting
+package import ChunkChainTesting
 import Crypto
 import Foundation
 import Hospital
-import HospitalCore
-import HospitalSQLite
-import Hummingbird
-import HummingbirdTesting
+package import HospitalCore
+package import HospitalSQLite
+package import Hummingbird
+package import HummingbirdTesting
 import NIOCore
 import Synchronization
 

@@ -1,9 +1,9 @@
-import BucketStore
+package import BucketStore
 import Foundation
 import Hummingbird
-import HummingbirdTesting
-import Operations
-import S3Gateway
+package import HummingbirdTesting
+package import Operations
+package import S3Gateway
 
 /// A gateway on a fresh temporary data root, served live on port 0 with a fixed clock and a root key
 /// of its own; the data root is removed when ``run(health:metrics:_:)`` returns.

@@ -1,10 +1,7 @@
-import ChunkChain
 import Foundation
 import FuzzDriver
-import FuzzHospital
 import FuzzRouter
-import Hospital
-import HospitalCore
+import HospitalTesting
 import Hummingbird
 import Logging
 import NIOCore
@@ -51,21 +48,19 @@ let server = Task {
 }
 
 func serve() async throws {
-    let services = try FuzzHospital.services(now: 1_800_000_000, spool: "fuzz-spool")
-    let password = FuzzHospital.password
-    _ = try await services.accounts.createStaff(.init(role: .admin, name: "Admin", email: "admin@example.org", password: password))
-    _ = try await services.accounts.createStaff(
-        .init(role: .doctor, name: "Doctor", email: "doctor@example.org", password: password, specialization: "Cardiology"))
-    _ = try await FuzzHospital.patient(services)
+    let hospital = try HospitalSandbox(now: 1_800_000_000, spool: "fuzz-spool")
+    try await hospital.staff(.admin, email: "admin@example.org")
+    try await hospital.staff(.doctor, email: "doctor@example.org")
+    try await hospital.patient(email: "patient@example.org")
     var tokens: [Caller: String] = [:]
     for (caller, email) in [(Caller.admin, "admin@example.org"), (.doctor, "doctor@example.org"), (.patient, "patient@example.org")] {
-        tokens[caller] = try await services.accounts.login(email: email, password: password, client: "fuzz").token
+        tokens[caller] = try await hospital.signIn(email: email)
     }
     let bearer = tokens
     // Errors only: an access-log line per input would cost more than the request.
     var quiet = Logger(label: "fuzz")
     quiet.logLevel = .error
-    let app = try! buildHospitalApplication(configuration: .init(port: 0), services: services, logger: quiet)
+    let app = try! hospital.application(logger: quiet)
     try await withRouterClient(app) { client in
         for _ in 0..<inputsPerServer {
             guard let job = await queue.next() else { return }

@@ -1,10 +1,7 @@
-import ChunkChain
 import Foundation
 import FuzzDriver
-import FuzzHospital
 import FuzzRouter
-import Hospital
-import HospitalCore
+import HospitalTesting
 import Hummingbird
 import Logging
 import NIOCore
@@ -52,24 +49,22 @@ let server = Task {
 }
 
 func serve() async throws {
-    let services = try FuzzHospital.services(now: now, maxReportSize: 4096, spool: "fuzz-portal-spool")
-    let password = FuzzHospital.password
-    let doctor = try await services.accounts.createStaff(
-        .init(role: .doctor, name: "Doctor", email: "doctor@example.org", password: password, specialization: "Cardiology"))
-    let patient = try await FuzzHospital.patient(services)
-    let slot = try await services.scheduling.publish(doctorId: doctor.id!, startsAt: now - now % 60, durationMinutes: 30)
-    _ = try await services.scheduling.book(slotId: slot.slot.id!, patientId: patient.id!, reason: "fuzz")
-    _ = try await services.scheduling.complete(slotId: slot.slot.id!, doctorId: doctor.id!)
-    _ = try await services.scheduling.publish(doctorId: doctor.id!, startsAt: now + 3600, durationMinutes: 30)
+    let hospital = try HospitalSandbox(now: now, maxReportSize: 4096, spool: "fuzz-portal-spool")
+    let doctor = try await hospital.staff(.doctor, email: "doctor@example.org")
+    let patient = try await hospital.patient(email: "patient@example.org")
+    let slot = try await hospital.publishSlot(doctor: doctor, startsAt: now - now % 60)
+    try await hospital.book(slot: slot, patient: patient)
+    try await hospital.complete(slot: slot, doctor: doctor)
+    try await hospital.publishSlot(doctor: doctor, startsAt: now + 3600)
     var sessions: [Caller: String] = [:]
     for (caller, email) in [(Caller.doctor, "doctor@example.org"), (.patient, "patient@example.org")] {
-        sessions[caller] = try await services.accounts.login(email: email, password: password, client: "fuzz", kind: .portal).token
+        sessions[caller] = try await hospital.signIn(email: email, portal: true)
     }
     let cookies = sessions
     // Errors only: an access-log line per input would cost more than the request.
     var quiet = Logger(label: "fuzz")
     quiet.logLevel = .error
-    let app = try buildHospitalApplication(configuration: .init(port: 0), services: services, logger: quiet)
+    let app = try hospital.application(logger: quiet)
     try await withRouterClient(app) { client in
         var tokens: [Caller: String] = [:]
         for caller in [Caller.doctor, .patient] {

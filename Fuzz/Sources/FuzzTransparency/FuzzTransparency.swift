@@ -1,6 +1,5 @@
 import FuzzDriver
-import Hospital
-import HospitalCore
+import HospitalTesting
 import Transparency
 
 /// The audit ledger's parsers of outside bytes: signed notes, checkpoints, tlog proofs (and a proof
@@ -33,16 +32,16 @@ public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
                 size1: proof.index, size2: checkpoint.size, root1: checkpoint.root, root2: checkpoint.root, proof: proof.hashes)
         }
     case 3:
-        if let found = TlogProof.extract(from: Mail.decodedText(text)) { _ = try? TlogProof(parsing: Array(found.utf8)) }
+        if let found = TlogProof.extract(from: LedgerParsers.mailText(text)) { _ = try? TlogProof(parsing: Array(found.utf8)) }
     case 4:
         if let verifier = try? NoteVerifier(text) {
             precondition((try? NoteVerifier(verifier.description)) == verifier, "a verifier key does not round-trip")
         }
         _ = try? NoteSigner(text)
     case 5:
-        _ = AuditEntry.canonicalFields(decoding: rest)
+        _ = LedgerParsers.entryFields(decoding: rest)
     default:
-        if let contents = try? CheckpointLog.parse(rest, path: "fuzz") {
+        if let contents = LedgerParsers.checkpointFile(rest) {
             precondition(contents.validLength + contents.tornBytes == rest.count, "the checkpoint file's parts do not add up")
         }
     }

@@ -1,4 +1,4 @@
-import Foundation
+package import Foundation
 
 /// Accounts — with sign-ups waiting for their link, password-reset links and second steps — as a
 /// ``HospitalTransaction`` reads and writes them. Addresses compare without regard to case.

@@ -10,7 +10,7 @@ import Synchronization
 ///
 /// A transaction's body must not open another transaction of the same storage: the engine may have
 /// one writer at a time, and the inner one would wait for the outer forever.
-public protocol HospitalStorage: Sendable {
+package protocol HospitalStorage: Sendable {
     /// Runs `body` against one consistent snapshot, changing nothing.
     func read<T: Sendable>(_ body: @escaping @Sendable (HospitalTransaction) async throws -> T) async throws -> T
     /// Runs `body` in a write transaction: its changes commit when it returns and are rolled back when it throws.
@@ -19,7 +19,7 @@ public protocol HospitalStorage: Sendable {
 }
 
 /// One transaction's view of every area of the hospital's state.
-public struct HospitalTransaction: Sendable {
+package struct HospitalTransaction: Sendable {
     package let accounts: any AccountStore
     package let sessions: any SessionStore
     package let scheduling: any SchedulingStore

@@ -1,5 +1,5 @@
-import Foundation
-import Transparency
+package import Foundation
+package import Transparency
 
 /// The audit ledger's entries and its stored Merkle tree (``AuditTree``), as a ``HospitalTransaction``
 /// reads and writes them. Appending is ``AuditLedger``'s: an engine stores what it is given.

@@ -1,4 +1,4 @@
-import Foundation
+package import Foundation
 
 /// Sessions, sign-in challenges and the sign-in throttle's saved counters, as a ``HospitalTransaction``
 /// reads and writes them. Tokens are kept as their hashes only.

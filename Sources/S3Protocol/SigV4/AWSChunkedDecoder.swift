@@ -1,6 +1,6 @@
 import Crypto
 import Hex
-import NIOCore
+public import NIOCore
 
 /// Decodes an `aws-chunked` body incrementally, verifying chunk and trailer signatures as bytes pass.
 ///

@@ -1,4 +1,4 @@
-import Crypto
+public import Crypto
 import Hex
 
 /// AWS Signature Version 4: canonical request, string to sign, signing key and signature.

@@ -1,4 +1,4 @@
-import Crypto
+public import Crypto
 import Synchronization
 
 /// Derived SigV4 signing keys, cached per (secret, date, region, service).
