@@ -85,7 +85,7 @@ extension Accounts {
     }
 
     /// How long a sign-up's link works, in seconds.
-    package static let activationLifetime: Int64 = 24 * 3600
+    package static let activationLifetime: Duration = .seconds(24 * 3600)
     /// Wrong passwords with one link before the link stops working.
     static let activationAttempts = 5
 
@@ -115,7 +115,7 @@ extension Accounts {
     private func signUp(_ user: User, password: String, now: Int64, link: @Sendable (String) -> String) async throws {
         let passwordHash = try await hasher.hash(password)
         let token = Self.base64URL(random(32))
-        let expiresAt = now + Self.activationLifetime
+        let expiresAt = now + Self.activationLifetime.wholeSeconds
         let message: (id: String, kind: Notices.Prompt, name: String) = try await storage.write { transaction in
             if let owner = try await transaction.accounts.user(email: user.email), let ownerId = owner.id {
                 try await AuditLedger.append(

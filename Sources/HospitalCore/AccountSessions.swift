@@ -103,8 +103,8 @@ extension Accounts {
         try await storage.write { transaction in
             // The user's expired sessions go now: nothing else would remove a token never used again.
             try await transaction.sessions.deleteExpiredSessions(
-                userId: userId, unusedSince: [.portal: now - policy.portalIdle, .api: now - policy.idle],
-                createdBefore: now - policy.absolute)
+                userId: userId, unusedSince: [.portal: now - policy.portalIdle.wholeSeconds, .api: now - policy.idle.wholeSeconds],
+                createdBefore: now - policy.absolute.wholeSeconds)
             try await transaction.sessions.insertSession(tokenHash: Self.tokenHash(token), userId: userId, kind: kind, at: now)
             try await AuditLedger.append(
                 .init(
@@ -112,7 +112,7 @@ extension Accounts {
                 time: now, in: transaction)
         }
         Counter(label: "chainvault_hospital_logins_total", dimensions: [("outcome", "success")]).increment()
-        return Session(token: token, user: user, expiresAt: now + policy.absolute)
+        return Session(token: token, user: user, expiresAt: now + policy.absolute.wholeSeconds)
     }
 
     /// The account whose password this is, through the throttle: every refusal is counted and recorded
@@ -202,8 +202,8 @@ extension Accounts {
         guard token.utf8.count <= 128 else { throw HospitalError.unauthenticated }
         let hash = Self.tokenHash(token)
         let now = clock()
-        let idle = policy.idle(kind)
-        let absolute = policy.absolute
+        let idle = policy.idle(kind).wholeSeconds
+        let absolute = policy.absolute.wholeSeconds
         // Most requests only read: the session's idle clock moves (a write, through the one writer) only
         // when it is a tenth of the idle timeout old, at most a minute, so a signed-in page under load
         // does not queue every request behind the writer. An expired session is deleted on the way.
@@ -249,7 +249,7 @@ extension Accounts {
     static func resetMailId(user: Int64, createdAt: Int64) -> String { "reset-\(user)-\(createdAt)" }
 
     /// How long a password-reset link works, in seconds.
-    package static let resetLifetime: Int64 = 30 * 60
+    package static let resetLifetime: Duration = .seconds(30 * 60)
 
     /// Ends every session of the user, on every device.
     package func endSessions(_ userId: Int64) async throws {

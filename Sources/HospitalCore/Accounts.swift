@@ -6,20 +6,21 @@ import Metrics
 /// expire when idle and at an absolute age, logout.
 package struct Accounts: Sendable {
     package struct SessionPolicy: Sendable {
-        /// An API token unused this long (seconds) is void.
-        package var idle: Int64 = 30 * 60
-        /// A portal session (a cookie) unused this long (seconds) is void: people walk away from screens.
-        package var portalIdle: Int64 = 15 * 60
-        /// A token or session this old (seconds) is void however often it is used.
-        package var absolute: Int64 = 12 * 3600
-        package init(idle: Int64 = 30 * 60, portalIdle: Int64 = 15 * 60, absolute: Int64 = 12 * 3600) {
+        /// An API token unused this long is void.
+        package var idle: Duration
+        /// A portal session (a cookie) unused this long is void: people walk away from screens.
+        package var portalIdle: Duration
+        /// A token or session this old is void however often it is used.
+        package var absolute: Duration
+        package init(idle: Duration = .seconds(30 * 60), portalIdle: Duration = .seconds(15 * 60), absolute: Duration = .seconds(12 * 3600))
+        {
             self.idle = idle
             self.portalIdle = portalIdle
             self.absolute = absolute
         }
 
         /// How long a session of `kind` may stay unused.
-        package func idle(_ kind: SessionKind) -> Int64 {
+        package func idle(_ kind: SessionKind) -> Duration {
             switch kind {
             case .api: idle
             case .portal: portalIdle

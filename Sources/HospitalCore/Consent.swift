@@ -71,16 +71,16 @@ package struct Consent: Sendable {
     package struct Policy: Sendable {
         /// Digits per code (6 to 12).
         package var codeDigits = 8
-        /// Seconds a code is valid (at most 600).
-        package var codeLifetime: Int64 = 600
+        /// How long a code is valid (at most ten minutes).
+        package var codeLifetime: Duration = .seconds(600)
         /// Wrong codes before a request is void.
         package var maxAttempts = 5
-        /// Seconds a grant lasts.
-        package var grantLifetime: Int64 = 3600
+        /// How long a grant lasts.
+        package var grantLifetime: Duration
         /// Requests one doctor may make for one report per day, so that a patient is not flooded with codes.
         package var requestsPerDay = 5
 
-        package init(grantLifetime: Int64 = 3600) {
+        package init(grantLifetime: Duration = .seconds(3600)) {
             self.grantLifetime = grantLifetime
         }
     }
@@ -102,8 +102,9 @@ package struct Consent: Sendable {
     ) {
         self.notary = notary
         self.portal = portal
-        precondition((6...12).contains(policy.codeDigits) && (1...600).contains(policy.codeLifetime), "code policy")
-        precondition(policy.maxAttempts >= 1 && policy.grantLifetime > 0, "consent policy")
+        precondition(
+            (6...12).contains(policy.codeDigits) && (.seconds(1)...Duration.seconds(600)).contains(policy.codeLifetime), "code policy")
+        precondition(policy.maxAttempts >= 1 && policy.grantLifetime > .zero, "consent policy")
         self.storage = storage
         self.sender = sender
         self.macKey = macKey
@@ -138,7 +139,7 @@ package struct Consent: Sendable {
             try await transaction.consent.voidPendingRequests(reportId: reportId, doctorId: doctor.userId, at: now)
             var request = AccessRequest(
                 reportId: reportId, doctorId: doctor.userId, codeMAC: Data(), status: .pending, attempts: 0, createdAt: now,
-                expiresAt: now + policy.codeLifetime)
+                expiresAt: now + policy.codeLifetime.wholeSeconds)
             let requestId = try await transaction.consent.insert(request)
             request.id = requestId
             request.codeMAC = Self.mac(code, requestId: requestId, key: macKey)
@@ -276,7 +277,7 @@ package struct Consent: Sendable {
             let grantId = try await transaction.consent.insert(
                 Grant(
                     reportId: request.reportId, doctorId: doctor.userId, requestId: requestId, createdAt: now,
-                    expiresAt: now + policy.grantLifetime))
+                    expiresAt: now + policy.grantLifetime.wholeSeconds))
             try await audit(.success, "")
             try await AuditLedger.append(
                 .init(actor: doctor.userId, .grant, subject: "report:\(request.reportId)", patient: patientId, detail: "grant \(grantId)"),
@@ -299,7 +300,7 @@ package struct Consent: Sendable {
     /// - Throws: `not_found`, `request_closed` (not pending, or its code expired).
     package func approve(requestId: Int64, by patient: Identity) async throws -> GrantListing {
         let now = clock()
-        let lifetime = policy.grantLifetime
+        let lifetime = policy.grantLifetime.wholeSeconds
         let grant = try await storage.write { transaction in
             let request = try await Self.pendingRequest(requestId, of: patient, at: now, verb: "allowed", in: transaction)
             let grantId = try await transaction.consent.insert(

@@ -9,12 +9,12 @@ import Metrics
 /// reviewed. A doctor may break the glass only a few times a day.
 package struct EmergencyAccess: Sendable {
     package struct Policy: Sendable {
-        /// Seconds an emergency access lasts.
-        package var lifetime: Int64
+        /// How long an emergency access lasts.
+        package var lifetime: Duration
         /// Emergency accesses one doctor may open in 24 hours.
         package var perDay: Int
 
-        package init(lifetime: Int64 = 3600, perDay: Int = 3) {
+        package init(lifetime: Duration = .seconds(3600), perDay: Int = 3) {
             self.lifetime = lifetime
             self.perDay = perDay
         }
@@ -84,7 +84,7 @@ package struct EmergencyAccess: Sendable {
 
     /// Breaks the glass for a patient the doctor may never have seen (an emergency admission): the
     /// patient is found by name and date of birth — never by a report id, which a doctor could guess —
-    /// and every report of theirs the doctor cannot read yet opens for ``Policy/lifetime`` seconds. One
+    /// and every report of theirs the doctor cannot read yet opens for ``Policy/lifetime``. One
     /// `emergency` ledger entry with the reason (the patient's own, so their history shows it), one
     /// e-mail to the patient at once, and a record per report opened for the admins' review.
     /// - Parameters:
@@ -144,11 +144,12 @@ package struct EmergencyAccess: Sendable {
                 let id = try await transaction.emergency.insert(
                     Record(
                         reportId: reportId, doctorId: doctor.userId, patientId: patientId, reason: reason, createdAt: now,
-                        expiresAt: now + policy.lifetime, auditEntryId: entry))
+                        expiresAt: now + policy.lifetime.wholeSeconds, auditEntryId: entry))
                 opened.append(try await transaction.emergency.listing(id: id)!)
             }
             try await notices.queue(
-                .emergencyAccess, to: patientId, values: ["doctor": doctor.name, "reason": reason], time: now + policy.lifetime,
+                .emergencyAccess, to: patientId, values: ["doctor": doctor.name, "reason": reason],
+                time: now + policy.lifetime.wholeSeconds,
                 path: "/history", auditEntry: entry, now: now, in: transaction)
             return .success(opened)
         }

@@ -31,16 +31,16 @@ import Hex
 actor LoginThrottle {
     struct Limits: Sendable {
         var freeFailures = 5
-        var maxDelay: Int64 = 15 * 60
+        var maxDelay: Duration = .seconds(15 * 60)
         var perAccount = 100
         var perClient = 50
         var registrationsPerClient = 30
-        /// The window, in seconds: a counter quiet this long is dropped.
-        var window: Int64 = 15 * 60
+        /// A counter quiet this long is dropped.
+        var window: Duration = .seconds(15 * 60)
         /// The most counters kept; beyond it the stalest are dropped, so memory stays bounded.
         var maxKeys = 50_000
-        /// Seconds an address stays known to an account after a sign-in from it.
-        var knownFor: Int64 = 30 * 86400
+        /// How long an address stays known to an account after a sign-in from it.
+        var knownFor: Duration = .seconds(30 * 86400)
         /// The most known addresses kept (apart from the counters, so a flood cannot push them out).
         var maxKnown = 50_000
     }
@@ -114,7 +114,7 @@ actor LoginThrottle {
     /// Whether the account signed in from this client within ``Limits/knownFor``.
     func isKnown(account: String, client: String, now: Int64) -> Bool {
         guard let seen = known["known:\(Self.accountKey(account))|\(Self.clientKey(client))"] else { return false }
-        return now < seen.lastFailure + limits.knownFor
+        return now < seen.lastFailure + limits.knownFor.wholeSeconds
     }
 
     /// Throws ``HospitalError/throttled(retryAfter:)`` when this attempt must wait, and counts it.
@@ -126,7 +126,7 @@ actor LoginThrottle {
         var wait: Int64 = 0
         var refusedKeys: [String] = []
         if let pair = counters["pair:\(accountKey)|\(client)"], pair.failures >= limits.freeFailures {
-            let delay = min(limits.maxDelay, Int64(1) << Int64(min(30, pair.failures - limits.freeFailures)))
+            let delay = min(limits.maxDelay.wholeSeconds, Int64(1) << Int64(min(30, pair.failures - limits.freeFailures)))
             if pair.lastFailure + delay > now {
                 wait = max(wait, pair.lastFailure + delay - now)
                 refusedKeys.append("pair:\(accountKey)|\(client)")
@@ -136,7 +136,7 @@ actor LoginThrottle {
             // The account's ceiling is for guessing from elsewhere: an address the owner signs in from passes it.
             if known, key.hasPrefix("account:") { continue }
             if let counter = counters[key], counter.failures >= limit {
-                wait = max(wait, counter.windowStart + limits.window - now)
+                wait = max(wait, counter.windowStart + limits.window.wholeSeconds - now)
                 refusedKeys.append(key)
             }
         }
@@ -200,7 +200,7 @@ actor LoginThrottle {
         if let counter = counters[key], counter.failures >= limits.registrationsPerClient {
             counters[key]?.refused += 1
             isDirty = true
-            throw .throttled(retryAfter: Int(max(1, counter.windowStart + limits.window - now)))
+            throw .throttled(retryAfter: Int(max(1, counter.windowStart + limits.window.wholeSeconds - now)))
         }
         count(key, now: now, userId: nil, client: client)
     }
@@ -251,11 +251,13 @@ actor LoginThrottle {
         lastExpiry = now
         for (key, counter) in counters {
             let end =
-                key.hasPrefix("pair:") ? max(counter.lastFailure, counter.windowStart) + limits.window : counter.windowStart + limits.window
+                key.hasPrefix("pair:")
+                ? max(counter.lastFailure, counter.windowStart) + limits.window.wholeSeconds
+                : counter.windowStart + limits.window.wholeSeconds
             if now >= end { close(key, now: now) }
         }
         let before = known.count
-        known = known.filter { now < $0.value.lastFailure + limits.knownFor }
+        known = known.filter { now < $0.value.lastFailure + limits.knownFor.wholeSeconds }
         if known.count != before { isDirty = true }
     }
 

@@ -61,9 +61,9 @@ package struct MailQueue: Service {
     }
 
     /// How long a message is retried before it is dropped (and the drop logged), in seconds.
-    static let giveUpAfter: Int64 = 3 * 86400
+    static let giveUpAfter: Duration = .seconds(3 * 86400)
     /// The longest wait between two attempts, in seconds.
-    static let longestDelay: Int64 = 3600
+    static let longestDelay: Duration = .seconds(3600)
     /// Messages handed on per round at most (the rest go at the next ring or round).
     static let batch = 50
 
@@ -158,14 +158,14 @@ package struct MailQueue: Service {
                 try await storage.write { try await $0.mail.delete(message: message.id) }
             } catch {
                 let attempts = message.attempts + 1
-                if now - message.createdAt >= Self.giveUpAfter {
+                if now - message.createdAt >= Self.giveUpAfter.wholeSeconds {
                     // Who it was for stays out of the log (an address is personal data): the kind and row say enough.
                     logger.error(
                         "dropped a message the mail server would not take for three days",
                         metadata: ["kind": "\(message.kind)", "message": "\(message.id)", "attempts": "\(attempts)", "error": "\(error)"])
                     try await storage.write { try await $0.mail.delete(message: message.id) }
                 } else {
-                    let delay = min(Self.longestDelay, 30 << min(attempts - 1, 10))
+                    let delay = min(Self.longestDelay.wholeSeconds, 30 << min(attempts - 1, 10))
                     logger.warning(
                         "a message waits for the mail server",
                         metadata: ["kind": "\(message.kind)", "message": "\(message.id)", "attempts": "\(attempts)", "error": "\(error)"])

@@ -31,12 +31,12 @@ extension Accounts {
         try await storage.write { transaction in
             // One live link per account: an older one stops working.
             try await transaction.accounts.replacePasswordReset(
-                tokenHash: Self.tokenHash(token), userId: userId, createdAt: now, expiresAt: now + Self.resetLifetime)
+                tokenHash: Self.tokenHash(token), userId: userId, createdAt: now, expiresAt: now + Self.resetLifetime.wholeSeconds)
             try await AuditLedger.append(
                 .init(actor: nil, .passwordResetSent, subject: "user:\(userId)", patient: user.role == .patient ? userId : nil), time: now,
                 in: transaction)
         }
-        let expiry = Mail.rfc5322Date(now + Self.resetLifetime)
+        let expiry = Mail.rfc5322Date(now + Self.resetLifetime.wholeSeconds)
         notices.doorbell.send(
             Mail(
                 id: Self.resetMailId(user: userId, createdAt: now), toName: user.name, toAddress: user.email,

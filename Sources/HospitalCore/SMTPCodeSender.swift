@@ -25,8 +25,8 @@ package struct SMTPConfiguration: Sendable {
     package var password: String?
     /// PEM file of the CA certificates to trust instead of the system's.
     package var caFile: String?
-    /// Seconds one delivery may take.
-    package var timeout: Int64 = 30
+    /// How long one delivery may take.
+    package var timeout: Duration = .seconds(30)
 
     /// - Parameter url: `smtp://HOST[:PORT]` or `smtps://HOST[:PORT]`.
     /// - Throws: ``SMTPError/configuration(_:)`` naming what is wrong.
@@ -98,7 +98,7 @@ package struct SMTPCodeSender: CodeSender {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await deliver(text, to: mail.toAddress) }
             group.addTask {
-                try await Task.sleep(for: .seconds(configuration.timeout))
+                try await Task.sleep(for: configuration.timeout)
                 throw SMTPError.timedOut
             }
             try await group.next()

@@ -64,7 +64,7 @@ package struct Scheduling: Sendable {
     /// The longest slot, in minutes.
     static let maxDuration = 8 * 60
     /// How far ahead a slot may be published, in seconds (two years).
-    static let maxHorizon: Int64 = 2 * 366 * 86400
+    static let maxHorizon: Duration = .seconds(2 * 366 * 86400)
 
     package init(
         storage: any HospitalStorage, clock: @escaping @Sendable () -> Int64, slotClock: (@Sendable () -> Int64)? = nil,
@@ -97,7 +97,9 @@ package struct Scheduling: Sendable {
         guard startsAt >= now - now % 60 else {
             throw HospitalError.invalid("startsAt", "A slot starts in the current minute or later.")
         }
-        guard startsAt <= now + Self.maxHorizon else { throw HospitalError.invalid("startsAt", "A slot starts within two years.") }
+        guard startsAt <= now + Self.maxHorizon.wholeSeconds else {
+            throw HospitalError.invalid("startsAt", "A slot starts within two years.")
+        }
         guard (5...Self.maxDuration).contains(durationMinutes) else {
             throw HospitalError.invalid("durationMinutes", "A slot lasts 5 to \(Self.maxDuration) minutes.")
         }

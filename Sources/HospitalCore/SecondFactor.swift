@@ -13,7 +13,7 @@ import HummingbirdOTP
 /// and a sign-in waiting for its code (a challenge) takes at most 5 attempts in 5 minutes.
 package struct SecondFactor: Sendable {
     /// How long a password that checked out waits for its code, in seconds.
-    static let challengeLifetime: Int64 = 5 * 60
+    static let challengeLifetime: Duration = .seconds(5 * 60)
     /// Codes tried per challenge before it is void.
     static let challengeAttempts = 5
     static let recoveryCodeCount = 10
@@ -235,7 +235,8 @@ package struct SecondFactor: Sendable {
         let token = Accounts.base64URL(random(32))
         try await storage.write {
             try await $0.sessions.insertChallenge(
-                tokenHash: Accounts.tokenHash(token), userId: userId, kind: kind, at: now, expiredBefore: now - Self.challengeLifetime)
+                tokenHash: Accounts.tokenHash(token), userId: userId, kind: kind, at: now,
+                expiredBefore: now - Self.challengeLifetime.wholeSeconds)
         }
         return token
     }
@@ -246,7 +247,8 @@ package struct SecondFactor: Sendable {
         guard token.utf8.count <= 128,
             let found = try await storage.read({
                 try await $0.sessions.challenge(
-                    tokenHash: Accounts.tokenHash(token), createdAfter: now - Self.challengeLifetime, maxAttempts: Self.challengeAttempts)
+                    tokenHash: Accounts.tokenHash(token), createdAfter: now - Self.challengeLifetime.wholeSeconds,
+                    maxAttempts: Self.challengeAttempts)
             })
         else { throw HospitalError.signInAgain }
         return found
@@ -262,7 +264,7 @@ package struct SecondFactor: Sendable {
         return try await storage.write { [self] transaction in
             guard
                 let userId = try await transaction.sessions.countChallengeAttempt(
-                    tokenHash: hash, createdAfter: now - Self.challengeLifetime, maxAttempts: Self.challengeAttempts)
+                    tokenHash: hash, createdAfter: now - Self.challengeLifetime.wholeSeconds, maxAttempts: Self.challengeAttempts)
             else { throw HospitalError.signInAgain }
             guard let kind = try await verify(userId: userId, code: code, now: now, in: transaction) else { return nil }
             try await transaction.sessions.deleteChallenge(tokenHash: hash)

@@ -9,7 +9,7 @@ package import Logging
 package func addPortal(
     to router: Router<HospitalRequestContext>, configuration: PortalConfiguration, services: HospitalServices, logger: Logger
 ) throws {
-    let pages = try PortalPages(configuration: configuration, idleSeconds: services.sessionPolicy.portalIdle)
+    let pages = try PortalPages(configuration: configuration, idleSeconds: services.sessionPolicy.portalIdle.wholeSeconds)
     PortalStatic.add(to: router)
     router.add(middleware: PortalNotFoundMiddleware(pages: pages))
     let group = router.group(context: PortalRequestContext.self)

@@ -75,7 +75,8 @@ struct PortalConsentController: Sendable {
     /// The emergency form: the patient's name and date of birth, and the reason, first.
     func emergencyPage(request: Request) -> EmergencyPage {
         EmergencyPage(
-            lead: pages.string("emergency_lead", request: request, filling: ["minutes": "\(services.emergency.policy.lifetime / 60)"]))
+            lead: pages.string(
+                "emergency_lead", request: request, filling: ["minutes": "\(services.emergency.policy.lifetime.wholeSeconds / 60)"]))
     }
 
     @Sendable func emergencyPage(_ request: Request, context: PortalRequestContext) async throws -> Response {

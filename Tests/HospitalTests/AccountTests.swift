@@ -411,7 +411,7 @@ extension HTTPFields {
     }
 
     @Test func aSessionsIdleClockMovesEveryTenthOfTheTimeoutAndExpiresOnTime() async throws {
-        let fixture = try HospitalFixture(sessions: .init(idle: 600, absolute: 7 * 86400))
+        let fixture = try HospitalFixture(sessions: .init(idle: .seconds(600), absolute: .seconds(7 * 86400)))
         _ = try await fixture.accounts.registerPatient(
             .init(
                 name: "Ada Patient", email: "ada@example.org", password: "correct horse battery", dateOfBirth: "1985-04-12",

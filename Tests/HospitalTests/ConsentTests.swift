@@ -177,7 +177,7 @@ func wrong(_ code: String) -> String { String(code.map { $0 == "0" ? "1" : "0" }
     }
 
     @Test func codesExpireAfterTenMinutesAndGrantsAfterTheirLifetime() async throws {
-        let fixture = try HospitalFixture(grantLifetime: 1800)
+        let fixture = try HospitalFixture(grantLifetime: .seconds(1800))
         try await fixture.app().test(.router) { client in
             let scene = try await ConsentScene(client, fixture)
             let (request, code) = try await scene.request(client)

@@ -65,8 +65,8 @@ package struct HospitalFixture: Sendable {
     /// - Parameter sessions: By default a week long, so that tests can move the clock by hours.
     /// - Parameter schedulingOffset: Seconds the scheduling clock runs ahead (`serve`'s test-only offset).
     package init(
-        maxReportSize: Int64 = Reports.defaultMaxSize, chunkSize: Int = 4096, grantLifetime: Int64 = 3600,
-        sessions: Accounts.SessionPolicy = .init(idle: 7 * 86400, absolute: 7 * 86400), storeCapacity: Int? = nil,
+        maxReportSize: Int64 = Reports.defaultMaxSize, chunkSize: Int = 4096, grantLifetime: Duration = .seconds(3600),
+        sessions: Accounts.SessionPolicy = .init(idle: .seconds(7 * 86400), absolute: .seconds(7 * 86400)), storeCapacity: Int? = nil,
         portal: PortalConfiguration = .init(), database: HospitalDatabase? = nil, notary: AuditNotary? = nil,
         schedulingOffset: Int64 = 0
     ) throws {

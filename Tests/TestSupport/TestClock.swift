@@ -10,6 +10,9 @@ package final class TestClock: Sendable {
 
     package func advance(by delta: Int64) { seconds.withLock { $0 += delta } }
 
+    /// Moves the clock by a span's whole seconds.
+    package func advance(by span: Duration) { advance(by: span.components.seconds) }
+
     /// The clock as the services take it.
     package var source: @Sendable () -> Int64 { { [self] in self.now } }
 }

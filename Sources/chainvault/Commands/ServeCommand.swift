@@ -294,8 +294,9 @@ extension Serve {
             storage: SQLiteHospitalStorage(database), hasher: PasswordHasher(random: systemRandom),
             vault: vault, sender: try codeSender(root: root),
             codeKey: try CodeKeyFile.loadOrCreate(path: root.codeKey, random: systemRandom),
-            sessionPolicy: .init(portalIdle: sessionIdleTimeout),
-            consentPolicy: .init(grantLifetime: grantLifetime), emergencyPolicy: .init(lifetime: emergencyAccessLifetime),
+            sessionPolicy: .init(portalIdle: .seconds(sessionIdleTimeout)),
+            consentPolicy: .init(grantLifetime: .seconds(grantLifetime)),
+            emergencyPolicy: .init(lifetime: .seconds(emergencyAccessLifetime)),
             maxReportSize: reportSizeLimit, portal: portal,
             notary: try await auditNotary(root: root, database: database, chunks: chunks), clock: { now() },
             schedulingClock: schedulingClock, random: systemRandom)
