@@ -1,6 +1,5 @@
 import Crypto
 import Foundation
-import HummingbirdOTP
 
 /// Sign-in's second step: a time-based code (TOTP, RFC 6238: 6 digits, 30 s, SHA-1 — what every
 /// authenticator app reads) or one of ten single-use recovery codes. Anyone may turn it on; for doctors
@@ -70,8 +69,9 @@ package struct SecondFactor: Sendable {
 
     /// The enrollment of a secret: its base32 form is what the `otpauth://` link carries.
     static func enrollment(secret: String, label: String, issuer: String) -> Enrollment {
-        let url = TOTP(secret: secret).createAuthenticatorURL(label: "\(issuer):\(label)", issuer: issuer)
-        let base32 = URLComponents(string: url)?.queryItems?.first { $0.name == "secret" }?.value ?? ""
+        let code = TimeBasedCode(secret: secret)
+        let url = code.authenticatorURL(label: "\(issuer):\(label)", issuer: issuer)
+        let base32 = Base32.encode(code.key)
         let groups = stride(from: 0, to: base32.count, by: 4).map { start in
             String(base32.dropFirst(start).prefix(4))
         }
@@ -187,10 +187,11 @@ package struct SecondFactor: Sendable {
     /// The step (one before, at or after `now`, later than `after`) whose code is `code`, compared in
     /// constant time; nil when none is.
     static func matchingStep(_ code: String, secret: String, now: Int64, after: Int64) -> Int64? {
-        let totp = TOTP(secret: secret)
+        let totp = TimeBasedCode(secret: secret)
         var found: Int64?
-        for step in (now / 30 - 1)...(now / 30 + 1) where step > after {
-            let expected = String(format: "%06d", totp.compute(date: Date(timeIntervalSince1970: TimeInterval(step * 30))))
+        let current = now / TimeBasedCode.step
+        for step in (current - 1)...(current + 1) where step > after {
+            let expected = totp.code(step: step)
             if ConstantTime.equal(expected, code), found == nil { found = step }
         }
         return found
@@ -199,19 +200,7 @@ package struct SecondFactor: Sendable {
     /// A recovery code as people copy it from 10 random bytes (80 bits): 16 characters of base32 in four
     /// groups, `abcd-efgh-ijkl-mnop`.
     static func recoveryCode(_ bytes: [UInt8]) -> String {
-        let alphabet = Array("abcdefghijklmnopqrstuvwxyz234567")
-        var bits = 0
-        var value = 0
-        var characters: [Character] = []
-        for byte in bytes {
-            value = (value << 8) | Int(byte)
-            bits += 8
-            while bits >= 5 {
-                characters.append(alphabet[(value >> (bits - 5)) & 31])
-                bits -= 5
-            }
-        }
-        let text = String(characters.prefix(16))
+        let text = String(Base32.encode(bytes).lowercased().prefix(16))
         return stride(from: 0, to: 16, by: 4).map { String(text.dropFirst($0).prefix(4)) }.joined(separator: "-")
     }
 

@@ -3,6 +3,7 @@ import Crypto
 import Foundation
 import GRDB
 import Hummingbird
+import HummingbirdOTP
 import HummingbirdTesting
 import NIOCore
 import TestSupport
@@ -62,6 +63,25 @@ enum AuthenticatorApp {
         #expect(SecondFactor.matchingStep("287082", secret: secret, now: 120, after: 0) == nil, "two steps late does not")
         #expect(SecondFactor.matchingStep("287082", secret: secret, now: 59, after: 1) == nil, "a step used once is spent")
         #expect(SecondFactor.matchingStep("287083", secret: secret, now: 59, after: 0) == nil)
+    }
+
+    /// The hospital's own TOTP against hummingbird-auth's: the same codes at every step around now for
+    /// secrets as the service makes them, and the same base32 key in the authenticator link.
+    @Test func codesAndLinksAgreeWithHummingbirdOTP() throws {
+        for length in [1, 20, 32, 33] {
+            let secret = Accounts.base64URL((0..<length).map { _ in UInt8.random(in: 0...255) })
+            let ours = TimeBasedCode(secret: secret)
+            let theirs = TOTP(secret: secret)
+            for time in stride(from: Int64(1_800_000_000), to: 1_800_000_000 + 40 * 30, by: 30) {
+                let expected = String(format: "%06d", theirs.compute(date: Date(timeIntervalSince1970: TimeInterval(time))))
+                #expect(ours.code(step: time / 30) == expected)
+            }
+            let key = { (url: String) in URLComponents(string: url)?.queryItems?.first { $0.name == "secret" }?.value }
+            let link = ours.authenticatorURL(label: "St Elsewhere:ada+1@example.org", issuer: "St Elsewhere")
+            #expect(key(link) == key(theirs.createAuthenticatorURL(label: "x", issuer: "y")))
+            #expect(URLComponents(string: link)?.path == "/St Elsewhere:ada+1@example.org")
+            #expect(URLComponents(string: link)?.queryItems?.first { $0.name == "issuer" }?.value == "St Elsewhere")
+        }
     }
 
     @Test func recoveryCodesAreSixteenBase32CharactersInGroupsAndCompareLoosely() {
