@@ -17,8 +17,9 @@ test: deps test-deps build unit interop fuzz-smoke
 build:
 	$(SWIFT) build --build-tests
 
+## The Swift tests, the hospital's on SQLite and on a throwaway PostgreSQL server of their own.
 unit:
-	$(SWIFT) test --skip-build
+	scripts/with-postgres.sh $(SWIFT) test --skip-build
 
 interop:
 	CHAINVAULT_BIN="$$($(SWIFT) build --show-bin-path)/chainvault" $(PYTEST) -q Tests/interop

@@ -47,6 +47,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-configuration.git", from: "1.4.0", traits: []),
         .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird-auth.git", from: "2.5.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         // Pure S3 wire protocol: SigV4, payload hashes and checksums, XML types, error codes.
@@ -123,11 +124,9 @@ let package = Package(
                 "BucketStore",
                 "Operations",
                 .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
-                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -216,19 +215,30 @@ let package = Package(
             dependencies: [
                 "HospitalCore", "Transparency",
                 .product(name: "GRDB", package: "GRDB.swift"),
-                .product(name: "Mustache", package: "swift-mustache"),
             ],
             swiftSettings: swiftSettings
         ),
         // The JSON API: controllers, middleware, the request context and the OpenAPI document.
+        // The hospital's storage on PostgreSQL (postgres-nio), shared by several instances: the same
+        // stores as HospitalSQLite (docs/architecture.md, "The storage seam").
+        .target(
+            name: "HospitalPostgres",
+            dependencies: [
+                "HospitalCore", "Transparency",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "HospitalAPI",
             dependencies: [
-                "HospitalCore", "ChunkChain", "Operations",
+                "HospitalCore", "ChunkChain",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "Metrics", package: "swift-metrics"),
             ],
             // The OpenAPI document served at /openapi.json (docs/openapi.json links to it).
             resources: [.embedInCode("openapi.json")],
@@ -238,7 +248,7 @@ let package = Package(
         .target(
             name: "HospitalPortal",
             dependencies: [
-                "HospitalCore", "HospitalAPI", "CQREncode", "ChunkChain",
+                "HospitalCore", "HospitalAPI", "CQREncode",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -289,12 +299,7 @@ let package = Package(
             dependencies: [
                 "HospitalCore", "HospitalAPI", "HospitalPortal", "DurableFiles", "Operations",
                 .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOSSL", package: "swift-nio-ssl"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -328,6 +333,9 @@ let package = Package(
             name: "TestSupport",
             dependencies: [
                 "BucketStore", "S3Gateway", "Operations", "ChunkChain", "ChunkChainTesting", "Hospital", "HospitalCore", "HospitalSQLite",
+                "HospitalPostgres",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
@@ -394,8 +402,9 @@ let package = Package(
             name: "HospitalTests",
             dependencies: [
                 "TestSupport",
-                "Hospital", "HospitalCore", "HospitalSQLite", "HospitalAPI", "HospitalPortal",
+                "Hospital", "HospitalCore", "HospitalSQLite", "HospitalPostgres", "HospitalAPI", "HospitalPortal",
                 "ChunkChain", "ChunkChainTesting",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -49,6 +49,8 @@ case "${1:-build}" in
         need_pip pyarrow pyarrow
         need_pin obstore 0.12.1
         need_apt restic
+        # The hospital's tests on PostgreSQL: a throwaway server of their own (scripts/with-postgres.sh).
+        need_apt postgresql
         need_apt openssl
         need_apt systemd e2fsprogs
         # Reads the QR code the portal draws for an authenticator app, as a phone's camera would.

@@ -1,5 +1,5 @@
 package import Crypto
-import Foundation
+package import Foundation
 import Metrics
 
 /// Where a doctor's request to read a report stands.
@@ -19,7 +19,7 @@ package struct AccessRequest: Codable, Sendable, Equatable {
     package var id: Int64?
     package var reportId: Int64
     package var doctorId: Int64
-    var codeMAC: Data
+    package var codeMAC: Data
     package var status: AccessRequestStatus
     package var attempts: Int
     package var createdAt: Int64

@@ -1,0 +1,94 @@
+package import HospitalCore
+package import Logging
+package import PostgresNIO
+
+/// ``HospitalStorage`` on PostgreSQL (postgres-nio's pooled `PostgresClient`), shared by every
+/// ChainVault instance of a hospital.
+///
+/// A read is a `REPEATABLE READ, READ ONLY` snapshot and runs beside everything. A write first takes
+/// one transaction-scoped advisory lock, so writes of every instance run one after another, as on
+/// SQLite's single writer: a body's "is the slot still open" still holds when it commits, and the
+/// ledger's appends (nearly every write makes one, all on the same head row) never race. Writes are
+/// short (statements only, no other I/O: anything else waits for ``HospitalTransaction/afterCommit(_:)``),
+/// the lock is released by the commit or by the server when a connection dies, and the wait for it
+/// is bounded by the statement timeout. A serialization failure or deadlock, which this order should
+/// not produce, runs the body again rather than failing the action.
+package struct PostgresHospitalStorage: HospitalStorage {
+    let client: PostgresClient
+    let logger: Logger
+    /// Times a write runs before its serialization failure is the answer.
+    static let attempts = 10
+    /// The advisory lock every write holds (any constant of this program's own).
+    static let writerLock: Int64 = 0x4368_6169_6E56_0002
+
+    /// - Parameter client: Run by the caller (`client.run()`, a ServiceLifecycle service).
+    package init(client: PostgresClient, logger: Logger) {
+        self.client = client
+        self.logger = logger
+    }
+
+    package func read<T: Sendable>(_ body: @escaping @Sendable (HospitalTransaction) async throws -> T) async throws -> T {
+        try await client.withConnection { connection in
+            let transaction = PostgresTransaction(connection: connection, logger: logger, writes: false)
+            return try await Self.run(transaction, begin: "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY") { hospital in
+                try await body(hospital)
+            }.0
+        }
+    }
+
+    @discardableResult
+    package func write<T: Sendable>(_ body: @escaping @Sendable (HospitalTransaction) async throws -> T) async throws -> T {
+        var attempt = 1
+        while true {
+            do {
+                let (result, hospital) = try await client.withConnection { connection in
+                    let transaction = PostgresTransaction(connection: connection, logger: logger, writes: true)
+                    return try await Self.run(transaction, begin: "BEGIN", lock: true, body)
+                }
+                hospital.committed()
+                return result
+            } catch let error where Self.isConflict(error) && attempt < Self.attempts {
+                attempt += 1
+                try await Task.sleep(for: .milliseconds(Int.random(in: 1...(5 * attempt))))
+            }
+        }
+    }
+
+    /// Runs `body` between `begin` and `COMMIT`, rolling back when it throws.
+    private static func run<T: Sendable>(
+        _ transaction: PostgresTransaction, begin: PostgresQuery, lock: Bool = false,
+        _ body: @Sendable (HospitalTransaction) async throws -> T
+    ) async throws -> (T, HospitalTransaction) {
+        let hospital = Self.hospital(transaction)
+        try await transaction.execute(begin)
+        let result: T
+        do {
+            if lock { try await transaction.execute("SELECT pg_advisory_xact_lock(\(Self.writerLock))") }
+            result = try await body(hospital)
+        } catch {
+            try? await transaction.execute("ROLLBACK")
+            throw error
+        }
+        try await transaction.execute("COMMIT")
+        return (result, hospital)
+    }
+
+    static func hospital(_ transaction: PostgresTransaction) -> HospitalTransaction {
+        HospitalTransaction(
+            accounts: PostgresAccountStore(connection: transaction), sessions: PostgresSessionStore(connection: transaction),
+            scheduling: PostgresSchedulingStore(connection: transaction), mail: PostgresMailStore(connection: transaction),
+            ledger: PostgresLedgerStore(connection: transaction), reports: PostgresReportStore(connection: transaction),
+            consent: PostgresConsentStore(connection: transaction), emergency: PostgresEmergencyStore(connection: transaction))
+    }
+
+    /// PostgreSQL's SQLSTATE of `error`, when the server sent one.
+    static func state(_ error: any Error) -> String? {
+        (error as? PSQLError)?.serverInfo?[.sqlState]
+    }
+
+    /// A serialization failure or a deadlock: the transaction runs again.
+    static func isConflict(_ error: any Error) -> Bool {
+        let state = state(error)
+        return state == PostgresError.Code.serializationFailure.raw || state == PostgresError.Code.deadlockDetected.raw
+    }
+}
