@@ -17,9 +17,10 @@ test: deps test-deps build unit interop fuzz-smoke
 build:
 	$(SWIFT) build --build-tests
 
-## The Swift tests, the hospital's on SQLite and on a throwaway PostgreSQL server of their own.
+## The Swift tests (the hospital's on SQLite), then the hospital's suite again on PostgreSQL: one
+## throwaway server of their own (scripts/with-postgres.sh) for both passes.
 unit:
-	scripts/with-postgres.sh $(SWIFT) test --skip-build
+	scripts/with-postgres.sh sh -c '$(SWIFT) test --skip-build && CHAINVAULT_TEST_HOSPITAL_ENGINE=postgres $(SWIFT) test --skip-build --filter HospitalTests'
 
 interop:
 	CHAINVAULT_BIN="$$($(SWIFT) build --show-bin-path)/chainvault" $(PYTEST) -q Tests/interop

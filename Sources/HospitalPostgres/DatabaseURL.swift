@@ -59,7 +59,9 @@ package struct DatabaseURL: Sendable, Equatable, CustomStringConvertible {
         let host = components.host.flatMap { $0.isEmpty ? nil : $0 }
         guard host != nil || socket != nil else { throw Invalid(description: "the database URL names no host (or ?host=/socket/folder)") }
         let database = String(components.path.drop { $0 == "/" })
-        guard !database.isEmpty, !database.contains("/") else { throw Invalid(description: "the database URL names no database (…/DATABASE)") }
+        guard !database.isEmpty, !database.contains("/") else {
+            throw Invalid(description: "the database URL names no database (…/DATABASE)")
+        }
         guard let user = components.user, !user.isEmpty else { throw Invalid(description: "the database URL names no user (USER@HOST)") }
         let port = components.port ?? 5432
         guard (1...65535).contains(port) else { throw Invalid(description: "the database URL's port is out of range") }

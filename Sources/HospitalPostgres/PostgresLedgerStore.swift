@@ -1,7 +1,7 @@
 import Foundation
 import HospitalCore
-import PostgresNIO
 import NIOCore
+import PostgresNIO
 import Transparency
 
 /// The ledger on PostgreSQL. Appends from every instance serialize on `audit_head`, one row that a

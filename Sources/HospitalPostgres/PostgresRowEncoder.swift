@@ -11,7 +11,8 @@ struct PostgresRowEncoder {
         try record.encode(to: RowEncoder(columns: columns))
         let placeholders = (1...max(1, columns.names.count)).map { "$\($0)" }.prefix(columns.names.count)
         return PostgresQuery(
-            unsafeSQL: "INSERT INTO \(table) (\(columns.names.joined(separator: ", "))) VALUES (\(placeholders.joined(separator: ", "))) \(suffix)",
+            unsafeSQL:
+                "INSERT INTO \(table) (\(columns.names.joined(separator: ", "))) VALUES (\(placeholders.joined(separator: ", "))) \(suffix)",
             binds: columns.binds)
     }
 }
@@ -76,7 +77,9 @@ private struct Keyed<Key: CodingKey>: KeyedEncodingContainerProtocol {
         PostgresRowDecodingError(column: PostgresRowDecoder.column(key.stringValue), reason: "\(type(of: value)) is not a column type")
     }
 
-    mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type, forKey key: Key) -> KeyedEncodingContainer<NestedKey> {
+    mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type, forKey key: Key) -> KeyedEncodingContainer<
+        NestedKey
+    > {
         fatalError("nested values are not columns")
     }
     mutating func nestedUnkeyedContainer(forKey key: Key) -> any UnkeyedEncodingContainer { fatalError("lists are not columns") }

@@ -32,9 +32,11 @@ struct PostgresSchedulingStore: SchedulingStore {
 
     func slots(for identity: Identity, limit: Int) async throws -> [SlotListing] {
         if identity.role == .doctor {
-            try await listings("\(unescaped: Self.select) WHERE slots.doctor_id = \(identity.userId) ORDER BY slots.starts_at LIMIT \(limit)")
+            try await listings(
+                "\(unescaped: Self.select) WHERE slots.doctor_id = \(identity.userId) ORDER BY slots.starts_at LIMIT \(limit)")
         } else {
-            try await listings("\(unescaped: Self.select) WHERE slots.patient_id = \(identity.userId) ORDER BY slots.starts_at LIMIT \(limit)")
+            try await listings(
+                "\(unescaped: Self.select) WHERE slots.patient_id = \(identity.userId) ORDER BY slots.starts_at LIMIT \(limit)")
         }
     }
 

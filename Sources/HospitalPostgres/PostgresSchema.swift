@@ -224,7 +224,8 @@ package enum PostgresSchema {
             try await transaction.execute("BEGIN")
             do {
                 try await transaction.execute("SELECT pg_advisory_xact_lock(\(migrationLock))")
-                try await transaction.execute("CREATE TABLE IF NOT EXISTS schema_migrations (id text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())")
+                try await transaction.execute(
+                    "CREATE TABLE IF NOT EXISTS schema_migrations (id text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())")
                 let applied = Set(try await transaction.values(String.self, "SELECT id FROM schema_migrations"))
                 let unknown = applied.subtracting(migrations.map(\.id))
                 guard unknown.isEmpty else { throw NewerSchema(migrations: unknown.sorted()) }

@@ -31,7 +31,7 @@ import Testing
         try await fixture.database.writer.read { db in try String.fetchAll(db, sql: "SELECT action FROM audit") }
     }
 
-    @Test func aRegisteredDoctorCannotSignInAndIsNotListedUntilApproved() async throws {
+    @Test(.sqliteSchema) func aRegisteredDoctorCannotSignInAndIsNotListedUntilApproved() async throws {
         let fixture = try HospitalFixture()
         let cast = try await Cast(fixture)
         try await fixture.app().test(.router) { client in
@@ -65,7 +65,7 @@ import Testing
         }
     }
 
-    @Test func disablingEndsTheSessionsAndEnablingRestoresTheAccount() async throws {
+    @Test(.sqliteSchema) func disablingEndsTheSessionsAndEnablingRestoresTheAccount() async throws {
         let fixture = try HospitalFixture()
         let cast = try await Cast(fixture)
         try await fixture.app().test(.router) { client in
@@ -89,7 +89,7 @@ import Testing
         #expect(actions.contains("account_disabled") && actions.contains("account_enabled"))
     }
 
-    @Test func anAdminClearsAThrottleAndFindsNoSecondFactorToReset() async throws {
+    @Test(.sqliteSchema) func anAdminClearsAThrottleAndFindsNoSecondFactorToReset() async throws {
         let fixture = try HospitalFixture()
         let cast = try await Cast(fixture)
         try await fixture.app().test(.router) { client in
@@ -104,7 +104,7 @@ import Testing
         #expect(try await actions(fixture).contains("throttle_cleared"))
     }
 
-    @Test func aRefusedRegistrationIsGone() async throws {
+    @Test(.sqliteSchema) func aRefusedRegistrationIsGone() async throws {
         let fixture = try HospitalFixture()
         let cast = try await Cast(fixture)
         try await fixture.app().test(.router) { client in
@@ -119,7 +119,7 @@ import Testing
         #expect(try await actions(fixture).contains("account_refused"))
     }
 
-    @Test func anAppointedDoctorListsAPatientsReportTitlesAndNobodyElseDoes() async throws {
+    @Test(.sqliteSchema) func anAppointedDoctorListsAPatientsReportTitlesAndNobodyElseDoes() async throws {
         let fixture = try HospitalFixture()
         try await fixture.app().test(.router) { client in
             let scene = try await ConsentScene(client, fixture)

@@ -154,7 +154,7 @@ extension HTTPFields {
 
     /// N20: a sign-up answers the same whether or not the address has an account; the owner of a taken one is
     /// told, nothing of theirs changes, and only a new address gets a link.
-    @Test func aSignUpAnswersTheSameWhetherOrNotTheAddressHasAnAccount() async throws {
+    @Test(.sqliteSchema) func aSignUpAnswersTheSameWhetherOrNotTheAddressHasAnAccount() async throws {
         let portal = PortalConfiguration(baseURL: URL(string: "https://portal.example.org")!, timeZone: TimeZone(identifier: "UTC")!)
         let fixture = try HospitalFixture(portal: portal)
         try await buildHospitalApplication(configuration: .init(port: 0, portal: portal), services: fixture.services).test(.router) {
@@ -410,7 +410,7 @@ extension HTTPFields {
         try await fixture.database.writer.read { db in try Int64.fetchOne(db, sql: "SELECT lastUsedAt FROM session") }
     }
 
-    @Test func aSessionsIdleClockMovesEveryTenthOfTheTimeoutAndExpiresOnTime() async throws {
+    @Test(.sqliteSchema) func aSessionsIdleClockMovesEveryTenthOfTheTimeoutAndExpiresOnTime() async throws {
         let fixture = try HospitalFixture(sessions: .init(idle: .seconds(600), absolute: .seconds(7 * 86400)))
         _ = try await fixture.accounts.registerPatient(
             .init(

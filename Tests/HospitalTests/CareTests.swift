@@ -179,7 +179,7 @@ func bookedAppointment(
     /// `serve`'s test-only scheduling offset moves what "now" is to slots, and nothing else: a slot is
     /// published by the real clock (a minute ahead is the future), has started on the scheduling clock
     /// (two minutes ahead) and completes at once; its notice is still due by the real clock.
-    @Test func theSchedulingOffsetMovesOnlyWhetherASlotStarted() async throws {
+    @Test(.sqliteSchema) func theSchedulingOffsetMovesOnlyWhetherASlotStarted() async throws {
         let fixture = try HospitalFixture(schedulingOffset: 120)
         let cast = try await Cast(fixture)
         let scheduling = fixture.services.scheduling

@@ -59,7 +59,7 @@ func wrong(_ code: String) -> String { String(code.map { $0 == "0" ? "1" : "0" }
 @Suite struct ConsentTests {
     /// Issue 27, item 4: the patient allows a request in the portal or the API: a grant like a redeemed
     /// code's (same lifetime), the code is spent, and the ledger says it was approved in the portal.
-    @Test func thePatientAllowsARequestWithoutHandingOverTheCode() async throws {
+    @Test(.sqliteSchema) func thePatientAllowsARequestWithoutHandingOverTheCode() async throws {
         let fixture = try HospitalFixture()
         try await fixture.app().test(.router) { client in
             let scene = try await ConsentScene(client, fixture)
@@ -105,7 +105,7 @@ func wrong(_ code: String) -> String { String(code.map { $0 == "0" ? "1" : "0" }
         }
     }
 
-    @Test func aRedeemedCodeGrantsAccessUntilThePatientRevokes() async throws {
+    @Test(.sqliteSchema) func aRedeemedCodeGrantsAccessUntilThePatientRevokes() async throws {
         let fixture = try HospitalFixture()
         try await fixture.app().test(.router) { client in
             let scene = try await ConsentScene(client, fixture)
@@ -217,7 +217,7 @@ func wrong(_ code: String) -> String { String(code.map { $0 == "0" ? "1" : "0" }
         }
     }
 
-    @Test func aCodeThatCannotBeSentIs503AndItsRequestVoid() async throws {
+    @Test(.sqliteSchema) func aCodeThatCannotBeSentIs503AndItsRequestVoid() async throws {
         let fixture = try HospitalFixture()
         try await fixture.app().test(.router) { client in
             let scene = try await ConsentScene(client, fixture)
@@ -242,7 +242,7 @@ func wrong(_ code: String) -> String { String(code.map { $0 == "0" ? "1" : "0" }
 }
 
 @Suite struct AuditTests {
-    @Test func everyActionIsInTheLedgerWhichVerifiesAndBreaksAtTheFirstEditedEntry() async throws {
+    @Test(.sqliteSchema) func everyActionIsInTheLedgerWhichVerifiesAndBreaksAtTheFirstEditedEntry() async throws {
         let fixture = try HospitalFixture()
         try await fixture.app().test(.router) { client in
             let scene = try await ConsentScene(client, fixture)

@@ -1,6 +1,6 @@
 import Foundation
-import PostgresNIO
 import GRDB
+import PostgresNIO
 import Synchronization
 import TestSupport
 import Testing
@@ -28,7 +28,11 @@ import Testing
 
         /// Runs `body` on a fresh storage of this engine holding one doctor (id 1); `count` counts a
         /// table's rows (`slot` and `audit` by their SQLite names).
-        func run(_ body: @escaping @Sendable (_ storage: any HospitalStorage, _ count: @escaping @Sendable (String) async throws -> Int) async throws -> Void)
+        func run(
+            _ body:
+                @escaping @Sendable (_ storage: any HospitalStorage, _ count: @escaping @Sendable (String) async throws -> Int) async throws
+                -> Void
+        )
             async throws
         {
             switch self {
@@ -38,7 +42,9 @@ import Testing
                     ? try HospitalDatabase.open(path: temporaryPath("storage") + ".sqlite") : try HospitalDatabase.inMemory()
                 try await database.writer.write { db in
                     try db.execute(
-                        sql: "INSERT INTO user (role, email, name, passwordHash, createdAt) VALUES ('doctor', 'd@example.org', 'Dr D', 'x', 0)")
+                        sql:
+                            "INSERT INTO user (role, email, name, passwordHash, createdAt) VALUES ('doctor', 'd@example.org', 'Dr D', 'x', 0)"
+                    )
                 }
                 try await body(SQLiteHospitalStorage(database)) { table in
                     try await database.writer.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM \(table)") ?? 0 }
@@ -46,7 +52,8 @@ import Testing
             case .postgres:
                 try await TestPostgres.withStorage { storage, client in
                     try await client.query(
-                        "INSERT INTO users (role, email, name, password_hash, created_at) VALUES ('doctor', 'd@example.org', 'Dr D', 'x', 0)")
+                        "INSERT INTO users (role, email, name, password_hash, created_at) VALUES ('doctor', 'd@example.org', 'Dr D', 'x', 0)"
+                    )
                     try await body(storage) { table in
                         let name = ["slot": "slots", "audit": "audit"][table] ?? table
                         let rows = try await client.query("SELECT count(*) FROM \(unescaped: name)").collect()

@@ -63,7 +63,7 @@ import Testing
         #expect(Mail.decodedText(message) == long + "\n")
     }
 
-    @Test func aResetLinkWorksOnceWithinItsLifetimeAndEndsEverySession() async throws {
+    @Test(.sqliteSchema) func aResetLinkWorksOnceWithinItsLifetimeAndEndsEverySession() async throws {
         let fixture = try HospitalFixture()
         let portal = PortalConfiguration(baseURL: URL(string: "https://portal.example.org")!, timeZone: TimeZone(identifier: "UTC")!)
         try await buildHospitalApplication(configuration: .init(port: 0, portal: portal), services: fixture.services).test(.router) {

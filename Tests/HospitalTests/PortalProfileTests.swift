@@ -43,7 +43,7 @@ import Testing
 
     /// Issue 27, item 6: a doctor changes their specialization and public description; the public page and
     /// the API show them, and the change is a ledger entry.
-    @Test func aDoctorEditsWhatTheirPublicPageSays() async throws {
+    @Test(.sqliteSchema) func aDoctorEditsWhatTheirPublicPageSays() async throws {
         let fixture = try HospitalFixture()
         let doctor = try await fixture.accounts.createStaff(
             .init(

@@ -59,7 +59,7 @@ struct CutBody: AsyncSequence, Sendable {
         #expect(try await fixture.database.writer.read { db in try Report.fetchCount(db) } == 0)
     }
 
-    @Test func aReportIsAChainOverBothBucketsReadableByItsPatientAndAuthorOnly() async throws {
+    @Test(.sqliteSchema) func aReportIsAChainOverBothBucketsReadableByItsPatientAndAuthorOnly() async throws {
         let fixture = try HospitalFixture()
         let cast = try await Cast(fixture)
         let bytes = (0..<50_000).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) }
@@ -203,7 +203,7 @@ struct CutBody: AsyncSequence, Sendable {
         }
     }
 
-    @Test func aTamperedChunkFailsTheDownloadAndTheLedgerSaysSo() async throws {
+    @Test(.sqliteSchema) func aTamperedChunkFailsTheDownloadAndTheLedgerSaysSo() async throws {
         let fixture = try HospitalFixture()
         let cast = try await Cast(fixture)
         try await fixture.app().test(.router) { client in

@@ -108,7 +108,7 @@ enum AuthenticatorApp {
         return (key, recovery)
     }
 
-    @Test func theAPIAsksForTheCodeRefusesReplaysAndTakesEachRecoveryCodeOnce() async throws {
+    @Test(.sqliteSchema) func theAPIAsksForTheCodeRefusesReplaysAndTakesEachRecoveryCodeOnce() async throws {
         let fixture = try HospitalFixture()
         let cast = try await Cast(fixture)
         let (key, recovery) = try await enroll(fixture, cast.ada.id)
@@ -145,7 +145,7 @@ enum AuthenticatorApp {
 
     /// N3: a signed-in session binds a new authenticator only with a code of the one bound now (or, with
     /// none bound, the password), and the owner is e-mailed each time one is bound.
-    @Test func replacingTheAuthenticatorTakesACurrentCodeAndTellsTheOwner() async throws {
+    @Test(.sqliteSchema) func replacingTheAuthenticatorTakesACurrentCodeAndTellsTheOwner() async throws {
         let fixture = try HospitalFixture()
         let cast = try await Cast(fixture)
         let (key, _) = try await enroll(fixture, cast.ada.id)
@@ -200,7 +200,7 @@ enum AuthenticatorApp {
         #expect(try await secondFactor.attemptsLeft(token) == 0)
     }
 
-    @Test func theSecretIsSealedUnderTheKeyOutsideTheDatabase() async throws {
+    @Test(.sqliteSchema) func theSecretIsSealedUnderTheKeyOutsideTheDatabase() async throws {
         let fixture = try HospitalFixture()
         let cast = try await Cast(fixture)
         let (key, _) = try await enroll(fixture, cast.ada.id)
@@ -214,7 +214,7 @@ enum AuthenticatorApp {
         #expect(throws: (any Error).self) { _ = try fixture.accounts.secondFactor.open(sealed, userId: cast.bob.id) }
     }
 
-    @Test func staffKeepItPatientsTurnItOffAndAnAdminResetsALostDevice() async throws {
+    @Test(.sqliteSchema) func staffKeepItPatientsTurnItOffAndAnAdminResetsALostDevice() async throws {
         let fixture = try HospitalFixture()
         let cast = try await Cast(fixture)
         let ada = try await enroll(fixture, cast.ada.id)

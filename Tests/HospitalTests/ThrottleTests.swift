@@ -159,7 +159,7 @@ import Testing
         func add(_ name: String) { names.append(name) }
     }
 
-    @Test func refusedAttemptsAreAuditedAsOneSummaryWithACount() async throws {
+    @Test(.sqliteSchema) func refusedAttemptsAreAuditedAsOneSummaryWithACount() async throws {
         let fixture = try await fixtureWithAda()
         func loginRows() async throws -> [AuditEntry] {
             try await fixture.database.writer.read { db in

@@ -81,13 +81,16 @@ package struct HospitalFixture: Sendable {
         var schedulingClock: (@Sendable () -> Int64)?
         if schedulingOffset != 0 { schedulingClock = { clock.now + schedulingOffset } }
         services = HospitalServices(
-            storage: SQLiteHospitalStorage(database),
+            storage: TestPostgres.hospitalOnPostgres && !Self.needsSQLite ? TestPostgres.storage() : SQLiteHospitalStorage(database),
             hasher: PasswordHasher(parameters: .testing, random: { [UInt8](repeating: 7, count: $0) }), vault: vault,
             sender: sender, codeKey: SymmetricKey(size: .bits256), sessionPolicy: sessions,
             consentPolicy: .init(grantLifetime: grantLifetime),
             maxReportSize: maxReportSize, portal: portal, notary: notary, clock: clock.source,
             schedulingClock: schedulingClock, random: systemRandom)
     }
+
+    /// Set by a test that reads or edits ``database`` itself (SQL of SQLite's schema): its fixture stays on SQLite.
+    @TaskLocal package static var needsSQLite = false
 
     package func app() throws -> some ApplicationProtocol {
         try buildHospitalApplication(configuration: .init(port: 0), services: services)

@@ -1,8 +1,9 @@
 import Foundation
-import HospitalCore
+package import HospitalCore
 package import HospitalPostgres
 import Logging
 package import PostgresNIO
+package import Testing
 
 /// The throwaway PostgreSQL server of `make test` (`scripts/with-postgres.sh` starts it and names it in
 /// `CHAINVAULT_TEST_DATABASE_URL`). Without that variable the PostgreSQL variants of the tests do not
@@ -55,4 +56,53 @@ package enum TestPostgres {
 
     /// `CHAINVAULT_TEST_DATABASE_URL` is not set.
     package struct Unavailable: Error {}
+
+    /// Whether the hospital's tests run on PostgreSQL in this run: `CHAINVAULT_TEST_HOSPITAL_ENGINE=postgres`
+    /// (`make unit` runs the hospital's suite a second time so). ``HospitalFixture`` then keeps its state there.
+    package static var hospitalOnPostgres: Bool {
+        ProcessInfo.processInfo.environment["CHAINVAULT_TEST_HOSPITAL_ENGINE"] == "postgres"
+    }
+
+    /// A storage on a fresh schema of its own, for a fixture made without `await`: the client runs from
+    /// the start, and every transaction waits for the schema's migration first. The schema stays until
+    /// the throwaway server goes; idle connections close after a second.
+    package static func storage() -> any HospitalStorage {
+        let schema = "test_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
+        let logger = Logger(label: "test.postgres")
+        guard let url, var configuration = try? url.configuration(password: nil) else {
+            return Deferred(setup: Task { throw Unavailable() })
+        }
+        configuration.options.additionalStartupParameters.append(("search_path", schema))
+        configuration.options.maximumConnections = 4
+        configuration.options.connectionIdleTimeout = .seconds(1)
+        let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        Task { await client.run() }
+        return Deferred(
+            setup: Task {
+                try await client.query("CREATE SCHEMA \(unescaped: schema)")
+                try await PostgresSchema.migrate(client, logger: logger)
+                return PostgresHospitalStorage(client: client, logger: logger)
+            })
+    }
+
+    /// A storage that waits for its set-up before each transaction.
+    struct Deferred: HospitalStorage {
+        let setup: Task<PostgresHospitalStorage, any Error>
+
+        func read<T: Sendable>(_ body: @escaping @Sendable (HospitalTransaction) async throws -> T) async throws -> T {
+            try await setup.value.read(body)
+        }
+
+        func write<T: Sendable>(_ body: @escaping @Sendable (HospitalTransaction) async throws -> T) async throws -> T {
+            try await setup.value.write(body)
+        }
+    }
+}
+
+extension Trait where Self == ConditionTrait {
+    /// A test that reads or edits SQLite's tables itself (``HospitalFixture/database``): it runs in the
+    /// SQLite pass of the hospital's suite only.
+    package static var sqliteSchema: Self {
+        .disabled(if: TestPostgres.hospitalOnPostgres, "reads or edits SQLite's tables directly")
+    }
 }
