@@ -311,7 +311,7 @@ let package = Package(
                 "Settings",
                 "S3Gateway",
                 "ChunkChain",
-                "Hospital", "HospitalCore", "HospitalSQLite",
+                "Hospital", "HospitalCore", "HospitalSQLite", "HospitalPostgres",
                 "Operations",
                 "BucketStore",
                 "S3Client",
@@ -324,6 +324,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -80,33 +80,51 @@ package struct DatabaseURL: Sendable, Equatable, CustomStringConvertible {
         return "postgres://\(user)@\(place)/\(database)"
     }
 
-    /// The client's configuration.
+    /// The TLS the URL asks for: none, unchecked (`require`) or checked against `caFile` or the system's.
+    func tlsConfiguration(caFile: String?) throws -> TLSConfiguration? {
+        switch tls {
+        case .disable: return nil
+        case .require:
+            var configuration = TLSConfiguration.makeClientConfiguration()
+            configuration.certificateVerification = .none
+            return configuration
+        case .verifyFull:
+            var configuration = TLSConfiguration.makeClientConfiguration()
+            configuration.certificateVerification = .fullVerification
+            if let caFile { configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(caFile)) }
+            return configuration
+        }
+    }
+
+    /// The pooled client's configuration.
     /// - Parameters:
     ///   - password: From the password file, if any.
     ///   - caFile: PEM certificates to trust for `verify-full` instead of the system's.
     package func configuration(password: String?, caFile: String? = nil) throws -> PostgresClient.Configuration {
         var configuration: PostgresClient.Configuration
         if let socketDirectory {
-            configuration = .init(
-                unixSocketPath: "\(socketDirectory)/.s.PGSQL.\(port)", username: user, password: password, database: database)
+            configuration = .init(unixSocketPath: socketPath(socketDirectory), username: user, password: password, database: database)
         } else {
-            switch tls {
-            case .disable:
-                configuration = .init(host: host, port: port, username: user, password: password, database: database, tls: .disable)
-            case .require:
-                var tlsConfiguration = TLSConfiguration.makeClientConfiguration()
-                tlsConfiguration.certificateVerification = .none
-                configuration = .init(
-                    host: host, port: port, username: user, password: password, database: database, tls: .require(tlsConfiguration))
-            case .verifyFull:
-                var tlsConfiguration = TLSConfiguration.makeClientConfiguration()
-                tlsConfiguration.certificateVerification = .fullVerification
-                if let caFile { tlsConfiguration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(caFile)) }
-                configuration = .init(
-                    host: host, port: port, username: user, password: password, database: database, tls: .require(tlsConfiguration))
-            }
+            let tls: PostgresClient.Configuration.TLS = try tlsConfiguration(caFile: caFile).map { .require($0) } ?? .disable
+            configuration = .init(host: host, port: port, username: user, password: password, database: database, tls: tls)
         }
         configuration.options.additionalStartupParameters = [("application_name", "chainvault")]
         return configuration
     }
+
+    /// One connection's configuration (the check at start, the dedicated connections of locks and notifications).
+    package func connectionConfiguration(password: String?, caFile: String? = nil) throws -> PostgresConnection.Configuration {
+        var configuration: PostgresConnection.Configuration
+        if let socketDirectory {
+            configuration = .init(unixSocketPath: socketPath(socketDirectory), username: user, password: password, database: database)
+        } else {
+            let tls: PostgresConnection.Configuration.TLS =
+                try tlsConfiguration(caFile: caFile).map { .require(try NIOSSLContext(configuration: $0)) } ?? .disable
+            configuration = .init(host: host, port: port, username: user, password: password, database: database, tls: tls)
+        }
+        configuration.options.additionalStartupParameters = [("application_name", "chainvault")]
+        return configuration
+    }
+
+    func socketPath(_ directory: String) -> String { "\(directory)/.s.PGSQL.\(port)" }
 }

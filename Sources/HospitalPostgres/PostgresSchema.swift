@@ -217,6 +217,15 @@ package enum PostgresSchema {
         }
     }
 
+    /// The database (its schema on the search path) holds tables, and none of ChainVault's migrations: another
+    /// application's, which ChainVault does not write into.
+    package struct ForeignDatabase: Error, CustomStringConvertible {
+        package var tables: Int
+        package var description: String {
+            "the database holds \(tables) tables of another application and no ChainVault schema: give ChainVault a database of its own"
+        }
+    }
+
     /// Brings the database to this binary's schema, once across instances.
     package static func migrate(_ client: PostgresClient, logger: Logger) async throws {
         try await client.withConnection { connection in
@@ -225,13 +234,23 @@ package enum PostgresSchema {
             do {
                 try await transaction.execute("SELECT pg_advisory_xact_lock(\(migrationLock))")
                 try await transaction.execute(
-                    "CREATE TABLE IF NOT EXISTS schema_migrations (id text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())")
-                let applied = Set(try await transaction.values(String.self, "SELECT id FROM schema_migrations"))
+                    "CREATE TABLE IF NOT EXISTS chainvault_migrations (id text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())")
+                let applied = Set(try await transaction.values(String.self, "SELECT id FROM chainvault_migrations"))
+                if applied.isEmpty {
+                    let tables =
+                        try await transaction.value(
+                            Int.self,
+                            """
+                            SELECT count(*) FROM information_schema.tables
+                            WHERE table_schema = current_schema() AND table_name <> 'chainvault_migrations'
+                            """) ?? 0
+                    guard tables == 0 else { throw ForeignDatabase(tables: tables) }
+                }
                 let unknown = applied.subtracting(migrations.map(\.id))
                 guard unknown.isEmpty else { throw NewerSchema(migrations: unknown.sorted()) }
                 for migration in migrations where !applied.contains(migration.id) {
                     for statement in migration.statements { try await transaction.execute(PostgresQuery(unsafeSQL: statement)) }
-                    try await transaction.execute("INSERT INTO schema_migrations (id) VALUES (\(migration.id))")
+                    try await transaction.execute("INSERT INTO chainvault_migrations (id) VALUES (\(migration.id))")
                 }
                 try await transaction.execute("COMMIT")
             } catch {

@@ -49,6 +49,12 @@ public enum Setting: String, CaseIterable, Sendable {
     case smtpCAFile = "smtp-ca-file"
     case smtpPassword = "smtp-password"
     case smtpPasswordFile = "smtp-password-file"
+    case databaseURL = "database-url"
+    case databaseCAFile = "database-ca-file"
+    case databasePoolSize = "database-pool-size"
+    case databaseStatementTimeout = "database-statement-timeout"
+    case databasePassword = "database-password"
+    case databasePasswordFile = "database-password-file"
     // Report chains
     case masterKeyFile = "master-key-file"
     case bucketA = "bucket-a"
@@ -229,6 +235,24 @@ public enum Setting: String, CaseIterable, Sendable {
         case .smtpCAFile: .init(help: "PEM CA certificates to trust for SMTP TLS instead of the system's.")
         case .smtpPassword: .init(help: "The SMTP password.", source: .environmentOrFile, secret: true)
         case .smtpPasswordFile: .init(help: "A file holding the SMTP password (wins over smtp-password).", source: .environmentOrFile)
+        case .databaseURL:
+            .init(
+                help: """
+                    The hospital's PostgreSQL database, shared by several instances: postgres://USER@HOST:PORT/DATABASE \
+                    (?sslmode=require or verify-full for TLS; ?host=/run/postgresql for a Unix socket). Never the \
+                    password: database-password-file. Default: SQLite in <data>/.chainvault/hospital.sqlite.
+                    """)
+        case .databaseCAFile:
+            .init(help: "PEM CA certificates to trust for the database's TLS (sslmode=verify-full) instead of the system's.")
+        case .databasePoolSize:
+            .init(.wholeNumber, default: "20", help: "Connections to the hospital's PostgreSQL database this instance may open, 1 to 500.")
+        case .databaseStatementTimeout:
+            .init(
+                .wholeNumber, default: "30",
+                help: "Seconds one database statement (or the wait for the writers' lock) may take before the request fails, 1 to 3600.")
+        case .databasePassword: .init(help: "The database password.", source: .environmentOrFile, secret: true)
+        case .databasePasswordFile:
+            .init(help: "A file holding the database password (wins over database-password).", source: .environmentOrFile)
         case .masterKeyFile: .init(help: "Keyring file (default: <data>/.chainvault/keyring.json).")
         case .bucketA: .init(default: "reports-a", help: "Bucket A of the report chains.")
         case .bucketB: .init(default: "reports-b", help: "Bucket B of the report chains.")

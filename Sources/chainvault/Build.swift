@@ -40,7 +40,8 @@ func build(
     let chunks = try await settings.storage.locations().makeStore(local: { store }, owner: "chainvault", now: now())
     let health = Readiness.probe(store: store, chunks: chunks)
     let portal = PortalConfiguration(siteName: settings.siteName, baseURL: settings.resolvedPortalURL)
-    let care = try await settings.hospitalServices(root: root, chunks: chunks, portal: portal)
+    let (hospitalStorage, database) = try await settings.database.storage(root: root, logger: logger)
+    let care = try await settings.hospitalServices(root: root, chunks: chunks, portal: portal, storage: hospitalStorage)
     if let generated = try credentials.ensureRootKey() {
         output(
             """
@@ -77,7 +78,8 @@ func build(
         store: store, uploadExpiry: .seconds(settings.multipartExpiry), interval: .seconds(settings.housekeepingInterval), clock: { now() })
     let publisher = care.notary.map { AuditCheckpointPublisher(notary: $0, interval: .seconds(settings.auditCheckpointInterval)) }
     var group = ServiceGroupConfiguration(
-        services: [
+        // The database's client first: a group stops its services in reverse order, so it closes last.
+        services: (database.map { [.init(service: $0)] } ?? []) + [
             .init(service: gateway), .init(service: hospital), .init(service: housekeeping), .init(service: care.mailQueue()),
         ] + (publisher.map { [.init(service: $0)] } ?? [])
             + (settings.verifyInterval > 0 ? [.init(service: care.reportVerifier(interval: .seconds(settings.verifyInterval)))] : []),

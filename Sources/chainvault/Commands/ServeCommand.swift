@@ -7,7 +7,7 @@ import Foundation
 import Hex
 import Hospital
 import HospitalCore
-import HospitalSQLite
+import HospitalPostgres
 import Hummingbird
 import Logging
 import Metrics
@@ -67,6 +67,8 @@ struct Serve: AsyncParsableCommand {
     var trustedProxies: String = settings.string(.trustedProxies)
 
     @OptionGroup(title: "Report chains (hospital)") var storage: ChainLocationOptions
+
+    @OptionGroup(title: "Hospital database") var database: DatabaseOptions
 
     @OptionGroup(title: "Audit ledger (hospital)") var audit: AuditOptions
 
@@ -192,6 +194,17 @@ struct Serve: AsyncParsableCommand {
         guard maxConnections > 0, maxConnectionsPerClient > 0 else {
             throw ValidationError("--max-connections and --max-connections-per-client must be positive.")
         }
+        if database.resolvedURL != nil, storage.endpointURLA == nil || storage.endpointURLB == nil {
+            // Other instances could not read chunks that sit in this one's data root.
+            FileHandle.standardError.write(
+                Data(
+                    """
+                    Error: --database-url shares the hospital between instances, and its report chains must be where \
+                    every instance reads them: set --endpoint-a and --endpoint-b (an S3 service), not this data root.
+
+                    """.utf8))
+            throw ExitCode(78)
+        }
         guard reportSizeLimit > 0 else { throw ValidationError("--report-size-limit must be positive.") }
         guard grantLifetime > 0 else { throw ValidationError("--grant-lifetime must be positive.") }
         guard !region.isEmpty else { throw ValidationError("--region must not be empty.") }
@@ -246,8 +259,20 @@ struct Serve: AsyncParsableCommand {
         let fileIO = NIOThreadPool(numberOfThreads: Self.fileThreads)
         fileIO.start()
         defer { fileIO.shutdownGracefully { _ in } }
-        let services = try await build(settings: self, root: root, fileIO: fileIO, logger: logger) { listener, url in
-            output("\(listener): \(url)")
+        let services: ServiceGroup
+        do {
+            services = try await build(settings: self, root: root, fileIO: fileIO, logger: logger) { listener, url in
+                output("\(listener): \(url)")
+            }
+        } catch let error as DatabaseUnavailable {
+            FileHandle.standardError.write(Data("Error: \(error)\n".utf8))
+            throw ExitCode(75)  // EX_TEMPFAIL: it may pass; a supervisor tries again
+        } catch let error as PostgresSchema.ForeignDatabase {
+            FileHandle.standardError.write(Data("Error: \(error)\n".utf8))
+            throw ExitCode(78)
+        } catch let error as PostgresSchema.NewerSchema {
+            FileHandle.standardError.write(Data("Error: \(error)\n".utf8))
+            throw ExitCode(78)
         }
         try await services.run()
     }
@@ -276,7 +301,9 @@ extension Serve {
 
     /// The hospital over the data root: its database, the report chains (the gateway's store for local
     /// buckets), the code outbox and key in the config folder.
-    func hospitalServices(root: DataRoot, chunks: any ChunkStore, portal: PortalConfiguration) async throws -> HospitalServices {
+    func hospitalServices(
+        root: DataRoot, chunks: any ChunkStore, portal: PortalConfiguration, storage hospitalStorage: any HospitalStorage
+    ) async throws -> HospitalServices {
         let keyringPath = storage.keyringPath(root: root)
         // Checked now, and made only for a data root without chains, so that a missing or broken keyring
         // stops start-up rather than the first upload. Later reads never make one (fail closed).
@@ -287,25 +314,24 @@ extension Serve {
             store: chunks,
             keyring: { [file = KeyringFile(path: keyringPath)] in try await file.current() },
             index: try storage.index(root: root), spoolDirectory: root.tmp, clock: { now() })
-        let database = try HospitalDatabase.open(path: root.hospitalDatabase)
         var schedulingClock: (@Sendable () -> Int64)?
         if let offset = Self.testSchedulingOffset() { schedulingClock = { now() + offset } }
         return HospitalServices(
-            storage: SQLiteHospitalStorage(database), hasher: PasswordHasher(random: systemRandom),
+            storage: hospitalStorage, hasher: PasswordHasher(random: systemRandom),
             vault: vault, sender: try codeSender(root: root),
             codeKey: try CodeKeyFile.loadOrCreate(path: root.codeKey, random: systemRandom),
             sessionPolicy: .init(portalIdle: .seconds(sessionIdleTimeout)),
             consentPolicy: .init(grantLifetime: .seconds(grantLifetime)),
             emergencyPolicy: .init(lifetime: .seconds(emergencyAccessLifetime)),
             maxReportSize: reportSizeLimit, portal: portal,
-            notary: try await auditNotary(root: root, database: database, chunks: chunks), clock: { now() },
+            notary: try await auditNotary(root: root, storage: hospitalStorage, chunks: chunks), clock: { now() },
             schedulingClock: schedulingClock, random: systemRandom)
     }
 
     /// The audit ledger's notary: its signing key (made only for a ledger without checkpoints anywhere),
     /// the checkpoint file, and the chain buckets for copies. Refuses start-up when the key is missing
     /// but checkpoints exist, or when the database no longer holds what was signed.
-    func auditNotary(root: DataRoot, database: HospitalDatabase, chunks: any ChunkStore) async throws -> AuditNotary {
+    func auditNotary(root: DataRoot, storage hospitalStorage: any HospitalStorage, chunks: any ChunkStore) async throws -> AuditNotary {
         let logger = Logger(label: "chainvault.audit")
         let keyPath = audit.keyPath(root: root)
         let log = audit.log(root: root)
@@ -313,7 +339,7 @@ extension Serve {
         do {
             started = try await AuditKeyPolicy.notary(
                 existing: try audit.signer(root: root), keyPath: keyPath, origin: resolvedAuditOrigin, log: log,
-                storage: SQLiteHospitalStorage(database),
+                storage: hospitalStorage,
                 copies: chunks, random: systemRandom, now: now(), logger: logger)
         } catch let refusal as AuditKeyPolicy.Refusal {
             throw ValidationError("\(refusal)")
