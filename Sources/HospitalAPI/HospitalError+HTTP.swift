@@ -20,7 +20,7 @@ extension HospitalErrorCode {
         case .tooLarge: .contentTooLarge
         case .unsupportedMediaType: .unsupportedMediaType
         case .throttled, .busy: .tooManyRequests
-        case .codeNotSent, .ledgerUnsigned, .noSigningKey: .serviceUnavailable
+        case .codeNotSent, .ledgerUnsigned, .noSigningKey, .databaseUnavailable: .serviceUnavailable
         case .insufficientStorage: HTTPResponse.Status(code: 507, reasonPhrase: "Insufficient Storage")
         case .reportUnavailable, .internalError: .internalServerError
         }

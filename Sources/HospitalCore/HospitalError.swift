@@ -56,6 +56,7 @@ package enum HospitalErrorCode: String, CaseIterable, Sendable {
     case noSigningKey = "no_signing_key"
     case insufficientStorage = "insufficient_storage"
     case reportUnavailable = "report_unavailable"
+    case databaseUnavailable = "database_unavailable"
     case internalError = "internal_error"
 }
 

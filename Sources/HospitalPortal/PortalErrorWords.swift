@@ -62,6 +62,7 @@ extension PortalPages {
         case .noSigningKey: "error_no_signing_key"
         case .insufficientStorage: "error_insufficient_storage"
         case .reportUnavailable: "error_report_unavailable"
+        case .databaseUnavailable: "error_database_unavailable"
         case .internalError: "error_internal_error"
         }
     }

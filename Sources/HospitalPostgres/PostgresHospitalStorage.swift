@@ -1,6 +1,8 @@
 package import HospitalCore
 package import Logging
 package import PostgresNIO
+import Synchronization
+import _ConnectionPoolModule
 
 /// ``HospitalStorage`` on PostgreSQL (postgres-nio's pooled `PostgresClient`), shared by every
 /// ChainVault instance of a hospital.
@@ -22,17 +24,22 @@ package struct PostgresHospitalStorage: HospitalStorage {
     static let writerLock: Int64 = 0x4368_6169_6E56_0002
 
     /// - Parameter client: Run by the caller (`client.run()`, a ServiceLifecycle service).
-    package init(client: PostgresClient, logger: Logger) {
+    package init(client: PostgresClient, logger: Logger, leaseTimeout: Duration = .seconds(10)) {
         self.client = client
         self.logger = logger
+        self.leaseTimeout = leaseTimeout
     }
 
     package func read<T: Sendable>(_ body: @escaping @Sendable (HospitalTransaction) async throws -> T) async throws -> T {
-        try await client.withConnection { connection in
-            let transaction = PostgresTransaction(connection: connection, logger: logger, writes: false)
-            return try await Self.run(transaction, begin: "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY") { hospital in
-                try await body(hospital)
-            }.0
+        do {
+            return try await withConnection { connection in
+                let transaction = PostgresTransaction(connection: connection, logger: logger, writes: false)
+                return try await Self.run(transaction, begin: "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY") { hospital in
+                    try await body(hospital)
+                }.0
+            }
+        } catch {
+            throw Self.unavailable(error, logger: logger)
         }
     }
 
@@ -41,7 +48,7 @@ package struct PostgresHospitalStorage: HospitalStorage {
         var attempt = 1
         while true {
             do {
-                let (result, hospital) = try await client.withConnection { connection in
+                let (result, hospital) = try await withConnection { connection in
                     let transaction = PostgresTransaction(connection: connection, logger: logger, writes: true)
                     return try await Self.run(transaction, begin: "BEGIN", lock: true, body)
                 }
@@ -50,8 +57,45 @@ package struct PostgresHospitalStorage: HospitalStorage {
             } catch let error where Self.isConflict(error) && attempt < Self.attempts {
                 attempt += 1
                 try await Task.sleep(for: .milliseconds(Int.random(in: 1...(5 * attempt))))
+            } catch {
+                throw Self.unavailable(error, logger: logger)
             }
         }
+    }
+
+    /// Longest wait for a connection from the pool: a database that went away fails requests after this
+    /// (`database_unavailable`) rather than when the pool gives up (a minute or more).
+    let leaseTimeout: Duration
+
+    /// Thrown when no connection came within ``leaseTimeout``.
+    struct LeaseTimeout: Error {}
+
+    /// Runs `body` on a connection of the pool, waiting at most ``leaseTimeout`` for one; the body
+    /// itself is bounded by the server's statement timeout.
+    func withConnection<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+        let leased = Leased()
+        return try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask {
+                try await client.withConnection { connection in
+                    leased.flag.withLock { $0 = true }
+                    return try await body(connection)
+                }
+            }
+            group.addTask {
+                try await Task.sleep(for: leaseTimeout)
+                if !leased.flag.withLock({ $0 }) { throw LeaseTimeout() }
+                return nil
+            }
+            defer { group.cancelAll() }
+            while let next = try await group.next() {
+                if let result = next { return result }
+            }
+            throw LeaseTimeout()
+        }
+    }
+
+    private final class Leased: Sendable {
+        let flag = Mutex(false)
     }
 
     /// Runs `body` between `begin` and `COMMIT`, rolling back when it throws.
@@ -79,6 +123,34 @@ package struct PostgresHospitalStorage: HospitalStorage {
             scheduling: PostgresSchedulingStore(connection: transaction), mail: PostgresMailStore(connection: transaction),
             ledger: PostgresLedgerStore(connection: transaction), reports: PostgresReportStore(connection: transaction),
             consent: PostgresConsentStore(connection: transaction), emergency: PostgresEmergencyStore(connection: transaction))
+    }
+
+    /// `error` as the services' callers see it: the database out of reach (no connection, the server gone
+    /// or shutting down, a statement or the writers' lock over the statement timeout) is
+    /// `database_unavailable`, a 503 with `Retry-After`, logged without the request's data; anything
+    /// else (the body's own errors included) passes unchanged.
+    static func unavailable(_ error: any Error, logger: Logger) -> any Error {
+        guard isUnavailable(error) else { return error }
+        logger.warning("the hospital database cannot be used: \(DatabaseUnavailable.reason(error, database: "", user: ""))")
+        return HospitalError(
+            .databaseUnavailable, "The hospital's database cannot be reached; nothing was changed. Try again shortly.", retryAfter: 5)
+    }
+
+    static func isUnavailable(_ error: any Error) -> Bool {
+        // The pool's own refusals (no connection could be made for a while: its circuit breaker), or no
+        // connection within the lease timeout.
+        if error is ConnectionPoolError || error is LeaseTimeout { return true }
+        guard let error = error as? PSQLError else { return false }
+        if let state = error.serverInfo?[.sqlState] {
+            // Class 08: connection exceptions; 57: operator intervention (shutdown, a cancelled statement).
+            return state.hasPrefix("08") || state.hasPrefix("57") || state == "53300"
+        }
+        switch error.code {
+        case .connectionError, .serverClosedConnection, .uncleanShutdown, .poolClosed, .clientClosedConnection, .sslUnsupported,
+            .failedToAddSSLHandler:
+            return true
+        default: return false
+        }
     }
 
     /// PostgreSQL's SQLSTATE of `error`, when the server sent one.

@@ -26,6 +26,11 @@ public struct HealthProbe: Sendable {
 
     /// Ready whenever it is alive (tests).
     public static let alwaysReady = HealthProbe { [] }
+
+    /// These checks and `more`'s: one listener's probe on top of what both check.
+    public func adding(_ more: @escaping @Sendable () async -> [HealthCheck]) -> HealthProbe {
+        HealthProbe { [checks] in await checks() + more() }
+    }
 }
 
 /// The unauthenticated health endpoints both listeners serve. Their paths start with `/-/`, which no

@@ -65,7 +65,7 @@ func build(
             host: host, port: settings.hospitalPort, trustedProxies: settings.proxies, connections: settings.connectionPolicy,
             portal: portal, tls: settings.hospitalTLS),
         services: care,
-        health: health,
+        health: health.adding(Readiness.hospitalDatabase(hospitalStorage)),
         metrics: metrics,
         onServerRunning: { port in
             listening("hospital endpoint", "\(hospitalScheme)://\(host):\(port)")

@@ -2,6 +2,7 @@ import BucketStore
 import ChunkChain
 import DurableFiles
 import Foundation
+import HospitalCore
 import NIOCore
 import NIOPosix
 import Operations
@@ -20,6 +21,31 @@ enum Readiness {
             }
             for bucket in ChainBucket.allCases { checks.append(await chainBucket(bucket, in: chunks)) }
             return checks
+        }
+    }
+
+    /// The hospital's database answers a read within 5 s (SQLite's file, or the PostgreSQL server of
+    /// `--database-url`): only the hospital listener's readiness has it, so a database that is away takes
+    /// the hospital out of a balancer's rotation while the S3 gateway goes on.
+    static func hospitalDatabase(_ storage: any HospitalStorage) -> @Sendable () async -> [HealthCheck] {
+        {
+            let name = "hospital database"
+            do {
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask { _ = try await storage.read { try await $0.ledger.newestEntry() } }
+                    group.addTask {
+                        try await Task.sleep(for: .seconds(5))
+                        throw CancellationError()
+                    }
+                    try await group.next()
+                    group.cancelAll()
+                }
+                return [HealthCheck(name: name, ok: true, detail: "answers")]
+            } catch is CancellationError {
+                return [HealthCheck(name: name, ok: false, detail: "no answer within 5 s")]
+            } catch {
+                return [HealthCheck(name: name, ok: false, detail: "\(error)")]
+            }
         }
     }
 
