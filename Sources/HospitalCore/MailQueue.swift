@@ -64,8 +64,11 @@ package struct MailQueue: Service {
     static let giveUpAfter: Duration = .seconds(3 * 86400)
     /// The longest wait between two attempts, in seconds.
     static let longestDelay: Duration = .seconds(3600)
-    /// Messages handed on per round at most (the rest go at the next ring or round).
-    static let batch = 50
+    /// Messages claimed and handed on at once (a round takes batch after batch until none is due).
+    static let batch = 10
+    /// How long a claim keeps a message from the other instances: longer than a batch's deliveries at
+    /// the SMTP timeout (10 × 30 s), so that only a claim whose instance died runs out.
+    static let claimLength: Duration = .seconds(15 * 60)
 
     let storage: any HospitalStorage
     let sender: any CodeSender
@@ -149,7 +152,11 @@ package struct MailQueue: Service {
     @discardableResult
     func deliverDue() async throws -> Int {
         let now = clock()
-        let due = try await storage.read { try await $0.mail.due(at: now, limit: Self.batch) }
+        // Claimed in a write, so that two instances (PostgreSQL) never hand on the same message; one that
+        // dies holding a claim leaves its messages to be sent when the claim runs out (at least once).
+        let due = try await storage.write {
+            try await $0.mail.claimDue(at: now, limit: Self.batch, until: now + Self.claimLength.wholeSeconds)
+        }
         for message in due {
             do {
                 var mail = message.mail

@@ -99,9 +99,22 @@ struct PostgresMailStore: MailStore {
             """)
     }
 
-    func due(at time: Int64, limit: Int) async throws -> [QueuedMail] {
+    func claimDue(at time: Int64, limit: Int, until: Int64) async throws -> [QueuedMail] {
+        // The claim's own row lock as well as the writers' lock: SKIP LOCKED passes over rows another
+        // transaction holds, so a claim never waits for one.
         try await connection.records(
-            QueuedMail.self, "SELECT * FROM mail_queue WHERE next_attempt_at <= \(time) ORDER BY next_attempt_at, id LIMIT \(limit)")
+            QueuedMail.self,
+            """
+            WITH due AS (
+                SELECT id, next_attempt_at FROM mail_queue WHERE next_attempt_at <= \(time)
+                ORDER BY next_attempt_at, id LIMIT \(limit) FOR UPDATE SKIP LOCKED),
+            claimed AS (
+                UPDATE mail_queue SET next_attempt_at = \(until) FROM due WHERE mail_queue.id = due.id
+                RETURNING mail_queue.id, mail_queue.kind, mail_queue.user_id, mail_queue.to_name, mail_queue.to_address,
+                mail_queue.subject, mail_queue.body, mail_queue.created_at, mail_queue.attempts, due.next_attempt_at,
+                mail_queue.audit_entry_id)
+            SELECT * FROM claimed ORDER BY next_attempt_at, id
+            """)
     }
 
     func delete(message id: Int64) async throws {

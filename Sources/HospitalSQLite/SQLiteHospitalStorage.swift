@@ -40,10 +40,16 @@ struct SQLiteMailStore: MailStore {
         try await connection.run { db in try Self.enqueue(message, in: db) }
     }
 
-    func due(at time: Int64, limit: Int) async throws -> [QueuedMail] {
+    func claimDue(at time: Int64, limit: Int, until: Int64) async throws -> [QueuedMail] {
         try await connection.run { db in
-            try QueuedMail.fetchAll(
+            let due = try QueuedMail.fetchAll(
                 db, sql: "SELECT * FROM mailQueue WHERE nextAttemptAt <= ? ORDER BY nextAttemptAt, id LIMIT ?", arguments: [time, limit])
+            try db.execute(
+                sql: """
+                    UPDATE mailQueue SET nextAttemptAt = ? WHERE id IN
+                    (SELECT id FROM mailQueue WHERE nextAttemptAt <= ? ORDER BY nextAttemptAt, id LIMIT ?)
+                    """, arguments: [until, time, limit])
+            return due
         }
     }
 

@@ -134,6 +134,33 @@ import Testing
         }
     }
 
+    /// Two instances' mail queues claiming at once never get the same message, and a claim hides a
+    /// message until it runs out (then another sends it: at least once).
+    @Test(arguments: Engine.available) func mailClaimsAreExclusiveUntilTheyRunOut(_ engine: Engine) async throws {
+        try await engine.run { storage, _ in
+            try await storage.write { transaction in
+                for number in 0..<30 {
+                    try await transaction.mail.enqueue(
+                        QueuedMessage(
+                            kind: "notice", userId: 1, toName: "Dr D", toAddress: "d@example.org", subject: "\(number)", body: "b",
+                            createdAt: 100, auditEntryId: nil))
+                }
+            }
+            let claims = try await withThrowingTaskGroup(of: [String].self) { group in
+                for _ in 0..<6 {
+                    group.addTask {
+                        try await storage.write { try await $0.mail.claimDue(at: 100, limit: 10, until: 1000) }.map(\.mail.subject)
+                    }
+                }
+                return try await group.reduce(into: [[String]]()) { $0.append($1) }
+            }
+            let claimed = claims.flatMap { $0 }
+            #expect(claimed.count == 30 && Set(claimed).count == 30, "every message claimed once: \(claims)")
+            #expect(try await storage.write { try await $0.mail.claimDue(at: 999, limit: 10, until: 2000) }.isEmpty)
+            #expect(try await storage.write { try await $0.mail.claimDue(at: 1000, limit: 50, until: 2000) }.count == 30)
+        }
+    }
+
     /// Reads run beside a write that holds its transaction open (SQLite's file in WAL mode, PostgreSQL),
     /// and see the state before it.
     @Test(arguments: Engine.available.filter { $0 != .sqliteMemory })

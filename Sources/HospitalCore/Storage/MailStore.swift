@@ -2,8 +2,10 @@
 package protocol MailStore: Sendable {
     /// Queues a message, due at once.
     func enqueue(_ message: QueuedMessage) async throws
-    /// Messages due at `time`, the longest-waiting first.
-    func due(at time: Int64, limit: Int) async throws -> [QueuedMail]
+    /// Claims the messages due at `time`, the longest-waiting first: they come back as they were, and are
+    /// due again only at `until` (another instance, or this one after a crash, sends them then), unless
+    /// delivered (``delete(message:)``) or rescheduled first. In a write transaction.
+    func claimDue(at time: Int64, limit: Int, until: Int64) async throws -> [QueuedMail]
     /// Removes a message (delivered, or given up on).
     func delete(message id: Int64) async throws
     /// Counts a failed attempt and sets when the next one is due.
