@@ -5,6 +5,11 @@ import Foundation
 /// The key one-time codes are MACed under: 32 random bytes in a file of the config folder (mode 0600),
 /// made on first use. Without it, a copy of the database cannot be used to test codes offline.
 package enum CodeKeyFile {
+    /// The key's fingerprint, which does not reveal it: the first 16 hex digits of SHA-256 over its bytes.
+    package static func fingerprint(_ key: SymmetricKey) -> String {
+        key.withUnsafeBytes { bytes in SHA256.hash(data: bytes).prefix(8).map { String(format: "%02x", $0) }.joined() }
+    }
+
     package static func loadOrCreate(path: String, random: @Sendable (Int) -> [UInt8]) throws -> SymmetricKey {
         if let data = FileManager.default.contents(atPath: path) {
             guard data.count == 32 else { throw HospitalKeyFileError.damaged(path) }

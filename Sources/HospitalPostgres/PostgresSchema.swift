@@ -206,8 +206,41 @@ package enum PostgresSchema {
                 """,
                 "CREATE INDEX registrations_expiry ON registrations (expires_at)",
             ]
-        )
+        ),
+        (
+            "v2-instance-keys",
+            [
+                // Each key every instance must share, by a fingerprint that does not reveal it.
+                "CREATE TABLE instance_keys (name text PRIMARY KEY, fingerprint text NOT NULL, recorded_at timestamptz NOT NULL DEFAULT now())"
+            ]
+        ),
     ]
+
+    /// An instance's key differs from the one the instances before it recorded.
+    package struct KeyMismatch: Error, CustomStringConvertible {
+        package var key: String
+        package var recorded: String
+        package var this: String
+        package var description: String {
+            "this instance's \(key) (\(this)) is not the one the other instances of this database use (\(recorded)): give every instance the same key file"
+        }
+    }
+
+    /// Records each key's fingerprint the first time an instance starts on the database, and refuses an
+    /// instance whose keys differ (codes MACed by one would fail on another; chunks sealed under one
+    /// keyring would not open; checkpoints would be signed by two keys).
+    package static func checkKeys(_ fingerprints: [(name: String, fingerprint: String)], client: PostgresClient, logger: Logger)
+        async throws
+    {
+        for (name, fingerprint) in fingerprints {
+            try await client.query(
+                "INSERT INTO instance_keys (name, fingerprint) VALUES (\(name), \(fingerprint)) ON CONFLICT (name) DO NOTHING",
+                logger: logger)
+            let rows = try await client.query("SELECT fingerprint FROM instance_keys WHERE name = \(name)", logger: logger).collect()
+            guard let recorded = try rows.first?.decode(String.self) else { continue }
+            guard recorded == fingerprint else { throw KeyMismatch(key: name, recorded: recorded, this: fingerprint) }
+        }
+    }
 
     /// The database holds migrations this binary does not know: a newer ChainVault wrote it.
     package struct NewerSchema: Error, CustomStringConvertible {

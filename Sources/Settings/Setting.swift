@@ -49,6 +49,7 @@ public enum Setting: String, CaseIterable, Sendable {
     case smtpCAFile = "smtp-ca-file"
     case smtpPassword = "smtp-password"
     case smtpPasswordFile = "smtp-password-file"
+    case codeKey = "code-key"
     case databaseURL = "database-url"
     case databaseCAFile = "database-ca-file"
     case databasePoolSize = "database-pool-size"
@@ -235,6 +236,12 @@ public enum Setting: String, CaseIterable, Sendable {
         case .smtpCAFile: .init(help: "PEM CA certificates to trust for SMTP TLS instead of the system's.")
         case .smtpPassword: .init(help: "The SMTP password.", source: .environmentOrFile, secret: true)
         case .smtpPasswordFile: .init(help: "A file holding the SMTP password (wins over smtp-password).", source: .environmentOrFile)
+        case .codeKey:
+            .init(
+                help: """
+                    The key one-time codes are MACed under (default: <data>/.chainvault/code.key, made on first start). \
+                    Instances sharing a database must read the same file.
+                    """)
         case .databaseURL:
             .init(
                 help: """

@@ -2,6 +2,7 @@ import BucketStore
 import Foundation
 import Hospital
 import HospitalCore
+import HospitalPostgres
 import Logging
 import NIOPosix
 import Operations
@@ -40,8 +41,12 @@ func build(
     let chunks = try await settings.storage.locations().makeStore(local: { store }, owner: "chainvault", now: now())
     let health = Readiness.probe(store: store, chunks: chunks)
     let portal = PortalConfiguration(siteName: settings.siteName, baseURL: settings.resolvedPortalURL)
-    let (hospitalStorage, database) = try await settings.database.storage(root: root, logger: logger)
+    let database = try await settings.database.storage(root: root, logger: logger)
+    let hospitalStorage = database.storage
     let care = try await settings.hospitalServices(root: root, chunks: chunks, portal: portal, storage: hospitalStorage)
+    if let shared = database.shared {
+        try await PostgresSchema.checkKeys(try await settings.keyFingerprints(root: root, care: care), client: shared, logger: logger)
+    }
     if let generated = try credentials.ensureRootKey() {
         output(
             """
@@ -79,7 +84,7 @@ func build(
     let publisher = care.notary.map { AuditCheckpointPublisher(notary: $0, interval: .seconds(settings.auditCheckpointInterval)) }
     var group = ServiceGroupConfiguration(
         // The database's client first: a group stops its services in reverse order, so it closes last.
-        services: (database.map { [.init(service: $0)] } ?? []) + [
+        services: (database.service.map { [.init(service: $0)] } ?? []) + [
             .init(service: gateway), .init(service: hospital), .init(service: housekeeping), .init(service: care.mailQueue()),
         ] + (publisher.map { [.init(service: $0)] } ?? [])
             + (settings.verifyInterval > 0 ? [.init(service: care.reportVerifier(interval: .seconds(settings.verifyInterval)))] : []),

@@ -43,10 +43,10 @@ struct DatabaseOptions: ParsableArguments {
     /// The hospital's storage: SQLite in the data root, or PostgreSQL — checked (a clear reason when it
     /// cannot be used: ``DatabaseUnavailable``), migrated once across instances, and its client, already
     /// running, as the service that closes it when the program stops.
-    func storage(root: DataRoot, logger: Logger) async throws -> (any HospitalStorage, (any Service)?) {
+    func storage(root: DataRoot, logger: Logger) async throws -> HospitalStorageChoice {
         let databaseLogger = Logger(label: "chainvault.database")
         guard let (client, url) = try postgresClient(logger: databaseLogger) else {
-            return (SQLiteHospitalStorage(try HospitalDatabase.open(path: root.hospitalDatabase)), nil)
+            return HospitalStorageChoice(storage: SQLiteHospitalStorage(try HospitalDatabase.open(path: root.hospitalDatabase)))
         }
         let password = try settings.secret(.databasePassword, trimming: .newlines)
         let running = Task { await client.run() }
@@ -63,7 +63,9 @@ struct DatabaseOptions: ParsableArguments {
             throw DatabaseUnavailable(url: url, error: error)
         }
         logger.info("hospital database: \(url)")
-        return (PostgresHospitalStorage(client: client, logger: databaseLogger), RunningClient(running: running))
+        return HospitalStorageChoice(
+            storage: PostgresHospitalStorage(client: client, logger: databaseLogger), service: RunningClient(running: running),
+            shared: client)
     }
 
     var resolvedCAFile: String? { databaseCAFile ?? settings.given(.databaseCAFile) }
@@ -78,6 +80,21 @@ struct DatabaseOptions: ParsableArguments {
         // The wait for the writers' lock counts too: a stuck writer fails requests instead of piling them up.
         configuration.options.additionalStartupParameters.append(("statement_timeout", "\(databaseStatementTimeout * 1000)"))
         return (PostgresClient(configuration: configuration, backgroundLogger: logger), url)
+    }
+}
+
+/// The hospital's storage as `serve` composes it.
+struct HospitalStorageChoice {
+    var storage: any HospitalStorage
+    /// The database client's service (PostgreSQL), closed when the program stops.
+    var service: (any Service)?
+    /// The shared database's client: the instances' keys are checked against it.
+    var shared: PostgresClient?
+
+    init(storage: any HospitalStorage, service: (any Service)? = nil, shared: PostgresClient? = nil) {
+        self.storage = storage
+        self.service = service
+        self.shared = shared
     }
 }
 

@@ -70,6 +70,12 @@ struct Serve: AsyncParsableCommand {
 
     @OptionGroup(title: "Hospital database") var database: DatabaseOptions
 
+    @Option(name: .setting(.codeKey), help: .setting(.codeKey))
+    var codeKey: String?
+
+    /// --code-key, else the environment or file, else the data root's.
+    func codeKeyPath(root: DataRoot) -> String { codeKey ?? settings.given(.codeKey) ?? root.codeKey }
+
     @OptionGroup(title: "Audit ledger (hospital)") var audit: AuditOptions
 
     @Option(name: .setting(.auditOrigin), help: .setting(.auditOrigin))
@@ -270,6 +276,9 @@ struct Serve: AsyncParsableCommand {
         } catch let error as PostgresSchema.ForeignDatabase {
             FileHandle.standardError.write(Data("Error: \(error)\n".utf8))
             throw ExitCode(78)
+        } catch let error as PostgresSchema.KeyMismatch {
+            FileHandle.standardError.write(Data("Error: \(error)\n".utf8))
+            throw ExitCode(78)
         } catch let error as PostgresSchema.NewerSchema {
             FileHandle.standardError.write(Data("Error: \(error)\n".utf8))
             throw ExitCode(78)
@@ -319,13 +328,26 @@ extension Serve {
         return HospitalServices(
             storage: hospitalStorage, hasher: PasswordHasher(random: systemRandom),
             vault: vault, sender: try codeSender(root: root),
-            codeKey: try CodeKeyFile.loadOrCreate(path: root.codeKey, random: systemRandom),
+            codeKey: try CodeKeyFile.loadOrCreate(path: codeKeyPath(root: root), random: systemRandom),
             sessionPolicy: .init(portalIdle: .seconds(sessionIdleTimeout)),
             consentPolicy: .init(grantLifetime: .seconds(grantLifetime)),
             emergencyPolicy: .init(lifetime: .seconds(emergencyAccessLifetime)),
             maxReportSize: reportSizeLimit, portal: portal,
             notary: try await auditNotary(root: root, storage: hospitalStorage, chunks: chunks), clock: { now() },
             schedulingClock: schedulingClock, random: systemRandom)
+    }
+
+    /// What every instance of a shared database must have the same of, by fingerprints that reveal
+    /// nothing: the keyring (its first key's id), the code key, the audit signing key (its public key).
+    func keyFingerprints(root: DataRoot, care: HospitalServices) async throws -> [(name: String, fingerprint: String)] {
+        var fingerprints: [(name: String, fingerprint: String)] = []
+        if let first = try await KeyringFile(path: storage.keyringPath(root: root)).current().keys.first {
+            fingerprints.append(("keyring", Hex.encode(first.id)))
+        }
+        let codeKey = try CodeKeyFile.loadOrCreate(path: codeKeyPath(root: root), random: systemRandom)
+        fingerprints.append(("code key", CodeKeyFile.fingerprint(codeKey)))
+        if let notary = care.notary { fingerprints.append(("audit signing key", "\(notary.signer.verifier)")) }
+        return fingerprints
     }
 
     /// The audit ledger's notary: its signing key (made only for a ledger without checkpoints anywhere),
