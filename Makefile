@@ -22,8 +22,9 @@ build:
 unit:
 	scripts/with-postgres.sh sh -c '$(SWIFT) test --skip-build && CHAINVAULT_TEST_HOSPITAL_ENGINE=postgres $(SWIFT) test --skip-build --filter HospitalTests'
 
+## The real clients and tools against `chainvault serve`; two instances on a throwaway PostgreSQL server.
 interop:
-	CHAINVAULT_BIN="$$($(SWIFT) build --show-bin-path)/chainvault" $(PYTEST) -q Tests/interop
+	CHAINVAULT_BIN="$$($(SWIFT) build --show-bin-path)/chainvault" scripts/with-postgres.sh $(PYTEST) -q Tests/interop
 
 ## PUT/GET throughput through presigned URLs with wrk, and peak RSS (see BENCHMARKS.md).
 bench: deps
