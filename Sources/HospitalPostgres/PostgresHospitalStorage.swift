@@ -1,5 +1,6 @@
 package import HospitalCore
 package import Logging
+import Metrics
 package import PostgresNIO
 import Synchronization
 import _ConnectionPoolModule
@@ -74,10 +75,15 @@ package struct PostgresHospitalStorage: HospitalStorage {
     /// itself is bounded by the server's statement timeout.
     func withConnection<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         let leased = Leased()
+        Self.waiting.increment()
+        defer { if !leased.flag.withLock({ $0 }) { Self.waiting.decrement() } }
         return try await withThrowingTaskGroup(of: T?.self) { group in
             group.addTask {
                 try await client.withConnection { connection in
                     leased.flag.withLock { $0 = true }
+                    Self.waiting.decrement()
+                    Self.inUse.increment()
+                    defer { Self.inUse.decrement() }
                     return try await body(connection)
                 }
             }
@@ -93,6 +99,10 @@ package struct PostgresHospitalStorage: HospitalStorage {
             throw LeaseTimeout()
         }
     }
+
+    /// The pool's gauges in `/-/metrics`: transactions holding a connection, and those waiting for one.
+    static let inUse = Meter(label: "chainvault_database_connections_in_use")
+    static let waiting = Meter(label: "chainvault_database_connections_waiting")
 
     private final class Leased: Sendable {
         let flag = Mutex(false)

@@ -4,6 +4,7 @@ import HospitalCore
 import HospitalPostgres
 import HospitalSQLite
 import Logging
+import Metrics
 import PostgresNIO
 import ServiceLifecycle
 import Settings
@@ -77,6 +78,7 @@ struct DatabaseOptions: ParsableArguments {
         let password = try settings.secret(.databasePassword, trimming: .newlines)
         var configuration = try url.configuration(password: password, caFile: resolvedCAFile)
         configuration.options.maximumConnections = databasePoolSize
+        Gauge(label: "chainvault_database_pool_size").record(databasePoolSize)
         // The wait for the writers' lock counts too: a stuck writer fails requests instead of piling them up.
         configuration.options.additionalStartupParameters.append(("statement_timeout", "\(databaseStatementTimeout * 1000)"))
         return (PostgresClient(configuration: configuration, backgroundLogger: logger), url)
