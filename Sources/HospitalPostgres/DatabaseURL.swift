@@ -1,5 +1,5 @@
 import Foundation
-package import NIOSSL
+import NIOSSL
 package import PostgresNIO
 
 /// `--database-url`: libpq's URI form, `postgres://USER@HOST:PORT/DATABASE?sslmode=…`, or a Unix socket

@@ -53,8 +53,10 @@ package final class RecordingSender: CodeSender, Sendable {
 /// recording sender.
 package struct HospitalFixture: Sendable {
     package let clock = TestClock()
+    /// The SQLite database the services keep their state in, unless the hospital's suite runs on
+    /// PostgreSQL (``TestPostgres/hospitalOnPostgres``): then a test that reads it carries `.sqliteSchema`.
     package let database: HospitalDatabase
-    /// The services' storage over ``database``.
+    /// The services' storage: over ``database``, or a fresh PostgreSQL schema.
     package var storage: any HospitalStorage { services.storage }
     package let store: MemoryChunkStore
     package let sender = RecordingSender()
@@ -81,16 +83,13 @@ package struct HospitalFixture: Sendable {
         var schedulingClock: (@Sendable () -> Int64)?
         if schedulingOffset != 0 { schedulingClock = { clock.now + schedulingOffset } }
         services = HospitalServices(
-            storage: TestPostgres.hospitalOnPostgres && !Self.needsSQLite ? TestPostgres.storage() : SQLiteHospitalStorage(database),
+            storage: TestPostgres.hospitalOnPostgres ? TestPostgres.storage() : SQLiteHospitalStorage(database),
             hasher: PasswordHasher(parameters: .testing, random: { [UInt8](repeating: 7, count: $0) }), vault: vault,
             sender: sender, codeKey: SymmetricKey(size: .bits256), sessionPolicy: sessions,
             consentPolicy: .init(grantLifetime: grantLifetime),
             maxReportSize: maxReportSize, portal: portal, notary: notary, clock: clock.source,
             schedulingClock: schedulingClock, random: systemRandom)
     }
-
-    /// Set by a test that reads or edits ``database`` itself (SQL of SQLite's schema): its fixture stays on SQLite.
-    @TaskLocal package static var needsSQLite = false
 
     package func app() throws -> some ApplicationProtocol {
         try buildHospitalApplication(configuration: .init(port: 0), services: services)

@@ -39,7 +39,7 @@ package enum TestPostgres {
                 try await client.query("DROP SCHEMA \(unescaped: schema) CASCADE")
                 return result
             } catch {
-                try? await client.query("DROP SCHEMA \(unescaped: schema) CASCADE")
+                _ = try? await client.query("DROP SCHEMA \(unescaped: schema) CASCADE")
                 throw error
             }
         }
