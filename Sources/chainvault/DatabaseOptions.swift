@@ -71,6 +71,37 @@ struct DatabaseOptions: ParsableArguments {
 
     var resolvedCAFile: String? { databaseCAFile ?? settings.given(.databaseCAFile) }
 
+    /// Runs a command's `body` with the hospital's storage: SQLite in the data root (which must hold a
+    /// hospital database already unless `creating`), or the PostgreSQL database, checked and migrated
+    /// as `serve` does and closed afterwards. A database that cannot be used exits 75 or 78 with its reason.
+    func withStorage<T: Sendable>(
+        root: DataRoot, creating: Bool = false, _ body: @escaping @Sendable (any HospitalStorage) async throws -> T
+    ) async throws -> T {
+        guard resolvedURL != nil else {
+            let path = root.hospitalDatabase
+            guard creating || FileManager.default.fileExists(atPath: path) else {
+                throw ValidationError("there is no hospital database at \(path): check --data (or CHAINVAULT_DATA), or --database-url.")
+            }
+            return try await body(SQLiteHospitalStorage(try HospitalDatabase.open(path: path)))
+        }
+        let choice: HospitalStorageChoice
+        do {
+            choice = try await storage(root: root, logger: Logger(label: "chainvault"))
+        } catch let error as DatabaseUnavailable {
+            FileHandle.standardError.write(Data("Error: \(error)\n".utf8))
+            throw ExitCode(75)
+        } catch let error as PostgresSchema.ForeignDatabase {
+            FileHandle.standardError.write(Data("Error: \(error)\n".utf8))
+            throw ExitCode(78)
+        } catch let error as PostgresSchema.NewerSchema {
+            FileHandle.standardError.write(Data("Error: \(error)\n".utf8))
+            throw ExitCode(78)
+        }
+        let closing = (choice.service as? RunningClient)?.running
+        defer { closing?.cancel() }
+        return try await body(choice.storage)
+    }
+
     /// The PostgreSQL client of `--database-url` (not yet running), or nil for SQLite.
     func postgresClient(logger: Logger) throws -> (client: PostgresClient, url: DatabaseURL)? {
         guard let text = resolvedURL else { return nil }

@@ -54,6 +54,7 @@ def pair(seaweed, tmp_path):
         "CHAINVAULT_AUDIT_SIGNING_KEY": str(keys / "audit-signing.key"),
         "CHAINVAULT_AUDIT_CHECKPOINT_FILE": str(keys / "audit-checkpoints"),
     }, stderr_path=tmp_path / "b.log")
+    a.settings = shared
     yield a, b, url
     stop_server(b)
     stop_server(a)
@@ -89,6 +90,10 @@ def test_two_instances_serve_one_hospital_with_one_ledger(pair):
     for server in (a, b):
         status, ready = call(server, "GET", "/-/health/ready")
         assert status == 200, ready
+    # The ledger both wrote is one that `chainvault audit verify` accepts, against the checkpoints signed.
+    verify = subprocess.run([BIN, "audit", "verify", "--data", str(a.data)], env={**os.environ, **a.settings},
+                            capture_output=True, text=True, timeout=120)
+    assert verify.returncode == 0 and "audit ledger intact" in verify.stdout, verify.stdout + verify.stderr
 
 
 def serve_once(tmp_path: Path, env: dict, *args) -> subprocess.CompletedProcess:

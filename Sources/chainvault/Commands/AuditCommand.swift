@@ -5,7 +5,6 @@ import DurableFiles
 import Foundation
 import Hospital
 import HospitalCore
-import HospitalSQLite
 import Logging
 import NIOCore
 import Settings
@@ -68,20 +67,14 @@ struct AuditCommand: AsyncParsableCommand {
 
         @OptionGroup var audit: AuditOptions
 
+        @OptionGroup(title: "Hospital database") var database: DatabaseOptions
+
         func root() throws -> DataRoot { try DataRoot.existing(dataRoot.data) }
 
-        /// The data root, its hospital database and the signing key, all of which must exist.
-        func ledger() throws -> (root: DataRoot, database: HospitalDatabase, signer: NoteSigner) {
+        /// The data root and the signing key, both of which must exist.
+        func ledger() throws -> (root: DataRoot, signer: NoteSigner) {
             let root = try root()
-            return (root, try database(root: root), try audit.existingSigner(root: root))
-        }
-
-        func database(root: DataRoot) throws -> HospitalDatabase {
-            let path = root.hospitalDatabase
-            guard FileManager.default.fileExists(atPath: path) else {
-                throw ValidationError("there is no hospital database at \(path): check --data (or CHAINVAULT_DATA).")
-            }
-            return try HospitalDatabase.open(path: path)
+            return (root, try audit.existingSigner(root: root))
         }
     }
 
@@ -104,7 +97,6 @@ struct AuditCommand: AsyncParsableCommand {
 
         func run() async throws {
             let root = try ledger.root()
-            let database = try ledger.database(root: root)
             let verifier: NoteVerifier
             if let key {
                 do { verifier = try NoteVerifier(key) } catch { throw ValidationError("--key: \(error)") }
@@ -113,10 +105,13 @@ struct AuditCommand: AsyncParsableCommand {
                 output("checking with the signing key file's public key (pass --key with a copy kept elsewhere to rule out a replaced key)")
             }
             let copies = try await storage.chunkStore(root: root)
-            let report = try await AuditVerifier.verify(
-                storage: SQLiteHospitalStorage(database), log: ledger.audit.log(root: root), copies: copies, verifiers: [verifier],
-                origin: verifier.name,
-                logger: Logger(label: "chainvault"))
+            let log = ledger.audit.log(root: root)
+            let (report, reports) = try await ledger.database.withStorage(root: root) { hospital in
+                let report = try await AuditVerifier.verify(
+                    storage: hospital, log: log, copies: copies, verifiers: [verifier], origin: verifier.name,
+                    logger: Logger(label: "chainvault"))
+                return (report, try await Report.heads(in: hospital))
+            }
             for restore in report.restores { output("restore accepted: \(restore)") }
             if let newest = report.newest {
                 output("newest signed checkpoint: \(newest.size) entries (\(report.checkpoints) checkpoints checked)")
@@ -128,7 +123,6 @@ struct AuditCommand: AsyncParsableCommand {
             // Every report must point at an indexed chain: a chain deleted together with its index record
             // leaves a report row that nothing else would notice (`chain verify --all` walks the chains).
             let index = try storage.index(root: root)
-            let reports = try await Report.heads(in: SQLiteHospitalStorage(database))
             var unindexed = 0
             for report in reports {
                 guard let head = ChunkPointer(report.head), try index.entry(head: head) != nil else {
@@ -156,7 +150,7 @@ struct AuditCommand: AsyncParsableCommand {
         var entry: Int64
 
         func run() async throws {
-            let (root, database, signer) = try ledger.ledger()
+            let (root, signer) = try ledger.ledger()
             let checkpoints = try ledger.audit.log(root: root).read().checkpoints
             guard let newest = checkpoints.last else {
                 throw ValidationError("the checkpoint file has no checkpoint yet: start the server (it signs one at once)")
@@ -167,7 +161,11 @@ struct AuditCommand: AsyncParsableCommand {
                     "entry \(entry) is not in the newest checkpoint (\(checkpoint.size) entries): wait for the next one (--audit-checkpoint-interval)"
                 )
             }
-            guard let proof = try await AuditLedger.proof(entry: entry, in: newest, storage: SQLiteHospitalStorage(database)) else {
+            let entry = entry
+            guard
+                let proof = try await ledger.database.withStorage(
+                    root: root, { try await AuditLedger.proof(entry: entry, in: newest, storage: $0) })
+            else {
                 throw ValidationError("there is no entry \(entry)")
             }
             print(proof.serialized, terminator: "")
@@ -254,7 +252,7 @@ struct AuditCommand: AsyncParsableCommand {
         @OptionGroup var ledger: LedgerOptions
 
         func run() async throws {
-            let (root, database, old) = try ledger.ledger()
+            let (root, old) = try ledger.ledger()
             let path = ledger.audit.keyPath(root: root)
             let new = try NoteSigner(generatingFor: old.name)
             // Kept first, so that a crash at any point leaves a key that signs and one that verifies the history.
@@ -262,8 +260,10 @@ struct AuditCommand: AsyncParsableCommand {
                 path + ".retired-" + String(old.verifier.description.split(separator: "+")[1]), bytes: Array((old.serialized + "\n").utf8),
                 mode: 0o600)
             do {
-                _ = try await AuditNotary.rotate(
-                    from: old, to: new, log: ledger.audit.log(root: root), storage: SQLiteHospitalStorage(database), time: now())
+                let log = ledger.audit.log(root: root)
+                _ = try await ledger.database.withStorage(root: root) { hospital in
+                    try await AuditNotary.rotate(from: old, to: new, log: log, storage: hospital, time: now())
+                }
             } catch let refusal as AuditNotary.Refusal {
                 throw ValidationError("\(refusal): run `chainvault audit verify` first.")
             }
@@ -280,14 +280,20 @@ struct AuditCommand: AsyncParsableCommand {
         @Option(help: "Entries in the ledger.") var entries = 100_000
         @Option(help: "Of them, appended one per synced transaction.") var durable = 2000
         @Option(help: "Random inclusion and consistency proofs.") var proofs = 1000
+        /// With --database-url: the ledger of an empty PostgreSQL database (refused when it holds entries).
+        @OptionGroup(title: "Hospital database") var database: DatabaseOptions
 
         func run() async throws {
             let folder = FileManager.default.temporaryDirectory.appendingPathComponent("cv-audit-bench-\(UUID().uuidString)").path
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
             defer { try? FileManager.default.removeItem(atPath: folder) }
-            let result = try await AuditBenchmark.run(
-                storage: SQLiteHospitalStorage(try HospitalDatabase.open(path: folder + "/hospital.sqlite")),
-                entries: max(entries, durable), durable: durable, proofs: proofs)
+            let (entries, durable, proofs) = (max(entries, durable), durable, proofs)
+            let result = try await database.withStorage(root: try DataRoot.create(folder), creating: true) { storage in
+                guard try await storage.read({ try await $0.ledger.newestEntry() }) == nil else {
+                    throw ValidationError("the benchmark appends to an empty ledger only: give it a database of its own")
+                }
+                return try await AuditBenchmark.run(storage: storage, entries: entries, durable: durable, proofs: proofs)
+            }
             print(String(decoding: try JSONEncoder().encode(result), as: UTF8.self))
         }
     }
@@ -306,11 +312,12 @@ struct AuditCommand: AsyncParsableCommand {
         var reason: String
 
         func run() async throws {
-            let (root, database, signer) = try ledger.ledger()
+            let (root, signer) = try ledger.ledger()
             do {
-                let statement = try await AuditNotary.acceptRestore(
-                    reason: reason, signer: signer, log: ledger.audit.log(root: root), storage: SQLiteHospitalStorage(database), time: now()
-                )
+                let (reason, log) = (reason, ledger.audit.log(root: root))
+                let statement = try await ledger.database.withStorage(root: root) { hospital in
+                    try await AuditNotary.acceptRestore(reason: reason, signer: signer, log: log, storage: hospital, time: now())
+                }
                 output("restore accepted: the ledger of \(statement.checkpoint.size) entries is signed with the reason")
             } catch let refusal as AuditNotary.RestoreRefusal {
                 throw ValidationError("\(refusal)")

@@ -3,7 +3,6 @@ import ChunkChain
 import Foundation
 import Hospital
 import HospitalCore
-import HospitalSQLite
 import Settings
 
 /// `chainvault hospital add-admin | add-doctor`: the first staff accounts, before anyone can log in.
@@ -14,11 +13,9 @@ struct HospitalCommand: AsyncParsableCommand {
         subcommands: [AddAdmin.self, AddDoctor.self]
     )
 
-    /// The accounts of the hospital database in a data root (`<data>/.chainvault/hospital.sqlite`).
-    static func accounts(data: String) throws -> Accounts {
-        let database = try HospitalDatabase.open(path: try DataRoot.create(data).hospitalDatabase)
-        return Accounts(
-            storage: SQLiteHospitalStorage(database), hasher: PasswordHasher(random: systemRandom), clock: { now() }, random: systemRandom)
+    /// The accounts of a hospital's storage.
+    static func accounts(_ storage: any HospitalStorage) -> Accounts {
+        Accounts(storage: storage, hasher: PasswordHasher(random: systemRandom), clock: { now() }, random: systemRandom)
     }
 
     struct AddAdmin: AsyncParsableCommand {
@@ -43,6 +40,7 @@ struct HospitalCommand: AsyncParsableCommand {
 /// What every staff account command takes: the data root, the name and the e-mail address.
 struct StaffOptions: ParsableArguments {
     @OptionGroup var root: DataRootOptions
+    @OptionGroup(title: "Hospital database") var database: DatabaseOptions
     @Option(help: "The person's name.")
     var name: String
     @Argument(help: "The e-mail address (the login).")
@@ -55,8 +53,10 @@ struct StaffOptions: ParsableArguments {
             throw ValidationError("Give the password on standard input, e.g. printf '%s\\n' \"$PASSWORD\" | chainvault hospital ...")
         }
         do {
-            let user = try await HospitalCommand.accounts(data: root.data).createStaff(
-                .init(role: role, name: name, email: email, password: password, specialization: specialization))
+            let staff = Accounts.StaffRegistration(role: role, name: name, email: email, password: password, specialization: specialization)
+            let user = try await database.withStorage(root: try DataRoot.create(root.data), creating: true) { storage in
+                try await HospitalCommand.accounts(storage).createStaff(staff)
+            }
             output("created \(user.role.rawValue) \(user.email) (id \(user.id ?? 0))")
         } catch let error as HospitalError {
             throw ValidationError("\(error.message)\(error.field.map { " (\($0))" } ?? "")")
