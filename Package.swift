@@ -409,6 +409,7 @@ let package = Package(
                 "Hospital", "HospitalCore", "HospitalSQLite", "HospitalPostgres", "HospitalAPI", "HospitalPortal",
                 "ChunkChain", "ChunkChainTesting",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -17,7 +17,7 @@ package enum TestPostgres {
     /// Runs `body` with a client of a fresh schema of its own (migrated), dropped afterwards: tests run
     /// side by side on one server without seeing each other's rows.
     package static func withClient<T: Sendable>(
-        _ body: @escaping @Sendable (PostgresClient) async throws -> T
+        migrated: Bool = true, _ body: @escaping @Sendable (PostgresClient) async throws -> T
     ) async throws -> T {
         guard let url else { throw Unavailable() }
         let schema = "test_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
@@ -34,7 +34,7 @@ package enum TestPostgres {
             defer { group.cancelAll() }
             try await client.query("CREATE SCHEMA \(unescaped: schema)")
             do {
-                try await PostgresSchema.migrate(client, logger: logger)
+                if migrated { try await PostgresSchema.migrate(client, logger: logger) }
                 let result = try await body(client)
                 try await client.query("DROP SCHEMA \(unescaped: schema) CASCADE")
                 return result
