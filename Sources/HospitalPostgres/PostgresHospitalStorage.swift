@@ -19,6 +19,9 @@ import _ConnectionPoolModule
 package struct PostgresHospitalStorage: HospitalStorage {
     let client: PostgresClient
     let logger: Logger
+    /// Longest wait for a connection from the pool: a database that went away fails requests after this
+    /// (`database_unavailable`) rather than when the pool gives up (a minute or more).
+    let leaseTimeout: Duration
     /// Times a write runs before its serialization failure is the answer.
     static let attempts = 10
     /// The advisory lock every write holds (any constant of this program's own).
@@ -63,10 +66,6 @@ package struct PostgresHospitalStorage: HospitalStorage {
             }
         }
     }
-
-    /// Longest wait for a connection from the pool: a database that went away fails requests after this
-    /// (`database_unavailable`) rather than when the pool gives up (a minute or more).
-    let leaseTimeout: Duration
 
     /// Thrown when no connection came within ``leaseTimeout``.
     struct LeaseTimeout: Error {}

@@ -43,9 +43,14 @@ func build(
     let portal = PortalConfiguration(siteName: settings.siteName, baseURL: settings.resolvedPortalURL)
     let database = try await settings.database.storage(root: root, logger: logger)
     let hospitalStorage = database.storage
+    // The keys that exist are checked against the other instances' before this one signs or writes
+    // anything; those made by this start (a first instance's) are recorded once the services made them.
+    if let shared = database.shared {
+        try await PostgresSchema.checkKeys(try await settings.keyFingerprints(root: root), client: shared, logger: logger)
+    }
     let care = try await settings.hospitalServices(root: root, chunks: chunks, portal: portal, storage: hospitalStorage)
     if let shared = database.shared {
-        try await PostgresSchema.checkKeys(try await settings.keyFingerprints(root: root, care: care), client: shared, logger: logger)
+        try await PostgresSchema.checkKeys(try await settings.keyFingerprints(root: root), client: shared, logger: logger)
     }
     if let generated = try credentials.ensureRootKey() {
         output(

@@ -339,14 +339,16 @@ extension Serve {
 
     /// What every instance of a shared database must have the same of, by fingerprints that reveal
     /// nothing: the keyring (its first key's id), the code key, the audit signing key (its public key).
-    func keyFingerprints(root: DataRoot, care: HospitalServices) async throws -> [(name: String, fingerprint: String)] {
+    /// Each of them only when its file exists.
+    func keyFingerprints(root: DataRoot) async throws -> [(name: String, fingerprint: String)] {
         var fingerprints: [(name: String, fingerprint: String)] = []
-        if let first = try await KeyringFile(path: storage.keyringPath(root: root)).current().keys.first {
+        let keyring = storage.keyringPath(root: root)
+        if FileManager.default.fileExists(atPath: keyring), let first = try await KeyringFile(path: keyring).current().keys.first {
             fingerprints.append(("keyring", Hex.encode(first.id)))
         }
         let codeKey = try CodeKeyFile.loadOrCreate(path: codeKeyPath(root: root), random: systemRandom)
         fingerprints.append(("code key", CodeKeyFile.fingerprint(codeKey)))
-        if let notary = care.notary { fingerprints.append(("audit signing key", "\(notary.signer.verifier)")) }
+        if let signer = try audit.signer(root: root) { fingerprints.append(("audit signing key", "\(signer.verifier)")) }
         return fingerprints
     }
 
