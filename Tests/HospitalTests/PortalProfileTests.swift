@@ -71,10 +71,7 @@ import Testing
             _ = try await ada.register(client, fixture, portalPatient())
             _ = try await ada.post(client, "/profile", ["specialization": "Fake", "about": "x", "time_zone": ""])
         }
-        let entries = try await fixture.database.writer.read { db in
-            try String.fetchAll(
-                db, sql: "SELECT detail FROM audit WHERE action = 'profile_changed' AND actorId = ?", arguments: [doctor.id!])
-        }
+        let entries = try await fixture.ledgerEntries().filter { $0.action == .profileChanged && $0.actorId == doctor.id! }.map(\.detail)
         #expect(entries == ["specialization, about"])
         let patients = try await fixture.database.writer.read { db in
             try Int.fetchOne(

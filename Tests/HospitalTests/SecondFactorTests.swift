@@ -108,7 +108,7 @@ enum AuthenticatorApp {
         return (key, recovery)
     }
 
-    @Test(.sqliteSchema) func theAPIAsksForTheCodeRefusesReplaysAndTakesEachRecoveryCodeOnce() async throws {
+    @Test func theAPIAsksForTheCodeRefusesReplaysAndTakesEachRecoveryCodeOnce() async throws {
         let fixture = try HospitalFixture()
         let cast = try await Cast(fixture)
         let (key, recovery) = try await enroll(fixture, cast.ada.id)
@@ -134,12 +134,10 @@ enum AuthenticatorApp {
                 uri: "/api/sessions", method: .post, body: json(["email": "ada@example.org", "password": "wrong", "code": code]))
             #expect(try errorOf(badPassword).code == "bad_credentials")
         }
-        let details = try await fixture.database.writer.read { db in
-            try String.fetchAll(
-                db, sql: "SELECT detail FROM audit WHERE action = 'login' AND actorId = ? ORDER BY id", arguments: [cast.ada.id])
-        }
+        let entries = try await fixture.ledgerEntries()
+        let details = entries.filter { $0.action == .login && $0.actorId == cast.ada.id }.map(\.detail)
         #expect(details.suffix(2) == ["with authenticator code", "with recovery code"])
-        let actions = try await fixture.database.writer.read { db in try String.fetchAll(db, sql: "SELECT action FROM audit") }
+        let actions = entries.map(\.action.rawValue)
         #expect(actions.contains("second_factor_enabled"))
     }
 
@@ -214,7 +212,7 @@ enum AuthenticatorApp {
         #expect(throws: (any Error).self) { _ = try fixture.accounts.secondFactor.open(sealed, userId: cast.bob.id) }
     }
 
-    @Test(.sqliteSchema) func staffKeepItPatientsTurnItOffAndAnAdminResetsALostDevice() async throws {
+    @Test func staffKeepItPatientsTurnItOffAndAnAdminResetsALostDevice() async throws {
         let fixture = try HospitalFixture()
         let cast = try await Cast(fixture)
         let ada = try await enroll(fixture, cast.ada.id)
@@ -236,7 +234,7 @@ enum AuthenticatorApp {
         #expect(!(try await fixture.accounts.secondFactor.isEnabled(userId: cast.cardiologist.id)))
         await #expect(throws: HospitalError.unauthenticated) { _ = try await fixture.accounts.authenticate(token: cast.cardiologist.token) }
         await #expect(throws: HospitalError.self) { try await fixture.accounts.secondFactor.reset(userId: cast.admin.id, by: admin) }
-        let actions = try await fixture.database.writer.read { db in try String.fetchAll(db, sql: "SELECT action FROM audit") }
+        let actions = try await fixture.ledgerEntries().map(\.action.rawValue)
         #expect(actions.contains("second_factor_disabled") && actions.contains("second_factor_reset"))
     }
 

@@ -181,7 +181,7 @@ import Testing
     @Test func whatWasTypedIntoTheEmailFieldOfAnUnknownAccountIsNotKept() async throws {
         let fixture = try await fixtureWithAda()
         _ = try? await fixture.accounts.login(email: "My-Secret-Passw0rd", password: "x", client: "c")
-        let details = try await fixture.database.writer.read { db in try String.fetchAll(db, sql: "SELECT detail FROM audit") }
+        let details = try await fixture.ledgerEntries().map(\.detail)
         #expect(!details.contains { $0.lowercased().contains("my-secret-passw0rd") })
     }
 

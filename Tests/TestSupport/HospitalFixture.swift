@@ -91,6 +91,11 @@ package struct HospitalFixture: Sendable {
             schedulingClock: schedulingClock, random: systemRandom)
     }
 
+    /// Every ledger entry, oldest first, read through the storage (either engine).
+    package func ledgerEntries() async throws -> [AuditEntry] {
+        try await storage.read { try await $0.ledger.entries(after: 0, patientId: nil, limit: 100_000) }
+    }
+
     package func app() throws -> some ApplicationProtocol {
         try buildHospitalApplication(configuration: .init(port: 0), services: services)
     }
