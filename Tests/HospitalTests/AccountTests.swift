@@ -410,7 +410,7 @@ extension HTTPFields {
         try await fixture.database.writer.read { db in try Int64.fetchOne(db, sql: "SELECT lastUsedAt FROM session") }
     }
 
-    @Test func aSessionsIdleClockMovesEveryTenthOfTheTimeoutAndExpiresOnTime() async throws {
+    @Test(.sqliteSchema) func aSessionsIdleClockMovesEveryTenthOfTheTimeoutAndExpiresOnTime() async throws {
         let fixture = try HospitalFixture(sessions: .init(idle: .seconds(600), absolute: .seconds(7 * 86400)))
         _ = try await fixture.accounts.registerPatient(
             .init(

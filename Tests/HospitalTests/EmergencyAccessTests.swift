@@ -88,7 +88,7 @@ import Transparency
         }
     }
 
-    @Test func aReasonIsRequiredAndThePatientIsToldAtOnceWithAProof() async throws {
+    @Test(.sqliteSchema) func aReasonIsRequiredAndThePatientIsToldAtOnceWithAProof() async throws {
         let (fixture, signer) = try await Self.signingFixture()
         try await fixture.app().test(.router) { client in
             let scene = try await ConsentScene(client, fixture)

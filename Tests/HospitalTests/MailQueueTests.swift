@@ -63,7 +63,7 @@ import Testing
         }
     }
 
-    @Test func aMailServerThatIsDownDelaysTheMailNeverTheBookingAndGivesUpAfterThreeDays() async throws {
+    @Test(.sqliteSchema) func aMailServerThatIsDownDelaysTheMailNeverTheBookingAndGivesUpAfterThreeDays() async throws {
         let fixture = try HospitalFixture()
         let queue = fixture.services.mailQueue()
         try await fixture.app().test(.router) { client in
@@ -110,7 +110,7 @@ import Testing
         }
     }
 
-    @Test func aDoctorCancelsABookedAppointmentBeforeItStartsAndThePatientIsTold() async throws {
+    @Test(.sqliteSchema) func aDoctorCancelsABookedAppointmentBeforeItStartsAndThePatientIsTold() async throws {
         let fixture = try HospitalFixture(portal: Self.portal)
         try await fixture.app().test(.router) { client in
             let cast = try await Cast(fixture)
@@ -149,7 +149,7 @@ import Testing
         }
     }
 
-    @Test func anApprovedDoctorIsToldByMail() async throws {
+    @Test(.sqliteSchema) func anApprovedDoctorIsToldByMail() async throws {
         let fixture = try HospitalFixture(portal: Self.portal)
         let cast = try await Cast(fixture)
         let pending = try await fixture.accounts.registerDoctor(

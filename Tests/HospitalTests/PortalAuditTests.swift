@@ -41,7 +41,7 @@ import Transparency
         }
     }
 
-    @Test func aDoctorBreaksTheGlassThePatientSeesItVerifiedAndAnAdminReviewsIt() async throws {
+    @Test(.sqliteSchema) func aDoctorBreaksTheGlassThePatientSeesItVerifiedAndAnAdminReviewsIt() async throws {
         let (fixture, signer) = try await EmergencyAccessTests.signingFixture()
         let cast = try await ConsentCast(fixture, title: "Holter ECG", bytes: "%PDF holter")
         _ = try await fixture.accounts.createStaff(

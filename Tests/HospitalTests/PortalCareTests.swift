@@ -325,7 +325,7 @@ func multipartForm(boundary: String, fields: [(String, String)], file: (name: St
         }
     }
 
-    @Test func theServerVerifiesEachReportAgainOnceItsLastVerificationIsOldAndRecordsDamage() async throws {
+    @Test(.sqliteSchema) func theServerVerifiesEachReportAgainOnceItsLastVerificationIsOldAndRecordsDamage() async throws {
         let fixture = try HospitalFixture()
         let uploaded = fixture.clock.now
         _ = try await report(fixture, 1)
