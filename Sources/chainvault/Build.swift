@@ -45,11 +45,11 @@ func build(
     let hospitalStorage = database.storage
     // The keys that exist are checked against the other instances' before this one signs or writes
     // anything; those made by this start (a first instance's) are recorded once the services made them.
-    if let shared = database.shared {
+    if let shared = database.database?.client {
         try await PostgresSchema.checkKeys(try await settings.keyFingerprints(root: root), client: shared, logger: logger)
     }
     let care = try await settings.hospitalServices(root: root, chunks: chunks, portal: portal, storage: hospitalStorage)
-    if let shared = database.shared {
+    if let shared = database.database?.client {
         try await PostgresSchema.checkKeys(try await settings.keyFingerprints(root: root), client: shared, logger: logger)
     }
     if let generated = try credentials.ensureRootKey() {
@@ -89,7 +89,7 @@ func build(
     let publisher = care.notary.map { AuditCheckpointPublisher(notary: $0, interval: .seconds(settings.auditCheckpointInterval)) }
     var group = ServiceGroupConfiguration(
         // The database's client first: a group stops its services in reverse order, so it closes last.
-        services: (database.service.map { [.init(service: $0)] } ?? []) + [
+        services: (database.database.map { [.init(service: $0)] } ?? []) + [
             .init(service: gateway), .init(service: hospital), .init(service: housekeeping), .init(service: care.mailQueue()),
         ] + (publisher.map { [.init(service: $0)] } ?? [])
             + (settings.verifyInterval > 0 ? [.init(service: care.reportVerifier(interval: .seconds(settings.verifyInterval)))] : []),

@@ -45,11 +45,18 @@ struct DatabaseOptions: ParsableArguments {
     /// cannot be used: ``DatabaseUnavailable``), migrated once across instances, and its client, already
     /// running, as the service that closes it when the program stops.
     func storage(root: DataRoot, logger: Logger) async throws -> HospitalStorageChoice {
-        let databaseLogger = Logger(label: "chainvault.database")
-        guard let (client, url) = try postgresClient(logger: databaseLogger) else {
+        guard let text = resolvedURL else {
             return HospitalStorageChoice(storage: SQLiteHospitalStorage(try HospitalDatabase.open(path: root.hospitalDatabase)))
         }
+        let databaseLogger = Logger(label: "chainvault.database")
+        let url = try DatabaseURL(text)
         let password = try settings.secret(.databasePassword, trimming: .newlines)
+        var configuration = try url.configuration(password: password, caFile: resolvedCAFile)
+        configuration.options.maximumConnections = databasePoolSize
+        Gauge(label: "chainvault_database_pool_size").record(databasePoolSize)
+        // The wait for the writers' lock counts too: a stuck writer fails requests instead of piling them up.
+        configuration.options.additionalStartupParameters.append(("statement_timeout", "\(databaseStatementTimeout * 1000)"))
+        let client = PostgresClient(configuration: configuration, backgroundLogger: databaseLogger)
         let running = Task { await client.run() }
         do {
             try await DatabaseCheck.probe(
@@ -65,8 +72,26 @@ struct DatabaseOptions: ParsableArguments {
         }
         logger.info("hospital database: \(url)")
         return HospitalStorageChoice(
-            storage: PostgresHospitalStorage(client: client, logger: databaseLogger), service: RunningClient(running: running),
-            shared: client)
+            storage: PostgresHospitalStorage(client: client, logger: databaseLogger),
+            database: RunningClient(client: client, running: running))
+    }
+
+    /// Runs `work`, turning a database that cannot be used into the reason on standard error and the
+    /// exit status: 75 (`EX_TEMPFAIL`, it may pass: a supervisor tries again) when it cannot be reached,
+    /// 78 (`EX_CONFIG`) for another application's database, a newer schema or keys that differ.
+    static func exitingWhenRefused<T>(_ work: () async throws -> T) async throws -> T {
+        do {
+            return try await work()
+        } catch let error as DatabaseUnavailable {
+            FileHandle.standardError.write(Data("Error: \(error)\n".utf8))
+            throw ExitCode(75)
+        } catch let error
+            where error is PostgresSchema.ForeignDatabase || error is PostgresSchema.NewerSchema
+            || error is PostgresSchema.KeyMismatch
+        {
+            FileHandle.standardError.write(Data("Error: \(error)\n".utf8))
+            throw ExitCode(78)
+        }
     }
 
     var resolvedCAFile: String? { databaseCAFile ?? settings.given(.databaseCAFile) }
@@ -84,56 +109,30 @@ struct DatabaseOptions: ParsableArguments {
             }
             return try await body(SQLiteHospitalStorage(try HospitalDatabase.open(path: path)))
         }
-        let choice: HospitalStorageChoice
-        do {
-            choice = try await storage(root: root, logger: Logger(label: "chainvault"))
-        } catch let error as DatabaseUnavailable {
-            FileHandle.standardError.write(Data("Error: \(error)\n".utf8))
-            throw ExitCode(75)
-        } catch let error as PostgresSchema.ForeignDatabase {
-            FileHandle.standardError.write(Data("Error: \(error)\n".utf8))
-            throw ExitCode(78)
-        } catch let error as PostgresSchema.NewerSchema {
-            FileHandle.standardError.write(Data("Error: \(error)\n".utf8))
-            throw ExitCode(78)
-        }
-        let closing = (choice.service as? RunningClient)?.running
-        defer { closing?.cancel() }
+        let choice = try await Self.exitingWhenRefused { try await storage(root: root, logger: Logger(label: "chainvault")) }
+        defer { choice.database?.running.cancel() }
         return try await body(choice.storage)
     }
 
-    /// The PostgreSQL client of `--database-url` (not yet running), or nil for SQLite.
-    func postgresClient(logger: Logger) throws -> (client: PostgresClient, url: DatabaseURL)? {
-        guard let text = resolvedURL else { return nil }
-        let url = try DatabaseURL(text)
-        let password = try settings.secret(.databasePassword, trimming: .newlines)
-        var configuration = try url.configuration(password: password, caFile: resolvedCAFile)
-        configuration.options.maximumConnections = databasePoolSize
-        Gauge(label: "chainvault_database_pool_size").record(databasePoolSize)
-        // The wait for the writers' lock counts too: a stuck writer fails requests instead of piling them up.
-        configuration.options.additionalStartupParameters.append(("statement_timeout", "\(databaseStatementTimeout * 1000)"))
-        return (PostgresClient(configuration: configuration, backgroundLogger: logger), url)
-    }
 }
 
 /// The hospital's storage as `serve` composes it.
 struct HospitalStorageChoice {
     var storage: any HospitalStorage
-    /// The database client's service (PostgreSQL), closed when the program stops.
-    var service: (any Service)?
-    /// The shared database's client: the instances' keys are checked against it.
-    var shared: PostgresClient?
+    /// The shared database's running client (PostgreSQL): the service that closes it when the program
+    /// stops, and what the instances' keys are checked against.
+    var database: RunningClient?
 
-    init(storage: any HospitalStorage, service: (any Service)? = nil, shared: PostgresClient? = nil) {
+    init(storage: any HospitalStorage, database: RunningClient? = nil) {
         self.storage = storage
-        self.service = service
-        self.shared = shared
+        self.database = database
     }
 }
 
 /// The database client, started before the listeners (the schema is migrated first), as a service of
 /// the group: when the program stops it closes the client, after the services listed after it.
 struct RunningClient: Service {
+    let client: PostgresClient
     let running: Task<Void, Never>
 
     func run() async throws {

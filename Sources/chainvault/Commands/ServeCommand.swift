@@ -265,23 +265,10 @@ struct Serve: AsyncParsableCommand {
         let fileIO = NIOThreadPool(numberOfThreads: Self.fileThreads)
         fileIO.start()
         defer { fileIO.shutdownGracefully { _ in } }
-        let services: ServiceGroup
-        do {
-            services = try await build(settings: self, root: root, fileIO: fileIO, logger: logger) { listener, url in
+        let services = try await DatabaseOptions.exitingWhenRefused {
+            try await build(settings: self, root: root, fileIO: fileIO, logger: logger) { listener, url in
                 output("\(listener): \(url)")
             }
-        } catch let error as DatabaseUnavailable {
-            FileHandle.standardError.write(Data("Error: \(error)\n".utf8))
-            throw ExitCode(75)  // EX_TEMPFAIL: it may pass; a supervisor tries again
-        } catch let error as PostgresSchema.ForeignDatabase {
-            FileHandle.standardError.write(Data("Error: \(error)\n".utf8))
-            throw ExitCode(78)
-        } catch let error as PostgresSchema.KeyMismatch {
-            FileHandle.standardError.write(Data("Error: \(error)\n".utf8))
-            throw ExitCode(78)
-        } catch let error as PostgresSchema.NewerSchema {
-            FileHandle.standardError.write(Data("Error: \(error)\n".utf8))
-            throw ExitCode(78)
         }
         try await services.run()
     }
