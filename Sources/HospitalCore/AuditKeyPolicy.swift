@@ -40,7 +40,7 @@ package enum AuditKeyPolicy {
     ///   - origin: The configured origin; nil: the existing key's, or a random one for a new key.
     /// - Throws: ``Refusal``, or what writing a new key throws.
     package static func notary(
-        existing: NoteSigner?, keyPath: String, origin: String?, log: CheckpointLog, storage: any HospitalStorage, copies: any ChunkStore,
+        existing: NoteSigner?, keyPath: String, origin: String?, log: CheckpointLog?, storage: any HospitalStorage, copies: any ChunkStore,
         random: @Sendable (Int) -> [UInt8], now: Int64, logger: Logger
     ) async throws -> (notary: AuditNotary, newKey: NoteVerifier?) {
         let signer: NoteSigner

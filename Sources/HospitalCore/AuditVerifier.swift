@@ -21,8 +21,9 @@ package enum AuditProblem: Sendable, Equatable, CustomStringConvertible {
     case rewritten(size: Int, source: String)
     /// A checkpoint that does not parse, is not signed by the key, or names another log.
     case badCheckpoint(source: String, reason: String)
-    /// A bucket's checkpoint that the checkpoint file lacks: the file was removed, cut or replaced.
-    case checkpointFileBehind(source: String, size: Int, fileSize: Int?)
+    /// A bucket's checkpoint that the checkpoint log (`log`: the file, or the database's) lacks: it was
+    /// removed, cut or replaced.
+    case checkpointFileBehind(source: String, size: Int, fileSize: Int?, log: String = "the checkpoint file")
     /// The stored tree cannot be read, or does not match the entries.
     case damagedTree(String)
 
@@ -38,11 +39,11 @@ package enum AuditProblem: Sendable, Equatable, CustomStringConvertible {
         case .rewritten(let size, let source):
             "rewritten history: the ledger's first \(size) entries are not the ones signed in \(source)"
         case .badCheckpoint(let source, let reason): "bad checkpoint in \(source): \(reason)"
-        case .checkpointFileBehind(let source, let size, let fileSize):
+        case .checkpointFileBehind(let source, let size, let fileSize, let log):
             if let fileSize {
-                "the checkpoint file was cut or replaced: \(source) holds a signed checkpoint of \(size) entries the file lacks (its last covers \(fileSize))"
+                "\(log) was cut or replaced: \(source) holds a signed checkpoint of \(size) entries it lacks (its last covers \(fileSize))"
             } else {
-                "the checkpoint file is missing: \(source) holds a signed checkpoint of \(size) entries"
+                "\(log) is missing: \(source) holds a signed checkpoint of \(size) entries"
             }
         case .damagedTree(let reason): "the stored Merkle tree is damaged: \(reason)"
         }
@@ -69,7 +70,7 @@ package enum AuditVerifier {
     static let restoreTag = "restore-accepted"
 
     package static func verify(
-        storage: any HospitalStorage, log: CheckpointLog, copies: (any ChunkStore)?, verifiers: [NoteVerifier], origin: String,
+        storage: any HospitalStorage, log: CheckpointLog?, copies: (any ChunkStore)?, verifiers: [NoteVerifier], origin: String,
         logger: Logger
     ) async throws -> AuditReport {
         var report = AuditReport()
@@ -87,11 +88,17 @@ package enum AuditVerifier {
                 return nil
             }
         }
+        // The log: the local file, or (instances sharing a database) the database's.
+        let recordName = log == nil ? "database checkpoint" : "checkpoint file record"
         do {
-            // A file read: on NIO's thread pool, off the cooperative one (the admins' ledger page runs this).
-            fileRecords = try await NIOThreadPool.singleton.runIfActive { try log.read().checkpoints }
+            if let log {
+                // A file read: on NIO's thread pool, off the cooperative one (the admins' ledger page runs this).
+                fileRecords = try await NIOThreadPool.singleton.runIfActive { try log.read().checkpoints }
+            } else {
+                fileRecords = try await storage.read { try await AuditNotary.recorded($0.ledger, statementsOnly: false) }
+            }
         } catch {
-            report.problems.append(.badCheckpoint(source: "the checkpoint file", reason: "\(error)"))
+            report.problems.append(.badCheckpoint(source: log == nil ? AuditNotary.databaseLog : "the checkpoint file", reason: "\(error)"))
         }
         // Keys rotated in the file's history are trusted as the given ones are.
         trusted = AuditKeys.trusted(verifiers, history: fileRecords)
@@ -99,11 +106,11 @@ package enum AuditVerifier {
         // the history the restore replaced.
         let epoch = fileRecords.lastIndex { $0.checkpoint.extensions.first?.hasPrefix(restoreTag) == true } ?? 0
         for (number, record) in fileRecords.enumerated() {
-            guard let checkpoint = accept(record, source: "checkpoint file record \(number + 1)") else { continue }
+            guard let checkpoint = accept(record, source: "\(recordName) \(number + 1)") else { continue }
             if checkpoint.extensions.first?.hasPrefix(restoreTag) == true {
                 report.restores.append(checkpoint.extensions.joined(separator: "; "))
             }
-            if number >= epoch { toCheck.append(("checkpoint file record \(number + 1)", checkpoint)) }
+            if number >= epoch { toCheck.append(("\(recordName) \(number + 1)", checkpoint)) }
         }
         if let copies {
             for bucket in ChainBucket.allCases {
@@ -129,7 +136,9 @@ package enum AuditVerifier {
                     if position < epoch { continue }
                 } else {
                     report.problems.append(
-                        .checkpointFileBehind(source: source, size: checkpoint.size, fileSize: fileRecords.last?.checkpoint.size))
+                        .checkpointFileBehind(
+                            source: source, size: checkpoint.size, fileSize: fileRecords.last?.checkpoint.size,
+                            log: log == nil ? AuditNotary.databaseLog : "the checkpoint file"))
                 }
                 toCheck.append((source, checkpoint))
             }

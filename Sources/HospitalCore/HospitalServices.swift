@@ -55,8 +55,9 @@ package struct HospitalServices: Sendable {
     }
 
     /// The service that verifies every report's chain again once its last verification is `interval` old.
-    package func reportVerifier(interval: Duration) -> ReportVerifier {
-        ReportVerifier(storage: storage, vault: reports.vault, interval: interval, clock: clock)
+    /// - Parameter leadership: Which instance of those sharing the database verifies.
+    package func reportVerifier(interval: Duration, leadership: any Leadership = SoleInstance()) -> ReportVerifier {
+        ReportVerifier(storage: storage, vault: reports.vault, interval: interval, clock: clock, leadership: leadership)
     }
 
     /// The service that hands queued mail to the sender and sweeps spent codes from the outbox; the

@@ -19,22 +19,27 @@ package struct ReportVerifier: Service {
     /// Time between two looks for reports that are due.
     let pause: Duration
     let clock: @Sendable () -> Int64
+    /// Instances sharing a database verify in turn: the one holding ``SoleRole/reportVerifier``.
+    let leadership: any Leadership
     let logger: Logger
 
     package init(
         storage: any HospitalStorage, vault: ReportVault, interval: Duration, pause: Duration = .seconds(60),
-        clock: @escaping @Sendable () -> Int64, logger: Logger = Logger(label: "chainvault.verify")
+        clock: @escaping @Sendable () -> Int64, leadership: any Leadership = SoleInstance(),
+        logger: Logger = Logger(label: "chainvault.verify")
     ) {
         self.storage = storage
         self.vault = vault
         self.interval = interval
         self.pause = pause
         self.clock = clock
+        self.leadership = leadership
         self.logger = logger
     }
 
     package func run() async throws {
         await Periodic.run(every: pause) {
+            guard await leadership.holds(.reportVerifier) else { return }
             do {
                 while try await verifyDue() > 0 {}
             } catch {

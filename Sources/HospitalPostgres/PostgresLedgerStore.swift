@@ -138,4 +138,32 @@ struct PostgresLedgerStore: LedgerStore {
         }
         return found
     }
+
+    func latestCheckpoint() async throws -> RecordedCheckpoint? {
+        try await connection.rows("SELECT id, note FROM audit_checkpoints ORDER BY id DESC LIMIT 1").first.map {
+            let (number, note) = try $0.decode((Int64, String).self)
+            return RecordedCheckpoint(number: number, note: note)
+        }
+    }
+
+    func recordCheckpoint(_ note: String, size: Int, isStatement: Bool) async throws {
+        try await connection.execute("INSERT INTO audit_checkpoints (size, note, is_statement) VALUES (\(size), \(note), \(isStatement))")
+    }
+
+    func checkpoints(after: Int64, statementsOnly: Bool, limit: Int) async throws -> [RecordedCheckpoint] {
+        try await connection.rows(
+            """
+            SELECT id, note FROM audit_checkpoints WHERE id > \(after) AND (is_statement OR NOT \(statementsOnly))
+            ORDER BY id LIMIT \(limit)
+            """
+        ).map {
+            let (number, note) = try $0.decode((Int64, String).self)
+            return RecordedCheckpoint(number: number, note: note)
+        }
+    }
+
+    func containsCheckpoint(_ note: String, size: Int) async throws -> Bool {
+        try await connection.value(
+            Bool.self, "SELECT EXISTS (SELECT 1 FROM audit_checkpoints WHERE size = \(size) AND note = \(note))") ?? false
+    }
 }

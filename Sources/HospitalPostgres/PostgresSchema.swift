@@ -223,6 +223,20 @@ package enum PostgresSchema {
                 "CREATE TABLE instance_keys (name text PRIMARY KEY, fingerprint text NOT NULL, recorded_at timestamptz NOT NULL DEFAULT now())"
             ]
         ),
+        Migration(
+            id: "v3-checkpoints",
+            statements: [
+                // The checkpoint log every instance signs into (AuditNotary), in the order signed.
+                """
+                CREATE TABLE audit_checkpoints (
+                    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                    size bigint NOT NULL,
+                    note text NOT NULL,
+                    is_statement boolean NOT NULL)
+                """,
+                "CREATE INDEX audit_checkpoints_size ON audit_checkpoints (size)",
+            ]
+        ),
     ]
 
     /// An instance's key differs from the one the instances before it recorded.

@@ -284,6 +284,17 @@ package struct HospitalDatabase: Sendable {
                 table.column("expiresAt", .integer).notNull().indexed()
             }
         }
+        migrator.registerMigration("v13-checkpoints") { db in
+            // The checkpoint log in the database beside the checkpoint file (AuditNotary): what several
+            // instances on one database share, and what `hospital migrate` carries to another engine.
+            // A ledger's existing file is copied in when the notary first opens it.
+            try db.create(table: "auditCheckpoint") { table in
+                table.autoIncrementedPrimaryKey("id")
+                table.column("size", .integer).notNull().indexed()
+                table.column("note", .text).notNull()
+                table.column("isStatement", .boolean).notNull()
+            }
+        }
         return migrator
     }
 }

@@ -125,6 +125,36 @@ struct SQLiteLedgerStore: LedgerStore {
         try await connection.run { db in try SQLiteAuditTree.subtrees(nodes, in: db) }
     }
 
+    func latestCheckpoint() async throws -> RecordedCheckpoint? {
+        try await connection.run { db in
+            try Row.fetchOne(db, sql: "SELECT id, note FROM auditCheckpoint ORDER BY id DESC LIMIT 1").map {
+                RecordedCheckpoint(number: $0[0], note: $0[1])
+            }
+        }
+    }
+
+    func recordCheckpoint(_ note: String, size: Int, isStatement: Bool) async throws {
+        try await connection.run { db in
+            try db.execute(
+                sql: "INSERT INTO auditCheckpoint (size, note, isStatement) VALUES (?, ?, ?)", arguments: [size, note, isStatement])
+        }
+    }
+
+    func checkpoints(after: Int64, statementsOnly: Bool, limit: Int) async throws -> [RecordedCheckpoint] {
+        try await connection.run { db in
+            try Row.fetchAll(
+                db, sql: "SELECT id, note FROM auditCheckpoint WHERE id > ? AND (isStatement OR NOT ?) ORDER BY id LIMIT ?",
+                arguments: [after, statementsOnly, limit]
+            ).map { RecordedCheckpoint(number: $0[0], note: $0[1]) }
+        }
+    }
+
+    func containsCheckpoint(_ note: String, size: Int) async throws -> Bool {
+        try await connection.run { db in
+            try Bool.fetchOne(
+                db, sql: "SELECT EXISTS (SELECT 1 FROM auditCheckpoint WHERE size = ? AND note = ?)", arguments: [size, note]) ?? false
+        }
+    }
 }
 
 /// The audit tree's table (``AuditTree``): row `(level, position)` is a perfect subtree's hash.

@@ -86,13 +86,15 @@ func build(
     // SIGTERM/SIGINT: both listeners stop accepting, requests in flight finish within the timeout, then exit 0.
     let housekeeping = StoreHousekeeping(
         store: store, uploadExpiry: .seconds(settings.multipartExpiry), interval: .seconds(settings.housekeepingInterval), clock: { now() })
-    let publisher = care.notary.map { AuditCheckpointPublisher(notary: $0, interval: .seconds(settings.auditCheckpointInterval)) }
+    let publisher = care.notary.map {
+        AuditCheckpointPublisher(notary: $0, interval: .seconds(settings.auditCheckpointInterval), leadership: database.leadership)
+    }
     var group = ServiceGroupConfiguration(
         // The database's client first: a group stops its services in reverse order, so it closes last.
         services: (database.database.map { [.init(service: $0)] } ?? []) + [
             .init(service: gateway), .init(service: hospital), .init(service: housekeeping), .init(service: care.mailQueue()),
         ] + (publisher.map { [.init(service: $0)] } ?? [])
-            + (settings.verifyInterval > 0 ? [.init(service: care.reportVerifier(interval: .seconds(settings.verifyInterval)))] : []),
+            + (settings.verifyInterval > 0 ? [.init(service: care.reportVerifier(interval: .seconds(settings.verifyInterval), leadership: database.leadership))] : []),
         gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
     group.maximumGracefulShutdownDuration = .seconds(settings.shutdownTimeout)
     return ServiceGroup(configuration: group)

@@ -71,9 +71,11 @@ struct DatabaseOptions: ParsableArguments {
             throw DatabaseUnavailable(url: url, error: error)
         }
         logger.info("hospital database: \(url)")
+        let leadership = PostgresLeadership(
+            configuration: try url.connectionConfiguration(password: password, caFile: resolvedCAFile), logger: databaseLogger)
         return HospitalStorageChoice(
             storage: PostgresHospitalStorage(client: client, logger: databaseLogger),
-            database: RunningClient(client: client, running: running))
+            database: RunningClient(client: client, running: running, leadership: leadership))
     }
 
     /// Runs `work`, turning a database that cannot be used into the reason on standard error and the
@@ -127,6 +129,9 @@ struct HospitalStorageChoice {
         self.storage = storage
         self.database = database
     }
+
+    /// Which instance does the work one instance at a time does.
+    var leadership: any Leadership { database?.leadership ?? SoleInstance() }
 }
 
 /// The database client, started before the listeners (the schema is migrated first), as a service of
@@ -134,9 +139,12 @@ struct HospitalStorageChoice {
 struct RunningClient: Service {
     let client: PostgresClient
     let running: Task<Void, Never>
+    /// The roles this instance holds among those sharing the database, given up when it stops.
+    let leadership: PostgresLeadership
 
     func run() async throws {
         try? await gracefulShutdown()
+        await leadership.close()
         running.cancel()
         await running.value
     }

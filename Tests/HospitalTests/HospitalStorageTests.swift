@@ -26,15 +26,9 @@ import Testing
         /// The engines this run has: PostgreSQL only with `CHAINVAULT_TEST_DATABASE_URL`.
         static var available: [Engine] { allCases.filter { $0 != .postgres || TestPostgres.url != nil } }
 
-        /// Runs `body` on a fresh storage of this engine holding one doctor (id 1); `count` counts a
-        /// table's rows (`slot` and `audit` by their SQLite names).
-        func run(
-            _ body:
-                @escaping @Sendable (_ storage: any HospitalStorage, _ count: @escaping @Sendable (String) async throws -> Int) async throws
-                -> Void
-        )
-            async throws
-        {
+        /// Runs `body` on a fresh storage of this engine holding one doctor (id 1), with a ``Backdoor``
+        /// to its tables.
+        func run(_ body: @escaping @Sendable (_ storage: any HospitalStorage, _ backdoor: Backdoor) async throws -> Void) async throws {
             switch self {
             case .sqliteMemory, .sqliteFile:
                 let database =
@@ -46,22 +40,44 @@ import Testing
                             "INSERT INTO user (role, email, name, passwordHash, createdAt) VALUES ('doctor', 'd@example.org', 'Dr D', 'x', 0)"
                     )
                 }
-                try await body(SQLiteHospitalStorage(database)) { table in
-                    try await database.writer.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM \(table)") ?? 0 }
-                }
+                try await body(
+                    SQLiteHospitalStorage(database),
+                    Backdoor(
+                        count: { table in
+                            try await database.writer.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM \(table)") ?? 0 }
+                        },
+                        execute: { sqlite, _ in try await database.writer.write { db in try db.execute(sql: sqlite) } }))
             case .postgres:
                 try await TestPostgres.withStorage { storage, client in
                     try await client.query(
                         "INSERT INTO users (role, email, name, password_hash, created_at) VALUES ('doctor', 'd@example.org', 'Dr D', 'x', 0)"
                     )
-                    try await body(storage) { table in
-                        let name = ["slot": "slots", "audit": "audit"][table] ?? table
-                        let rows = try await client.query("SELECT count(*) FROM \(unescaped: name)").collect()
-                        return try rows.first?.decode(Int.self) ?? 0
-                    }
+                    try await body(
+                        storage,
+                        Backdoor(
+                            count: { table in
+                                let name = ["slot": "slots", "audit": "audit", "auditCheckpoint": "audit_checkpoints"][table] ?? table
+                                let rows = try await client.query("SELECT count(*) FROM \(unescaped: name)").collect()
+                                return try rows.first?.decode(Int.self) ?? 0
+                            },
+                            execute: { _, postgres in
+                                // One statement per query (the extended protocol takes no more).
+                                for statement in postgres.split(separator: ";") {
+                                    try await client.query(PostgresQuery(unsafeSQL: String(statement)))
+                                }
+                            }))
                 }
             }
         }
+    }
+
+    /// A storage's tables behind its back: `backdoor("slot")` counts a table's rows (`slot` and `audit`
+    /// by their SQLite names); ``execute`` runs statements (`;` between them) given in each engine's words.
+    struct Backdoor: Sendable {
+        let count: @Sendable (String) async throws -> Int
+        let execute: @Sendable (_ sqlite: String, _ postgres: String) async throws -> Void
+
+        func callAsFunction(_ table: String) async throws -> Int { try await count(table) }
     }
 
     struct Refused: Error {}

@@ -27,4 +27,26 @@ package protocol LedgerStore: Sendable {
     func treeSize() async throws -> Int
     /// The stored subtree hashes among `nodes` (a missing one is absent).
     func subtrees(_ nodes: Set<AuditTree.Node>) async throws -> [AuditTree.Node: MerkleTree.Hash]
+
+    /// The checkpoint log (``AuditNotary``): every checkpoint signed over the ledger, in the order
+    /// signed, as the signed notes' text. The newest recorded, with its number (from 1).
+    func latestCheckpoint() async throws -> RecordedCheckpoint?
+    /// Records a checkpoint after those recorded (in a write, under the lock every append takes).
+    func recordCheckpoint(_ note: String, size: Int, isStatement: Bool) async throws
+    /// Recorded checkpoints numbered after `after`, oldest first: every one, or only the statements
+    /// (key rotations and accepted restores, which carry extension lines).
+    func checkpoints(after: Int64, statementsOnly: Bool, limit: Int) async throws -> [RecordedCheckpoint]
+    /// Whether this signed note is recorded.
+    func containsCheckpoint(_ note: String, size: Int) async throws -> Bool
+}
+
+/// A checkpoint of the database's log, as recorded: its number in the log and its signed note's text.
+package struct RecordedCheckpoint: Sendable, Equatable {
+    package var number: Int64
+    package var note: String
+
+    package init(number: Int64, note: String) {
+        self.number = number
+        self.note = note
+    }
 }

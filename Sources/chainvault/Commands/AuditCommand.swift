@@ -20,8 +20,19 @@ struct AuditOptions: ParsableArguments {
 
     func keyPath(root: DataRoot) -> String { signingKey ?? settings.given(.auditSigningKey) ?? root.auditSigningKey }
 
-    func log(root: DataRoot) -> CheckpointLog {
-        CheckpointLog(path: checkpointFile ?? settings.given(.auditCheckpointFile) ?? root.auditCheckpoints)
+    /// The local checkpoint file; nil for a hospital on a shared database, whose checkpoint log is the
+    /// database's (every instance signs into it).
+    func log(root: DataRoot, database: DatabaseOptions) -> CheckpointLog? {
+        guard database.resolvedURL == nil else { return nil }
+        return CheckpointLog(path: checkpointFile ?? settings.given(.auditCheckpointFile) ?? root.auditCheckpoints)
+    }
+
+    /// A checkpoint file named with a shared database: refused, since the database holds the log there.
+    func validate(database: DatabaseOptions) throws {
+        if database.resolvedURL != nil, checkpointFile ?? settings.given(.auditCheckpointFile) != nil {
+            throw ValidationError(
+                "--audit-checkpoint-file applies to the embedded database only: with --database-url the checkpoint log is the database's")
+        }
     }
 
     /// The signing key, or nil when its file does not exist.
@@ -71,6 +82,10 @@ struct AuditCommand: AsyncParsableCommand {
 
         func root() throws -> DataRoot { try DataRoot.existing(dataRoot.data) }
 
+        func validate() throws { try audit.validate(database: database) }
+
+        func log(root: DataRoot) -> CheckpointLog? { audit.log(root: root, database: database) }
+
         /// The data root and the signing key, both of which must exist.
         func ledger() throws -> (root: DataRoot, signer: NoteSigner) {
             let root = try root()
@@ -105,7 +120,7 @@ struct AuditCommand: AsyncParsableCommand {
                 output("checking with the signing key file's public key (pass --key with a copy kept elsewhere to rule out a replaced key)")
             }
             let copies = try await storage.chunkStore(root: root)
-            let log = ledger.audit.log(root: root)
+            let log = ledger.log(root: root)
             let (report, reports) = try await ledger.database.withStorage(root: root) { hospital in
                 let report = try await AuditVerifier.verify(
                     storage: hospital, log: log, copies: copies, verifiers: [verifier], origin: verifier.name,
@@ -151,9 +166,13 @@ struct AuditCommand: AsyncParsableCommand {
 
         func run() async throws {
             let (root, signer) = try ledger.ledger()
-            let checkpoints = try ledger.audit.log(root: root).read().checkpoints
-            guard let newest = checkpoints.last else {
-                throw ValidationError("the checkpoint file has no checkpoint yet: start the server (it signs one at once)")
+            let log = ledger.log(root: root)
+            let entry = entry
+            let (newest, proof) = try await ledger.database.withStorage(root: root) { storage in
+                guard let newest = try await AuditNotary.history(log: log, storage: storage).last else {
+                    throw ValidationError("the checkpoint log has no checkpoint yet: start the server (it signs one at once)")
+                }
+                return (newest, try await AuditLedger.proof(entry: entry, in: newest, storage: storage))
             }
             let checkpoint = try newest.verified(by: [signer.verifier], origin: signer.name)
             guard entry >= 1, entry <= Int64(checkpoint.size) else {
@@ -161,13 +180,7 @@ struct AuditCommand: AsyncParsableCommand {
                     "entry \(entry) is not in the newest checkpoint (\(checkpoint.size) entries): wait for the next one (--audit-checkpoint-interval)"
                 )
             }
-            let entry = entry
-            guard
-                let proof = try await ledger.database.withStorage(
-                    root: root, { try await AuditLedger.proof(entry: entry, in: newest, storage: $0) })
-            else {
-                throw ValidationError("there is no entry \(entry)")
-            }
+            guard let proof else { throw ValidationError("there is no entry \(entry)") }
             print(proof.serialized, terminator: "")
         }
     }
@@ -260,7 +273,7 @@ struct AuditCommand: AsyncParsableCommand {
                 path + ".retired-" + String(old.verifier.description.split(separator: "+")[1]), bytes: Array((old.serialized + "\n").utf8),
                 mode: 0o600)
             do {
-                let log = ledger.audit.log(root: root)
+                let log = ledger.log(root: root)
                 _ = try await ledger.database.withStorage(root: root) { hospital in
                     try await AuditNotary.rotate(from: old, to: new, log: log, storage: hospital, time: now())
                 }
@@ -308,15 +321,20 @@ struct AuditCommand: AsyncParsableCommand {
                 """)
         @OptionGroup var ledger: LedgerOptions
 
+        @OptionGroup var storage: ChainLocationOptions
+
         @Option(help: "Why the database was restored (recorded and signed; up to 300 characters).")
         var reason: String
 
         func run() async throws {
             let (root, signer) = try ledger.ledger()
             do {
-                let (reason, log) = (reason, ledger.audit.log(root: root))
+                let (reason, log) = (reason, ledger.log(root: root))
+                let copies = try await storage.chunkStore(root: root)
                 let statement = try await ledger.database.withStorage(root: root) { hospital in
-                    try await AuditNotary.acceptRestore(reason: reason, signer: signer, log: log, storage: hospital, time: now())
+                    try await AuditNotary.acceptRestore(
+                        reason: reason, signer: signer, log: log, storage: hospital, copies: copies, time: now(),
+                        logger: Logger(label: "chainvault"))
                 }
                 output("restore accepted: the ledger of \(statement.checkpoint.size) entries is signed with the reason")
             } catch let refusal as AuditNotary.RestoreRefusal {

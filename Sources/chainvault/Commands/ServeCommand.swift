@@ -211,6 +211,7 @@ struct Serve: AsyncParsableCommand {
                     """.utf8))
             throw ExitCode(78)
         }
+        try audit.validate(database: database)
         guard reportSizeLimit > 0 else { throw ValidationError("--report-size-limit must be positive.") }
         guard grantLifetime > 0 else { throw ValidationError("--grant-lifetime must be positive.") }
         guard !region.isEmpty else { throw ValidationError("--region must not be empty.") }
@@ -345,7 +346,7 @@ extension Serve {
     func auditNotary(root: DataRoot, storage hospitalStorage: any HospitalStorage, chunks: any ChunkStore) async throws -> AuditNotary {
         let logger = Logger(label: "chainvault.audit")
         let keyPath = audit.keyPath(root: root)
-        let log = audit.log(root: root)
+        let log = audit.log(root: root, database: database)
         let started: (notary: AuditNotary, newKey: NoteVerifier?)
         do {
             started = try await AuditKeyPolicy.notary(

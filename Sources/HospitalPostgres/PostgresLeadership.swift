@@ -1,0 +1,69 @@
+package import HospitalCore
+package import Logging
+package import PostgresNIO
+
+/// ``Leadership`` among the instances of one PostgreSQL database: a role is a session advisory lock
+/// (`pg_try_advisory_lock`) held on a connection of its own, outside the pool, so that no transaction
+/// ever releases it and the pool never hands the session to someone else. When this instance dies or its
+/// connection breaks, the server drops the locks and another instance takes them at its next look (the
+/// callers look every half minute); this one reconnects at its next look and tries again.
+package actor PostgresLeadership: Leadership {
+    let configuration: PostgresConnection.Configuration
+    let logger: Logger
+    private var connection: PostgresConnection?
+    private var held: Set<SoleRole> = []
+    private var closed = false
+    /// The keys of the roles' advisory locks: this program's own constants.
+    static func lockKey(_ role: SoleRole) -> Int64 { 0x4368_6169_6E56_0100 + role.rawValue }
+
+    package init(configuration: PostgresConnection.Configuration, logger: Logger) {
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    package func holds(_ role: SoleRole) async -> Bool {
+        guard !closed else { return false }
+        do {
+            let connection = try await connected()
+            if held.contains(role) {
+                // The lock lives as long as the session: a query that answers shows the session lives.
+                _ = try await connection.query("SELECT 1", logger: logger).collect()
+                return true
+            }
+            let key = Self.lockKey(role)
+            let rows = try await connection.query("SELECT pg_try_advisory_lock(\(key))", logger: logger).collect()
+            guard try rows.first?.decode(Bool.self) == true else { return false }
+            held.insert(role)
+            logger.notice("this instance took a role of the hospital's instances", metadata: ["role": "\(role)"])
+            return true
+        } catch {
+            if !held.isEmpty {
+                logger.warning(
+                    "the database session holding this instance's roles broke: they are free for another instance",
+                    metadata: ["roles": "\(held.map { "\($0)" }.sorted())", "error": "\(DatabaseUnavailable.reason(error, database: "", user: ""))"])
+            }
+            await drop()
+            return false
+        }
+    }
+
+    /// Gives the roles up (the program stops): another instance takes them at its next look.
+    package func close() async {
+        closed = true
+        await drop()
+    }
+
+    private func connected() async throws -> PostgresConnection {
+        if let connection, !connection.isClosed { return connection }
+        held = []
+        let made = try await PostgresConnection.connect(configuration: configuration, id: 1, logger: logger)
+        connection = made
+        return made
+    }
+
+    private func drop() async {
+        held = []
+        try? await connection?.close()
+        connection = nil
+    }
+}
