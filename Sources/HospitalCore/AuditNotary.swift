@@ -547,7 +547,8 @@ package actor AuditNotary {
             // A database restored with its log lacks the checkpoints signed after its backup that the buckets
             // kept: they join the log before the statement, as the history it replaces.
             if log == nil {
-                for copy in copied where !(try await transaction.ledger.containsCheckpoint(copy.note.serialized, size: copy.checkpoint.size)) {
+                for copy in copied
+                where !(try await transaction.ledger.containsCheckpoint(copy.note.serialized, size: copy.checkpoint.size)) {
                     try await record(copy, in: transaction.ledger)
                 }
             }

@@ -40,7 +40,10 @@ package actor PostgresLeadership: Leadership {
             if !held.isEmpty {
                 logger.warning(
                     "the database session holding this instance's roles broke: they are free for another instance",
-                    metadata: ["roles": "\(held.map { "\($0)" }.sorted())", "error": "\(DatabaseUnavailable.reason(error, database: "", user: ""))"])
+                    metadata: [
+                        "roles": "\(held.map { "\($0)" }.sorted())",
+                        "error": "\(DatabaseUnavailable.reason(error, database: "", user: ""))",
+                    ])
             }
             await drop()
             return false

@@ -94,7 +94,8 @@ func build(
         services: (database.database.map { [.init(service: $0)] } ?? []) + [
             .init(service: gateway), .init(service: hospital), .init(service: housekeeping), .init(service: care.mailQueue()),
         ] + (publisher.map { [.init(service: $0)] } ?? [])
-            + (settings.verifyInterval > 0 ? [.init(service: care.reportVerifier(interval: .seconds(settings.verifyInterval), leadership: database.leadership))] : []),
+            + (settings.verifyInterval > 0
+                ? [.init(service: care.reportVerifier(interval: .seconds(settings.verifyInterval), leadership: database.leadership))] : []),
         gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
     group.maximumGracefulShutdownDuration = .seconds(settings.shutdownTimeout)
     return ServiceGroup(configuration: group)
