@@ -1,6 +1,7 @@
 import DurableFiles
 import Foundation
 import Hex
+import NIOPosix
 
 /// One chain the vault knows: where its head is and its data key as last wrapped.
 public struct ChainIndexEntry: Sendable, Equatable {
@@ -25,7 +26,7 @@ public struct ChainIndexEntry: Sendable, Equatable {
         self.wrappedKey = head.wrappedKey
     }
 
-    init(
+    public init(
         head: ChunkPointer, chainId: [UInt8], chunkCount: Int, length: Int64, mirrored: Bool, created: Int64,
         wrappedKey: WrappedDataKey
     ) {
@@ -39,12 +40,29 @@ public struct ChainIndexEntry: Sendable, Equatable {
     }
 }
 
-/// The chains this vault knows: one small JSON record per chain in a directory (by default
-/// `<data>/.chainvault/chains/`), named by the head's hash, each replaced atomically and fsynced.
+/// The chains a vault knows, by head: where each chain starts, whether it is mirrored, and its data key
+/// as last wrapped (a key rotation re-wraps it here, not in the head chunk). Read by downloads (the
+/// re-wrapped key), `chain verify --all`, `chain orphans` (what is not reached is an orphan) and
+/// `keys rotate`/`rewrap`. One vault alone keeps it in a directory of its data root
+/// (``ChainIndexDirectory``); instances sharing a hospital keep it in the hospital's database.
 ///
-/// The index holds no plaintext digest and no key material but data keys wrapped by a master key.
-/// It can always be rebuilt from the buckets with the master keys (``ChainMaintenance/rebuildIndex(into:now:)``).
-public struct ChainIndex: Sendable {
+/// An index holds no plaintext digest and no key material but data keys wrapped by a master key, and can
+/// always be rebuilt from the buckets with the master keys (``ChainMaintenance/rebuildIndex(keyring:now:)``).
+public protocol ChainIndex: Sendable {
+    /// Adds or replaces the entry of a chain, durably.
+    func put(_ entry: ChainIndexEntry) async throws
+    /// The entry of the chain with this head, or nil.
+    func entry(head: ChunkPointer) async throws -> ChainIndexEntry?
+    /// Every entry, in head-key order.
+    func all() async throws -> [ChainIndexEntry]
+    /// Forgets a chain (its chunks stay; they become orphans).
+    func remove(head: ChunkPointer) async throws
+}
+
+/// The chain index of one vault: one small JSON record per chain in a directory (by default
+/// `<data>/.chainvault/chains/`), named by the head's hash, each replaced atomically and fsynced. Its
+/// file calls run on NIO's thread pool, off the cooperative one.
+public struct ChainIndexDirectory: ChainIndex {
     public let directory: String
 
     /// Opens the index, creating its directory (mode 0700) when missing.
@@ -69,8 +87,7 @@ public struct ChainIndex: Sendable {
 
     func path(_ head: ChunkPointer) -> String { "\(directory)/\(head.key).json" }
 
-    /// Adds or replaces the entry of a chain, durably.
-    public func put(_ entry: ChainIndexEntry) throws {
+    public func put(_ entry: ChainIndexEntry) async throws {
         let record = Record(
             head: entry.head.description,
             chainId: Hex.encode(entry.chainId),
@@ -84,27 +101,32 @@ public struct ChainIndex: Sendable {
         )
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try DurableFile.replace(path(entry.head), bytes: Array(try encoder.encode(record)), mode: 0o600)
+        let (path, bytes) = (path(entry.head), Array(try encoder.encode(record)))
+        try await NIOThreadPool.singleton.runIfActive { try DurableFile.replace(path, bytes: bytes, mode: 0o600) }
     }
 
-    /// The entry of the chain with this head, or nil.
-    public func entry(head: ChunkPointer) throws -> ChainIndexEntry? {
-        guard let bytes = try DurableFile.read(path(head), limit: 64 * 1024) else { return nil }
+    public func entry(head: ChunkPointer) async throws -> ChainIndexEntry? {
+        let path = path(head)
+        guard let bytes = try await NIOThreadPool.singleton.runIfActive({ try DurableFile.read(path, limit: 64 * 1024) }) else {
+            return nil
+        }
         return try decode(bytes, name: "\(head.key).json")
     }
 
-    /// Every entry, in head-key order.
-    public func all() throws -> [ChainIndexEntry] {
-        let names = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".json") }.sorted()
-        return try names.compactMap { name in
-            guard let bytes = try DurableFile.read("\(directory)/\(name)", limit: 64 * 1024) else { return nil }
-            return try decode(bytes, name: name)
+    public func all() async throws -> [ChainIndexEntry] {
+        let directory = directory
+        let records = try await NIOThreadPool.singleton.runIfActive {
+            let names = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".json") }.sorted()
+            return try names.compactMap { name in
+                try DurableFile.read("\(directory)/\(name)", limit: 64 * 1024).map { (name, $0) }
+            }
         }
+        return try records.map { try decode($0.1, name: $0.0) }
     }
 
-    /// Forgets a chain (its chunks stay; they become orphans).
-    public func remove(head: ChunkPointer) throws {
-        try DurableFile.remove(path(head))
+    public func remove(head: ChunkPointer) async throws {
+        let path = path(head)
+        try await NIOThreadPool.singleton.runIfActive { try DurableFile.remove(path) }
     }
 
     func decode(_ bytes: [UInt8], name: String) throws -> ChainIndexEntry {

@@ -2,9 +2,9 @@
 /// from the buckets.
 public struct ChainMaintenance: Sendable {
     public let store: any ChunkStore
-    public let index: ChainIndex
+    public let index: any ChainIndex
 
-    public init(store: any ChunkStore, index: ChainIndex) {
+    public init(store: any ChunkStore, index: any ChainIndex) {
         self.store = store
         self.index = index
     }
@@ -37,7 +37,7 @@ public struct ChainMaintenance: Sendable {
     public func verifyAll(
         keyring: Keyring?, referenced: [ChunkPointer] = [], progress: (Verification) async -> Void = { _ in }
     ) async throws -> [Verification] {
-        let entries = try index.all()
+        let entries = try await index.all()
         let indexed = Set(entries.map(\.head))
         var heads: [(ChunkPointer, ChainIndexEntry?)] = entries.map { ($0.head, $0) }
         var seen = indexed
@@ -82,7 +82,7 @@ public struct ChainMaintenance: Sendable {
         let reader = ChainReader(store: store)
         var reached = Set<ChunkPointer>()
         var damaged: [(head: ChunkPointer, error: ChainError)] = []
-        for entry in try index.all() {
+        for entry in try await index.all() {
             var pointer: ChunkPointer? = entry.head
             do {
                 let summary = try await reader.verify(head: entry.head)
@@ -164,9 +164,9 @@ public struct ChainMaintenance: Sendable {
         for (hash, buckets) in heads.sorted(by: { $0.key.lexicographicallyPrecedes($1.key) }) {
             let pointer = ChunkPointer(bucket: buckets.contains(.a) ? .a : .b, hash: hash)
             do {
-                if var existing = try index.entry(head: pointer) {
+                if var existing = try await index.entry(head: pointer) {
                     existing.mirrored = existing.mirrored || buckets.count == 2
-                    try index.put(existing)
+                    try await index.put(existing)
                     result.chains.append(existing)
                     continue
                 }
@@ -185,7 +185,7 @@ public struct ChainMaintenance: Sendable {
                 let entry = ChainIndexEntry(
                     head: pointer, chainId: summary.chainId, chunkCount: summary.chunks.count, length: manifest.length, mirrored: mirrored,
                     created: now, wrappedKey: wrapped)
-                try index.put(entry)
+                try await index.put(entry)
                 result.chains.append(entry)
                 result.added += 1
             } catch let error as ChainError {
@@ -200,12 +200,12 @@ extension ChainIndex {
     /// Re-wraps, under the keyring's active key, every indexed data key wrapped by another key. No chunk
     /// is rewritten. Idempotent: run it again to finish an interrupted rotation.
     /// - Returns: How many entries were re-wrapped.
-    public func rewrap(keyring: Keyring, random: @Sendable (Int) -> [UInt8] = systemRandom) throws -> Int {
+    public func rewrap(keyring: Keyring, random: @Sendable (Int) -> [UInt8] = systemRandom) async throws -> Int {
         var count = 0
-        for var entry in try all() where entry.wrappedKey.keyId != keyring.activeId {
+        for var entry in try await all() where entry.wrappedKey.keyId != keyring.activeId {
             let dataKey = try keyring.unwrap(entry.wrappedKey, chainId: entry.chainId)
             entry.wrappedKey = try keyring.wrap(dataKey: dataKey, chainId: entry.chainId, random: random)
-            try put(entry)
+            try await put(entry)
             count += 1
         }
         return count

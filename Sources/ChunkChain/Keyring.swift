@@ -146,12 +146,19 @@ public struct Keyring: Sendable {
     }
 
     /// The keyring at `path`, which must exist.
-    /// - Parameter index: The chains whose key ids a missing keyring's error names.
     /// - Throws: ``ChainError/keyringMissing(path:indexedChains:chunks:keyIds:)`` when there is no file,
     ///   ``ChainError/keyring(_:)`` when it is unreadable or malformed.
-    public static func open(path: String, index: ChainIndex? = nil) throws -> Keyring {
+    public static func open(path: String) throws -> Keyring {
         guard let keyring = try load(path: path) else {
-            let entries = try index?.all() ?? []
+            throw ChainError.keyringMissing(path: path, indexedChains: 0, chunks: 0, keyIds: [])
+        }
+        return keyring
+    }
+
+    /// The keyring at `path`, which must exist; a missing one's error names the key ids `index`'s chains need.
+    public static func open(path: String, index: any ChainIndex) async throws -> Keyring {
+        guard let keyring = try load(path: path) else {
+            let entries = try await index.all()
             throw ChainError.keyringMissing(
                 path: path, indexedChains: entries.count, chunks: 0, keyIds: Set(entries.map { Hex.encode($0.wrappedKey.keyId) }).sorted())
         }
@@ -167,11 +174,11 @@ public struct Keyring: Sendable {
     /// - Throws: ``ChainError/keyringMissing(path:indexedChains:chunks:keyIds:)`` naming the key ids the indexed
     ///   chains need; ``ChainError/keyring(_:)``; the store's and index's errors.
     public static func openOrCreate(
-        path: String, index: ChainIndex, store: any ChunkStore, random: @Sendable (Int) -> [UInt8], now: Int64,
+        path: String, index: any ChainIndex, store: any ChunkStore, random: @Sendable (Int) -> [UInt8], now: Int64,
         created: (MasterKey) -> Void = { _ in }
     ) async throws -> Keyring {
         if let keyring = try load(path: path) { return keyring }
-        let entries = try index.all()
+        let entries = try await index.all()
         var objects = 0
         for bucket in ChainBucket.allCases { objects += try await store.list(bucket: bucket).count }
         guard entries.isEmpty, objects == 0 else {

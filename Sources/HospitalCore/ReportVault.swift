@@ -11,7 +11,7 @@ package struct ReportVault: Sendable {
     let store: any ChunkStore
     /// The master keys, read again for every report: `chainvault keys rotate` may run beside the server.
     let keyring: @Sendable () async throws -> Keyring
-    let index: ChainIndex?
+    let index: (any ChainIndex)?
     let spoolDirectory: String
     let chunkSize: Int
     let mirror: Bool
@@ -28,7 +28,7 @@ package struct ReportVault: Sendable {
     ///   - index: The chain index to record every report's chain in; nil keeps none (tests).
     ///   - spoolDirectory: Where uploads are spooled, encrypted, while their chain is written.
     package init(
-        store: any ChunkStore, keyring: @escaping @Sendable () async throws -> Keyring, index: ChainIndex?, spoolDirectory: String,
+        store: any ChunkStore, keyring: @escaping @Sendable () async throws -> Keyring, index: (any ChainIndex)?, spoolDirectory: String,
         chunkSize: Int = ChainWriter.defaultChunkSize, mirror: Bool = false, random: @escaping @Sendable (Int) -> [UInt8] = systemRandom,
         readAhead: Int = defaultReadAhead, clock: @escaping @Sendable () -> Int64
     ) {
@@ -72,7 +72,7 @@ package struct ReportVault: Sendable {
         if let index {
             // A write, fsync and rename: on NIO's thread pool, not Swift's cooperative one.
             let entry = ChainIndexEntry(head: head, mirrored: mirror, created: clock())
-            try await NIOThreadPool.singleton.runIfActive { try index.put(entry) }
+            try await index.put(entry)
         }
         return head
     }
@@ -103,9 +103,9 @@ package struct ReportVault: Sendable {
         }
     }
 
-    /// The chain index's record of `head` (a small file read), on NIO's thread pool.
+    /// The chain index's record of `head`.
     func indexEntry(_ head: ChunkPointer) async throws -> ChainIndexEntry? {
         guard let index else { return nil }
-        return try await NIOThreadPool.singleton.runIfActive { try index.entry(head: head) }
+        return try await index.entry(head: head)
     }
 }

@@ -237,6 +237,27 @@ package enum PostgresSchema {
                 "CREATE INDEX audit_checkpoints_size ON audit_checkpoints (size)",
             ]
         ),
+        Migration(
+            id: "v4-chain-index",
+            statements: [
+                // The chain index every instance writes and reads (PostgresChainIndex): a chain's head (by its
+                // hash, as the data root's directory names its files, and its bucket), whether it is mirrored,
+                // and its data key as last wrapped by a master key.
+                """
+                CREATE TABLE chain_index (
+                    head_key text PRIMARY KEY,
+                    head_bucket text NOT NULL CHECK (head_bucket IN ('A', 'B')),
+                    chain_id bytea NOT NULL,
+                    chunk_count bigint NOT NULL,
+                    length bigint NOT NULL,
+                    mirrored boolean NOT NULL,
+                    created bigint NOT NULL,
+                    key_id bytea NOT NULL,
+                    wrap_nonce bytea NOT NULL,
+                    wrapped_key bytea NOT NULL)
+                """
+            ]
+        ),
     ]
 
     /// An instance's key differs from the one the instances before it recorded.

@@ -48,7 +48,7 @@ func build(
     if let shared = database.database?.client {
         try await PostgresSchema.checkKeys(try await settings.keyFingerprints(root: root), client: shared, logger: logger)
     }
-    let care = try await settings.hospitalServices(root: root, chunks: chunks, portal: portal, storage: hospitalStorage)
+    let care = try await settings.hospitalServices(root: root, chunks: chunks, portal: portal, database: database)
     if let shared = database.database?.client {
         try await PostgresSchema.checkKeys(try await settings.keyFingerprints(root: root), client: shared, logger: logger)
     }

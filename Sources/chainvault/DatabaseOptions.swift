@@ -1,4 +1,5 @@
 import ArgumentParser
+import ChunkChain
 import Foundation
 import HospitalCore
 import HospitalPostgres
@@ -73,9 +74,10 @@ struct DatabaseOptions: ParsableArguments {
         logger.info("hospital database: \(url)")
         let leadership = PostgresLeadership(
             configuration: try url.connectionConfiguration(password: password, caFile: resolvedCAFile), logger: databaseLogger)
+        let storage = PostgresHospitalStorage(client: client, logger: databaseLogger)
         return HospitalStorageChoice(
-            storage: PostgresHospitalStorage(client: client, logger: databaseLogger),
-            database: RunningClient(client: client, running: running, leadership: leadership))
+            storage: storage, database: RunningClient(client: client, running: running, leadership: leadership),
+            sharedIndex: PostgresChainIndex(storage: storage))
     }
 
     /// Runs `work`, turning a database that cannot be used into the reason on standard error and the
@@ -104,30 +106,44 @@ struct DatabaseOptions: ParsableArguments {
     func withStorage<T: Sendable>(
         root: DataRoot, creating: Bool = false, _ body: @escaping @Sendable (any HospitalStorage) async throws -> T
     ) async throws -> T {
-        guard resolvedURL != nil else {
+        if resolvedURL == nil {
             let path = root.hospitalDatabase
             guard creating || FileManager.default.fileExists(atPath: path) else {
                 throw ValidationError("there is no hospital database at \(path): check --data (or CHAINVAULT_DATA), or --database-url.")
             }
-            return try await body(SQLiteHospitalStorage(try HospitalDatabase.open(path: path)))
         }
+        return try await withChoice(root: root) { try await body($0.storage) }
+    }
+
+    /// Runs `body` with the storage choice: SQLite in the data root (made when missing), or the
+    /// PostgreSQL database with its chain index, closed afterwards.
+    func withChoice<T: Sendable>(root: DataRoot, _ body: @escaping @Sendable (HospitalStorageChoice) async throws -> T) async throws -> T {
         let choice = try await Self.exitingWhenRefused { try await storage(root: root, logger: Logger(label: "chainvault")) }
         defer { choice.database?.running.cancel() }
-        return try await body(choice.storage)
+        return try await body(choice)
     }
 
 }
 
 /// The hospital's storage as `serve` composes it.
-struct HospitalStorageChoice {
+struct HospitalStorageChoice: Sendable {
     var storage: any HospitalStorage
     /// The shared database's running client (PostgreSQL): the service that closes it when the program
     /// stops, and what the instances' keys are checked against.
     var database: RunningClient?
 
-    init(storage: any HospitalStorage, database: RunningClient? = nil) {
+    /// The chain index the instances share (in the database); nil: the data root's.
+    var sharedIndex: (any ChainIndex)?
+
+    init(storage: any HospitalStorage, database: RunningClient? = nil, sharedIndex: (any ChainIndex)? = nil) {
         self.storage = storage
         self.database = database
+        self.sharedIndex = sharedIndex
+    }
+
+    /// The chains' index: the shared database's, or the data root's directory.
+    func chainIndex(root: DataRoot) throws -> any ChainIndex {
+        try sharedIndex ?? ChainIndexDirectory(directory: root.chains)
     }
 
     /// Which instance does the work one instance at a time does.

@@ -276,7 +276,7 @@ struct Fixture {
         let path = directory.appendingPathComponent("keyring.json").path
         let random = SeededRandom(seed: 3)
         var keyring = try await Keyring.openOrCreate(
-            path: path, index: try ChainIndex(directory: directory.path + "/chains"), store: MemoryChunkStore(), random: random.source,
+            path: path, index: try ChainIndexDirectory(directory: directory.path + "/chains"), store: MemoryChunkStore(), random: random.source,
             now: 1)
         let first = keyring.active.id
         let second = keyring.rotate(random: random.source, now: 2)
@@ -292,15 +292,15 @@ struct Fixture {
 
 @Suite struct KeyringFailClosedTests {
     /// A data root whose chains were written under a keyring that is then lost (a restore that forgot it).
-    func vaultWithAChain() async throws -> (directory: String, index: ChainIndex, store: MemoryChunkStore, keyId: String) {
+    func vaultWithAChain() async throws -> (directory: String, index: ChainIndexDirectory, store: MemoryChunkStore, keyId: String) {
         let directory = temporaryPath("cv-failclosed")
-        let index = try ChainIndex(directory: directory + "/chains")
+        let index = try ChainIndexDirectory(directory: directory + "/chains")
         let store = MemoryChunkStore()
         let random = SeededRandom(seed: 5)
         let keyring = Keyring.generate(random: random.source, now: 0)
         let head = try await ChainWriter(store: store, keyring: keyring, chunkSize: 100, random: random.source).write(
             BytesSource(report(500)))
-        try index.put(ChainIndexEntry(head: head, mirrored: false, created: 0))
+        try await index.put(ChainIndexEntry(head: head, mirrored: false, created: 0))
         return (directory, index, store, keyring.active.idHex)
     }
 
@@ -311,8 +311,8 @@ struct Fixture {
         await #expect(throws: ChainError.keyringMissing(path: path, indexedChains: 1, chunks: 5, keyIds: [vault.keyId])) {
             _ = try await Keyring.openOrCreate(path: path, index: vault.index, store: vault.store, random: systemRandom, now: 1)
         }
-        #expect(throws: ChainError.keyringMissing(path: path, indexedChains: 1, chunks: 0, keyIds: [vault.keyId])) {
-            _ = try Keyring.open(path: path, index: vault.index)
+        await #expect(throws: ChainError.keyringMissing(path: path, indexedChains: 1, chunks: 0, keyIds: [vault.keyId])) {
+            _ = try await Keyring.open(path: path, index: vault.index)
         }
         #expect(!FileManager.default.fileExists(atPath: path))
     }
@@ -320,7 +320,7 @@ struct Fixture {
     @Test func chunksWithoutAnIndexAlsoKeepTheKeyringFromBeingMade() async throws {
         let vault = try await vaultWithAChain()
         defer { try? FileManager.default.removeItem(atPath: vault.directory) }
-        let emptyIndex = try ChainIndex(directory: vault.directory + "/other-index")
+        let emptyIndex = try ChainIndexDirectory(directory: vault.directory + "/other-index")
         let path = vault.directory + "/keyring.json"
         await #expect(throws: ChainError.keyringMissing(path: path, indexedChains: 0, chunks: 5, keyIds: [])) {
             _ = try await Keyring.openOrCreate(path: path, index: emptyIndex, store: vault.store, random: systemRandom, now: 1)
@@ -330,7 +330,7 @@ struct Fixture {
     @Test func anEmptyVaultGetsAKeyringOnceAndKeepsIt() async throws {
         let directory = temporaryPath("cv-newvault")
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let index = try ChainIndex(directory: directory + "/chains")
+        let index = try ChainIndexDirectory(directory: directory + "/chains")
         let path = directory + "/keyring.json"
         var made: [String] = []
         let first = try await Keyring.openOrCreate(path: path, index: index, store: MemoryChunkStore(), random: systemRandom, now: 1) {

@@ -9,8 +9,8 @@ import Testing
 @testable import ChunkChain
 
 /// A fresh index directory, removed by the caller.
-func temporaryIndex() throws -> ChainIndex {
-    try ChainIndex(directory: temporaryPath("cv-index"))
+func temporaryIndex() throws -> ChainIndexDirectory {
+    try ChainIndexDirectory(directory: temporaryPath("cv-index"))
 }
 
 @Suite struct MirrorTests {
@@ -77,15 +77,15 @@ func temporaryIndex() throws -> ChainIndex {
         defer { try? FileManager.default.removeItem(atPath: index.directory) }
         let head = try await fixture.writer.write(BytesSource(report(300)))
         let entry = ChainIndexEntry(head: head, mirrored: false, created: 7)
-        try index.put(entry)
-        #expect(try index.entry(head: head.pointer) == entry)
-        #expect(try index.all() == [entry])
+        try await index.put(entry)
+        #expect(try await index.entry(head: head.pointer) == entry)
+        #expect(try await index.all() == [entry])
         let attributes = try FileManager.default.attributesOfItem(atPath: index.path(head.pointer))
         #expect((attributes[.posixPermissions] as? Int) == 0o600)
         let text = try String(contentsOfFile: index.path(head.pointer), encoding: .utf8)
         #expect(!text.contains(Hex.encode(head.sha256)), "the index never holds the plaintext digest")
-        try index.remove(head: head.pointer)
-        #expect(try index.all().isEmpty)
+        try await index.remove(head: head.pointer)
+        #expect(try await index.all().isEmpty)
     }
 
     @Test func rotationRewrapsDataKeysWithoutRewritingAnyChunk() async throws {
@@ -95,7 +95,7 @@ func temporaryIndex() throws -> ChainIndex {
         var heads: [ChainHead] = []
         for size in [0, 100, 1000] {
             let head = try await fixture.writer.write(BytesSource(report(size)))
-            try index.put(ChainIndexEntry(head: head, mirrored: false, created: 0))
+            try await index.put(ChainIndexEntry(head: head, mirrored: false, created: 0))
             heads.append(head)
         }
         let before = await fixture.store.all().map { "\($0.bucket)/\($0.key)/\(SHA256.hash(data: $0.bytes))" }.sorted()
@@ -103,8 +103,8 @@ func temporaryIndex() throws -> ChainIndex {
         var keyring = fixture.keyring
         let old = keyring.active
         let new = keyring.rotate(random: fixture.random.source, now: 1)
-        #expect(try index.rewrap(keyring: keyring, random: fixture.random.source) == 3)
-        #expect(try index.rewrap(keyring: keyring, random: fixture.random.source) == 0, "idempotent")
+        #expect(try await index.rewrap(keyring: keyring, random: fixture.random.source) == 3)
+        #expect(try await index.rewrap(keyring: keyring, random: fixture.random.source) == 0, "idempotent")
 
         let after = await fixture.store.all().map { "\($0.bucket)/\($0.key)/\(SHA256.hash(data: $0.bytes))" }.sorted()
         #expect(before == after, "every chunk object byte-identical")
@@ -112,7 +112,7 @@ func temporaryIndex() throws -> ChainIndex {
         // A keyring holding only the new key reads every chain through the index, and not through the head.
         let onlyNew = Keyring(keys: [new], activeId: new.id)
         for head in heads {
-            let entry = try #require(try index.entry(head: head.pointer))
+            let entry = try #require(try await index.entry(head: head.pointer))
             #expect(entry.wrappedKey.keyId == new.id)
             var output: [UInt8] = []
             _ = try await fixture.reader.read(head: head.pointer, keyring: onlyNew, wrappedKey: entry.wrappedKey) { output += $0 }
@@ -129,8 +129,8 @@ func temporaryIndex() throws -> ChainIndex {
         defer { try? FileManager.default.removeItem(atPath: index.directory) }
         let good = try await fixture.writer.write(BytesSource(report(200)))
         let bad = try await fixture.writer.write(BytesSource(report(200)))
-        try index.put(ChainIndexEntry(head: good, mirrored: false, created: 0))
-        try index.put(ChainIndexEntry(head: bad, mirrored: false, created: 0))
+        try await index.put(ChainIndexEntry(head: good, mirrored: false, created: 0))
+        try await index.put(ChainIndexEntry(head: bad, mirrored: false, created: 0))
         let chunks = try await fixture.reader.verify(head: bad.pointer).chunks.map(\.pointer)
         await fixture.store.remove(key: chunks[2].key, bucket: chunks[2].bucket)
 
@@ -155,7 +155,7 @@ func temporaryIndex() throws -> ChainIndex {
         let index = try temporaryIndex()
         defer { try? FileManager.default.removeItem(atPath: index.directory) }
         let indexed = try await fixture.writer.write(BytesSource(report(200)))
-        try index.put(ChainIndexEntry(head: indexed, mirrored: false, created: 0))
+        try await index.put(ChainIndexEntry(head: indexed, mirrored: false, created: 0))
         let unindexed = try await fixture.writer.write(BytesSource(report(130)))
         try await fixture.store.put([1, 2, 3], key: "notes.txt", bucket: .a)
 
@@ -177,7 +177,7 @@ func temporaryIndex() throws -> ChainIndex {
         let keyring = Keyring.generate(random: random.source, now: 0)
         let writer = ChainWriter(store: store, keyring: keyring, chunkSize: 100, random: random.source)
         let indexed = try await writer.write(BytesSource(report(450)))
-        try index.put(ChainIndexEntry(head: indexed, mirrored: false, created: 0))
+        try await index.put(ChainIndexEntry(head: indexed, mirrored: false, created: 0))
         _ = try await writer.write(BytesSource(report(250)))  // an interrupted write: never indexed
         let maintenance = ChainMaintenance(store: store, index: index)
         let found = try await maintenance.orphans()
@@ -220,7 +220,7 @@ func temporaryIndex() throws -> ChainIndex {
         let rebuild = try await ChainMaintenance(store: fixture.store, index: index).rebuildIndex(keyring: fixture.keyring, now: 5)
         #expect(rebuild.added == 3)
         #expect(rebuild.failures.isEmpty)
-        let entries = Dictionary(uniqueKeysWithValues: try index.all().map { ($0.head.hash, $0) })
+        let entries = Dictionary(uniqueKeysWithValues: try await index.all().map { ($0.head.hash, $0) })
         #expect(entries[plain.pointer.hash]?.length == 500)
         #expect(entries[plain.pointer.hash]?.chunkCount == plain.chunkCount)
         #expect(entries[empty.pointer.hash]?.length == 0)

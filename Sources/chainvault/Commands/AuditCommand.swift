@@ -121,11 +121,26 @@ struct AuditCommand: AsyncParsableCommand {
             }
             let copies = try await storage.chunkStore(root: root)
             let log = ledger.log(root: root)
-            let (report, reports) = try await ledger.database.withStorage(root: root) { hospital in
+            if ledger.database.resolvedURL == nil, !FileManager.default.fileExists(atPath: root.hospitalDatabase) {
+                throw ValidationError("there is no hospital database at \(root.hospitalDatabase): check --data (or CHAINVAULT_DATA), or --database-url.")
+            }
+            // Every report must point at an indexed chain: a chain deleted together with its index record
+            // leaves a report row that nothing else would notice (`chain verify --all` walks the chains).
+            let (report, reports, unindexedReports) = try await ledger.database.withChoice(root: root) { choice in
+                let hospital = choice.storage
                 let report = try await AuditVerifier.verify(
                     storage: hospital, log: log, copies: copies, verifiers: [verifier], origin: verifier.name,
                     logger: Logger(label: "chainvault"))
-                return (report, try await Report.heads(in: hospital))
+                let index = try choice.chainIndex(root: root)
+                let reports = try await Report.heads(in: hospital)
+                var unindexed: [(id: Int64, head: String)] = []
+                for report in reports {
+                    guard let head = ChunkPointer(report.head), try await index.entry(head: head) != nil else {
+                        unindexed.append(report)
+                        continue
+                    }
+                }
+                return (report, reports, unindexed)
             }
             for restore in report.restores { output("restore accepted: \(restore)") }
             if let newest = report.newest {
@@ -135,19 +150,10 @@ struct AuditCommand: AsyncParsableCommand {
             }
             for problem in report.problems { output("audit ledger BROKEN: \(problem)") }
             if report.problems.isEmpty { output("audit ledger intact: \(report.entries) entries") }
-            // Every report must point at an indexed chain: a chain deleted together with its index record
-            // leaves a report row that nothing else would notice (`chain verify --all` walks the chains).
-            let index = try storage.index(root: root)
-            var unindexed = 0
-            for report in reports {
-                guard let head = ChunkPointer(report.head), try index.entry(head: head) != nil else {
-                    output(
-                        "report \(report.id): its chain \(report.head) is not in the chain index (deleted, or restored from another backup)"
-                    )
-                    unindexed += 1
-                    continue
-                }
+            for report in unindexedReports {
+                output("report \(report.id): its chain \(report.head) is not in the chain index (deleted, or restored from another backup)")
             }
+            let unindexed = unindexedReports.count
             output("reports: \(reports.count - unindexed) of \(reports.count) point at an indexed chain")
             if !report.problems.isEmpty || unindexed > 0 { throw ExitCode(1) }
         }

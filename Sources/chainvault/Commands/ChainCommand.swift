@@ -9,21 +9,49 @@ import HospitalSQLite
 import S3Client
 import Settings
 
-/// Options shared by the chain and key commands: where the data, the keyring and the two buckets are.
+/// Options shared by the chain and key commands: where the data, the keyring, the two buckets and
+/// (for a hospital on PostgreSQL) the chain index are.
 struct ChainOptions: ParsableArguments {
     @OptionGroup var dataRoot: DataRootOptions
 
     @OptionGroup var storage: ChainLocationOptions
 
+    /// With --database-url the chain index is the shared database's, and the hospital's reports are there.
+    @OptionGroup(title: "Hospital database") var database: DatabaseOptions
+
     /// The data root, which must exist: these commands read and check.
     func root() throws -> DataRoot { try DataRoot.existing(dataRoot.data) }
 
+    /// Runs `body` with the chains as this data root or database knows them (`root`: made when missing
+    /// for `creating`), closing the database afterwards.
+    func withVault<T: Sendable>(creating: Bool = false, _ body: @escaping @Sendable (Vault) async throws -> T) async throws -> T {
+        let root = creating ? try DataRoot.create(dataRoot.data) : try root()
+        let storage = self.storage
+        guard database.resolvedURL != nil else {
+            let hospital: (any HospitalStorage)? =
+                FileManager.default.fileExists(atPath: root.hospitalDatabase)
+                ? SQLiteHospitalStorage(try HospitalDatabase.open(path: root.hospitalDatabase)) : nil
+            return try await body(
+                Vault(root: root, location: storage, index: try ChainIndexDirectory(directory: root.chains), hospital: hospital))
+        }
+        return try await database.withChoice(root: root) { choice in
+            try await body(Vault(root: root, location: storage, index: try choice.chainIndex(root: root), hospital: choice.storage))
+        }
+    }
+}
+
+/// The chains a command works on: their index, the hospital whose reports point at them (when there is
+/// one), and where their buckets and keys are.
+struct Vault: Sendable {
+    let root: DataRoot
+    let location: ChainLocationOptions
+    let index: any ChainIndex
+    let hospital: (any HospitalStorage)?
+
     /// The keyring, which must exist.
-    func keyring() throws -> Keyring { try storage.keyring(root: try root()) }
+    func keyring() async throws -> Keyring { try await location.keyring(root: root, index: index) }
 
-    func index() throws -> ChainIndex { try storage.index(root: try root()) }
-
-    func chunkStore() async throws -> any ChunkStore { try await storage.chunkStore(root: try root()) }
+    func chunkStore() async throws -> any ChunkStore { try await location.chunkStore(root: root) }
 }
 
 /// Where the chain's buckets and master keys are: shared by the chain commands and `serve`.
@@ -67,27 +95,24 @@ struct ChainLocationOptions: ParsableArguments {
         masterKeyFile ?? settings.given(.masterKeyFile) ?? root.keyring
     }
 
-    /// The keyring, which must exist (fail closed: never made as a side effect of reading).
-    func keyring(root: DataRoot) throws -> Keyring {
-        try Keyring.open(path: keyringPath(root: root), index: try index(root: root))
+    /// The keyring, which must exist (fail closed: never made as a side effect of reading); a missing
+    /// one's error names the key ids `index`'s chains need.
+    func keyring(root: DataRoot, index: any ChainIndex) async throws -> Keyring {
+        try await Keyring.open(path: keyringPath(root: root), index: index)
     }
 
     /// The keyring, made when missing only for a data root that has no chains yet (`serve`, `chain put`,
     /// `keys init`).
     /// - Parameter created: Told the message naming a new key (by default on standard error).
     func keyringCreatingForEmptyVault(
-        root: DataRoot, store: any ChunkStore,
+        root: DataRoot, index: any ChainIndex, store: any ChunkStore,
         created: (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
     ) async throws -> Keyring {
         try await Keyring.openOrCreate(
-            path: keyringPath(root: root), index: try index(root: root), store: store, random: systemRandom, now: now()
+            path: keyringPath(root: root), index: index, store: store, random: systemRandom, now: now()
         ) { key in
             created("created master key \(key.idHex) in \(keyringPath(root: root)): back it up, apart from the buckets")
         }
-    }
-
-    func index(root: DataRoot) throws -> ChainIndex {
-        try ChainIndex(directory: root.chains)
     }
 
     /// Bucket A or B: local, or on an S3 endpoint with credentials from the environment or the file
@@ -153,14 +178,21 @@ struct Chain: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let root = try DataRoot.create(options.dataRoot.data)
-            let index = try options.storage.index(root: root)
-            let store = try await options.storage.chunkStore(root: root)
-            let keyring = try await options.storage.keyringCreatingForEmptyVault(root: root, store: store)
+            let (file, chunkSize, mirror) = (file, chunkSize, mirror)
+            let pointer = try await options.withVault(creating: true) { vault in
+                try await Self.put(file, chunkSize: chunkSize, mirror: mirror, into: vault)
+            }
+            output(pointer.description)
+        }
+
+        static func put(_ file: String, chunkSize: Int, mirror: Bool, into vault: Vault) async throws -> ChunkPointer {
+            let (root, index) = (vault.root, vault.index)
+            let store = try await vault.chunkStore()
+            let keyring = try await vault.location.keyringCreatingForEmptyVault(root: root, index: index, store: store)
             let writer = ChainWriter(store: store, keyring: keyring, chunkSize: chunkSize, mirror: mirror)
             let source: any ReportSource
             if file == "-" {
-                source = try await spoolStandardInput()
+                source = try await spoolStandardInput(root: root, chunkSize: chunkSize)
             } else {
                 source = try await FileSource.open(path: file)
             }
@@ -179,13 +211,13 @@ struct Chain: AsyncParsableCommand {
                 throw error
             }
             bar.finish()
-            try index.put(ChainIndexEntry(head: head, mirrored: mirror, created: now()))
-            output(head.pointer.description)
+            try await index.put(ChainIndexEntry(head: head, mirrored: mirror, created: now()))
+            return head.pointer
         }
 
         /// Standard input, read to its end into an encrypted, unnamed file in the data root's temp folder.
-        func spoolStandardInput() async throws -> SpooledReport {
-            let directory = try DataRoot.create(options.dataRoot.data).tmp
+        static func spoolStandardInput(root: DataRoot, chunkSize: Int) async throws -> SpooledReport {
+            let directory = root.tmp
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             return try await SpooledReport.spool(StandardInputChunks(chunkSize: chunkSize), in: directory, blockSize: chunkSize)
         }
@@ -200,10 +232,17 @@ struct Chain: AsyncParsableCommand {
         var output: String
 
         func run() async throws {
-            let pointer = try Chain.pointer(head)
-            let entry = try options.index().entry(head: pointer)
-            let reader = ChainReader(store: try await options.chunkStore())
-            let keyring = try options.keyring()
+            let (pointer, output) = (try Chain.pointer(head), output)
+            try await options.withVault { vault in
+                try await Self.read(
+                    pointer, entry: try await vault.index.entry(head: pointer), reader: ChainReader(store: try await vault.chunkStore()),
+                    keyring: try await vault.keyring(), to: output)
+            }
+        }
+
+        static func read(_ pointer: ChunkPointer, entry: ChainIndexEntry?, reader: ChainReader, keyring: Keyring, to output: String)
+            async throws
+        {
             // A file is written under a temporary name beside it and renamed into place only once the whole
             // chain checked out: a failure leaves an existing file as it was. "-" streams to standard output.
             let temporary = output == "-" ? nil : output + ".chainvault-\(UUID().uuidString.prefix(8)).tmp"
@@ -248,7 +287,8 @@ struct Chain: AsyncParsableCommand {
         var head: String
 
         func run() async throws {
-            let summary = try await ChainReader(store: try await options.chunkStore()).verify(head: try Chain.pointer(head))
+            let summary = try await ChainReader(store: try await options.storage.chunkStore(root: try options.root())).verify(
+                head: try Chain.pointer(head))
             ChainVault.output("chain \(summary.chainIdHex): \(summary.chunks.count) chunks")
             for chunk in summary.chunks {
                 ChainVault.output(
@@ -273,53 +313,65 @@ struct Chain: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let store = try await options.chunkStore()
-            let index = try options.index()
-            let keyring = noKey ? nil : try options.keyring()
-            let checks = noKey ? "hashes and headers" : "hashes, headers, authentication, manifest"
-            if all {
-                let entries = try index.all()
-                let bar = ProgressBar("verify", total: entries.reduce(0) { $0 + $1.length })
-                let referenced = try await Chain.reportHeads(root: try options.root())
-                let results = try await ChainMaintenance(store: store, index: index).verifyAll(
-                    keyring: keyring, referenced: referenced
-                ) { verification in
-                    bar.advance(by: verification.entry?.length ?? 0)
+            let (noKey, all, head) = (noKey, all, head)
+            try await options.withVault { vault in
+                if all {
+                    try await Self.verifyAll(vault, noKey: noKey)
+                } else {
+                    try await Self.verify(try Chain.pointer(head!), vault, noKey: noKey)
                 }
-                bar.finish()
-                var failed = 0
-                for verification in results {
-                    switch verification.result {
-                    case .success(let summary):
-                        ChainVault.output("ok\t\(verification.head)\t\(summary.chunks.count) chunks")
-                        reportRepairs(summary)
-                    case .failure(let error):
-                        failed += 1
-                        let unindexed = verification.entry == nil ? " (a hospital report's chain, not in the index)" : ""
-                        ChainVault.output("FAILED\t\(verification.head)\t\(error)\(unindexed)")
-                    }
-                }
-                try await Chain.recordInHospital(results, root: try options.root())
-                ChainVault.output("\(results.count - failed) of \(results.count) chains ok (\(checks))")
-                if failed > 0 { throw ExitCode(1) }
-                return
             }
-            let pointer = try Chain.pointer(head!)
-            let entry = try index.entry(head: pointer)
+        }
+
+        static func checks(noKey: Bool) -> String { noKey ? "hashes and headers" : "hashes, headers, authentication, manifest" }
+
+        static func verifyAll(_ vault: Vault, noKey: Bool) async throws {
+            let keyring = noKey ? nil : try await vault.keyring()
+            let entries = try await vault.index.all()
+            let bar = ProgressBar("verify", total: entries.reduce(0) { $0 + $1.length })
+            let referenced = try await Chain.reportHeads(vault.hospital)
+            let results = try await ChainMaintenance(store: try await vault.chunkStore(), index: vault.index).verifyAll(
+                keyring: keyring, referenced: referenced
+            ) { verification in
+                bar.advance(by: verification.entry?.length ?? 0)
+            }
+            bar.finish()
+            var failed = 0
+            for verification in results {
+                switch verification.result {
+                case .success(let summary):
+                    ChainVault.output("ok\t\(verification.head)\t\(summary.chunks.count) chunks")
+                    reportRepairs(summary)
+                case .failure(let error):
+                    failed += 1
+                    let unindexed = verification.entry == nil ? " (a hospital report's chain, not in the index)" : ""
+                    ChainVault.output("FAILED\t\(verification.head)\t\(error)\(unindexed)")
+                }
+            }
+            try await Chain.recordInHospital(results, vault.hospital)
+            ChainVault.output("\(results.count - failed) of \(results.count) chains ok (\(checks(noKey: noKey)))")
+            if failed > 0 { throw ExitCode(1) }
+        }
+
+        static func verify(_ pointer: ChunkPointer, _ vault: Vault, noKey: Bool) async throws {
+            let keyring = noKey ? nil : try await vault.keyring()
+            let entry = try await vault.index.entry(head: pointer)
             let bar = ProgressBar("verify", total: entry?.length ?? 0)
-            let summary = try await ChainMaintenance(store: store, index: index).verify(head: pointer, entry: entry, keyring: keyring) {
+            let summary = try await ChainMaintenance(store: try await vault.chunkStore(), index: vault.index).verify(
+                head: pointer, entry: entry, keyring: keyring
+            ) {
                 bar.advance(by: Int64($0))
             }
             bar.finish()
             reportRepairs(summary)
-            ChainVault.output("ok: \(summary.chunks.count) chunks (\(checks))")
+            ChainVault.output("ok: \(summary.chunks.count) chunks (\(checks(noKey: noKey)))")
         }
     }
 
     /// Records each result in the hospital database, when there is one, so that the portal shows when
     /// each report was last verified intact (or found damaged) without reading its chunks.
-    static func recordInHospital(_ results: [ChainMaintenance.Verification], root: DataRoot) async throws {
-        guard FileManager.default.fileExists(atPath: root.hospitalDatabase) else { return }
+    static func recordInHospital(_ results: [ChainMaintenance.Verification], _ hospital: (any HospitalStorage)?) async throws {
+        guard let hospital else { return }
         var outcome: [String: Bool] = [:]
         for verification in results {
             switch verification.result {
@@ -327,17 +379,15 @@ struct Chain: AsyncParsableCommand {
             case .failure: outcome[verification.head.description] = false
             }
         }
-        try await Report.recordVerification(
-            outcome, at: now(), in: SQLiteHospitalStorage(try HospitalDatabase.open(path: root.hospitalDatabase)))
+        try await Report.recordVerification(outcome, at: now(), in: hospital)
     }
 
-    /// The heads of the hospital's reports when the data root has a hospital database (none otherwise).
-    static func reportHeads(root: DataRoot) async throws -> [ChunkPointer] {
-        guard FileManager.default.fileExists(atPath: root.hospitalDatabase) else { return [] }
-        let database = try HospitalDatabase.open(path: root.hospitalDatabase)
-        return try await Report.heads(in: SQLiteHospitalStorage(database)).map { report in
+    /// The heads of the hospital's reports, when there is a hospital (none otherwise).
+    static func reportHeads(_ hospital: (any HospitalStorage)?) async throws -> [ChunkPointer] {
+        guard let hospital else { return [] }
+        return try await Report.heads(in: hospital).map { report in
             guard let head = ChunkPointer(report.head) else {
-                throw ValidationError("report \(report.id) in \(root.hospitalDatabase) has a malformed head pointer")
+                throw ValidationError("report \(report.id) in the hospital database has a malformed head pointer")
             }
             return head
         }
@@ -367,7 +417,21 @@ struct Chain: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let maintenance = ChainMaintenance(store: try await options.chunkStore(), index: try options.index())
+            let (delete, minAge, shared) = (delete, minAge, options.database.resolvedURL != nil)
+            try await options.withVault { vault in
+                let store = try await vault.chunkStore()
+                if !shared, try await ChainBucket.indexIsShared(in: store) {
+                    fail(
+                        """
+                        error: these buckets belong to a hospital whose chain index is in its PostgreSQL database: give \
+                        --database-url (or CHAINVAULT_DATABASE_URL), or every chunk would count as an orphan.
+                        """)
+                }
+                try await Self.orphans(ChainMaintenance(store: store, index: vault.index), delete: delete, minAge: minAge)
+            }
+        }
+
+        static func orphans(_ maintenance: ChainMaintenance, delete: Bool, minAge: Int64) async throws {
             let found = try await maintenance.orphans()
             for (head, error) in found.damaged {
                 FileHandle.standardError.write(
@@ -395,8 +459,10 @@ struct Chain: AsyncParsableCommand {
         @OptionGroup var options: ChainOptions
 
         func run() async throws {
-            let rebuild = try await ChainMaintenance(store: try await options.chunkStore(), index: try options.index())
-                .rebuildIndex(keyring: try options.keyring(), now: now())
+            let rebuild = try await options.withVault { vault in
+                try await ChainMaintenance(store: try await vault.chunkStore(), index: vault.index)
+                    .rebuildIndex(keyring: try await vault.keyring(), now: now())
+            }
             for entry in rebuild.chains { ChainVault.output("indexed\t\(entry.head)\t\(entry.chunkCount) chunks\t\(entry.length) bytes") }
             for (head, error) in rebuild.failures { ChainVault.output("FAILED\t\(head)\t\(error)") }
             ChainVault.output("\(rebuild.chains.count) chains indexed, \(rebuild.added) new, \(rebuild.failures.count) failed")

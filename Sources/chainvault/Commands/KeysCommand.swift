@@ -22,12 +22,13 @@ struct Keys: AsyncParsableCommand {
         @OptionGroup var options: ChainOptions
 
         func run() async throws {
-            let root = try DataRoot.create(options.dataRoot.data)
-            let path = options.storage.keyringPath(root: root)
-            if try Keyring.load(path: path) != nil { throw ValidationError("\(path) exists already.") }
-            let store = try await options.storage.chunkStore(root: root)
-            let keyring = try await options.storage.keyringCreatingForEmptyVault(root: root, store: store)
-            ChainVault.output("active master key: \(keyring.active.idHex)")
+            try await options.withVault(creating: true) { vault in
+                let path = vault.location.keyringPath(root: vault.root)
+                if try Keyring.load(path: path) != nil { throw ValidationError("\(path) exists already.") }
+                let keyring = try await vault.location.keyringCreatingForEmptyVault(
+                    root: vault.root, index: vault.index, store: try await vault.chunkStore())
+                ChainVault.output("active master key: \(keyring.active.idHex)")
+            }
         }
     }
 
@@ -36,7 +37,7 @@ struct Keys: AsyncParsableCommand {
         @OptionGroup var options: ChainOptions
 
         func run() async throws {
-            let keyring = try options.keyring()
+            let keyring = try await options.withVault { try await $0.keyring() }
             for key in keyring.keys {
                 ChainVault.output("\(key.idHex)\tcreated \(key.created)\(key.id == keyring.activeId ? "\tactive" : "")")
             }
@@ -54,12 +55,14 @@ struct Keys: AsyncParsableCommand {
         @OptionGroup var options: ChainOptions
 
         func run() async throws {
-            var keyring = try options.keyring()
-            let key = keyring.rotate(random: systemRandom, now: now())
-            try keyring.save(path: options.storage.keyringPath(root: try options.root()))
-            ChainVault.output("active master key: \(key.idHex)")
-            let count = try options.index().rewrap(keyring: keyring)
-            ChainVault.output("re-wrapped \(count) data keys; no chunk was rewritten")
+            try await options.withVault { vault in
+                var keyring = try await vault.keyring()
+                let key = keyring.rotate(random: systemRandom, now: now())
+                try keyring.save(path: vault.location.keyringPath(root: vault.root))
+                ChainVault.output("active master key: \(key.idHex)")
+                let count = try await vault.index.rewrap(keyring: keyring)
+                ChainVault.output("re-wrapped \(count) data keys; no chunk was rewritten")
+            }
         }
     }
 
@@ -69,7 +72,7 @@ struct Keys: AsyncParsableCommand {
         @OptionGroup var options: ChainOptions
 
         func run() async throws {
-            let count = try options.index().rewrap(keyring: try options.keyring())
+            let count = try await options.withVault { vault in try await vault.index.rewrap(keyring: try await vault.keyring()) }
             ChainVault.output("re-wrapped \(count) data keys")
         }
     }

@@ -299,18 +299,24 @@ extension Serve {
     /// The hospital over the data root: its database, the report chains (the gateway's store for local
     /// buckets), the code outbox and key in the config folder.
     func hospitalServices(
-        root: DataRoot, chunks: any ChunkStore, portal: PortalConfiguration, storage hospitalStorage: any HospitalStorage
+        root: DataRoot, chunks: any ChunkStore, portal: PortalConfiguration, database: HospitalStorageChoice
     ) async throws -> HospitalServices {
+        let hospitalStorage = database.storage
         let keyringPath = storage.keyringPath(root: root)
+        let index = try database.chainIndex(root: root)
         // Checked now, and made only for a data root without chains, so that a missing or broken keyring
         // stops start-up rather than the first upload. Later reads never make one (fail closed).
-        _ = try await storage.keyringCreatingForEmptyVault(root: root, store: chunks) { message in
+        _ = try await storage.keyringCreatingForEmptyVault(root: root, index: index, store: chunks) { message in
             Logger(label: "chainvault").notice("\(message)")
+        }
+        if database.sharedIndex != nil {
+            // So that `chain orphans` without --database-url refuses these buckets instead of seeing every chunk as an orphan.
+            try await ChainBucket.markIndexShared(in: chunks)
         }
         let vault = ReportVault(
             store: chunks,
             keyring: { [file = KeyringFile(path: keyringPath)] in try await file.current() },
-            index: try storage.index(root: root), spoolDirectory: root.tmp, clock: { now() })
+            index: index, spoolDirectory: root.tmp, clock: { now() })
         var schedulingClock: (@Sendable () -> Int64)?
         if let offset = Self.testSchedulingOffset() { schedulingClock = { now() + offset } }
         return HospitalServices(
