@@ -51,6 +51,8 @@ case "${1:-build}" in
         need_apt restic
         # The hospital's tests on PostgreSQL: a throwaway server of their own (scripts/with-postgres.sh).
         need_apt postgresql
+        # The balancer in front of two instances (test_postgres.py).
+        need_apt nginx-light
         need_apt openssl
         need_apt systemd e2fsprogs
         # Reads the QR code the portal draws for an authenticator app, as a phone's camera would.

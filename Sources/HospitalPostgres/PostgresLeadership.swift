@@ -60,13 +60,22 @@ package actor PostgresLeadership: Leadership {
         if let connection, !connection.isClosed { return connection }
         held = []
         let made = try await PostgresConnection.connect(configuration: configuration, id: 1, logger: logger)
+        // Another role's look connected meanwhile (the actor ran it during the await): one session holds every role.
+        if let connection, !connection.isClosed {
+            try? await made.close()
+            return connection
+        }
+        // Set before any await, so that no other look replaces it unclosed.
+        let stale = connection
         connection = made
+        try? await stale?.close()
         return made
     }
 
     private func drop() async {
         held = []
-        try? await connection?.close()
+        let dropped = connection
         connection = nil
+        try? await dropped?.close()
     }
 }

@@ -29,6 +29,16 @@ struct PostgresLeadershipTests {
         await two.close()
     }
 
+    /// The publisher's and the verifier's looks at once, on an instance not yet connected: one session for both.
+    @Test func twoRolesLookedForAtOnceShareOneSession() async throws {
+        let one = try instance()
+        async let publisher = one.holds(.checkpointPublisher)
+        async let verifier = one.holds(.reportVerifier)
+        let (holdsPublisher, holdsVerifier) = await (publisher, verifier)
+        #expect(holdsPublisher && holdsVerifier)
+        await one.close()
+    }
+
     /// The holder's session is killed (its instance died, or the server dropped it): the role is free for
     /// another instance, and the old holder knows at its next look that it no longer holds it.
     @Test func aRoleIsFreedWhenItsHoldersSessionDies() async throws {

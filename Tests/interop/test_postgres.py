@@ -3,15 +3,20 @@ report chains on SeaweedFS: one hospital. `make test` starts a throwaway Postgre
 (scripts/with-postgres.sh) and names it in CHAINVAULT_TEST_DATABASE_URL; each test gets a database of
 its own on it."""
 import os
+import re
+import signal
+import socket
 import subprocess
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
-from conftest import BIN, activation_path, start_server, stop_server
-from test_hospital import call, login
+from conftest import BIN, activation_path, outbox_mails, start_server, stop_server
+from test_hospital import SCHEDULING_AHEAD, call, completed_checkup, login, raw, rfc3339
 
 SERVER_URL = os.environ.get("CHAINVAULT_TEST_DATABASE_URL")
 pytestmark = pytest.mark.skipif(not SERVER_URL, reason="needs CHAINVAULT_TEST_DATABASE_URL: make test starts a PostgreSQL server")
@@ -41,23 +46,98 @@ def chain_settings(seaweed, url: str) -> dict:
     }
 
 
+def shared_keys(data: Path) -> dict:
+    """The key files of the first instance (data root `data`), for the others to read."""
+    keys = data / ".chainvault"
+    return {"CHAINVAULT_MASTER_KEY_FILE": str(keys / "keyring.json"), "CHAINVAULT_CODE_KEY": str(keys / "code.key"),
+            "CHAINVAULT_AUDIT_SIGNING_KEY": str(keys / "audit-signing.key")}
+
+
+# Checkpoints copied out every 2 s, so that the instance that publishes them is seen to change within the test.
+ARGS = ("--audit-checkpoint-interval", "2")
+
+
 @pytest.fixture
 def pair(seaweed, tmp_path):
-    """Instances A and B: B reads A's key files (keyring, code key, audit signing key, checkpoint file)."""
+    """Instances A and B on one database: B reads A's key files (keyring, code key, audit signing key)."""
     url = fresh_database()
-    shared = chain_settings(seaweed, url)
-    a = start_server(tmp_path / "a", shared, stderr_path=tmp_path / "a.log")
-    keys = tmp_path / "a" / ".chainvault"
-    b = start_server(tmp_path / "b", {
-        **shared,
-        "CHAINVAULT_MASTER_KEY_FILE": str(keys / "keyring.json"), "CHAINVAULT_CODE_KEY": str(keys / "code.key"),
-        "CHAINVAULT_AUDIT_SIGNING_KEY": str(keys / "audit-signing.key"),
-        "CHAINVAULT_AUDIT_CHECKPOINT_FILE": str(keys / "audit-checkpoints"),
-    }, stderr_path=tmp_path / "b.log")
-    a.settings = shared
+    shared = {**chain_settings(seaweed, url), **SCHEDULING_AHEAD}
+    a = start_server(tmp_path / "a", shared, args=ARGS, stderr_path=tmp_path / "a.log")
+    b = start_server(tmp_path / "b", {**shared, **shared_keys(tmp_path / "a")}, args=ARGS, stderr_path=tmp_path / "b.log")
+    a.settings = {**shared, **shared_keys(tmp_path / "a")}
+    b.settings = a.settings
     yield a, b, url
     stop_server(b)
     stop_server(a)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def front(pair, tmp_path):
+    """nginx in front of both instances' hospital ports (round robin: consecutive requests alternate)."""
+    a, b, _ = pair
+    port = free_port()
+    upstreams = "".join(f"server {server.hospital.split('//')[1]};" for server in (a, b))
+    temp = "".join(f"{kind}_temp_path {tmp_path}/nginx-{kind};" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+    conf = tmp_path / "nginx.conf"
+    conf.write_text(f"""worker_processes 1; pid {tmp_path}/nginx.pid; error_log {tmp_path}/nginx-error.log;
+events {{ worker_connections 256; }}
+http {{ access_log off; {temp} client_max_body_size 0; upstream hospital {{ {upstreams} }}
+  server {{ listen 127.0.0.1:{port};
+    location / {{ proxy_pass http://hospital; proxy_http_version 1.1; proxy_request_buffering off; proxy_buffering off; }} }} }}
+""")
+    process = subprocess.Popen(["nginx", "-c", str(conf), "-p", str(tmp_path), "-g", "daemon off;"], stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            assert process.poll() is None and time.monotonic() < deadline, (tmp_path / "nginx-error.log").read_text()
+            time.sleep(0.05)
+    yield SimpleNamespace(hospital=f"http://127.0.0.1:{port}")
+    process.terminate()
+    process.wait(10)
+
+
+def either_outbox(pair, find, timeout: float = 15):
+    """What `find(data)` finds in the outbox of whichever instance sent the mail (every instance's mail queue
+    claims what is due; without SMTP, each writes to its own outbox)."""
+    a, b, _ = pair
+    deadline = time.monotonic() + timeout
+    while True:
+        for server in (a, b):
+            try:
+                return find(server.data)
+            except (AssertionError, FileNotFoundError, IndexError):
+                pass
+        assert time.monotonic() < deadline, "no instance sent the mail"
+        time.sleep(0.1)
+
+
+def code_of(data: Path, request_id) -> str:
+    message = (data / ".chainvault" / "outbox" / f"request-{request_id}.eml").read_text()
+    return re.search(r"one-time code is (\d+)", message).group(1)
+
+
+def cli(server, *args, input=None) -> subprocess.CompletedProcess:
+    """A chainvault command with an instance's settings (the database, the buckets, the key files)."""
+    return subprocess.run([BIN, *args, "--data", str(server.data)], env={**os.environ, **server.settings}, input=input,
+                          capture_output=True, text=True, timeout=180)
+
+
+def published_size(seaweed, bucket: str) -> int:
+    """The tree size of the checkpoint copy in a chain bucket on SeaweedFS."""
+    import boto3
+    s3 = boto3.client("s3", endpoint_url=seaweed.endpoint, aws_access_key_id=seaweed.access_key,
+                      aws_secret_access_key=seaweed.secret_key, region_name="us-east-1")
+    note = s3.get_object(Bucket=bucket, Key="chainvault-audit-checkpoint")["Body"].read().decode()
+    return int(note.split("\n")[1])
 
 
 def test_two_instances_serve_one_hospital_with_one_ledger(pair):
@@ -94,6 +174,127 @@ def test_two_instances_serve_one_hospital_with_one_ledger(pair):
     verify = subprocess.run([BIN, "audit", "verify", "--data", str(a.data)], env={**os.environ, **a.settings},
                             capture_output=True, text=True, timeout=120)
     assert verify.returncode == 0 and "audit ledger intact" in verify.stdout, verify.stdout + verify.stderr
+
+
+def test_the_whole_hospital_through_nginx_alternating_instances(pair, front, seaweed):
+    """A patient, two doctors and an admin, each step on one instance or the other (or nginx's next one)."""
+    import json
+    a, b, url = pair
+    added = cli(a, "hospital", "add-admin", "--name", "Root", "root@example.org", input="admin password 1\n")
+    assert added.returncode == 0, added.stderr
+    admin, _ = login(front, "root@example.org", "admin password 1")
+    for name, email in [("Carl Heart", "carl@example.org"), ("Dora Skin", "dora@example.org")]:
+        status, _ = call(front, "POST", "/api/staff", {"role": "doctor", "name": name, "email": email, "password": "stethoscope 42",
+                                                       "specialization": "Cardiology"}, token=admin)
+        assert status == 201
+    carl, _ = login(a, "carl@example.org", "stethoscope 42")
+    dora, _ = login(b, "dora@example.org", "stethoscope 42")
+    patient = {"name": "Ada Patient", "email": "ada@example.org", "password": PASSWORD, "dateOfBirth": "1980-02-29", "phone": "+1 555 0100"}
+    assert call(front, "POST", "/api/patients", patient)[0] == 202
+    link = either_outbox(pair, lambda data: activation_path(data, "ada@example.org"))
+    assert call(front, "POST", "/api/registrations/activation", {"token": link.split("token=")[1], "password": PASSWORD})[0] == 201
+    ada, ada_id = login(front, "ada@example.org", PASSWORD)
+
+    # A checkup published on A, booked on B, completed on A; the report uploaded through B, read through A and nginx.
+    status, slot = call(a, "POST", "/api/slots", {"startsAt": rfc3339(60), "durationMinutes": 15}, token=carl)
+    assert status == 201, slot
+    assert call(b, "POST", f"/api/slots/{slot['id']}/booking", token=ada)[0] == 200
+    assert call(a, "POST", f"/api/slots/{slot['id']}/completion", token=carl)[0] == 200
+    report_bytes = os.urandom(3 * 1024 * 1024 + 17)
+    status, body = raw(b, "POST", f"/api/patients/{ada_id}/reports?title=Echocardiogram", carl, report_bytes,
+                       {"Content-Type": "application/pdf"})
+    assert status == 201, body
+    content = f"/api/reports/{json.loads(body)['id']}/content"
+    for server in (a, front, front):
+        status, downloaded = raw(server, "GET", content, ada)
+        assert status == 200 and downloaded == report_bytes
+
+    # Dora: an appointment published on B and booked on A; the access code requested on A, redeemed on B.
+    status, visit = call(b, "POST", "/api/slots", {"startsAt": rfc3339(7200), "durationMinutes": 15}, token=dora)
+    assert status == 201 and call(a, "POST", f"/api/slots/{visit['id']}/booking", token=ada)[0] == 200
+    status, request = call(a, "POST", f"/api/reports/{json.loads(body)['id']}/access-requests", token=dora)
+    assert status == 201, request
+    code = either_outbox(pair, lambda data: code_of(data, request["id"]))
+    status, grant = call(b, "POST", f"/api/access-requests/{request['id']}/redemption", {"code": code}, token=dora)
+    assert status == 201, grant
+    assert raw(front, "GET", content, dora)[0] == 200
+    # Revoked on B, refused on A; the glass broken on A, the report read on B, the access reviewed through nginx.
+    assert call(b, "DELETE", f"/api/grants/{grant['id']}", token=ada)[0] == 204
+    assert raw(a, "GET", content, dora)[0] == 403
+    status, opened = call(a, "POST", "/api/emergency-accesses",
+                          {"name": "Ada Patient", "dateOfBirth": "1980-02-29", "reason": "Unconscious in the ER"}, token=dora)
+    assert status == 201, opened
+    assert raw(b, "GET", content, dora)[0] == 200
+    assert call(front, "POST", f"/api/emergency-accesses/{opened[0]['id']}/review", token=admin)[0] == 200
+    either_outbox(pair, lambda data: outbox_mails(data, "emergency_access", "ada@example.org", timeout=0))
+
+    # A proof of the same entry from each instance checks with the public key alone; the checkpoint log is one.
+    key = cli(a, "audit", "signing-key").stdout.strip()
+    entry = call(a, "GET", "/api/audit?limit=1000", token=ada)[1][0]["id"]
+    for server in (a, b):
+        status, proof = raw(server, "GET", f"/api/audit/entries/{entry}/proof", ada)
+        assert status == 200, proof
+        checked = subprocess.run([BIN, "audit", "check-proof", "-", "--key", key], input=proof, capture_output=True, timeout=60)
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+    sizes = [int(size) for size in psql(url, "SELECT size FROM audit_checkpoints ORDER BY id").split()]
+    assert sizes == sorted(sizes) and len(sizes) >= 2, sizes
+    verified = cli(b, "audit", "verify")
+    assert verified.returncode == 0 and "audit ledger intact" in verified.stdout and "1 of 1 reports" not in verified.stdout, verified.stdout
+    assert "reports: 1 of 1 point at an indexed chain" in verified.stdout, verified.stdout
+
+    # The chain commands read the shared index: the chain uploaded through B is known from A's data root.
+    checked = cli(a, "chain", "verify", "--all")
+    assert checked.returncode == 0 and "1 of 1 chains ok" in checked.stdout, checked.stdout + checked.stderr
+    rotated = cli(a, "keys", "rotate")
+    assert rotated.returncode == 0 and "re-wrapped 1 data keys" in rotated.stdout, rotated.stdout + rotated.stderr
+    for server in (a, b):
+        status, downloaded = raw(server, "GET", content, ada)
+        assert status == 200 and downloaded == report_bytes
+    assert "0 orphan objects" in cli(a, "chain", "orphans").stdout
+    # Without --database-url, a data root's empty index would make every chunk an orphan: refused.
+    local = {k: v for k, v in {**os.environ, **a.settings}.items() if k != "CHAINVAULT_DATABASE_URL"}
+    refused = subprocess.run([BIN, "chain", "orphans", "--delete", "--min-age", "0", "--data", str(a.data)], env=local,
+                             capture_output=True, text=True, timeout=120)
+    assert refused.returncode != 0 and "--database-url" in refused.stderr, refused.stdout + refused.stderr
+    assert cli(a, "chain", "verify", "--all").returncode == 0, "nothing was deleted"
+
+
+def test_the_checkpoint_publisher_is_taken_over_when_its_instance_dies(pair, seaweed, tmp_path):
+    a, b, url = pair
+
+    def holder():
+        for server, log in ((a, tmp_path / "a.log"), (b, tmp_path / "b.log")):
+            if any("took a role" in line and "checkpointPublisher" in line for line in log.read_text().splitlines()):
+                return server
+        return None
+
+    deadline = time.monotonic() + 20
+    while holder() is None:
+        assert time.monotonic() < deadline, "no instance took the publisher's role"
+        time.sleep(0.2)
+    dead = holder()
+    survivor = b if dead is a else a
+    dead.process.send_signal(signal.SIGKILL)
+    dead.process.wait(10)
+    # The survivor appends (sign-ins) and, within a few of its looks, publishes the copies itself.
+    patient = {"name": "Ada Patient", "email": "ada@example.org", "password": PASSWORD, "dateOfBirth": "1980-02-29", "phone": "+1 555 0100"}
+    assert call(survivor, "POST", "/api/patients", patient)[0] == 202
+    token = activation_path(survivor.data, "ada@example.org").split("token=")[1]
+    assert call(survivor, "POST", "/api/registrations/activation", {"token": token, "password": PASSWORD})[0] == 201
+    login(survivor, "ada@example.org", PASSWORD)
+    entries = int(psql(url, "SELECT count(*) FROM audit"))
+    bucket = a.settings["CHAINVAULT_BUCKET_A"]
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if published_size(seaweed, bucket) >= entries:
+                break
+        except Exception:
+            pass
+        assert time.monotonic() < deadline, "the surviving instance did not take over the checkpoint copies"
+        time.sleep(0.5)
+    survivor_log = (tmp_path / ("b.log" if survivor is b else "a.log")).read_text()
+    assert "took a role" in survivor_log and "checkpointPublisher" in survivor_log
 
 
 def serve_once(tmp_path: Path, env: dict, *args) -> subprocess.CompletedProcess:
