@@ -276,7 +276,8 @@ struct Fixture {
         let path = directory.appendingPathComponent("keyring.json").path
         let random = SeededRandom(seed: 3)
         var keyring = try await Keyring.openOrCreate(
-            path: path, index: try ChainIndexDirectory(directory: directory.path + "/chains"), store: MemoryChunkStore(), random: random.source,
+            path: path, index: try ChainIndexDirectory(directory: directory.path + "/chains"), store: MemoryChunkStore(),
+            random: random.source,
             now: 1)
         let first = keyring.active.id
         let second = keyring.rotate(random: random.source, now: 2)

@@ -30,7 +30,8 @@ import Testing
             head: ChunkPointer(bucket: bucket, hash: [UInt8](repeating: byte, count: 32)), chainId: [UInt8](repeating: byte, count: 16),
             chunkCount: Int(byte), length: Int64(byte) * 1000, mirrored: byte % 2 == 0, created: 1_800_000_000 + Int64(byte),
             wrappedKey: WrappedDataKey(
-                keyId: [UInt8](repeating: keyId, count: 8), nonce: [UInt8](repeating: 7, count: 12), sealed: [UInt8](repeating: byte, count: 48)))
+                keyId: [UInt8](repeating: keyId, count: 8), nonce: [UInt8](repeating: 7, count: 12),
+                sealed: [UInt8](repeating: byte, count: 48)))
     }
 
     @Test(arguments: Home.available) func entriesAreKeptReplacedListedAndForgotten(_ home: Home) async throws {
