@@ -29,9 +29,10 @@ struct AccountAdminController {
         group.delete("accounts/:id/second-factor", use: resetSecondFactor)
     }
 
-    func view(_ user: User, twoStep: Set<Int64>) async -> AccountView {
+    func view(_ user: User, twoStep: Set<Int64>) async throws -> AccountView {
         AccountView(
-            user: .init(user), status: user.status, twoStep: twoStep.contains(user.id ?? 0), throttled: await accounts.isThrottled(user))
+            user: .init(user), status: user.status, twoStep: twoStep.contains(user.id ?? 0), throttled: try await accounts.isThrottled(user)
+        )
     }
 
     /// `?search=` (name or e-mail), `?role=`, `?status=`; newest first, at most 500.
@@ -53,14 +54,14 @@ struct AccountAdminController {
         let twoStep = try await accounts.secondFactor.enabledAccounts()
         var views: [AccountView] = []
         for user in try await accounts.list(search: String(query.get("search") ?? ""), role: role, status: status) {
-            views.append(await view(user, twoStep: twoStep))
+            views.append(try await view(user, twoStep: twoStep))
         }
         return views
     }
 
     @Sendable func approve(_ request: Request, context: HospitalRequestContext) async throws -> AccountView {
         let admin = try context.requireIdentity(.admin)
-        return await view(try await accounts.decide(pending: try context.id("id"), approve: true, by: admin), twoStep: [])
+        return try await view(try await accounts.decide(pending: try context.id("id"), approve: true, by: admin), twoStep: [])
     }
 
     @Sendable func refuse(_ request: Request, context: HospitalRequestContext) async throws -> HTTPResponse.Status {
@@ -79,7 +80,7 @@ struct AccountAdminController {
         case .pending: throw HospitalError.invalid("status", "An account is set active or disabled; a pending one is approved or refused.")
         }
         let user = try await accounts.setDisabled(try context.id("id"), disabled, by: admin)
-        return await view(user, twoStep: try await accounts.secondFactor.enabledAccounts())
+        return try await view(user, twoStep: try await accounts.secondFactor.enabledAccounts())
     }
 
     @Sendable func clearThrottle(_ request: Request, context: HospitalRequestContext) async throws -> HTTPResponse.Status {

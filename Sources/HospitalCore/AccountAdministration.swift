@@ -14,9 +14,8 @@ extension Accounts {
     }
 
     /// Whether the account's sign-ins are being throttled now.
-    package func isThrottled(_ user: User) async -> Bool {
-        await throttleRestored.value
-        return await throttle.isThrottled(account: user.email)
+    package func isThrottled(_ user: User) async throws -> Bool {
+        try await throttle.isThrottled(account: user.email, now: clock())
     }
 
     /// An admin decides about a pending doctor: approved, the doctor signs in; refused, the account is
@@ -72,12 +71,14 @@ extension Accounts {
     package func clearThrottle(_ userId: Int64, by admin: Identity) async throws {
         let now = clock()
         let user = try await self.user(id: userId)
-        await throttleRestored.value
-        let cleared = await throttle.clear(account: user.email, now: now)
-        try await settleThrottle(now: now)
-        try await AuditLedger.record(
-            actor: admin.userId, .throttleCleared, subject: "user:\(userId)", patient: user.role == .patient ? userId : nil,
-            detail: cleared ? "" : "nothing to clear", time: now, in: storage)
+        try await storage.write { [throttle] transaction in
+            let cleared = try await throttle.clear(account: user.email, now: now, in: transaction)
+            try await AuditLedger.append(
+                .init(
+                    actor: admin.userId, .throttleCleared, subject: "user:\(userId)", patient: user.role == .patient ? userId : nil,
+                    detail: cleared ? "" : "nothing to clear"),
+                time: now, in: transaction)
+        }
     }
 
 }

@@ -27,7 +27,6 @@ extension Accounts {
     /// - Throws: `throttled` beyond it.
     func checkRegistration(client: String?, now: Int64) async throws {
         guard let client else { return }
-        await throttleRestored.value
         do {
             try await throttle.checkRegistration(client: client, now: now)
         } catch {

@@ -53,7 +53,7 @@ extension Accounts {
         guard let userId = user.id, try await secondFactor.isEnabled(userId: userId) else {
             // A whole sign-in: this address is known to the account from now on (a password alone, with a
             // second step still to pass, does not make it so).
-            await throttle.remember(account: user.email, client: client, now: now)
+            try await throttle.remember(account: user.email, client: client, now: now)
             return .signedIn(try await openSession(user, kind: kind, detail: "", now: now))
         }
         return .secondFactor(challenge: try await secondFactor.openChallenge(userId: userId, kind: kind, now: now))
@@ -77,15 +77,13 @@ extension Accounts {
     private func attemptSecondStep(challenge: String, code: String, client: String, now: Int64) async throws -> Session {
         let (userId, kind) = try await secondFactor.challenge(challenge, now: now)
         let user = try await self.user(id: userId)
-        await throttleRestored.value
         try await throttle.checkLogin(account: user.email, client: client, now: now)
         guard let passed = try await secondFactor.attempt(challenge, code: String(code.prefix(64)), now: now) else {
-            await throttle.recordFailure(account: user.email, client: client, userId: userId, now: now)
-            try await recordFailedLogin(user: user, reason: "wrong second-step code", client: client, now: now)
+            try await recordFailedLogin(user: user, account: user.email, reason: "wrong second-step code", client: client, now: now)
             throw HospitalError.badSecondFactor
         }
-        await throttle.recordSuccess(account: user.email, client: client, now: now)
-        await throttle.remember(account: user.email, client: client, now: now)
+        try await throttle.recordSuccess(account: user.email, client: client, now: now)
+        try await throttle.remember(account: user.email, client: client, now: now)
         return try await openSession(user, kind: kind, detail: "with \(passed.rawValue)", now: now)
     }
 
@@ -120,32 +118,28 @@ extension Accounts {
     /// - Throws: `bad_credentials`, `throttled`, `busy`, `account_pending`, `account_disabled`.
     func checkCredentials(email: String, password: String, client: String, now: Int64) async throws -> User {
         let account = String(email.lowercased().prefix(Validation.maxEmailBytes))
-        await throttleRestored.value
-        // A refused attempt is counted by the throttle, not audited one by one (see settleThrottle).
+        // A refused attempt is counted by the throttle, not audited one by one (see LoginThrottle).
         try await throttle.checkLogin(account: account, client: client, now: now)
         guard password.utf8.count <= Validation.maxPasswordBytes, email.utf8.count <= Validation.maxEmailBytes else {
-            await throttle.recordFailure(account: account, client: client, userId: nil, now: now)
-            try await recordFailedLogin(user: nil, reason: "oversized", client: client, now: now)
+            try await recordFailedLogin(user: nil, account: account, reason: "oversized", client: client, now: now)
             throw HospitalError.badCredentials
         }
         let user = try await storage.read { try await $0.accounts.user(email: account) }
         // An address the account signed in from before waits in the hasher's trusted lane; every other
         // attempt, for a known account or not, in the ordinary lane, bounded per client.
         let lane: ComputeGate.Lane =
-            await throttle.isKnown(account: account, client: client, now: now)
+            try await throttle.isKnown(account: account, client: client, now: now)
             ? .trusted : .ordinary(share: LoginThrottle.clientKey(client))
         guard let user else {
             try await hasher.verifyNothing(password, lane: lane)
-            await throttle.recordFailure(account: account, client: client, userId: nil, now: now)
-            try await recordFailedLogin(user: nil, reason: "unknown account", client: client, now: now)
+            try await recordFailedLogin(user: nil, account: account, reason: "unknown account", client: client, now: now)
             throw HospitalError.badCredentials
         }
         guard try await hasher.verify(password, against: user.passwordHash, lane: lane) else {
-            await throttle.recordFailure(account: account, client: client, userId: user.id, now: now)
-            try await recordFailedLogin(user: user, reason: "wrong password", client: client, now: now)
+            try await recordFailedLogin(user: user, account: account, reason: "wrong password", client: client, now: now)
             throw HospitalError.badCredentials
         }
-        await throttle.recordSuccess(account: account, client: client, now: now)
+        try await throttle.recordSuccess(account: account, client: client, now: now)
         // Told only to someone who knows the password.
         switch user.status {
         case .active: break
@@ -157,36 +151,28 @@ extension Accounts {
         return user
     }
 
-    /// A refused login in the ledger: the user when the account exists, why, and from which address.
-    /// What was typed into the e-mail field of an unknown account is never kept: it may be a password
-    /// typed into the wrong field.
-    private func recordFailedLogin(user: User?, reason: String, client: String, now: Int64) async throws {
+    /// A refused login: counted by the throttle against `account` (the lowercased address typed) from the
+    /// client, and in the ledger — the user when the account exists, why, and from which address — in one
+    /// transaction. What was typed into the e-mail field of an unknown account is never kept: it may be a
+    /// password typed into the wrong field.
+    private func recordFailedLogin(user: User?, account: String, reason: String, client: String, now: Int64) async throws {
         Counter(label: "chainvault_hospital_logins_total", dimensions: [("outcome", "failure")]).increment()
-        try await AuditLedger.record(
-            actor: nil, .login, subject: user?.id.map { "user:\($0)" } ?? "account", patient: user?.role == .patient ? user?.id : nil,
-            outcome: .denied, detail: "\(reason) from \(client)", time: now, in: storage)
+        try await storage.write { [throttle] transaction in
+            try await throttle.recordFailure(account: account, client: client, userId: user?.id, now: now, in: transaction)
+            try await AuditLedger.append(
+                .init(
+                    actor: nil, .login, subject: user?.id.map { "user:\($0)" } ?? "account",
+                    patient: user?.role == .patient ? user?.id : nil,
+                    outcome: .denied, detail: "\(reason) from \(client)"),
+                time: now, in: transaction)
+        }
     }
 
-    /// After a login or sign-up: one ledger entry per throttle window that closed with refused attempts
-    /// (a count, never one entry per attempt), and the counters saved, at most every 10 seconds, so that a
-    /// restart does not reset them.
+    /// After a login or sign-up: the throttle's counters whose windows ended go, one ledger entry for each
+    /// that refused attempts (a count, never one entry per attempt). At most once a second per instance.
     func settleThrottle(now: Int64) async throws {
-        await throttleRestored.value
-        let summaries = await throttle.takeSummaries(now: now)
-        let snapshot = await throttle.snapshotIfDue(now: now, every: 10)
-        guard !summaries.isEmpty || snapshot != nil else { return }
-        let state = try snapshot.map { try JSONEncoder().encode($0) }
-        try await storage.write { transaction in
-            for summary in summaries {
-                try await AuditLedger.append(
-                    .init(
-                        actor: nil, .login, subject: summary.userId.map { "user:\($0)" } ?? "account", patient: nil, outcome: .denied,
-                        detail: "\(summary.refused) attempts refused (\(summary.scope.rawValue) throttled)"
-                            + (summary.client.map { " from \($0)" } ?? "") + " between \(summary.from) and \(summary.until)"),
-                    time: now, in: transaction)
-            }
-            if let state { try await transaction.sessions.saveThrottleState(state) }
-        }
+        guard lastThrottleSweep.claim(now) else { return }
+        try await throttle.sweep(now: now)
     }
 
     /// The identity behind a token of `kind`, refreshing its idle timer.

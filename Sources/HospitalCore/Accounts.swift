@@ -1,6 +1,7 @@
 package import Crypto
 import Foundation
 import Metrics
+import Synchronization
 
 /// Accounts and sessions: registration, staff creation, login with throttling, bearer tokens that
 /// expire when idle and at an absolute age, logout.
@@ -42,9 +43,8 @@ package struct Accounts: Sendable {
     let clock: @Sendable () -> Int64
     let random: @Sendable (Int) -> [UInt8]
     let throttle: LoginThrottle
-    /// Brings in the throttle's counters of the last run: a restart does not reset them. Every use of
-    /// the throttle waits for it.
-    let throttleRestored: Task<Void, Never>
+    /// When this instance last swept the throttle's ended counters (``settleThrottle(now:)``).
+    let lastThrottleSweep = SweepClock()
     /// Where password-reset links go; nil where none are sent (the command line).
     let sender: (any CodeSender)?
     /// The e-mail to a doctor whose account an admin approved.
@@ -67,13 +67,7 @@ package struct Accounts: Sendable {
         self.policy = policy
         self.clock = clock
         self.random = random
-        let throttle = LoginThrottle()
-        self.throttle = throttle
-        throttleRestored = Task {
-            let saved = try? await storage.read { try await $0.sessions.throttleState() }
-            let counters = saved.flatMap { try? JSONDecoder().decode([String: LoginThrottle.Counter].self, from: $0) } ?? [:]
-            await throttle.restore(counters)
-        }
+        throttle = LoginThrottle(storage: storage)
     }
 
     /// What a patient sends to register.
@@ -236,5 +230,19 @@ package struct Accounts: Sendable {
     package static func base64URL(_ bytes: [UInt8]) -> String {
         Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
             .replacingOccurrences(of: "=", with: "")
+    }
+}
+
+/// The last second a periodic chore ran in, shared by every copy of the value that holds it.
+final class SweepClock: Sendable {
+    private let last = Mutex<Int64>(.min)
+
+    /// Whether the chore is due at `now` (once per second); if so, it counts as done now.
+    func claim(_ now: Int64) -> Bool {
+        last.withLock { last in
+            guard now > last else { return false }
+            last = now
+            return true
+        }
     }
 }

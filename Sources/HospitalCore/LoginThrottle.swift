@@ -22,40 +22,28 @@ import Hex
 ///
 /// A refused attempt is answered at once with `429` and `Retry-After`: no sleep holds a socket or a KDF
 /// slot. Refused attempts are counted, not audited one by one: when a counter's window closes, one
-/// summary (``Summary``) says how many were refused, and the caller appends it to the ledger.
+/// summary says how many were refused, appended to the ledger in the transaction that closes it.
 ///
 /// Counters are keyed by a hash of the account (never the text typed into the e-mail field) and the
 /// client: its IPv4 address, or the /64 of its IPv6 address (one subscriber's share, 2^64 addresses).
-/// ``snapshot()`` and ``init(limits:restoring:)`` carry them across a restart; a failure that makes a
-/// counter throttle is due for saving at once (``snapshotIfDue(now:every:)``).
-actor LoginThrottle {
+/// They live in the hospital's database, one row each (``SessionStore``), read and written in the
+/// transaction of the attempt they count: a restart does not reset them, and instances that share a
+/// database share them, so a guesser who alternates instances meets the same limits. A counter whose
+/// window ended counts as gone; ``sweep(now:)`` removes such rows and audits their refusals.
+struct LoginThrottle: Sendable {
     struct Limits: Sendable {
         var freeFailures = 5
         var maxDelay: Duration = .seconds(15 * 60)
         var perAccount = 100
         var perClient = 50
         var registrationsPerClient = 30
-        /// A counter quiet this long is dropped.
+        /// A counter quiet this long ends.
         var window: Duration = .seconds(15 * 60)
-        /// The most counters kept; beyond it the stalest are dropped, so memory stays bounded.
-        var maxKeys = 50_000
         /// How long an address stays known to an account after a sign-in from it.
         var knownFor: Duration = .seconds(30 * 86400)
-        /// The most known addresses kept (apart from the counters, so a flood cannot push them out).
-        var maxKnown = 50_000
     }
 
-    /// One counter's state; `Codable` for the snapshot.
-    struct Counter: Codable, Sendable, Equatable {
-        var failures = 0
-        var windowStart: Int64
-        var lastFailure: Int64
-        /// Attempts refused in this window, for the summary.
-        var refused = 0
-        /// The account's user, when the account exists (for the summary's subject).
-        var userId: Int64?
-        var client: String?
-    }
+    typealias Counter = ThrottleCounter
 
     /// Refused attempts of one counter, told once its window closed.
     struct Summary: Sendable, Equatable {
@@ -72,25 +60,11 @@ actor LoginThrottle {
     }
 
     let limits: Limits
-    private(set) var counters: [String: Counter]
-    private var closed: [Summary] = []
-    /// Changes since the last ``snapshot()``.
-    private(set) var isDirty = false
+    let storage: any HospitalStorage
 
-    /// The addresses each account signed in from (`known:<account>|<client>`, the last sign-in's time as
-    /// `lastFailure`): apart from the failure counters, so that a flood of failures cannot push them out.
-    private var known: [String: Counter]
-
-    init(limits: Limits = Limits(), restoring counters: [String: Counter] = [:]) {
+    init(storage: any HospitalStorage, limits: Limits = Limits()) {
+        self.storage = storage
         self.limits = limits
-        self.counters = counters.filter { !$0.key.hasPrefix("known:") }
-        self.known = counters.filter { $0.key.hasPrefix("known:") }
-    }
-
-    /// Takes in the counters saved by the last run (those counted since stay as they are).
-    func restore(_ saved: [String: Counter]) {
-        for (key, counter) in saved where key.hasPrefix("known:") { known[key] = known[key] ?? counter }
-        for (key, counter) in saved where !key.hasPrefix("known:") { counters[key] = counters[key] ?? counter }
     }
 
     static func accountKey(_ account: String) -> String {
@@ -111,173 +85,193 @@ actor LoginThrottle {
         return groups.joined(separator: ":") + "::/64"
     }
 
+    /// The keys of one sign-in's counters.
+    struct Keys {
+        let pair: String
+        let account: String
+        let client: String
+        let known: String
+
+        init(account: String, client address: String) {
+            let (account, client) = (LoginThrottle.accountKey(account), LoginThrottle.clientKey(address))
+            pair = "pair:\(account)|\(client)"
+            self.account = "account:\(account)"
+            self.client = "client:\(client)"
+            known = "known:\(account)|\(client)"
+        }
+    }
+
+    /// When a counter's window ends: a pair counter's a quiet window after its last failure, a known
+    /// address's ``Limits/knownFor`` after the last sign-in from it, the others' a window after they began.
+    func end(of key: String, _ counter: Counter) -> Int64 {
+        if key.hasPrefix("known:") { return counter.lastFailure + limits.knownFor.wholeSeconds }
+        if key.hasPrefix("pair:") { return max(counter.lastFailure, counter.windowStart) + limits.window.wholeSeconds }
+        return counter.windowStart + limits.window.wholeSeconds
+    }
+
+    /// The counters with these keys whose windows have not ended at `now`.
+    private func live(_ keys: [String], now: Int64, in sessions: any SessionStore) async throws -> [String: Counter] {
+        try await sessions.throttleCounters(keys).filter { now < end(of: $0.key, $0.value) }
+    }
+
     /// Whether the account signed in from this client within ``Limits/knownFor``.
-    func isKnown(account: String, client: String, now: Int64) -> Bool {
-        guard let seen = known["known:\(Self.accountKey(account))|\(Self.clientKey(client))"] else { return false }
-        return now < seen.lastFailure + limits.knownFor.wholeSeconds
+    func isKnown(account: String, client: String, now: Int64) async throws -> Bool {
+        let key = Keys(account: account, client: client).known
+        return try await storage.read { [self] in try await live([key], now: now, in: $0.sessions)[key] != nil }
     }
 
     /// Throws ``HospitalError/throttled(retryAfter:)`` when this attempt must wait, and counts it.
-    func checkLogin(account: String, client address: String, now: Int64) throws(HospitalError) {
-        expire(now: now)
-        let client = Self.clientKey(address)
-        let known = isKnown(account: account, client: address, now: now)
-        let accountKey = Self.accountKey(account)
+    func checkLogin(account: String, client address: String, now: Int64) async throws {
+        let keys = Keys(account: account, client: address)
+        let limits = limits
+        let counters = try await storage.read { [self] in
+            try await live([keys.pair, keys.account, keys.client, keys.known], now: now, in: $0.sessions)
+        }
+        let known = counters[keys.known] != nil
         var wait: Int64 = 0
-        var refusedKeys: [String] = []
-        if let pair = counters["pair:\(accountKey)|\(client)"], pair.failures >= limits.freeFailures {
+        var refused: [String] = []
+        if let pair = counters[keys.pair], pair.failures >= limits.freeFailures {
             let delay = min(limits.maxDelay.wholeSeconds, Int64(1) << Int64(min(30, pair.failures - limits.freeFailures)))
             if pair.lastFailure + delay > now {
                 wait = max(wait, pair.lastFailure + delay - now)
-                refusedKeys.append("pair:\(accountKey)|\(client)")
+                refused.append(keys.pair)
             }
         }
-        for (key, limit) in [("account:\(accountKey)", limits.perAccount), ("client:\(client)", limits.perClient)] {
+        for (key, limit) in [(keys.account, limits.perAccount), (keys.client, limits.perClient)] {
             // The account's ceiling is for guessing from elsewhere: an address the owner signs in from passes it.
-            if known, key.hasPrefix("account:") { continue }
+            if known, key == keys.account { continue }
             if let counter = counters[key], counter.failures >= limit {
                 wait = max(wait, counter.windowStart + limits.window.wholeSeconds - now)
-                refusedKeys.append(key)
+                refused.append(key)
             }
         }
-        guard refusedKeys.isEmpty else {
-            for key in refusedKeys { counters[key]?.refused += 1 }
-            isDirty = true
-            throw .throttled(retryAfter: Int(max(1, wait)))
+        guard refused.isEmpty else {
+            try await storage.write { [refused] in try await $0.sessions.countRefused(keys: refused) }
+            throw HospitalError.throttled(retryAfter: Int(max(1, wait)))
         }
     }
 
-    func recordFailure(account: String, client address: String, userId: Int64?, now: Int64) {
-        let accountKey = Self.accountKey(account)
+    /// Counts a failed attempt against the account from this client, in the transaction that records it.
+    func recordFailure(account: String, client address: String, userId: Int64?, now: Int64, in transaction: HospitalTransaction)
+        async throws
+    {
+        let keys = Keys(account: account, client: address)
         let client = Self.clientKey(address)
-        for (key, limit) in [
-            ("pair:\(accountKey)|\(client)", limits.freeFailures), ("account:\(accountKey)", limits.perAccount),
-            ("client:\(client)", limits.perClient),
-        ] {
-            count(key, now: now, userId: key.hasPrefix("client:") ? nil : userId, client: key.hasPrefix("account:") ? nil : client)
-            // The failure that makes a counter throttle is saved at once: a crash right after must not undo it.
-            if counters[key]?.failures == limit { urgent = true }
+        for key in [keys.pair, keys.account, keys.client] {
+            try await count(
+                key, now: now, userId: key == keys.client ? nil : userId, client: key == keys.account ? nil : client, in: transaction)
         }
-    }
-
-    /// An admin clears an account's counters (every address's): its refused attempts are summarised as
-    /// usual. Returns whether there were any.
-    func clear(account: String, now: Int64) -> Bool {
-        let accountKey = Self.accountKey(account)
-        let keys = counters.keys.filter { $0 == "account:\(accountKey)" || $0.hasPrefix("pair:\(accountKey)|") }
-        for key in keys { close(key, now: now) }
-        return !keys.isEmpty
-    }
-
-    /// Whether an account has counters now (an admin's list shows it).
-    func isThrottled(account: String) -> Bool {
-        let accountKey = Self.accountKey(account)
-        return counters.keys.contains { $0 == "account:\(accountKey)" || $0.hasPrefix("pair:\(accountKey)|") }
     }
 
     /// A correct password from this address: its delays for this account start over.
-    func recordSuccess(account: String, client address: String, now: Int64) {
-        close("pair:\(Self.accountKey(account))|\(Self.clientKey(address))", now: now)
+    func recordSuccess(account: String, client address: String, now: Int64) async throws {
+        let key = Keys(account: account, client: address).pair
+        try await storage.write { [self] transaction in try await close([key], now: now, in: transaction) }
     }
 
     /// A whole sign-in (the password, and the second step when the account has one) from this address: the
     /// address is known to the account from now on (``isKnown(account:client:now:)``).
-    func remember(account: String, client address: String, now: Int64) {
-        let key = "known:\(Self.accountKey(account))|\(Self.clientKey(address))"
-        if known[key] == nil, known.count >= limits.maxKnown, let oldest = known.min(by: { $0.value.lastFailure < $1.value.lastFailure }) {
-            known[oldest.key] = nil
+    func remember(account: String, client address: String, now: Int64) async throws {
+        let key = Keys(account: account, client: address).known
+        try await storage.write { [self] transaction in
+            let windowStart = try await live([key], now: now, in: transaction.sessions)[key]?.windowStart ?? now
+            let counter = Counter(windowStart: windowStart, lastFailure: now)
+            try await transaction.sessions.saveThrottleCounter(counter, key: key, expiresAt: end(of: key, counter))
         }
-        known[key] = Counter(windowStart: known[key]?.windowStart ?? now, lastFailure: now)
-        isDirty = true
     }
 
     /// Throws ``HospitalError/throttled(retryAfter:)`` beyond the registrations a client may make per
     /// window; counts the attempt otherwise.
-    func checkRegistration(client address: String, now: Int64) throws(HospitalError) {
-        expire(now: now)
+    func checkRegistration(client address: String, now: Int64) async throws {
         let client = Self.clientKey(address)
         let key = "registration:\(client)"
-        if let counter = counters[key], counter.failures >= limits.registrationsPerClient {
-            counters[key]?.refused += 1
-            isDirty = true
-            throw .throttled(retryAfter: Int(max(1, counter.windowStart + limits.window.wholeSeconds - now)))
+        let wait = try await storage.write { [self] transaction -> Int64? in
+            if let counter = try await live([key], now: now, in: transaction.sessions)[key],
+                counter.failures >= limits.registrationsPerClient
+            {
+                try await transaction.sessions.countRefused(keys: [key])
+                return max(1, counter.windowStart + limits.window.wholeSeconds - now)
+            }
+            try await count(key, now: now, userId: nil, client: client, in: transaction)
+            return nil
         }
-        count(key, now: now, userId: nil, client: client)
+        if let wait { throw HospitalError.throttled(retryAfter: Int(wait)) }
     }
 
-    /// The summaries of windows closed since the last call.
-    func takeSummaries(now: Int64) -> [Summary] {
-        expire(now: now)
-        defer { closed = [] }
-        return closed
+    /// An admin clears an account's counters (every address's), in the transaction that records it: their
+    /// refused attempts are summarised as usual. Returns whether there were any.
+    func clear(account: String, now: Int64, in transaction: HospitalTransaction) async throws -> Bool {
+        let keys = try await counters(of: account, now: now, in: transaction.sessions)
+        try await close(keys, now: now, in: transaction)
+        return !keys.isEmpty
     }
 
-    /// Every live counter and known address, for persisting; clears ``isDirty``.
-    func snapshot() -> [String: Counter] {
-        isDirty = false
-        return counters.merging(known) { current, _ in current }
+    /// Whether an account has counters now (an admin's list shows it).
+    func isThrottled(account: String, now: Int64) async throws -> Bool {
+        try await storage.read { [self] in try await !counters(of: account, now: now, in: $0.sessions).isEmpty }
     }
 
-    private var lastSnapshot: Int64 = 0
-    /// A counter began to throttle since the last snapshot: the next one is due at once.
-    private var urgent = false
-
-    /// ``snapshot()`` when the counters changed and the last one is at least `every` seconds old, or at once
-    /// when a counter began to throttle.
-    func snapshotIfDue(now: Int64, every: Int64) -> [String: Counter]? {
-        guard isDirty, urgent || now - lastSnapshot >= every else { return nil }
-        lastSnapshot = now
-        urgent = false
-        return snapshot()
+    /// The keys of an account's live counters: its own and each address's.
+    private func counters(of account: String, now: Int64, in sessions: any SessionStore) async throws -> [String] {
+        let accountKey = Self.accountKey(account)
+        let found = try await sessions.throttleCounters(prefixedBy: "pair:\(accountKey)|").merging(
+            try await sessions.throttleCounters(["account:\(accountKey)"])
+        ) { first, _ in first }
+        return found.filter { now < end(of: $0.key, $0.value) }.keys.sorted()
     }
 
-    private func count(_ key: String, now: Int64, userId: Int64?, client: String?) {
-        if counters.count >= limits.maxKeys, counters[key] == nil { evict(now: now) }
-        var counter = counters[key] ?? Counter(windowStart: now, lastFailure: now, userId: userId, client: client)
+    /// Removes the counters whose windows ended, summarising their refused attempts in the ledger; a
+    /// round takes at most `limit` (the next takes the rest).
+    /// - Returns: How many counters went.
+    @discardableResult
+    func sweep(now: Int64, limit: Int = 500) async throws -> Int {
+        try await storage.write { [self] transaction in
+            let expired = try await transaction.sessions.takeExpiredThrottleCounters(at: now, limit: limit)
+            for (key, counter) in expired.sorted(by: { $0.key < $1.key }) {
+                try await summarise(key, counter, now: now, in: transaction)
+            }
+            return expired.count
+        }
+    }
+
+    /// Adds a failure to a counter (a new window when its last ended, summarised first).
+    private func count(_ key: String, now: Int64, userId: Int64?, client: String?, in transaction: HospitalTransaction) async throws {
+        let stored = try await transaction.sessions.throttleCounters([key])[key]
+        var counter = Counter(windowStart: now, lastFailure: now, userId: userId, client: client)
+        if let stored {
+            if now < end(of: key, stored) {
+                counter = stored
+            } else {
+                try await summarise(key, stored, now: now, in: transaction)
+            }
+        }
         counter.failures += 1
         counter.lastFailure = now
         counter.userId = counter.userId ?? userId
-        counters[key] = counter
-        isDirty = true
+        try await transaction.sessions.saveThrottleCounter(counter, key: key, expiresAt: end(of: key, counter))
     }
 
-    private var lastExpiry: Int64 = .min
-
-    /// Closes the counters whose window passed: a pair counter after a quiet window, the others a
-    /// window after they started. A sweep over every counter runs at most once a second, so that many
-    /// counters do not make each attempt costly; a counter a second past its window is harmless.
-    private func expire(now: Int64) {
-        guard now > lastExpiry else { return }
-        lastExpiry = now
-        for (key, counter) in counters {
-            let end =
-                key.hasPrefix("pair:")
-                ? max(counter.lastFailure, counter.windowStart) + limits.window.wholeSeconds
-                : counter.windowStart + limits.window.wholeSeconds
-            if now >= end { close(key, now: now) }
+    /// Removes counters, summarising their refused attempts.
+    private func close(_ keys: [String], now: Int64, in transaction: HospitalTransaction) async throws {
+        let stored = try await transaction.sessions.throttleCounters(keys)
+        for key in keys {
+            guard let counter = stored[key] else { continue }
+            try await transaction.sessions.removeThrottleCounter(key: key)
+            try await summarise(key, counter, now: now, in: transaction)
         }
-        let before = known.count
-        known = known.filter { now < $0.value.lastFailure + limits.knownFor.wholeSeconds }
-        if known.count != before { isDirty = true }
     }
 
-    private func close(_ key: String, now: Int64) {
-        guard let counter = counters.removeValue(forKey: key) else { return }
-        isDirty = true
-        guard counter.refused > 0 else { return }
+    /// One ledger entry for a counter closed at `now` with refused attempts (none when it refused nothing).
+    private func summarise(_ key: String, _ counter: Counter, now: Int64, in transaction: HospitalTransaction) async throws {
+        guard counter.refused > 0, !key.hasPrefix("known:") else { return }
         let scope: Summary.Scope =
             key.hasPrefix("pair:")
             ? .accountFromClient : key.hasPrefix("account:") ? .account : key.hasPrefix("client:") ? .client : .registration
-        closed.append(
-            Summary(
-                scope: scope, refused: counter.refused, userId: counter.userId, client: counter.client, from: counter.windowStart,
-                until: now))
-    }
-
-    private func evict(now: Int64) {
-        expire(now: now)
-        let excess = counters.count - limits.maxKeys + 1
-        guard excess > 0 else { return }
-        for (key, _) in counters.sorted(by: { $0.value.lastFailure < $1.value.lastFailure }).prefix(excess) { close(key, now: now) }
+        try await AuditLedger.append(
+            .init(
+                actor: nil, .login, subject: counter.userId.map { "user:\($0)" } ?? "account", patient: nil, outcome: .denied,
+                detail: "\(counter.refused) attempts refused (\(scope.rawValue) throttled)" + (counter.client.map { " from \($0)" } ?? "")
+                    + " between \(counter.windowStart) and \(now)"),
+            time: now, in: transaction)
     }
 }

@@ -80,7 +80,7 @@ struct PortalAdminController: Sendable {
                     role: pages.string("role_\(user.role.rawValue)", request: request),
                     status: pages.string("status_\(user.status.rawValue)", request: request),
                     canDisable: user.status == .active && user.id != context.identity?.userId, canEnable: user.status == .disabled,
-                    throttled: await services.accounts.isThrottled(user),
+                    throttled: try await services.accounts.isThrottled(user),
                     canResetTwoStep: twoStep.contains(user.id ?? 0) && user.id != context.identity?.userId))
         }
         let any = pages.string("any", request: request)

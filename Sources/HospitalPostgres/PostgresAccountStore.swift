@@ -278,12 +278,51 @@ struct PostgresSessionStore: SessionStore {
         try await connection.execute("DELETE FROM login_challenges WHERE token_hash = \(tokenHash)")
     }
 
-    func throttleState() async throws -> Data? {
-        try await connection.value(Data.self, "SELECT state FROM throttle_state WHERE id = 1")
+    func throttleCounters(_ keys: [String]) async throws -> [String: ThrottleCounter] {
+        try await counters("SELECT * FROM throttle_counters WHERE key = ANY(\(Array(Set(keys))))")
     }
 
-    func saveThrottleState(_ state: Data) async throws {
+    func throttleCounters(prefixedBy prefix: String) async throws -> [String: ThrottleCounter] {
+        try await counters("SELECT * FROM throttle_counters WHERE left(key, \(prefix.count)::int) = \(prefix)")
+    }
+
+    func saveThrottleCounter(_ counter: ThrottleCounter, key: String, expiresAt: Int64) async throws {
         try await connection.execute(
-            "INSERT INTO throttle_state (id, state) VALUES (1, \(state)) ON CONFLICT (id) DO UPDATE SET state = EXCLUDED.state")
+            """
+            INSERT INTO throttle_counters (key, failures, window_start, last_failure, refused, user_id, client, expires_at)
+            VALUES (\(key), \(counter.failures), \(counter.windowStart), \(counter.lastFailure), \(counter.refused), \(counter.userId),
+            \(counter.client), \(expiresAt))
+            ON CONFLICT (key) DO UPDATE SET failures = EXCLUDED.failures, window_start = EXCLUDED.window_start,
+            last_failure = EXCLUDED.last_failure, refused = EXCLUDED.refused, user_id = EXCLUDED.user_id, client = EXCLUDED.client,
+            expires_at = EXCLUDED.expires_at
+            """)
+    }
+
+    func removeThrottleCounter(key: String) async throws {
+        try await connection.execute("DELETE FROM throttle_counters WHERE key = \(key)")
+    }
+
+    func countRefused(keys: [String]) async throws {
+        try await connection.execute("UPDATE throttle_counters SET refused = refused + 1 WHERE key = ANY(\(Array(Set(keys))))")
+    }
+
+    func takeExpiredThrottleCounters(at time: Int64, limit: Int) async throws -> [String: ThrottleCounter] {
+        try await counters(
+            """
+            DELETE FROM throttle_counters WHERE key IN (
+                SELECT key FROM throttle_counters WHERE expires_at <= \(time) ORDER BY expires_at LIMIT \(limit) FOR UPDATE SKIP LOCKED)
+            RETURNING *
+            """)
+    }
+
+    private func counters(_ query: PostgresQuery) async throws -> [String: ThrottleCounter] {
+        var found: [String: ThrottleCounter] = [:]
+        for row in try await connection.rows(query) {
+            let (key, failures, windowStart, lastFailure, refused, userId, client) = try row.decode(
+                (String, Int, Int64, Int64, Int, Int64?, String?).self)
+            found[key] = ThrottleCounter(
+                failures: failures, windowStart: windowStart, lastFailure: lastFailure, refused: refused, userId: userId, client: client)
+        }
+        return found
     }
 }

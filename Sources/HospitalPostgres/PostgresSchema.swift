@@ -258,6 +258,25 @@ package enum PostgresSchema {
                 """
             ]
         ),
+        Migration(
+            id: "v5-throttle-counters",
+            statements: [
+                // The sign-in throttle's counters, one row each, shared by every instance (LoginThrottle): a
+                // guesser who alternates instances meets the same limits as one who does not.
+                """
+                CREATE TABLE throttle_counters (
+                    key text PRIMARY KEY,
+                    failures bigint NOT NULL,
+                    window_start bigint NOT NULL,
+                    last_failure bigint NOT NULL,
+                    refused bigint NOT NULL,
+                    user_id bigint,
+                    client text,
+                    expires_at bigint NOT NULL)
+                """,
+                "CREATE INDEX throttle_counters_expiry ON throttle_counters (expires_at)",
+            ]
+        ),
     ]
 
     /// An instance's key differs from the one the instances before it recorded.

@@ -295,6 +295,34 @@ package struct HospitalDatabase: Sendable {
                 table.column("isStatement", .boolean).notNull()
             }
         }
+        migrator.registerMigration("v14-throttle-counters") { db in
+            // The sign-in throttle's counters, one row each, read and written in the transaction of the attempt
+            // they count (LoginThrottle), instead of a snapshot of them all saved every few seconds. The
+            // snapshot's counters are carried over, each ending when its window would have (15 minutes; an
+            // address known to an account: 30 days).
+            try db.create(table: "throttleCounter") { table in
+                table.primaryKey("key", .text)
+                table.column("failures", .integer).notNull()
+                table.column("windowStart", .integer).notNull()
+                table.column("lastFailure", .integer).notNull()
+                table.column("refused", .integer).notNull()
+                table.column("userId", .integer)
+                table.column("client", .text)
+                table.column("expiresAt", .integer).notNull().indexed()
+            }
+            try db.execute(
+                sql: """
+                    INSERT INTO throttleCounter (key, failures, windowStart, lastFailure, refused, userId, client, expiresAt)
+                    SELECT counter.key, json_extract(counter.value, '$.failures'), json_extract(counter.value, '$.windowStart'),
+                    json_extract(counter.value, '$.lastFailure'), json_extract(counter.value, '$.refused'),
+                    json_extract(counter.value, '$.userId'), json_extract(counter.value, '$.client'),
+                    CASE WHEN counter.key LIKE 'known:%' THEN json_extract(counter.value, '$.lastFailure') + 2592000
+                    WHEN counter.key LIKE 'pair:%' THEN max(json_extract(counter.value, '$.lastFailure'), json_extract(counter.value, '$.windowStart')) + 900
+                    ELSE json_extract(counter.value, '$.windowStart') + 900 END
+                    FROM throttle_state, json_each(CAST(throttle_state.state AS TEXT)) AS counter
+                    """)
+            try db.drop(table: "throttle_state")
+        }
         return migrator
     }
 }

@@ -309,13 +309,62 @@ struct SQLiteSessionStore: SessionStore {
         try await connection.run { db in try db.execute(sql: "DELETE FROM loginChallenge WHERE tokenHash = ?", arguments: [tokenHash]) }
     }
 
-    func throttleState() async throws -> Data? {
-        try await connection.run { db in try Data.fetchOne(db, sql: "SELECT state FROM throttle_state WHERE id = 1") }
+    func throttleCounters(_ keys: [String]) async throws -> [String: ThrottleCounter] {
+        try await connection.run { db in
+            let select = try db.cachedStatement(sql: "SELECT * FROM throttleCounter WHERE key = ?")
+            var found: [String: ThrottleCounter] = [:]
+            for key in Set(keys) {
+                if let row = try Row.fetchOne(select, arguments: [key]) { found[key] = Self.counter(row) }
+            }
+            return found
+        }
     }
 
-    func saveThrottleState(_ state: Data) async throws {
+    func throttleCounters(prefixedBy prefix: String) async throws -> [String: ThrottleCounter] {
         try await connection.run { db in
-            try db.execute(sql: "INSERT OR REPLACE INTO throttle_state (id, state) VALUES (1, ?)", arguments: [state])
+            let rows = try Row.fetchAll(
+                db, sql: "SELECT * FROM throttleCounter WHERE substr(key, 1, ?) = ?", arguments: [prefix.utf8.count, prefix])
+            return Dictionary(uniqueKeysWithValues: rows.map { ($0["key"], Self.counter($0)) })
         }
+    }
+
+    func saveThrottleCounter(_ counter: ThrottleCounter, key: String, expiresAt: Int64) async throws {
+        try await connection.run { db in
+            try db.cachedStatement(
+                sql: """
+                    INSERT OR REPLACE INTO throttleCounter (key, failures, windowStart, lastFailure, refused, userId, client, expiresAt)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    """
+            ).execute(arguments: [
+                key, counter.failures, counter.windowStart, counter.lastFailure, counter.refused, counter.userId, counter.client, expiresAt,
+            ])
+        }
+    }
+
+    func removeThrottleCounter(key: String) async throws {
+        try await connection.run { db in try db.execute(sql: "DELETE FROM throttleCounter WHERE key = ?", arguments: [key]) }
+    }
+
+    func countRefused(keys: [String]) async throws {
+        try await connection.run { db in
+            let update = try db.cachedStatement(sql: "UPDATE throttleCounter SET refused = refused + 1 WHERE key = ?")
+            for key in Set(keys) { try update.execute(arguments: [key]) }
+        }
+    }
+
+    func takeExpiredThrottleCounters(at time: Int64, limit: Int) async throws -> [String: ThrottleCounter] {
+        try await connection.run { db in
+            let rows = try Row.fetchAll(
+                db, sql: "SELECT * FROM throttleCounter WHERE expiresAt <= ? ORDER BY expiresAt LIMIT ?", arguments: [time, limit])
+            let delete = try db.cachedStatement(sql: "DELETE FROM throttleCounter WHERE key = ?")
+            for row in rows { try delete.execute(arguments: [row["key"] as String]) }
+            return Dictionary(uniqueKeysWithValues: rows.map { ($0["key"], Self.counter($0)) })
+        }
+    }
+
+    static func counter(_ row: Row) -> ThrottleCounter {
+        ThrottleCounter(
+            failures: row["failures"], windowStart: row["windowStart"], lastFailure: row["lastFailure"], refused: row["refused"],
+            userId: row["userId"], client: row["client"])
     }
 }

@@ -99,7 +99,7 @@ import Testing
         _ = try await fixture.accounts.login(email: "ada@example.org", password: Self.password, client: "198.51.100.7")
         // Known for 30 days, then no longer.
         fixture.clock.advance(by: 31 * 86400)
-        #expect(await !fixture.accounts.throttle.isKnown(account: "ada@example.org", client: "198.51.100.7", now: fixture.clock.now))
+        #expect(try await !fixture.accounts.throttle.isKnown(account: "ada@example.org", client: "198.51.100.7", now: fixture.clock.now))
     }
 
     /// N20: an IPv6 client is counted by its /64 (one subscriber's share), so that 2^64 addresses are one.
@@ -241,5 +241,73 @@ import Testing
         #expect(try await hasher.verify("pw", against: phc))
         release.continuation.finish()
         try await holding.value
+    }
+}
+
+/// The throttle's counters are rows of the hospital's database: instances sharing it share them, and a
+/// database from before (one snapshot of them all) keeps its counters.
+@Suite struct SharedThrottleTests {
+    static let password = "correct horse battery"
+
+    /// Two instances (two `Accounts` over one storage, as two processes are over one database): a guesser
+    /// who alternates between them is refused after the same five failures as on one, and the refusals
+    /// are audited once.
+    @Test(arguments: HospitalStorageTests.Engine.available) func aGuesserAlternatingInstancesMeetsOneThrottle(
+        _ engine: HospitalStorageTests.Engine
+    ) async throws {
+        try await engine.run { storage, _ in
+            let clock = TestClock()
+            func instance() -> Accounts {
+                Accounts(
+                    storage: storage, hasher: PasswordHasher(parameters: .testing, random: systemRandom), clock: clock.source,
+                    random: systemRandom)
+            }
+            let (one, two) = (instance(), instance())
+            _ = try await one.registerPatient(
+                .init(name: "Ada", email: "ada@example.org", password: Self.password, dateOfBirth: "1985-04-12", phone: "0123456"))
+            for attempt in 0..<5 {
+                await #expect(throws: HospitalError.badCredentials) {
+                    _ = try await (attempt % 2 == 0 ? one : two).login(email: "ada@example.org", password: "wrong guess!", client: "c")
+                }
+            }
+            for instance in [one, two, one] {
+                await #expect(throws: HospitalError.self) {
+                    _ = try await instance.login(email: "ada@example.org", password: Self.password, client: "c")
+                }
+            }
+            // The admins' list on either instance says so.
+            let ada = try #require(try await storage.read { try await $0.accounts.user(email: "ada@example.org") })
+            let (throttledOnTwo, throttledOnOne) = (try await two.isThrottled(ada), try await one.isThrottled(ada))
+            #expect(throttledOnTwo && throttledOnOne)
+            // The other instance's known-address check sees a sign-in made through the first.
+            _ = try await one.login(email: "ada@example.org", password: Self.password, client: "d")
+            #expect(try await two.throttle.isKnown(account: "ada@example.org", client: "d", now: clock.now))
+            clock.advance(by: 16 * 60)
+            _ = try await two.login(email: "ada@example.org", password: Self.password, client: "c")
+            let summaries = try await storage.read { try await $0.ledger.search(.init(), limit: 100) }.map(\.entry.detail).filter {
+                $0.contains("attempts refused")
+            }
+            #expect(
+                summaries.count == 1 && summaries[0].hasPrefix("3 attempts refused (account and client throttled) from c"), "\(summaries)")
+        }
+    }
+
+    @Test func theSnapshotOfAnOlderDatabaseIsCarriedOver() async throws {
+        let queue = try DatabaseQueue(configuration: HospitalDatabase.configuration)
+        try HospitalDatabase.migrator.migrate(queue, upTo: "v13-checkpoints")
+        let now = Int64(Date().timeIntervalSince1970)
+        let key = "pair:\(LoginThrottle.accountKey("ada@example.org"))|c"
+        let snapshot = [key: ThrottleCounter(failures: 7, windowStart: now - 60, lastFailure: now - 1, refused: 2, userId: 1, client: "c")]
+        try await queue.write { db in
+            try db.execute(sql: "INSERT INTO throttle_state (id, state) VALUES (1, ?)", arguments: [try JSONEncoder().encode(snapshot)])
+        }
+        let storage = SQLiteHospitalStorage(try HospitalDatabase(writer: queue))
+        let carried = try await storage.read { try await $0.sessions.throttleCounters([key]) }
+        #expect(carried == snapshot)
+        let throttle = LoginThrottle(storage: storage)
+        await #expect(throws: HospitalError.self) { try await throttle.checkLogin(account: "ada@example.org", client: "c", now: now) }
+        // It ends as its window would have: 15 quiet minutes after its last failure.
+        #expect(try await throttle.sweep(now: now + 15 * 60 - 2) == 0)
+        #expect(try await throttle.sweep(now: now + 15 * 60 - 1) == 1)
     }
 }

@@ -1,6 +1,6 @@
 package import Foundation
 
-/// Sessions, sign-in challenges and the sign-in throttle's saved counters, as a ``HospitalTransaction``
+/// Sessions, sign-in challenges and the sign-in throttle's counters, as a ``HospitalTransaction``
 /// reads and writes them. Tokens are kept as their hashes only.
 package protocol SessionStore: Sendable {
     func insertSession(tokenHash: Data, userId: Int64, kind: Accounts.SessionKind, at time: Int64) async throws
@@ -23,9 +23,38 @@ package protocol SessionStore: Sendable {
     func challengeAttempts(tokenHash: Data) async throws -> Int?
     func deleteChallenge(tokenHash: Data) async throws
 
-    /// The throttle's counters as last saved.
-    func throttleState() async throws -> Data?
-    func saveThrottleState(_ state: Data) async throws
+    /// The sign-in throttle's counters (``LoginThrottle``) with these keys, by key.
+    func throttleCounters(_ keys: [String]) async throws -> [String: ThrottleCounter]
+    /// The throttle's counters whose key begins with `prefix`.
+    func throttleCounters(prefixedBy prefix: String) async throws -> [String: ThrottleCounter]
+    /// Stores a counter under its key, with the time its window ends (when ``takeExpiredThrottleCounters(at:limit:)`` takes it).
+    func saveThrottleCounter(_ counter: ThrottleCounter, key: String, expiresAt: Int64) async throws
+    func removeThrottleCounter(key: String) async throws
+    /// Counts one refused attempt on each of these counters.
+    func countRefused(keys: [String]) async throws
+    /// Removes up to `limit` counters whose window ended at or before `time`, giving them.
+    func takeExpiredThrottleCounters(at time: Int64, limit: Int) async throws -> [String: ThrottleCounter]
+}
+
+/// One counter of the sign-in throttle (``LoginThrottle``), or an address an account signed in from.
+package struct ThrottleCounter: Codable, Sendable, Equatable {
+    package var failures = 0
+    package var windowStart: Int64
+    package var lastFailure: Int64
+    /// Attempts refused in this window, for the summary.
+    package var refused = 0
+    /// The account's user, when the account exists (for the summary's subject).
+    package var userId: Int64?
+    package var client: String?
+
+    package init(failures: Int = 0, windowStart: Int64, lastFailure: Int64, refused: Int = 0, userId: Int64? = nil, client: String? = nil) {
+        self.failures = failures
+        self.windowStart = windowStart
+        self.lastFailure = lastFailure
+        self.refused = refused
+        self.userId = userId
+        self.client = client
+    }
 }
 
 /// A session, and who it is for.
