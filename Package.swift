@@ -224,7 +224,7 @@ let package = Package(
         .target(
             name: "HospitalPostgres",
             dependencies: [
-                "ChunkChain",
+                "ChunkChain", "Hex",
                 "HospitalCore", "Transparency",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 // ConnectionPoolError: the pool's refusal when no connection can be made.

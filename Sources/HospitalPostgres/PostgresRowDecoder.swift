@@ -1,4 +1,5 @@
 import Foundation
+import HospitalCore
 import PostgresNIO
 
 /// Decodes a hospital record (`Codable`, as the SQLite engine reads it through GRDB) from a row whose
@@ -10,16 +11,7 @@ struct PostgresRowDecoder {
     }
 
     /// `camelCase` as `snake_case`, an initialism as one word: `codeMAC` is `code_mac`.
-    static func column(_ key: String) -> String {
-        var column = ""
-        var previous: Character?
-        for character in key {
-            if character.isUppercase, let previous, previous.isLowercase || previous.isNumber { column.append("_") }
-            column.append(contentsOf: character.lowercased())
-            previous = character
-        }
-        return column
-    }
+    static func column(_ key: String) -> String { HospitalTable.column(key) }
 }
 
 /// A value the record has and the row does not, or one of a type the decoder does not read.

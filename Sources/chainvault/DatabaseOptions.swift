@@ -77,7 +77,7 @@ struct DatabaseOptions: ParsableArguments {
         let storage = PostgresHospitalStorage(client: client, logger: databaseLogger)
         return HospitalStorageChoice(
             storage: storage, database: RunningClient(client: client, running: running, leadership: leadership),
-            sharedIndex: PostgresChainIndex(storage: storage))
+            sharedIndex: PostgresChainIndex(storage: storage), tables: PostgresHospitalTables(storage: storage))
     }
 
     /// Runs `work`, turning a database that cannot be used into the reason on standard error and the
@@ -135,10 +135,17 @@ struct HospitalStorageChoice: Sendable {
     /// The chain index the instances share (in the database); nil: the data root's.
     var sharedIndex: (any ChainIndex)?
 
-    init(storage: any HospitalStorage, database: RunningClient? = nil, sharedIndex: (any ChainIndex)? = nil) {
+    /// The database's tables as plain rows (`hospital migrate`); nil for SQLite, which the command opens itself.
+    var tables: (any HospitalTables)?
+
+    init(
+        storage: any HospitalStorage, database: RunningClient? = nil, sharedIndex: (any ChainIndex)? = nil,
+        tables: (any HospitalTables)? = nil
+    ) {
         self.storage = storage
         self.database = database
         self.sharedIndex = sharedIndex
+        self.tables = tables
     }
 
     /// The chains' index: the shared database's, or the data root's directory.

@@ -297,6 +297,67 @@ def test_the_checkpoint_publisher_is_taken_over_when_its_instance_dies(pair, sea
     assert "took a role" in survivor_log and "checkpointPublisher" in survivor_log
 
 
+def test_a_hospital_moves_to_postgresql_and_back_whole(seaweed, tmp_path):
+    """`hospital migrate`: a SQLite hospital (chains on SeaweedFS) into PostgreSQL, served from there, and back."""
+    import json
+    url = fresh_database()
+    chains = {k: v for k, v in chain_settings(seaweed, url).items() if k != "CHAINVAULT_DATABASE_URL"}
+    first = tmp_path / "first"
+    server = start_server(first, {**chains, **SCHEDULING_AHEAD}, args=ARGS, stderr_path=tmp_path / "first.log")
+    server.settings = {**chains, **shared_keys(first)}
+    try:
+        assert cli(server, "hospital", "add-doctor", "--name", "Carl Heart", "--specialization", "Cardiology", "carl@example.org",
+                   input="stethoscope 42\n").returncode == 0
+        carl, _ = login(server, "carl@example.org", "stethoscope 42")
+        patient = {"name": "Ada Patient", "email": "ada@example.org", "password": PASSWORD, "dateOfBirth": "1980-02-29", "phone": "+1 555 0100"}
+        assert call(server, "POST", "/api/patients", patient)[0] == 202
+        token = activation_path(first, "ada@example.org").split("token=")[1]
+        assert call(server, "POST", "/api/registrations/activation", {"token": token, "password": PASSWORD})[0] == 201
+        ada, ada_id = login(server, "ada@example.org", PASSWORD)
+        completed_checkup(server, carl, ada)
+        report_bytes = os.urandom(2 * 1024 * 1024 + 5)
+        status, body = raw(server, "POST", f"/api/patients/{ada_id}/reports?title=Scan", carl, report_bytes, {"Content-Type": "application/pdf"})
+        assert status == 201, body
+        content = f"/api/reports/{json.loads(body)['id']}/content"
+    finally:
+        stop_server(server)
+
+    # Into PostgreSQL: refused on a database that is not empty, proved on an empty one.
+    moved = cli(server, "hospital", "migrate", "--to", url)
+    assert moved.returncode == 0 and "proved: 1 reports' chains indexed and whole" in moved.stdout, moved.stdout + moved.stderr
+    entries = int(psql(url, "SELECT count(*) FROM audit"))
+    assert re.search(rf"the ledger of {entries} entries", moved.stdout), moved.stdout
+    again = cli(server, "hospital", "migrate", "--to", url)
+    assert again.returncode != 0 and "not empty" in again.stderr, again.stdout + again.stderr
+    shared = {**chains, **shared_keys(first), "CHAINVAULT_DATABASE_URL": url}
+    pg = start_server(tmp_path / "pg", {**shared, **SCHEDULING_AHEAD}, args=ARGS, stderr_path=tmp_path / "pg.log")
+    pg.settings = shared
+    try:
+        ada, _ = login(pg, "ada@example.org", PASSWORD)
+        status, downloaded = raw(pg, "GET", content, ada)
+        assert status == 200 and downloaded == report_bytes
+        verified = cli(pg, "audit", "verify")
+        assert verified.returncode == 0 and "audit ledger intact" in verified.stdout, verified.stdout + verified.stderr
+    finally:
+        stop_server(pg)
+
+    # And back into a data root of its own.
+    back = tmp_path / "back"
+    returned = subprocess.run([BIN, "hospital", "migrate", "--from", url, "--to", f"sqlite:{back}"], env={**os.environ, **chains, **shared_keys(first)},
+                              capture_output=True, text=True, timeout=180)
+    assert returned.returncode == 0 and "proved" in returned.stdout, returned.stdout + returned.stderr
+    local = start_server(back, {**chains, **shared_keys(first)}, args=ARGS, stderr_path=tmp_path / "back.log")
+    local.settings = {**chains, **shared_keys(first)}
+    try:
+        ada, _ = login(local, "ada@example.org", PASSWORD)
+        status, downloaded = raw(local, "GET", content, ada)
+        assert status == 200 and downloaded == report_bytes
+    finally:
+        stop_server(local)
+    verified = cli(local, "audit", "verify")
+    assert verified.returncode == 0 and "audit ledger intact" in verified.stdout, verified.stdout + verified.stderr
+
+
 def serve_once(tmp_path: Path, env: dict, *args) -> subprocess.CompletedProcess:
     return subprocess.run([BIN, "serve", "--data", str(tmp_path / uuid.uuid4().hex[:8]), "--s3-port", "0", "--hospital-port", "0", *args],
                           env={**os.environ, **env}, capture_output=True, text=True, timeout=120)

@@ -24,7 +24,12 @@ struct AuditOptions: ParsableArguments {
     /// database's (every instance signs into it).
     func log(root: DataRoot, database: DatabaseOptions) -> CheckpointLog? {
         guard database.resolvedURL == nil else { return nil }
-        return CheckpointLog(path: checkpointFile ?? settings.given(.auditCheckpointFile) ?? root.auditCheckpoints)
+        return fileLog(root: root)
+    }
+
+    /// The checkpoint file of a hospital on the embedded database.
+    func fileLog(root: DataRoot) -> CheckpointLog {
+        CheckpointLog(path: checkpointFile ?? settings.given(.auditCheckpointFile) ?? root.auditCheckpoints)
     }
 
     /// A checkpoint file named with a shared database: refused, since the database holds the log there.

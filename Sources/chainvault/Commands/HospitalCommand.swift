@@ -5,12 +5,13 @@ import Hospital
 import HospitalCore
 import Settings
 
-/// `chainvault hospital add-admin | add-doctor`: the first staff accounts, before anyone can log in.
+/// `chainvault hospital add-admin | add-doctor`: the first staff accounts, before anyone can log in;
+/// `chainvault hospital migrate`: the hospital moved between SQLite and PostgreSQL.
 struct HospitalCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "hospital",
         abstract: "Manage hospital accounts from the command line.",
-        subcommands: [AddAdmin.self, AddDoctor.self]
+        subcommands: [AddAdmin.self, AddDoctor.self, Migrate.self]
     )
 
     /// The accounts of a hospital's storage.
