@@ -64,11 +64,13 @@ package struct MailQueue: Service {
     static let giveUpAfter: Duration = .seconds(3 * 86400)
     /// The longest wait between two attempts, in seconds.
     static let longestDelay: Duration = .seconds(3600)
-    /// Messages claimed and handed on at once (a round takes batch after batch until none is due).
-    static let batch = 10
-    /// How long a claim keeps a message from the other instances: longer than a batch's deliveries at
-    /// the SMTP timeout (10 × 30 s), so that only a claim whose instance died runs out.
-    static let claimLength: Duration = .seconds(15 * 60)
+    /// Messages claimed and handed on at once (a round takes batch after batch until none is due): one,
+    /// so that a claim covers one delivery and an instance that dies holds back one message, briefly.
+    static let batch = 1
+    /// How long a claim keeps a message from the other instances: longer than one delivery at the SMTP
+    /// timeout (30 s) with its proof signed, so that only a claim whose instance died runs out; then
+    /// another instance sends the message (at least once: the same Message-ID if it went twice).
+    static let claimLength: Duration = .seconds(120)
 
     let storage: any HospitalStorage
     let sender: any CodeSender

@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import time
+import urllib.request
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -356,6 +357,202 @@ def test_a_hospital_moves_to_postgresql_and_back_whole(seaweed, tmp_path):
         stop_server(local)
     verified = cli(local, "audit", "verify")
     assert verified.returncode == 0 and "audit ledger intact" in verified.stdout, verified.stdout + verified.stderr
+
+
+class HoldingInbox:
+    """An SMTP server's mailbox that can hold every message's acceptance (the reply to DATA) while `holding`."""
+
+    def __init__(self):
+        self.messages = []
+        self.holding = False
+        self.waiting = 0
+
+    async def handle_DATA(self, server, session, envelope):
+        import asyncio
+        self.waiting += 1
+        while self.holding:
+            await asyncio.sleep(0.05)
+        self.waiting -= 1
+        self.messages.append(envelope.content.decode())
+        return "250 Message accepted"
+
+
+@pytest.fixture
+def mailing_pair(seaweed, tmp_path):
+    """Instances A and B on one database, mailing through one real SMTP server (aiosmtpd, STARTTLS)."""
+    import ssl
+    from aiosmtpd.controller import Controller
+    from conftest import tool
+    cert, key = tmp_path / "smtp-cert.pem", tmp_path / "smtp-key.pem"
+    subprocess.run([tool("openssl"), "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "2",
+                    "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost"], check=True, capture_output=True)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(str(cert), str(key))
+    inbox = HoldingInbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port(), tls_context=context, require_starttls=True)
+    controller.start()
+    url = fresh_database()
+    shared = {**chain_settings(seaweed, url), **SCHEDULING_AHEAD}
+    args = (*ARGS, "--smtp-url", f"smtp://localhost:{controller.port}", "--smtp-from", "no-reply@hospital.example", "--smtp-ca-file", str(cert))
+    a = start_server(tmp_path / "a", shared, args=args, stderr_path=tmp_path / "a.log")
+    b = start_server(tmp_path / "b", {**shared, **shared_keys(tmp_path / "a")}, args=args, stderr_path=tmp_path / "b.log")
+    a.settings = b.settings = {**shared, **shared_keys(tmp_path / "a")}
+    yield a, b, url, inbox, controller.port
+    stop_server(b)
+    stop_server(a)
+    controller.stop()
+
+
+def message_ids(inbox, kind: str) -> list:
+    return [re.search(r"Message-ID: <([^>]+)>", message).group(1) for message in inbox.messages if f"Message-ID: <{kind}-" in message]
+
+
+def test_an_instance_killed_while_uploading_and_mailing_leaves_nothing_half_done(mailing_pair):
+    """kill -9 of the instance handing a notice to the SMTP server, while reports upload through both: the other
+    goes on, every stored report's chain is whole, and every notice arrives (once, or twice with one Message-ID)."""
+    import json
+    a, b, url, inbox, smtp_port = mailing_pair
+    assert cli(a, "hospital", "add-doctor", "--name", "Carl Heart", "--specialization", "Cardiology", "carl@example.org",
+               input="stethoscope 42\n").returncode == 0
+    patient = {"name": "Ada Patient", "email": "ada@example.org", "password": PASSWORD, "dateOfBirth": "1980-02-29", "phone": "+1 555 0100"}
+    assert call(a, "POST", "/api/patients", patient)[0] == 202
+    deadline = time.monotonic() + 30
+    while not any("register/activate" in message for message in inbox.messages):
+        assert time.monotonic() < deadline, "no sign-up link was mailed"
+        time.sleep(0.1)
+    link = re.search(r"register/activate\?token=([A-Za-z0-9_=-]+)", "".join(inbox.messages).replace("=\n", "")).group(1)
+    assert call(b, "POST", "/api/registrations/activation", {"token": link, "password": PASSWORD})[0] == 201
+    ada, ada_id = login(a, "ada@example.org", PASSWORD)
+    carl, _ = login(a, "carl@example.org", "stethoscope 42")
+    completed_checkup(a, carl, ada)
+
+    inbox.holding = True
+    uploads = {"a": [], "b": []}
+
+    def name(server):
+        return "a" if server is a else "b"
+
+    def upload(server):
+        for number in range(6):
+            body = os.urandom(512 * 1024 + number)
+            try:
+                status, answer = raw(server, "POST", f"/api/patients/{ada_id}/reports?title=Scan{number}", carl, body,
+                                     {"Content-Type": "application/pdf"})
+                uploads[name(server)].append((status, answer, body))
+            except OSError:
+                uploads[name(server)].append((None, None, body))
+            time.sleep(0.05)
+
+    with ThreadPoolExecutor(2) as pool:
+        running = [pool.submit(upload, server) for server in (a, b)]
+        deadline = time.monotonic() + 60
+        while inbox.waiting == 0:
+            assert time.monotonic() < deadline, "no notice reached the SMTP server"
+            time.sleep(0.05)
+        # The instance with a connection to the SMTP server is the one handing a notice over: it dies mid-delivery.
+        connected = subprocess.run(["ss", "-tnpH", "dst", f"127.0.0.1:{smtp_port}"], capture_output=True, text=True).stdout
+        pids = {int(pid) for pid in re.findall(r"pid=(\d+)", connected)}
+        dead = a if a.process.pid in pids else b
+        survivor = b if dead is a else a
+        dead.process.send_signal(signal.SIGKILL)
+        dead.process.wait(10)
+        inbox.holding = False
+        for future in running:
+            future.result()
+    # The survivor goes on.
+    status, answer = raw(survivor, "POST", f"/api/patients/{ada_id}/reports?title=After", carl, b"after the crash", {"Content-Type": "text/plain"})
+    assert status == 201, answer
+    assert all(status == 201 for status, _, _ in uploads[name(survivor)]), [status for status, _, _ in uploads[name(survivor)]]
+    # Every report the database holds reads back whole, through the survivor.
+    stored = {json.loads(answer)["id"]: body for status, answer, body in uploads["a"] + uploads["b"] if status == 201}
+    reports = int(psql(url, "SELECT count(*) FROM reports"))
+    assert reports >= len(stored) + 1
+    for report_id, body in stored.items():
+        status, downloaded = raw(survivor, "GET", f"/api/reports/{report_id}/content", ada)
+        assert status == 200 and downloaded == body
+    verified = cli(survivor, "chain", "verify", "--all")
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    # Every report's notice arrives: the one the dead instance had claimed is sent again once its claim runs out
+    # (2 minutes), so the queue empties; the SMTP server took it from the dead one too, so it arrives twice.
+    deadline = time.monotonic() + 240
+    while psql(url, "SELECT count(*) FROM mail_queue") != "0" or len(set(message_ids(inbox, "new_report"))) < reports:
+        assert time.monotonic() < deadline, f"{len(set(message_ids(inbox, 'new_report')))} of {reports} notices arrived"
+        time.sleep(0.5)
+    ids = message_ids(inbox, "new_report")
+    assert len(set(ids)) == reports and len(ids) - len(set(ids)) <= 1, "every notice, at most one twice (with its Message-ID)"
+
+
+def test_postgresql_stopped_under_load_answers_503_and_service_resumes(seaweed, tmp_path):
+    """A PostgreSQL server of this test's own, stopped while requests run and started again."""
+    bindir = next(path for path in [subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True).stdout.strip(),
+                                    *sorted(map(str, Path("/usr/lib/postgresql").glob("*/bin")), reverse=True)]
+                  if path and Path(path, "pg_ctl").exists())
+    import shutil
+    import tempfile
+    # Its own folder in /tmp: pytest's are root's alone, and the server runs as `postgres`.
+    folder = Path(tempfile.mkdtemp(prefix="chainvault-pg-"))
+    os.chmod(folder, 0o755)
+    owner = ["runuser", "-u", "postgres", "--"] if os.getuid() == 0 else []
+    if owner:
+        subprocess.run(["chown", "postgres:", str(folder)], check=True)
+    subprocess.run([*owner, f"{bindir}/initdb", "-D", str(folder / "data"), "-U", "chainvault", "--auth=trust", "--no-sync"], check=True,
+                   capture_output=True)
+    port = free_port()
+
+    def pg_ctl(*args):
+        subprocess.run([*owner, f"{bindir}/pg_ctl", "-D", str(folder / "data"), "-l", str(folder / "log"), "-w", "-t", "60", *args],
+                       check=True, capture_output=True)
+
+    pg_ctl("-o", f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off", "start")
+    url = f"postgres://chainvault@127.0.0.1:{port}/postgres"
+    shared = {**chain_settings(seaweed, url), **SCHEDULING_AHEAD}
+    server = start_server(tmp_path / "a", shared, args=ARGS, stderr_path=tmp_path / "a.log")
+    server.settings = {**shared, **shared_keys(tmp_path / "a")}
+    try:
+        patient = {"name": "Ada Patient", "email": "ada@example.org", "password": PASSWORD, "dateOfBirth": "1980-02-29", "phone": "+1 555 0100"}
+        assert call(server, "POST", "/api/patients", patient)[0] == 202
+        token = activation_path(server.data, "ada@example.org").split("token=")[1]
+        assert call(server, "POST", "/api/registrations/activation", {"token": token, "password": PASSWORD})[0] == 201
+        ada, _ = login(server, "ada@example.org", PASSWORD)
+        answers = []
+        stop = time.monotonic() + 1e9
+
+        def load():
+            while time.monotonic() < stop:
+                try:
+                    answers.append(call(server, "GET", "/api/me", token=ada)[0])
+                except OSError:
+                    answers.append(None)
+                time.sleep(0.02)
+
+        with ThreadPoolExecutor(3) as pool:
+            running = [pool.submit(load) for _ in range(3)]
+            time.sleep(1)
+            pg_ctl("stop", "-m", "fast")
+            time.sleep(12)
+            # While it is away: 503 database_unavailable with Retry-After, the hospital not ready, the gateway serving.
+            status, body = call(server, "GET", "/api/me", token=ada)
+            assert status == 503 and body["error"]["code"] == "database_unavailable", body
+            assert call(server, "GET", "/-/health/ready")[0] == 503
+            with urllib.request.urlopen(server.endpoint + "/-/health/ready", timeout=10) as ready:
+                assert ready.status == 200
+            pg_ctl("-o", f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off", "start")
+            deadline = time.monotonic() + 60
+            while call(server, "GET", "/api/me", token=ada)[0] != 200:
+                assert time.monotonic() < deadline, "the service did not resume by itself"
+                time.sleep(0.5)
+            stop = time.monotonic()
+            for future in running:
+                future.result()
+        assert set(answers) <= {200, 503}, set(answers)
+        assert 503 in answers and answers[-1] == 200
+        assert call(server, "GET", "/-/health/ready")[0] == 200
+        verified = cli(server, "audit", "verify")
+        assert verified.returncode == 0 and "audit ledger intact" in verified.stdout, verified.stdout + verified.stderr
+    finally:
+        stop_server(server)
+        subprocess.run([*owner, f"{bindir}/pg_ctl", "-D", str(folder / "data"), "stop", "-m", "immediate"], capture_output=True)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def serve_once(tmp_path: Path, env: dict, *args) -> subprocess.CompletedProcess:
