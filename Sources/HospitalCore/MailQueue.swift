@@ -124,7 +124,7 @@ package struct MailQueue: Service {
     func round(sweeping: Bool = true) async {
         await deliverSecrets()
         do {
-            while try await deliverDue() == Self.batch {}
+            try await deliverDue()
         } catch {
             logger.error("reading the mail queue failed", metadata: ["error": "\(error)"])
         }
@@ -148,14 +148,24 @@ package struct MailQueue: Service {
         }
     }
 
-    /// Hands every message that is due to the sender: delivered ones leave the queue, failed ones wait
-    /// 30 s, 1 min, 2 min … up to an hour, and are dropped after three days.
+    /// Hands every message that is due to the sender, one claim at a time: delivered ones leave the
+    /// queue, failed ones wait 30 s, 1 min, 2 min … up to an hour, and are dropped after three days.
     /// - Returns: How many messages were tried.
     @discardableResult
     func deliverDue() async throws -> Int {
+        var tried = 0
+        while true {
+            let claimed = try await deliverClaimed()
+            guard claimed > 0 else { return tried }
+            tried += claimed
+        }
+    }
+
+    /// Claims the next ``batch`` messages that are due and hands them on; how many were claimed.
+    private func deliverClaimed() async throws -> Int {
         let now = clock()
         // Claimed in a write, so that two instances (PostgreSQL) never hand on the same message; one that
-        // dies holding a claim leaves its messages to be sent when the claim runs out (at least once).
+        // dies holding a claim leaves its message to be sent when the claim runs out (at least once).
         let due = try await storage.write {
             try await $0.mail.claimDue(at: now, limit: Self.batch, until: now + Self.claimLength.wholeSeconds)
         }
