@@ -17,10 +17,27 @@ def test_the_systemd_unit_verifies(tmp_path):
     assert "Unknown" not in checked.stderr and "ignoring" not in checked.stderr, checked.stderr
 
 
+def test_the_two_instance_template_unit_verifies(tmp_path):
+    """deploy/two-instances: the template unit, as instance 1 (its environment files in place)."""
+    unit = tmp_path / "chainvault@1.service"
+    text = (DEPLOY / "two-instances" / "chainvault@.service").read_text().replace("/usr/local/bin/chainvault", BIN)
+    for name in ("shared.env", "instance-%i.env"):
+        (tmp_path / name.replace("%i", "1")).write_text("")
+        text = text.replace(f"/etc/chainvault/{name}", str(tmp_path / name))
+    unit.write_text(text)
+    checked = subprocess.run([tool("systemd-analyze"), "verify", str(unit)], capture_output=True, text=True, timeout=120)
+    assert checked.returncode == 0, checked.stderr
+    assert "Unknown" not in checked.stderr and "ignoring" not in checked.stderr, checked.stderr
+
+
 def test_the_example_environment_names_only_known_settings():
-    """Every variable of the example is one of the settings the configuration file knows too, and each
+    """Every variable of the examples is one of the settings the configuration file knows too, and each
     such setting is read somewhere in the sources."""
-    names = re.findall(r"^#?\s*(CHAINVAULT_[A-Z0-9_]+)=", (DEPLOY / "chainvault.env.example").read_text(), re.M)
+    names = []
+    for example in ("chainvault.env.example", "two-instances/shared.env.example", "two-instances/instance-1.env.example"):
+        found = re.findall(r"^#?\s*(CHAINVAULT_[A-Z0-9_]+)=", (DEPLOY / example).read_text(), re.M)
+        assert found, example
+        names += found
     assert len(names) > 10
     folder = Path(__file__).resolve().parents[2] / "Sources" / "chainvault"
     sources = "".join(p.read_text() for p in folder.rglob("*.swift"))
