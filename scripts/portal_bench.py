@@ -1,14 +1,24 @@
 #!/usr/bin/env python3
 """Portal page latency (`make bench`): 16 signed-in patients (new accounts, each with a completed
-checkup, its report and two appointments to come) load their overview concurrently for 20 s (wrk, one keep-alive connection and session cookie each) against the release
-build on a fresh data root; prints p50, p90 and p99 of each of three rounds and their medians. The
-client runs on the same machine and takes its share of the two cores."""
+checkup, its report and two appointments to come) load their overview concurrently for 20 s (wrk, one
+keep-alive connection and session cookie each) against the release build; prints p50, p90 and p99 of
+each of three rounds, their medians, and the CPU each process spent per request. The client runs on
+the same machine and takes its share of the two cores.
+
+  portal_bench.py [sqlite|postgres|two]...   (default: all three, in this order)
+
+sqlite: one instance on the embedded database (a fresh data root). postgres: one instance on a
+PostgreSQL server of the script's own, report chains on SeaweedFS. two: two instances on that
+PostgreSQL behind nginx (round robin)."""
 import os
 import re
+import shutil
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
+import time
 import urllib.parse
 import urllib.request
 import uuid
@@ -18,7 +28,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "Tests" / "interop"))
 from conftest import BIN, activation_path, start_server, stop_server  # noqa: E402
 
-USERS, SECONDS, ROUNDS = 16, 20, 3
+sys.path.insert(0, str(ROOT / "scripts"))
+import seaweedfs  # noqa: E402
+
+USERS, SECONDS, ROUNDS = int(os.environ.get("BENCH_USERS", 16)), int(os.environ.get("BENCH_SECONDS", 20)), 3
 PASSWORD = "correct horse battery"
 
 
@@ -54,13 +67,13 @@ def api(base, method, path, token=None, body=None, raw=None, headers=None):
         return json.loads(text) if text else None
 
 
-def give_history(base, data, index):
+def give_history(base, data, index, env):
     """What a real overview shows: patient `index` has a checkup done today with a doctor of their own (one
     slot starting in the current minute, completed) and its report (64 KiB), and two appointments to come."""
     import datetime
     email = f"doctor{index}@example.org"
     subprocess.run([BIN, "hospital", "add-doctor", "--data", str(data), "--name", f"Dr Bench {index}", "--specialization", "Cardiology",
-                    email], input=PASSWORD + "\n", text=True, check=True, capture_output=True)
+                    email], input=PASSWORD + "\n", text=True, check=True, capture_output=True, env={**os.environ, **env})
     doctor = api(base, "POST", "/api/sessions", body={"email": email, "password": PASSWORD})["token"]
     patient = api(base, "POST", "/api/sessions", body={"email": f"p{index}@example.org", "password": PASSWORD})
     now = datetime.datetime.now(datetime.timezone.utc).replace(second=0, microsecond=0)
@@ -74,20 +87,126 @@ def give_history(base, data, index):
         headers={"Content-Type": "application/pdf"})
 
 
-def main():
-    work = Path(tempfile.mkdtemp())
-    server = start_server(work / "data", {"CHAINVAULT_ACCESS_KEY": "PORTALBENCHROOTKEY01", "CHAINVAULT_SECRET_KEY": "bench-" + uuid.uuid4().hex})
-    base = server.portal.rstrip("/")
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Postgres:
+    """A PostgreSQL server of the benchmark's own (Debian's postgresql; run as `postgres` when root), durable
+    as a real one (fsync on)."""
+
+    def __init__(self):
+        self.bindir = next(path for path in [subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True).stdout.strip(),
+                                             *sorted(map(str, Path("/usr/lib/postgresql").glob("*/bin")), reverse=True)]
+                           if path and Path(path, "pg_ctl").exists())
+        self.folder = Path(tempfile.mkdtemp(prefix="chainvault-bench-pg-"))
+        os.chmod(self.folder, 0o755)
+        self.owner = ["runuser", "-u", "postgres", "--"] if os.getuid() == 0 else []
+        if self.owner:
+            subprocess.run(["chown", "postgres:", str(self.folder)], check=True)
+        subprocess.run([*self.owner, f"{self.bindir}/initdb", "-D", str(self.folder / "data"), "-U", "chainvault", "--auth=trust"],
+                       check=True, capture_output=True)
+        port = free_port()
+        subprocess.run([*self.owner, f"{self.bindir}/pg_ctl", "-D", str(self.folder / "data"), "-l", str(self.folder / "log"), "-w",
+                        "-o", f"-p {port} -k {self.folder} -c listen_addresses=127.0.0.1 -c max_connections=200", "start"],
+                       check=True, capture_output=True)
+        self.url = f"postgres://chainvault@127.0.0.1:{port}/postgres"
+
+    def database(self):
+        name = "bench_" + uuid.uuid4().hex[:8]
+        subprocess.run(["psql", self.url, "-c", f"CREATE DATABASE {name}"], check=True, capture_output=True)
+        return self.url.rsplit("/", 1)[0] + "/" + name
+
+    def stop(self):
+        subprocess.run([*self.owner, f"{self.bindir}/pg_ctl", "-D", str(self.folder / "data"), "stop", "-m", "fast"], capture_output=True)
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def nginx(work, port, upstreams):
+    """nginx on `port` in front of the hospital listeners (round robin, keep-alive to the upstreams); its process."""
+    temp = "".join(f"{kind}_temp_path {work}/nginx-{kind};" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+    servers = "".join(f"server {upstream};" for upstream in upstreams)
+    conf = work / "nginx.conf"
+    conf.write_text(f"""worker_processes 1; pid {work}/nginx.pid; error_log {work}/nginx-error.log;
+events {{ worker_connections 1024; }}
+http {{ access_log off; {temp} client_max_body_size 0; client_body_buffer_size 1m; proxy_request_buffering off; upstream hospital {{ {servers} keepalive 32; }}
+  server {{ listen 127.0.0.1:{port};
+    location / {{ proxy_pass http://hospital; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_set_header Host $host; }} }} }}
+""")
+    process = subprocess.Popen(["nginx", "-c", str(conf), "-p", str(work), "-g", "daemon off;"], stderr=subprocess.DEVNULL)
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return process
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("nginx did not start")
+
+
+def cpu_seconds(pids):
+    """User and system CPU time of these processes, by pid."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    seconds = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            seconds[pid] = (int(fields[11]) + int(fields[12])) / ticks
+        except (OSError, IndexError):
+            seconds[pid] = 0.0
+    return seconds
+
+
+def postgres_pids():
+    return [int(pid) for pid in subprocess.run(["pgrep", "-x", "postgres"], capture_output=True, text=True).stdout.split()]
+
+
+def run(mode, work, shared):
+    """One mode's rounds: the servers started, 16 patients given a history, the overview loaded."""
+    key = {"CHAINVAULT_ACCESS_KEY": "PORTALBENCHROOTKEY01", "CHAINVAULT_SECRET_KEY": "bench-" + uuid.uuid4().hex}
+    servers, env, proxy = [], {}, None
+    if mode == "sqlite":
+        servers.append(start_server(work / "a", key))
+    else:
+        url = shared["postgres"].database()
+        weed = shared["seaweed"]
+        suffix = uuid.uuid4().hex[:8]
+        env = {"CHAINVAULT_DATABASE_URL": url, "CHAINVAULT_ENDPOINT_A": weed[0], "CHAINVAULT_ENDPOINT_B": weed[0],
+               "CHAINVAULT_BUCKET_A": f"bench-a-{suffix}", "CHAINVAULT_BUCKET_B": f"bench-b-{suffix}",
+               "CHAINVAULT_A_ACCESS_KEY_ID": weed[1], "CHAINVAULT_A_SECRET_ACCESS_KEY": weed[2],
+               "CHAINVAULT_B_ACCESS_KEY_ID": weed[1], "CHAINVAULT_B_SECRET_ACCESS_KEY": weed[2]}
+        if mode == "two":
+            # The portal's address is the balancer's: its forms check the Origin they are posted from.
+            front = free_port()
+            env["CHAINVAULT_PORTAL_URL"] = f"http://127.0.0.1:{front}"
+        servers.append(start_server(work / "a", {**key, **env}, stderr_path=work / "a.log"))
+        keys = work / "a" / ".chainvault"
+        env.update({"CHAINVAULT_MASTER_KEY_FILE": str(keys / "keyring.json"), "CHAINVAULT_CODE_KEY": str(keys / "code.key"),
+                    "CHAINVAULT_AUDIT_SIGNING_KEY": str(keys / "audit-signing.key")})
+        if mode == "two":
+            servers.append(start_server(work / "b", {**key, **env}, stderr_path=work / "b.log"))
+            proxy = nginx(work, front, [server.hospital.split("//")[1] for server in servers])
+    base = servers[0].portal.rstrip("/") if proxy is None else env["CHAINVAULT_PORTAL_URL"]
     try:
         patients = []
         for index in range(USERS):
             session = Session(base)
             session.post("/register", {"name": f"Patient {index}", "email": f"p{index}@example.org", "password": PASSWORD,
                                        "date_of_birth": "1980-01-01", "phone": "+44 20 7946 0000"})
-            link = activation_path(work / "data", f"p{index}@example.org")
+            link = None
+            for _attempt in range(150):
+                for server in servers:
+                    try:
+                        link = activation_path(server.data, f"p{index}@example.org")
+                        break
+                    except (AssertionError, FileNotFoundError, IndexError):
+                        pass
+                if link:
+                    break
             session.post("/register/activate", {"token": link.split("token=")[1], "password": PASSWORD})
             patients.append(session)
-            give_history(base, work / "data", index)
+            give_history(base, servers[0].data, index, env)
         for session in patients:
             page = session.get("/dashboard")
             assert "Your overview" in page and "Bench report" in page, "each overview lists appointments and a report"
@@ -107,19 +226,63 @@ def main():
             "  io.write(string.format('RESULT %d %d %.3f %.3f %.3f\\n', summary.requests, summary.errors.status,\n"
             "    latency:percentile(50) / 1000, latency:percentile(90) / 1000, latency:percentile(99) / 1000))\n"
             "end\n")
+        processes = {f"chainvault {name}": [server.process.pid] for name, server in zip("ab", servers)}
+        if mode != "sqlite":
+            processes["postgres"] = postgres_pids()
+        if proxy is not None:
+            processes["nginx"] = [proxy.pid] + [int(p) for p in subprocess.run(["pgrep", "-P", str(proxy.pid)], capture_output=True,
+                                                                                 text=True).stdout.split()]
         timings = []
         for round_ in range(ROUNDS):
+            before = {name: cpu_seconds(pids) for name, pids in processes.items()}
             out = subprocess.run(["wrk", "-t", str(USERS), "-c", str(USERS), "-d", f"{SECONDS}s", "--timeout", "10s", "-s", str(script),
                                   base + "/dashboard"], capture_output=True, text=True, check=True, timeout=SECONDS + 60).stdout
+            after = {name: cpu_seconds(pids) for name, pids in processes.items()}
             requests, errors, p50, p90, p99 = re.search(r"RESULT (\d+) (\d+) ([\d.]+) ([\d.]+) ([\d.]+)", out).groups()
             if int(errors):
                 raise RuntimeError(f"{errors} loads of the overview did not answer 200:\n{out}")
-            timings.append((float(p50), float(p90), float(p99)))
-            print(f"round {round_ + 1}: {requests} loads in {SECONDS} s, p50 {float(p50):.1f} ms, p90 {float(p90):.1f} ms, p99 {float(p99):.1f} ms")
-        print(f"portal overview, {USERS} users for {SECONDS} s: median of {ROUNDS} rounds p50 "
-              f"{statistics.median(t[0] for t in timings):.1f} ms, p99 {statistics.median(t[2] for t in timings):.1f} ms")
+            cpu = {name: sum(after[name].values()) - sum(before[name].values()) for name in processes}
+            timings.append((float(p50), float(p90), float(p99), int(requests) / SECONDS, cpu, int(requests)))
+            per_request = ", ".join(f"{name} {1000 * seconds / int(requests):.2f} ms" for name, seconds in cpu.items())
+            print(f"{mode} round {round_ + 1}: {requests} loads in {SECONDS} s, p50 {float(p50):.1f} ms, p90 {float(p90):.1f} ms, "
+                  f"p99 {float(p99):.1f} ms; CPU per load: {per_request}")
+        median = statistics.median
+        cpu = {name: median(1000 * t[4][name] / t[5] for t in timings) for name in processes}
+        print(f"portal overview [{mode}], {USERS} users for {SECONDS} s: median of {ROUNDS} rounds p50 {median(t[0] for t in timings):.1f} ms, "
+              f"p99 {median(t[2] for t in timings):.1f} ms, {median(t[3] for t in timings):.0f} loads/s; CPU per load "
+              + ", ".join(f"{name} {ms:.2f} ms" for name, ms in cpu.items()))
     finally:
-        stop_server(server)
+        if proxy is not None:
+            proxy.terminate()
+            proxy.wait(10)
+        for server in servers:
+            stop_server(server)
+
+
+def main():
+    modes = sys.argv[1:] or ["sqlite", "postgres", "two"]
+    shared = {}
+    work = Path(tempfile.mkdtemp())
+    try:
+        if any(mode != "sqlite" for mode in modes):
+            shared["postgres"] = Postgres()
+            access, secret = "PORTALBENCHWEEDKEY01", "weed-" + uuid.uuid4().hex
+            process, endpoint = seaweedfs.start_seaweedfs(work / "seaweedfs", access, secret)
+            shared["weed_process"] = process
+            shared["seaweed"] = (endpoint, access, secret)
+        for mode in modes:
+            folder = work / mode
+            folder.mkdir()
+            run(mode, folder, shared)
+    finally:
+        if "weed_process" in shared:
+            seaweedfs.stop(shared["weed_process"])
+        if "postgres" in shared:
+            shared["postgres"].stop()
+        if os.environ.get("BENCH_KEEP") is None:
+            shutil.rmtree(work, ignore_errors=True)
+        else:
+            print(f"kept {work}")
 
 
 if __name__ == "__main__":

@@ -307,14 +307,17 @@ struct AuditCommand: AsyncParsableCommand {
         @Option(help: "Random inclusion and consistency proofs.") var proofs = 1000
         /// With --database-url: the ledger of an empty PostgreSQL database (refused when it holds entries).
         @OptionGroup(title: "Hospital database") var database: DatabaseOptions
+        @Flag(help: "Append beside other writers of the same database (several benches at once): no check that it is empty.")
+        var shared = false
 
         func run() async throws {
             let folder = FileManager.default.temporaryDirectory.appendingPathComponent("cv-audit-bench-\(UUID().uuidString)").path
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
             defer { try? FileManager.default.removeItem(atPath: folder) }
-            let (entries, durable, proofs) = (max(entries, durable), durable, proofs)
+            let (entries, durable, proofs, shared) = (max(entries, durable), durable, proofs, shared)
             let result = try await database.withStorage(root: try DataRoot.create(folder), creating: true) { storage in
-                guard try await storage.read({ try await $0.ledger.newestEntry() }) == nil else {
+                let empty = try await storage.read { try await $0.ledger.newestEntry() } == nil
+                guard shared || empty else {
                     throw ValidationError("the benchmark appends to an empty ledger only: give it a database of its own")
                 }
                 return try await AuditBenchmark.run(storage: storage, entries: entries, durable: durable, proofs: proofs)
