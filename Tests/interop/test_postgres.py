@@ -380,14 +380,9 @@ class HoldingInbox:
 @pytest.fixture
 def mailing_pair(seaweed, tmp_path):
     """Instances A and B on one database, mailing through one real SMTP server (aiosmtpd, STARTTLS)."""
-    import ssl
     from aiosmtpd.controller import Controller
-    from conftest import tool
-    cert, key = tmp_path / "smtp-cert.pem", tmp_path / "smtp-key.pem"
-    subprocess.run([tool("openssl"), "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "2",
-                    "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost"], check=True, capture_output=True)
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(str(cert), str(key))
+    from test_smtp import smtp_tls
+    cert, context = smtp_tls(tmp_path)
     inbox = HoldingInbox()
     controller = Controller(inbox, hostname="127.0.0.1", port=free_port(), tls_context=context, require_starttls=True)
     controller.start()

@@ -52,6 +52,16 @@ def link_in(inbox):
     return find
 
 
+def smtp_tls(tmp_path):
+    """A self-signed certificate for `localhost` (the file the servers are told to trust) and the SMTP server's TLS context."""
+    cert, key = tmp_path / "smtp-cert.pem", tmp_path / "smtp-key.pem"
+    subprocess.run([tool("openssl"), "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "2",
+                    "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost"], check=True, capture_output=True)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(str(cert), str(key))
+    return cert, context
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -60,11 +70,7 @@ def free_port():
 
 @pytest.fixture
 def mail(tmp_path):
-    cert, key = tmp_path / "smtp-cert.pem", tmp_path / "smtp-key.pem"
-    subprocess.run([tool("openssl"), "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "2",
-                    "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost"], check=True, capture_output=True)
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(str(cert), str(key))
+    cert, context = smtp_tls(tmp_path)
     inbox = Inbox()
 
     def authenticate(server, session, envelope, mechanism, auth_data):
