@@ -47,8 +47,9 @@ package actor AuditNotary {
         /// A bucket's copy is a checkpoint the log does not have: newer (the log was cut or replaced),
         /// or unknown (forged, or the log was edited).
         case copyNotInFile(copy: String, size: Int, fileSize: Int?)
-        /// The database's checkpoint log holds a checkpoint the local file lacks: the file was cut or replaced.
-        case fileBehindDatabase(path: String, size: Int)
+        /// The database's checkpoint log holds a checkpoint the local file lacks: the file was removed
+        /// (`fileSize` nil: it has no record), cut or replaced.
+        case fileBehindDatabase(path: String, size: Int, fileSize: Int?)
         /// The database's checkpoint log is behind a checkpoint this instance saw: restored, or failed
         /// over to a standby that lost the newest commits.
         case logWentBack(recorded: Int?, seen: Int)
@@ -74,8 +75,12 @@ package actor AuditNotary {
                 } else {
                     "the checkpoint in \(copy) (tree size \(size)) is not in the checkpoint log: the log was edited or the copy forged"
                 }
-            case .fileBehindDatabase(let path, let size):
-                "the database's checkpoint log holds a checkpoint (tree size \(size)) that the checkpoint file \(path) lacks: the file was cut or replaced"
+            case .fileBehindDatabase(let path, let size, let fileSize):
+                if let fileSize {
+                    "the database's checkpoint log holds a checkpoint (tree size \(size)) that the checkpoint file \(path) lacks (its last covers \(fileSize)): the file was cut or replaced"
+                } else {
+                    "the checkpoint file \(path) is missing or empty, but the database's checkpoint log holds a checkpoint of tree size \(size): it was removed"
+                }
             case .logWentBack(let recorded, let seen):
                 "the database's checkpoint log went back: its newest checkpoint covers \(recorded.map(String.init) ?? "nothing"), this instance saw one covering \(seen) entries: the database was restored or failed over to a standby that lost the newest commits"
             case .rollback(let entries, let signed):
@@ -134,7 +139,8 @@ package actor AuditNotary {
             var start = 0
             if let newest {
                 guard let position = fileRecords.lastIndex(of: newest) else {
-                    throw Refusal.fileBehindDatabase(path: log.path, size: newest.checkpoint.size)
+                    throw Refusal.fileBehindDatabase(
+                        path: log.path, size: newest.checkpoint.size, fileSize: fileRecords.last?.checkpoint.size)
                 }
                 start = position + 1
             }

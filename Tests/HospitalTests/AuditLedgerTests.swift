@@ -328,7 +328,9 @@ import Transparency
         let problems = try await ledger.verify().problems
         #expect(problems.contains { if case .checkpointFileBehind(_, 9, nil, _) = $0 { true } else { false } }, "\(problems)")
         // The database's own log remembers what the file held.
-        await #expect(throws: AuditNotary.Refusal.fileBehindDatabase(path: ledger.log.path, size: 9)) { try await ledger.notary() }
+        await #expect(throws: AuditNotary.Refusal.fileBehindDatabase(path: ledger.log.path, size: 9, fileSize: nil)) {
+            try await ledger.notary()
+        }
         #expect(
             try await AuditNotary.evidenceOfCheckpoints(
                 log: ledger.log, storage: ledger.storage, copies: ledger.copies, logger: Self.logger)
