@@ -309,10 +309,7 @@ extension Serve {
         _ = try await storage.keyringCreatingForEmptyVault(root: root, index: index, store: chunks) { message in
             Logger(label: "chainvault").notice("\(message)")
         }
-        if database.sharedIndex != nil {
-            // So that `chain orphans` without --database-url refuses these buckets instead of seeing every chunk as an orphan.
-            try await ChainBucket.markIndexShared(in: chunks)
-        }
+        if database.sharedIndex != nil { Self.markIndexShared(in: chunks) }
         let vault = ReportVault(
             store: chunks,
             keyring: { [file = KeyringFile(path: keyringPath)] in try await file.current() },
@@ -329,6 +326,28 @@ extension Serve {
             maxReportSize: reportSizeLimit, portal: portal,
             notary: try await auditNotary(root: root, storage: hospitalStorage, chunks: chunks), clock: { now() },
             schedulingClock: schedulingClock, random: systemRandom)
+    }
+
+    /// Marks the chain buckets as those of a hospital whose chain index is in its database, so that
+    /// `chain orphans` without --database-url refuses them instead of seeing every chunk as an orphan. In
+    /// the background, again every minute until it is written: an S3 service that fails a write now
+    /// (SeaweedFS does, just after making a bucket) does not stop the start, and the other instances
+    /// wrote it already unless this is the first.
+    static func markIndexShared(in chunks: any ChunkStore) {
+        Task {
+            let logger = Logger(label: "chainvault")
+            while true {
+                do {
+                    try await ChainBucket.markIndexShared(in: chunks)
+                    return
+                } catch {
+                    logger.warning(
+                        "could not mark the chain buckets as indexed in the database; trying again in a minute",
+                        metadata: ["error": "\(error)"])
+                    try? await Task.sleep(for: .seconds(60))
+                }
+            }
+        }
     }
 
     /// What every instance of a shared database must have the same of, by fingerprints that reveal
