@@ -516,8 +516,8 @@ def test_postgresql_stopped_under_load_answers_503_and_service_resumes(seaweed, 
             while time.monotonic() < stop:
                 try:
                     answers.append(call(server, "GET", "/api/me", token=ada)[0])
-                except OSError:
-                    answers.append(None)
+                except OSError as error:
+                    answers.append(repr(error))
                 time.sleep(0.02)
 
         with ThreadPoolExecutor(3) as pool:
