@@ -73,7 +73,9 @@ import Testing
         }
         let entries = try await fixture.ledgerEntries().filter { $0.action == .profileChanged && $0.actorId == doctor.id! }.map(\.detail)
         #expect(entries == ["specialization, about"])
-        let patients = try await fixture.storage.read { try await $0.accounts.users(containing: "", role: .patient, status: nil, limit: 100) }
+        let patients = try await fixture.storage.read {
+            try await $0.accounts.users(containing: "", role: .patient, status: nil, limit: 100)
+        }
         #expect(!patients.isEmpty && patients.allSatisfy { $0.specialization == nil && $0.about == nil })
     }
 
