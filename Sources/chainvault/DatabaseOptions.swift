@@ -106,13 +106,16 @@ struct DatabaseOptions: ParsableArguments {
     func withStorage<T: Sendable>(
         root: DataRoot, creating: Bool = false, _ body: @escaping @Sendable (any HospitalStorage) async throws -> T
     ) async throws -> T {
-        if resolvedURL == nil {
-            let path = root.hospitalDatabase
-            guard creating || FileManager.default.fileExists(atPath: path) else {
-                throw ValidationError("there is no hospital database at \(path): check --data (or CHAINVAULT_DATA), or --database-url.")
-            }
-        }
+        if !creating { try requireHospital(root: root) }
         return try await withChoice(root: root) { try await body($0.storage) }
+    }
+
+    /// Refuses a data root without a hospital database when no shared database is named.
+    func requireHospital(root: DataRoot) throws {
+        let path = root.hospitalDatabase
+        guard resolvedURL != nil || FileManager.default.fileExists(atPath: path) else {
+            throw ValidationError("there is no hospital database at \(path): check --data (or CHAINVAULT_DATA), or --database-url.")
+        }
     }
 
     /// Runs `body` with the storage choice: SQLite in the data root (made when missing), or the

@@ -126,10 +126,7 @@ struct AuditCommand: AsyncParsableCommand {
             }
             let copies = try await storage.chunkStore(root: root)
             let log = ledger.log(root: root)
-            if ledger.database.resolvedURL == nil, !FileManager.default.fileExists(atPath: root.hospitalDatabase) {
-                throw ValidationError(
-                    "there is no hospital database at \(root.hospitalDatabase): check --data (or CHAINVAULT_DATA), or --database-url.")
-            }
+            try ledger.database.requireHospital(root: root)
             // Every report must point at an indexed chain: a chain deleted together with its index record
             // leaves a report row that nothing else would notice (`chain verify --all` walks the chains).
             let (report, reports, unindexedReports) = try await ledger.database.withChoice(root: root) { choice in

@@ -74,7 +74,11 @@ extension HospitalCommand {
             let target = try DatabaseOptions.parse(["--database-url", to])
             try await target.withChoice(root: root) { choice in
                 guard let shared = choice.sharedIndex, let tables = choice.tables else { throw ValidationError("--to is not PostgreSQL") }
-                guard try await shared.all().isEmpty else { throw HospitalMigration.Refusal.targetNotEmpty(table: .reports, rows: 1) }
+                let indexed = try await shared.all().count
+                guard indexed == 0 else {
+                    throw ValidationError(
+                        "the target database is not empty (its chain index holds \(indexed) chains): migrate into a new, empty database")
+                }
                 let copied = try await HospitalMigration.copy(
                     from: (SQLiteHospitalTables(database), source), to: (tables, choice.storage), progress: Self.told)
                 for entry in try await localIndex.all() { try await shared.put(entry) }
