@@ -32,6 +32,8 @@ sys.path.insert(0, str(ROOT / "scripts"))
 import seaweedfs  # noqa: E402
 
 USERS, SECONDS, ROUNDS = int(os.environ.get("BENCH_USERS", 16)), int(os.environ.get("BENCH_SECONDS", 20)), 3
+# BENCH_STATEMENTS=1: the statements PostgreSQL ran per load of the overview (pg_stat_statements), to see where it goes.
+STATEMENTS = os.environ.get("BENCH_STATEMENTS") is not None
 PASSWORD = "correct horse battery"
 
 
@@ -110,7 +112,8 @@ class Postgres:
                        check=True, capture_output=True)
         port = free_port()
         subprocess.run([*self.owner, f"{self.bindir}/pg_ctl", "-D", str(self.folder / "data"), "-l", str(self.folder / "log"), "-w",
-                        "-o", f"-p {port} -k {self.folder} -c listen_addresses=127.0.0.1 -c max_connections=200", "start"],
+                        "-o", f"-p {port} -k {self.folder} -c listen_addresses=127.0.0.1 -c max_connections=200"
+                        + (" -c shared_preload_libraries=pg_stat_statements" if STATEMENTS else ""), "start"],
                        check=True, capture_output=True)
         self.url = f"postgres://chainvault@127.0.0.1:{port}/postgres"
 
@@ -232,6 +235,9 @@ def run(mode, work, shared):
         if proxy is not None:
             processes["nginx"] = [proxy.pid] + [int(p) for p in subprocess.run(["pgrep", "-P", str(proxy.pid)], capture_output=True,
                                                                                  text=True).stdout.split()]
+        if STATEMENTS and mode != "sqlite":
+            subprocess.run(["psql", url, "-c", "CREATE EXTENSION IF NOT EXISTS pg_stat_statements", "-c", "SELECT pg_stat_statements_reset()"],
+                           check=True, capture_output=True)
         timings = []
         for round_ in range(ROUNDS):
             before = {name: cpu_seconds(pids) for name, pids in processes.items()}
@@ -246,6 +252,12 @@ def run(mode, work, shared):
             per_request = ", ".join(f"{name} {1000 * seconds / int(requests):.2f} ms" for name, seconds in cpu.items())
             print(f"{mode} round {round_ + 1}: {requests} loads in {SECONDS} s, p50 {float(p50):.1f} ms, p90 {float(p90):.1f} ms, "
                   f"p99 {float(p99):.1f} ms; CPU per load: {per_request}")
+        if STATEMENTS and mode != "sqlite":
+            loads = sum(t[5] for t in timings)
+            print(subprocess.run(["psql", url, "-c", f"SELECT round(calls::numeric / {loads}, 2) AS per_load, round(mean_exec_time::numeric, 3) AS ms, "
+                                  "left(regexp_replace(query, '\\s+', ' ', 'g'), 110) AS statement FROM pg_stat_statements "
+                                  "WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) ORDER BY calls DESC LIMIT 25"],
+                                 capture_output=True, text=True).stdout)
         median = statistics.median
         cpu = {name: median(1000 * t[4][name] / t[5] for t in timings) for name in processes}
         print(f"portal overview [{mode}], {USERS} users for {SECONDS} s: median of {ROUNDS} rounds p50 {median(t[0] for t in timings):.1f} ms, "

@@ -15,19 +15,16 @@ package struct PostgresChainIndex: ChainIndex {
 
     package func put(_ entry: ChainIndexEntry) async throws {
         let key = entry.wrappedKey
-        try await run { connection in
-            _ = try await connection.query(
-                """
-                INSERT INTO chain_index (head_key, head_bucket, chain_id, chunk_count, length, mirrored, created, key_id, wrap_nonce,
-                wrapped_key)
-                VALUES (\(entry.head.key), \(entry.head.bucket.description), \(Data(entry.chainId)), \(entry.chunkCount), \(entry.length),
-                \(entry.mirrored), \(entry.created), \(Data(key.keyId)), \(Data(key.nonce)), \(Data(key.sealed)))
-                ON CONFLICT (head_key) DO UPDATE SET head_bucket = EXCLUDED.head_bucket, chain_id = EXCLUDED.chain_id, chunk_count = EXCLUDED.chunk_count,
-                length = EXCLUDED.length, mirrored = EXCLUDED.mirrored, created = EXCLUDED.created, key_id = EXCLUDED.key_id,
-                wrap_nonce = EXCLUDED.wrap_nonce, wrapped_key = EXCLUDED.wrapped_key
-                """, logger: storage.logger
-            ).collect()
-        }
+        _ = try await storage.statement(
+            """
+            INSERT INTO chain_index (head_key, head_bucket, chain_id, chunk_count, length, mirrored, created, key_id, wrap_nonce,
+            wrapped_key)
+            VALUES (\(entry.head.key), \(entry.head.bucket.description), \(Data(entry.chainId)), \(entry.chunkCount), \(entry.length),
+            \(entry.mirrored), \(entry.created), \(Data(key.keyId)), \(Data(key.nonce)), \(Data(key.sealed)))
+            ON CONFLICT (head_key) DO UPDATE SET head_bucket = EXCLUDED.head_bucket, chain_id = EXCLUDED.chain_id, chunk_count = EXCLUDED.chunk_count,
+            length = EXCLUDED.length, mirrored = EXCLUDED.mirrored, created = EXCLUDED.created, key_id = EXCLUDED.key_id,
+            wrap_nonce = EXCLUDED.wrap_nonce, wrapped_key = EXCLUDED.wrapped_key
+            """)
     }
 
     /// The entry of the chain whose head chunk has this hash, in either bucket (as the directory finds it).
@@ -40,13 +37,11 @@ package struct PostgresChainIndex: ChainIndex {
     }
 
     package func remove(head: ChunkPointer) async throws {
-        try await run { connection in
-            _ = try await connection.query("DELETE FROM chain_index WHERE head_key = \(head.key)", logger: storage.logger).collect()
-        }
+        _ = try await storage.statement("DELETE FROM chain_index WHERE head_key = \(head.key)")
     }
 
     private func entries(_ query: PostgresQuery) async throws -> [ChainIndexEntry] {
-        let rows = try await run { connection in try await connection.query(query, logger: storage.logger).collect() }
+        let rows = try await storage.statement(query)
         return try rows.map { row in
             let (key, bucket, chainId, chunkCount, length, mirrored, created, keyId, nonce, sealed) = try row.decode(
                 (String, String, Data, Int, Int64, Bool, Int64, Data, Data, Data).self)
@@ -56,15 +51,6 @@ package struct PostgresChainIndex: ChainIndex {
             return ChainIndexEntry(
                 head: pointer, chainId: Array(chainId), chunkCount: chunkCount, length: length, mirrored: mirrored, created: created,
                 wrappedKey: WrappedDataKey(keyId: Array(keyId), nonce: Array(nonce), sealed: Array(sealed)))
-        }
-    }
-
-    /// Runs `body` on a pooled connection; a database out of reach is `database_unavailable`.
-    private func run<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
-        do {
-            return try await storage.withConnection(body)
-        } catch {
-            throw PostgresHospitalStorage.unavailable(error, logger: storage.logger)
         }
     }
 }

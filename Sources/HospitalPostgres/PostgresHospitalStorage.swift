@@ -22,22 +22,28 @@ package struct PostgresHospitalStorage: HospitalStorage {
     /// Longest wait for a connection from the pool: a database that went away fails requests after this
     /// (`database_unavailable`) rather than when the pool gives up (a minute or more).
     let leaseTimeout: Duration
+    /// Longest wait for one statement's answer before its connection is given up: longer than the
+    /// server's statement timeout, which ends a slow statement (or lock wait) with an answer first.
+    let answerTimeout: Duration
     /// Times a write runs before its serialization failure is the answer.
     static let attempts = 10
     /// The advisory lock every write holds (any constant of this program's own).
     static let writerLock: Int64 = 0x4368_6169_6E56_0002
 
-    /// - Parameter client: Run by the caller (`client.run()`, a ServiceLifecycle service).
-    package init(client: PostgresClient, logger: Logger, leaseTimeout: Duration = .seconds(10)) {
+    /// - Parameters:
+    ///   - client: Run by the caller (`client.run()`, a ServiceLifecycle service).
+    ///   - answerTimeout: More than the connections' `statement_timeout` (30 s unless set).
+    package init(client: PostgresClient, logger: Logger, leaseTimeout: Duration = .seconds(10), answerTimeout: Duration = .seconds(45)) {
         self.client = client
         self.logger = logger
         self.leaseTimeout = leaseTimeout
+        self.answerTimeout = answerTimeout
     }
 
     package func read<T: Sendable>(_ body: @escaping @Sendable (HospitalTransaction) async throws -> T) async throws -> T {
         do {
             return try await withConnection { connection in
-                let transaction = PostgresTransaction(connection: connection, logger: logger, writes: false)
+                let transaction = PostgresTransaction(connection: connection, logger: logger, writes: false, answerTimeout: answerTimeout)
                 return try await Self.run(transaction, begin: "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY") { hospital in
                     try await body(hospital)
                 }.0
@@ -53,7 +59,8 @@ package struct PostgresHospitalStorage: HospitalStorage {
         while true {
             do {
                 let (result, hospital) = try await withConnection { connection in
-                    let transaction = PostgresTransaction(connection: connection, logger: logger, writes: true)
+                    let transaction = PostgresTransaction(
+                        connection: connection, logger: logger, writes: true, answerTimeout: answerTimeout)
                     return try await Self.run(transaction, begin: "BEGIN", lock: true, body)
                 }
                 hospital.committed()
@@ -67,11 +74,24 @@ package struct PostgresHospitalStorage: HospitalStorage {
         }
     }
 
+    /// Runs one statement on its own (no transaction around it) on a pooled connection: its rows. A
+    /// database out of reach is `database_unavailable`, as for ``read(_:)``.
+    package func statement(_ query: PostgresQuery) async throws -> [PostgresRow] {
+        do {
+            return try await withConnection { connection in
+                try await PostgresTransaction(connection: connection, logger: logger, writes: true, answerTimeout: answerTimeout).rows(
+                    query)
+            }
+        } catch {
+            throw Self.unavailable(error, logger: logger)
+        }
+    }
+
     /// Thrown when no connection came within ``leaseTimeout``.
     struct LeaseTimeout: Error {}
 
     /// Runs `body` on a connection of the pool, waiting at most ``leaseTimeout`` for one; the body
-    /// itself is bounded by the server's statement timeout.
+    /// itself by the server's statement timeout and, should the server not answer, ``answerTimeout``.
     func withConnection<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         let leased = Leased()
         Self.waiting.increment()
@@ -108,21 +128,31 @@ package struct PostgresHospitalStorage: HospitalStorage {
     }
 
     /// Runs `body` between `begin` and `COMMIT`, rolling back when it throws.
+    ///
+    /// Round trips are most of what a transaction costs here, so `begin` goes out with the first
+    /// statement (the writers' lock, or the body's first) and its answer is checked before anything else
+    /// runs; a read's `COMMIT` and any `ROLLBACK` are sent without waiting (the next user of the connection
+    /// is answered after them). A write waits for its `COMMIT`: nothing is acknowledged before it is durable.
     private static func run<T: Sendable>(
         _ transaction: PostgresTransaction, begin: PostgresQuery, lock: Bool = false,
         _ body: @Sendable (HospitalTransaction) async throws -> T
     ) async throws -> (T, HospitalTransaction) {
         let hospital = Self.hospital(transaction)
-        try await transaction.execute(begin)
+        transaction.sendAhead(begin)
         let result: T
         do {
             if lock { try await transaction.execute("SELECT pg_advisory_xact_lock(\(Self.writerLock))") }
             result = try await body(hospital)
+            try await transaction.settle()
         } catch {
-            try? await transaction.execute("ROLLBACK")
+            transaction.sendAndForget("ROLLBACK")
             throw error
         }
-        try await transaction.execute("COMMIT")
+        if transaction.writes {
+            try await transaction.execute("COMMIT")
+        } else {
+            transaction.sendAndForget("COMMIT")
+        }
         return (result, hospital)
     }
 
@@ -146,9 +176,9 @@ package struct PostgresHospitalStorage: HospitalStorage {
     }
 
     static func isUnavailable(_ error: any Error) -> Bool {
-        // The pool's own refusals (no connection could be made for a while: its circuit breaker), or no
-        // connection within the lease timeout.
-        if error is ConnectionPoolError || error is LeaseTimeout { return true }
+        // The pool's own refusals (no connection could be made for a while: its circuit breaker), no
+        // connection within the lease timeout, or a connection lost under a statement.
+        if error is ConnectionPoolError || error is LeaseTimeout || error is PostgresTransaction.NoAnswer { return true }
         guard let error = error as? PSQLError else { return false }
         if let state = error.serverInfo?[.sqlState] {
             // Class 08: connection exceptions; 57: operator intervention (shutdown, a cancelled statement).

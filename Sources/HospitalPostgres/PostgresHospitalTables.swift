@@ -113,12 +113,6 @@ package struct PostgresHospitalTables: HospitalTables {
     }
 
     private func query(_ query: PostgresQuery) async throws -> [PostgresRow] {
-        do {
-            return try await storage.withConnection { connection in
-                try await connection.query(query, logger: storage.logger).collect()
-            }
-        } catch {
-            throw PostgresHospitalStorage.unavailable(error, logger: storage.logger)
-        }
+        try await storage.statement(query)
     }
 }

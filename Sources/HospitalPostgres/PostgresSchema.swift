@@ -325,7 +325,8 @@ package enum PostgresSchema {
     /// Brings the database to this binary's schema, once across instances.
     package static func migrate(_ client: PostgresClient, logger: Logger) async throws {
         try await client.withConnection { connection in
-            let transaction = PostgresTransaction(connection: connection, logger: logger, writes: true)
+            // Building an index of a large table may take as long as the server lets a statement run.
+            let transaction = PostgresTransaction(connection: connection, logger: logger, writes: true, answerTimeout: .seconds(2 * 3600))
             try await transaction.execute("BEGIN")
             do {
                 try await transaction.execute("SELECT pg_advisory_xact_lock(\(migrationLock))")

@@ -1,6 +1,8 @@
 import Foundation
 import Logging
+import NIOCore
 import PostgresNIO
+import Synchronization
 
 /// One transaction's connection, and the few shapes every store's statements take: rows, records, a
 /// value, and a statement's affected row count.
@@ -9,20 +11,86 @@ final class PostgresTransaction: Sendable {
     let logger: Logger
     /// A write transaction (rows may be locked); false in a read-only snapshot.
     let writes: Bool
+    /// Longest wait for a statement's answer (``NoAnswer``); longer than the server's statement timeout.
+    let answerTimeout: Duration
+    /// A statement sent ahead (``sendAhead(_:)``) whose answer is still to be checked.
+    private let ahead = Mutex<EventLoopFuture<PostgresQueryResult>?>(nil)
 
-    init(connection: PostgresConnection, logger: Logger, writes: Bool) {
+    init(connection: PostgresConnection, logger: Logger, writes: Bool, answerTimeout: Duration) {
         self.connection = connection
         self.logger = logger
         self.writes = writes
+        self.answerTimeout = answerTimeout
+    }
+
+    /// A statement got no answer: its connection closed under it, or nothing came within
+    /// ``answerTimeout`` (the connection is then closed, and the pool opens another).
+    struct NoAnswer: Error, CustomStringConvertible {
+        let closed: Bool
+        var description: String {
+            closed ? "the connection closed before the statement was answered" : "no answer within the client's time limit"
+        }
+    }
+
+    /// Sends `query` (a `BEGIN`) without waiting for its answer: the connection runs what it is sent in
+    /// order, so it goes out with the next statement and a transaction costs no round trip of its own.
+    /// Its answer is checked when the next statement's has come (``rows(_:)``) or by ``settle()``: what
+    /// follows it may not act on its outcome before then.
+    func sendAhead(_ query: PostgresQuery) {
+        let sent = send(query)
+        ahead.withLock { $0 = sent }
+    }
+
+    /// Sends `query` and does not wait for its answer: a read's `COMMIT` (nothing to make durable) or the
+    /// `ROLLBACK` of a failed transaction. Whoever uses the connection next is answered after it.
+    func sendAndForget(_ query: PostgresQuery) {
+        _ = send(query)
+    }
+
+    /// Waits for the answer of the statement sent ahead, if any; its error if it failed.
+    func settle() async throws {
+        if let sent = ahead.withLock({ value in
+            defer { value = nil }
+            return value
+        }) {
+            _ = try await sent.get()
+        }
+    }
+
+    /// Sends `query`; its answer, or ``NoAnswer``. postgres-nio leaves a statement unanswered forever when
+    /// it is written as the connection closes (a server shutting down), and nothing answers a server
+    /// that stopped answering: both end here, on the connection's event loop, instead of holding the
+    /// request, the connection and the writers' lock.
+    private func send(_ query: PostgresQuery) -> EventLoopFuture<PostgresQueryResult> {
+        let eventLoop = connection.eventLoop
+        let answer = eventLoop.makePromise(of: PostgresQueryResult.self)
+        connection.query(query, logger: logger).cascade(to: answer)
+        connection.closeFuture.whenComplete { _ in answer.fail(NoAnswer(closed: true)) }
+        let connection = self.connection
+        let deadline = eventLoop.scheduleTask(in: .nanoseconds(Int64(answerTimeout / .nanoseconds(1)))) {
+            answer.fail(NoAnswer(closed: false))
+            connection.close().whenComplete { _ in }
+        }
+        answer.futureResult.whenComplete { _ in deadline.cancel() }
+        return answer.futureResult
     }
 
     func rows(_ query: PostgresQuery) async throws -> [PostgresRow] {
-        try await connection.query(query, logger: logger).collect()
+        let answer = send(query)
+        let rows: [PostgresRow]
+        do {
+            rows = try await answer.get().rows
+        } catch {
+            try await settle()  // a failed BEGIN is the reason, not what followed it
+            throw error
+        }
+        try await settle()
+        return rows
     }
 
     /// Runs a statement that returns nothing.
     func execute(_ query: PostgresQuery) async throws {
-        _ = try await connection.query(query, logger: logger).collect()
+        _ = try await rows(query)
     }
 
     /// How many rows a statement ending in `RETURNING 1` (or any `RETURNING`) changed.

@@ -74,7 +74,8 @@ struct DatabaseOptions: ParsableArguments {
         logger.info("hospital database: \(url)")
         let leadership = PostgresLeadership(
             configuration: try url.connectionConfiguration(password: password, caFile: resolvedCAFile), logger: databaseLogger)
-        let storage = PostgresHospitalStorage(client: client, logger: databaseLogger)
+        let storage = PostgresHospitalStorage(
+            client: client, logger: databaseLogger, answerTimeout: .seconds(databaseStatementTimeout + 15))
         return HospitalStorageChoice(
             storage: storage, database: RunningClient(client: client, running: running, leadership: leadership),
             sharedIndex: PostgresChainIndex(storage: storage), tables: PostgresHospitalTables(storage: storage))

@@ -15,14 +15,16 @@ package enum TestPostgres {
     }
 
     /// Runs `body` with a client of a fresh schema of its own (migrated), dropped afterwards: tests run
-    /// side by side on one server without seeing each other's rows.
+    /// side by side on one server without seeing each other's rows. Its connections' `application_name`
+    /// is `name` when given, for a test that finds them in `pg_stat_activity`.
     package static func withClient<T: Sendable>(
-        migrated: Bool = true, _ body: @escaping @Sendable (PostgresClient) async throws -> T
+        migrated: Bool = true, name: String? = nil, _ body: @escaping @Sendable (PostgresClient) async throws -> T
     ) async throws -> T {
         guard let url else { throw Unavailable() }
         let schema = "test_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
         var configuration = try url.configuration(password: nil)
         configuration.options.additionalStartupParameters.append(("search_path", schema))
+        if let name { configuration.options.additionalStartupParameters.append(("application_name", name)) }
         configuration.options.maximumConnections = 8
         let logger = Logger(label: "test.postgres")
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
