@@ -29,10 +29,19 @@ struct AccountAdminController {
         group.delete("accounts/:id/second-factor", use: resetSecondFactor)
     }
 
-    func view(_ user: User, twoStep: Set<Int64>) async throws -> AccountView {
-        AccountView(
-            user: .init(user), status: user.status, twoStep: twoStep.contains(user.id ?? 0), throttled: try await accounts.isThrottled(user)
-        )
+    /// Each account as the list shows it: its second step and throttle read once for all of them.
+    func views(_ users: [User]) async throws -> [AccountView] {
+        let twoStep = try await accounts.secondFactor.enabledAccounts()
+        let throttled = try await accounts.throttled(users)
+        return users.map { user in
+            AccountView(
+                user: .init(user), status: user.status, twoStep: twoStep.contains(user.id ?? 0),
+                throttled: throttled.contains(user.id ?? 0))
+        }
+    }
+
+    func view(_ user: User) async throws -> AccountView {
+        try await views([user])[0]
     }
 
     /// `?search=` (name or e-mail), `?role=`, `?status=`; newest first, at most 500.
@@ -51,17 +60,12 @@ struct AccountAdminController {
             }
             return status
         }
-        let twoStep = try await accounts.secondFactor.enabledAccounts()
-        var views: [AccountView] = []
-        for user in try await accounts.list(search: String(query.get("search") ?? ""), role: role, status: status) {
-            views.append(try await view(user, twoStep: twoStep))
-        }
-        return views
+        return try await views(try await accounts.list(search: String(query.get("search") ?? ""), role: role, status: status))
     }
 
     @Sendable func approve(_ request: Request, context: HospitalRequestContext) async throws -> AccountView {
         let admin = try context.requireIdentity(.admin)
-        return try await view(try await accounts.decide(pending: try context.id("id"), approve: true, by: admin), twoStep: [])
+        return try await view(try await accounts.decide(pending: try context.id("id"), approve: true, by: admin))
     }
 
     @Sendable func refuse(_ request: Request, context: HospitalRequestContext) async throws -> HTTPResponse.Status {
@@ -80,7 +84,7 @@ struct AccountAdminController {
         case .pending: throw HospitalError.invalid("status", "An account is set active or disabled; a pending one is approved or refused.")
         }
         let user = try await accounts.setDisabled(try context.id("id"), disabled, by: admin)
-        return try await view(user, twoStep: try await accounts.secondFactor.enabledAccounts())
+        return try await view(user)
     }
 
     @Sendable func clearThrottle(_ request: Request, context: HospitalRequestContext) async throws -> HTTPResponse.Status {

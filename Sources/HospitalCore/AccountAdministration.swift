@@ -13,9 +13,10 @@ extension Accounts {
         return try await storage.read { try await $0.accounts.users(containing: query, role: role, status: status, limit: Page.size) }
     }
 
-    /// Whether the account's sign-ins are being throttled now.
-    package func isThrottled(_ user: User) async throws -> Bool {
-        try await throttle.isThrottled(account: user.email, now: clock())
+    /// The ids of the accounts among `users` whose sign-ins are being throttled now, in one read.
+    package func throttled(_ users: [User]) async throws -> Set<Int64> {
+        let accounts = try await throttle.throttled(accounts: users.map(\.email), now: clock())
+        return Set(users.filter { accounts.contains($0.email) }.compactMap(\.id))
     }
 
     /// An admin decides about a pending doctor: approved, the doctor signs in; refused, the account is

@@ -206,18 +206,25 @@ struct LoginThrottle: Sendable {
         return !keys.isEmpty
     }
 
-    /// Whether an account has counters now (an admin's list shows it).
-    func isThrottled(account: String, now: Int64) async throws -> Bool {
-        try await storage.read { [self] in try await !counters(of: account, now: now, in: $0.sessions).isEmpty }
+    /// Which of these accounts have counters now (an admin's list shows them), in one read.
+    func throttled(accounts: [String], now: Int64) async throws -> Set<String> {
+        let byKey = Dictionary(accounts.map { (Self.accountKey($0), $0) }) { first, _ in first }
+        let live = try await storage.read { [self] in
+            try await $0.sessions.throttleCounters(ofAccounts: Array(byKey.keys)).filter { now < end(of: $0.key, $0.value) }
+        }
+        return Set(live.keys.compactMap { key in byKey[Self.account(ofKey: key)] })
     }
 
     /// The keys of an account's live counters: its own and each address's.
     private func counters(of account: String, now: Int64, in sessions: any SessionStore) async throws -> [String] {
-        let accountKey = Self.accountKey(account)
-        let found = try await sessions.throttleCounters(prefixedBy: "pair:\(accountKey)|").merging(
-            try await sessions.throttleCounters(["account:\(accountKey)"])
-        ) { first, _ in first }
-        return found.filter { now < end(of: $0.key, $0.value) }.keys.sorted()
+        try await sessions.throttleCounters(ofAccounts: [Self.accountKey(account)]).filter { now < end(of: $0.key, $0.value) }.keys
+            .sorted()
+    }
+
+    /// The account key in a counter's key: `account:K` and `pair:K|address` give K.
+    static func account(ofKey key: String) -> String {
+        let name = key.split(separator: "|", maxSplits: 1).first ?? ""
+        return String(name.split(separator: ":", maxSplits: 1).last ?? "")
     }
 
     /// Removes the counters whose windows ended, summarising their refused attempts in the ledger; a

@@ -15,10 +15,10 @@ package struct PatientOverview: Sendable {
         let appointments = try await transaction.scheduling.slots(for: patient, limit: Page.size).filter {
             !$0.isOver(at: now) || $0.slot.status == .booked
         }
+        let counts = try await transaction.consent.consentCounts(patientId: patient.userId, at: now)
         return PatientOverview(
             appointments: appointments, reports: try await Reports.list(for: patient, now: now, in: transaction),
-            pendingRequests: try await transaction.consent.pendingRequestCount(patientId: patient.userId, at: now),
-            activeGrants: try await transaction.consent.activeGrantCount(patientId: patient.userId, at: now))
+            pendingRequests: counts.pendingRequests, activeGrants: counts.activeGrants)
     }
 }
 

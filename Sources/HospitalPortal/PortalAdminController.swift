@@ -73,14 +73,16 @@ struct PortalAdminController: Sendable {
         }
         var accounts: [AdminAccountsPage.Account] = []
         let twoStep = try await services.accounts.secondFactor.enabledAccounts()
-        for user in try await services.accounts.list(search: search, role: role, status: status) {
+        let users = try await services.accounts.list(search: search, role: role, status: status)
+        let throttled = try await services.accounts.throttled(users)
+        for user in users {
             accounts.append(
                 AdminAccountsPage.Account(
                     id: "\(user.id ?? 0)", name: user.name, email: user.email,
                     role: pages.string("role_\(user.role.rawValue)", request: request),
                     status: pages.string("status_\(user.status.rawValue)", request: request),
                     canDisable: user.status == .active && user.id != context.identity?.userId, canEnable: user.status == .disabled,
-                    throttled: try await services.accounts.isThrottled(user),
+                    throttled: throttled.contains(user.id ?? 0),
                     canResetTwoStep: twoStep.contains(user.id ?? 0) && user.id != context.identity?.userId))
         }
         let any = pages.string("any", request: request)

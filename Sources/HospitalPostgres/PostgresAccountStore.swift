@@ -282,8 +282,12 @@ struct PostgresSessionStore: SessionStore {
         try await counters("SELECT * FROM throttle_counters WHERE key = ANY(\(Array(Set(keys))))")
     }
 
-    func throttleCounters(prefixedBy prefix: String) async throws -> [String: ThrottleCounter] {
-        try await counters("SELECT * FROM throttle_counters WHERE left(key, \(prefix.count)::int) = \(prefix)")
+    func throttleCounters(ofAccounts accountKeys: [String]) async throws -> [String: ThrottleCounter] {
+        try await counters(
+            """
+            SELECT * FROM throttle_counters WHERE key = ANY(\(accountKeys.map { "account:\($0)" }))
+            OR (left(key, 5) = 'pair:' AND split_part(key, '|', 1) = ANY(\(accountKeys.map { "pair:\($0)" })))
+            """)
     }
 
     func saveThrottleCounter(_ counter: ThrottleCounter, key: String, expiresAt: Int64) async throws {

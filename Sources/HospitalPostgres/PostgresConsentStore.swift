@@ -31,13 +31,16 @@ struct PostgresConsentStore: ConsentStore {
         ) ?? 0
     }
 
-    func pendingRequestCount(patientId: Int64, at time: Int64) async throws -> Int {
-        try await connection.value(
-            Int.self,
+    func consentCounts(patientId: Int64, at time: Int64) async throws -> ConsentCounts {
+        let rows = try await connection.rows(
             """
-            SELECT count(*) FROM access_requests JOIN reports ON reports.id = access_requests.report_id
-            WHERE reports.patient_id = \(patientId) AND access_requests.status = 'pending' AND access_requests.expires_at > \(time)
-            """) ?? 0
+            SELECT (SELECT count(*) FROM access_requests JOIN reports ON reports.id = access_requests.report_id
+                    WHERE reports.patient_id = \(patientId) AND access_requests.status = 'pending' AND access_requests.expires_at > \(time)),
+                   (SELECT count(*) FROM grants JOIN reports ON reports.id = grants.report_id
+                    WHERE reports.patient_id = \(patientId) AND grants.revoked_at IS NULL AND grants.expires_at > \(time))
+            """)
+        let (pending, active) = try rows.first?.decode((Int, Int).self) ?? (0, 0)
+        return ConsentCounts(pendingRequests: pending, activeGrants: active)
     }
 
     func pendingRequestIds(at time: Int64) async throws -> [Int64] {
@@ -83,15 +86,6 @@ struct PostgresConsentStore: ConsentStore {
             SELECT EXISTS (SELECT 1 FROM grants WHERE report_id = \(reportId) AND doctor_id = \(doctorId)
             AND revoked_at IS NULL AND expires_at > \(time))
             """) ?? false
-    }
-
-    func activeGrantCount(patientId: Int64, at time: Int64) async throws -> Int {
-        try await connection.value(
-            Int.self,
-            """
-            SELECT count(*) FROM grants JOIN reports ON reports.id = grants.report_id
-            WHERE reports.patient_id = \(patientId) AND grants.revoked_at IS NULL AND grants.expires_at > \(time)
-            """) ?? 0
     }
 
     func insert(_ grant: Grant) async throws -> Int64 {

@@ -320,10 +320,16 @@ struct SQLiteSessionStore: SessionStore {
         }
     }
 
-    func throttleCounters(prefixedBy prefix: String) async throws -> [String: ThrottleCounter] {
-        try await connection.run { db in
+    func throttleCounters(ofAccounts accountKeys: [String]) async throws -> [String: ThrottleCounter] {
+        let own = try String(decoding: JSONEncoder().encode(accountKeys.map { "account:\($0)" }), as: UTF8.self)
+        let pairs = try String(decoding: JSONEncoder().encode(accountKeys.map { "pair:\($0)" }), as: UTF8.self)
+        return try await connection.run { db in
             let rows = try Row.fetchAll(
-                db, sql: "SELECT * FROM throttleCounter WHERE substr(key, 1, ?) = ?", arguments: [prefix.utf8.count, prefix])
+                db,
+                sql: """
+                    SELECT * FROM throttleCounter WHERE key IN (SELECT value FROM json_each(?))
+                    OR (substr(key, 1, 5) = 'pair:' AND substr(key, 1, instr(key, '|') - 1) IN (SELECT value FROM json_each(?)))
+                    """, arguments: [own, pairs])
             return Dictionary(uniqueKeysWithValues: rows.map { ($0["key"], Self.counter($0)) })
         }
     }

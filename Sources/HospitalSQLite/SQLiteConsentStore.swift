@@ -33,15 +33,18 @@ struct SQLiteConsentStore: ConsentStore {
         }
     }
 
-    func pendingRequestCount(patientId: Int64, at time: Int64) async throws -> Int {
+    func consentCounts(patientId: Int64, at time: Int64) async throws -> ConsentCounts {
         try await connection.run { db in
-            try Int.fetchOne(
+            let row = try Row.fetchOne(
                 db,
                 SQLRequest(
                     sql: """
-                        SELECT count(*) FROM "accessRequest" JOIN report ON report.id = "accessRequest".reportId
-                        WHERE report.patientId = ? AND "accessRequest".status = 'pending' AND "accessRequest".expiresAt > ?
-                        """, arguments: [patientId, time], cached: true)) ?? 0
+                        SELECT (SELECT count(*) FROM "accessRequest" JOIN report ON report.id = "accessRequest".reportId
+                                WHERE report.patientId = ? AND "accessRequest".status = 'pending' AND "accessRequest".expiresAt > ?),
+                               (SELECT count(*) FROM "grant" JOIN report ON report.id = "grant".reportId
+                                WHERE report.patientId = ? AND "grant".revokedAt IS NULL AND "grant".expiresAt > ?)
+                        """, arguments: [patientId, time, patientId, time], cached: true))
+            return ConsentCounts(pendingRequests: row?[0] ?? 0, activeGrants: row?[1] ?? 0)
         }
     }
 
@@ -92,18 +95,6 @@ struct SQLiteConsentStore: ConsentStore {
                 sql: """
                     SELECT EXISTS (SELECT 1 FROM "grant" WHERE reportId = ? AND doctorId = ? AND revokedAt IS NULL AND expiresAt > ?)
                     """, arguments: [reportId, doctorId, time]) ?? false
-        }
-    }
-
-    func activeGrantCount(patientId: Int64, at time: Int64) async throws -> Int {
-        try await connection.run { db in
-            try Int.fetchOne(
-                db,
-                SQLRequest(
-                    sql: """
-                        SELECT count(*) FROM "grant" JOIN report ON report.id = "grant".reportId
-                        WHERE report.patientId = ? AND "grant".revokedAt IS NULL AND "grant".expiresAt > ?
-                        """, arguments: [patientId, time], cached: true)) ?? 0
         }
     }
 

@@ -273,8 +273,8 @@ import Testing
             }
             // The admins' list on either instance says so.
             let ada = try #require(try await storage.read { try await $0.accounts.user(email: "ada@example.org") })
-            let (throttledOnTwo, throttledOnOne) = (try await two.isThrottled(ada), try await one.isThrottled(ada))
-            #expect(throttledOnTwo && throttledOnOne)
+            let (throttledOnTwo, throttledOnOne) = (try await two.throttled([ada]), try await one.throttled([ada]))
+            #expect(throttledOnTwo == [ada.id!] && throttledOnOne == [ada.id!])
             // The other instance's known-address check sees a sign-in made through the first.
             _ = try await one.login(email: "ada@example.org", password: Self.password, client: "d")
             #expect(try await two.throttle.isKnown(account: "ada@example.org", client: "d", now: clock.now))

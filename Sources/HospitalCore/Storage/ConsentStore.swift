@@ -7,8 +7,8 @@ package protocol ConsentStore: Sendable {
     func requestListings(of party: Party, status: AccessRequestStatus?, limit: Int) async throws -> [AccessRequestListing]
     /// How many requests the doctor made for the report after `time`.
     func requestCount(reportId: Int64, doctorId: Int64, after time: Int64) async throws -> Int
-    /// Requests on the patient's reports still pending and not expired at `time`.
-    func pendingRequestCount(patientId: Int64, at time: Int64) async throws -> Int
+    /// On the patient's reports at `time`: requests pending and not expired, grants neither revoked nor expired.
+    func consentCounts(patientId: Int64, at time: Int64) async throws -> ConsentCounts
     /// The ids of requests pending and not expired at `time` (whose codes still work).
     func pendingRequestIds(at time: Int64) async throws -> [Int64]
     /// Stores a new request, giving its id.
@@ -23,8 +23,6 @@ package protocol ConsentStore: Sendable {
     func grantListings(of party: Party, limit: Int) async throws -> [GrantListing]
     /// Whether the doctor holds a grant to the report that is neither revoked nor expired at `time`.
     func hasGrant(reportId: Int64, doctorId: Int64, at time: Int64) async throws -> Bool
-    /// Grants on the patient's reports neither revoked nor expired at `time`.
-    func activeGrantCount(patientId: Int64, at time: Int64) async throws -> Int
     /// Stores a new grant, giving its id.
     func insert(_ grant: Grant) async throws -> Int64
     func revoke(grant id: Int64, at time: Int64) async throws
@@ -46,4 +44,15 @@ package protocol EmergencyStore: Sendable {
     /// Stores a new emergency access, giving its id.
     func insert(_ record: EmergencyAccess.Record) async throws -> Int64
     func markReviewed(id: Int64, by reviewerId: Int64, at time: Int64) async throws
+}
+
+/// What a patient's overview counts (``ConsentStore/consentCounts(patientId:at:)``), in one statement.
+package struct ConsentCounts: Sendable, Equatable {
+    package var pendingRequests: Int
+    package var activeGrants: Int
+
+    package init(pendingRequests: Int, activeGrants: Int) {
+        self.pendingRequests = pendingRequests
+        self.activeGrants = activeGrants
+    }
 }

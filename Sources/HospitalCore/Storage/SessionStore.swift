@@ -25,8 +25,9 @@ package protocol SessionStore: Sendable {
 
     /// The sign-in throttle's counters (``LoginThrottle``) with these keys, by key.
     func throttleCounters(_ keys: [String]) async throws -> [String: ThrottleCounter]
-    /// The throttle's counters whose key begins with `prefix`.
-    func throttleCounters(prefixedBy prefix: String) async throws -> [String: ThrottleCounter]
+    /// The throttle's counters of these accounts (by ``LoginThrottle`` account key): each one's own
+    /// (`account:K`) and each of its address pairs' (`pair:K|…`), in one statement.
+    func throttleCounters(ofAccounts accountKeys: [String]) async throws -> [String: ThrottleCounter]
     /// Stores a counter under its key, with the time its window ends (when ``takeExpiredThrottleCounters(at:limit:)`` takes it).
     func saveThrottleCounter(_ counter: ThrottleCounter, key: String, expiresAt: Int64) async throws
     func removeThrottleCounter(key: String) async throws
