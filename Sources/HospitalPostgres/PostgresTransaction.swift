@@ -65,7 +65,7 @@ final class PostgresTransaction: Sendable {
         let eventLoop = connection.eventLoop
         let answer = eventLoop.makePromise(of: PostgresQueryResult.self)
         connection.query(query, logger: logger).cascade(to: answer)
-        connection.closeFuture.whenComplete { _ in answer.fail(NoAnswer(closed: true)) }
+        ClosingWatch.fail(answer, when: connection)
         let connection = self.connection
         let deadline = eventLoop.scheduleTask(in: .nanoseconds(Int64(answerTimeout / .nanoseconds(1)))) {
             answer.fail(NoAnswer(closed: false))
@@ -132,5 +132,33 @@ enum PostgresPattern {
         "%"
             + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(
                 of: "_", with: "\\_") + "%"
+    }
+}
+
+/// The answers awaited on each open connection, failed together when it closes. One callback on a
+/// connection's `closeFuture` for its whole life: one per statement would pile up for as long as the
+/// connection lives.
+private enum ClosingWatch {
+    typealias Answer = EventLoopPromise<PostgresQueryResult>
+    /// By connection, its answers still awaited (by their future). A connection's entry goes when it closes.
+    private static let awaited = Mutex<[ObjectIdentifier: [ObjectIdentifier: Answer]]>([:])
+
+    static func fail(_ answer: Answer, when connection: PostgresConnection) {
+        let key = ObjectIdentifier(connection)
+        let id = ObjectIdentifier(answer.futureResult)
+        let first = awaited.withLock { all in
+            defer { all[key, default: [:]][id] = answer }
+            return all[key] == nil
+        }
+        if first {
+            // Runs at once when the connection is already closed (and takes this answer with it).
+            connection.closeFuture.whenComplete { _ in
+                let pending = awaited.withLock { $0.removeValue(forKey: key) } ?? [:]
+                for answer in pending.values { answer.fail(PostgresTransaction.NoAnswer(closed: true)) }
+            }
+        }
+        answer.futureResult.whenComplete { _ in
+            awaited.withLock { all in _ = all[key]?.removeValue(forKey: id) }
+        }
     }
 }
