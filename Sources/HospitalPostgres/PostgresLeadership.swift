@@ -13,6 +13,8 @@ package actor PostgresLeadership: Leadership {
     private var connection: PostgresConnection?
     private var held: Set<SoleRole> = []
     private var closed = false
+    /// Longest wait for an answer on the roles' connection (both statements answer at once).
+    static let answerTimeout: Duration = .seconds(30)
     /// The keys of the roles' advisory locks: this program's own constants.
     static func lockKey(_ role: SoleRole) -> Int64 { 0x4368_6169_6E56_0100 + role.rawValue }
 
@@ -27,11 +29,12 @@ package actor PostgresLeadership: Leadership {
             let connection = try await connected()
             if held.contains(role) {
                 // The lock lives as long as the session: a query that answers shows the session lives.
-                _ = try await connection.query("SELECT 1", logger: logger).collect()
+                _ = try await connection.answer("SELECT 1", logger: logger, within: Self.answerTimeout).get()
                 return true
             }
             let key = Self.lockKey(role)
-            let rows = try await connection.query("SELECT pg_try_advisory_lock(\(key))", logger: logger).collect()
+            let rows = try await connection.answer("SELECT pg_try_advisory_lock(\(key))", logger: logger, within: Self.answerTimeout).get()
+                .rows
             guard try rows.first?.decode(Bool.self) == true else { return false }
             held.insert(role)
             logger.notice("this instance took a role of the hospital's instances", metadata: ["role": "\(role)"])

@@ -57,22 +57,8 @@ final class PostgresTransaction: Sendable {
         }
     }
 
-    /// Sends `query`; its answer, or ``NoAnswer``. postgres-nio leaves a statement unanswered forever when
-    /// it is written as the connection closes (a server shutting down), and nothing answers a server
-    /// that stopped answering: both end here, on the connection's event loop, instead of holding the
-    /// request, the connection and the writers' lock.
     private func send(_ query: PostgresQuery) -> EventLoopFuture<PostgresQueryResult> {
-        let eventLoop = connection.eventLoop
-        let answer = eventLoop.makePromise(of: PostgresQueryResult.self)
-        connection.query(query, logger: logger).cascade(to: answer)
-        ClosingWatch.fail(answer, when: connection)
-        let connection = self.connection
-        let deadline = eventLoop.scheduleTask(in: .nanoseconds(Int64(answerTimeout / .nanoseconds(1)))) {
-            answer.fail(NoAnswer(closed: false))
-            connection.close().whenComplete { _ in }
-        }
-        answer.futureResult.whenComplete { _ in deadline.cancel() }
-        return answer.futureResult
+        connection.answer(query, logger: logger, within: answerTimeout)
     }
 
     func rows(_ query: PostgresQuery) async throws -> [PostgresRow] {
@@ -132,6 +118,29 @@ enum PostgresPattern {
         "%"
             + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(
                 of: "_", with: "\\_") + "%"
+    }
+}
+
+extension PostgresConnection {
+    /// Sends `query`; its answer, or ``PostgresTransaction/NoAnswer``. postgres-nio leaves a statement
+    /// unanswered forever when it is written as the connection closes (a server shutting down), and
+    /// nothing answers a server that stopped answering: both end here, on the connection's event loop
+    /// (after `limit` the connection is closed), instead of holding a request, a connection and a lock.
+    func answer(_ query: PostgresQuery, logger: Logger, within limit: Duration) -> EventLoopFuture<PostgresQueryResult> {
+        // All of it on the loop in one go: the statement is written there at once, and the watches are
+        // set up without a hop each (every one made from another thread would wake the loop).
+        let connection = self
+        return eventLoop.flatSubmit {
+            let answer = connection.eventLoop.makePromise(of: PostgresQueryResult.self)
+            connection.query(query, logger: logger).cascade(to: answer)
+            ClosingWatch.fail(answer, when: connection)
+            let deadline = connection.eventLoop.scheduleTask(in: .nanoseconds(Int64(limit / .nanoseconds(1)))) {
+                answer.fail(PostgresTransaction.NoAnswer(closed: false))
+                connection.close().whenComplete { _ in }
+            }
+            answer.futureResult.whenComplete { _ in deadline.cancel() }
+            return answer.futureResult
+        }
     }
 }
 
