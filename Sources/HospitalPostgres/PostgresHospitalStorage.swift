@@ -79,8 +79,7 @@ package struct PostgresHospitalStorage: HospitalStorage {
     package func statement(_ query: PostgresQuery) async throws -> [PostgresRow] {
         do {
             return try await withConnection { connection in
-                try await PostgresTransaction(connection: connection, logger: logger, writes: true, answerTimeout: answerTimeout).rows(
-                    query)
+                try await connection.answer(query, logger: logger, within: answerTimeout).get().rows
             }
         } catch {
             throw Self.unavailable(error, logger: logger)
